@@ -1,0 +1,376 @@
+"""The member: saving from salary, then withdrawing, and what counts as success.
+
+Units, everywhere in this module unless a name says otherwise:
+
+* **Amounts are real USD of the simulation's start date** ("today's dollars"), per year.
+  The simulator works in real terms; it reports nominal wealth too, by multiplying by the
+  scenario's price index.
+* **Rates are decimal and annual** (0.006 = 0.60 % a year of the balance; 0.10 = 10 % of
+  salary).
+* **Ages are in years.**
+
+Timing: contributions flow at the ``timing`` of each period (``"start"`` or ``"end"``).
+Withdrawals flow at the start, the end, or half at each (``"split"``, which approximates
+monthly withdrawals in an annual simulation, as the Trinity study's monthly withdrawals).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from backtest.errors import PlanError
+from backtest.types import FloatArray
+
+Timing = Literal["start", "end"]
+WithdrawalTiming = Literal["start", "end", "split"]
+
+# IRS Uniform Lifetime Table, Treas. Reg. section 1.401(a)(9)-9(c), in force for
+# distribution calendar years from 2022 (Publication 590-B, Appendix B, Table III).
+# Age -> distribution period (years). Ages above 120 use 2.0.
+UNIFORM_LIFETIME_TABLE: dict[int, float] = {
+    72: 27.4,
+    73: 26.5,
+    74: 25.5,
+    75: 24.6,
+    76: 23.7,
+    77: 22.9,
+    78: 22.0,
+    79: 21.1,
+    80: 20.2,
+    81: 19.4,
+    82: 18.5,
+    83: 17.7,
+    84: 16.8,
+    85: 16.0,
+    86: 15.2,
+    87: 14.4,
+    88: 13.7,
+    89: 12.9,
+    90: 12.2,
+    91: 11.5,
+    92: 10.8,
+    93: 10.1,
+    94: 9.5,
+    95: 8.9,
+    96: 8.4,
+    97: 7.8,
+    98: 7.3,
+    99: 6.8,
+    100: 6.4,
+    101: 6.0,
+    102: 5.6,
+    103: 5.2,
+    104: 4.9,
+    105: 4.6,
+    106: 4.3,
+    107: 4.1,
+    108: 3.9,
+    109: 3.7,
+    110: 3.5,
+    111: 3.4,
+    112: 3.3,
+    113: 3.1,
+    114: 3.0,
+    115: 2.9,
+    116: 2.8,
+    117: 2.7,
+    118: 2.5,
+    119: 2.3,
+    120: 2.0,
+}
+
+
+def rmd_divisor(age: float) -> float:
+    """Uniform Lifetime Table distribution period at ``age`` (whole years, 72 to 120+)."""
+    a = int(np.floor(age))
+    if a < 72:
+        raise PlanError(f"the Uniform Lifetime Table starts at age 72; got age {age}")
+    return UNIFORM_LIFETIME_TABLE[min(a, 120)]
+
+
+def _check_rate(name: str, value: float, lo: float = 0.0, hi: float = 1.0) -> None:
+    if not (lo <= value <= hi) or not np.isfinite(value):
+        raise PlanError(f"{name}={value!r} must be a decimal in [{lo}, {hi}] (0.05 = 5 %)")
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """Saving from salary until retirement.
+
+    Attributes
+    ----------
+    salary
+        Gross salary at the start age, real USD a year.
+    salary_growth_real
+        Real salary growth, decimal a year (0.01 = wages beat inflation by 1 % a year).
+    rate
+        Employee contribution, decimal share of salary.
+    match_rate
+        Employer match, decimal share of the employee's contribution (0.5 = 50 cents a
+        dollar; 1.0 = dollar for dollar).
+    match_cap
+        The match applies to employee contributions up to this share of salary.
+    annual_limit
+        Employee elective-deferral limit, real USD a year (IRS 402(g): 23,500 for 2025);
+        ``None`` for no limit. The employer match is not counted against it.
+    catch_up
+        Extra limit from ``catch_up_age`` (IRS 414(v): 7,500 for 2025), real USD a year.
+    timing
+        When in each period contributions flow.
+    """
+
+    salary: float
+    rate: float
+    salary_growth_real: float = 0.0
+    match_rate: float = 0.0
+    match_cap: float = 0.0
+    annual_limit: float | None = None
+    catch_up: float = 0.0
+    catch_up_age: float = 50.0
+    timing: Timing = "end"
+
+    def __post_init__(self) -> None:
+        if not self.salary >= 0:
+            raise PlanError(f"Contributions.salary={self.salary!r} must be >= 0 (real USD a year)")
+        _check_rate("Contributions.rate", self.rate)
+        _check_rate("Contributions.salary_growth_real", self.salary_growth_real, -0.5, 0.5)
+        _check_rate("Contributions.match_rate", self.match_rate, 0.0, 10.0)
+        _check_rate("Contributions.match_cap", self.match_cap)
+        if self.annual_limit is not None and self.annual_limit < 0:
+            raise PlanError(f"Contributions.annual_limit={self.annual_limit} must be >= 0 or None")
+        if self.catch_up < 0:
+            raise PlanError(f"Contributions.catch_up={self.catch_up} must be >= 0")
+        if self.timing not in ("start", "end"):
+            raise PlanError(f"Contributions.timing={self.timing!r}; use 'start' or 'end'")
+
+    def salary_at(self, years_since_start: FloatArray) -> FloatArray:
+        """Real salary, USD a year, ``years_since_start`` years after the start age."""
+        return self.salary * (1.0 + self.salary_growth_real) ** np.floor(years_since_start)
+
+    def annual_amounts(self, ages: FloatArray, start_age: float) -> tuple[FloatArray, FloatArray]:
+        """Employee and employer contributions, real USD a year, at each age in ``ages``."""
+        salary = self.salary_at(ages - start_age)
+        employee = self.rate * salary
+        if self.annual_limit is not None:
+            limit = self.annual_limit + np.where(ages >= self.catch_up_age, self.catch_up, 0.0)
+            employee = np.minimum(employee, limit)
+        employer = self.match_rate * np.minimum(employee, self.match_cap * salary)
+        return employee, employer
+
+
+@dataclass(frozen=True)
+class ConstantReal:
+    """Bengen / Trinity rule: a fixed real amount, set at retirement, raised with inflation.
+
+    Give ``rate`` (decimal share of the balance at retirement, e.g. 0.04) or ``amount``
+    (real USD a year). With ``indexed=False`` the amount is fixed in nominal dollars from
+    retirement, so inflation erodes it.
+    """
+
+    rate: float | None = 0.04
+    amount: float | None = None
+    indexed: bool = True
+    timing: WithdrawalTiming = "start"
+
+    def __post_init__(self) -> None:
+        if (self.rate is None) == (self.amount is None):
+            raise PlanError("ConstantReal needs exactly one of rate= (e.g. 0.04) or amount=")
+        if self.rate is not None:
+            _check_rate("ConstantReal.rate", self.rate)
+        if self.amount is not None and self.amount < 0:
+            raise PlanError(f"ConstantReal.amount={self.amount} must be >= 0 (real USD a year)")
+
+
+@dataclass(frozen=True)
+class FixedPercent:
+    """Withdraw a fixed share of the current balance every year (never ruins, income varies)."""
+
+    rate: float = 0.04
+    timing: WithdrawalTiming = "start"
+
+    def __post_init__(self) -> None:
+        _check_rate("FixedPercent.rate", self.rate)
+
+
+@dataclass(frozen=True)
+class GuytonKlinger:
+    """Guyton and Klinger (2006) decision rules ("guardrails"), evaluated once a year.
+
+    Start at ``initial_rate`` of the balance at retirement, raised with inflation, except:
+    the *inflation rule* skips the raise after a year with a negative portfolio return
+    when the current rate exceeds the initial rate; the *capital-preservation rule* cuts
+    the withdrawal by ``adjustment`` when the current rate exceeds ``upper_guard`` x the
+    initial rate (not in the last ``preservation_off_years`` years); the *prosperity rule*
+    raises it by ``adjustment`` when the current rate falls below ``lower_guard`` x the
+    initial rate.
+    """
+
+    initial_rate: float = 0.05
+    upper_guard: float = 1.2
+    lower_guard: float = 0.8
+    adjustment: float = 0.10
+    preservation_off_years: float = 15.0
+    timing: WithdrawalTiming = "start"
+
+    def __post_init__(self) -> None:
+        _check_rate("GuytonKlinger.initial_rate", self.initial_rate)
+        _check_rate("GuytonKlinger.adjustment", self.adjustment)
+        if not 0 < self.lower_guard < 1 < self.upper_guard:
+            raise PlanError(
+                f"GuytonKlinger guards need 0 < lower_guard < 1 < upper_guard; got "
+                f"{self.lower_guard}, {self.upper_guard}"
+            )
+
+
+@dataclass(frozen=True)
+class RequiredMinimum:
+    """RMD method: withdraw balance / Uniform Lifetime Table divisor each year.
+
+    Before the table's first age (72) the member withdraws ``pre_table_rate`` of the
+    balance (the table has no divisor there; the rate is a stated assumption).
+    """
+
+    pre_table_rate: float = 0.04
+    timing: WithdrawalTiming = "start"
+
+    def __post_init__(self) -> None:
+        _check_rate("RequiredMinimum.pre_table_rate", self.pre_table_rate)
+
+
+WithdrawalRule = ConstantReal | FixedPercent | GuytonKlinger | RequiredMinimum
+
+
+@dataclass(frozen=True)
+class MoneyLasts:
+    """Success: every planned withdrawal is paid in full until the end age."""
+
+    name: str = "money lasts to end age"
+
+
+@dataclass(frozen=True)
+class FundedRatio:
+    """Success: at retirement the balance buys the target income.
+
+    funded ratio = balance at retirement / present value of the target income, paid
+    yearly in advance (real, indexed) for ``payout_years`` years at real discount rate
+    ``discount_rate_real``. The target income is either ``replacement_rate`` x final
+    salary, or a defined-benefit formula: final average salary (last
+    ``final_average_years`` years) x years of service x ``accrual_rate``. Success means
+    funded ratio >= ``threshold``.
+    """
+
+    replacement_rate: float | None = None
+    accrual_rate: float | None = None
+    final_average_years: int = 3
+    payout_years: float | None = None
+    discount_rate_real: float = 0.02
+    threshold: float = 1.0
+    name: str = "funded ratio at retirement >= 1"
+
+    def __post_init__(self) -> None:
+        if (self.replacement_rate is None) == (self.accrual_rate is None):
+            raise PlanError(
+                "FundedRatio needs exactly one of replacement_rate= (e.g. 0.7 of final "
+                "salary) or accrual_rate= (e.g. 0.015 per year of service)"
+            )
+        _check_rate("FundedRatio.discount_rate_real", self.discount_rate_real, -0.05, 0.2)
+
+
+SuccessDefinition = MoneyLasts | FundedRatio
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A member's whole life in the plan, validated at construction.
+
+    Attributes
+    ----------
+    start_age, retirement_age, end_age
+        Ages in years; contributions run until ``retirement_age``, withdrawals from it
+        until ``end_age``.
+    initial_balance
+        Account balance at ``start_age``, real USD.
+    contributions
+        Saving from salary before retirement, or ``None``.
+    withdrawal
+        Withdrawal rule from retirement, or ``None`` (accumulation only).
+    expense_ratio
+        Fees, decimal of the balance a year, charged pro rata every period.
+    transaction_cost_bps
+        Cost of trading, basis points of the value traded (turnover).
+    success
+        What counts as success.
+    """
+
+    start_age: float
+    retirement_age: float
+    end_age: float
+    initial_balance: float = 0.0
+    contributions: Contributions | None = None
+    withdrawal: WithdrawalRule | None = None
+    expense_ratio: float = 0.0
+    transaction_cost_bps: float = 0.0
+    rmd_floor: bool = False
+    rmd_start_age: float = 73.0
+    success: SuccessDefinition = field(default_factory=MoneyLasts)
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.start_age <= self.retirement_age <= self.end_age <= 125):
+            raise PlanError(
+                "ages must satisfy 0 <= start_age <= retirement_age <= end_age <= 125; got "
+                f"start_age={self.start_age}, retirement_age={self.retirement_age}, "
+                f"end_age={self.end_age}"
+            )
+        if self.end_age == self.start_age:
+            raise PlanError("end_age equals start_age: the plan has no periods to simulate")
+        if not self.initial_balance >= 0:
+            raise PlanError(f"initial_balance={self.initial_balance!r} must be >= 0 (real USD)")
+        _check_rate("expense_ratio", self.expense_ratio, 0.0, 0.2)
+        if not 0 <= self.transaction_cost_bps <= 1000:
+            raise PlanError(
+                f"transaction_cost_bps={self.transaction_cost_bps} must be in [0, 1000] bps"
+            )
+        if isinstance(self.success, FundedRatio) and self.contributions is None:
+            raise PlanError(
+                "success=FundedRatio needs contributions (it is measured against salary)"
+            )
+
+    @property
+    def years(self) -> float:
+        return self.end_age - self.start_age
+
+    def n_periods(self, periods_per_year: int) -> int:
+        """Number of periods from start age to end age."""
+        n = (self.end_age - self.start_age) * periods_per_year
+        if abs(n - round(n)) > 1e-9:
+            raise PlanError(
+                f"the plan spans {self.end_age - self.start_age} years, not a whole number of "
+                f"periods of 1/{periods_per_year} year"
+            )
+        return round(n)
+
+    def target_income(self) -> float:
+        """Target real income a year at retirement, for ``FundedRatio`` success."""
+        s = self.success
+        if not isinstance(s, FundedRatio) or self.contributions is None:
+            raise PlanError("target_income needs success=FundedRatio and contributions")
+        service = self.retirement_age - self.start_age
+        last = self.contributions.salary_at(np.array([max(service - 1.0, 0.0)]))[0]
+        if s.replacement_rate is not None:
+            return float(s.replacement_rate * last)
+        years_back = np.arange(1, s.final_average_years + 1, dtype=np.float64)
+        salaries = self.contributions.salary_at(np.maximum(service - years_back, 0.0))
+        assert s.accrual_rate is not None
+        return float(salaries.mean() * service * s.accrual_rate)
+
+    def annuity_factor(self) -> float:
+        """Present value at retirement of 1 real USD a year paid in advance (FundedRatio)."""
+        s = self.success
+        if not isinstance(s, FundedRatio):
+            raise PlanError("annuity_factor needs success=FundedRatio")
+        n = s.payout_years if s.payout_years is not None else self.end_age - self.retirement_age
+        k = np.arange(int(np.ceil(n)), dtype=np.float64)
+        return float(np.sum((1.0 + s.discount_rate_real) ** -k))

@@ -1,0 +1,444 @@
+"""The vectorised lifecycle simulator.
+
+``simulate(scenarios, plan, strategy)`` runs a member's account through every scenario at
+once. The only Python loop is over periods, because cash flows and withdrawal rules make
+each period depend on the last; every step is a few numpy operations on arrays of shape
+(n_scenarios, n_assets).
+
+Units: the account is tracked in **real USD of the start date**. Asset returns in the
+scenarios are nominal; each period's holdings grow by ``(1 + r) / (1 + inflation)``.
+Nominal wealth is ``wealth * price_index``.
+
+Order of events inside period ``t`` (length ``1 / periods_per_year`` years):
+
+1. start-of-period contribution (buys the target mix) and withdrawal (sold pro rata);
+2. rebalancing, if due (calendar or band), then the sleeve's own band; transaction cost
+   ``transaction_cost_bps`` of the value traded, taken pro rata;
+3. returns (and the smoothing overlay, if any);
+4. fees: ``expense_ratio / periods_per_year`` of the balance;
+5. end-of-period contribution and withdrawal.
+
+The initial balance is invested at the first period's target weights at no cost.
+
+Accounting identity, per scenario and period, to round-off:
+``wealth[t+1] = wealth[t] + contributions - withdrawals - fees - costs + gains``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backtest.errors import DataError, PlanError
+from backtest.plan import (
+    ConstantReal,
+    FixedPercent,
+    FundedRatio,
+    GuytonKlinger,
+    MoneyLasts,
+    Plan,
+    RequiredMinimum,
+    rmd_divisor,
+)
+from backtest.scenarios import Scenarios
+from backtest.types import BoolArray, FloatArray, IntArray, read_only
+from strategies.base import Schedule, Strategy, validate_weights
+
+#: Relative tolerance for "the withdrawal was paid in full": float round-off only.
+_PAID_RTOL = 1e-10
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Everything a simulation produced; arrays are read-only.
+
+    Shapes: ``n`` scenarios, ``T`` periods. Amounts are real USD of the start date.
+
+    Attributes
+    ----------
+    wealth
+        Balance at each period boundary, (n, T + 1); column 0 is the initial balance.
+    contributions, withdrawals, withdrawals_wanted, fees, costs, gains
+        Flows per period, (n, T). ``withdrawals`` is what was paid, ``withdrawals_wanted``
+        what the rule asked for; ``gains`` is the real investment gain credited.
+    turnover
+        One-way turnover from rebalancing, decimal of the balance, (n, T).
+    portfolio_returns
+        Nominal portfolio return of each period before fees, (n, T).
+    price_index
+        Cumulative CPI, 1 at the start, (n, T + 1).
+    ruin_period
+        First period in which a withdrawal could not be paid in full, or -1, (n,).
+    weights
+        Realised weights after rebalancing at the start of each period, (n, T, A), when
+        ``record_weights=True``; else ``None``.
+    reserve
+        Smoothing reserve at each period boundary, (n, T + 1), or ``None``.
+    """
+
+    wealth: FloatArray
+    contributions: FloatArray
+    withdrawals: FloatArray
+    withdrawals_wanted: FloatArray
+    fees: FloatArray
+    costs: FloatArray
+    gains: FloatArray
+    turnover: FloatArray
+    portfolio_returns: FloatArray
+    price_index: FloatArray
+    ruin_period: IntArray
+    schedule: Schedule
+    plan: Plan
+    strategy_name: str
+    assets: tuple[str, ...]
+    frequency: str
+    labels: tuple[str, ...] | None = None
+    weights: FloatArray | None = None
+    reserve: FloatArray | None = None
+
+    @property
+    def n_scenarios(self) -> int:
+        return int(self.wealth.shape[0])
+
+    @property
+    def retirement_period(self) -> int:
+        """Index into ``wealth`` of the balance at the retirement age."""
+        return int(np.searchsorted(self.schedule.age_start, self.plan.retirement_age - 1e-9))
+
+    @property
+    def terminal_wealth(self) -> FloatArray:
+        """Balance at the end age, real USD, (n,)."""
+        return self.wealth[:, -1]
+
+    @property
+    def wealth_nominal(self) -> FloatArray:
+        """Balance at each boundary in nominal USD, (n, T + 1)."""
+        return self.wealth * self.price_index
+
+    @property
+    def wealth_at_retirement(self) -> FloatArray:
+        """Balance at the retirement age, real USD, (n,)."""
+        return self.wealth[:, self.retirement_period]
+
+    @property
+    def funded_ratio(self) -> FloatArray:
+        """Balance at retirement / PV of the target income (``FundedRatio`` plans only)."""
+        if not isinstance(self.plan.success, FundedRatio):
+            raise PlanError("funded_ratio needs a plan with success=FundedRatio(...)")
+        liability = self.plan.target_income() * self.plan.annuity_factor()
+        return self.wealth_at_retirement / liability
+
+    @property
+    def success(self) -> BoolArray:
+        """Per-scenario success under the plan's success definition, (n,)."""
+        s = self.plan.success
+        if isinstance(s, MoneyLasts):
+            return self.ruin_period < 0
+        return self.funded_ratio >= s.threshold
+
+    @property
+    def success_rate(self) -> float:
+        """Share of scenarios that succeed, decimal."""
+        return float(np.mean(self.success))
+
+
+def _desired_fraction(timing: str) -> float:
+    return {"start": 1.0, "end": 0.0, "split": 0.5}[timing]
+
+
+def simulate(
+    scenarios: Scenarios,
+    plan: Plan,
+    strategy: Strategy,
+    *,
+    record_weights: bool = False,
+) -> SimulationResult:
+    """Simulate ``plan`` invested by ``strategy`` over every scenario at once.
+
+    Parameters
+    ----------
+    scenarios
+        Nominal asset returns and inflation; must contain the strategy's assets and at
+        least as many periods as the plan spans (extra periods are ignored).
+    plan
+        The member: ages, balance, contributions, withdrawal rule, fees, success.
+    strategy
+        Target weights per period and rebalancing rules (``strategies.base.Strategy``).
+    record_weights
+        Keep the realised weights, (n, T, A); costs memory.
+
+    Returns
+    -------
+    SimulationResult
+        Paths of wealth and flows, in real USD of the start date.
+    """
+    ppy = scenarios.periods_per_year
+    n_periods = plan.n_periods(ppy)
+    if scenarios.n_periods < n_periods:
+        raise DataError(
+            f"the plan spans {n_periods} {scenarios.frequency} periods (age {plan.start_age} to "
+            f"{plan.end_age}) but the scenarios hold only {scenarios.n_periods}; generate "
+            "longer scenarios or shorten the plan"
+        )
+    schedule = Schedule.from_ages(plan.start_age, plan.end_age, plan.retirement_age, ppy)
+    sub = scenarios.select(strategy.assets).head(n_periods)
+    nominal = sub.returns
+    target = validate_weights(
+        strategy.target_weights(schedule, nominal), strategy.assets, strategy.name
+    )
+    if (
+        target.ndim != 3
+        or target.shape[1] != n_periods
+        or target.shape[0]
+        not in (
+            1,
+            sub.n_scenarios,
+        )
+    ):
+        raise DataError(
+            f"strategy {strategy.name!r} returned weights of shape {target.shape}; expected "
+            f"(1 or {sub.n_scenarios}, {n_periods}, {len(strategy.assets)})"
+        )
+    missing = np.isnan(nominal)
+    if missing.any():
+        held = np.broadcast_to(target, nominal.shape) > 0
+        bad = missing & held
+        if bad.any():
+            s, t, a = np.argwhere(bad)[0]
+            raise DataError(
+                f"strategy {strategy.name!r} holds {strategy.assets[a]!r} in period {t} of "
+                f"scenario {s}, where that asset has no return data; restrict the scenarios to "
+                "periods with data or apply a missing-data rule (cash or proxy) first"
+            )
+    growth = np.where(
+        missing, 1.0, (1.0 + np.nan_to_num(nominal)) / (1.0 + sub.inflation[:, :, None])
+    )
+    return _run(sub, plan, strategy, schedule, target, growth, record_weights)
+
+
+def _run(
+    sub: Scenarios,
+    plan: Plan,
+    strategy: Strategy,
+    schedule: Schedule,
+    target: FloatArray,
+    growth: FloatArray,
+    record_weights: bool,
+) -> SimulationResult:
+    n, n_t, n_a = growth.shape
+    ppy = schedule.periods_per_year
+    ages = schedule.age_start
+    retired = ages >= plan.retirement_age - 1e-9
+    t_ret = int(np.argmax(retired)) if retired.any() else n_t
+
+    # Contributions (real USD per period) are deterministic: salary paths are real.
+    contrib = np.zeros(n_t)
+    c_rule = plan.contributions
+    if c_rule is not None:
+        employee, employer = c_rule.annual_amounts(ages, plan.start_age)
+        contrib = np.where(retired, 0.0, (employee + employer) / ppy)
+    c_start = c_rule is not None and c_rule.timing == "start"
+
+    w_rule = plan.withdrawal
+    w_frac = _desired_fraction(w_rule.timing) if w_rule is not None else 0.0
+    price = np.concatenate([np.ones((n, 1)), np.cumprod(1.0 + sub.inflation, axis=1)], axis=1)
+    fee_rate = plan.expense_ratio / ppy
+    cost_rate = plan.transaction_cost_bps / 1e4
+    rebalance = strategy.rebalance
+    every = rebalance.every_periods(ppy)
+    sleeve = strategy.sleeve_band
+    sleeve_i = strategy.assets.index(sleeve.asset) if sleeve is not None else -1
+    smoothing = strategy.smoothing
+
+    out_w = np.empty((n, n_t + 1))
+    flows = {
+        k: np.zeros((n, n_t))
+        for k in (
+            "contributions",
+            "withdrawals",
+            "wanted",
+            "fees",
+            "costs",
+            "gains",
+            "turnover",
+            "port_ret",
+        )
+    }
+    ruin = np.full(n, -1, dtype=np.int64)
+    weights_out = np.empty((n, n_t, n_a)) if record_weights else None
+    reserve = np.zeros(n) if smoothing is not None else None
+    reserve_out = np.zeros((n, n_t + 1)) if smoothing is not None else None
+
+    holdings = plan.initial_balance * np.broadcast_to(target[:, 0], (n, n_a)).copy()
+    out_w[:, 0] = plan.initial_balance
+    annual_w = np.zeros(n)  # current annual withdrawal (real USD), for yearly rules
+    year_growth = np.ones(n)  # portfolio nominal growth over the last 12 months
+    year_infl = np.ones(n)
+    ret_balance = np.zeros(n)
+    rmd_annual = np.zeros(n)  # this year's required minimum distribution (real USD)
+
+    def pay(amount: FloatArray, t: int) -> None:
+        """Sell ``amount`` pro rata; record shortfalls as ruin."""
+        bal = holdings.sum(axis=1)
+        paid = np.minimum(amount, bal)
+        short = amount - paid > _PAID_RTOL * np.maximum(amount, 1.0)
+        newly = short & (ruin < 0)
+        ruin[newly] = t
+        scale = np.divide(bal - paid, bal, out=np.zeros_like(bal), where=bal > 0)
+        holdings[:] *= scale[:, None]
+        flows["withdrawals"][:, t] += paid
+
+    def buy(amount: float, tw: FloatArray, t: int) -> None:
+        holdings[:] += amount * tw
+        flows["contributions"][:, t] += amount
+
+    for t in range(n_t):
+        tw = target[:, t] if target.shape[0] > 1 else target[0, t][None, :]
+        tw_b = np.broadcast_to(tw, (n, n_a))
+        if c_start and contrib[t] > 0:
+            buy(contrib[t], tw_b, t)
+
+        # ---- the withdrawal this period asks for (real USD)
+        wanted = np.zeros(n)
+        if w_rule is not None and retired[t]:
+            bal = holdings.sum(axis=1)
+            k = t - t_ret
+            if k == 0:
+                ret_balance = bal.copy()
+            year_start = k % ppy == 0
+            if isinstance(w_rule, ConstantReal):
+                if k == 0:
+                    annual_w = (
+                        w_rule.rate * ret_balance
+                        if w_rule.rate is not None
+                        else np.full(n, float(w_rule.amount))
+                    )
+                per = annual_w / ppy
+                if not w_rule.indexed:
+                    per = per * price[:, t_ret] / price[:, t]
+                wanted = per
+            elif isinstance(w_rule, FixedPercent):
+                wanted = w_rule.rate / ppy * bal
+            elif isinstance(w_rule, GuytonKlinger):
+                if k == 0:
+                    annual_w = w_rule.initial_rate * ret_balance
+                elif year_start:
+                    rate_now = np.divide(annual_w, bal, out=np.full(n, np.inf), where=bal > 0)
+                    skip = (year_growth < 1.0) & (rate_now > w_rule.initial_rate)
+                    annual_w = np.where(skip, annual_w / year_infl, annual_w)
+                    rate_now = np.divide(annual_w, bal, out=np.full(n, np.inf), where=bal > 0)
+                    years_left = plan.end_age - ages[t]
+                    cut = (rate_now > w_rule.upper_guard * w_rule.initial_rate) & (
+                        years_left > w_rule.preservation_off_years
+                    )
+                    rise = rate_now < w_rule.lower_guard * w_rule.initial_rate
+                    annual_w = np.where(cut, annual_w * (1 - w_rule.adjustment), annual_w)
+                    annual_w = np.where(rise, annual_w * (1 + w_rule.adjustment), annual_w)
+                wanted = annual_w / ppy
+            elif isinstance(w_rule, RequiredMinimum):
+                if year_start:
+                    div = rmd_divisor(ages[t]) if ages[t] >= 72 else 1.0 / w_rule.pre_table_rate
+                    annual_w = bal / div
+                wanted = annual_w / ppy
+            if plan.rmd_floor and ages[t] >= plan.rmd_start_age:
+                if year_start:
+                    rmd_annual = bal / rmd_divisor(ages[t])
+                wanted = np.maximum(wanted, rmd_annual / ppy)
+            if year_start:
+                year_growth = np.ones(n)
+                year_infl = np.ones(n)
+        flows["wanted"][:, t] = wanted
+        if w_frac > 0:
+            pay(w_frac * wanted, t)
+
+        # ---- rebalancing
+        bal = holdings.sum(axis=1)
+        safe = np.where(bal > 0, bal, 1.0)[:, None]
+        w_now = holdings / safe
+        if t == 0 or rebalance.kind == "none":
+            due = np.zeros(n, dtype=bool)
+        elif rebalance.kind == "calendar":
+            due = np.full(n, t % every == 0)
+        else:
+            dev = np.abs(w_now - tw_b)
+            if rebalance.band_kind == "relative":
+                dev = np.divide(dev, tw_b, out=np.where(dev > 0, np.inf, 0.0), where=tw_b > 0)
+            due = dev.max(axis=1) > rebalance.band
+        new_h = np.where(due[:, None], bal[:, None] * tw_b, holdings)
+        if sleeve is not None:
+            s_t = tw_b[:, sleeve_i]
+            s_w = new_h[:, sleeve_i] / safe[:, 0]
+            out = (s_t > 0) & ((s_w < sleeve.lower * s_t) | (s_w > sleeve.upper * s_t))
+            out &= ~due
+            if out.any():
+                others = bal - new_h[:, sleeve_i]
+                scale = np.divide(bal * (1 - s_t), others, out=np.ones(n), where=others > 0)
+                adj = new_h * scale[:, None]
+                adj[:, sleeve_i] = bal * s_t
+                new_h = np.where(out[:, None], adj, new_h)
+        traded = np.abs(new_h - holdings).sum(axis=1)
+        holdings[:] = new_h
+        if cost_rate > 0:
+            cost = cost_rate * traded
+            holdings *= np.divide(bal - cost, bal, out=np.zeros(n), where=bal > 0)[:, None]
+            flows["costs"][:, t] = np.minimum(cost, bal)
+        flows["turnover"][:, t] = np.divide(traded, 2 * bal, out=np.zeros(n), where=bal > 0)
+        if weights_out is not None:
+            bal2 = holdings.sum(axis=1)
+            weights_out[:, t] = np.where(
+                bal2[:, None] > 0, holdings / np.where(bal2 > 0, bal2, 1.0)[:, None], tw_b
+            )
+
+        # ---- returns
+        before = holdings.sum(axis=1)
+        holdings *= growth[:, t]
+        after = holdings.sum(axis=1)
+        real_rate = np.divide(after, before, out=np.ones(n), where=before > 0) - 1.0
+        infl_t = 1.0 + sub.inflation[:, t]
+        flows["port_ret"][:, t] = (1.0 + real_rate) * infl_t - 1.0
+        if smoothing is not None:
+            assert reserve is not None and reserve_out is not None
+            credited, reserve = smoothing.credit(real_rate, reserve, before, ppy)
+            holdings *= np.divide(
+                1.0 + credited, 1.0 + real_rate, out=np.ones(n), where=before > 0
+            )[:, None]
+            after = holdings.sum(axis=1)
+            reserve_out[:, t + 1] = reserve
+        flows["gains"][:, t] = after - before
+        year_growth = year_growth * (1.0 + flows["port_ret"][:, t])
+        year_infl = year_infl * infl_t
+
+        # ---- fees
+        if fee_rate > 0:
+            flows["fees"][:, t] = after * fee_rate
+            holdings *= 1.0 - fee_rate
+
+        # ---- end-of-period flows
+        if not c_start and contrib[t] > 0:
+            buy(contrib[t], tw_b, t)
+        if w_frac < 1 and wanted.any():
+            pay((1.0 - w_frac) * wanted, t)
+        out_w[:, t + 1] = holdings.sum(axis=1)
+
+    return SimulationResult(
+        wealth=read_only(out_w),
+        contributions=read_only(flows["contributions"]),
+        withdrawals=read_only(flows["withdrawals"]),
+        withdrawals_wanted=read_only(flows["wanted"]),
+        fees=read_only(flows["fees"]),
+        costs=read_only(flows["costs"]),
+        gains=read_only(flows["gains"]),
+        turnover=read_only(flows["turnover"]),
+        portfolio_returns=read_only(flows["port_ret"]),
+        price_index=read_only(price),
+        ruin_period=ruin,
+        schedule=schedule,
+        plan=plan,
+        strategy_name=strategy.name,
+        assets=tuple(strategy.assets),
+        frequency=sub.frequency,
+        labels=sub.labels,
+        weights=read_only(weights_out) if weights_out is not None else None,
+        reserve=read_only(reserve_out) if reserve_out is not None else None,
+    )

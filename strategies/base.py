@@ -1,0 +1,205 @@
+"""The contract between a strategy and the simulator.
+
+A strategy says *what to hold when*. The simulator (``backtest.simulate``) hands it a
+:class:`Schedule` (the member's age at the start of every period) and the asset returns
+of every scenario, and gets back target weights for every period. Weights for period
+``t`` are held during period ``t`` and may depend only on returns of periods ``< t``
+(no look-ahead); the simulator passes read-only arrays.
+
+Everything here is pure: no I/O, no simulation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+#: Tolerance for "weights sum to one" checks: float round-off on a handful of additions.
+WEIGHT_SUM_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The time axis a strategy is asked about.
+
+    Attributes
+    ----------
+    age_start
+        Member's age in years at the start of each period, shape (n_periods,).
+    retirement_age
+        Age in years at which contributions stop and withdrawals start.
+    periods_per_year
+        1 for annual periods, 12 for monthly periods.
+    """
+
+    age_start: FloatArray
+    retirement_age: float
+    periods_per_year: int
+
+    @property
+    def n_periods(self) -> int:
+        return int(self.age_start.shape[0])
+
+    @property
+    def years_to_retirement(self) -> FloatArray:
+        """Years until retirement at the start of each period; negative after retirement."""
+        return self.retirement_age - self.age_start
+
+    @classmethod
+    def from_ages(
+        cls, start_age: float, end_age: float, retirement_age: float, periods_per_year: int
+    ) -> Schedule:
+        """Periods of length ``1 / periods_per_year`` years from ``start_age`` to ``end_age``."""
+        n = round((end_age - start_age) * periods_per_year)
+        ages = start_age + np.arange(n, dtype=np.float64) / periods_per_year
+        return cls(
+            age_start=ages,
+            retirement_age=float(retirement_age),
+            periods_per_year=int(periods_per_year),
+        )
+
+
+@dataclass(frozen=True)
+class RebalanceRule:
+    """When the simulator trades drifted holdings back to the target weights.
+
+    Attributes
+    ----------
+    kind
+        ``"none"``: buy and hold (new contributions still buy the target mix);
+        ``"calendar"``: every ``every_months`` months;
+        ``"band"``: whenever a weight drifts from its target by more than ``band``.
+    every_months
+        Calendar interval in months (1 monthly, 3 quarterly, 12 annual). In an annual
+        simulation an interval shorter than a year means every period.
+    band
+        Tolerance for ``kind="band"``, decimal (0.05 = 5 percentage points when absolute,
+        5 % of the target weight when relative).
+    band_kind
+        ``"absolute"``: ``|w - target| > band``; ``"relative"``: ``|w / target - 1| > band``.
+    """
+
+    kind: Literal["none", "calendar", "band"] = "calendar"
+    every_months: int = 12
+    band: float = 0.05
+    band_kind: Literal["absolute", "relative"] = "absolute"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("none", "calendar", "band"):
+            raise ValueError(
+                f"RebalanceRule.kind={self.kind!r} is not allowed; use 'none', 'calendar' or 'band'"
+            )
+        if self.every_months < 1:
+            raise ValueError(f"RebalanceRule.every_months={self.every_months} must be >= 1")
+        if not 0 < self.band < 1:
+            raise ValueError(f"RebalanceRule.band={self.band} must be in (0, 1), e.g. 0.05")
+        if self.band_kind not in ("absolute", "relative"):
+            raise ValueError(
+                f"RebalanceRule.band_kind={self.band_kind!r}; use 'absolute' or 'relative'"
+            )
+
+    def every_periods(self, periods_per_year: int) -> int:
+        """Calendar interval expressed in simulation periods (at least 1)."""
+        return max(1, round(self.every_months * periods_per_year / 12))
+
+
+@dataclass(frozen=True)
+class SleeveBand:
+    """A sleeve's own rebalancing band, on top of the strategy's rule.
+
+    When the sleeve asset's weight leaves ``[lower * target, upper * target]`` the
+    simulator trades the sleeve alone back to its target, funding or absorbing the
+    difference pro rata from the other holdings.
+    """
+
+    asset: str
+    lower: float = 0.5
+    upper: float = 1.5
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.lower < 1 < self.upper:
+            raise ValueError(
+                f"SleeveBand for {self.asset!r}: need 0 <= lower < 1 < upper, "
+                f"got lower={self.lower}, upper={self.upper}"
+            )
+
+
+@runtime_checkable
+class Smoothing(Protocol):
+    """An income-smoothing reserve between the pooled fund and the member's account.
+
+    Called by the simulator once per period, vectorised over scenarios. It must conserve
+    money: ``balance * gain_rate + reserve * (1 + gain_rate)
+    == balance * credited_rate + new_reserve`` (the reserve is invested in the same
+    portfolio), to round-off.
+    """
+
+    def credit(
+        self,
+        gain_rate: FloatArray,
+        reserve: FloatArray,
+        balance: FloatArray,
+        periods_per_year: int,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Return ``(credited_rate, new_reserve)``, both shape (n_scenarios,)."""
+        ...
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """What the simulator needs from any strategy (glide path, mix, overlay...).
+
+    Attributes
+    ----------
+    name
+        Human-readable label used in tables and charts.
+    assets
+        Asset names, matched by name against the scenarios' assets.
+    rebalance
+        How drifted holdings are traded back to target.
+    sleeve_band
+        Optional band rule for one asset (crypto sleeves); ``None`` for most strategies.
+    smoothing
+        Optional income-smoothing overlay; ``None`` for most strategies.
+    """
+
+    name: str
+    assets: tuple[str, ...]
+    rebalance: RebalanceRule
+    sleeve_band: SleeveBand | None
+    smoothing: Smoothing | None
+
+    def target_weights(self, schedule: Schedule, past_returns: FloatArray) -> FloatArray:
+        """Target weights, shape (1 or n_scenarios, n_periods, n_assets).
+
+        ``past_returns`` holds decimal simple nominal returns per period, shape
+        (n_scenarios, n_periods, n_assets) in the order of ``assets``. Row ``t`` of the
+        result may use ``past_returns[:, :t]`` only. Weights are in [0, 1] and sum to 1.
+        Static strategies return a leading axis of length 1 (broadcast over scenarios).
+        """
+        ...
+
+
+def validate_weights(weights: FloatArray, assets: tuple[str, ...], who: str) -> FloatArray:
+    """Check a weight array's last axis against ``assets``: in [0, 1] and summing to 1."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape[-1] != len(assets):
+        raise ValueError(
+            f"{who}: weights have {w.shape[-1]} columns for {len(assets)} assets {assets}"
+        )
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{who}: weights contain NaN or infinity")
+    if w.min(initial=0.0) < -WEIGHT_SUM_TOL or w.max(initial=0.0) > 1 + WEIGHT_SUM_TOL:
+        raise ValueError(
+            f"{who}: weights must lie in [0, 1]; got min {w.min():.4g}, max {w.max():.4g}"
+        )
+    sums = w.sum(axis=-1)
+    worst = float(np.max(np.abs(sums - 1.0))) if sums.size else 0.0
+    if worst > 1e-6:
+        raise ValueError(f"{who}: weights must sum to 1; worst row sums to {1 + worst:.6f}")
+    return w
