@@ -1,0 +1,432 @@
+"""Study files: one typed, validated place for every setting of a run.
+
+A study is a TOML file (see ``optimize/studies/default.toml``, the built-in default)
+with these tables; every key is optional unless marked, and unknown keys are errors:
+
+``[study]``      name, seed, description
+``[data]``       frequency ("annual" | "monthly"), start, end (years), asset names for
+                 the roles equity / bonds / cash / crypto
+``[scenarios]``  historical (bool: rolling cohorts), bootstrap_n, block_length
+                 ("auto" | number of periods), bootstrap_method ("stationary" |
+                 "circular"), crypto_before_data ("exclude" | "cash" | "proxy")
+``[[plans]]``    (at least one) a member: name, ages, balance, salary, contributions,
+                 fees, withdrawal rule, success definition, and optionally the
+                 ``strategy`` the member holds today
+``[strategies]`` presets (names from ``glidelab strategies``), crypto_sleeves
+                 (decimals, e.g. 0.025), crypto_base (preset the sleeves sit on)
+``[optimize]``   enabled, plan (a plan name), n_scenarios, holdout_n, max_iterations,
+                 constraints (monotone_equity, max_change_per_year, crypto_cap)
+``[analysis]``   withdrawal_rates and equity_shares for the success heatmap
+``[output]``     dir (default "results"), tearsheet (bool)
+
+Amounts are real USD of the start date per year; rates are decimals (0.04 = 4 %).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from backtest.errors import StudyError
+from backtest.plan import (
+    ConstantReal,
+    Contributions,
+    FixedPercent,
+    FundedRatio,
+    GuytonKlinger,
+    MoneyLasts,
+    Plan,
+    RequiredMinimum,
+    WithdrawalRule,
+)
+
+WITHDRAWAL_RULES = ("constant_real", "fixed_percent", "guyton_klinger", "rmd", "none")
+SUCCESS_RULES = ("money_lasts", "funded_ratio")
+
+
+class _Table:
+    """A TOML table being read: typed getters, and an error for keys nobody asked for."""
+
+    def __init__(self, raw: object, where: str) -> None:
+        if not isinstance(raw, dict):
+            raise StudyError(f"{where} must be a table, got {type(raw).__name__}")
+        self.raw: dict[str, Any] = raw
+        self.where = where
+        self.seen: set[str] = set()
+        self.children: dict[str, _Table] = {}
+
+    def _get(self, key: str, default: Any) -> Any:
+        self.seen.add(key)
+        return self.raw.get(key, default)
+
+    def _fail(self, key: str, value: Any, allowed: str) -> StudyError:
+        return StudyError(f"{self.where}.{key} = {value!r} is not allowed; expected {allowed}")
+
+    def number(
+        self, key: str, default: float | None, lo: float | None = None, hi: float | None = None
+    ) -> float:
+        value = self._get(key, default)
+        if value is None:
+            raise StudyError(f"{self.where}.{key} is required (a number)")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._fail(key, value, "a number")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise self._fail(key, value, f"a number in [{lo}, {hi}]")
+        return float(value)
+
+    def optional_number(self, key: str, lo: float | None = None) -> float | None:
+        if self.raw.get(key) is None:
+            self.seen.add(key)
+            return None
+        return self.number(key, None, lo=lo)
+
+    def integer(self, key: str, default: int | None, lo: int | None = None) -> int:
+        value = self._get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._fail(key, value, "a whole number")
+        if lo is not None and value < lo:
+            raise self._fail(key, value, f"a whole number >= {lo}")
+        return int(value)
+
+    def optional_integer(self, key: str) -> int | None:
+        if self.raw.get(key) is None:
+            self.seen.add(key)
+            return None
+        return self.integer(key, None)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise self._fail(key, value, "true or false")
+        return value
+
+    def string(self, key: str, default: str | None, choices: tuple[str, ...] = ()) -> str:
+        value = self._get(key, default)
+        if not isinstance(value, str):
+            raise self._fail(key, value, "a string" + (f" in {list(choices)}" if choices else ""))
+        if choices and value not in choices:
+            raise self._fail(key, value, f"one of {list(choices)}")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._get(key, list(default))
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._fail(key, value, "a list of strings")
+        return tuple(value)
+
+    def numbers(
+        self, key: str, default: tuple[float, ...], lo: float, hi: float
+    ) -> tuple[float, ...]:
+        value = self._get(key, list(default))
+        if not isinstance(value, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and lo <= v <= hi for v in value
+        ):
+            raise self._fail(key, value, f"a list of numbers in [{lo}, {hi}]")
+        return tuple(float(v) for v in value)
+
+    def table(self, key: str) -> _Table:
+        if key not in self.children:
+            where = f"[{key}]" if self.where == "study file" else f"{self.where}.{key}"
+            self.children[key] = _Table(self._get(key, {}), where)
+        return self.children[key]
+
+    def done(self) -> None:
+        """Raise for keys nobody read, here and in every sub-table read."""
+        for child in self.children.values():
+            child.done()
+        unknown = sorted(set(self.raw) - self.seen)
+        if unknown:
+            raise StudyError(
+                f"{self.where}: unknown key(s) {unknown}; allowed keys are {sorted(self.seen)}"
+            )
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which embedded history to use, and which asset plays which role."""
+
+    frequency: str = "annual"
+    start: int | None = None
+    end: int | None = None
+    equity: str = "us_stocks"
+    bonds: str = "tbonds_10y"
+    cash: str = "tbills"
+    crypto: str = "btc"
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """How return scenarios are generated from the history."""
+
+    historical: bool = True
+    bootstrap_n: int = 5000
+    block_length: float | None = None  # None = automatic (arch's optimal_block_length)
+    bootstrap_method: str = "stationary"
+    crypto_before_data: str = "cash"
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """A member, as written in the study file; ``to_plan`` makes the engine's ``Plan``."""
+
+    name: str
+    plan: Plan
+    strategy: str | None = None
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """Which strategies the study compares."""
+
+    presets: tuple[str, ...] = ()
+    crypto_sleeves: tuple[float, ...] = ()
+    crypto_base: str = "vanguard_target_retirement"
+
+
+@dataclass(frozen=True)
+class OptimizeConfig:
+    """Settings of the glide-path search."""
+
+    enabled: bool = True
+    plan: str | None = None
+    n_scenarios: int = 2000
+    holdout_n: int = 5000
+    max_iterations: int = 30
+    monotone_equity: bool = False
+    max_change_per_year: float | None = None
+    crypto_cap: float | None = None
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Grids for the success-probability heatmap."""
+
+    withdrawal_rates: tuple[float, ...] = (0.03, 0.035, 0.04, 0.045, 0.05, 0.06)
+    equity_shares: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Where results go."""
+
+    dir: str = "results"
+    tearsheet: bool = True
+
+
+@dataclass(frozen=True)
+class Study:
+    """A whole study, validated."""
+
+    name: str
+    seed: int
+    description: str
+    data: DataConfig
+    scenarios: ScenarioConfig
+    plans: tuple[PlanConfig, ...]
+    strategies: StrategyConfig
+    optimize: OptimizeConfig
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    source: str = "<built-in>"
+
+    def plan(self, name: str) -> PlanConfig:
+        for p in self.plans:
+            if p.name == name:
+                return p
+        raise StudyError(f"no plan named {name!r}; plans are {[p.name for p in self.plans]}")
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting as plain data, to be written beside the results."""
+
+        def plain(obj: Any) -> Any:
+            if hasattr(obj, "__dataclass_fields__"):
+                out = {f.name: plain(getattr(obj, f.name)) for f in fields(obj)}
+                out["type"] = type(obj).__name__
+                return out
+            if isinstance(obj, tuple | list):
+                return [plain(v) for v in obj]
+            return obj
+
+        return plain(self)
+
+
+def _withdrawal(t: _Table) -> WithdrawalRule | None:
+    rule = t.string("rule", "constant_real", WITHDRAWAL_RULES)
+    timing = t.string("timing", "start", ("start", "end", "split"))
+    if rule == "none":
+        return None
+    if rule == "constant_real":
+        amount = t.optional_number("amount", lo=0)
+        rate = None if amount is not None else t.number("rate", 0.04, 0, 1)
+        return ConstantReal(
+            rate=rate, amount=amount, indexed=t.boolean("indexed", True), timing=timing
+        )  # type: ignore[arg-type]
+    if rule == "fixed_percent":
+        return FixedPercent(rate=t.number("rate", 0.04, 0, 1), timing=timing)  # type: ignore[arg-type]
+    if rule == "guyton_klinger":
+        return GuytonKlinger(
+            initial_rate=t.number("rate", 0.05, 0, 1),
+            upper_guard=t.number("upper_guard", 1.2, 1, 10),
+            lower_guard=t.number("lower_guard", 0.8, 0, 1),
+            adjustment=t.number("adjustment", 0.10, 0, 1),
+            timing=timing,  # type: ignore[arg-type]
+        )
+    return RequiredMinimum(pre_table_rate=t.number("rate", 0.04, 0, 1), timing=timing)  # type: ignore[arg-type]
+
+
+def _success(t: _Table) -> MoneyLasts | FundedRatio:
+    kind = t.string("kind", "money_lasts", SUCCESS_RULES)
+    if kind == "money_lasts":
+        return MoneyLasts()
+    return FundedRatio(
+        replacement_rate=t.optional_number("replacement_rate", lo=0),
+        accrual_rate=t.optional_number("accrual_rate", lo=0),
+        final_average_years=t.integer("final_average_years", 3, lo=1),
+        payout_years=t.optional_number("payout_years", lo=1),
+        discount_rate_real=t.number("discount_rate_real", 0.02, -0.05, 0.2),
+        threshold=t.number("threshold", 1.0, 0, 10),
+    )
+
+
+def _plan(t: _Table) -> PlanConfig:
+    name = t.string("name", None)
+    salary = t.number("salary", 0.0, lo=0)
+    saving = {
+        "salary_growth_real": t.number("salary_growth_real", 0.0, -0.5, 0.5),
+        "rate": t.number("contribution_rate", 0.0, 0, 1),
+        "match_rate": t.number("match_rate", 0.0, 0, 10),
+        "match_cap": t.number("match_cap", 0.0, 0, 1),
+        "annual_limit": t.optional_number("annual_limit", lo=0),
+        "catch_up": t.number("catch_up", 0.0, lo=0),
+        "timing": t.string("contribution_timing", "end", ("start", "end")),
+    }
+    contributions = Contributions(salary=salary, **saving) if salary > 0 else None
+    plan = Plan(
+        start_age=t.number("start_age", None, 0, 125),
+        retirement_age=t.number("retirement_age", None, 0, 125),
+        end_age=t.number("end_age", None, 0, 125),
+        initial_balance=t.number("initial_balance", 0.0, lo=0),
+        contributions=contributions,
+        withdrawal=_withdrawal(t.table("withdrawal")),
+        expense_ratio=t.number("expense_ratio", 0.0, 0, 0.2),
+        transaction_cost_bps=t.number("transaction_cost_bps", 0.0, 0, 1000),
+        rmd_floor=t.boolean("rmd_floor", False),
+        success=_success(t.table("success")),
+    )
+    strategy = t.raw.get("strategy")
+    t.seen.add("strategy")
+    if strategy is not None and not isinstance(strategy, str):
+        raise StudyError(f"{t.where}.strategy = {strategy!r}; expected a preset name")
+    return PlanConfig(name=name, plan=plan, strategy=strategy)
+
+
+def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
+    """Validate a parsed TOML mapping into a :class:`Study`; errors name the field."""
+    top = _Table(raw, "study file")
+    s = top.table("study")
+    d = top.table("data")
+    sc = top.table("scenarios")
+    st = top.table("strategies")
+    op = top.table("optimize")
+    an = top.table("analysis")
+    out = top.table("output")
+    top.seen.add("plans")
+    plans_raw = raw.get("plans")
+    if not isinstance(plans_raw, list) or not plans_raw:
+        raise StudyError("study file: needs at least one [[plans]] table (a member to simulate)")
+
+    data = DataConfig(
+        frequency=d.string("frequency", "annual", ("annual", "monthly")),
+        start=d.optional_integer("start"),
+        end=d.optional_integer("end"),
+        equity=d.string("equity", "us_stocks"),
+        bonds=d.string("bonds", "tbonds_10y"),
+        cash=d.string("cash", "tbills"),
+        crypto=d.string("crypto", "btc"),
+    )
+    block = sc.raw.get("block_length", "auto")
+    sc.seen.add("block_length")
+    if not (
+        block == "auto"
+        or (isinstance(block, int | float) and not isinstance(block, bool) and block >= 1)
+    ):
+        raise StudyError(
+            f'[scenarios].block_length = {block!r}; expected "auto" or a number of periods >= 1'
+        )
+    scenarios = ScenarioConfig(
+        historical=sc.boolean("historical", True),
+        bootstrap_n=sc.integer("bootstrap_n", 5000, lo=0),
+        block_length=None if block == "auto" else float(block),
+        bootstrap_method=sc.string("bootstrap_method", "stationary", ("stationary", "circular")),
+        crypto_before_data=sc.string("crypto_before_data", "cash", ("exclude", "cash", "proxy")),
+    )
+    plans = []
+    for i, p in enumerate(plans_raw):
+        t = _Table(p, f"[[plans]] #{i + 1}")
+        cfg = _plan(t)
+        t.done()
+        plans.append(cfg)
+    names = [p.name for p in plans]
+    if len(set(names)) != len(names):
+        raise StudyError(f"[[plans]] names must be unique; got {names}")
+    strategies = StrategyConfig(
+        presets=st.strings("presets", ()),
+        crypto_sleeves=st.numbers("crypto_sleeves", (), 0.0, 0.5),
+        crypto_base=st.string("crypto_base", "vanguard_target_retirement"),
+    )
+    constraints = op.table("constraints")
+    optimize = OptimizeConfig(
+        enabled=op.boolean("enabled", True),
+        plan=op.string("plan", names[0]),
+        n_scenarios=op.integer("n_scenarios", 2000, lo=50),
+        holdout_n=op.integer("holdout_n", 5000, lo=50),
+        max_iterations=op.integer("max_iterations", 30, lo=1),
+        monotone_equity=constraints.boolean("monotone_equity", False),
+        max_change_per_year=constraints.optional_number("max_change_per_year", lo=0),
+        crypto_cap=constraints.optional_number("crypto_cap", lo=0),
+    )
+    if optimize.plan not in names:
+        raise StudyError(f"[optimize].plan = {optimize.plan!r} is not a plan; plans are {names}")
+    analysis = AnalysisConfig(
+        withdrawal_rates=an.numbers("withdrawal_rates", AnalysisConfig.withdrawal_rates, 0, 1),
+        equity_shares=an.numbers("equity_shares", AnalysisConfig.equity_shares, 0, 1),
+    )
+    output = OutputConfig(
+        dir=out.string("dir", "results"), tearsheet=out.boolean("tearsheet", True)
+    )
+    study = Study(
+        name=s.string("name", "study"),
+        seed=s.integer("seed", 0, lo=0),
+        description=s.string("description", ""),
+        data=data,
+        scenarios=scenarios,
+        plans=tuple(plans),
+        strategies=strategies,
+        optimize=optimize,
+        analysis=analysis,
+        output=output,
+        source=source,
+    )
+    top.done()
+    return study
+
+
+def load_study(path: str | Path | None = None) -> Study:
+    """Read and validate a study file; ``None`` loads the built-in default study."""
+    if path is None:
+        text = resources.files("optimize").joinpath("studies/default.toml").read_text("utf-8")
+        source = "built-in default study (optimize/studies/default.toml)"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise StudyError(f"study file {str(p)!r} does not exist")
+        text = p.read_text("utf-8")
+        source = str(p)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"{source} is not valid TOML: {exc}") from None
+    return parse_study(raw, source)
