@@ -91,6 +91,11 @@ def rmd_divisor(age: float) -> float:
     return UNIFORM_LIFETIME_TABLE[min(a, 120)]
 
 
+def _check_timing(who: str, timing: str) -> None:
+    if timing not in ("start", "end", "split"):
+        raise PlanError(f"{who}.timing={timing!r}; use 'start', 'end' or 'split'")
+
+
 def _check_rate(name: str, value: float, lo: float = 0.0, hi: float = 1.0) -> None:
     if not (lo <= value <= hi) or not np.isfinite(value):
         raise PlanError(f"{name}={value!r} must be a decimal in [{lo}, {hi}] (0.05 = 5 %)")
@@ -143,12 +148,16 @@ class Contributions:
             raise PlanError(f"Contributions.annual_limit={self.annual_limit} must be >= 0 or None")
         if self.catch_up < 0:
             raise PlanError(f"Contributions.catch_up={self.catch_up} must be >= 0")
+        if not 0 <= self.catch_up_age <= 125:
+            raise PlanError(f"Contributions.catch_up_age={self.catch_up_age} must be an age")
         if self.timing not in ("start", "end"):
             raise PlanError(f"Contributions.timing={self.timing!r}; use 'start' or 'end'")
 
     def salary_at(self, years_since_start: FloatArray) -> FloatArray:
         """Real salary, USD a year, ``years_since_start`` years after the start age."""
-        return self.salary * (1.0 + self.salary_growth_real) ** np.floor(years_since_start)
+        # Raises happen on each anniversary; the epsilon keeps 0.9999999 (float ages) at 1.
+        years = np.floor(np.asarray(years_since_start, dtype=np.float64) + 1e-9)
+        return self.salary * (1.0 + self.salary_growth_real) ** years
 
     def annual_amounts(self, ages: FloatArray, start_age: float) -> tuple[FloatArray, FloatArray]:
         """Employee and employer contributions, real USD a year, at each age in ``ages``."""
@@ -180,8 +189,9 @@ class ConstantReal:
             raise PlanError("ConstantReal needs exactly one of rate= (e.g. 0.04) or amount=")
         if self.rate is not None:
             _check_rate("ConstantReal.rate", self.rate)
-        if self.amount is not None and self.amount < 0:
+        if self.amount is not None and not self.amount >= 0:
             raise PlanError(f"ConstantReal.amount={self.amount} must be >= 0 (real USD a year)")
+        _check_timing("ConstantReal", self.timing)
 
 
 @dataclass(frozen=True)
@@ -193,6 +203,7 @@ class FixedPercent:
 
     def __post_init__(self) -> None:
         _check_rate("FixedPercent.rate", self.rate)
+        _check_timing("FixedPercent", self.timing)
 
 
 @dataclass(frozen=True)
@@ -223,6 +234,11 @@ class GuytonKlinger:
                 f"GuytonKlinger guards need 0 < lower_guard < 1 < upper_guard; got "
                 f"{self.lower_guard}, {self.upper_guard}"
             )
+        if not self.preservation_off_years >= 0:
+            raise PlanError(
+                f"GuytonKlinger.preservation_off_years={self.preservation_off_years} must be >= 0"
+            )
+        _check_timing("GuytonKlinger", self.timing)
 
 
 @dataclass(frozen=True)
@@ -238,6 +254,9 @@ class RequiredMinimum:
 
     def __post_init__(self) -> None:
         _check_rate("RequiredMinimum.pre_table_rate", self.pre_table_rate)
+        if self.pre_table_rate == 0:
+            raise PlanError("RequiredMinimum.pre_table_rate must be > 0 (e.g. 0.04)")
+        _check_timing("RequiredMinimum", self.timing)
 
 
 WithdrawalRule = ConstantReal | FixedPercent | GuytonKlinger | RequiredMinimum
@@ -277,6 +296,22 @@ class FundedRatio:
                 "salary) or accrual_rate= (e.g. 0.015 per year of service)"
             )
         _check_rate("FundedRatio.discount_rate_real", self.discount_rate_real, -0.05, 0.2)
+        if self.replacement_rate is not None:
+            _check_rate("FundedRatio.replacement_rate", self.replacement_rate, 0.0, 5.0)
+        if self.accrual_rate is not None:
+            _check_rate("FundedRatio.accrual_rate", self.accrual_rate, 0.0, 0.1)
+        if not (isinstance(self.final_average_years, int) and self.final_average_years >= 1):
+            raise PlanError(
+                f"FundedRatio.final_average_years={self.final_average_years!r} must be an "
+                "integer >= 1"
+            )
+        if self.payout_years is not None and not 0 < self.payout_years <= 100:
+            raise PlanError(
+                f"FundedRatio.payout_years={self.payout_years!r} must be in (0, 100] years "
+                "(a life expectancy or a fixed horizon), or None for end_age - retirement_age"
+            )
+        if not self.threshold > 0:
+            raise PlanError(f"FundedRatio.threshold={self.threshold!r} must be > 0")
 
 
 SuccessDefinition = MoneyLasts | FundedRatio
@@ -333,6 +368,11 @@ class Plan:
             raise PlanError(
                 f"transaction_cost_bps={self.transaction_cost_bps} must be in [0, 1000] bps"
             )
+        if not 72 <= self.rmd_start_age <= 125:
+            raise PlanError(
+                f"rmd_start_age={self.rmd_start_age} must be >= 72 (the Uniform Lifetime "
+                "Table's first age; SECURE 2.0: 73, or 75 for those born 1960 or later)"
+            )
         if isinstance(self.success, FundedRatio) and self.contributions is None:
             raise PlanError(
                 "success=FundedRatio needs contributions (it is measured against salary)"
@@ -351,6 +391,21 @@ class Plan:
                 f"periods of 1/{periods_per_year} year"
             )
         return round(n)
+
+    def check_periods(self, periods_per_year: int) -> int:
+        """Validate that every age falls on a period boundary; return the period count."""
+        n = self.n_periods(periods_per_year)
+        k = (self.retirement_age - self.start_age) * periods_per_year
+        if abs(k - round(k)) > 1e-9:
+            raise PlanError(
+                f"retirement_age={self.retirement_age} is not a whole number of periods of "
+                f"1/{periods_per_year} year after start_age={self.start_age}"
+            )
+        return n
+
+    def retirement_period(self, periods_per_year: int) -> int:
+        """Index of the first retirement period (= number of working periods)."""
+        return round((self.retirement_age - self.start_age) * periods_per_year)
 
     def target_income(self) -> float:
         """Target real income a year at retirement, for ``FundedRatio`` success."""

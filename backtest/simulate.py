@@ -26,6 +26,7 @@ Accounting identity, per scenario and period, to round-off:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,7 +105,17 @@ class SimulationResult:
     @property
     def retirement_period(self) -> int:
         """Index into ``wealth`` of the balance at the retirement age."""
-        return int(np.searchsorted(self.schedule.age_start, self.plan.retirement_age - 1e-9))
+        return min(
+            self.plan.retirement_period(self.schedule.periods_per_year),
+            len(self.schedule.age_start),
+        )
+
+    @property
+    def ruin_age(self) -> FloatArray:
+        """Age at the start of the period of ruin, or NaN where the money lasted, (n,)."""
+        ages = self.schedule.age_start
+        r = self.ruin_period
+        return np.where(r >= 0, ages[np.clip(r, 0, None)], np.nan)
 
     @property
     def terminal_wealth(self) -> FloatArray:
@@ -174,7 +185,7 @@ def simulate(
         Paths of wealth and flows, in real USD of the start date.
     """
     ppy = scenarios.periods_per_year
-    n_periods = plan.n_periods(ppy)
+    n_periods = plan.check_periods(ppy)
     if scenarios.n_periods < n_periods:
         raise DataError(
             f"the plan spans {n_periods} {scenarios.frequency} periods (age {plan.start_age} to "
@@ -229,8 +240,8 @@ def _run(
     n, n_t, n_a = growth.shape
     ppy = schedule.periods_per_year
     ages = schedule.age_start
-    retired = ages >= plan.retirement_age - 1e-9
-    t_ret = int(np.argmax(retired)) if retired.any() else n_t
+    t_ret = min(plan.retirement_period(ppy), n_t)
+    retired = np.arange(n_t) >= t_ret
 
     # Contributions (real USD per period) are deterministic: salary paths are real.
     contrib = np.zeros(n_t)
@@ -392,9 +403,14 @@ def _run(
 
         # ---- returns
         before = holdings.sum(axis=1)
+        # Weights held over the period; an empty account is credited the target mix's
+        # return so the return series stays defined after ruin.
+        held = np.where(
+            before[:, None] > 0, holdings / np.where(before > 0, before, 1.0)[:, None], tw_b
+        )
         holdings *= growth[:, t]
         after = holdings.sum(axis=1)
-        real_rate = np.divide(after, before, out=np.ones(n), where=before > 0) - 1.0
+        real_rate = (held * growth[:, t]).sum(axis=1) - 1.0
         infl_t = 1.0 + sub.inflation[:, t]
         flows["port_ret"][:, t] = (1.0 + real_rate) * infl_t - 1.0
         if smoothing is not None:
@@ -442,3 +458,110 @@ def _run(
         weights=read_only(weights_out) if weights_out is not None else None,
         reserve=read_only(reserve_out) if reserve_out is not None else None,
     )
+
+
+#: Percentiles reported by default (of real terminal wealth), in percent.
+DEFAULT_PERCENTILES: tuple[float, ...] = (5.0, 25.0, 50.0, 75.0, 95.0)
+
+
+@dataclass(frozen=True)
+class ChunkedSummary:
+    """Aggregate of a simulation run chunk by chunk (:func:`simulate_chunked`).
+
+    Only per-scenario scalars are kept (8 bytes each per field), never the paths.
+
+    Attributes
+    ----------
+    n_scenarios
+        Scenarios simulated over all chunks.
+    n_success
+        Scenarios that succeeded under the plan's success definition.
+    terminal_wealth
+        Real terminal wealth per scenario (USD of the start date), (n,), in chunk order.
+    wealth_at_retirement
+        Real balance at the retirement age per scenario, (n,).
+    ruin_period
+        First period of ruin or -1, (n,).
+    n_chunks
+        Number of chunks consumed.
+    """
+
+    n_scenarios: int
+    n_success: int
+    terminal_wealth: FloatArray
+    wealth_at_retirement: FloatArray
+    ruin_period: IntArray
+    n_chunks: int
+
+    @property
+    def success_rate(self) -> float:
+        """Share of scenarios that succeeded, decimal."""
+        return self.n_success / self.n_scenarios if self.n_scenarios else float("nan")
+
+    def terminal_percentiles(
+        self, percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
+    ) -> dict[float, float]:
+        """Percentiles (in percent, e.g. 5.0) of real terminal wealth, exact over all chunks."""
+        values = np.percentile(self.terminal_wealth, percentiles)
+        return {float(p): float(v) for p, v in zip(percentiles, values, strict=True)}
+
+
+def simulate_chunked(
+    chunks: Iterable[Scenarios],
+    plan: Plan,
+    strategy: Strategy,
+    summarise: Callable[[SimulationResult], None] | None = None,
+) -> ChunkedSummary:
+    """Simulate chunk after chunk, keeping only per-scenario scalars.
+
+    Parameters
+    ----------
+    chunks
+        Scenario chunks, e.g. ``backtest.generators.iter_chunks(...)``; each is simulated
+        and dropped before the next is drawn.
+    plan, strategy
+        As in :func:`simulate`.
+    summarise
+        Optional callback given each chunk's :class:`SimulationResult` (to accumulate
+        anything else, e.g. histograms), before the chunk is released.
+
+    Returns
+    -------
+    ChunkedSummary
+        Success count and real terminal wealth / wealth at retirement of every scenario.
+    """
+    n = 0
+    n_ok = 0
+    n_chunks = 0
+    terminal: list[FloatArray] = []
+    at_ret: list[FloatArray] = []
+    ruin: list[IntArray] = []
+    for chunk in chunks:
+        res = simulate(chunk, plan, strategy)
+        n += res.n_scenarios
+        n_ok += int(res.success.sum())
+        terminal.append(np.array(res.terminal_wealth))
+        at_ret.append(np.array(res.wealth_at_retirement))
+        ruin.append(np.array(res.ruin_period))
+        n_chunks += 1
+        if summarise is not None:
+            summarise(res)
+    if n_chunks == 0:
+        raise DataError("simulate_chunked got no chunks")
+    return ChunkedSummary(
+        n_scenarios=n,
+        n_success=n_ok,
+        terminal_wealth=read_only(np.concatenate(terminal)),
+        wealth_at_retirement=read_only(np.concatenate(at_ret)),
+        ruin_period=np.concatenate(ruin),
+        n_chunks=n_chunks,
+    )
+
+
+def result_bytes(n_scenarios: int, n_periods: int, n_assets: int, record_weights: bool) -> int:
+    """Approximate bytes of a :class:`SimulationResult` (float64 paths and flows)."""
+    per = 8 * n_scenarios
+    total = per * ((n_periods + 1) * 2 + n_periods * 8) + per  # wealth, price, 8 flows, ruin
+    if record_weights:
+        total += per * n_periods * n_assets
+    return int(total)

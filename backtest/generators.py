@@ -1,0 +1,658 @@
+"""Return-scenario generators: historical cohorts, block bootstrap, parametric.
+
+Every generator takes decimal simple **nominal** returns per period (a DataFrame indexed
+by period-end dates, one column per asset plus an inflation column, as
+``backtest.data.load_history`` returns) and produces a :class:`~backtest.scenarios.Scenarios`
+whose ``description`` and ``meta`` say exactly how it was made (generator, data span,
+block length, seed entropy, rows dropped or filled).
+
+Randomness is an argument (``rng: np.random.Generator | int | None``); the seed entropy
+actually used is recorded in ``meta["seed_entropy"]`` so that a run with ``rng=None``
+can be repeated.
+
+Memory: a scenario set holds ``8 * n_scenarios * n_periods * (n_assets + 1)`` bytes
+(:func:`estimate_bytes`). Sets too large to hold at once are generated in chunks with
+:func:`iter_chunks`, each chunk drawn from its own child of one
+``numpy.random.SeedSequence`` (independent, reproducible streams), and simulated with
+``backtest.simulate.simulate_chunked``.
+
+Assets whose data start late (Bitcoin from 2010/2011) follow a named missing-data rule
+(``missing=``): ``"exclude"`` keeps only periods/cohorts where every asset has data;
+``"cash"`` lets the late asset earn the cash asset's return before its data start (the
+filled span is recorded in ``meta["filled_with_cash"]``); ``"proxy"`` draws the missing
+returns from a user-stated lognormal :class:`Proxy`. The same three words are used by
+``strategies.CryptoSleeve.before_data``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from backtest.errors import CoverageError, DataError
+from backtest.scenarios import Scenarios
+from backtest.types import FloatArray, Frequency, periods_per_year
+
+MissingRule = Literal["exclude", "cash", "proxy"]
+BootstrapMethod = Literal["stationary", "circular"]
+Distribution = Literal["normal", "student_t"]
+
+RngLike = np.random.Generator | int | None
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A stated stand-in for an asset's returns before its data start (``missing="proxy"``).
+
+    Returns are drawn i.i.d. lognormal, independent of every other asset:
+    ``log(1 + r) ~ Normal(mean_log_annual / ppy, vol_log_annual**2 / ppy)`` per period.
+
+    Attributes
+    ----------
+    mean_log_annual
+        Mean of the annual log return (nominal), e.g. 0.20.
+    vol_log_annual
+        Standard deviation of the annual log return, e.g. 0.70 for Bitcoin-like volatility.
+    """
+
+    mean_log_annual: float
+    vol_log_annual: float
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.mean_log_annual):
+            raise DataError(f"Proxy.mean_log_annual={self.mean_log_annual!r} must be finite")
+        if not (np.isfinite(self.vol_log_annual) and self.vol_log_annual >= 0):
+            raise DataError(f"Proxy.vol_log_annual={self.vol_log_annual!r} must be >= 0")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def as_generator(rng: RngLike) -> tuple[np.random.Generator, int | None]:
+    """A Generator from ``rng`` and, when we created it, the seed entropy used."""
+    if isinstance(rng, np.random.Generator):
+        return rng, None
+    if rng is not None and not isinstance(rng, int | np.integer):
+        raise DataError(f"rng={rng!r} must be a numpy Generator, an int seed or None")
+    ss = np.random.SeedSequence(None if rng is None else int(rng))
+    entropy = ss.entropy
+    return np.random.default_rng(ss), int(entropy) if isinstance(entropy, int) else None
+
+
+def infer_frequency(index: pd.Index) -> Frequency:
+    """``"annual"`` or ``"monthly"`` from the spacing of a DatetimeIndex."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        raise DataError(
+            "cannot infer the frequency: the history needs a DatetimeIndex of at least two "
+            "period-end dates; pass frequency='annual' or 'monthly'"
+        )
+    days = float(np.median(np.diff(index.values).astype("timedelta64[D]").astype(float)))
+    if 360 <= days <= 370:
+        return "annual"
+    if 27 <= days <= 32:
+        return "monthly"
+    raise DataError(
+        f"history rows are {days:.0f} days apart: neither annual nor monthly; pass frequency="
+    )
+
+
+def _period_label(ts: object, frequency: str) -> str:
+    t = pd.Timestamp(ts)  # type: ignore[arg-type]
+    return f"{t.year}" if frequency == "annual" else f"{t.year}-{t.month:02d}"
+
+
+def _columns(
+    history: pd.DataFrame,
+    assets: Sequence[str],
+    inflation_column: str,
+    extra: Sequence[str] = (),
+) -> pd.DataFrame:
+    if not isinstance(history, pd.DataFrame):
+        raise DataError(f"history must be a pandas DataFrame, got {type(history).__name__}")
+    assets = list(assets)
+    if not assets:
+        raise DataError("assets is empty; name at least one column of the history")
+    if len(set(assets)) != len(assets):
+        raise DataError(f"assets {assets} name a column twice")
+    if inflation_column in assets:
+        raise DataError(f"inflation column {inflation_column!r} cannot also be an asset")
+    wanted = [*assets, inflation_column, *[e for e in extra if e not in assets]]
+    missing = [c for c in wanted if c not in history.columns]
+    if missing:
+        raise DataError(f"history has no column(s) {missing}; available: {list(history.columns)}")
+    frame = history[wanted].astype(np.float64)
+    if frame[inflation_column].isna().any():
+        first = frame.index[frame[inflation_column].isna().to_numpy()][0]
+        raise DataError(
+            f"inflation column {inflation_column!r} has no value at {first}; restrict the "
+            "history to periods with inflation data"
+        )
+    return frame
+
+
+def _check_missing_args(
+    missing: str, frame: pd.DataFrame, assets: Sequence[str], cash_asset: str | None, proxy
+) -> None:
+    if missing not in ("exclude", "cash", "proxy"):
+        raise DataError(f"missing={missing!r}; use 'exclude', 'cash' or 'proxy'")
+    gaps = [a for a in assets if frame[a].isna().any()]
+    if missing == "cash" and gaps:
+        if cash_asset is None or cash_asset not in frame.columns:
+            raise DataError(
+                f"missing='cash' needs cash_asset= naming a column of the history (e.g. "
+                f"'tbills') to stand in for {gaps}; got {cash_asset!r}"
+            )
+        if frame[cash_asset].isna().any():
+            raise DataError(f"cash asset {cash_asset!r} itself has missing values")
+    if missing == "proxy" and gaps:
+        proxies = proxy or {}
+        lacking = [a for a in gaps if a not in proxies]
+        if lacking:
+            raise DataError(
+                f"missing='proxy' needs proxy={{asset: Proxy(mean_log_annual, vol_log_annual)}} "
+                f"for {lacking}"
+            )
+
+
+def _fill_cash(
+    frame: pd.DataFrame, assets: Sequence[str], cash_asset: str
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """Fill each asset's gaps with the cash asset's return; report what was filled."""
+    out = frame.copy()
+    filled: dict[str, object] = {}
+    freq = infer_frequency(frame.index)
+    for a in assets:
+        gap = out[a].isna().to_numpy()
+        if gap.any():
+            idx = out.index[gap]
+            filled[a] = {
+                "from": _period_label(idx[0], freq),
+                "to": _period_label(idx[-1], freq),
+                "periods": int(gap.sum()),
+                "with": cash_asset,
+            }
+            out.loc[gap, a] = out.loc[gap, cash_asset]
+    return out, filled
+
+
+def _fill_proxy(
+    returns: FloatArray,
+    assets: Sequence[str],
+    proxy: Mapping[str, Proxy],
+    ppy: int,
+    rng: np.random.Generator,
+) -> dict[str, object]:
+    """Replace NaN returns of (n, T, A) in place with independent lognormal proxy draws."""
+    used: dict[str, object] = {}
+    for j, a in enumerate(assets):
+        gap = np.isnan(returns[:, :, j])
+        if gap.any():
+            p = proxy[a]
+            z = rng.standard_normal(int(gap.sum()))
+            returns[:, :, j][gap] = np.expm1(
+                p.mean_log_annual / ppy + p.vol_log_annual / np.sqrt(ppy) * z
+            )
+            used[a] = {
+                "mean_log_annual": p.mean_log_annual,
+                "vol_log_annual": p.vol_log_annual,
+                "cells": int(gap.sum()),
+            }
+    return used
+
+
+def estimate_bytes(n_scenarios: int, n_periods: int, n_assets: int) -> int:
+    """Bytes a :class:`Scenarios` of this size holds (float64 returns plus inflation)."""
+    return int(8 * n_scenarios * n_periods * (n_assets + 1))
+
+
+# --------------------------------------------------------------------------- cohorts
+
+
+def historical_cohorts(
+    history: pd.DataFrame,
+    assets: Sequence[str],
+    n_periods: int,
+    inflation_column: str = "cpi",
+    wrap: bool = False,
+    frequency: Frequency | None = None,
+    *,
+    missing: MissingRule = "exclude",
+    cash_asset: str | None = None,
+    proxy: Mapping[str, Proxy] | None = None,
+    rng: RngLike = None,
+) -> Scenarios:
+    """Rolling historical windows, one scenario per start period (Trinity, cFIREsim).
+
+    Parameters
+    ----------
+    history
+        Decimal simple nominal returns per period, indexed by period-end dates, with the
+        ``assets`` columns and ``inflation_column`` (decimal CPI change per period).
+    assets
+        Columns to keep, in this order.
+    n_periods
+        Window length in periods of the history's frequency (30 years = 30 annual or
+        360 monthly periods).
+    inflation_column
+        Column with inflation per period.
+    wrap
+        If True, windows that run past the last period continue from the first one
+        (circular history); if False (default) they are dropped and counted in
+        ``meta["dropped"]``.
+    frequency
+        ``"annual"`` or ``"monthly"``; inferred from the index if None.
+    missing, cash_asset, proxy
+        Missing-data rule for assets with no data in some periods (see module doc).
+        ``"exclude"`` drops every cohort that touches a gap (counted in
+        ``meta["dropped_missing"]``).
+    rng
+        Only used by ``missing="proxy"``.
+
+    Returns
+    -------
+    Scenarios
+        Shape (n_cohorts, n_periods, n_assets); labels = first period of each cohort
+        (``"1966"`` or ``"1966-01"``).
+    """
+    frame = _columns(history, assets, inflation_column, [cash_asset] if cash_asset else [])
+    freq = frequency or infer_frequency(frame.index)
+    periods_per_year(freq)
+    if not (isinstance(n_periods, int | np.integer) and n_periods >= 1):
+        raise DataError(f"n_periods={n_periods!r} must be a positive integer")
+    _check_missing_args(missing, frame, assets, cash_asset, proxy)
+    meta: dict[str, object] = {"generator": "historical_cohorts", "wrap": bool(wrap)}
+    if missing == "cash":
+        frame, filled = _fill_cash(frame, assets, str(cash_asset))
+        meta["filled_with_cash"] = filled
+    n_rows = len(frame)
+    if not wrap and n_rows < n_periods:
+        raise CoverageError(
+            f"the history has {n_rows} {freq} periods ({_period_label(frame.index[0], freq)}"
+            f"..{_period_label(frame.index[-1], freq)}), fewer than the {n_periods} a cohort "
+            "needs; shorten the horizon or use wrap=True or a bootstrap"
+        )
+    n_starts = n_rows if wrap else n_rows - n_periods + 1
+    idx = (np.arange(n_starts)[:, None] + np.arange(n_periods)[None, :]) % n_rows
+    values = frame.to_numpy()
+    a = len(assets)
+    returns = values[idx][:, :, :a].copy()
+    inflation = values[idx][:, :, a]
+    labels = [_period_label(frame.index[s], freq) for s in range(n_starts)]
+    meta["dropped"] = 0 if wrap else n_rows - n_starts
+    if missing == "exclude":
+        keep = ~np.isnan(returns).any(axis=(1, 2))
+        meta["dropped_missing"] = int((~keep).sum())
+        returns, inflation = returns[keep], inflation[keep]
+        labels = [lab for lab, k in zip(labels, keep, strict=True) if k]
+        if not labels:
+            raise CoverageError(
+                f"no {n_periods}-period cohort has data for every asset {list(assets)}; use "
+                "missing='cash' or 'proxy', or a shorter horizon"
+            )
+    elif missing == "proxy":
+        gen, entropy = as_generator(rng)
+        meta["proxy"] = _fill_proxy(returns, assets, proxy or {}, periods_per_year(freq), gen)
+        meta["seed_entropy"] = entropy
+    span = f"{_period_label(frame.index[0], freq)}..{_period_label(frame.index[-1], freq)}"
+    meta.update(history_span=span, n_periods=int(n_periods), missing=missing)
+    desc = (
+        f"historical cohorts: {len(labels)} rolling {n_periods}-period {freq} windows of "
+        f"{span}, starts {labels[0]}..{labels[-1]}"
+        + (" (wrap-around)" if wrap else f", {meta['dropped']} late starts dropped")
+    )
+    return Scenarios(
+        returns=returns,
+        inflation=inflation,
+        assets=tuple(assets),
+        frequency=freq,
+        labels=tuple(labels),
+        description=desc,
+        meta=meta,
+    )
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def default_block_length(values: FloatArray, method: BootstrapMethod = "stationary") -> float:
+    """Expected block length for a bootstrap of whole rows of ``values`` (T, k).
+
+    Rule: the **mean over the columns** (assets and inflation) of Politis and White's
+    (2004, corrected by Patton, Politis and White 2009) optimal block length for
+    ``method``, as estimated by ``arch.bootstrap.optimal_block_length``; at least 1 and
+    at most a quarter of the rows.
+    """
+    from arch.bootstrap import optimal_block_length
+
+    est = optimal_block_length(np.asarray(values, dtype=np.float64))
+    b = float(np.nanmean(est[method].to_numpy()))
+    if not np.isfinite(b):
+        b = 1.0
+    return float(np.clip(b, 1.0, max(1.0, values.shape[0] / 4)))
+
+
+def bootstrap_indices(
+    n_rows: int,
+    n_scenarios: int,
+    n_periods: int,
+    block_length: float,
+    method: BootstrapMethod,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Row indices (n_scenarios, n_periods) of a stationary or circular block bootstrap.
+
+    Stationary (Politis and Romano 1994): a new block starts each period with probability
+    ``1 / block_length`` at a uniform row; otherwise the next row follows (wrapping
+    around). Circular: blocks of ``round(block_length)`` consecutive rows (wrapping).
+    """
+    t = np.arange(n_periods)
+    starts = rng.integers(0, n_rows, size=(n_scenarios, n_periods))
+    if method == "stationary":
+        new = rng.random((n_scenarios, n_periods)) < 1.0 / block_length
+        new[:, 0] = True
+    elif method == "circular":
+        b = max(1, round(block_length))
+        new = np.broadcast_to(t % b == 0, (n_scenarios, n_periods))
+    else:
+        raise DataError(f"method={method!r}; use 'stationary' or 'circular'")
+    t_block = np.maximum.accumulate(np.where(new, t, 0), axis=1)
+    first = np.take_along_axis(starts, t_block, axis=1)
+    return (first + (t - t_block)) % n_rows
+
+
+def block_bootstrap(
+    history: pd.DataFrame,
+    assets: Sequence[str],
+    n_scenarios: int,
+    n_periods: int,
+    block_length: float | None = None,
+    method: BootstrapMethod = "stationary",
+    rng: RngLike = None,
+    *,
+    inflation_column: str = "cpi",
+    frequency: Frequency | None = None,
+    missing: MissingRule = "exclude",
+    cash_asset: str | None = None,
+    proxy: Mapping[str, Proxy] | None = None,
+) -> Scenarios:
+    """Block bootstrap of whole history rows (all assets and inflation together).
+
+    Parameters
+    ----------
+    history
+        Decimal simple nominal returns per period with ``assets`` and ``inflation_column``.
+    n_scenarios, n_periods
+        Output shape; periods have the history's frequency.
+    block_length
+        Expected (stationary) or fixed (circular) block length in periods; None picks it
+        with :func:`default_block_length` (recorded in ``meta["block_length"]``).
+    method
+        ``"stationary"`` (default, geometric block lengths) or ``"circular"``.
+    rng
+        Generator, int seed or None (fresh entropy, recorded in ``meta``).
+    missing, cash_asset, proxy
+        Missing-data rule: ``"exclude"`` resamples only rows where every asset has data
+        (the dropped rows are counted in ``meta["dropped_missing"]``); ``"cash"`` fills
+        gaps with the cash asset's return before resampling; ``"proxy"`` resamples all
+        rows and draws the gaps from the proxy.
+    """
+    frame = _columns(history, assets, inflation_column, [cash_asset] if cash_asset else [])
+    freq = frequency or infer_frequency(frame.index)
+    ppy = periods_per_year(freq)
+    _check_missing_args(missing, frame, assets, cash_asset, proxy)
+    if not (isinstance(n_scenarios, int | np.integer) and n_scenarios >= 1):
+        raise DataError(f"n_scenarios={n_scenarios!r} must be a positive integer")
+    if not (isinstance(n_periods, int | np.integer) and n_periods >= 1):
+        raise DataError(f"n_periods={n_periods!r} must be a positive integer")
+    gen, entropy = as_generator(rng)
+    meta: dict[str, object] = {"generator": "block_bootstrap", "method": method}
+    if missing == "cash":
+        frame, meta["filled_with_cash"] = _fill_cash(frame, assets, str(cash_asset))
+    elif missing == "exclude":
+        complete = ~frame[list(assets)].isna().any(axis=1).to_numpy()
+        meta["dropped_missing"] = int((~complete).sum())
+        frame = frame.loc[complete]
+    cols = [*assets, inflation_column]
+    values = frame[cols].to_numpy()
+    n_rows = len(values)
+    if n_rows < 2:
+        raise CoverageError(f"only {n_rows} complete rows to bootstrap from")
+    if block_length is None:
+        complete_rows = values[~np.isnan(values).any(axis=1)]
+        block_length = default_block_length(complete_rows, method)
+        rule = "mean over columns of arch.bootstrap.optimal_block_length"
+    else:
+        rule = "given"
+    if not (np.isfinite(block_length) and block_length >= 1):
+        raise DataError(f"block_length={block_length!r} must be >= 1 period")
+    idx = bootstrap_indices(n_rows, n_scenarios, n_periods, float(block_length), method, gen)
+    sample = values[idx]
+    a = len(assets)
+    returns = np.ascontiguousarray(sample[:, :, :a])
+    inflation = sample[:, :, a]
+    if missing == "proxy":
+        meta["proxy"] = _fill_proxy(returns, assets, proxy or {}, ppy, gen)
+    span = f"{_period_label(frame.index[0], freq)}..{_period_label(frame.index[-1], freq)}"
+    meta.update(
+        block_length=float(block_length),
+        block_length_rule=rule,
+        seed_entropy=entropy,
+        history_span=span,
+        history_rows=n_rows,
+        missing=missing,
+    )
+    desc = (
+        f"{method} block bootstrap of {span} ({n_rows} {freq} rows), block length "
+        f"{float(block_length):.2f} ({rule}), {n_scenarios} x {n_periods} periods"
+    )
+    return Scenarios(
+        returns=returns,
+        inflation=inflation,
+        assets=tuple(assets),
+        frequency=freq,
+        description=desc,
+        meta=meta,
+    )
+
+
+# --------------------------------------------------------------------------- parametric
+
+
+def estimate_log_moments(
+    history: pd.DataFrame,
+    assets: Sequence[str],
+    inflation_column: str = "cpi",
+    frequency: Frequency | None = None,
+) -> tuple[FloatArray, FloatArray, int]:
+    """Annualised mean vector and covariance of log(1 + r) of ``assets`` and inflation.
+
+    Rows with any missing value are dropped. Per-period moments are scaled to annual by
+    ``periods_per_year`` (i.i.d. assumption). Returns ``(mean_log_annual,
+    cov_log_annual, n_rows_used)``, ordered as ``[*assets, inflation]``.
+    """
+    frame = _columns(history, assets, inflation_column).dropna()
+    freq = frequency or infer_frequency(frame.index)
+    ppy = periods_per_year(freq)
+    if len(frame) < len(assets) + 3:
+        raise CoverageError(
+            f"only {len(frame)} complete rows to estimate {len(assets) + 1} means and their "
+            "covariance; give mean_log_annual= and cov_log_annual= instead"
+        )
+    logs = np.log1p(frame.to_numpy())
+    return logs.mean(axis=0) * ppy, np.cov(logs, rowvar=False, ddof=1) * ppy, len(frame)
+
+
+def parametric(
+    history: pd.DataFrame | None,
+    assets: Sequence[str],
+    n_scenarios: int,
+    n_periods: int,
+    distribution: Distribution = "normal",
+    dof: float = 5.0,
+    *,
+    mean_log_annual: Mapping[str, float] | None = None,
+    cov_log_annual: FloatArray | None = None,
+    vol_log_annual: Mapping[str, float] | None = None,
+    frequency: Frequency | None = None,
+    inflation_column: str = "cpi",
+    rng: RngLike = None,
+) -> Scenarios:
+    """Multivariate normal or Student-t scenarios in log returns of assets and inflation.
+
+    ``x = log(1 + r)`` per period, jointly for ``[*assets, inflation]``, is drawn i.i.d.
+    over periods with mean ``mu / ppy`` and covariance ``Sigma / ppy``, where ``mu`` and
+    ``Sigma`` are **annual** log moments. The Student-t is scaled so that its covariance
+    equals ``Sigma / ppy`` (needs ``dof > 2``).
+
+    Parameters
+    ----------
+    history
+        History to estimate ``mu`` and ``Sigma`` from (:func:`estimate_log_moments`), or
+        None when both ``mean_log_annual`` and ``cov_log_annual`` are given.
+    assets
+        Asset names (the inflation variable is named ``inflation_column``).
+    n_scenarios, n_periods
+        Output shape; periods have length given by ``frequency``.
+    distribution, dof
+        ``"normal"`` or ``"student_t"`` with ``dof`` degrees of freedom.
+    mean_log_annual
+        Annual mean log return per name (assets and/or ``inflation_column``); with a
+        history, only the names given override the estimates (e.g. a forward-looking
+        Bitcoin assumption); without one, every name is required.
+    cov_log_annual
+        Full annual covariance of log returns, ordered ``[*assets, inflation]``.
+    vol_log_annual
+        Annual log volatility per name; rescales that row/column of the covariance,
+        keeping the correlations.
+    frequency
+        Period length of the output; defaults to the history's, else ``"annual"``.
+    rng
+        Generator, int seed or None (fresh entropy, recorded in ``meta``).
+    """
+    names = [*assets, inflation_column]
+    k = len(names)
+    if history is not None:
+        freq = frequency or infer_frequency(history.index)
+        mu, cov, used = estimate_log_moments(history, assets, inflation_column)
+        source = f"estimated from {used} complete history rows"
+    else:
+        if mean_log_annual is None or cov_log_annual is None:
+            raise DataError(
+                "parametric(history=None, ...) needs both mean_log_annual= and cov_log_annual="
+            )
+        freq = frequency or "annual"
+        mu, cov, source = np.full(k, np.nan), np.full((k, k), np.nan), "user means/covariance"
+    ppy = periods_per_year(freq)
+    if mean_log_annual is not None:
+        unknown = [n for n in mean_log_annual if n not in names]
+        if unknown:
+            raise DataError(f"mean_log_annual names {unknown} not among {names}")
+        for n, v in mean_log_annual.items():
+            mu[names.index(n)] = float(v)
+        if history is not None:
+            source += f"; means of {list(mean_log_annual)} given"
+    if cov_log_annual is not None:
+        c = np.asarray(cov_log_annual, dtype=np.float64)
+        if c.shape != (k, k):
+            raise DataError(
+                f"cov_log_annual has shape {c.shape}; expected ({k}, {k}) ordered as {names}"
+            )
+        cov = c.copy()
+        if history is not None:
+            source += "; covariance given"
+    if vol_log_annual is not None:
+        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+        corr = cov / np.outer(np.where(sd > 0, sd, 1), np.where(sd > 0, sd, 1))
+        for n, v in vol_log_annual.items():
+            if n not in names or not v >= 0:
+                raise DataError(f"vol_log_annual[{n!r}]={v!r}: name must be in {names}, >= 0")
+            sd[names.index(n)] = float(v)
+        np.fill_diagonal(corr, 1.0)
+        cov = corr * np.outer(sd, sd)
+        source += f"; vols of {list(vol_log_annual)} given"
+    if not np.all(np.isfinite(mu)):
+        raise DataError(f"mean_log_annual must give every name in {names} without a history")
+    if not (np.allclose(cov, cov.T) and np.all(np.isfinite(cov))):
+        raise DataError("cov_log_annual must be a finite symmetric matrix")
+    if np.linalg.eigvalsh(cov).min() < -1e-12 * max(1.0, float(np.abs(cov).max())):
+        raise DataError("cov_log_annual is not positive semi-definite")
+    if distribution not in ("normal", "student_t"):
+        raise DataError(f"distribution={distribution!r}; use 'normal' or 'student_t'")
+    if distribution == "student_t" and not dof > 2:
+        raise DataError(f"dof={dof!r} must be > 2 so the Student-t has a covariance")
+    if not (isinstance(n_scenarios, int | np.integer) and n_scenarios >= 1):
+        raise DataError(f"n_scenarios={n_scenarios!r} must be a positive integer")
+    if not (isinstance(n_periods, int | np.integer) and n_periods >= 1):
+        raise DataError(f"n_periods={n_periods!r} must be a positive integer")
+    gen, entropy = as_generator(rng)
+    # Cholesky of a PSD matrix via eigh (robust to singular covariances).
+    vals, vecs = np.linalg.eigh(cov / ppy)
+    root = vecs * np.sqrt(np.clip(vals, 0, None))
+    z = gen.standard_normal((n_scenarios, n_periods, k)) @ root.T
+    if distribution == "student_t":
+        w = gen.chisquare(dof, size=(n_scenarios, n_periods, 1))
+        z *= np.sqrt((dof - 2.0) / w)
+    x = z + mu / ppy
+    sim = np.expm1(x)
+    meta: dict[str, object] = {
+        "generator": "parametric",
+        "distribution": distribution,
+        "dof": float(dof) if distribution == "student_t" else None,
+        "names": names,
+        "mean_log_annual": mu.tolist(),
+        "cov_log_annual": cov.tolist(),
+        "source": source,
+        "seed_entropy": entropy,
+    }
+    tail = f", dof {dof:g}" if distribution == "student_t" else ""
+    desc = (
+        f"parametric {distribution}{tail} in log returns of {names} ({source}), "
+        f"{n_scenarios} x {n_periods} {freq} periods"
+    )
+    return Scenarios(
+        returns=np.ascontiguousarray(sim[:, :, :-1]),
+        inflation=np.ascontiguousarray(sim[:, :, -1]),
+        assets=tuple(assets),
+        frequency=freq,
+        description=desc,
+        meta=meta,
+    )
+
+
+# --------------------------------------------------------------------------- chunks
+
+
+def iter_chunks(
+    generator_fn: Callable[..., Scenarios],
+    n_scenarios: int,
+    chunk_size: int,
+    *args: object,
+    rng: RngLike = None,
+    **kwargs: object,
+) -> Iterator[Scenarios]:
+    """Yield ``n_scenarios`` scenarios in chunks of at most ``chunk_size``.
+
+    Chunk ``i`` calls ``generator_fn(*args, n_scenarios=size_i, rng=Generator(child_i),
+    **kwargs)`` where ``child_i`` is the ``i``-th ``SeedSequence.spawn`` child of the seed:
+    streams are independent and the whole sequence is reproducible from ``rng`` and
+    ``chunk_size`` (a different ``chunk_size`` gives different, equally valid draws).
+    Each chunk's ``meta`` records ``chunk``, ``n_chunks`` and ``seed_entropy``.
+    """
+    if not (isinstance(n_scenarios, int | np.integer) and n_scenarios >= 1):
+        raise DataError(f"n_scenarios={n_scenarios!r} must be a positive integer")
+    if not (isinstance(chunk_size, int | np.integer) and chunk_size >= 1):
+        raise DataError(f"chunk_size={chunk_size!r} must be a positive integer")
+    if isinstance(rng, np.random.Generator):
+        root = np.random.SeedSequence(int(rng.integers(0, 2**63)))
+    else:
+        root = np.random.SeedSequence(None if rng is None else int(rng))
+    n_chunks = -(-int(n_scenarios) // int(chunk_size))
+    for i, child in enumerate(root.spawn(n_chunks)):
+        size = min(int(chunk_size), int(n_scenarios) - i * int(chunk_size))
+        sc = generator_fn(*args, n_scenarios=size, rng=np.random.default_rng(child), **kwargs)
+        sc.meta.update(chunk=i, n_chunks=n_chunks, seed_entropy=root.entropy)
+        yield sc
