@@ -1,0 +1,251 @@
+"""Run a strategy as a fund over one historical path.
+
+``backtest_history`` treats the strategy as a fund: 1 USD invested at the start, no
+contributions, no withdrawals; it goes through :func:`backtest.simulate.simulate` with a
+single scenario built from the history frame, so fees, trading costs, rebalancing and
+sleeve bands behave exactly as in the Monte Carlo studies. The result is a set of pandas
+objects indexed by the period-end dates of the history.
+
+For a target-date strategy the member's age runs through the history: the fund is a
+*vintage*, by default the one that retires at the end of the sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backtest.errors import DataError
+from backtest.plan import Plan
+from backtest.scenarios import Scenarios
+from backtest.simulate import SimulationResult, simulate
+from backtest.types import Frequency, periods_per_year
+from strategies.base import Strategy
+
+#: Oldest age a plan accepts (``Plan`` validates ``end_age <= 125``).
+_MAX_AGE = 125.0
+
+
+@dataclass(frozen=True)
+class HistoricalBacktest:
+    """One strategy run as a fund over one historical path.
+
+    Every series is indexed by period-end dates; returns are decimals per period.
+
+    Attributes
+    ----------
+    name
+        The strategy's name.
+    frequency
+        ``"annual"`` or ``"monthly"``.
+    returns_nominal, returns_real
+        Fund returns after fees and trading costs (what a holder earned), nominal and
+        real (deflated by ``inflation``).
+    returns_gross
+        Nominal portfolio returns before fees and costs.
+    inflation
+        CPI change per period used to deflate (zeros when none was given).
+    weights
+        Realised weights after rebalancing at the start of each period (columns = assets).
+    turnover
+        One-way turnover per period, decimal of the balance.
+    fee_rate
+        Fees plus trading costs per period, decimal of the balance at the period start.
+    age
+        Member's age at the start of each period, years.
+    retirement_year
+        Calendar year in which the vintage reaches the retirement age.
+    result
+        The underlying single-scenario :class:`~backtest.simulate.SimulationResult`.
+    """
+
+    name: str
+    frequency: Frequency
+    returns_nominal: pd.Series
+    returns_real: pd.Series
+    returns_gross: pd.Series
+    inflation: pd.Series
+    weights: pd.DataFrame
+    turnover: pd.Series
+    fee_rate: pd.Series
+    age: pd.Series
+    retirement_year: float
+    result: SimulationResult
+
+    @property
+    def periods_per_year(self) -> int:
+        return periods_per_year(self.frequency)
+
+
+def infer_frequency(index: pd.Index) -> Frequency:
+    """``"annual"`` or ``"monthly"`` from the spacing of period-end dates."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        raise DataError(
+            "history must be indexed by at least two period-end dates (DatetimeIndex); pass "
+            "frequency= explicitly for a single period"
+        )
+    days = float(np.median(np.diff(index.values).astype("timedelta64[D]").astype(np.float64)))
+    if 360 <= days <= 370:
+        return "annual"
+    if 27 <= days <= 32:
+        return "monthly"
+    raise DataError(
+        f"history dates are {days:.0f} days apart; expected annual (365) or monthly (~30) rows"
+    )
+
+
+def _period_start_year(date: pd.Timestamp, ppy: int) -> float:
+    """Calendar time (fractional year) at which the period ending at ``date`` starts."""
+    return date.year + (date.month - 12 // ppy) / 12.0 if ppy > 1 else float(date.year)
+
+
+def backtest_history(
+    history: pd.DataFrame,
+    strategy: Strategy,
+    *,
+    inflation: pd.Series | None = None,
+    frequency: Frequency | None = None,
+    retirement_age: float = 65.0,
+    retirement_year: float | None = None,
+    start_age: float | None = None,
+    transaction_cost_bps: float = 0.0,
+    expense_ratio: float = 0.0,
+    inflation_column: str = "cpi",
+) -> HistoricalBacktest:
+    """Run ``strategy`` as a fund (no flows) over the historical path in ``history``.
+
+    Parameters
+    ----------
+    history
+        Decimal simple **nominal** returns per period, indexed by period-end dates, one
+        column per asset (as from ``backtest.data.load_history``); must hold the strategy's
+        assets with no gaps. A ``"cpi"`` column is used as inflation when ``inflation`` is
+        not given.
+    strategy
+        Any ``strategies.base.Strategy``.
+    inflation
+        CPI change per period (decimal); default ``history[inflation_column]`` if present,
+        else zero (real returns then equal nominal returns).
+    frequency
+        ``"annual"`` or ``"monthly"``; inferred from the dates when omitted.
+    retirement_age
+        Age (years) at which the vintage retires.
+    retirement_year, start_age
+        The vintage, at most one of them: the calendar year in which the member reaches
+        ``retirement_age`` (e.g. 2026 = retires at the start of 2026), or the member's age
+        at the start of the sample. Default: retirement at the end of the sample; when the
+        sample is longer than ``retirement_age`` years the member starts it aged 0.
+    transaction_cost_bps
+        Cost of trading, basis points of the value traded.
+    expense_ratio
+        Fees, decimal of the balance a year.
+
+    Returns
+    -------
+    HistoricalBacktest
+    """
+    if not isinstance(history, pd.DataFrame) or history.empty:
+        raise DataError("history must be a non-empty DataFrame of returns (rows = periods)")
+    freq: Frequency = frequency if frequency is not None else infer_frequency(history.index)
+    ppy = periods_per_year(freq)
+    missing = [a for a in strategy.assets if a not in history.columns]
+    if missing:
+        raise DataError(
+            f"strategy {strategy.name!r} holds {missing}, which the history lacks; history has "
+            f"{list(history.columns)}"
+        )
+    if inflation is None:
+        if inflation_column in history.columns:
+            infl = history[inflation_column]
+        else:
+            infl = pd.Series(0.0, index=history.index)
+    else:
+        infl = inflation.reindex(history.index)
+        if infl.isna().any():
+            raise DataError("inflation does not cover every period of the history")
+    assets = tuple(strategy.assets)
+    rets = history.loc[:, list(assets)]
+    gaps = rets.isna().any(axis=1)
+    if gaps.any():
+        first = rets.index[gaps.to_numpy()][0]
+        raise DataError(
+            f"history has missing returns for {strategy.name!r}'s assets (first at "
+            f"{first.date()}); restrict start/end to the assets' common period"
+        )
+    n = len(history)
+    years = n / ppy
+    first_year = _period_start_year(history.index[0], ppy)
+    if retirement_year is not None and start_age is not None:
+        raise DataError("give retirement_year or start_age, not both")
+    if start_age is None:
+        if retirement_year is None:
+            age0 = max(retirement_age - years, 0.0)
+        else:
+            age0 = retirement_age - (float(retirement_year) - first_year)
+    else:
+        age0 = float(start_age)
+    if age0 < 0 or age0 + years > _MAX_AGE:
+        raise DataError(
+            f"the vintage puts the member at age {age0:g} to {age0 + years:g} over this "
+            f"{years:g}-year history; ages must stay within 0..{_MAX_AGE:g}: choose a "
+            "retirement_year closer to the sample or a shorter start/end"
+        )
+    end_age = age0 + years
+    plan = Plan(
+        start_age=age0,
+        retirement_age=min(max(retirement_age, age0), end_age),
+        end_age=end_age,
+        initial_balance=1.0,
+        expense_ratio=expense_ratio,
+        transaction_cost_bps=transaction_cost_bps,
+    )
+    scen = Scenarios(
+        returns=rets.to_numpy(dtype=np.float64)[None, :, :],
+        inflation=infl.to_numpy(dtype=np.float64)[None, :],
+        assets=assets,
+        frequency=freq,
+        labels=(str(history.index[0].date()),),
+        description=f"historical path {history.index[0].date()} to {history.index[-1].date()}",
+    )
+    res = simulate(scen, plan, strategy, record_weights=True)
+    idx = history.index
+    wealth = res.wealth[0]
+    real = pd.Series(wealth[1:] / wealth[:-1] - 1.0, index=idx, name=strategy.name)
+    infl_arr = infl.to_numpy(dtype=np.float64)
+    nominal = pd.Series((1.0 + real.to_numpy()) * (1.0 + infl_arr) - 1.0, index=idx)
+    nominal.name = strategy.name
+    fee_rate = (res.fees[0] + res.costs[0]) / wealth[:-1]
+    assert res.weights is not None
+    ages = age0 + np.arange(n) / ppy
+    return HistoricalBacktest(
+        name=strategy.name,
+        frequency=freq,
+        returns_nominal=nominal,
+        returns_real=real,
+        returns_gross=pd.Series(res.portfolio_returns[0], index=idx, name=strategy.name),
+        inflation=pd.Series(infl_arr, index=idx, name="inflation"),
+        weights=pd.DataFrame(res.weights[0], index=idx, columns=list(assets)),
+        turnover=pd.Series(res.turnover[0], index=idx, name=strategy.name),
+        fee_rate=pd.Series(fee_rate, index=idx, name=strategy.name),
+        age=pd.Series(ages, index=idx, name="age"),
+        retirement_year=first_year + (retirement_age - age0),
+        result=res,
+    )
+
+
+def riskfree_series(history: pd.DataFrame, column: str = "tbills") -> pd.Series:
+    """The T-bill return column of ``history`` (decimal per period), with a clear error."""
+    if column not in history.columns:
+        raise DataError(
+            f"history has no {column!r} column for the risk-free rate; load it with the "
+            f"assets (columns: {list(history.columns)})"
+        )
+    rf = history[column]
+    if rf.isna().any():
+        raise DataError(f"the risk-free column {column!r} has gaps")
+    return rf
+
+
+__all__ = ["HistoricalBacktest", "backtest_history", "infer_frequency", "riskfree_series"]
