@@ -1,0 +1,1042 @@
+"""Glide-path search: maximise a plan's probability of success by sequential convex programming.
+
+Decision
+--------
+Target weights ``z[k, a]`` of every asset ``a`` at knot ages ``age_k`` (every
+``knot_spacing_years`` years from the start age to the last period, plus the retirement
+age). Per-period weights are the fixed linear interpolation ``w = M z`` (``M`` is
+(n_periods, n_knots), the same piecewise-linear rule as ``strategies.GlidePath``), so a
+knot every year gives one free weight vector per year. The portfolio is rebalanced to
+target every period (annual calendar rebalancing in an annual simulation).
+
+Wealth model (real USD, one period, vectorised over scenarios ``s``)
+--------------------------------------------------------------------
+With ``g[s, t, a] = (1 + r) / (1 + inflation)`` the real gross return of asset ``a``,
+``G[s, t] = w[t] . g[s, t]`` the portfolio's real gross return, ``F = 1 - fee`` the
+fee factor per period, ``cs, ce`` the start/end contributions and ``ws, we`` the
+start/end withdrawals::
+
+    B[t]   = W[t] + cs[t] - ws[t]
+    W[t+1] = B[t] * G[t] * F + ce[t] - we[t]
+
+For ``ConstantReal`` withdrawals ``ws, we`` are ``rate * W[t_ret] * index[t]`` (or a
+fixed amount). The engine pays ``min(withdrawal, balance)``; the optimizer's model keeps
+the *untruncated* recursion, whose terminal wealth is negative exactly when the engine
+records ruin (after retirement no money comes in and ``G > 0``, so a negative balance
+stays negative). ``forward_model`` reproduces ``backtest.simulate.simulate`` wealth to
+round-off for plans without transaction costs (tests check 1e-9).
+
+Success margin ``x[s]`` (success iff ``x >= 0``), chosen to be O(1) and well scaled:
+
+* ``MoneyLasts``: ``x = W[T] / (W[t_ret] * prod_{t >= t_ret} G[t] F)``, i.e. one minus
+  the present value at retirement of all withdrawals, discounted at the scenario's own
+  portfolio returns, divided by the balance at retirement.
+* ``FundedRatio``: ``x = W[t_ret] / (threshold * liability) - 1``.
+* ``TerminalWealth`` (optimizer-only goal, used by the i.i.d. sanity check):
+  ``x = log(W[T] / target)``.
+
+Gradients ``dx[s] / dw[t, a]`` come from one forward pass and one adjoint (reverse) pass
+over time, vectorised over scenarios: with ``mu[t] = dx / dW[t]``,
+``mu[t] = mu[t+1] * G[t] * F`` and ``dx / dw[t, a] = mu[t+1] * B[t] * F * g[s, t, a]``
+(plus the direct terms of the normaliser and of withdrawals set from ``W[t_ret]``).
+Tests check them against finite differences.
+
+Convex subproblem (one SCP iteration)
+-------------------------------------
+Linearise ``x[s](z) ~ b[s] + J[s] . z`` around the current knots ``z0``. The loss
+``L = -x`` fails when ``L > 0``. Minimise the *buffered probability of failure*
+(bPOE, Mafusalov and Uryasev 2018), the tightest convex upper bound of ``P(L > 0)``
+built from CVaR: ``bPOE_0(L) = 1 - beta`` where ``CVaR_beta(L) = 0`` (Rockafellar and
+Uryasev 2000), and ``bPOE_0(L) = min_{a >= 0} mean_s (1 + a L[s])^+``. Substituting
+``y = a z`` (all constraints on ``z`` are linear or conic and are homogenised with
+``a``) gives one conic program::
+
+    minimise   mean_s pos(1 - a b[s] - J[s] . y)
+    subject to sum_a y[k, a] = a,   a lo_a <= y[k, a] <= a hi_a          (bounds, simplex)
+               |y - a z0| <= a rho                                        (trust region)
+               sum_{crypto} y[k] <= a cap                                 (crypto cap)
+               equity(y[k+1]) <= equity(y[k]) for knots before retirement (monotone)
+               |y[k+1] - y[k]| <= a delta (age[k+1] - age[k])             (max change/year)
+               || chol(Sigma)' y[k] || <= a vol_cap                       (volatility cap)
+               0 <= a <= a_max
+
+and ``z = y / a``. It is built once with ``cp.Parameter`` (``J``, ``b``, ``z0``, ``rho``)
+and re-solved (CLARABEL, falling back to ECOS then SCS with a warning). Linear
+interpolation keeps every constraint checked at the knots valid between them (the
+volatility cap because ``w' Sigma w`` is convex).
+
+Step control: simulate the candidate with the engine (``simulate``) on the same scenarios
+(common random numbers); accept it if the true success probability rises, or stays
+equal while the true bPOE falls; then grow the trust radius ``rho`` (x 1.5), else halve
+it. Stop at ``max_iterations``, when ``rho`` falls below ``min_trust_radius``, or at
+100 % success. The start is the best constant mix of a coarse grid, projected onto the
+constraints.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from backtest.errors import DataError, GlidelabError, PlanError
+from backtest.plan import ConstantReal, FundedRatio, MoneyLasts, Plan
+from backtest.scenarios import Scenarios
+from backtest.simulate import SimulationResult, simulate
+from backtest.types import FloatArray
+from strategies.base import RebalanceRule, Schedule
+
+#: Asset names treated as equity (risky growth assets) unless the caller says otherwise.
+DEFAULT_EQUITY_ASSETS: tuple[str, ...] = (
+    "us_stocks",
+    "us_stocks_long",
+    "us_small",
+    "intl_ex_us",
+    "world",
+    "real_estate",
+    "btc",
+)
+#: Asset names treated as crypto for the crypto cap.
+DEFAULT_CRYPTO_ASSETS: tuple[str, ...] = ("btc",)
+#: Solvers tried in order; the first installed one that solves wins.
+DEFAULT_SOLVERS: tuple[str, ...] = ("CLARABEL", "ECOS", "SCS")
+
+
+class OptimizationError(GlidelabError, ValueError):
+    """The glide-path problem is infeasible or no solver could solve it."""
+
+
+class OptimizationWarning(UserWarning):
+    """Something in the search did not go as planned (e.g. a solver fell back)."""
+
+
+@dataclass(frozen=True)
+class TerminalWealth:
+    """Optimizer-only success goal: real terminal wealth at the end age >= ``target``.
+
+    ``target`` is in real USD of the start date. Used for the no-cash-flow sanity check,
+    where the engine's ``MoneyLasts`` would succeed in every scenario.
+    """
+
+    target: float
+    name: str = "terminal wealth >= target"
+
+    def __post_init__(self) -> None:
+        if not self.target > 0:
+            raise PlanError(f"TerminalWealth.target={self.target!r} must be > 0 (real USD)")
+
+
+Goal = MoneyLasts | FundedRatio | TerminalWealth
+
+
+@dataclass(frozen=True)
+class GlidePathConstraints:
+    """Constraints on the optimised weights; every weight is decimal (0.6 = 60 %).
+
+    Attributes
+    ----------
+    lower, upper
+        Per-asset bounds on the weight in every period, e.g. ``{"us_stocks": 0.2}``.
+        Assets not named get 0 and 1.
+    monotone_equity
+        Equity share may not rise from one knot to the next before retirement.
+    equity_assets
+        Which assets count as equity; ``None`` = those in ``DEFAULT_EQUITY_ASSETS``.
+    max_change_per_year
+        Largest change of any asset's weight per year of age, decimal (0.1 = 10 pp a
+        year), or ``None``.
+    crypto_cap
+        Largest total weight of crypto assets, decimal, or ``None``.
+    crypto_assets
+        Which assets count as crypto.
+    vol_cap
+        Largest expected annual volatility of the portfolio in every period, decimal
+        (0.12 = 12 % a year), from the scenarios' covariance of real returns, or ``None``.
+    """
+
+    lower: Mapping[str, float] = field(default_factory=dict)
+    upper: Mapping[str, float] = field(default_factory=dict)
+    monotone_equity: bool = False
+    equity_assets: tuple[str, ...] | None = None
+    max_change_per_year: float | None = None
+    crypto_cap: float | None = None
+    crypto_assets: tuple[str, ...] = DEFAULT_CRYPTO_ASSETS
+    vol_cap: float | None = None
+
+    def __post_init__(self) -> None:
+        for side in ("lower", "upper"):
+            for asset, value in getattr(self, side).items():
+                if not 0.0 <= float(value) <= 1.0:
+                    raise OptimizationError(
+                        f"constraints.{side}[{asset!r}]={value!r} must be a weight in [0, 1]"
+                    )
+        for name in ("max_change_per_year", "crypto_cap", "vol_cap"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value >= 0):
+                raise OptimizationError(f"constraints.{name}={value!r} must be >= 0 or None")
+
+    def equity_of(self, assets: Sequence[str]) -> list[int]:
+        names = self.equity_assets if self.equity_assets is not None else DEFAULT_EQUITY_ASSETS
+        return [i for i, a in enumerate(assets) if a in names]
+
+
+@dataclass(frozen=True)
+class KnotGlidePath:
+    """A glide path given by weights at knot ages, linearly interpolated between them.
+
+    Satisfies ``strategies.base.Strategy``. Flat before the first and after the last knot.
+
+    Attributes
+    ----------
+    knot_ages
+        Increasing ages in years, (n_knots,).
+    weights
+        Target weights at the knots, (n_knots, n_assets), rows in [0, 1] summing to 1.
+    """
+
+    name: str
+    assets: tuple[str, ...]
+    knot_ages: tuple[float, ...]
+    weights: tuple[tuple[float, ...], ...]
+    rebalance: RebalanceRule = field(default_factory=RebalanceRule)
+    sleeve_band: None = None
+    smoothing: None = None
+
+    def weights_at(self, ages: FloatArray) -> FloatArray:
+        """Target weights at ``ages`` (years), (len(ages), n_assets)."""
+        w = np.asarray(self.weights, dtype=np.float64)
+        k = np.asarray(self.knot_ages, dtype=np.float64)
+        return np.column_stack([np.interp(ages, k, w[:, a]) for a in range(w.shape[1])])
+
+    def target_weights(self, schedule: Schedule, past_returns: FloatArray) -> FloatArray:
+        """Static weights, (1, n_periods, n_assets); ``past_returns`` is not used."""
+        return self.weights_at(schedule.age_start)[None]
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """One SCP iteration: the candidate's true success and what happened to it."""
+
+    iteration: int
+    success: float
+    bpoe: float
+    trust_radius: float
+    accepted: bool
+    solver: str
+    solve_seconds: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class OptimizationResult:
+    """What ``optimize_glide_path`` found.
+
+    Attributes
+    ----------
+    glide_path
+        The optimised strategy (knot weights, linear interpolation, rebalanced every period).
+    weights_by_age
+        Target weights per period, (n_periods, n_assets), at ``ages``.
+    success_in_sample
+        Success probability on the scenarios optimised on, decimal.
+    success_out_of_sample
+        Success probability on the held-out scenarios, or ``None`` when none were given.
+    initial_success
+        In-sample success of the starting path (best constant mix, projected).
+    history
+        One record per iteration.
+    solver
+        Solver of the last subproblem; ``solver_fallbacks`` lists every fallback taken.
+    seconds
+        Wall time of the whole search, seconds.
+    """
+
+    glide_path: Any
+    assets: tuple[str, ...]
+    knot_ages: tuple[float, ...]
+    knot_weights: FloatArray
+    ages: FloatArray
+    weights_by_age: FloatArray
+    success_in_sample: float
+    success_out_of_sample: float | None
+    initial_success: float
+    initial_weights: FloatArray
+    history: tuple[IterationRecord, ...]
+    solver: str
+    solver_fallbacks: tuple[str, ...]
+    seconds: float
+    n_scenarios: int
+    n_holdout: int
+    goal: str
+    stop_reason: str
+
+    @property
+    def mean_iteration_seconds(self) -> float:
+        """Average wall time of one SCP iteration (linearise + solve + simulate), s."""
+        if not self.history:
+            return 0.0
+        return float(np.mean([h.seconds for h in self.history]))
+
+
+# ---------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class ForwardPass:
+    """Untruncated and engine (truncated) wealth paths of the rebalance-every-period model.
+
+    Shapes: ``n`` scenarios, ``T`` periods; real USD of the start date.
+    """
+
+    wealth: FloatArray  # (n, T+1), engine wealth: withdrawals paid up to the balance
+    wealth_untruncated: FloatArray  # (n, T+1)
+    pre_return: FloatArray  # (n, T) untruncated balance B[t] invested during period t
+    portfolio_growth: FloatArray  # (n, T) G[t], real gross return before fees
+    t_ret: int
+
+
+@dataclass(frozen=True)
+class _Flows:
+    cs: FloatArray  # (T,) start-of-period contributions, real USD per period
+    ce: FloatArray  # (T,) end-of-period contributions
+    t_ret: int
+    start_frac: float  # share of each withdrawal paid at the start of the period
+    per_unit: FloatArray  # (n, T): withdrawal per unit of base
+    rate_rule: bool  # base = W[t_ret] (rate rule) else 1 (amount already in per_unit)
+    ppy: int
+
+
+def _flows(plan: Plan, scenarios: Scenarios, n_t: int, model_withdrawals: bool) -> _Flows:
+    ppy = scenarios.periods_per_year
+    schedule = Schedule.from_ages(plan.start_age, plan.end_age, plan.retirement_age, ppy)
+    ages = schedule.age_start
+    retired = ages >= plan.retirement_age - 1e-9
+    t_ret = int(np.argmax(retired)) if retired.any() else n_t
+    contrib = np.zeros(n_t)
+    if plan.contributions is not None:
+        employee, employer = plan.contributions.annual_amounts(ages, plan.start_age)
+        contrib = np.where(retired, 0.0, (employee + employer) / ppy)
+    c_start = plan.contributions is not None and plan.contributions.timing == "start"
+    cs = contrib if c_start else np.zeros(n_t)
+    ce = np.zeros(n_t) if c_start else contrib
+    n = scenarios.n_scenarios
+    per_unit = np.zeros((n, n_t))
+    rule = plan.withdrawal
+    start_frac, rate_rule = 0.0, False
+    if model_withdrawals and isinstance(rule, ConstantReal) and t_ret < n_t:
+        start_frac = {"start": 1.0, "end": 0.0, "split": 0.5}[rule.timing]
+        rate_rule = rule.rate is not None
+        base = (rule.rate if rate_rule else float(rule.amount)) / ppy  # type: ignore[arg-type]
+        index = np.ones((n, n_t - t_ret))
+        if not rule.indexed:
+            price = np.cumprod(1.0 + scenarios.inflation[:, :n_t], axis=1)
+            price = np.concatenate([np.ones((n, 1)), price], axis=1)
+            index = price[:, t_ret : t_ret + 1] / price[:, t_ret:n_t]
+        per_unit[:, t_ret:] = base * index
+    return _Flows(cs, ce, t_ret, start_frac, per_unit, rate_rule, ppy)
+
+
+def _real_growth(scenarios: Scenarios, n_t: int) -> FloatArray:
+    r = scenarios.returns[:, :n_t]
+    return (1.0 + r) / (1.0 + scenarios.inflation[:, :n_t, None])
+
+
+def forward_model(scenarios: Scenarios, plan: Plan, weights: FloatArray) -> ForwardPass:
+    """Wealth paths of ``plan`` with target ``weights`` rebalanced every period.
+
+    Parameters
+    ----------
+    scenarios
+        Nominal returns; the columns must be the assets of ``weights`` in order.
+    plan
+        The member; withdrawals are modelled for ``ConstantReal`` rules (others: none).
+    weights
+        Target weights per period, (n_periods, n_assets), decimal.
+
+    Returns
+    -------
+    ForwardPass
+        Real wealth paths (USD of the start date). ``wealth`` equals the engine's
+        ``simulate(...).wealth`` for plans without transaction costs.
+    """
+    n_t = plan.n_periods(scenarios.periods_per_year)
+    g = _real_growth(scenarios, n_t)
+    fl = _flows(plan, scenarios, n_t, model_withdrawals=True)
+    return _forward(g, np.asarray(weights, dtype=np.float64), plan, fl)
+
+
+def _forward(g: FloatArray, w: FloatArray, plan: Plan, fl: _Flows) -> ForwardPass:
+    n, n_t, _ = g.shape
+    f_keep = 1.0 - plan.expense_ratio / fl.ppy
+    growth = np.einsum("nta,ta->nt", g, w)
+    u = np.empty((n, n_t + 1))
+    v = np.empty((n, n_t + 1))
+    b = np.empty((n, n_t))
+    u[:, 0] = v[:, 0] = plan.initial_balance
+    base = np.ones(n)
+    sf = fl.start_frac
+    for t in range(n_t):
+        if t == fl.t_ret and fl.rate_rule:
+            base = u[:, t].copy()
+        wanted = base * fl.per_unit[:, t]
+        bu = u[:, t] + fl.cs[t] - sf * wanted
+        bv = v[:, t] + fl.cs[t]
+        bv = bv - np.minimum(sf * wanted, bv)
+        b[:, t] = bu
+        u[:, t + 1] = bu * growth[:, t] * f_keep + fl.ce[t] - (1.0 - sf) * wanted
+        vv = bv * growth[:, t] * f_keep + fl.ce[t]
+        v[:, t + 1] = vv - np.minimum((1.0 - sf) * wanted, vv)
+    return ForwardPass(v, u, b, growth, fl.t_ret)
+
+
+def _check_goal(plan: Plan, goal: Goal) -> None:
+    if isinstance(goal, MoneyLasts):
+        rule = plan.withdrawal
+        if rule is None or plan.retirement_age >= plan.end_age:
+            raise OptimizationError(
+                "success=MoneyLasts but the plan has no withdrawals, so every path succeeds; "
+                "give the plan a withdrawal rule or optimise a TerminalWealth goal"
+            )
+        if not isinstance(rule, ConstantReal):
+            raise OptimizationError(
+                f"the SCP wealth model covers ConstantReal withdrawals; got "
+                f"{type(rule).__name__} (FixedPercent and RequiredMinimum never run out, so "
+                "every path succeeds; for GuytonKlinger use optimize.baselines."
+                "differential_evolution_search)"
+            )
+        if plan.rmd_floor:
+            raise OptimizationError(
+                "the SCP wealth model does not cover rmd_floor=True; set it False or use "
+                "optimize.baselines.differential_evolution_search"
+            )
+
+
+def margins_and_gradients(
+    scenarios: Scenarios, plan: Plan, weights: FloatArray, goal: Goal | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """Success margins ``x`` (success iff ``x >= 0``) and their exact gradients.
+
+    Parameters
+    ----------
+    scenarios
+        Nominal returns whose columns are the assets of ``weights``.
+    plan
+        The member.
+    weights
+        Target weights per period, (n_periods, n_assets).
+    goal
+        Success definition; ``None`` = ``plan.success``.
+
+    Returns
+    -------
+    x, grad
+        ``x`` (n_scenarios,) as defined in the module docstring; ``grad`` (n_scenarios,
+        n_periods, n_assets) = ``dx / dw[t, a]`` from the adjoint pass.
+    """
+    goal = plan.success if goal is None else goal
+    _check_goal(plan, goal)
+    n_t = plan.n_periods(scenarios.periods_per_year)
+    g = _real_growth(scenarios, n_t)
+    fl = _flows(plan, scenarios, n_t, model_withdrawals=not isinstance(goal, FundedRatio))
+    return _margins(g, np.asarray(weights, dtype=np.float64), plan, fl, goal)
+
+
+def _margins(
+    g: FloatArray, w: FloatArray, plan: Plan, fl: _Flows, goal: Goal
+) -> tuple[FloatArray, FloatArray]:
+    fp = _forward(g, w, plan, fl)
+    n, n_t, _ = g.shape
+    f_keep = 1.0 - plan.expense_ratio / fl.ppy
+    u, b, growth, t_ret = fp.wealth_untruncated, fp.pre_return, fp.portfolio_growth, fl.t_ret
+    w_ret = np.maximum(u[:, min(t_ret, n_t)], 1e-12)
+    grad = np.zeros_like(g)
+    sf = fl.start_frac
+    direct_growth = False
+    if isinstance(goal, FundedRatio):
+        liability = plan.target_income() * plan.annuity_factor() * goal.threshold
+        x = u[:, min(t_ret, n_t)] / liability - 1.0
+        mu = np.zeros(n)
+        s_ret = np.full(n, 1.0 / liability)
+    elif isinstance(goal, MoneyLasts):
+        p_dec = np.prod(growth[:, t_ret:] * f_keep, axis=1)
+        x = u[:, -1] / (w_ret * p_dec)
+        mu = 1.0 / (w_ret * p_dec)
+        s_ret = -x / w_ret
+        direct_growth = True
+    else:
+        w_t = np.maximum(u[:, -1], 1e-12 * goal.target)
+        x = np.log(w_t / goal.target)
+        mu = 1.0 / w_t
+        s_ret = np.zeros(n)
+    for t in range(n_t - 1, -1, -1):
+        if t == t_ret - 1:
+            mu = mu + s_ret
+        grad[:, t] = (mu * b[:, t] * f_keep)[:, None] * g[:, t]
+        if t >= t_ret:
+            if direct_growth:
+                grad[:, t] -= (x / growth[:, t])[:, None] * g[:, t]
+            if fl.rate_rule:
+                s_ret = s_ret - mu * (growth[:, t] * f_keep * sf + (1.0 - sf)) * fl.per_unit[:, t]
+        mu = mu * growth[:, t] * f_keep
+    return x, grad
+
+
+def buffered_failure_probability(x: FloatArray) -> float:
+    """bPOE of the loss ``-x`` at 0: the largest tail share whose mean margin is <= 0.
+
+    ``x`` are success margins (success iff ``x >= 0``). Equals ``1 - beta`` where
+    ``CVaR_beta(-x) = 0``; an upper bound of the failure probability ``P(x < 0)``.
+    """
+    xs = np.sort(np.asarray(x, dtype=np.float64))
+    n = xs.size
+    csum = np.cumsum(xs)
+    if csum[-1] <= 0:
+        return 1.0
+    nonpos = np.nonzero(csum <= 0)[0]
+    if nonpos.size == 0:
+        return 0.0
+    j = int(nonpos[-1])  # mean of the j+1 worst margins is <= 0; of j+2 it is > 0
+    # interpolate the fraction of the next scenario that keeps the tail mean at zero
+    frac = -csum[j] / xs[j + 1] if xs[j + 1] > 0 else 0.0
+    return float(min(1.0, (j + 1 + frac) / n))
+
+
+# ---------------------------------------------------------------------- evaluation
+
+
+def success_of(result: SimulationResult, goal: Goal | None = None) -> FloatArray:
+    """Per-scenario success (bool array) of a simulation under ``goal``.
+
+    ``None`` or a ``MoneyLasts``/``FundedRatio`` goal equal to the plan's uses the
+    engine's ``SimulationResult.success``; ``TerminalWealth`` needs no ruin and real
+    terminal wealth >= its target.
+    """
+    if goal is None or goal == result.plan.success:
+        return result.success
+    if isinstance(goal, TerminalWealth):
+        return (result.ruin_period < 0) & (result.terminal_wealth >= goal.target)
+    raise OptimizationError(
+        f"goal {goal!r} differs from the plan's success {result.plan.success!r}; set the "
+        "plan's success instead (dataclasses.replace(plan, success=...))"
+    )
+
+
+def success_probability(
+    scenarios: Scenarios, plan: Plan, strategy: Any, goal: Goal | None = None
+) -> float:
+    """Share of ``scenarios`` in which ``strategy`` succeeds, decimal, by ``simulate``."""
+    return float(np.mean(success_of(simulate(scenarios, plan, strategy), goal)))
+
+
+# ------------------------------------------------------------------------ knots
+
+
+def default_knot_ages(plan: Plan, periods_per_year: int, spacing_years: float) -> FloatArray:
+    """Knot ages every ``spacing_years`` from the start age, plus retirement and the last
+    period's age (years)."""
+    if not spacing_years > 0:
+        raise OptimizationError(f"knot_spacing_years={spacing_years!r} must be > 0")
+    last = plan.end_age - 1.0 / periods_per_year
+    ages = np.arange(plan.start_age, last + 1e-9, spacing_years)
+    extra = [last]
+    if plan.start_age < plan.retirement_age <= last:
+        extra.append(plan.retirement_age)
+    return np.unique(np.round(np.concatenate([ages, extra]), 9))
+
+
+def interpolation_matrix(period_ages: FloatArray, knot_ages: FloatArray) -> FloatArray:
+    """Matrix ``M`` (n_periods, n_knots) with ``weights_by_period = M @ knot_weights``
+    (piecewise-linear in age, flat outside the knots)."""
+    eye = np.eye(knot_ages.size)
+    return np.column_stack([np.interp(period_ages, knot_ages, eye[k]) for k in range(eye.shape[0])])
+
+
+def make_glide_path(
+    name: str,
+    assets: tuple[str, ...],
+    knot_ages: FloatArray,
+    knot_weights: FloatArray,
+    plan: Plan,
+    periods_per_year: int,
+) -> Any:
+    """A strategy holding ``knot_weights`` at ``knot_ages``, rebalanced every period."""
+    months = 12 // periods_per_year
+    rule = RebalanceRule(kind="calendar", every_months=max(1, months))
+    w = np.clip(np.asarray(knot_weights, dtype=np.float64), 0.0, 1.0)
+    w = w / w.sum(axis=1, keepdims=True)
+    return KnotGlidePath(
+        name=name,
+        assets=tuple(assets),
+        knot_ages=tuple(float(a) for a in knot_ages),
+        weights=tuple(tuple(float(v) for v in row) for row in w),
+        rebalance=rule,
+    )
+
+
+# ------------------------------------------------------------------- constraints
+
+
+@dataclass(frozen=True)
+class _Setup:
+    assets: tuple[str, ...]
+    knot_ages: FloatArray
+    lo: FloatArray  # (A,)
+    hi: FloatArray  # (A,)
+    equity: tuple[int, ...]
+    crypto: tuple[int, ...]
+    pre_retirement_pairs: tuple[int, ...]  # k such that knots k, k+1 are both <= retirement
+    spacing: FloatArray  # (K-1,) years between knots
+    chol: FloatArray | None  # Sigma = chol @ chol.T, annual real-return covariance
+    constraints: GlidePathConstraints
+
+
+def _annual_covariance(scenarios: Scenarios, n_t: int) -> FloatArray:
+    """Covariance of real returns per period pooled over scenarios and periods, x ppy."""
+    real = scenarios.real_returns()[:, :n_t].reshape(-1, scenarios.n_assets)
+    real = real[np.all(np.isfinite(real), axis=1)]
+    return np.atleast_2d(np.cov(real, rowvar=False)) * scenarios.periods_per_year
+
+
+def _setup(
+    assets: tuple[str, ...],
+    knot_ages: FloatArray,
+    plan: Plan,
+    c: GlidePathConstraints,
+    sigma: FloatArray,
+) -> _Setup:
+    n_a = len(assets)
+    lo, hi = np.zeros(n_a), np.ones(n_a)
+    for side, arr in (("lower", lo), ("upper", hi)):
+        for asset, value in getattr(c, side).items():
+            if asset not in assets:
+                raise OptimizationError(
+                    f"constraints.{side} names {asset!r}, which is not optimised; assets are "
+                    f"{list(assets)}"
+                )
+            arr[assets.index(asset)] = float(value)
+    chol = None
+    if c.vol_cap is not None:
+        vals, vecs = np.linalg.eigh(sigma)
+        chol = vecs * np.sqrt(np.clip(vals, 0.0, None))
+    pairs = tuple(
+        k for k in range(knot_ages.size - 1) if knot_ages[k + 1] <= plan.retirement_age + 1e-9
+    )
+    return _Setup(
+        assets=assets,
+        knot_ages=knot_ages,
+        lo=lo,
+        hi=hi,
+        equity=tuple(c.equity_of(assets)),
+        crypto=tuple(i for i, a in enumerate(assets) if a in c.crypto_assets),
+        pre_retirement_pairs=pairs,
+        spacing=np.diff(knot_ages),
+        chol=chol,
+        constraints=c,
+    )
+
+
+def _constraint_groups(z: Any, a: Any, s: _Setup) -> dict[str, list[Any]]:
+    """Constraints on knot weights ``z`` (K, A), homogenised by ``a`` (1 for plain z)."""
+    import cvxpy as cp
+
+    c = s.constraints
+    k, n_a = s.knot_ages.size, len(s.assets)
+    groups: dict[str, list[Any]] = {
+        "weights in [0, 1] summing to 1": [cp.sum(z, axis=1) == a * np.ones(k), z >= 0],
+    }
+    if np.any(s.lo > 0) or np.any(s.hi < 1):
+        groups["per-asset bounds (lower/upper)"] = [
+            z >= a * np.tile(s.lo, (k, 1)),
+            z <= a * np.tile(s.hi, (k, 1)),
+        ]
+    if c.monotone_equity and s.equity and s.pre_retirement_pairs:
+        eq = cp.sum(z[:, list(s.equity)], axis=1)
+        idx = np.array(s.pre_retirement_pairs)
+        groups["monotone_equity"] = [eq[idx + 1] <= eq[idx]]
+    if c.max_change_per_year is not None and k > 1:
+        limit = np.outer(s.spacing * c.max_change_per_year, np.ones(n_a))
+        groups["max_change_per_year"] = [cp.abs(z[1:] - z[:-1]) <= a * limit]
+    if c.crypto_cap is not None and s.crypto:
+        groups["crypto_cap"] = [cp.sum(z[:, list(s.crypto)], axis=1) <= a * c.crypto_cap]
+    if c.vol_cap is not None and s.chol is not None:
+        groups["vol_cap"] = [cp.norm(z @ s.chol, 2, axis=1) <= a * c.vol_cap]
+    return groups
+
+
+def _check_obvious_conflicts(s: _Setup, sigma: FloatArray, solvers: Sequence[str]) -> None:
+    c = s.constraints
+    bad = [a for i, a in enumerate(s.assets) if s.lo[i] > s.hi[i]]
+    if bad:
+        raise OptimizationError(
+            f"constraints conflict: per-asset lower bound above upper bound for {bad}"
+        )
+    if s.lo.sum() > 1 + 1e-9:
+        raise OptimizationError(
+            f"constraints conflict: per-asset lower bounds sum to {s.lo.sum():.4f} > 1; "
+            "weights must sum to 1"
+        )
+    if s.hi.sum() < 1 - 1e-9:
+        raise OptimizationError(
+            f"constraints conflict: per-asset upper bounds sum to {s.hi.sum():.4f} < 1; "
+            "weights must sum to 1"
+        )
+    if c.crypto_cap is not None and s.crypto:
+        floor = float(s.lo[list(s.crypto)].sum())
+        if floor > c.crypto_cap + 1e-9:
+            raise OptimizationError(
+                f"constraints conflict: crypto_cap={c.crypto_cap} is below the crypto assets' "
+                f"lower bounds, which sum to {floor:.4f}"
+            )
+    if c.vol_cap is not None:
+        import cvxpy as cp
+
+        w = cp.Variable(len(s.assets))
+        cons = [cp.sum(w) == 1, w >= s.lo, w <= s.hi]
+        if c.crypto_cap is not None and s.crypto:
+            cons.append(cp.sum(w[list(s.crypto)]) <= c.crypto_cap)
+        prob = cp.Problem(cp.Minimize(cp.quad_form(w, cp.psd_wrap(sigma))), cons)
+        _solve(prob, solvers, [], what="minimum-variance check")
+        min_vol = float(np.sqrt(max(prob.value, 0.0)))
+        if min_vol > c.vol_cap + 1e-6:
+            raise OptimizationError(
+                f"constraints conflict: vol_cap={c.vol_cap:.4f} a year is below the lowest "
+                f"volatility any allowed portfolio reaches ({min_vol:.4f} a year, the "
+                "minimum-variance portfolio under the per-asset bounds and crypto cap)"
+            )
+
+
+def _solve(problem: Any, solvers: Sequence[str], fallbacks: list[str], what: str) -> str:
+    """Solve with the first solver that works; warn and record every fallback."""
+    import cvxpy as cp
+
+    installed = set(cp.installed_solvers())
+    tried: list[str] = []
+    for solver in solvers:
+        if solver not in installed:
+            tried.append(f"{solver}: not installed")
+            continue
+        try:
+            problem.solve(solver=solver)
+        except cp.error.SolverError as exc:
+            tried.append(f"{solver}: {str(exc).splitlines()[0] if str(exc) else 'failed'}")
+            continue
+        status = problem.status
+        if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+            if tried:
+                note = f"{what}: fell back to {solver} after " + "; ".join(tried)
+                fallbacks.append(note)
+                warnings.warn(note, OptimizationWarning, stacklevel=3)
+            return solver
+        if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+            raise _Infeasible(f"{what}: {solver} reports the problem infeasible")
+        tried.append(f"{solver}: status {status}")
+    raise OptimizationError(f"{what}: no solver succeeded ({'; '.join(tried)})")
+
+
+class _Infeasible(OptimizationError):
+    pass
+
+
+def _project(
+    target: FloatArray, s: _Setup, solvers: Sequence[str], fallbacks: list[str]
+) -> FloatArray:
+    """Closest feasible knot weights to ``target`` (least squares); names conflicts."""
+    import cvxpy as cp
+
+    z = cp.Variable(target.shape)
+    groups = _constraint_groups(z, 1.0, s)
+
+    def attempt(names: Sequence[str]) -> bool:
+        cons = [c for n in names for c in groups[n]]
+        prob = cp.Problem(cp.Minimize(cp.sum_squares(z - target)), cons)
+        try:
+            _solve(prob, solvers, fallbacks, what="projection onto the constraints")
+        except _Infeasible:
+            return False
+        return True
+
+    names = list(groups)
+    if not attempt(names):
+        optional = names[1:]
+        culprits = [n for n in optional if attempt([m for m in names if m != n])]
+        detail = (
+            f"dropping any one of {culprits} makes it feasible"
+            if culprits
+            else "no single constraint can be dropped to make it feasible"
+        )
+        raise OptimizationError(
+            f"constraints conflict: {names} cannot all hold at once; {detail}. Relax one of "
+            "them (e.g. a looser max_change_per_year, lower bounds, or vol_cap)"
+        )
+    return np.asarray(z.value, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- SCP
+
+
+@dataclass
+class _Subproblem:
+    """The convexified bPOE problem, built once; parameters change every iteration."""
+
+    problem: Any
+    y: Any
+    a: Any
+    jac: Any
+    offset: Any
+    z0: Any
+    rho: Any
+
+
+#: Largest bPOE multiplier: 1 / a is the margin buffer, and margins are O(1).
+_A_MAX = 1e4
+
+
+def _build_subproblem(n_scen: int, s: _Setup) -> _Subproblem:
+    import cvxpy as cp
+
+    k, n_a = s.knot_ages.size, len(s.assets)
+    y = cp.Variable((k, n_a))
+    a = cp.Variable(nonneg=True)
+    jac = cp.Parameter((n_scen, k * n_a))
+    offset = cp.Parameter(n_scen)
+    z0 = cp.Parameter((k, n_a))
+    rho = cp.Parameter(nonneg=True)
+    hinge = cp.pos(1.0 - cp.multiply(offset, a) - jac @ cp.vec(y, order="C"))
+    cons = [c for group in _constraint_groups(y, a, s).values() for c in group]
+    cons += [cp.abs(y - a * z0) <= rho * a, a <= _A_MAX]
+    problem = cp.Problem(cp.Minimize(cp.sum(hinge) / n_scen), cons)
+    return _Subproblem(problem, y, a, jac, offset, z0, rho)
+
+
+def _initial_knots(sub: Scenarios, plan: Plan, goal: Goal, s: _Setup, n_knots: int) -> FloatArray:
+    """Best constant mix (equity share grid of 21 points) on ``sub``, as knot weights."""
+    n_a = len(s.assets)
+    eq = np.zeros(n_a)
+    eq[list(s.equity)] = 1.0
+    if 0 < eq.sum() < n_a:
+        risky, safe = eq / eq.sum(), (1 - eq) / (1 - eq).sum()
+        candidates = [e * risky + (1 - e) * safe for e in np.linspace(0, 1, 21)]
+    else:
+        candidates = [np.full(n_a, 1.0 / n_a)]
+    ppy = sub.periods_per_year
+    best, best_key = candidates[0], (-1.0, 0.0)
+    for mix in candidates:
+        knots = np.tile(mix, (n_knots, 1))
+        strat = make_glide_path("constant", s.assets, s.knot_ages, knots, plan, ppy)
+        p = success_probability(sub, plan, strat, goal)
+        key = (p, -float(mix @ eq))  # ties: the less risky mix
+        if key > best_key:
+            best, best_key = mix, key
+    return np.tile(best, (n_knots, 1))
+
+
+def optimize_glide_path(
+    scenarios: Scenarios,
+    plan: Plan,
+    assets: Sequence[str] | None = None,
+    constraints: GlidePathConstraints | None = None,
+    *,
+    goal: Goal | None = None,
+    holdout: Scenarios | None = None,
+    knot_ages: Sequence[float] | None = None,
+    knot_spacing_years: float = 5.0,
+    initial: FloatArray | None = None,
+    max_iterations: int = 30,
+    trust_radius: float = 0.2,
+    min_trust_radius: float = 2e-3,
+    solvers: Sequence[str] = DEFAULT_SOLVERS,
+    name: str = "optimised glide path",
+    progress: bool = True,
+) -> OptimizationResult:
+    """Search the glide path with the highest success probability (SCP, see module doc).
+
+    Parameters
+    ----------
+    scenarios
+        Nominal return scenarios optimised on (in sample); any frequency.
+    plan
+        The member; success is ``plan.success`` unless ``goal`` is given.
+    assets
+        Assets to allocate between; ``None`` = all of ``scenarios.assets``.
+    constraints
+        Bounds, monotone equity, max change per year, crypto cap, volatility cap.
+    goal
+        Success definition; ``None`` = ``plan.success``. ``TerminalWealth`` allows plans
+        without withdrawals.
+    holdout
+        Held-out scenarios (e.g. another generator and seed) for out-of-sample success.
+    knot_ages, knot_spacing_years
+        Ages (years) of the decision knots; default every ``knot_spacing_years`` from
+        the start age, plus the retirement age and the last period's age. Use
+        ``knot_spacing_years=1`` for one weight vector per year.
+    initial
+        Starting knot weights (n_knots, n_assets); default the best constant mix.
+    max_iterations
+        SCP iterations (each: one conic solve and one simulation).
+    trust_radius, min_trust_radius
+        Initial and smallest trust radius, largest change of any knot weight per step.
+    solvers
+        cvxpy solvers in order of preference; later ones are fallbacks.
+    name
+        Name of the resulting strategy.
+    progress
+        Show a tqdm progress bar (iterations and the current success probability).
+
+    Returns
+    -------
+    OptimizationResult
+
+    Raises
+    ------
+    OptimizationError
+        Conflicting constraints (named), an unsupported plan, or every solver failing.
+    """
+    from tqdm.auto import tqdm
+
+    t_start = time.perf_counter()
+    goal = plan.success if goal is None else goal
+    _check_goal(plan, goal)
+    c = constraints if constraints is not None else GlidePathConstraints()
+    names = tuple(assets) if assets is not None else scenarios.assets
+    ppy = scenarios.periods_per_year
+    n_t = plan.n_periods(ppy)
+    sub = scenarios.select(names).head(n_t) if scenarios.n_periods >= n_t else None
+    if sub is None:
+        raise DataError(
+            f"the plan spans {n_t} {scenarios.frequency} periods but the scenarios hold "
+            f"{scenarios.n_periods}; generate longer scenarios"
+        )
+    if not np.all(np.isfinite(sub.returns)):
+        raise DataError(
+            "the scenarios have missing returns (NaN) for the optimised assets; apply a "
+            "missing-data rule (cash or proxy) when generating them"
+        )
+    if plan.transaction_cost_bps > 0:
+        warnings.warn(
+            "transaction costs are left out of the linearised wealth model (the engine's "
+            "simulation, which accepts or rejects each step, includes them)",
+            OptimizationWarning,
+            stacklevel=2,
+        )
+    fallbacks: list[str] = []
+    sigma = _annual_covariance(sub, n_t)
+    ages = Schedule.from_ages(plan.start_age, plan.end_age, plan.retirement_age, ppy).age_start
+    kages = (
+        np.asarray(sorted(knot_ages), dtype=np.float64)
+        if knot_ages is not None
+        else default_knot_ages(plan, ppy, knot_spacing_years)
+    )
+    s = _setup(names, kages, plan, c, sigma)
+    _check_obvious_conflicts(s, sigma, solvers)
+    interp = interpolation_matrix(ages, kages)
+    n_k, n_a = kages.size, len(names)
+
+    start = (
+        np.asarray(initial, dtype=np.float64)
+        if initial is not None
+        else _initial_knots(sub, plan, goal, s, n_k)
+    )
+    if start.shape != (n_k, n_a):
+        raise OptimizationError(
+            f"initial knot weights have shape {start.shape}; expected {(n_k, n_a)}"
+        )
+    z = _clean(_project(start, s, solvers, fallbacks))
+
+    g = _real_growth(sub, n_t)
+    fl = _flows(plan, sub, n_t, model_withdrawals=not isinstance(goal, FundedRatio))
+
+    def evaluate(knots: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        strat = make_glide_path(name, names, kages, knots, plan, ppy)
+        p = success_probability(sub, plan, strat, goal)
+        x, grad = _margins(g, interp @ knots, plan, fl, goal)
+        return p, x, grad
+
+    p, x, grad = evaluate(z)
+    initial_p, initial_z = p, z.copy()
+    bpoe = buffered_failure_probability(x)
+    problem = _build_subproblem(sub.n_scenarios, s)
+    rho = float(trust_radius)
+    history: list[IterationRecord] = []
+    solver_used = ""
+    stop = "max_iterations reached"
+    bar = tqdm(total=max_iterations, disable=not progress, desc="glide path SCP", unit="it")
+    bar.set_postfix(success=f"{p:.2%}")
+    try:
+        for it in range(1, max_iterations + 1):
+            if p >= 1.0:
+                stop = "every in-sample scenario succeeds"
+                break
+            if rho < min_trust_radius:
+                stop = f"trust radius below {min_trust_radius}"
+                break
+            t_it = time.perf_counter()
+            jac = np.einsum("nta,tk->nka", grad, interp).reshape(sub.n_scenarios, -1)
+            problem.jac.value = jac
+            problem.offset.value = x - jac @ z.ravel()
+            problem.z0.value = z
+            problem.rho.value = rho
+            t_solve = time.perf_counter()
+            solver_used = _solve(problem.problem, solvers, fallbacks, what=f"SCP step {it}")
+            solve_s = time.perf_counter() - t_solve
+            a_val = float(problem.a.value) if problem.a.value is not None else 0.0
+            accepted = False
+            p_new, bpoe_new = p, bpoe
+            if a_val > 1e-9:
+                z_new = _clean(np.asarray(problem.y.value) / a_val)
+                p_new, x_new, grad_new = evaluate(z_new)
+                bpoe_new = buffered_failure_probability(x_new)
+                accepted = p_new > p + 1e-12 or (p_new >= p - 1e-12 and bpoe_new < bpoe - 1e-9)
+                if accepted:
+                    z, p, x, grad, bpoe = z_new, p_new, x_new, grad_new, bpoe_new
+            history.append(
+                IterationRecord(
+                    iteration=it,
+                    success=float(p_new),
+                    bpoe=float(bpoe_new),
+                    trust_radius=rho,
+                    accepted=accepted,
+                    solver=solver_used,
+                    solve_seconds=solve_s,
+                    seconds=time.perf_counter() - t_it,
+                )
+            )
+            rho = min(rho * 1.5, 1.0) if accepted else rho * 0.5
+            bar.update(1)
+            bar.set_postfix(success=f"{p:.2%}", radius=f"{rho:.3g}")
+    finally:
+        bar.close()
+
+    path = make_glide_path(name, names, kages, z, plan, ppy)
+    oos = None
+    if holdout is not None:
+        oos = success_probability(holdout.select(names), plan, path, goal)
+    return OptimizationResult(
+        glide_path=path,
+        assets=names,
+        knot_ages=tuple(float(v) for v in kages),
+        knot_weights=z,
+        ages=ages,
+        weights_by_age=interp @ z,
+        success_in_sample=float(p),
+        success_out_of_sample=None if oos is None else float(oos),
+        initial_success=float(initial_p),
+        initial_weights=initial_z,
+        history=tuple(history),
+        solver=solver_used or "CLARABEL",
+        solver_fallbacks=tuple(fallbacks),
+        seconds=time.perf_counter() - t_start,
+        n_scenarios=sub.n_scenarios,
+        n_holdout=0 if holdout is None else holdout.n_scenarios,
+        goal=goal.name,
+        stop_reason=stop,
+    )
+
+
+def _clean(knots: FloatArray) -> FloatArray:
+    """Clip solver round-off and renormalise rows to sum to one."""
+    w = np.clip(np.asarray(knots, dtype=np.float64), 0.0, 1.0)
+    return w / w.sum(axis=1, keepdims=True)
