@@ -1,0 +1,112 @@
+"""One simulator case, run in a fresh process: ``python -m benchmarks.bench_simulator``.
+
+For ``n`` scenarios x 480 months x 4 assets (the workload of ``benchmarks.workload``),
+chunk by chunk and ``repeat`` times over the same seeded chunks:
+
+* ``gen_s``: time to bootstrap the chunk (not part of the simulator time);
+* ``floor_s``: the streaming floor, one ``np.add.reduce`` pass over the chunk's returns
+  and inflation arrays (every input byte read once), timed in this process right before
+  the chunk is simulated;
+* ``sim_s``: ``backtest.simulate.simulate(chunk, plan, strategy)``.
+
+Only summary statistics are kept (success count and terminal real wealth, 8 bytes a
+scenario). Peak memory is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of this process
+(peak resident set, whole process: interpreter, numpy, pandas and data included), with
+the value after imports and data loading reported as the baseline.
+
+Prints one JSON object on the last line of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+
+
+def _rss_mib() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def stream_floor_s(returns: np.ndarray, inflation: np.ndarray) -> float:
+    """Seconds for one numpy pass over every byte of ``returns`` and ``inflation``."""
+    t0 = time.perf_counter()
+    np.add.reduce(returns, axis=None)
+    np.add.reduce(inflation, axis=None)
+    return time.perf_counter() - t0
+
+
+def run_case(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict[str, object]:
+    """Measure one case in this process; see the module docstring for the fields."""
+    from backtest.simulate import simulate
+    from benchmarks import workload
+
+    plan = workload.benchmark_plan()
+    strategy, strategy_note = workload.benchmark_strategy()
+    workload.history()
+    baseline = _rss_mib()
+    sizes = workload.chunk_sizes(n_scenarios, chunk)
+    runs = []
+    summary: dict[str, object] = {}
+    for _ in range(repeat):
+        gen = floor = sim = 0.0
+        n_success = 0
+        terminal = []
+        n_bytes = 0
+        for k, m in enumerate(sizes):
+            t0 = time.perf_counter()
+            sc = workload.make_chunk(m, seed, k)
+            gen += time.perf_counter() - t0
+            n_bytes += sc.nbytes
+            floor += stream_floor_s(sc.returns, sc.inflation)
+            t0 = time.perf_counter()
+            res = simulate(sc, plan, strategy)
+            sim += time.perf_counter() - t0
+            n_success += int(np.count_nonzero(res.success))
+            terminal.append(np.array(res.terminal_wealth))
+            del res, sc
+            gc.collect()
+        tw = np.concatenate(terminal)
+        runs.append({"gen_s": gen, "floor_s": floor, "sim_s": sim, "ratio": sim / floor})
+        summary = {
+            "success_rate": n_success / n_scenarios,
+            "terminal_p10": float(np.percentile(tw, 10)),
+            "terminal_p50": float(np.percentile(tw, 50)),
+            "terminal_p90": float(np.percentile(tw, 90)),
+            "input_bytes": n_bytes,
+        }
+    return {
+        "n_scenarios": n_scenarios,
+        "n_periods": workload.N_PERIODS,
+        "n_assets": len(workload.ASSETS),
+        "chunk": chunk,
+        "n_chunks": len(sizes),
+        "repeat": repeat,
+        "seed": seed,
+        "runs": runs,
+        "peak_rss_mib": _rss_mib(),
+        "baseline_rss_mib": baseline,
+        "strategy": strategy_note,
+        **summary,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, required=True, help="number of scenarios")
+    p.add_argument("--chunk", type=int, default=25_000, help="scenarios per chunk")
+    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--seed", type=int, default=20_240_101)
+    a = p.parse_args(argv)
+    print(json.dumps(run_case(a.n, a.chunk, a.repeat, a.seed)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
