@@ -89,6 +89,7 @@ from backtest.scenarios import Scenarios
 from backtest.simulate import SimulationResult, simulate
 from backtest.types import FloatArray
 from strategies.base import RebalanceRule, Schedule
+from strategies.target_date import GlidePath
 
 #: Asset names treated as equity (risky growth assets) unless the caller says otherwise.
 DEFAULT_EQUITY_ASSETS: tuple[str, ...] = (
@@ -185,39 +186,6 @@ class GlidePathConstraints:
 
 
 @dataclass(frozen=True)
-class KnotGlidePath:
-    """A glide path given by weights at knot ages, linearly interpolated between them.
-
-    Satisfies ``strategies.base.Strategy``. Flat before the first and after the last knot.
-
-    Attributes
-    ----------
-    knot_ages
-        Increasing ages in years, (n_knots,).
-    weights
-        Target weights at the knots, (n_knots, n_assets), rows in [0, 1] summing to 1.
-    """
-
-    name: str
-    assets: tuple[str, ...]
-    knot_ages: tuple[float, ...]
-    weights: tuple[tuple[float, ...], ...]
-    rebalance: RebalanceRule = field(default_factory=RebalanceRule)
-    sleeve_band: None = None
-    smoothing: None = None
-
-    def weights_at(self, ages: FloatArray) -> FloatArray:
-        """Target weights at ``ages`` (years), (len(ages), n_assets)."""
-        w = np.asarray(self.weights, dtype=np.float64)
-        k = np.asarray(self.knot_ages, dtype=np.float64)
-        return np.column_stack([np.interp(ages, k, w[:, a]) for a in range(w.shape[1])])
-
-    def target_weights(self, schedule: Schedule, past_returns: FloatArray) -> FloatArray:
-        """Static weights, (1, n_periods, n_assets); ``past_returns`` is not used."""
-        return self.weights_at(schedule.age_start)[None]
-
-
-@dataclass(frozen=True)
 class IterationRecord:
     """One SCP iteration: the candidate's true success and what happened to it."""
 
@@ -255,7 +223,7 @@ class OptimizationResult:
         Wall time of the whole search, seconds.
     """
 
-    glide_path: Any
+    glide_path: GlidePath
     assets: tuple[str, ...]
     knot_ages: tuple[float, ...]
     knot_weights: FloatArray
@@ -562,18 +530,20 @@ def make_glide_path(
     knot_weights: FloatArray,
     plan: Plan,
     periods_per_year: int,
-) -> Any:
-    """A strategy holding ``knot_weights`` at ``knot_ages``, rebalanced every period."""
+) -> GlidePath:
+    """A ``GlidePath`` holding ``knot_weights`` at ``knot_ages`` (years), rebalanced every
+    period (annual calendar in an annual simulation, monthly in a monthly one)."""
     months = 12 // periods_per_year
-    rule = RebalanceRule(kind="calendar", every_months=max(1, months))
-    w = np.clip(np.asarray(knot_weights, dtype=np.float64), 0.0, 1.0)
-    w = w / w.sum(axis=1, keepdims=True)
-    return KnotGlidePath(
+    w = _clean(knot_weights)
+    return GlidePath(
         name=name,
         assets=tuple(assets),
-        knot_ages=tuple(float(a) for a in knot_ages),
+        knots_years_to_retirement=tuple(
+            float(plan.retirement_age - a) for a in np.asarray(knot_ages, dtype=np.float64)
+        ),
         weights=tuple(tuple(float(v) for v in row) for row in w),
-        rebalance=rule,
+        rebalance=RebalanceRule(kind="calendar", every_months=max(1, months)),
+        source="optimize.glidepath (SCP)",
     )
 
 
