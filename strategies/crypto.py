@@ -25,7 +25,7 @@ Missing returns are never treated as zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -284,28 +284,34 @@ def periods_with_data(returns: FloatArray, asset_index: int) -> NDArray[np.bool_
 class LognormalProxy:
     """A stated parametric stand-in for an asset's returns before its data begin.
 
-    Gross annual returns are lognormal with arithmetic mean ``1 + mean_annual`` and
-    standard deviation ``vol_annual``; each period of ``1 / periods_per_year`` years draws
-    an independent normal log return with 1/periods_per_year of the annual log mean and
-    log variance. Returns are decimal simple nominal returns per period, always > -100 %.
-    The numbers are the user's assumption; nothing here is estimated from data.
+    Log returns are i.i.d. normal, independent of every other asset:
+    ``log(1 + r) ~ Normal(mean_log_annual / ppy, vol_log_annual**2 / ppy)`` per period
+    of ``1 / ppy`` years -- the same parameterisation as ``backtest.generators.Proxy``
+    (which :func:`fill_before_data` also accepts). Returns are decimal simple nominal
+    returns per period, always > -100 %. The numbers are the user's assumption; nothing
+    here is estimated from data.
+
+    Attributes
+    ----------
+    mean_log_annual
+        Mean of the annual log return, e.g. 0.20.
+    vol_log_annual
+        Standard deviation of the annual log return, e.g. 0.70.
     """
 
-    mean_annual: float
-    vol_annual: float
-
-    depends_on_returns: ClassVar[bool] = False
+    mean_log_annual: float
+    vol_log_annual: float
 
     def __post_init__(self) -> None:
-        if not -1.0 < self.mean_annual < 10.0:
+        if not -5.0 < self.mean_log_annual < 5.0:
             raise ValueError(
-                f"LognormalProxy.mean_annual={self.mean_annual!r} must be a decimal a year in "
-                "(-1, 10), e.g. 0.30"
+                f"LognormalProxy.mean_log_annual={self.mean_log_annual!r} must be a log return "
+                "a year in (-5, 5), e.g. 0.20"
             )
-        if not 0.0 <= self.vol_annual < 20.0:
+        if not 0.0 <= self.vol_log_annual < 10.0:
             raise ValueError(
-                f"LognormalProxy.vol_annual={self.vol_annual!r} must be a decimal a year in "
-                "[0, 20), e.g. 0.70"
+                f"LognormalProxy.vol_log_annual={self.vol_log_annual!r} must be in [0, 10), "
+                "e.g. 0.70"
             )
 
     def sample(
@@ -315,11 +321,20 @@ class LognormalProxy:
         rng: np.random.Generator | int | None = None,
     ) -> FloatArray:
         """Draw decimal simple returns per period of the given shape."""
-        gen = np.random.default_rng(rng)
-        b2 = np.log1p(self.vol_annual**2 / (1.0 + self.mean_annual) ** 2)
-        a = np.log1p(self.mean_annual) - b2 / 2.0
-        z = gen.standard_normal(shape)
-        return np.expm1(a / periods_per_year + np.sqrt(b2 / periods_per_year) * z)
+        return _lognormal(self.mean_log_annual, self.vol_log_annual, shape, periods_per_year, rng)
+
+
+def _lognormal(
+    mean_log_annual: float,
+    vol_log_annual: float,
+    shape: tuple[int, ...],
+    periods_per_year: int,
+    rng: np.random.Generator | int | None,
+) -> FloatArray:
+    gen = np.random.default_rng(rng)
+    z = gen.standard_normal(shape)
+    ppy = float(periods_per_year)
+    return np.expm1(mean_log_annual / ppy + vol_log_annual / np.sqrt(ppy) * z)
 
 
 def fill_before_data(
@@ -347,7 +362,8 @@ def fill_before_data(
     rule
         ``"cash"``: copy the return of column ``cash_index`` (the asset behaves like
         cash before its data); ``"proxy"``: take it from ``proxy``, either a
-        :class:`LognormalProxy` (needs ``periods_per_year``; randomness from ``rng``) or
+        :class:`LognormalProxy` or ``backtest.generators.Proxy`` (needs
+        ``periods_per_year``; randomness from ``rng``) or
         an array of returns broadcastable to ``returns[..., asset_index]``.
         (``"exclude"`` is not a fill: restrict the periods with :func:`periods_with_data`.)
     cash_index, proxy, periods_per_year, rng
@@ -366,13 +382,19 @@ def fill_before_data(
                 "where the asset is missing too"
             )
     elif rule == "proxy":
-        if isinstance(proxy, LognormalProxy):
+        if hasattr(proxy, "mean_log_annual") and hasattr(proxy, "vol_log_annual"):
             if periods_per_year is None:
                 raise ValueError(
-                    "fill_before_data(rule='proxy') with a LognormalProxy needs "
+                    "fill_before_data(rule='proxy') with a parametric proxy needs "
                     "periods_per_year= (1 annual, 12 monthly)"
                 )
-            src = proxy.sample(col.shape, periods_per_year, rng)
+            src = _lognormal(
+                float(proxy.mean_log_annual),  # type: ignore[union-attr]
+                float(proxy.vol_log_annual),  # type: ignore[union-attr]
+                col.shape,
+                periods_per_year,
+                rng,
+            )
         elif proxy is not None:
             src = np.broadcast_to(np.asarray(proxy, dtype=np.float64), col.shape)
             if np.any(missing & ~(np.isfinite(src) & (src > -1.0))):
@@ -382,8 +404,8 @@ def fill_before_data(
                 )
         else:
             raise ValueError(
-                "fill_before_data(rule='proxy') needs proxy=LognormalProxy(mean_annual, "
-                "vol_annual) or an array of proxy returns"
+                "fill_before_data(rule='proxy') needs proxy=LognormalProxy(mean_log_annual, "
+                "vol_log_annual) or an array of proxy returns"
             )
     elif rule == "exclude":
         raise ValueError(

@@ -188,13 +188,15 @@ def _vol_spec(
 ) -> _VolSpec:
     """Resolve the estimator's span in periods for this frequency."""
     if estimator == "ewma":
-        span = halflife_periods if halflife_periods is not None else None
-        if span is None:
+        if halflife_periods is not None:
+            span = float(halflife_periods)
+        else:
             span = (halflife_years if halflife_years is not None else 1.0) * periods_per_year
         default_min = max(2, math.ceil(span))
     else:
-        span = window_periods if window_periods is not None else None
-        if span is None:
+        if window_periods is not None:
+            span = float(window_periods)
+        else:
             span = max(
                 2, round((window_years if window_years is not None else 3.0) * periods_per_year)
             )
@@ -214,6 +216,16 @@ def _check_estimator(
 ) -> None:
     if estimator not in ("ewma", "window"):
         raise ValueError(f"{who}: estimator={estimator!r}; use 'ewma' or 'window'")
+    if estimator == "ewma" and (window_periods is not None or window_years is not None):
+        raise ValueError(
+            f"{who}: a window is set but estimator='ewma'; pass estimator='window' or drop "
+            "window_periods/window_years"
+        )
+    if estimator == "window" and (halflife_periods is not None or halflife_years is not None):
+        raise ValueError(
+            f"{who}: a half-life is set but estimator='window'; pass estimator='ewma' or drop "
+            "halflife_periods/halflife_years"
+        )
     if halflife_periods is not None and halflife_years is not None:
         raise ValueError(f"{who}: give halflife_periods or halflife_years, not both")
     if window_periods is not None and window_years is not None:
