@@ -1,0 +1,229 @@
+"""Baselines for the glide-path optimizer: constant mixes, presets, differential evolution.
+
+Every baseline is scored with the engine (``backtest.simulate.simulate``) on the scenarios
+it is given, so candidates share the same random numbers (common random numbers).
+Success probabilities are decimals (0.9 = 90 %).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import differential_evolution
+
+from backtest.plan import Plan
+from backtest.scenarios import Scenarios
+from backtest.types import FloatArray
+from optimize.glidepath import Goal, make_glide_path, success_probability
+from strategies import GlidePath, Strategy, list_presets, preset
+
+
+@dataclass(frozen=True)
+class ConstantMixGrid:
+    """Success probability of constant equity/other mixes on a 1-D grid.
+
+    Attributes
+    ----------
+    equity_shares
+        Equity weights tried, decimal, (n,).
+    success
+        Success probability of each, decimal, (n,).
+    """
+
+    equity: str
+    other: str
+    equity_shares: FloatArray
+    success: FloatArray
+
+    @property
+    def best_index(self) -> int:
+        """Index of the best mix (ties: the lowest equity share)."""
+        return int(np.argmax(self.success))
+
+    @property
+    def best_share(self) -> float:
+        return float(self.equity_shares[self.best_index])
+
+    @property
+    def best_success(self) -> float:
+        return float(self.success[self.best_index])
+
+
+def constant_mix(
+    equity_share: float, equity: str, other: str, plan: Plan, periods_per_year: int
+) -> GlidePath:
+    """A constant ``equity_share`` / rest mix, rebalanced every period."""
+    knots = np.array([[equity_share, 1.0 - equity_share]] * 2)
+    ages = np.array([plan.start_age, plan.end_age])
+    return make_glide_path(
+        f"constant {equity_share:.0%} {equity}",
+        (equity, other),
+        ages,
+        knots,
+        plan,
+        periods_per_year,
+    )
+
+
+def constant_mix_grid(
+    scenarios: Scenarios,
+    plan: Plan,
+    equity: str,
+    other: str,
+    *,
+    step: float = 0.01,
+    goal: Goal | None = None,
+) -> ConstantMixGrid:
+    """Success probability of every constant mix ``e`` equity / ``1 - e`` other.
+
+    Parameters
+    ----------
+    scenarios
+        Nominal return scenarios holding ``equity`` and ``other``.
+    plan
+        The member.
+    equity, other
+        The two assets.
+    step
+        Grid step in equity share, decimal (0.01 = 1 percentage point).
+    goal
+        Success definition; ``None`` = the plan's.
+    """
+    shares = np.round(np.arange(0.0, 1.0 + step / 2, step), 10)
+    ppy = scenarios.periods_per_year
+    success = np.array(
+        [
+            success_probability(scenarios, plan, constant_mix(e, equity, other, plan, ppy), goal)
+            for e in shares
+        ]
+    )
+    return ConstantMixGrid(equity, other, shares, success)
+
+
+def evaluate_presets(
+    scenarios: Scenarios,
+    plan: Plan,
+    names: Sequence[str] | None = None,
+    *,
+    goal: Goal | None = None,
+    equity: str = "us_stocks",
+    bonds: str = "tbonds_10y",
+) -> dict[str, float]:
+    """Success probability of every preset strategy that runs on these scenarios.
+
+    Presets are built with ``equity=`` and ``bonds=`` where they take them; presets that
+    need assets the scenarios lack (T-bills, Bitcoin) are left out. ``names=None`` tries
+    every registered preset.
+    """
+    out: dict[str, float] = {}
+    for name in names if names is not None else [n for n, _ in list_presets()]:
+        strat = _build_preset(name, equity, bonds)
+        if strat is None or not set(strat.assets) <= set(scenarios.assets):
+            continue
+        out[name] = success_probability(scenarios, plan, strat, goal)
+    return out
+
+
+def preset_strategies(
+    scenarios: Scenarios, equity: str = "us_stocks", bonds: str = "tbonds_10y"
+) -> dict[str, Strategy]:
+    """Every preset that runs on ``scenarios``' assets, by name."""
+    out: dict[str, Strategy] = {}
+    for name, _ in list_presets():
+        strat = _build_preset(name, equity, bonds)
+        if strat is not None and set(strat.assets) <= set(scenarios.assets):
+            out[name] = strat
+    return out
+
+
+def _build_preset(name: str, equity: str, bonds: str) -> Strategy | None:
+    for options in ({"equity": equity, "bonds": bonds}, {}):
+        try:
+            return preset(name, **options)
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class EvolutionResult:
+    """What ``differential_evolution_search`` found."""
+
+    glide_path: GlidePath
+    knot_ages: tuple[float, ...]
+    equity_at_knots: tuple[float, ...]
+    success: float
+    evaluations: int
+    generations: int
+    seconds: float
+
+
+def four_knot_ages(plan: Plan, periods_per_year: int) -> FloatArray:
+    """Knot ages of the 4-knot family: start, mid-accumulation, retirement, last period."""
+    last = plan.end_age - 1.0 / periods_per_year
+    mid = 0.5 * (plan.start_age + plan.retirement_age)
+    return np.array([plan.start_age, mid, plan.retirement_age, last])
+
+
+def differential_evolution_search(
+    scenarios: Scenarios,
+    plan: Plan,
+    equity: str,
+    other: str,
+    *,
+    max_seconds: float,
+    max_generations: int = 1000,
+    popsize: int = 15,
+    goal: Goal | None = None,
+    rng: np.random.Generator | int | None = None,
+) -> EvolutionResult:
+    """Derivative-free search over a 4-knot piecewise-linear equity glide path.
+
+    The equity share at ages ``four_knot_ages(plan)`` (start, mid-accumulation,
+    retirement, last period), each in [0, 1], is searched with scipy's
+    ``differential_evolution`` maximising the simulated success probability; the rest
+    is in ``other``. Stops after ``max_seconds`` (checked every generation) or
+    ``max_generations``.
+    """
+    ppy = scenarios.periods_per_year
+    ages = four_knot_ages(plan, ppy)
+    evaluations = 0
+
+    def path(e: FloatArray) -> GlidePath:
+        knots = np.column_stack([e, 1.0 - e])
+        return make_glide_path("differential evolution", (equity, other), ages, knots, plan, ppy)
+
+    def objective(e: FloatArray) -> float:
+        nonlocal evaluations
+        evaluations += 1
+        return -success_probability(scenarios, plan, path(np.clip(e, 0.0, 1.0)), goal)
+
+    t0 = time.perf_counter()
+
+    def out_of_time(intermediate_result: object) -> bool:
+        return time.perf_counter() - t0 > max_seconds
+
+    res = differential_evolution(
+        objective,
+        bounds=[(0.0, 1.0)] * ages.size,
+        maxiter=max_generations,
+        popsize=popsize,
+        polish=False,
+        tol=0.0,
+        rng=rng,
+        callback=out_of_time,
+        init="sobol",
+    )
+    best = np.clip(res.x, 0.0, 1.0)
+    return EvolutionResult(
+        glide_path=path(best),
+        knot_ages=tuple(float(a) for a in ages),
+        equity_at_knots=tuple(float(v) for v in best),
+        success=float(-res.fun),
+        evaluations=evaluations,
+        generations=int(res.nit),
+        seconds=time.perf_counter() - t0,
+    )
