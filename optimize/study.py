@@ -183,7 +183,7 @@ class StrategyConfig:
 
     presets: tuple[str, ...] = ()
     crypto_sleeves: tuple[float, ...] = ()
-    crypto_base: str = "vanguard_target_retirement"
+    crypto_base: str = "fixed_60_40"
 
 
 @dataclass(frozen=True)
@@ -375,7 +375,7 @@ def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
     strategies = StrategyConfig(
         presets=st.strings("presets", ()),
         crypto_sleeves=st.numbers("crypto_sleeves", (), 0.0, 0.5),
-        crypto_base=st.string("crypto_base", "vanguard_target_retirement"),
+        crypto_base=st.string("crypto_base", "fixed_60_40"),
     )
     constraints = op.table("constraints")
     optimize = OptimizeConfig(

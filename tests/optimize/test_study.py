@@ -31,7 +31,7 @@ def test_default_study_describes_maya() -> None:
     assert employee[0] == pytest.approx(9_000)
     assert employer[0] == pytest.approx(2_700)
     assert isinstance(maya.withdrawal, ConstantReal)
-    assert study.plan("maya").strategy == "mix_80_20"
+    assert study.plan("maya").strategy == "fixed_80_20"
 
 
 @pytest.mark.parametrize(
