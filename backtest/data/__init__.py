@@ -5,11 +5,14 @@ Timestamps, nominal USD unless asked for ``real=True``.
 
 * :func:`load_history` - embedded history (offline), catalog in :data:`CATALOG`.
 * :func:`load_btc_daily` - embedded Bitcoin daily USD closes.
+* :func:`load_yahoo` - Yahoo Finance total returns (adjusted closes), parquet cache.
+* :func:`load_csv` - a user's own prices or returns, validated.
 * :func:`to_real` / :func:`to_nominal` - deflate / inflate with a CPI series.
 """
 
 from __future__ import annotations
 
+from backtest.data.csv import load_csv
 from backtest.data.embedded import (
     CATALOG,
     FREQUENCIES,
@@ -20,6 +23,7 @@ from backtest.data.embedded import (
     load_history,
 )
 from backtest.data.inflation import to_nominal, to_real
+from backtest.data.yahoo import load_yahoo
 
 __all__ = [
     "CATALOG",
@@ -28,7 +32,9 @@ __all__ = [
     "get_series",
     "list_series",
     "load_btc_daily",
+    "load_csv",
     "load_history",
+    "load_yahoo",
     "to_nominal",
     "to_real",
 ]
