@@ -30,7 +30,7 @@ points, so the two tables agree only approximately:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ from backtest.errors import DataError
 from backtest.generators import historical_cohorts
 from backtest.plan import ConstantReal, MoneyLasts, Plan, WithdrawalTiming
 from backtest.simulate import simulate
-from strategies.base import RebalanceRule, Schedule, Strategy
+from strategies import FixedMix, RebalanceRule
 
 #: Withdrawal rates of the compared cells, decimal of the starting balance per year.
 RATES: tuple[float, ...] = (0.03, 0.04, 0.05, 0.06, 0.07, 0.08)
@@ -75,31 +75,14 @@ class TrinitySettings:
     rebalance_every_months: int = 12
 
 
-@dataclass(frozen=True)
-class _ConstantMix:
-    """Stand-in for ``strategies.FixedMix`` until it is available: constant weights."""
-
-    name: str
-    assets: tuple[str, ...]
-    weights: tuple[float, ...]
-    rebalance: RebalanceRule = field(default_factory=RebalanceRule)
-    sleeve_band: None = None
-    smoothing: None = None
-
-    def target_weights(self, schedule: Schedule, past_returns: np.ndarray) -> np.ndarray:
-        w = np.asarray(self.weights, dtype=np.float64)
-        return np.broadcast_to(w, (1, schedule.n_periods, w.size))
-
-
-def _mix(name: str, assets: tuple[str, str], stock_share: float) -> Strategy:
-    """A constant stock/bond mix rebalanced every year (``strategies.FixedMix``)."""
-    rule = RebalanceRule(kind="calendar", every_months=12)
-    weights = (stock_share, 1.0 - stock_share)
-    try:
-        from strategies import FixedMix  # type: ignore[attr-defined]
-    except ImportError:
-        return _ConstantMix(name, assets, weights, rule)
-    return FixedMix(name, assets, weights, rebalance=rule)
+def _mix(name: str, assets: tuple[str, str], stock_share: float) -> FixedMix:
+    """A constant stock/bond mix rebalanced to target once a year."""
+    return FixedMix(
+        name,
+        assets,
+        (stock_share, 1.0 - stock_share),
+        rebalance=RebalanceRule(kind="calendar", every_months=12),
+    )
 
 
 def load_trinity_history(settings: TrinitySettings = TrinitySettings()) -> pd.DataFrame:
