@@ -1,0 +1,521 @@
+"""The tear sheet's figures, drawn with matplotlib's object API (no pyplot state).
+
+Every function takes already-computed numbers from :class:`TearsheetData` and returns a
+:class:`Chart` (title, one-sentence caption, figure) or ``None`` when its data is absent.
+Figures are plain :class:`matplotlib.figure.Figure` objects: nothing is registered with
+pyplot, so nothing leaks between reports; rendering goes through the Agg canvas.
+Style is applied per figure inside :func:`style`, a ``rc_context`` that is restored on exit.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from backtest.report.tearsheet import TearsheetData
+
+#: Colour per strategy, in order: muted, print-safe, distinguishable.
+PALETTE = (
+    "#1f4e79",
+    "#c0504d",
+    "#4f8a3c",
+    "#8064a2",
+    "#e08a1e",
+    "#2a9d8f",
+    "#7f7f7f",
+    "#b5838d",
+    "#264653",
+    "#a5a58d",
+)
+ASSET_PALETTE = ("#1f4e79", "#6a9fd4", "#c9a227", "#8d8d8d", "#4f8a3c", "#c0504d", "#8064a2")
+
+_RC = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "axes.edgecolor": "#666666",
+    "axes.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#e3e3e3",
+    "grid.linewidth": 0.6,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "pdf.fonttype": 42,
+    "svg.fonttype": "none",
+    "text.parse_math": False,  # dollar signs are currency, not TeX
+}
+
+WIDTH = 9.0  # inches; one chart spans the report column
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """The report's matplotlib style, restored on exit (no global state leaks)."""
+    with mpl.rc_context(_RC):
+        yield
+
+
+@dataclass(frozen=True, eq=False)
+class Chart:
+    """One figure of the report with its title and a one-sentence caption."""
+
+    key: str
+    title: str
+    caption: str
+    figure: Figure
+
+
+def png_bytes(fig: Figure, dpi: int = 130) -> bytes:
+    """The figure as PNG bytes, rendered by the Agg canvas."""
+    buf = io.BytesIO()
+    with style():
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def colours(names: list[str]) -> dict[str, str]:
+    """A stable colour per strategy name, in display order."""
+    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+
+
+def _fig(height: float, ncols: int = 1, nrows: int = 1, **kw: object) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=(WIDTH, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)  # type: ignore[arg-type]
+    return fig, axes
+
+
+def _pct_axis(ax: Axes, axis: str = "y", decimals: int = 0) -> None:
+    fmt = PercentFormatter(xmax=1.0, decimals=decimals)
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
+
+
+def _legend(fig: Figure, ax: Axes, ncol: int | None = None) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncol=ncol or min(len(labels), 6),
+            handlelength=1.6,
+        )
+
+
+def _period_text(index: pd.Index) -> str:
+    if isinstance(index, pd.DatetimeIndex) and len(index):
+        return f"{index[0].year}\u2013{index[-1].year}"
+    return ""
+
+
+def _grid_shape(n: int, max_cols: int = 3) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return math.ceil(n / cols), cols
+
+
+def _hide_unused(axes: np.ndarray, n: int) -> None:
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def growth_chart(data: TearsheetData) -> Chart | None:
+    """Growth of 1, log scale, nominal and real side by side."""
+    if data.growth is None or data.growth.empty:
+        return None
+    panels = [("Nominal", data.growth)]
+    if data.growth_real is not None and not data.growth_real.empty:
+        panels.append(("Real (inflation-adjusted)", data.growth_real))
+    col = colours(list(data.growth.columns))
+    fig, axes = _fig(4.0, ncols=len(panels), sharey=False)
+    for ax, (label, frame) in zip(axes.flat, panels, strict=True):
+        for name in frame.columns:
+            ax.plot(frame.index, frame[name], color=col[name], lw=1.3, label=name)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.4g}"))
+        ax.set_title(label, loc="left")
+        ax.set_xlabel("Year")
+        ax.set_ylabel("Value of $1 invested (USD, log scale)")
+    _legend(fig, axes.flat[0])
+    start = data.growth.index[0]
+    caption = (
+        f"Value of $1 invested at the end of {start:%b %Y} in each strategy, after fees and "
+        "trading costs, in nominal dollars and in dollars of the start date."
+    )
+    return Chart("growth", "Growth of $1", caption, fig)
+
+
+def drawdown_chart(data: TearsheetData) -> Chart | None:
+    """Underwater plot of nominal drawdowns."""
+    if data.drawdown is None or data.drawdown.empty:
+        return None
+    col = colours(list(data.drawdown.columns))
+    fig, axes = _fig(3.4)
+    ax = axes[0, 0]
+    for name in data.drawdown.columns:
+        ax.plot(data.drawdown.index, data.drawdown[name], color=col[name], lw=1.1, label=name)
+    worst = data.drawdown.min().idxmin()
+    ax.fill_between(
+        data.drawdown.index, data.drawdown[worst], 0, color=col[worst], alpha=0.12, lw=0
+    )
+    _pct_axis(ax)
+    ax.set_xlabel("Year")
+    ax.set_ylabel("Drawdown from previous peak (%)")
+    _legend(fig, ax)
+    caption = (
+        "How far each strategy's nominal value stood below its previous high at each period "
+        f"end; the shaded area is the strategy with the deepest fall ({worst})."
+    )
+    return Chart("drawdown", "Drawdowns (underwater)", caption, fig)
+
+
+def rolling_chart(data: TearsheetData) -> Chart | None:
+    """Rolling annualised return (top row) and volatility (bottom row) per window."""
+    windows = [w for w in data.rolling_return if not data.rolling_return[w].dropna(how="all").empty]
+    if not windows:
+        return None
+    names = list(data.rolling_return[windows[0]].columns)
+    col = colours(names)
+    fig, axes = _fig(5.6, ncols=len(windows), nrows=2, sharex=True)
+    for j, w in enumerate(windows):
+        for i, (what, frames) in enumerate(
+            (("return", data.rolling_return), ("volatility", data.rolling_volatility))
+        ):
+            ax = axes[i, j]
+            frame = frames.get(w)
+            if frame is None:
+                ax.set_visible(False)
+                continue
+            for name in frame.columns:
+                ax.plot(frame.index, frame[name], color=col[name], lw=1.0, label=name)
+            _pct_axis(ax)
+            ax.set_title(f"Trailing {w} {what}", loc="left")
+            ax.set_ylabel(f"Annualised {what} (% a year)")
+            if i == 1:
+                ax.set_xlabel("Year (end of window)")
+        axes[0, j].axhline(0, color="#666666", lw=0.6)
+    _legend(fig, axes[0, 0])
+    caption = (
+        "Annualised nominal return (top) and volatility (bottom) over trailing windows, "
+        "plotted at each window's end: how steady each strategy's experience was."
+    )
+    return Chart("rolling", "Rolling return and volatility", caption, fig)
+
+
+def annual_returns_chart(data: TearsheetData) -> Chart | None:
+    """Calendar-year returns: grouped bars for short histories, a heat strip for long ones."""
+    frame = data.annual_returns
+    if frame is None or frame.empty:
+        return None
+    names = list(frame.columns)
+    col = colours(names)
+    years = np.asarray(frame.index, dtype=np.int64)
+    if len(years) * len(names) <= 160:
+        fig, axes = _fig(3.8)
+        ax = axes[0, 0]
+        width = 0.8 / len(names)
+        for k, name in enumerate(names):
+            x = years + (k - (len(names) - 1) / 2) * width
+            ax.bar(x, frame[name], width=width, color=col[name], label=name)
+        ax.axhline(0, color="#666666", lw=0.6)
+        _pct_axis(ax)
+        ax.set_xlabel("Calendar year")
+        ax.set_ylabel("Return in the year (%)")
+        _legend(fig, ax)
+        shown = "bars"
+    else:
+        fig, axes = _fig(0.9 + 0.38 * len(names))
+        ax = axes[0, 0]
+        lim = float(np.nanmax(np.abs(frame.to_numpy()))) or 1.0
+        cmap = LinearSegmentedColormap.from_list("rg", ["#b2182b", "#f7f7f7", "#2166ac"])
+        im = ax.imshow(
+            frame.T.to_numpy(),
+            aspect="auto",
+            cmap=cmap,
+            vmin=-lim,
+            vmax=lim,
+            interpolation="nearest",
+            extent=(years[0] - 0.5, years[-1] + 0.5, len(names) - 0.5, -0.5),
+        )
+        ax.set_yticks(range(len(names)), names)
+        ax.grid(False)
+        ax.set_xlabel("Calendar year")
+        ax.set_ylabel("Strategy")
+        cb = fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
+        cb.ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        cb.set_label("Return in the year (%)")
+        shown = "colours (blue gains, red losses)"
+    caption = (
+        f"Nominal return of each calendar year {years[0]}\u2013{years[-1]} after fees, shown "
+        f"as {shown}; only complete years are included."
+    )
+    return Chart("annual", "Calendar-year returns", caption, fig)
+
+
+def glide_path_chart(data: TearsheetData) -> Chart | None:
+    """Stacked area of target weights by age, one panel per strategy."""
+    paths = [g for g in data.glide_paths if not g.weights.empty]
+    if not paths:
+        return None
+    rows, cols = _grid_shape(len(paths))
+    fig, axes = _fig(2.9 * rows + 0.5, ncols=cols, nrows=rows, sharey=True)
+    assets: list[str] = list(dict.fromkeys(a for g in paths for a in g.weights.columns))
+    acol = {a: ASSET_PALETTE[i % len(ASSET_PALETTE)] for i, a in enumerate(assets)}
+    for ax, g in zip(axes.flat, paths, strict=False):
+        w = g.weights
+        ax.stackplot(
+            w.index.to_numpy(dtype=np.float64),
+            [w[a].to_numpy() for a in w.columns],
+            labels=list(w.columns),
+            colors=[acol[a] for a in w.columns],
+            alpha=0.9,
+            lw=0,
+        )
+        ax.axvline(g.retirement_age, color="black", lw=0.8, ls="--")
+        ax.set_ylim(0, 1)
+        ax.set_xlim(float(w.index[0]), float(w.index[-1]))
+        _pct_axis(ax)
+        ax.set_title(g.name, loc="left")
+        ax.set_xlabel("Age (years)")
+        ax.set_ylabel("Target weight (%)")
+        ax.grid(False)
+    _hide_unused(axes, len(paths))
+    handles = [Patch(color=acol[a], label=a) for a in assets]
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(assets), 7))
+    caption = (
+        "Target weight of each asset class by the member's age; the dashed line marks "
+        "retirement at age "
+        f"{paths[0].retirement_age:g}."
+    )
+    return Chart("glide", "Glide paths: target weights by age", caption, fig)
+
+
+def fan_chart(data: TearsheetData) -> Chart | None:
+    """Monte Carlo wealth percentiles by age, one panel per strategy."""
+    fans = [f for f in data.fans if not f.percentiles.empty]
+    if not fans:
+        return None
+    rows, cols = _grid_shape(len(fans), max_cols=2)
+    fig, axes = _fig(2.8 * rows + 0.5, ncols=cols, nrows=rows, sharey=True)
+    col = colours([f.name for f in fans])
+    for ax, f in zip(axes.flat, fans, strict=False):
+        p = f.percentiles
+        age = p.index.to_numpy(dtype=np.float64)
+        c = col[f.name]
+        ax.fill_between(age, p[5], p[95], color=c, alpha=0.15, lw=0, label="5th\u201395th")
+        ax.fill_between(age, p[25], p[75], color=c, alpha=0.35, lw=0, label="25th\u201375th")
+        ax.plot(age, p[50], color=c, lw=1.5, label="median")
+        ax.axvline(f.retirement_age, color="black", lw=0.8, ls="--", label="retirement")
+        ax.set_title(f.name, loc="left")
+        if f.success_rate is not None:
+            ax.text(
+                0.02,
+                0.95,
+                f"success {f.success_rate * 100:.0f}%",
+                transform=ax.transAxes,
+                va="top",
+                fontsize=8.5,
+                color="#333333",
+            )
+        ax.set_xlabel("Age (years)")
+        ax.set_ylabel("Wealth (real USD)")
+        ax.yaxis.set_major_formatter(FuncFormatter(_usd))
+        ax.set_ylim(bottom=0)
+    _hide_unused(axes, len(fans))
+    _legend(fig, axes[0, 0], ncol=4)
+    caption = (
+        "Percentiles of the member's account across Monte Carlo scenarios in dollars of the "
+        "start date (bands: 5th\u201395th and 25th\u201375th; line: median); the dashed line "
+        "marks retirement."
+    )
+    return Chart("fan", "Monte Carlo wealth by age", caption, fig)
+
+
+def _usd(v: float, _: object = None) -> str:
+    a = abs(v)
+    if a >= 1e6:
+        return f"${v / 1e6:.1f}m"
+    if a >= 1e3:
+        return f"${v / 1e3:.0f}k"
+    return f"${v:.0f}"
+
+
+def cohort_chart(data: TearsheetData) -> Chart | None:
+    """Terminal wealth by start year, coloured by success or failure, per strategy."""
+    c = data.cohorts
+    if c is None or c.terminal_wealth.empty:
+        return None
+    names = list(c.terminal_wealth.columns)
+    rows, cols = _grid_shape(len(names), max_cols=2)
+    fig, axes = _fig(2.6 * rows + 0.6, ncols=cols, nrows=rows, sharey=True)
+    labels = [str(x) for x in c.terminal_wealth.index]
+    x = np.arange(len(labels))
+    step = max(1, len(labels) // 10)
+    for ax, name in zip(axes.flat, names, strict=False):
+        tw = c.terminal_wealth[name].to_numpy(dtype=np.float64)
+        ok = c.success[name].to_numpy(dtype=bool)
+        ax.bar(x[ok], tw[ok], color="#4f8a3c", width=0.85, label="money lasted")
+        ax.bar(x[~ok], np.maximum(tw[~ok], 0), color="#c0504d", width=0.85, label="ran out")
+        ax.scatter(x[~ok], np.zeros((~ok).sum()), color="#c0504d", marker="v", s=14, zorder=3)
+        ax.set_xticks(x[::step], labels[::step])
+        ax.set_title(f"{name}  ({ok.mean() * 100:.0f}% of cohorts succeed)", loc="left")
+        ax.set_xlabel("Cohort start year")
+        ax.set_ylabel("Terminal wealth (real USD)")
+        ax.yaxis.set_major_formatter(FuncFormatter(_usd))
+    _hide_unused(axes, len(names))
+    _legend(fig, axes[0, 0])
+    caption = (
+        "Real wealth left at the end of the plan for each historical start year, green where "
+        "every withdrawal was paid and red where the money ran out: sequence-of-returns risk "
+        "shows as runs of bad start years."
+    )
+    return Chart("cohorts", "Historical cohorts by start year", caption, fig)
+
+
+def success_heatmap(data: TearsheetData) -> Chart | None:
+    """Success probability by withdrawal rate (x) and mix (y)."""
+    g = data.success_grid
+    if g is None or g.probabilities.empty:
+        return None
+    p = g.probabilities
+    fig, axes = _fig(0.8 + 0.42 * len(p.index) + 0.6)
+    ax = axes[0, 0]
+    cmap = LinearSegmentedColormap.from_list("succ", ["#b2182b", "#fddbc7", "#f7f7f7", "#2166ac"])
+    im = ax.imshow(p.to_numpy(dtype=np.float64), aspect="auto", cmap=cmap, vmin=0, vmax=1)
+    ax.set_xticks(range(len(p.columns)), [f"{float(r) * 100:.1f}%" for r in p.columns])
+    ax.set_yticks(range(len(p.index)), [str(i) for i in p.index])
+    ax.grid(False)
+    for (i, j), v in np.ndenumerate(p.to_numpy(dtype=np.float64)):
+        if np.isfinite(v):
+            ax.text(
+                j,
+                i,
+                f"{v * 100:.0f}",
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                color="white" if v > 0.85 or v < 0.15 else "#222222",
+            )
+    ax.set_xlabel("Initial withdrawal rate (% of the balance at retirement, real)")
+    ax.set_ylabel("Portfolio mix")
+    cb = fig.colorbar(im, ax=ax, pad=0.01, fraction=0.04)
+    cb.ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    cb.set_label("Probability of success (%)")
+    caption = (
+        "Share of scenarios in which the money lasts, for each mix and initial withdrawal "
+        "rate (numbers in %)" + (f"; {g.description}." if g.description else ".")
+    )
+    return Chart("heatmap", "Success probability by withdrawal rate and mix", caption, fig)
+
+
+def funded_ratio_chart(data: TearsheetData) -> Chart | None:
+    """Distribution of the funded ratio at retirement, per strategy (step histograms)."""
+    f = data.funded_ratios
+    if f is None or not f.ratios:
+        return None
+    names = list(f.ratios)
+    col = colours(names)
+    allv = np.concatenate([np.asarray(v, dtype=np.float64) for v in f.ratios.values()])
+    hi = float(np.quantile(allv, 0.99)) if allv.size else 2.0
+    bins = np.linspace(0.0, max(hi, f.threshold * 1.5), 41)
+    fig, axes = _fig(3.6)
+    ax = axes[0, 0]
+    for name in names:
+        v = np.clip(np.asarray(f.ratios[name], dtype=np.float64), 0, bins[-1])
+        ok = float(np.mean(np.asarray(f.ratios[name]) >= f.threshold)) * 100
+        ax.hist(
+            v,
+            bins=bins,
+            histtype="step",
+            lw=1.5,
+            color=col[name],
+            weights=np.full(v.size, 1.0 / max(v.size, 1)),
+            label=f"{name} ({ok:.0f}% \u2265 {f.threshold:g})",
+        )
+    ax.axvline(f.threshold, color="black", lw=0.8, ls="--")
+    _pct_axis(ax)
+    ax.set_xlabel("Funded ratio at retirement (balance / cost of the target income, \u00d7)")
+    ax.set_ylabel("Share of scenarios (%)")
+    _legend(fig, ax, ncol=min(len(names), 3))
+    caption = (
+        "Distribution across scenarios of the balance at retirement divided by the cost of "
+        f"the target income; right of the dashed line ({f.threshold:g}) the member is fully "
+        "funded (values above the last bin are counted in it)."
+    )
+    return Chart("funded", "Funded ratio at retirement", caption, fig)
+
+
+def sleeve_chart(data: TearsheetData) -> Chart | None:
+    """Sleeve size against Sharpe, maximum drawdown and success probability."""
+    s = data.sleeve
+    if s is None or s.table.empty:
+        return None
+    t = s.table
+    x = t.index.to_numpy(dtype=np.float64)
+    panels = [
+        ("sharpe", "Sharpe ratio (annualised)", False),
+        ("max_drawdown", "Maximum drawdown (%)", True),
+        ("success", "Probability of success (%)", True),
+    ]
+    panels = [p for p in panels if p[0] in t.columns and t[p[0]].notna().any()]
+    fig, axes = _fig(3.2, ncols=len(panels))
+    for ax, (key, label, pct) in zip(axes.flat, panels, strict=True):
+        ax.plot(x, t[key], marker="o", color="#e08a1e", lw=1.5)
+        _pct_axis(ax, "x", decimals=1)
+        if pct:
+            _pct_axis(ax)
+        ax.set_xlabel("Crypto sleeve (% of the portfolio)")
+        ax.set_ylabel(label)
+        ax.set_title(label.split(" (")[0], loc="left")
+    base = f" added to {s.base_name}" if s.base_name else ""
+    period = f" over {s.period}" if s.period else ""
+    caption = (
+        f"How the Sharpe ratio, the deepest drawdown and the probability of success change "
+        f"with the size of the Bitcoin sleeve{base}{period}."
+    )
+    return Chart("sleeve", "Crypto sleeve size", caption, fig)
+
+
+CHARTS: tuple[Callable[[TearsheetData], Chart | None], ...] = (
+    growth_chart,
+    drawdown_chart,
+    rolling_chart,
+    annual_returns_chart,
+    glide_path_chart,
+    fan_chart,
+    cohort_chart,
+    success_heatmap,
+    funded_ratio_chart,
+    sleeve_chart,
+)
+
+
+def build_charts(data: TearsheetData) -> list[Chart]:
+    """Every chart whose data is present, in report order."""
+    out = []
+    with style():
+        for make in CHARTS:
+            chart = make(data)
+            if chart is not None:
+                out.append(chart)
+    return out

@@ -1,0 +1,112 @@
+"""The tear sheet as one self-contained HTML file.
+
+Images are embedded as base64 PNG ``data:`` URIs, the CSS is inline, there is no script
+and no external reference of any kind, so the page renders identically offline.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from backtest.report.charts import Chart, png_bytes
+from backtest.report.tearsheet import TearsheetData, metrics_views, settings_rows
+
+CSS = """
+:root { --ink:#1d2733; --muted:#5b6673; --rule:#d5dae0; --accent:#1f4e79; --band:#f4f6f9; }
+* { box-sizing: border-box; }
+html { background: #ffffff; }
+body { margin: 0 auto; max-width: 1000px; padding: 36px 40px 60px; color: var(--ink);
+  font: 14px/1.5 "Source Sans Pro", "Helvetica Neue", Helvetica, Arial, sans-serif; }
+header { border-bottom: 3px solid var(--accent); padding-bottom: 10px; margin-bottom: 22px; }
+h1 { font-size: 26px; font-weight: 600; margin: 0 0 4px; letter-spacing: -0.2px; }
+.subtitle { color: var(--muted); font-size: 15px; margin: 0; }
+h2 { font-size: 18px; font-weight: 600; color: var(--accent); margin: 34px 0 10px;
+  border-bottom: 1px solid var(--rule); padding-bottom: 4px; }
+h3 { font-size: 15px; font-weight: 600; margin: 26px 0 6px; }
+table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
+th, td { padding: 4px 8px; border-bottom: 1px solid var(--rule); }
+thead th { border-bottom: 2px solid var(--ink); font-weight: 600; vertical-align: bottom; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.label { white-space: nowrap; }
+td.desc { color: var(--muted); font-size: 11.5px; }
+tbody tr:nth-child(even) { background: var(--band); }
+dl.settings { display: grid; grid-template-columns: max-content 1fr; gap: 3px 18px;
+  margin: 0; font-size: 13px; }
+dl.settings dt { color: var(--muted); }
+dl.settings dd { margin: 0; }
+figure { margin: 8px 0 4px; page-break-inside: avoid; }
+figure img { width: 100%; height: auto; display: block; border: 1px solid #eef0f3; }
+figcaption { color: var(--muted); font-size: 12.5px; margin-top: 6px; }
+.notes { color: var(--muted); font-size: 12px; }
+.notes li { margin: 2px 0; }
+footer { margin-top: 40px; color: var(--muted); font-size: 11.5px;
+  border-top: 1px solid var(--rule); padding-top: 8px; }
+"""
+
+
+def _img(chart: Chart) -> str:
+    data = base64.b64encode(png_bytes(chart.figure)).decode("ascii")
+    alt = escape(f"{chart.title}: {chart.caption}", quote=True)
+    return f'<img alt="{alt}" src="data:image/png;base64,{data}">'
+
+
+def _metrics_html(data: TearsheetData) -> str:
+    parts = []
+    for view in metrics_views(data):
+        head = "".join(f'<th class="num">{escape(s)}</th>' for s in view.strategies)
+        body = []
+        for label, desc, cells in view.rows:
+            tds = "".join(f'<td class="num">{escape(c)}</td>' for c in cells)
+            body.append(
+                f'<tr><td class="label">{escape(label)}</td>{tds}'
+                f'<td class="desc">{escape(desc)}</td></tr>'
+            )
+        parts.append(
+            f"<h3>{escape(view.basis.capitalize())} returns</h3>"
+            f'<table class="metrics" id="metrics-{escape(view.basis)}"><thead><tr>'
+            f"<th>Metric</th>{head}<th>Definition</th></tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
+    return "\n".join(parts)
+
+
+def render_html(data: TearsheetData, charts: list[Chart]) -> str:
+    """The whole report as one HTML document (UTF-8 text)."""
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(data.title)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<header><h1>{escape(data.title)}</h1>",
+    ]
+    if data.subtitle:
+        out.append(f'<p class="subtitle">{escape(data.subtitle)}</p>')
+    out.append("</header>")
+    settings = settings_rows(data)
+    if settings:
+        out.append('<section id="settings"><h2>Settings</h2><dl class="settings">')
+        out.extend(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in settings)
+        out.append("</dl></section>")
+    metrics = _metrics_html(data)
+    if metrics:
+        out.append(f'<section id="metrics"><h2>Performance and risk</h2>{metrics}</section>')
+    if charts:
+        out.append('<section id="charts"><h2>Charts</h2>')
+        for chart in charts:
+            out.append(
+                f'<figure id="chart-{escape(chart.key)}"><h3>{escape(chart.title)}</h3>'
+                f"{_img(chart)}<figcaption>{escape(chart.caption)}</figcaption></figure>"
+            )
+        out.append("</section>")
+    if data.notes:
+        out.append('<section id="notes"><h2>Notes</h2><ul class="notes">')
+        out.extend(f"<li>{escape(n)}</li>" for n in data.notes)
+        out.append("</ul></section>")
+    out.append(
+        "<footer>Generated by glidelab. Past returns do not guarantee future results; "
+        "simulated outcomes depend on the scenarios and assumptions listed above.</footer>"
+    )
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
