@@ -5,6 +5,7 @@ Timestamps, nominal USD unless asked for ``real=True``.
 
 * :func:`load_history` - embedded history (offline), catalog in :data:`CATALOG`.
 * :func:`load_btc_daily` - embedded Bitcoin daily USD closes.
+* :func:`summary_table` - annualised statistics of every embedded series.
 * :func:`load_yahoo` - Yahoo Finance total returns (adjusted closes), parquet cache.
 * :func:`load_csv` - a user's own prices or returns, validated.
 * :func:`to_real` / :func:`to_nominal` - deflate / inflate with a CPI series.
@@ -21,6 +22,7 @@ from backtest.data.embedded import (
     list_series,
     load_btc_daily,
     load_history,
+    summary_table,
 )
 from backtest.data.inflation import to_nominal, to_real
 from backtest.data.yahoo import load_yahoo
@@ -35,6 +37,7 @@ __all__ = [
     "load_csv",
     "load_history",
     "load_yahoo",
+    "summary_table",
     "to_nominal",
     "to_real",
 ]

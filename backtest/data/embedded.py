@@ -50,6 +50,7 @@ __all__ = [
     "list_series",
     "load_btc_daily",
     "load_history",
+    "summary_table",
 ]
 
 FREQUENCIES: tuple[str, ...] = ("annual", "monthly")
@@ -634,3 +635,63 @@ def load_btc_daily() -> pd.Series:
     s = _read_csv("btc_daily.csv")["btc_usd_close"].astype("float64")
     s.attrs = {"units": "USD per BTC", "source": _BTC}
     return s
+
+
+SUMMARY_NOTE = (
+    "Annualised from each series' own frequency: arithmetic mean = mean x periods per year "
+    "(x12 monthly); geometric mean = compounded growth per year, "
+    "prod(1 + r) ** (periods_per_year / n) - 1; volatility = std (ddof=1) x "
+    "sqrt(periods per year). Worst = lowest single-period return (month or year) and its "
+    "period."
+)
+
+
+def summary_table(frequency: str | None = None, real: bool = False) -> pd.DataFrame:
+    """Statistics of every embedded series over its full coverage.
+
+    Parameters
+    ----------
+    frequency
+        ``"annual"``, ``"monthly"`` or None (both).
+    real
+        Deflate by the CPI of the same frequency first (``cpi`` itself is then left out
+        and each series is cut to the CPI's coverage).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per series: ``name``, ``frequency``, ``first``, ``last``, ``periods``,
+        ``arith_mean_ann``, ``geo_mean_ann``, ``vol_ann`` (decimal, annualised as in
+        :data:`SUMMARY_NOTE`), ``worst`` (decimal return of the worst single period),
+        ``worst_period`` (``YYYY`` or ``YYYY-MM``), ``source``. ``attrs["note"]`` says how
+        the figures are annualised.
+    """
+    from backtest.types import periods_per_year
+
+    rows = []
+    for info in list_series(frequency):
+        if real and info.kind == "inflation":
+            continue
+        r = load_history([info.name], info.frequency, real=real)[info.name]
+        ppy = periods_per_year(info.frequency)
+        x = r.to_numpy(dtype=np.float64)
+        n = len(x)
+        worst_at = r.idxmin()
+        rows.append(
+            {
+                "name": info.name,
+                "frequency": info.frequency,
+                "first": _label(r.index[0], info.frequency),
+                "last": _label(r.index[-1], info.frequency),
+                "periods": n,
+                "arith_mean_ann": float(x.mean() * ppy),
+                "geo_mean_ann": float(np.exp(np.log1p(x).sum() * ppy / n) - 1.0),
+                "vol_ann": float(x.std(ddof=1) * np.sqrt(ppy)) if n > 1 else float("nan"),
+                "worst": float(x.min()),
+                "worst_period": _label(worst_at, info.frequency),
+                "source": info.source,
+            }
+        )
+    table = pd.DataFrame(rows)
+    table.attrs = {"note": SUMMARY_NOTE, "real": bool(real)}
+    return table

@@ -1,0 +1,108 @@
+"""``glidelab data``: the embedded historical series and their statistics (offline)."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+NAME = "data"
+HELP = "list the embedded historical series with annualised statistics (offline)"
+DESCRIPTION = """\
+Print every historical series shipped inside glidelab (no network needed): its name as
+used by backtest.data.load_history, frequency, first and last period, annualised
+arithmetic and geometric mean, annualised volatility, worst single period (value and
+date) and source.
+
+Monthly figures are annualised: arithmetic mean x 12, geometric mean by compounding
+(prod(1+r)^(12/n) - 1), volatility x sqrt(12). Returns are nominal USD unless --real
+(deflated by the CPI of the same frequency). Annual us_stocks is the S&P 500
+(Damodaran); monthly us_stocks is the CRSP total market (Ken French). Shiller's monthly
+series use monthly-average prices and are smoothed. Full provenance:
+backtest/data/embedded/PROVENANCE.md and SERIES.md.
+
+example:
+  glidelab data --frequency monthly --csv results/series.csv
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``glidelab data``."""
+    parser.add_argument(
+        "--frequency",
+        choices=["annual", "monthly"],
+        default=None,
+        help="only annual or only monthly series (default: both)",
+    )
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="statistics of real returns (deflated by CPI; cpi itself is left out)",
+    )
+    parser.add_argument(
+        "--describe",
+        action="store_true",
+        help="also print what each series measures and its caveats",
+    )
+    parser.add_argument(
+        "--csv",
+        metavar="PATH",
+        default=None,
+        help="also write the table (decimal fractions) to this CSV file",
+    )
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the table; write it as CSV if asked."""
+    from backtest.data import get_series, summary_table
+    from backtest.io import write_text_atomic
+
+    table = summary_table(args.frequency, real=args.real)
+    header = ["name", "freq", "first", "last", "n", "arith/yr", "geo/yr", "vol/yr", "worst"]
+    header += ["when", "source"]
+    rows = [
+        [
+            r.name,
+            r.frequency,
+            r.first,
+            r.last,
+            str(r.periods),
+            _pct(r.arith_mean_ann),
+            _pct(r.geo_mean_ann),
+            _pct(r.vol_ann),
+            _pct(r.worst),
+            r.worst_period,
+            r.source,
+        ]
+        for r in table.itertuples()
+    ]
+    right = {"n", "arith/yr", "geo/yr", "vol/yr", "worst"}
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        out = [
+            c.rjust(w) if h in right else c.ljust(w)
+            for h, c, w in zip(header, cells, widths, strict=True)
+        ]
+        return "  ".join(out).rstrip()
+
+    terms = "real (CPI-deflated)" if args.real else "nominal USD"
+    print(f"Embedded historical series, {terms} total returns.")
+    print(textwrap.fill(table.attrs["note"], width=100))
+    print()
+    print(line(header))
+    print(line(["-" * w for w in widths]))
+    for cells in rows:
+        print(line(cells))
+    if args.describe:
+        print()
+        for row in table.itertuples():
+            info = get_series(row.name, row.frequency)
+            print(f"{row.name} ({row.frequency}): {info.description}")
+    if args.csv:
+        path = write_text_atomic(args.csv, table.to_csv(index=False, float_format="%.6f"))
+        print(f"\nwrote {path}")
+    return 0

@@ -1,0 +1,81 @@
+"""summary_table figures and the ``glidelab data`` command (offline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.data import list_series, load_history, summary_table
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return summary_table()
+
+
+def test_one_row_per_series(table: pd.DataFrame) -> None:
+    assert len(table) == len(list_series())
+    assert {"name", "frequency", "first", "last", "arith_mean_ann", "geo_mean_ann"} <= set(table)
+    assert {"vol_ann", "worst", "worst_period", "source"} <= set(table)
+    assert "sqrt" in table.attrs["note"]
+
+
+def test_annual_stocks_row(table: pd.DataFrame) -> None:
+    row = table.set_index(["name", "frequency"]).loc[("us_stocks", "annual")]
+    assert (row["first"], row["last"], row["periods"]) == ("1928", "2025", 98)
+    assert row["worst_period"] == "1931"
+    np.testing.assert_allclose(row["worst"], -0.4384, atol=5e-5)  # published to 2 decimals
+    np.testing.assert_allclose(row["geo_mean_ann"], 0.100, atol=5e-4)  # PROVENANCE: 10.0 %
+
+
+def test_monthly_annualisation(table: pd.DataFrame) -> None:
+    row = table.set_index(["name", "frequency"]).loc[("us_stocks", "monthly")]
+    r = load_history(["us_stocks"], "monthly")["us_stocks"].to_numpy()
+    # same formulas computed independently; exact up to float summation order
+    np.testing.assert_allclose(row["arith_mean_ann"], 12 * r.mean(), rtol=1e-12)
+    np.testing.assert_allclose(row["vol_ann"], np.sqrt(12) * r.std(ddof=1), rtol=1e-12)
+    growth = np.prod(1 + r) ** (12 / len(r)) - 1
+    np.testing.assert_allclose(row["geo_mean_ann"], growth, rtol=1e-9)
+    assert row["worst_period"] == "1931-09"
+    # the compounded monthly CRSP growth is close to the annual S&P figure (~10 %)
+    assert 0.09 < row["geo_mean_ann"] < 0.11
+
+
+def test_frequency_filter_and_real() -> None:
+    annual = summary_table("annual")
+    assert set(annual["frequency"]) == {"annual"}
+    real = summary_table("annual", real=True)
+    assert "cpi" not in set(real["name"])
+    stocks = real.set_index("name").loc["us_stocks"]
+    # real geometric mean ~ (1.100 / 1.030) - 1 ~ 6.8 %
+    np.testing.assert_allclose(stocks["geo_mean_ann"], 1.100177 / 1.030352 - 1, atol=5e-4)
+
+
+def test_command_prints_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from optimize.cli import main
+
+    out_csv = tmp_path / "out" / "series.csv"
+    assert main(["data", "--frequency", "annual", "--csv", str(out_csv)]) == 0
+    text = capsys.readouterr().out
+    assert "arith/yr" in text and "vol/yr" in text and "x12 monthly" in text
+    line = next(ln for ln in text.splitlines() if ln.startswith("us_stocks "))
+    assert "-43.8%" in line and "1931" in line and "1928" in line and "Damodaran" in line
+    assert "monthly" not in [ln.split()[1] for ln in text.splitlines() if ln.startswith("btc")]
+    written = pd.read_csv(out_csv)
+    assert len(written) == len(list_series("annual"))
+
+
+def test_command_help_and_describe(capsys: pytest.CaptureFixture[str]) -> None:
+    from optimize.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "--help"])
+    assert exc.value.code == 0
+    help_text = capsys.readouterr().out
+    assert "offline" in help_text.lower() or "no network" in help_text
+    assert "example" in help_text
+    assert main(["data", "--frequency", "monthly", "--describe"]) == 0
+    assert "monthly-AVERAGE prices" in capsys.readouterr().out
