@@ -69,7 +69,7 @@ Step control: simulate the candidate with the engine (``simulate``) on the same 
 (common random numbers); accept it if the true success probability rises, or stays
 equal while the true bPOE falls; then grow the trust radius ``rho`` (x 1.5), else halve
 it. Stop at ``max_iterations``, when ``rho`` falls below ``min_trust_radius``, or at
-100 % success. The start is the best constant mix of a coarse grid, projected onto the
+100 % success. The start is the best constant mix of a grid, projected onto the
 constraints.
 """
 
@@ -782,14 +782,16 @@ def _build_subproblem(n_scen: int, s: _Setup) -> _Subproblem:
     return _Subproblem(problem, y, a, jac, offset, z0, rho)
 
 
-def _initial_knots(sub: Scenarios, plan: Plan, goal: Goal, s: _Setup, n_knots: int) -> FloatArray:
-    """Best constant mix (equity share grid of 21 points) on ``sub``, as knot weights."""
+def _initial_knots(
+    sub: Scenarios, plan: Plan, goal: Goal, s: _Setup, n_knots: int, step: float
+) -> FloatArray:
+    """Best constant mix (grid of equity shares, ``step`` apart) on ``sub``, as knots."""
     n_a = len(s.assets)
     eq = np.zeros(n_a)
     eq[list(s.equity)] = 1.0
     if 0 < eq.sum() < n_a:
         risky, safe = eq / eq.sum(), (1 - eq) / (1 - eq).sum()
-        candidates = [e * risky + (1 - e) * safe for e in np.linspace(0, 1, 21)]
+        candidates = [e * risky + (1 - e) * safe for e in np.arange(0, 1 + step / 2, step)]
     else:
         candidates = [np.full(n_a, 1.0 / n_a)]
     ppy = sub.periods_per_year
@@ -815,6 +817,7 @@ def optimize_glide_path(
     knot_ages: Sequence[float] | None = None,
     knot_spacing_years: float = 5.0,
     initial: FloatArray | None = None,
+    initial_grid_step: float = 0.02,
     max_iterations: int = 30,
     trust_radius: float = 0.2,
     min_trust_radius: float = 2e-3,
@@ -844,7 +847,8 @@ def optimize_glide_path(
         the start age, plus the retirement age and the last period's age. Use
         ``knot_spacing_years=1`` for one weight vector per year.
     initial
-        Starting knot weights (n_knots, n_assets); default the best constant mix.
+        Starting knot weights (n_knots, n_assets); default the best constant mix of a
+        grid of equity shares ``initial_grid_step`` apart (equity assets vs the rest).
     max_iterations
         SCP iterations (each: one conic solve and one simulation).
     trust_radius, min_trust_radius
@@ -908,7 +912,7 @@ def optimize_glide_path(
     start = (
         np.asarray(initial, dtype=np.float64)
         if initial is not None
-        else _initial_knots(sub, plan, goal, s, n_k)
+        else _initial_knots(sub, plan, goal, s, n_k, initial_grid_step)
     )
     if start.shape != (n_k, n_a):
         raise OptimizationError(
