@@ -223,3 +223,17 @@ def test_to_real_alignment_error() -> None:
     cpi = load_history(["cpi"], start=2000, end=2005)["cpi"]
     with pytest.raises(DataError, match="no value for 5 period"):
         to_real(r, cpi)
+
+
+def test_series_md_documents_every_series() -> None:
+    import importlib.resources
+
+    text = (
+        importlib.resources.files("backtest.data")
+        .joinpath("embedded", "SERIES.md")
+        .read_text(encoding="utf-8")
+    )
+    for info in list_series():
+        row = f"| `{info.name}` | `{info.csv}` | `{info.column}` | {info.coverage} |"
+        assert row in text, f"SERIES.md lacks {info.name} ({info.frequency})"
+    assert "monthly-average" in text and "CRSP" in text and "S&P 500" in text
