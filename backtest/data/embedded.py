@@ -55,7 +55,7 @@ __all__ = [
 
 FREQUENCIES: tuple[str, ...] = ("annual", "monthly")
 
-PeriodLike = int | str | _dt.date | pd.Timestamp | pd.Period | None
+PeriodLike = int | str | _dt.date | pd.Timestamp | pd.Period | np.datetime64 | None
 
 Derivation = Literal["column", "annual_from_december_close"]
 
@@ -449,7 +449,7 @@ def _period(value: object, frequency: str, *, role: str = "start") -> pd.Period:
             if pfreq == "Y":
                 return pd.Period(year=year, freq="Y")
             return pd.Period(year=year, month=12 if role == "end" else 1, freq="M")
-        if isinstance(value, (str, _dt.date, pd.Timestamp)):
+        if isinstance(value, (str, _dt.date, pd.Timestamp, np.datetime64)):
             return pd.Timestamp(value).to_period(pfreq)
     except (TypeError, ValueError):
         pass

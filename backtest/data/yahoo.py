@@ -318,7 +318,7 @@ def _get_closes(
                 f"Yahoo Finance unreachable ({exc}); using cached prices for {ticker} "
                 f"({cached.describe()}). Pass refresh=True when online to update them.",
                 StaleCacheWarning,
-                stacklevel=4,
+                stacklevel=3,
             )
             return cached.closes.loc[pd.Timestamp(fetch_start) : pd.Timestamp(end)], "stale cache"
         raise OfflineError(

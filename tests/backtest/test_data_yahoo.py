@@ -154,8 +154,9 @@ def test_offline_uses_usable_cache_with_warning(
     monkeypatch.setattr(yahoo, "_download", online)
     fresh = load_yahoo("SPY", "2020-01-01", "2020-06-30", cache_dir=tmp_path)
     monkeypatch.setattr(yahoo, "_download", FakeYahoo(offline=True))
-    with pytest.warns(StaleCacheWarning, match="unreachable.*cached prices for SPY"):
+    with pytest.warns(StaleCacheWarning, match="unreachable.*cached prices for SPY") as rec:
         stale = load_yahoo("SPY", "2020-01-01", "2020-06-30", cache_dir=tmp_path, refresh=True)
+    assert rec[0].filename == __file__  # the warning points at the caller's line
     pd.testing.assert_frame_equal(stale.loc[:, ["SPY"]], fresh)
     assert stale.attrs["cache"] == {"SPY": "stale cache"}
 
