@@ -121,7 +121,8 @@ def backtest_history(
     history
         Decimal simple **nominal** returns per period, indexed by period-end dates, one
         column per asset (as from ``backtest.data.load_history``); must hold the strategy's
-        assets with no gaps. A ``"cpi"`` column is used as inflation when ``inflation`` is
+        assets; NaN is allowed only where the strategy holds no weight (e.g. a Bitcoin sleeve
+        waiting in cash before 2011). A ``"cpi"`` column is used as inflation when ``inflation`` is
         not given.
     strategy
         Any ``strategies.base.Strategy``.
@@ -167,13 +168,7 @@ def backtest_history(
             raise DataError("inflation does not cover every period of the history")
     assets = tuple(strategy.assets)
     rets = history.loc[:, list(assets)]
-    gaps = rets.isna().any(axis=1)
-    if gaps.any():
-        first = rets.index[gaps.to_numpy()][0]
-        raise DataError(
-            f"history has missing returns for {strategy.name!r}'s assets (first at "
-            f"{first.date()}); restrict start/end to the assets' common period"
-        )
+    # Gaps (NaN) are allowed where the strategy holds nothing; the simulator refuses the rest.
     n = len(history)
     years = n / ppy
     first_year = _period_start_year(history.index[0], ppy)

@@ -124,5 +124,5 @@ def test_errors() -> None:
         backtest_history(h, AgeGlide(), retirement_year=2100)
     h2 = h.copy()
     h2.iloc[2, 0] = np.nan
-    with pytest.raises(DataError, match="missing returns"):
+    with pytest.raises(DataError, match="no return data"):
         backtest_history(h2, Mix("s", ("stocks",), (1.0,)))
