@@ -1,0 +1,308 @@
+"""``glidelab simulate``: one member, one strategy, many return scenarios (offline)."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "simulate"
+HELP = "simulate a member's plan under a strategy over return scenarios; success and wealth"
+DESCRIPTION = """\
+Simulate a member's account from the start age to the end age over many return
+scenarios at once, and report the success rate and percentiles (5/25/50/75/95) of real
+terminal wealth and of the real balance at retirement.
+
+Units: amounts are real USD of the start date (today's dollars), a year; rates are
+decimal (0.10 = 10 %) and annual. Scenarios come from the embedded history of the
+strategy's assets plus CPI:
+  historical  every rolling window of the history (cohorts; --n is ignored);
+  bootstrap   stationary block bootstrap of whole rows (block length from
+              arch.bootstrap.optimal_block_length unless --block-length);
+  parametric  multivariate normal or Student-t in log returns, estimated from history.
+Random scenarios are drawn in chunks of --chunk-size from independent child seeds of
+--seed, so memory stays bounded and a run is reproducible from its settings.
+
+Writes <out>/<name>.csv (the statistics) and <out>/<name>.json (the statistics and every
+setting used), each atomically.
+
+examples:
+  glidelab simulate --strategy fixed_60_40 --scenarios bootstrap --n 20000 --seed 1
+  glidelab simulate --mix us_stocks=0.6,tbonds_10y=0.4 --start-age 65 --retirement-age 65 \\
+      --end-age 95 --balance 1000000 --withdrawal constant --withdrawal-rate 0.04
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``glidelab simulate``."""
+    g = parser.add_argument_group("member (real USD of today, decimal annual rates)")
+    g.add_argument("--start-age", type=float, default=30.0, help="age now (default 30)")
+    g.add_argument("--retirement-age", type=float, default=65.0, help="default 65")
+    g.add_argument("--end-age", type=float, default=95.0, help="default 95")
+    g.add_argument("--balance", type=float, default=0.0, help="balance now, USD (default 0)")
+    g.add_argument("--salary", type=float, default=60_000.0, help="salary now, USD a year")
+    g.add_argument("--salary-growth", type=float, default=0.01, help="real growth a year")
+    g.add_argument("--contribution-rate", type=float, default=0.10, help="share of salary")
+    g.add_argument("--match-rate", type=float, default=0.5, help="employer match per dollar")
+    g.add_argument("--match-cap", type=float, default=0.06, help="match up to this of salary")
+    g.add_argument(
+        "--limit", type=float, default=23_500.0, help="employee limit, USD a year (0 = none)"
+    )
+    g.add_argument("--catch-up", type=float, default=7_500.0, help="extra limit from age 50")
+    g.add_argument("--contribution-timing", choices=["start", "end"], default="end")
+    g.add_argument("--expense-ratio", type=float, default=0.001, help="fees, share a year")
+    g.add_argument("--cost-bps", type=float, default=0.0, help="trading cost, bps of turnover")
+    g.add_argument(
+        "--withdrawal",
+        choices=["constant", "fixed", "guardrails", "rmd", "none"],
+        default="constant",
+        help="rule in retirement: constant real (Bengen), fixed %% of balance, "
+        "Guyton-Klinger guardrails, RMD table, none (default constant)",
+    )
+    g.add_argument(
+        "--withdrawal-rate",
+        type=float,
+        default=0.04,
+        help="constant: share of the balance at retirement; fixed/guardrails: rate (0.04)",
+    )
+    g.add_argument("--withdrawal-timing", choices=["start", "end", "split"], default="start")
+    g.add_argument(
+        "--success",
+        choices=["money-lasts", "replacement", "db"],
+        default="money-lasts",
+        help="money lasts to the end age, or funded ratio at retirement >= 1 against a "
+        "replacement rate of final salary or a DB formula",
+    )
+    g.add_argument("--replacement-rate", type=float, default=0.7)
+    g.add_argument("--accrual-rate", type=float, default=0.015, help="DB: per year of service")
+    g.add_argument(
+        "--payout-years", type=float, default=None, help="funded ratio horizon (default to end)"
+    )
+    g.add_argument("--discount-rate", type=float, default=0.02, help="real, for funded ratio")
+
+    s = parser.add_argument_group("strategy")
+    who = s.add_mutually_exclusive_group()
+    who.add_argument("--strategy", default=None, help="preset name (see strategies presets)")
+    who.add_argument(
+        "--mix", default=None, help="fixed mix, e.g. us_stocks=0.6,tbonds_10y=0.4 (default)"
+    )
+    s.add_argument(
+        "--rebalance",
+        default="annual",
+        help="for --mix: annual, quarterly, monthly, none, or band:0.05",
+    )
+
+    c = parser.add_argument_group("scenarios")
+    c.add_argument(
+        "--scenarios", choices=["historical", "bootstrap", "parametric"], default="bootstrap"
+    )
+    c.add_argument("--n", type=int, default=10_000, help="number of random scenarios")
+    c.add_argument("--seed", type=int, default=0, help="seed of the random scenarios")
+    c.add_argument("--frequency", choices=["annual", "monthly"], default="annual")
+    c.add_argument("--block-length", type=float, default=None, help="bootstrap block length")
+    c.add_argument("--distribution", choices=["normal", "student_t"], default="normal")
+    c.add_argument("--dof", type=float, default=5.0, help="Student-t degrees of freedom")
+    c.add_argument("--wrap", action="store_true", help="historical: wrap around the history")
+    c.add_argument("--chunk-size", type=int, default=20_000, help="scenarios per chunk")
+
+    o = parser.add_argument_group("output")
+    o.add_argument("--out", default="results/simulate", metavar="DIR")
+    o.add_argument("--name", default="simulation", help="file stem (default simulation)")
+
+
+def _parse_mix(text: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    from backtest.errors import PlanError
+
+    assets, weights = [], []
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            w = float(value)
+        except ValueError:
+            w = float("nan")
+        if not sep or not name.strip() or w != w:
+            raise PlanError(f"--mix part {part!r}: write NAME=WEIGHT, e.g. us_stocks=0.6")
+        assets.append(name.strip())
+        weights.append(w)
+    return tuple(assets), tuple(weights)
+
+
+def _rebalance(text: str):
+    from backtest.errors import PlanError
+    from strategies import RebalanceRule
+
+    months = {"annual": 12, "quarterly": 3, "monthly": 1}
+    if text in months:
+        return RebalanceRule(kind="calendar", every_months=months[text])
+    if text == "none":
+        return RebalanceRule(kind="none")
+    if text.startswith("band:"):
+        try:
+            return RebalanceRule(kind="band", band=float(text[5:]))
+        except ValueError as exc:
+            raise PlanError(f"--rebalance {text!r}: {exc}") from None
+    raise PlanError(f"--rebalance {text!r}; use annual, quarterly, monthly, none or band:0.05")
+
+
+def _strategy(args: argparse.Namespace):
+    from backtest.errors import PlanError
+    from strategies import FixedMix, preset
+
+    if args.strategy:
+        try:
+            return preset(args.strategy)
+        except ValueError as exc:
+            raise PlanError(str(exc)) from None
+    assets, weights = _parse_mix(args.mix or "us_stocks=0.6,tbonds_10y=0.4")
+    try:
+        return FixedMix(
+            "mix " + ",".join(f"{a}={w:g}" for a, w in zip(assets, weights, strict=True)),
+            assets,
+            weights,
+            rebalance=_rebalance(args.rebalance),
+        )
+    except ValueError as exc:
+        raise PlanError(f"--mix: {exc}") from None
+
+
+def _plan(args: argparse.Namespace):
+    from backtest.plan import (
+        ConstantReal,
+        Contributions,
+        FixedPercent,
+        FundedRatio,
+        GuytonKlinger,
+        MoneyLasts,
+        Plan,
+        RequiredMinimum,
+    )
+
+    contributions = None
+    if args.retirement_age > args.start_age and args.salary > 0:
+        contributions = Contributions(
+            salary=args.salary,
+            rate=args.contribution_rate,
+            salary_growth_real=args.salary_growth,
+            match_rate=args.match_rate,
+            match_cap=args.match_cap,
+            annual_limit=args.limit or None,
+            catch_up=args.catch_up,
+            timing=args.contribution_timing,
+        )
+    t = args.withdrawal_timing
+    withdrawal = {
+        "constant": lambda: ConstantReal(rate=args.withdrawal_rate, timing=t),
+        "fixed": lambda: FixedPercent(rate=args.withdrawal_rate, timing=t),
+        "guardrails": lambda: GuytonKlinger(initial_rate=args.withdrawal_rate, timing=t),
+        "rmd": lambda: RequiredMinimum(timing=t),
+        "none": lambda: None,
+    }[args.withdrawal]()
+    common = dict(payout_years=args.payout_years, discount_rate_real=args.discount_rate)
+    success = {
+        "money-lasts": lambda: MoneyLasts(),
+        "replacement": lambda: FundedRatio(replacement_rate=args.replacement_rate, **common),
+        "db": lambda: FundedRatio(accrual_rate=args.accrual_rate, **common),
+    }[args.success]()
+    return Plan(
+        start_age=args.start_age,
+        retirement_age=args.retirement_age,
+        end_age=args.end_age,
+        initial_balance=args.balance,
+        contributions=contributions,
+        withdrawal=withdrawal,
+        expense_ratio=args.expense_ratio,
+        transaction_cost_bps=args.cost_bps,
+        success=success,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build plan, strategy and scenarios; simulate; print and write the statistics."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    from backtest import generators
+    from backtest.data import load_history
+    from backtest.errors import PlanError
+    from backtest.io import write_text_atomic
+    from backtest.simulate import DEFAULT_PERCENTILES, simulate, simulate_chunked
+    from backtest.types import periods_per_year
+
+    if args.n < 1 or args.chunk_size < 1:
+        raise PlanError("--n and --chunk-size must be >= 1")
+    plan = _plan(args)
+    strategy = _strategy(args)
+    ppy = periods_per_year(args.frequency)
+    n_periods = plan.check_periods(ppy)
+    assets = [a for a in strategy.assets if a != "cpi"]
+    history = load_history([*assets, "cpi"], args.frequency)
+    if args.scenarios == "historical":
+        sc = generators.historical_cohorts(history, assets, n_periods, wrap=args.wrap)
+        res = simulate(sc, plan, strategy)
+        terminal, at_ret = res.terminal_wealth, res.wealth_at_retirement
+        success_rate, n_scen, description = res.success_rate, sc.n_scenarios, sc.description
+        scen_meta = sc.meta
+    else:
+        if args.scenarios == "bootstrap":
+            fn, kw = generators.block_bootstrap, {"block_length": args.block_length}
+        else:
+            fn, kw = generators.parametric, {"distribution": args.distribution, "dof": args.dof}
+        chunks = generators.iter_chunks(
+            fn, args.n, args.chunk_size, history, assets, n_periods=n_periods, rng=args.seed, **kw
+        )
+        descriptions: list[str] = []
+        metas: list[dict] = []
+
+        def tap(it):
+            for ch in it:
+                descriptions.append(ch.description)
+                metas.append(ch.meta)
+                yield ch
+
+        summary = simulate_chunked(tap(chunks), plan, strategy)
+        terminal, at_ret = summary.terminal_wealth, summary.wealth_at_retirement
+        success_rate, n_scen = summary.success_rate, summary.n_scenarios
+        description = (
+            f"{descriptions[0]} (first of {len(metas)} chunks of <= {args.chunk_size}, "
+            f"{n_scen} scenarios in all)"
+        )
+        scen_meta = {k: v for k, v in metas[0].items() if k != "chunk"}
+
+    pcts = list(DEFAULT_PERCENTILES)
+    term_p = np.percentile(terminal, pcts)
+    ret_p = np.percentile(at_ret, pcts)
+    table = pd.DataFrame(
+        {
+            "statistic": ["success_rate", "n_scenarios"]
+            + [f"terminal_wealth_real_p{p:g}" for p in pcts]
+            + [f"wealth_at_retirement_real_p{p:g}" for p in pcts],
+            "value": [success_rate, float(n_scen), *term_p, *ret_p],
+        }
+    )
+    settings = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    record = {
+        "command": "glidelab simulate",
+        "settings": settings,
+        "plan": json.loads(json.dumps(dataclasses.asdict(plan), default=str)),
+        "strategy": {"name": strategy.name, "assets": list(strategy.assets)},
+        "success_definition": plan.success.name,
+        "scenarios": {"description": description, "meta": scen_meta},
+        "units": "real USD of the start date",
+        "results": dict(zip(table.statistic, (float(v) for v in table.value), strict=True)),
+    }
+    out = Path(args.out)
+    csv_path = write_text_atomic(out / f"{args.name}.csv", table.to_csv(index=False))
+    json_path = write_text_atomic(
+        out / f"{args.name}.json", json.dumps(record, indent=2, default=str) + "\n"
+    )
+    print(f"strategy: {strategy.name}")
+    print(f"scenarios: {description}")
+    print(f"success ({plan.success.name}): {100 * success_rate:.1f}% of {n_scen} scenarios")
+    print("percentile   terminal wealth (real)   wealth at retirement (real)")
+    for p, a, b in zip(pcts, term_p, ret_p, strict=True):
+        print(f"{p:>9g}%   {a:>22,.0f}   {b:>27,.0f}")
+    print(f"wrote {csv_path}")
+    print(f"wrote {json_path}")
+    return 0
