@@ -690,7 +690,11 @@ def _solve(problem: Any, solvers: Sequence[str], fallbacks: list[str], what: str
             tried.append(f"{solver}: not installed")
             continue
         try:
-            problem.solve(solver=solver)
+            with warnings.catch_warnings():
+                # cvxpy's "solution may be inaccurate": every SCP candidate is checked by
+                # simulation before it is accepted, so an inaccurate one is only rejected.
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                problem.solve(solver=solver)
         except cp.error.SolverError as exc:
             tried.append(f"{solver}: {str(exc).splitlines()[0] if str(exc) else 'failed'}")
             continue
