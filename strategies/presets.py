@@ -27,6 +27,7 @@ from typing import Any
 
 from strategies.base import RebalanceRule, Strategy
 from strategies.crypto import CryptoSleeve
+from strategies.smoothing import IncomeSmoothing, Smoothed
 from strategies.target_date import AgeBasedMix, GlidePath
 from strategies.target_risk import FixedMix, RiskParity, VolatilityTarget
 
@@ -347,6 +348,35 @@ def _sleeve(size: float) -> Callable[..., Strategy]:
     return factory
 
 
+# ------------------------------------------------------------------------------ smoothing
+
+#: Parameters of the smoothed preset: reserve share of excess, real benchmark a year,
+#: share of shortfalls paid back.
+SMOOTHING_60_40 = IncomeSmoothing(share_above=0.5, benchmark_annual=0.03, payback_share=1.0)
+
+
+def smoothed_60_40(
+    *,
+    equity: str = EQUITY,
+    bonds: str = BONDS,
+    cash: str = CASH,
+    bitcoin: str = BITCOIN,
+    rebalance: RebalanceRule | None = None,
+    smoothing: IncomeSmoothing | None = None,
+) -> Strategy:
+    """Fixed 60/40 with income smoothing: a reserve banks half of real returns above 3%/yr.
+
+    Source: smoothed pension wealth products (UK with-profits funds, smoothed default
+    funds, collective DC schemes) credit members a return steadier than the fund's. The
+    rule here is this library's stylised version, not any one product's: the reserve
+    takes 50 % of the real return above a 3 %/yr real benchmark and pays back up to
+    100 % of shortfalls below it while it holds money (no floor, no cap). Pass
+    ``smoothing=IncomeSmoothing(...)`` for other parameters.
+    """
+    base = _fixed(0.60)(equity=equity, bonds=bonds, rebalance=rebalance)
+    return Smoothed(base, smoothing or SMOOTHING_60_40, name="Fixed 60/40 (smoothed)")
+
+
 # ------------------------------------------------------------------------------ registry
 
 PRESETS: dict[str, Callable[..., Strategy]] = {
@@ -359,6 +389,7 @@ PRESETS: dict[str, Callable[..., Strategy]] = {
     "fixed_100_0": _fixed(1.0),
     **{f"vol_target_{round(v * 100)}": _vol_target(v) for v in VOL_TARGETS},
     "risk_parity": risk_parity,
+    "smoothed_60_40": smoothed_60_40,
     **{f"btc_sleeve_{s * 100:g}".replace(".", "_"): _sleeve(s) for s in SLEEVE_SIZES},
 }
 

@@ -227,3 +227,15 @@ def test_vol_targets_on_a_century_of_monthly_stocks(pct, monthly_long):
     w = s.target_weights(Schedule(25 + np.arange(r.shape[1]) / 12, 65.0, 12), r)
     realised = (w * r).sum(-1)[0, 24:].std(ddof=1) * np.sqrt(12)
     assert abs(realised / (pct / 100) - 1) < 0.10, realised
+
+
+def test_smoothed_preset_carries_its_overlay(annual_long):
+    s = preset("smoothed_60_40")
+    assert s.smoothing.share_above == 0.5 and s.smoothing.benchmark_annual == 0.03
+    sc = historical_cohorts(annual_long, list(s.assets), 30)
+    plan = Plan(start_age=35.0, retirement_age=65.0, end_age=65.0, initial_balance=100.0)
+    res = simulate(sc, plan, s)
+    raw = simulate(sc, plan, preset("fixed_60_40"))
+    assert res.reserve is not None and (res.reserve >= 0).all()
+    # money is moved between account and reserve, never created or lost (round-off only)
+    np.testing.assert_allclose(res.wealth + res.reserve, raw.wealth, rtol=1e-10)
