@@ -1,0 +1,90 @@
+"""Tests of the optimizer's baselines, the i.i.d. quality bar and ``glidelab optimize``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimize.baselines import (
+    constant_mix,
+    constant_mix_grid,
+    differential_evolution_search,
+    evaluate_presets,
+)
+from optimize.glidepath import success_probability
+from optimize.validation import default_plan, iid_scenarios, sanity_check
+
+
+def test_constant_mix_grid_and_presets_score_with_the_engine() -> None:
+    sc = iid_scenarios(300, 70, rng=5)
+    plan = default_plan()
+    grid = constant_mix_grid(sc, plan, "us_stocks", "tbonds_10y", step=0.25)
+    np.testing.assert_allclose(grid.equity_shares, [0, 0.25, 0.5, 0.75, 1.0])
+    best = constant_mix(grid.best_share, "us_stocks", "tbonds_10y", plan, 1)
+    assert success_probability(sc, plan, best) == grid.best_success
+    assert grid.best_success == grid.success.max()
+    presets = evaluate_presets(sc, plan)
+    # two-asset presets run; T-bill and Bitcoin presets are left out on these assets
+    assert "vanguard_target_retirement" in presets and "fixed_60_40" in presets
+    assert "vol_target_6" not in presets and "btc_sleeve_1" not in presets
+    assert all(0.0 <= p <= 1.0 for p in presets.values())
+
+
+def test_differential_evolution_reports_its_own_success() -> None:
+    sc = iid_scenarios(150, 70, rng=6)
+    plan = default_plan()
+    res = differential_evolution_search(
+        sc, plan, "us_stocks", "tbonds_10y", max_seconds=0.5, max_generations=2, popsize=2, rng=1
+    )
+    assert len(res.equity_at_knots) == 4 and res.evaluations >= 8
+    assert success_probability(sc, plan, res.glide_path) == pytest.approx(res.success)
+
+
+def test_sanity_bar_iid_no_cash_flows() -> None:
+    # Quality bar 1 on a small scenario set: near-constant path, success no lower.
+    report = sanity_check(n_scenarios=1500, seed=2)
+    assert report.max_equity_gap_pp <= 2.0, report.max_equity_gap_pp
+    assert report.optimised_success >= report.best_constant_success
+    assert report.passed
+    assert 0.2 < report.best_constant_share < 0.8  # an interior optimum, not a corner
+
+
+def test_cli_writes_glide_path_and_comparison(tmp_path: Path) -> None:
+    from optimize.cli import main
+
+    out = tmp_path / "opt"
+    code = main(
+        [
+            "optimize",
+            "--n-scenarios",
+            "120",
+            "--holdout-n",
+            "100",
+            "--max-iterations",
+            "2",
+            "--no-progress",
+            "--no-tearsheet",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    weights = pd.read_csv(out / "glide_path.csv")
+    assert list(weights.columns) == ["age", "years_to_retirement", "us_stocks", "tbonds_10y"]
+    assert len(weights) == 70
+    np.testing.assert_allclose(weights[["us_stocks", "tbonds_10y"]].sum(axis=1), 1.0, atol=1e-5)
+    table = pd.read_csv(out / "comparison.csv")
+    assert table["strategy"].iloc[0] == "optimised (SCP)"
+    assert (out / "glide_path.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| optimised (SCP) |" in (out / "comparison.md").read_text()
+
+
+def test_cli_bad_bound_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from optimize.cli import main
+
+    code = main(["optimize", "--lower", "us_stocks", "--out", str(tmp_path), "--no-progress"])
+    assert code == 2
+    assert "ASSET=WEIGHT" in capsys.readouterr().err
