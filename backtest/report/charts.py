@@ -211,8 +211,8 @@ def rolling_chart(data: TearsheetData) -> Chart | None:
             _pct_axis(ax)
             ax.set_title(f"Trailing {w} {what}", loc="left")
             ax.set_ylabel(f"Annualised {what} (% a year)")
-            if i == 1:
-                ax.set_xlabel("Year (end of window)")
+            ax.set_xlabel("Year (end of window)")
+            ax.tick_params(labelbottom=True)
         axes[0, j].axhline(0, color="#666666", lw=0.6)
     _legend(fig, axes[0, 0])
     caption = (

@@ -1,0 +1,299 @@
+"""Tear sheet: builder, writer (all four files, atomically) and section omission."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.plan import ConstantReal, Contributions, FundedRatio, Plan
+from backtest.report import build as build_mod
+from backtest.report.build import build_tearsheet_data, rolling_stats
+from backtest.report.charts import build_charts
+from backtest.report.html import render_html
+from backtest.report.tearsheet import TearsheetData, format_value, write_tearsheet
+from backtest.scenarios import Scenarios
+from tests.backtest.test_historical import AgeGlide, Mix
+
+
+def small_history(n: int = 30) -> pd.DataFrame:
+    idx = pd.date_range("1990-12-31", periods=n, freq="YE")
+    rng = np.random.default_rng(11)
+    return pd.DataFrame(
+        {
+            "stocks": rng.normal(0.08, 0.18, n),
+            "bonds": rng.normal(0.04, 0.07, n),
+            "tbills": np.full(n, 0.03),
+            "cpi": np.full(n, 0.025),
+        },
+        index=idx,
+    )
+
+
+def small_scenarios(n: int = 64, t: int = 10, seed: int = 2) -> Scenarios:
+    rng = np.random.default_rng(seed)
+    r = np.stack([rng.normal(0.07, 0.17, (n, t)), rng.normal(0.03, 0.06, (n, t))], axis=-1)
+    return Scenarios(
+        returns=r,
+        inflation=np.full((n, t), 0.02),
+        assets=("stocks", "bonds"),
+        frequency="annual",
+        labels=tuple(str(1950 + i) for i in range(n)),
+        description=f"{n} generated test scenarios",
+    )
+
+
+STRATS = (Mix("60/40", ("stocks", "bonds"), (0.6, 0.4)), AgeGlide())
+
+
+def full_data() -> TearsheetData:
+    h = small_history()
+    plan = Plan(
+        start_age=55,
+        retirement_age=60,
+        end_age=65,
+        initial_balance=100_000,
+        contributions=Contributions(salary=50_000, rate=0.1),
+        success=FundedRatio(replacement_rate=0.2, payout_years=5),
+    )
+    retiree = Plan(60, 60, 70, initial_balance=1e6, withdrawal=ConstantReal(0.05))
+    return build_tearsheet_data(
+        STRATS,
+        h,
+        plan=plan,
+        scenarios=small_scenarios(),
+        cohorts=small_scenarios(20, 10, 3),
+        cohort_plan=retiree,
+        withdrawal_rates=[0.03, 0.05, 0.07],
+        sleeves={0.0: STRATS[0], 0.05: Mix("s", ("stocks", "bonds"), (0.65, 0.35))},
+        seed=7,
+        title="Test tear sheet",
+    )
+
+
+@pytest.fixture(scope="module")
+def data() -> TearsheetData:
+    return full_data()
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory, data: TearsheetData) -> Path:
+    """The full report, written once for the module (drawing is the slow part)."""
+    return write_tearsheet(data, tmp_path_factory.mktemp("out") / "results" / "tearsheet")
+
+
+def test_builder_fills_every_section(data: TearsheetData) -> None:
+    assert data.metrics is not None and len(data.metrics) == 4
+    assert data.growth is not None and data.growth.iloc[0].tolist() == [1.0, 1.0]
+    assert data.growth.index[0] == pd.Timestamp("1989-12-31")
+    assert data.glide_paths and data.glide_paths[0].name == "glide"  # the mix is flat
+    assert len(data.fans) == 2 and list(data.fans[0].percentiles.columns) == [5, 25, 50, 75, 95]
+    assert data.cohorts is not None and data.cohorts.terminal_wealth.shape == (20, 2)
+    assert data.success_grid is not None and data.success_grid.probabilities.shape == (2, 3)
+    assert data.funded_ratios is not None and set(data.funded_ratios.ratios) == {"60/40", "glide"}
+    assert data.sleeve is not None and data.sleeve.table.shape == (2, 3)
+    assert ("Seed", "7") in data.settings
+    # Success falls (weakly) as the withdrawal rate rises.
+    p = data.success_grid.probabilities.to_numpy()
+    assert np.all(np.diff(p, axis=1) <= 1e-12)
+    # Growth of 1 is the compounded nominal return.
+    final = float(data.growth["60/40"].iloc[-1])
+    h = small_history()
+    np.testing.assert_allclose(final, np.prod(1 + 0.6 * h["stocks"] + 0.4 * h["bonds"]), rtol=1e-12)
+
+
+def test_fan_percentiles_match_numpy(data: TearsheetData) -> None:
+    from backtest.simulate import simulate
+
+    fan = data.fans[0]
+    plan = Plan(
+        start_age=55,
+        retirement_age=60,
+        end_age=65,
+        initial_balance=100_000,
+        contributions=Contributions(salary=50_000, rate=0.1),
+        success=FundedRatio(replacement_rate=0.2, payout_years=5),
+    )
+    res = simulate(small_scenarios(), plan, STRATS[0])
+    # Same inputs, same numpy call: equal to round-off.
+    np.testing.assert_allclose(
+        fan.percentiles[50].to_numpy(), np.median(res.wealth, axis=0), rtol=1e-12
+    )
+
+
+def test_rolling_stats_by_hand() -> None:
+    idx = pd.date_range("2000-12-31", periods=4, freq="YE")
+    r = pd.DataFrame({"a": [0.1, -0.1, 0.2, 0.0]}, index=idx)
+    ret, vol = rolling_stats(r, 3, 1)
+    np.testing.assert_allclose(ret["a"].iloc[2], (1.1 * 0.9 * 1.2) ** (1 / 3) - 1, rtol=1e-12)
+    np.testing.assert_allclose(vol["a"].iloc[3], np.std([-0.1, 0.2, 0.0], ddof=1), rtol=1e-12)
+    assert ret["a"].iloc[:2].isna().all()
+
+
+def test_every_chart_has_title_caption_and_axis_labels(data: TearsheetData) -> None:
+    charts = build_charts(data)
+    keys = [c.key for c in charts]
+    assert keys == [
+        "growth", "drawdown", "rolling", "annual", "glide", "fan", "cohorts", "heatmap",
+        "funded", "sleeve",
+    ]  # fmt: skip
+    for c in charts:
+        assert c.title and c.caption.endswith(".")
+        for ax in c.figure.axes:
+            if ax.get_visible() and ax.get_label() != "<colorbar>":
+                assert ax.get_xlabel() and ax.get_ylabel(), (c.key, ax.get_title())
+
+
+def test_format_value() -> None:
+    assert format_value(-0.1234, "pct") == "\u221212.3%"
+    assert format_value(0.5, "ratio") == "0.50"
+    assert format_value(pd.Timestamp("2008-12-31"), "date", "annual") == "2008"
+    assert format_value(pd.Timestamp("2009-02-28"), "date", "monthly") == "Feb 2009"
+    assert format_value(float("nan"), "pct") == "\u2014"
+    assert format_value(3.0, "periods", "monthly") == "3 mo"
+
+
+def test_writer_writes_four_files(written: Path, data: TearsheetData) -> None:
+    out = written
+    assert sorted(p.name for p in out.iterdir()) == [
+        "metrics.csv", "metrics.json", "tearsheet.html", "tearsheet.pdf",
+    ]  # fmt: skip
+    html = (out / "tearsheet.html").read_text(encoding="utf-8")
+    assert html.count("<img ") == 10 and html.count("data:image/png;base64,") == 10
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html)
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", html)
+    assert "Test tear sheet" in html and "Settings" in html and "Seed" in html
+    pdf = (out / "tearsheet.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(
+        b"/Type /Page " ) >= 1  # fmt: skip
+    csv = pd.read_csv(out / "metrics.csv")
+    assert list(csv.columns[:4]) == ["strategy", "basis", "cagr", "volatility"]
+    assert len(csv) == 4
+    payload = json.loads((out / "metrics.json").read_text())
+    rec = payload["metrics"][0]
+    assert rec["strategy"] == "60/40" and rec["basis"] == "nominal"
+    np.testing.assert_allclose(rec["cagr"], data.metrics.iloc[0]["cagr"], rtol=1e-15)
+    assert not list(out.parent.glob(".tearsheet*"))  # no temporary folder left
+
+
+def test_writer_leaves_nothing_on_error(
+    tmp_path: Path, data: TearsheetData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = TearsheetData(title="new", metrics=data.metrics, growth=data.growth)
+    target = tmp_path / "ts"
+    write_tearsheet(TearsheetData(title="old", metrics=data.metrics), target)
+    before = (target / "tearsheet.html").read_text()
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("backtest.report.pdf.render_pdf", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_tearsheet(small, target)
+    assert (target / "tearsheet.html").read_text() == before  # old report untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ts"]  # no partial sibling
+    fresh = tmp_path / "new"
+    with pytest.raises(RuntimeError):
+        write_tearsheet(small, fresh)
+    assert not fresh.exists()
+
+
+def test_sections_omitted_cleanly(tmp_path: Path) -> None:
+    h = small_history()
+    data = build_tearsheet_data([STRATS[0]], h)
+    charts = build_charts(data)
+    assert [c.key for c in charts] == ["growth", "drawdown", "rolling", "annual"]
+    html = render_html(data, charts)
+    assert "Monte Carlo" not in html and "Glide path" not in html and "<h2>Charts" in html
+    # Nothing at all but a title still writes a valid report.
+    empty = write_tearsheet(TearsheetData(title="Empty"), tmp_path / "empty")
+    assert (empty / "metrics.csv").read_text().startswith("strategy,basis")
+    assert "<img" not in (empty / "tearsheet.html").read_text()
+
+
+def test_builder_rejects_duplicate_names() -> None:
+    from backtest.errors import DataError
+
+    with pytest.raises(DataError, match="unique"):
+        build_tearsheet_data([STRATS[0], STRATS[0]], small_history())
+
+
+def test_report_never_imports_pyplot() -> None:
+    src = Path(build_mod.__file__).parent
+    for f in src.glob("*.py"):
+        text = f.read_text()
+        assert "import pyplot" not in text and "matplotlib.pyplot" not in text, f.name
+
+
+# --------------------------------------------------------------------------- browser
+
+CHROMIUM = shutil.which("chromium")
+
+_PROBE = """<script>
+window.addEventListener('load', function () {
+  var imgs = Array.from(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  var remote = performance.getEntriesByType('resource').filter(function (e) {
+    return !e.name.startsWith('data:') && !e.name.startsWith('file:');
+  }).length;
+  var p = document.createElement('p');
+  p.id = 'probe';
+  p.textContent = 'images ' + ok + '/' + imgs.length + ' remote ' + remote;
+  document.body.appendChild(p);
+});
+</script></body>"""
+
+
+def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--hide-scrollbars",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-server=127.0.0.1:9",  # any request that slipped through goes nowhere
+        f"--user-data-dir={tmp / 'profile'}",
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium ('chromium') is not installed")
+def test_html_renders_in_headless_chromium(written: Path, tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    html = (written / "tearsheet.html").read_text(encoding="utf-8")
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.replace("</body>", _PROBE), encoding="utf-8")
+    dom = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
+    match = re.search(r"images (\d+)/(\d+) remote (\d+)", dom.stdout)
+    assert match, f"probe did not run; stderr: {dom.stderr[-2000:]}"
+    ok, total, remote = map(int, match.groups())
+    assert total == 10 and ok == total, f"{ok} of {total} images loaded"
+    assert remote == 0, f"{remote} resources were requested from outside the file"
+
+    shot = tmp_path / "shot.png"
+    res = _chromium(
+        tmp_path, "--window-size=1100,2400", f"--screenshot={shot}", written.joinpath(
+            "tearsheet.html").as_uri()
+    )  # fmt: skip
+    assert shot.exists(), f"no screenshot; stderr: {res.stderr[-2000:]}"
+    px = imread(str(shot))[..., :3]
+    assert px.shape[0] >= 2000 and px.shape[1] >= 1000
+    # Not blank: real text, tables and charts give varied pixels; a blank page has std 0.
+    assert float(px.std()) > 0.05
+    assert float(np.mean(px.mean(axis=-1) < 0.9)) > 0.02  # at least 2 % non-white ink
