@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.dates import AutoDateLocator
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, PercentFormatter
 
 from backtest.report.tearsheet import TearsheetData
 
@@ -120,6 +121,11 @@ def _legend(fig: Figure, ax: Axes, ncol: int | None = None) -> None:
         )
 
 
+def _date_axis(ax: Axes) -> None:
+    """At most seven date ticks, so narrow panels never overprint year labels."""
+    ax.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=7))
+
+
 def _period_text(index: pd.Index) -> str:
     if isinstance(index, pd.DatetimeIndex) and len(index):
         return f"{index[0].year}\u2013{index[-1].year}"
@@ -152,7 +158,12 @@ def growth_chart(data: TearsheetData) -> Chart | None:
         for name in frame.columns:
             ax.plot(frame.index, frame[name], color=col[name], lw=1.3, label=name)
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.4g}"))
+        ax.yaxis.set_major_formatter(FuncFormatter(_growth_label))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        lo, hi = float(frame.min().min()), float(frame.max().max())
+        decades = np.log10(max(hi, 1e-9) / max(lo, 1e-9))
+        ax.yaxis.set_major_locator(LogLocator(10, subs=(1.0, 2.0, 5.0) if decades < 2 else (1.0,)))
+        _date_axis(ax)
         ax.set_title(label, loc="left")
         ax.set_xlabel("Year")
         ax.set_ylabel("Value of $1 invested (USD, log scale)")
@@ -179,6 +190,7 @@ def drawdown_chart(data: TearsheetData) -> Chart | None:
         data.drawdown.index, data.drawdown[worst], 0, color=col[worst], alpha=0.12, lw=0
     )
     _pct_axis(ax)
+    _date_axis(ax)
     ax.set_xlabel("Year")
     ax.set_ylabel("Drawdown from previous peak (%)")
     _legend(fig, ax)
@@ -209,6 +221,7 @@ def rolling_chart(data: TearsheetData) -> Chart | None:
             for name in frame.columns:
                 ax.plot(frame.index, frame[name], color=col[name], lw=1.0, label=name)
             _pct_axis(ax)
+            _date_axis(ax)
             ax.set_title(f"Trailing {w} {what}", loc="left")
             ax.set_ylabel(f"Annualised {what} (% a year)")
             ax.set_xlabel("Year (end of window)")
@@ -349,6 +362,10 @@ def fan_chart(data: TearsheetData) -> Chart | None:
         "marks retirement."
     )
     return Chart("fan", "Monte Carlo wealth by age", caption, fig)
+
+
+def _growth_label(v: float, _: object = None) -> str:
+    return f"${v:,.0f}" if v >= 1 else f"${v:.2g}"
 
 
 def _usd(v: float, _: object = None) -> str:

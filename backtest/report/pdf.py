@@ -68,9 +68,13 @@ def _metrics_pages(data: TearsheetData) -> list[Figure]:
         ax = fig.add_axes((0.06, 0.06, 0.88, 0.82))
         ax.axis("off")
         cells = [[label, *c] for label, _desc, c in view.rows]
+        heads = [textwrap.fill(n, 16) for n in view.strategies]
+        first = 0.2
+        widths = [first] + [(1 - first) / max(len(heads), 1)] * len(heads)
         table = ax.table(
             cellText=cells,
-            colLabels=["Metric", *view.strategies],
+            colLabels=["Metric", *heads],
+            colWidths=widths,
             loc="upper center",
             cellLoc="right",
             colLoc="right",
@@ -94,33 +98,21 @@ def _metrics_pages(data: TearsheetData) -> list[Figure]:
 
 
 def _chart_page(chart: Chart) -> Figure:
+    """The chart's own figure with its title and caption above it (legends sit below)."""
     fig = chart.figure
     w, h = fig.get_size_inches()
-    extra = 0.9  # inches for the title above and the caption below
-    fig.set_size_inches(w, h + extra)
-    top = 0.55 / (h + extra)
-    bottom = 0.45 / (h + extra)
+    caption = textwrap.fill(chart.caption, 140)
+    n_lines = caption.count("\n") + 1
+    head = 0.45 + 0.17 * n_lines  # inches for the title and the caption
+    total = h + head
+    fig.set_size_inches(w, total)
     engine = fig.get_layout_engine()
     if engine is not None:
-        engine.set(rect=(0, bottom, 1, 1 - top - bottom))
+        engine.set(rect=(0, 0, 1, 1 - head / total))
     fig.text(
-        0.01,
-        1 - 0.12 / (h + extra),
-        chart.title,
-        fontsize=13,
-        weight="bold",
-        color=ACCENT,
-        va="top",
+        0.01, 1 - 0.08 / total, chart.title, fontsize=13, weight="bold", color=ACCENT, va="top"
     )
-    fig.text(
-        0.01,
-        0.1 / (h + extra),
-        textwrap.fill(chart.caption, 150),
-        fontsize=8.5,
-        color=MUTED,
-        va="bottom",
-        style="italic",
-    )
+    fig.text(0.01, 1 - 0.38 / total, caption, fontsize=8.5, color=MUTED, va="top", style="italic")
     return fig
 
 
