@@ -193,7 +193,11 @@ def simulate(
             "longer scenarios or shorten the plan"
         )
     schedule = Schedule.from_ages(plan.start_age, plan.end_age, plan.retirement_age, ppy)
-    sub = scenarios.select(strategy.assets).head(n_periods)
+    sub = scenarios
+    if tuple(strategy.assets) != scenarios.assets:
+        sub = sub.select(strategy.assets)
+    if n_periods != sub.n_periods:
+        sub = sub.head(n_periods)
     nominal = sub.returns
     target = validate_weights(
         strategy.target_weights(schedule, nominal), strategy.assets, strategy.name
@@ -222,10 +226,25 @@ def simulate(
                 f"scenario {s}, where that asset has no return data; restrict the scenarios to "
                 "periods with data or apply a missing-data rule (cash or proxy) first"
             )
+    # Real growth factors, laid out (T, A, n): each step reads one contiguous (A, n) block
+    # and every operation runs along the long scenario axis (numpy is slow on (n, 2)
+    # arrays whose short last axis is the inner loop). An asset without data (not held,
+    # checked above) grows by 1.
+    nominal_tan = nominal.transpose(1, 2, 0)
     growth = np.where(
-        missing, 1.0, (1.0 + np.nan_to_num(nominal)) / (1.0 + sub.inflation[:, :, None])
+        missing.transpose(1, 2, 0),
+        1.0,
+        (1.0 + np.nan_to_num(nominal_tan)) / (1.0 + sub.inflation.T[:, None, :]),
     )
-    return _run(sub, plan, strategy, schedule, target, growth, record_weights)
+    target_tan = np.ascontiguousarray(target.transpose(1, 2, 0))  # (T, A, 1 or n)
+    return _run(sub, plan, strategy, schedule, target_tan, growth, record_weights)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only view (no copy; the layout may be Fortran-ordered)."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
 
 
 def _run(
@@ -237,7 +256,8 @@ def _run(
     growth: FloatArray,
     record_weights: bool,
 ) -> SimulationResult:
-    n, n_t, n_a = growth.shape
+    """The time loop. ``target`` is (T, A, 1 or n), ``growth`` (T, A, n): asset-major."""
+    n_t, n_a, n = growth.shape
     ppy = schedule.periods_per_year
     ages = schedule.age_start
     t_ret = min(plan.retirement_period(ppy), n_t)
@@ -254,6 +274,8 @@ def _run(
     w_rule = plan.withdrawal
     w_frac = _desired_fraction(w_rule.timing) if w_rule is not None else 0.0
     price = np.concatenate([np.ones((n, 1)), np.cumprod(1.0 + sub.inflation, axis=1)], axis=1)
+    price_tm = np.ascontiguousarray(price.T)
+    infl_tm = np.ascontiguousarray(sub.inflation.T)  # (T, n)
     fee_rate = plan.expense_ratio / ppy
     cost_rate = plan.transaction_cost_bps / 1e4
     rebalance = strategy.rebalance
@@ -262,58 +284,49 @@ def _run(
     sleeve_i = strategy.assets.index(sleeve.asset) if sleeve is not None else -1
     smoothing = strategy.smoothing
 
-    out_w = np.empty((n, n_t + 1))
-    flows = {
-        k: np.zeros((n, n_t))
-        for k in (
-            "contributions",
-            "withdrawals",
-            "wanted",
-            "fees",
-            "costs",
-            "gains",
-            "turnover",
-            "port_ret",
-        )
-    }
+    # Outputs are filled time-major (one contiguous row per period) and handed out as
+    # read-only transposed views of shape (n, T).
+    out_w = np.empty((n_t + 1, n))
+    names = ("contributions", "withdrawals", "wanted", "fees", "costs", "gains", "turnover")
+    flows = {k: np.zeros((n_t, n)) for k in (*names, "port_ret")}
     ruin = np.full(n, -1, dtype=np.int64)
-    weights_out = np.empty((n, n_t, n_a)) if record_weights else None
+    weights_out = np.empty((n_t, n_a, n)) if record_weights else None
     reserve = np.zeros(n) if smoothing is not None else None
-    reserve_out = np.zeros((n, n_t + 1)) if smoothing is not None else None
+    reserve_out = np.zeros((n_t + 1, n)) if smoothing is not None else None
 
-    holdings = plan.initial_balance * np.broadcast_to(target[:, 0], (n, n_a)).copy()
-    out_w[:, 0] = plan.initial_balance
+    holdings = plan.initial_balance * np.broadcast_to(target[0], (n_a, n)).copy()  # (A, n)
+    out_w[0] = plan.initial_balance
     annual_w = np.zeros(n)  # current annual withdrawal (real USD), for yearly rules
     year_growth = np.ones(n)  # portfolio nominal growth over the last 12 months
     year_infl = np.ones(n)
     ret_balance = np.zeros(n)
     rmd_annual = np.zeros(n)  # this year's required minimum distribution (real USD)
 
+    def total() -> FloatArray:
+        return holdings.sum(axis=0)
+
     def pay(amount: FloatArray, t: int) -> None:
         """Sell ``amount`` pro rata; record shortfalls as ruin."""
-        bal = holdings.sum(axis=1)
+        bal = total()
         paid = np.minimum(amount, bal)
         short = amount - paid > _PAID_RTOL * np.maximum(amount, 1.0)
-        newly = short & (ruin < 0)
-        ruin[newly] = t
-        scale = np.divide(bal - paid, bal, out=np.zeros_like(bal), where=bal > 0)
-        holdings[:] *= scale[:, None]
-        flows["withdrawals"][:, t] += paid
+        ruin[short & (ruin < 0)] = t
+        holdings[:] *= np.divide(bal - paid, bal, out=np.zeros_like(bal), where=bal > 0)
+        flows["withdrawals"][t] += paid
 
     def buy(amount: float, tw: FloatArray, t: int) -> None:
         holdings[:] += amount * tw
-        flows["contributions"][:, t] += amount
+        flows["contributions"][t] += amount
 
     for t in range(n_t):
-        tw = target[:, t] if target.shape[0] > 1 else target[0, t][None, :]
-        tw_b = np.broadcast_to(tw, (n, n_a))
+        tw = target[t]  # (A, 1) or (A, n)
         if c_start and contrib[t] > 0:
-            buy(contrib[t], tw_b, t)
+            buy(contrib[t], tw, t)
 
         # ---- the withdrawal this period asks for (real USD)
         wanted = np.zeros(n)
         if w_rule is not None and retired[t]:
-            bal = holdings.sum(axis=1)
+            bal = total()
             k = t - t_ret
             if k == 0:
                 ret_balance = bal.copy()
@@ -325,10 +338,9 @@ def _run(
                         if w_rule.rate is not None
                         else np.full(n, float(w_rule.amount))
                     )
-                per = annual_w / ppy
+                wanted = annual_w / ppy
                 if not w_rule.indexed:
-                    per = per * price[:, t_ret] / price[:, t]
-                wanted = per
+                    wanted = wanted * price_tm[t_ret] / price_tm[t]
             elif isinstance(w_rule, FixedPercent):
                 wanted = w_rule.rate / ppy * bal
             elif isinstance(w_rule, GuytonKlinger):
@@ -336,6 +348,8 @@ def _run(
                     annual_w = w_rule.initial_rate * ret_balance
                 elif year_start:
                     rate_now = np.divide(annual_w, bal, out=np.full(n, np.inf), where=bal > 0)
+                    # Inflation rule: no raise after a losing year while above the
+                    # initial rate (the real amount falls by the year's inflation).
                     skip = (year_growth < 1.0) & (rate_now > w_rule.initial_rate)
                     annual_w = np.where(skip, annual_w / year_infl, annual_w)
                     rate_now = np.divide(annual_w, bal, out=np.full(n, np.inf), where=bal > 0)
@@ -359,94 +373,89 @@ def _run(
             if year_start:
                 year_growth = np.ones(n)
                 year_infl = np.ones(n)
-        flows["wanted"][:, t] = wanted
+        flows["wanted"][t] = wanted
         if w_frac > 0:
             pay(w_frac * wanted, t)
 
-        # ---- rebalancing
-        bal = holdings.sum(axis=1)
-        safe = np.where(bal > 0, bal, 1.0)[:, None]
-        w_now = holdings / safe
+        # ---- rebalancing (no trade in the first period: the balance was just invested)
+        bal = total()
+        safe = np.where(bal > 0, bal, 1.0)
         if t == 0 or rebalance.kind == "none":
             due = np.zeros(n, dtype=bool)
         elif rebalance.kind == "calendar":
             due = np.full(n, t % every == 0)
         else:
-            dev = np.abs(w_now - tw_b)
+            dev = np.abs(holdings / safe - tw)
             if rebalance.band_kind == "relative":
-                dev = np.divide(dev, tw_b, out=np.where(dev > 0, np.inf, 0.0), where=tw_b > 0)
-            due = dev.max(axis=1) > rebalance.band
-        new_h = np.where(due[:, None], bal[:, None] * tw_b, holdings)
+                tw_full = np.broadcast_to(tw, dev.shape)
+                dev = np.divide(dev, tw_full, out=np.where(dev > 0, np.inf, 0.0), where=tw_full > 0)
+            due = dev.max(axis=0) > rebalance.band
+        new_h = np.where(due, bal * tw, holdings)
         if sleeve is not None:
-            s_t = tw_b[:, sleeve_i]
-            s_w = new_h[:, sleeve_i] / safe[:, 0]
+            s_t = np.broadcast_to(tw[sleeve_i], (n,))
+            s_w = new_h[sleeve_i] / safe
             out = (s_t > 0) & ((s_w < sleeve.lower * s_t) | (s_w > sleeve.upper * s_t))
             out &= ~due
             if out.any():
-                others = bal - new_h[:, sleeve_i]
+                others = bal - new_h[sleeve_i]
                 scale = np.divide(bal * (1 - s_t), others, out=np.ones(n), where=others > 0)
-                adj = new_h * scale[:, None]
-                adj[:, sleeve_i] = bal * s_t
-                new_h = np.where(out[:, None], adj, new_h)
-        traded = np.abs(new_h - holdings).sum(axis=1)
+                adj = new_h * scale
+                adj[sleeve_i] = bal * s_t
+                new_h = np.where(out, adj, new_h)
+        traded = np.abs(new_h - holdings).sum(axis=0)
         holdings[:] = new_h
         if cost_rate > 0:
             cost = cost_rate * traded
-            holdings *= np.divide(bal - cost, bal, out=np.zeros(n), where=bal > 0)[:, None]
-            flows["costs"][:, t] = np.minimum(cost, bal)
-        flows["turnover"][:, t] = np.divide(traded, 2 * bal, out=np.zeros(n), where=bal > 0)
+            holdings *= np.divide(bal - cost, bal, out=np.zeros(n), where=bal > 0)
+            flows["costs"][t] = np.minimum(cost, bal)
+        flows["turnover"][t] = np.divide(traded, 2 * bal, out=np.zeros(n), where=bal > 0)
         if weights_out is not None:
-            bal2 = holdings.sum(axis=1)
-            weights_out[:, t] = np.where(
-                bal2[:, None] > 0, holdings / np.where(bal2 > 0, bal2, 1.0)[:, None], tw_b
-            )
+            bal2 = total()
+            weights_out[t] = np.where(bal2 > 0, holdings / np.where(bal2 > 0, bal2, 1.0), tw)
 
         # ---- returns
-        before = holdings.sum(axis=1)
+        before = total()
         # Weights held over the period; an empty account is credited the target mix's
         # return so the return series stays defined after ruin.
-        held = np.where(
-            before[:, None] > 0, holdings / np.where(before > 0, before, 1.0)[:, None], tw_b
-        )
-        holdings *= growth[:, t]
-        after = holdings.sum(axis=1)
-        real_rate = (held * growth[:, t]).sum(axis=1) - 1.0
-        infl_t = 1.0 + sub.inflation[:, t]
-        flows["port_ret"][:, t] = (1.0 + real_rate) * infl_t - 1.0
+        held = np.where(before > 0, holdings / np.where(before > 0, before, 1.0), tw)
+        g_t = growth[t]
+        holdings *= g_t
+        after = total()
+        real_rate = (held * g_t).sum(axis=0) - 1.0
+        infl_t = 1.0 + infl_tm[t]
+        flows["port_ret"][t] = (1.0 + real_rate) * infl_t - 1.0
         if smoothing is not None:
             assert reserve is not None and reserve_out is not None
             credited, reserve = smoothing.credit(real_rate, reserve, before, ppy)
-            holdings *= np.divide(
-                1.0 + credited, 1.0 + real_rate, out=np.ones(n), where=before > 0
-            )[:, None]
-            after = holdings.sum(axis=1)
-            reserve_out[:, t + 1] = reserve
-        flows["gains"][:, t] = after - before
-        year_growth = year_growth * (1.0 + flows["port_ret"][:, t])
+            holdings *= np.divide(1.0 + credited, 1.0 + real_rate, out=np.ones(n), where=before > 0)
+            after = total()
+            reserve_out[t + 1] = reserve
+        flows["gains"][t] = after - before
+        year_growth = year_growth * (1.0 + flows["port_ret"][t])
         year_infl = year_infl * infl_t
 
         # ---- fees
         if fee_rate > 0:
-            flows["fees"][:, t] = after * fee_rate
+            flows["fees"][t] = after * fee_rate
             holdings *= 1.0 - fee_rate
 
         # ---- end-of-period flows
         if not c_start and contrib[t] > 0:
-            buy(contrib[t], tw_b, t)
+            buy(contrib[t], tw, t)
         if w_frac < 1 and wanted.any():
             pay((1.0 - w_frac) * wanted, t)
-        out_w[:, t + 1] = holdings.sum(axis=1)
+        out_w[t + 1] = total()
 
     return SimulationResult(
-        wealth=read_only(out_w),
-        contributions=read_only(flows["contributions"]),
-        withdrawals=read_only(flows["withdrawals"]),
-        withdrawals_wanted=read_only(flows["wanted"]),
-        fees=read_only(flows["fees"]),
-        costs=read_only(flows["costs"]),
-        gains=read_only(flows["gains"]),
-        turnover=read_only(flows["turnover"]),
-        portfolio_returns=read_only(flows["port_ret"]),
+        wealth=_frozen(out_w.T),
+        contributions=_frozen(flows["contributions"].T),
+        withdrawals=_frozen(flows["withdrawals"].T),
+        withdrawals_wanted=_frozen(flows["wanted"].T),
+        fees=_frozen(flows["fees"].T),
+        costs=_frozen(flows["costs"].T),
+        gains=_frozen(flows["gains"].T),
+        turnover=_frozen(flows["turnover"].T),
+        portfolio_returns=_frozen(flows["port_ret"].T),
         price_index=read_only(price),
         ruin_period=ruin,
         schedule=schedule,
@@ -455,8 +464,8 @@ def _run(
         assets=tuple(strategy.assets),
         frequency=sub.frequency,
         labels=sub.labels,
-        weights=read_only(weights_out) if weights_out is not None else None,
-        reserve=read_only(reserve_out) if reserve_out is not None else None,
+        weights=_frozen(weights_out.transpose(2, 0, 1)) if weights_out is not None else None,
+        reserve=_frozen(reserve_out.T) if reserve_out is not None else None,
     )
 
 
