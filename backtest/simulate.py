@@ -2,23 +2,34 @@
 
 ``simulate(scenarios, plan, strategy)`` runs a member's account through every scenario at
 once. The only Python loop is over periods, because cash flows and withdrawal rules make
-each period depend on the last; every step is a few numpy operations on arrays of shape
-(n_scenarios, n_assets).
+each period depend on the last; every step is a few numpy operations on arrays laid out
+(n_assets, n_scenarios), so each operation runs along the long scenario axis.
 
 Units: the account is tracked in **real USD of the start date**. Asset returns in the
 scenarios are nominal; each period's holdings grow by ``(1 + r) / (1 + inflation)``.
-Nominal wealth is ``wealth * price_index``.
+Nominal wealth is ``wealth * price_index``. Every flow in the result is real USD per
+period, signed positive (contributions in; withdrawals, fees, costs out).
 
 Order of events inside period ``t`` (length ``1 / periods_per_year`` years):
 
-1. start-of-period contribution (buys the target mix) and withdrawal (sold pro rata);
-2. rebalancing, if due (calendar or band), then the sleeve's own band; transaction cost
-   ``transaction_cost_bps`` of the value traded, taken pro rata;
+1. start-of-period contribution (``Contributions.timing="start"``; buys the target mix)
+   and the start share of the withdrawal (all of it for ``timing="start"``, half for
+   ``"split"``), sold pro rata;
+2. rebalancing, if due (calendar: every ``every_months``, counted from the first period;
+   band: any weight outside its tolerance), then the sleeve's own band; transaction cost
+   ``transaction_cost_bps`` of the value traded (buys + sells), taken pro rata;
 3. returns (and the smoothing overlay, if any);
-4. fees: ``expense_ratio / periods_per_year`` of the balance;
-5. end-of-period contribution and withdrawal.
+4. fees: ``expense_ratio / periods_per_year`` of the balance after returns;
+5. end-of-period contribution and the rest of the withdrawal.
 
-The initial balance is invested at the first period's target weights at no cost.
+Withdrawal rules decide once a year, at each anniversary of retirement, from the balance
+at that moment (before that period's withdrawal); monthly periods pay a twelfth of the
+annual amount. The initial balance is invested at the first period's target weights at
+no cost, and no rebalancing happens in the first period.
+
+Ruin: the first period in which a withdrawal could not be paid in full (relative
+shortfall above ``1e-10``). After ruin the account stays empty; the portfolio return is
+still reported (that of the target mix) so return series remain defined.
 
 Accounting identity, per scenario and period, to round-off:
 ``wealth[t+1] = wealth[t] + contributions - withdrawals - fees - costs + gains``.
@@ -54,7 +65,8 @@ _PAID_RTOL = 1e-10
 class SimulationResult:
     """Everything a simulation produced; arrays are read-only.
 
-    Shapes: ``n`` scenarios, ``T`` periods. Amounts are real USD of the start date.
+    Shapes: ``n`` scenarios, ``T`` periods. Amounts are real USD of the start date;
+    arrays may be Fortran-ordered read-only views (the simulator fills them time-major).
 
     Attributes
     ----------
@@ -66,7 +78,8 @@ class SimulationResult:
     turnover
         One-way turnover from rebalancing, decimal of the balance, (n, T).
     portfolio_returns
-        Nominal portfolio return of each period before fees, (n, T).
+        Nominal portfolio return of each period before fees, (n, T), from the weights
+        held over the period (the target weights once the account is empty).
     price_index
         Cumulative CPI, 1 at the start, (n, T + 1).
     ruin_period
