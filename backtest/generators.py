@@ -279,8 +279,9 @@ def historical_cohorts(
     idx = (np.arange(n_starts)[:, None] + np.arange(n_periods)[None, :]) % n_rows
     values = frame.to_numpy()
     a = len(assets)
-    returns = values[idx][:, :, :a].copy()
-    inflation = values[idx][:, :, a]
+    windows = values[idx]  # (n_starts, n_periods, assets + inflation)
+    returns = np.ascontiguousarray(windows[:, :, :a])
+    inflation = np.ascontiguousarray(windows[:, :, a])
     labels = [_period_label(frame.index[s], freq) for s in range(n_starts)]
     meta["dropped"] = 0 if wrap else n_rows - n_starts
     if missing == "exclude":
