@@ -283,7 +283,6 @@ def write_tearsheet(data: TearsheetData, out_dir: str | os.PathLike[str]) -> Pat
 
     target = Path(out_dir)
     with atomic_directory(target) as tmp:
-        tmp.chmod(0o755)  # mkdtemp makes it private; a report folder is meant to be shared
         charts = build_charts(data)
         (tmp / "tearsheet.html").write_text(render_html(data, charts), encoding="utf-8")
         render_pdf(data, charts, tmp / "tearsheet.pdf")
