@@ -19,7 +19,8 @@ iterations.csv, and a tear sheet comparing the optimised path with the presets.
 The plan and constraints come from a study file's [optimize] table (--study) or the
 built-in default study; options override them. --validate runs the quality bars
 (i.i.d. sanity check; default plan vs presets, constant mixes and differential
-evolution with ten times the optimizer's time) and writes validation.md.
+evolution with ten times the optimizer's time) and writes
+results/optimize_validation/validation.md.
 
 example:
   glidelab optimize --n-scenarios 2000 --max-change-per-year 0.1 --out results/optimize
@@ -78,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
     from optimize.study import load_study
 
     study = load_study(args.study)
+    if args.validate:  # its own folder: an optimize run swaps results/optimize/ whole
+        return _validate(args, Path(args.out or Path(study.output.dir) / "optimize_validation"))
     out_dir = Path(args.out) if args.out else Path(study.output.dir) / "optimize"
-    if args.validate:
-        return _validate(args, out_dir)
     return _optimise(args, study, out_dir, time.perf_counter())
 
 
