@@ -173,7 +173,6 @@ def _optimise(args: argparse.Namespace, study: Any, out_dir: Any, t0: float) -> 
     history_frame = pd.DataFrame([h.__dict__ for h in res.history])
 
     with atomic_directory(out_dir) as tmp:
-        tmp.chmod(0o755)
         weights.to_csv(tmp / "glide_path.csv", index=False, float_format="%.6f")
         table.to_csv(tmp / "comparison.csv", index=False, float_format="%.6f")
         (tmp / "comparison.md").write_text(_markdown(table, res, sc, holdout), encoding="utf-8")
