@@ -39,9 +39,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
+from backtest import kernel
 from backtest.errors import DataError, PlanError
 from backtest.plan import (
     ConstantReal,
@@ -56,6 +58,8 @@ from backtest.plan import (
 from backtest.scenarios import Scenarios
 from backtest.types import BoolArray, FloatArray, IntArray, read_only
 from strategies.base import Schedule, Strategy, validate_weights
+
+Engine = Literal["auto", "numpy", "numba"]
 
 #: Relative tolerance for "the withdrawal was paid in full": float round-off only.
 _PAID_RTOL = 1e-10
@@ -148,18 +152,12 @@ class SimulationResult:
     @property
     def funded_ratio(self) -> FloatArray:
         """Balance at retirement / PV of the target income (``FundedRatio`` plans only)."""
-        if not isinstance(self.plan.success, FundedRatio):
-            raise PlanError("funded_ratio needs a plan with success=FundedRatio(...)")
-        liability = self.plan.target_income() * self.plan.annuity_factor()
-        return self.wealth_at_retirement / liability
+        return funded_ratio(self.plan, self.wealth_at_retirement)
 
     @property
     def success(self) -> BoolArray:
         """Per-scenario success under the plan's success definition, (n,)."""
-        s = self.plan.success
-        if isinstance(s, MoneyLasts):
-            return self.ruin_period < 0
-        return self.funded_ratio >= s.threshold
+        return success_of(self.plan, self.ruin_period, self.wealth_at_retirement)
 
     @property
     def success_rate(self) -> float:
@@ -167,36 +165,45 @@ class SimulationResult:
         return float(np.mean(self.success))
 
 
+def funded_ratio(plan: Plan, wealth_at_retirement: FloatArray) -> FloatArray:
+    """Real balance at retirement / PV of the target income, for ``FundedRatio`` plans."""
+    if not isinstance(plan.success, FundedRatio):
+        raise PlanError("funded_ratio needs a plan with success=FundedRatio(...)")
+    return wealth_at_retirement / (plan.target_income() * plan.annuity_factor())
+
+
+def success_of(plan: Plan, ruin_period: IntArray, wealth_at_retirement: FloatArray) -> BoolArray:
+    """Per-scenario success under ``plan.success``: no ruin, or funded ratio >= threshold."""
+    s = plan.success
+    if isinstance(s, MoneyLasts):
+        return ruin_period < 0
+    return funded_ratio(plan, wealth_at_retirement) >= s.threshold
+
+
 def _desired_fraction(timing: str) -> float:
     return {"start": 1.0, "end": 0.0, "split": 0.5}[timing]
 
 
-def simulate(
-    scenarios: Scenarios,
-    plan: Plan,
-    strategy: Strategy,
-    *,
-    record_weights: bool = False,
-) -> SimulationResult:
-    """Simulate ``plan`` invested by ``strategy`` over every scenario at once.
+def _resolve_engine(engine: str, strategy: Strategy, record_weights: bool) -> str:
+    if engine not in ("auto", "numpy", "numba"):
+        raise ValueError(f"engine={engine!r}; use 'auto', 'numpy' or 'numba'")
+    fast_ok = kernel.AVAILABLE and strategy.smoothing is None and not record_weights
+    if engine == "numba" and not fast_ok:
+        raise DataError(
+            "engine='numba' needs numba installed, no smoothing overlay and "
+            "record_weights=False; use engine='numpy' (or 'auto')"
+        )
+    if engine == "auto":
+        return "numba" if fast_ok else "numpy"
+    return engine
 
-    Parameters
-    ----------
-    scenarios
-        Nominal asset returns and inflation; must contain the strategy's assets and at
-        least as many periods as the plan spans (extra periods are ignored).
-    plan
-        The member: ages, balance, contributions, withdrawal rule, fees, success.
-    strategy
-        Target weights per period and rebalancing rules (``strategies.base.Strategy``).
-    record_weights
-        Keep the realised weights, (n, T, A); costs memory.
 
-    Returns
-    -------
-    SimulationResult
-        Paths of wealth and flows, in real USD of the start date.
-    """
+def _prepare(
+    scenarios: Scenarios, plan: Plan, strategy: Strategy
+) -> tuple[Scenarios, Schedule, FloatArray]:
+    """Check the plan against the scenarios; return the scenarios cut to the plan's
+    periods and the strategy's assets, the schedule and validated target weights
+    (1 or n, T, A)."""
     ppy = scenarios.periods_per_year
     n_periods = plan.check_periods(ppy)
     if scenarios.n_periods < n_periods:
@@ -211,9 +218,8 @@ def simulate(
         sub = sub.select(strategy.assets)
     if n_periods != sub.n_periods:
         sub = sub.head(n_periods)
-    nominal = sub.returns
     target = validate_weights(
-        strategy.target_weights(schedule, nominal), strategy.assets, strategy.name
+        strategy.target_weights(schedule, sub.returns), strategy.assets, strategy.name
     )
     if (
         target.ndim != 3
@@ -228,17 +234,161 @@ def simulate(
             f"strategy {strategy.name!r} returned weights of shape {target.shape}; expected "
             f"(1 or {sub.n_scenarios}, {n_periods}, {len(strategy.assets)})"
         )
+    return sub, schedule, target
+
+
+@dataclass(frozen=True)
+class _CashFlows:
+    """The deterministic part of the plan's cash flows, per period."""
+
+    contrib: FloatArray  # real USD per period (employee + employer), 0 in retirement
+    retired: BoolArray  # (T,)
+    t_ret: int  # first retirement period (T if none)
+    c_start: bool  # contributions at the start of the period
+    w_frac: float  # share of each withdrawal paid at the start of the period
+
+
+def _cash_flows(plan: Plan, schedule: Schedule, n_t: int) -> _CashFlows:
+    ppy = schedule.periods_per_year
+    t_ret = min(plan.retirement_period(ppy), n_t)
+    retired = np.arange(n_t) >= t_ret
+    contrib = np.zeros(n_t)
+    c_rule = plan.contributions
+    if c_rule is not None:
+        employee, employer = c_rule.annual_amounts(schedule.age_start, plan.start_age)
+        contrib = np.where(retired, 0.0, (employee + employer) / ppy)
+    w_rule = plan.withdrawal
+    return _CashFlows(
+        contrib=contrib,
+        retired=retired,
+        t_ret=t_ret,
+        c_start=c_rule is not None and c_rule.timing == "start",
+        w_frac=_desired_fraction(w_rule.timing) if w_rule is not None else 0.0,
+    )
+
+
+def _missing_data_error(strategy: Strategy, s: int, t: int, a: int) -> DataError:
+    return DataError(
+        f"strategy {strategy.name!r} holds {strategy.assets[a]!r} in period {t} of "
+        f"scenario {s}, where that asset has no return data; restrict the scenarios to "
+        "periods with data or apply a missing-data rule (cash or proxy) first"
+    )
+
+
+def _kernel_pass(
+    sub: Scenarios,
+    plan: Plan,
+    strategy: Strategy,
+    schedule: Schedule,
+    target: FloatArray,
+    record: int,
+) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:
+    """Run ``backtest.kernel`` (record: 0 summary only, 2 every path)."""
+    n, n_t, _ = sub.returns.shape
+    cf = _cash_flows(plan, schedule, n_t)
+    ip, fp = kernel.pack(plan, strategy, schedule, cf.t_ret, cf.c_start, cf.w_frac, record)
+    wealth = np.empty((n, n_t + 1 if record else 1))
+    flows = np.empty((8, n, n_t if record == 2 else 1))
+    summary = np.empty((n, 8))
+    ruin = np.empty(n, dtype=np.int64)
+    bad = np.empty(n, dtype=np.int64)
+    kernel.run_loop(
+        sub.returns,
+        sub.inflation,
+        np.ascontiguousarray(target),
+        cf.contrib,
+        cf.retired,
+        schedule.age_start,
+        kernel.rmd_divisors(),
+        ip,
+        fp,
+        wealth,
+        flows,
+        summary,
+        ruin,
+        bad,
+    )
+    if bad.any():
+        s = int(np.argmax(bad > 0))
+        t = int(bad[s]) - 1
+        held = np.broadcast_to(target, sub.returns.shape)[s, t] > 0
+        a = int(np.argmax(np.isnan(sub.returns[s, t]) & held))
+        raise _missing_data_error(strategy, s, t, a)
+    return wealth, flows, summary, ruin
+
+
+def _run_kernel(
+    sub: Scenarios, plan: Plan, strategy: Strategy, schedule: Schedule, target: FloatArray
+) -> SimulationResult:
+    wealth, flows, _, ruin = _kernel_pass(sub, plan, strategy, schedule, target, record=2)
+    price = np.concatenate(
+        [np.ones((sub.n_scenarios, 1)), np.cumprod(1.0 + sub.inflation, axis=1)], axis=1
+    )
+    return SimulationResult(
+        wealth=read_only(wealth),
+        contributions=read_only(flows[0]),
+        withdrawals=read_only(flows[1]),
+        withdrawals_wanted=read_only(flows[2]),
+        fees=read_only(flows[3]),
+        costs=read_only(flows[4]),
+        gains=read_only(flows[5]),
+        turnover=read_only(flows[6]),
+        portfolio_returns=read_only(flows[7]),
+        price_index=read_only(price),
+        ruin_period=ruin,
+        schedule=schedule,
+        plan=plan,
+        strategy_name=strategy.name,
+        assets=tuple(strategy.assets),
+        frequency=sub.frequency,
+        labels=sub.labels,
+    )
+
+
+def simulate(
+    scenarios: Scenarios,
+    plan: Plan,
+    strategy: Strategy,
+    *,
+    record_weights: bool = False,
+    engine: Engine = "auto",
+) -> SimulationResult:
+    """Simulate ``plan`` invested by ``strategy`` over every scenario at once.
+
+    Parameters
+    ----------
+    scenarios
+        Nominal asset returns and inflation; must contain the strategy's assets and at
+        least as many periods as the plan spans (extra periods are ignored).
+    plan
+        The member: ages, balance, contributions, withdrawal rule, fees, success.
+    strategy
+        Target weights per period and rebalancing rules (``strategies.base.Strategy``).
+    record_weights
+        Keep the realised weights, (n, T, A); costs memory.
+    engine
+        ``"numpy"``: the vectorised reference loop below; ``"numba"``: its compiled twin
+        in ``backtest.kernel`` (same events, same order, agrees to round-off; several
+        times faster on large sets); ``"auto"``: numba when it is installed and the run
+        needs neither a smoothing overlay nor realised weights, else numpy.
+
+    Returns
+    -------
+    SimulationResult
+        Paths of wealth and flows, in real USD of the start date.
+    """
+    use = _resolve_engine(engine, strategy, record_weights)
+    sub, schedule, target = _prepare(scenarios, plan, strategy)
+    if use == "numba":
+        return _run_kernel(sub, plan, strategy, schedule, target)
+    nominal = sub.returns
     missing = np.isnan(nominal)
     if missing.any():
         held = np.broadcast_to(target, nominal.shape) > 0
         bad = missing & held
         if bad.any():
             s, t, a = np.argwhere(bad)[0]
-            raise DataError(
-                f"strategy {strategy.name!r} holds {strategy.assets[a]!r} in period {t} of "
-                f"scenario {s}, where that asset has no return data; restrict the scenarios to "
-                "periods with data or apply a missing-data rule (cash or proxy) first"
-            )
+            raise _missing_data_error(strategy, int(s), int(t), int(a))
     # Real growth factors, laid out (T, A, n): each step reads one contiguous (A, n) block
     # and every operation runs along the long scenario axis (numpy is slow on (n, 2)
     # arrays whose short last axis is the inner loop). An asset without data (not held,
@@ -273,19 +423,10 @@ def _run(
     n_t, n_a, n = growth.shape
     ppy = schedule.periods_per_year
     ages = schedule.age_start
-    t_ret = min(plan.retirement_period(ppy), n_t)
-    retired = np.arange(n_t) >= t_ret
-
-    # Contributions (real USD per period) are deterministic: salary paths are real.
-    contrib = np.zeros(n_t)
-    c_rule = plan.contributions
-    if c_rule is not None:
-        employee, employer = c_rule.annual_amounts(ages, plan.start_age)
-        contrib = np.where(retired, 0.0, (employee + employer) / ppy)
-    c_start = c_rule is not None and c_rule.timing == "start"
-
+    cf = _cash_flows(plan, schedule, n_t)
+    t_ret, retired, contrib, c_start = cf.t_ret, cf.retired, cf.contrib, cf.c_start
     w_rule = plan.withdrawal
-    w_frac = _desired_fraction(w_rule.timing) if w_rule is not None else 0.0
+    w_frac = cf.w_frac
     price = np.concatenate([np.ones((n, 1)), np.cumprod(1.0 + sub.inflation, axis=1)], axis=1)
     price_tm = np.ascontiguousarray(price.T)
     infl_tm = np.ascontiguousarray(sub.inflation.T)  # (T, n)
@@ -533,6 +674,8 @@ def simulate_chunked(
     plan: Plan,
     strategy: Strategy,
     summarise: Callable[[SimulationResult], None] | None = None,
+    *,
+    engine: Engine = "auto",
 ) -> ChunkedSummary:
     """Simulate chunk after chunk, keeping only per-scenario scalars.
 
@@ -546,6 +689,9 @@ def simulate_chunked(
     summarise
         Optional callback given each chunk's :class:`SimulationResult` (to accumulate
         anything else, e.g. histograms), before the chunk is released.
+    engine
+        As in :func:`simulate`. Without ``summarise``, the numba engine runs a summary
+        pass that never materialises a path, so memory is bounded by one chunk's returns.
 
     Returns
     -------
@@ -559,13 +705,23 @@ def simulate_chunked(
     at_ret: list[FloatArray] = []
     ruin: list[IntArray] = []
     for chunk in chunks:
-        res = simulate(chunk, plan, strategy)
+        n_chunks += 1
+        if summarise is None and _resolve_engine(engine, strategy, False) == "numba":
+            # Summary pass: the compiled loop keeps no paths at all.
+            sub, schedule, target = _prepare(chunk, plan, strategy)
+            wealth, _, summary, ruin_c = _kernel_pass(sub, plan, strategy, schedule, target, 0)
+            n += sub.n_scenarios
+            n_ok += int(success_of(plan, ruin_c, summary[:, 7]).sum())
+            terminal.append(wealth[:, 0].copy())
+            at_ret.append(summary[:, 7].copy())
+            ruin.append(ruin_c)
+            continue
+        res = simulate(chunk, plan, strategy, engine=engine)
         n += res.n_scenarios
         n_ok += int(res.success.sum())
         terminal.append(np.array(res.terminal_wealth))
         at_ret.append(np.array(res.wealth_at_retirement))
         ruin.append(np.array(res.ruin_period))
-        n_chunks += 1
         if summarise is not None:
             summarise(res)
     if n_chunks == 0:

@@ -1,0 +1,135 @@
+"""The compiled twin (``backtest.kernel``) against the numpy reference loop.
+
+Both engines run the same events in the same order, so they must agree to round-off on
+every rule: all withdrawal rules, the RMD floor, contribution timing, limits, fees, costs,
+every rebalancing rule and the sleeve band, at annual and monthly frequency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from backtest import kernel
+from backtest.errors import DataError
+from backtest.plan import (
+    ConstantReal,
+    Contributions,
+    FixedPercent,
+    GuytonKlinger,
+    Plan,
+    RequiredMinimum,
+)
+from backtest.scenarios import Scenarios
+from backtest.simulate import simulate, simulate_chunked
+from strategies.base import RebalanceRule, Schedule, SleeveBand
+
+pytestmark = pytest.mark.skipif(not kernel.AVAILABLE, reason="numba is not installed")
+
+FLOWS = ("contributions", "withdrawals", "withdrawals_wanted", "fees", "costs", "gains",
+         "turnover", "portfolio_returns")
+
+
+@dataclass(frozen=True)
+class _Mix:
+    name: str
+    assets: tuple[str, ...]
+    w: tuple[float, ...]
+    rebalance: RebalanceRule = field(default_factory=RebalanceRule)
+    sleeve_band: SleeveBand | None = None
+    smoothing: None = None
+
+    def target_weights(self, schedule: Schedule, past_returns: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(np.array(self.w), (1, schedule.n_periods, len(self.w)))
+
+
+def _case(seed: int) -> tuple[Scenarios, Plan, _Mix]:
+    rng = np.random.default_rng(seed)
+    ppy = (1, 12)[seed % 2]
+    start = float(rng.integers(25, 60))
+    retire = start + float(rng.integers(0, 15))
+    end = retire + float(rng.integers(1, 30))
+    rules = [
+        ConstantReal(rate=float(rng.uniform(0.02, 0.08)),
+                     timing=("start", "end", "split")[seed % 3], indexed=bool(seed % 4)),
+        FixedPercent(float(rng.uniform(0.02, 0.08)), timing="end"),
+        GuytonKlinger(initial_rate=float(rng.uniform(0.03, 0.07)), timing="split"),
+        RequiredMinimum(),
+        ConstantReal(rate=None, amount=float(rng.uniform(1e3, 5e4))),
+        None,
+    ]
+    plan = Plan(
+        start, retire, end, float(rng.uniform(0, 1e5)),
+        contributions=Contributions(
+            salary=60_000, rate=0.1, salary_growth_real=0.01, match_rate=0.5, match_cap=0.06,
+            annual_limit=20_000, catch_up=5_000, timing=("start", "end")[seed % 2],
+        ),
+        withdrawal=rules[seed % len(rules)],
+        expense_ratio=float(rng.uniform(0, 0.01)),
+        transaction_cost_bps=float(rng.uniform(0, 20)),
+        rmd_floor=bool(seed % 3 == 0),
+    )
+    rebalance = [
+        RebalanceRule("none"),
+        RebalanceRule("calendar", 3),
+        RebalanceRule("band", band=0.05),
+        RebalanceRule("band", band=0.2, band_kind="relative"),
+    ][seed % 4]
+    weights = tuple(float(x) for x in rng.dirichlet(np.ones(3)))
+    strategy = _Mix("mix", ("a", "b", "c"), weights, rebalance,
+                    SleeveBand("c") if seed % 3 == 0 else None)
+    n_t = plan.n_periods(ppy)
+    scen = Scenarios(
+        rng.normal(0.06 / ppy, 0.2 / np.sqrt(ppy), (40, n_t, 3)),
+        rng.normal(0.03 / ppy, 0.01 / np.sqrt(ppy), (40, n_t)),
+        ("a", "b", "c"),
+        ("annual", "monthly")[ppy == 12],
+    )
+    return scen, plan, strategy
+
+
+@pytest.mark.parametrize("seed", range(36))
+def test_kernel_matches_numpy_reference(seed: int) -> None:
+    scen, plan, strategy = _case(seed)
+    ref = simulate(scen, plan, strategy, engine="numpy")
+    fast = simulate(scen, plan, strategy, engine="numba")
+    np.testing.assert_array_equal(fast.ruin_period, ref.ruin_period)
+    # Same operations in the same order; only the compiler's instruction choice (e.g.
+    # fused multiply-add) may differ, so allow round-off relative to each path's scale.
+    scale = np.maximum(1.0, np.abs(ref.wealth).max(axis=1, keepdims=True))
+    np.testing.assert_allclose(fast.wealth / scale, ref.wealth / scale, rtol=0, atol=1e-11)
+    for name in FLOWS:
+        a, b = getattr(fast, name), getattr(ref, name)
+        if name not in ("turnover", "portfolio_returns"):  # amounts: compare in scale units
+            a, b = a / scale, b / scale
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-11, err_msg=name)
+
+
+def test_summary_pass_matches_full_paths() -> None:
+    scen, plan, strategy = _case(4)
+    full = simulate(scen, plan, strategy, engine="numpy")
+    summary = simulate_chunked([scen.take(slice(0, 25)), scen.take(slice(25, 40))], plan, strategy)
+    np.testing.assert_allclose(summary.terminal_wealth, full.terminal_wealth, rtol=1e-11)
+    np.testing.assert_allclose(summary.wealth_at_retirement, full.wealth_at_retirement,
+                               rtol=1e-11)
+    np.testing.assert_array_equal(summary.ruin_period, full.ruin_period)
+    assert summary.success_rate == pytest.approx(full.success_rate)
+
+
+def test_kernel_refuses_holding_an_asset_without_data() -> None:
+    scen, plan, strategy = _case(1)
+    returns = np.array(scen.returns)
+    returns[3, 2, 0] = np.nan
+    bad = Scenarios(returns, scen.inflation, scen.assets, scen.frequency)
+    with pytest.raises(DataError, match=r"holds 'a' in period 2 of scenario 3"):
+        simulate(bad, plan, strategy, engine="numba")
+
+
+def test_engine_choice_is_validated() -> None:
+    scen, plan, strategy = _case(2)
+    with pytest.raises(ValueError, match="engine="):
+        simulate(scen, plan, strategy, engine="fortran")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="record_weights"):
+        simulate(scen, plan, strategy, engine="numba", record_weights=True)
