@@ -8,10 +8,13 @@ with these tables; every key is optional unless marked, and unknown keys are err
                  the roles equity / bonds / cash / crypto
 ``[scenarios]``  historical (bool: rolling cohorts), bootstrap_n, block_length
                  ("auto" | number of periods), bootstrap_method ("stationary" |
-                 "circular"), crypto_before_data ("exclude" | "cash" | "proxy")
+                 "circular"), crypto_before_data ("exclude" | "cash" | "proxy"),
+                 crypto_proxy = { mean_log_annual, vol_log_annual } for "proxy"
 ``[[plans]]``    (at least one) a member: name, ages, balance, salary, contributions,
                  fees, withdrawal rule, success definition, and optionally the
-                 ``strategy`` the member holds today
+                 ``strategy`` the member holds today and a ``pension_target``
+                 (defined-benefit style: accrual_rate or replacement_rate) whose
+                 funded ratio at retirement is reported beside success
 ``[strategies]`` presets (names from ``glidelab strategies``), crypto_sleeves
                  (decimals, e.g. 0.025), crypto_base (preset the sleeves sit on)
 ``[optimize]``   enabled, plan (a plan name), n_scenarios, holdout_n, max_iterations,
@@ -166,6 +169,7 @@ class ScenarioConfig:
     block_length: float | None = None  # None = automatic (arch's optimal_block_length)
     bootstrap_method: str = "stationary"
     crypto_before_data: str = "cash"
+    crypto_proxy: tuple[float, float] | None = None  # (mean_log_annual, vol_log_annual)
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,7 @@ class PlanConfig:
     name: str
     plan: Plan
     strategy: str | None = None
+    pension_target: FundedRatio | None = None
 
 
 @dataclass(frozen=True)
@@ -281,6 +286,10 @@ def _success(t: _Table) -> MoneyLasts | FundedRatio:
     kind = t.string("kind", "money_lasts", SUCCESS_RULES)
     if kind == "money_lasts":
         return MoneyLasts()
+    return _funded_ratio(t)
+
+
+def _funded_ratio(t: _Table) -> FundedRatio:
     return FundedRatio(
         replacement_rate=t.optional_number("replacement_rate", lo=0),
         accrual_rate=t.optional_number("accrual_rate", lo=0),
@@ -316,11 +325,24 @@ def _plan(t: _Table) -> PlanConfig:
         rmd_floor=t.boolean("rmd_floor", False),
         success=_success(t.table("success")),
     )
+    pension = None
+    if "pension_target" in t.raw:
+        pension = _funded_ratio(t.table("pension_target"))
+        if contributions is None:
+            raise StudyError(f"{t.where}.pension_target needs a salary (it is a share of it)")
     strategy = t.raw.get("strategy")
     t.seen.add("strategy")
     if strategy is not None and not isinstance(strategy, str):
         raise StudyError(f"{t.where}.strategy = {strategy!r}; expected a preset name")
-    return PlanConfig(name=name, plan=plan, strategy=strategy)
+    return PlanConfig(name=name, plan=plan, strategy=strategy, pension_target=pension)
+
+
+def _proxy(sc: _Table) -> tuple[float, float] | None:
+    if "crypto_proxy" not in sc.raw:
+        sc.seen.add("crypto_proxy")
+        return None
+    t = sc.table("crypto_proxy")
+    return (t.number("mean_log_annual", None, -1, 2), t.number("vol_log_annual", None, 0, 5))
 
 
 def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
@@ -362,6 +384,7 @@ def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
         block_length=None if block == "auto" else float(block),
         bootstrap_method=sc.string("bootstrap_method", "stationary", ("stationary", "circular")),
         crypto_before_data=sc.string("crypto_before_data", "cash", ("exclude", "cash", "proxy")),
+        crypto_proxy=_proxy(sc),
     )
     plans = []
     for i, p in enumerate(plans_raw):

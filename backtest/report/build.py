@@ -36,7 +36,7 @@ from backtest.report.tearsheet import (
     TearsheetData,
 )
 from backtest.scenarios import Scenarios
-from backtest.simulate import simulate
+from backtest.simulate import funded_ratio, simulate
 from strategies.base import Schedule, Strategy
 
 #: Percentile levels of the fan chart.
@@ -158,6 +158,7 @@ def build_tearsheet_data(
     sleeves: Mapping[float, Strategy] | None = None,
     sleeve_history: pd.DataFrame | None = None,
     sleeve_scenarios: Scenarios | None = None,
+    pension_target: FundedRatio | None = None,
     title: str = "Strategy tear sheet",
     subtitle: str = "",
     settings: Mapping[str, str] | Sequence[tuple[str, str]] = (),
@@ -195,6 +196,10 @@ def build_tearsheet_data(
         Crypto sleeve size (decimal) -> strategy; Sharpe and maximum drawdown come from
         ``sleeve_history`` (default ``history``), success from ``sleeve_scenarios`` when it
         holds the crypto asset (else NaN).
+    pension_target
+        A defined-benefit style target (``backtest.plan.FundedRatio``) for the funded-ratio
+        chart when ``plan.success`` is not itself a ``FundedRatio``: the ratio only needs
+        each scenario's balance at retirement, so nothing is simulated twice.
     title, subtitle, settings, seed, notes
         Report text; ``seed`` and the plan and scenario descriptions are added to the
         settings.
@@ -289,6 +294,8 @@ def build_tearsheet_data(
     if plan is not None and scenarios is not None:
         info.append(("Scenarios", scenarios.description or f"{scenarios.n_scenarios} scenarios"))
         fans, ratios = [], {}
+        target = plan.success if isinstance(plan.success, FundedRatio) else pension_target
+        target_plan = dataclasses.replace(plan, success=target) if target is not None else None
         for s in strategies:
             if not _covers(scenarios, s):
                 out_notes.append(f"{s.name}: not simulated (scenarios lack {s.assets}).")
@@ -300,12 +307,12 @@ def build_tearsheet_data(
                 pct, index=pd.Index(ages, name="age"), columns=list(FAN_PERCENTILES)
             )
             fans.append(FanData(s.name, frame, plan.retirement_age, res.success_rate))
-            if isinstance(plan.success, FundedRatio):
-                ratios[s.name] = np.asarray(res.funded_ratio, dtype=np.float64)
+            if target_plan is not None:
+                ratios[s.name] = funded_ratio(target_plan, res.wealth_at_retirement)
         fields["fans"] = tuple(fans)
         if ratios:
-            assert isinstance(plan.success, FundedRatio)
-            fields["funded_ratios"] = FundedRatioData(ratios, plan.success.threshold)
+            assert target is not None
+            fields["funded_ratios"] = FundedRatioData(ratios, target.threshold)
 
     # ---- historical cohorts
     c_plan = cohort_plan if cohort_plan is not None else plan

@@ -101,152 +101,38 @@ def _validate(args: argparse.Namespace, out_dir: Any) -> int:
 
 
 def _optimise(args: argparse.Namespace, study: Any, out_dir: Any, t0: float) -> int:
-    import pandas as pd
-
-    from backtest.data import load_history
-    from backtest.generators import block_bootstrap, parametric
-    from backtest.io import atomic_directory
-    from optimize.baselines import constant_mix_grid, evaluate_presets, preset_strategies
-    from optimize.glidepath import GlidePathConstraints, optimize_glide_path
-
-    op = study.optimize
-    plan = study.plan(args.plan or op.plan).plan
-    seed = study.seed if args.seed is None else args.seed
-    equity, bonds = study.data.equity, study.data.bonds
-    assets = [equity, bonds]
-    history = load_history(
-        [*assets, "cpi"], study.data.frequency, start=study.data.start, end=study.data.end
+    from optimize.search import (
+        SearchSettings,
+        comparison_markdown,
+        run_search,
+        write_search_atomic,
     )
-    ppy = 1 if study.data.frequency == "annual" else 12
-    n_t = plan.n_periods(ppy)
-    n_in = args.n_scenarios or op.n_scenarios
-    n_out = args.holdout_n or op.holdout_n
-    block = study.scenarios.block_length
-    sc = block_bootstrap(history, assets, n_in, n_t, block_length=block, rng=seed)
-    holdout = parametric(history, assets, n_out, n_t, rng=seed + 1)
-    constraints = GlidePathConstraints(
+
+    settings = SearchSettings(
+        plan=args.plan,
+        n_scenarios=args.n_scenarios,
+        holdout_n=args.holdout_n,
+        seed=args.seed,
+        max_iterations=args.max_iterations,
+        knot_spacing_years=args.knot_spacing,
+        monotone_equity=args.monotone_equity,
+        max_change_per_year=args.max_change_per_year,
+        crypto_cap=args.crypto_cap,
+        vol_cap=args.vol_cap,
         lower=_bounds(args.lower, "--lower"),
         upper=_bounds(args.upper, "--upper"),
-        monotone_equity=(
-            op.monotone_equity if args.monotone_equity is None else args.monotone_equity
-        ),
-        equity_assets=(equity,),
-        max_change_per_year=(
-            args.max_change_per_year
-            if args.max_change_per_year is not None
-            else op.max_change_per_year
-        ),
-        crypto_cap=args.crypto_cap if args.crypto_cap is not None else op.crypto_cap,
-        vol_cap=args.vol_cap,
     )
+    seed = study.seed if args.seed is None else args.seed
     print(
-        f"optimising on {sc.n_scenarios} block-bootstrap scenarios "
-        f"({study.data.frequency}, {history.index[0].year}-{history.index[-1].year}, "
-        f"seed {seed}); held out: {holdout.n_scenarios} parametric (seed {seed + 1})",
+        f"optimising on block-bootstrap scenarios ({study.data.frequency}, seed {seed}); "
+        f"held out: parametric scenarios (seed {seed + 1})",
         flush=True,
     )
-    res = optimize_glide_path(
-        sc,
-        plan,
-        assets,
-        constraints,
-        holdout=holdout,
-        knot_spacing_years=args.knot_spacing,
-        max_iterations=args.max_iterations or op.max_iterations,
-        progress=not args.no_progress,
-    )
-    for note in res.solver_fallbacks:
+    run = run_search(study, settings, progress=not args.no_progress)
+    for note in run.result.solver_fallbacks:
         print(f"note: {note}")
-    pin, pout = evaluate_presets(sc, plan), evaluate_presets(holdout, plan)
-    gin = constant_mix_grid(sc, plan, equity, bonds, step=0.1)
-    gout = constant_mix_grid(holdout, plan, equity, bonds, step=0.1)
-    rows = [("optimised (SCP)", res.success_in_sample, res.success_out_of_sample)]
-    rows += [(k, pin[k], pout[k]) for k in pin]
-    rows += [
-        (f"constant {e:.0%} {equity}", float(a), float(b))
-        for e, a, b in zip(gin.equity_shares, gin.success, gout.success, strict=True)
-    ]
-    table = pd.DataFrame(rows, columns=["strategy", "success_in_sample", "success_held_out"])
-    weights = pd.DataFrame(res.weights_by_age, columns=list(res.assets))
-    weights.insert(0, "years_to_retirement", plan.retirement_age - res.ages)
-    weights.insert(0, "age", res.ages)
-    history_frame = pd.DataFrame([h.__dict__ for h in res.history])
-
-    with atomic_directory(out_dir) as tmp:
-        weights.to_csv(tmp / "glide_path.csv", index=False, float_format="%.6f")
-        table.to_csv(tmp / "comparison.csv", index=False, float_format="%.6f")
-        (tmp / "comparison.md").write_text(_markdown(table, res, sc, holdout), encoding="utf-8")
-        history_frame.to_csv(tmp / "iterations.csv", index=False)
-        (tmp / "glide_path.png").write_bytes(_chart(res, plan))
-        if not args.no_tearsheet and study.output.tearsheet:
-            _tearsheet(res, plan, holdout, preset_strategies(holdout), seed, tmp / "tearsheet")
-    print(_markdown(table, res, sc, holdout))
+    tearsheet = not args.no_tearsheet and study.output.tearsheet
+    write_search_atomic(run, out_dir, tearsheet=tearsheet)
+    print(comparison_markdown(run))
     print(f"wrote {out_dir}/ (glide_path.csv, glide_path.png, comparison.csv/.md, iterations.csv)")
     return 0
-
-
-def _markdown(table: Any, res: Any, sc: Any, holdout: Any) -> str:
-    lines = [
-        "# Optimised glide path vs presets and constant mixes",
-        "",
-        f"In sample: {sc.n_scenarios} block-bootstrap scenarios. Held out: "
-        f"{holdout.n_scenarios} parametric scenarios (another generator and seed).",
-        f"Optimiser: {len(res.history)} iterations, {res.seconds:.1f} s "
-        f"({res.mean_iteration_seconds:.2f} s per iteration), solver {res.solver}, "
-        f"stop: {res.stop_reason}.",
-        "",
-        "| strategy | success in sample | success held out |",
-        "|---|---:|---:|",
-    ]
-    for r in table.itertuples(index=False):
-        lines.append(
-            f"| {r.strategy} | {100 * r.success_in_sample:.2f} % | "
-            f"{100 * r.success_held_out:.2f} % |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _chart(res: Any, plan: Any) -> bytes:
-    import io
-
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(8, 4.2))
-    ax = fig.subplots()
-    ax.stackplot(res.ages, res.weights_by_age.T, labels=list(res.assets), alpha=0.85)
-    ax.axvline(plan.retirement_age, color="black", lw=1, ls="--", label="retirement")
-    ax.set_xlim(res.ages[0], res.ages[-1])
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("age (years)")
-    ax.set_ylabel("target weight")
-    ax.set_title(
-        f"Optimised glide path: success {100 * res.success_in_sample:.1f} % in sample, "
-        f"{100 * (res.success_out_of_sample or 0):.1f} % held out",
-        fontsize=10,
-    )
-    ax.legend(loc="lower left", fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    return buf.getvalue()
-
-
-def _tearsheet(res: Any, plan: Any, holdout: Any, presets: dict, seed: int, path: Any) -> None:
-    from backtest.data import load_history
-    from backtest.report import write_tearsheet
-    from backtest.report.build import build_tearsheet_data
-
-    assets = list(res.assets)
-    history = load_history([*assets, "tbills", "cpi"])
-    strategies = [res.glide_path, *[s for s in presets.values() if set(s.assets) <= set(assets)]]
-    data = build_tearsheet_data(
-        strategies,
-        history,
-        plan=plan,
-        scenarios=holdout,
-        title="Optimised glide path vs presets",
-        subtitle=f"success held out {100 * (res.success_out_of_sample or 0):.1f} %",
-        seed=seed,
-        retirement_age=plan.retirement_age,
-        expense_ratio=plan.expense_ratio,
-    )
-    write_tearsheet(data, path)

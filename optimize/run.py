@@ -1,0 +1,403 @@
+"""Run a whole study: data -> scenarios -> strategies -> simulations -> optimiser -> report.
+
+``run_study(study)`` is what ``glidelab run`` calls. It writes, atomically, one folder
+``<output.dir>/<study.name>/`` holding:
+
+* ``summary.md``: the short summary the command prints;
+* ``success.csv``: for every plan, strategy and scenario set, the probability of success
+  and percentiles of real terminal wealth and of wealth at retirement (real USD of the
+  start date), and the funded ratio against the plan's pension target when it has one;
+* ``settings.json``: the seed and every setting used, the data coverage and versions;
+* ``optimize/``: the optimised glide path (CSV, chart) and its comparison with the presets
+  and constant mixes, in sample and held out;
+* ``tearsheet/``: the tear sheet (HTML, PDF, metrics CSV/JSON);
+* ``validation/``: the Trinity-study reproduction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtest.data import load_history
+from backtest.errors import StudyError
+from backtest.generators import Proxy, block_bootstrap, historical_cohorts
+from backtest.io import atomic_directory
+from backtest.plan import ConstantReal, Plan
+from backtest.scenarios import Scenarios
+from backtest.simulate import funded_ratio, simulate
+from optimize.search import SearchRun, run_search, write_search
+from optimize.study import Study
+from strategies import CryptoSleeve, FixedMix
+from strategies.base import Strategy
+from strategies.presets import preset
+
+Log = Callable[[str], None]
+
+#: Percentiles of wealth reported in the tables (percent).
+PERCENTILES = (5, 25, 50, 75, 95)
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """What a study produced (numbers; the files are written by :func:`run_study`)."""
+
+    study: Study
+    success: pd.DataFrame
+    search: SearchRun | None
+    summary: str
+    out_dir: Path
+
+
+def _history(study: Study) -> pd.DataFrame:
+    """Common-period history of the roles plus CPI, with the crypto column (NaN before
+    its data starts) joined on."""
+    d = study.data
+    core = load_history([d.equity, d.bonds, d.cash, "cpi"], d.frequency, start=d.start, end=d.end)
+    crypto = load_history([d.crypto], d.frequency)
+    frame = core.join(crypto, how="left")
+    frame.attrs = {**core.attrs, "crypto_coverage": crypto.attrs.get("coverage")}
+    return frame
+
+
+def strategies_for(study: Study) -> dict[str, Strategy]:
+    """The study's presets and crypto sleeves, keyed by display name."""
+    d = study.data
+    names = dict(equity=d.equity, bonds=d.bonds)
+    out: dict[str, Strategy] = {}
+    wanted = list(study.strategies.presets)
+    for p in study.plans:
+        if p.strategy and p.strategy not in wanted:
+            wanted.append(p.strategy)
+    for name in wanted:
+        out[name] = _preset(name, d)
+    if study.strategies.crypto_sleeves:
+        base = _preset(study.strategies.crypto_base, d)
+        for size in study.strategies.crypto_sleeves:
+            label = f"{study.strategies.crypto_base} + {100 * size:g}% {d.crypto}"
+            out[label] = CryptoSleeve(
+                base=base,
+                sleeve_weight=size,
+                crypto_asset=d.crypto,
+                equity_assets=(names["equity"],),
+                bond_assets=(names["bonds"],),
+                before_data="cash"
+                if study.scenarios.crypto_before_data != "exclude"
+                else "exclude",
+                cash_asset=d.cash,
+                name=f"{base.name} + {100 * size:g}% Bitcoin",
+            )
+    return out
+
+
+def _preset(name: str, d: Any) -> Strategy:
+    try:
+        return preset(name, equity=d.equity, bonds=d.bonds, cash=d.cash)
+    except (TypeError, ValueError):
+        try:
+            return preset(name, equity=d.equity, bonds=d.bonds)
+        except ValueError as exc:
+            raise StudyError(f"[strategies]: {exc}") from None
+
+
+def scenario_rng(study: Study) -> np.random.Generator:
+    """The stream for the study's own scenario sets: ``SeedSequence((seed, 2))``.
+
+    The optimiser draws its in-sample scenarios with ``seed`` and its held-out ones with
+    ``seed + 1``; this third, independent stream keeps the study's tables out of sample
+    for the optimised glide path.
+    """
+    return np.random.default_rng(np.random.SeedSequence((study.seed, 2)))
+
+
+def scenario_sets(study: Study, history: pd.DataFrame, plan: Plan) -> dict[str, Scenarios]:
+    """Historical cohorts and the block bootstrap for one plan's horizon."""
+    d, sc = study.data, study.scenarios
+    assets = [d.equity, d.bonds, d.cash, d.crypto]
+    n_t = plan.n_periods(1 if d.frequency == "annual" else 12)
+    rule = sc.crypto_before_data
+    if rule == "exclude":
+        raise StudyError(
+            "[scenarios].crypto_before_data = 'exclude' leaves no cohort of a lifetime plan "
+            "with Bitcoin data (it starts in 2010); use 'cash' or 'proxy'"
+        )
+    proxy = None
+    if rule == "proxy":
+        if sc.crypto_proxy is None:
+            raise StudyError(
+                "[scenarios].crypto_before_data = 'proxy' needs [scenarios].crypto_proxy = "
+                "{ mean_log_annual = ..., vol_log_annual = ... }"
+            )
+        proxy = {d.crypto: Proxy(*sc.crypto_proxy)}
+    common = dict(missing=rule, cash_asset=d.cash, proxy=proxy, rng=scenario_rng(study))
+    out: dict[str, Scenarios] = {}
+    if sc.historical:
+        out["historical cohorts"] = historical_cohorts(history, assets, n_t, **common)
+    if sc.bootstrap_n > 0:
+        out["block bootstrap"] = block_bootstrap(
+            history,
+            assets,
+            sc.bootstrap_n,
+            n_t,
+            block_length=sc.block_length,
+            method=sc.bootstrap_method,
+            **common,
+        )
+    if not out:
+        raise StudyError("[scenarios]: enable historical = true or set bootstrap_n > 0")
+    return out
+
+
+def _row(
+    plan_name: str, plan: Plan, strategy: str, set_name: str, pension: Any, res: Any
+) -> dict[str, Any]:
+    """One line of success.csv: success and wealth percentiles (real USD)."""
+    row: dict[str, Any] = {
+        "plan": plan_name,
+        "strategy": strategy,
+        "scenarios": set_name,
+        "n_scenarios": res.n_scenarios,
+        "success_rate": res.success_rate,
+    }
+    for p, v in zip(PERCENTILES, np.percentile(res.terminal_wealth, PERCENTILES), strict=True):
+        row[f"terminal_wealth_p{p}"] = v
+    row["wealth_at_retirement_p50"] = float(np.median(res.wealth_at_retirement))
+    ruined = res.ruin_period >= 0
+    row["median_ruin_age"] = (
+        float(np.median(res.schedule.age_start[res.ruin_period[ruined]]))
+        if ruined.any()
+        else np.nan
+    )
+    if pension is not None:
+        fr = funded_ratio(dataclasses.replace(plan, success=pension), res.wealth_at_retirement)
+        row["funded_ratio_p50"] = float(np.median(fr))
+        row["p_funded"] = float(np.mean(fr >= pension.threshold))
+    return row
+
+
+def run_study(
+    study: Study,
+    out_root: str | Path | None = None,
+    *,
+    progress: bool = True,
+    log: Log = lambda _: None,
+) -> StudyResult:
+    """Run every part of ``study`` and write its folder atomically; see the module doc."""
+    out_dir = Path(out_root if out_root is not None else study.output.dir) / study.name
+    log("- loading the embedded history")
+    history = _history(study)
+    strategies = strategies_for(study)
+
+    search: SearchRun | None = None
+    if study.optimize.enabled:
+        log(f"- optimising the glide path of plan {study.optimize.plan!r}")
+        search = run_search(study, progress=progress)
+        strategies["optimised glide path"] = search.result.glide_path
+
+    rows: list[dict[str, Any]] = []
+    sets_by_plan: dict[str, dict[str, Scenarios]] = {}
+    for p in study.plans:
+        log(f"- simulating plan {p.name!r}: {len(strategies)} strategies")
+        sets = sets_by_plan[p.name] = scenario_sets(study, history, p.plan)
+        for set_name, sc in sets.items():
+            for label, strat in strategies.items():
+                res = simulate(sc, p.plan, strat)
+                rows.append(_row(p.name, p.plan, label, set_name, p.pension_target, res))
+    table = pd.DataFrame(rows)
+    summary = summarise(study, table, search, history)
+
+    with atomic_directory(out_dir) as tmp:
+        table.to_csv(tmp / "success.csv", index=False, float_format="%.6g")
+        (tmp / "summary.md").write_text(summary, encoding="utf-8")
+        settings = _settings(study, history, sets_by_plan)
+        (tmp / "settings.json").write_text(
+            json.dumps(settings, indent=2, default=str), encoding="utf-8"
+        )
+        if search is not None:
+            (tmp / "optimize").mkdir()
+            write_search(search, tmp / "optimize", tearsheet=False)
+        if study.output.tearsheet:
+            log("- building the tear sheet (HTML, PDF, CSV, JSON)")
+            _tearsheet(study, history, strategies, sets_by_plan, tmp / "tearsheet")
+        log("- reproducing the Trinity study")
+        _trinity(tmp / "validation")
+    return StudyResult(study, table, search, summary, out_dir)
+
+
+def _tearsheet(
+    study: Study,
+    history: pd.DataFrame,
+    strategies: dict[str, Strategy],
+    sets_by_plan: dict[str, dict[str, Scenarios]],
+    path: Path,
+) -> None:
+    from backtest.report import write_tearsheet
+    from backtest.report.build import build_tearsheet_data
+
+    main = study.plan(study.optimize.plan or study.plans[0].name)
+    sets = sets_by_plan[main.name]
+    d = study.data
+    mixes = {
+        f"{100 * e:g}% {d.equity}": FixedMix(
+            name=f"{100 * e:g}/{100 * (1 - e):g}", assets=(d.equity, d.bonds), weights=(e, 1 - e)
+        )
+        for e in study.analysis.equity_shares
+    }
+    sleeves: dict[float, Strategy] = {0.0: _preset(study.strategies.crypto_base, d)}
+    sleeves.update({s.sleeve_weight: s for s in strategies.values() if isinstance(s, CryptoSleeve)})
+    monthly = load_history([d.equity, d.bonds, d.cash, d.crypto, "cpi"], "monthly")
+    data = build_tearsheet_data(
+        list(strategies.values()),
+        history,
+        plan=main.plan,
+        scenarios=sets.get("block bootstrap"),
+        cohorts=sets.get("historical cohorts"),
+        withdrawal_rates=study.analysis.withdrawal_rates,
+        mixes=mixes,
+        sleeves=sleeves if len(sleeves) > 1 else None,
+        sleeve_history=monthly,
+        sleeve_scenarios=sets.get("block bootstrap"),
+        pension_target=main.pension_target,
+        title=f"glidelab study: {study.name}",
+        subtitle=study.description,
+        seed=study.seed,
+        retirement_age=main.plan.retirement_age,
+        expense_ratio=main.plan.expense_ratio,
+        transaction_cost_bps=main.plan.transaction_cost_bps,
+        notes=(
+            f"Bitcoin has data from {history[d.crypto].first_valid_index():%Y}; before that the "
+            f"sleeve earns {d.cash} in the historical sections and scenarios "
+            f"({study.scenarios.crypto_before_data!r} rule). Its metrics in the sleeve chart "
+            f"use monthly data from {monthly.index[0]:%Y-%m} to {monthly.index[-1]:%Y-%m}.",
+        ),
+    )
+    write_tearsheet(data, path)
+
+
+def _trinity(folder: Path) -> None:
+    from backtest.trinity import reproduce_trinity, to_markdown
+
+    folder.mkdir()
+    table = reproduce_trinity()
+    table.to_csv(folder / "trinity.csv", index=False, float_format="%.4f")
+    (folder / "trinity.md").write_text(to_markdown(table), encoding="utf-8")
+
+
+def _settings(
+    study: Study, history: pd.DataFrame, sets_by_plan: dict[str, dict[str, Scenarios]]
+) -> dict[str, Any]:
+    import cvxpy
+    import numpy
+    import pandas
+    import scipy
+
+    return {
+        "study": study.settings(),
+        "seed": study.seed,
+        "seeds": {
+            "optimiser in sample (block bootstrap)": study.seed,
+            "optimiser held out (parametric)": study.seed + 1,
+            "study scenario sets": f"SeedSequence(({study.seed}, 2))",
+        },
+        "history": {
+            "frequency": study.data.frequency,
+            "first": f"{history.index[0]:%Y-%m-%d}",
+            "last": f"{history.index[-1]:%Y-%m-%d}",
+            "sources": history.attrs.get("sources"),
+        },
+        "scenarios": {
+            plan: {
+                name: {"n": sc.n_scenarios, "periods": sc.n_periods, "description": sc.description}
+                for name, sc in sets.items()
+            }
+            for plan, sets in sets_by_plan.items()
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": numpy.__version__,
+            "pandas": pandas.__version__,
+            "scipy": scipy.__version__,
+            "cvxpy": cvxpy.__version__,
+        },
+    }
+
+
+def summarise(
+    study: Study, table: pd.DataFrame, search: SearchRun | None, history: pd.DataFrame
+) -> str:
+    """The short summary printed in the terminal and saved as summary.md."""
+    lines = [
+        f"# glidelab study: {study.name}",
+        "",
+        f"Data: {study.data.frequency} {history.index[0]:%Y}-{history.index[-1]:%Y} "
+        f"({study.data.equity}, {study.data.bonds}, {study.data.cash}, {study.data.crypto}, CPI). "
+        f"Seed {study.seed}. Amounts are real USD of the plan's start.",
+    ]
+    for p in study.plans:
+        sub = table[table.plan == p.name]
+        lines += ["", f"## Plan {p.name!r}: {_describe(p.plan)}", ""]
+        lines += [
+            "| strategy | "
+            + " | ".join(f"success, {s}" for s in sub.scenarios.unique())
+            + " | median terminal wealth (bootstrap) |",
+            "|---|" + "---:|" * (sub.scenarios.nunique() + 1),
+        ]
+        wide = sub.pivot(index="strategy", columns="scenarios", values="success_rate")
+        boot = sub[sub.scenarios == "block bootstrap"].set_index("strategy")
+        order = wide.mean(axis=1).sort_values(ascending=False).index
+        for name in order:
+            cells = " | ".join(f"{100 * wide.loc[name, c]:.1f} %" for c in sub.scenarios.unique())
+            med = f"{boot.loc[name, 'terminal_wealth_p50']:,.0f}" if name in boot.index else "-"
+            mark = " (held today)" if name == p.strategy else ""
+            lines.append(f"| {name}{mark} | {cells} | {med} |")
+    if search is not None:
+        r = search.result
+        lines += [
+            "",
+            f"Optimised glide path (plan {study.optimize.plan!r}): success "
+            f"{100 * r.success_in_sample:.1f} % in sample ({search.in_sample.n_scenarios} "
+            f"bootstrap scenarios), {100 * (r.success_out_of_sample or 0):.1f} % held out "
+            f"({search.holdout.n_scenarios} parametric scenarios, seed {search.seed + 1}).",
+        ]
+    crypto = [n for n in table.strategy.unique() if f"% {study.data.crypto}" in n]
+    if crypto:
+        btc = history[study.data.crypto]
+        lines += [
+            "",
+            f"Read the {study.data.crypto} sleeves with care: {study.data.crypto} has data only "
+            f"from {btc.first_valid_index():%Y}, and before that the sleeve earns "
+            f"{study.data.cash} ({study.scenarios.crypto_before_data!r} rule). The bootstrap "
+            f"resamples its {int(btc.notna().sum())} real years, the early ones included "
+            "(2011 +1,467 %, 2013 +5,870 %), as if they could recur; historical cohorts that "
+            "end by 2025 meet Bitcoin only in their last years. State forward-looking "
+            "assumptions with the parametric generator (`glidelab simulate --scenarios "
+            "parametric`) before drawing conclusions.",
+        ]
+    lines += ["", "Files: success.csv, settings.json, optimize/, tearsheet/, validation/."]
+    return "\n".join(lines) + "\n"
+
+
+def _describe(plan: Plan) -> str:
+    w = plan.withdrawal
+    if isinstance(w, ConstantReal):
+        spend = (
+            f"{100 * w.rate:g}% of the balance at retirement"
+            if w.rate is not None
+            else f"{w.amount:,.0f} USD a year"
+        )
+        spend += ", constant in real terms"
+    else:
+        spend = type(w).__name__ if w is not None else "no withdrawals"
+    return (
+        f"ages {plan.start_age:g}-{plan.retirement_age:g}-{plan.end_age:g}, "
+        f"balance {plan.initial_balance:,.0f}, withdrawing {spend}, "
+        f"fees {100 * plan.expense_ratio:.2f}%/yr"
+    )

@@ -1,0 +1,205 @@
+"""A study's glide-path search: scenarios, the SCP optimiser, comparisons and outputs.
+
+Shared by ``glidelab optimize`` and ``glidelab run``. The search runs on block-bootstrap
+scenarios and is measured out of sample on parametric scenarios drawn with the next
+seed (another generator and another seed), beside every preset and a grid of constant
+mixes, so overfitting shows.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from backtest.data import load_history
+from backtest.generators import block_bootstrap, parametric
+from backtest.io import atomic_directory
+from backtest.plan import Plan
+from backtest.scenarios import Scenarios
+from optimize.baselines import constant_mix_grid, evaluate_presets, preset_strategies
+from optimize.glidepath import GlidePathConstraints, OptimizationResult, optimize_glide_path
+from optimize.study import Study
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Overrides of a study's ``[optimize]`` table (``None`` keeps the study's value)."""
+
+    plan: str | None = None
+    n_scenarios: int | None = None
+    holdout_n: int | None = None
+    seed: int | None = None
+    max_iterations: int | None = None
+    knot_spacing_years: float = 5.0
+    monotone_equity: bool | None = None
+    max_change_per_year: float | None = None
+    crypto_cap: float | None = None
+    vol_cap: float | None = None
+    lower: dict[str, float] = field(default_factory=dict)
+    upper: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchRun:
+    """What a search produced: the optimiser's result and the comparison table."""
+
+    plan: Plan
+    result: OptimizationResult
+    in_sample: Scenarios
+    holdout: Scenarios
+    comparison: pd.DataFrame  # strategy, success_in_sample, success_held_out
+    seed: int
+
+
+def run_search(
+    study: Study, settings: SearchSettings | None = None, *, progress: bool = True
+) -> SearchRun:
+    """Optimise the glide path of the study's ``[optimize].plan`` and compare it."""
+    st = settings or SearchSettings()
+    op = study.optimize
+    plan = study.plan(st.plan or op.plan or study.plans[0].name).plan
+    seed = study.seed if st.seed is None else st.seed
+    equity, bonds = study.data.equity, study.data.bonds
+    assets = [equity, bonds]
+    history = load_history(
+        [*assets, "cpi"], study.data.frequency, start=study.data.start, end=study.data.end
+    )
+    n_t = plan.n_periods(1 if study.data.frequency == "annual" else 12)
+    sc = block_bootstrap(
+        history,
+        assets,
+        st.n_scenarios or op.n_scenarios,
+        n_t,
+        block_length=study.scenarios.block_length,
+        method=study.scenarios.bootstrap_method,
+        rng=seed,
+    )
+    holdout = parametric(history, assets, st.holdout_n or op.holdout_n, n_t, rng=seed + 1)
+    constraints = GlidePathConstraints(
+        lower=st.lower,
+        upper=st.upper,
+        monotone_equity=op.monotone_equity if st.monotone_equity is None else st.monotone_equity,
+        equity_assets=(equity,),
+        max_change_per_year=(
+            op.max_change_per_year if st.max_change_per_year is None else st.max_change_per_year
+        ),
+        crypto_cap=op.crypto_cap if st.crypto_cap is None else st.crypto_cap,
+        vol_cap=st.vol_cap,
+    )
+    res = optimize_glide_path(
+        sc,
+        plan,
+        assets,
+        constraints,
+        holdout=holdout,
+        knot_spacing_years=st.knot_spacing_years,
+        max_iterations=st.max_iterations or op.max_iterations,
+        progress=progress,
+    )
+    pin, pout = evaluate_presets(sc, plan), evaluate_presets(holdout, plan)
+    gin = constant_mix_grid(sc, plan, equity, bonds, step=0.1)
+    gout = constant_mix_grid(holdout, plan, equity, bonds, step=0.1)
+    rows = [("optimised (SCP)", res.success_in_sample, res.success_out_of_sample)]
+    rows += [(k, pin[k], pout[k]) for k in pin]
+    rows += [
+        (f"constant {e:.0%} {equity}", float(a), float(b))
+        for e, a, b in zip(gin.equity_shares, gin.success, gout.success, strict=True)
+    ]
+    table = pd.DataFrame(rows, columns=["strategy", "success_in_sample", "success_held_out"])
+    return SearchRun(plan, res, sc, holdout, table, seed)
+
+
+def comparison_markdown(run: SearchRun) -> str:
+    """The comparison table as Markdown, with how it was measured."""
+    res, sc, holdout = run.result, run.in_sample, run.holdout
+    lines = [
+        "# Optimised glide path vs presets and constant mixes",
+        "",
+        f"In sample: {sc.n_scenarios} block-bootstrap scenarios (seed {run.seed}). Held out: "
+        f"{holdout.n_scenarios} parametric scenarios (another generator, seed {run.seed + 1}).",
+        f"Optimiser: {len(res.history)} iterations, {res.seconds:.1f} s "
+        f"({res.mean_iteration_seconds:.2f} s per iteration), solver {res.solver}, "
+        f"stop: {res.stop_reason}.",
+        "",
+        "| strategy | success in sample | success held out |",
+        "|---|---:|---:|",
+    ]
+    for r in run.comparison.itertuples(index=False):
+        lines.append(
+            f"| {r.strategy} | {100 * r.success_in_sample:.2f} % | "
+            f"{100 * r.success_held_out:.2f} % |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def glide_path_chart(res: OptimizationResult, plan: Plan) -> bytes:
+    """PNG: the optimised weights by age as a stacked area, retirement marked."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4.2))
+    ax = fig.subplots()
+    ax.stackplot(res.ages, res.weights_by_age.T, labels=list(res.assets), alpha=0.85)
+    ax.axvline(plan.retirement_age, color="black", lw=1, ls="--", label="retirement")
+    ax.set_xlim(res.ages[0], res.ages[-1])
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("age (years)")
+    ax.set_ylabel("target weight (decimal)")
+    ax.set_title(
+        f"Optimised glide path: success {100 * res.success_in_sample:.1f} % in sample, "
+        f"{100 * (res.success_out_of_sample or 0):.1f} % held out",
+        fontsize=10,
+    )
+    ax.legend(loc="lower left", fontsize=8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def write_search(run: SearchRun, folder: Path, *, tearsheet: bool = True) -> None:
+    """Write glide_path.csv/.png, comparison.csv/.md, iterations.csv (and a tear sheet)
+    into ``folder``, which the caller makes atomic."""
+    res, plan = run.result, run.plan
+    weights = pd.DataFrame(res.weights_by_age, columns=list(res.assets))
+    weights.insert(0, "years_to_retirement", plan.retirement_age - res.ages)
+    weights.insert(0, "age", res.ages)
+    weights.to_csv(folder / "glide_path.csv", index=False, float_format="%.6f")
+    run.comparison.to_csv(folder / "comparison.csv", index=False, float_format="%.6f")
+    (folder / "comparison.md").write_text(comparison_markdown(run), encoding="utf-8")
+    pd.DataFrame([h.__dict__ for h in res.history]).to_csv(folder / "iterations.csv", index=False)
+    (folder / "glide_path.png").write_bytes(glide_path_chart(res, plan))
+    if tearsheet:
+        _tearsheet(run, folder / "tearsheet")
+
+
+def write_search_atomic(run: SearchRun, out_dir: Path, *, tearsheet: bool = True) -> Path:
+    """:func:`write_search` into ``out_dir``, swapped into place only when complete."""
+    with atomic_directory(out_dir) as tmp:
+        write_search(run, tmp, tearsheet=tearsheet)
+    return Path(out_dir)
+
+
+def _tearsheet(run: SearchRun, path: Path) -> None:
+    from backtest.report import write_tearsheet
+    from backtest.report.build import build_tearsheet_data
+
+    res, plan = run.result, run.plan
+    assets = list(res.assets)
+    history = load_history([*assets, "tbills", "cpi"])
+    presets: dict[str, Any] = preset_strategies(run.holdout)
+    strategies = [res.glide_path, *[s for s in presets.values() if set(s.assets) <= set(assets)]]
+    data = build_tearsheet_data(
+        strategies,
+        history,
+        plan=plan,
+        scenarios=run.holdout,
+        title="Optimised glide path vs presets",
+        subtitle=f"success held out {100 * (res.success_out_of_sample or 0):.1f} %",
+        seed=run.seed,
+        retirement_age=plan.retirement_age,
+        expense_ratio=plan.expense_ratio,
+    )
+    write_tearsheet(data, path)
