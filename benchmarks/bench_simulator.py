@@ -7,7 +7,8 @@ chunk by chunk and ``repeat`` times over the same seeded chunks:
 * ``floor_s``: the streaming floor, one ``np.add.reduce`` pass over the chunk's returns
   and inflation arrays (every input byte read once), timed in this process right before
   the chunk is simulated;
-* ``sim_s``: ``backtest.simulate.simulate(chunk, plan, strategy)``.
+* ``sim_s``: ``backtest.simulate.simulate(chunk, plan, strategy, engine=engine)``, after
+  one untimed warm-up call on 16 scenarios (``warmup_s``: imports, numba compilation).
 
 Only summary statistics are kept (success count and terminal real wealth, 8 bytes a
 scenario). Peak memory is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of this process
@@ -21,10 +22,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
+import inspect
 import json
 import resource
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -42,14 +46,42 @@ def stream_floor_s(returns: np.ndarray, inflation: np.ndarray) -> float:
     return time.perf_counter() - t0
 
 
-def run_case(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict[str, object]:
+def _fingerprint() -> str:
+    """Short hash of the simulator's source files, to spot a simulator changed mid-run."""
+    root = Path(__file__).resolve().parent.parent / "backtest"
+    h = hashlib.sha1()
+    for name in ("simulate.py", "kernel.py"):
+        f = root / name
+        if f.exists():
+            h.update(f.read_bytes())
+    return h.hexdigest()[:10]
+
+
+def run_case(
+    n_scenarios: int, chunk: int, repeat: int, seed: int, engine: str = "auto"
+) -> dict[str, object]:
     """Measure one case in this process; see the module docstring for the fields."""
-    from backtest.simulate import simulate
+    import backtest.simulate as sim_module
     from benchmarks import workload
 
+    fingerprint = _fingerprint()
     plan = workload.benchmark_plan()
     strategy, strategy_note = workload.benchmark_strategy()
+    kwargs: dict[str, object] = {}
+    resolved = "numpy (the only engine of this revision)"
+    if "engine" in inspect.signature(sim_module.simulate).parameters:
+        kwargs["engine"] = engine
+        resolver = getattr(sim_module, "_resolve_engine", None)
+        resolved = resolver(engine, strategy, False) if resolver else engine
+
+    def simulate(sc: object) -> object:
+        return sim_module.simulate(sc, plan, strategy, **kwargs)
+
     workload.history()
+    # First call on a tiny set: imports, JIT compilation (numba engine), caches.
+    t0 = time.perf_counter()
+    simulate(workload.make_chunk(16, seed, 10**6))
+    warmup = time.perf_counter() - t0
     baseline = _rss_mib()
     sizes = workload.chunk_sizes(n_scenarios, chunk)
     runs = []
@@ -66,7 +98,7 @@ def run_case(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict[str, 
             n_bytes += sc.nbytes
             floor += stream_floor_s(sc.returns, sc.inflation)
             t0 = time.perf_counter()
-            res = simulate(sc, plan, strategy)
+            res = simulate(sc)
             sim += time.perf_counter() - t0
             n_success += int(np.count_nonzero(res.success))
             terminal.append(np.array(res.terminal_wealth))
@@ -93,6 +125,9 @@ def run_case(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict[str, 
         "peak_rss_mib": _rss_mib(),
         "baseline_rss_mib": baseline,
         "strategy": strategy_note,
+        "engine": resolved,
+        "warmup_s": warmup,
+        "simulator_fingerprint": fingerprint,
         **summary,
     }
 
@@ -103,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk", type=int, default=25_000, help="scenarios per chunk")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--seed", type=int, default=20_240_101)
+    p.add_argument("--engine", default="auto", help="simulate(engine=...) when supported")
     a = p.parse_args(argv)
-    print(json.dumps(run_case(a.n, a.chunk, a.repeat, a.seed)))
+    print(json.dumps(run_case(a.n, a.chunk, a.repeat, a.seed, a.engine)))
     return 0
 
 

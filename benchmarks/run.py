@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks import environment
@@ -44,6 +44,7 @@ class Config:
     scaling_sizes: tuple[int, ...]
     large: int  # sizes >= this run ``repeat_large`` times
     seed: int = 20_240_101
+    engine: str = "auto"
 
     @classmethod
     def make(cls, quick: bool, repeat: int | None, repeat_large: int | None) -> Config:
@@ -72,7 +73,9 @@ def _stats(values: Sequence[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def simulator_case(n: int, chunk: int, repeat: int, seed: int) -> dict[str, object]:
+def simulator_case(
+    n: int, chunk: int, repeat: int, seed: int, engine: str = "auto"
+) -> dict[str, object]:
     """Run one simulator case in a fresh process and return its JSON result."""
     cmd = [
         sys.executable,
@@ -86,6 +89,8 @@ def simulator_case(n: int, chunk: int, repeat: int, seed: int) -> dict[str, obje
         str(repeat),
         "--seed",
         str(seed),
+        "--engine",
+        engine,
     ]
     _log(f"simulator: {n:,} scenarios, chunks of {chunk:,}, {repeat} run(s)")
     t0 = time.perf_counter()
@@ -100,7 +105,7 @@ def simulator_case(n: int, chunk: int, repeat: int, seed: int) -> dict[str, obje
 
 
 def run_throughput(cfg: Config) -> dict[str, object]:
-    return simulator_case(cfg.throughput_n, cfg.chunk, cfg.repeat, cfg.seed)
+    return simulator_case(cfg.throughput_n, cfg.chunk, cfg.repeat, cfg.seed, cfg.engine)
 
 
 def run_scaling(cfg: Config, throughput: dict[str, object] | None) -> dict[str, object]:
@@ -111,7 +116,7 @@ def run_scaling(cfg: Config, throughput: dict[str, object] | None) -> dict[str, 
             cases.append({**throughput, "reused": True})
             continue
         repeat = cfg.repeat_large if n >= cfg.large else cfg.repeat
-        cases.append(simulator_case(n, cfg.chunk, repeat, cfg.seed))
+        cases.append(simulator_case(n, cfg.chunk, repeat, cfg.seed, cfg.engine))
     return {"cases": cases}
 
 
@@ -238,6 +243,8 @@ def _render_throughput(res: dict[str, object], cfg: Config) -> list[str]:
         + " |",
         f"| Per scenario-month | {per * 1e9:.0f} ns |",
         f"| Scenario generation (excluded) | {_fmt_s(res['gen_s'])} |",
+        f"| Engine | {res.get('engine', '?')} (first call on 16 scenarios, untimed: "
+        f"{res.get('warmup_s', float('nan')):.2g} s) |",
         f"| Chunks | {res['n_chunks']} of {res['chunk']:,} scenarios |",
         f"| Peak memory | {_mib(res['peak_rss_mib'])} (baseline {_mib(res['baseline_rss_mib'])}) |",
         f"| Inputs if held whole | {full_gib:.2f} GiB (returns + inflation) |",
@@ -345,6 +352,20 @@ def _render_optimizer(res: dict[str, object]) -> list[str]:
 def render(env: dict[str, object], cfg: Config, results: dict[str, object], total_s: float) -> str:
     """The Markdown report."""
     lines = _render_env(env, cfg, total_s)
+    cases = []
+    if "throughput" in results:
+        cases.append(results["throughput"])
+    if "scaling" in results:
+        cases += results["scaling"]["cases"]
+    prints = {c.get("simulator_fingerprint") for c in cases}
+    if len(prints) > 1:
+        lines += [
+            "> **Warning**: the simulator's source (`backtest/simulate.py`, `kernel.py`) "
+            "changed while this run was in progress (fingerprints "
+            f"{', '.join(sorted(str(p) for p in prints))}); the simulator cases are not "
+            "comparable with each other. Run again.",
+            "",
+        ]
     if "throughput" in results:
         lines += _render_throughput(results["throughput"], cfg)
     if "scaling" in results:
@@ -378,10 +399,15 @@ def main(argv: list[str] | None = None) -> int:
         default=HERE / "RESULTS.md",
         help="report path (default benchmarks/RESULTS.md)",
     )
+    p.add_argument(
+        "--engine",
+        default="auto",
+        help="simulate(engine=...) for sections 1-2: auto (default), numpy or numba",
+    )
     a = p.parse_args(argv)
     if a.repeat is not None and a.repeat < 1:
         p.error("--repeat must be >= 1")
-    cfg = Config.make(a.quick, a.repeat, a.repeat_large)
+    cfg = replace(Config.make(a.quick, a.repeat, a.repeat_large), engine=a.engine)
     from backtest.io import write_text_atomic
 
     env = environment.describe()
