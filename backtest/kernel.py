@@ -28,6 +28,13 @@ R_NONE, R_CALENDAR, R_BAND_ABS, R_BAND_REL = 0, 1, 2, 3
 AVAILABLE = numba is not None
 
 
+#: Scenarios advanced together, lane by lane: the per-scenario state is (A, BLOCK) and
+#: every step is a short loop over lanes, so the long dependency chain of one scenario
+#: (withdrawal -> rebalance -> cost -> return -> fee, 480 times) overlaps with the
+#: other lanes' and the compiler can use SIMD across scenarios.
+BLOCK = 8
+
+
 def _loop(
     returns,  # (n, T, A) nominal, NaN where no data
     inflation,  # (n, T)
@@ -47,6 +54,7 @@ def _loop(
     summary,  # (n, 8) out: sums of the first 7 flows + wealth at retirement
     ruin,  # (n,) out
     bad,  # (n,) out: 1 + period where a held asset had no data, or 0
+    n_chunks,  # scenario blocks are shared out in this many chunks (a few per thread)
 ):
     n, n_t, n_a = returns.shape
     ppy, t_ret, c_start, w_code, r_code, every, sleeve_i, indexed, rmd_floor, record = iparams
@@ -69,219 +77,366 @@ def _loop(
         pre_rate,
     ) = fparams
     m_step = 1 if target.shape[0] > 1 else 0  # per-scenario targets or one shared row
-    for s in numba.prange(n):
-        m = s * m_step
-        h = np.empty(n_a)
-        new_h = np.empty(n_a)
-        for a in range(n_a):
-            h[a] = init * target[m, 0, a]
-        if record >= 1:
-            wealth[s, 0] = init
-        tot = np.zeros(8)
-        annual_w = 0.0
-        year_growth = 1.0
-        year_infl = 1.0
-        ret_bal = 0.0
-        rmd_annual = 0.0
-        price = 1.0
-        price_ret = 1.0
-        ruin[s] = -1
-        bad[s] = 0
-        w_end = init
-        for t in range(n_t):
-            f_contrib = 0.0
-            f_paid = 0.0
-            f_wanted = 0.0
-            f_fee = 0.0
-            f_cost = 0.0
-            f_turn = 0.0
-            if c_start == 1 and contrib[t] > 0:
-                for a in range(n_a):
-                    h[a] += contrib[t] * target[m, t, a]
-                f_contrib += contrib[t]
-            # ---- the withdrawal this period asks for
-            wanted = 0.0
-            if w_code != W_NONE and retired[t]:
-                bal = 0.0
-                for a in range(n_a):
-                    bal += h[a]
-                k = t - t_ret
-                if k == 0:
-                    ret_bal = bal
-                    price_ret = price
-                year_start = k % ppy == 0
-                if w_code == W_CONSTANT:
-                    if k == 0:
-                        annual_w = w_rate * ret_bal if w_amount < 0 else w_amount
-                    wanted = annual_w / ppy
-                    if indexed == 0:
-                        wanted = wanted * price_ret / price
-                elif w_code == W_PERCENT:
-                    wanted = w_rate / ppy * bal
-                elif w_code == W_GUYTON:
-                    if k == 0:
-                        annual_w = w_rate * ret_bal
-                    elif year_start:
-                        rate_now = annual_w / bal if bal > 0 else np.inf
-                        if year_growth < 1.0 and rate_now > w_rate:
-                            annual_w = annual_w / year_infl
-                        rate_now = annual_w / bal if bal > 0 else np.inf
-                        years_left = end_age - ages[t]
-                        if rate_now > gk_upper * w_rate and years_left > gk_off:
-                            annual_w = annual_w * (1 - gk_adj)
-                        if rate_now < gk_lower * w_rate:
-                            annual_w = annual_w * (1 + gk_adj)
-                    wanted = annual_w / ppy
-                elif w_code == W_RMD:
-                    if year_start:
-                        if ages[t] >= 72:
-                            annual_w = bal / rmd_div[min(int(np.floor(ages[t])), 125)]
-                        else:
-                            annual_w = bal * pre_rate
-                    wanted = annual_w / ppy
-                if rmd_floor == 1 and ages[t] >= rmd_start:
-                    if year_start:
-                        rmd_annual = bal / rmd_div[min(int(np.floor(ages[t])), 125)]
-                    wanted = max(wanted, rmd_annual / ppy)
-                if year_start:
-                    year_growth = 1.0
-                    year_infl = 1.0
-            f_wanted = wanted
-            if w_frac > 0:
-                amount = w_frac * wanted
-                bal = 0.0
-                for a in range(n_a):
-                    bal += h[a]
-                paid = min(amount, bal)
-                if amount - paid > 1e-10 * max(amount, 1.0) and ruin[s] < 0:
-                    ruin[s] = t
-                scale = (bal - paid) / bal if bal > 0 else 0.0
-                for a in range(n_a):
-                    h[a] *= scale
-                f_paid += paid
-            # ---- rebalancing
-            bal = 0.0
-            for a in range(n_a):
-                bal += h[a]
-            safe = bal if bal > 0 else 1.0
-            due = False
-            if t > 0 and r_code == R_CALENDAR:
-                due = t % every == 0
-            elif t > 0 and r_code >= R_BAND_ABS:
-                worst = 0.0
-                for a in range(n_a):
-                    tw = target[m, t, a]
-                    dev = abs(h[a] / safe - tw)
-                    if r_code == R_BAND_REL:
-                        if tw > 0:
-                            dev = dev / tw
-                        elif dev > 0:
-                            dev = np.inf
-                    worst = max(worst, dev)
-                due = worst > band
-            for a in range(n_a):
-                new_h[a] = bal * target[m, t, a] if due else h[a]
-            if sleeve_i >= 0 and not due:
-                s_t = target[m, t, sleeve_i]
-                s_w = new_h[sleeve_i] / safe
-                if s_t > 0 and (s_w < s_lower * s_t or s_w > s_upper * s_t):
-                    others = bal - new_h[sleeve_i]
-                    scale = bal * (1 - s_t) / others if others > 0 else 1.0
+    withdraws = w_code != W_NONE
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    n_chunks = max(1, min(n_blocks, n_chunks))
+    for c in numba.prange(n_chunks):
+        b_lo = c * n_blocks // n_chunks
+        b_hi = (c + 1) * n_blocks // n_chunks
+        growth = np.empty((n_t, n_a, BLOCK))  # real growth factor (1 where no data)
+        infl = np.empty((n_t, BLOCK))  # 1 + inflation
+        tw = np.empty((n_a, BLOCK))  # this period's target weights
+        h = np.empty((n_a, BLOCK))  # holdings, real USD
+        new_h = np.empty((n_a, BLOCK))
+        mj = np.empty(BLOCK, dtype=np.int64)  # target row of each lane
+        bal = np.empty(BLOCK)
+        wanted = np.empty(BLOCK)
+        scale = np.empty(BLOCK)
+        due = np.empty(BLOCK, dtype=np.bool_)
+        traded = np.empty(BLOCK)
+        before = np.empty(BLOCK)
+        inv_before = np.empty(BLOCK)
+        after = np.empty(BLOCK)
+        real_rate = np.empty(BLOCK)
+        f_contrib = np.empty(BLOCK)
+        f_paid = np.empty(BLOCK)
+        f_fee = np.empty(BLOCK)
+        f_cost = np.empty(BLOCK)
+        f_turn = np.empty(BLOCK)
+        f_gain = np.empty(BLOCK)
+        port_ret = np.empty(BLOCK)
+        w_end = np.empty(BLOCK)
+        tot = np.empty((8, BLOCK))
+        annual_w = np.empty(BLOCK)
+        year_growth = np.empty(BLOCK)
+        year_infl = np.empty(BLOCK)
+        ret_bal = np.empty(BLOCK)
+        rmd_annual = np.empty(BLOCK)
+        price = np.empty(BLOCK)
+        price_ret = np.empty(BLOCK)
+        ruin_j = np.empty(BLOCK, dtype=np.int64)
+        for blk in range(b_lo, b_hi):
+            s0 = blk * BLOCK
+            nb = min(BLOCK, n - s0)  # lanes past the end repeat the block's first scenario
+            # ---- read this block's returns once: real growth factors, lane-minor, and
+            # the first period where a held asset has no data
+            for j in range(BLOCK):
+                s = s0 + j if j < nb else s0
+                mj[j] = s * m_step
+                first_bad = 0
+                for t in range(n_t):
+                    i_t = 1.0 + inflation[s, t]
+                    infl[t, j] = i_t
+                    inv_infl = 1.0 / i_t
                     for a in range(n_a):
-                        new_h[a] *= scale
-                    new_h[sleeve_i] = bal * s_t
-            traded = 0.0
-            for a in range(n_a):
-                traded += abs(new_h[a] - h[a])
-                h[a] = new_h[a]
-            if cost_rate > 0:
-                cost = cost_rate * traded
-                scale = (bal - cost) / bal if bal > 0 else 0.0
+                        r = returns[s, t, a]
+                        if np.isnan(r):
+                            growth[t, a, j] = 1.0
+                            if first_bad == 0 and target[mj[j], t, a] > 0:
+                                first_bad = t + 1
+                        else:
+                            growth[t, a, j] = (1.0 + r) * inv_infl
+                if j < nb:
+                    bad[s] = first_bad
+            for j in range(BLOCK):
+                for k in range(8):
+                    tot[k, j] = 0.0
+                annual_w[j] = 0.0
+                year_growth[j] = 1.0
+                year_infl[j] = 1.0
+                ret_bal[j] = 0.0
+                rmd_annual[j] = 0.0
+                price[j] = 1.0
+                price_ret[j] = 1.0
+                ruin_j[j] = -1
+                w_end[j] = init
+                if record >= 1 and j < nb:
+                    wealth[s0 + j, 0] = init
+            if n_t > 0:
                 for a in range(n_a):
-                    h[a] *= scale
-                f_cost = min(cost, bal)
-            f_turn = traded / (2 * bal) if bal > 0 else 0.0
-            # ---- returns (the period return uses the weights held; an empty account is
-            # credited the target mix's return, as in the reference loop)
-            before = 0.0
-            for a in range(n_a):
-                before += h[a]
-            after = 0.0
-            real_rate = 0.0
-            for a in range(n_a):
-                r = returns[s, t, a]
-                g = 1.0
-                if np.isnan(r):
-                    if target[m, t, a] > 0 and bad[s] == 0:
-                        bad[s] = t + 1
+                    for j in range(BLOCK):
+                        h[a, j] = init * target[mj[j], 0, a]
+            for t in range(n_t):
+                for a in range(n_a):
+                    for j in range(BLOCK):
+                        tw[a, j] = target[mj[j], t, a]
+                ct = contrib[t]
+                for j in range(BLOCK):
+                    f_contrib[j] = 0.0
+                    f_paid[j] = 0.0
+                    f_fee[j] = 0.0
+                    f_cost[j] = 0.0
+                    wanted[j] = 0.0
+                if c_start == 1 and ct > 0:
+                    for a in range(n_a):
+                        for j in range(BLOCK):
+                            h[a, j] += ct * tw[a, j]
+                    for j in range(BLOCK):
+                        f_contrib[j] += ct
+                # ---- the withdrawal this period asks for
+                paying = withdraws and retired[t]
+                if paying:
+                    for j in range(BLOCK):
+                        bal[j] = 0.0
+                    for a in range(n_a):
+                        for j in range(BLOCK):
+                            bal[j] += h[a, j]
+                    k = t - t_ret
+                    year_start = k % ppy == 0
+                    age = ages[t]
+                    for j in range(BLOCK):
+                        b_j = bal[j]
+                        if k == 0:
+                            ret_bal[j] = b_j
+                            price_ret[j] = price[j]
+                        w = 0.0
+                        if w_code == W_CONSTANT:
+                            if k == 0:
+                                annual_w[j] = w_rate * ret_bal[j] if w_amount < 0 else w_amount
+                            w = annual_w[j] / ppy
+                            if indexed == 0:
+                                w = w * price_ret[j] / price[j]
+                        elif w_code == W_PERCENT:
+                            w = w_rate / ppy * b_j
+                        elif w_code == W_GUYTON:
+                            aw = annual_w[j]
+                            if k == 0:
+                                aw = w_rate * ret_bal[j]
+                            elif year_start:
+                                rate_now = aw / b_j if b_j > 0 else np.inf
+                                if year_growth[j] < 1.0 and rate_now > w_rate:
+                                    aw = aw / year_infl[j]
+                                rate_now = aw / b_j if b_j > 0 else np.inf
+                                years_left = end_age - age
+                                if rate_now > gk_upper * w_rate and years_left > gk_off:
+                                    aw = aw * (1 - gk_adj)
+                                if rate_now < gk_lower * w_rate:
+                                    aw = aw * (1 + gk_adj)
+                            annual_w[j] = aw
+                            w = aw / ppy
+                        elif w_code == W_RMD:
+                            if year_start:
+                                if age >= 72:
+                                    annual_w[j] = b_j / rmd_div[min(int(np.floor(age)), 125)]
+                                else:
+                                    annual_w[j] = b_j * pre_rate
+                            w = annual_w[j] / ppy
+                        if rmd_floor == 1 and age >= rmd_start:
+                            if year_start:
+                                rmd_annual[j] = b_j / rmd_div[min(int(np.floor(age)), 125)]
+                            w = max(w, rmd_annual[j] / ppy)
+                        if year_start:
+                            year_growth[j] = 1.0
+                            year_infl[j] = 1.0
+                        wanted[j] = w
+                    # With nothing wanted the payment below is the identity, so it is
+                    # skipped before retirement.
+                    if w_frac > 0:
+                        for j in range(BLOCK):
+                            amount = w_frac * wanted[j]
+                            paid = min(amount, bal[j])
+                            if amount - paid > 1e-10 * max(amount, 1.0) and ruin_j[j] < 0:
+                                ruin_j[j] = t
+                            scale[j] = (bal[j] - paid) / bal[j] if bal[j] > 0 else 0.0
+                            f_paid[j] += paid
+                        for a in range(n_a):
+                            for j in range(BLOCK):
+                                h[a, j] *= scale[j]
+                # ---- rebalancing (a period without trades leaves everything as is)
+                calendar = t > 0 and r_code == R_CALENDAR and t % every == 0
+                banded = t > 0 and r_code >= R_BAND_ABS
+                if calendar or banded or sleeve_i >= 0:
+                    for j in range(BLOCK):
+                        bal[j] = 0.0
+                    for a in range(n_a):
+                        for j in range(BLOCK):
+                            bal[j] += h[a, j]
+                    for j in range(BLOCK):
+                        due[j] = calendar
+                    if banded:
+                        for j in range(BLOCK):
+                            safe = bal[j] if bal[j] > 0 else 1.0
+                            worst = 0.0
+                            for a in range(n_a):
+                                w_t = tw[a, j]
+                                dev = abs(h[a, j] / safe - w_t)
+                                if r_code == R_BAND_REL:
+                                    if w_t > 0:
+                                        dev = dev / w_t
+                                    elif dev > 0:
+                                        dev = np.inf
+                                worst = max(worst, dev)
+                            due[j] = worst > band
+                    for a in range(n_a):
+                        for j in range(BLOCK):
+                            new_h[a, j] = bal[j] * tw[a, j] if due[j] else h[a, j]
+                    if sleeve_i >= 0:
+                        for j in range(BLOCK):
+                            if due[j]:
+                                continue
+                            safe = bal[j] if bal[j] > 0 else 1.0
+                            s_t = tw[sleeve_i, j]
+                            s_w = new_h[sleeve_i, j] / safe
+                            if s_t > 0 and (s_w < s_lower * s_t or s_w > s_upper * s_t):
+                                others = bal[j] - new_h[sleeve_i, j]
+                                sc = bal[j] * (1 - s_t) / others if others > 0 else 1.0
+                                for a in range(n_a):
+                                    new_h[a, j] *= sc
+                                new_h[sleeve_i, j] = bal[j] * s_t
+                    for j in range(BLOCK):
+                        traded[j] = 0.0
+                    for a in range(n_a):
+                        for j in range(BLOCK):
+                            traded[j] += abs(new_h[a, j] - h[a, j])
+                            h[a, j] = new_h[a, j]
+                    if cost_rate > 0:
+                        for j in range(BLOCK):
+                            cost = cost_rate * traded[j]
+                            scale[j] = (bal[j] - cost) / bal[j] if bal[j] > 0 else 0.0
+                            f_cost[j] = min(cost, bal[j])
+                        for a in range(n_a):
+                            for j in range(BLOCK):
+                                h[a, j] *= scale[j]
+                    for j in range(BLOCK):
+                        f_turn[j] = traded[j] / (2 * bal[j]) if bal[j] > 0 else 0.0
                 else:
-                    g = (1.0 + r) / (1.0 + inflation[s, t])
-                held = h[a] / before if before > 0 else target[m, t, a]
-                real_rate += held * g
-                h[a] *= g
-                after += h[a]
-            real_rate -= 1.0
-            infl_t = 1.0 + inflation[s, t]
-            port_ret = (1.0 + real_rate) * infl_t - 1.0
-            f_gain = after - before
-            year_growth *= 1.0 + port_ret
-            year_infl *= infl_t
-            price *= infl_t
-            # ---- fees
-            if fee_rate > 0:
-                f_fee = after * fee_rate
+                    for j in range(BLOCK):
+                        f_turn[j] = 0.0
+                # ---- returns (the period return uses the weights held; an empty account
+                # is credited the target mix's return, as in the reference loop)
+                for j in range(BLOCK):
+                    before[j] = 0.0
+                    after[j] = 0.0
+                    real_rate[j] = 0.0
                 for a in range(n_a):
-                    h[a] *= 1.0 - fee_rate
-            # ---- end-of-period flows
-            if c_start == 0 and contrib[t] > 0:
+                    for j in range(BLOCK):
+                        before[j] += h[a, j]
+                for j in range(BLOCK):
+                    inv_before[j] = 1.0 / before[j] if before[j] > 0 else 0.0
                 for a in range(n_a):
-                    h[a] += contrib[t] * target[m, t, a]
-                f_contrib += contrib[t]
-            if w_frac < 1 and wanted != 0:
-                amount = (1.0 - w_frac) * wanted
-                bal = 0.0
+                    for j in range(BLOCK):
+                        g = growth[t, a, j]
+                        held = h[a, j] * inv_before[j] if before[j] > 0 else tw[a, j]
+                        real_rate[j] += held * g
+                        h[a, j] *= g
+                        after[j] += h[a, j]
+                for j in range(BLOCK):
+                    i_t = infl[t, j]
+                    port_ret[j] = (1.0 + (real_rate[j] - 1.0)) * i_t - 1.0
+                    f_gain[j] = after[j] - before[j]
+                    year_growth[j] *= 1.0 + port_ret[j]
+                    year_infl[j] *= i_t
+                    price[j] *= i_t
+                # ---- fees
+                if fee_rate > 0:
+                    for j in range(BLOCK):
+                        f_fee[j] = after[j] * fee_rate
+                    for a in range(n_a):
+                        for j in range(BLOCK):
+                            h[a, j] *= 1.0 - fee_rate
+                # ---- end-of-period flows
+                if c_start == 0 and ct > 0:
+                    for a in range(n_a):
+                        for j in range(BLOCK):
+                            h[a, j] += ct * tw[a, j]
+                    for j in range(BLOCK):
+                        f_contrib[j] += ct
+                if paying and w_frac < 1:
+                    for j in range(BLOCK):
+                        bal[j] = 0.0
+                    for a in range(n_a):
+                        for j in range(BLOCK):
+                            bal[j] += h[a, j]
+                    for j in range(BLOCK):
+                        # nothing wanted: scale 1, nothing paid (the reference skips it)
+                        amount = (1.0 - w_frac) * wanted[j]
+                        paid = min(amount, bal[j])
+                        if amount - paid > 1e-10 * max(amount, 1.0) and ruin_j[j] < 0:
+                            ruin_j[j] = t
+                        scale[j] = (bal[j] - paid) / bal[j] if bal[j] > 0 else 0.0
+                        f_paid[j] += paid
+                    for a in range(n_a):
+                        for j in range(BLOCK):
+                            h[a, j] *= scale[j]
+                for j in range(BLOCK):
+                    w_end[j] = 0.0
                 for a in range(n_a):
-                    bal += h[a]
-                paid = min(amount, bal)
-                if amount - paid > 1e-10 * max(amount, 1.0) and ruin[s] < 0:
-                    ruin[s] = t
-                scale = (bal - paid) / bal if bal > 0 else 0.0
-                for a in range(n_a):
-                    h[a] *= scale
-                f_paid += paid
-            w_end = 0.0
-            for a in range(n_a):
-                w_end += h[a]
-            if record >= 1:
-                wealth[s, t + 1] = w_end
-            if t + 1 == t_ret:
-                tot[7] = w_end
-            tot[0] += f_contrib
-            tot[1] += f_paid
-            tot[2] += f_wanted
-            tot[3] += f_fee
-            tot[4] += f_cost
-            tot[5] += f_gain
-            tot[6] += f_turn
-            if record == 2:
-                flows[0, s, t] = f_contrib
-                flows[1, s, t] = f_paid
-                flows[2, s, t] = f_wanted
-                flows[3, s, t] = f_fee
-                flows[4, s, t] = f_cost
-                flows[5, s, t] = f_gain
-                flows[6, s, t] = f_turn
-                flows[7, s, t] = port_ret
-        if t_ret == 0:
-            tot[7] = init
-        if record == 0:
-            wealth[s, 0] = w_end
-        for j in range(8):
-            summary[s, j] = tot[j]
+                    for j in range(BLOCK):
+                        w_end[j] += h[a, j]
+                for j in range(BLOCK):
+                    tot[0, j] += f_contrib[j]
+                    tot[1, j] += f_paid[j]
+                    tot[2, j] += wanted[j]
+                    tot[3, j] += f_fee[j]
+                    tot[4, j] += f_cost[j]
+                    tot[5, j] += f_gain[j]
+                    tot[6, j] += f_turn[j]
+                if t + 1 == t_ret:
+                    for j in range(BLOCK):
+                        tot[7, j] = w_end[j]
+                if record >= 1:
+                    for j in range(nb):
+                        wealth[s0 + j, t + 1] = w_end[j]
+                if record == 2:
+                    for j in range(nb):
+                        s = s0 + j
+                        flows[0, s, t] = f_contrib[j]
+                        flows[1, s, t] = f_paid[j]
+                        flows[2, s, t] = wanted[j]
+                        flows[3, s, t] = f_fee[j]
+                        flows[4, s, t] = f_cost[j]
+                        flows[5, s, t] = f_gain[j]
+                        flows[6, s, t] = f_turn[j]
+                        flows[7, s, t] = port_ret[j]
+            for j in range(nb):
+                s = s0 + j
+                if t_ret == 0:
+                    tot[7, j] = init
+                if record == 0:
+                    wealth[s, 0] = w_end[j]
+                ruin[s] = ruin_j[j]
+                for k in range(8):
+                    summary[s, k] = tot[k, j]
 
 
 if numba is not None:
-    run_loop = numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)(_loop)
+    _compiled = numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)(_loop)
+
+    def run_loop(
+        returns,
+        inflation,
+        target,
+        contrib,
+        retired,
+        ages,
+        rmd_div,
+        iparams,
+        fparams,
+        wealth,
+        flows,
+        summary,
+        ruin,
+        bad,
+    ) -> None:
+        """Run the compiled loop; arguments as in ``_loop`` (outputs filled in place)."""
+        _compiled(
+            returns,
+            inflation,
+            target,
+            contrib,
+            retired,
+            ages,
+            rmd_div,
+            iparams,
+            fparams,
+            wealth,
+            flows,
+            summary,
+            ruin,
+            bad,
+            4 * numba.get_num_threads(),
+        )
+
 else:  # pragma: no cover
     run_loop = None
 
