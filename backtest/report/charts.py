@@ -18,27 +18,34 @@ from dataclasses import dataclass
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.dates import AutoDateLocator
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, PercentFormatter
+from matplotlib.ticker import Formatter, FuncFormatter, LogLocator, NullFormatter
 
 from backtest.report.tearsheet import TearsheetData
 
-#: Colour per strategy, in order: muted, print-safe, distinguishable.
+#: Colour per strategy, in order: muted, print-safe, and twelve of them pairwise distinct
+#: (a study of a dozen strategies never repeats a colour).
 PALETTE = (
-    "#1f4e79",
-    "#c0504d",
-    "#4f8a3c",
-    "#8064a2",
-    "#e08a1e",
-    "#2a9d8f",
-    "#7f7f7f",
-    "#b5838d",
-    "#264653",
-    "#a5a58d",
+    "#1f4e79",  # navy
+    "#c0504d",  # brick red
+    "#4f8a3c",  # green
+    "#8064a2",  # purple
+    "#e08a1e",  # orange
+    "#2a9d8f",  # teal
+    "#7f7f7f",  # grey
+    "#d16ba5",  # pink
+    "#8c564b",  # brown
+    "#5fa8d3",  # light blue
+    "#a6a036",  # olive
+    "#222222",  # near black
 )
 ASSET_PALETTE = ("#1f4e79", "#6a9fd4", "#c9a227", "#8d8d8d", "#4f8a3c", "#c0504d", "#8064a2")
 
@@ -104,21 +111,109 @@ def _fig(height: float, ncols: int = 1, nrows: int = 1, **kw: object) -> tuple[F
     return fig, axes
 
 
-def _pct_axis(ax: Axes, axis: str = "y", decimals: int = 0) -> None:
-    fmt = PercentFormatter(xmax=1.0, decimals=decimals)
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
+_MINUS = "\u2212"
+
+
+class AdaptiveFormatter(Formatter):
+    """Tick labels with just enough decimals that every label is exact and distinct.
+
+    ``scale`` multiplies the value (100 for percentages), ``prefix``/``suffix`` wrap it;
+    ``units`` (``((1e6, "m"), (1e3, "k"))`` for dollars) picks one unit for the whole axis
+    from its largest tick, so an axis never mixes "$500k" and "$1.0m". All labels of an
+    axis share one number of decimals (0 to 4), the fewest that shows every tick exactly,
+    so a narrow range (-21.5 % to -24 %) never prints "-22%" three times.
+    """
+
+    def __init__(
+        self,
+        scale: float = 1.0,
+        prefix: str = "",
+        suffix: str = "",
+        units: tuple[tuple[float, str], ...] = (),
+    ) -> None:
+        self.scale, self.prefix, self.suffix, self.units = scale, prefix, suffix, units
+        self.decimals = 0
+        self.divisor, self.unit = 1.0, ""
+
+    def set_locs(self, locs: object) -> None:
+        ticks = np.asarray(locs, dtype=np.float64).ravel()
+        vals = ticks[np.isfinite(ticks)] * self.scale
+        top = float(np.max(np.abs(vals))) if vals.size else 0.0
+        self.divisor, self.unit = 1.0, ""
+        for div, name in self.units:
+            if top >= div:
+                self.divisor, self.unit = div, name
+                break
+        vals = vals / self.divisor
+        self.decimals = 4
+        for d in range(5):
+            exact = np.allclose(np.round(vals, d), vals, rtol=0, atol=10.0 ** -(d + 3))
+            if exact and len(set(np.round(vals, d))) == len(set(vals)):
+                self.decimals = d
+                break
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        v = x * self.scale / self.divisor
+        if v == 0:
+            return f"{self.prefix}0{self.suffix}"  # "$0", "0%": zero needs no unit
+        text = f"{abs(v):,.{self.decimals}f}"
+        sign = _MINUS if v < 0 and float(text.replace(",", "")) != 0 else ""
+        return f"{sign}{self.prefix}{text}{self.unit}{self.suffix}"
+
+
+def pct_formatter() -> AdaptiveFormatter:
+    """Decimal values shown as percentages (0.05 -> "5%")."""
+    return AdaptiveFormatter(scale=100.0, suffix="%")
+
+
+def usd_formatter() -> AdaptiveFormatter:
+    """Dollar amounts with one unit per axis ("$0", "$0.5m", "$1.0m" ...)."""
+    return AdaptiveFormatter(prefix="$", units=((1e6, "m"), (1e3, "k")))
+
+
+def _pct_axis(ax: Axes, axis: str = "y") -> None:
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(pct_formatter())
+
+
+def _renderer(fig: Figure) -> object:
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    return canvas.get_renderer()
+
+
+def fit_legend(
+    fig: Figure,
+    handles: list[Artist],
+    labels: list[str],
+    max_cols: int = 6,
+    **kw: object,
+) -> Legend | None:
+    """A figure legend below the axes with as many columns as fit the figure's width.
+
+    Tries 1, 2, 3 ... rows (columns balanced so rows are evenly filled) and keeps the
+    first layout whose width fits inside the figure with a small margin, so no label is
+    ever cut at the image's edges.
+    """
+    if not handles:
+        return None
+    n = len(labels)
+    renderer = _renderer(fig)
+    limit = fig.bbox.width * 0.98
+    legend = None
+    for rows in range(max(1, math.ceil(n / max_cols)), n + 1):
+        ncol = math.ceil(n / rows)
+        if legend is not None:
+            legend.remove()
+        legend = fig.legend(
+            handles, labels, loc="outside lower center", ncol=ncol, handlelength=1.6, **kw
+        )
+        if legend.get_window_extent(renderer).width <= limit:
+            break
+    return legend
 
 
 def _legend(fig: Figure, ax: Axes, ncol: int | None = None) -> None:
     handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        fig.legend(
-            handles,
-            labels,
-            loc="outside lower center",
-            ncol=ncol or min(len(labels), 6),
-            handlelength=1.6,
-        )
+    fit_legend(fig, handles, labels, max_cols=ncol or 6)
 
 
 def _date_axis(ax: Axes) -> None:
@@ -259,10 +354,11 @@ def annual_returns_chart(data: TearsheetData) -> Chart | None:
     else:
         fig, axes = _fig(0.9 + 0.38 * len(names))
         ax = axes[0, 0]
-        lim = float(np.nanmax(np.abs(frame.to_numpy()))) or 1.0
+        values = frame.T.to_numpy(dtype=np.float64)
+        lim, clipped = heatmap_limit(values)
         cmap = LinearSegmentedColormap.from_list("rg", ["#b2182b", "#f7f7f7", "#2166ac"])
         im = ax.imshow(
-            frame.T.to_numpy(),
+            values,
             aspect="auto",
             cmap=cmap,
             vmin=-lim,
@@ -274,15 +370,69 @@ def annual_returns_chart(data: TearsheetData) -> Chart | None:
         ax.grid(False)
         ax.set_xlabel("Calendar year")
         ax.set_ylabel("Strategy")
-        cb = fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
-        cb.ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        finite = values[np.isfinite(values)]
+        extend = {
+            (False, False): "neither",
+            (True, False): "min",
+            (False, True): "max",
+            (True, True): "both",
+        }[(bool(np.any(finite < -lim)), bool(np.any(finite > lim)))]
+        cb = fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03, extend=extend)
+        cb.ax.yaxis.set_major_formatter(pct_formatter())
         cb.set_label("Return in the year (%)")
         shown = "colours (blue gains, red losses)"
+        if clipped:
+            shown += (
+                f", on a scale capped at \u00b1{lim * 100:.0f}% (the "
+                f"{HEATMAP_QUANTILE * 100:.0f}th percentile of |return| over all cells, rounded "
+                f"up) so that extreme years do not wash out the rest: the {clipped} "
+                f"cell{'s' if clipped > 1 else ''} beyond it take the end colours (arrows on "
+                "the colour bar)"
+            )
     caption = (
         f"Nominal return of each calendar year {years[0]}\u2013{years[-1]} after fees, shown "
         f"as {shown}; only complete years are included."
     )
     return Chart("annual", "Calendar-year returns", caption, fig)
+
+
+#: Quantile of |calendar-year return| across all cells that caps the heat map's colours.
+HEATMAP_QUANTILE = 0.98
+
+
+def heatmap_limit(values: np.ndarray, quantile: float = HEATMAP_QUANTILE) -> tuple[float, int]:
+    """Symmetric colour limit for decimal returns and how many cells lie beyond it.
+
+    The ``quantile`` of |return| over every finite cell, rounded up to a whole 5 % (at
+    least 5 %), so one extreme year (a Bitcoin sleeve's +300 %) cannot wash out every
+    other cell; the count is the number of cells whose |return| exceeds the limit.
+    """
+    a = np.abs(values[np.isfinite(values)])
+    if not a.size or float(a.max()) == 0.0:
+        return 1.0, 0
+    q = float(np.quantile(a, quantile))
+    lim = math.ceil(q * 20 - 1e-9) / 20 if q > 0 else float(a.max())
+    lim = max(lim, 0.05)
+    if float(a.max()) <= lim:
+        return lim, 0
+    return lim, int(np.sum(a > lim))
+
+
+#: Display names of the loaders' asset columns (legends read better than column names).
+ASSET_LABELS = {
+    "us_stocks": "US stocks",
+    "us_stocks_long": "US stocks",
+    "us_small": "US small caps",
+    "intl_ex_us": "International stocks",
+    "world": "World stocks",
+    "tbills": "T-bills",
+    "tbonds_10y": "10-year Treasuries",
+    "corp_aaa": "AAA corporate bonds",
+    "corp_baa": "BAA corporate bonds",
+    "real_estate": "Real estate",
+    "gold": "Gold",
+    "btc": "Bitcoin",
+}
 
 
 def glide_path_chart(data: TearsheetData) -> Chart | None:
@@ -313,8 +463,8 @@ def glide_path_chart(data: TearsheetData) -> Chart | None:
         ax.set_ylabel("Target weight (%)")
         ax.grid(False)
     _hide_unused(axes, len(paths))
-    handles = [Patch(color=acol[a], label=a) for a in assets]
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(assets), 7))
+    handles: list[Artist] = [Patch(color=acol[a]) for a in assets]
+    fit_legend(fig, handles, [ASSET_LABELS.get(a, a) for a in assets], max_cols=7)
     caption = (
         "Target weight of each asset class by the member's age; the dashed line marks "
         "retirement at age "
@@ -323,14 +473,23 @@ def glide_path_chart(data: TearsheetData) -> Chart | None:
     return Chart("glide", "Glide paths: target weights by age", caption, fig)
 
 
+def _fan_top(p: pd.DataFrame) -> float:
+    """Top of a fan panel's wealth axis: the whole 5th-95th band unless it runs far above
+    the 75th percentile, then 1.6 x the 75th percentile's peak (the median always fits)."""
+    p95, p75 = float(np.nanmax(p[95])), float(np.nanmax(p[75]))
+    top = min(p95, 1.6 * p75) if p75 > 0 else p95
+    return max(top, float(np.nanmax(p[50])), 1.0) * 1.05
+
+
 def fan_chart(data: TearsheetData) -> Chart | None:
-    """Monte Carlo wealth percentiles by age, one panel per strategy."""
+    """Monte Carlo wealth percentiles by age, one panel per strategy (own wealth scale)."""
     fans = [f for f in data.fans if not f.percentiles.empty]
     if not fans:
         return None
     rows, cols = _grid_shape(len(fans), max_cols=2)
-    fig, axes = _fig(2.8 * rows + 0.5, ncols=cols, nrows=rows, sharey=True)
+    fig, axes = _fig(2.8 * rows + 0.5, ncols=cols, nrows=rows, sharey=False)
     col = colours([f.name for f in fans])
+    clipped = False
     for ax, f in zip(axes.flat, fans, strict=False):
         p = f.percentiles
         age = p.index.to_numpy(dtype=np.float64)
@@ -340,26 +499,44 @@ def fan_chart(data: TearsheetData) -> Chart | None:
         ax.plot(age, p[50], color=c, lw=1.5, label="median")
         ax.axvline(f.retirement_age, color="black", lw=0.8, ls="--", label="retirement")
         ax.set_title(f.name, loc="left")
+        top = _fan_top(p)
+        clipped |= bool(float(np.nanmax(p[95])) > top)
+        ax.set_ylim(0, top)
+        ax.set_xlim(float(age[0]), float(age[-1]))
+        at_ret = float(np.interp(f.retirement_age, age, p[50].to_numpy(dtype=np.float64)))
+        usd = usd_formatter()
+        lines = [
+            f"median {_money(at_ret)} at {f.retirement_age:g}, "
+            f"{_money(float(p[50].iloc[-1]))} at {age[-1]:g}"
+        ]
         if f.success_rate is not None:
-            ax.text(
-                0.02,
-                0.95,
-                f"success {f.success_rate * 100:.0f}%",
-                transform=ax.transAxes,
-                va="top",
-                fontsize=8.5,
-                color="#333333",
-            )
+            lines.insert(0, f"success {f.success_rate * 100:.0f}%")
+        ax.text(
+            0.02,
+            0.96,
+            "\n".join(lines),
+            transform=ax.transAxes,
+            va="top",
+            fontsize=8,
+            color="#333333",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5},
+        )
         ax.set_xlabel("Age (years)")
         ax.set_ylabel("Wealth (real USD)")
-        ax.yaxis.set_major_formatter(FuncFormatter(_usd))
-        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_formatter(usd)
     _hide_unused(axes, len(fans))
     _legend(fig, axes[0, 0], ncol=4)
     caption = (
         "Percentiles of the member's account across Monte Carlo scenarios in dollars of the "
-        "start date (bands: 5th\u201395th and 25th\u201375th; line: median); the dashed line "
-        "marks retirement."
+        "start date (bands: 5th\u201395th and 25th\u201375th; line: median; dashed line: "
+        "retirement); each panel has its own wealth scale so every strategy's median stays "
+        "readable, so compare strategies by the success rate and medians printed in each panel"
+        + (
+            " (where the 95th percentile runs far above the 75th the scale stops at 1.6\u00d7 "
+            "the 75th percentile's peak and the top of the light band is cut)."
+            if clipped
+            else "."
+        )
     )
     return Chart("fan", "Monte Carlo wealth by age", caption, fig)
 
@@ -368,7 +545,8 @@ def _growth_label(v: float, _: object = None) -> str:
     return f"${v:,.0f}" if v >= 1 else f"${v:.2g}"
 
 
-def _usd(v: float, _: object = None) -> str:
+def _money(v: float) -> str:
+    """A dollar amount in a short label: $850k, $1.2m, $0."""
     a = abs(v)
     if a >= 1e6:
         return f"${v / 1e6:.1f}m"
@@ -377,34 +555,80 @@ def _usd(v: float, _: object = None) -> str:
     return f"${v:.0f}"
 
 
+def _year_ticks(labels: list[str], max_ticks: int = 8) -> list[int]:
+    """Positions of the tick labels to show: round years (every 5, 10, 20 ...) when the
+    labels are years, else an even stride; at most ``max_ticks``."""
+    try:
+        years = [int(x) for x in labels]
+    except ValueError:
+        step = max(1, math.ceil(len(labels) / max_ticks))
+        return list(range(0, len(labels), step))
+    span = max(years) - min(years) + 1
+    for step in (1, 2, 5, 10, 20, 25, 50, 100):
+        if span / step <= max_ticks:
+            break
+    return [i for i, y in enumerate(years) if y % step == 0]
+
+
+#: Colours of the cohort bars (and, identically, of their legend swatches).
+LASTED, RAN_OUT = "#4f8a3c", "#c0504d"
+
+
 def cohort_chart(data: TearsheetData) -> Chart | None:
-    """Terminal wealth by start year, coloured by success or failure, per strategy."""
+    """Terminal wealth by start year, coloured by success or failure, per strategy.
+
+    Each panel has its own wealth axis: one strategy's extreme outcomes (a Bitcoin sleeve's
+    $30m) would otherwise flatten every other panel.
+    """
     c = data.cohorts
     if c is None or c.terminal_wealth.empty:
         return None
     names = list(c.terminal_wealth.columns)
     rows, cols = _grid_shape(len(names), max_cols=2)
-    fig, axes = _fig(2.6 * rows + 0.6, ncols=cols, nrows=rows, sharey=True)
+    fig, axes = _fig(2.5 * rows + 0.6, ncols=cols, nrows=rows, sharey=False)
     labels = [str(x) for x in c.terminal_wealth.index]
     x = np.arange(len(labels))
-    step = max(1, len(labels) // 10)
+    ticks = _year_ticks(labels)
     for ax, name in zip(axes.flat, names, strict=False):
         tw = c.terminal_wealth[name].to_numpy(dtype=np.float64)
         ok = c.success[name].to_numpy(dtype=bool)
-        ax.bar(x[ok], tw[ok], color="#4f8a3c", width=0.85, label="money lasted")
-        ax.bar(x[~ok], np.maximum(tw[~ok], 0), color="#c0504d", width=0.85, label="ran out")
-        ax.scatter(x[~ok], np.zeros((~ok).sum()), color="#c0504d", marker="v", s=14, zorder=3)
-        ax.set_xticks(x[::step], labels[::step])
-        ax.set_title(f"{name}  ({ok.mean() * 100:.0f}% of cohorts succeed)", loc="left")
+        ax.bar(x[ok], tw[ok], color=LASTED, width=0.85)
+        ax.bar(x[~ok], np.maximum(tw[~ok], 0), color=RAN_OUT, width=0.85)
+        ax.scatter(x[~ok], np.zeros((~ok).sum()), color=RAN_OUT, marker="^", s=16, zorder=3)
+        ax.set_xticks(x[ticks], [labels[i] for i in ticks])
+        ax.set_xlim(-0.7, len(labels) - 0.3)
+        top = float(np.nanmax(tw)) if np.isfinite(tw).any() else 0.0
+        ax.set_ylim(0, top * 1.2 if top > 0 else 1.0)  # headroom for the text
+        if top <= 0:
+            ax.set_yticks([0])
+        ax.set_title(name, loc="left")
+        ax.text(
+            0.02,
+            0.96,
+            f"{ok.mean() * 100:.0f}% of cohorts succeed; median {_money(float(np.median(tw)))}",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=8,
+            color="#333333",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5},
+        )
         ax.set_xlabel("Cohort start year")
         ax.set_ylabel("Terminal wealth (real USD)")
-        ax.yaxis.set_major_formatter(FuncFormatter(_usd))
+        ax.yaxis.set_major_formatter(usd_formatter())
     _hide_unused(axes, len(names))
-    _legend(fig, axes[0, 0])
+    handles: list[Artist] = [
+        Patch(color=LASTED),
+        (
+            Patch(color=RAN_OUT),
+            Line2D([], [], color=RAN_OUT, marker="^", ls="none", markersize=5),
+        ),  # type: ignore[list-item]
+    ]
+    fit_legend(fig, handles, ["money lasted", "ran out (marker at $0)"])
     caption = (
         "Real wealth left at the end of the plan for each historical start year, green where "
-        "every withdrawal was paid and red where the money ran out: sequence-of-returns risk "
-        "shows as runs of bad start years."
+        "every withdrawal was paid and red (a marker at $0) where the money ran out; each "
+        "panel has its own wealth scale, so compare heights within a panel and the printed "
+        "success rates and medians across panels."
     )
     return Chart("cohorts", "Historical cohorts by start year", caption, fig)
 
@@ -436,7 +660,7 @@ def success_heatmap(data: TearsheetData) -> Chart | None:
     ax.set_xlabel("Initial withdrawal rate (% of the balance at retirement, real)")
     ax.set_ylabel("Portfolio mix")
     cb = fig.colorbar(im, ax=ax, pad=0.01, fraction=0.04)
-    cb.ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    cb.ax.yaxis.set_major_formatter(pct_formatter())
     cb.set_label("Probability of success (%)")
     caption = (
         "Share of scenarios in which the money lasts, for each mix and initial withdrawal "
@@ -498,7 +722,7 @@ def sleeve_chart(data: TearsheetData) -> Chart | None:
     fig, axes = _fig(3.2, ncols=len(panels))
     for ax, (key, label, pct) in zip(axes.flat, panels, strict=True):
         ax.plot(x, t[key], marker="o", color="#e08a1e", lw=1.5)
-        _pct_axis(ax, "x", decimals=1)
+        _pct_axis(ax, "x")
         if pct:
             _pct_axis(ax)
         ax.set_xlabel("Crypto sleeve (% of the portfolio)")
