@@ -9,14 +9,15 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from backtest.metrics import METRICS
 from backtest.report.charts import Chart, png_bytes
-from backtest.report.tearsheet import TearsheetData, metrics_views, settings_rows
+from backtest.report.tearsheet import MetricsView, TearsheetData, metrics_views, settings_rows
 
 CSS = """
 :root { --ink:#1d2733; --muted:#5b6673; --rule:#d5dae0; --accent:#1f4e79; --band:#f4f6f9; }
 * { box-sizing: border-box; }
 html { background: #ffffff; }
-body { margin: 0 auto; max-width: 1000px; padding: 36px 40px 60px; color: var(--ink);
+body { margin: 0 auto; max-width: 1240px; padding: 36px 40px 60px; color: var(--ink);
   font: 14px/1.5 "Source Sans Pro", "Helvetica Neue", Helvetica, Arial, sans-serif; }
 header { border-bottom: 3px solid var(--accent); padding-bottom: 10px; margin-bottom: 22px; }
 h1 { font-size: 26px; font-weight: 600; margin: 0 0 4px; letter-spacing: -0.2px; }
@@ -24,13 +25,26 @@ h1 { font-size: 26px; font-weight: 600; margin: 0 0 4px; letter-spacing: -0.2px;
 h2 { font-size: 18px; font-weight: 600; color: var(--accent); margin: 34px 0 10px;
   border-bottom: 1px solid var(--rule); padding-bottom: 4px; }
 h3 { font-size: 15px; font-weight: 600; margin: 26px 0 6px; }
-table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
-th, td { padding: 4px 8px; border-bottom: 1px solid var(--rule); }
+.table-wrap { overflow-x: auto; max-width: 100%; margin: 0 0 6px; }
+table { border-collapse: collapse; font-size: 12.5px; line-height: 1.3; }
+table.metrics { min-width: 100%; }
+th, td { padding: 3px 8px; border-bottom: 1px solid var(--rule); }
 thead th { border-bottom: 2px solid var(--ink); font-weight: 600; vertical-align: bottom; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.label { white-space: nowrap; }
-td.desc { color: var(--muted); font-size: 11.5px; }
+thead th.num { white-space: normal; min-width: 5.2em; max-width: 7.5em; hyphens: manual;
+  overflow-wrap: normal; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
+th.label { text-align: left; white-space: nowrap; font-weight: 400; }
+table.metrics .label { position: sticky; left: 0; z-index: 1; background: #ffffff;
+  box-shadow: inset -1px 0 0 var(--rule); }
+table.metrics tbody tr:nth-child(even) .label { background: var(--band); }
 tbody tr:nth-child(even) { background: var(--band); }
+tbody tr:hover { background: #e8eef6; }
+table.metrics tbody tr:hover .label { background: #e8eef6; }
+dl.defs { display: grid; grid-template-columns: max-content 1fr max-content 1fr;
+  gap: 1px 14px; margin: 10px 0 0; font-size: 12px; color: var(--muted); }
+dl.defs dt { font-weight: 600; color: var(--ink); }
+dl.defs dd { margin: 0; }
 dl.settings { display: grid; grid-template-columns: max-content 1fr; gap: 3px 18px;
   margin: 0; font-size: 13px; }
 dl.settings dt { color: var(--muted); }
@@ -51,23 +65,35 @@ def _img(chart: Chart) -> str:
     return f'<img alt="{alt}" src="data:image/png;base64,{data}">'
 
 
+def shown_rows(view: MetricsView, frequency: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The rows of a metrics view worth printing: for annual data the per-period CVaR is
+    the per-year CVaR, so only the latter is shown."""
+    drop = {METRICS["cvar_95_period"].label} if frequency == "annual" else set()
+    return [row for row in view.rows if row[0] not in drop]
+
+
 def _metrics_html(data: TearsheetData) -> str:
     parts = []
+    defs: dict[str, str] = {}
     for view in metrics_views(data):
-        head = "".join(f'<th class="num">{escape(s)}</th>' for s in view.strategies)
+        head = "".join(f'<th class="num" scope="col">{escape(s)}</th>' for s in view.strategies)
         body = []
-        for label, desc, cells in view.rows:
+        for label, desc, cells in shown_rows(view, data.frequency):
+            defs[label] = desc
             tds = "".join(f'<td class="num">{escape(c)}</td>' for c in cells)
             body.append(
-                f'<tr><td class="label">{escape(label)}</td>{tds}'
-                f'<td class="desc">{escape(desc)}</td></tr>'
+                f'<tr><th class="label" scope="row" title="{escape(desc, quote=True)}">'
+                f"{escape(label)}</th>{tds}</tr>"
             )
         parts.append(
             f"<h3>{escape(view.basis.capitalize())} returns</h3>"
-            f'<table class="metrics" id="metrics-{escape(view.basis)}"><thead><tr>'
-            f"<th>Metric</th>{head}<th>Definition</th></tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>"
+            f'<div class="table-wrap"><table class="metrics" id="metrics-{escape(view.basis)}">'
+            f'<thead><tr><th class="label" scope="col">Metric</th>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>"
         )
+    if defs:
+        items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in defs.items())
+        parts.append(f'<h3>Definitions</h3><dl class="defs" id="metric-definitions">{items}</dl>')
     return "\n".join(parts)
 
 
