@@ -6,15 +6,18 @@ one page per chart with its title and caption. Charts stay vector graphics.
 
 from __future__ import annotations
 
+import math
 import os
 import textwrap
 
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
 from backtest.report.charts import Chart, style
-from backtest.report.tearsheet import TearsheetData, metrics_views, settings_rows
+from backtest.report.html import shown_rows
+from backtest.report.tearsheet import MetricsView, TearsheetData, metrics_views, settings_rows
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
 INK = "#1d2733"
@@ -26,8 +29,8 @@ def _cover(data: TearsheetData) -> Figure:
     fig = Figure(figsize=PAGE)
     fig.text(0.06, 0.92, data.title, fontsize=22, weight="bold", color=INK)
     y = 0.875
-    if data.subtitle:
-        fig.text(0.06, y, data.subtitle, fontsize=12, color=MUTED)
+    for line in textwrap.wrap(data.subtitle, 125):
+        fig.text(0.06, y, line, fontsize=12, color=MUTED)
         y -= 0.03
     fig.add_artist(Line2D([0.06, 0.94], [y, y], color=ACCENT, lw=2.5))
     y -= 0.06
@@ -53,48 +56,82 @@ def _cover(data: TearsheetData) -> Figure:
     return fig
 
 
-def _metrics_pages(data: TearsheetData) -> list[Figure]:
-    pages = []
-    for view in metrics_views(data):
-        fig = Figure(figsize=PAGE)
+BAND = "#f4f6f9"
+RULE = "#d5dae0"
+
+
+def _metrics_page(view: MetricsView, frequency: str) -> Figure:
+    """One basis of the metrics table drawn cell by cell (rows = metrics, columns =
+    strategies) with wrapped strategy names, then the metric definitions below it."""
+    w_in, h_in = PAGE
+    fig = Figure(figsize=PAGE)
+    fig.text(
+        0.04,
+        0.94,
+        f"Performance and risk \u2014 {view.basis} returns",
+        fontsize=16,
+        weight="bold",
+        color=ACCENT,
+    )
+    rows = shown_rows(view, frequency)
+    n = max(len(view.strategies), 1)
+    left, right = 0.45, w_in - 0.45  # inches
+    label_w = 1.45
+    col_w = (right - left - label_w) / n
+    size = 8.5 if col_w >= 0.75 else 7.5
+    char_w = size / 72 * 0.6  # DejaVu Sans: about 0.6 em a character
+    heads = [
+        textwrap.wrap(name, max(int(col_w / char_w) - 1, 6), break_long_words=False) or [""]
+        for name in view.strategies
+    ]
+    line_h = size / 72 * 1.3
+    head_h = max(len(h) for h in heads) * line_h + 0.08
+    row_h = size / 72 * 1.75
+    top = h_in - 0.85
+
+    def fx(x: float) -> float:
+        return x / w_in
+
+    def fy(y: float) -> float:
+        return y / h_in
+
+    y = top - head_h
+    for j, lines in enumerate(heads):
+        xr = left + label_w + (j + 1) * col_w - 0.06
         fig.text(
-            0.06,
-            0.92,
-            f"Performance and risk \u2014 {view.basis} returns",
-            fontsize=16,
-            weight="bold",
-            color=ACCENT,
-        )
-        ax = fig.add_axes((0.06, 0.06, 0.88, 0.82))
-        ax.axis("off")
-        cells = [[label, *c] for label, _desc, c in view.rows]
-        heads = [textwrap.fill(n, 16) for n in view.strategies]
-        first = 0.2
-        widths = [first] + [(1 - first) / max(len(heads), 1)] * len(heads)
-        table = ax.table(
-            cellText=cells,
-            colLabels=["Metric", *heads],
-            colWidths=widths,
-            loc="upper center",
-            cellLoc="right",
-            colLoc="right",
-            edges="horizontal",
-        )
-        table.auto_set_font_size(False)
-        table.set_fontsize(8.5)
-        table.scale(1.0, 1.35)
-        for (r, c), cell in table.get_celld().items():
-            cell.set_edgecolor("#d5dae0")
-            if c == 0:
-                cell.set_text_props(ha="left")
-                cell._loc = "left"
-            if r == 0:
-                cell.set_text_props(weight="bold")
-                cell.set_edgecolor(INK)
-            elif r % 2 == 0:
-                cell.set_facecolor("#f4f6f9")
-        pages.append(fig)
-    return pages
+            fx(xr), fy(y + 0.05), "\n".join(lines), ha="right", va="bottom", fontsize=size,
+            weight="bold", color=INK, linespacing=1.15,
+        )  # fmt: skip
+    fig.text(fx(left + 0.05), fy(y + 0.05), "Metric", fontsize=size, weight="bold", color=INK)
+    fig.add_artist(Line2D([fx(left), fx(right)], [fy(y), fy(y)], color=INK, lw=1.2))
+    for i, (label, _desc, cells) in enumerate(rows):
+        y0 = y - (i + 1) * row_h
+        if i % 2 == 1:
+            fig.add_artist(
+                Rectangle((fx(left), fy(y0)), fx(right - left), fy(row_h), color=BAND, lw=0)
+            )
+        fig.add_artist(Line2D([fx(left), fx(right)], [fy(y0), fy(y0)], color=RULE, lw=0.5))
+        mid = fy(y0 + row_h / 2)
+        fig.text(fx(left + 0.05), mid, label, va="center", fontsize=size, color=INK)
+        for j, cell in enumerate(cells):
+            xr = left + label_w + (j + 1) * col_w - 0.06
+            fig.text(fx(xr), mid, cell, ha="right", va="center", fontsize=size, color=INK)
+    # Definitions, two columns below the table.
+    y = y - len(rows) * row_h - 0.35
+    fig.text(fx(left), fy(y), "Definitions", fontsize=10, weight="bold", color=ACCENT)
+    y -= 0.12
+    half = math.ceil(len(rows) / 2)
+    col_x = (left, left + (right - left) / 2)
+    for k, (label, desc, _cells) in enumerate(rows):
+        x0 = col_x[k // half]
+        yk = y - (k % half + 1) * 0.19
+        fig.text(fx(x0), fy(yk), label, fontsize=8, weight="bold", color=INK)
+        fig.text(fx(x0 + 1.45), fy(yk), desc, fontsize=8, color=MUTED)
+    return fig
+
+
+def _metrics_pages(data: TearsheetData) -> list[Figure]:
+    return [_metrics_page(view, data.frequency) for view in metrics_views(data)]
 
 
 def _chart_page(chart: Chart) -> Figure:
