@@ -670,38 +670,61 @@ def success_heatmap(data: TearsheetData) -> Chart | None:
 
 
 def funded_ratio_chart(data: TearsheetData) -> Chart | None:
-    """Distribution of the funded ratio at retirement, per strategy (step histograms)."""
+    """Funded ratio at retirement per strategy: one percentile strip a strategy (whisker
+    5th-95th, box 25th-75th, tick at the median) and the share fully funded."""
     f = data.funded_ratios
     if f is None or not f.ratios:
         return None
     names = list(f.ratios)
     col = colours(names)
-    allv = np.concatenate([np.asarray(v, dtype=np.float64) for v in f.ratios.values()])
-    hi = float(np.quantile(allv, 0.99)) if allv.size else 2.0
-    bins = np.linspace(0.0, max(hi, f.threshold * 1.5), 41)
-    fig, axes = _fig(3.6)
+    q = {
+        n: np.nanquantile(np.asarray(v, dtype=np.float64), (0.05, 0.25, 0.5, 0.75, 0.95))
+        for n, v in f.ratios.items()
+        if np.isfinite(np.asarray(v, dtype=np.float64)).any()
+    }
+    if not q:
+        return None
+    names = [n for n in names if n in q]
+    fig, axes = _fig(0.9 + 0.32 * len(names))
     ax = axes[0, 0]
-    for name in names:
-        v = np.clip(np.asarray(f.ratios[name], dtype=np.float64), 0, bins[-1])
-        ok = float(np.mean(np.asarray(f.ratios[name]) >= f.threshold)) * 100
-        ax.hist(
-            v,
-            bins=bins,
-            histtype="step",
-            lw=1.5,
-            color=col[name],
-            weights=np.full(v.size, 1.0 / max(v.size, 1)),
-            label=f"{name} ({ok:.0f}% \u2265 {f.threshold:g})",
+    for i, name in enumerate(names):
+        q5, q25, q50, q75, q95 = q[name]
+        c = col[name]
+        ax.hlines(i, q5, q95, color=c, lw=1.2)
+        ax.barh(i, q75 - q25, left=q25, height=0.55, color=c, alpha=0.35, edgecolor=c, lw=0.8)
+        ax.vlines(q50, i - 0.3, i + 0.3, color=c, lw=2.2)
+        ok = float(np.mean(np.asarray(f.ratios[name], dtype=np.float64) >= f.threshold))
+        ax.text(
+            1.01,
+            i,
+            f"{ok * 100:.0f}%",
+            transform=ax.get_yaxis_transform(),
+            va="center",
+            fontsize=8,
+            color="#333333",
         )
+    ax.text(
+        1.01,
+        -0.8,
+        f"% \u2265 {f.threshold:g}",
+        transform=ax.get_yaxis_transform(),
+        va="center",
+        fontsize=8,
+        weight="bold",
+        color="#333333",
+    )
     ax.axvline(f.threshold, color="black", lw=0.8, ls="--")
-    _pct_axis(ax)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(len(names) - 0.5, -1.2)
+    ax.set_xlim(left=0)
+    ax.grid(axis="y", visible=False)
     ax.set_xlabel("Funded ratio at retirement (balance / cost of the target income, \u00d7)")
-    ax.set_ylabel("Share of scenarios (%)")
-    _legend(fig, ax, ncol=min(len(names), 3))
+    ax.set_ylabel("Strategy")
     caption = (
-        "Distribution across scenarios of the balance at retirement divided by the cost of "
-        f"the target income; right of the dashed line ({f.threshold:g}) the member is fully "
-        "funded (values above the last bin are counted in it)."
+        "Balance at retirement divided by the cost of the target income, across scenarios: "
+        "whiskers span the 5th\u201395th percentiles, boxes the 25th\u201375th, the tick "
+        f"is the median; right of the dashed line ({f.threshold:g}) the member is fully "
+        "funded, and the column on the right gives the share of scenarios that are."
     )
     return Chart("funded", "Funded ratio at retirement", caption, fig)
 

@@ -297,3 +297,264 @@ def test_html_renders_in_headless_chromium(written: Path, tmp_path: Path) -> Non
     # Not blank: real text, tables and charts give varied pixels; a blank page has std 0.
     assert float(px.std()) > 0.05
     assert float(np.mean(px.mean(axis=-1) < 0.9)) > 0.02  # at least 2 % non-white ink
+
+
+# --------------------------------------------------------------------------- presentation
+# A realistic committee study: twelve strategies with long names, one Bitcoin-like sleeve
+# whose outcomes dwarf the rest. Built directly as TearsheetData (no simulation) so the
+# checks below are fast; each one guards a defect found by reading a rendered report.
+
+WIDE_NAMES = [
+    "Vanguard-style target retirement",
+    "Fidelity Freedom-style",
+    "110 minus age",
+    "Rising equity (bond tent)",
+    "Fixed 60/40",
+    "Fixed 80/20",
+    "Vol target 3%",
+    "Vol target 6%",
+    "Fixed 60/40 + 1% Bitcoin",
+    "Fixed 60/40 + 2.5% Bitcoin",
+    "Fixed 60/40 + 5% Bitcoin",
+    "optimised glide path",
+]
+
+
+def wide_data() -> TearsheetData:
+    from backtest.metrics import metrics_table
+    from backtest.report.tearsheet import CohortData, FanData, FundedRatioData, SleeveData
+
+    rng = np.random.default_rng(5)
+    n, k = 98, len(WIDE_NAMES)
+    idx = pd.date_range("1928-12-31", periods=n, freq="YE")
+    r = pd.DataFrame(rng.normal(0.07, 0.15, (n, k)), index=idx, columns=WIDE_NAMES)
+    r.iloc[85, 10] = 3.0  # one +300 % sleeve year
+    rf = pd.Series(0.03, index=idx)
+    growth = (1 + r).cumprod()
+    annual = r.copy()
+    annual.index = idx.year
+    ages = pd.Index(np.arange(25.0, 96.0), name="age")
+    fans = []
+    for j, name in enumerate(WIDE_NAMES):
+        scale = 1e6 * (30 if j == 10 else 1 + j / 10)
+        med = scale * np.sin(np.linspace(0, 2.5, len(ages))).clip(0)
+        pct = pd.DataFrame(
+            {5: 0.3 * med, 25: 0.7 * med, 50: med, 75: 1.5 * med, 95: 3 * med}, index=ages
+        )
+        fans.append(FanData(name, pct, 65.0, 0.5 + j / 30))
+    starts = [str(y) for y in range(1928, 1957)]
+    tw = pd.DataFrame(rng.uniform(0, 2e6, (len(starts), k)), index=starts, columns=WIDE_NAMES)
+    tw[WIDE_NAMES[10]] *= 15  # the sleeve's $30m cohorts
+    tw[WIDE_NAMES[6]] = 0.0
+    ok = tw > 0
+    ratios = {name: rng.lognormal(0, 0.5 + j / 20, 300) for j, name in enumerate(WIDE_NAMES)}
+    sleeve = pd.DataFrame(
+        {
+            "sharpe": [0.92, 1.05, 1.17, 1.23],
+            "max_drawdown": [-0.2117, -0.2159, -0.2221, -0.2356],  # a narrow range
+            "success": [0.757, 0.853, 0.90, 0.917],
+        },
+        index=[0.0, 0.01, 0.025, 0.05],
+    )
+    return TearsheetData(
+        title="Wide tear sheet",
+        subtitle="Twelve strategies side by side, " * 6,
+        frequency="annual",
+        metrics=metrics_table(r, rf, pd.Series(0.02, index=idx), 1),
+        growth=growth,
+        growth_real=growth / 1.02 ** np.arange(1, n + 1)[:, None],
+        drawdown=growth / growth.cummax() - 1,
+        rolling_return={"3-year": r.rolling(3).mean()},
+        rolling_volatility={"3-year": r.rolling(3).std()},
+        annual_returns=annual,
+        fans=tuple(fans),
+        cohorts=CohortData(tw, ok),
+        funded_ratios=FundedRatioData(ratios, 1.0),
+        sleeve=SleeveData(sleeve, "Fixed 60/40", "2010-2025"),
+    )
+
+
+@pytest.fixture(scope="module")
+def wide() -> TearsheetData:
+    return wide_data()
+
+
+@pytest.fixture(scope="module")
+def wide_charts(wide: TearsheetData) -> dict[str, object]:
+    from backtest.report.charts import png_bytes
+
+    charts = build_charts(wide)
+    for c in charts:
+        png_bytes(c.figure, dpi=40)  # lay out and draw as the report does (low dpi: fast)
+    return {c.key: c for c in charts}
+
+
+def test_wide_legends_lie_inside_their_figures(wide_charts: dict[str, object]) -> None:
+    for key, c in wide_charts.items():
+        fig = c.figure  # type: ignore[attr-defined]
+        renderer = _renderer_of(fig)
+        for legend in fig.legends:
+            box = legend.get_window_extent(renderer)
+            assert box.x0 >= -0.5 and box.x1 <= fig.bbox.x1 + 0.5, (key, box, fig.bbox)
+            assert box.y0 >= -0.5 and box.y1 <= fig.bbox.y1 + 0.5, (key, box, fig.bbox)
+
+
+def _tick_texts(axis: object, lo: float, hi: float) -> list[str]:
+    ticks = axis.get_majorticklocs()  # type: ignore[attr-defined]
+    labels = axis.get_majorticklabels()  # type: ignore[attr-defined]
+    a, b = min(lo, hi), max(lo, hi)
+    eps = (b - a) * 1e-9
+    return [
+        t.get_text()
+        for v, t in zip(ticks, labels, strict=False)
+        if a - eps <= v <= b + eps and t.get_text()
+    ]
+
+
+def test_wide_tick_labels_are_distinct(wide_charts: dict[str, object]) -> None:
+    for key, c in wide_charts.items():
+        for ax in c.figure.axes:  # type: ignore[attr-defined]
+            if not ax.get_visible():
+                continue
+            for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+                texts = _tick_texts(axis, *lim)
+                assert len(texts) == len(set(texts)), (key, ax.get_title(), texts)
+
+
+def test_sleeve_drawdown_ticks_show_the_narrow_range(wide_charts: dict[str, object]) -> None:
+    ax = next(
+        a
+        for a in wide_charts["sleeve"].figure.axes
+        if a.get_title(loc="left") == "Maximum drawdown"
+    )  # type: ignore[attr-defined]
+    texts = _tick_texts(ax.yaxis, *ax.get_ylim())
+    assert len(texts) >= 3 and len(set(texts)) == len(texts)
+    assert all("." in t and t.endswith("%") for t in texts), texts  # e.g. "−22.5%"
+
+
+def test_adaptive_formatters() -> None:
+    from backtest.report.charts import pct_formatter, usd_formatter
+
+    pct = pct_formatter()
+    assert pct.format_ticks([-0.21, -0.215, -0.22]) == ["\u221221.0%", "\u221221.5%", "\u221222.0%"]
+    assert pct.format_ticks([0.0, 0.25, 0.5]) == ["0%", "25%", "50%"]
+    usd = usd_formatter()
+    # One unit for the whole axis, zero without one.
+    assert usd.format_ticks([0, 5e5, 1e6, 1.5e6]) == ["$0", "$0.5m", "$1.0m", "$1.5m"]
+    assert usd.format_ticks([0, 2e5, 4e5]) == ["$0", "$200k", "$400k"]
+
+
+def test_annual_heatmap_scale_is_robust(
+    wide: TearsheetData, wide_charts: dict[str, object]
+) -> None:
+    from backtest.report.charts import heatmap_limit
+
+    c = wide_charts["annual"]
+    images = [im for ax in c.figure.axes for im in ax.get_images()]  # type: ignore[attr-defined]
+    assert len(images) == 1
+    lo, hi = images[0].get_clim()
+    lim, clipped = heatmap_limit(wide.annual_returns.to_numpy())
+    assert lo == -hi == -lim
+    assert 0.2 < lim < 1.0  # set by the bulk of the cells, not the +300 % year
+    assert clipped >= 1 and "capped" in c.caption and f"{lim * 100:.0f}%" in c.caption  # type: ignore[attr-defined]
+    cbar = images[0].colorbar
+    assert cbar is not None and cbar.extend in ("max", "both")
+
+
+def test_cohort_panels_scale_and_legend(
+    wide: TearsheetData, wide_charts: dict[str, object]
+) -> None:
+    from matplotlib.colors import to_hex
+
+    from backtest.report.charts import LASTED, RAN_OUT
+
+    c = wide_charts["cohorts"]
+    axes = [ax for ax in c.figure.axes if ax.get_visible()]  # type: ignore[attr-defined]
+    assert len(axes) == len(WIDE_NAMES)
+    tops = {ax.get_title(loc="left"): ax.get_ylim()[1] for ax in axes}
+    # Own scale per panel: the $30m sleeve does not set the other panels' axes.
+    assert tops[WIDE_NAMES[10]] > 10 * tops[WIDE_NAMES[0]]
+    for ax in axes:
+        years = _tick_texts(ax.xaxis, *ax.get_xlim())
+        assert 3 <= len(years) <= 8 and all(int(y) % 5 == 0 for y in years), years
+    # Legend swatches have exactly the bars' colours.
+    (legend,) = c.figure.legends  # type: ignore[attr-defined]
+    swatches = [h for h in legend.legend_handles]
+    colours_ = {to_hex(h.get_facecolor()) for h in swatches if hasattr(h, "get_facecolor")}
+    bars = {to_hex(p.get_facecolor()) for ax in axes for p in ax.patches}
+    assert colours_ == {LASTED, RAN_OUT} and bars <= colours_
+    assert "own wealth scale" in c.caption  # type: ignore[attr-defined]
+
+
+def test_fan_panels_keep_every_median_in_view(wide_charts: dict[str, object]) -> None:
+    c = wide_charts["fan"]
+    axes = [ax for ax in c.figure.axes if ax.get_visible()]  # type: ignore[attr-defined]
+    for ax in axes:
+        median = next(line for line in ax.get_lines() if line.get_label() == "median")
+        y = np.asarray(median.get_ydata(), dtype=np.float64)
+        lo, hi = ax.get_ylim()
+        assert lo <= y.min() and y.max() <= hi, ax.get_title()
+        assert y.max() >= 0.3 * hi, ax.get_title()  # not flattened by another panel's scale
+    assert "own wealth scale" in c.caption  # type: ignore[attr-defined]
+
+
+def test_every_strategy_has_its_own_colour() -> None:
+    from backtest.report.charts import colours
+
+    assert len(set(colours(WIDE_NAMES).values())) == len(WIDE_NAMES)
+
+
+def test_html_metrics_table_is_compact(wide: TearsheetData) -> None:
+    html = render_html(wide, [])
+    table = html[html.index('id="metrics-nominal"') : html.index("</table>")]
+    assert "Definition" not in table and 'class="table-wrap"' in html
+    assert table.count('<th class="num" scope="col">') == len(WIDE_NAMES)
+    # Definitions stay available: a tooltip per metric and a list below the tables.
+    assert 'title="compound annual growth rate' in table
+    assert 'id="metric-definitions"' in html and "<dt>CAGR</dt>" in html
+    # For annual data the per-period CVaR equals the per-year one: shown once.
+    assert "CVaR 95% (period)" not in html and "CVaR 95% (year)" in html
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium ('chromium') is not installed")
+def test_wide_metrics_table_scrolls_inside_its_box(wide: TearsheetData, tmp_path: Path) -> None:
+    probe_js = """<script>
+window.addEventListener('load', function () {
+  var page = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+  var wrap = document.querySelector('.table-wrap');
+  var p = document.createElement('p');
+  p.id = 'probe';
+  p.textContent = 'overflow ' + page + ' wrap ' + (wrap.scrollWidth > wrap.clientWidth ? 1 : 0);
+  document.body.appendChild(p);
+});
+</script></body>"""
+    page = tmp_path / "wide.html"
+    page.write_text(render_html(wide, []).replace("</body>", probe_js), encoding="utf-8")
+    dom = _chromium(tmp_path, "--window-size=700,900", "--dump-dom", page.as_uri())
+    match = re.search(r"overflow (-?\d+) wrap (\d)", dom.stdout)
+    assert match, f"probe did not run; stderr: {dom.stderr[-2000:]}"
+    # A narrow window: the table scrolls inside its box; the page itself never does.
+    assert int(match.group(1)) <= 0 and match.group(2) == "1"
+
+
+def test_pdf_has_definitions_and_the_same_sections(wide: TearsheetData, tmp_path: Path) -> None:
+    from backtest.report.pdf import _metrics_pages
+
+    pages = _metrics_pages(wide)
+    assert len(pages) == 2
+    for fig in pages:
+        texts = [t.get_text() for t in fig.texts]
+        assert "Definitions" in texts and "compound annual growth rate, % a year" in texts
+        assert "CVaR 95% (period)" not in texts
+        # Every text of the table page lies inside the page.
+        renderer = _renderer_of(fig)
+        for t in fig.texts:
+            box = t.get_window_extent(renderer)
+            assert box.x0 >= 0 and box.x1 <= fig.bbox.x1, t.get_text()
+
+
+def _renderer_of(fig: object) -> object:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    return FigureCanvasAgg(fig).get_renderer()  # type: ignore[arg-type]
