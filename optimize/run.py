@@ -246,7 +246,7 @@ def _tearsheet(
     sets = sets_by_plan[main.name]
     d = study.data
     mixes = {
-        f"{100 * e:g}% {d.equity}": FixedMix(
+        f"{100 * e:g}/{100 * (1 - e):g} {d.equity}/{d.bonds}": FixedMix(
             name=f"{100 * e:g}/{100 * (1 - e):g}", assets=(d.equity, d.bonds), weights=(e, 1 - e)
         )
         for e in study.analysis.equity_shares
