@@ -91,13 +91,11 @@ def _loop(
         mj = np.empty(BLOCK, dtype=np.int64)  # target row of each lane
         bal = np.empty(BLOCK)
         wanted = np.empty(BLOCK)
-        scale = np.empty(BLOCK)
+        ws = np.empty(BLOCK)  # pro-rata scaling of h not yet applied
         due = np.empty(BLOCK, dtype=np.bool_)
         traded = np.empty(BLOCK)
         before = np.empty(BLOCK)
-        inv_before = np.empty(BLOCK)
         after = np.empty(BLOCK)
-        real_rate = np.empty(BLOCK)
         f_contrib = np.empty(BLOCK)
         f_paid = np.empty(BLOCK)
         f_fee = np.empty(BLOCK)
@@ -153,34 +151,49 @@ def _loop(
                 if record >= 1 and j < nb:
                     wealth[s0 + j, 0] = init
             if n_t > 0:
+                for j in range(BLOCK):
+                    w_end[j] = 0.0
+                    ws[j] = 1.0
                 for a in range(n_a):
                     for j in range(BLOCK):
                         h[a, j] = init * target[mj[j], 0, a]
+                        w_end[j] += h[a, j]
             for t in range(n_t):
-                for a in range(n_a):
-                    for j in range(BLOCK):
-                        tw[a, j] = target[mj[j], t, a]
+                if m_step == 0:
+                    for a in range(n_a):
+                        w_t = target[0, t, a]
+                        for j in range(BLOCK):
+                            tw[a, j] = w_t
+                else:
+                    for a in range(n_a):
+                        for j in range(BLOCK):
+                            tw[a, j] = target[mj[j], t, a]
                 ct = contrib[t]
                 for j in range(BLOCK):
                     f_contrib[j] = 0.0
                     f_paid[j] = 0.0
                     f_fee[j] = 0.0
                     f_cost[j] = 0.0
+                    f_turn[j] = 0.0
                     wanted[j] = 0.0
+                # Holdings are h * ws (ws: pro-rata scalings not yet applied), and
+                # bal is their sum, carried from the end of the previous period.
                 if c_start == 1 and ct > 0:
-                    for a in range(n_a):
-                        for j in range(BLOCK):
-                            h[a, j] += ct * tw[a, j]
-                    for j in range(BLOCK):
-                        f_contrib[j] += ct
-                # ---- the withdrawal this period asks for
-                paying = withdraws and retired[t]
-                if paying:
                     for j in range(BLOCK):
                         bal[j] = 0.0
                     for a in range(n_a):
                         for j in range(BLOCK):
+                            h[a, j] = h[a, j] * ws[j] + ct * tw[a, j]
                             bal[j] += h[a, j]
+                    for j in range(BLOCK):
+                        ws[j] = 1.0
+                        f_contrib[j] += ct
+                else:
+                    for j in range(BLOCK):
+                        bal[j] = w_end[j]
+                # ---- the withdrawal this period asks for
+                paying = withdraws and retired[t]
+                if paying:
                     k = t - t_ret
                     year_start = k % ppy == 0
                     age = ages[t]
@@ -229,30 +242,43 @@ def _loop(
                             year_growth[j] = 1.0
                             year_infl[j] = 1.0
                         wanted[j] = w
-                    # With nothing wanted the payment below is the identity, so it is
-                    # skipped before retirement.
+                    # (With nothing wanted a payment is the identity: skipped before
+                    # retirement.)
                     if w_frac > 0:
                         for j in range(BLOCK):
                             amount = w_frac * wanted[j]
                             paid = min(amount, bal[j])
                             if amount - paid > 1e-10 * max(amount, 1.0) and ruin_j[j] < 0:
                                 ruin_j[j] = t
-                            scale[j] = (bal[j] - paid) / bal[j] if bal[j] > 0 else 0.0
+                            sc = (bal[j] - paid) / bal[j] if bal[j] > 0 else 0.0
+                            ws[j] *= sc
+                            bal[j] = bal[j] - paid if bal[j] > 0 else 0.0
                             f_paid[j] += paid
-                        for a in range(n_a):
-                            for j in range(BLOCK):
-                                h[a, j] *= scale[j]
                 # ---- rebalancing (a period without trades leaves everything as is)
                 calendar = t > 0 and r_code == R_CALENDAR and t % every == 0
                 banded = t > 0 and r_code >= R_BAND_ABS
-                if calendar or banded or sleeve_i >= 0:
+                if calendar:
+                    # Every lane trades back to the target mix (the sleeve band only
+                    # applies between rebalancing dates).
+                    for j in range(BLOCK):
+                        traded[j] = 0.0
+                    for a in range(n_a):
+                        for j in range(BLOCK):
+                            nh = bal[j] * tw[a, j]
+                            traded[j] += abs(nh - h[a, j] * ws[j])
+                            h[a, j] = nh
+                    for j in range(BLOCK):
+                        ws[j] = 1.0
+                elif banded or sleeve_i >= 0:
                     for j in range(BLOCK):
                         bal[j] = 0.0
                     for a in range(n_a):
                         for j in range(BLOCK):
+                            h[a, j] *= ws[j]
                             bal[j] += h[a, j]
                     for j in range(BLOCK):
-                        due[j] = calendar
+                        ws[j] = 1.0
+                        due[j] = False
                     if banded:
                         for j in range(BLOCK):
                             safe = bal[j] if bal[j] > 0 else 1.0
@@ -289,80 +315,60 @@ def _loop(
                         for j in range(BLOCK):
                             traded[j] += abs(new_h[a, j] - h[a, j])
                             h[a, j] = new_h[a, j]
-                    if cost_rate > 0:
-                        for j in range(BLOCK):
+                if calendar or banded or sleeve_i >= 0:
+                    for j in range(BLOCK):
+                        if cost_rate > 0:
                             cost = cost_rate * traded[j]
-                            scale[j] = (bal[j] - cost) / bal[j] if bal[j] > 0 else 0.0
+                            ws[j] = (bal[j] - cost) / bal[j] if bal[j] > 0 else 0.0
                             f_cost[j] = min(cost, bal[j])
-                        for a in range(n_a):
-                            for j in range(BLOCK):
-                                h[a, j] *= scale[j]
-                    for j in range(BLOCK):
                         f_turn[j] = traded[j] / (2 * bal[j]) if bal[j] > 0 else 0.0
-                else:
-                    for j in range(BLOCK):
-                        f_turn[j] = 0.0
-                # ---- returns (the period return uses the weights held; an empty account
-                # is credited the target mix's return, as in the reference loop)
+                # ---- returns, fees and end-of-period contributions in one pass (the
+                # period return uses the weights held; an empty account is credited the
+                # target mix's return, as in the reference loop)
+                c_end = ct if c_start == 0 and ct > 0 else 0.0
+                keep = 1.0 - fee_rate
                 for j in range(BLOCK):
                     before[j] = 0.0
                     after[j] = 0.0
-                    real_rate[j] = 0.0
+                    w_end[j] = 0.0
                 for a in range(n_a):
                     for j in range(BLOCK):
-                        before[j] += h[a, j]
+                        v = h[a, j] * ws[j]
+                        before[j] += v
+                        v *= growth[t, a, j]
+                        after[j] += v
+                        v = v * keep + c_end * tw[a, j]
+                        h[a, j] = v
+                        w_end[j] += v
                 for j in range(BLOCK):
-                    inv_before[j] = 1.0 / before[j] if before[j] > 0 else 0.0
-                for a in range(n_a):
-                    for j in range(BLOCK):
-                        g = growth[t, a, j]
-                        held = h[a, j] * inv_before[j] if before[j] > 0 else tw[a, j]
-                        real_rate[j] += held * g
-                        h[a, j] *= g
-                        after[j] += h[a, j]
-                for j in range(BLOCK):
+                    ws[j] = 1.0
                     i_t = infl[t, j]
-                    port_ret[j] = (1.0 + (real_rate[j] - 1.0)) * i_t - 1.0
+                    if before[j] > 0:
+                        rr = after[j] / before[j]
+                    else:
+                        rr = 0.0
+                        for a in range(n_a):
+                            rr += tw[a, j] * growth[t, a, j]
+                    port_ret[j] = rr * i_t - 1.0
                     f_gain[j] = after[j] - before[j]
                     year_growth[j] *= 1.0 + port_ret[j]
                     year_infl[j] *= i_t
                     price[j] *= i_t
-                # ---- fees
-                if fee_rate > 0:
-                    for j in range(BLOCK):
+                    if fee_rate > 0:
                         f_fee[j] = after[j] * fee_rate
-                    for a in range(n_a):
-                        for j in range(BLOCK):
-                            h[a, j] *= 1.0 - fee_rate
-                # ---- end-of-period flows
-                if c_start == 0 and ct > 0:
-                    for a in range(n_a):
-                        for j in range(BLOCK):
-                            h[a, j] += ct * tw[a, j]
-                    for j in range(BLOCK):
-                        f_contrib[j] += ct
+                    f_contrib[j] += c_end
+                # ---- end-of-period withdrawal
                 if paying and w_frac < 1:
                     for j in range(BLOCK):
-                        bal[j] = 0.0
-                    for a in range(n_a):
-                        for j in range(BLOCK):
-                            bal[j] += h[a, j]
-                    for j in range(BLOCK):
                         # nothing wanted: scale 1, nothing paid (the reference skips it)
+                        b_j = w_end[j]
                         amount = (1.0 - w_frac) * wanted[j]
-                        paid = min(amount, bal[j])
+                        paid = min(amount, b_j)
                         if amount - paid > 1e-10 * max(amount, 1.0) and ruin_j[j] < 0:
                             ruin_j[j] = t
-                        scale[j] = (bal[j] - paid) / bal[j] if bal[j] > 0 else 0.0
+                        ws[j] = (b_j - paid) / b_j if b_j > 0 else 0.0
+                        w_end[j] = b_j - paid if b_j > 0 else 0.0
                         f_paid[j] += paid
-                    for a in range(n_a):
-                        for j in range(BLOCK):
-                            h[a, j] *= scale[j]
-                for j in range(BLOCK):
-                    w_end[j] = 0.0
-                for a in range(n_a):
-                    for j in range(BLOCK):
-                        w_end[j] += h[a, j]
                 for j in range(BLOCK):
                     tot[0, j] += f_contrib[j]
                     tot[1, j] += f_paid[j]

@@ -107,6 +107,42 @@ def test_kernel_matches_numpy_reference(seed: int) -> None:
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-11, err_msg=name)
 
 
+@dataclass(frozen=True)
+class _DriftingMix:
+    """Per-scenario, per-period targets whose rows sum to 1 only within the validator's
+    tolerance, so no shortcut may assume exact weights or one shared target row."""
+
+    name: str
+    assets: tuple[str, ...]
+    rebalance: RebalanceRule
+    sleeve_band: SleeveBand | None = None
+    smoothing: None = None
+
+    def target_weights(self, schedule: Schedule, past_returns: np.ndarray) -> np.ndarray:
+        n, n_t, n_a = past_returns.shape
+        rng = np.random.default_rng(n * n_t)
+        w = rng.dirichlet(np.ones(n_a), size=(n, n_t))
+        return w * (1 + rng.uniform(-5e-7, 5e-7, size=(n, n_t, 1)))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_kernel_matches_reference_with_per_scenario_targets(seed: int) -> None:
+    # 37 scenarios: not a multiple of the kernel's block of lanes (the last block is padded).
+    scen, plan, strategy = _case(seed)
+    scen = scen.take(slice(0, 37))
+    mix = _DriftingMix("drift", strategy.assets, strategy.rebalance, strategy.sleeve_band)
+    ref = simulate(scen, plan, mix, engine="numpy")
+    fast = simulate(scen, plan, mix, engine="numba")
+    np.testing.assert_array_equal(fast.ruin_period, ref.ruin_period)
+    scale = np.maximum(1.0, np.abs(ref.wealth).max(axis=1, keepdims=True))  # as above
+    np.testing.assert_allclose(fast.wealth / scale, ref.wealth / scale, rtol=0, atol=1e-11)
+    for name in FLOWS:
+        a, b = getattr(fast, name), getattr(ref, name)
+        if name not in ("turnover", "portfolio_returns"):
+            a, b = a / scale, b / scale
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-11, err_msg=name)
+
+
 def test_summary_pass_matches_full_paths() -> None:
     scen, plan, strategy = _case(4)
     full = simulate(scen, plan, strategy, engine="numpy")
