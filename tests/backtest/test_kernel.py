@@ -28,8 +28,16 @@ from strategies.base import RebalanceRule, Schedule, SleeveBand
 
 pytestmark = pytest.mark.skipif(not kernel.AVAILABLE, reason="numba is not installed")
 
-FLOWS = ("contributions", "withdrawals", "withdrawals_wanted", "fees", "costs", "gains",
-         "turnover", "portfolio_returns")
+FLOWS = (
+    "contributions",
+    "withdrawals",
+    "withdrawals_wanted",
+    "fees",
+    "costs",
+    "gains",
+    "turnover",
+    "portfolio_returns",
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +60,11 @@ def _case(seed: int) -> tuple[Scenarios, Plan, _Mix]:
     retire = start + float(rng.integers(0, 15))
     end = retire + float(rng.integers(1, 30))
     rules = [
-        ConstantReal(rate=float(rng.uniform(0.02, 0.08)),
-                     timing=("start", "end", "split")[seed % 3], indexed=bool(seed % 4)),
+        ConstantReal(
+            rate=float(rng.uniform(0.02, 0.08)),
+            timing=("start", "end", "split")[seed % 3],
+            indexed=bool(seed % 4),
+        ),
         FixedPercent(float(rng.uniform(0.02, 0.08)), timing="end"),
         GuytonKlinger(initial_rate=float(rng.uniform(0.03, 0.07)), timing="split"),
         RequiredMinimum(),
@@ -61,10 +72,19 @@ def _case(seed: int) -> tuple[Scenarios, Plan, _Mix]:
         None,
     ]
     plan = Plan(
-        start, retire, end, float(rng.uniform(0, 1e5)),
+        start,
+        retire,
+        end,
+        float(rng.uniform(0, 1e5)),
         contributions=Contributions(
-            salary=60_000, rate=0.1, salary_growth_real=0.01, match_rate=0.5, match_cap=0.06,
-            annual_limit=20_000, catch_up=5_000, timing=("start", "end")[seed % 2],
+            salary=60_000,
+            rate=0.1,
+            salary_growth_real=0.01,
+            match_rate=0.5,
+            match_cap=0.06,
+            annual_limit=20_000,
+            catch_up=5_000,
+            timing=("start", "end")[seed % 2],
         ),
         withdrawal=rules[seed % len(rules)],
         expense_ratio=float(rng.uniform(0, 0.01)),
@@ -78,8 +98,9 @@ def _case(seed: int) -> tuple[Scenarios, Plan, _Mix]:
         RebalanceRule("band", band=0.2, band_kind="relative"),
     ][seed % 4]
     weights = tuple(float(x) for x in rng.dirichlet(np.ones(3)))
-    strategy = _Mix("mix", ("a", "b", "c"), weights, rebalance,
-                    SleeveBand("c") if seed % 3 == 0 else None)
+    strategy = _Mix(
+        "mix", ("a", "b", "c"), weights, rebalance, SleeveBand("c") if seed % 3 == 0 else None
+    )
     n_t = plan.n_periods(ppy)
     scen = Scenarios(
         rng.normal(0.06 / ppy, 0.2 / np.sqrt(ppy), (40, n_t, 3)),
@@ -148,8 +169,7 @@ def test_summary_pass_matches_full_paths() -> None:
     full = simulate(scen, plan, strategy, engine="numpy")
     summary = simulate_chunked([scen.take(slice(0, 25)), scen.take(slice(25, 40))], plan, strategy)
     np.testing.assert_allclose(summary.terminal_wealth, full.terminal_wealth, rtol=1e-11)
-    np.testing.assert_allclose(summary.wealth_at_retirement, full.wealth_at_retirement,
-                               rtol=1e-11)
+    np.testing.assert_allclose(summary.wealth_at_retirement, full.wealth_at_retirement, rtol=1e-11)
     np.testing.assert_array_equal(summary.ruin_period, full.ruin_period)
     assert summary.success_rate == pytest.approx(full.success_rate)
 
