@@ -7,11 +7,12 @@ chunk by chunk and ``repeat`` times over the same seeded chunks:
 * ``floor_s``: the streaming floor, one ``np.add.reduce`` pass over the chunk's returns
   and inflation arrays (every input byte read once), timed in this process right before
   the chunk is simulated;
-* ``sim_s``: ``backtest.simulate.simulate(chunk, plan, strategy, engine=engine)``, after
-  one untimed warm-up call on 16 scenarios (``warmup_s``: imports, numba compilation).
-
-Only summary statistics are kept (success count and terminal real wealth, 8 bytes a
-scenario). Peak memory is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of this process
+* ``sim_s``: the summary pass ``backtest.simulate.simulate_chunked([chunk], plan,
+  strategy, engine=engine)``, which keeps what this workload needs (success count and
+  terminal real wealth, 8 bytes a scenario) and no paths, after one untimed warm-up call
+  on 16 scenarios (``warmup_s``: imports, numba compilation);
+* ``full_s`` (with ``--with-paths``): ``simulate(chunk, ...)`` on the same chunk, which
+  also writes every path (wealth and eight flows per period). Peak memory is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of this process
 (peak resident set, whole process: interpreter, numpy, pandas and data included), with
 the value after imports and data loading reported as the baseline.
 
@@ -58,7 +59,12 @@ def _fingerprint() -> str:
 
 
 def run_case(
-    n_scenarios: int, chunk: int, repeat: int, seed: int, engine: str = "auto"
+    n_scenarios: int,
+    chunk: int,
+    repeat: int,
+    seed: int,
+    engine: str = "auto",
+    with_paths: bool = False,
 ) -> dict[str, object]:
     """Measure one case in this process; see the module docstring for the fields."""
     import backtest.simulate as sim_module
@@ -77,17 +83,28 @@ def run_case(
     def simulate(sc: object) -> object:
         return sim_module.simulate(sc, plan, strategy, **kwargs)
 
+    chunked = getattr(sim_module, "simulate_chunked", None)
+
+    def summarise(sc: object) -> tuple[int, np.ndarray]:
+        """What this workload keeps (success, terminal wealth): the summary pass."""
+        if chunked is None:  # older revisions: full paths, then summarise
+            res = simulate(sc)
+            return int(np.count_nonzero(res.success)), np.array(res.terminal_wealth)
+        s = chunked([sc], plan, strategy, **kwargs)
+        return s.n_success, np.array(s.terminal_wealth)
+
     workload.history()
     # First call on a tiny set: imports, JIT compilation (numba engine), caches.
     t0 = time.perf_counter()
     simulate(workload.make_chunk(16, seed, 10**6))
+    summarise(workload.make_chunk(16, seed, 10**6))
     warmup = time.perf_counter() - t0
     baseline = _rss_mib()
     sizes = workload.chunk_sizes(n_scenarios, chunk)
     runs = []
     summary: dict[str, object] = {}
     for _ in range(repeat):
-        gen = floor = sim = 0.0
+        gen = floor = sim = full = 0.0
         n_success = 0
         terminal = []
         n_bytes = 0
@@ -98,14 +115,22 @@ def run_case(
             n_bytes += sc.nbytes
             floor += stream_floor_s(sc.returns, sc.inflation)
             t0 = time.perf_counter()
-            res = simulate(sc)
+            ok, tw_chunk = summarise(sc)
             sim += time.perf_counter() - t0
-            n_success += int(np.count_nonzero(res.success))
-            terminal.append(np.array(res.terminal_wealth))
-            del res, sc
+            n_success += ok
+            terminal.append(tw_chunk)
+            if with_paths:
+                t0 = time.perf_counter()
+                res = simulate(sc)
+                full += time.perf_counter() - t0
+                del res
+            del sc
             gc.collect()
         tw = np.concatenate(terminal)
-        runs.append({"gen_s": gen, "floor_s": floor, "sim_s": sim, "ratio": sim / floor})
+        run = {"gen_s": gen, "floor_s": floor, "sim_s": sim, "ratio": sim / floor}
+        if with_paths:
+            run |= {"full_s": full, "full_ratio": full / floor}
+        runs.append(run)
         summary = {
             "success_rate": n_success / n_scenarios,
             "terminal_p10": float(np.percentile(tw, 10)),
@@ -139,8 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--seed", type=int, default=20_240_101)
     p.add_argument("--engine", default="auto", help="simulate(engine=...) when supported")
+    p.add_argument(
+        "--with-paths", action="store_true", help="also time simulate() keeping every path"
+    )
     a = p.parse_args(argv)
-    print(json.dumps(run_case(a.n, a.chunk, a.repeat, a.seed, a.engine)))
+    print(json.dumps(run_case(a.n, a.chunk, a.repeat, a.seed, a.engine, a.with_paths)))
     return 0
 
 
