@@ -232,6 +232,24 @@ def run_study(
     return StudyResult(study, table, search, summary, out_dir)
 
 
+def study_tearsheet(
+    study: Study, out_dir: str | Path, *, progress: bool = True, log: Log = lambda _: None
+) -> Path:
+    """Write only the tear sheet of ``study`` (its optimised path included when the study
+    enables the optimiser) into ``out_dir``, atomically."""
+    log("- loading the embedded history")
+    history = _history(study)
+    strategies = strategies_for(study)
+    if study.optimize.enabled:
+        log(f"- optimising the glide path of plan {study.optimize.plan!r}")
+        strategies["optimised glide path"] = run_search(study, progress=progress).result.glide_path
+    main = study.plan(study.optimize.plan or study.plans[0].name)
+    sets = {main.name: scenario_sets(study, history, main.plan)}
+    log("- building the tear sheet (HTML, PDF, CSV, JSON)")
+    _tearsheet(study, history, strategies, sets, Path(out_dir))
+    return Path(out_dir)
+
+
 def _tearsheet(
     study: Study,
     history: pd.DataFrame,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,12 @@ metrics.json. Strategy names are presets (see `glidelab tearsheet --list`) or th
 aliases vanguard_tdf, fidelity_tdf, 60_40, voltarget_3, btc_2_5. Bitcoin sleeves hold
 T-bills before Bitcoin data exists (2011 annual, 2010-08 monthly).
 
-A study file may hold a [tearsheet] table with keys strategies (list), frequency,
-start, end and out; command-line options override it.
+With --study, the tear sheet of a study file (the same file `glidelab run` reads: its
+data, plans, strategies, sleeves and optimiser) is written instead, into
+<output dir>/<study name>/tearsheet/ unless --out says otherwise.
 
-example:
+examples:
+  glidelab tearsheet --study my_study.toml
   glidelab tearsheet --strategies vanguard_tdf,60_40,voltarget_3,btc_2_5 \\
       --frequency annual --start 1928 --end 2025 --out results/tearsheet
 """
@@ -45,12 +46,13 @@ DEFAULT_STRATEGIES = (
     "vol_target_3",
     "btc_sleeve_2_5",
 )
-TEARSHEET_KEYS = {"strategies", "frequency", "start", "end", "out"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategies", help="comma-separated preset names or aliases")
-    parser.add_argument("--study", type=Path, help="TOML study file with a [tearsheet] table")
+    parser.add_argument(
+        "--study", type=Path, help="a study file (as for glidelab run): its tear sheet"
+    )
     parser.add_argument("--frequency", choices=("annual", "monthly"), help="default annual")
     parser.add_argument("--start", help="first year (or YYYY-MM) of the history")
     parser.add_argument("--end", help="last year (or YYYY-MM) of the history")
@@ -70,35 +72,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-simulation", action="store_true", help="historical sections only (fast)"
     )
     parser.add_argument("--list", action="store_true", help="list the strategy presets and exit")
-
-
-def _study_table(path: Path) -> dict[str, Any]:
-    from backtest.errors import StudyError
-
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StudyError(f"study file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyError(f"study file {path} is not valid TOML: {exc}") from None
-    table = raw.get("tearsheet", {})
-    if not isinstance(table, dict):
-        raise StudyError(f"{path}: [tearsheet] must be a table")
-    unknown = set(table) - TEARSHEET_KEYS
-    if unknown:
-        raise StudyError(
-            f"{path}: unknown key(s) {sorted(unknown)} in [tearsheet]; allowed: "
-            f"{sorted(TEARSHEET_KEYS)}"
-        )
-    strategies = table.get("strategies")
-    if strategies is not None and (
-        not isinstance(strategies, list) or not all(isinstance(s, str) for s in strategies)
-    ):
-        raise StudyError(f"{path}: [tearsheet] strategies must be a list of preset names")
-    freq = table.get("frequency")
-    if freq is not None and freq not in ("annual", "monthly"):
-        raise StudyError(f"{path}: [tearsheet] frequency={freq!r}; allowed: 'annual', 'monthly'")
-    return table
 
 
 def _parse_rates(text: str) -> list[float]:
@@ -139,16 +112,16 @@ def run(args: argparse.Namespace) -> int:
     from backtest.report.build import build_tearsheet_data
     from backtest.report.tearsheet import write_tearsheet
 
-    table = _study_table(args.study) if args.study else {}
+    if args.study is not None:
+        return _from_study(args)
     names = (
         [s.strip() for s in args.strategies.split(",") if s.strip()]
         if args.strategies
-        else table.get("strategies", list(DEFAULT_STRATEGIES))
+        else list(DEFAULT_STRATEGIES)
     )
-    frequency = args.frequency or table.get("frequency", "annual")
-    start = args.start if args.start is not None else table.get("start")
-    end = args.end if args.end is not None else table.get("end")
-    out = args.out or Path(table.get("out", "results/tearsheet"))
+    frequency = args.frequency or "annual"
+    start, end = args.start, args.end
+    out = args.out or Path("results/tearsheet")
     strategies = [_strategy(n) for n in names]
     history = _history(strategies, frequency, start, end)
     ppy = 12 if frequency == "monthly" else 1
@@ -221,6 +194,27 @@ def run(args: argparse.Namespace) -> int:
         **kwargs,
     )
     path = write_tearsheet(data, out)
+    print(f"wrote {path}/tearsheet.html, tearsheet.pdf, metrics.csv, metrics.json")
+    return 0
+
+
+def _from_study(args: argparse.Namespace) -> int:
+    """The tear sheet of a study file, built as ``glidelab run`` builds it."""
+    import sys
+
+    from backtest.errors import StudyError
+    from optimize.run import study_tearsheet
+    from optimize.study import load_study
+
+    clash = [f"--{k}" for k in ("strategies", "frequency", "start", "end") if getattr(args, k)]
+    if clash:
+        raise StudyError(
+            f"{', '.join(clash)} cannot be combined with --study: the study file sets them "
+            "(edit its [data] and [strategies] tables)"
+        )
+    study = load_study(args.study)
+    out = args.out or Path(study.output.dir) / study.name / "tearsheet"
+    path = study_tearsheet(study, out, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(f"wrote {path}/tearsheet.html, tearsheet.pdf, metrics.csv, metrics.json")
     return 0
 

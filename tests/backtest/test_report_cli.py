@@ -10,16 +10,12 @@ import pytest
 from optimize.cli import main
 
 
-def test_tearsheet_from_study_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_tearsheet_from_named_strategies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "ts"
-    study = tmp_path / "s.toml"
-    study.write_text(
-        "[tearsheet]\n"
-        'strategies = ["60_40", "voltarget_3", "btc_2_5"]\n'
-        'frequency = "annual"\nstart = 2005\nend = 2025\n'
-        f'out = "{out.as_posix()}"\n'
-    )
-    assert main(["tearsheet", "--study", str(study), "--no-simulation"]) == 0
+    args = ["--strategies", "60_40,voltarget_3,btc_2_5", "--start", "2005", "--end", "2025"]
+    assert main(["tearsheet", *args, "--out", str(out), "--no-simulation"]) == 0
     assert "wrote" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == [
         "metrics.csv", "metrics.json", "tearsheet.html", "tearsheet.pdf",
@@ -32,13 +28,53 @@ def test_tearsheet_from_study_file(tmp_path: Path, capsys: pytest.CaptureFixture
     assert payload["settings"]["Historical period"].startswith("Dec 2005")
 
 
+STUDY = """
+[study]
+name = "small"
+seed = 7
+[data]
+start = 1990
+[scenarios]
+bootstrap_n = 100
+[[plans]]
+name = "retiree"
+start_age = 65
+retirement_age = 65
+end_age = 85
+initial_balance = 1000000
+withdrawal = { rule = "constant_real", rate = 0.04 }
+[strategies]
+presets = ["fixed_60_40", "vol_target_6"]
+crypto_sleeves = [0.025]
+[optimize]
+enabled = false
+[output]
+dir = "OUT"
+"""
+
+
+def test_tearsheet_from_study_file(tmp_path: Path) -> None:
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.replace("OUT", tmp_path.as_posix()))
+    assert main(["tearsheet", "--study", str(study)]) == 0
+    folder = tmp_path / "small" / "tearsheet"
+    payload = json.loads((folder / "metrics.json").read_text())
+    names = {r["strategy"] for r in payload["metrics"]}
+    assert names == {"Fixed 60/40", "Vol target 6%", "Fixed 60/40 + 2.5% Bitcoin"}
+    html = (folder / "tearsheet.html").read_text()
+    assert "Historical cohorts by start year" in html
+    assert "Crypto sleeve size" in html
+
+
 def test_tearsheet_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tearsheet", "--strategies", "no_such_thing", "--no-simulation"]) == 2
     assert "unknown strategy preset" in capsys.readouterr().err
     bad = tmp_path / "bad.toml"
-    bad.write_text('[tearsheet]\nstrategy = ["60_40"]\n')
+    bad.write_text(STUDY.replace("presets", "preset"))
     assert main(["tearsheet", "--study", str(bad)]) == 2
-    assert "unknown key(s) ['strategy']" in capsys.readouterr().err
+    assert "unknown key(s) ['preset']" in capsys.readouterr().err
+    assert main(["tearsheet", "--study", str(bad), "--strategies", "60_40"]) == 2
+    assert "cannot be combined with --study" in capsys.readouterr().err
 
 
 def test_list_presets(capsys: pytest.CaptureFixture[str]) -> None:
