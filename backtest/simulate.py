@@ -317,23 +317,19 @@ def _kernel_pass(
     return wealth, flows, summary, ruin
 
 
-def _run_kernel(
-    sub: Scenarios, plan: Plan, strategy: Strategy, schedule: Schedule, target: FloatArray
+def _result(
+    sub: Scenarios,
+    plan: Plan,
+    strategy: Strategy,
+    schedule: Schedule,
+    price: FloatArray,
+    ruin: IntArray,
+    **paths: FloatArray | None,
 ) -> SimulationResult:
-    wealth, flows, _, ruin = _kernel_pass(sub, plan, strategy, schedule, target, record=2)
-    price = np.concatenate(
-        [np.ones((sub.n_scenarios, 1)), np.cumprod(1.0 + sub.inflation, axis=1)], axis=1
-    )
+    """Package either engine's arrays as a :class:`SimulationResult` of read-only views
+    (no copies: the numpy engine hands transposed, time-major buffers)."""
+    frozen = {k: _frozen(v) if v is not None else None for k, v in paths.items()}
     return SimulationResult(
-        wealth=read_only(wealth),
-        contributions=read_only(flows[0]),
-        withdrawals=read_only(flows[1]),
-        withdrawals_wanted=read_only(flows[2]),
-        fees=read_only(flows[3]),
-        costs=read_only(flows[4]),
-        gains=read_only(flows[5]),
-        turnover=read_only(flows[6]),
-        portfolio_returns=read_only(flows[7]),
         price_index=read_only(price),
         ruin_period=ruin,
         schedule=schedule,
@@ -342,6 +338,33 @@ def _run_kernel(
         assets=tuple(strategy.assets),
         frequency=sub.frequency,
         labels=sub.labels,
+        **frozen,  # type: ignore[arg-type]
+    )
+
+
+def _run_kernel(
+    sub: Scenarios, plan: Plan, strategy: Strategy, schedule: Schedule, target: FloatArray
+) -> SimulationResult:
+    wealth, flows, _, ruin = _kernel_pass(sub, plan, strategy, schedule, target, record=2)
+    price = np.concatenate(
+        [np.ones((sub.n_scenarios, 1)), np.cumprod(1.0 + sub.inflation, axis=1)], axis=1
+    )
+    return _result(
+        sub,
+        plan,
+        strategy,
+        schedule,
+        price,
+        ruin,
+        wealth=wealth,
+        contributions=flows[0],
+        withdrawals=flows[1],
+        withdrawals_wanted=flows[2],
+        fees=flows[3],
+        costs=flows[4],
+        gains=flows[5],
+        turnover=flows[6],
+        portfolio_returns=flows[7],
     )
 
 
@@ -600,26 +623,24 @@ def _run(
             pay((1.0 - w_frac) * wanted, t)
         out_w[t + 1] = total()
 
-    return SimulationResult(
-        wealth=_frozen(out_w.T),
-        contributions=_frozen(flows["contributions"].T),
-        withdrawals=_frozen(flows["withdrawals"].T),
-        withdrawals_wanted=_frozen(flows["wanted"].T),
-        fees=_frozen(flows["fees"].T),
-        costs=_frozen(flows["costs"].T),
-        gains=_frozen(flows["gains"].T),
-        turnover=_frozen(flows["turnover"].T),
-        portfolio_returns=_frozen(flows["port_ret"].T),
-        price_index=read_only(price),
-        ruin_period=ruin,
-        schedule=schedule,
-        plan=plan,
-        strategy_name=strategy.name,
-        assets=tuple(strategy.assets),
-        frequency=sub.frequency,
-        labels=sub.labels,
-        weights=_frozen(weights_out.transpose(2, 0, 1)) if weights_out is not None else None,
-        reserve=_frozen(reserve_out.T) if reserve_out is not None else None,
+    return _result(
+        sub,
+        plan,
+        strategy,
+        schedule,
+        price,
+        ruin,
+        wealth=out_w.T,
+        contributions=flows["contributions"].T,
+        withdrawals=flows["withdrawals"].T,
+        withdrawals_wanted=flows["wanted"].T,
+        fees=flows["fees"].T,
+        costs=flows["costs"].T,
+        gains=flows["gains"].T,
+        turnover=flows["turnover"].T,
+        portfolio_returns=flows["port_ret"].T,
+        weights=weights_out.transpose(2, 0, 1) if weights_out is not None else None,
+        reserve=reserve_out.T if reserve_out is not None else None,
     )
 
 
