@@ -35,7 +35,7 @@ import pandas as pd
 
 from backtest.errors import CoverageError, DataError
 from backtest.scenarios import Scenarios
-from backtest.types import FloatArray, Frequency, periods_per_year
+from backtest.types import FloatArray, Frequency, infer_frequency, periods_per_year
 
 MissingRule = Literal["exclude", "cash", "proxy"]
 BootstrapMethod = Literal["stationary", "circular"]
@@ -81,23 +81,6 @@ def as_generator(rng: RngLike) -> tuple[np.random.Generator, int | None]:
     ss = np.random.SeedSequence(None if rng is None else int(rng))
     entropy = ss.entropy
     return np.random.default_rng(ss), int(entropy) if isinstance(entropy, int) else None
-
-
-def infer_frequency(index: pd.Index) -> Frequency:
-    """``"annual"`` or ``"monthly"`` from the spacing of a DatetimeIndex."""
-    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
-        raise DataError(
-            "cannot infer the frequency: the history needs a DatetimeIndex of at least two "
-            "period-end dates; pass frequency='annual' or 'monthly'"
-        )
-    days = float(np.median(np.diff(index.values).astype("timedelta64[D]").astype(float)))
-    if 360 <= days <= 370:
-        return "annual"
-    if 27 <= days <= 32:
-        return "monthly"
-    raise DataError(
-        f"history rows are {days:.0f} days apart: neither annual nor monthly; pass frequency="
-    )
 
 
 def _period_label(ts: object, frequency: str) -> str:

@@ -21,7 +21,7 @@ from backtest.errors import DataError
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import SimulationResult, simulate
-from backtest.types import Frequency, periods_per_year
+from backtest.types import Frequency, infer_frequency, periods_per_year
 from strategies.base import Strategy
 
 #: Oldest age a plan accepts (``Plan`` validates ``end_age <= 125``).
@@ -77,23 +77,6 @@ class HistoricalBacktest:
     @property
     def periods_per_year(self) -> int:
         return periods_per_year(self.frequency)
-
-
-def infer_frequency(index: pd.Index) -> Frequency:
-    """``"annual"`` or ``"monthly"`` from the spacing of period-end dates."""
-    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
-        raise DataError(
-            "history must be indexed by at least two period-end dates (DatetimeIndex); pass "
-            "frequency= explicitly for a single period"
-        )
-    days = float(np.median(np.diff(index.values).astype("timedelta64[D]").astype(np.float64)))
-    if 360 <= days <= 370:
-        return "annual"
-    if 27 <= days <= 32:
-        return "monthly"
-    raise DataError(
-        f"history dates are {days:.0f} days apart; expected annual (365) or monthly (~30) rows"
-    )
 
 
 def _period_start_year(date: pd.Timestamp, ppy: int) -> float:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
+
+from backtest.errors import DataError
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -30,3 +33,21 @@ def read_only(a: FloatArray) -> FloatArray:
         out = out.view()
     out.flags.writeable = False
     return out
+
+
+def infer_frequency(index: pd.Index) -> Frequency:
+    """``"annual"`` or ``"monthly"`` from the spacing of period-end dates (median gap)."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        raise DataError(
+            "cannot infer the frequency: the history needs a DatetimeIndex of at least two "
+            "period-end dates; pass frequency='annual' or 'monthly'"
+        )
+    days = float(np.median(np.diff(index.values).astype("timedelta64[D]").astype(np.float64)))
+    if 360 <= days <= 370:
+        return "annual"
+    if 27 <= days <= 32:
+        return "monthly"
+    raise DataError(
+        f"history rows are {days:.0f} days apart: neither annual (365) nor monthly (~30); "
+        "pass frequency='annual' or 'monthly'"
+    )
