@@ -130,11 +130,19 @@ def evaluate_presets(
 def preset_strategies(
     scenarios: Scenarios, equity: str = "us_stocks", bonds: str = "tbonds_10y"
 ) -> dict[str, Strategy]:
-    """Every preset that runs on ``scenarios``' assets, by name."""
+    """Every preset that runs on ``scenarios``' assets, by name, smoothing overlays aside.
+
+    An income-smoothing overlay keeps part of the member's money in a reserve outside the
+    account, so a withdrawal set as a share of the balance at retirement is smaller and
+    the comparison with glide paths would not be like for like (the optimiser searches
+    asset weights, not overlays).
+    """
     out: dict[str, Strategy] = {}
     for name, _ in list_presets():
         strat = _build_preset(name, equity, bonds)
-        if strat is not None and set(strat.assets) <= set(scenarios.assets):
+        if strat is None or strat.smoothing is not None:
+            continue
+        if set(strat.assets) <= set(scenarios.assets):
             out[name] = strat
     return out
 

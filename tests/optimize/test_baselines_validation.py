@@ -88,3 +88,17 @@ def test_cli_bad_bound_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFi
     code = main(["optimize", "--lower", "us_stocks", "--out", str(tmp_path), "--no-progress"])
     assert code == 2
     assert "ASSET=WEIGHT" in capsys.readouterr().err
+
+
+def test_preset_baselines_leave_out_smoothing_overlays() -> None:
+    """A smoothing reserve shrinks the balance a withdrawal rate applies to: not like for like."""
+    import numpy as np
+
+    from backtest.scenarios import Scenarios
+    from optimize.baselines import preset_strategies
+
+    sc = Scenarios(np.zeros((2, 3, 2)), np.zeros((2, 3)), ("us_stocks", "tbonds_10y"), "annual")
+    presets = preset_strategies(sc)
+    assert "fixed_60_40" in presets
+    assert "smoothed_60_40" not in presets
+    assert all(s.smoothing is None for s in presets.values())
