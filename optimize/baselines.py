@@ -114,17 +114,13 @@ def evaluate_presets(
 ) -> dict[str, float]:
     """Success probability of every preset strategy that runs on these scenarios.
 
-    Presets are built with ``equity=`` and ``bonds=`` where they take them; presets that
-    need assets the scenarios lack (T-bills, Bitcoin) are left out. ``names=None`` tries
-    every registered preset.
+    The presets are those of :func:`preset_strategies` (built with ``equity=`` and
+    ``bonds=``; those needing assets the scenarios lack, and smoothing overlays, left out),
+    restricted to ``names`` when given.
     """
-    out: dict[str, float] = {}
-    for name in names if names is not None else [n for n, _ in list_presets()]:
-        strat = _build_preset(name, equity, bonds)
-        if strat is None or not set(strat.assets) <= set(scenarios.assets):
-            continue
-        out[name] = success_probability(scenarios, plan, strat, goal)
-    return out
+    presets = preset_strategies(scenarios, equity, bonds)
+    chosen = presets if names is None else {n: presets[n] for n in names if n in presets}
+    return {n: success_probability(scenarios, plan, s, goal) for n, s in chosen.items()}
 
 
 def preset_strategies(
