@@ -22,7 +22,7 @@ import numpy as np
 
 from backtest.data import load_history
 from backtest.generators import block_bootstrap, parametric
-from backtest.plan import ConstantReal, Contributions, Plan
+from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from optimize.baselines import (
     constant_mix,
@@ -42,15 +42,13 @@ EQUITY, BONDS = "us_stocks", "tbonds_10y"
 
 
 def default_plan() -> Plan:
-    """The issue's default member: 25 -> 65 -> 95, 10 % of 50,000 USD, 50 % match to 6 %."""
-    return Plan(
-        start_age=25,
-        retirement_age=65,
-        end_age=95,
-        contributions=Contributions(salary=50_000, rate=0.10, match_rate=0.5, match_cap=0.06),
-        withdrawal=ConstantReal(rate=0.04),
-        expense_ratio=0.002,
-    )
+    """The default study's optimised member (``optimize/studies/default.toml``,
+    ``[optimize].plan``): saves 10 % of 50,000 USD (50 % match to 6 %, real growth 1 %)
+    from 25 to 65 and spends 35,000 USD a year, real, to 95."""
+    from optimize.study import load_study
+
+    study = load_study()
+    return study.plan(study.optimize.plan or study.plans[0].name).plan
 
 
 def iid_scenarios(n_scenarios: int, n_years: int, rng: np.random.Generator | int) -> Scenarios:
