@@ -4,8 +4,9 @@
    optimised path stays within ``tolerance_pp`` percentage points of equity of the best
    constant mix of a 1-D grid (step 1 pp) at every age, and its success probability is
    no lower than that mix's.
-2. **Default plan** (saving 25 -> 65 at 10 % of 50,000 real USD with a 50 % match up to
-   6 %, 4 % constant-real withdrawals to 95, fees 0.2 %, us_stocks/tbonds_10y annual):
+2. **Default plan** (the default study's optimised member: saving 25 -> 65 at 10 % of
+   50,000 real USD with a 50 % match up to 6 %, spending 35,000 real USD a year to 95,
+   fees 0.2 %, us_stocks/tbonds_10y annual):
    optimised on a stationary block bootstrap (one seed); measured on held-out
    parametric scenarios (another generator, another seed). The optimised path must score
    at least the best preset and the best constant mix, and at least differential
