@@ -32,7 +32,10 @@ AVAILABLE = numba is not None
 #: every step is a short loop over lanes, so the long dependency chain of one scenario
 #: (withdrawal -> rebalance -> cost -> return -> fee, 480 times) overlaps with the
 #: other lanes' and the compiler can use SIMD across scenarios.
-BLOCK = 8
+BLOCK = 64
+#: Periods of returns turned into lane-minor growth factors at a time (a (SLAB, A, BLOCK)
+#: buffer that stays in cache).
+SLAB = 16
 
 
 def _loop(
@@ -83,12 +86,13 @@ def _loop(
     for c in numba.prange(n_chunks):
         b_lo = c * n_blocks // n_chunks
         b_hi = (c + 1) * n_blocks // n_chunks
-        growth = np.empty((n_t, n_a, BLOCK))  # real growth factor (1 where no data)
-        infl = np.empty((n_t, BLOCK))  # 1 + inflation
+        growth = np.empty((SLAB, n_a, BLOCK))  # real growth factor (1 where no data)
+        infl = np.empty((SLAB, BLOCK))  # 1 + inflation
         tw = np.empty((n_a, BLOCK))  # this period's target weights
         h = np.empty((n_a, BLOCK))  # holdings, real USD
         new_h = np.empty((n_a, BLOCK))
         mj = np.empty(BLOCK, dtype=np.int64)  # target row of each lane
+        first_bad = np.empty(BLOCK, dtype=np.int64)
         bal = np.empty(BLOCK)
         wanted = np.empty(BLOCK)
         ws = np.empty(BLOCK)  # pro-rata scaling of h not yet applied
@@ -96,6 +100,7 @@ def _loop(
         traded = np.empty(BLOCK)
         before = np.empty(BLOCK)
         after = np.empty(BLOCK)
+        rr = np.empty(BLOCK)
         f_contrib = np.empty(BLOCK)
         f_paid = np.empty(BLOCK)
         f_fee = np.empty(BLOCK)
@@ -116,27 +121,9 @@ def _loop(
         for blk in range(b_lo, b_hi):
             s0 = blk * BLOCK
             nb = min(BLOCK, n - s0)  # lanes past the end repeat the block's first scenario
-            # ---- read this block's returns once: real growth factors, lane-minor, and
-            # the first period where a held asset has no data
             for j in range(BLOCK):
-                s = s0 + j if j < nb else s0
-                mj[j] = s * m_step
-                first_bad = 0
-                for t in range(n_t):
-                    i_t = 1.0 + inflation[s, t]
-                    infl[t, j] = i_t
-                    inv_infl = 1.0 / i_t
-                    for a in range(n_a):
-                        r = returns[s, t, a]
-                        if np.isnan(r):
-                            growth[t, a, j] = 1.0
-                            if first_bad == 0 and target[mj[j], t, a] > 0:
-                                first_bad = t + 1
-                        else:
-                            growth[t, a, j] = (1.0 + r) * inv_infl
-                if j < nb:
-                    bad[s] = first_bad
-            for j in range(BLOCK):
+                mj[j] = (s0 + j if j < nb else s0) * m_step
+                first_bad[j] = 0
                 for k in range(8):
                     tot[k, j] = 0.0
                 annual_w[j] = 0.0
@@ -159,6 +146,26 @@ def _loop(
                         h[a, j] = init * target[mj[j], 0, a]
                         w_end[j] += h[a, j]
             for t in range(n_t):
+                tt = t % SLAB
+                if tt == 0:
+                    # ---- read the next SLAB periods of this block's returns once: real
+                    # growth factors, lane-minor, and the first period where a held asset
+                    # has no data
+                    t1 = min(n_t, t + SLAB)
+                    for j in range(BLOCK):
+                        s = s0 + j if j < nb else s0
+                        for u in range(t, t1):
+                            i_t = 1.0 + inflation[s, u]
+                            infl[u - t, j] = i_t
+                            inv_infl = 1.0 / i_t
+                            for a in range(n_a):
+                                r = returns[s, u, a]
+                                if np.isnan(r):
+                                    growth[u - t, a, j] = 1.0
+                                    if first_bad[j] == 0 and target[mj[j], u, a] > 0:
+                                        first_bad[j] = u + 1
+                                else:
+                                    growth[u - t, a, j] = (1.0 + r) * inv_infl
                 if m_step == 0:
                     for a in range(n_a):
                         w_t = target[0, t, a]
@@ -191,27 +198,33 @@ def _loop(
                 else:
                     for j in range(BLOCK):
                         bal[j] = w_end[j]
-                # ---- the withdrawal this period asks for
+                # ---- the withdrawal this period asks for (decisions shared by all
+                # lanes are taken outside the lane loops)
                 paying = withdraws and retired[t]
                 if paying:
                     k = t - t_ret
                     year_start = k % ppy == 0
                     age = ages[t]
-                    for j in range(BLOCK):
-                        b_j = bal[j]
-                        if k == 0:
-                            ret_bal[j] = b_j
+                    if k == 0:
+                        for j in range(BLOCK):
+                            ret_bal[j] = bal[j]
                             price_ret[j] = price[j]
-                        w = 0.0
-                        if w_code == W_CONSTANT:
-                            if k == 0:
+                    if w_code == W_CONSTANT:
+                        if k == 0:
+                            for j in range(BLOCK):
                                 annual_w[j] = w_rate * ret_bal[j] if w_amount < 0 else w_amount
-                            w = annual_w[j] / ppy
-                            if indexed == 0:
-                                w = w * price_ret[j] / price[j]
-                        elif w_code == W_PERCENT:
-                            w = w_rate / ppy * b_j
-                        elif w_code == W_GUYTON:
+                        if indexed == 0:
+                            for j in range(BLOCK):
+                                wanted[j] = annual_w[j] / ppy * price_ret[j] / price[j]
+                        else:
+                            for j in range(BLOCK):
+                                wanted[j] = annual_w[j] / ppy
+                    elif w_code == W_PERCENT:
+                        for j in range(BLOCK):
+                            wanted[j] = w_rate / ppy * bal[j]
+                    elif w_code == W_GUYTON:
+                        for j in range(BLOCK):
+                            b_j = bal[j]
                             aw = annual_w[j]
                             if k == 0:
                                 aw = w_rate * ret_bal[j]
@@ -226,33 +239,41 @@ def _loop(
                                 if rate_now < gk_lower * w_rate:
                                     aw = aw * (1 + gk_adj)
                             annual_w[j] = aw
-                            w = aw / ppy
-                        elif w_code == W_RMD:
-                            if year_start:
-                                if age >= 72:
-                                    annual_w[j] = b_j / rmd_div[min(int(np.floor(age)), 125)]
-                                else:
-                                    annual_w[j] = b_j * pre_rate
-                            w = annual_w[j] / ppy
-                        if rmd_floor == 1 and age >= rmd_start:
-                            if year_start:
-                                rmd_annual[j] = b_j / rmd_div[min(int(np.floor(age)), 125)]
-                            w = max(w, rmd_annual[j] / ppy)
+                            wanted[j] = aw / ppy
+                    elif w_code == W_RMD:
                         if year_start:
+                            if age >= 72:
+                                div = rmd_div[min(int(np.floor(age)), 125)]
+                                for j in range(BLOCK):
+                                    annual_w[j] = bal[j] / div
+                            else:
+                                for j in range(BLOCK):
+                                    annual_w[j] = bal[j] * pre_rate
+                        for j in range(BLOCK):
+                            wanted[j] = annual_w[j] / ppy
+                    if rmd_floor == 1 and age >= rmd_start:
+                        if year_start:
+                            div = rmd_div[min(int(np.floor(age)), 125)]
+                            for j in range(BLOCK):
+                                rmd_annual[j] = bal[j] / div
+                        for j in range(BLOCK):
+                            wanted[j] = max(wanted[j], rmd_annual[j] / ppy)
+                    if year_start:
+                        for j in range(BLOCK):
                             year_growth[j] = 1.0
                             year_infl[j] = 1.0
-                        wanted[j] = w
                     # (With nothing wanted a payment is the identity: skipped before
                     # retirement.)
                     if w_frac > 0:
                         for j in range(BLOCK):
+                            b_j = bal[j]
                             amount = w_frac * wanted[j]
-                            paid = min(amount, bal[j])
-                            if amount - paid > 1e-10 * max(amount, 1.0) and ruin_j[j] < 0:
-                                ruin_j[j] = t
-                            sc = (bal[j] - paid) / bal[j] if bal[j] > 0 else 0.0
-                            ws[j] *= sc
-                            bal[j] = bal[j] - paid if bal[j] > 0 else 0.0
+                            paid = min(amount, b_j)
+                            short = amount - paid > 1e-10 * max(amount, 1.0)
+                            ruin_j[j] = t if short & (ruin_j[j] < 0) else ruin_j[j]
+                            live = b_j > 0
+                            ws[j] *= (b_j - paid) / b_j if live else 0.0
+                            bal[j] = b_j - paid if live else 0.0
                             f_paid[j] += paid
                 # ---- rebalancing (a period without trades leaves everything as is)
                 calendar = t > 0 and r_code == R_CALENDAR and t % every == 0
@@ -316,12 +337,18 @@ def _loop(
                             traded[j] += abs(new_h[a, j] - h[a, j])
                             h[a, j] = new_h[a, j]
                 if calendar or banded or sleeve_i >= 0:
-                    for j in range(BLOCK):
-                        if cost_rate > 0:
+                    if cost_rate > 0:
+                        for j in range(BLOCK):
+                            b_j = bal[j]
                             cost = cost_rate * traded[j]
-                            ws[j] = (bal[j] - cost) / bal[j] if bal[j] > 0 else 0.0
-                            f_cost[j] = min(cost, bal[j])
-                        f_turn[j] = traded[j] / (2 * bal[j]) if bal[j] > 0 else 0.0
+                            live = b_j > 0
+                            ws[j] = (b_j - cost) / b_j if live else 0.0
+                            f_cost[j] = min(cost, b_j)
+                            f_turn[j] = traded[j] / (2 * b_j) if live else 0.0
+                    else:
+                        for j in range(BLOCK):
+                            b_j = bal[j]
+                            f_turn[j] = traded[j] / (2 * b_j) if b_j > 0 else 0.0
                 # ---- returns, fees and end-of-period contributions in one pass (the
                 # period return uses the weights held; an empty account is credited the
                 # target mix's return, as in the reference loop)
@@ -335,28 +362,35 @@ def _loop(
                     for j in range(BLOCK):
                         v = h[a, j] * ws[j]
                         before[j] += v
-                        v *= growth[t, a, j]
+                        v *= growth[tt, a, j]
                         after[j] += v
                         v = v * keep + c_end * tw[a, j]
                         h[a, j] = v
                         w_end[j] += v
+                n_empty = 0
                 for j in range(BLOCK):
                     ws[j] = 1.0
-                    i_t = infl[t, j]
-                    if before[j] > 0:
-                        rr = after[j] / before[j]
-                    else:
-                        rr = 0.0
-                        for a in range(n_a):
-                            rr += tw[a, j] * growth[t, a, j]
-                    port_ret[j] = rr * i_t - 1.0
+                    rr[j] = after[j] / before[j]
+                    n_empty += before[j] <= 0
+                if n_empty > 0:  # rare: lanes whose account is empty
+                    for j in range(BLOCK):
+                        if not before[j] > 0:
+                            r_j = 0.0
+                            for a in range(n_a):
+                                r_j += tw[a, j] * growth[tt, a, j]
+                            rr[j] = r_j
+                for j in range(BLOCK):
+                    i_t = infl[tt, j]
+                    p_r = rr[j] * i_t - 1.0
+                    port_ret[j] = p_r
                     f_gain[j] = after[j] - before[j]
-                    year_growth[j] *= 1.0 + port_ret[j]
+                    year_growth[j] *= 1.0 + p_r
                     year_infl[j] *= i_t
                     price[j] *= i_t
-                    if fee_rate > 0:
-                        f_fee[j] = after[j] * fee_rate
                     f_contrib[j] += c_end
+                if fee_rate > 0:
+                    for j in range(BLOCK):
+                        f_fee[j] = after[j] * fee_rate
                 # ---- end-of-period withdrawal
                 if paying and w_frac < 1:
                     for j in range(BLOCK):
@@ -364,10 +398,11 @@ def _loop(
                         b_j = w_end[j]
                         amount = (1.0 - w_frac) * wanted[j]
                         paid = min(amount, b_j)
-                        if amount - paid > 1e-10 * max(amount, 1.0) and ruin_j[j] < 0:
-                            ruin_j[j] = t
-                        ws[j] = (b_j - paid) / b_j if b_j > 0 else 0.0
-                        w_end[j] = b_j - paid if b_j > 0 else 0.0
+                        short = amount - paid > 1e-10 * max(amount, 1.0)
+                        ruin_j[j] = t if short & (ruin_j[j] < 0) else ruin_j[j]
+                        live = b_j > 0
+                        ws[j] = (b_j - paid) / b_j if live else 0.0
+                        w_end[j] = b_j - paid if live else 0.0
                         f_paid[j] += paid
                 for j in range(BLOCK):
                     tot[0, j] += f_contrib[j]
@@ -396,6 +431,7 @@ def _loop(
                         flows[7, s, t] = port_ret[j]
             for j in range(nb):
                 s = s0 + j
+                bad[s] = first_bad[j]
                 if t_ret == 0:
                     tot[7, j] = init
                 if record == 0:
@@ -406,7 +442,9 @@ def _loop(
 
 
 if numba is not None:
-    _compiled = numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)(_loop)
+    _compiled = numba.njit(
+        parallel=True, cache=True, fastmath=False, nogil=True, error_model="numpy"
+    )(_loop)
 
     def run_loop(
         returns,
