@@ -141,7 +141,7 @@ def _check_missing_args(
             )
 
 
-def _fill_cash(
+def fill_with_cash(
     frame: pd.DataFrame, assets: Sequence[str], cash_asset: str
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     """Fill each asset's gaps with the cash asset's return; report what was filled."""
@@ -249,7 +249,7 @@ def historical_cohorts(
     _check_missing_args(missing, frame, assets, cash_asset, proxy)
     meta: dict[str, object] = {"generator": "historical_cohorts", "wrap": bool(wrap)}
     if missing == "cash":
-        frame, filled = _fill_cash(frame, assets, str(cash_asset))
+        frame, filled = fill_with_cash(frame, assets, str(cash_asset))
         meta["filled_with_cash"] = filled
     n_rows = len(frame)
     if not wrap and n_rows < n_periods:
@@ -395,7 +395,7 @@ def block_bootstrap(
     gen, entropy = as_generator(rng)
     meta: dict[str, object] = {"generator": "block_bootstrap", "method": method}
     if missing == "cash":
-        frame, meta["filled_with_cash"] = _fill_cash(frame, assets, str(cash_asset))
+        frame, meta["filled_with_cash"] = fill_with_cash(frame, assets, str(cash_asset))
     elif missing == "exclude":
         complete = ~frame[list(assets)].isna().any(axis=1).to_numpy()
         meta["dropped_missing"] = int((~complete).sum())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 NAME = "simulate"
 HELP = "simulate a member's plan under a strategy over return scenarios; success and wealth"
@@ -24,8 +25,15 @@ Random scenarios are drawn in chunks of --chunk-size from independent child seed
 Writes <out>/<name>.csv (the statistics) and <out>/<name>.json (the statistics and every
 setting used), each atomically.
 
+Assets whose data start late (Bitcoin: 2011 annual, 2010-08 monthly) limit the history to
+their own span unless --before-data cash lets them earn T-bills before their data begin
+(recorded in the JSON, never silent zeros). --assume states forward-looking assumptions
+for parametric scenarios (annual log mean and volatility), for crypto in particular.
+
 examples:
   glidelab simulate --strategy fixed_60_40 --scenarios bootstrap --n 20000 --seed 1
+  glidelab simulate --strategy btc_sleeve_2_5 --before-data cash --scenarios parametric \
+      --assume btc=0.05,0.60 --n 20000
   glidelab simulate --mix us_stocks=0.6,tbonds_10y=0.4 --start-age 65 --retirement-age 65 \\
       --end-age 95 --balance 1000000 --withdrawal constant --withdrawal-rate 0.04
 """
@@ -102,6 +110,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--dof", type=float, default=5.0, help="Student-t degrees of freedom")
     c.add_argument("--wrap", action="store_true", help="historical: wrap around the history")
     c.add_argument("--chunk-size", type=int, default=20_000, help="scenarios per chunk")
+    c.add_argument(
+        "--before-data",
+        choices=["exclude", "cash"],
+        default="exclude",
+        help="late-starting assets (Bitcoin): 'exclude' keeps only the periods every asset "
+        "covers (default); 'cash' lets them earn T-bills before their data begin",
+    )
+    c.add_argument(
+        "--assume",
+        action="append",
+        default=[],
+        metavar="ASSET=MEAN,VOL",
+        help="parametric: an asset's annual LOG mean (median growth) and volatility, "
+        "decimals, e.g. btc=0.05,0.60; the arithmetic mean is exp(mean + vol^2/2) - 1 "
+        "(repeat for several)",
+    )
 
     o = parser.add_argument_group("output")
     o.add_argument("--out", default="results/simulate", metavar="DIR")
@@ -214,6 +238,52 @@ def _plan(args: argparse.Namespace):
     )
 
 
+def _history(assets: list[str], frequency: str, before_data: str) -> tuple[Any, dict]:
+    """History of ``assets`` + CPI; with ``before_data='cash'``, assets that start after
+    T-bills are joined on and earn the T-bill return before their data begin."""
+    from backtest.data import get_series, load_history
+    from backtest.generators import fill_with_cash
+
+    if before_data == "exclude":
+        return load_history([*assets, "cpi"], frequency), {}
+    cash = "tbills"
+    cash_first = get_series(cash, frequency).first
+    late = [a for a in assets if get_series(a, frequency).first > cash_first]
+    core = list(dict.fromkeys([*(a for a in assets if a not in late), cash]))
+    frame = load_history([*core, "cpi"], frequency)
+    for a in late:
+        frame = frame.join(load_history([a], frequency), how="left")
+    frame, filled = fill_with_cash(frame, late, cash)
+    return frame[[*assets, "cpi"]], filled
+
+
+def _assumptions(
+    items: list[str], assets: list[str], scenarios: str
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Parse --assume ASSET=MEAN,VOL into annual log means and volatilities."""
+    from backtest.errors import PlanError
+
+    if items and scenarios != "parametric":
+        raise PlanError("--assume applies to --scenarios parametric only")
+    means: dict[str, float] = {}
+    vols: dict[str, float] = {}
+    for item in items:
+        name, _, values = item.partition("=")
+        parts = values.split(",")
+        try:
+            mean, vol = (float(x) for x in parts)
+        except ValueError:
+            raise PlanError(
+                f"--assume {item!r}: expected ASSET=MEAN,VOL with decimals, e.g. btc=0.05,0.60"
+            ) from None
+        if name not in assets:
+            raise PlanError(f"--assume {item!r}: {name!r} is not held; the strategy holds {assets}")
+        if not vol > 0:
+            raise PlanError(f"--assume {item!r}: the volatility must be > 0 (decimal, 0.6 = 60 %)")
+        means[name], vols[name] = mean, vol
+    return means, vols
+
+
 def run(args: argparse.Namespace) -> int:
     """Build plan, strategy and scenarios; simulate; print and write the statistics."""
     import dataclasses
@@ -224,7 +294,6 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from backtest import generators
-    from backtest.data import load_history
     from backtest.errors import PlanError
     from backtest.io import write_text_atomic
     from backtest.simulate import DEFAULT_PERCENTILES, simulate, simulate_chunked
@@ -237,7 +306,8 @@ def run(args: argparse.Namespace) -> int:
     ppy = periods_per_year(args.frequency)
     n_periods = plan.check_periods(ppy)
     assets = [a for a in strategy.assets if a != "cpi"]
-    history = load_history([*assets, "cpi"], args.frequency)
+    history, filled = _history(assets, args.frequency, args.before_data)
+    means, vols = _assumptions(args.assume, assets, args.scenarios)
     if args.scenarios == "historical":
         sc = generators.historical_cohorts(history, assets, n_periods, wrap=args.wrap)
         res = simulate(sc, plan, strategy)
@@ -248,7 +318,15 @@ def run(args: argparse.Namespace) -> int:
         if args.scenarios == "bootstrap":
             fn, kw = generators.block_bootstrap, {"block_length": args.block_length}
         else:
-            fn, kw = generators.parametric, {"distribution": args.distribution, "dof": args.dof}
+            fn, kw = (
+                generators.parametric,
+                {
+                    "distribution": args.distribution,
+                    "dof": args.dof,
+                    "mean_log_annual": means or None,
+                    "vol_log_annual": vols or None,
+                },
+            )
         chunks = generators.iter_chunks(
             fn, args.n, args.chunk_size, history, assets, n_periods=n_periods, rng=args.seed, **kw
         )
@@ -289,6 +367,8 @@ def run(args: argparse.Namespace) -> int:
         "strategy": {"name": strategy.name, "assets": list(strategy.assets)},
         "success_definition": plan.success.name,
         "scenarios": {"description": description, "meta": scen_meta},
+        "filled_with_cash": filled,
+        "assumptions": {a: {"mean_log_annual": means[a], "vol_log_annual": vols[a]} for a in means},
         "units": "real USD of the start date",
         "results": dict(zip(table.statistic, (float(v) for v in table.value), strict=True)),
     }
