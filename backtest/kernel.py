@@ -35,7 +35,7 @@ AVAILABLE = numba is not None
 BLOCK = 64
 #: Periods of returns turned into lane-minor growth factors at a time (a (SLAB, A, BLOCK)
 #: buffer that stays in cache).
-SLAB = 16
+SLAB = 120
 
 
 def _loop(

@@ -183,6 +183,26 @@ def test_kernel_refuses_holding_an_asset_without_data() -> None:
         simulate(bad, plan, strategy, engine="numba")
 
 
+def test_kernel_finds_missing_data_past_the_first_slab_of_periods() -> None:
+    # The kernel reads returns kernel.SLAB periods at a time; a gap in a later slab, in a
+    # scenario of the second block of lanes, must still be reported exactly.
+    scen, plan, strategy = _case(1)
+    scen = Scenarios(
+        np.concatenate([scen.returns, scen.returns]),
+        np.concatenate([scen.inflation, scen.inflation]),
+        scen.assets,
+        scen.frequency,
+    )
+    t, s = scen.returns.shape[1] - 5, kernel.BLOCK + 3
+    assert t > kernel.SLAB and s < scen.n_scenarios  # the case must reach a later slab
+    returns = np.array(scen.returns)
+    returns[s, t, 1] = np.nan
+    returns[s, t + 2, 0] = np.nan
+    bad = Scenarios(returns, scen.inflation, scen.assets, scen.frequency)
+    with pytest.raises(DataError, match=rf"holds 'b' in period {t} of scenario {s}"):
+        simulate(bad, plan, strategy, engine="numba")
+
+
 def test_engine_choice_is_validated() -> None:
     scen, plan, strategy = _case(2)
     with pytest.raises(ValueError, match="engine="):
