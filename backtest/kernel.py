@@ -27,6 +27,10 @@ R_NONE, R_CALENDAR, R_BAND_ABS, R_BAND_REL = 0, 1, 2, 3
 
 AVAILABLE = numba is not None
 
+#: A withdrawal counts as paid in full when the shortfall is below this share of it
+#: (float round-off only; relative, so the rule is the same at every scale of money).
+PAID_RTOL = 1e-10
+
 
 #: Scenarios advanced together, lane by lane: the per-scenario state is (A, BLOCK) and
 #: every step is a short loop over lanes, so the long dependency chain of one scenario
@@ -269,7 +273,7 @@ def _loop(
                             b_j = bal[j]
                             amount = w_frac * wanted[j]
                             paid = min(amount, b_j)
-                            short = amount - paid > 1e-10 * max(amount, 1.0)
+                            short = amount - paid > PAID_RTOL * amount
                             ruin_j[j] = t if short & (ruin_j[j] < 0) else ruin_j[j]
                             live = b_j > 0
                             ws[j] *= (b_j - paid) / b_j if live else 0.0
@@ -398,7 +402,7 @@ def _loop(
                         b_j = w_end[j]
                         amount = (1.0 - w_frac) * wanted[j]
                         paid = min(amount, b_j)
-                        short = amount - paid > 1e-10 * max(amount, 1.0)
+                        short = amount - paid > PAID_RTOL * amount
                         ruin_j[j] = t if short & (ruin_j[j] < 0) else ruin_j[j]
                         live = b_j > 0
                         ws[j] = (b_j - paid) / b_j if live else 0.0
@@ -446,40 +450,10 @@ if numba is not None:
         parallel=True, cache=True, fastmath=False, nogil=True, error_model="numpy"
     )(_loop)
 
-    def run_loop(
-        returns,
-        inflation,
-        target,
-        contrib,
-        retired,
-        ages,
-        rmd_div,
-        iparams,
-        fparams,
-        wealth,
-        flows,
-        summary,
-        ruin,
-        bad,
-    ) -> None:
-        """Run the compiled loop; arguments as in ``_loop`` (outputs filled in place)."""
-        _compiled(
-            returns,
-            inflation,
-            target,
-            contrib,
-            retired,
-            ages,
-            rmd_div,
-            iparams,
-            fparams,
-            wealth,
-            flows,
-            summary,
-            ruin,
-            bad,
-            4 * numba.get_num_threads(),
-        )
+    def run_loop(*args: np.ndarray) -> None:
+        """Run the compiled loop; arguments as in ``_loop`` (outputs filled in place), the
+        work split into four chunks per thread."""
+        _compiled(*args, 4 * numba.get_num_threads())
 
 else:  # pragma: no cover
     run_loop = None

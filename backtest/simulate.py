@@ -61,9 +61,6 @@ from strategies.base import Schedule, Strategy, validate_weights
 
 Engine = Literal["auto", "numpy", "numba"]
 
-#: Relative tolerance for "the withdrawal was paid in full": float round-off only.
-_PAID_RTOL = 1e-10
-
 
 @dataclass(frozen=True)
 class SimulationResult:
@@ -317,6 +314,12 @@ def _kernel_pass(
     return wealth, flows, summary, ruin
 
 
+def _price_index(sub: Scenarios) -> FloatArray:
+    """Cumulative CPI at each period boundary, 1 at the start, (n, T + 1)."""
+    ones = np.ones((sub.n_scenarios, 1))
+    return np.concatenate([ones, np.cumprod(1.0 + sub.inflation, axis=1)], axis=1)
+
+
 def _result(
     sub: Scenarios,
     plan: Plan,
@@ -346,9 +349,7 @@ def _run_kernel(
     sub: Scenarios, plan: Plan, strategy: Strategy, schedule: Schedule, target: FloatArray
 ) -> SimulationResult:
     wealth, flows, _, ruin = _kernel_pass(sub, plan, strategy, schedule, target, record=2)
-    price = np.concatenate(
-        [np.ones((sub.n_scenarios, 1)), np.cumprod(1.0 + sub.inflation, axis=1)], axis=1
-    )
+    price = _price_index(sub)
     return _result(
         sub,
         plan,
@@ -450,7 +451,7 @@ def _run(
     t_ret, retired, contrib, c_start = cf.t_ret, cf.retired, cf.contrib, cf.c_start
     w_rule = plan.withdrawal
     w_frac = cf.w_frac
-    price = np.concatenate([np.ones((n, 1)), np.cumprod(1.0 + sub.inflation, axis=1)], axis=1)
+    price = _price_index(sub)
     price_tm = np.ascontiguousarray(price.T)
     infl_tm = np.ascontiguousarray(sub.inflation.T)  # (T, n)
     fee_rate = plan.expense_ratio / ppy
@@ -486,7 +487,7 @@ def _run(
         """Sell ``amount`` pro rata; record shortfalls as ruin."""
         bal = total()
         paid = np.minimum(amount, bal)
-        short = amount - paid > _PAID_RTOL * np.maximum(amount, 1.0)
+        short = amount - paid > kernel.PAID_RTOL * amount
         ruin[short & (ruin < 0)] = t
         holdings[:] *= np.divide(bal - paid, bal, out=np.zeros_like(bal), where=bal > 0)
         flows["withdrawals"][t] += paid
@@ -592,13 +593,13 @@ def _run(
 
         # ---- returns
         before = total()
-        # Weights held over the period; an empty account is credited the target mix's
-        # return so the return series stays defined after ruin.
-        held = np.where(before > 0, holdings / np.where(before > 0, before, 1.0), tw)
         g_t = growth[t]
         holdings *= g_t
         after = total()
-        real_rate = (held * g_t).sum(axis=0) - 1.0
+        # The period's return: growth of what was held (after / before), or of the target
+        # mix when the account is empty, so the return series stays defined after ruin.
+        held_growth = np.divide(after, before, out=np.zeros(n), where=before > 0)
+        real_rate = np.where(before > 0, held_growth, (tw * g_t).sum(axis=0)) - 1.0
         infl_t = 1.0 + infl_tm[t]
         flows["port_ret"][t] = (1.0 + real_rate) * infl_t - 1.0
         if smoothing is not None:

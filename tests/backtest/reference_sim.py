@@ -89,7 +89,7 @@ def reference_simulate(
         def pay(amount: float, t: int = t) -> float:
             bal = sum(h)
             paid = min(amount, bal)
-            if amount - paid > 1e-10 * max(amount, 1.0) and res.ruin_period < 0:
+            if amount - paid > 1e-10 * amount and res.ruin_period < 0:
                 res.ruin_period = t
             scale = (bal - paid) / bal if bal > 0 else 0.0
             for j in range(n_a):
@@ -184,12 +184,16 @@ def reference_simulate(
 
         # returns
         before = sum(h)
-        held = [x / before for x in h] if before > 0 else list(tw)
         g = [(1.0 + nominal[t][j]) / (1.0 + inflation[t]) for j in range(n_a)]
         for j in range(n_a):
             h[j] *= g[j]
         after = sum(h)
-        real_rate = sum(held[j] * g[j] for j in range(n_a)) - 1.0
+        # The period's return: growth of what was held, or of the target mix when the
+        # account is empty (so the series stays defined after ruin).
+        if before > 0:
+            real_rate = after / before - 1.0
+        else:
+            real_rate = sum(tw[j] * g[j] for j in range(n_a)) - 1.0
         port = (1.0 + real_rate) * (1.0 + inflation[t]) - 1.0
         gain = after - before
         year_growth *= 1.0 + port
