@@ -221,12 +221,6 @@ def _date_axis(ax: Axes) -> None:
     ax.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=7))
 
 
-def _period_text(index: pd.Index) -> str:
-    if isinstance(index, pd.DatetimeIndex) and len(index):
-        return f"{index[0].year}\u2013{index[-1].year}"
-    return ""
-
-
 def _grid_shape(n: int, max_cols: int = 3) -> tuple[int, int]:
     cols = min(n, max_cols)
     return math.ceil(n / cols), cols
