@@ -238,3 +238,17 @@ def test_ruin_rule_is_the_same_at_every_scale_of_money(engine: str) -> None:
     for amount in (3.08e-13, 3.08e-13 * 1234.5, 3.08e4):
         scen, plan, strategy = _one_period(0.0, ConstantReal(rate=None, amount=amount))
         assert simulate(scen, plan, strategy, engine=engine).ruin_period.tolist() == [0]
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_result_bytes_states_what_a_result_holds(engine: str) -> None:
+    from backtest.simulate import result_bytes
+
+    scen, plan, strategy = _case(3)
+    record = engine == "numpy"  # realised weights exist only on the numpy engine
+    res = simulate(scen, plan, strategy, engine=engine, record_weights=record)
+    arrays = [res.wealth, res.price_index, res.ruin_period, res.weights]
+    arrays += [getattr(res, name) for name in FLOWS]
+    held = sum(a.size * a.itemsize for a in arrays if a is not None)
+    n_t = res.contributions.shape[1]
+    assert result_bytes(res.n_scenarios, n_t, len(res.assets), record) == held
