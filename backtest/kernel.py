@@ -36,10 +36,42 @@ PAID_RTOL = 1e-10
 #: every step is a short loop over lanes, so the long dependency chain of one scenario
 #: (withdrawal -> rebalance -> cost -> return -> fee, 480 times) overlaps with the
 #: other lanes' and the compiler can use SIMD across scenarios.
-BLOCK = 64
+BLOCK = 64  # a multiple of 8 (see _fill_slab)
 #: Periods of returns turned into lane-minor growth factors at a time (a (SLAB, A, BLOCK)
 #: buffer that stays in cache).
 SLAB = 120
+
+
+def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl):
+    """Fill ``growth[u - t, a, j]`` (real growth factor) and ``infl[u - t, j]`` (1 +
+    inflation) for periods ``t <= u < t1`` of the scenarios ``lane_s``; return how many
+    returns were NaN (their growth is left NaN for the caller to fix).
+
+    Lanes go eight at a time: each (period, asset) writes one whole cache line of
+    ``growth`` while eight scenarios are read in order, and the NaN test is a count, so
+    the copy has no branch. It is a function of its own (not inlined) so that its few
+    registers are not spilled by the long main loop (the fill alone ran about a fifth
+    faster that way on the 2-core benchmark machine).
+    """
+    n_a = returns.shape[2]
+    inv8 = np.empty(8)  # 1 / (1 + inflation) of eight lanes
+    n_nan = 0
+    for jg in range(0, BLOCK, 8):
+        for u in range(t, t1):
+            for jj in range(8):
+                i_t = 1.0 + inflation[lane_s[jg + jj], u]
+                infl[u - t, jg + jj] = i_t
+                inv8[jj] = 1.0 / i_t
+            for a in range(n_a):
+                for jj in range(8):
+                    r = returns[lane_s[jg + jj], u, a]
+                    growth[u - t, a, jg + jj] = (1.0 + r) * inv8[jj]
+                    n_nan += r != r
+    return n_nan
+
+
+if numba is not None:
+    _fill_slab = numba.njit(cache=True, nogil=True, error_model="numpy", inline="never")(_fill_slab)
 
 
 def _loop(
@@ -98,8 +130,7 @@ def _loop(
         h = np.empty((n_a, BLOCK))  # holdings, real USD
         new_h = np.empty((n_a, BLOCK))
         mj = np.empty(BLOCK, dtype=np.int64)  # target row of each lane
-        lane_s = np.empty(BLOCK, dtype=np.int64)  # scenario of each lane
-        inv8 = np.empty(8)  # 1 / (1 + inflation) of eight lanes
+        lane_s = np.empty(BLOCK, dtype=np.uint64)  # scenario of each lane
         first_bad = np.empty(BLOCK, dtype=np.int64)
         bal = np.empty(BLOCK)
         wanted = np.empty(BLOCK)
@@ -131,7 +162,7 @@ def _loop(
             nb = min(BLOCK, n - s0)  # lanes past the end repeat the block's first scenario
             for j in range(BLOCK):
                 lane_s[j] = s0 + j if j < nb else s0
-                mj[j] = lane_s[j] * m_step
+                mj[j] = (s0 + j if j < nb else s0) * m_step
                 first_bad[j] = 0
                 for k in range(8):
                     tot[k, j] = 0.0
@@ -157,27 +188,11 @@ def _loop(
             for t in range(n_t):
                 tt = t % SLAB
                 if tt == 0:
-                    # ---- read the next SLAB periods of this block's returns once: real
-                    # growth factors, lane-minor, and the first period where a held asset
-                    # has no data. Lanes go eight at a time (one cache line of `growth`
-                    # written whole per asset and period, eight streams read in order),
-                    # and the NaN test is a count, so the copy has no branch; the rare
-                    # slab with a gap is then fixed up in a second pass.
+                    # ---- read the next SLAB periods of this block's returns once (real
+                    # growth factors, lane-minor); the rare slab with a gap is fixed up
+                    # after: growth 1, and the first period where a held asset has no data
                     t1 = min(n_t, t + SLAB)
-                    n_nan = 0
-                    for jg in range(0, BLOCK, 8):
-                        for u in range(t, t1):
-                            for jj in range(8):
-                                j = jg + jj
-                                i_t = 1.0 + inflation[lane_s[j], u]
-                                infl[u - t, j] = i_t
-                                inv8[jj] = 1.0 / i_t
-                            for a in range(n_a):
-                                for jj in range(8):
-                                    j = jg + jj
-                                    r = returns[lane_s[j], u, a]
-                                    growth[u - t, a, j] = (1.0 + r) * inv8[jj]
-                                    n_nan += r != r
+                    n_nan = _fill_slab(returns, inflation, lane_s, t, t1, growth, infl)
                     if n_nan > 0:  # rare: some asset has no data in this slab
                         for j in range(BLOCK):
                             s = lane_s[j]
