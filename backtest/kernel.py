@@ -203,22 +203,40 @@ def _loop(
                                         if first_bad[j] == 0 and target[mj[j], u, a] > 0:
                                             first_bad[j] = u + 1
                 if m_step == 0:
+                    # one target row for every lane: copied only when it changes
+                    same = t > 0
                     for a in range(n_a):
-                        w_t = target[0, t, a]
-                        for j in range(BLOCK):
-                            tw[a, j] = w_t
+                        same = same and target[0, t, a] == target[0, t - 1, a]
+                    if not same:
+                        for a in range(n_a):
+                            w_t = target[0, t, a]
+                            for j in range(BLOCK):
+                                tw[a, j] = w_t
                 else:
                     for a in range(n_a):
                         for j in range(BLOCK):
                             tw[a, j] = target[mj[j], t, a]
                 ct = contrib[t]
+                paying = withdraws and retired[t]
+                calendar = t > 0 and r_code == R_CALENDAR and t % every == 0
+                banded = t > 0 and r_code >= R_BAND_ABS
+                trades = calendar or banded or sleeve_i >= 0
+                # flows this period (those that are set below in any case are not zeroed)
                 for j in range(BLOCK):
                     f_contrib[j] = 0.0
                     f_paid[j] = 0.0
-                    f_fee[j] = 0.0
-                    f_cost[j] = 0.0
-                    f_turn[j] = 0.0
-                    wanted[j] = 0.0
+                if not fee_rate > 0:
+                    for j in range(BLOCK):
+                        f_fee[j] = 0.0
+                if not (trades and cost_rate > 0):
+                    for j in range(BLOCK):
+                        f_cost[j] = 0.0
+                if not trades:
+                    for j in range(BLOCK):
+                        f_turn[j] = 0.0
+                if not paying:
+                    for j in range(BLOCK):
+                        wanted[j] = 0.0
                 # Holdings are h * ws (ws: pro-rata scalings not yet applied), and
                 # bal is their sum, carried from the end of the previous period.
                 if c_start == 1 and ct > 0:
@@ -236,7 +254,6 @@ def _loop(
                         bal[j] = w_end[j]
                 # ---- the withdrawal this period asks for (decisions shared by all
                 # lanes are taken outside the lane loops)
-                paying = withdraws and retired[t]
                 if paying:
                     k = t - t_ret
                     year_start = k % ppy == 0
@@ -317,8 +334,6 @@ def _loop(
                             bal[j] = left if live else 0.0
                             f_paid[j] += paid
                 # ---- rebalancing (a period without trades leaves everything as is)
-                calendar = t > 0 and r_code == R_CALENDAR and t % every == 0
-                banded = t > 0 and r_code >= R_BAND_ABS
                 if calendar:
                     # Every lane trades back to the target mix (the sleeve band only
                     # applies between rebalancing dates).
@@ -377,7 +392,7 @@ def _loop(
                         for j in range(BLOCK):
                             traded[j] += abs(new_h[a, j] - h[a, j])
                             h[a, j] = new_h[a, j]
-                if calendar or banded or sleeve_i >= 0:
+                if trades:
                     if cost_rate > 0:
                         for j in range(BLOCK):
                             b_j = bal[j]

@@ -252,3 +252,45 @@ def test_result_bytes_states_what_a_result_holds(engine: str) -> None:
     held = sum(a.size * a.itemsize for a in arrays if a is not None)
     n_t = res.contributions.shape[1]
     assert result_bytes(res.n_scenarios, n_t, len(res.assets), record) == held
+
+
+@dataclass(frozen=True)
+class _SharedGlide:
+    """One target row for all scenarios that changes in steps (held flat for a few
+    periods, then moved), so the kernel's copy of the shared row must follow each change
+    and may skip only unchanged periods."""
+
+    name: str
+    assets: tuple[str, ...]
+    rebalance: RebalanceRule = field(default_factory=RebalanceRule)
+    sleeve_band: SleeveBand | None = None
+    smoothing: None = None
+
+    def target_weights(self, schedule: Schedule, past_returns: np.ndarray) -> np.ndarray:
+        n = schedule.n_periods
+        step = np.minimum(np.arange(n) // 5, 10) / 10.0  # moves every 5 periods, then flat
+        equity = 0.9 - 0.6 * step
+        w = np.stack([equity, 0.7 * (1 - equity), 0.3 * (1 - equity)], axis=-1)
+        return w[None, :, :]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_kernel_matches_reference_on_a_shared_changing_glide_without_fees_or_costs(
+    seed: int,
+) -> None:
+    import dataclasses
+
+    scen, plan, strategy = _case(seed)
+    plan = dataclasses.replace(plan, expense_ratio=0.0, transaction_cost_bps=0.0)
+    glide = _SharedGlide("glide", strategy.assets, strategy.rebalance, strategy.sleeve_band)
+    ref = simulate(scen, plan, glide, engine="numpy")
+    fast = simulate(scen, plan, glide, engine="numba")
+    np.testing.assert_array_equal(fast.ruin_period, ref.ruin_period)
+    scale = np.maximum(1.0, np.abs(ref.wealth).max(axis=1, keepdims=True))
+    np.testing.assert_allclose(fast.wealth / scale, ref.wealth / scale, rtol=0, atol=1e-11)
+    assert not fast.fees.any() and not fast.costs.any()
+    for name in FLOWS:
+        a, b = getattr(fast, name), getattr(ref, name)
+        if name not in ("turnover", "portfolio_returns"):
+            a, b = a / scale, b / scale
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-11, err_msg=name)
