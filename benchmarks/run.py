@@ -53,7 +53,7 @@ class Config:
             return cls(
                 True, r, repeat_large or r, 5_000, 2_500, (1_000, 2_500, 5_000, 10_000), 10_000
             )
-        r = repeat or 3
+        r = repeat or 5
         return cls(
             False,
             r,
@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     p.add_argument(
-        "--repeat", type=int, default=None, help="runs per case (default 3; 1 with --quick)"
+        "--repeat", type=int, default=None, help="runs per case (default 5; 1 with --quick)"
     )
     p.add_argument(
         "--repeat-large", type=int, default=None, help="runs for the 1M-scenario case (default 1)"
