@@ -516,9 +516,17 @@ if numba is not None:
     )(_loop)
 
     def run_loop(*args: np.ndarray) -> None:
-        """Run the compiled loop; arguments as in ``_loop`` (outputs filled in place), the
-        work split into four chunks per thread."""
-        _compiled(*args, 4 * numba.get_num_threads())
+        """Run the compiled loop; arguments as in ``_loop`` (outputs filled in place).
+
+        The work is split into 16 chunks per thread, handed out one at a time (chunk size
+        1), so a thread slowed by other work on a shared machine does not hold the rest
+        up as it would with a static split.
+        """
+        previous = numba.set_parallel_chunksize(1)
+        try:
+            _compiled(*args, 16 * numba.get_num_threads())
+        finally:
+            numba.set_parallel_chunksize(previous)
 
 else:  # pragma: no cover
     run_loop = None
