@@ -54,10 +54,14 @@ def _git(*args: str) -> str:
 def describe() -> dict[str, object]:
     """CPU, cores, RAM, OS, load, library versions and the git revision, as a dict."""
     ram = _ram_gib()
+    # Porcelain lines are "XY path"; split rather than slice, since _git strips the
+    # output and with it the leading blank of a first " M path" line.
     dirty = [
-        line[3:]
+        path
         for line in _git("status", "--porcelain", "--untracked-files=no").splitlines()
-        if line and not line[3:].startswith("benchmarks/")
+        if line.strip()
+        for path in [line.split(maxsplit=1)[-1]]
+        if not path.startswith("benchmarks/RESULTS.")  # this report itself
     ]
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
