@@ -161,8 +161,9 @@ def _loop(
             s0 = blk * BLOCK
             nb = min(BLOCK, n - s0)  # lanes past the end repeat the block's first scenario
             for j in range(BLOCK):
-                lane_s[j] = s0 + j if j < nb else s0
-                mj[j] = (s0 + j if j < nb else s0) * m_step
+                s_j = s0 + j if j < nb else s0
+                lane_s[j] = s_j
+                mj[j] = s_j * m_step
                 first_bad[j] = 0
                 for k in range(8):
                     tot[k, j] = 0.0
@@ -428,23 +429,22 @@ def _loop(
                         v = v * keep + c_end * tw[a, j]
                         h[a, j] = v
                         w_end[j] += v
-                n_empty = 0
                 for j in range(BLOCK):
                     ws[j] = 1.0
                 if need_rr:
+                    n_empty = 0
                     for j in range(BLOCK):
                         live = before[j] > 0
                         r_j = after[j] / (before[j] if live else 1.0)
                         rr[j] = r_j
                         n_empty += not live
-                if n_empty > 0:  # rare: lanes whose account is empty
-                    for j in range(BLOCK):
-                        if not before[j] > 0:
-                            r_j = 0.0
-                            for a in range(n_a):
-                                r_j += tw[a, j] * growth[tt, a, j]
-                            rr[j] = r_j
-                if need_rr:
+                    if n_empty > 0:  # rare: lanes whose account is empty
+                        for j in range(BLOCK):
+                            if not before[j] > 0:
+                                r_j = 0.0
+                                for a in range(n_a):
+                                    r_j += tw[a, j] * growth[tt, a, j]
+                                rr[j] = r_j
                     for j in range(BLOCK):
                         i_t = infl[tt, j]
                         p_r = rr[j] * i_t - 1.0

@@ -7,6 +7,7 @@ every rebalancing rule and the sleeve band, at annual and monthly frequency.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,14 +112,14 @@ def _case(seed: int) -> tuple[Scenarios, Plan, _Mix]:
     return scen, plan, strategy
 
 
-@pytest.mark.parametrize("seed", range(36))
-def test_kernel_matches_numpy_reference(seed: int) -> None:
-    scen, plan, strategy = _case(seed)
+def _assert_engines_agree(scen: Scenarios, plan: Plan, strategy: object) -> None:
+    """Simulate with both engines; ruin periods equal, wealth and every flow within
+    round-off. Same operations in the same order: only the compiler's instruction choice
+    (e.g. fused multiply-add) may differ, so amounts are compared relative to each path's
+    scale."""
     ref = simulate(scen, plan, strategy, engine="numpy")
     fast = simulate(scen, plan, strategy, engine="numba")
     np.testing.assert_array_equal(fast.ruin_period, ref.ruin_period)
-    # Same operations in the same order; only the compiler's instruction choice (e.g.
-    # fused multiply-add) may differ, so allow round-off relative to each path's scale.
     scale = np.maximum(1.0, np.abs(ref.wealth).max(axis=1, keepdims=True))
     np.testing.assert_allclose(fast.wealth / scale, ref.wealth / scale, rtol=0, atol=1e-11)
     for name in FLOWS:
@@ -126,6 +127,11 @@ def test_kernel_matches_numpy_reference(seed: int) -> None:
         if name not in ("turnover", "portfolio_returns"):  # amounts: compare in scale units
             a, b = a / scale, b / scale
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-11, err_msg=name)
+
+
+@pytest.mark.parametrize("seed", range(36))
+def test_kernel_matches_numpy_reference(seed: int) -> None:
+    _assert_engines_agree(*_case(seed))
 
 
 @dataclass(frozen=True)
@@ -152,16 +158,7 @@ def test_kernel_matches_reference_with_per_scenario_targets(seed: int) -> None:
     scen, plan, strategy = _case(seed)
     scen = scen.take(slice(0, 37))
     mix = _DriftingMix("drift", strategy.assets, strategy.rebalance, strategy.sleeve_band)
-    ref = simulate(scen, plan, mix, engine="numpy")
-    fast = simulate(scen, plan, mix, engine="numba")
-    np.testing.assert_array_equal(fast.ruin_period, ref.ruin_period)
-    scale = np.maximum(1.0, np.abs(ref.wealth).max(axis=1, keepdims=True))  # as above
-    np.testing.assert_allclose(fast.wealth / scale, ref.wealth / scale, rtol=0, atol=1e-11)
-    for name in FLOWS:
-        a, b = getattr(fast, name), getattr(ref, name)
-        if name not in ("turnover", "portfolio_returns"):
-            a, b = a / scale, b / scale
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-11, err_msg=name)
+    _assert_engines_agree(scen, plan, mix)
 
 
 def test_summary_pass_matches_full_paths() -> None:
@@ -278,19 +275,9 @@ class _SharedGlide:
 def test_kernel_matches_reference_on_a_shared_changing_glide_without_fees_or_costs(
     seed: int,
 ) -> None:
-    import dataclasses
-
     scen, plan, strategy = _case(seed)
     plan = dataclasses.replace(plan, expense_ratio=0.0, transaction_cost_bps=0.0)
     glide = _SharedGlide("glide", strategy.assets, strategy.rebalance, strategy.sleeve_band)
-    ref = simulate(scen, plan, glide, engine="numpy")
+    _assert_engines_agree(scen, plan, glide)
     fast = simulate(scen, plan, glide, engine="numba")
-    np.testing.assert_array_equal(fast.ruin_period, ref.ruin_period)
-    scale = np.maximum(1.0, np.abs(ref.wealth).max(axis=1, keepdims=True))
-    np.testing.assert_allclose(fast.wealth / scale, ref.wealth / scale, rtol=0, atol=1e-11)
     assert not fast.fees.any() and not fast.costs.any()
-    for name in FLOWS:
-        a, b = getattr(fast, name), getattr(ref, name)
-        if name not in ("turnover", "portfolio_returns"):
-            a, b = a / scale, b / scale
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-11, err_msg=name)
