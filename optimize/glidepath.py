@@ -61,7 +61,7 @@ Uryasev 2000), and ``bPOE_0(L) = min_{a >= 0} mean_s (1 + a L[s])^+``. Substitut
                0 <= a <= a_max
 
 and ``z = y / a``. It is built once with ``cp.Parameter`` (``J``, ``b``, ``z0``, ``rho``)
-and re-solved (CLARABEL, falling back to ECOS then SCS with a warning). Linear
+and re-solved (CLARABEL, falling back to ECOS, where installed, then SCS, with a warning). Linear
 interpolation keeps every constraint checked at the knots valid between them (the
 volatility cap because ``w' Sigma w`` is convex).
 
