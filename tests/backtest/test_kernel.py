@@ -98,8 +98,8 @@ def _case(seed: int) -> tuple[Scenarios, Plan, _Mix]:
         RebalanceRule("band", band=0.05),
         RebalanceRule("band", band=0.2, band_kind="relative"),
     ][seed % 4]
-    # 3, 4 or 5 assets: the kernel copies returns four assets at a time (backtest.simd)
-    # and the rest one by one, so both paths and their mix are covered
+    # 3, 4 or 5 assets: the kernel copies returns four assets at a time
+    # (kernel.growth_tile4) and the rest one by one, so both paths and their mix are covered
     assets = ("a", "b", "c", "d", "e")[: 3 + (seed // 4) % 3]
     weights = tuple(float(x) for x in rng.dirichlet(np.ones(len(assets))))
     strategy = _Mix("mix", assets, weights, rebalance, SleeveBand("c") if seed % 3 == 0 else None)
@@ -203,7 +203,7 @@ def test_kernel_finds_missing_data_past_the_first_slab_of_periods(seed: int) -> 
 
 
 def test_slab_fill_reads_returns_whose_asset_axis_is_not_contiguous() -> None:
-    # A view that skips columns cannot be read four assets at a time (backtest.simd);
+    # A view that skips columns cannot be read four assets at a time (growth_tile4);
     # the one-by-one copy must give the same numbers as a contiguous copy would.
     rng = np.random.default_rng(11)
     n, n_t, n_a = kernel.BLOCK + 5, 30, 5
