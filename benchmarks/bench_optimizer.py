@@ -1,6 +1,6 @@
 """Optimizer: time to converge and success probability on the default plan vs a baseline.
 
-The default plan is ``optimize.validation.default_plan()``, the default study's optimised
+The default plan is ``optimize.validation.lifecycle_plan()``, the default study's optimised
 member (save 25 -> 65 at 10 % of 50,000 real USD with a 50 % match up to 6 %, spend
 35,000 real USD a year to 95, fees 0.2 %), annual ``us_stocks`` / ``tbonds_10y`` data, as
 in the optimizer's own quality bar:
@@ -40,9 +40,9 @@ def _missing() -> str | None:
     except ImportError:
         return "optimize.baselines.differential_evolution_search"
     try:
-        from optimize.validation import default_plan  # noqa: F401
+        from optimize.validation import lifecycle_plan  # noqa: F401
     except ImportError:
-        return "optimize.validation.default_plan"
+        return "optimize.validation.lifecycle_plan"
     return None
 
 
@@ -117,10 +117,10 @@ def run(quick: bool, repeat: int, de_factor: float = 3.0) -> dict[str, object]:
     from backtest.generators import block_bootstrap, parametric
     from backtest.simulate import simulate
     from optimize.glidepath import optimize_glide_path
-    from optimize.validation import BONDS, EQUITY, default_plan
+    from optimize.validation import BONDS, EQUITY, lifecycle_plan
 
     n_scenarios, holdout_n = (500, 1000) if quick else (2000, 5000)
-    plan = default_plan()
+    plan = lifecycle_plan()
     history = load_history([EQUITY, BONDS, "cpi"])
     n_t = plan.n_periods(1)
     sc = block_bootstrap(history, [EQUITY, BONDS], n_scenarios, n_t, rng=SEED)
@@ -156,7 +156,7 @@ def run(quick: bool, repeat: int, de_factor: float = 3.0) -> dict[str, object]:
     }
     ages = [a for a in (25, 35, 45, 55, 60, 65, 70, 80, 94) if plan.start_age <= a < plan.end_age]
     return {
-        "plan": "optimize.validation.default_plan()",
+        "plan": "optimize.validation.lifecycle_plan()",
         "assets": [EQUITY, BONDS],
         "n_scenarios": n_scenarios,
         "holdout_n": holdout_n,
@@ -213,7 +213,7 @@ def render(res: dict[str, Any]) -> list[str]:
     pct = "{:.2%}".format
     at_scp = d["success_in_at_scp_time"]
     lines = [
-        "Default plan (`optimize.validation.default_plan()`, the default study's member: save "
+        "Default plan (`optimize.validation.lifecycle_plan()`, the default study's member: save "
         "25 -> 65 at 10 % of 50,000 real USD + 50 % match up to 6 %, spend 35,000 real USD a "
         "year to 95, fees 0.2 %), "
         f"annual {' / '.join(res['assets'])}. In sample: stationary block bootstrap, "

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -52,30 +50,3 @@ def test_frequency_filter_and_real() -> None:
     stocks = real.set_index("name").loc["us_stocks"]
     # real geometric mean ~ (1.100 / 1.030) - 1 ~ 6.8 %
     np.testing.assert_allclose(stocks["geo_mean_ann"], 1.100177 / 1.030352 - 1, atol=5e-4)
-
-
-def test_command_prints_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from optimize.cli import main
-
-    out_csv = tmp_path / "out" / "series.csv"
-    assert main(["data", "--frequency", "annual", "--csv", str(out_csv)]) == 0
-    text = capsys.readouterr().out
-    assert "arith/yr" in text and "vol/yr" in text and "x12 monthly" in text
-    line = next(ln for ln in text.splitlines() if ln.startswith("us_stocks "))
-    assert "-43.8%" in line and "1931" in line and "1928" in line and "Damodaran" in line
-    assert "monthly" not in [ln.split()[1] for ln in text.splitlines() if ln.startswith("btc")]
-    written = pd.read_csv(out_csv)
-    assert len(written) == len(list_series("annual"))
-
-
-def test_command_help_and_describe(capsys: pytest.CaptureFixture[str]) -> None:
-    from optimize.cli import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(["data", "--help"])
-    assert exc.value.code == 0
-    help_text = capsys.readouterr().out
-    assert "offline" in help_text.lower() or "no network" in help_text
-    assert "example" in help_text
-    assert main(["data", "--frequency", "monthly", "--describe"]) == 0
-    assert "monthly-AVERAGE prices" in capsys.readouterr().out

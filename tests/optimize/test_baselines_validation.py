@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 
 from optimize.baselines import (
@@ -15,12 +12,12 @@ from optimize.baselines import (
     evaluate_presets,
 )
 from optimize.glidepath import success_probability
-from optimize.validation import default_plan, iid_scenarios, sanity_check
+from optimize.validation import iid_scenarios, lifecycle_plan, sanity_check
 
 
 def test_constant_mix_grid_and_presets_score_with_the_engine() -> None:
     sc = iid_scenarios(300, 70, rng=5)
-    plan = default_plan()
+    plan = lifecycle_plan()
     grid = constant_mix_grid(sc, plan, "us_stocks", "tbonds_10y", step=0.25)
     np.testing.assert_allclose(grid.equity_shares, [0, 0.25, 0.5, 0.75, 1.0])
     best = constant_mix(grid.best_share, "us_stocks", "tbonds_10y", plan, 1)
@@ -35,7 +32,7 @@ def test_constant_mix_grid_and_presets_score_with_the_engine() -> None:
 
 def test_differential_evolution_reports_its_own_success() -> None:
     sc = iid_scenarios(150, 70, rng=6)
-    plan = default_plan()
+    plan = lifecycle_plan()
     res = differential_evolution_search(
         sc, plan, "us_stocks", "tbonds_10y", max_seconds=0.5, max_generations=2, popsize=2, rng=1
     )
@@ -50,44 +47,6 @@ def test_sanity_bar_iid_no_cash_flows() -> None:
     assert report.optimised_success >= report.best_constant_success
     assert report.passed
     assert 0.2 < report.best_constant_share < 0.8  # an interior optimum, not a corner
-
-
-def test_cli_writes_glide_path_and_comparison(tmp_path: Path) -> None:
-    from optimize.cli import main
-
-    out = tmp_path / "opt"
-    code = main(
-        [
-            "optimize",
-            "--n-scenarios",
-            "120",
-            "--holdout-n",
-            "100",
-            "--max-iterations",
-            "2",
-            "--no-progress",
-            "--no-tearsheet",
-            "--out",
-            str(out),
-        ]
-    )
-    assert code == 0
-    weights = pd.read_csv(out / "glide_path.csv")
-    assert list(weights.columns) == ["age", "years_to_retirement", "us_stocks", "tbonds_10y"]
-    assert len(weights) == 70
-    np.testing.assert_allclose(weights[["us_stocks", "tbonds_10y"]].sum(axis=1), 1.0, atol=1e-5)
-    table = pd.read_csv(out / "comparison.csv")
-    assert table["strategy"].iloc[0] == "optimised (SCP)"
-    assert (out / "glide_path.png").read_bytes()[:4] == b"\x89PNG"
-    assert "| optimised (SCP) |" in (out / "comparison.md").read_text()
-
-
-def test_cli_bad_bound_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from optimize.cli import main
-
-    code = main(["optimize", "--lower", "us_stocks", "--out", str(tmp_path), "--no-progress"])
-    assert code == 2
-    assert "ASSET=WEIGHT" in capsys.readouterr().err
 
 
 def test_preset_baselines_leave_out_smoothing_overlays() -> None:

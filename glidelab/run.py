@@ -34,8 +34,8 @@ from backtest.io import atomic_directory
 from backtest.plan import ConstantReal, Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import funded_ratio, simulate
-from optimize.search import SearchRun, run_search, write_search
-from optimize.study import Study
+from glidelab.search import SearchRun, run_search, write_search
+from glidelab.study import Study
 from strategies import CryptoSleeve, FixedMix
 from strategies.base import Strategy
 from strategies.presets import preset

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from optimize.cli import main
+from glidelab.cli import main
 from strategies import PRESETS
 
 

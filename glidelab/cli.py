@@ -1,7 +1,7 @@
 """The ``glidelab`` console script: a thin layer over the public API.
 
-It sits at the top of the import stack (``strategies`` <- ``backtest`` <- ``optimize``),
-so it may call every stage. Subcommands are discovered from ``optimize.commands``.
+It sits at the top of the import stack (``strategies`` <- ``backtest`` <- ``optimize`` <-
+``glidelab``), so it may call every stage. Subcommands are discovered from ``glidelab.commands``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from backtest.errors import GlidelabError
-from optimize import commands
+from glidelab import commands
 
 _EPILOG = """examples:
   glidelab run                 run the default study into results/ (offline)
@@ -23,7 +23,7 @@ _EPILOG = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand found in ``optimize.commands``."""
+    """The argument parser with every subcommand found in ``glidelab.commands``."""
     parser = argparse.ArgumentParser(
         prog="glidelab",
         description="Backtest and optimise retirement glide paths, target-risk mixes and "
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = [
-        importlib.import_module(f"optimize.commands.{m.name}")
+        importlib.import_module(f"glidelab.commands.{m.name}")
         for m in pkgutil.iter_modules(commands.__path__)
     ]
     for mod in sorted(modules, key=lambda m: m.NAME):

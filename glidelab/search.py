@@ -22,7 +22,7 @@ from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from optimize.baselines import constant_mix_grid, evaluate_presets, preset_strategies
 from optimize.glidepath import GlidePathConstraints, OptimizationResult, optimize_glide_path
-from optimize.study import Study
+from glidelab.study import Study
 
 
 @dataclass(frozen=True)

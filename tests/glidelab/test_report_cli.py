@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from optimize.cli import main
+from glidelab.cli import main
 
 
 def test_tearsheet_from_named_strategies(

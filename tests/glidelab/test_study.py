@@ -11,11 +11,11 @@ import pytest
 
 from backtest.errors import StudyError
 from backtest.plan import ConstantReal, FundedRatio
-from optimize.study import load_study, parse_study
+from glidelab.study import load_study, parse_study
 
 
 def _default_raw() -> dict:
-    text = resources.files("optimize").joinpath("studies/default.toml").read_text("utf-8")
+    text = resources.files("glidelab").joinpath("studies/default.toml").read_text("utf-8")
     return tomllib.loads(text)
 
 

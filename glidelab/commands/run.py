@@ -18,7 +18,7 @@ check. Everything goes atomically into <output dir>/<study name>/ (success.csv,
 summary.md, settings.json with the seed and every setting, optimize/, tearsheet/,
 validation/), and a short summary is printed.
 
-With no argument the built-in default study runs (optimize/studies/default.toml: a
+With no argument the built-in default study runs (glidelab/studies/default.toml: a
 member saving from 25 to 65 and withdrawing to 95, and Maya, 45, retiring at 62). Copy
 that file to write your own; every field is validated with an error that names it.
 
@@ -44,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, validate and run the study; print the summary."""
-    from optimize.run import run_study
-    from optimize.study import load_study
+    from glidelab.run import run_study
+    from glidelab.study import load_study
 
     study = load_study(args.study)
     if args.seed is not None:

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from optimize.cli import main
+from glidelab.cli import main
 
 
 def test_simulate_writes_csv_and_json(tmp_path, capsys) -> None:

@@ -203,8 +203,8 @@ def _from_study(args: argparse.Namespace) -> int:
     import sys
 
     from backtest.errors import StudyError
-    from optimize.run import study_tearsheet
-    from optimize.study import load_study
+    from glidelab.run import study_tearsheet
+    from glidelab.study import load_study
 
     clash = [f"--{k}" for k in ("strategies", "frequency", "start", "end") if getattr(args, k)]
     if clash:

@@ -1,6 +1,6 @@
 """Study files: one typed, validated place for every setting of a run.
 
-A study is a TOML file (see ``optimize/studies/default.toml``, the built-in default)
+A study is a TOML file (see ``glidelab/studies/default.toml``, the built-in default)
 with these tables; every key is optional unless marked, and unknown keys are errors:
 
 ``[study]``      name, seed, description
@@ -440,8 +440,8 @@ def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
 def load_study(path: str | Path | None = None) -> Study:
     """Read and validate a study file; ``None`` loads the built-in default study."""
     if path is None:
-        text = resources.files("optimize").joinpath("studies/default.toml").read_text("utf-8")
-        source = "built-in default study (optimize/studies/default.toml)"
+        text = resources.files("glidelab").joinpath("studies/default.toml").read_text("utf-8")
+        source = "built-in default study (glidelab/studies/default.toml)"
     else:
         p = Path(path)
         if not p.is_file():

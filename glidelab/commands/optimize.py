@@ -76,23 +76,26 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from optimize.study import load_study
+    from glidelab.study import load_study
 
     study = load_study(args.study)
     if args.validate:  # its own folder: an optimize run swaps results/optimize/ whole
-        return _validate(args, Path(args.out or Path(study.output.dir) / "optimize_validation"))
+        member = study.plan(study.optimize.plan or study.plans[0].name).plan
+        return _validate(
+            args, member, Path(args.out or Path(study.output.dir) / "optimize_validation")
+        )
     out_dir = Path(args.out) if args.out else Path(study.output.dir) / "optimize"
     return _optimise(args, study, out_dir, time.perf_counter())
 
 
-def _validate(args: argparse.Namespace, out_dir: Any) -> int:
+def _validate(args: argparse.Namespace, member: Any, out_dir: Any) -> int:
     from backtest.io import write_text_atomic
     from optimize.validation import default_plan_check, report_markdown, sanity_check
 
     print("bar 1: i.i.d. sanity check ...", flush=True)
     sanity = sanity_check(progress=not args.no_progress)
     print("bar 2: default plan ...", flush=True)
-    default = default_plan_check(progress=not args.no_progress, log=print)
+    default = default_plan_check(plan=member, progress=not args.no_progress, log=print)
     text = report_markdown(sanity, default)
     path = write_text_atomic(out_dir / "validation.md", text)
     print(text)
@@ -101,7 +104,7 @@ def _validate(args: argparse.Namespace, out_dir: Any) -> int:
 
 
 def _optimise(args: argparse.Namespace, study: Any, out_dir: Any, t0: float) -> int:
-    from optimize.search import (
+    from glidelab.search import (
         SearchSettings,
         comparison_markdown,
         run_search,

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from backtest.errors import StudyError
-from optimize.cli import main
-from optimize.run import run_study, scenario_sets, strategies_for
-from optimize.study import load_study
+from glidelab.cli import main
+from glidelab.run import run_study, scenario_sets, strategies_for
+from glidelab.study import load_study
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_run_is_deterministic_with_its_seed(tmp_path) -> None:
 
 def test_study_scenarios_are_independent_of_the_optimisers_draws() -> None:
     study = load_study()
-    from optimize.run import _history
+    from glidelab.run import _history
 
     history = _history(study)
     plan = study.plan("lifecycle").plan
@@ -122,7 +122,7 @@ def test_exclude_rule_is_refused_with_the_fix() -> None:
     excl = dataclasses.replace(
         study, scenarios=dataclasses.replace(study.scenarios, crypto_before_data="exclude")
     )
-    from optimize.run import _history
+    from glidelab.run import _history
 
     with pytest.raises(StudyError, match="use 'cash' or 'proxy'"):
         scenario_sets(excl, _history(study), study.plans[0].plan)

@@ -1,0 +1,76 @@
+"""glidelab, the app: the ``glidelab`` command, study files and their schema, the study
+runner and the shipped studies (``glidelab/studies/*.toml``).
+
+It sits at the top of the import stack (``strategies`` <- ``backtest`` <- ``optimize`` <-
+``glidelab``); nothing below imports it. From a notebook::
+
+    import glidelab as gl
+
+    study = gl.load_study()                  # the built-in default study
+    result = gl.run_study(study)             # writes results/default/
+    sc = gl.block_bootstrap(gl.load_history(["us_stocks", "tbonds_10y", "cpi"]),
+                            ["us_stocks", "tbonds_10y"], 1000, 70, rng=1)
+    res = gl.simulate(sc, study.plan("lifecycle").plan, gl.preset("fixed_60_40"))
+
+Names are imported on first use, so ``import glidelab`` (and the command's start-up)
+stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Public name -> module that defines it.
+_EXPORTS: dict[str, str] = {
+    # the app
+    "load_study": "glidelab.study",
+    "parse_study": "glidelab.study",
+    "Study": "glidelab.study",
+    "run_study": "glidelab.run",
+    "StudyResult": "glidelab.run",
+    # data and scenarios
+    "load_history": "backtest.data",
+    "load_yahoo": "backtest.data",
+    "load_csv": "backtest.data",
+    "Scenarios": "backtest.scenarios",
+    "historical_cohorts": "backtest.generators",
+    "block_bootstrap": "backtest.generators",
+    "parametric": "backtest.generators",
+    # the member and the simulator
+    "Plan": "backtest.plan",
+    "Contributions": "backtest.plan",
+    "ConstantReal": "backtest.plan",
+    "FixedPercent": "backtest.plan",
+    "GuytonKlinger": "backtest.plan",
+    "MoneyLasts": "backtest.plan",
+    "FundedRatio": "backtest.plan",
+    "simulate": "backtest.simulate",
+    "SimulationResult": "backtest.simulate",
+    "GlidelabError": "backtest.errors",
+    # strategies
+    "preset": "strategies",
+    "list_presets": "strategies",
+    "GlidePath": "strategies",
+    "FixedMix": "strategies",
+    "VolatilityTarget": "strategies",
+    "CryptoSleeve": "strategies",
+    # the optimiser
+    "optimize_glide_path": "optimize.glidepath",
+    "GlidePathConstraints": "optimize.glidepath",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'glidelab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
