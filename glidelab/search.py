@@ -20,9 +20,9 @@ from backtest.generators import block_bootstrap, parametric
 from backtest.io import atomic_directory
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
+from glidelab.study import Study
 from optimize.baselines import constant_mix_grid, evaluate_presets, preset_strategies
 from optimize.glidepath import GlidePathConstraints, OptimizationResult, optimize_glide_path
-from glidelab.study import Study
 
 
 @dataclass(frozen=True)
