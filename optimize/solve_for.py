@@ -1,0 +1,269 @@
+"""Solve for the input that reaches a target rate, by bisection on common random numbers.
+
+The model. ``fn(x)`` scores one value of a scalar input ``x`` (a withdrawal rate, a
+starting balance, a retirement age, a break-even return) on a FIXED set of ``n``
+scenarios and returns one outcome per scenario (success flags, or any per-scenario
+value); the statistic is their mean, ``p(x)``. Because every call reuses the same
+scenarios (common random numbers), ``p`` is a deterministic step function of ``x`` and
+bisection on it is exact: no noise between two evaluations can reverse a comparison.
+
+The answer. ``x*`` is the boundary between the values where ``p(x) >= target``
+(feasible) and those where it is not, reported from the feasible side (so the rate at
+the answer reaches the target). ``p`` must be monotone in ``x`` over ``[lo, hi]``, in
+either direction; the two ends must lie on opposite sides of the target.
+
+Its sampling uncertainty. ``x*`` is an estimate: another draw of ``n`` scenarios would
+move it. Inverting the test of ``p(x) = target`` gives the interval of inputs the data
+cannot tell apart from the answer: ``{x : |p(x) - target| <= z se}``, with
+``se = s / sqrt(n_eff)`` and ``s`` the outcomes' standard deviation at ``x*`` (for flags,
+``sqrt(p (1 - p))``). Its ends are two more bisections on the same scenarios, for the
+targets ``target -/+ z se``. Pass ``n_effective`` when scenarios are dependent (overlapping
+historical cohorts): it widens the interval honestly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from backtest.errors import GlidelabError
+
+__all__ = ["SolveError", "SolveResult", "bisect_on_crn"]
+
+
+class SolveError(GlidelabError, ValueError):
+    """A solve-for cannot run: the bracket does not straddle the target, or bad settings."""
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """The answer of :func:`bisect_on_crn`, with its sampling uncertainty.
+
+    Attributes
+    ----------
+    x : float
+        The answer, in the units of ``fn``'s input: the feasible end of the final bracket
+        (``p(x) >= target``).
+    target : float
+        The rate aimed at (the statistic's units, e.g. a success probability in [0, 1]).
+    achieved : float
+        ``p(x)``: the mean outcome at the answer, on the common scenarios.
+    ci_low, ci_high : float
+        Ends of the ``confidence`` interval for ``x`` (``ci_low <= x <= ci_high``); an end
+        equal to ``lo`` or ``hi`` means the interval is censored by the search bracket.
+    standard_error : float
+        ``se`` of the statistic at the answer: outcome standard deviation / sqrt(n_eff).
+    confidence : float
+        Two-sided confidence level of the interval, e.g. 0.95.
+    n_scenarios : int
+        Outcomes per evaluation.
+    n_effective : float
+        Effective independent scenarios used for ``standard_error``.
+    n_evaluations : int
+        Calls of ``fn`` made (answer and interval together; each ``x`` at most once).
+    increasing : bool
+        Whether ``p`` rises with ``x`` (then the answer is the SMALLEST feasible ``x``;
+        otherwise the LARGEST).
+    censored : bool
+        True when an interval end hit the search bracket.
+    """
+
+    x: float
+    target: float
+    achieved: float
+    ci_low: float
+    ci_high: float
+    standard_error: float
+    confidence: float
+    n_scenarios: int
+    n_effective: float
+    n_evaluations: int
+    increasing: bool
+    censored: bool
+
+
+class _Evaluator:
+    """Call ``fn`` at most once per ``x``, check outcome shape, remember the means."""
+
+    def __init__(self, fn: Callable[[float], np.ndarray]) -> None:
+        self.fn = fn
+        self.outcomes: dict[float, np.ndarray] = {}
+        self.n: int | None = None
+
+    def __call__(self, x: float) -> float:
+        if x not in self.outcomes:
+            out = np.asarray(self.fn(x), dtype=np.float64).reshape(-1)
+            if out.size == 0 or not np.all(np.isfinite(out)):
+                raise SolveError(
+                    f"fn({x!r}) returned {out.size} outcomes with non-finite values; "
+                    "return one finite outcome per scenario (e.g. success flags)"
+                )
+            if self.n is None:
+                self.n = out.size
+            elif out.size != self.n:
+                raise SolveError(
+                    f"fn({x!r}) returned {out.size} outcomes, earlier calls {self.n}; "
+                    "evaluate every x on the same scenarios (common random numbers)"
+                )
+            self.outcomes[x] = out
+        return float(self.outcomes[x].mean())
+
+
+def _bisect(
+    ev: _Evaluator,
+    feasible_x: float,
+    infeasible_x: float,
+    target: float,
+    xtol: float,
+    integer: bool,
+    max_iter: int,
+) -> tuple[float, float, bool]:
+    """Shrink a (feasible, infeasible) bracket around ``p = target``; return it and convergence."""
+    for _ in range(max_iter):
+        gap = abs(infeasible_x - feasible_x)
+        if (integer and gap <= 1) or (not integer and gap <= xtol):
+            return feasible_x, infeasible_x, True
+        mid = (feasible_x + infeasible_x) / 2
+        if integer:
+            mid = float(math.floor(mid) if feasible_x < infeasible_x else math.ceil(mid))
+        if ev(mid) >= target:
+            feasible_x = mid
+        else:
+            infeasible_x = mid
+    gap = abs(infeasible_x - feasible_x)
+    return feasible_x, infeasible_x, (gap <= 1) if integer else (gap <= xtol)
+
+
+def _tightest_bracket(ev: _Evaluator, target: float, increasing: bool) -> tuple[float, float]:
+    """From the points already evaluated, the closest feasible/infeasible pair for ``target``."""
+    xs = sorted(ev.outcomes)
+    means = [float(ev.outcomes[x].mean()) for x in xs]
+    feas = [x for x, m in zip(xs, means, strict=True) if m >= target]
+    infeas = [x for x, m in zip(xs, means, strict=True) if m < target]
+    if increasing:  # feasible above: smallest feasible, largest infeasible
+        return min(feas), max(infeas)
+    return max(feas), min(infeas)
+
+
+def bisect_on_crn(
+    fn: Callable[[float], np.ndarray],
+    lo: float,
+    hi: float,
+    target: float,
+    *,
+    xtol: float | None = None,
+    integer: bool = False,
+    confidence: float = 0.95,
+    n_effective: float | None = None,
+    max_iter: int = 60,
+) -> SolveResult:
+    """Find the input where the mean outcome crosses ``target``, with its uncertainty.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(x) -> array (n_scenarios,)``: per-scenario outcomes at input ``x`` (e.g.
+        success flags as bool or 0/1), ALWAYS on the same scenarios (common random
+        numbers). Their mean ``p(x)`` must be monotone in ``x`` on ``[lo, hi]``.
+    lo, hi : float
+        Search bracket, ``lo < hi``, in ``fn``'s units (e.g. a withdrawal rate as a decimal
+        of the starting balance a year). One end must reach ``target`` and the other not.
+    target : float
+        Rate to reach, in the units of the outcomes' mean (0.9 = 90 % success).
+    xtol : float, optional
+        Absolute tolerance on ``x``; default ``(hi - lo) * 1e-4``. Ignored with ``integer``.
+    integer : bool
+        Search whole numbers only (e.g. a retirement age in years); ``lo`` and ``hi`` must
+        be whole.
+    confidence : float
+        Two-sided level of the interval, in (0, 1).
+    n_effective : float, optional
+        Effective number of independent scenarios for the standard error (default: the
+        number of outcomes). Lower it for overlapping historical cohorts.
+    max_iter : int
+        Maximum bisection steps per search.
+
+    Returns
+    -------
+    SolveResult
+        The feasible boundary ``x`` and the interval ``[ci_low, ci_high]``.
+
+    Raises
+    ------
+    SolveError
+        If the bracket is empty, does not straddle the target, or ``fn`` changes the
+        number of outcomes between calls.
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise SolveError(f"solve bracket [{lo}, {hi}] is empty; pass finite lo < hi")
+    if not 0 < confidence < 1:
+        raise SolveError(f"confidence={confidence} must lie in (0, 1), e.g. 0.95")
+    if integer and (lo != math.floor(lo) or hi != math.floor(hi)):
+        raise SolveError(f"integer search needs whole ends; got [{lo}, {hi}]")
+    if xtol is None:
+        xtol = (hi - lo) * 1e-4
+    if not xtol > 0:
+        raise SolveError(f"xtol={xtol} must be positive")
+    lo, hi = float(lo), float(hi)
+
+    ev = _Evaluator(fn)
+    p_lo, p_hi = ev(lo), ev(hi)
+    if (p_lo >= target) == (p_hi >= target):
+        raise SolveError(
+            f"the bracket does not straddle the target {target:g}: the rate is {p_lo:.4g} at "
+            f"{lo:g} and {p_hi:.4g} at {hi:g}; widen [lo, hi] so one end reaches it and one not"
+        )
+    increasing = p_hi >= target
+    feasible_x, infeasible_x = (hi, lo) if increasing else (lo, hi)
+    x, _, converged = _bisect(ev, feasible_x, infeasible_x, target, xtol, integer, max_iter)
+    if not converged:
+        raise SolveError(
+            f"bisection did not reach xtol={xtol:g} in {max_iter} steps; raise max_iter"
+        )
+
+    outcomes = ev.outcomes[x]
+    n = outcomes.size
+    n_eff = float(n if n_effective is None else n_effective)
+    if not 1 <= n_eff <= n:
+        raise SolveError(f"n_effective={n_effective} must lie in [1, {n}] (the scenarios)")
+    sd = float(outcomes.std(ddof=1)) if n > 1 else 0.0
+    se = sd / math.sqrt(n_eff)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+
+    # The interval: inputs whose rate is within z se of the target. The end on the
+    # feasible side solves for target + z se, the other for target - z se.
+    ends: dict[str, float] = {}
+    censored = False
+    for name, t in (("strict", target + z * se), ("loose", target - z * se)):
+        p_bounds = (ev(lo), ev(hi))
+        if not any(p >= t for p in p_bounds):  # nothing reaches t: the feasible bound
+            ends[name] = hi if increasing else lo
+            censored = True
+            continue
+        if all(p >= t for p in p_bounds):  # everything reaches t: the other bound
+            ends[name] = lo if increasing else hi
+            censored = True
+            continue
+        f, i = _tightest_bracket(ev, t, increasing)
+        ends[name], _, _ = _bisect(ev, f, i, t, xtol, integer, max_iter)
+    ci_low, ci_high = sorted((ends["strict"], ends["loose"]))
+    # The answer always lies in its own interval (the step function can put it on an end).
+    ci_low, ci_high = min(ci_low, x), max(ci_high, x)
+    return SolveResult(
+        x=x,
+        target=float(target),
+        achieved=float(outcomes.mean()),
+        ci_low=ci_low,
+        ci_high=ci_high,
+        standard_error=se,
+        confidence=confidence,
+        n_scenarios=n,
+        n_effective=n_eff,
+        n_evaluations=len(ev.outcomes),
+        increasing=increasing,
+        censored=censored,
+    )

@@ -1,0 +1,93 @@
+"""Bisection on common random numbers: exact boundary, direction, integers, interval coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optimize.solve_for import SolveError, bisect_on_crn
+
+
+def _survivors(u: np.ndarray):
+    """Success when a scenario's uniform draw exceeds x: rate falls with x, true p(x) = 1 - x."""
+    return lambda x: u > x
+
+
+def test_answer_is_the_feasible_boundary_of_the_step_function() -> None:
+    u = np.random.default_rng(1).uniform(size=1000)
+    res = bisect_on_crn(_survivors(u), 0.0, 1.0, 0.9, xtol=1e-9)
+    assert not res.increasing
+    assert res.achieved >= 0.9
+    # Just past the answer the rate drops below the target: x is the largest feasible input.
+    assert np.mean(u > res.x + 2e-9) < 0.9
+    # On 1000 draws the boundary is the 100th smallest draw (900 draws must exceed x).
+    assert np.sort(u)[99] - 1e-9 <= res.x <= np.sort(u)[100]
+    assert res.ci_low <= res.x <= res.ci_high
+    assert res.n_scenarios == 1000
+
+
+def test_increasing_rate_gives_the_smallest_feasible_input() -> None:
+    u = np.random.default_rng(2).uniform(size=500)
+    res = bisect_on_crn(lambda x: u < x, 0.0, 1.0, 0.5, xtol=1e-9)
+    assert res.increasing
+    assert np.mean(u < res.x) >= 0.5
+    assert np.mean(u < res.x - 2e-9) < 0.5
+
+
+def test_integer_search_returns_a_whole_number() -> None:
+    # Success when the scenario's "need" (whole years) is at most x: rising in x.
+    need = np.random.default_rng(3).integers(55, 75, size=400)
+    res = bisect_on_crn(lambda x: need <= x, 50, 80, 0.9, integer=True)
+    assert res.x == int(res.x)
+    assert np.mean(need <= res.x) >= 0.9 > np.mean(need <= res.x - 1)
+
+
+def test_each_input_is_evaluated_once() -> None:
+    u = np.random.default_rng(4).uniform(size=200)
+    calls: list[float] = []
+
+    def fn(x: float) -> np.ndarray:
+        calls.append(x)
+        return u > x
+
+    res = bisect_on_crn(fn, 0.0, 1.0, 0.8)
+    assert len(calls) == len(set(calls)) == res.n_evaluations
+
+
+def test_interval_covers_the_true_answer_about_95_percent_of_the_time() -> None:
+    # The true answer of p(x) = 1 - x = 0.9 is x = 0.1. Over 300 independent scenario sets
+    # the 95 % interval should cover it about 285 times; binomial sd is about 3.8 runs, so
+    # [0.89, 0.99] is a > 3 sd band around 0.95 yet rejects a missing or halved interval.
+    rng = np.random.default_rng(5)
+    covered = 0
+    for _ in range(300):
+        u = rng.uniform(size=2000)
+        res = bisect_on_crn(_survivors(u), 0.0, 1.0, 0.9, xtol=1e-6)
+        covered += res.ci_low <= 0.1 <= res.ci_high
+    assert 0.89 <= covered / 300 <= 0.99
+
+
+def test_fewer_effective_scenarios_widen_the_interval() -> None:
+    u = np.random.default_rng(6).uniform(size=2000)
+    full = bisect_on_crn(_survivors(u), 0.0, 1.0, 0.9)
+    dependent = bisect_on_crn(_survivors(u), 0.0, 1.0, 0.9, n_effective=200)
+    assert dependent.x == full.x
+    assert dependent.ci_high - dependent.ci_low > 2 * (full.ci_high - full.ci_low)
+
+
+def test_bracket_not_straddling_the_target_names_the_fix() -> None:
+    u = np.random.default_rng(7).uniform(size=100)
+    with pytest.raises(SolveError, match="widen"):
+        bisect_on_crn(_survivors(u), 0.5, 1.0, 0.9)
+
+
+def test_changing_the_scenarios_between_calls_is_an_error() -> None:
+    rng = np.random.default_rng(8)
+    with pytest.raises(SolveError, match="same scenarios"):
+        bisect_on_crn(lambda x: rng.uniform(size=rng.integers(10, 20)) > x, 0.0, 1.0, 0.5)
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(1.0, 0.0), (0.0, float("nan"))])
+def test_empty_bracket_is_an_error(lo: float, hi: float) -> None:
+    with pytest.raises(SolveError, match="bracket"):
+        bisect_on_crn(lambda x: np.ones(3), lo, hi, 0.5)
