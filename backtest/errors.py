@@ -1,10 +1,23 @@
-"""Domain errors: builtins underneath, messages that name the problem and the fix."""
+"""Domain errors: builtins underneath, messages that name the problem and the fix.
+
+:class:`GlidelabError` and :class:`StrategyError` are defined once, on the ground floor
+(:mod:`strategies.errors`), and re-exported here; this module adds the backtest layer's
+own subclasses. The ``glidelab`` command catches :class:`GlidelabError` only.
+"""
 
 from __future__ import annotations
 
+from strategies.errors import GlidelabError, StrategyError
 
-class GlidelabError(Exception):
-    """Base class for glidelab's own errors."""
+__all__ = [
+    "CoverageError",
+    "DataError",
+    "GlidelabError",
+    "OfflineError",
+    "PlanError",
+    "StrategyError",
+    "StudyError",
+]
 
 
 class DataError(GlidelabError, ValueError):

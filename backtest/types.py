@@ -1,4 +1,8 @@
-"""Shared vocabulary of the backtest layer: frequencies and array aliases."""
+"""Shared vocabulary of the backtest layer: frequencies, array aliases and asset roles.
+
+The array aliases and asset roles are defined once in :mod:`strategies.types` (the ground
+floor) and re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,22 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from backtest.errors import DataError
+from strategies.types import ASSET_ROLES, AssetRole, BoolArray, FloatArray, IntArray
 
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
-IntArray = NDArray[np.int64]
+__all__ = [
+    "ASSET_ROLES",
+    "PERIODS_PER_YEAR",
+    "AssetRole",
+    "BoolArray",
+    "FloatArray",
+    "Frequency",
+    "IntArray",
+    "infer_frequency",
+    "periods_per_year",
+    "read_only",
+]
 
 Frequency = Literal["annual", "monthly"]
 PERIODS_PER_YEAR: dict[str, int] = {"annual": 1, "monthly": 12}
@@ -23,7 +36,7 @@ def periods_per_year(frequency: str) -> int:
     try:
         return PERIODS_PER_YEAR[frequency]
     except KeyError:
-        raise ValueError(f"unknown frequency {frequency!r}; use 'annual' or 'monthly'") from None
+        raise DataError(f"unknown frequency {frequency!r}; use 'annual' or 'monthly'") from None
 
 
 def read_only(a: FloatArray) -> FloatArray:

@@ -15,12 +15,55 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
+from strategies.errors import StrategyError
+from strategies.types import FloatArray
 
 #: Tolerance for "weights sum to one" checks: float round-off on a handful of additions.
 WEIGHT_SUM_TOL = 1e-9
+
+
+def check_numbers(who: str, optional: tuple[str, ...] = (), **values: object) -> None:
+    """Raise :class:`StrategyError` unless every value is a real number (not a bool).
+
+    Called first in constructors so that a string or ``None`` where a number belongs is
+    reported by name instead of surfacing as a ``TypeError`` from a comparison. Names in
+    ``optional`` may also be ``None``.
+    """
+    for name, value in values.items():
+        if value is None and name in optional:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise StrategyError(
+                f"{who}: {name}={value!r} must be a number, not {type(value).__name__}"
+            )
+
+
+def check_asset_names(who: str, assets: object, minimum: int = 1) -> tuple[str, ...]:
+    """``assets`` as a tuple of at least ``minimum`` unique non-empty names, else StrategyError."""
+    if isinstance(assets, str) or not isinstance(assets, (tuple, list)):
+        raise StrategyError(
+            f"{who}: assets={assets!r} must be a tuple of asset names, e.g. "
+            "('us_stocks', 'tbonds_10y')"
+        )
+    names = tuple(assets)
+    if (
+        len(names) < minimum
+        or len(set(names)) != len(names)
+        or not all(isinstance(a, str) and a for a in names)
+    ):
+        need = "a non-empty" if minimum <= 1 else f"{minimum} or more"
+        raise StrategyError(f"{who}: assets {names} must be {need} list of unique names")
+    return names
+
+
+def check_strategy(who: str, base: object) -> None:
+    """Raise :class:`StrategyError` unless ``base`` satisfies the :class:`Strategy` protocol."""
+    if not isinstance(base, Strategy):
+        raise StrategyError(
+            f"{who}: base={base!r} is not a strategy (it needs name, assets, rebalance, "
+            "sleeve_band, smoothing and target_weights); pass e.g. preset('fixed_60_40')"
+        )
 
 
 @dataclass(frozen=True)
@@ -90,16 +133,17 @@ class RebalanceRule:
     band_kind: Literal["absolute", "relative"] = "absolute"
 
     def __post_init__(self) -> None:
+        check_numbers("RebalanceRule", every_months=self.every_months, band=self.band)
         if self.kind not in ("none", "calendar", "band"):
-            raise ValueError(
+            raise StrategyError(
                 f"RebalanceRule.kind={self.kind!r} is not allowed; use 'none', 'calendar' or 'band'"
             )
         if self.every_months < 1:
-            raise ValueError(f"RebalanceRule.every_months={self.every_months} must be >= 1")
+            raise StrategyError(f"RebalanceRule.every_months={self.every_months} must be >= 1")
         if not 0 < self.band < 1:
-            raise ValueError(f"RebalanceRule.band={self.band} must be in (0, 1), e.g. 0.05")
+            raise StrategyError(f"RebalanceRule.band={self.band} must be in (0, 1), e.g. 0.05")
         if self.band_kind not in ("absolute", "relative"):
-            raise ValueError(
+            raise StrategyError(
                 f"RebalanceRule.band_kind={self.band_kind!r}; use 'absolute' or 'relative'"
             )
 
@@ -122,8 +166,9 @@ class SleeveBand:
     upper: float = 1.5
 
     def __post_init__(self) -> None:
+        check_numbers(f"SleeveBand for {self.asset!r}", lower=self.lower, upper=self.upper)
         if not 0 <= self.lower < 1 < self.upper:
-            raise ValueError(
+            raise StrategyError(
                 f"SleeveBand for {self.asset!r}: need 0 <= lower < 1 < upper, "
                 f"got lower={self.lower}, upper={self.upper}"
             )
@@ -189,17 +234,17 @@ def validate_weights(weights: FloatArray, assets: tuple[str, ...], who: str) -> 
     """Check a weight array's last axis against ``assets``: in [0, 1] and summing to 1."""
     w = np.asarray(weights, dtype=np.float64)
     if w.shape[-1] != len(assets):
-        raise ValueError(
+        raise StrategyError(
             f"{who}: weights have {w.shape[-1]} columns for {len(assets)} assets {assets}"
         )
     if not np.all(np.isfinite(w)):
-        raise ValueError(f"{who}: weights contain NaN or infinity")
+        raise StrategyError(f"{who}: weights contain NaN or infinity")
     if w.min(initial=0.0) < -WEIGHT_SUM_TOL or w.max(initial=0.0) > 1 + WEIGHT_SUM_TOL:
-        raise ValueError(
+        raise StrategyError(
             f"{who}: weights must lie in [0, 1]; got min {w.min():.4g}, max {w.max():.4g}"
         )
     sums = w.sum(axis=-1)
     worst = float(np.max(np.abs(sums - 1.0))) if sums.size else 0.0
     if worst > 1e-6:
-        raise ValueError(f"{who}: weights must sum to 1; worst row sums to {1 + worst:.6f}")
+        raise StrategyError(f"{who}: weights must sum to 1; worst row sums to {1 + worst:.6f}")
     return w

@@ -37,7 +37,10 @@ from strategies.base import (
     SleeveBand,
     Smoothing,
     Strategy,
+    check_numbers,
+    check_strategy,
 )
+from strategies.errors import StrategyError
 
 FundedFrom = Literal["equity", "bonds", "pro_rata"]
 BeforeData = Literal["exclude", "cash", "proxy"]
@@ -108,54 +111,56 @@ class CryptoSleeve:
 
     def __post_init__(self) -> None:
         who = f"CryptoSleeve({self.name or getattr(self.base, 'name', '?')!r})"
+        check_strategy(who, self.base)
+        check_numbers(who, ("cap",), sleeve_weight=self.sleeve_weight, cap=self.cap)
         base_assets = tuple(self.base.assets)
         if self.crypto_asset in base_assets:
-            raise ValueError(
+            raise StrategyError(
                 f"{who}: the base strategy already holds {self.crypto_asset!r}; lay the sleeve "
                 "over a base without it"
             )
         if not 0.0 <= self.sleeve_weight < 1.0:
-            raise ValueError(
+            raise StrategyError(
                 f"{who}: sleeve_weight={self.sleeve_weight!r} must be a decimal in [0, 1), "
                 "e.g. 0.025 for 2.5 %"
             )
         if self.cap is not None:
             if not 0.0 < self.cap <= 1.0:
-                raise ValueError(f"{who}: cap={self.cap!r} must be a decimal in (0, 1] or None")
+                raise StrategyError(f"{who}: cap={self.cap!r} must be a decimal in (0, 1] or None")
             if self.sleeve_weight > self.cap:
-                raise ValueError(
+                raise StrategyError(
                     f"{who}: sleeve_weight={self.sleeve_weight} exceeds cap={self.cap}; lower "
                     "the sleeve or raise the cap"
                 )
         if self.funded_from not in ("equity", "bonds", "pro_rata"):
-            raise ValueError(
+            raise StrategyError(
                 f"{who}: funded_from={self.funded_from!r}; use 'equity', 'bonds' or 'pro_rata'"
             )
         if self.funded_from != "pro_rata" and not self._group_index():
             group = self.equity_assets if self.funded_from == "equity" else self.bond_assets
             arg = "equity_assets" if self.funded_from == "equity" else "bond_assets"
-            raise ValueError(
+            raise StrategyError(
                 f"{who}: funded_from={self.funded_from!r} but none of {arg}={group} is among "
                 f"the base's assets {base_assets}; pass {arg}=(...) naming them"
             )
         if self.before_data not in ("exclude", "cash", "proxy"):
-            raise ValueError(
+            raise StrategyError(
                 f"{who}: before_data={self.before_data!r}; use 'exclude', 'cash' or 'proxy'"
             )
         if self.before_data == "cash" and self.cash_asset == self.crypto_asset:
-            raise ValueError(f"{who}: cash_asset must differ from crypto_asset")
+            raise StrategyError(f"{who}: cash_asset must differ from crypto_asset")
         if self.band == "default":
             object.__setattr__(self, "band", SleeveBand(self.crypto_asset, 0.5, 1.5))
         elif self.band is not None:
             if not isinstance(self.band, SleeveBand):
-                raise ValueError(f"{who}: band must be a SleeveBand, 'default' or None")
+                raise StrategyError(f"{who}: band must be a SleeveBand, 'default' or None")
             if self.band.asset != self.crypto_asset:
-                raise ValueError(
+                raise StrategyError(
                     f"{who}: band is for {self.band.asset!r} but the sleeve holds "
                     f"{self.crypto_asset!r}"
                 )
         if self.base.sleeve_band is not None:
-            raise ValueError(f"{who}: the base strategy already has a sleeve band")
+            raise StrategyError(f"{who}: the base strategy already has a sleeve band")
         if not self.name:
             label = f"{self.base.name} + {self.sleeve_weight * 100:g}% {self.crypto_asset}"
             object.__setattr__(self, "name", label)
@@ -245,7 +250,7 @@ class CryptoSleeve:
                     else "fill the gaps first with strategies.crypto.fill_before_data(...)"
                 )
                 s_i, t_i = np.argwhere(missing)[0]
-                raise ValueError(
+                raise StrategyError(
                     f"{self.name!r}: {self.crypto_asset!r} has no return in period {t_i} of "
                     f"scenario {s_i} and before_data={self.before_data!r}; {hint}, or use "
                     "before_data='cash'"
@@ -303,13 +308,18 @@ class LognormalProxy:
     vol_log_annual: float
 
     def __post_init__(self) -> None:
+        check_numbers(
+            "LognormalProxy",
+            mean_log_annual=self.mean_log_annual,
+            vol_log_annual=self.vol_log_annual,
+        )
         if not -5.0 < self.mean_log_annual < 5.0:
-            raise ValueError(
+            raise StrategyError(
                 f"LognormalProxy.mean_log_annual={self.mean_log_annual!r} must be a log return "
                 "a year in (-5, 5), e.g. 0.20"
             )
         if not 0.0 <= self.vol_log_annual < 10.0:
-            raise ValueError(
+            raise StrategyError(
                 f"LognormalProxy.vol_log_annual={self.vol_log_annual!r} must be in [0, 10), "
                 "e.g. 0.70"
             )
@@ -374,17 +384,17 @@ def fill_before_data(
     missing = ~np.isfinite(col)
     if rule == "cash":
         if cash_index is None:
-            raise ValueError("fill_before_data(rule='cash') needs cash_index=")
+            raise StrategyError("fill_before_data(rule='cash') needs cash_index=")
         src = r[..., cash_index]
         if np.any(missing & ~np.isfinite(src)):
-            raise ValueError(
+            raise StrategyError(
                 "fill_before_data(rule='cash'): the cash column has no return in some period "
                 "where the asset is missing too"
             )
     elif rule == "proxy":
         if hasattr(proxy, "mean_log_annual") and hasattr(proxy, "vol_log_annual"):
             if periods_per_year is None:
-                raise ValueError(
+                raise StrategyError(
                     "fill_before_data(rule='proxy') with a parametric proxy needs "
                     "periods_per_year= (1 annual, 12 monthly)"
                 )
@@ -398,21 +408,21 @@ def fill_before_data(
         elif proxy is not None:
             src = np.broadcast_to(np.asarray(proxy, dtype=np.float64), col.shape)
             if np.any(missing & ~(np.isfinite(src) & (src > -1.0))):
-                raise ValueError(
+                raise StrategyError(
                     "fill_before_data(rule='proxy'): the proxy series has NaN or returns <= "
                     "-100 % in periods it must fill"
                 )
         else:
-            raise ValueError(
+            raise StrategyError(
                 "fill_before_data(rule='proxy') needs proxy=LognormalProxy(mean_log_annual, "
                 "vol_log_annual) or an array of proxy returns"
             )
     elif rule == "exclude":
-        raise ValueError(
+        raise StrategyError(
             "before_data='exclude' is not a fill: keep only the periods where "
             "periods_with_data(returns, asset_index) is true"
         )
     else:
-        raise ValueError(f"fill_before_data: rule={rule!r}; use 'cash' or 'proxy'")
+        raise StrategyError(f"fill_before_data: rule={rule!r}; use 'cash' or 'proxy'")
     col[missing] = src[missing]
     return r

@@ -27,6 +27,7 @@ from typing import Any
 
 from strategies.base import RebalanceRule, Strategy
 from strategies.crypto import CryptoSleeve
+from strategies.errors import StrategyError
 from strategies.smoothing import IncomeSmoothing, Smoothed
 from strategies.target_date import AgeBasedMix, GlidePath
 from strategies.target_risk import FixedMix, RiskParity, VolatilityTarget
@@ -399,19 +400,20 @@ def preset(name: str, **options: Any) -> Strategy:
 
     Raises
     ------
-    ValueError
-        For an unknown name (the message lists the valid ones) or an unknown keyword.
+    StrategyError
+        For an unknown name (the message lists the valid ones), an unknown keyword or a
+        bad option value (a ``GlidelabError`` and a ``ValueError``).
     """
     try:
         factory = PRESETS[name]
     except KeyError:
-        raise ValueError(
+        raise StrategyError(
             f"unknown strategy preset {name!r}; valid presets: {', '.join(PRESETS)}"
         ) from None
     try:
         return factory(**options)
     except TypeError as exc:
-        raise ValueError(f"preset {name!r}: {exc}") from None
+        raise StrategyError(f"preset {name!r}: {exc}") from None
 
 
 def describe_preset(name: str) -> str:

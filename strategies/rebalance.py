@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from strategies.base import RebalanceRule
+from strategies.base import RebalanceRule, check_numbers
+from strategies.errors import StrategyError
 
 CalendarName = Literal["monthly", "quarterly", "semiannual", "annual"]
 
@@ -39,12 +40,13 @@ def calendar(every: CalendarName | int = "annual") -> RebalanceRule:
     """
     if isinstance(every, str):
         if every not in CALENDAR_MONTHS:
-            raise ValueError(
+            raise StrategyError(
                 f"calendar(every={every!r}) is not a known interval; use one of "
                 f"{sorted(CALENDAR_MONTHS)} or a number of months"
             )
         months = CALENDAR_MONTHS[every]
     else:
+        check_numbers("calendar()", every=every)
         months = int(every)
     return RebalanceRule(kind="calendar", every_months=months)
 
@@ -61,6 +63,7 @@ def band(width: float = 0.05, kind: Literal["absolute", "relative"] = "absolute"
         ``"absolute"`` (``|w - target| > width``) or ``"relative"``
         (``|w / target - 1| > width``).
     """
+    check_numbers("band()", width=width)
     return RebalanceRule(kind="band", band=float(width), band_kind=kind)
 
 

@@ -27,7 +27,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from strategies.base import FloatArray, RebalanceRule, Schedule, SleeveBand, Strategy
+from strategies.base import (
+    RebalanceRule,
+    Schedule,
+    SleeveBand,
+    Smoothing,
+    Strategy,
+    check_numbers,
+    check_strategy,
+)
+from strategies.errors import StrategyError
+from strategies.types import FloatArray
 
 
 @dataclass(frozen=True)
@@ -68,22 +78,33 @@ class IncomeSmoothing:
     reserve_cap: float | None = None
 
     def __post_init__(self) -> None:
+        check_numbers(
+            "IncomeSmoothing",
+            ("reserve_cap",),
+            share_above=self.share_above,
+            benchmark_annual=self.benchmark_annual,
+            payback_share=self.payback_share,
+            reserve_floor=self.reserve_floor,
+            reserve_cap=self.reserve_cap,
+        )
         for field_name in ("share_above", "payback_share"):
             v = getattr(self, field_name)
             if not 0.0 <= v <= 1.0:
-                raise ValueError(f"IncomeSmoothing.{field_name}={v!r} must be a decimal in [0, 1]")
+                raise StrategyError(
+                    f"IncomeSmoothing.{field_name}={v!r} must be a decimal in [0, 1]"
+                )
         if not -0.5 < self.benchmark_annual < 1.0:
-            raise ValueError(
+            raise StrategyError(
                 f"IncomeSmoothing.benchmark_annual={self.benchmark_annual!r} must be a decimal a "
                 "year, e.g. 0.03 for 3 %"
             )
         if not self.reserve_floor >= 0.0:
-            raise ValueError(
+            raise StrategyError(
                 f"IncomeSmoothing.reserve_floor={self.reserve_floor!r} must be >= 0 (a share of "
                 "the balance)"
             )
         if self.reserve_cap is not None and not self.reserve_cap > self.reserve_floor:
-            raise ValueError(
+            raise StrategyError(
                 f"IncomeSmoothing.reserve_cap={self.reserve_cap!r} must exceed reserve_floor="
                 f"{self.reserve_floor}"
             )
@@ -158,8 +179,14 @@ class Smoothed:
     name: str = ""
 
     def __post_init__(self) -> None:
+        check_strategy("Smoothed", self.base)
+        if not isinstance(self.smoothing, Smoothing):
+            raise StrategyError(
+                f"Smoothed: smoothing={self.smoothing!r} is not a smoothing rule; pass e.g. "
+                "IncomeSmoothing(share_above=0.5)"
+            )
         if self.base.smoothing is not None:
-            raise ValueError(f"Smoothed: base strategy {self.base.name!r} is already smoothed")
+            raise StrategyError(f"Smoothed: base strategy {self.base.name!r} is already smoothed")
         if not self.name:
             object.__setattr__(self, "name", f"{self.base.name} (smoothed)")
 

@@ -19,12 +19,15 @@ import numpy as np
 
 from strategies.base import (
     WEIGHT_SUM_TOL,
-    FloatArray,
     RebalanceRule,
     Schedule,
     SleeveBand,
     Smoothing,
+    check_asset_names,
+    check_numbers,
 )
+from strategies.errors import StrategyError
+from strategies.types import FloatArray
 
 #: Weights within this distance of the [0, 1] box or of summing to 1 are accepted and
 #: cleaned (clipped, renormalised); an optimizer's output typically misses by ~1e-9.
@@ -33,20 +36,26 @@ KNOT_TOL = 1e-6
 
 def _clean_weight_table(raw: object, n_assets: int, who: str, what: str) -> FloatArray:
     """Validate a (rows, n_assets) weight table and return it clipped and renormalised."""
-    w = np.asarray(raw, dtype=np.float64)
+    try:
+        w = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise StrategyError(
+            f"{who}: {what}={raw!r} must be numbers: one decimal weight per asset (a row "
+            "per knot for a glide path)"
+        ) from None
     if w.ndim == 1:
         w = w[None, :]
     if w.ndim != 2 or w.shape[1] != n_assets:
-        raise ValueError(
+        raise StrategyError(
             f"{who}: {what} must have one weight per asset ({n_assets} columns); got shape "
             f"{np.shape(raw)}"
         )
     if not np.all(np.isfinite(w)):
-        raise ValueError(f"{who}: {what} contain NaN or infinity")
+        raise StrategyError(f"{who}: {what} contain NaN or infinity")
     bad = (w < -KNOT_TOL) | (w > 1 + KNOT_TOL)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise ValueError(
+        raise StrategyError(
             f"{who}: {what} row {i} has weight {w[i, j]:.6g} for asset {j}; every weight "
             "must be a decimal in [0, 1] (0.6 = 60 %)"
         )
@@ -54,7 +63,7 @@ def _clean_weight_table(raw: object, n_assets: int, who: str, what: str) -> Floa
     off = np.abs(sums - 1.0)
     if off.max() > KNOT_TOL:
         i = int(np.argmax(off))
-        raise ValueError(
+        raise StrategyError(
             f"{who}: {what} row {i} sums to {sums[i]:.6f}; the weights of each row must sum to 1"
         )
     w = np.clip(w, 0.0, 1.0)
@@ -114,23 +123,24 @@ class GlidePath:
 
     def __post_init__(self) -> None:
         who = f"GlidePath {self.name!r}"
-        assets = tuple(self.assets)
-        if not assets or len(set(assets)) != len(assets):
-            raise ValueError(f"{who}: assets {assets} must be a non-empty list of unique names")
-        knots = np.asarray(self.knots_years_to_retirement, dtype=np.float64).ravel()
+        assets = check_asset_names(who, self.assets)
+        try:
+            knots = np.asarray(self.knots_years_to_retirement, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            knots = np.array([np.nan])
         if knots.size == 0 or not np.all(np.isfinite(knots)):
-            raise ValueError(
+            raise StrategyError(
                 f"{who}: knots_years_to_retirement={self.knots_years_to_retirement!r} must be "
                 "one or more finite numbers of years"
             )
         w = _clean_weight_table(self.weights, len(assets), who, "weights")
         if w.shape[0] != knots.size:
-            raise ValueError(
+            raise StrategyError(
                 f"{who}: {knots.size} knots but {w.shape[0]} weight rows; give one row per knot"
             )
         d = np.diff(knots)
         if knots.size > 1 and not (np.all(d > 0) or np.all(d < 0)):
-            raise ValueError(
+            raise StrategyError(
                 f"{who}: knots_years_to_retirement={tuple(knots.tolist())} must be strictly "
                 "increasing or strictly decreasing, without repeats"
             )
@@ -138,20 +148,20 @@ class GlidePath:
             knots, w = knots[::-1], w[::-1]
         equity = self.equity_asset if self.equity_asset is not None else assets[0]
         if equity not in assets:
-            raise ValueError(f"{who}: equity_asset={equity!r} is not one of assets {assets}")
+            raise StrategyError(f"{who}: equity_asset={equity!r} is not one of assets {assets}")
         if self.monotone_equity:
             e = w[:, assets.index(equity)]
             # Ascending knots: equity share must be non-decreasing in years to retirement.
             drop = np.diff(e)
             if drop.size and drop.min() < -WEIGHT_SUM_TOL:
                 k = int(np.argmin(drop))
-                raise ValueError(
+                raise StrategyError(
                     f"{who}: monotone_equity=True but the {equity!r} share rises from "
                     f"{e[k + 1]:.4f} at {knots[k + 1]:g} years to retirement to {e[k]:.4f} at "
                     f"{knots[k]:g}; fix the knots or set monotone_equity=False"
                 )
         if not isinstance(self.rebalance, RebalanceRule):
-            raise ValueError(f"{who}: rebalance must be a RebalanceRule, got {self.rebalance!r}")
+            raise StrategyError(f"{who}: rebalance must be a RebalanceRule, got {self.rebalance!r}")
         object.__setattr__(self, "assets", assets)
         object.__setattr__(self, "knots_years_to_retirement", tuple(float(k) for k in knots))
         object.__setattr__(self, "weights", tuple(tuple(float(x) for x in row) for row in w))
@@ -221,15 +231,18 @@ class AgeBasedMix:
 
     def __post_init__(self) -> None:
         who = f"AgeBasedMix {self.name!r}"
+        check_numbers(
+            who, offset=self.offset, min_equity=self.min_equity, max_equity=self.max_equity
+        )
         if self.equity_asset == self.bond_asset:
-            raise ValueError(f"{who}: equity_asset and bond_asset are both {self.bond_asset!r}")
+            raise StrategyError(f"{who}: equity_asset and bond_asset are both {self.bond_asset!r}")
         if not 0.0 <= self.min_equity <= self.max_equity <= 1.0:
-            raise ValueError(
+            raise StrategyError(
                 f"{who}: need 0 <= min_equity <= max_equity <= 1; got min_equity="
                 f"{self.min_equity}, max_equity={self.max_equity}"
             )
         if not np.isfinite(self.offset):
-            raise ValueError(f"{who}: offset={self.offset!r} must be a finite number of years")
+            raise StrategyError(f"{who}: offset={self.offset!r} must be a finite number of years")
 
     @property
     def assets(self) -> tuple[str, ...]:

@@ -18,8 +18,17 @@ from typing import ClassVar, Literal
 import numpy as np
 from scipy.signal import lfilter
 
-from strategies.base import FloatArray, RebalanceRule, Schedule, SleeveBand, Smoothing
+from strategies.base import (
+    RebalanceRule,
+    Schedule,
+    SleeveBand,
+    Smoothing,
+    check_asset_names,
+    check_numbers,
+)
+from strategies.errors import StrategyError
 from strategies.target_date import _clean_weight_table
+from strategies.types import FloatArray
 
 Estimator = Literal["ewma", "window"]
 
@@ -59,12 +68,10 @@ class FixedMix:
 
     def __post_init__(self) -> None:
         who = f"FixedMix {self.name!r}"
-        assets = tuple(self.assets)
-        if not assets or len(set(assets)) != len(assets):
-            raise ValueError(f"{who}: assets {assets} must be a non-empty list of unique names")
+        assets = check_asset_names(who, self.assets)
         w = _clean_weight_table(self.weights, len(assets), who, "weights")
         if w.shape[0] != 1:
-            raise ValueError(f"{who}: weights must be one row, got {w.shape[0]}")
+            raise StrategyError(f"{who}: weights must be one row, got {w.shape[0]}")
         object.__setattr__(self, "assets", assets)
         object.__setattr__(self, "weights", tuple(float(x) for x in w[0]))
 
@@ -214,34 +221,44 @@ def _check_estimator(
     window_years: float | None,
     min_history_periods: int | None,
 ) -> None:
+    optional = ("halflife_periods", "window_periods", "halflife_years", "window_years")
+    check_numbers(
+        who,
+        (*optional, "min_history_periods"),
+        halflife_periods=halflife_periods,
+        window_periods=window_periods,
+        halflife_years=halflife_years,
+        window_years=window_years,
+        min_history_periods=min_history_periods,
+    )
     if estimator not in ("ewma", "window"):
-        raise ValueError(f"{who}: estimator={estimator!r}; use 'ewma' or 'window'")
+        raise StrategyError(f"{who}: estimator={estimator!r}; use 'ewma' or 'window'")
     if estimator == "ewma" and (window_periods is not None or window_years is not None):
-        raise ValueError(
+        raise StrategyError(
             f"{who}: a window is set but estimator='ewma'; pass estimator='window' or drop "
             "window_periods/window_years"
         )
     if estimator == "window" and (halflife_periods is not None or halflife_years is not None):
-        raise ValueError(
+        raise StrategyError(
             f"{who}: a half-life is set but estimator='window'; pass estimator='ewma' or drop "
             "halflife_periods/halflife_years"
         )
     if halflife_periods is not None and halflife_years is not None:
-        raise ValueError(f"{who}: give halflife_periods or halflife_years, not both")
+        raise StrategyError(f"{who}: give halflife_periods or halflife_years, not both")
     if window_periods is not None and window_years is not None:
-        raise ValueError(f"{who}: give window_periods or window_years, not both")
+        raise StrategyError(f"{who}: give window_periods or window_years, not both")
     for field_name, v in (
         ("halflife_periods", halflife_periods),
         ("halflife_years", halflife_years),
     ):
         if v is not None and not v > 0:
-            raise ValueError(f"{who}: {field_name}={v!r} must be > 0")
+            raise StrategyError(f"{who}: {field_name}={v!r} must be > 0")
     if window_periods is not None and (int(window_periods) != window_periods or window_periods < 2):
-        raise ValueError(f"{who}: window_periods={window_periods!r} must be an integer >= 2")
+        raise StrategyError(f"{who}: window_periods={window_periods!r} must be an integer >= 2")
     if window_years is not None and not window_years > 0:
-        raise ValueError(f"{who}: window_years={window_years!r} must be > 0")
+        raise StrategyError(f"{who}: window_years={window_years!r} must be > 0")
     if min_history_periods is not None and min_history_periods < 2:
-        raise ValueError(
+        raise StrategyError(
             f"{who}: min_history_periods={min_history_periods!r} must be >= 2 (a volatility "
             "needs two observations)"
         )
@@ -314,22 +331,30 @@ class VolatilityTarget:
 
     def __post_init__(self) -> None:
         who = f"VolatilityTarget {self.name!r}"
+        check_numbers(
+            who,
+            ("warmup_risky",),
+            target_vol_annual=self.target_vol_annual,
+            max_risky=self.max_risky,
+            min_risky=self.min_risky,
+            warmup_risky=self.warmup_risky,
+        )
         if self.risky_asset == self.safe_asset:
-            raise ValueError(f"{who}: risky_asset and safe_asset are both {self.safe_asset!r}")
+            raise StrategyError(f"{who}: risky_asset and safe_asset are both {self.safe_asset!r}")
         if not 0 < self.target_vol_annual < 5:
-            raise ValueError(
+            raise StrategyError(
                 f"{who}: target_vol_annual={self.target_vol_annual!r} must be a decimal a year "
                 "in (0, 5), e.g. 0.10 for 10 %"
             )
         if not 0.0 <= self.min_risky <= self.max_risky <= 1.0:
-            raise ValueError(
+            raise StrategyError(
                 f"{who}: need 0 <= min_risky <= max_risky <= 1; got {self.min_risky}, "
                 f"{self.max_risky}"
             )
         if self.warmup_risky is not None and not (
             self.min_risky <= self.warmup_risky <= self.max_risky
         ):
-            raise ValueError(
+            raise StrategyError(
                 f"{who}: warmup_risky={self.warmup_risky} must lie in [min_risky, max_risky] = "
                 f"[{self.min_risky}, {self.max_risky}]"
             )
@@ -444,9 +469,7 @@ class RiskParity:
 
     def __post_init__(self) -> None:
         who = f"RiskParity {self.name!r}"
-        assets = tuple(self.assets)
-        if len(assets) < 2 or len(set(assets)) != len(assets):
-            raise ValueError(f"{who}: assets {assets} must be two or more unique names")
+        assets = check_asset_names(who, self.assets, minimum=2)
         object.__setattr__(self, "assets", assets)
         _check_estimator(
             who,

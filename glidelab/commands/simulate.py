@@ -160,31 +160,26 @@ def _rebalance(text: str):
         return RebalanceRule(kind="none")
     if text.startswith("band:"):
         try:
-            return RebalanceRule(kind="band", band=float(text[5:]))
-        except ValueError as exc:
-            raise PlanError(f"--rebalance {text!r}: {exc}") from None
+            width = float(text[5:])
+        except ValueError:
+            raise PlanError(f"--rebalance {text!r}: write band:WIDTH, e.g. band:0.05") from None
+        return RebalanceRule(kind="band", band=width)  # a bad width raises StrategyError
     raise PlanError(f"--rebalance {text!r}; use annual, quarterly, monthly, none or band:0.05")
 
 
 def _strategy(args: argparse.Namespace):
-    from backtest.errors import PlanError
     from strategies import FixedMix, preset
 
+    # Strategies raise StrategyError (a GlidelabError): the CLI prints it as it is.
     if args.strategy:
-        try:
-            return preset(args.strategy)
-        except ValueError as exc:
-            raise PlanError(str(exc)) from None
+        return preset(args.strategy)
     assets, weights = _parse_mix(args.mix or "us_stocks=0.6,tbonds_10y=0.4")
-    try:
-        return FixedMix(
-            "mix " + ",".join(f"{a}={w:g}" for a, w in zip(assets, weights, strict=True)),
-            assets,
-            weights,
-            rebalance=_rebalance(args.rebalance),
-        )
-    except ValueError as exc:
-        raise PlanError(f"--mix: {exc}") from None
+    return FixedMix(
+        "mix " + ",".join(f"{a}={w:g}" for a, w in zip(assets, weights, strict=True)),
+        assets,
+        weights,
+        rebalance=_rebalance(args.rebalance),
+    )
 
 
 def _plan(args: argparse.Namespace):

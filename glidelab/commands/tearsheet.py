@@ -87,15 +87,11 @@ def _parse_rates(text: str) -> list[float]:
 
 
 def _strategy(name: str) -> Any:
-    from backtest.errors import StudyError
     from strategies.presets import preset
 
     key = ALIASES.get(name, name)
     options = {"before_data": "cash"} if key.startswith("btc_sleeve") else {}
-    try:
-        return preset(key, **options)
-    except ValueError as exc:
-        raise StudyError(str(exc)) from None
+    return preset(key, **options)  # an unknown name raises StrategyError, a GlidelabError
 
 
 def run(args: argparse.Namespace) -> int:
