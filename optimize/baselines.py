@@ -166,10 +166,22 @@ class EvolutionResult:
 
 
 def four_knot_ages(plan: Plan, periods_per_year: int) -> FloatArray:
-    """Knot ages of the 4-knot family: start, mid-accumulation, retirement, last period."""
+    """Four distinct, increasing knot ages (years) of the differential-evolution family.
+
+    A plan that saves and then spends gets start, mid-accumulation, retirement and the
+    last period's age. A plan without one of the phases would repeat an age (a retiree:
+    start = mid = retirement; an accumulation-only plan: retirement after the last
+    period), so it gets four ages evenly spaced from start to the last period instead.
+    A one-period plan has one knot.
+    """
     last = plan.end_age - 1.0 / periods_per_year
     mid = 0.5 * (plan.start_age + plan.retirement_age)
-    return np.array([plan.start_age, mid, plan.retirement_age, last])
+    ages = np.array([plan.start_age, mid, plan.retirement_age, last])
+    if plan.start_age < mid < plan.retirement_age < last:
+        return ages
+    if last <= plan.start_age:
+        return np.array([float(plan.start_age)])
+    return np.linspace(plan.start_age, last, 4)
 
 
 def differential_evolution_search(
@@ -187,7 +199,8 @@ def differential_evolution_search(
     """Derivative-free search over a 4-knot piecewise-linear equity glide path.
 
     The equity share at ages ``four_knot_ages(plan)`` (start, mid-accumulation,
-    retirement, last period), each in [0, 1], is searched with scipy's
+    retirement, last period; evenly spaced for a plan that starts at retirement), each
+    in [0, 1], is searched with scipy's
     ``differential_evolution`` maximising the simulated success probability; the rest
     is in ``other``. Stops after ``max_seconds`` (checked every generation) or
     ``max_generations``.
