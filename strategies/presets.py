@@ -283,6 +283,10 @@ def _vol_target(target: float) -> Callable[..., Strategy]:
     return factory
 
 
+#: Years of past returns the risk-parity preset waits for before leaving equal weights.
+RISK_PARITY_WARMUP_YEARS = 2.0
+
+
 def risk_parity(
     *,
     equity: str = EQUITY,
@@ -295,13 +299,16 @@ def risk_parity(
 
     Source: Qian (2005), "Risk Parity Portfolios"; Maillard, Roncalli and Teiletche
     (2010). Inverse EWMA volatility (half-life 1 year) from past returns only; equal
-    weights until two years of history exist; rebalanced every period.
+    weights until two years of history exist (2 periods on annual data, 24 on monthly:
+    the warm-up is calendar time, so the preset means the same at either frequency, and
+    two years is the least annual data can estimate a volatility from); rebalanced every
+    period.
     """
     return RiskParity(
         "Risk parity (equity/bonds)",
         (equity, bonds),
         halflife_years=1.0,
-        min_history_periods=None,
+        min_history_years=RISK_PARITY_WARMUP_YEARS,
         rebalance=rebalance or _EVERY_PERIOD,
     )
 

@@ -192,8 +192,9 @@ def _vol_spec(
     window_years: float | None,
     min_history_periods: int | None,
     periods_per_year: int,
+    min_history_years: float | None = None,
 ) -> _VolSpec:
-    """Resolve the estimator's span in periods for this frequency."""
+    """Resolve the estimator's span and warm-up in periods for this frequency."""
     if estimator == "ewma":
         if halflife_periods is not None:
             span = float(halflife_periods)
@@ -208,7 +209,12 @@ def _vol_spec(
                 2, round((window_years if window_years is not None else 3.0) * periods_per_year)
             )
         default_min = int(span)
-    mh = default_min if min_history_periods is None else int(min_history_periods)
+    if min_history_years is not None:
+        mh = round(min_history_years * periods_per_year)
+    elif min_history_periods is not None:
+        mh = int(min_history_periods)
+    else:
+        mh = default_min
     return _VolSpec(estimator, float(span), max(2, mh))  # type: ignore[arg-type]
 
 
@@ -220,16 +226,18 @@ def _check_estimator(
     halflife_years: float | None,
     window_years: float | None,
     min_history_periods: int | None,
+    min_history_years: float | None = None,
 ) -> None:
     optional = ("halflife_periods", "window_periods", "halflife_years", "window_years")
     check_numbers(
         who,
-        (*optional, "min_history_periods"),
+        (*optional, "min_history_periods", "min_history_years"),
         halflife_periods=halflife_periods,
         window_periods=window_periods,
         halflife_years=halflife_years,
         window_years=window_years,
         min_history_periods=min_history_periods,
+        min_history_years=min_history_years,
     )
     if estimator not in ("ewma", "window"):
         raise StrategyError(f"{who}: estimator={estimator!r}; use 'ewma' or 'window'")
@@ -257,6 +265,10 @@ def _check_estimator(
         raise StrategyError(f"{who}: window_periods={window_periods!r} must be an integer >= 2")
     if window_years is not None and not window_years > 0:
         raise StrategyError(f"{who}: window_years={window_years!r} must be > 0")
+    if min_history_periods is not None and min_history_years is not None:
+        raise StrategyError(f"{who}: give min_history_periods or min_history_years, not both")
+    if min_history_years is not None and not min_history_years > 0:
+        raise StrategyError(f"{who}: min_history_years={min_history_years!r} must be > 0")
     if min_history_periods is not None and min_history_periods < 2:
         raise StrategyError(
             f"{who}: min_history_periods={min_history_periods!r} must be >= 2 (a volatility "
@@ -281,8 +293,8 @@ class VolatilityTarget:
     max_risky)``, where ``forecast_vol_t`` is the annualised volatility of the risky
     asset estimated from periods ``< t`` only. The safe asset's own volatility and its
     correlation with the risky asset are ignored (exact when the safe asset is cash).
-    Until ``min_history_periods`` past observations exist the risky share is
-    ``warmup_risky``.
+    Until ``min_history_periods`` past observations (or ``min_history_years`` of them)
+    exist the risky share is ``warmup_risky``.
 
     Parameters
     ----------
@@ -303,9 +315,11 @@ class VolatilityTarget:
     warmup_risky
         Risky share before a forecast exists; default ``target /
         LONG_RUN_EQUITY_VOL_ANNUAL`` (0.19), clipped to the bounds.
-    min_history_periods
-        Past observations needed before trusting the forecast; default the EWMA
-        half-life (at least 2) or the window length.
+    min_history_periods, min_history_years
+        Past history needed before trusting the forecast, in periods or in years (give
+        at most one; years are rounded to whole periods, so the same calendar span on
+        annual and monthly data); default the EWMA half-life or the window length, in
+        periods. Never fewer than 2 observations: a volatility needs two.
     rebalance
         Default: every period (calendar, monthly), so the target is tracked.
     """
@@ -323,6 +337,7 @@ class VolatilityTarget:
     halflife_years: float | None = None
     window_years: float | None = None
     min_history_periods: int | None = None
+    min_history_years: float | None = None
     rebalance: RebalanceRule = field(default_factory=lambda: RebalanceRule("calendar", 1))
     sleeve_band: SleeveBand | None = None
     smoothing: Smoothing | None = None
@@ -366,6 +381,7 @@ class VolatilityTarget:
             self.halflife_years,
             self.window_years,
             self.min_history_periods,
+            self.min_history_years,
         )
 
     @property
@@ -410,6 +426,7 @@ class VolatilityTarget:
             self.window_years,
             self.min_history_periods,
             periods_per_year,
+            self.min_history_years,
         )
         vol, n_obs = _forecast(spec, risky[:, :, None], periods_per_year)
         vol, n_obs = vol[..., 0], n_obs[..., 0]
@@ -446,7 +463,7 @@ class RiskParity:
     assets
         Asset names.
     estimator, halflife_periods, halflife_years, window_periods, window_years,
-    min_history_periods
+    min_history_periods, min_history_years
         As for :class:`VolatilityTarget` (default EWMA with a 1-year half-life).
     warmup_weights
         Decimal weights before any forecast exists; default equal weights.
@@ -460,6 +477,7 @@ class RiskParity:
     halflife_years: float | None = None
     window_years: float | None = None
     min_history_periods: int | None = None
+    min_history_years: float | None = None
     warmup_weights: tuple[float, ...] | None = None
     rebalance: RebalanceRule = field(default_factory=lambda: RebalanceRule("calendar", 1))
     sleeve_band: SleeveBand | None = None
@@ -479,6 +497,7 @@ class RiskParity:
             self.halflife_years,
             self.window_years,
             self.min_history_periods,
+            self.min_history_years,
         )
         if self.warmup_weights is not None:
             w = _clean_weight_table(self.warmup_weights, len(assets), who, "warmup_weights")
@@ -501,6 +520,7 @@ class RiskParity:
             self.window_years,
             self.min_history_periods,
             ppy,
+            self.min_history_years,
         )
         vol, n_obs = _forecast(spec, r, ppy)
         ready = (n_obs >= spec.min_history_periods) & np.isfinite(vol)

@@ -105,6 +105,10 @@ BAD_INPUTS: dict[str, Callable[[], object]] = {
     "vol target min history 1": lambda: VolatilityTarget("v", min_history_periods=1),
     "risk parity one asset": lambda: RiskParity("r", ("eq",)),
     "risk parity warm-up": lambda: RiskParity("r", ("eq", "bd"), warmup_weights=(0.9, 0.9)),
+    "risk parity warm-up years 0": lambda: RiskParity("r", ("eq", "bd"), min_history_years=0.0),
+    "risk parity warm-up twice": lambda: RiskParity(
+        "r", ("eq", "bd"), min_history_periods=24, min_history_years=2.0
+    ),
     # crypto
     "sleeve base None": lambda: CryptoSleeve(None, 0.05),  # type: ignore[arg-type]
     "sleeve weight 1": lambda: CryptoSleeve(_mix(), 1.0),

@@ -239,3 +239,18 @@ def test_smoothed_preset_carries_its_overlay(annual_long):
     assert res.reserve is not None and (res.reserve >= 0).all()
     # money is moved between account and reserve, never created or lost (round-off only)
     np.testing.assert_allclose(res.wealth + res.reserve, raw.wealth, rtol=1e-10)
+
+
+@pytest.mark.parametrize("ppy", [1, 12])
+def test_risk_parity_waits_two_years_at_either_frequency(ppy):
+    # The docstring promises equal weights until two years of history exist. With
+    # volatilities 3:1 the weights leave 50/50 for 25/75 as soon as the forecast is used.
+    n = 6 * ppy
+    rng = np.random.default_rng(3)
+    r = np.stack([0.03 * rng.standard_normal(n), 0.01 * rng.standard_normal(n)], axis=-1)
+    s = preset("risk_parity", equity="a", bonds="b")
+    w = s.target_weights(Schedule(40 + np.arange(n) / ppy, 65.0, ppy), r[None])[0]
+    warm = 2 * ppy  # periods in two years: 2 annual, 24 monthly
+    np.testing.assert_array_equal(w[:warm], 0.5)  # exactly the equal-weight warm-up
+    assert np.all(np.abs(w[warm:, 0] - 0.5) > 0.05)  # then inverse volatility, far from 50/50
+    assert "two years" in P.risk_parity.__doc__
