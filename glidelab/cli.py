@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GlidelabError as exc:
         print(f"glidelab {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # disk full, permission denied: the system's words, one line
+        print(f"glidelab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

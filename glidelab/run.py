@@ -34,6 +34,7 @@ from backtest.io import atomic_directory
 from backtest.plan import ConstantReal, Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import funded_ratio, simulate
+from glidelab.outputs import check_output_folder
 from glidelab.search import SearchRun, run_search, write_search
 from glidelab.study import Study
 from strategies import CryptoSleeve, FixedMix
@@ -192,9 +193,12 @@ def run_study(
 ) -> StudyResult:
     """Run every part of ``study`` and write its folder atomically; see the module doc."""
     out_dir = Path(out_root if out_root is not None else study.output.dir) / study.name
+    # Everything that can be refused is refused before the long computation starts.
+    check_output_folder(out_dir, "output folder", "choose another --out or [output] dir")
     log("- loading the embedded history")
     history = _history(study)
     strategies = strategies_for(study)
+    sets_by_plan = {p.name: scenario_sets(study, history, p.plan) for p in study.plans}
 
     search: SearchRun | None = None
     if study.optimize.enabled:
@@ -203,11 +207,9 @@ def run_study(
         strategies["optimised glide path"] = search.result.glide_path
 
     rows: list[dict[str, Any]] = []
-    sets_by_plan: dict[str, dict[str, Scenarios]] = {}
     for p in study.plans:
         log(f"- simulating plan {p.name!r}: {len(strategies)} strategies")
-        sets = sets_by_plan[p.name] = scenario_sets(study, history, p.plan)
-        for set_name, sc in sets.items():
+        for set_name, sc in sets_by_plan[p.name].items():
             for label, strat in strategies.items():
                 res = simulate(sc, p.plan, strat)
                 rows.append(_row(p.name, p.plan, label, set_name, p.pension_target, res))

@@ -27,6 +27,7 @@ Amounts are real USD of the start date per year; rates are decimals (0.04 = 4 %)
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field, fields
 from importlib import resources
@@ -48,6 +49,126 @@ from backtest.plan import (
 
 WITHDRAWAL_RULES = ("constant_real", "fixed_percent", "guyton_klinger", "rmd", "none")
 SUCCESS_RULES = ("money_lasts", "funded_ratio")
+
+_FUNDED_RATIO_KEYS = {
+    "replacement_rate": None,
+    "accrual_rate": None,
+    "final_average_years": None,
+    "payout_years": None,
+    "discount_rate_real": None,
+    "threshold": None,
+}
+#: Every key a study file may hold: name -> None (a value) or the keys of its sub-table
+#: (a list of tables, like [[plans]], uses the schema of one table). It is checked first,
+#: before any value, so a misspelt key is reported as what it is and never as a missing
+#: value it would have set. A key the parser reads must be declared here.
+SCHEMA: dict[str, Any] = {
+    "study": {"name": None, "seed": None, "description": None},
+    "data": dict.fromkeys(("frequency", "start", "end", "equity", "bonds", "cash", "crypto")),
+    "scenarios": {
+        "historical": None,
+        "bootstrap_n": None,
+        "block_length": None,
+        "bootstrap_method": None,
+        "crypto_before_data": None,
+        "crypto_proxy": {"mean_log_annual": None, "vol_log_annual": None},
+    },
+    "plans": {
+        **dict.fromkeys(
+            (
+                "name",
+                "start_age",
+                "retirement_age",
+                "end_age",
+                "initial_balance",
+                "salary",
+                "salary_growth_real",
+                "contribution_rate",
+                "match_rate",
+                "match_cap",
+                "annual_limit",
+                "catch_up",
+                "contribution_timing",
+                "expense_ratio",
+                "transaction_cost_bps",
+                "rmd_floor",
+                "strategy",
+            )
+        ),
+        "withdrawal": dict.fromkeys(
+            (
+                "rule",
+                "timing",
+                "amount",
+                "rate",
+                "indexed",
+                "upper_guard",
+                "lower_guard",
+                "adjustment",
+            )
+        ),
+        "success": {"kind": None, **_FUNDED_RATIO_KEYS},
+        "pension_target": dict(_FUNDED_RATIO_KEYS),
+    },
+    "strategies": {
+        "presets": None,
+        "crypto_sleeves": None,
+        "crypto_base": None,
+        "custom": dict.fromkeys(
+            (
+                "name",
+                "years_to_retirement",
+                "equity",
+                "crypto_sleeve",
+                "rebalance",
+                "rebalance_every_months",
+                "rebalance_band",
+            )
+        ),
+    },
+    "optimize": {
+        "enabled": None,
+        "plan": None,
+        "n_scenarios": None,
+        "holdout_n": None,
+        "max_iterations": None,
+        "constraints": dict.fromkeys(("monotone_equity", "max_change_per_year", "crypto_cap")),
+    },
+    "analysis": {"withdrawal_rates": None, "equity_shares": None},
+    "output": {"dir": None, "tearsheet": None},
+}
+
+
+def _unknown_key(where: str, key: str, allowed: list[str]) -> StudyError:
+    """The error for a key nobody reads, with the closest allowed name (difflib)."""
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return StudyError(
+        f"{where}: unknown key {key!r}{hint} (allowed keys: {', '.join(sorted(allowed))})"
+    )
+
+
+def check_keys(raw: object, schema: dict[str, Any] = SCHEMA, where: str = "study file") -> None:
+    """Raise a :class:`StudyError` for the first key of ``raw`` that ``schema`` lacks.
+
+    Runs before any value is read, so ``salery = 50000`` is reported as the unknown key
+    it is (with ``'salary'`` suggested), not as the missing salary it fails to set.
+    """
+    if not isinstance(raw, dict):
+        return  # a table of the wrong type is reported by the reader, with its field
+    for key, value in raw.items():
+        if key not in schema:
+            raise _unknown_key(where, str(key), list(schema))
+        sub = schema[key]
+        if sub is None:
+            continue
+        inner = f"[{key}]" if where == "study file" else f"{where}.{key}"
+        if isinstance(value, list):
+            label = f"[[{key}]]" if where == "study file" else f"{where}.{key}"
+            for i, item in enumerate(value):
+                check_keys(item, sub, f"{label} #{i + 1}")
+        else:
+            check_keys(value, sub, inner)
 
 
 class _Table:
@@ -142,9 +263,7 @@ class _Table:
             child.done()
         unknown = sorted(set(self.raw) - self.seen)
         if unknown:
-            raise StudyError(
-                f"{self.where}: unknown key(s) {unknown}; allowed keys are {sorted(self.seen)}"
-            )
+            raise _unknown_key(self.where, unknown[0], sorted(self.seen))
 
 
 @dataclass(frozen=True)
@@ -170,6 +289,15 @@ class ScenarioConfig:
     bootstrap_method: str = "stationary"
     crypto_before_data: str = "cash"
     crypto_proxy: tuple[float, float] | None = None  # (mean_log_annual, vol_log_annual)
+
+    def __post_init__(self) -> None:
+        # Checked here, not when scenarios are drawn, so that no override (--quick, a
+        # notebook's dataclasses.replace) can run, or hide, a study that has no scenarios.
+        if not self.historical and self.bootstrap_n <= 0:
+            raise StudyError(
+                "[scenarios]: historical = false and bootstrap_n = 0 leave no scenarios; "
+                "set historical = true or bootstrap_n > 0"
+            )
 
 
 @dataclass(frozen=True)
@@ -347,6 +475,7 @@ def _proxy(sc: _Table) -> tuple[float, float] | None:
 
 def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
     """Validate a parsed TOML mapping into a :class:`Study`; errors name the field."""
+    check_keys(raw)
     top = _Table(raw, "study file")
     s = top.table("study")
     d = top.table("data")

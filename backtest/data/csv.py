@@ -20,14 +20,40 @@ import pandas as pd
 from backtest.data.calendar import detect_calendar, find_gaps, format_gaps
 from backtest.errors import DataError
 
-__all__ = ["CsvFrequency", "CsvKind", "load_csv"]
+__all__ = ["CsvFrequency", "CsvKind", "CsvUnit", "load_csv"]
 
 CsvKind = Literal["prices", "returns"]
 CsvFrequency = Literal["daily", "monthly", "annual"]
+CsvUnit = Literal["decimal", "percent"]
 _KINDS = ("prices", "returns")
 _FREQUENCIES = ("daily", "monthly", "annual")
+_UNITS = ("decimal", "percent")
+_PERIOD = {"daily": "day", "monthly": "month", "annual": "year"}
 # Median |return| above which decimal returns are implausible and percent is likely.
 _PERCENT_MEDIAN = {"daily": 0.1, "monthly": 0.5, "annual": 2.0}
+# A mean return per period above this, steadier than its own spread (mean > standard
+# deviation), is no asset's decimal record: it is a low-yield series in percent (monthly
+# T-bills 0.35-0.45, annual bonds 0.5-1.8). Bitcoin's large moves swing both ways and
+# pass; the S&P 500's best five years (1995-99, mean 0.29 a year) stay below 0.5.
+_PERCENT_MEAN = {"daily": 0.01, "monthly": 0.05, "annual": 0.5}
+
+
+def _looks_percent(r: pd.Series, frequency: str) -> str:
+    """Why decimal returns ``r`` look like percent ("" when they do not)."""
+    nonzero = r[r != 0].abs()
+    median = float(r.abs().median())
+    if len(nonzero) and bool((nonzero > 1).all()):
+        return f"every |r| > 1 (median {median:.3g})"
+    if median > _PERCENT_MEDIAN[frequency]:
+        return f"median |r| = {median:.3g} a {_PERIOD[frequency]}"
+    mean = float(r.mean())
+    sd = float(r.std(ddof=1)) if len(r) > 1 else float("nan")
+    if mean > _PERCENT_MEAN[frequency] and not (sd >= mean):
+        return (
+            f"as decimals they would gain {mean:.1%} a {_PERIOD[frequency]} on average, more "
+            f"than their standard deviation ({sd:.3g})"
+        )
+    return ""
 
 
 def _dates(shown: pd.Index | Sequence[pd.Timestamp], limit: int = 8) -> str:
@@ -137,6 +163,7 @@ def load_csv(
     date_column: str = "date",
     *,
     columns: Sequence[str] | None = None,
+    unit: CsvUnit | None = None,
     percent: bool = False,
 ) -> pd.DataFrame:
     """Decimal simple returns from a user's CSV of prices or returns.
@@ -156,8 +183,13 @@ def load_csv(
         Name of the date column (matched case-insensitively).
     columns
         Only these value columns (default: all).
+    unit
+        For ``kind="returns"``: ``"decimal"`` (0.05 = 5 %) or ``"percent"`` (5 = 5 %,
+        divided by 100). ``None`` (default) reads decimals but refuses values that look
+        like percent (e.g. monthly T-bills of 0.35-0.45, which would be +35 % a month),
+        asking for the unit; state ``unit="decimal"`` to load such values as they are.
     percent
-        The file holds returns in percent (5 = 5 %): divide by 100.
+        Older spelling of ``unit="percent"``.
 
     Returns
     -------
@@ -175,6 +207,12 @@ def load_csv(
     """
     if kind not in _KINDS:
         raise DataError(f"kind={kind!r} is unknown; use 'prices' or 'returns'")
+    if unit is not None and unit not in _UNITS:
+        raise DataError(f"unit={unit!r} is unknown; use 'decimal' (0.05 = 5 %) or 'percent'")
+    if percent:
+        if unit == "decimal":
+            raise DataError("percent=True contradicts unit='decimal'; pass one of them")
+        unit = "percent"
     if frequency not in _FREQUENCIES:
         raise DataError(
             f"frequency={frequency!r} is unknown; say what one row is: 'daily', 'monthly' "
@@ -202,8 +240,8 @@ def load_csv(
             )
 
     if kind == "prices":
-        if percent:
-            raise DataError("percent=True applies to kind='returns' only")
+        if unit is not None:
+            raise DataError(f"unit={unit!r} applies to kind='returns' only (prices have no unit)")
         bad = values.le(0)
         if bad.to_numpy().any():
             col = values.columns[bad.any().to_numpy()][0]
@@ -217,22 +255,21 @@ def load_csv(
         rets = values / values.shift(1) - 1.0
         rets = rets.iloc[1:]
     else:
-        rets = values / 100.0 if percent else values
+        rets = values / 100.0 if unit == "percent" else values
         for col in rets.columns:
             r = rets[col]
-            nonzero = r[r != 0].abs()
-            looks_percent = (len(nonzero) > 0 and bool((nonzero > 1).all())) or bool(
-                r.abs().median() > _PERCENT_MEDIAN[frequency]
-            )
-            if looks_percent and not percent:
+            why = _looks_percent(r, frequency) if unit is None else ""
+            if why:
                 raise DataError(
-                    f"{label}: column {col!r} looks like percent (median |r| = "
-                    f"{r.abs().median():.3g} for {frequency} returns); give decimal returns "
-                    f"(divide by 100) or pass percent=True"
+                    f"{label}: column {col!r} looks like percent, not decimal {frequency} "
+                    f"returns ({why}); if the file holds percent pass unit='percent', if "
+                    f"these really are decimal returns pass unit='decimal'"
                 )
             low = r[r <= -1.0]
             if len(low):
-                hint = "" if percent else "; if the file is in percent, pass percent=True"
+                hint = (
+                    "" if unit == "percent" else "; if the file is in percent, pass unit='percent'"
+                )
                 raise DataError(
                     f"{label}: column {col!r} has returns <= -100 % at {_dates(low.index)} "
                     f"(e.g. {low.iloc[0]:.4g}); a return cannot lose more than everything{hint}"

@@ -19,10 +19,12 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import json
+import logging
 import os
 import re
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -82,32 +84,48 @@ def _download(tickers: list[str], start: _dt.date, end: _dt.date) -> pd.DataFram
     columns: dict[str, pd.Series] = {}
     old = yf.config.debug.hide_exceptions
     yf.config.debug.hide_exceptions = False  # raise instead of logging and returning empty
+    # yfinance talks to the terminal on its own (its logger's "Cookie/crumb fetch failed"
+    # line, progress prints); glidelab says what went wrong in one error or warning of its
+    # own, so the library is silenced while it runs.
+    logger = logging.getLogger("yfinance")
+    was_disabled = logger.disabled
+    logger.disabled = True
+    chatter = io.StringIO()
     try:
-        for ticker in tickers:
-            try:
-                hist = yf.Ticker(ticker).history(
-                    start=start.isoformat(),
-                    end=(end + _dt.timedelta(days=1)).isoformat(),  # yfinance end is exclusive
-                    interval="1d",
-                    auto_adjust=True,
-                    actions=False,
-                )
-            except (yfe.YFPricesMissingError, yfe.YFTzMissingError, yfe.YFTickerMissingError):
-                continue
-            except yfe.YFRateLimitError as exc:
-                raise OfflineError(
-                    f"Yahoo Finance rate-limited the download of {ticker!r}: {exc}"
-                ) from exc
-            except OSError as exc:  # curl / requests connection errors derive from OSError
-                raise OfflineError(f"cannot reach Yahoo Finance for {ticker!r}: {exc}") from exc
-            close = _close_column(hist)
-            if close is not None and close.notna().any():
-                columns[ticker] = close
+        with redirect_stdout(chatter), redirect_stderr(chatter):
+            for ticker in tickers:
+                try:
+                    hist = yf.Ticker(ticker).history(
+                        start=start.isoformat(),
+                        end=(end + _dt.timedelta(days=1)).isoformat(),  # yfinance end is exclusive
+                        interval="1d",
+                        auto_adjust=True,
+                        actions=False,
+                    )
+                except (yfe.YFPricesMissingError, yfe.YFTzMissingError, yfe.YFTickerMissingError):
+                    continue
+                except yfe.YFRateLimitError as exc:
+                    raise OfflineError(
+                        f"Yahoo Finance rate-limited the download of {ticker!r}: {exc}"
+                    ) from exc
+                except OSError as exc:  # curl / requests connection errors derive from OSError
+                    raise OfflineError(
+                        f"cannot reach Yahoo Finance for {ticker!r}: {_sentence(exc)}"
+                    ) from exc
+                close = _close_column(hist)
+                if close is not None and close.notna().any():
+                    columns[ticker] = close
     finally:
         yf.config.debug.hide_exceptions = old
+        logger.disabled = was_disabled
     if not columns:
         return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
     return pd.DataFrame(columns)
+
+
+def _sentence(exc: BaseException) -> str:
+    """An exception's text without its closing full stop, to go inside a sentence."""
+    return str(exc).strip().rstrip(".")
 
 
 def _close_column(frame: pd.DataFrame | None) -> pd.Series | None:
@@ -322,7 +340,7 @@ def _get_closes(
             )
             return cached.closes.loc[pd.Timestamp(fetch_start) : pd.Timestamp(end)], "stale cache"
         raise OfflineError(
-            f"{exc}. No usable cached prices for {ticker!r} over {fetch_start}..{end}: "
+            f"{_sentence(exc)}. No usable cached prices for {ticker!r} over {fetch_start}..{end}: "
             f"{_cache_summary(cache_dir)}"
         ) from exc
     close = None

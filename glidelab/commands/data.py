@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
     """Print the table; write it as CSV if asked."""
     from backtest.data import get_series, summary_table
     from backtest.io import write_text_atomic
+    from glidelab.outputs import check_output_file
 
+    if args.csv:
+        check_output_file(args.csv, "--csv", "give a file path such as results/series.csv")
     table = summary_table(args.frequency, real=args.real)
     header = ["name", "freq", "first", "last", "n", "arith/yr", "geo/yr", "vol/yr", "worst"]
     header += ["when", "source"]

@@ -53,9 +53,16 @@ def run(args: argparse.Namespace) -> int:
     if args.quick:
         study = dataclasses.replace(
             study,
-            scenarios=dataclasses.replace(study.scenarios, bootstrap_n=300),
+            # Smaller, never switched on: a study with no bootstrap keeps none, so --quick
+            # runs (or refuses) exactly the study it was given.
+            scenarios=dataclasses.replace(
+                study.scenarios, bootstrap_n=min(study.scenarios.bootstrap_n, 300)
+            ),
             optimize=dataclasses.replace(
-                study.optimize, n_scenarios=300, holdout_n=500, max_iterations=4
+                study.optimize,
+                n_scenarios=min(study.optimize.n_scenarios, 300),
+                holdout_n=min(study.optimize.holdout_n, 500),
+                max_iterations=min(study.optimize.max_iterations, 4),
             ),
         )
     log = (lambda _: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))

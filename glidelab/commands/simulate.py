@@ -279,10 +279,39 @@ def _assumptions(
     return means, vols
 
 
+def _short_history_warning(
+    history: Any, assets: list[str], n_periods: int, args: argparse.Namespace
+) -> str:
+    """Words for a plan longer than the history its random scenarios resample ("" if not).
+
+    With ``--before-data exclude`` an asset whose data start late (Bitcoin) cuts the
+    history to its own span, so a lifetime of bootstrap scenarios is stitched from those
+    few years alone, its early boom included.
+    """
+    if args.scenarios == "historical" or (args.scenarios == "parametric" and args.assume):
+        return ""  # cohorts need the whole plan in history; --assume states the future
+    if len(history) >= n_periods:
+        return ""
+    from backtest.data import get_series
+
+    first = {a: get_series(a, args.frequency).first for a in assets}
+    late = max(first, key=lambda a: str(first[a]))
+    unit = "years" if args.frequency == "annual" else "months"
+    verb = "resample" if args.scenarios == "bootstrap" else "are estimated from"
+    return (
+        f"the history of {', '.join(assets)} covers only {history.index[0]:%Y}-"
+        f"{history.index[-1]:%Y} ({len(history)} {unit}, limited by {late}), shorter than "
+        f"the plan's {n_periods} {unit}: the {args.scenarios} scenarios {verb} those years "
+        f"only, as if they could recur for a lifetime. Use --before-data cash (the asset earns "
+        f"T-bills before its data begin) or --scenarios parametric --assume {late}=MEAN,VOL"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Build plan, strategy and scenarios; simulate; print and write the statistics."""
     import dataclasses
     import json
+    import sys
     from pathlib import Path
 
     import numpy as np
@@ -293,9 +322,20 @@ def run(args: argparse.Namespace) -> int:
     from backtest.io import write_text_atomic
     from backtest.simulate import DEFAULT_PERCENTILES, simulate, simulate_chunked
     from backtest.types import periods_per_year
+    from glidelab.outputs import check_output_file, check_output_folder
 
     if args.n < 1 or args.chunk_size < 1:
         raise PlanError("--n and --chunk-size must be >= 1")
+    if not args.salary >= 0:
+        raise PlanError(
+            f"--salary {args.salary:g}: a salary is real USD a year, >= 0 "
+            "(0 for a member who no longer saves)"
+        )
+    out = Path(args.out)
+    fix = "give --out a folder path (it is created if missing)"
+    check_output_folder(out, "--out", fix)
+    for suffix in (".csv", ".json"):
+        check_output_file(out / f"{args.name}{suffix}", "output file", fix + " or another --name")
     plan = _plan(args)
     strategy = _strategy(args)
     ppy = periods_per_year(args.frequency)
@@ -303,6 +343,9 @@ def run(args: argparse.Namespace) -> int:
     assets = [a for a in strategy.assets if a != "cpi"]
     history, filled = _history(assets, args.frequency, args.before_data)
     means, vols = _assumptions(args.assume, assets, args.scenarios)
+    warning = _short_history_warning(history, assets, n_periods, args)
+    if warning:
+        print(f"glidelab simulate: warning: {warning}", file=sys.stderr)
     if args.scenarios == "historical":
         sc = generators.historical_cohorts(history, assets, n_periods, wrap=args.wrap)
         res = simulate(sc, plan, strategy)
@@ -364,10 +407,10 @@ def run(args: argparse.Namespace) -> int:
         "scenarios": {"description": description, "meta": scen_meta},
         "filled_with_cash": filled,
         "assumptions": {a: {"mean_log_annual": means[a], "vol_log_annual": vols[a]} for a in means},
+        "warnings": [warning] if warning else [],
         "units": "real USD of the start date",
         "results": dict(zip(table.statistic, (float(v) for v in table.value), strict=True)),
     }
-    out = Path(args.out)
     csv_path = write_text_atomic(out / f"{args.name}.csv", table.to_csv(index=False))
     json_path = write_text_atomic(
         out / f"{args.name}.json", json.dumps(record, indent=2, default=str) + "\n"

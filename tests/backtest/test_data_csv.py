@@ -60,10 +60,48 @@ def test_daily_prices_and_file_object() -> None:
 
 def test_percent_flag(tmp_path: Path) -> None:
     path = _write(tmp_path, "date,r\n2020-01-31,1.5\n2020-02-29,-2.5\n2020-03-31,3")
-    with pytest.raises(DataError, match=r"looks like percent.*divide by 100.*percent=True"):
+    with pytest.raises(DataError, match=r"looks like percent.*pass unit='percent'"):
         load_csv(path, "returns", "monthly")
-    rets = load_csv(path, "returns", "monthly", percent=True)
+    rets = load_csv(path, "returns", "monthly", unit="percent")
     np.testing.assert_allclose(rets["r"], [0.015, -0.025, 0.03], rtol=1e-12)
+    # The older spelling still works.
+    old = load_csv(path, "returns", "monthly", percent=True)
+    np.testing.assert_allclose(old["r"], rets["r"], rtol=0)
+
+
+# Low-yield series written in percent: their median is small, so only the steadiness
+# test sees them (as decimals: +40 % a month, +110 % a year, with little spread).
+PERCENT_LOOKALIKES = {
+    "monthly T-bills": ("monthly", [0.35, 0.41, 0.38, 0.45, 0.40, 0.37]),
+    "annual bonds": ("annual", [0.5, 1.2, 1.8, 0.9, 1.4, 0.7]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PERCENT_LOOKALIKES))
+def test_low_yields_in_percent_need_their_unit(tmp_path: Path, case: str) -> None:
+    frequency, values = PERCENT_LOOKALIKES[case]
+    dates = pd.date_range(
+        "2000-01-31", periods=len(values), freq="ME" if frequency == "monthly" else "YE"
+    )
+    text = "date,r\n" + "".join(f"{d.date()},{v}\n" for d, v in zip(dates, values, strict=True))
+    path = _write(tmp_path, text)
+    with pytest.raises(
+        DataError, match=r"column 'r' looks like percent.*unit='percent'.*unit='decimal'"
+    ):
+        load_csv(path, "returns", frequency)  # type: ignore[arg-type]
+    pct = load_csv(path, "returns", frequency, unit="percent")  # type: ignore[arg-type]
+    np.testing.assert_allclose(pct["r"], np.array(values) / 100, rtol=1e-12)
+    # Stated as decimals, they load as given: the user has said what they are.
+    dec = load_csv(path, "returns", frequency, unit="decimal")  # type: ignore[arg-type]
+    np.testing.assert_allclose(dec["r"], values, rtol=0)
+
+
+def test_unit_is_checked(tmp_path: Path) -> None:
+    path = _write(tmp_path, "date,r\n2020-01-31,0.01\n2020-02-29,0.02")
+    with pytest.raises(DataError, match=r"unit='basis points' is unknown"):
+        load_csv(path, "returns", "monthly", unit="basis points")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=r"applies to kind='returns' only"):
+        load_csv(path, "prices", "monthly", unit="percent")
 
 
 def test_columns_selection(tmp_path: Path) -> None:

@@ -364,3 +364,42 @@ def test_real_download_through_loader(fake_yf: type[_FakeTicker], tmp_path: Path
     rets = load_yahoo("SPY", "2020-01-03", "2020-01-31", "daily", cache_dir=tmp_path)
     hist = _recorded_history()["Close"].to_numpy()
     np.testing.assert_allclose(rets["SPY"].to_numpy(), hist[1:] / hist[:-1] - 1, rtol=1e-12)
+
+
+class _ChattyTicker(_FakeTicker):
+    """Fails as yfinance 1.x does offline: logs its cookie line, prints, then raises."""
+
+    def history(self, **kwargs: object) -> pd.DataFrame:
+        import logging
+
+        logging.getLogger("yfinance").error(
+            "Cookie/crumb fetch failed (ConnectError), continuing without crumb"
+        )
+        print("1 Failed download: ['SPY']")
+        raise OSError(
+            "Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com. "
+            "See https://curl.se/libcurl/c/libcurl-errors.html first for more details."
+        )
+
+
+def test_offline_message_is_ours_alone(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    import yfinance
+
+    monkeypatch.setattr(yfinance, "Ticker", _ChattyTicker)
+    with caplog.at_level(logging.DEBUG), pytest.raises(OfflineError) as info:
+        load_yahoo("SPY", "2020-01-01", "2020-01-31", cache_dir=tmp_path)
+    message = str(info.value)
+    assert "cannot reach Yahoo Finance for 'SPY'" in message and "No usable cached" in message
+    assert ".." not in message.replace("2020-01-31..", "").replace("..2020", "")  # dates only
+    assert ". ." not in message and "details.." not in message
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""  # yfinance's own print is swallowed
+    assert "Cookie" not in caplog.text  # and its logger line never reaches the user
+    assert not logging.getLogger("yfinance").disabled  # restored afterwards

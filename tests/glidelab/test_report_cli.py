@@ -72,7 +72,7 @@ def test_tearsheet_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     bad = tmp_path / "bad.toml"
     bad.write_text(STUDY.replace("presets", "preset"))
     assert main(["tearsheet", "--study", str(bad)]) == 2
-    assert "unknown key(s) ['preset']" in capsys.readouterr().err
+    assert "unknown key 'preset'; did you mean 'presets'?" in capsys.readouterr().err
     assert main(["tearsheet", "--study", str(bad), "--strategies", "60_40"]) == 2
     assert "cannot be combined with --study" in capsys.readouterr().err
 

@@ -37,7 +37,10 @@ def test_default_study_describes_maya() -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda r: r["plans"][0].update(withdrawl=1), "unknown key(s) ['withdrawl']"),
+        (
+            lambda r: r["plans"][0].update(withdrawl=1),
+            "unknown key 'withdrawl'; did you mean 'withdrawal'?",
+        ),
         (lambda r: r["plans"][0]["withdrawal"].update(rule="4pct"), "one of ['constant_real'"),
         (lambda r: r["data"].update(frequency="weekly"), "[data].frequency = 'weekly'"),
         (lambda r: r["plans"][0].update(retirement_age=20), "retirement_age"),
