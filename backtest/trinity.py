@@ -1,10 +1,11 @@
 """Validation of the simulator against the Trinity study.
 
 Cooley, P. L., Hubbard, C. M. and Walz, D. T. (1998), "Retirement Savings: Choosing a
-Withdrawal Rate That Is Sustainable", *AAII Journal* 20(2), 16-21. Table 1 of that paper
+Withdrawal Rate That Is Sustainable", *AAII Journal* 20(2), 16-21. Table 3 of that paper
 gives the share of 1926-1995 historical payout periods in which inflation-adjusted
 monthly withdrawals (a percentage of the starting balance, raised with the CPI) never
-exhausted a portfolio of S&P 500 stocks and long-term high-grade corporate bonds.
+exhausted a portfolio of S&P 500 stocks and long-term high-grade corporate bonds. (The
+paper's Table 1 reports withdrawals fixed in nominal dollars, not compared here.)
 
 :data:`PUBLISHED` holds the 36 cells we compare (30-year horizon: four mixes; 15-year
 horizon: 100 % stocks and 50/50; withdrawal rates 3 % to 8 %).
@@ -44,7 +45,7 @@ from strategies import FixedMix, RebalanceRule
 #: Withdrawal rates of the compared cells, decimal of the starting balance per year.
 RATES: tuple[float, ...] = (0.03, 0.04, 0.05, 0.06, 0.07, 0.08)
 
-#: Cooley, Hubbard and Walz (1998), Table 1, inflation-adjusted withdrawals: success rates
+#: Cooley, Hubbard and Walz (1998), Table 3, inflation-adjusted withdrawals: success rates
 #: in percent, keyed by (horizon in years, stock share in percent), one entry per rate in
 #: :data:`RATES`. Stocks: S&P 500; bonds: long-term high-grade corporates; 1926-1995.
 PUBLISHED: dict[tuple[int, int], tuple[float, ...]] = {
@@ -58,7 +59,8 @@ PUBLISHED: dict[tuple[int, int], tuple[float, ...]] = {
 
 CITATION = (
     'Cooley, P. L., Hubbard, C. M. and Walz, D. T. (1998), "Retirement Savings: Choosing a '
-    'Withdrawal Rate That Is Sustainable", AAII Journal 20(2), 16-21, Table 1.'
+    'Withdrawal Rate That Is Sustainable", AAII Journal 20(2), 16-21, Table 3 '
+    "(inflation-adjusted withdrawals)."
 )
 
 
