@@ -1,0 +1,779 @@
+"""A population of members of one target-date vintage, and a shared glide path's outcomes.
+
+A target-date fund holds one glide path for everyone born in the same years. This module
+draws a vintage of members reproducibly from stated distributions (:class:`PopulationSpec`)
+and turns each into per-period real cash flows (:func:`draw_members` ->
+:class:`Members`), then runs one glide path, shared by all members, over member-paths
+(a member paired with a market path) and scores it (:func:`evaluate_population`).
+
+Timeline and units
+------------------
+Annual periods from ``first_age`` (the vintage's entry age) to ``end_age``; period ``t``
+covers ages ``[first_age + t, first_age + t + 1)``, calendar year ``birth_year + age``.
+Amounts are **real USD of 2025** a year; rates are decimal a year. The glide path is read
+by the vintage's age against the target date (``target_year - birth_year``), not by
+each member's own retirement age: that is what sharing one fund means.
+
+Member model (each distribution a field of :class:`PopulationSpec`, defaults stated there)
+-----------------------------------------------------------------------------------------
+* start age uniform on whole years; starting salary lognormal (median, log sd);
+* real salary by age: the Cocco, Gomes and Maenhout (2005, Review of Financial Studies
+  18(2), Table 2) age profile of log labour income, a cubic in age, for high-school or
+  college graduates (a hump peaking in the late 40s), times economy-wide real wage
+  growth;
+* career breaks: each working year a break starts with a probability; its length is
+  geometric with a stated mean; no salary, no contributions during a break;
+* contributions: auto-enrolment at a default rate rising by an escalation step a year
+  to a cap, reset to the default at each new job; employer match (rate x employee
+  contribution up to a share of salary); IRS 402(g) elective-deferral limit and the
+  414(v) catch-up from age 50 (2025: 23,500 and 7,500 USD);
+* leakage before retirement: at a job change the member cashes out the whole balance
+  with a probability; hardship withdrawals of a share of the balance with a yearly
+  probability; before age 59.5 both pay the 10 % additional tax of IRC sec. 72(t) (paid
+  out of the amount withdrawn: it is a loss to the member, not to the account);
+* retirement age from a discrete distribution over 62-70; Social Security claimed at
+  retirement (:mod:`backtest.social_security`, from the member's own earnings);
+* spending need from retirement: ``replacement_rate x final salary - Social Security``
+  (at least zero), constant in real terms, paid at the start of each year;
+* sex, for mortality (:mod:`backtest.mortality`, SSA cohort tables): survival from the
+  retirement age.
+
+Account (per member-path, vectorised): ``W[t+1] = (W[t] - leak[t] - paid[t]) * G[t] * (1 -
+fee) + contrib[t]``, with the leakage ``leak = share x W`` and the spending taken at the
+start of the year, contributions at the end, and the portfolio rebalanced to the shared
+target every year (so its real gross return ``G = w[t] . g[path, t]`` depends on the
+market path only). Paid spending is ``min(need, balance)``; ruin is the first year it
+falls short. These are the events and order of ``backtest.simulate`` for an annual plan
+with annual rebalancing and no transaction cost (a test checks a population of identical
+members against it).
+
+Scores per member-path
+----------------------
+* survival-weighted success: the money lasts as long as the member lives,
+  ``1 - S(ruin age)`` with ``S`` the survival from retirement (1 if never ruined);
+* fixed-horizon success: the money lasts to ``horizon_age`` (95 by default);
+* unpaid years: ``sum_t S(t) (need - paid) / need`` over retirement years (expected years
+  of need left unfunded; the shortfall measure);
+* replacement ratio: ``(Social Security + W_ret / a) / final salary``, ``a`` the member's
+  real annuity-due factor at ``annuity_rate`` with its survival curve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backtest import mortality
+from backtest.errors import DataError, PlanError
+from backtest.scenarios import Scenarios
+from backtest.social_security import benefit_from_earnings
+from backtest.types import BoolArray, FloatArray, IntArray
+from strategies.base import Schedule, Strategy, validate_weights
+
+#: Cocco, Gomes and Maenhout (2005), Table 2: log income = a + b1 age + b2 age^2/10 +
+#: b3 age^3/100 (the constant cancels: only growth by age is used).
+CGM_PROFILES: dict[str, tuple[float, float, float]] = {
+    "high_school": (0.1682, -0.0323, 0.0020),
+    "college": (0.3194, -0.0577, 0.0033),
+}
+
+
+def cgm_log_income(age: FloatArray, profile: str) -> FloatArray:
+    """Age part of log real labour income, Cocco, Gomes and Maenhout (2005), Table 2."""
+    b1, b2, b3 = CGM_PROFILES[profile]
+    a = np.asarray(age, dtype=np.float64)
+    return b1 * a + b2 * a**2 / 10.0 + b3 * a**3 / 100.0
+
+
+#: Retirement ages and their probabilities (a stated assumption: peaks at 62, 65 and 67,
+#: the early-claiming, Medicare and full-retirement ages).
+DEFAULT_RETIREMENT_AGES: tuple[tuple[int, float], ...] = (
+    (62, 0.25),
+    (63, 0.05),
+    (64, 0.05),
+    (65, 0.20),
+    (66, 0.10),
+    (67, 0.20),
+    (68, 0.05),
+    (69, 0.03),
+    (70, 0.07),
+)
+
+
+def _check(name: str, value: float, lo: float, hi: float) -> None:
+    if not (np.isfinite(value) and lo <= value <= hi):
+        raise PlanError(f"PopulationSpec.{name}={value!r} must be in [{lo}, {hi}]")
+
+
+@dataclass(frozen=True)
+class PopulationSpec:
+    """The distributions a vintage's members are drawn from (real 2025 USD, decimal rates).
+
+    The leakage, break and retirement defaults are stated modelling assumptions of the
+    order reported by industry surveys of 401(k) plans (e.g. Vanguard, "How America
+    Saves"), not estimates fitted here; change them per study.
+    """
+
+    birth_year: int = 1995
+    target_year: int = 2060
+    first_age: int = 22
+    end_age: int = 105
+    horizon_age: int = 95
+    start_age_min: int = 22
+    start_age_max: int = 30
+    salary_median: float = 45_000.0
+    salary_log_sd: float = 0.5
+    college_share: float = 0.4
+    wage_growth_real: float = 0.01
+    career_break_rate: float = 0.03
+    career_break_mean_years: float = 2.0
+    default_rate: float = 0.06
+    escalation: float = 0.01
+    escalation_cap: float = 0.10
+    match_rate: float = 0.5
+    match_cap: float = 0.06
+    annual_limit: float = 23_500.0
+    catch_up: float = 7_500.0
+    catch_up_age: float = 50.0
+    job_change_rate: float = 0.10
+    cash_out_probability: float = 0.10
+    hardship_rate: float = 0.02
+    hardship_share: float = 0.25
+    penalty_rate: float = 0.10
+    penalty_age: float = 59.5
+    retirement_ages: tuple[tuple[int, float], ...] = DEFAULT_RETIREMENT_AGES
+    female_share: float = 0.5
+    replacement_rate: float = 0.70
+    annuity_rate: float = 0.02
+    mortality_reading: str = "cohort"
+
+    def __post_init__(self) -> None:
+        if not 1900 <= self.birth_year <= 2100:
+            raise PlanError(f"PopulationSpec.birth_year={self.birth_year} must be a year")
+        if not 55 <= self.target_age <= 75:
+            raise PlanError(
+                f"target_year - birth_year = {self.target_age}; a target date is the year the "
+                "vintage turns 55-75 (e.g. born 1995, target 2060)"
+            )
+        if not (
+            15 <= self.first_age <= self.start_age_min <= self.start_age_max < 62
+            and self.horizon_age <= self.end_age <= 120
+        ):
+            raise PlanError(
+                "PopulationSpec ages must satisfy 15 <= first_age <= start_age_min <= "
+                "start_age_max < 62 and horizon_age <= end_age <= 120"
+            )
+        for name, lo, hi in (
+            ("salary_median", 0.0, 1e7),
+            ("salary_log_sd", 0.0, 3.0),
+            ("college_share", 0.0, 1.0),
+            ("wage_growth_real", -0.05, 0.1),
+            ("career_break_rate", 0.0, 1.0),
+            ("career_break_mean_years", 1.0, 40.0),
+            ("default_rate", 0.0, 1.0),
+            ("escalation", 0.0, 1.0),
+            ("escalation_cap", 0.0, 1.0),
+            ("match_rate", 0.0, 10.0),
+            ("match_cap", 0.0, 1.0),
+            ("annual_limit", 0.0, 1e7),
+            ("catch_up", 0.0, 1e7),
+            ("job_change_rate", 0.0, 1.0),
+            ("cash_out_probability", 0.0, 1.0),
+            ("hardship_rate", 0.0, 1.0),
+            ("hardship_share", 0.0, 1.0),
+            ("penalty_rate", 0.0, 1.0),
+            ("female_share", 0.0, 1.0),
+            ("replacement_rate", 0.0, 3.0),
+            ("annuity_rate", -0.05, 0.2),
+        ):
+            _check(name, getattr(self, name), lo, hi)
+        ages = [a for a, _ in self.retirement_ages]
+        probs = np.array([p for _, p in self.retirement_ages], dtype=np.float64)
+        if (
+            not ages
+            or min(ages) < max(62, self.start_age_max + 1)
+            or max(ages) >= self.horizon_age
+            or (probs < 0).any()
+            or abs(probs.sum() - 1.0) > 1e-9
+        ):
+            raise PlanError(
+                "PopulationSpec.retirement_ages must be (age, probability) pairs with ages from "
+                "62 up to below horizon_age and probabilities >= 0 summing to 1"
+            )
+        if self.mortality_reading not in ("cohort", "period"):
+            raise PlanError("PopulationSpec.mortality_reading must be 'cohort' or 'period'")
+
+    @property
+    def target_age(self) -> int:
+        """The vintage's age at the target date, years."""
+        return self.target_year - self.birth_year
+
+    @property
+    def n_periods(self) -> int:
+        return self.end_age - self.first_age
+
+    @property
+    def ages(self) -> FloatArray:
+        """Age at the start of each period, (T,)."""
+        return np.arange(self.first_age, self.end_age, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Members:
+    """Members drawn from a :class:`PopulationSpec`: per-period flows and traits.
+
+    Shapes: ``n`` members, ``T`` annual periods from ``spec.first_age``. Amounts are real
+    2025 USD a year. Arrays are read-only.
+
+    Attributes
+    ----------
+    contributions
+        Employee + employer contributions paid at the end of each year, (n, T).
+    spending
+        Spending need from the account at the start of each retirement year, (n, T).
+    leakage_share
+        Share of the balance withdrawn at the start of each year before retirement
+        (cash-outs, hardship), decimal, (n, T).
+    penalty_rate
+        The additional-tax rate on that year's leakage (0.10 before 59.5, else 0), (n, T).
+    survival
+        Probability of being alive at each period boundary given alive at retirement,
+        (n, T + 1); 1 up to the retirement age.
+    retirement_age, start_age, final_salary, social_security, need, annuity_factor
+        Per member, (n,). ``need`` is the yearly spending need (real USD);
+        ``social_security`` the yearly benefit; ``annuity_factor`` the real annuity-due
+        price of 1 USD a year for life at retirement.
+    college, female
+        Traits, (n,) booleans.
+    break_years, cash_outs, hardships
+        Counts per member, (n,).
+    """
+
+    spec: PopulationSpec
+    contributions: FloatArray
+    spending: FloatArray
+    leakage_share: FloatArray
+    penalty_rate: FloatArray
+    survival: FloatArray
+    retirement_age: IntArray
+    start_age: IntArray
+    starting_salary: FloatArray
+    final_salary: FloatArray
+    social_security: FloatArray
+    need: FloatArray
+    annuity_factor: FloatArray
+    college: BoolArray
+    female: BoolArray
+    break_years: IntArray
+    cash_outs: IntArray
+    hardships: IntArray
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        n, t = self.contributions.shape
+        for name in ("spending", "leakage_share", "penalty_rate"):
+            if getattr(self, name).shape != (n, t):
+                raise DataError(f"Members.{name} must have shape {(n, t)}")
+        if self.survival.shape != (n, t + 1):
+            raise DataError(f"Members.survival must have shape {(n, t + 1)}")
+        for name in self.__dataclass_fields__:
+            v = getattr(self, name)
+            if isinstance(v, np.ndarray):
+                v.flags.writeable = False
+
+    @property
+    def n_members(self) -> int:
+        return int(self.contributions.shape[0])
+
+    @property
+    def retirement_period(self) -> IntArray:
+        """Index of each member's first retirement year, (n,)."""
+        return self.retirement_age - self.spec.first_age
+
+    def take(self, index: IntArray) -> Members:
+        """The members at ``index`` (any integer array), as a new :class:`Members`."""
+        kw = {
+            k: (v[index] if isinstance(v, np.ndarray) else v)
+            for k, v in ((f, getattr(self, f)) for f in self.__dataclass_fields__)
+        }
+        return Members(**kw)
+
+
+def contribution_amounts(
+    salary: FloatArray,
+    rate: FloatArray,
+    age: FloatArray,
+    *,
+    match_rate: float,
+    match_cap: float,
+    annual_limit: float | None,
+    catch_up: float,
+    catch_up_age: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Employee and employer contributions, real USD a year (broadcasting arrays).
+
+    The rule of :meth:`backtest.plan.Contributions.annual_amounts` with a per-member rate:
+    the employee's deferral is capped by the 402(g) limit plus the catch-up from
+    ``catch_up_age``; the employer matches ``match_rate`` of it up to ``match_cap`` of
+    salary. (A test checks the two agree.)
+    """
+    employee = rate * salary
+    if annual_limit is not None:
+        employee = np.minimum(employee, annual_limit + np.where(age >= catch_up_age, catch_up, 0.0))
+    employer = match_rate * np.minimum(employee, match_cap * salary)
+    return employee, employer
+
+
+def _annuity_factors(survival: FloatArray, t_ret: IntArray, rate: float) -> FloatArray:
+    """Annuity-due factor at retirement: sum_k S(ret + k) / (1 + rate)^k, per member."""
+    tp1 = survival.shape[1]
+    k = np.arange(tp1)[None, :] - t_ret[:, None]
+    disc = np.where(k >= 0, (1.0 + rate) ** -np.maximum(k, 0).astype(np.float64), 0.0)
+    # survival[:, -1] is alive at end_age; beyond it the factor is cut off (stated).
+    return (survival[:, :-1] * disc[:, :-1]).sum(axis=1)
+
+
+def draw_members(
+    spec: PopulationSpec, n_members: int, rng: np.random.Generator | int | None = None
+) -> Members:
+    """Draw ``n_members`` members of the vintage ``spec`` (reproducible for an integer seed).
+
+    The only loop is over years (a job's tenure and a career break carry over from the
+    previous year); everything inside it is vectorised over members.
+    """
+    if not (isinstance(n_members, int | np.integer) and n_members >= 1):
+        raise PlanError(f"n_members={n_members!r} must be an integer >= 1")
+    seed = rng if isinstance(rng, int) else None
+    gen = np.random.default_rng(rng)
+    n, n_t = int(n_members), spec.n_periods
+    ages = spec.ages  # (T,)
+
+    start = gen.integers(spec.start_age_min, spec.start_age_max + 1, size=n)
+    s0 = spec.salary_median * np.exp(spec.salary_log_sd * gen.standard_normal(n))
+    college = gen.random(n) < spec.college_share
+    female = gen.random(n) < spec.female_share
+    ret_ages = np.array([a for a, _ in spec.retirement_ages])
+    ret_probs = np.array([p for _, p in spec.retirement_ages])
+    ret = gen.choice(ret_ages, size=n, p=ret_probs / ret_probs.sum())
+
+    # Real salary path: starting salary x age profile x economy-wide real wage growth.
+    prof = np.where(
+        college[:, None],
+        cgm_log_income(ages, "college")[None, :],
+        cgm_log_income(ages, "high_school")[None, :],
+    )
+    prof0 = np.where(
+        college, cgm_log_income(start, "college"), cgm_log_income(start, "high_school")
+    )
+    since = ages[None, :] - start[:, None]
+    salary = s0[:, None] * np.exp(prof - prof0[:, None]) * (1.0 + spec.wage_growth_real) ** since
+    in_career = (since >= 0) & (ages[None, :] < ret[:, None])
+
+    # Yearly events, drawn for every member and year at once (common draws, so changing
+    # one rate does not reshuffle the others).
+    u_break, u_len, u_job, u_cash, u_hard = (gen.random((n, n_t)) for _ in range(5))
+    p_end = 1.0 / spec.career_break_mean_years
+    on_break = np.zeros((n, n_t), dtype=bool)
+    job_change = np.zeros((n, n_t), dtype=bool)
+    rate = np.zeros((n, n_t))
+    breaking = np.zeros(n, dtype=bool)
+    tenure = np.zeros(n)
+    for t in range(n_t):
+        active = in_career[:, t]
+        # A break continues with probability 1 - 1/mean (geometric length), or starts.
+        breaking = active & np.where(
+            breaking, u_len[:, t] >= p_end, u_break[:, t] < spec.career_break_rate
+        )
+        on_break[:, t] = breaking
+        # A new job after a break, or a job change with the stated rate (not in year one).
+        returning = active & ~breaking & on_break[:, t - 1] if t > 0 else np.zeros(n, dtype=bool)
+        first_year = active & (since[:, t] == 0)
+        changes = (
+            active & ~breaking & ~first_year & (returning | (u_job[:, t] < spec.job_change_rate))
+        )
+        job_change[:, t] = changes
+        tenure = np.where(first_year | changes, 0.0, tenure + (active & ~breaking))
+        rate[:, t] = np.minimum(spec.default_rate + spec.escalation * tenure, spec.escalation_cap)
+    working = in_career & ~on_break
+    rate = np.where(working, np.maximum(rate, 0.0), 0.0)
+    earn = np.where(working, salary, 0.0)
+    employee, employer = contribution_amounts(
+        earn,
+        rate,
+        ages[None, :],
+        match_rate=spec.match_rate,
+        match_cap=spec.match_cap,
+        annual_limit=spec.annual_limit,
+        catch_up=spec.catch_up,
+        catch_up_age=spec.catch_up_age,
+    )
+    contributions = np.where(working, employee + employer, 0.0)
+
+    cash_out = job_change & (u_cash < spec.cash_out_probability)
+    hardship = working & ~cash_out & (u_hard < spec.hardship_rate)
+    leakage = np.where(cash_out, 1.0, np.where(hardship, spec.hardship_share, 0.0))
+    penalty = np.where((leakage > 0) & (ages[None, :] < spec.penalty_age), spec.penalty_rate, 0.0)
+
+    # Social Security from the member's own earnings, claimed at retirement.
+    ss = benefit_from_earnings(
+        earn, ages, spec.birth_year, ret.astype(np.float64), wage_growth_real=spec.wage_growth_real
+    )
+    t_ret = ret - spec.first_age
+    final_salary = salary[np.arange(n), t_ret - 1]
+    need = np.maximum(spec.replacement_rate * final_salary - ss, 0.0)
+    retired = np.arange(n_t)[None, :] >= t_ret[:, None]
+    spending = np.where(retired, need[:, None], 0.0)
+
+    sex = np.where(female, "female", "male")
+    n_after = spec.end_age - ret
+    surv_ret = mortality.survival_matrix(
+        sex,
+        spec.birth_year,
+        ret,
+        int(n_after.max()),
+        spec.mortality_reading,  # type: ignore[arg-type]
+    )
+    # Place each member's curve at its retirement boundary; 1 before it.
+    k = np.arange(n_t + 1)[None, :] - t_ret[:, None]
+    survival = np.where(
+        k <= 0, 1.0, np.take_along_axis(surv_ret, np.clip(k, 0, surv_ret.shape[1] - 1), axis=1)
+    )
+    return Members(
+        spec=spec,
+        contributions=contributions,
+        spending=spending,
+        leakage_share=leakage,
+        penalty_rate=penalty,
+        survival=survival,
+        retirement_age=ret.astype(np.int64),
+        start_age=start.astype(np.int64),
+        starting_salary=s0,
+        final_salary=final_salary,
+        social_security=ss,
+        need=need,
+        annuity_factor=_annuity_factors(survival, t_ret, spec.annuity_rate),
+        college=college,
+        female=female,
+        break_years=on_break.sum(axis=1),
+        cash_outs=cash_out.sum(axis=1),
+        hardships=hardship.sum(axis=1),
+        seed=seed,
+    )
+
+
+# ------------------------------------------------------------------------------ evaluation
+
+
+def glide_weights(strategy: Strategy, spec: PopulationSpec, scenarios: Scenarios) -> FloatArray:
+    """The shared glide path's target weights by the vintage's age, (T, A).
+
+    The strategy is read against the **target date** (``spec.target_age``), the same for
+    every member. Only static strategies (weights independent of returns) can be shared.
+    """
+    if getattr(strategy, "depends_on_returns", True):
+        raise PlanError(
+            f"strategy {strategy.name!r} adapts to returns; a fund's shared glide path must be "
+            "static (a GlidePath, a fixed mix or an age rule)"
+        )
+    schedule = Schedule.from_ages(spec.first_age, spec.end_age, spec.target_age, 1)
+    sub = scenarios.select(tuple(strategy.assets)).head(spec.n_periods)
+    w = validate_weights(
+        strategy.target_weights(schedule, sub.returns), strategy.assets, strategy.name
+    )
+    return np.asarray(w[0], dtype=np.float64)
+
+
+def portfolio_growth(
+    scenarios: Scenarios, assets: tuple[str, ...], weights: FloatArray
+) -> FloatArray:
+    """Real gross return of the target mix, rebalanced every year, per path, (P, T).
+
+    ``G[p, t] = sum_a w[t, a] (1 + r[p, t, a]) / (1 + inflation[p, t])``. Raises if a held
+    asset has no data in some period.
+    """
+    if scenarios.periods_per_year != 1:
+        raise DataError("the population model is annual; generate annual scenarios")
+    n_t = weights.shape[0]
+    if scenarios.n_periods < n_t:
+        raise DataError(
+            f"the vintage spans {n_t} years but the scenarios hold {scenarios.n_periods}; "
+            "generate longer scenarios or lower end_age"
+        )
+    sub = scenarios.select(assets).head(n_t)
+    r = sub.returns
+    held = np.broadcast_to(weights[None] > 0, r.shape)
+    if (np.isnan(r) & held).any():
+        raise DataError("a held asset has no return data in some period; restrict the scenarios")
+    nominal = np.einsum("pta,ta->pt", np.nan_to_num(r), weights)
+    return (1.0 + nominal) / (1.0 + sub.inflation)
+
+
+@dataclass(frozen=True)
+class AccountPaths:
+    """Per member-path account flows from :func:`run_accounts`, real USD, (m, T[+1])."""
+
+    wealth: FloatArray
+    contributions: FloatArray
+    withdrawals: FloatArray
+    wanted: FloatArray
+    leakage: FloatArray
+    fees: FloatArray
+    gains: FloatArray
+    ruin_period: IntArray
+
+
+def run_accounts(
+    growth: FloatArray,
+    contributions: FloatArray,
+    spending: FloatArray,
+    leakage_share: FloatArray,
+    expense_ratio: float,
+    initial_balance: FloatArray | float = 0.0,
+) -> AccountPaths:
+    """The account recursion over member-paths; every input (m, T) real USD a year.
+
+    Per year: leakage ``share x W`` and then the spending (``min(need, balance)``) leave
+    at the start; the rest grows by ``growth`` and pays ``expense_ratio`` of the balance
+    after returns; contributions arrive at the end. Ruin: the first year spending falls
+    short (relative shortfall above 1e-10, as ``backtest.simulate``).
+    """
+    m, n_t = growth.shape
+    w = np.empty((n_t + 1, m))
+    w[0] = initial_balance
+    out = {k: np.empty((n_t, m)) for k in ("paid", "leak", "fee", "gain")}
+    ruin = np.full(m, -1, dtype=np.int64)
+    g_t, c_t, s_t, l_t = (
+        np.ascontiguousarray(a.T) for a in (growth, contributions, spending, leakage_share)
+    )
+    fee = 1.0 - expense_ratio
+    bal = w[0].copy()
+    for t in range(n_t):
+        leak = l_t[t] * bal
+        bal = bal - leak
+        paid = np.minimum(s_t[t], bal)
+        short = s_t[t] - paid > 1e-10 * s_t[t]
+        ruin[short & (ruin < 0)] = t
+        bal = bal - paid
+        after = bal * g_t[t]
+        out["gain"][t] = after - bal
+        out["fee"][t] = after * expense_ratio
+        bal = after * fee + c_t[t]
+        w[t + 1] = bal
+        out["paid"][t], out["leak"][t] = paid, leak
+    return AccountPaths(
+        wealth=w.T,
+        contributions=contributions,
+        withdrawals=out["paid"].T,
+        wanted=spending,
+        leakage=out["leak"].T,
+        fees=out["fee"].T,
+        gains=out["gain"].T,
+        ruin_period=ruin,
+    )
+
+
+@dataclass(frozen=True)
+class PopulationOutcome:
+    """How one shared glide path served each member-path. Arrays (m,), read-only.
+
+    Attributes
+    ----------
+    member, path
+        Index of the member and of the market path of each member-path.
+    success
+        Survival-weighted success: probability the money outlasts the member.
+    success_fixed
+        The money lasts to ``spec.horizon_age`` (1.0 / 0.0).
+    unpaid_years
+        Expected years of spending need left unpaid, survival-weighted.
+    unpaid_usd
+        The same in real USD.
+    replacement_ratio
+        (Social Security + balance at retirement / annuity factor) / final salary.
+    wealth_at_retirement
+        Balance at the member's retirement age, real USD.
+    leakage, penalty
+        Total leaked before retirement and the 10 % additional tax on it, real USD.
+    """
+
+    name: str
+    member: IntArray
+    path: IntArray
+    success: FloatArray
+    success_fixed: FloatArray
+    unpaid_years: FloatArray
+    unpaid_usd: FloatArray
+    replacement_ratio: FloatArray
+    wealth_at_retirement: FloatArray
+    leakage: FloatArray
+    penalty: FloatArray
+
+    @property
+    def n(self) -> int:
+        return int(self.member.size)
+
+    @property
+    def mean_success(self) -> float:
+        """Average survival-weighted success over member-paths, decimal."""
+        return float(self.success.mean())
+
+    @property
+    def fixed_horizon_success(self) -> float:
+        """Share of member-paths whose money lasts to the fixed horizon age, decimal."""
+        return float(self.success_fixed.mean())
+
+    @property
+    def mean_unpaid_years(self) -> float:
+        return float(self.unpaid_years.mean())
+
+    @property
+    def median_replacement_ratio(self) -> float:
+        return float(np.median(self.replacement_ratio))
+
+    def cvar_unpaid_years(self, level: float = 0.95) -> float:
+        """CVaR at ``level`` of unpaid years: mean of the worst ``1 - level`` share."""
+        return cvar(self.unpaid_years, level)
+
+    def summary(self) -> dict[str, float]:
+        """The headline numbers, floats (decimals and years)."""
+        return {
+            "member_paths": float(self.n),
+            "success_survival_weighted": self.mean_success,
+            "success_fixed_horizon": self.fixed_horizon_success,
+            "median_replacement_ratio": self.median_replacement_ratio,
+            "mean_unpaid_years": self.mean_unpaid_years,
+            "cvar95_unpaid_years": self.cvar_unpaid_years(0.95),
+        }
+
+
+def cvar(loss: FloatArray, level: float = 0.95) -> float:
+    """Conditional value at risk: the mean of the worst ``1 - level`` share of ``loss``.
+
+    Rockafellar-Uryasev: ``min_c c + mean(pos(loss - c)) / (1 - level)``, evaluated at its
+    minimiser (the ``level`` quantile), so fractional tail atoms are weighted exactly.
+    """
+    x = np.asarray(loss, dtype=np.float64).ravel()
+    if not 0 <= level < 1:
+        raise PlanError(f"CVaR level={level} must be in [0, 1)")
+    c = np.quantile(x, level, method="inverted_cdf")
+    return float(c + np.maximum(x - c, 0.0).mean() / (1.0 - level))
+
+
+def pair_members_paths(
+    n_members: int, n_paths: int, mode: str = "cross"
+) -> tuple[IntArray, IntArray]:
+    """Indices (member, path) of the member-paths: every member on every path (``"cross"``,
+    n_members x n_paths) or member ``i`` on path ``i mod n_paths`` (``"paired"``)."""
+    if mode == "cross":
+        return np.repeat(np.arange(n_members), n_paths), np.tile(np.arange(n_paths), n_members)
+    if mode == "paired":
+        return np.arange(n_members), np.arange(n_members) % n_paths
+    raise PlanError(f"pairing={mode!r}; use 'cross' or 'paired'")
+
+
+def score_paths(members: Members, member: IntArray, acc: AccountPaths) -> dict[str, FloatArray]:
+    """Scores of member-paths from their account flows (see the module docstring)."""
+    spec = members.spec
+    surv = members.survival[member]  # (m, T + 1)
+    t_ret = members.retirement_period[member]
+    m, n_t = acc.withdrawals.shape
+    rows = np.arange(m)
+    ruined = acc.ruin_period >= 0
+    success = np.where(ruined, 1.0 - surv[rows, np.clip(acc.ruin_period, 0, n_t)], 1.0)
+    horizon = spec.horizon_age - spec.first_age
+    success_fixed = (~ruined | (acc.ruin_period >= horizon)).astype(np.float64)
+    need = members.need[member]
+    gap = acc.wanted - acc.withdrawals
+    # Survival to the start of each year (alive at its start to need its spending).
+    unpaid_usd = (surv[:, :-1] * gap).sum(axis=1)
+    unpaid_years = np.divide(unpaid_usd, need, out=np.zeros(m), where=need > 0)
+    w_ret = acc.wealth[rows, t_ret]
+    rr = (members.social_security[member] + w_ret / members.annuity_factor[member]) / (
+        members.final_salary[member]
+    )
+    leak = acc.leakage.sum(axis=1)
+    pen = (acc.leakage * members.penalty_rate[member]).sum(axis=1)
+    return {
+        "success": success,
+        "success_fixed": success_fixed,
+        "unpaid_years": unpaid_years,
+        "unpaid_usd": unpaid_usd,
+        "replacement_ratio": rr,
+        "wealth_at_retirement": w_ret,
+        "leakage": leak,
+        "penalty": pen,
+    }
+
+
+def evaluate_population(
+    members: Members,
+    growth: FloatArray,
+    *,
+    expense_ratio: float = 0.0,
+    pairing: str = "cross",
+    name: str = "",
+    chunk_size: int = 50_000,
+) -> PopulationOutcome:
+    """Score a shared glide path over member-paths, in chunks of bounded memory.
+
+    Parameters
+    ----------
+    members
+        The vintage (:func:`draw_members`).
+    growth
+        Real gross return of the shared glide path per market path and year, (P, T), from
+        :func:`portfolio_growth`.
+    expense_ratio
+        Fund fees, decimal of the balance a year.
+    pairing
+        ``"cross"`` (every member on every path) or ``"paired"`` (member i on path i mod P).
+    chunk_size
+        Member-paths simulated at once; memory is about ``chunk_size x T x 80`` bytes.
+    """
+    n_t = members.spec.n_periods
+    if growth.ndim != 2 or growth.shape[1] != n_t:
+        raise DataError(f"growth must be (n_paths, {n_t}); got {growth.shape}")
+    if not 0 <= expense_ratio <= 0.2:
+        raise PlanError(f"expense_ratio={expense_ratio} must be a decimal in [0, 0.2]")
+    member, path = pair_members_paths(members.n_members, growth.shape[0], pairing)
+    parts: dict[str, list[FloatArray]] = {}
+    for lo in range(0, member.size, chunk_size):
+        mi, pi = member[lo : lo + chunk_size], path[lo : lo + chunk_size]
+        acc = run_accounts(
+            growth[pi],
+            members.contributions[mi],
+            members.spending[mi],
+            members.leakage_share[mi],
+            expense_ratio,
+        )
+        for k, v in score_paths(members, mi, acc).items():
+            parts.setdefault(k, []).append(v)
+    cols = {k: np.concatenate(v) for k, v in parts.items()}
+    for v in (*cols.values(), member, path):
+        v.flags.writeable = False
+    return PopulationOutcome(name=name, member=member, path=path, **cols)
+
+
+@dataclass(frozen=True)
+class MemberSummary:
+    """Per-member averages over market paths, (n_members,) each."""
+
+    success: FloatArray
+    unpaid_years: FloatArray
+    replacement_ratio: FloatArray = field(repr=False)
+
+
+def per_member(outcome: PopulationOutcome, n_members: int) -> MemberSummary:
+    """Average each member's scores over the market paths it was paired with."""
+    count = np.bincount(outcome.member, minlength=n_members).astype(np.float64)
+    safe = np.where(count > 0, count, 1.0)
+
+    def avg(x: FloatArray) -> FloatArray:
+        return np.bincount(outcome.member, weights=x, minlength=n_members) / safe
+
+    return MemberSummary(
+        success=avg(outcome.success),
+        unpaid_years=avg(outcome.unpaid_years),
+        replacement_ratio=avg(outcome.replacement_ratio),
+    )
