@@ -283,6 +283,28 @@ def parse_sweep(raw: dict[str, Any], source: str = "<dict>") -> Sweep:
     )
 
 
+def check_sweep(sweep: Sweep) -> None:
+    """Validate what a caller may have replaced after parsing (CLI overrides, Python use)."""
+    if sweep.n_scenarios < 1 or sweep.chunk_size < 1:
+        raise StudyError(
+            f"n_scenarios = {sweep.n_scenarios}, chunk_size = {sweep.chunk_size}; both must be >= 1"
+        )
+    spec = sweep.solve
+    if spec is None:
+        return
+    _check_field(spec.field, "solve-for field")
+    if spec.field == "strategy":
+        raise StudyError("solve-for field must be numeric, not 'strategy'")
+    if not spec.lo < spec.hi:
+        raise StudyError(f"solve-for bracket lo = {spec.lo}, hi = {spec.hi}; need lo < hi")
+    if not 0 < spec.target < 1:
+        raise StudyError(f"solve-for target = {spec.target}; expected a rate in (0, 1), e.g. 0.9")
+    if spec.scenarios not in sweep.sets:
+        raise StudyError(
+            f"solve-for scenarios = {spec.scenarios!r}; expected one of {list(sweep.sets)}"
+        )
+
+
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file."""
     p = Path(path)
@@ -665,6 +687,7 @@ def run_sweep(
         The table (one row per grid point and scenario set) and counts of computed and
         resumed grid points.
     """
+    check_sweep(sweep)
     backend = backend or backend_for(client, threads=threads)
     out_dir = Path(out_root if out_root is not None else sweep.study.output.dir) / sweep.name
     points_dir = out_dir / "points"

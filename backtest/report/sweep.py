@@ -36,6 +36,7 @@ def success_heatmap(table: pd.DataFrame, x: str, y: str, scenarios: str) -> byte
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.set_title(f"Success rate, {scenarios} scenarios")
+        ax.grid(False)
         for (i, j), v in np.ndenumerate(grid.to_numpy()):
             if np.isfinite(v):
                 ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=7)
