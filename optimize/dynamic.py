@@ -1,0 +1,805 @@
+"""Adaptive glide paths by dynamic programming: weights by age and real wealth.
+
+Model
+-----
+Annual decisions. The state at the start of plan year ``t`` is the member's real wealth
+``W`` (USD of the plan's start date), before that year's flows. With the plan's flows
+(``cs``/``ce`` contributions at the start/end, ``ws``/``we`` the constant-real
+withdrawal's start/end shares), the year runs exactly as in ``backtest.simulate``::
+
+    B  = W + cs[t] - ws[t]                         (ruin in t if B < 0)
+    W' = B * (w . g) * (1 - fee) + ce[t] - we[t]   (ruin in t if W' < 0)
+
+where ``w`` are the weights chosen at the start of the year and ``g`` the assets' real
+gross returns (``(1 + r) / (1 + inflation)``) of the year. Ruin is absorbing (the account
+stays empty and every later withdrawal goes unpaid).
+
+Return model: ``g`` is drawn **i.i.d.** each year from a discrete one-period
+distribution (:class:`ReturnModel`): the empirical joint distribution of a history's
+years (every year equally likely, all assets and inflation together), or Gauss-Hermite
+nodes of a lognormal. The state holds no past returns, so serial dependence (momentum,
+mean reversion of stocks over long horizons, inflation regimes) is **not** captured: a
+policy solved here is optimal for the i.i.d. model only. Its value on block-bootstrap
+scenarios and historical cohorts, which keep the history's serial dependence, differs;
+:mod:`optimize.adaptive_eval` measures by how much.
+
+Objective (:class:`Objective`), maximised: ``success`` x [the money lasts to the end
+age] - ``shortfall`` x [years of spending left unpaid] + ``wealth`` x
+``log(1 + W_T / wealth_scale)`` (a concave bequest term, for the trade-off against
+terminal wealth), or a CRRA utility of terminal wealth alone (the Merton check). With
+``survival`` (one-year survival probabilities by age) the member may die during the
+plan: money left at death counts as success, and unpaid years count only while alive.
+
+Solution: backward induction. The value ``U[t](B)`` is tabulated on a grid of the
+balance after the start-of-year flows (``n_states`` nodes, default 401, from 0, spaced evenly in
+``log(1 + B / c)`` with ``c`` one year of the plan's flows, up to 1.5x the 99.9th
+percentile of an all-equity forward simulation), so the ruin boundary ``B = 0`` is a
+grid edge and never interpolated across. For every node and every candidate weight
+vector on a simplex grid of step ``weight_step`` (51 for two assets at 0.02, 231 for
+three at 0.05) the expectation over the return outcomes is a dot product of linearly
+interpolated ``U[t + 1]`` values, all in one numpy expression per year. Ties (e.g. where
+success is certain whatever is held) go to the candidate with the lowest variance.
+Cost per year: ``n_states x n_candidates x n_outcomes`` interpolations.
+
+Trading costs: the Bellman recursion leaves them out (pricing them needs the drifted
+holdings in the state). The forward simulation (``backtest.simulate``) charges them on
+the policy's real turnover, which the evaluation reports.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backtest.errors import DataError, PlanError
+from backtest.plan import ConstantReal, MoneyLasts, Plan
+from backtest.scenarios import Scenarios
+from backtest.types import FloatArray, IntArray
+from optimize.glidepath import DEFAULT_EQUITY_ASSETS, OptimizationError
+from strategies.adaptive import AdaptivePolicy, StateKind
+
+RngLike = np.random.Generator | int | None
+
+
+# --------------------------------------------------------------------------- return model
+
+
+@dataclass(frozen=True)
+class ReturnModel:
+    """A discrete one-year distribution of returns, drawn i.i.d. every year.
+
+    Attributes
+    ----------
+    assets
+        Asset names, one per column of ``nominal``.
+    nominal
+        Decimal simple nominal annual returns of each outcome, (n_outcomes, n_assets).
+    inflation
+        Decimal CPI change of each outcome, (n_outcomes,).
+    prob
+        Probability of each outcome, (n_outcomes,), summing to 1.
+    description
+        How the model was made (goes into reports).
+    """
+
+    assets: tuple[str, ...]
+    nominal: FloatArray
+    inflation: FloatArray
+    prob: FloatArray
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        r = np.array(self.nominal, dtype=np.float64)
+        i = np.array(self.inflation, dtype=np.float64)
+        p = np.array(self.prob, dtype=np.float64)
+        if r.ndim != 2 or r.shape[1] != len(self.assets) or r.shape[0] < 1:
+            raise DataError(
+                f"ReturnModel.nominal must be (n_outcomes, {len(self.assets)}); got {r.shape}"
+            )
+        if i.shape != (r.shape[0],) or p.shape != (r.shape[0],):
+            raise DataError("ReturnModel.inflation and prob need one entry per outcome")
+        if not (np.all(np.isfinite(r)) and np.all(np.isfinite(i))) or r.min() <= -1:
+            raise DataError("ReturnModel returns must be finite decimals above -100 %")
+        if p.min() < 0 or abs(p.sum() - 1.0) > 1e-9:
+            raise DataError(f"ReturnModel.prob must be >= 0 and sum to 1; sums to {p.sum():.6g}")
+        for name, a in (("nominal", r), ("inflation", i), ("prob", p)):
+            a.flags.writeable = False
+            object.__setattr__(self, name, a)
+        object.__setattr__(self, "assets", tuple(self.assets))
+
+    @property
+    def n_outcomes(self) -> int:
+        return int(self.prob.size)
+
+    @property
+    def real_gross(self) -> FloatArray:
+        """Real gross return of each outcome, ``(1 + r) / (1 + inflation)``, (n_outcomes, A)."""
+        return (1.0 + self.nominal) / (1.0 + self.inflation)[:, None]
+
+    def select(self, assets: Sequence[str]) -> ReturnModel:
+        """The same outcomes restricted to (and ordered as) ``assets``."""
+        missing = [a for a in assets if a not in self.assets]
+        if missing:
+            raise DataError(f"assets {missing} are not in the return model {self.assets}")
+        idx = [self.assets.index(a) for a in assets]
+        return ReturnModel(
+            tuple(assets), self.nominal[:, idx], self.inflation, self.prob, self.description
+        )
+
+    def sample(self, n_scenarios: int, n_years: int, rng: RngLike = None) -> Scenarios:
+        """Fresh i.i.d. annual scenarios drawn from this distribution (nominal + inflation)."""
+        g = np.random.default_rng(rng)
+        k = g.choice(self.n_outcomes, size=(n_scenarios, n_years), p=self.prob)
+        return Scenarios(
+            returns=self.nominal[k],
+            inflation=self.inflation[k],
+            assets=self.assets,
+            frequency="annual",
+            description=f"i.i.d. draws from {self.description}",
+        )
+
+
+def empirical_model(
+    history: pd.DataFrame, assets: Sequence[str], inflation_column: str = "cpi"
+) -> ReturnModel:
+    """Every year of an annual ``history`` (nominal returns and CPI) as an equally likely outcome.
+
+    Rows with a missing value in ``assets`` or ``inflation_column`` are an error: restrict
+    the history to years where every asset has data.
+    """
+    cols = [*assets, inflation_column]
+    missing = [c for c in cols if c not in history.columns]
+    if missing:
+        raise DataError(f"history has no column(s) {missing}; available {list(history.columns)}")
+    frame = history[cols].astype(np.float64)
+    if frame.isna().to_numpy().any():
+        raise DataError(
+            "the history has missing values for the chosen assets; restrict it to years "
+            "where every asset has data (load_history(..., start=...))"
+        )
+    n = len(frame)
+    first, last = frame.index[0], frame.index[-1]
+    span = f"{getattr(first, 'year', first)}-{getattr(last, 'year', last)}"
+    return ReturnModel(
+        assets=tuple(assets),
+        nominal=frame[list(assets)].to_numpy(),
+        inflation=frame[inflation_column].to_numpy(),
+        prob=np.full(n, 1.0 / n),
+        description=f"empirical joint distribution of {n} years {span} ({', '.join(assets)})",
+    )
+
+
+def lognormal_model(
+    assets: Sequence[str], mean_log: Sequence[float], cov_log: FloatArray, nodes: int = 9
+) -> ReturnModel:
+    """Real annual returns with ``log(1 + r) ~ Normal(mean_log, cov_log)``, zero inflation,
+    discretised on a tensor grid of ``nodes`` Gauss-Hermite points per asset."""
+    mu = np.asarray(mean_log, dtype=np.float64)
+    cov = np.asarray(cov_log, dtype=np.float64)
+    n_a = mu.size
+    if cov.shape != (n_a, n_a) or len(assets) != n_a:
+        raise DataError(f"lognormal_model: need {n_a} names and a {n_a}x{n_a} covariance")
+    x, w = np.polynomial.hermite_e.hermegauss(nodes)  # weight exp(-x^2 / 2)
+    w = w / w.sum()
+    grid = np.array(list(itertools.product(x, repeat=n_a)))
+    prob = np.prod(np.array(list(itertools.product(w, repeat=n_a))), axis=1)
+    chol = np.linalg.cholesky(cov)
+    logs = mu + grid @ chol.T
+    return ReturnModel(
+        assets=tuple(assets),
+        nominal=np.expm1(logs),
+        inflation=np.zeros(prob.size),
+        prob=prob,
+        description=f"lognormal (log means {np.round(mu, 4).tolist()}), "
+        f"{nodes}^{n_a} Gauss-Hermite nodes",
+    )
+
+
+# --------------------------------------------------------------------------- objective
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What the policy maximises (see the module docstring).
+
+    Attributes
+    ----------
+    success
+        Reward when the money lasts to the end age (or to death, with survival).
+    shortfall
+        Penalty per year of spending left unpaid (years counted from the year of ruin to
+        the end age; with survival, the expected years alive).
+    wealth
+        Weight of ``log(1 + W_T / wealth_scale)`` of real terminal wealth (also of
+        wealth left at death).
+    wealth_scale
+        Real USD; ``None`` = one year of the plan's spending (or contributions).
+    crra_gamma
+        If set, the objective is the CRRA utility of real terminal wealth alone,
+        ``W^(1 - gamma) / (1 - gamma)`` (``log W`` at 1); for plans without withdrawals.
+    """
+
+    success: float = 1.0
+    shortfall: float = 0.0
+    wealth: float = 0.0
+    wealth_scale: float | None = None
+    crra_gamma: float | None = None
+
+    def __post_init__(self) -> None:
+        for k in ("success", "shortfall", "wealth"):
+            v = getattr(self, k)
+            if not (np.isfinite(v) and v >= 0):
+                raise OptimizationError(f"Objective.{k}={v!r} must be a number >= 0")
+        if self.crra_gamma is None and self.success == self.shortfall == self.wealth == 0:
+            raise OptimizationError("Objective: every weight is 0; e.g. Objective(success=1)")
+        if self.crra_gamma is not None and not self.crra_gamma > 0:
+            raise OptimizationError(f"Objective.crra_gamma={self.crra_gamma} must be > 0")
+        if self.wealth_scale is not None and not self.wealth_scale > 0:
+            raise OptimizationError(f"Objective.wealth_scale={self.wealth_scale} must be > 0")
+
+    @property
+    def name(self) -> str:
+        if self.crra_gamma is not None:
+            return f"CRRA utility of terminal wealth (gamma {self.crra_gamma:g})"
+        parts = []
+        if self.success:
+            parts.append(f"{self.success:g} x P(money lasts)")
+        if self.shortfall:
+            parts.append(f"- {self.shortfall:g} x E[unpaid years]")
+        if self.wealth:
+            parts.append(f"+ {self.wealth:g} x E[log(1 + W_T / scale)]")
+        return "maximise " + " ".join(parts)
+
+
+def max_success() -> Objective:
+    """(a) Maximise the probability that the money lasts to the end age."""
+    return Objective(success=1.0)
+
+
+def min_shortfall() -> Objective:
+    """(b) Minimise the expected number of years of spending left unpaid."""
+    return Objective(success=0.0, shortfall=1.0)
+
+
+def tradeoff(weight: float, against: str = "shortfall") -> Objective:
+    """(c) Success traded against unpaid years (``"shortfall"``) or terminal wealth
+    (``"wealth"``, a log bequest term); ``weight`` 0 is objective (a)."""
+    if against == "shortfall":
+        return Objective(success=1.0, shortfall=weight)
+    if against == "wealth":
+        return Objective(success=1.0, wealth=weight)
+    raise OptimizationError(f"tradeoff against={against!r}; use 'shortfall' or 'wealth'")
+
+
+# --------------------------------------------------------------------------- plan flows
+
+
+@dataclass(frozen=True)
+class YearFlows:
+    """The plan's deterministic flows per plan year, real USD (annual steps).
+
+    ``cs``/``ce``: contributions (employee + employer) at the start/end of the year;
+    ``ws``/``we``: the start/end shares of the constant-real withdrawal.
+    """
+
+    ages: FloatArray
+    cs: FloatArray
+    ce: FloatArray
+    ws: FloatArray
+    we: FloatArray
+    fee_factor: float
+    initial_balance: float
+
+    @property
+    def n_years(self) -> int:
+        return int(self.ages.size)
+
+    @property
+    def spending(self) -> FloatArray:
+        return self.ws + self.we
+
+    @property
+    def contributions(self) -> FloatArray:
+        return self.cs + self.ce
+
+
+def year_flows(plan: Plan) -> YearFlows:
+    """The flows the solver models, from the plan's public rules (one definition:
+    ``Contributions.annual_amounts``, the withdrawal's ``timing``).
+
+    Raises
+    ------
+    PlanError
+        For plan features the state (wealth alone) cannot carry: withdrawals other than a
+        fixed real amount, RMD floors, funded-ratio success.
+    """
+    if not isinstance(plan.success, MoneyLasts):
+        raise PlanError(
+            "the adaptive solver handles success='money lasts to the end age'; a funded-ratio "
+            "goal is not supported yet: use optimize_glide_path for it"
+        )
+    w = plan.withdrawal
+    if w is not None and not (isinstance(w, ConstantReal) and w.amount is not None and w.indexed):
+        raise PlanError(
+            f"the adaptive solver needs a constant real withdrawal of a stated amount "
+            f"(ConstantReal(amount=..., rate=None)); {type(w).__name__} with these settings "
+            "makes spending depend on the past (balance at retirement, guardrails, RMD), "
+            "which the wealth state does not carry"
+        )
+    if plan.rmd_floor:
+        raise PlanError("the adaptive solver does not model an RMD floor; set rmd_floor=False")
+    n = plan.check_periods(1)
+    ages = plan.start_age + np.arange(n, dtype=np.float64)
+    t_ret = min(plan.retirement_period(1), n)
+    retired = np.arange(n) >= t_ret
+    contrib = np.zeros(n)
+    if plan.contributions is not None:
+        emp, er = plan.contributions.annual_amounts(ages, plan.start_age)
+        contrib = np.where(retired, 0.0, emp + er)
+    c_start = plan.contributions is not None and plan.contributions.timing == "start"
+    spend = np.zeros(n)
+    frac = 0.0
+    if isinstance(w, ConstantReal) and w.amount is not None:
+        spend = np.where(retired, float(w.amount), 0.0)
+        frac = {"start": 1.0, "end": 0.0, "split": 0.5}[w.timing]
+    return YearFlows(
+        ages=ages,
+        cs=contrib if c_start else np.zeros(n),
+        ce=np.zeros(n) if c_start else contrib,
+        ws=frac * spend,
+        we=(1.0 - frac) * spend,
+        fee_factor=1.0 - plan.expense_ratio,
+        initial_balance=float(plan.initial_balance),
+    )
+
+
+def present_values(flows: YearFlows, rate: float) -> tuple[FloatArray, FloatArray]:
+    """PV at the start of each year of the spending and of the contributions still to come
+    (that year's included), real USD, discounted at the real annual ``rate``."""
+    n = flows.n_years
+    k = np.arange(n)
+    d = (1.0 + rate) ** -(k[None, :] - k[:, None]).astype(np.float64)
+    later = k[None, :] >= k[:, None]
+    end = 1.0 / (1.0 + rate)
+    spend = ((flows.ws + end * flows.we)[None, :] * d * later).sum(axis=1)
+    contrib = ((flows.cs + end * flows.ce)[None, :] * d * later).sum(axis=1)
+    return spend, contrib
+
+
+# --------------------------------------------------------------------------- solver
+
+
+@dataclass(frozen=True)
+class AdaptiveResult:
+    """What :func:`solve_adaptive` found.
+
+    Attributes
+    ----------
+    policy
+        The table (a strategy the simulator runs).
+    value
+        The value the solver promises from the plan's start (under ``objective``; for
+        :func:`max_success` the probability that the money lasts, decimal).
+    success_model
+        Share of ``n_paths`` i.i.d. paths drawn from the model on which the policy's money
+        lasts (the solver's own forward check, no trading costs).
+    n_states, n_candidates, n_outcomes, n_years
+        Grid sizes: wealth nodes per year, weight vectors tried, return outcomes, years.
+    seconds
+        Wall time of the backward induction (and the median-path pass).
+    """
+
+    policy: AdaptivePolicy
+    value: float
+    success_model: float
+    objective: Objective
+    model_description: str
+    n_states: int
+    n_candidates: int
+    n_outcomes: int
+    n_years: int
+    weight_step: float
+    seconds: float
+    survival: bool
+
+
+def weight_candidates(n_assets: int, step: float) -> FloatArray:
+    """Every weight vector on the simplex with entries multiple of ``step``, (n, n_assets)."""
+    m = round(1.0 / step)
+    if n_assets < 1 or m < 1 or abs(m * step - 1.0) > 1e-9:
+        raise OptimizationError(f"weight_step={step} must divide 1 (e.g. 0.02, 0.05)")
+    if n_assets > 4:
+        raise OptimizationError(f"the solver handles up to 4 assets; got {n_assets}")
+    rows = [c for c in itertools.product(range(m + 1), repeat=n_assets - 1) if sum(c) <= m]
+    k = np.array([[*c, m - sum(c)] for c in rows], dtype=np.float64)
+    return k / m
+
+
+def _survival(survival: FloatArray | None, n: int) -> FloatArray | None:
+    if survival is None:
+        return None
+    q = np.asarray(survival, dtype=np.float64)
+    if q.shape != (n,) or not np.all((q >= 0) & (q <= 1)):
+        raise OptimizationError(
+            f"survival must hold {n} one-year survival probabilities in [0, 1] (one per plan "
+            f"year, from the start age); got shape {q.shape}"
+        )
+    return q
+
+
+def alive_at_start(survival: FloatArray | None, n: int) -> FloatArray:
+    """Probability of being alive at the start of each plan year given alive at the start, (n,)."""
+    if survival is None:
+        return np.ones(n)
+    return np.concatenate([[1.0], np.cumprod(survival)[:-1]])
+
+
+def _failure_values(obj: Objective, n: int, survival: FloatArray | None) -> FloatArray:
+    """Value of ruin in year ``t`` (the member alive at its start), (n,)."""
+    alive = alive_at_start(survival, n)
+    # expected years alive from t to the end, given alive at t
+    years_left = np.cumsum(alive[::-1])[::-1] / alive
+    return -obj.shortfall * years_left
+
+
+def _grids(
+    flows: YearFlows,
+    model: ReturnModel,
+    n_states: int,
+    wealth_max: float | None,
+    lower: float,
+    scale: float,
+    rng: RngLike,
+) -> FloatArray:
+    """Balance grids after the start-of-year flows, (n_years, n_states)."""
+    n = flows.n_years
+    if wealth_max is not None:
+        hi = np.full(n, float(wealth_max))
+    else:
+        # 99.9th percentile of an all-in-the-fastest-growing-asset forward pass, x 1.5
+        g = model.real_gross
+        best = int(np.argmax(model.prob @ np.log(g)))
+        k = np.random.default_rng(rng).choice(model.n_outcomes, size=(4000, n), p=model.prob)
+        w = np.full(4000, flows.initial_balance)
+        hi = np.empty(n)
+        for t in range(n):
+            b = np.maximum(w + flows.cs[t] - flows.ws[t], 0.0)
+            hi[t] = np.quantile(b, 0.999)
+            w = np.maximum(b * g[k[:, t], best] * flows.fee_factor + flows.ce[t] - flows.we[t], 0)
+        hi = np.maximum(1.5 * hi, 20.0 * scale)
+    u = np.linspace(0.0, 1.0, n_states)
+    top = np.log1p((hi - lower) / scale)
+    return lower + scale * np.expm1(u[None, :] * top[:, None])
+
+
+def _certainty_equivalent(u: FloatArray, gamma: float) -> FloatArray:
+    """Wealth whose CRRA utility is ``u`` (the inverse of the terminal reward)."""
+    return np.exp(u) if gamma == 1 else ((1 - gamma) * u) ** (1 / (1 - gamma))
+
+
+def _interp_linear(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:
+    """Linear interpolation of ``fp`` over ``xp`` at ``x``, extrapolated from the end cells."""
+    j = np.clip(np.searchsorted(xp, x) - 1, 0, xp.size - 2)
+    f = (x - xp[j]) / (xp[j + 1] - xp[j])
+    return fp[j] + f * (fp[j + 1] - fp[j])
+
+
+def backward_induction(
+    flows: YearFlows,
+    grids: FloatArray,
+    candidates: FloatArray,
+    model: ReturnModel,
+    objective: Objective,
+    survival: FloatArray | None,
+    scale: float,
+    risk_order: FloatArray,
+) -> tuple[FloatArray, IntArray]:
+    """Value ``U[t]`` on ``grids[t]`` and the chosen candidate at every node.
+
+    Returns ``(U, choice)``, (n_years, n_states) each. See the module docstring.
+    """
+    n, n_b = grids.shape
+    g = model.real_gross
+    p = model.prob
+    port = candidates @ g.T * flows.fee_factor  # (n_c, n_R)
+    fail = _failure_values(objective, n, survival)
+
+    def reward(y: FloatArray) -> FloatArray:
+        if objective.crra_gamma is not None:
+            gam = objective.crra_gamma
+            y = np.maximum(y, 1e-300)
+            return np.log(y) if gam == 1 else y ** (1 - gam) / (1 - gam)
+        r = np.full(y.shape, objective.success)
+        if objective.wealth:
+            r += objective.wealth * np.log1p(np.maximum(y, 0.0) / scale)
+        return r
+
+    u = np.empty((n, n_b))
+    choice = np.empty((n, n_b), dtype=np.int64)
+    # chunk the (nodes x candidates x outcomes) block to about 4 million values
+    step = max(1, 4_000_000 // (port.size or 1))
+    for t in range(n - 1, -1, -1):
+        q = None if survival is None else survival[t]
+        for lo in range(0, n_b, step):
+            b = grids[t, lo : lo + step]
+            y = b[:, None, None] * port[None] + (flows.ce[t] - flows.we[t])
+            if t == n - 1:
+                alive = reward(y)
+            else:
+                x = y + (flows.cs[t + 1] - flows.ws[t + 1])
+                if objective.crra_gamma is not None:
+                    # interpolate the certainty equivalent, which is linear in wealth for
+                    # CRRA (so the Merton fraction is recovered exactly), extrapolated
+                    ce = _certainty_equivalent(u[t + 1], objective.crra_gamma)
+                    nxt = reward(_interp_linear(x, grids[t + 1], ce))
+                else:
+                    nxt = np.interp(x, grids[t + 1], u[t + 1], left=fail[t + 1])
+                alive = nxt
+            if q is not None and t < n - 1:
+                alive = q * alive + (1.0 - q) * reward(y)
+            v = np.where(y < 0, fail[t], alive) if objective.crra_gamma is None else alive
+            ev = v @ p  # (nodes, candidates)
+            best = ev.max(axis=1, keepdims=True)
+            # near-ties go to the least risky candidate (candidates sorted by risk)
+            # (relative for CRRA, whose utilities can be tiny; else absolute, values O(1))
+            floor = 0.0 if objective.crra_gamma is not None else 1.0
+            tol = 1e-10 * np.maximum(floor, np.abs(best))
+            c = np.argmax(ev >= best - tol, axis=1)
+            choice[t, lo : lo + step] = risk_order[c]
+            u[t, lo : lo + step] = ev[np.arange(ev.shape[0]), c]
+    return u, choice
+
+
+def forward_model(
+    policy: AdaptivePolicy, flows: YearFlows, real_gross: FloatArray
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """The solver's own model run forward (no trading costs), vectorised over paths.
+
+    ``real_gross`` is (n_paths, n_years, n_assets). Returns ``(wealth, ruin, weights)``:
+    real wealth at each year boundary (n, T + 1), the first year of ruin or -1 (n,), and
+    the weights held (n, T, A). Used for the median path and as the tests' second engine.
+    """
+    n, n_t, _ = real_gross.shape
+    w = np.full(n, flows.initial_balance)
+    wealth = np.empty((n, n_t + 1))
+    wealth[:, 0] = w
+    ruin = np.full(n, -1, dtype=np.int64)
+    held = np.empty(real_gross.shape)
+    for t in range(n_t):
+        wt = policy.weights_at(t, w)
+        held[:, t] = wt
+        b = w + flows.cs[t] - flows.ws[t]
+        y = np.maximum(b, 0.0) * (wt * real_gross[:, t]).sum(axis=1) * flows.fee_factor
+        y = y + flows.ce[t] - flows.we[t]
+        broke = ((b < 0) | (y < 0)) & (ruin < 0)
+        ruin[broke] = t
+        w = np.where(ruin >= 0, 0.0, y)
+        wealth[:, t + 1] = w
+    return wealth, ruin, held
+
+
+def solve_adaptive(
+    plan: Plan,
+    model: ReturnModel,
+    objective: Objective | None = None,
+    *,
+    assets: Sequence[str] | None = None,
+    survival: FloatArray | None = None,
+    n_states: int = 401,
+    weight_step: float | None = None,
+    wealth_max: float | None = None,
+    discount_rate_real: float = 0.02,
+    state: StateKind = "funded_ratio",
+    n_paths: int = 4000,
+    rng: RngLike = 0,
+    name: str = "adaptive (DP)",
+) -> AdaptiveResult:
+    """Solve the adaptive policy of ``plan`` by backward induction (see module doc).
+
+    Parameters
+    ----------
+    plan
+        The member (annual steps): contributions, match, limits, fees, a constant real
+        withdrawal at the start, end or split of each year.
+    model
+        One-year return distribution, drawn i.i.d. (:func:`empirical_model`,
+        :func:`lognormal_model`).
+    objective
+        Default :func:`max_success`.
+    assets
+        Two to four assets of ``model`` to allocate between; ``None`` = all of them.
+    survival
+        Optional one-year survival probabilities, one per plan year from the start age
+        (e.g. from ``backtest.mortality``); ``None`` = the member lives to the end age.
+    n_states
+        Wealth nodes per year.
+    weight_step
+        Step of the weight grid, decimal; ``None`` = 0.02 for two assets, 0.05 for more.
+    wealth_max
+        Top of every year's grid, real USD; ``None`` = from a forward pass (module doc).
+    discount_rate_real
+        Real annual rate of the present values behind the funded ratio.
+    state
+        Axis reports show: ``"funded_ratio"`` (needs withdrawals) or ``"wealth"``.
+    n_paths
+        I.i.d. model paths for the median path and ``success_model``.
+    rng
+        Seed of the grid-bounds pass and of those paths.
+    name
+        Name of the resulting strategy.
+
+    Returns
+    -------
+    AdaptiveResult
+
+    Raises
+    ------
+    PlanError, OptimizationError
+        An unsupported plan feature or bad solver settings, named.
+    """
+    t0 = time.perf_counter()
+    obj = objective if objective is not None else max_success()
+    names = tuple(assets) if assets is not None else model.assets
+    m = model.select(names)
+    if not 1 <= len(names) <= 4:
+        raise OptimizationError(f"allocate between 1 and 4 assets; got {names}")
+    if n_states < 3:
+        raise OptimizationError(f"n_states={n_states} must be >= 3 (e.g. 201)")
+    step = weight_step if weight_step is not None else (0.02 if len(names) <= 2 else 0.05)
+    flows = year_flows(plan)
+    n = flows.n_years
+    q = _survival(survival, n)
+    if obj.crra_gamma is not None and (flows.spending.any() or flows.contributions.any()):
+        raise OptimizationError(
+            "a CRRA objective is for plans without contributions or withdrawals (the Merton "
+            "check); use max_success() or tradeoff() for this plan"
+        )
+    if state == "funded_ratio" and not flows.spending[-1] > 0:
+        state = "wealth"  # no spending to fund: the ratio is undefined
+    scale = float(
+        max(flows.spending.max(initial=0.0), flows.contributions.max(initial=0.0))
+        or max(flows.initial_balance, 1.0)
+    )
+    lower = 0.0
+    if obj.crra_gamma is not None:
+        lower = 0.02 * max(flows.initial_balance, 1e-9)
+        scale = 0.1 * max(flows.initial_balance, 1e-9)
+    obj_scale = obj.wealth_scale if obj.wealth_scale is not None else scale
+    grids = _grids(flows, m, n_states, wealth_max, lower, scale, rng)
+    cand = weight_candidates(len(names), step)
+    g = m.real_gross
+    var = np.array([m.prob @ (g @ c - m.prob @ (g @ c)) ** 2 for c in cand])
+    order = np.argsort(var, kind="stable")
+    u, choice = backward_induction(
+        flows,
+        grids,
+        cand[order],
+        m,
+        Objective(**{**obj.__dict__, "wealth_scale": obj_scale}),
+        q,
+        obj_scale,
+        order,
+    )
+    weights = cand[choice]  # (n, n_states, A)
+    spend_pv, contrib_pv = present_values(flows, discount_rate_real)
+    wealth_grid = grids + (flows.ws - flows.cs)[:, None]
+    b0 = flows.initial_balance + flows.cs[0] - flows.ws[0]
+    fail0 = _failure_values(obj, n, q)[0]
+    value = float(np.interp(b0, grids[0], u[0])) if b0 >= 0 else float(fail0)
+    policy = AdaptivePolicy(
+        name=name,
+        assets=names,
+        ages=flows.ages,
+        wealth_grid=wealth_grid,
+        weights=weights,
+        value=u,
+        spending_pv=spend_pv,
+        contribution_pv=contrib_pv,
+        discount_rate_real=discount_rate_real,
+        state=state,
+        objective=obj.name,
+    )
+    paths = m.sample(n_paths, n, rng=np.random.default_rng(rng).integers(2**32))
+    gross = (1.0 + paths.returns) / (1.0 + paths.inflation[:, :, None])
+    wealth, ruin, _ = forward_model(policy, flows, gross)
+    policy = AdaptivePolicy(
+        **{**policy.__dict__, "median_wealth": np.median(wealth[:, :-1], axis=0)}
+    )
+    alive = alive_at_start(q, n)
+    ok = np.where(ruin < 0, 1.0, 1.0 - alive[np.clip(ruin, 0, None)])
+    return AdaptiveResult(
+        policy=policy,
+        value=value,
+        success_model=float(ok.mean()),
+        objective=obj,
+        model_description=m.description,
+        n_states=n_states,
+        n_candidates=int(cand.shape[0]),
+        n_outcomes=m.n_outcomes,
+        n_years=n,
+        weight_step=step,
+        seconds=time.perf_counter() - t0,
+        survival=q is not None,
+    )
+
+
+# --------------------------------------------------------------------------- convergence
+
+
+@dataclass(frozen=True)
+class GridConvergence:
+    """The value at the plan's start on a grid and on one with half the spacing.
+
+    ``coarse``/``fine``: values (decimal); ``moved_pp``: ``100 * |fine - coarse|``.
+    """
+
+    coarse: float
+    fine: float
+    coarse_grid: tuple[int, float]
+    fine_grid: tuple[int, float]
+    coarse_seconds: float
+    fine_seconds: float
+
+    @property
+    def moved_pp(self) -> float:
+        return 100.0 * abs(self.fine - self.coarse)
+
+
+def grid_convergence(
+    plan: Plan,
+    model: ReturnModel,
+    objective: Objective | None = None,
+    *,
+    n_states: int = 401,
+    weight_step: float | None = None,
+    **options: object,
+) -> GridConvergence:
+    """Solve on (``n_states``, ``weight_step``) and on half both spacings; compare values."""
+    a = solve_adaptive(
+        plan, model, objective, n_states=n_states, weight_step=weight_step, n_paths=200, **options
+    )  # type: ignore[arg-type]
+    b = solve_adaptive(
+        plan,
+        model,
+        objective,
+        n_states=2 * n_states - 1,
+        weight_step=a.weight_step / 2,
+        n_paths=200,
+        **options,
+    )  # type: ignore[arg-type]
+    return GridConvergence(
+        coarse=a.value,
+        fine=b.value,
+        coarse_grid=(a.n_states, a.weight_step),
+        fine_grid=(b.n_states, b.weight_step),
+        coarse_seconds=a.seconds,
+        fine_seconds=b.seconds,
+    )
+
+
+__all__ = [
+    "DEFAULT_EQUITY_ASSETS",
+    "AdaptiveResult",
+    "GridConvergence",
+    "Objective",
+    "ReturnModel",
+    "YearFlows",
+    "alive_at_start",
+    "backward_induction",
+    "empirical_model",
+    "forward_model",
+    "grid_convergence",
+    "lognormal_model",
+    "max_success",
+    "min_shortfall",
+    "present_values",
+    "solve_adaptive",
+    "tradeoff",
+    "weight_candidates",
+    "year_flows",
+]
