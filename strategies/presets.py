@@ -145,6 +145,83 @@ def fidelity_freedom(
     )
 
 
+#: T. Rowe Price Retirement-style knots: (years to target date, equity share).
+T_ROWE_PRICE_KNOTS: tuple[tuple[float, float], ...] = ((25.0, 0.98), (0.0, 0.55), (-30.0, 0.30))
+
+
+def t_rowe_price_retirement(
+    *,
+    equity: str = EQUITY,
+    bonds: str = BONDS,
+    cash: str = CASH,
+    bitcoin: str = BITCOIN,
+    rebalance: RebalanceRule | None = None,
+) -> Strategy:
+    """T. Rowe Price Retirement-style "through" glide path: 98% equity, 55% at target, 30% at +30y.
+
+    Sources, knot by knot (years to the target date: equity):
+    0: 0.55, published: "55% equity at the expected retirement date" (T. Rowe Price,
+    "Target Date Glide Path Design", troweprice.com, 2021 Q3);
+    -30: 0.30, published: "minimum equity exposure of approximately 30% reached 30 years
+    after expected retirement date", the landing point (T. Rowe Price Retirement Funds
+    glide-path page, troweprice.com);
+    25: 0.98, **approximate**: the 98 % equity of the longest-dated funds since the
+    2020-2022 glide-path enhancement, with the decline taken to start 25 years before
+    the target date as read from the published chart, not a published figure.
+    Linear between knots (the published path is a smooth curve); all fixed income is
+    ``bonds`` (T. Rowe Price also holds TIPS, short-term and high-yield bonds).
+    """
+    k, e = zip(*T_ROWE_PRICE_KNOTS, strict=True)
+    return _two_asset_path(
+        "T. Rowe Price Retirement-style",
+        k,
+        e,
+        equity,
+        bonds,
+        rebalance,
+        True,
+        "T. Rowe Price Retirement glide path (55% at target and 30% at +30y published; "
+        "98% start and its age approximate)",
+    )
+
+
+#: BlackRock LifePath Index-style knots: (years to target date, equity share).
+BLACKROCK_KNOTS: tuple[tuple[float, float], ...] = ((30.0, 1.00), (0.0, 0.40))
+
+
+def blackrock_lifepath_index(
+    *,
+    equity: str = EQUITY,
+    bonds: str = BONDS,
+    cash: str = CASH,
+    bitcoin: str = BITCOIN,
+    rebalance: RebalanceRule | None = None,
+) -> Strategy:
+    """BlackRock LifePath Index-style "to" glide path: 100% equity to 30y before, 40% from target.
+
+    Source: the LifePath Index glide path as announced by BlackRock in June 2014 (reported
+    by Pensions & Investments, "BlackRock raises equity allocation in target-date funds",
+    2014-06-26): equity held at 100 % until about 30 years before retirement, then
+    declining to 40 % at the landing point, the target date ("to" retirement: the
+    allocation is static afterwards, the LifePath Index Retirement Fund). Knots (years to
+    target: equity): 30: 1.00 and 0: 0.40 are those figures; the straight line between
+    them is an **approximation** of the published curve, and all fixed income is
+    ``bonds`` (the funds also hold TIPS and REITs).
+    """
+    k, e = zip(*BLACKROCK_KNOTS, strict=True)
+    return _two_asset_path(
+        "BlackRock LifePath Index-style",
+        k,
+        e,
+        equity,
+        bonds,
+        rebalance,
+        True,
+        "BlackRock LifePath Index glide path (100% to 30y, 40% at and after target; "
+        "linear between, approximate)",
+    )
+
+
 def hundred_minus_age(
     *,
     equity: str = EQUITY,
@@ -390,6 +467,8 @@ def smoothed_60_40(
 PRESETS: dict[str, Callable[..., Strategy]] = {
     "vanguard_target_retirement": vanguard_target_retirement,
     "fidelity_freedom": fidelity_freedom,
+    "t_rowe_price_retirement": t_rowe_price_retirement,
+    "blackrock_lifepath_index": blackrock_lifepath_index,
     "100_minus_age": hundred_minus_age,
     "110_minus_age": hundred_ten_minus_age,
     "rising_equity_bond_tent": rising_equity_bond_tent,

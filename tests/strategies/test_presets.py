@@ -254,3 +254,23 @@ def test_risk_parity_waits_two_years_at_either_frequency(ppy):
     np.testing.assert_array_equal(w[:warm], 0.5)  # exactly the equal-weight warm-up
     assert np.all(np.abs(w[warm:, 0] - 0.5) > 0.05)  # then inverse volatility, far from 50/50
     assert "two years" in P.risk_parity.__doc__
+
+
+@pytest.mark.parametrize(
+    ("name", "ages_equity"),
+    [
+        # T. Rowe Price: 98 % to 25y before (approximate), 55 % at target, 30 % at +30y.
+        ("t_rowe_price_retirement", [(30, 0.98), (40, 0.98), (65, 0.55), (95, 0.30), (100, 0.30)]),
+        # BlackRock LifePath Index: 100 % to 30y before, 40 % at target and after ("to").
+        ("blackrock_lifepath_index", [(30, 1.00), (35, 1.00), (65, 0.40), (90, 0.40)]),
+    ],
+)
+def test_industry_glide_paths_hit_their_cited_knots(
+    name: str, ages_equity: list[tuple[int, float]]
+) -> None:
+    s = preset(name)
+    assert s.monotone_equity and s.source
+    sched = Schedule.from_ages(25, 101, 65, 1)
+    w = s.target_weights(sched, np.zeros((1, 76, 2)))[0]
+    for age, equity in ages_equity:
+        assert w[age - 25, 0] == pytest.approx(equity, abs=1e-12)
