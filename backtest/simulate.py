@@ -44,17 +44,17 @@ from typing import Literal
 import numpy as np
 
 from backtest import kernel
-from backtest.errors import DataError, PlanError
-from backtest.plan import (
-    ConstantReal,
-    FixedPercent,
-    FundedRatio,
-    GuytonKlinger,
-    MoneyLasts,
-    Plan,
-    RequiredMinimum,
-    rmd_divisor,
+from backtest.cashflows import (
+    W_CONSTANT,
+    W_GUYTON,
+    W_NONE,
+    W_PERCENT,
+    W_RMD,
+    CashFlowRules,
+    cash_flow_rules,
 )
+from backtest.errors import DataError, PlanError
+from backtest.plan import FundedRatio, MoneyLasts, Plan, rmd_divisor
 from backtest.scenarios import Scenarios
 from backtest.types import BoolArray, FloatArray, IntArray, read_only
 from strategies.base import Schedule, Strategy, validate_weights
@@ -73,9 +73,10 @@ class SimulationResult:
     ----------
     wealth
         Balance at each period boundary, (n, T + 1); column 0 is the initial balance.
-    contributions, withdrawals, withdrawals_wanted, fees, costs, gains
+    contributions, withdrawals, withdrawals_wanted, fees, costs, gains, leakage
         Flows per period, (n, T). ``withdrawals`` is what was paid, ``withdrawals_wanted``
-        what the rule asked for; ``gains`` is the real investment gain credited.
+        what the rule asked for; ``gains`` is the real investment gain credited;
+        ``leakage`` what was cashed out before retirement (``CashFlowRules.leakage``).
     turnover
         One-way turnover from rebalancing, decimal of the balance, (n, T).
     portfolio_returns
@@ -99,6 +100,7 @@ class SimulationResult:
     fees: FloatArray
     costs: FloatArray
     gains: FloatArray
+    leakage: FloatArray
     turnover: FloatArray
     portfolio_returns: FloatArray
     price_index: FloatArray
@@ -177,18 +179,14 @@ def success_of(plan: Plan, ruin_period: IntArray, wealth_at_retirement: FloatArr
     return funded_ratio(plan, wealth_at_retirement) >= s.threshold
 
 
-def _desired_fraction(timing: str) -> float:
-    return {"start": 1.0, "end": 0.0, "split": 0.5}[timing]
-
-
 def _resolve_engine(engine: str, strategy: Strategy, record_weights: bool) -> str:
     if engine not in ("auto", "numpy", "numba"):
         raise ValueError(f"engine={engine!r}; use 'auto', 'numpy' or 'numba'")
-    fast_ok = kernel.AVAILABLE and strategy.smoothing is None and not record_weights
+    fast_ok = strategy.smoothing is None and not record_weights
     if engine == "numba" and not fast_ok:
         raise DataError(
-            "engine='numba' needs numba installed, no smoothing overlay and "
-            "record_weights=False; use engine='numpy' (or 'auto')"
+            "engine='numba' needs no smoothing overlay and record_weights=False; use "
+            "engine='numpy' (or 'auto')"
         )
     if engine == "auto":
         return "numba" if fast_ok else "numpy"
@@ -197,10 +195,10 @@ def _resolve_engine(engine: str, strategy: Strategy, record_weights: bool) -> st
 
 def _prepare(
     scenarios: Scenarios, plan: Plan, strategy: Strategy
-) -> tuple[Scenarios, Schedule, FloatArray]:
+) -> tuple[Scenarios, Schedule, FloatArray, CashFlowRules]:
     """Check the plan against the scenarios; return the scenarios cut to the plan's
-    periods and the strategy's assets, the schedule and validated target weights
-    (1 or n, T, A)."""
+    periods and the strategy's assets, the schedule, validated target weights
+    (1 or n, T, A) and the plan's cash-flow rules."""
     ppy = scenarios.periods_per_year
     n_periods = plan.check_periods(ppy)
     if scenarios.n_periods < n_periods:
@@ -231,37 +229,7 @@ def _prepare(
             f"strategy {strategy.name!r} returned weights of shape {target.shape}; expected "
             f"(1 or {sub.n_scenarios}, {n_periods}, {len(strategy.assets)})"
         )
-    return sub, schedule, target
-
-
-@dataclass(frozen=True)
-class _CashFlows:
-    """The deterministic part of the plan's cash flows, per period."""
-
-    contrib: FloatArray  # real USD per period (employee + employer), 0 in retirement
-    retired: BoolArray  # (T,)
-    t_ret: int  # first retirement period (T if none)
-    c_start: bool  # contributions at the start of the period
-    w_frac: float  # share of each withdrawal paid at the start of the period
-
-
-def _cash_flows(plan: Plan, schedule: Schedule, n_t: int) -> _CashFlows:
-    ppy = schedule.periods_per_year
-    t_ret = min(plan.retirement_period(ppy), n_t)
-    retired = np.arange(n_t) >= t_ret
-    contrib = np.zeros(n_t)
-    c_rule = plan.contributions
-    if c_rule is not None:
-        employee, employer = c_rule.annual_amounts(schedule.age_start, plan.start_age)
-        contrib = np.where(retired, 0.0, (employee + employer) / ppy)
-    w_rule = plan.withdrawal
-    return _CashFlows(
-        contrib=contrib,
-        retired=retired,
-        t_ret=t_ret,
-        c_start=c_rule is not None and c_rule.timing == "start",
-        w_frac=_desired_fraction(w_rule.timing) if w_rule is not None else 0.0,
-    )
+    return sub, schedule, target, cash_flow_rules(plan, ppy)
 
 
 def _missing_data_error(strategy: Strategy, s: int, t: int, a: int) -> DataError:
@@ -278,14 +246,13 @@ def _kernel_pass(
     strategy: Strategy,
     schedule: Schedule,
     target: FloatArray,
+    rules: CashFlowRules,
     record: int,
 ) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:
     """Run ``backtest.kernel`` (record: 0 summary only, 2 every path)."""
     n, n_t, _ = sub.returns.shape
-    cf = _cash_flows(plan, schedule, n_t)
-    ip, fp = kernel.pack(plan, strategy, schedule, cf.t_ret, cf.c_start, cf.w_frac, record)
     wealth = np.empty((n, n_t + 1 if record else 1))
-    flows = np.empty((8, n, n_t if record == 2 else 1))
+    flows = np.empty((kernel.N_FLOWS, n, n_t if record == 2 else 1))
     summary = np.empty((n, 8))
     ruin = np.empty(n, dtype=np.int64)
     bad = np.empty(n, dtype=np.int64)
@@ -293,12 +260,10 @@ def _kernel_pass(
         sub.returns,
         sub.inflation,
         np.ascontiguousarray(target),
-        cf.contrib,
-        cf.retired,
-        schedule.age_start,
+        kernel.kernel_rules(rules),
+        kernel.trading(strategy, schedule.periods_per_year),
         kernel.rmd_divisors(),
-        ip,
-        fp,
+        record,
         wealth,
         flows,
         summary,
@@ -346,10 +311,16 @@ def _result(
 
 
 def _run_kernel(
-    sub: Scenarios, plan: Plan, strategy: Strategy, schedule: Schedule, target: FloatArray
+    sub: Scenarios,
+    plan: Plan,
+    strategy: Strategy,
+    schedule: Schedule,
+    target: FloatArray,
+    rules: CashFlowRules,
 ) -> SimulationResult:
-    wealth, flows, _, ruin = _kernel_pass(sub, plan, strategy, schedule, target, record=2)
+    wealth, flows, _, ruin = _kernel_pass(sub, plan, strategy, schedule, target, rules, 2)
     price = _price_index(sub)
+    k = kernel
     return _result(
         sub,
         plan,
@@ -358,14 +329,15 @@ def _run_kernel(
         price,
         ruin,
         wealth=wealth,
-        contributions=flows[0],
-        withdrawals=flows[1],
-        withdrawals_wanted=flows[2],
-        fees=flows[3],
-        costs=flows[4],
-        gains=flows[5],
-        turnover=flows[6],
-        portfolio_returns=flows[7],
+        contributions=flows[k.F_CONTRIB],
+        withdrawals=flows[k.F_PAID],
+        withdrawals_wanted=flows[k.F_WANTED],
+        fees=flows[k.F_FEE],
+        costs=flows[k.F_COST],
+        gains=flows[k.F_GAIN],
+        leakage=flows[k.F_LEAK],
+        turnover=flows[k.F_TURN],
+        portfolio_returns=flows[k.F_RETURN],
     )
 
 
@@ -402,9 +374,9 @@ def simulate(
         Paths of wealth and flows, in real USD of the start date.
     """
     use = _resolve_engine(engine, strategy, record_weights)
-    sub, schedule, target = _prepare(scenarios, plan, strategy)
+    sub, schedule, target, rules = _prepare(scenarios, plan, strategy)
     if use == "numba":
-        return _run_kernel(sub, plan, strategy, schedule, target)
+        return _run_kernel(sub, plan, strategy, schedule, target, rules)
     nominal = sub.returns
     missing = np.isnan(nominal)
     if missing.any():
@@ -424,7 +396,7 @@ def simulate(
         (1.0 + np.nan_to_num(nominal_tan)) / (1.0 + sub.inflation.T[:, None, :]),
     )
     target_tan = np.ascontiguousarray(target.transpose(1, 2, 0))  # (T, A, 1 or n)
-    return _run(sub, plan, strategy, schedule, target_tan, growth, record_weights)
+    return _run(sub, plan, strategy, schedule, target_tan, growth, rules, record_weights)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -434,6 +406,11 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return v
 
 
+def _time_major(x: FloatArray, n: int) -> FloatArray:
+    """A (T,) or (n, T) schedule as (T, 1) or (T, n): row ``t`` broadcasts over scenarios."""
+    return x[:, None] if x.ndim == 1 else np.ascontiguousarray(x.T)
+
+
 def _run(
     sub: Scenarios,
     plan: Plan,
@@ -441,21 +418,25 @@ def _run(
     schedule: Schedule,
     target: FloatArray,
     growth: FloatArray,
+    rules: CashFlowRules,
     record_weights: bool,
 ) -> SimulationResult:
     """The time loop. ``target`` is (T, A, 1 or n), ``growth`` (T, A, n): asset-major."""
     n_t, n_a, n = growth.shape
-    ppy = schedule.periods_per_year
-    ages = schedule.age_start
-    cf = _cash_flows(plan, schedule, n_t)
-    t_ret, retired, contrib, c_start = cf.t_ret, cf.retired, cf.contrib, cf.c_start
-    w_rule = plan.withdrawal
-    w_frac = cf.w_frac
+    ppy = rules.periods_per_year
+    ages = rules.ages
+    t_ret = rules.retirement_period
+    contrib = _time_major(rules.contributions, n)  # (T, 1 or n), real USD per period
+    leak = _time_major(rules.leakage, n)
+    spend = _time_major(rules.spending, n)
+    c_start = rules.contributions_at_start
+    w_code = rules.withdrawal_code
+    w_frac = rules.start_fraction
     price = _price_index(sub)
     price_tm = np.ascontiguousarray(price.T)
     infl_tm = np.ascontiguousarray(sub.inflation.T)  # (T, n)
-    fee_rate = plan.expense_ratio / ppy
-    cost_rate = plan.transaction_cost_bps / 1e4
+    fee_rate = rules.fee_per_period
+    cost_rate = rules.cost_per_traded
     rebalance = strategy.rebalance
     every = rebalance.every_periods(ppy)
     sleeve = strategy.sleeve_band
@@ -466,19 +447,20 @@ def _run(
     # read-only transposed views of shape (n, T).
     out_w = np.empty((n_t + 1, n))
     names = ("contributions", "withdrawals", "wanted", "fees", "costs", "gains", "turnover")
-    flows = {k: np.zeros((n_t, n)) for k in (*names, "port_ret")}
+    flows = {k: np.zeros((n_t, n)) for k in (*names, "leakage", "port_ret")}
     ruin = np.full(n, -1, dtype=np.int64)
     weights_out = np.empty((n_t, n_a, n)) if record_weights else None
     reserve = np.zeros(n) if smoothing is not None else None
     reserve_out = np.zeros((n_t + 1, n)) if smoothing is not None else None
 
-    holdings = plan.initial_balance * np.broadcast_to(target[0], (n_a, n)).copy()  # (A, n)
-    out_w[0] = plan.initial_balance
+    holdings = rules.initial_balance * np.broadcast_to(target[0], (n_a, n)).copy()  # (A, n)
+    out_w[0] = rules.initial_balance
     annual_w = np.zeros(n)  # current annual withdrawal (real USD), for yearly rules
     year_growth = np.ones(n)  # portfolio nominal growth over the last 12 months
     year_infl = np.ones(n)
     ret_balance = np.zeros(n)
     rmd_annual = np.zeros(n)  # this year's required minimum distribution (real USD)
+    w_floor = np.zeros(n)
 
     def total() -> FloatArray:
         return holdings.sum(axis=0)
@@ -491,69 +473,73 @@ def _run(
         ruin[short & (ruin < 0)] = t
         holdings[:] *= np.divide(bal - paid, bal, out=np.zeros_like(bal), where=bal > 0)
         flows["withdrawals"][t] += paid
+        flows["wanted"][t] += amount
 
-    def buy(amount: float, tw: FloatArray, t: int) -> None:
+    def buy(amount: FloatArray, tw: FloatArray, t: int) -> None:
         holdings[:] += amount * tw
         flows["contributions"][t] += amount
 
     for t in range(n_t):
         tw = target[t]  # (A, 1) or (A, n)
-        if c_start and contrib[t] > 0:
+        working = t < t_ret
+        if working and leak[t].any():
+            out = total() * leak[t]
+            holdings[:] *= 1.0 - leak[t]
+            flows["leakage"][t] = out
+        if working and c_start and contrib[t].any():
             buy(contrib[t], tw, t)
 
-        # ---- the withdrawal this period asks for (real USD)
-        wanted = np.zeros(n)
-        if w_rule is not None and retired[t]:
+        # ---- the withdrawal this period asks for (real USD at the period's start)
+        w_rule = np.zeros(n)
+        paying = w_code != W_NONE and not working
+        if paying:
             bal = total()
             k = t - t_ret
             if k == 0:
                 ret_balance = bal.copy()
             year_start = k % ppy == 0
-            if isinstance(w_rule, ConstantReal):
+            if w_code == W_CONSTANT:
+                base = ret_balance if rules.spending_per_unit_of_balance else 1.0
+                w_rule = np.broadcast_to(spend[t] * base, (n,))
+                if not rules.spending_indexed:
+                    w_rule = w_rule * price_tm[t_ret] / price_tm[t]
+            elif w_code == W_PERCENT:
+                w_rule = rules.rate / ppy * bal
+            elif w_code == W_GUYTON:
                 if k == 0:
-                    annual_w = (
-                        w_rule.rate * ret_balance
-                        if w_rule.rate is not None
-                        else np.full(n, float(w_rule.amount))
-                    )
-                wanted = annual_w / ppy
-                if not w_rule.indexed:
-                    wanted = wanted * price_tm[t_ret] / price_tm[t]
-            elif isinstance(w_rule, FixedPercent):
-                wanted = w_rule.rate / ppy * bal
-            elif isinstance(w_rule, GuytonKlinger):
-                if k == 0:
-                    annual_w = w_rule.initial_rate * ret_balance
+                    annual_w = rules.rate * ret_balance
                 elif year_start:
                     rate_now = np.divide(annual_w, bal, out=np.full(n, np.inf), where=bal > 0)
                     # Inflation rule: no raise after a losing year while above the
                     # initial rate (the real amount falls by the year's inflation).
-                    skip = (year_growth < 1.0) & (rate_now > w_rule.initial_rate)
+                    skip = (year_growth < 1.0) & (rate_now > rules.rate)
                     annual_w = np.where(skip, annual_w / year_infl, annual_w)
                     rate_now = np.divide(annual_w, bal, out=np.full(n, np.inf), where=bal > 0)
-                    years_left = plan.end_age - ages[t]
-                    cut = (rate_now > w_rule.upper_guard * w_rule.initial_rate) & (
-                        years_left > w_rule.preservation_off_years
+                    years_left = rules.end_age - ages[t]
+                    cut = (rate_now > rules.gk_upper_guard * rules.rate) & (
+                        years_left > rules.gk_preservation_off_years
                     )
-                    rise = rate_now < w_rule.lower_guard * w_rule.initial_rate
-                    annual_w = np.where(cut, annual_w * (1 - w_rule.adjustment), annual_w)
-                    annual_w = np.where(rise, annual_w * (1 + w_rule.adjustment), annual_w)
-                wanted = annual_w / ppy
-            elif isinstance(w_rule, RequiredMinimum):
+                    rise = rate_now < rules.gk_lower_guard * rules.rate
+                    annual_w = np.where(cut, annual_w * (1 - rules.gk_adjustment), annual_w)
+                    annual_w = np.where(rise, annual_w * (1 + rules.gk_adjustment), annual_w)
+                w_rule = annual_w / ppy
+            elif w_code == W_RMD:
                 if year_start:
-                    div = rmd_divisor(ages[t]) if ages[t] >= 72 else 1.0 / w_rule.pre_table_rate
-                    annual_w = bal / div
-                wanted = annual_w / ppy
-            if plan.rmd_floor and ages[t] >= plan.rmd_start_age:
+                    if ages[t] >= 72:
+                        annual_w = bal / rmd_divisor(ages[t])
+                    else:
+                        annual_w = bal * rules.pre_table_rate
+                w_rule = annual_w / ppy
+            w_floor = np.zeros(n)
+            if rules.rmd_floor and ages[t] >= rules.rmd_start_age:
                 if year_start:
                     rmd_annual = bal / rmd_divisor(ages[t])
-                wanted = np.maximum(wanted, rmd_annual / ppy)
+                w_floor = rmd_annual / ppy
             if year_start:
                 year_growth = np.ones(n)
                 year_infl = np.ones(n)
-        flows["wanted"][t] = wanted
-        if w_frac > 0:
-            pay(w_frac * wanted, t)
+            if w_frac > 0:
+                pay(w_frac * np.maximum(w_rule, w_floor), t)
 
         # ---- rebalancing (no trade in the first period: the balance was just invested)
         bal = total()
@@ -618,10 +604,10 @@ def _run(
             holdings *= 1.0 - fee_rate
 
         # ---- end-of-period flows
-        if not c_start and contrib[t] > 0:
+        if working and not c_start and contrib[t].any():
             buy(contrib[t], tw, t)
-        if w_frac < 1 and wanted.any():
-            pay((1.0 - w_frac) * wanted, t)
+        if paying and w_frac < 1:
+            pay((1.0 - w_frac) * np.maximum(w_rule, w_floor), t)
         out_w[t + 1] = total()
 
     return _result(
@@ -638,6 +624,7 @@ def _run(
         fees=flows["fees"].T,
         costs=flows["costs"].T,
         gains=flows["gains"].T,
+        leakage=flows["leakage"].T,
         turnover=flows["turnover"].T,
         portfolio_returns=flows["port_ret"].T,
         weights=weights_out.transpose(2, 0, 1) if weights_out is not None else None,
@@ -730,8 +717,10 @@ def simulate_chunked(
         n_chunks += 1
         if summarise is None and _resolve_engine(engine, strategy, False) == "numba":
             # Summary pass: the compiled loop keeps no paths at all.
-            sub, schedule, target = _prepare(chunk, plan, strategy)
-            wealth, _, summary, ruin_c = _kernel_pass(sub, plan, strategy, schedule, target, 0)
+            sub, schedule, target, rules = _prepare(chunk, plan, strategy)
+            wealth, _, summary, ruin_c = _kernel_pass(
+                sub, plan, strategy, schedule, target, rules, 0
+            )
             n += sub.n_scenarios
             n_ok += int(success_of(plan, ruin_c, summary[:, 7]).sum())
             terminal.append(wealth[:, 0].copy())
@@ -761,7 +750,7 @@ def simulate_chunked(
 def result_bytes(n_scenarios: int, n_periods: int, n_assets: int, record_weights: bool) -> int:
     """Approximate bytes of a :class:`SimulationResult` (float64 paths and flows)."""
     per = 8 * n_scenarios
-    total = per * ((n_periods + 1) * 2 + n_periods * 8) + per  # wealth, price, 8 flows, ruin
+    total = per * ((n_periods + 1) * 2 + n_periods * 9) + per  # wealth, price, 9 flows, ruin
     if record_weights:
         total += per * n_periods * n_assets
     return int(total)

@@ -83,6 +83,7 @@ from typing import Any
 
 import numpy as np
 
+from backtest.cashflows import W_CONSTANT, CashFlowRules, cash_flow_rules
 from backtest.errors import DataError, GlidelabError, PlanError
 from backtest.plan import ConstantReal, FundedRatio, MoneyLasts, Plan
 from backtest.scenarios import Scenarios
@@ -269,43 +270,48 @@ class ForwardPass:
 
 @dataclass(frozen=True)
 class _Flows:
-    cs: FloatArray  # (T,) start-of-period contributions, real USD per period
-    ce: FloatArray  # (T,) end-of-period contributions
+    """The plan's cash flows as the wealth model reads them (from ``CashFlowRules``)."""
+
+    cs: FloatArray  # (1 or n, T) start-of-period contributions, real USD per period
+    ce: FloatArray  # (1 or n, T) end-of-period contributions
+    keep: FloatArray  # (1 or n, T) share of the balance kept after leakage
     t_ret: int
     start_frac: float  # share of each withdrawal paid at the start of the period
-    per_unit: FloatArray  # (n, T): withdrawal per unit of base
+    per_unit_start: FloatArray  # (n, T): start-paid withdrawal per unit of base, real
+    per_unit_end: FloatArray  # (n, T): end-paid withdrawal per unit of base, real
     rate_rule: bool  # base = W[t_ret] (rate rule) else 1 (amount already in per_unit)
     ppy: int
 
 
-def _flows(plan: Plan, scenarios: Scenarios, n_t: int, model_withdrawals: bool) -> _Flows:
+def _flows(
+    plan: Plan,
+    scenarios: Scenarios,
+    n_t: int,
+    model_withdrawals: bool,
+    rules: CashFlowRules | None = None,
+) -> _Flows:
     ppy = scenarios.periods_per_year
-    schedule = Schedule.from_ages(plan.start_age, plan.end_age, plan.retirement_age, ppy)
-    ages = schedule.age_start
-    retired = ages >= plan.retirement_age - 1e-9
-    t_ret = int(np.argmax(retired)) if retired.any() else n_t
-    contrib = np.zeros(n_t)
-    if plan.contributions is not None:
-        employee, employer = plan.contributions.annual_amounts(ages, plan.start_age)
-        contrib = np.where(retired, 0.0, (employee + employer) / ppy)
-    c_start = plan.contributions is not None and plan.contributions.timing == "start"
-    cs = contrib if c_start else np.zeros(n_t)
-    ce = np.zeros(n_t) if c_start else contrib
+    rules = cash_flow_rules(plan, ppy) if rules is None else rules
+    contrib = np.atleast_2d(rules.contributions)
+    zero = np.zeros_like(contrib)
+    cs, ce = (contrib, zero) if rules.contributions_at_start else (zero, contrib)
+    keep = 1.0 - np.atleast_2d(rules.leakage)
+    t_ret = rules.retirement_period
     n = scenarios.n_scenarios
-    per_unit = np.zeros((n, n_t))
-    rule = plan.withdrawal
+    per_start = np.zeros((n, n_t))
+    per_end = per_start
     start_frac, rate_rule = 0.0, False
-    if model_withdrawals and isinstance(rule, ConstantReal) and t_ret < n_t:
-        start_frac = {"start": 1.0, "end": 0.0, "split": 0.5}[rule.timing]
-        rate_rule = rule.rate is not None
-        base = (rule.rate if rate_rule else float(rule.amount)) / ppy  # type: ignore[arg-type]
-        index = np.ones((n, n_t - t_ret))
-        if not rule.indexed:
+    if model_withdrawals and rules.withdrawal_code == W_CONSTANT and t_ret < n_t:
+        start_frac = rules.start_fraction
+        rate_rule = rules.spending_per_unit_of_balance
+        spend = np.broadcast_to(np.atleast_2d(rules.spending), (n, n_t))
+        per_start = np.array(spend)
+        per_end = per_start
+        if not rules.spending_indexed:
             price = np.cumprod(1.0 + scenarios.inflation[:, :n_t], axis=1)
             price = np.concatenate([np.ones((n, 1)), price], axis=1)
-            index = price[:, t_ret : t_ret + 1] / price[:, t_ret:n_t]
-        per_unit[:, t_ret:] = base * index
-    return _Flows(cs, ce, t_ret, start_frac, per_unit, rate_rule, ppy)
+            per_start[:, t_ret:] *= price[:, t_ret : t_ret + 1] / price[:, t_ret:n_t]
+    return _Flows(cs, ce, keep, t_ret, start_frac, per_start, per_end, rate_rule, ppy)
 
 
 def _real_growth(scenarios: Scenarios, n_t: int) -> FloatArray:
@@ -350,14 +356,16 @@ def _forward(g: FloatArray, w: FloatArray, plan: Plan, fl: _Flows) -> ForwardPas
     for t in range(n_t):
         if t == fl.t_ret and fl.rate_rule:
             base = u[:, t].copy()
-        wanted = base * fl.per_unit[:, t]
-        bu = u[:, t] + fl.cs[t] - sf * wanted
-        bv = v[:, t] + fl.cs[t]
-        bv = bv - np.minimum(sf * wanted, bv)
+        w_start = sf * (base * fl.per_unit_start[:, t])
+        w_end = (1.0 - sf) * (base * fl.per_unit_end[:, t])
+        keep = fl.keep[:, t]
+        bu = u[:, t] * keep + fl.cs[:, t] - w_start
+        bv = v[:, t] * keep + fl.cs[:, t]
+        bv = bv - np.minimum(w_start, bv)
         b[:, t] = bu
-        u[:, t + 1] = bu * growth[:, t] * f_keep + fl.ce[t] - (1.0 - sf) * wanted
-        vv = bv * growth[:, t] * f_keep + fl.ce[t]
-        v[:, t + 1] = vv - np.minimum((1.0 - sf) * wanted, vv)
+        u[:, t + 1] = bu * growth[:, t] * f_keep + fl.ce[:, t] - w_end
+        vv = bv * growth[:, t] * f_keep + fl.ce[:, t]
+        v[:, t + 1] = vv - np.minimum(w_end, vv)
     return ForwardPass(v, u, b, growth, fl.t_ret)
 
 
@@ -448,8 +456,11 @@ def _margins(
             if direct_growth:
                 grad[:, t] -= (x / growth[:, t])[:, None] * g[:, t]
             if fl.rate_rule:
-                s_ret = s_ret - mu * (growth[:, t] * f_keep * sf + (1.0 - sf)) * fl.per_unit[:, t]
-        mu = mu * growth[:, t] * f_keep
+                s_ret = s_ret - mu * (
+                    growth[:, t] * f_keep * sf * fl.per_unit_start[:, t]
+                    + (1.0 - sf) * fl.per_unit_end[:, t]
+                )
+        mu = mu * growth[:, t] * f_keep * fl.keep[:, t]
     return x, grad
 
 

@@ -27,8 +27,6 @@ from backtest.scenarios import Scenarios
 from backtest.simulate import simulate, simulate_chunked
 from strategies.base import RebalanceRule, Schedule, SleeveBand
 
-pytestmark = pytest.mark.skipif(not kernel.AVAILABLE, reason="numba is not installed")
-
 FLOWS = (
     "contributions",
     "withdrawals",
@@ -36,6 +34,7 @@ FLOWS = (
     "fees",
     "costs",
     "gains",
+    "leakage",
     "turnover",
     "portfolio_returns",
 )
