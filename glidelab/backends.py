@@ -160,7 +160,7 @@ def dask_client(
 
     ``scheduler``: connect to an existing cluster (``tcp://HOST:PORT``); else start a
     ``LocalCluster`` of ``workers`` processes with ``threads_per_worker`` threads each,
-    listening on 127.0.0.1 only (no dashboard), closed on exit.
+    listening on 127.0.0.1 only (its HTTP/dashboard port too), closed on exit.
 
     Raises
     ------
@@ -208,7 +208,9 @@ def dask_client(
                 threads_per_worker=threads_per_worker,
                 processes=True,
                 host="127.0.0.1",  # loopback only: nothing listens on another interface
-                dashboard_address=None,
+                # The scheduler always serves HTTP (health, and the dashboard when bokeh is
+                # installed): on loopback too, on a free port (8787 may be taken).
+                dashboard_address="127.0.0.1:0",
                 **kwargs,
             ) as cluster,
             Client(cluster) as client,

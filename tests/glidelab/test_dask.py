@@ -1,0 +1,109 @@
+"""Dask backend: bit-identical answers with 1 and 2 workers, loopback only, a dying worker."""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from backtest.errors import GlidelabError
+from glidelab.backends import BackendError, dask_client
+from glidelab.sweep import parse_sweep, run_sweep
+from tests.glidelab.test_sweep import RAW
+
+pytest.importorskip("distributed")
+
+
+def _sweep(n_points: int = 4) -> Any:
+    raw = copy.deepcopy(RAW)
+    amounts = [30_000 + 2_500 * k for k in range(n_points // 2)]
+    raw["sweep"]["grid"] = {"equity_share": [0.4, 0.8], "plan.withdrawal.amount": amounts}
+    raw["sweep"]["solve"] = {"field": "plan.withdrawal.amount", "lo": 10_000, "hi": 90_000}
+    return parse_sweep(raw, "test")
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return run_sweep(_sweep(), tmp_path_factory.mktemp("here"), progress=False, charts=False)
+
+
+@pytest.fixture(scope="module")
+def two_workers() -> Iterator[Any]:
+    with dask_client(workers=2) as client:
+        yield client
+
+
+def test_local_cluster_listens_on_loopback_only(two_workers: Any) -> None:
+    info = two_workers.scheduler_info()
+    assert info["address"].startswith("tcp://127.0.0.1:")
+    assert len(info["workers"]) == 2
+    assert all(addr.startswith("tcp://127.0.0.1:") for addr in info["workers"])
+    assert all(w["nthreads"] == 1 for w in info["workers"].values())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_results_are_bit_identical_to_in_process(
+    workers: int, in_process: Any, two_workers: Any, tmp_path: Path
+) -> None:
+    if workers == 2:
+        res = run_sweep(_sweep(), tmp_path, client=two_workers, progress=False, charts=False)
+    else:
+        with dask_client(workers=1) as client:
+            res = run_sweep(_sweep(), tmp_path, client=client, progress=False, charts=False)
+    pd.testing.assert_frame_equal(res.table, in_process.table, check_exact=True)
+    pd.testing.assert_frame_equal(res.solve, in_process.solve, check_exact=True)
+
+
+def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path: Path) -> None:
+    sweep = _sweep(n_points=8)
+    sweep_no_solve = type(sweep)(**{**sweep.__dict__, "solve": None})
+    reference = run_sweep(sweep_no_solve, tmp_path / "ref", progress=False, charts=False)
+    with dask_client(workers=2) as client:
+        pids = client.run(os.getpid)
+        victim = sorted(pids.values())[0]
+        killed: list[int] = []
+
+        def kill_once(i: int) -> None:
+            if not killed:
+                os.kill(victim, signal.SIGKILL)  # our own LocalCluster's worker process
+                killed.append(i)
+
+        res = run_sweep(
+            sweep_no_solve,
+            tmp_path / "dask",
+            client=client,
+            progress=False,
+            charts=False,
+            on_point=kill_once,
+        )
+        assert killed, "the worker was never killed"
+        # The nanny restarted the worker: a new process id answers.
+        assert victim not in client.run(os.getpid).values()
+    assert res.n_computed == 8
+    pd.testing.assert_frame_equal(res.table, reference.table, check_exact=True)
+
+
+def test_missing_dask_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def no_distributed(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "distributed" or name.startswith("distributed."):
+            raise ImportError("No module named 'distributed'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_distributed)
+    with pytest.raises(BackendError, match=r'pip install -e "\.\[dask\]"'):
+        dask_client(workers=2)
+    assert issubclass(BackendError, GlidelabError)
+
+
+def test_bad_scheduler_address_is_a_clear_error() -> None:
+    with pytest.raises(BackendError, match="tcp://HOST:PORT"), dask_client(scheduler="localhost"):
+        pass
