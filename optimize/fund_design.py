@@ -1,0 +1,567 @@
+"""Fund design: one glide path for a whole vintage, traded off between success and shortfall.
+
+Model
+-----
+Decision: knot weights ``z[k, a]`` at the vintage's knot ages; per-year weights
+``w = M z`` (``optimize.glidepath.interpolation_matrix``), shared by every member.
+Scenarios are **member-paths** ``s`` (a member of :mod:`backtest.population` paired with
+a market path) with a death year ``d[s]`` drawn from the member's survival curve, so
+that "the money lasts as long as the member lives" is one event per member-path whose
+frequency estimates the survival-weighted success (the evaluation in
+:func:`backtest.population.evaluate_population` uses the exact expectation instead).
+
+With ``G[s, t] = w[t] . g[s, t]`` the real gross return of the mix, ``F = 1 - fee``,
+leakage share ``l``, contributions ``c`` and the yearly need ``n`` (paid at the start of
+each retirement year), the untruncated balance is::
+
+    W[t+1] = W[t] (1 - l[t]) G[t] F + c[t]           before retirement
+    W[t+1] = (W[t] - n) G[t] F                       from retirement
+
+Spending up to death is paid in full iff ``W[d] >= 0`` (a negative balance stays
+negative), i.e. iff the margin
+
+    x[s] = (W_ret - PV) / scale,   PV = sum_{t_ret <= t < d} n / prod_{t_ret <= u < t} G[u] F
+
+is >= 0; ``scale = max(n, 1,000 USD)``, so ``-x`` is the **unfunded present value at
+retirement in years of need** (the shortfall, discounted at the path's own returns).
+Gradients ``dx/dz`` come from one forward and one reverse pass, vectorised over
+member-paths (a test checks them against finite differences).
+
+Objectives (SCP: linearise ``x ~ b + J z`` at the current knots, solve a convex
+subproblem in a trust region, accept a step only if the exact objective improves on the
+same member-paths, as ``optimize.glidepath``):
+
+* ``"success"``: minimise the buffered probability of failure of ``-x`` (bPOE), the
+  homogenised conic program of ``optimize.glidepath`` (same construction, same
+  constraint groups, same solver fallback);
+* ``"shortfall"``: minimise ``CVaR_beta(pos(-x))``, the mean unfunded years of need in
+  the worst ``1 - beta`` of member-paths (Rockafellar and Uryasev 2000; convex);
+* ``"frontier"``: the epsilon-constraint method between the two: minimise the shortfall
+  CVaR subject to ``bPOE(-x) <= p``, which is the convex constraint
+  ``CVaR_{1-p}(-x) <= 0`` (Mafusalov and Uryasev 2018), for ``p`` from the best bPOE to
+  the bPOE of the shortfall optimum; its end points are the single-objective optima;
+* ``"income"``: maximise the mean replacement ratio (linear in ``W_ret``) subject to the
+  same success constraint (the median is reported; the mean is what stays convex).
+
+Committee constraints (:class:`FundConstraints`): equity at the target date within a
+band, monotone de-risking after an age, maximum change per year, a "to" or "through"
+landing point (weights constant from the landing age on), crypto cap and per-asset
+bounds; the generic ones are ``optimize.glidepath``'s constraint groups.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from backtest.plan import Plan
+from backtest.population import Members, cvar
+from backtest.scenarios import Scenarios
+from backtest.types import FloatArray, IntArray
+from optimize.glidepath import (
+    _A_MAX,
+    DEFAULT_SOLVERS,
+    GlidePathConstraints,
+    OptimizationError,
+    _constraint_groups,
+    _Infeasible,
+    _project,
+    _setup,
+    _solve,
+    buffered_failure_probability,
+    interpolation_matrix,
+)
+from strategies.base import RebalanceRule
+from strategies.target_date import GlidePath
+
+#: Smallest need used to scale margins, real USD a year (members who need ~nothing from
+#: the fund would otherwise get huge margins).
+SCALE_FLOOR = 1_000.0
+
+
+@dataclass(frozen=True)
+class FundConstraints:
+    """A fund committee's constraints on the shared glide path.
+
+    Attributes
+    ----------
+    equity_at_target
+        ``(low, high)`` band for the equity share at the target age, decimal, or None.
+    monotone_after_age
+        From this age on the equity share may not rise (de-risking only), or None.
+    max_change_per_year
+        Largest change of any weight per year of age, decimal (0.05 = 5 pp a year).
+    landing
+        ``"to"``: weights constant from the target age; ``"through"``: constant from
+        ``landing_age``; None: free to the end.
+    landing_age
+        Age at which a "through" path lands (e.g. target age + 30).
+    crypto_cap, lower, upper, equity_assets, crypto_assets
+        As ``optimize.glidepath.GlidePathConstraints``.
+    """
+
+    equity_at_target: tuple[float, float] | None = None
+    monotone_after_age: float | None = None
+    max_change_per_year: float | None = None
+    landing: str | None = None
+    landing_age: float | None = None
+    crypto_cap: float | None = None
+    lower: dict[str, float] = field(default_factory=dict)
+    upper: dict[str, float] = field(default_factory=dict)
+    equity_assets: tuple[str, ...] | None = ("us_stocks", "intl_ex_us", "world", "btc")
+    crypto_assets: tuple[str, ...] | None = ("btc",)
+
+    def __post_init__(self) -> None:
+        if self.equity_at_target is not None:
+            lo, hi = self.equity_at_target
+            if not 0 <= lo <= hi <= 1:
+                raise OptimizationError(
+                    f"equity_at_target={self.equity_at_target} must be (low, high) with "
+                    "0 <= low <= high <= 1"
+                )
+        if self.landing not in (None, "to", "through"):
+            raise OptimizationError(f"landing={self.landing!r}; use 'to', 'through' or None")
+        if self.landing == "through" and self.landing_age is None:
+            raise OptimizationError("landing='through' needs landing_age (e.g. target age + 30)")
+
+    def generic(self) -> GlidePathConstraints:
+        """The constraints ``optimize.glidepath`` already knows how to write."""
+        return GlidePathConstraints(
+            lower=dict(self.lower),
+            upper=dict(self.upper),
+            monotone_equity=False,
+            equity_assets=self.equity_assets,
+            max_change_per_year=self.max_change_per_year,
+            crypto_cap=self.crypto_cap,
+            crypto_assets=self.crypto_assets,
+        )
+
+
+@dataclass(frozen=True)
+class DesignData:
+    """Member-paths the design is scored on (common random numbers for every candidate).
+
+    ``growth`` is (m, T, A) real gross asset returns of each member-path's market path;
+    the rest are per member-path flows, (m, T), and (m,) vectors.
+    """
+
+    assets: tuple[str, ...]
+    ages: FloatArray
+    growth: FloatArray
+    contributions: FloatArray
+    leakage_share: FloatArray
+    need: FloatArray
+    t_ret: IntArray
+    death: IntArray
+    social_security: FloatArray
+    annuity_factor: FloatArray
+    final_salary: FloatArray
+    expense_ratio: float
+
+    @property
+    def n(self) -> int:
+        return int(self.need.size)
+
+
+def design_data(
+    members: Members,
+    scenarios: Scenarios,
+    assets: Sequence[str],
+    member: IntArray,
+    path: IntArray,
+    *,
+    expense_ratio: float = 0.0,
+    rng: np.random.Generator | int | None = None,
+) -> DesignData:
+    """Pair ``members[member]`` with ``scenarios[path]`` and draw each one's death year.
+
+    The death year ``d`` is the first period boundary at which the member is dead: drawn
+    from the survival curve (conditional on reaching retirement) with one uniform per
+    member-path from ``rng``; ``d = T`` if alive at the end age.
+    """
+    spec = members.spec
+    n_t = spec.n_periods
+    sub = scenarios.select(tuple(assets)).head(n_t)
+    g = (1.0 + sub.returns) / (1.0 + sub.inflation[:, :, None])
+    if not np.all(np.isfinite(g)):
+        raise OptimizationError("the design scenarios have missing returns for some asset")
+    gen = np.random.default_rng(rng)
+    surv = members.survival[member]  # (m, T + 1), non-increasing
+    u = gen.random(member.size)
+    # first boundary k with S(k) < u: dead by then (S(k) = P(alive at k)).
+    dead = surv < u[:, None]
+    death = np.where(dead.any(axis=1), dead.argmax(axis=1), n_t)
+    t_ret = members.retirement_period[member]
+    return DesignData(
+        assets=tuple(assets),
+        ages=spec.ages,
+        growth=g[path],
+        contributions=members.contributions[member],
+        leakage_share=members.leakage_share[member],
+        need=members.need[member],
+        t_ret=t_ret,
+        death=np.maximum(death, t_ret).astype(np.int64),
+        social_security=members.social_security[member],
+        annuity_factor=members.annuity_factor[member],
+        final_salary=members.final_salary[member],
+        expense_ratio=expense_ratio,
+    )
+
+
+@dataclass(frozen=True)
+class Margins:
+    """Margins ``x`` (m,), balances at retirement (m,), and optionally their Jacobians
+    with respect to the per-year weights, (m, T, A)."""
+
+    x: FloatArray
+    wealth_at_retirement: FloatArray
+    dx_dw: FloatArray | None = None
+    dwret_dw: FloatArray | None = None
+
+
+def margins(data: DesignData, weights: FloatArray, gradients: bool = False) -> Margins:
+    """Success margins of a per-year weight table ``weights`` (T, A) (module docstring)."""
+    m, n_t, _ = data.growth.shape
+    fee = 1.0 - data.expense_ratio
+    big_g = np.einsum("mta,ta->mt", data.growth, weights)  # (m, T)
+    gf = big_g * fee
+    t = np.arange(n_t)[None, :]
+    pre = t < data.t_ret[:, None]
+    post = (t >= data.t_ret[:, None]) & (t < data.death[:, None])
+    keep = 1.0 - data.leakage_share
+    # Accumulation: W[t+1] = W[t] keep G F + c; the balance at the start of each year.
+    w_start = np.zeros((m, n_t + 1))
+    for k in range(n_t):
+        w_start[:, k + 1] = np.where(
+            pre[:, k], w_start[:, k] * keep[:, k] * gf[:, k] + data.contributions[:, k], 0.0
+        )
+    rows = np.arange(m)
+    w_ret = w_start[rows, data.t_ret]
+    # Decumulation: Q[t] = prod_{t_ret <= u < t} G F; PV = sum_post n / Q.
+    log_gf = np.where((t >= data.t_ret[:, None]), np.log(gf), 0.0)
+    cum = np.cumsum(log_gf, axis=1)
+    q = np.exp(np.concatenate([np.zeros((m, 1)), cum[:, :-1]], axis=1))  # Q[t] (m, T)
+    term = np.where(post, data.need[:, None] / q, 0.0)
+    pv = term.sum(axis=1)
+    scale = np.maximum(data.need, SCALE_FLOOR)
+    x = (w_ret - pv) / scale
+    if not gradients:
+        return Margins(x=x, wealth_at_retirement=w_ret)
+    # dW_ret/dG[u] = lambda[u+1] W[u] keep[u] F with lambda[t] = prod_{t<=v<t_ret} keep G F.
+    fac = np.where(pre, keep * gf, 1.0)
+    rev = np.cumprod(fac[:, ::-1], axis=1)[:, ::-1]  # prod_{v >= t} fac
+    lam_next = np.concatenate([rev[:, 1:], np.ones((m, 1))], axis=1)  # lambda[u + 1]
+    dwret_dg = np.where(pre, lam_next * w_start[:, :-1] * keep * fee, 0.0)
+    # dPV/dG[u] = -(1/G[u]) sum_{t > u, post} n / Q[t], for u >= t_ret.
+    tail = np.cumsum(term[:, ::-1], axis=1)[:, ::-1]  # sum_{t' >= t}
+    tail_next = np.concatenate([tail[:, 1:], np.zeros((m, 1))], axis=1)
+    dpv_dg = np.where(t >= data.t_ret[:, None], -tail_next / big_g, 0.0)
+    dx_dg = (dwret_dg - dpv_dg) / scale[:, None]
+    return Margins(
+        x=x,
+        wealth_at_retirement=w_ret,
+        dx_dw=dx_dg[:, :, None] * data.growth,
+        dwret_dw=dwret_dg[:, :, None] * data.growth,
+    )
+
+
+def replacement_ratios(data: DesignData, wealth_at_retirement: FloatArray) -> FloatArray:
+    """(Social Security + balance at retirement / annuity factor) / final salary, (m,)."""
+    return (data.social_security + wealth_at_retirement / data.annuity_factor) / data.final_salary
+
+
+# ----------------------------------------------------------------------------- problem
+
+
+@dataclass(frozen=True)
+class DesignPoint:
+    """One glide path and its in-sample scores (decimals; shortfall in years of need)."""
+
+    knots: FloatArray  # (K, A)
+    success: float  # share of member-paths with x >= 0 (sampled deaths)
+    bpoe: float
+    shortfall_cvar: float  # CVaR_beta of pos(-x), years of need
+    mean_replacement: float
+    median_replacement: float
+    objective: str
+    iterations: int
+
+
+@dataclass(frozen=True)
+class FrontierResult:
+    """The efficient frontier and the single-objective optima, with the knot ages."""
+
+    assets: tuple[str, ...]
+    knot_ages: FloatArray
+    target_age: float
+    points: tuple[DesignPoint, ...]
+    max_success: DesignPoint
+    min_shortfall: DesignPoint
+    seconds: float
+    beta: float
+
+
+class FundDesigner:
+    """Builds the constraint set once and runs SCP for each objective on ``data``."""
+
+    def __init__(
+        self,
+        data: DesignData,
+        target_age: float,
+        constraints: FundConstraints | None = None,
+        *,
+        knot_ages: Sequence[float] | None = None,
+        knot_spacing_years: float = 5.0,
+        beta: float = 0.95,
+        solvers: Sequence[str] = DEFAULT_SOLVERS,
+    ) -> None:
+        self.data = data
+        self.target_age = float(target_age)
+        self.c = constraints or FundConstraints()
+        self.beta = beta
+        self.solvers = tuple(solvers)
+        first, last = float(data.ages[0]), float(data.ages[-1])
+        if knot_ages is None:
+            ages = set(np.arange(first, last, knot_spacing_years).tolist())
+            ages |= {last, self.target_age}
+            if self.c.landing_age is not None:
+                ages.add(float(self.c.landing_age))
+            if self.c.monotone_after_age is not None:
+                ages.add(float(self.c.monotone_after_age))
+            knot_ages = sorted(a for a in ages if first <= a <= last)
+        self.knot_ages = np.asarray(knot_ages, dtype=np.float64)
+        self.M = interpolation_matrix(data.ages, self.knot_ages)
+        plan = Plan(start_age=first, retirement_age=self.target_age, end_age=last + 1)
+        n_t = data.growth.shape[1]
+        sigma = np.atleast_2d(np.cov(data.growth[:, :n_t].reshape(-1, len(data.assets)).T))
+        self.setup = _setup(data.assets, self.knot_ages, plan, self.c.generic(), sigma)
+        self.fallbacks: list[str] = []
+
+    # -------------------------------------------------------------- constraints
+    def constraints(self, z: Any, a: Any) -> list[Any]:
+        """Generic groups (``optimize.glidepath``) plus the committee's own, homogenised."""
+        import cvxpy as cp
+
+        cons = [c for g in _constraint_groups(z, a, self.setup).values() for c in g]
+        eq = list(self.setup.equity)
+        ka = self.knot_ages
+        if self.c.equity_at_target is not None and eq:
+            k = int(np.argmin(np.abs(ka - self.target_age)))
+            lo, hi = self.c.equity_at_target
+            e = cp.sum(z[k, eq])
+            cons += [e >= a * lo, e <= a * hi]
+        if self.c.monotone_after_age is not None and eq:
+            idx = [k for k in range(ka.size - 1) if ka[k] >= self.c.monotone_after_age - 1e-9]
+            if idx:
+                e = cp.sum(z[:, eq], axis=1)
+                cons.append(e[np.array(idx) + 1] <= e[np.array(idx)])
+        land = {"to": self.target_age, "through": self.c.landing_age}.get(self.c.landing or "")
+        if land is not None:
+            after = [k for k in range(ka.size) if ka[k] > land + 1e-9]
+            k0 = int(np.argmin(np.abs(ka - land)))
+            for k in after:
+                cons.append(z[k] == z[k0])
+        return cons
+
+    def weights(self, knots: FloatArray) -> FloatArray:
+        return self.M @ knots
+
+    def evaluate(self, knots: FloatArray, objective: str = "") -> DesignPoint:
+        mg = margins(self.data, self.weights(knots))
+        rr = replacement_ratios(self.data, mg.wealth_at_retirement)
+        return DesignPoint(
+            knots=knots,
+            success=float((mg.x >= 0).mean()),
+            bpoe=buffered_failure_probability(mg.x),
+            shortfall_cvar=cvar(np.maximum(-mg.x, 0.0), self.beta),
+            mean_replacement=float(rr.mean()),
+            median_replacement=float(np.median(rr)),
+            objective=objective,
+            iterations=0,
+        )
+
+    def project(self, knots: FloatArray) -> FloatArray:
+        """The feasible knots closest to ``knots`` (also checks the constraints agree)."""
+        import cvxpy as cp
+
+        z = cp.Variable(knots.shape)
+        prob = cp.Problem(cp.Minimize(cp.sum_squares(z - knots)), self.constraints(z, 1.0))
+        try:
+            _solve(prob, self.solvers, self.fallbacks, "projection onto the fund constraints")
+        except _Infeasible:
+            # Let optimize.glidepath name the conflicting generic group, if any.
+            _project(knots, self.setup, self.solvers, self.fallbacks)
+            raise OptimizationError(
+                "the fund constraints conflict: equity_at_target, landing and "
+                "monotone_after_age cannot all hold with the bounds and max_change_per_year"
+            ) from None
+        return np.clip(np.asarray(z.value, dtype=np.float64), 0.0, 1.0)
+
+    def constant_start(self, equity: float = 0.6) -> FloatArray:
+        n_a = len(self.data.assets)
+        mix = np.zeros(n_a)
+        eq = list(self.setup.equity)
+        rest = [i for i in range(n_a) if i not in eq]
+        mix[eq] = equity / max(len(eq), 1)
+        if rest:
+            mix[rest] = (1 - equity) / len(rest)
+        return self.project(np.tile(mix, (self.knot_ages.size, 1)))
+
+    # -------------------------------------------------------------------- SCP
+    def _scp(
+        self,
+        objective: str,
+        z0: FloatArray,
+        p_level: float | None,
+        max_iterations: int,
+        trust_radius: float,
+        min_trust_radius: float = 2e-3,
+    ) -> DesignPoint:
+        import cvxpy as cp
+
+        m = self.data.n
+        k, n_a = self.knot_ages.size, len(self.data.assets)
+        jac = cp.Parameter((m, k * n_a))
+        off = cp.Parameter(m)
+        zp = cp.Parameter((k, n_a))
+        rho = cp.Parameter(nonneg=True)
+        if objective == "success":
+            y = cp.Variable((k, n_a))
+            a = cp.Variable(nonneg=True)
+            hinge = cp.pos(1.0 - cp.multiply(off, a) - jac @ cp.vec(y, order="C"))
+            cons = [*self.constraints(y, a), cp.abs(y - a * zp) <= rho * a, a <= _A_MAX]
+            prob = cp.Problem(cp.Minimize(cp.sum(hinge) / m), cons)
+
+            def z_of() -> FloatArray:
+                return np.asarray(y.value) / max(float(a.value), 1e-12)
+
+        else:
+            z = cp.Variable((k, n_a))
+            x_lin = off + jac @ cp.vec(z, order="C")
+            c_var = cp.Variable()
+            short = c_var + cp.sum(cp.pos(cp.pos(-x_lin) - c_var)) / (m * (1 - self.beta))
+            cons = [*self.constraints(z, 1.0), cp.abs(z - zp) <= rho]
+            if p_level is not None:
+                c2 = cp.Variable()
+                cons.append(c2 + cp.sum(cp.pos(-x_lin - c2)) / (m * p_level) <= 0)
+            if objective == "income":
+                rr_jac = cp.Parameter(k * n_a)
+                rr_off = cp.Parameter()
+                goal = cp.Maximize(rr_off + rr_jac @ cp.vec(z, order="C"))
+            else:
+                goal = cp.Minimize(short)
+            prob = cp.Problem(goal, cons)
+
+            def z_of() -> FloatArray:
+                return np.asarray(z.value)
+
+        def score(pt: DesignPoint) -> tuple[float, ...]:
+            """Larger is better; feasibility of the success floor first."""
+            if objective == "success":
+                return (pt.success, -pt.bpoe)
+            feas = 0.0 if p_level is None else -max(pt.bpoe - p_level, 0.0)
+            if objective == "income":
+                return (feas, pt.mean_replacement)
+            return (feas, -pt.shortfall_cvar)
+
+        cur = self.evaluate(z0, objective)
+        r = trust_radius
+        it = 0
+        for it in range(1, max_iterations + 1):  # noqa: B007
+            w = self.weights(cur.knots)
+            mg = margins(self.data, w, gradients=True)
+            assert mg.dx_dw is not None and mg.dwret_dw is not None
+            j = np.einsum("mta,tk->mka", mg.dx_dw, self.M).reshape(m, -1)
+            jac.value = j
+            off.value = mg.x - j @ cur.knots.ravel()
+            zp.value = cur.knots
+            rho.value = r
+            if objective == "income":
+                jw = np.einsum("mta,tk->mka", mg.dwret_dw, self.M).reshape(m, -1)
+                d_rr = jw / (self.data.annuity_factor * self.data.final_salary)[:, None]
+                rr0 = replacement_ratios(self.data, mg.wealth_at_retirement)
+                rr_jac.value = d_rr.mean(axis=0)
+                rr_off.value = float(rr0.mean() - d_rr.mean(axis=0) @ cur.knots.ravel())
+            try:
+                _solve(prob, self.solvers, self.fallbacks, f"fund design ({objective})")
+                cand = self.project(np.clip(z_of(), 0.0, 1.0))
+            except OptimizationError:
+                r /= 2
+                if r < min_trust_radius:
+                    break
+                continue
+            new = self.evaluate(cand, objective)
+            if score(new) > score(cur):
+                cur = new
+                r = min(r * 1.5, 1.0)
+            else:
+                r /= 2
+                if r < min_trust_radius:
+                    break
+        return DesignPoint(**{**cur.__dict__, "objective": objective, "iterations": it})
+
+    def optimise(
+        self,
+        objective: str,
+        *,
+        start: FloatArray | None = None,
+        success_floor_bpoe: float | None = None,
+        max_iterations: int = 25,
+        trust_radius: float = 0.2,
+    ) -> DesignPoint:
+        """One objective: ``"success"``, ``"shortfall"`` or ``"income"`` (the last two take
+        a bPOE ceiling ``success_floor_bpoe``: at most that buffered failure probability)."""
+        if objective not in ("success", "shortfall", "income"):
+            raise OptimizationError(f"objective={objective!r}; use success, shortfall or income")
+        if objective == "income" and success_floor_bpoe is None:
+            raise OptimizationError("objective='income' needs success_floor_bpoe")
+        z0 = start if start is not None else self.constant_start()
+        return self._scp(objective, z0, success_floor_bpoe, max_iterations, trust_radius)
+
+    def frontier(
+        self, n_points: int = 6, *, max_iterations: int = 25, trust_radius: float = 0.2
+    ) -> FrontierResult:
+        """The efficient frontier (epsilon-constraint on bPOE) and its two end points."""
+        t0 = time.perf_counter()
+        best_s = self.optimise("success", max_iterations=max_iterations, trust_radius=trust_radius)
+        best_e = self.optimise(
+            "shortfall", max_iterations=max_iterations, trust_radius=trust_radius
+        )
+        levels = np.linspace(best_s.bpoe, best_e.bpoe, n_points)[1:-1]
+        points = [best_s]
+        start = best_s.knots
+        for p in levels:
+            pt = self._scp("shortfall", start, float(max(p, 1e-6)), max_iterations, trust_radius)
+            points.append(DesignPoint(**{**pt.__dict__, "objective": f"frontier bPOE<={p:.3f}"}))
+            start = pt.knots
+        points.append(best_e)
+        return FrontierResult(
+            assets=self.data.assets,
+            knot_ages=self.knot_ages,
+            target_age=self.target_age,
+            points=tuple(points),
+            max_success=best_s,
+            min_shortfall=best_e,
+            seconds=time.perf_counter() - t0,
+            beta=self.beta,
+        )
+
+
+def glide_path_from_knots(
+    name: str, assets: tuple[str, ...], knot_ages: FloatArray, knots: FloatArray, target_age: float
+) -> GlidePath:
+    """The designed knots as a ``GlidePath`` read against the target age, rebalanced yearly."""
+    w = np.clip(knots, 0.0, 1.0)
+    w = w / w.sum(axis=1, keepdims=True)
+    return GlidePath(
+        name=name,
+        assets=assets,
+        knots_years_to_retirement=tuple(float(target_age - a) for a in knot_ages),
+        weights=tuple(tuple(float(v) for v in row) for row in w),
+        rebalance=RebalanceRule(kind="calendar", every_months=12),
+        source="optimize.fund_design (population SCP)",
+    )

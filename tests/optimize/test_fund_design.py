@@ -1,0 +1,131 @@
+"""Fund design: margins and gradients, committee constraints, frontier end points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backtest.population import (
+    PopulationSpec,
+    draw_members,
+    pair_members_paths,
+    run_accounts,
+)
+from backtest.scenarios import Scenarios
+from optimize.fund_design import (
+    DesignData,
+    FundConstraints,
+    FundDesigner,
+    OptimizationError,
+    design_data,
+    margins,
+)
+
+SPEC = PopulationSpec(end_age=100)
+ASSETS = ("us_stocks", "tbonds_10y")
+
+
+def _scenarios(n: int, seed: int) -> Scenarios:
+    rng = np.random.default_rng(seed)
+    n_t = SPEC.n_periods
+    returns = np.stack(
+        [rng.normal(0.08, 0.18, (n, n_t)), rng.normal(0.035, 0.07, (n, n_t))], axis=-1
+    )
+    return Scenarios(
+        returns=returns,
+        inflation=rng.normal(0.025, 0.01, (n, n_t)),
+        assets=ASSETS,
+        frequency="annual",
+    )
+
+
+@pytest.fixture(scope="module")
+def data() -> DesignData:
+    members = draw_members(SPEC, 400, 21)
+    mi, pi = pair_members_paths(400, 100, "paired")
+    return design_data(members, _scenarios(100, 3), ASSETS, mi, pi, expense_ratio=0.002, rng=5)
+
+
+def _mix_weights(equity: np.ndarray) -> np.ndarray:
+    e = np.asarray(equity, dtype=np.float64)
+    return np.column_stack([e, 1 - e])
+
+
+def test_margin_is_non_negative_exactly_when_the_money_outlives_the_member(
+    data: DesignData,
+) -> None:
+    w = _mix_weights(np.linspace(0.9, 0.3, SPEC.n_periods))
+    mg = margins(data, w)
+    t = np.arange(SPEC.n_periods)[None, :]
+    spending = np.where(t >= data.t_ret[:, None], data.need[:, None], 0.0)
+    acc = run_accounts(
+        np.einsum("mta,ta->mt", data.growth, w),
+        data.contributions,
+        spending,
+        data.leakage_share,
+        data.expense_ratio,
+    )
+    lasted = (acc.ruin_period < 0) | (acc.ruin_period >= data.death)
+    np.testing.assert_array_equal(mg.x >= 0, lasted)
+    np.testing.assert_allclose(mg.wealth_at_retirement, acc.wealth[np.arange(data.n), data.t_ret])
+    assert 0.05 < lasted.mean() < 0.99  # the fixture is not degenerate
+
+
+def test_gradients_match_finite_differences(data: DesignData) -> None:
+    w = _mix_weights(np.linspace(0.95, 0.35, SPEC.n_periods))
+    mg = margins(data, w, gradients=True)
+    assert mg.dx_dw is not None
+    h = 1e-6
+    for t, a in [(3, 0), (20, 1), (42, 0), (60, 1)]:
+        w2 = w.copy()
+        w2[t, a] += h
+        fd = (margins(data, w2).x - mg.x) / h
+        # Forward differences: error O(h x curvature); margins are O(1)-O(100).
+        np.testing.assert_allclose(mg.dx_dw[:, t, a], fd, rtol=1e-4, atol=1e-4)
+
+
+def test_committee_constraints_hold_on_the_design(data: DesignData) -> None:
+    c = FundConstraints(
+        equity_at_target=(0.40, 0.55),
+        monotone_after_age=45,
+        max_change_per_year=0.04,
+        landing="through",
+        landing_age=90,
+    )
+    d = FundDesigner(data, SPEC.target_age, c, knot_spacing_years=10)
+    pt = d.optimise("success", max_iterations=6)
+    ages, eq = d.knot_ages, pt.knots[:, 0]
+    k_t = int(np.argmin(np.abs(ages - SPEC.target_age)))
+    assert 0.40 - 1e-6 <= eq[k_t] <= 0.55 + 1e-6
+    after = ages >= 45
+    assert (np.diff(eq[after]) <= 1e-6).all()
+    assert (np.abs(np.diff(pt.knots, axis=0)) <= 0.04 * np.diff(ages)[:, None] + 1e-6).all()
+    land = ages >= 90
+    np.testing.assert_allclose(
+        pt.knots[land], np.broadcast_to(pt.knots[land][0], pt.knots[land].shape), atol=1e-6
+    )
+
+
+def test_conflicting_committee_constraints_are_named(data: DesignData) -> None:
+    c = FundConstraints(equity_at_target=(0.9, 1.0), landing="to", upper={"us_stocks": 0.5})
+    with pytest.raises(OptimizationError, match="conflict"):
+        FundDesigner(data, SPEC.target_age, c, knot_spacing_years=10).constant_start()
+
+
+def test_frontier_end_points_equal_the_single_objective_optima(data: DesignData) -> None:
+    c = FundConstraints(equity_at_target=(0.3, 0.7), max_change_per_year=0.05)
+    d = FundDesigner(data, SPEC.target_age, c, knot_spacing_years=10)
+    fr = d.frontier(n_points=3, max_iterations=8)
+    s, e = fr.max_success, fr.min_shortfall
+    # Success end: the epsilon-constrained problem at the best bPOE cannot beat it.
+    tight = d._scp("shortfall", s.knots, s.bpoe, 8, 0.2)
+    assert tight.bpoe >= s.bpoe - 2e-3  # 2e-3: SCP stops within its trust radius
+    # Shortfall end: with the bPOE ceiling at 1 the constraint is slack, and the
+    # epsilon-constrained problem reaches the single-objective shortfall optimum.
+    loose = d._scp("shortfall", s.knots, 1.0, 8, 0.2)
+    assert loose.shortfall_cvar == pytest.approx(e.shortfall_cvar, rel=0.02, abs=0.05)
+    # The frontier runs between the two and trades one for the other.
+    assert fr.points[0] is s and fr.points[-1] is e
+    assert s.bpoe <= e.bpoe + 1e-9 and e.shortfall_cvar <= s.shortfall_cvar + 1e-9
+    mid = fr.points[1]
+    assert mid.bpoe <= np.linspace(s.bpoe, e.bpoe, 3)[1] + 5e-3
