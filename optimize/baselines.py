@@ -19,6 +19,8 @@ from backtest.scenarios import Scenarios
 from backtest.types import FloatArray
 from optimize.glidepath import Goal, make_glide_path, success_probability
 from strategies import GlidePath, Strategy, list_presets, preset
+from strategies.errors import StrategyError
+from strategies.presets import BONDS, EQUITY
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,8 @@ def evaluate_presets(
     names: Sequence[str] | None = None,
     *,
     goal: Goal | None = None,
-    equity: str = "us_stocks",
-    bonds: str = "tbonds_10y",
+    equity: str = EQUITY,
+    bonds: str = BONDS,
 ) -> dict[str, float]:
     """Success probability of every preset strategy that runs on these scenarios.
 
@@ -124,7 +126,7 @@ def evaluate_presets(
 
 
 def preset_strategies(
-    scenarios: Scenarios, equity: str = "us_stocks", bonds: str = "tbonds_10y"
+    scenarios: Scenarios, equity: str = EQUITY, bonds: str = BONDS
 ) -> dict[str, Strategy]:
     """Every preset that runs on ``scenarios``' assets, by name, smoothing overlays aside.
 
@@ -147,7 +149,7 @@ def _build_preset(name: str, equity: str, bonds: str) -> Strategy | None:
     for options in ({"equity": equity, "bonds": bonds}, {}):
         try:
             return preset(name, **options)
-        except ValueError:
+        except StrategyError:
             continue
     return None
 

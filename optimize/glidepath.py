@@ -84,26 +84,22 @@ from typing import Any
 import numpy as np
 
 from backtest.cashflows import W_CONSTANT, CashFlowRules, cash_flow_rules
+from backtest.data import asset_roles, assets_with_role
 from backtest.errors import DataError, GlidelabError, PlanError
 from backtest.plan import ConstantReal, FundedRatio, MoneyLasts, Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import SimulationResult, simulate
-from backtest.types import FloatArray
+from backtest.types import AssetRole, FloatArray
 from strategies.base import RebalanceRule, Schedule
 from strategies.target_date import GlidePath
 
-#: Asset names treated as equity (risky growth assets) unless the caller says otherwise.
-DEFAULT_EQUITY_ASSETS: tuple[str, ...] = (
-    "us_stocks",
-    "us_stocks_long",
-    "us_small",
-    "intl_ex_us",
-    "world",
-    "real_estate",
-    "btc",
+#: Asset roles (``backtest.data.asset_role``) that count as equity, i.e. risky growth
+#: assets, for ``monotone_equity`` and the starting mixes, unless the caller names them.
+EQUITY_ROLES: tuple[AssetRole, ...] = ("equity", "real_asset", "crypto")
+#: The embedded series with those roles, derived from the registry (not a list of its own).
+DEFAULT_EQUITY_ASSETS: tuple[str, ...] = tuple(
+    name for role in EQUITY_ROLES for name in assets_with_role(role)
 )
-#: Asset names treated as crypto for the crypto cap.
-DEFAULT_CRYPTO_ASSETS: tuple[str, ...] = ("btc",)
 #: Solvers tried in order; the first installed one that solves wins.
 DEFAULT_SOLVERS: tuple[str, ...] = ("CLARABEL", "ECOS", "SCS")
 
@@ -147,14 +143,19 @@ class GlidePathConstraints:
     monotone_equity
         Equity share may not rise from one knot to the next before retirement.
     equity_assets
-        Which assets count as equity; ``None`` = those in ``DEFAULT_EQUITY_ASSETS``.
+        Which assets count as equity; ``None`` = those whose role (``roles``, else the
+        embedded catalog's, :func:`backtest.data.asset_roles`) is in ``EQUITY_ROLES``.
     max_change_per_year
         Largest change of any asset's weight per year of age, decimal (0.1 = 10 pp a
         year), or ``None``.
     crypto_cap
         Largest total weight of crypto assets, decimal, or ``None``.
     crypto_assets
-        Which assets count as crypto.
+        Which assets count as crypto; ``None`` = those whose role is ``"crypto"``.
+    roles
+        Roles of assets that are not embedded series (yfinance tickers, CSV columns), e.g.
+        ``{"VTI": "equity", "BND": "bond"}``; needed only where ``equity_assets`` or
+        ``crypto_assets`` is ``None``.
     vol_cap
         Largest expected annual volatility of the portfolio in every period, decimal
         (0.12 = 12 % a year), from the scenarios' covariance of real returns, or ``None``.
@@ -166,8 +167,9 @@ class GlidePathConstraints:
     equity_assets: tuple[str, ...] | None = None
     max_change_per_year: float | None = None
     crypto_cap: float | None = None
-    crypto_assets: tuple[str, ...] = DEFAULT_CRYPTO_ASSETS
+    crypto_assets: tuple[str, ...] | None = None
     vol_cap: float | None = None
+    roles: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for side in ("lower", "upper"):
@@ -182,8 +184,18 @@ class GlidePathConstraints:
                 raise OptimizationError(f"constraints.{name}={value!r} must be >= 0 or None")
 
     def equity_of(self, assets: Sequence[str]) -> list[int]:
-        names = self.equity_assets if self.equity_assets is not None else DEFAULT_EQUITY_ASSETS
-        return [i for i, a in enumerate(assets) if a in names]
+        """Indices of the equity assets among ``assets``."""
+        if self.equity_assets is not None:
+            return [i for i, a in enumerate(assets) if a in self.equity_assets]
+        roles = asset_roles(assets, self.roles)
+        return [i for i, a in enumerate(assets) if roles[a] in EQUITY_ROLES]
+
+    def crypto_of(self, assets: Sequence[str]) -> list[int]:
+        """Indices of the crypto assets among ``assets``."""
+        if self.crypto_assets is not None:
+            return [i for i, a in enumerate(assets) if a in self.crypto_assets]
+        roles = asset_roles(assets, self.roles)
+        return [i for i, a in enumerate(assets) if roles[a] == "crypto"]
 
 
 @dataclass(frozen=True)
@@ -612,7 +624,7 @@ def _setup(
         lo=lo,
         hi=hi,
         equity=tuple(c.equity_of(assets)),
-        crypto=tuple(i for i, a in enumerate(assets) if a in c.crypto_assets),
+        crypto=tuple(c.crypto_of(assets)),
         pre_retirement_pairs=pairs,
         spacing=np.diff(knot_ages),
         chol=chol,

@@ -45,17 +45,6 @@ from strategies.errors import StrategyError
 FundedFrom = Literal["equity", "bonds", "pro_rata"]
 BeforeData = Literal["exclude", "cash", "proxy"]
 
-#: Names treated as equities / bonds when funding a sleeve (intersected with the base's
-#: assets; pass ``equity_assets=`` / ``bond_assets=`` for other names).
-DEFAULT_EQUITY_ASSETS: tuple[str, ...] = (
-    "us_stocks",
-    "us_stocks_long",
-    "us_small",
-    "intl_ex_us",
-    "world",
-)
-DEFAULT_BOND_ASSETS: tuple[str, ...] = ("tbonds_10y", "corp_aaa", "corp_baa", "tbills")
-
 
 @dataclass(frozen=True)
 class CryptoSleeve:
@@ -76,7 +65,9 @@ class CryptoSleeve:
         the chosen group holds less than the sleeve in some period, the rest comes pro
         rata from the other assets.
     equity_assets, bond_assets
-        Which base assets count as equities / bonds (intersected with the base's).
+        Which base assets count as equities / bonds (intersected with the base's); needed
+        for ``funded_from="equity"`` / ``"bonds"``. Strategies do not know asset roles:
+        the caller passes the names, e.g. from ``backtest.data.asset_roles``.
     band
         The sleeve's own band; ``"default"`` means ``SleeveBand(crypto_asset, 0.5, 1.5)``;
         ``None`` for none (the sleeve is then rebalanced only by the base's rule, and by
@@ -100,8 +91,8 @@ class CryptoSleeve:
     sleeve_weight: float
     crypto_asset: str = "btc"
     funded_from: FundedFrom = "pro_rata"
-    equity_assets: tuple[str, ...] = DEFAULT_EQUITY_ASSETS
-    bond_assets: tuple[str, ...] = DEFAULT_BOND_ASSETS
+    equity_assets: tuple[str, ...] = ()
+    bond_assets: tuple[str, ...] = ()
     band: SleeveBand | Literal["default"] | None = "default"
     cap: float | None = 0.10
     before_data: BeforeData = "exclude"

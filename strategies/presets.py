@@ -12,7 +12,9 @@ Keywords every factory accepts: ``equity`` (default ``"us_stocks"``), ``bonds``
 (``"btc"``) and ``rebalance`` (a :class:`strategies.base.RebalanceRule`; default annual
 calendar for static presets, every period for adaptive ones). Crypto-sleeve presets also
 accept ``base`` (a strategy; default ``fixed_60_40``), ``funded_from``, ``band``,
-``cap`` and ``before_data``.
+``cap``, ``before_data`` and ``equity_assets`` / ``bond_assets`` (the base's assets a
+sleeve funded from equity / bonds is taken from; default ``(equity,)`` and
+``(bonds, cash)``).
 
 Published glide paths are described in prose and charts, not as knot tables; where a
 preset's exact knots are not published, its docstring says so and states the knots used.
@@ -408,6 +410,8 @@ def _sleeve(size: float) -> Callable[..., Strategy]:
         band: Any = "default",
         cap: float | None = 0.10,
         before_data: str = "exclude",
+        equity_assets: tuple[str, ...] | None = None,
+        bond_assets: tuple[str, ...] | None = None,
     ) -> Strategy:
         b = base if base is not None else _fixed(0.60)(equity=equity, bonds=bonds)
         return CryptoSleeve(
@@ -415,6 +419,8 @@ def _sleeve(size: float) -> Callable[..., Strategy]:
             size,
             crypto_asset=bitcoin,
             funded_from=funded_from,  # type: ignore[arg-type]
+            equity_assets=(equity,) if equity_assets is None else tuple(equity_assets),
+            bond_assets=(bonds, cash) if bond_assets is None else tuple(bond_assets),
             band=band,
             cap=cap,
             before_data=before_data,  # type: ignore[arg-type]

@@ -6,6 +6,9 @@ Timestamps, nominal USD unless asked for ``real=True``.
 * :func:`load_history` - embedded history (offline), catalog in :data:`CATALOG`.
 * :func:`load_btc_daily` - embedded Bitcoin daily USD closes.
 * :func:`summary_table` - annualised statistics of every embedded series.
+* :func:`asset_role`, :func:`assets_with_role`, :func:`asset_roles` - the one registry of
+  asset roles (equity, bond, cash, crypto, real_asset, inflation), on the series
+  metadata; ``asset_roles(names, declared={...})`` states roles for yfinance/CSV names.
 * :func:`load_yahoo` - Yahoo Finance total returns (adjusted closes), parquet cache.
 * :func:`load_csv` - a user's own prices or returns, validated.
 * :func:`to_real` / :func:`to_nominal` - deflate / inflate with a CPI series.
@@ -18,6 +21,10 @@ from backtest.data.embedded import (
     CATALOG,
     FREQUENCIES,
     SeriesInfo,
+    asset_label,
+    asset_role,
+    asset_roles,
+    assets_with_role,
     get_series,
     list_series,
     load_btc_daily,
@@ -31,6 +38,10 @@ __all__ = [
     "CATALOG",
     "FREQUENCIES",
     "SeriesInfo",
+    "asset_label",
+    "asset_role",
+    "asset_roles",
+    "assets_with_role",
     "get_series",
     "list_series",
     "load_btc_daily",

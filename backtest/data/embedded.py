@@ -31,7 +31,7 @@ import functools
 import importlib.resources
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,13 +39,17 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import CoverageError, DataError
-from backtest.types import Frequency
+from backtest.types import ASSET_ROLES, AssetRole, Frequency
 
 __all__ = [
     "CATALOG",
     "FREQUENCIES",
     "PeriodLike",
     "SeriesInfo",
+    "asset_label",
+    "asset_role",
+    "asset_roles",
+    "assets_with_role",
     "get_series",
     "list_series",
     "load_btc_daily",
@@ -86,11 +90,17 @@ class SeriesInfo:
         Producer of the numbers (details in PROVENANCE.md).
     description
         What the series measures, including caveats.
+    role
+        What the asset is for rules that group assets (which count as equity, which is
+        cash...): one of ``strategies.types.ASSET_ROLES``. The one registry of roles;
+        see :func:`asset_role`, :func:`assets_with_role` and :func:`asset_roles`.
+    label
+        Short display name for legends and tables, e.g. ``"US stocks"``.
     nominal
         True for nominal USD returns; ``cpi`` is itself the inflation rate.
     kind
-        ``"return"`` (decimal simple return per period) or ``"inflation"`` (decimal CPI
-        change per period).
+        (property, from ``role``) ``"return"`` (decimal simple return per period) or
+        ``"inflation"`` (decimal CPI change per period).
     derivation
         ``"column"``: values are read as they are. ``"annual_from_december_close"``: annual
         return = December close / previous December close - 1 of a month-end price column
@@ -105,9 +115,15 @@ class SeriesInfo:
     last: str
     source: str
     description: str
+    role: AssetRole
+    label: str
     nominal: bool = True
-    kind: Literal["return", "inflation"] = "return"
     derivation: Derivation = "column"
+
+    @property
+    def kind(self) -> Literal["return", "inflation"]:
+        """``"inflation"`` for a price index (role ``"inflation"``), else ``"return"``."""
+        return "inflation" if self.role == "inflation" else "return"
 
     @property
     def first_end(self) -> pd.Timestamp:
@@ -153,55 +169,77 @@ def _m(name: str, column: str, source: str, description: str, **kw: object) -> S
 
 _SERIES: tuple[SeriesInfo, ...] = (
     # ---------------------------------------------------------------- annual
-    _a("us_stocks", "sp500_tr", _DAMODARAN, "S&P 500 total return (dividends reinvested)."),
+    _a(
+        "us_stocks",
+        "sp500_tr",
+        _DAMODARAN,
+        "S&P 500 total return (dividends reinvested).",
+        role="equity",
+        label="US stocks",
+    ),
     _a(
         "us_small",
         "small_cap_tr",
         _DAMODARAN,
         "US small caps: Ken French bottom size decile, value-weighted; 2025 is Jan-Nov only.",
+        role="equity",
+        label="US small caps",
     ),
     _a(
         "tbills",
         "tbill_3m",
         _DAMODARAN,
         "3-month T-bill: average secondary-market yield of the year used as its return.",
+        role="cash",
+        label="T-bills",
     ),
     _a(
         "tbonds_10y",
         "tbond_10y_tr",
         _DAMODARAN,
         "10-year US Treasury total return, constant-maturity approximation from yields.",
+        role="bond",
+        label="10-year Treasuries",
     ),
     _a(
         "corp_aaa",
         "aaa_corp_tr",
         _DAMODARAN,
         "Moody's Aaa corporate bond return, yield-based approximation.",
+        role="bond",
+        label="AAA corporate bonds",
     ),
     _a(
         "corp_baa",
         "baa_corp_tr",
         _DAMODARAN,
         "Moody's Baa corporate bond return, yield-based approximation.",
+        role="bond",
+        label="BAA corporate bonds",
     ),
     _a(
         "real_estate",
         "real_estate_tr",
         _DAMODARAN,
         "US home-price change (Shiller / Case-Shiller): price only, not REITs, no rent.",
+        role="real_asset",
+        label="Real estate",
     ),
     _a(
         "gold",
         "gold_tr",
         _DAMODARAN,
         "Gold price change (annual averages before 1970, fixed-price era before 1971).",
+        role="real_asset",
+        label="Gold",
     ),
     _a(
         "cpi",
         "cpi_inflation_dec",
         "BLS CPI-U (CPIAUCNS) December/December, via PyPI manyfutures 0.2.0",
         "US inflation, December to December, not seasonally adjusted.",
-        kind="inflation",
+        role="inflation",
+        label="Inflation (CPI)",
     ),
     _a(
         "btc",
@@ -212,6 +250,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         csv="btc_monthly.csv",
         first="2011",
         derivation="annual_from_december_close",
+        role="crypto",
+        label="Bitcoin",
     ),
     _a(
         "intl_ex_us",
@@ -222,6 +262,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         csv="intl_annual_jst.csv",
         first="1871",
         last="2020",
+        role="equity",
+        label="International stocks",
     ),
     _a(
         "intl_ex_us_ew",
@@ -231,6 +273,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         csv="intl_annual_jst.csv",
         first="1871",
         last="2020",
+        role="equity",
+        label="International stocks (equal-weighted)",
     ),
     # --------------------------------------------------------------- monthly
     _m(
@@ -240,6 +284,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         "CRSP value-weighted US total market return (NYSE/AMEX/NASDAQ), not the S&P 500.",
         first="1926-07",
         last="2025-11",
+        role="equity",
+        label="US stocks",
     ),
     _m(
         "us_stocks_long",
@@ -249,6 +295,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         "1871-02..1926-06, then CRSP total market.",
         first="1871-02",
         last="2025-11",
+        role="equity",
+        label="US stocks",
     ),
     _m(
         "sp500_shiller",
@@ -258,6 +306,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         "lagged; for pre-1926 history only. Last months' dividends provisional.",
         first="1871-02",
         last="2026-06",
+        role="equity",
+        label="S&P 500 (Shiller)",
     ),
     _m(
         "tbills",
@@ -266,6 +316,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         "1-month T-bill return (Ibbotson to 2024-05, ICE BofA 1-month index after).",
         first="1926-07",
         last="2025-11",
+        role="cash",
+        label="T-bills",
     ),
     _m(
         "us_small",
@@ -274,6 +326,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         "US small caps: bottom size decile (NYSE breakpoints), value-weighted.",
         first="1926-07",
         last="2025-11",
+        role="equity",
+        label="US small caps",
     ),
     _m(
         "us_small_quintile",
@@ -282,6 +336,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         "US small caps: bottom size quintile (NYSE breakpoints), value-weighted.",
         first="1926-07",
         last="2025-11",
+        role="equity",
+        label="US small caps (quintile)",
     ),
     _m(
         "tbonds_10y",
@@ -290,6 +346,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         "10-year par bond total return priced off the long rate (GS10 from 1953).",
         first="1871-02",
         last="2026-06",
+        role="bond",
+        label="10-year Treasuries",
     ),
     _m(
         "gold",
@@ -298,6 +356,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         "Change of the monthly-average gold price (averages: slightly smoothed).",
         first="1960-02",
         last="2026-06",
+        role="real_asset",
+        label="Gold",
     ),
     _m(
         "cpi",
@@ -306,7 +366,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         "US CPI (CPI-U from 1913) month-on-month change; latest months estimated by Shiller.",
         first="1871-02",
         last="2026-05",
-        kind="inflation",
+        role="inflation",
+        label="Inflation (CPI)",
     ),
     _m(
         "btc",
@@ -317,6 +378,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         csv="btc_monthly.csv",
         first="2010-08",
         last="2026-07",
+        role="crypto",
+        label="Bitcoin",
     ),
     _m(
         "world",
@@ -326,6 +389,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         csv="intl_monthly.csv",
         first="1999-01",
         last="2025-08",
+        role="equity",
+        label="World stocks",
     ),
     _m(
         "world_ex_us",
@@ -335,6 +400,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         csv="intl_monthly.csv",
         first="1999-01",
         last="2025-08",
+        role="equity",
+        label="World ex-US stocks",
     ),
     _m(
         "acwi_imi",
@@ -344,6 +411,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         csv="intl_monthly.csv",
         first="1999-01",
         last="2025-08",
+        role="equity",
+        label="All-world stocks",
     ),
     _m(
         "europe",
@@ -353,6 +422,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         csv="intl_monthly.csv",
         first="1999-01",
         last="2025-08",
+        role="equity",
+        label="European stocks",
     ),
     _m(
         "japan",
@@ -362,6 +433,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         csv="intl_monthly.csv",
         first="1999-01",
         last="2025-08",
+        role="equity",
+        label="Japanese stocks",
     ),
     _m(
         "world_small",
@@ -371,6 +444,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         csv="intl_monthly.csv",
         first="1999-01",
         last="2025-08",
+        role="equity",
+        label="World small caps",
     ),
     _m(
         "msci_usa",
@@ -380,6 +455,8 @@ _SERIES: tuple[SeriesInfo, ...] = (
         csv="intl_monthly.csv",
         first="1999-01",
         last="2025-08",
+        role="equity",
+        label="US stocks (MSCI)",
     ),
     _m(
         "developed",
@@ -389,11 +466,94 @@ _SERIES: tuple[SeriesInfo, ...] = (
         csv="intl_monthly.csv",
         first="1990-07",
         last="2024-10",
+        role="equity",
+        label="Developed-market stocks",
     ),
 )
 
 CATALOG: dict[tuple[str, str], SeriesInfo] = {(s.name, s.frequency): s for s in _SERIES}
 """Every embedded series keyed by ``(name, frequency)``."""
+
+
+# --------------------------------------------------------------------------- roles
+
+_ROLE_OF: dict[str, AssetRole] = {s.name: s.role for s in _SERIES}
+
+
+def asset_role(name: str) -> AssetRole:
+    """Role of an embedded series (the same at every frequency), e.g. ``"equity"``.
+
+    Raises
+    ------
+    DataError
+        For a name outside the catalog (a yfinance ticker, a CSV column): declare its role
+        with :func:`asset_roles` ``(..., declared={name: role})`` or the caller's own
+        parameter (e.g. ``equity_assets=``).
+    """
+    try:
+        return _ROLE_OF[name]
+    except KeyError:
+        raise DataError(
+            f"asset {name!r} is not an embedded series, so its role is unknown; declare it, "
+            f"e.g. roles={{{name!r}: 'equity'}} (roles: {', '.join(ASSET_ROLES)})"
+        ) from None
+
+
+def assets_with_role(role: AssetRole, frequency: str | None = None) -> tuple[str, ...]:
+    """Names of the embedded series with ``role``, at one frequency or at any, catalog order."""
+    _check_role(role)
+    names = (s.name for s in list_series(frequency) if s.role == role)
+    return tuple(dict.fromkeys(names))
+
+
+def asset_roles(
+    assets: Sequence[str], declared: Mapping[str, str] | None = None
+) -> dict[str, AssetRole]:
+    """Role of every name in ``assets``: ``declared`` first, then the embedded catalog.
+
+    This is how roles are stated for series that are not embedded (yfinance tickers, CSV
+    columns): ``asset_roles(["VTI", "BND"], declared={"VTI": "equity", "BND": "bond"})``.
+    A declared role may also override an embedded one.
+
+    Raises
+    ------
+    DataError
+        For a declared role that is not one of ``ASSET_ROLES``, or names with no role
+        (all of them listed, with the fix).
+    """
+    declared = dict(declared or {})
+    for name, role in declared.items():
+        _check_role(role, name)
+    out: dict[str, AssetRole] = {}
+    unknown: list[str] = []
+    for name in assets:
+        if name in declared:
+            out[name] = declared[name]  # type: ignore[assignment]
+        elif name in _ROLE_OF:
+            out[name] = _ROLE_OF[name]
+        else:
+            unknown.append(name)
+    if unknown:
+        raise DataError(
+            f"no role known for {', '.join(repr(n) for n in unknown)} (not embedded series); "
+            f"declare each one's role, e.g. roles={{{unknown[0]!r}: 'equity'}} (roles: "
+            f"{', '.join(ASSET_ROLES)})"
+        )
+    return out
+
+
+def asset_label(name: str) -> str:
+    """Display name of an embedded series (``"us_stocks"`` -> ``"US stocks"``); else ``name``."""
+    for s in _SERIES:
+        if s.name == name:
+            return s.label
+    return name
+
+
+def _check_role(role: object, name: str | None = None) -> None:
+    if role not in ASSET_ROLES:
+        who = f"role of {name!r}" if name is not None else "role"
+        raise DataError(f"{who}={role!r} is not an asset role; use one of {', '.join(ASSET_ROLES)}")
 
 
 # --------------------------------------------------------------------------- helpers

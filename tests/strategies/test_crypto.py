@@ -88,7 +88,9 @@ def test_group_shortfall_comes_pro_rata_from_the_rest():
 )
 def test_sleeve_weights_sum_to_one_within_bounds(eq, sleeve, funded, ages):
     gp = GlidePath("g", ("us_stocks", "tbonds_10y"), (30.0, -10.0), ((eq, 1 - eq), (0.2, 0.8)))
-    s = CryptoSleeve(gp, sleeve, funded_from=funded)
+    s = CryptoSleeve(
+        gp, sleeve, funded_from=funded, equity_assets=("us_stocks",), bond_assets=("tbonds_10y",)
+    )
     sch = Schedule(np.asarray(ages), 65.0, 1)
     w = s.target_weights(sch, np.zeros((1, len(ages), 3)))
     validate_weights(w, s.assets, "sleeve")

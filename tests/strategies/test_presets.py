@@ -274,3 +274,19 @@ def test_industry_glide_paths_hit_their_cited_knots(
     w = s.target_weights(sched, np.zeros((1, 76, 2)))[0]
     for age, equity in ages_equity:
         assert w[age - 25, 0] == pytest.approx(equity, abs=1e-12)
+
+
+def test_sleeve_presets_name_the_groups_they_fund_from():
+    # The sleeve knows no asset names of its own: the preset passes its equity and its
+    # bonds and cash, so funding works on any names the preset is built with.
+    s = preset("btc_sleeve_5", equity="eq", bonds="bd", funded_from="equity")
+    assert (s.equity_assets, s.bond_assets) == (("eq",), ("bd", "tbills"))
+    w = s.target_weights(Schedule(np.array([40.0]), 65.0, 1), np.zeros((1, 1, 3)))
+    np.testing.assert_allclose(w[0, 0], [0.55, 0.40, 0.05], atol=TOL)
+    fid = preset("fidelity_freedom")  # 24/46/30 equity/bonds/cash at +15 years
+    s = preset("btc_sleeve_5", base=fid, funded_from="bonds")
+    w = s.target_weights(Schedule(np.array([85.0]), 65.0, 1), np.zeros((1, 1, 4)))
+    # 5 points taken from bonds and cash pro rata to 46:30
+    np.testing.assert_allclose(
+        w[0, 0], [0.24, 0.46 - 0.05 * 46 / 76, 0.30 - 0.05 * 30 / 76, 0.05], atol=TOL
+    )
