@@ -29,6 +29,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import Formatter, FuncFormatter, LogLocator, NullFormatter
 
+from backtest.data import asset_label
 from backtest.report.tearsheet import TearsheetData
 
 #: Colour per strategy, in order: muted, print-safe, and twelve of them pairwise distinct
@@ -412,23 +413,6 @@ def heatmap_limit(values: np.ndarray, quantile: float = HEATMAP_QUANTILE) -> tup
     return lim, int(np.sum(a > lim))
 
 
-#: Display names of the loaders' asset columns (legends read better than column names).
-ASSET_LABELS = {
-    "us_stocks": "US stocks",
-    "us_stocks_long": "US stocks",
-    "us_small": "US small caps",
-    "intl_ex_us": "International stocks",
-    "world": "World stocks",
-    "tbills": "T-bills",
-    "tbonds_10y": "10-year Treasuries",
-    "corp_aaa": "AAA corporate bonds",
-    "corp_baa": "BAA corporate bonds",
-    "real_estate": "Real estate",
-    "gold": "Gold",
-    "btc": "Bitcoin",
-}
-
-
 def glide_path_chart(data: TearsheetData) -> Chart | None:
     """Stacked area of target weights by age, one panel per strategy."""
     paths = [g for g in data.glide_paths if not g.weights.empty]
@@ -458,7 +442,8 @@ def glide_path_chart(data: TearsheetData) -> Chart | None:
         ax.grid(False)
     _hide_unused(axes, len(paths))
     handles: list[Artist] = [Patch(color=acol[a]) for a in assets]
-    fit_legend(fig, handles, [ASSET_LABELS.get(a, a) for a in assets], max_cols=7)
+    # display names live on the series metadata (backtest.data), legends read better
+    fit_legend(fig, handles, [asset_label(a) for a in assets], max_cols=7)
     caption = (
         "Target weight of each asset class by the member's age; the dashed line marks "
         "retirement at age "
