@@ -409,14 +409,17 @@ def _decide_withdrawal(
 
 
 @_step
-def _pay(frac, t, w_rule, w_floor, bal, ws, f_paid, f_wanted, ruin_j):
+def _pay(frac, t, w_rule, w_floor, deflate, i_t, bal, ws, f_paid, f_wanted, ruin_j):
     """Pay ``frac`` of the period's withdrawal (at least its RMD floor share) from the
-    balance ``bal``, sold pro rata (scaling ``ws``); a shortfall is ruin. (Written
-    without branches around a division, the denominator made safe first and the result
-    selected after, so that LLVM vectorises it.)"""
+    balance ``bal``, sold pro rata (scaling ``ws``); a shortfall is ruin. With
+    ``deflate`` (a nominal amount paid at the period's end) the rule's amount is worth
+    ``1 / i_t`` (1 + inflation) of its value at the start. (Written without branches
+    around a division, the denominator made safe first and the result selected after,
+    so that LLVM vectorises it.)"""
     for j in range(BLOCK):
         b_j = bal[j]
-        amount = frac * max(w_rule[j], w_floor[j])
+        w_j = w_rule[j] / i_t[j] if deflate else w_rule[j]
+        amount = frac * max(w_j, w_floor[j])
         paid = amount if amount < b_j else b_j
         short = amount - paid > PAID_RTOL * amount
         ruin_j[j] = t if short & (ruin_j[j] < 0) else ruin_j[j]
@@ -597,6 +600,7 @@ def _loop(
     s_step = 1 if rules.spending.shape[0] > 1 else 0
     has_leak = np.any(rules.leakage > 0)
     withdraws = w_code != W_NONE
+    nominal = w_code == W_CONSTANT and not rules.spending_indexed
     # the period return of the whole portfolio: recorded, or needed by the guardrails
     need_rr = record == 2 or w_code == W_GUYTON
     n_blocks = (n + BLOCK - 1) // BLOCK
@@ -744,6 +748,8 @@ def _loop(
                             t,
                             w_rule,
                             w_floor,
+                            False,
+                            price,
                             bal,
                             ws,
                             f_paid,
@@ -788,6 +794,8 @@ def _loop(
                         t,
                         w_rule,
                         w_floor,
+                        nominal,
+                        infl[tt],
                         w_end,
                         ws,
                         f_paid,

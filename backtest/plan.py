@@ -176,7 +176,9 @@ class ConstantReal:
 
     Give ``rate`` (decimal share of the balance at retirement, e.g. 0.04) or ``amount``
     (real USD a year). With ``indexed=False`` the amount is fixed in nominal dollars from
-    retirement, so inflation erodes it.
+    retirement, so inflation erodes it: the same number of dollars is paid whatever the
+    timing, so a payment at a period's end is worth that period's inflation less, in real
+    terms, than one at its start.
     """
 
     rate: float | None = 0.04

@@ -22,7 +22,9 @@ Order of events inside period ``t`` (length ``1 / periods_per_year`` years):
 4. fees: ``expense_ratio / periods_per_year`` of the balance after returns;
 5. end-of-period contribution and the rest of the withdrawal.
 
-Withdrawal rules decide once a year, at each anniversary of retirement, from the balance
+A withdrawal fixed in nominal dollars (``ConstantReal(indexed=False)``) pays the same
+dollars at the end of a period as at its start: its end share is deflated by the period's
+inflation. Withdrawal rules decide once a year, at each anniversary of retirement, from the balance
 at that moment (before that period's withdrawal); monthly periods pay a twelfth of the
 annual amount. The initial balance is invested at the first period's target weights at
 no cost, and no rebalancing happens in the first period.
@@ -607,7 +609,10 @@ def _run(
         if working and not c_start and contrib[t].any():
             buy(contrib[t], tw, t)
         if paying and w_frac < 1:
-            pay((1.0 - w_frac) * np.maximum(w_rule, w_floor), t)
+            # A nominal amount is the same number of dollars at the end of the period as
+            # at its start: worth 1 / (1 + inflation) of it in real terms.
+            w_end = w_rule / infl_t if rules.nominal_spending else w_rule
+            pay((1.0 - w_frac) * np.maximum(w_end, w_floor), t)
         out_w[t + 1] = total()
 
     return _result(

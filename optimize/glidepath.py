@@ -320,9 +320,13 @@ def _flows(
         per_start = np.array(spend)
         per_end = per_start
         if not rules.spending_indexed:
+            # fixed nominal dollars: worth price[t_ret] / price[t] when paid at the start
+            # of period t, price[t_ret] / price[t + 1] at its end
             price = np.cumprod(1.0 + scenarios.inflation[:, :n_t], axis=1)
             price = np.concatenate([np.ones((n, 1)), price], axis=1)
+            per_end = per_start.copy()
             per_start[:, t_ret:] *= price[:, t_ret : t_ret + 1] / price[:, t_ret:n_t]
+            per_end[:, t_ret:] *= price[:, t_ret : t_ret + 1] / price[:, t_ret + 1 : n_t + 1]
     return _Flows(cs, ce, keep, t_ret, start_frac, per_start, per_end, rate_rule, ppy)
 
 

@@ -102,6 +102,8 @@ def reference_simulate(
             c_in += contrib
 
         wanted = 0.0
+        floor = 0.0  # the RMD floor of this period, real USD
+        nominal_rule = isinstance(rule, ConstantReal) and not rule.indexed
         if rule is not None and t >= t_ret:
             bal = sum(h)
             k = t - t_ret
@@ -141,12 +143,18 @@ def reference_simulate(
             if plan.rmd_floor and age >= plan.rmd_start_age:
                 if year_start:
                     rmd_annual = bal / rmd_divisor(age)
-                wanted = max(wanted, rmd_annual / ppy)
+                floor = rmd_annual / ppy
             if year_start:
                 year_growth = 1.0
                 year_infl = 1.0
+        # ``wanted`` is the rule's amount in real USD at the period's start. A nominal
+        # amount paid at the end is the same number of dollars, so it is worth
+        # price[t] / price[t + 1] of that in real terms.
+        wanted_end = wanted * price[t] / price[t + 1] if nominal_rule else wanted
+        want_start = frac * max(wanted, floor)
+        want_end = (1.0 - frac) * max(wanted_end, floor)
         if frac > 0:
-            w_out += pay(frac * wanted)
+            w_out += pay(want_start)
 
         # rebalancing
         bal = sum(h)
@@ -208,12 +216,12 @@ def reference_simulate(
             for j in range(n_a):
                 h[j] += contrib * tw[j]
             c_in += contrib
-        if frac < 1 and wanted != 0:
-            w_out += pay((1.0 - frac) * wanted)
+        if frac < 1 and want_end != 0:
+            w_out += pay(want_end)
 
         res.contributions.append(c_in)
         res.withdrawals.append(w_out)
-        res.wanted.append(wanted)
+        res.wanted.append((want_start if frac > 0 else 0.0) + want_end)
         res.fees.append(fee)
         res.costs.append(cost)
         res.gains.append(gain)

@@ -19,7 +19,7 @@ from backtest.plan import (
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate, simulate_chunked
 from strategies.base import RebalanceRule
-from tests.backtest.reference_sim import constant_mix
+from tests.backtest.reference_sim import constant_mix, reference_simulate
 
 
 def _annual(returns: list[list[float]], inflation: list[float] | None = None) -> Scenarios:
@@ -52,6 +52,35 @@ def test_constant_real_is_raised_with_inflation_and_nominal_variant_is_not() -> 
     res = simulate(sc, Plan(65, 65, 67, 100.0, withdrawal=nominal), mix)
     np.testing.assert_allclose(res.withdrawals[0], [4.0, 4.0 / 1.1])  # eroded by CPI
     np.testing.assert_allclose(res.price_index[0], [1.0, 1.1, 1.21])
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba", "reference"])
+@pytest.mark.parametrize(
+    ("timing", "paid_real"),
+    [("start", 0.10), ("end", 0.10 / 1.1), ("split", 0.05 + 0.05 / 1.1)],
+)
+def test_nominal_withdrawal_is_the_same_dollars_whatever_the_timing(
+    engine: str, timing: str, paid_real: float
+) -> None:
+    """Regression: one cash asset at 0 %, 10 % inflation, a nominal (not indexed) 10 %
+    rule for one year. She receives 0.10 nominal dollars and holds 0.90, at the start,
+    the end or half at each; an end payment was once inflated to 0.11 (split: 0.105).
+    The SCP wealth model's twin of this test is in tests/optimize/test_forward_cashflows.py."""
+    sc = _annual([[0.0]], inflation=[0.10])
+    rule = ConstantReal(rate=0.10, indexed=False, timing=timing)  # type: ignore[arg-type]
+    plan = Plan(65, 65, 66, 1.0, withdrawal=rule)
+    mix = constant_mix(("a",), (1.0,))
+    if engine == "reference":
+        ref = reference_simulate([[0.0]], [0.10], [[1.0]], plan, mix.rebalance, 1)
+        wealth_real, paid = ref.wealth[-1], sum(ref.withdrawals)
+    else:
+        res = simulate(sc, plan, mix, engine=engine)  # type: ignore[arg-type]
+        wealth_real, paid = res.wealth[0, -1], res.withdrawals[0, 0]
+        assert res.wealth_nominal[0, -1] == pytest.approx(0.90, rel=1e-14)
+    # The real value of what she received: nominal dollars deflated to the start date.
+    np.testing.assert_allclose(paid, paid_real, rtol=1e-14)
+    # Holding 0.90 nominal at the end of the year: 0.90 / 1.1 real (1e-14: round-off).
+    np.testing.assert_allclose(wealth_real * 1.1, 0.90, rtol=1e-14)
 
 
 def test_guyton_klinger_skip_and_capital_preservation_by_hand() -> None:

@@ -64,7 +64,10 @@ def plans(draw: st.DrawFn, ppy: int) -> Plan:
         start_age=start,
         retirement_age=start + work,
         end_age=start + work + retire_years,
-        initial_balance=draw(st.floats(0, 1e6)),
+        # No subnormal balances (< 2.2e-308 USD): they carry fewer than 53 significant
+        # bits, so period returns computed from them differ between summation orders by
+        # more than round-off (test_kernel covers one such case on purpose).
+        initial_balance=draw(st.one_of(st.just(0.0), st.floats(1e-6, 1e6))),
         contributions=contributions,
         withdrawal=withdrawal,
         expense_ratio=draw(st.sampled_from([0.0, 0.001, 0.0075, 0.02])),
