@@ -27,7 +27,7 @@ from benchmarks import environment
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SECTIONS = ("throughput", "scaling", "bt", "optimizer")
+SECTIONS = ("throughput", "scaling", "bt", "optimizer", "sweep")
 #: Target of issue #8: simulator within this multiple of the streaming floor.
 TARGET_RATIO = 3.0
 
@@ -129,6 +129,13 @@ def run_bt(cfg: Config) -> dict[str, object]:
 
     _log("bt comparison")
     return bench_bt.run(max(cfg.repeat, 3))
+
+
+def run_sweep_bench(cfg: Config) -> dict[str, object]:
+    from benchmarks import bench_sweep
+
+    _log("sweep: in-process and Dask LocalClusters")
+    return bench_sweep.run(quick=cfg.quick)
 
 
 def run_optimizer(cfg: Config) -> dict[str, object]:
@@ -386,6 +393,10 @@ def render(env: dict[str, object], cfg: Config, results: dict[str, object], tota
         lines += _render_bt(results["bt"])
     if "optimizer" in results:
         lines += _render_optimizer(results["optimizer"])
+    if "sweep" in results:
+        from benchmarks import bench_sweep
+
+        lines += ["## 5. Sweeps on Dask", "", *bench_sweep.render(results["sweep"]), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -433,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         results["bt"] = run_bt(cfg)
     if "optimizer" in a.only:
         results["optimizer"] = run_optimizer(cfg)
+    if "sweep" in a.only:
+        results["sweep"] = run_sweep_bench(cfg)
     total = time.perf_counter() - t0
     write_text_atomic(a.output, render(env, cfg, results, total))
     write_text_atomic(
