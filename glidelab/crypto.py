@@ -1,0 +1,631 @@
+"""Crypto studies: a ``[crypto]`` table beside an ordinary study, and the run behind
+``glidelab crypto STUDY.toml``.
+
+The study file is an ordinary study (``[study]``, ``[data]``, ``[scenarios]``,
+``[[plans]]``...) plus a ``[crypto]`` table, every key optional:
+
+``plan``                  the plan researched (default: the first)
+``base``                  preset the sleeve is funded from, pro rata ("fixed_60_40", or a
+                          glide path such as "vanguard_target_retirement")
+``sleeves``               sleeve sizes, decimals (0 is the reference)
+``n_scenarios``           base scenarios (block bootstrap of the study's history, or
+                          parametric: ``base_scenarios``)
+``means``, ``vols``       Bitcoin's annual log mean and log volatility grid
+``corrs``                 correlations with equities (at least one)
+``shocks``, ``dof``       "normal" or "student_t" and its degrees of freedom
+``band``                  [lower, upper] sleeve band multiples, or [] for none
+``central``               { mean_log, vol_log, corr }: the assumption of the stress test,
+                          the rule comparison and the risk table
+``breakeven_sleeves``, ``breakeven_vols``, ``breakeven_corr``
+``stress_sleeves``, ``stress_age``, ``wealth_age``, ``crash_rho``, ``crash_threshold``
+``rules_sleeve``, ``rules_frequency``, ``rules_n``, ``transaction_cost_bps``
+``history_n``, ``mature_start``, ``scale``
+``[crypto.window]``       portfolio = { asset = weight }, sleeve, start, end, rule
+                          ("band" | "monthly" | "quarterly" | "annual" | "none")
+
+:func:`run_crypto` writes every table as CSV and JSON, ``settings.json`` and the crypto
+tear sheet (HTML and PDF) into ``<output.dir>/<study.name>/``, atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtest.crypto.assumptions import BtcAssumption, CrnDraws, draw_crn
+from backtest.crypto.history import data_caveat, history_variant, yearly_table
+from backtest.crypto.result import CryptoResearch
+from backtest.crypto.risk import risk_contributions
+from backtest.crypto.rules import compare_rules, standard_rules
+from backtest.crypto.surface import assumption_grid, run_surface
+from backtest.crypto.window import window_backtest
+from backtest.data import load_history
+from backtest.errors import StudyError
+from backtest.generators import block_bootstrap, parametric
+from backtest.io import atomic_directory, write_text_atomic
+from backtest.plan import Plan
+from backtest.scenarios import Scenarios
+from backtest.simulate import simulate
+from backtest.stress import CorrelationJump, PathShock, PlacedShock, period_at_age, replay
+from backtest.stress import stress_table as run_stress_table
+from glidelab.study import Study, _Table, parse_study
+from optimize.crypto_breakeven import break_even_table
+from strategies import CryptoSleeve, FixedMix, SleeveBand
+from strategies.base import Schedule, Strategy
+from strategies.presets import preset
+from strategies.rebalance import buy_and_hold, calendar
+
+Log = Callable[[str], None]
+
+#: Bitcoin's worst historical drawdowns replayed by the stress test (calendar windows).
+REPLAYS: tuple[tuple[str, str, str], ...] = (
+    ("2014-15", "2014-01", "2015-12"),
+    ("2018", "2018-01", "2018-12"),
+    ("2022", "2022-01", "2022-12"),
+)
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """The historical window backtest."""
+
+    portfolio: tuple[tuple[str, float], ...] = (("us_stocks", 0.6), ("tbonds_10y", 0.4))
+    sleeve: float = 0.025
+    start: str = "2014-01"
+    end: str = "2025-11"
+    rule: str = "band"
+
+
+@dataclass(frozen=True)
+class CryptoConfig:
+    """The ``[crypto]`` table, validated."""
+
+    plan: str
+    base: str = "fixed_60_40"
+    sleeves: tuple[float, ...] = (0.0, 0.01, 0.025, 0.05, 0.10)
+    n_scenarios: int = 10_000
+    base_scenarios: str = "bootstrap"
+    means: tuple[float, ...] = (-0.20, -0.10, 0.0, 0.05, 0.10, 0.20, 0.30)
+    vols: tuple[float, ...] = (0.30, 0.45, 0.60, 0.75, 0.90, 1.05, 1.20)
+    corrs: tuple[float, ...] = (0.0, 0.4)
+    shocks: str = "normal"
+    dof: float = 4.0
+    band: tuple[float, ...] = (0.5, 1.5)
+    central: tuple[float, float, float] = (0.05, 0.60, 0.2)
+    breakeven_sleeves: tuple[float, ...] = (0.01, 0.025, 0.05)
+    breakeven_vols: tuple[float, ...] = (0.60, 0.90)
+    breakeven_corr: float = 0.0
+    stress_sleeves: tuple[float, ...] = (0.0, 0.01, 0.025, 0.05)
+    stress_age: float = 75.0
+    wealth_age: float = 95.0
+    crash_rho: float = 0.9
+    crash_threshold: float = -0.15
+    rules_sleeve: float = 0.025
+    rules_frequency: str = "monthly"
+    rules_n: int = 2000
+    transaction_cost_bps: float = 10.0
+    history_n: int = 5000
+    mature_start: str = "2015"
+    scale: float = 0.5
+    window: WindowConfig = WindowConfig()
+
+
+@dataclass(frozen=True)
+class CryptoStudy:
+    """An ordinary study and its ``[crypto]`` table."""
+
+    study: Study
+    crypto: CryptoConfig
+
+
+def _parse_crypto(raw: object, plans: list[str]) -> CryptoConfig:
+    t = _Table(raw, "[crypto]")
+    d = CryptoConfig(plan=plans[0])
+    plan = t.string("plan", plans[0])
+    if plan not in plans:
+        raise StudyError(f"[crypto].plan = {plan!r} is not a plan; plans are {plans}")
+    band = t.numbers("band", d.band, 0.0, 100.0)
+    if band and (len(band) != 2 or not band[0] < 1 < band[1]):
+        raise StudyError(
+            f"[crypto].band = {list(band)!r}; expected [lower, upper] with lower < 1 < upper, "
+            "e.g. [0.5, 1.5], or [] for no band"
+        )
+    c = t.table("central")
+    central = (
+        c.number("mean_log", d.central[0], -2, 2),
+        c.number("vol_log", d.central[1], 0, 3),
+        c.number("corr", d.central[2], -1, 1),
+    )
+    w = t.table("window")
+    portfolio_raw = w.raw.get("portfolio", dict(d.window.portfolio))
+    w.seen.add("portfolio")
+    if not isinstance(portfolio_raw, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in portfolio_raw.values()
+    ):
+        raise StudyError(
+            "[crypto.window].portfolio must be a table of asset = weight, e.g. "
+            "{ us_stocks = 0.6, tbonds_10y = 0.4 }"
+        )
+    if abs(sum(portfolio_raw.values()) - 1.0) > 1e-9:
+        raise StudyError(
+            f"[crypto.window].portfolio weights sum to {sum(portfolio_raw.values()):g}; "
+            "they must sum to 1"
+        )
+    window = WindowConfig(
+        portfolio=tuple((str(k), float(v)) for k, v in portfolio_raw.items()),
+        sleeve=w.number("sleeve", d.window.sleeve, 0, 0.5),
+        start=w.string("start", d.window.start),
+        end=w.string("end", d.window.end),
+        rule=w.string("rule", d.window.rule, ("band", "monthly", "quarterly", "annual", "none")),
+    )
+    corrs = t.numbers("corrs", d.corrs, -1, 1)
+    means = t.numbers("means", d.means, -2, 2)
+    vols = t.numbers("vols", d.vols, 0, 3)
+    sleeves = t.numbers("sleeves", d.sleeves, 0, 0.5)
+    for key, values in (("corrs", corrs), ("means", means), ("vols", vols)):
+        if not values:
+            raise StudyError(f"[crypto].{key} is empty; give at least one value")
+    if not any(s > 0 for s in sleeves):
+        raise StudyError("[crypto].sleeves needs at least one size > 0, e.g. [0, 0.01, 0.05]")
+    cfg = CryptoConfig(
+        plan=plan,
+        base=t.string("base", d.base),
+        sleeves=sleeves,
+        n_scenarios=t.integer("n_scenarios", d.n_scenarios, lo=20),
+        base_scenarios=t.string("base_scenarios", d.base_scenarios, ("bootstrap", "parametric")),
+        means=means,
+        vols=vols,
+        corrs=corrs,
+        shocks=t.string("shocks", d.shocks, ("normal", "student_t")),
+        dof=t.number("dof", d.dof, 2.01, 1000),
+        band=band,
+        central=central,
+        breakeven_sleeves=t.numbers("breakeven_sleeves", d.breakeven_sleeves, 0, 0.5),
+        breakeven_vols=t.numbers("breakeven_vols", d.breakeven_vols, 0, 3),
+        breakeven_corr=t.number("breakeven_corr", d.breakeven_corr, -1, 1),
+        stress_sleeves=t.numbers("stress_sleeves", d.stress_sleeves, 0, 0.5),
+        stress_age=t.number("stress_age", d.stress_age, 0, 125),
+        wealth_age=t.number("wealth_age", d.wealth_age, 0, 125),
+        crash_rho=t.number("crash_rho", d.crash_rho, -1, 1),
+        crash_threshold=t.number("crash_threshold", d.crash_threshold, -0.99, -0.01),
+        rules_sleeve=t.number("rules_sleeve", d.rules_sleeve, 0.001, 0.5),
+        rules_frequency=t.string("rules_frequency", d.rules_frequency, ("annual", "monthly")),
+        rules_n=t.integer("rules_n", d.rules_n, lo=20),
+        transaction_cost_bps=t.number("transaction_cost_bps", d.transaction_cost_bps, 0, 1000),
+        history_n=t.integer("history_n", d.history_n, lo=20),
+        mature_start=t.string("mature_start", d.mature_start),
+        scale=t.number("scale", d.scale, 0.01, 1.0),
+        window=window,
+    )
+    t.done()
+    return cfg
+
+
+def parse_crypto_study(raw: dict[str, Any], source: str = "<dict>") -> CryptoStudy:
+    """Validate a parsed TOML mapping holding a ``[crypto]`` table."""
+    if "crypto" not in raw:
+        raise StudyError(
+            f"{source} has no [crypto] table; add one (see glidelab/studies/crypto_sleeve.toml)"
+        )
+    rest = {k: v for k, v in raw.items() if k != "crypto"}
+    study = parse_study(rest, source)
+    plans = [p.name for p in study.plans]
+    return CryptoStudy(study=study, crypto=_parse_crypto(raw["crypto"], plans))
+
+
+def load_crypto_study(path: str | Path) -> CryptoStudy:
+    """Read and validate a crypto study file (an ordinary study plus ``[crypto]``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise StudyError(f"study file {str(p)!r} does not exist")
+    try:
+        raw = tomllib.loads(p.read_text("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"{p} is not valid TOML: {exc}") from None
+    return parse_crypto_study(raw, str(p))
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _preset(name: str, study: Study) -> Strategy:
+    d = study.data
+    try:
+        return preset(name, equity=d.equity, bonds=d.bonds, cash=d.cash)
+    except (TypeError, ValueError):
+        try:
+            return preset(name, equity=d.equity, bonds=d.bonds)
+        except ValueError as exc:
+            raise StudyError(f"[crypto].base: {exc}") from None
+
+
+def _with_all_roles(base: Strategy, study: Study) -> Strategy:
+    """The base over exactly the study's equity, bonds and cash (zero weights added), so
+    every strategy reads the same scenario columns."""
+    roles = (study.data.equity, study.data.bonds, study.data.cash)
+    if tuple(base.assets) == roles:
+        return base
+    if isinstance(base, FixedMix) and set(base.assets) <= set(roles):
+        w = dict(zip(base.assets, base.weights, strict=True))
+        return dataclasses.replace(base, assets=roles, weights=tuple(w.get(a, 0.0) for a in roles))
+    return base
+
+
+def _sleeve_factory(base: Strategy, cfg: CryptoConfig, crypto: str) -> Callable[[float], Strategy]:
+    band = SleeveBand(crypto, cfg.band[0], cfg.band[1]) if cfg.band else None
+
+    def make(size: float) -> Strategy:
+        return CryptoSleeve(
+            base,
+            size,
+            crypto_asset=crypto,
+            band=band,
+            cap=None,
+            name=f"{base.name} + {size * 100:g}% {crypto}",
+        )
+
+    return make
+
+
+def _base_scenarios(
+    study: Study, cfg: CryptoConfig, plan: Plan, frequency: str, n: int, rng: np.random.Generator
+) -> Scenarios:
+    d = study.data
+    assets = [d.equity, d.bonds, d.cash]
+    start = d.start if frequency == study.data.frequency else None
+    end = d.end if frequency == study.data.frequency else None
+    history = load_history([*assets, "cpi"], frequency, start=start, end=end)
+    n_t = plan.n_periods(1 if frequency == "annual" else 12)
+    if cfg.base_scenarios == "parametric":
+        return parametric(history, assets, n, n_t, rng=rng)
+    block = study.scenarios.block_length if frequency == study.data.frequency else None
+    return block_bootstrap(history, assets, n, n_t, block_length=block, rng=rng)
+
+
+def _rng(study: Study, stream: int) -> np.random.Generator:
+    """Independent streams of the study's seed: ``SeedSequence((seed, 17, stream))``."""
+    return np.random.default_rng(np.random.SeedSequence((study.seed, 17, stream)))
+
+
+def _central(cfg: CryptoConfig) -> BtcAssumption:
+    m, v, c = cfg.central
+    return BtcAssumption(m, v, c, cfg.shocks)  # type: ignore[arg-type]
+
+
+def _stress(
+    draws: CrnDraws, study: Study, cfg: CryptoConfig, plan: Plan, base: Strategy, make
+) -> pd.DataFrame:
+    crypto = study.data.crypto
+    freq = draws.base.frequency
+    sc = draws.scenarios(_central(cfg))
+    k_ret = period_at_age(plan, plan.retirement_age, freq)
+    shocks: dict[str, PlacedShock] = {
+        f"{crypto} -80% in the retirement year": PlacedShock(
+            PathShock(crypto, (-0.8,), "annual", "-80% at retirement"), k_ret
+        ),
+    }
+    if plan.start_age <= cfg.stress_age < plan.end_age and cfg.stress_age != plan.retirement_age:
+        shocks[f"{crypto} -80% at age {cfg.stress_age:g}"] = PlacedShock(
+            PathShock(crypto, (-0.8,), "annual", f"-80% at {cfg.stress_age:g}"),
+            period_at_age(plan, cfg.stress_age, freq),
+        )
+    monthly = load_history([crypto], "monthly")[crypto]
+    for label, start, end in REPLAYS:
+        shocks[f"{label} replayed at retirement"] = PlacedShock(
+            replay(monthly, start, end, crypto, "monthly", f"{label} replay"), k_ret
+        )
+    shocks[f"correlation {cfg.crash_rho:g} in crash years from retirement"] = PlacedShock(
+        CorrelationJump(crypto, study.data.equity, cfg.crash_rho, cfg.crash_threshold), k_ret
+    )
+    strategies = {
+        (f"{s * 100:g}% sleeve" if s > 0 else "no sleeve"): (make(s) if s > 0 else make(0.0))
+        for s in cfg.stress_sleeves
+    }
+    age = min(cfg.wealth_age, plan.end_age)
+    return run_stress_table(sc, plan, strategies, shocks, age=age)
+
+
+def _risk(draws: CrnDraws, cfg: CryptoConfig, plan: Plan, make) -> pd.DataFrame:
+    m, _, c = cfg.central
+    ppy = draws.base.periods_per_year
+    schedule = Schedule.from_ages(plan.start_age, plan.end_age, plan.retirement_age, ppy)
+    k = min(plan.retirement_period(ppy), plan.n_periods(ppy) - 1)
+    rows = []
+    for vol in cfg.vols:
+        sc = draws.scenarios(BtcAssumption(m, vol, c, cfg.shocks))  # type: ignore[arg-type]
+        for size in cfg.sleeves:
+            strat = make(size)
+            idx = sc.asset_index(tuple(strat.assets))
+            r = sc.returns[:, : plan.n_periods(ppy), idx]
+            w = np.asarray(strat.target_weights(schedule, r), dtype=np.float64)[0, k]
+            rc = risk_contributions(r.reshape(-1, len(idx)), w, tuple(strat.assets))
+            vol_share, cvar_share = rc.share(strat.assets[-1])
+            rows.append(
+                {
+                    "sleeve": size,
+                    "vol_log": vol,
+                    "mean_log": m,
+                    "corr": c,
+                    "vol_share": vol_share,
+                    "cvar_share": cvar_share,
+                    "portfolio_vol": rc.volatility,
+                    "portfolio_cvar": rc.cvar,
+                    "sleeve_vol_contrib": rc.vol_contrib[-1],
+                    "sleeve_cvar_contrib": rc.cvar_contrib[-1],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _history_options(
+    study: Study, cfg: CryptoConfig, plan: Plan, base: Strategy, make
+) -> pd.DataFrame:
+    d = study.data
+    core = load_history([d.equity, d.bonds, d.cash, "cpi"], d.frequency, start=d.start, end=d.end)
+    crypto = load_history([d.crypto], d.frequency)
+    frame = core.join(crypto, how="left")
+    n_t = plan.n_periods(1 if d.frequency == "annual" else 12)
+    ppy = 1 if d.frequency == "annual" else 12
+    rows = []
+    for option in ("all", "mature", "scaled"):
+        h = history_variant(frame, d.crypto, option, mature_start=cfg.mature_start, scale=cfg.scale)  # type: ignore[arg-type]
+        x = np.log1p(h[d.crypto].dropna().to_numpy())
+        sc = block_bootstrap(
+            h,
+            [d.equity, d.bonds, d.cash, d.crypto],
+            cfg.history_n,
+            n_t,
+            block_length=study.scenarios.block_length,
+            rng=_rng(study, 4),
+            missing="cash",
+            cash_asset=d.cash,
+        )
+        ref = float(simulate(sc, plan, base).success_rate)
+        for size in cfg.sleeves:
+            if size <= 0:
+                continue
+            ok = float(simulate(sc, plan, make(size)).success_rate)
+            rows.append(
+                {
+                    "option": option,
+                    "sleeve": size,
+                    "btc_mean_log": float(x.mean() * ppy),
+                    "btc_vol_log": float(x.std(ddof=1) * np.sqrt(ppy)),
+                    "btc_periods": int(x.size),
+                    "success_base": ref,
+                    "success": ok,
+                    "d_success": ok - ref,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _window(study: Study, cfg: CryptoConfig) -> pd.DataFrame:
+    w = cfg.window
+    d = study.data
+    names = [a for a, _ in w.portfolio]
+    history = load_history([*names, d.cash] if d.cash not in names else names, "monthly")
+    history = history.join(load_history([d.crypto], "monthly"), how="left")
+    rule = {
+        "band": calendar("annual"),
+        "annual": calendar("annual"),
+        "quarterly": calendar("quarterly"),
+        "monthly": calendar("monthly"),
+        "none": buy_and_hold(),
+    }[w.rule]
+    base = FixedMix("portfolio", tuple(names), tuple(v for _, v in w.portfolio), rebalance=rule)
+    sleeve_band = SleeveBand(d.crypto, *cfg.band) if (w.rule == "band" and cfg.band) else None
+    sleeve = CryptoSleeve(
+        base,
+        w.sleeve,
+        crypto_asset=d.crypto,
+        band=sleeve_band,
+        cap=None,
+        name=f"portfolio + {w.sleeve * 100:g}% {d.crypto}",
+    )
+    return window_backtest(
+        history,
+        {"portfolio": base, sleeve.name: sleeve},
+        w.start,
+        w.end,
+        riskfree_column=d.cash,
+        transaction_cost_bps=cfg.transaction_cost_bps,
+    )
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def research(cs: CryptoStudy, log: Log = lambda _: None) -> CryptoResearch:
+    """Every table of the crypto study (numbers only; :func:`run_crypto` writes them)."""
+    study, cfg = cs.study, cs.crypto
+    pc = study.plan(cfg.plan)
+    plan = pc.plan
+    d = study.data
+    base = _with_all_roles(_preset(cfg.base, study), study)
+    make = _sleeve_factory(base, cfg, d.crypto)
+    timings: dict[str, float] = {}
+
+    def step(name: str) -> None:
+        timings[name] = time.perf_counter()
+
+    step("start")
+    base_sc = _base_scenarios(study, cfg, plan, d.frequency, cfg.n_scenarios, _rng(study, 0))
+    draws = draw_crn(base_sc, d.equity, crypto_asset=d.crypto, dof=cfg.dof, rng=_rng(study, 1))
+    grid = assumption_grid(cfg.means, cfg.vols, cfg.corrs, cfg.shocks)  # type: ignore[arg-type]
+    n_cells = len(grid) * sum(1 for s in cfg.sleeves if s > 0)
+    log(f"surface: {n_cells} cells x {cfg.n_scenarios} scenarios ...")
+    surface = run_surface(draws, plan, base, make, cfg.sleeves, grid)
+    step("surface")
+    log("break-even returns (bisection on common random numbers) ...")
+    breakeven = break_even_table(
+        draws,
+        plan,
+        base,
+        make,
+        cfg.breakeven_sleeves,
+        cfg.breakeven_vols,
+        corr=cfg.breakeven_corr,
+        shocks=cfg.shocks,  # type: ignore[arg-type]
+    )
+    step("breakeven")
+    log("stress tests ...")
+    stress = _stress(draws, study, cfg, plan, base, make)
+    step("stress")
+    log("risk contributions ...")
+    risk = _risk(draws, cfg, plan, make)
+    step("risk")
+    log(f"sleeve rules ({cfg.rules_frequency}, {cfg.rules_n} scenarios) ...")
+    rules_sc = _base_scenarios(study, cfg, plan, cfg.rules_frequency, cfg.rules_n, _rng(study, 2))
+    rules_draws = draw_crn(
+        rules_sc, d.equity, crypto_asset=d.crypto, dof=cfg.dof, rng=_rng(study, 3)
+    )
+    costly = dataclasses.replace(plan, transaction_cost_bps=cfg.transaction_cost_bps)
+    rules = compare_rules(
+        rules_draws.scenarios(_central(cfg)),
+        costly,
+        standard_rules(
+            base,
+            cfg.rules_sleeve,
+            crypto_asset=d.crypto,
+            reference_vol=cfg.central[1],
+        ),
+    )
+    step("rules")
+    log("history options and the window backtest ...")
+    history_options = _history_options(study, cfg, plan, base, make)
+    window = _window(study, cfg)
+    step("history")
+    m, v, c = cfg.central
+    notes = (
+        "Bitcoin's returns are stated assumptions, not estimates: annual log mean mu and "
+        "log volatility sigma (lognormal arithmetic mean exp(mu + sigma^2/2) - 1), "
+        f"correlated with {d.equity} through its standardised log return, "
+        f"{cfg.shocks} shocks"
+        + (f" ({cfg.dof:g} degrees of freedom)" if cfg.shocks == "student_t" else "")
+        + "; every cell reuses the same base scenarios and shocks (common random numbers).",
+        f"Central assumption (stress, rules, risk): mu {m:.0%}, sigma {v:.0%}, correlation {c:g}.",
+        "Changes are against the base without a sleeve on the same scenarios; standard "
+        "errors are paired (success, drawdown) or batch means over 20 batches (median, "
+        "expected shortfall).",
+        "Expected shortfall: mean real wealth at retirement of the worst 5 % of "
+        "scenarios. Maximum drawdown: mean over scenarios of the target mix's nominal "
+        "return index, rebalanced every period, before fees.",
+        "Data caveat: " + data_caveat(),
+        "Survival-weighted success is not reported: no mortality table is wired into this study.",
+    )
+    settings = (
+        ("study", f"{study.name} ({study.source})"),
+        ("plan", f"{pc.name}: ages {plan.start_age:g}-{plan.retirement_age:g}-{plan.end_age:g}"),
+        ("base", f"{base.name}, sleeves funded pro rata"),
+        (
+            "sleeve band",
+            f"{cfg.band[0]:g}x-{cfg.band[1]:g}x of target" if cfg.band else "none",
+        ),
+        ("base scenarios", base_sc.description),
+        ("seed", f"{study.seed} (streams SeedSequence((seed, 17, k)))"),
+        ("grid", f"{len(cfg.means)} means x {len(cfg.vols)} vols x {len(cfg.corrs)} corrs"),
+        ("trading cost (rules)", f"{cfg.transaction_cost_bps:g} bps of turnover"),
+        (
+            "timings (s)",
+            ", ".join(
+                f"{k} {timings[k] - prev:.1f}"
+                for prev, k in zip(
+                    [timings["start"], *list(timings.values())[1:-1]],
+                    list(timings)[1:],
+                    strict=True,
+                )
+            ),
+        ),
+    )
+    return CryptoResearch(
+        title=f"Crypto sleeve research: {study.name}",
+        subtitle=(
+            f"{pc.name}, {base.name} base, sleeves "
+            + ", ".join(f"{s * 100:g}%" for s in cfg.sleeves if s > 0)
+        ),
+        surface=surface,
+        breakeven=breakeven,
+        stress=stress,
+        rules=rules,
+        risk=risk,
+        history_options=history_options,
+        btc_yearly=yearly_table(),
+        window=window,
+        notes=notes,
+        settings=settings,
+    )
+
+
+def write_research(result: CryptoResearch, folder: Path, tearsheet: bool = True) -> None:
+    """Write every table (CSV and JSON), ``settings.json`` and the tear sheet into ``folder``."""
+    from backtest.report.crypto import write_crypto_report
+
+    for stem, table in result.tables().items():
+        frame = table.reset_index() if stem == "btc_yearly" else table
+        write_text_atomic(folder / f"{stem}.csv", frame.to_csv(index=False))
+        write_text_atomic(
+            folder / f"{stem}.json", frame.to_json(orient="records", indent=1, double_precision=10)
+        )
+    payload = {
+        "title": result.title,
+        "notes": list(result.notes),
+        "settings": dict(result.settings),
+    }
+    write_text_atomic(folder / "settings.json", json.dumps(payload, indent=1))
+    if tearsheet:
+        write_crypto_report(result, folder / "tearsheet")
+
+
+def run_crypto(
+    cs: CryptoStudy, out: str | Path | None = None, log: Log = lambda _: None
+) -> tuple[CryptoResearch, Path]:
+    """Run the crypto study and write ``<out or output.dir>/<name>/`` atomically."""
+    result = research(cs, log)
+    root = Path(out if out is not None else cs.study.output.dir)
+    target = root / cs.study.name
+    with atomic_directory(target) as tmp:
+        write_research(result, tmp, cs.study.output.tearsheet)
+    return result, target
+
+
+def summary(result: CryptoResearch) -> str:
+    """A few lines for the terminal: break-even, worst stress, best rule per turnover."""
+    lines = [result.title]
+    be = result.breakeven
+    for _, r in be.iterrows():
+        if np.isfinite(r["mean_log"]):
+            lines.append(
+                f"  break-even {r['sleeve'] * 100:g}% sleeve, vol {r['vol_log']:.0%}: log mean "
+                f"{r['mean_log']:+.1%} (95% {r['ci_low']:+.1%}..{r['ci_high']:+.1%}), "
+                f"arithmetic {r['arithmetic_mean']:+.1%} a year"
+            )
+        else:
+            lines.append(f"  break-even {r['sleeve'] * 100:g}% sleeve: {r['note']}")
+    st = result.stress[result.stress["d_success"].notna()]
+    if len(st):
+        worst = st.loc[st["d_success"].idxmin()]
+        lines.append(
+            f"  worst stress: {worst['shock']} on the {worst['strategy']}: success "
+            f"{worst['success']:.1%} -> {worst['success_shocked']:.1%}, median wealth at "
+            f"{worst['wealth_age']:g} {worst['median_wealth']:,.0f} -> "
+            f"{worst['median_wealth_shocked']:,.0f} USD"
+        )
+    ru = result.rules
+    finite = ru[np.isfinite(ru["success_per_turnover"])]
+    if len(finite):
+        best = finite.loc[finite["success_per_turnover"].idxmax()]
+        lines.append(
+            f"  best success per unit of turnover (trading rules): {best['rule']} "
+            f"({best['success']:.1%} success, {best['turnover']:.1%} a year turnover)"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""``glidelab crypto`` end to end (a quick run of the shipped study) and its study table."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.errors import StudyError
+from glidelab.cli import main
+from glidelab.crypto import parse_crypto_study
+
+TABLES = ("surface", "breakeven", "stress", "rules", "risk", "history_options", "btc_yearly")
+
+
+def _shipped() -> dict:
+    text = resources.files("glidelab").joinpath("studies/crypto_sleeve.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def test_shipped_study_parses_with_the_7x7x2_grid_and_five_sleeves():
+    cs = parse_crypto_study(_shipped(), "crypto_sleeve.toml")
+    c = cs.crypto
+    assert (len(c.means), len(c.vols), len(c.corrs)) == (7, 7, 2)
+    assert c.sleeves == (0.0, 0.01, 0.025, 0.05, 0.10)
+    assert c.n_scenarios == 10_000 and c.plan == "lifecycle"
+
+
+def test_quick_run_writes_every_table_and_the_tearsheet(tmp_path, capsys):
+    assert main(["crypto", "--quick", "--quiet", "--out", str(tmp_path)]) == 0
+    folder = tmp_path / "crypto_sleeve"
+    for stem in (*TABLES, "window"):
+        frame = pd.read_csv(folder / f"{stem}.csv")
+        records = json.loads((folder / f"{stem}.json").read_text())
+        assert len(frame) == len(records) > 0, stem
+    surface = pd.read_csv(folder / "surface.csv")
+    assert set(surface["sleeve"]) == {0.01, 0.025, 0.05, 0.10}
+    assert np.all(surface["se_success"] >= 0)
+    stress = pd.read_csv(folder / "stress.csv")
+    none = stress[stress["strategy"] == "no sleeve"]
+    # Every shock hits Bitcoin only, so the base without a sleeve never changes.
+    np.testing.assert_array_equal(none["d_success"], 0.0)
+    assert stress["shock"].str.contains("2014-15").any()
+    html = (folder / "tearsheet" / "crypto.html").read_text()
+    assert "Break-even" in html and "Mt.Gox" in html and "<script" not in html
+    assert (folder / "tearsheet" / "crypto.pdf").read_bytes()[:5] == b"%PDF-"
+    settings = json.loads((folder / "settings.json").read_text())
+    assert any("PROVENANCE" in n for n in settings["notes"])
+    out = capsys.readouterr().out
+    assert "break-even" in out and "worst stress" in out
+
+
+def test_bad_crypto_table_is_a_one_line_study_error(tmp_path, capsys):
+    raw = _shipped()
+    raw["crypto"]["band"] = [1.5, 0.5]
+    with pytest.raises(StudyError, match=r"\[crypto\]\.band"):
+        parse_crypto_study(raw)
+    raw = _shipped()
+    raw["crypto"]["colour"] = "orange"
+    with pytest.raises(StudyError, match="unknown key"):
+        parse_crypto_study(raw)
+    raw = _shipped()
+    del raw["crypto"]
+    with pytest.raises(StudyError, match=r"no \[crypto\] table"):
+        parse_crypto_study(raw)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[study]\nname = 1\n")
+    assert main(["crypto", str(bad), "--out", str(tmp_path)]) == 2
+    assert "crypto" in capsys.readouterr().err
