@@ -16,7 +16,11 @@ with these tables; every key is optional unless marked, and unknown keys are err
                  (defined-benefit style: accrual_rate or replacement_rate) whose
                  funded ratio at retirement is reported beside success
 ``[strategies]`` presets (names from ``glidelab strategies``), crypto_sleeves
-                 (decimals, e.g. 0.025), crypto_base (preset the sleeves sit on)
+                 (decimals, e.g. 0.025), crypto_base (preset the sleeves sit on),
+                 custom (glide paths drawn by hand, e.g. in ``glidelab serve``: a list
+                 of { name, years_to_retirement, equity, crypto_sleeve, rebalance,
+                 rebalance_every_months, rebalance_band }; equity shares are decimals at
+                 knots in years to retirement, the rest is in bonds)
 ``[optimize]``   enabled, plan (a plan name), n_scenarios, holdout_n, max_iterations,
                  constraints (monotone_equity, max_change_per_year, crypto_cap)
 ``[analysis]``   withdrawal_rates and equity_shares for the success heatmap
@@ -31,6 +35,7 @@ import difflib
 import tomllib
 from dataclasses import dataclass, field, fields
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -310,6 +315,28 @@ class PlanConfig:
     pension_target: FundedRatio | None = None
 
 
+REBALANCE_RULES = ("calendar", "band", "none")
+
+
+@dataclass(frozen=True)
+class CustomGlidePath:
+    """A glide path drawn by hand: equity share at knots, the rest in bonds.
+
+    Knots are in years to retirement (25 = 25 years before, -10 = ten years after),
+    strictly decreasing (from young to old); ``equity`` holds one decimal share in
+    [0, 1] per knot. ``crypto_sleeve`` (decimal, 0 for none) is laid over the path like
+    the study's ``crypto_sleeves``; ``rebalance`` is a ``RebalanceRule`` kind.
+    """
+
+    name: str
+    years_to_retirement: tuple[float, ...]
+    equity: tuple[float, ...]
+    crypto_sleeve: float = 0.0
+    rebalance: str = "calendar"
+    rebalance_every_months: int = 12
+    rebalance_band: float = 0.05
+
+
 @dataclass(frozen=True)
 class StrategyConfig:
     """Which strategies the study compares."""
@@ -317,6 +344,7 @@ class StrategyConfig:
     presets: tuple[str, ...] = ()
     crypto_sleeves: tuple[float, ...] = ()
     crypto_base: str = "fixed_60_40"
+    custom: tuple[CustomGlidePath, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -465,6 +493,33 @@ def _plan(t: _Table) -> PlanConfig:
     return PlanConfig(name=name, plan=plan, strategy=strategy, pension_target=pension)
 
 
+def _custom(raw: object, where: str) -> CustomGlidePath:
+    t = _Table(raw, where)
+    ytr = t.numbers("years_to_retirement", (), -125, 125)
+    equity = t.numbers("equity", (), 0, 1)
+    if not ytr or len(ytr) != len(equity):
+        raise StudyError(
+            f"{where}: years_to_retirement and equity need one value per knot (at least one); "
+            f"got {len(ytr)} and {len(equity)}"
+        )
+    if any(b >= a for a, b in pairwise(ytr)):
+        raise StudyError(
+            f"{where}.years_to_retirement = {list(ytr)} must be strictly decreasing "
+            "(young to old, one knot per age)"
+        )
+    custom = CustomGlidePath(
+        name=t.string("name", None),
+        years_to_retirement=ytr,
+        equity=equity,
+        crypto_sleeve=t.number("crypto_sleeve", 0.0, 0, 0.1),
+        rebalance=t.string("rebalance", "calendar", REBALANCE_RULES),
+        rebalance_every_months=t.integer("rebalance_every_months", 12, lo=1),
+        rebalance_band=t.number("rebalance_band", 0.05, 0.001, 0.999),
+    )
+    t.done()
+    return custom
+
+
 def _proxy(sc: _Table) -> tuple[float, float] | None:
     if "crypto_proxy" not in sc.raw:
         sc.seen.add("crypto_proxy")
@@ -524,10 +579,15 @@ def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
     names = [p.name for p in plans]
     if len(set(names)) != len(names):
         raise StudyError(f"[[plans]] names must be unique; got {names}")
+    custom_raw = st.raw.get("custom", [])
+    st.seen.add("custom")
+    if not isinstance(custom_raw, list):
+        raise StudyError("[strategies].custom must be a list of tables ([[strategies.custom]])")
     strategies = StrategyConfig(
         presets=st.strings("presets", ()),
         crypto_sleeves=st.numbers("crypto_sleeves", (), 0.0, 0.5),
         crypto_base=st.string("crypto_base", "fixed_60_40"),
+        custom=tuple(_custom(c, f"[strategies].custom #{i + 1}") for i, c in enumerate(custom_raw)),
     )
     constraints = op.table("constraints")
     optimize = OptimizeConfig(

@@ -1,0 +1,45 @@
+"""``glidelab serve``: the glide-path workbench in the browser (local, offline)."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "serve"
+HELP = "a glide-path workbench in the browser: drag the path, watch success move (local)"
+DESCRIPTION = """\
+Start a local web app (Panel on a Bokeh server) to design a glide path by hand: drag
+the equity share's knots by age, start from any target-date preset or fixed mix, add a
+Bitcoin sleeve, change the member, the scenarios and the rebalancing rule, and see the
+probability of success (with its standard error), the paired difference against a
+baseline on the same scenarios, terminal-wealth percentiles, the wealth fan by age and
+the historical cohorts that fail, recomputed on every change. "save study" downloads
+the TOML that reproduces the view with `glidelab run`; "tear sheet" writes the HTML
+and PDF report of the view under --out.
+
+Every script and style is served locally (works offline). It binds to 127.0.0.1; with
+another --host it warns that the app has no authentication. Each browser tab is its
+own session.
+
+examples:
+  glidelab serve                       the default study's member, on http://127.0.0.1:5006/
+  glidelab serve my_study.toml --port 8080 --show
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``glidelab serve``."""
+    parser.add_argument("study", nargs="?", help="study file to start from (default: built-in)")
+    parser.add_argument("--port", type=int, default=5006, help="port (default 5006)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--out", default="results/serve", help="folder for tear sheets (default results/serve)"
+    )
+    parser.add_argument("--show", action="store_true", help="open the page in a browser")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    from glidelab.serve.server import serve
+
+    serve(args.study, host=args.host, port=args.port, out_root=args.out, show=args.show)
+    return 0

@@ -1,0 +1,227 @@
+"""The compute path behind the page: a validated study in, the numbers it shows out.
+
+Everything here goes through the study runner's own functions (``glidelab.run``:
+``scenario_sets``, ``strategies_for``) and the simulator, so the page shows what
+``glidelab run`` writes for the same study. History and scenario sets depend only on the
+data, scenario settings, seed and horizon; they are cached (read-only, shared by every
+session), so dragging a knot re-runs only the simulations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backtest.errors import GlidelabError
+from backtest.scenarios import Scenarios
+from backtest.simulate import SimulationResult, simulate
+from glidelab.run import _history, scenario_sets, strategies_for
+from glidelab.serve.state import CUSTOM_NAME
+from glidelab.study import Study
+
+#: Percentiles of the wealth fan (percent).
+FAN_PERCENTILES = (10, 25, 50, 75, 90)
+#: Scenarios simulated per chunk: a chunk is the unit of progress and of cancelling.
+CHUNK = 20_000
+
+
+class Cancelled(GlidelabError):
+    """The user cancelled a long computation."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The numbers the page shows for one view.
+
+    Attributes
+    ----------
+    scenario_set, n_scenarios
+        Which scenarios the headline numbers use, and how many.
+    success, success_se
+        Probability of success (decimal) and its binomial standard error
+        ``sqrt(p (1 - p) / n)`` (for overlapping historical cohorts it understates the
+        uncertainty: they are not independent).
+    baseline, baseline_success
+        The comparison preset's name and success on the same scenarios.
+    difference, difference_se
+        Paired difference ``mean(s_path - s_baseline)`` over the same scenarios, and its
+        standard error ``std(d, ddof=1) / sqrt(n)``.
+    terminal_p50, terminal_p10
+        Median and 10th percentile of wealth at the end age, real USD of the start date.
+    fan_ages, fan
+        Ages of the period boundaries (T + 1,) and the wealth percentiles
+        ``FAN_PERCENTILES`` at each, (5, T + 1), real USD.
+    cohort_labels, cohort_success, cohort_ruin_age
+        Historical cohorts by start year: label, success, and the age the money ran out
+        (NaN where it lasted).
+    seconds
+        Wall time of the computation (history and scenarios from the cache excluded when
+        cached).
+    """
+
+    scenario_set: str
+    n_scenarios: int
+    success: float
+    success_se: float
+    baseline: str
+    baseline_success: float
+    difference: float
+    difference_se: float
+    terminal_p50: float
+    terminal_p10: float
+    fan_ages: np.ndarray
+    fan: np.ndarray
+    cohort_labels: tuple[str, ...]
+    cohort_success: np.ndarray
+    cohort_ruin_age: np.ndarray
+    seconds: float
+
+
+class _Cache:
+    """A small, thread-safe least-recently-used cache of read-only inputs."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[object, object] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: object, make: Callable[[], object]) -> object:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = make()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+_HISTORY = _Cache(4)
+_SETS = _Cache(6)
+
+
+def history_of(study: Study) -> pd.DataFrame:
+    """The study's history (cached by its ``[data]`` table)."""
+    return _HISTORY.get(study.data, lambda: _history(study))  # type: ignore[return-value]
+
+
+def scenarios_of(study: Study) -> dict[str, Scenarios]:
+    """The study's scenario sets for its first plan, as ``glidelab run`` draws them."""
+    plan = study.plans[0].plan
+    n_t = plan.n_periods(1 if study.data.frequency == "annual" else 12)
+    key = (study.data, study.scenarios, study.seed, n_t)
+    return _SETS.get(key, lambda: scenario_sets(study, history_of(study), plan))  # type: ignore[return-value]
+
+
+def _chunks(sc: Scenarios, size: int) -> list[Scenarios]:
+    if sc.n_scenarios <= size:
+        return [sc]
+    return [
+        dataclasses.replace(
+            sc,
+            returns=sc.returns[i : i + size],
+            inflation=sc.inflation[i : i + size],
+            labels=sc.labels[i : i + size] if sc.labels is not None else None,
+        )
+        for i in range(0, sc.n_scenarios, size)
+    ]
+
+
+def _simulate(
+    sc: Scenarios,
+    study: Study,
+    names: tuple[str, ...],
+    progress: Callable[[float], None] | None,
+    cancel: threading.Event | None,
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Success (n,), wealth (n, T + 1) and ruin age (n,) of each named strategy, in
+    chunks."""
+    strategies = strategies_for(study)
+    plan = study.plans[0].plan
+    parts: dict[str, list[SimulationResult]] = {n: [] for n in names}
+    chunks = _chunks(sc, CHUNK)
+    steps, done = len(chunks) * len(names), 0
+    for chunk in chunks:
+        for n in names:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("cancelled")
+            parts[n].append(simulate(chunk, plan, strategies[n]))
+            done += 1
+            if progress is not None:
+                progress(done / steps)
+    return {
+        n: (
+            np.concatenate([r.success for r in rs]),
+            np.concatenate([r.wealth for r in rs]),
+            np.concatenate([r.ruin_age for r in rs]),
+        )
+        for n, rs in parts.items()
+    }
+
+
+def evaluate(
+    study: Study,
+    scenario_set: str,
+    *,
+    progress: Callable[[float], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Outcome:
+    """The page's numbers for the drawn path of ``study`` (a study made by
+    ``glidelab.serve.state.to_study``: one plan, the drawn path, one baseline preset).
+
+    Parameters
+    ----------
+    study
+        The view's study.
+    scenario_set
+        ``"block bootstrap"`` or ``"historical cohorts"``.
+    progress
+        Called with the share done (0-1) after each chunk.
+    cancel
+        Set it to stop between chunks (raises :class:`Cancelled`).
+    """
+    t0 = time.perf_counter()
+    sets = scenarios_of(study)
+    baseline = study.strategies.presets[0]
+    sc = sets[scenario_set]
+    main = _simulate(sc, study, (CUSTOM_NAME, baseline), progress, cancel)
+    s_path, wealth, ruin = main[CUSTOM_NAME]
+    s_base = main[baseline][0]
+    n = s_path.size
+    p = float(s_path.mean())
+    d = s_path.astype(np.float64) - s_base
+    if scenario_set == "historical cohorts":
+        coh, coh_ruin, cohorts = s_path, ruin, sc
+    else:
+        cohorts = sets["historical cohorts"]
+        coh, _, coh_ruin = _simulate(cohorts, study, (CUSTOM_NAME,), None, cancel)[CUSTOM_NAME]
+    plan = study.plans[0].plan
+    ppy = 1 if study.data.frequency == "annual" else 12
+    ages = plan.start_age + np.arange(wealth.shape[1]) / ppy
+    return Outcome(
+        scenario_set=scenario_set,
+        n_scenarios=n,
+        success=p,
+        success_se=float(np.sqrt(p * (1 - p) / n)),
+        baseline=baseline,
+        baseline_success=float(s_base.mean()),
+        difference=float(d.mean()),
+        difference_se=float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+        terminal_p50=float(np.median(wealth[:, -1])),
+        terminal_p10=float(np.percentile(wealth[:, -1], 10)),
+        fan_ages=ages,
+        fan=np.percentile(wealth, FAN_PERCENTILES, axis=0),
+        cohort_labels=tuple(cohorts.labels or ()),
+        cohort_success=np.asarray(coh, dtype=bool),
+        cohort_ruin_age=coh_ruin,
+        seconds=time.perf_counter() - t0,
+    )

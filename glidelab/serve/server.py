@@ -1,0 +1,77 @@
+"""Start the workbench on a Bokeh server (through Panel), offline.
+
+Every script, style and font the page uses is served by this server from the installed
+``bokeh`` and ``panel`` packages (``BOKEH_RESOURCES=server``, Panel's ``inline`` off and
+no template that pulls web fonts), so the page works with no network. It binds to
+127.0.0.1 unless told otherwise; the app has no authentication.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from backtest.errors import GlidelabError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def serve(
+    study: str | Path | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 5006,
+    out_root: str | Path = "results/serve",
+    show: bool = False,
+) -> None:
+    """Serve the workbench until interrupted.
+
+    Parameters
+    ----------
+    study
+        Study file the sessions start from (``None``: the built-in default study).
+    host, port
+        Address to bind; any host but the loopback prints a warning.
+    out_root
+        Folder for tear sheets written from the page.
+    show
+        Open the system's browser on the page.
+    """
+    os.environ.setdefault("BOKEH_RESOURCES", "server")
+    try:
+        import panel as pn
+    except ImportError:
+        raise GlidelabError(
+            "glidelab serve needs Panel; install the serve extra: "
+            "python3 -m pip install -e '.[serve]'"
+        ) from None
+
+    from glidelab.serve.app import create_app
+    from glidelab.serve.state import read_template
+
+    template = read_template(study)  # a bad study file fails here, before serving
+    if host not in LOOPBACK:
+        print(
+            f"glidelab serve: warning: binding {host}: the app has no authentication; anyone "
+            "who can reach this address can use it and write files on this machine",
+            file=sys.stderr,
+        )
+    logging.getLogger("glidelab.serve").setLevel(logging.INFO)
+    origins = [f"{h}:{port}" for h in ("127.0.0.1", "localhost")] + [f"{host}:{port}"]
+    print(f"glidelab serve: http://{host}:{port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
+
+    def session() -> pn.viewable.Viewable:  # one call per browser session
+        return create_app(template, Path(out_root))
+
+    pn.serve(
+        {"/": session},
+        address=host,
+        port=port,
+        show=show,
+        title="glidelab workbench",
+        websocket_origin=sorted(set(origins)),
+        start=True,
+        num_procs=1,
+    )

@@ -1,0 +1,284 @@
+"""``glidelab serve``: the view's study, the compute path, the page's handlers, the command.
+
+The browser tests (a real server, headless Chromium through Playwright) are in
+``test_serve_browser.py``.
+"""
+
+from __future__ import annotations
+
+import threading
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.errors import GlidelabError, StudyError
+from backtest.generators import block_bootstrap
+from backtest.simulate import simulate
+from glidelab.cli import main
+from glidelab.run import _history, scenario_sets, strategies_for
+from glidelab.serve import compute, state
+from glidelab.study import parse_study
+from strategies import GlidePath, preset
+
+pn = pytest.importorskip("panel", reason="the serve extra (panel) is not installed")
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return state.read_template()
+
+
+@pytest.fixture(scope="module")
+def small(template: dict) -> state.View:
+    """The default study's lifecycle member on 400 bootstrap scenarios."""
+    return replace(state.initial_view(template), n_scenarios=400)
+
+
+# --------------------------------------------------------------------------- the study
+
+
+def test_saved_toml_is_the_view(small: state.View) -> None:
+    """The TOML text parses back to the view's study: one plan, the drawn path (knots in
+    years to retirement), the baseline, the seed and the scenario count."""
+    view = replace(small, ages=(30.0, 50.0, 70.0), equity=(0.95, 0.6, 0.25), sleeve=0.02)
+    study = parse_study(tomllib.loads(state.to_toml(view)))
+    assert [p.name for p in study.plans] == ["lifecycle"]
+    assert study.seed == view.seed and study.scenarios.bootstrap_n == 400
+    assert study.strategies.presets == (view.baseline,)
+    (c,) = study.strategies.custom
+    assert c.years_to_retirement == (35, 15, -5)  # retirement at 65
+    assert c.equity == (0.95, 0.6, 0.25) and c.crypto_sleeve == 0.02
+    assert not study.optimize.enabled and not study.output.tearsheet
+    drawn = strategies_for(study)[state.CUSTOM_NAME]
+    assert "btc" in drawn.assets  # the sleeve is laid over the path
+
+
+@pytest.mark.parametrize(
+    ("custom", "expected"),
+    [
+        ({"equity": [1.2, 0.5]}, "[strategies].custom #1.equity"),
+        ({"years_to_retirement": [0, 20]}, "strictly decreasing"),
+        ({"equity": [0.5]}, "one value per knot"),
+        ({"crypto_sleeve": 0.5}, "crypto_sleeve = 0.5 is not allowed"),
+        ({"rebalance": "weekly"}, "one of ['calendar', 'band', 'none']"),
+        ({"colour": "red"}, "unknown key 'colour'"),
+    ],
+)
+def test_bad_custom_path_is_named(template: dict, custom: dict, expected: str) -> None:
+    good = {"name": "mine", "years_to_retirement": [20, 0], "equity": [0.9, 0.4]}
+    raw = {**template, "strategies": {"custom": [{**good, **custom}]}}
+    with pytest.raises(StudyError) as err:
+        parse_study(raw)
+    assert expected in str(err.value)
+
+
+def test_custom_name_clash_is_an_error(template: dict) -> None:
+    c = {"name": "fixed_60_40", "years_to_retirement": [0], "equity": [0.6]}
+    study = parse_study({**template, "strategies": {"presets": ["fixed_60_40"], "custom": [c]}})
+    with pytest.raises(StudyError, match="already a strategy's name"):
+        strategies_for(study)
+
+
+@pytest.mark.parametrize("name", state.drawable_presets())
+def test_preset_knots_reproduce_the_preset(name: str, small: state.View) -> None:
+    """Starting the chart from a preset draws exactly that preset: the same wealth on
+    every scenario (to round-off: the same flows in the same order)."""
+    view = state.from_preset(small, name)
+    study = state.to_study(view)
+    sc = block_bootstrap(
+        _history(study), ["us_stocks", "tbonds_10y"], 60, 70, block_length=5, rng=7
+    )
+    plan = study.plans[0].plan
+    drawn = simulate(sc, plan, strategies_for(study)[state.CUSTOM_NAME])
+    ref = simulate(sc, plan, preset(name))
+    np.testing.assert_allclose(drawn.wealth, ref.wealth, rtol=1e-12, atol=1e-6)
+
+
+def test_every_target_date_preset_and_fixed_mix_is_drawable() -> None:
+    names = state.drawable_presets()
+    assert {"vanguard_target_retirement", "100_minus_age", "110_minus_age"} <= set(names)
+    assert {"rising_equity_bond_tent", "fixed_60_40", "fixed_100_0"} <= set(names)
+    assert "vol_target_6" not in names  # adaptive: no knots to drag
+
+
+def test_member_field_errors_come_from_the_schema(small: state.View) -> None:
+    with pytest.raises(StudyError, match=r"contribution_rate = 1\.5 .*\[0, 1\]"):
+        state.to_study(small.with_member("contribution_rate", 1.5))
+    with pytest.raises(GlidelabError, match="start_age <= retirement_age"):
+        state.to_study(small.with_member("retirement_age", 20))
+
+
+# --------------------------------------------------------------------------- compute
+
+
+def test_evaluate_matches_the_api(small: state.View) -> None:
+    """The page's numbers are the simulator's on the study's own scenarios."""
+    view = replace(small, ages=(35.0, 60.0, 75.0), equity=(0.85, 0.45, 0.35))
+    study = state.to_study(view)
+    out = compute.evaluate(study, "block bootstrap")
+    sets = scenario_sets(study, _history(study), study.plans[0].plan)
+    path = GlidePath(
+        "check",
+        ("us_stocks", "tbonds_10y"),
+        (30.0, 5.0, -10.0),
+        ((0.85, 0.15), (0.45, 0.55), (0.35, 0.65)),
+    )
+    res = simulate(sets["block bootstrap"], study.plans[0].plan, path)
+    base = simulate(sets["block bootstrap"], study.plans[0].plan, preset(view.baseline))
+    assert out.n_scenarios == 400
+    assert out.success == res.success_rate
+    assert out.success_se == pytest.approx(np.sqrt(res.success_rate * (1 - res.success_rate) / 400))
+    assert out.baseline_success == base.success_rate
+    d = res.success.astype(float) - base.success
+    assert out.difference == pytest.approx(d.mean(), abs=1e-15)
+    assert out.difference_se == pytest.approx(d.std(ddof=1) / 20, rel=1e-12)
+    assert out.terminal_p50 == pytest.approx(np.median(res.terminal_wealth), rel=1e-12)
+    assert out.terminal_p10 == pytest.approx(np.percentile(res.terminal_wealth, 10), rel=1e-12)
+    assert out.fan.shape == (5, 71) and out.fan_ages[0] == 25 and out.fan_ages[-1] == 95
+    assert np.all(np.diff(out.fan, axis=0) >= 0)  # percentiles are ordered at every age
+    cohorts = simulate(sets["historical cohorts"], study.plans[0].plan, path)
+    assert out.cohort_labels == sets["historical cohorts"].labels
+    np.testing.assert_array_equal(out.cohort_success, cohorts.success)
+    np.testing.assert_array_equal(out.cohort_ruin_age, cohorts.ruin_age)
+
+
+def test_same_path_as_baseline_differs_by_zero(small: state.View) -> None:
+    out = compute.evaluate(state.to_study(small), "block bootstrap")  # Vanguard vs Vanguard
+    assert small.baseline == "vanguard_target_retirement"
+    assert out.difference == 0 and out.success == out.baseline_success
+
+
+def test_chunks_give_the_same_numbers(small: state.View, monkeypatch) -> None:
+    study = state.to_study(replace(small, ages=(40.0, 70.0), equity=(0.8, 0.3)))
+    whole = compute.evaluate(study, "block bootstrap")
+    seen: list[float] = []
+    monkeypatch.setattr(compute, "CHUNK", 150)  # 400 scenarios in 3 chunks
+    parts = compute.evaluate(study, "block bootstrap", progress=seen.append)
+    assert parts.success == whole.success and parts.terminal_p10 == whole.terminal_p10
+    np.testing.assert_array_equal(parts.fan, whole.fan)
+    assert seen == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1.0])
+
+
+def test_cancel_stops_between_chunks(small: state.View) -> None:
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(compute.Cancelled):
+        compute.evaluate(state.to_study(small), "block bootstrap", cancel=stop)
+
+
+def test_saved_study_reruns_to_the_same_numbers(small: state.View, tmp_path: Path) -> None:
+    """``glidelab run`` on the saved TOML writes the page's success rates."""
+    view = replace(small, ages=(30.0, 55.0, 80.0), equity=(1.0, 0.55, 0.2), sleeve=0.01)
+    out = compute.evaluate(state.to_study(view), "block bootstrap")
+    path = tmp_path / "view.toml"
+    path.write_text(state.to_toml(view), encoding="utf-8")
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "default" / "success.csv")
+    row = table[(table.strategy == state.CUSTOM_NAME) & (table.scenarios == "block bootstrap")]
+    # success.csv is written with 6 significant digits (float_format="%.6g").
+    assert row.success_rate.item() == pytest.approx(out.success, abs=5e-7)
+    base = table[(table.strategy == view.baseline) & (table.scenarios == "block bootstrap")]
+    assert base.success_rate.item() == pytest.approx(out.baseline_success, abs=5e-7)
+
+
+# --------------------------------------------------------------------------- the page
+
+
+@pytest.fixture
+def bench(template: dict, tmp_path: Path):
+    from glidelab.serve.app import Workbench
+
+    small = {**template, "scenarios": {**template["scenarios"], "bootstrap_n": 300}}
+    return Workbench(small, tmp_path)
+
+
+def _shown(bench) -> float:
+    import re
+
+    return float(re.search(r"id='gl-success' data-value='([^']+)'", bench.results.object)[1])
+
+
+def test_dropped_knots_snap_and_stay_in_the_box(bench) -> None:
+    """A knot dragged above 100 % or past the end age lands on the box's edge, on a whole
+    year and a whole percent; two knots on one age become one."""
+    bench._on_knots("data", None, {"x": [24.2, 40.4, 64.6, 99.0], "y": [1.3, 0.873, -0.2, 0.5]})
+    assert bench.view.ages == (25.0, 40.0, 65.0, 95.0)
+    assert bench.view.equity == (1.0, 0.87, 0.0, 0.5)
+    assert list(bench.knots.data["y"]) == [1.0, 0.87, 0.0, 0.5]
+    bench._on_knots("data", None, {"x": [40.0, 40.3], "y": [0.9, 0.6]})
+    assert bench.view.ages == (40.0,) and bench.view.equity == (0.6,)
+
+
+def test_add_and_remove_knots(bench) -> None:
+    n = len(bench.view.ages)
+    bench._on_add(None)
+    assert len(bench.view.ages) == n + 1
+    bench.knots.selected.indices = [0]
+    bench._on_remove(None)
+    assert len(bench.view.ages) == n
+    bench._on_remove(None)  # nothing selected: a message, no change
+    assert "select it" in bench.errors["knots"].object and len(bench.view.ages) == n
+
+
+def test_bad_input_shows_the_schema_message_and_keeps_the_numbers(bench) -> None:
+    before = _shown(bench)
+    bench.inputs["contribution_rate"].value = 1.5
+    msg = bench.errors["contribution_rate"].object
+    assert "contribution_rate = 1.5 is not allowed" in msg and "[0, 1]" in msg
+    assert bench.results.css_classes == ["gl-stale"] and _shown(bench) == before
+    bench.inputs["contribution_rate"].value = 0.12
+    bench.inputs["end_age"].value = 30  # before retirement: the Plan's own rule
+    assert "start_age &lt;= retirement_age &lt;= end_age" in bench.errors["end_age"].object
+    bench.inputs["end_age"].value = 95
+    assert bench.errors["contribution_rate"].object == "" and bench.results.css_classes == []
+    assert _shown(bench) != before  # saving more changes the odds
+
+
+def test_bad_scenario_and_strategy_fields(bench) -> None:
+    bench.count.value = -5
+    assert "bootstrap_n = -5" in bench.errors["bootstrap_n"].object
+    bench.count.value = 300
+    bench.band.value = 2.0
+    assert "rebalance_band = 2 is not allowed" in bench.errors["rebalance_band"].object
+    bench.band.value = 0.05
+    bench.preset.value = "fixed_60_40"
+    assert bench.view.equity == (0.6, 0.6) and bench.errors["knots"].object == ""
+
+
+def test_preset_picker_and_sleeve_recompute(bench) -> None:
+    bench.preset.value = "fixed_100_0"
+    all_equity = _shown(bench)
+    bench.sleeve.value = 0.05
+    assert bench.good.sleeve == 0.05 and _shown(bench) != all_equity
+
+
+def test_sessions_do_not_share_state(template: dict, tmp_path: Path) -> None:
+    from glidelab.serve.app import Workbench
+
+    a, b = Workbench(template, tmp_path), Workbench(template, tmp_path)
+    a.inputs["salary"].value = 80000
+    assert b.view.member["salary"] == 50000 and a.view.member["salary"] == 80000
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_serve_binds_loopback_and_warns_elsewhere(monkeypatch, capsys) -> None:
+    calls: list[dict] = []
+    monkeypatch.setattr(pn, "serve", lambda apps, **kw: calls.append(kw))
+    assert main(["serve", "--port", "5123"]) == 0
+    assert calls[-1]["address"] == "127.0.0.1" and calls[-1]["port"] == 5123
+    assert "no authentication" not in capsys.readouterr().err
+    assert main(["serve", "--host", "0.0.0.0"]) == 0
+    assert "warning" in capsys.readouterr().err and calls[-1]["address"] == "0.0.0.0"
+
+
+def test_serve_rejects_a_bad_study(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[plans]]\nname = "x"\nstart_age = 30\n', encoding="utf-8")
+    assert main(["serve", str(bad)]) == 2
+    assert "retirement_age is required" in capsys.readouterr().err
