@@ -27,7 +27,7 @@ from benchmarks import environment
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SECTIONS = ("throughput", "scaling", "bt", "optimizer", "sweep")
+SECTIONS = ("throughput", "scaling", "bt", "optimizer", "sweep", "adaptive")
 #: Target of issue #8: simulator within this multiple of the streaming floor.
 TARGET_RATIO = 3.0
 
@@ -136,6 +136,13 @@ def run_sweep_bench(cfg: Config) -> dict[str, object]:
 
     _log("sweep: in-process and Dask LocalClusters")
     return bench_sweep.run(quick=cfg.quick)
+
+
+def run_adaptive(cfg: Config) -> dict[str, object]:
+    from benchmarks import bench_adaptive
+
+    _log("adaptive glide path: DP solve and state-lookup simulation")
+    return bench_adaptive.run(quick=cfg.quick, repeat=min(cfg.repeat, 3))
 
 
 def run_optimizer(cfg: Config) -> dict[str, object]:
@@ -397,6 +404,10 @@ def render(env: dict[str, object], cfg: Config, results: dict[str, object], tota
         from benchmarks import bench_sweep
 
         lines += ["## 5. Sweeps on Dask", "", *bench_sweep.render(results["sweep"]), ""]
+    if "adaptive" in results:
+        from benchmarks import bench_adaptive
+
+        lines += ["## 6. Adaptive glide path (DP)", "", *bench_adaptive.render(results["adaptive"])]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -446,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         results["optimizer"] = run_optimizer(cfg)
     if "sweep" in a.only:
         results["sweep"] = run_sweep_bench(cfg)
+    if "adaptive" in a.only:
+        results["adaptive"] = run_adaptive(cfg)
     total = time.perf_counter() - t0
     write_text_atomic(a.output, render(env, cfg, results, total))
     write_text_atomic(

@@ -56,8 +56,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtest.cashflows import W_CONSTANT, W_NONE, cash_flow_rules
 from backtest.errors import DataError, PlanError
-from backtest.plan import ConstantReal, MoneyLasts, Plan
+from backtest.plan import MoneyLasts, Plan
 from backtest.scenarios import Scenarios
 from backtest.types import FloatArray, IntArray
 from optimize.glidepath import DEFAULT_EQUITY_ASSETS, OptimizationError
@@ -309,52 +310,53 @@ class YearFlows:
 
 
 def year_flows(plan: Plan) -> YearFlows:
-    """The flows the solver models, from the plan's public rules (one definition:
-    ``Contributions.annual_amounts``, the withdrawal's ``timing``).
+    """The flows the solver models, read from the plan's one definition of its cash-flow
+    rules (``backtest.cashflows.cash_flow_rules``, which every engine reads), annual.
 
     Raises
     ------
     PlanError
         For plan features the state (wealth alone) cannot carry: withdrawals other than a
-        fixed real amount, RMD floors, funded-ratio success.
+        fixed real amount, RMD floors, leakage, funded-ratio success.
     """
     if not isinstance(plan.success, MoneyLasts):
         raise PlanError(
             "the adaptive solver handles success='money lasts to the end age'; a funded-ratio "
             "goal is not supported yet: use optimize_glide_path for it"
         )
-    w = plan.withdrawal
-    if w is not None and not (isinstance(w, ConstantReal) and w.amount is not None and w.indexed):
+    rules = cash_flow_rules(plan, 1)
+    constant_amount = (
+        rules.withdrawal_code == W_CONSTANT
+        and not rules.spending_per_unit_of_balance
+        and rules.spending_indexed
+    )
+    if rules.withdrawal_code not in (W_NONE, W_CONSTANT) or (
+        rules.withdrawal_code == W_CONSTANT and not constant_amount
+    ):
+        w = plan.withdrawal
         raise PlanError(
             f"the adaptive solver needs a constant real withdrawal of a stated amount "
             f"(ConstantReal(amount=..., rate=None)); {type(w).__name__} with these settings "
-            "makes spending depend on the past (balance at retirement, guardrails, RMD), "
-            "which the wealth state does not carry"
+            "makes spending depend on the past (balance at retirement, inflation, guardrails, "
+            "RMD), which the wealth state does not carry"
         )
-    if plan.rmd_floor:
+    if rules.rmd_floor:
         raise PlanError("the adaptive solver does not model an RMD floor; set rmd_floor=False")
-    n = plan.check_periods(1)
-    ages = plan.start_age + np.arange(n, dtype=np.float64)
-    t_ret = min(plan.retirement_period(1), n)
-    retired = np.arange(n) >= t_ret
-    contrib = np.zeros(n)
-    if plan.contributions is not None:
-        emp, er = plan.contributions.annual_amounts(ages, plan.start_age)
-        contrib = np.where(retired, 0.0, emp + er)
-    c_start = plan.contributions is not None and plan.contributions.timing == "start"
-    spend = np.zeros(n)
-    frac = 0.0
-    if isinstance(w, ConstantReal) and w.amount is not None:
-        spend = np.where(retired, float(w.amount), 0.0)
-        frac = {"start": 1.0, "end": 0.0, "split": 0.5}[w.timing]
+    if rules.has_leakage or rules.n_members is not None:
+        raise PlanError("the adaptive solver models one member without leakage (cash-outs)")
+    contrib = np.asarray(rules.contributions, dtype=np.float64)
+    spend = np.asarray(rules.spending, dtype=np.float64)
+    c_start = bool(rules.contributions_at_start)
+    frac = float(rules.start_fraction)
+    zero = np.zeros_like(contrib)
     return YearFlows(
-        ages=ages,
-        cs=contrib if c_start else np.zeros(n),
-        ce=np.zeros(n) if c_start else contrib,
+        ages=np.asarray(rules.ages, dtype=np.float64),
+        cs=contrib if c_start else zero,
+        ce=zero if c_start else contrib,
         ws=frac * spend,
         we=(1.0 - frac) * spend,
-        fee_factor=1.0 - plan.expense_ratio,
-        initial_balance=float(plan.initial_balance),
+        fee_factor=1.0 - float(rules.fee_per_period),
+        initial_balance=float(rules.initial_balance),
     )
 
 

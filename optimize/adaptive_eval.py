@@ -1,0 +1,236 @@
+"""Measuring an adaptive policy against its own promise and against deterministic paths.
+
+Every strategy is simulated with the engine (``backtest.simulate.simulate``, which reads
+the policy's state table at each scenario's real wealth) on the same scenarios, so
+differences are paired (common random numbers): for strategies ``A`` and ``B`` the
+per-scenario difference ``d = ok_A - ok_B`` has mean ``P_A - P_B`` and standard error
+``std(d) / sqrt(n)``, much smaller than either success rate's own.
+
+Scenario sets (:func:`scenario_sets`): fresh i.i.d. draws from the solver's own model
+(where the DP value is a promise the simulation must keep, within sampling error and the
+trading costs the Bellman recursion leaves out), and held-out sets that break the model's
+assumptions: a stationary block bootstrap and the historical cohorts (serial dependence
+of the history), and parametric lognormal scenarios (a smooth distribution without the
+history's fat tails, fitted to the same years).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backtest.generators import block_bootstrap, historical_cohorts, parametric
+from backtest.plan import Plan
+from backtest.scenarios import Scenarios
+from backtest.simulate import SimulationResult, simulate
+from backtest.types import FloatArray
+from optimize.dynamic import ReturnModel, alive_at_start
+from optimize.glidepath import OptimizationError
+from strategies.base import Strategy
+
+
+@dataclass(frozen=True)
+class StrategyScore:
+    """One strategy on one scenario set.
+
+    Attributes
+    ----------
+    name
+        Strategy label.
+    success
+        Share of scenarios whose money lasts (survival-weighted when the evaluation has a
+        survival curve), decimal.
+    success_se
+        Its standard error, decimal.
+    diff, diff_se
+        Paired difference ``reference - this`` in success and its standard error
+        (decimal; 0 for the reference itself).
+    median_terminal
+        Median real terminal wealth, USD of the start date.
+    unpaid_years_when_failed
+        Mean years of spending left unpaid among the scenarios that fail (NaN if none).
+    turnover
+        Mean one-way turnover a year, decimal of the balance, over years with money.
+    equity_median_path
+        Median across scenarios of the equity share held at each age, (n_years,).
+    """
+
+    name: str
+    success: float
+    success_se: float
+    diff: float
+    diff_se: float
+    median_terminal: float
+    unpaid_years_when_failed: float
+    turnover: float
+    equity_median_path: FloatArray
+
+
+@dataclass(frozen=True)
+class SetEvaluation:
+    """Every strategy on one scenario set; ``rows[0]`` is the reference (the policy)."""
+
+    label: str
+    description: str
+    n_scenarios: int
+    rows: tuple[StrategyScore, ...]
+    ages: FloatArray
+
+    def row(self, name: str) -> StrategyScore:
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+
+def success_weights(result: SimulationResult, survival: FloatArray | None) -> FloatArray:
+    """Per-scenario success (1/0), or, with one-year ``survival`` probabilities, the
+    probability of dying before the year of ruin (a ruin while dead does not count)."""
+    ruin = result.ruin_period
+    if survival is None:
+        return (ruin < 0).astype(np.float64)
+    alive = alive_at_start(survival, result.schedule.n_periods)
+    return np.where(ruin < 0, 1.0, 1.0 - alive[np.clip(ruin, 0, None)])
+
+
+def unpaid_years(result: SimulationResult) -> FloatArray:
+    """Years from the year of ruin to the end age (0 where the money lasts), (n,)."""
+    ruin = result.ruin_period
+    n_t = result.schedule.n_periods
+    return np.where(ruin >= 0, (n_t - ruin) / result.schedule.periods_per_year, 0.0)
+
+
+def _equity_path(result: SimulationResult, equity_assets: Sequence[str]) -> FloatArray:
+    assert result.weights is not None
+    idx = [i for i, a in enumerate(result.assets) if a in equity_assets]
+    eq = result.weights[:, :, idx].sum(axis=2)
+    return np.median(eq, axis=0)
+
+
+def _turnover(result: SimulationResult) -> float:
+    alive = result.wealth[:, :-1] > 0
+    t = np.asarray(result.turnover)[alive]
+    return float(t.mean() * result.schedule.periods_per_year) if t.size else 0.0
+
+
+def check_state_hook(strategy: Strategy) -> None:
+    """Refuse to score a state-dependent strategy on a simulator without the hook that
+    reads its state table (it would silently hold the median-path weights instead)."""
+    import strategies.base as base
+
+    if hasattr(strategy, "state_table") and not hasattr(base, "StateTable"):
+        raise OptimizationError(
+            f"{strategy.name!r} sets its weights from the member's wealth, but this "
+            "simulator has no state-dependent weights (strategies.base.StateTable); update "
+            "glidelab"
+        )
+
+
+def evaluate_set(
+    label: str,
+    scenarios: Scenarios,
+    plan: Plan,
+    strategies: Mapping[str, Strategy],
+    *,
+    equity_assets: Sequence[str],
+    survival: FloatArray | None = None,
+) -> SetEvaluation:
+    """Simulate every strategy on ``scenarios``; the first one is the paired reference."""
+    for strat in strategies.values():
+        check_state_hook(strat)
+    oks: dict[str, FloatArray] = {}
+    rows: list[StrategyScore] = []
+    ages: FloatArray = np.empty(0)
+    for name, strat in strategies.items():
+        res = simulate(scenarios, plan, strat, record_weights=True, engine="numpy")
+        ages = res.schedule.age_start
+        ok = success_weights(res, survival)
+        oks[name] = ok
+        ref = next(iter(oks.values()))
+        d = ref - ok
+        n = ok.size
+        lost = unpaid_years(res)[res.ruin_period >= 0]
+        rows.append(
+            StrategyScore(
+                name=name,
+                success=float(ok.mean()),
+                success_se=float(ok.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+                diff=float(d.mean()),
+                diff_se=float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+                median_terminal=float(np.median(res.terminal_wealth)),
+                unpaid_years_when_failed=float(lost.mean()) if lost.size else float("nan"),
+                turnover=_turnover(res),
+                equity_median_path=_equity_path(res, equity_assets),
+            )
+        )
+    return SetEvaluation(
+        label=label,
+        description=scenarios.description,
+        n_scenarios=scenarios.n_scenarios,
+        rows=tuple(rows),
+        ages=ages,
+    )
+
+
+def scenario_sets(
+    history: pd.DataFrame,
+    model: ReturnModel,
+    assets: Sequence[str],
+    n_years: int,
+    n_scenarios: int,
+    seed: int,
+) -> dict[str, Scenarios]:
+    """The four sets: fresh i.i.d. draws from ``model`` and three held-out generators.
+
+    Seeds: ``seed`` (i.i.d.), ``seed + 1`` (block bootstrap), ``seed + 2`` (parametric);
+    the cohorts are every rolling window of ``n_years`` of ``history``.
+    """
+    names = list(assets)
+    out = {
+        "iid": model.select(names).sample(n_scenarios, n_years, seed),
+        "block bootstrap": block_bootstrap(history, names, n_scenarios, n_years, rng=seed + 1),
+        "parametric": parametric(history, names, n_scenarios, n_years, rng=seed + 2),
+    }
+    if len(history) >= n_years:
+        out["historical cohorts"] = historical_cohorts(history, names, n_years)
+    return out
+
+
+@dataclass(frozen=True)
+class PromiseCheck:
+    """The DP's promise against the engine's forward simulation on fresh i.i.d. scenarios."""
+
+    promised: float
+    simulated: float
+    se: float
+    n_scenarios: int
+
+    @property
+    def gap_pp(self) -> float:
+        return 100.0 * (self.simulated - self.promised)
+
+    @property
+    def within_two_se(self) -> bool:
+        return abs(self.simulated - self.promised) <= 2.0 * self.se
+
+
+def promise_check(promised: float, evaluation: SetEvaluation) -> PromiseCheck:
+    """Compare ``promised`` with the reference row of ``evaluation`` (the policy)."""
+    r = evaluation.rows[0]
+    return PromiseCheck(promised, r.success, r.success_se, evaluation.n_scenarios)
+
+
+__all__ = [
+    "PromiseCheck",
+    "SetEvaluation",
+    "StrategyScore",
+    "check_state_hook",
+    "evaluate_set",
+    "promise_check",
+    "scenario_sets",
+    "success_weights",
+    "unpaid_years",
+]
