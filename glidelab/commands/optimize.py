@@ -20,10 +20,16 @@ The plan and constraints come from a study file's [optimize] table (--study) or 
 built-in default study; options override them. --validate runs the quality bars
 (i.i.d. sanity check; default plan vs presets, constant mixes and differential
 evolution with ten times the optimizer's time) and writes
-results/optimize_validation/validation.md.
+results/optimize_validation/validation.md. --adaptive solves the adaptive glide path
+(weights by age and real wealth, by dynamic programming on the history's years drawn
+i.i.d.) and measures it against the SCP path, the best constant mix and every preset on
+i.i.d., block-bootstrap, parametric and historical scenarios; it writes
+results/adaptive/<plan>/ (adaptive.md and .html, comparison.csv, policy.csv, frontier.csv,
+policy maps as PNG and PDF).
 
-example:
+examples:
   glidelab optimize --n-scenarios 2000 --max-change-per-year 0.1 --out results/optimize
+  glidelab optimize --adaptive --plan maya
 """
 
 
@@ -53,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
         "--validate", action="store_true", help="run the quality bars (several minutes)"
+    )
+    parser.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="solve the adaptive glide path (weights by age and wealth, dynamic programming) "
+        "and measure it against the SCP path, the best constant mix and the presets; "
+        "--n-scenarios sets the training scenarios, --holdout-n each evaluation set",
     )
 
 
@@ -84,8 +97,37 @@ def run(args: argparse.Namespace) -> int:
         return _validate(
             args, member, Path(args.out or Path(study.output.dir) / "optimize_validation")
         )
+    if args.adaptive:
+        return _adaptive(args, study)
     out_dir = Path(args.out) if args.out else Path(study.output.dir) / "optimize"
     return _optimise(args, study, out_dir, time.perf_counter())
+
+
+def _adaptive(args: argparse.Namespace, study: Any) -> int:
+    from pathlib import Path
+
+    from glidelab.adaptive import (
+        AdaptiveSettings,
+        adaptive_markdown,
+        run_adaptive,
+        write_adaptive_atomic,
+    )
+
+    name = args.plan or study.optimize.plan or study.plans[0].name
+    defaults = AdaptiveSettings()
+    settings = AdaptiveSettings(
+        plan=name,
+        train_n=args.n_scenarios or defaults.train_n,
+        n_scenarios=args.holdout_n or defaults.n_scenarios,
+        seed=args.seed,
+        scp_iterations=args.max_iterations or defaults.scp_iterations,
+    )
+    run = run_adaptive(study, settings, progress=not args.no_progress)
+    out_dir = Path(args.out) if args.out else Path(study.output.dir) / "adaptive" / name
+    write_adaptive_atomic(run, out_dir)
+    print(adaptive_markdown(run))
+    print(f"wrote {out_dir}/ (adaptive.md/.html, comparison.csv, policy.csv, policy maps)")
+    return 0
 
 
 def _validate(args: argparse.Namespace, member: Any, out_dir: Any) -> int:
