@@ -38,10 +38,10 @@ from backtest.scenarios import Scenarios
 from backtest.simulate import funded_ratio, simulate
 from glidelab.outputs import check_output_folder
 from glidelab.search import SearchRun, run_search, write_search
-from glidelab.study import CustomGlidePath, Study
+from glidelab.study import Study
 from glidelab.tearsheet import study_book
-from strategies import CryptoSleeve, GlidePath
-from strategies.base import RebalanceRule, Strategy
+from strategies import CryptoSleeve
+from strategies.base import Strategy
 from strategies.presets import preset
 
 Log = Callable[[str], None]
@@ -75,6 +75,7 @@ def _history(study: Study) -> pd.DataFrame:
 def strategies_for(study: Study) -> dict[str, Strategy]:
     """The study's presets and crypto sleeves, keyed by display name."""
     d = study.data
+    names = dict(equity=d.equity, bonds=d.bonds)
     out: dict[str, Strategy] = {}
     wanted = list(study.strategies.presets)
     for p in study.plans:
@@ -86,54 +87,19 @@ def strategies_for(study: Study) -> dict[str, Strategy]:
         base = _preset(study.strategies.crypto_base, d)
         for size in study.strategies.crypto_sleeves:
             label = f"{study.strategies.crypto_base} + {100 * size:g}% {d.crypto}"
-            out[label] = _sleeve(study, base, size)
-    for c in study.strategies.custom:
-        if c.name in out:
-            raise StudyError(f"[strategies].custom name {c.name!r} is already a strategy's name")
-        out[c.name] = custom_strategy(study, c)
+            out[label] = CryptoSleeve(
+                base=base,
+                sleeve_weight=size,
+                crypto_asset=d.crypto,
+                equity_assets=(names["equity"],),
+                bond_assets=(names["bonds"],),
+                before_data="cash"
+                if study.scenarios.crypto_before_data != "exclude"
+                else "exclude",
+                cash_asset=d.cash,
+                name=f"{base.name} + {100 * size:g}% Bitcoin",
+            )
     return out
-
-
-def _sleeve(study: Study, base: Strategy, size: float, name: str | None = None) -> CryptoSleeve:
-    """A Bitcoin sleeve of ``size`` (decimal) over ``base``, under the study's before-data
-    rule (proxy years are filled in the scenarios, so the sleeve sees data there)."""
-    d = study.data
-    return CryptoSleeve(
-        base=base,
-        sleeve_weight=size,
-        crypto_asset=d.crypto,
-        equity_assets=(d.equity,),
-        bond_assets=(d.bonds,),
-        before_data="cash" if study.scenarios.crypto_before_data != "exclude" else "exclude",
-        cash_asset=d.cash,
-        name=name or f"{base.name} + {100 * size:g}% Bitcoin",
-    )
-
-
-def custom_strategy(study: Study, c: CustomGlidePath) -> Strategy:
-    """The strategy of a hand-drawn glide path: equity/bonds at the knots, linear between,
-    with its Bitcoin sleeve (none when ``crypto_sleeve`` is 0) and rebalancing rule."""
-    d = study.data
-    try:
-        rule = RebalanceRule(
-            kind=c.rebalance,  # type: ignore[arg-type]
-            every_months=c.rebalance_every_months,
-            band=c.rebalance_band,
-        )
-        path = GlidePath(
-            name=c.name,
-            assets=(d.equity, d.bonds),
-            knots_years_to_retirement=c.years_to_retirement,
-            weights=tuple((e, 1.0 - e) for e in c.equity),
-            rebalance=rule,
-            equity_asset=d.equity,
-            source="drawn by hand ([strategies].custom)",
-        )
-        if c.crypto_sleeve == 0:
-            return path
-        return _sleeve(study, path, c.crypto_sleeve, name=c.name)
-    except ValueError as exc:
-        raise StudyError(f"[strategies].custom {c.name!r}: {exc}") from None
 
 
 def _preset(name: str, d: Any) -> Strategy:

@@ -1,6 +1,7 @@
 """A study's glide-path search: scenarios, the SCP optimiser, comparisons and outputs.
 
-Shared by ``glidelab optimize`` and ``glidelab run``. The search runs on block-bootstrap
+Shared by ``glidelab optimize`` and ``glidelab run`` (whose tear sheets are the study's,
+one pipeline: ``glidelab.tearsheet``). The search runs on block-bootstrap
 scenarios and is measured out of sample on parametric scenarios drawn with the next
 seed (another generator and another seed), beside every preset and a grid of constant
 mixes, so overfitting shows.
@@ -11,7 +12,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -21,7 +21,7 @@ from backtest.io import atomic_directory
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from glidelab.study import Study
-from optimize.baselines import constant_mix_grid, evaluate_presets, preset_strategies
+from optimize.baselines import constant_mix_grid, evaluate_presets
 from optimize.glidepath import GlidePathConstraints, OptimizationResult, optimize_glide_path
 
 
@@ -159,9 +159,10 @@ def glide_path_chart(res: OptimizationResult, plan: Plan) -> bytes:
     return buf.getvalue()
 
 
-def write_search(run: SearchRun, folder: Path, *, tearsheet: bool = True) -> None:
-    """Write glide_path.csv/.png, comparison.csv/.md, iterations.csv (and a tear sheet)
-    into ``folder``, which the caller makes atomic."""
+def write_search(run: SearchRun, folder: Path) -> None:
+    """Write glide_path.csv/.png, comparison.csv/.md and iterations.csv into ``folder``,
+    which the caller makes atomic (the tear sheet is the study's:
+    ``glidelab.run.study_tearsheet``)."""
     res, plan = run.result, run.plan
     weights = pd.DataFrame(res.weights_by_age, columns=list(res.assets))
     weights.insert(0, "years_to_retirement", plan.retirement_age - res.ages)
@@ -171,35 +172,10 @@ def write_search(run: SearchRun, folder: Path, *, tearsheet: bool = True) -> Non
     (folder / "comparison.md").write_text(comparison_markdown(run), encoding="utf-8")
     pd.DataFrame([h.__dict__ for h in res.history]).to_csv(folder / "iterations.csv", index=False)
     (folder / "glide_path.png").write_bytes(glide_path_chart(res, plan))
-    if tearsheet:
-        _tearsheet(run, folder / "tearsheet")
 
 
-def write_search_atomic(run: SearchRun, out_dir: Path, *, tearsheet: bool = True) -> Path:
+def write_search_atomic(run: SearchRun, out_dir: Path) -> Path:
     """:func:`write_search` into ``out_dir``, swapped into place only when complete."""
     with atomic_directory(out_dir) as tmp:
-        write_search(run, tmp, tearsheet=tearsheet)
+        write_search(run, tmp)
     return Path(out_dir)
-
-
-def _tearsheet(run: SearchRun, path: Path) -> None:
-    from backtest.report import write_tearsheet
-    from backtest.report.build import build_tearsheet_data
-
-    res, plan = run.result, run.plan
-    assets = list(res.assets)
-    history = load_history([*assets, "tbills", "cpi"])
-    presets: dict[str, Any] = preset_strategies(run.holdout)
-    strategies = [res.glide_path, *[s for s in presets.values() if set(s.assets) <= set(assets)]]
-    data = build_tearsheet_data(
-        strategies,
-        history,
-        plan=plan,
-        scenarios=run.holdout,
-        title="Optimised glide path vs presets",
-        subtitle=f"success held out {100 * (res.success_out_of_sample or 0):.1f} %",
-        seed=run.seed,
-        retirement_age=plan.retirement_age,
-        expense_ratio=plan.expense_ratio,
-    )
-    write_tearsheet(data, path)

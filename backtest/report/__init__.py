@@ -1,9 +1,28 @@
-"""Tear sheets: the data model, charts, HTML and PDF renderers and the builder.
+"""Tear sheets: the data model, the builder, the renderers and the writer.
 
-``build_tearsheet_data`` (in :mod:`backtest.report.build`) computes every number;
-``write_tearsheet`` (in :mod:`backtest.report.tearsheet`) writes the folder atomically.
+* :mod:`~backtest.report.model`: the frozen data classes (every number, no drawing);
+* :mod:`~backtest.report.describe`: a plan and its rules in words, for every report;
+* :mod:`~backtest.report.build`: ``build_tearsheet_data`` computes one page's numbers;
+* :mod:`~backtest.report.charts`, :mod:`~backtest.report.html`, :mod:`~backtest.report.pdf`:
+  render the model only;
+* :mod:`~backtest.report.tearsheet`: ``write_tearsheet`` writes the folder atomically.
+
+Imports run one way (model <- renderers <- writer), so importing the model or the words
+does not load matplotlib.
 """
 
-from backtest.report.tearsheet import TearsheetData, write_tearsheet
+from __future__ import annotations
 
-__all__ = ["TearsheetData", "write_tearsheet"]
+from typing import Any
+
+from backtest.report.model import TearsheetBook, TearsheetData
+
+__all__ = ["TearsheetBook", "TearsheetData", "write_tearsheet"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "write_tearsheet":
+        from backtest.report.tearsheet import write_tearsheet
+
+        return write_tearsheet
+    raise AttributeError(f"module 'backtest.report' has no attribute {name!r}")

@@ -26,7 +26,8 @@ from backtest.metrics import (
     sharpe_ratio,
 )
 from backtest.plan import ConstantReal, FundedRatio, MoneyLasts, Plan
-from backtest.report.tearsheet import (
+from backtest.report.describe import describe_plan
+from backtest.report.model import (
     CohortData,
     FanData,
     FundedRatioData,
@@ -103,37 +104,6 @@ def glide_path_of(
     return GlidePathData(strategy.name, frame, float(retirement_age))
 
 
-def describe_plan(plan: Plan) -> str:
-    """One line: ages, balance, contributions, withdrawals, fees and success."""
-    parts = [
-        f"ages {plan.start_age:g} \u2192 retire {plan.retirement_age:g} \u2192 {plan.end_age:g}",
-        f"initial balance ${plan.initial_balance:,.0f} (real)",
-    ]
-    c = plan.contributions
-    if c is not None:
-        match = (
-            f", employer match {c.match_rate:.0%} up to {c.match_cap:.0%}" if c.match_rate else ""
-        )
-        parts.append(
-            f"saves {c.rate:.1%} of ${c.salary:,.0f} salary (real growth "
-            f"{c.salary_growth_real:.1%}/yr{match})"
-        )
-    w = plan.withdrawal
-    if w is not None:
-        fields = ", ".join(
-            f"{f.name}={getattr(w, f.name)!r}"
-            for f in dataclasses.fields(w)
-            if getattr(w, f.name) is not None
-        )
-        parts.append(f"withdrawals {type(w).__name__}({fields})")
-    parts.append(
-        f"fees {plan.expense_ratio:.2%}/yr, trading cost {plan.transaction_cost_bps:g} bps"
-    )
-    s = plan.success
-    parts.append(f"success: {s.name}")
-    return "; ".join(parts)
-
-
 def _covers(scen: Scenarios, strategy: Strategy) -> bool:
     return all(a in scen.assets for a in strategy.assets)
 
@@ -170,6 +140,7 @@ def build_tearsheet_data(
     riskfree_column: str = "tbills",
     inflation_column: str = "cpi",
     notes: Sequence[str] = (),
+    key: str = "",
 ) -> TearsheetData:
     """Compute every number of a tear sheet.
 
@@ -203,6 +174,9 @@ def build_tearsheet_data(
     title, subtitle, settings, seed, notes
         Report text; ``seed`` and the plan and scenario descriptions are added to the
         settings.
+    key
+        The page's short name in a :class:`~backtest.report.model.TearsheetBook` (the
+        plan's name).
     retirement_age, retirement_year, expense_ratio, transaction_cost_bps
         For the historical backtests (``backtest.historical.backtest_history``); the
         retirement age defaults to the plan's, else 65.
@@ -397,5 +371,6 @@ def build_tearsheet_data(
         settings=tuple(info),
         frequency=frequency,
         notes=tuple(out_notes),
+        key=key,
         **fields,  # type: ignore[arg-type]
     )

@@ -30,7 +30,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import Formatter, FuncFormatter, LogLocator, NullFormatter
 
 from backtest.data import asset_label
-from backtest.report.tearsheet import TearsheetData
+from backtest.report.model import TearsheetData
 
 #: Colour per strategy, in order: muted, print-safe, and twelve of them pairwise distinct
 #: (a study of a dozen strategies never repeats a colour).

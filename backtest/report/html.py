@@ -1,7 +1,9 @@
 """The tear sheet as one self-contained HTML file.
 
 Images are embedded as base64 PNG ``data:`` URIs, the CSS is inline, there is no script
-and no external reference of any kind, so the page renders identically offline.
+and no external reference of any kind, so the page renders identically offline. A
+:class:`~backtest.report.model.TearsheetBook` opens with an index of its plans, each
+linking to that plan's section further down the same file.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ from html import escape
 
 from backtest.metrics import METRICS
 from backtest.report.charts import Chart, png_bytes
-from backtest.report.tearsheet import MetricsView, TearsheetData, metrics_views, settings_rows
+from backtest.report.model import (
+    MetricsView,
+    TearsheetBook,
+    TearsheetData,
+    anchor,
+    metrics_views,
+    settings_rows,
+)
 
 CSS = """
 :root { --ink:#1d2733; --muted:#5b6673; --rule:#d5dae0; --accent:#1f4e79; --band:#f4f6f9; }
@@ -54,6 +63,13 @@ figure img { width: 100%; height: auto; display: block; border: 1px solid #eef0f
 figcaption { color: var(--muted); font-size: 12.5px; margin-top: 6px; }
 .notes { color: var(--muted); font-size: 12px; }
 .notes li { margin: 2px 0; }
+nav.index ol { margin: 4px 0 0; padding-left: 22px; }
+nav.index li { margin: 4px 0; }
+nav.index a { color: var(--accent); font-weight: 600; text-decoration: none; }
+nav.index .what { color: var(--muted); font-size: 13px; }
+section.plan { border-top: 3px solid var(--accent); margin-top: 48px; padding-top: 6px; }
+section.plan > h2.plan-title { font-size: 22px; color: var(--ink); border: 0; margin: 8px 0 2px; }
+.back { font-size: 12px; }
 footer { margin-top: 40px; color: var(--muted); font-size: 11.5px;
   border-top: 1px solid var(--rule); padding-top: 8px; }
 """
@@ -72,7 +88,7 @@ def shown_rows(view: MetricsView, frequency: str) -> list[tuple[str, str, tuple[
     return [row for row in view.rows if row[0] not in drop]
 
 
-def _metrics_html(data: TearsheetData) -> str:
+def _metrics_html(data: TearsheetData, prefix: str = "") -> str:
     parts = []
     defs: dict[str, str] = {}
     for view in metrics_views(data):
@@ -87,52 +103,102 @@ def _metrics_html(data: TearsheetData) -> str:
             )
         parts.append(
             f"<h3>{escape(view.basis.capitalize())} returns</h3>"
-            f'<div class="table-wrap"><table class="metrics" id="metrics-{escape(view.basis)}">'
+            f'<div class="table-wrap"><table class="metrics" '
+            f'id="{prefix}metrics-{escape(view.basis)}">'
             f'<thead><tr><th class="label" scope="col">Metric</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>"
         )
     if defs:
         items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in defs.items())
-        parts.append(f'<h3>Definitions</h3><dl class="defs" id="metric-definitions">{items}</dl>')
+        parts.append(
+            f'<h3>Definitions</h3><dl class="defs" id="{prefix}metric-definitions">{items}</dl>'
+        )
     return "\n".join(parts)
 
 
-def render_html(data: TearsheetData, charts: list[Chart]) -> str:
-    """The whole report as one HTML document (UTF-8 text)."""
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(data.title)}</title>",
-        f"<style>{CSS}</style></head><body>",
-        f"<header><h1>{escape(data.title)}</h1>",
-    ]
-    if data.subtitle:
-        out.append(f'<p class="subtitle">{escape(data.subtitle)}</p>')
-    out.append("</header>")
+def _page_html(data: TearsheetData, charts: list[Chart], prefix: str = "") -> list[str]:
+    """A page's sections (settings, metrics, charts, notes); ids start with ``prefix``."""
+    out = []
     settings = settings_rows(data)
     if settings:
-        out.append('<section id="settings"><h2>Settings</h2><dl class="settings">')
+        out.append(f'<section id="{prefix}settings"><h2>Settings</h2><dl class="settings">')
         out.extend(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in settings)
         out.append("</dl></section>")
-    metrics = _metrics_html(data)
+    metrics = _metrics_html(data, prefix)
     if metrics:
-        out.append(f'<section id="metrics"><h2>Performance and risk</h2>{metrics}</section>')
+        out.append(
+            f'<section id="{prefix}metrics"><h2>Performance and risk</h2>{metrics}</section>'
+        )
     if charts:
-        out.append('<section id="charts"><h2>Charts</h2>')
+        out.append(f'<section id="{prefix}charts"><h2>Charts</h2>')
         for chart in charts:
             out.append(
-                f'<figure id="chart-{escape(chart.key)}"><h3>{escape(chart.title)}</h3>'
+                f'<figure id="{prefix}chart-{escape(chart.key)}"><h3>{escape(chart.title)}</h3>'
                 f"{_img(chart)}<figcaption>{escape(chart.caption)}</figcaption></figure>"
             )
         out.append("</section>")
     if data.notes:
-        out.append('<section id="notes"><h2>Notes</h2><ul class="notes">')
+        out.append(f'<section id="{prefix}notes"><h2>Notes</h2><ul class="notes">')
         out.extend(f"<li>{escape(n)}</li>" for n in data.notes)
         out.append("</ul></section>")
-    out.append(
-        "<footer>Generated by glidelab. Past returns do not guarantee future results; "
-        "simulated outcomes depend on the scenarios and assumptions listed above.</footer>"
-    )
-    out.append("</body></html>")
+    return out
+
+
+def _head(title: str, subtitle: str) -> list[str]:
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title>",
+        f'<style>{CSS}</style></head><body id="top">',
+        f"<header><h1>{escape(title)}</h1>",
+    ]
+    if subtitle:
+        out.append(f'<p class="subtitle">{escape(subtitle)}</p>')
+    out.append("</header>")
+    return out
+
+
+_FOOTER = (
+    "<footer>Generated by glidelab. Past returns do not guarantee future results; "
+    "simulated outcomes depend on the scenarios and assumptions listed above.</footer>"
+)
+
+
+def render_html(data: TearsheetData, charts: list[Chart]) -> str:
+    """A one-page report as one HTML document (UTF-8 text)."""
+    out = _head(data.title, data.subtitle)
+    out += _page_html(data, charts)
+    out += [_FOOTER, "</body></html>"]
+    return "\n".join(out) + "\n"
+
+
+def render_book_html(book: TearsheetBook, charts: list[list[Chart]]) -> str:
+    """A report of several plans as one HTML document: an index linking one section per
+    plan (``#plan-<name>``), each with its own settings, tables and charts."""
+    out = _head(book.title, book.subtitle)
+    if book.settings:
+        out.append('<section id="settings"><h2>Settings</h2><dl class="settings">')
+        out.extend(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in book.settings)
+        out.append("</dl></section>")
+    out.append('<nav class="index" id="index"><h2>Plans</h2><ol>')
+    for page in book.pages:
+        what = f' <span class="what">{escape(page.subtitle)}</span>' if page.subtitle else ""
+        out.append(f'<li><a href="#{anchor(page.key)}">{escape(page.title)}</a>{what}</li>')
+    out.append("</ol></nav>")
+    for page, page_charts in zip(book.pages, charts, strict=True):
+        a = anchor(page.key)
+        out.append(
+            f'<section class="plan" id="{a}"><h2 class="plan-title">{escape(page.title)}</h2>'
+        )
+        if page.subtitle:
+            out.append(f'<p class="subtitle">{escape(page.subtitle)}</p>')
+        out.append('<p class="back"><a href="#index">\u2191 index of plans</a></p>')
+        out += _page_html(page, page_charts, prefix=f"{a}-")
+        out.append("</section>")
+    if book.notes:
+        out.append('<section id="notes"><h2>Notes</h2><ul class="notes">')
+        out.extend(f"<li>{escape(n)}</li>" for n in book.notes)
+        out.append("</ul></section>")
+    out += [_FOOTER, "</body></html>"]
     return "\n".join(out) + "\n"

@@ -1,7 +1,9 @@
 """The tear sheet as a PDF with the same content as the HTML (matplotlib ``PdfPages``).
 
 Page 1: title, settings and notes; then one page per metrics basis (nominal, real); then
-one page per chart with its title and caption. Charts stay vector graphics.
+one page per chart with its title and caption. Charts stay vector graphics. A
+:class:`~backtest.report.model.TearsheetBook` opens with a cover listing its plans and the
+page where each begins, then gives each plan the pages above.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from matplotlib.patches import Rectangle
 
 from backtest.report.charts import Chart, style
 from backtest.report.html import shown_rows
-from backtest.report.tearsheet import MetricsView, TearsheetData, metrics_views, settings_rows
+from backtest.report.model import (
+    MetricsView,
+    TearsheetBook,
+    TearsheetData,
+    metrics_views,
+)
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
 INK = "#1d2733"
@@ -25,7 +32,11 @@ MUTED = "#5b6673"
 ACCENT = "#1f4e79"
 
 
-def _cover(data: TearsheetData) -> Figure:
+def _cover(
+    data: TearsheetData | TearsheetBook, contents: list[tuple[str, str, int]] = ()
+) -> Figure:
+    """Title, subtitle, settings, the contents of a book (title, description, page) and
+    the notes."""
     fig = Figure(figsize=PAGE)
     fig.text(0.06, 0.92, data.title, fontsize=22, weight="bold", color=INK)
     y = 0.875
@@ -34,7 +45,7 @@ def _cover(data: TearsheetData) -> Figure:
         y -= 0.03
     fig.add_artist(Line2D([0.06, 0.94], [y, y], color=ACCENT, lw=2.5))
     y -= 0.06
-    rows = settings_rows(data)
+    rows = [(str(k), str(v)) for k, v in data.settings]
     if rows:
         fig.text(0.06, y, "Settings", fontsize=14, weight="bold", color=ACCENT)
         y -= 0.045
@@ -45,6 +56,17 @@ def _cover(data: TearsheetData) -> Figure:
                 fig.text(0.27, y, line, fontsize=9.5, color=INK)
                 y -= 0.03
             y -= 0.006
+    if contents:
+        y -= 0.02
+        fig.text(0.06, y, "Plans", fontsize=14, weight="bold", color=ACCENT)
+        y -= 0.045
+        for title, what, page in contents:
+            fig.text(0.06, y, f"{title}  (page {page})", fontsize=10.5, weight="bold", color=INK)
+            y -= 0.028
+            for line in textwrap.wrap(what, 140):
+                fig.text(0.08, y, line, fontsize=9, color=MUTED)
+                y -= 0.025
+            y -= 0.01
     if data.notes:
         y -= 0.03
         fig.text(0.06, y, "Notes", fontsize=14, weight="bold", color=ACCENT)
@@ -162,3 +184,24 @@ def render_pdf(data: TearsheetData, charts: list[Chart], path: str | os.PathLike
             pdf.savefig(page)
         for chart in charts:
             pdf.savefig(_chart_page(chart))
+
+
+def _page_figures(data: TearsheetData, charts: list[Chart]) -> list[Figure]:
+    return [_cover(data), *_metrics_pages(data), *(_chart_page(c) for c in charts)]
+
+
+def render_book_pdf(
+    book: TearsheetBook, charts: list[list[Chart]], path: str | os.PathLike[str]
+) -> None:
+    """Write a report of several plans to ``path``: a contents cover, then each plan's
+    cover (its settings and notes), metrics pages and charts."""
+    meta = {"Title": book.title, "Creator": "glidelab", "CreationDate": None}
+    with style(), PdfPages(path, metadata=meta) as pdf:
+        contents, page_no = [], 2
+        for page, page_charts in zip(book.pages, charts, strict=True):
+            contents.append((page.title, page.subtitle, page_no))
+            page_no += 1 + len(metrics_views(page)) + len(page_charts)
+        pdf.savefig(_cover(book, contents))
+        for page, page_charts in zip(book.pages, charts, strict=True):
+            for fig in _page_figures(page, page_charts):
+                pdf.savefig(fig)

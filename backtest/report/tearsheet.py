@@ -1,293 +1,66 @@
-"""The tear sheet's data model and its writer.
+"""Write a tear sheet folder: the one writer of every report glidelab makes.
 
-:class:`TearsheetData` holds every number the report draws, already computed (by
-``backtest.report.build``); the renderers (``charts``, ``html``, ``pdf``) only format and
-draw. Every section is optional: a ``None`` or empty field leaves its section out, so the
-same writer serves a full committee report and a small optimizer report.
+:func:`write_tearsheet` takes the numbers (a one-page :class:`TearsheetData` or a
+:class:`TearsheetBook` of one page per plan, see :mod:`backtest.report.model`) and writes,
+atomically, a folder with ``tearsheet.html`` (self-contained: images embedded as base64
+PNG, CSS inline, no external requests; a book opens with an index linking each plan's
+section), ``tearsheet.pdf`` (the same content), ``metrics.csv`` and ``metrics.json``.
 
-:func:`write_tearsheet` writes, atomically, a folder with ``tearsheet.html``
-(self-contained: images embedded as base64 PNG, CSS inline, no external requests),
-``tearsheet.pdf`` (the same content), ``metrics.csv`` and ``metrics.json``.
+The data model lives in :mod:`backtest.report.model`; the renderers import it, this
+module imports the renderers, and nothing imports this module back: no import circle.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from backtest.io import atomic_directory
-from backtest.metrics import METRICS
-from backtest.types import FloatArray
-
-# --------------------------------------------------------------------------- sections
-
-
-@dataclass(frozen=True, eq=False)
-class GlidePathData:
-    """Target weights by age for one strategy.
-
-    ``weights``: index = age at the start of each period (years), columns = assets,
-    decimal weights summing to 1 per row.
-    """
-
-    name: str
-    weights: pd.DataFrame
-    retirement_age: float
-
-
-@dataclass(frozen=True, eq=False)
-class FanData:
-    """Monte Carlo wealth percentiles by age for one strategy.
-
-    ``percentiles``: index = age at each period boundary (years), columns = percentile
-    levels (5, 25, 50, 75, 95), values real USD of the start date.
-    """
-
-    name: str
-    percentiles: pd.DataFrame
-    retirement_age: float
-    success_rate: float | None = None
+from backtest.report import html, pdf
+from backtest.report.charts import build_charts
+from backtest.report.model import (
+    CohortData,
+    FanData,
+    FundedRatioData,
+    GlidePathData,
+    MetricsView,
+    SleeveData,
+    SuccessGrid,
+    TearsheetBook,
+    TearsheetData,
+    book_metrics_csv,
+    book_metrics_json,
+    format_value,
+    metrics_csv,
+    metrics_json,
+    metrics_views,
+)
 
 
-@dataclass(frozen=True, eq=False)
-class CohortData:
-    """Outcomes of historical cohorts (one row per start year).
-
-    ``terminal_wealth``: index = start label (e.g. ``"1966"``), columns = strategies, real
-    USD of each cohort's start; ``success``: same shape, booleans.
-    """
-
-    terminal_wealth: pd.DataFrame
-    success: pd.DataFrame
-    description: str = ""
-
-
-@dataclass(frozen=True, eq=False)
-class SuccessGrid:
-    """Success probability (decimal) by mix (index labels) and withdrawal rate (columns,
-    decimal a year of the balance at retirement)."""
-
-    probabilities: pd.DataFrame
-    description: str = ""
-
-
-@dataclass(frozen=True, eq=False)
-class FundedRatioData:
-    """Funded ratio at retirement per scenario, by strategy (unitless, 1 = fully funded)."""
-
-    ratios: dict[str, FloatArray]
-    threshold: float = 1.0
-
-
-@dataclass(frozen=True, eq=False)
-class SleeveData:
-    """Crypto sleeve size against outcomes.
-
-    ``table``: index = sleeve weight (decimal), columns ``sharpe`` (unitless),
-    ``max_drawdown`` (decimal, <= 0) and ``success`` (decimal probability; may be NaN).
-    """
-
-    table: pd.DataFrame
-    base_name: str = ""
-    period: str = ""
-
-
-@dataclass(frozen=True, eq=False)
-class TearsheetData:
-    """Everything a tear sheet shows, as numbers; ``None``/empty sections are omitted.
-
-    Attributes
-    ----------
-    title, subtitle
-        Headline text.
-    settings
-        ``(label, value)`` pairs shown in the report: plan, scenarios, seed, data, period.
-    frequency
-        ``"annual"`` or ``"monthly"``: the period of the historical series.
-    metrics
-        :func:`backtest.metrics.metrics_table` output (index ``(strategy, basis)``).
-    growth, growth_real
-        Growth of 1 (nominal; real), index = dates including the start point, columns =
-        strategies.
-    drawdown
-        Nominal drawdown after each period, decimal (<= 0).
-    rolling_return, rolling_volatility
-        ``{window label: frame}``: annualised trailing return / volatility, decimal a year.
-    annual_returns
-        Calendar-year returns, decimal, index = year.
-    glide_paths, fans
-        Per strategy.
-    cohorts, success_grid, funded_ratios, sleeve
-        Simulation sections.
-    notes
-        Footnotes (data caveats, definitions).
-    """
-
-    title: str
-    subtitle: str = ""
-    settings: tuple[tuple[str, str], ...] = ()
-    frequency: str = "annual"
-    metrics: pd.DataFrame | None = None
-    growth: pd.DataFrame | None = None
-    growth_real: pd.DataFrame | None = None
-    drawdown: pd.DataFrame | None = None
-    rolling_return: dict[str, pd.DataFrame] = field(default_factory=dict)
-    rolling_volatility: dict[str, pd.DataFrame] = field(default_factory=dict)
-    annual_returns: pd.DataFrame | None = None
-    glide_paths: tuple[GlidePathData, ...] = ()
-    fans: tuple[FanData, ...] = ()
-    cohorts: CohortData | None = None
-    success_grid: SuccessGrid | None = None
-    funded_ratios: FundedRatioData | None = None
-    sleeve: SleeveData | None = None
-    notes: tuple[str, ...] = ()
-
-    @property
-    def strategy_names(self) -> list[str]:
-        """Strategies in display order (from the metrics, else the growth columns)."""
-        if self.metrics is not None and len(self.metrics):
-            return list(dict.fromkeys(self.metrics.index.get_level_values(0)))
-        if self.growth is not None:
-            return [str(c) for c in self.growth.columns]
-        return []
-
-
-# --------------------------------------------------------------------------- formatting
-
-_MINUS = "\u2212"
-
-
-def format_value(value: object, kind: str, frequency: str = "annual") -> str:
-    """Display text of one metric value: percentages, ratios, dates, periods."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "\u2014"
-    if isinstance(value, pd.Timestamp) and pd.isna(value):
-        return "\u2014"
-    if kind == "pct":
-        s = f"{float(value) * 100:.1f}%"
-    elif kind == "ratio":
-        s = f"{float(value):.2f}"
-    elif kind == "date":
-        ts = pd.Timestamp(value)
-        s = str(ts.year) if frequency == "annual" else ts.strftime("%b %Y")
-    elif kind == "periods":
-        n = float(value)
-        s = f"{n:.0f} yr" if frequency == "annual" else f"{n:.0f} mo"
-    else:
-        s = str(value)
-    return s.replace("-", _MINUS) if kind in ("pct", "ratio") else s
-
-
-@dataclass(frozen=True)
-class MetricsView:
-    """A formatted metrics table: rows = metrics, columns = strategies."""
-
-    basis: str
-    strategies: tuple[str, ...]
-    rows: tuple[tuple[str, str, tuple[str, ...]], ...]  # (label, description, cells)
-
-
-def metrics_views(data: TearsheetData) -> list[MetricsView]:
-    """The metrics table as display text, one view per basis (nominal, real)."""
-    m = data.metrics
-    if m is None or m.empty:
-        return []
-    views = []
-    names = data.strategy_names
-    for basis in dict.fromkeys(m.index.get_level_values(1)):
-        sub = m.xs(basis, level=1).reindex(names)
-        rows = []
-        for key, info in METRICS.items():
-            if key not in sub.columns or sub[key].isna().all():
-                continue
-            cells = []
-            for name in names:
-                v = sub.loc[name, key]
-                text = format_value(v, info.kind, data.frequency)
-                if key == "max_drawdown_recovery" and pd.isna(v):
-                    depth = sub.loc[name, "max_drawdown"]
-                    text = "not yet" if depth < 0 else text
-                cells.append(text)
-            rows.append((info.label, info.description, tuple(cells)))
-        views.append(MetricsView(str(basis), tuple(names), tuple(rows)))
-    return views
-
-
-def settings_rows(data: TearsheetData) -> list[tuple[str, str]]:
-    """Settings to print (label, value)."""
-    return [(str(k), str(v)) for k, v in data.settings]
-
-
-# --------------------------------------------------------------------------- files
-
-
-def _metrics_records(metrics: pd.DataFrame) -> list[dict[str, object]]:
-    records = []
-    for (strategy, basis), row in metrics.iterrows():
-        rec: dict[str, object] = {"strategy": strategy, "basis": basis}
-        for key, value in row.items():
-            if isinstance(value, pd.Timestamp):
-                rec[str(key)] = None if pd.isna(value) else value.date().isoformat()
-            elif value is None or pd.isna(value):
-                rec[str(key)] = None
-            else:
-                rec[str(key)] = float(value)
-        records.append(rec)
-    return records
-
-
-def metrics_json(data: TearsheetData) -> str:
-    """``metrics.json``: units, definitions, settings and one record per (strategy, basis)."""
-    payload = {
-        "title": data.title,
-        "frequency": data.frequency,
-        "settings": dict(data.settings),
-        "units": "decimals (0.05 = 5 %); ratios unitless; dates ISO period ends; "
-        "recovery_periods in periods of the series' frequency",
-        "definitions": {
-            k: {"label": v.label, "kind": v.kind, "description": v.description}
-            for k, v in METRICS.items()
-        },
-        "metrics": _metrics_records(data.metrics) if data.metrics is not None else [],
-    }
-    return json.dumps(payload, indent=2, allow_nan=False) + "\n"
-
-
-def metrics_csv(data: TearsheetData) -> str:
-    """``metrics.csv``: one row per (strategy, basis), decimals, ISO dates."""
-    if data.metrics is None:
-        return "strategy,basis\n"
-    frame = data.metrics.copy()
-    for col in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[col]):
-            frame[col] = frame[col].dt.strftime("%Y-%m-%d")
-    return frame.to_csv(float_format="%.10g", lineterminator="\n")
-
-
-def write_tearsheet(data: TearsheetData, out_dir: str | os.PathLike[str]) -> Path:
+def write_tearsheet(report: TearsheetData | TearsheetBook, out_dir: str | os.PathLike[str]) -> Path:
     """Write the tear sheet folder atomically and return its path.
 
     The folder holds ``tearsheet.html``, ``tearsheet.pdf``, ``metrics.csv`` and
-    ``metrics.json``. It is built in a temporary sibling and swapped into place only when
-    every file is written: on any error no partial folder is left and an existing folder
-    at ``out_dir`` is untouched.
+    ``metrics.json``; for a :class:`TearsheetBook` the metrics files have a leading
+    ``plan`` column (field). It is built in a temporary sibling and swapped into place
+    only when every file is written: on any error no partial folder is left and an
+    existing folder at ``out_dir`` is untouched.
     """
-    from backtest.report.charts import build_charts
-    from backtest.report.html import render_html
-    from backtest.report.pdf import render_pdf
-
     target = Path(out_dir)
     with atomic_directory(target) as tmp:
-        charts = build_charts(data)
-        (tmp / "tearsheet.html").write_text(render_html(data, charts), encoding="utf-8")
-        render_pdf(data, charts, tmp / "tearsheet.pdf")
-        (tmp / "metrics.csv").write_text(metrics_csv(data), encoding="utf-8")
-        (tmp / "metrics.json").write_text(metrics_json(data), encoding="utf-8")
+        if isinstance(report, TearsheetBook):
+            charts = [build_charts(page) for page in report.pages]
+            text = html.render_book_html(report, charts)
+            pdf.render_book_pdf(report, charts, tmp / "tearsheet.pdf")
+            table, payload = book_metrics_csv(report), book_metrics_json(report)
+        else:
+            one = build_charts(report)
+            text = html.render_html(report, one)
+            pdf.render_pdf(report, one, tmp / "tearsheet.pdf")
+            table, payload = metrics_csv(report), metrics_json(report)
+        (tmp / "tearsheet.html").write_text(text, encoding="utf-8")
+        (tmp / "metrics.csv").write_text(table, encoding="utf-8")
+        (tmp / "metrics.json").write_text(payload, encoding="utf-8")
     return target
 
 
@@ -299,6 +72,7 @@ __all__ = [
     "MetricsView",
     "SleeveData",
     "SuccessGrid",
+    "TearsheetBook",
     "TearsheetData",
     "format_value",
     "metrics_csv",

@@ -146,12 +146,14 @@ def _validate(args: argparse.Namespace, member: Any, out_dir: Any) -> int:
 
 
 def _optimise(args: argparse.Namespace, study: Any, out_dir: Any, t0: float) -> int:
-    from glidelab.search import (
-        SearchSettings,
-        comparison_markdown,
-        run_search,
-        write_search_atomic,
-    )
+    import dataclasses
+
+    from backtest.io import atomic_directory
+    from glidelab.outputs import check_output_folder
+    from glidelab.run import study_tearsheet
+    from glidelab.search import SearchSettings, comparison_markdown, run_search, write_search
+
+    check_output_folder(out_dir, "--out", "choose another --out folder")
 
     settings = SearchSettings(
         plan=args.plan,
@@ -177,7 +179,19 @@ def _optimise(args: argparse.Namespace, study: Any, out_dir: Any, t0: float) -> 
     for note in run.result.solver_fallbacks:
         print(f"note: {note}")
     tearsheet = not args.no_tearsheet and study.output.tearsheet
-    write_search_atomic(run, out_dir, tearsheet=tearsheet)
+    plan = args.plan or study.optimize.plan or study.plans[0].name
+    with atomic_directory(out_dir) as tmp:
+        write_search(run, tmp)
+        if tearsheet:  # the study's tear sheet of this plan, the optimised path included
+            study_tearsheet(
+                dataclasses.replace(study, seed=seed),
+                tmp / "tearsheet",
+                plans=[plan],
+                search=run,
+                title=f"Optimised glide path of plan {plan!r} vs the study's strategies",
+                progress=False,
+            )
     print(comparison_markdown(run))
-    print(f"wrote {out_dir}/ (glide_path.csv, glide_path.png, comparison.csv/.md, iterations.csv)")
+    files = "glide_path.csv, glide_path.png, comparison.csv/.md, iterations.csv"
+    print(f"wrote {out_dir}/ ({files}{', tearsheet/' if tearsheet else ''})")
     return 0

@@ -32,7 +32,7 @@ for parametric scenarios (annual log mean and volatility), for crypto in particu
 
 examples:
   glidelab simulate --strategy fixed_60_40 --scenarios bootstrap --n 20000 --seed 1
-  glidelab simulate --strategy btc_sleeve_2_5 --before-data cash --scenarios parametric \
+  glidelab simulate --strategy btc_sleeve_2_5 --before-data cash --scenarios parametric \\
       --assume btc=0.05,0.60 --n 20000
   glidelab simulate --mix us_stocks=0.6,tbonds_10y=0.4 --start-age 65 --retirement-age 65 \\
       --end-age 95 --balance 1000000 --withdrawal constant --withdrawal-rate 0.04
@@ -320,6 +320,7 @@ def run(args: argparse.Namespace) -> int:
     from backtest import generators
     from backtest.errors import PlanError
     from backtest.io import write_text_atomic
+    from backtest.report.describe import describe_plan
     from backtest.simulate import DEFAULT_PERCENTILES, simulate, simulate_chunked
     from backtest.types import periods_per_year
     from glidelab.outputs import check_output_file, check_output_folder
@@ -415,6 +416,7 @@ def run(args: argparse.Namespace) -> int:
     json_path = write_text_atomic(
         out / f"{args.name}.json", json.dumps(record, indent=2, default=str) + "\n"
     )
+    print(f"plan: {describe_plan(plan)}")
     print(f"strategy: {strategy.name}")
     print(f"scenarios: {description}")
     print(f"success ({plan.success.name}): {100 * success_rate:.1f}% of {n_scen} scenarios")

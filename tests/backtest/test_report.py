@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,9 @@ from backtest.plan import ConstantReal, Contributions, FundedRatio, Plan
 from backtest.report import build as build_mod
 from backtest.report.build import build_tearsheet_data, rolling_stats
 from backtest.report.charts import build_charts
+from backtest.report.describe import describe_plan, describe_withdrawal
 from backtest.report.html import render_html
+from backtest.report.model import TearsheetBook, metrics_views
 from backtest.report.tearsheet import TearsheetData, format_value, write_tearsheet
 from backtest.scenarios import Scenarios
 from tests.backtest.test_historical import AgeGlide, Mix
@@ -297,6 +300,150 @@ def test_html_renders_in_headless_chromium(written: Path, tmp_path: Path) -> Non
     # Not blank: real text, tables and charts give varied pixels; a blank page has std 0.
     assert float(px.std()) > 0.05
     assert float(np.mean(px.mean(axis=-1) < 0.9)) > 0.02  # at least 2 % non-white ink
+
+
+# --------------------------------------------------------------------------- one page per plan
+
+
+def book_data() -> TearsheetBook:
+    """Two plans, each a page of its own (as a study with two members gives)."""
+    h = small_history()
+    saver = Plan(
+        start_age=50,
+        retirement_age=55,
+        end_age=60,
+        initial_balance=50_000,
+        contributions=Contributions(salary=40_000, rate=0.1),
+        withdrawal=ConstantReal(rate=None, amount=35_000.0, indexed=True, timing="start"),
+    )
+    retiree = Plan(60, 60, 70, initial_balance=1e6, withdrawal=ConstantReal(rate=0.04))
+    pages = tuple(
+        build_tearsheet_data(
+            STRATS, h, plan=plan, scenarios=small_scenarios(), title=f"Plan {name!r}",
+            subtitle=describe_plan(plan), key=name,
+        )
+        for name, plan in (("saver", saver), ("maya", retiree))
+    )  # fmt: skip
+    return TearsheetBook(
+        title="Two plans", settings=(("Seed", "7"),), pages=pages, notes=("A note.",)
+    )
+
+
+@pytest.fixture(scope="module")
+def book_written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tearsheet(book_data(), tmp_path_factory.mktemp("book") / "tearsheet")
+
+
+def test_book_has_an_index_and_a_section_per_plan(book_written: Path) -> None:
+    html = (book_written / "tearsheet.html").read_text(encoding="utf-8")
+    links = re.findall(r'<a href="#([^"]+)">', html)
+    assert links[:2] == ["plan-saver", "plan-maya"]
+    for target in links:  # every link of the index lands on an element of the page
+        assert f'id="{target}"' in html, target
+    # Each plan has its own charts (fan chart included): the second plan is no longer
+    # only a row of a table.
+    assert 'id="plan-maya-chart-fan"' in html and 'id="plan-saver-chart-fan"' in html
+    assert html.count('id="plan-saver-metrics-nominal"') == 1
+    ids = re.findall(r'id="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "duplicate ids"
+    # The withdrawal rule is written in words, never as a Python repr.
+    assert "ConstantReal(" not in html and "timing=" not in html
+    assert "35,000 USD a year, raised with inflation" in html
+    csv = pd.read_csv(book_written / "metrics.csv")
+    assert list(csv.columns[:3]) == ["plan", "strategy", "basis"]
+    assert set(csv.plan) == {"saver", "maya"} and len(csv) == 8
+    payload = json.loads((book_written / "metrics.json").read_text())
+    assert [p["plan"] for p in payload["plans"]] == ["saver", "maya"]
+    assert {r["plan"] for r in payload["metrics"]} == {"saver", "maya"}
+    pdf = (book_written / "tearsheet.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")  # its pages: test_book_pdf_has_a_cover_then_every_page
+
+
+def test_book_pdf_has_a_cover_then_every_page_of_each_plan(tmp_path: Path) -> None:
+    from backtest.report import pdf as pdf_mod
+
+    book = book_data()
+    charts = [build_charts(p) for p in book.pages]
+    saved: list[object] = []
+
+    class Recorder:
+        def __init__(self, *args: object, **kwargs: object) -> None: ...
+        def __enter__(self) -> Recorder:
+            return self
+
+        def __exit__(self, *exc: object) -> None: ...
+        def savefig(self, fig: object) -> None:
+            saved.append(fig)
+
+    original = pdf_mod.PdfPages
+    pdf_mod.PdfPages = Recorder  # type: ignore[assignment,misc]
+    try:
+        pdf_mod.render_book_pdf(book, charts, tmp_path / "x.pdf")
+    finally:
+        pdf_mod.PdfPages = original  # type: ignore[misc]
+    per_plan = [1 + len(metrics_views(p)) + len(c) for p, c in zip(book.pages, charts, strict=True)]
+    assert len(saved) == 1 + sum(per_plan)
+    cover = " ".join(t.get_text() for t in saved[0].texts)  # type: ignore[attr-defined]
+    assert "Plan 'saver'  (page 2)" in cover and f"Plan 'maya'  (page {2 + per_plan[0]})" in cover
+
+
+def test_withdrawal_rules_in_words() -> None:
+    from backtest.plan import FixedPercent, GuytonKlinger, RequiredMinimum
+
+    words = describe_withdrawal(
+        ConstantReal(rate=None, amount=35000.0, indexed=True, timing="start")
+    )
+    assert words == (
+        "35,000 USD a year, raised with inflation (constant in real terms), paid at the start "
+        "of each year"
+    )
+    nominal = describe_withdrawal(ConstantReal(rate=0.04, indexed=False, timing="end"))
+    assert nominal.startswith("4% of the balance at retirement a year, fixed in dollars")
+    assert nominal.endswith("paid at the end of each year")
+    assert "half at the start" in describe_withdrawal(FixedPercent(0.05, timing="split"))
+    assert "Guyton-Klinger" in describe_withdrawal(GuytonKlinger())
+    assert "required minimum" in describe_withdrawal(RequiredMinimum())
+    assert describe_withdrawal(None) == "no withdrawals"
+    text = describe_plan(Plan(45, 62, 95, initial_balance=180_000, expense_ratio=0.006))
+    assert "retires at 62" in text and "180,000 USD" in text and "0.60% a year" in text
+
+
+def test_model_and_words_load_without_matplotlib() -> None:
+    code = (
+        "import sys, backtest.report.model, backtest.report.describe; "
+        "print('matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium ('chromium') is not installed")
+def test_book_index_links_work_in_headless_chromium(book_written: Path, tmp_path: Path) -> None:
+    html = (book_written / "tearsheet.html").read_text(encoding="utf-8")
+    probe = tmp_path / "probe.html"
+    script = """<script>
+window.addEventListener('load', function () {
+  var links = Array.from(document.querySelectorAll('nav.index a'));
+  var ok = links.filter(function (a) {
+    var t = document.getElementById(a.getAttribute('href').slice(1));
+    return t && t.querySelectorAll('img').length > 0;
+  }).length;
+  var imgs = Array.from(document.images);
+  var loaded = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  var p = document.createElement('p');
+  p.id = 'probe';
+  p.textContent = 'links ' + ok + '/' + links.length + ' images ' + loaded + '/' + imgs.length;
+  document.body.appendChild(p);
+});
+</script></body>"""
+    probe.write_text(html.replace("</body>", script), encoding="utf-8")
+    dom = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
+    match = re.search(r"links (\d+)/(\d+) images (\d+)/(\d+)", dom.stdout)
+    assert match, f"probe did not run; stderr: {dom.stderr[-2000:]}"
+    ok, links, loaded, total = map(int, match.groups())
+    assert links == 2 and ok == 2, "an index link does not reach a plan section with charts"
+    assert total > 2 and loaded == total
 
 
 # --------------------------------------------------------------------------- presentation

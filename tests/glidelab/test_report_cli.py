@@ -22,10 +22,15 @@ def test_tearsheet_from_named_strategies(
     ]  # fmt: skip
     payload = json.loads((out / "metrics.json").read_text())
     names = {r["strategy"] for r in payload["metrics"]}
-    assert len(names) == 3
+    assert names == {"Fixed 60/40", "Vol target 3%", "Fixed 60/40 + 2.5% Bitcoin"}
     html = (out / "tearsheet.html").read_text()
     assert "Crypto sleeve size" in html  # a Bitcoin sleeve adds the sleeve sweep
-    assert payload["settings"]["Historical period"].startswith("Dec 2005")
+    # The named strategies went through the study pipeline: a page for the saver plan,
+    # with its withdrawal rule in words.
+    assert [p["plan"] for p in payload["plans"]] == ["saver"]
+    assert payload["plans"][0]["settings"]["Historical period"].startswith("Dec 2005")
+    assert '<a href="#plan-saver">' in html and "ConstantReal(" not in html
+    assert "4% of the balance at retirement a year, raised with inflation" in html
 
 
 STUDY = """
@@ -43,6 +48,15 @@ retirement_age = 65
 end_age = 85
 initial_balance = 1000000
 withdrawal = { rule = "constant_real", rate = 0.04 }
+[[plans]]
+name = "maya"
+start_age = 55
+retirement_age = 62
+end_age = 85
+initial_balance = 180000
+salary = 90000
+contribution_rate = 0.1
+withdrawal = { rule = "constant_real", amount = 30000, indexed = false, timing = "end" }
 [strategies]
 presets = ["fixed_60_40", "vol_target_6"]
 crypto_sleeves = [0.025]
@@ -64,6 +78,12 @@ def test_tearsheet_from_study_file(tmp_path: Path) -> None:
     html = (folder / "tearsheet.html").read_text()
     assert "Historical cohorts by start year" in html
     assert "Crypto sleeve size" in html
+    # One page per plan behind an index: Maya has her own fan chart, not just table rows.
+    assert [p["plan"] for p in payload["plans"]] == ["retiree", "maya"]
+    for plan in ("retiree", "maya"):
+        assert f'<a href="#plan-{plan}">' in html and f'id="plan-{plan}-chart-fan"' in html
+    assert "30,000 USD a year, fixed in dollars from retirement" in html
+    assert "paid at the end of each year" in html
 
 
 def test_tearsheet_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
