@@ -12,6 +12,8 @@ A sweep file is a study file (every table of :mod:`glidelab.study`) plus two tab
                ``[sweep.solve]`` (optional): field, lo, hi, target, scenarios (one set),
                integer, confidence: at every grid point, the value of ``field`` that
                reaches the target success rate (see :func:`optimize.solve_for.bisect_on_crn`).
+               ``[sweep.mortality]`` (optional): sex, birth_year, reading ("cohort" |
+               "period"): adds the survival-weighted success (SSA tables).
 ``[compute]``  workers (a LocalCluster on 127.0.0.1), scheduler ("tcp://HOST:PORT"),
                threads_per_worker (default 1).
 
@@ -66,6 +68,7 @@ from backtest.generators import (
     parametric,
 )
 from backtest.io import write_text_atomic
+from backtest.mortality import survival_curve
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate_chunked, success_of
@@ -137,6 +140,15 @@ class SolveSpec:
 
 
 @dataclass(frozen=True)
+class Mortality:
+    """Whose lifetime weights success: SSA tables (:mod:`backtest.mortality`)."""
+
+    sex: str
+    birth_year: int
+    reading: str = "cohort"
+
+
+@dataclass(frozen=True)
 class Axis:
     """One swept field and its values (numbers or strings), in the file's order."""
 
@@ -157,6 +169,7 @@ class Sweep:
     chunk_size: int
     solve: SolveSpec | None
     compute: ComputeConfig
+    mortality: Mortality | None = None
 
     @property
     def name(self) -> str:
@@ -173,6 +186,7 @@ class Sweep:
             "n_scenarios": self.n_scenarios,
             "chunk_size": self.chunk_size,
             "solve": dataclasses.asdict(self.solve) if self.solve else None,
+            "mortality": dataclasses.asdict(self.mortality) if self.mortality else None,
         }
 
 
@@ -267,6 +281,14 @@ def parse_sweep(raw: dict[str, Any], source: str = "<dict>") -> Sweep:
         )
         if field == "strategy":
             raise StudyError("[sweep.solve].field must be numeric, not 'strategy'")
+    mortality = None
+    if "mortality" in t.raw:
+        m = t.table("mortality")
+        mortality = Mortality(
+            sex=m.string("sex", None, ("male", "female")),
+            birth_year=m.integer("birth_year", None, lo=1900),
+            reading=m.string("reading", "cohort", ("cohort", "period")),
+        )
     t.done()
     if not axes and solve is None:
         raise StudyError("[sweep.grid] is empty; give at least one field = [values]")
@@ -280,6 +302,7 @@ def parse_sweep(raw: dict[str, Any], source: str = "<dict>") -> Sweep:
         chunk_size=chunk,
         solve=solve,
         compute=compute,
+        mortality=mortality,
     )
 
 
@@ -588,8 +611,33 @@ def n_effective(kind: str, n: int, n_periods: int) -> float:
 # ----------------------------------------------------------------------------- summaries
 
 
+def survival_weighted_success(plan: Plan, ruin_age: np.ndarray, mortality: Mortality) -> float:
+    """Probability that the money outlasts the member, alive at retirement, decimal.
+
+    A ruined scenario counts ``1 - S(ruin age)``, ``S`` the survival from the retirement
+    age (as in :mod:`backtest.population`), linear between whole ages; others count 1.
+    ``ruin_age`` is in years, ``plan.end_age`` where the money lasts.
+    """
+    start = math.floor(plan.retirement_age)
+    n_years = math.ceil(plan.end_age) - start
+    curve = survival_curve(
+        mortality.sex,  # type: ignore[arg-type]
+        mortality.birth_year,
+        start,
+        n_years,
+        mortality.reading,  # type: ignore[arg-type]
+    )
+    s = np.interp(ruin_age, start + np.arange(n_years + 1), curve)
+    ruined = ruin_age < plan.end_age
+    return float(np.where(ruined, 1.0 - s, 1.0).mean())
+
+
 def summarise(
-    plan: Plan, kind: str, outcomes: Sequence[ChunkOutcome], frequency: str
+    plan: Plan,
+    kind: str,
+    outcomes: Sequence[ChunkOutcome],
+    frequency: str,
+    mortality: Mortality | None = None,
 ) -> dict[str, Any]:
     """One table row from a set's chunks, in chunk order (units in the module doc)."""
     ok = np.concatenate([o.success for o in outcomes])
@@ -607,6 +655,9 @@ def summarise(
         "success_rate": p,
         # Binomial standard error on the effective number of independent scenarios.
         "success_se": math.sqrt(p * (1 - p) / n_effective(kind, n, n_t)),
+        "success_survival_weighted": (
+            survival_weighted_success(plan, ruin_age, mortality) if mortality else np.nan
+        ),
         "p_ruin": float((ruin >= 0).mean()),
         "shortfall_years": float((plan.end_age - ruin_age).mean()),
         "median_ruin_age": float(np.median(ruin_age[ruin >= 0])) if (ruin >= 0).any() else np.nan,
@@ -732,7 +783,9 @@ def run_sweep(
                 plan = built[i][0]
                 for s_idx, kind in enumerate(sweep.sets):
                     chunks = [pending[i][k] for k in sorted(pending[i]) if k[0] == s_idx]
-                    rows.append(summarise(plan, kind, chunks, sweep.study.data.frequency))
+                    rows.append(
+                        summarise(plan, kind, chunks, sweep.study.data.frequency, sweep.mortality)
+                    )
                 record = {
                     "index": i,
                     "point": {k: _plain(v) for k, v in points[i].items()},

@@ -285,3 +285,25 @@ def test_command_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["sweep", str(path), "--solve-for", "plan.withdrawal.amount"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--lo and --hi" in err
+
+
+def test_survival_weighted_success_by_hand() -> None:
+    from backtest.mortality import survival_curve
+    from glidelab.sweep import Mortality, survival_weighted_success
+
+    plan, _ = apply_point(_sweep(), {})
+    m = Mortality(sex="female", birth_year=1960)
+    s = survival_curve("female", 1960, 65, 30)
+    # Ruin at 80 (alive then with probability S(15)), at 80.5 (halfway to S(16)), and never.
+    ruin_age = np.array([80.0, 80.5, 95.0])
+    expected = ((1 - s[15]) + (1 - (s[15] + s[16]) / 2) + 1) / 3
+    assert survival_weighted_success(plan, ruin_age, m) == pytest.approx(expected, rel=1e-12)
+
+
+def test_mortality_table_adds_survival_weighted_success(tmp_path: Path) -> None:
+    sweep = _sweep(mortality={"sex": "male", "birth_year": 1960}, scenarios=["bootstrap"])
+    t = run_sweep(sweep, tmp_path, progress=False, charts=False).table
+    # Dying before the money runs out rescues some ruined scenarios, never the reverse.
+    assert (t["success_survival_weighted"] >= t["success_rate"]).all()
+    assert (t["success_survival_weighted"] > t["success_rate"]).any()
+    assert t["success_survival_weighted"].max() <= 1
