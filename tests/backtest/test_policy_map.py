@@ -1,0 +1,51 @@
+"""The policy map chart: both axes render, to PNG and PDF, with and without a band."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backtest.report.policy_map import (
+    WealthBand,
+    policy_map_figure,
+    policy_map_pdf,
+    policy_map_png,
+)
+from strategies.adaptive import AdaptivePolicy
+
+
+@pytest.fixture
+def policy() -> AdaptivePolicy:
+    n_y, n_s = 5, 7
+    grid = np.linspace(0.0, 600.0, n_s)[None, :] + 10.0 * np.arange(n_y)[:, None]
+    eq = np.linspace(0.9, 0.2, n_s)[None, :].repeat(n_y, axis=0)
+    return AdaptivePolicy(
+        name="toy",
+        assets=("stocks", "bonds"),
+        ages=60.0 + np.arange(n_y),
+        wealth_grid=grid,
+        weights=np.stack([eq, 1 - eq], axis=2),
+        value=np.linspace(0.0, 1.0, n_s)[None, :].repeat(n_y, axis=0),
+        spending_pv=np.array([500.0, 400.0, 300.0, 200.0, 100.0]),
+        contribution_pv=np.zeros(n_y),
+        state="funded_ratio",
+    )
+
+
+def test_png_and_pdf(policy: AdaptivePolicy) -> None:
+    band = WealthBand(np.full(5, 100.0), np.full(5, 250.0), np.full(5, 400.0))
+    png = policy_map_png(policy, ("stocks",), band=band, axis="wealth")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pdf = policy_map_pdf(policy, ("stocks",), band=band)
+    assert pdf[:5] == b"%PDF-"
+
+
+def test_axes_and_limits(policy: AdaptivePolicy) -> None:
+    fig = policy_map_figure(policy, ("stocks",), None, axis="funded_ratio", y_max=2.0)
+    left, right = fig.axes[0], fig.axes[1]  # the two maps (their colour bars follow)
+    assert left.get_ylim() == (0.0, 2.0)
+    assert "funded ratio" in left.get_ylabel()
+    assert "success" in right.get_title()
+    fig = policy_map_figure(policy, ("stocks",), None, axis="wealth")
+    # thousands of USD, up to the grid's top (640 at the last age)
+    assert fig.axes[0].get_ylim()[1] == pytest.approx(0.64)

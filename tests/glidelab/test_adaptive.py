@@ -1,0 +1,76 @@
+"""Tests of the adaptive run (``glidelab optimize --adaptive``, ``[optimize] adaptive``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import strategies.base as base
+
+needs_hook = pytest.mark.skipif(
+    not hasattr(base, "StateTable"), reason="the simulator's StateTable hook has not landed"
+)
+
+
+@needs_hook
+def test_small_run_writes_every_output(tmp_path: Path) -> None:
+    from glidelab.adaptive import AdaptiveSettings, run_adaptive, write_adaptive_atomic
+    from glidelab.study import load_study
+
+    study = load_study(None)
+    settings = AdaptiveSettings(
+        n_scenarios=300,
+        train_n=100,
+        n_states=61,
+        scp_iterations=1,
+        convergence=False,
+        frontier=False,
+        survival=False,
+    )
+    run = run_adaptive(study, settings, plan_name="maya", log=lambda _m: None)
+    assert set(run.evaluations) == {"iid", "block bootstrap", "parametric", "historical cohorts"}
+    iid = run.evaluations["iid"]
+    assert iid.rows[0].name == "adaptive (DP)"
+    assert iid.rows[0].diff == 0.0
+    # a paired difference equals the difference of the success rates
+    for r in iid.rows[1:]:
+        assert r.diff == pytest.approx(iid.rows[0].success - r.success, abs=1e-12)
+    out = write_adaptive_atomic(run, tmp_path / "adaptive")
+    policy = pd.read_csv(out / "policy.csv")
+    np.testing.assert_allclose(policy[["us_stocks", "tbonds_10y"]].sum(axis=1), 1.0, atol=1e-6)
+    assert (out / "policy_map_wealth.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "policy_map_wealth.pdf").read_bytes()[:5] == b"%PDF-"
+    assert "data:image/png;base64," in (out / "adaptive.html").read_text()
+    text = (out / "adaptive.md").read_text()
+    assert "The promise against the engine" in text and "| adaptive (DP) |" in text
+
+
+def test_cli_offers_adaptive(capsys: pytest.CaptureFixture[str]) -> None:
+    from glidelab.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["optimize", "--help"])
+    assert exc.value.code == 0
+    assert "--adaptive" in capsys.readouterr().out
+
+
+def test_unsupported_plan_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from glidelab.cli import main
+
+    study = tmp_path / "s.toml"
+    study.write_text(
+        '[study]\nname = "t"\n[[plans]]\nname = "r"\nstart_age = 65\nretirement_age = 65\n'
+        "end_age = 70\ninitial_balance = 100000\n"
+        'withdrawal = { rule = "fixed_percent", rate = 0.04 }\n'
+        '[optimize]\nplan = "r"\n'
+    )
+    code = main(["optimize", "--adaptive", "--study", str(study), "--out", str(tmp_path / "o")])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "constant real withdrawal" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
