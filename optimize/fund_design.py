@@ -371,10 +371,17 @@ class FundDesigner:
         return self.M @ knots
 
     def evaluate(self, knots: FloatArray, objective: str = "") -> DesignPoint:
-        mg = margins(self.data, self.weights(knots))
+        """In-sample scores of the knots (on this designer's member-paths)."""
+        return self.evaluate_weights(self.weights(knots), objective, knots)
+
+    def evaluate_weights(
+        self, weights: FloatArray, objective: str = "", knots: FloatArray | None = None
+    ) -> DesignPoint:
+        """In-sample scores of any per-year weight table (T, A), e.g. a preset's."""
+        mg = margins(self.data, weights)
         rr = replacement_ratios(self.data, mg.wealth_at_retirement)
         return DesignPoint(
-            knots=knots,
+            knots=knots if knots is not None else np.empty((0, weights.shape[1])),
             success=float((mg.x >= 0).mean()),
             bpoe=buffered_failure_probability(mg.x),
             shortfall_cvar=cvar(np.maximum(-mg.x, 0.0), self.beta),

@@ -1,0 +1,299 @@
+"""The fund-design report: frontier, designed path vs presets, member distributions, countries.
+
+Numbers arrive computed (:class:`PopulationReport`, filled by the app's design runner);
+this module only draws and formats them: charts with matplotlib's object API
+(:mod:`backtest.report.charts` style and palette), one self-contained HTML file (base64
+PNGs, inline CSS, no script) and a PDF with the same content (``PdfPages``, vector
+charts).
+"""
+
+from __future__ import annotations
+
+import base64
+import textwrap
+from dataclasses import dataclass, field
+from html import escape
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from backtest.report.charts import PALETTE, WIDTH, Chart, png_bytes, style
+from backtest.report.html import CSS
+
+
+@dataclass(frozen=True)
+class PopulationReport:
+    """Everything the fund-design report shows (numbers, not text).
+
+    Attributes
+    ----------
+    title, subtitle
+        Headings.
+    settings
+        (label, value) rows: vintage, population, scenarios, seeds, constraints.
+    frontier
+        One row per frontier point: ``success`` (in-sample share of member-paths whose
+        money outlives the member), ``bpoe``, ``shortfall`` (CVaR of unfunded years of
+        need), ``median_replacement``; index = point label.
+    placed
+        The presets and the designed path on the same in-sample member-paths, same columns.
+    weights
+        Equity share by age (index: age, columns: strategy), decimal.
+    scores
+        Out-of-sample scores per strategy (rows) and column (success, fixed-horizon success,
+        median replacement ratio, mean unpaid years, CVaR95 unpaid years) per scenario set.
+    member_success, member_replacement, member_unpaid
+        Per strategy, per-member averages over market paths, arrays (n_members,).
+    failing
+        Traits of the members whose survival-weighted success is below one half, against
+        the rest (rows: trait; columns: failing, others).
+    countries
+        Survival-weighted success by country (rows) and strategy (columns), plus "pooled".
+    notes
+        Sentences printed under the tables: assumptions and caveats.
+    """
+
+    title: str
+    subtitle: str
+    settings: list[tuple[str, str]]
+    frontier: pd.DataFrame
+    placed: pd.DataFrame
+    weights: pd.DataFrame
+    scores: pd.DataFrame
+    member_success: dict[str, np.ndarray] = field(default_factory=dict)
+    member_replacement: dict[str, np.ndarray] = field(default_factory=dict)
+    member_unpaid: dict[str, np.ndarray] = field(default_factory=dict)
+    failing: pd.DataFrame | None = None
+    countries: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _colours(names: list[str]) -> dict[str, str]:
+    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+
+
+def frontier_chart(r: PopulationReport) -> Chart:
+    """Success against shortfall, frontier coloured by median replacement ratio, presets."""
+    with style():
+        fig = Figure(figsize=(WIDTH, 4.6), layout="constrained")
+        ax = fig.add_subplot()
+        f = r.frontier
+        ax.plot(f["shortfall"], 100 * f["success"], color="#999999", lw=1, zorder=1)
+        sc = ax.scatter(
+            f["shortfall"],
+            100 * f["success"],
+            c=100 * f["median_replacement"],
+            cmap="viridis",
+            s=46,
+            zorder=2,
+            label="frontier",
+        )
+        cb = fig.colorbar(sc, ax=ax)
+        cb.set_label("median replacement ratio (%)")
+        col = _colours(list(r.placed.index))
+        for name, row in r.placed.iterrows():
+            ax.scatter(
+                row["shortfall"],
+                100 * row["success"],
+                marker="D" if "designed" in str(name) else "o",
+                s=40,
+                facecolor="white",
+                edgecolor=col[str(name)],
+                linewidth=1.6,
+                zorder=3,
+                label=str(name),
+            )
+        ax.set_xlabel("expected shortfall: CVaR95 of unfunded need (years of spending)")
+        ax.set_ylabel("success: money outlives the member (%)")
+        ax.legend(loc="lower right", fontsize=7)
+    return Chart(
+        "frontier",
+        "Efficient frontier of shared glide paths",
+        "In-sample member-paths: each dot is a glide path minimising the shortfall CVaR for a "
+        "ceiling on the buffered failure probability; rings are presets and the designed path.",
+        fig,
+    )
+
+
+def weights_chart(r: PopulationReport) -> Chart:
+    """Equity share by age: designed path against the presets."""
+    with style():
+        fig = Figure(figsize=(WIDTH, 3.8), layout="constrained")
+        ax = fig.add_subplot()
+        col = _colours(list(r.weights.columns))
+        for name in r.weights.columns:
+            ax.plot(
+                r.weights.index,
+                100 * r.weights[name],
+                color=col[name],
+                lw=2.2 if "designed" in name else 1.3,
+                label=name,
+            )
+        ax.set_xlabel("age of the vintage")
+        ax.set_ylabel("equity share (%)")
+        ax.set_ylim(0, 102)
+        ax.legend(fontsize=7, ncol=2)
+    return Chart(
+        "weights",
+        "Designed glide path against the presets",
+        "Equity share by the vintage's age; every member holds this mix whatever their own "
+        "retirement age.",
+        fig,
+    )
+
+
+def distribution_chart(r: PopulationReport) -> Chart | None:
+    """Distribution across members of success, replacement ratio and unpaid years."""
+    if not r.member_success:
+        return None
+    names = list(r.member_success)
+    with style():
+        fig = Figure(figsize=(WIDTH, 3.4), layout="constrained")
+        axes = fig.subplots(1, 3)
+        for ax, data, label in (
+            (axes[0], r.member_success, "survival-weighted success (%)"),
+            (axes[1], r.member_replacement, "replacement ratio (%)"),
+            (axes[2], r.member_unpaid, "expected unpaid years"),
+        ):
+            scale = 1.0 if "years" in label else 100.0
+            ax.boxplot(
+                [scale * np.asarray(data[n]) for n in names],
+                orientation="horizontal",
+                showfliers=False,
+                whis=(5, 95),
+            )
+            ax.set_yticks(range(1, len(names) + 1), names if ax is axes[0] else [""] * len(names))
+            ax.set_xlabel(label)
+    return Chart(
+        "members",
+        "How the members fare",
+        "Per member, averaged over market paths: boxes are the middle half of members, "
+        "whiskers the 5th-95th percentiles.",
+        fig,
+    )
+
+
+def build_population_charts(r: PopulationReport) -> list[Chart]:
+    charts = [frontier_chart(r), weights_chart(r), distribution_chart(r)]
+    return [c for c in charts if c is not None]
+
+
+# ------------------------------------------------------------------------------- tables
+
+_PCT_COLS = {"success", "bpoe", "median_replacement", "success_fixed", "replacement"}
+
+
+def _fmt(col: str, v: object) -> str:
+    if isinstance(v, float | np.floating):
+        if not np.isfinite(v):
+            return "-"
+        if any(k in col for k in ("years", "shortfall", "CVaR", "n_", "count", "USD", "age")):
+            return f"{v:,.2f}"
+        return f"{100 * v:.1f} %"
+    return str(v)
+
+
+def _table_html(df: pd.DataFrame, caption: str = "") -> str:
+    cols = "".join(f'<th class="num">{escape(str(c))}</th>' for c in df.columns)
+    rows = []
+    for idx, row in df.iterrows():
+        cells = "".join(f'<td class="num">{escape(_fmt(str(c), row[c]))}</td>' for c in df.columns)
+        rows.append(f'<tr><th class="label">{escape(str(idx))}</th>{cells}</tr>')
+    cap = f"<p class='notes'>{escape(caption)}</p>" if caption else ""
+    return (
+        f'<div class="table-wrap"><table><thead><tr><th></th>{cols}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>{cap}"
+    )
+
+
+def _tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
+    out = [
+        (
+            "Frontier (in sample)",
+            r.frontier,
+            "success and bPOE as shares of member-paths; shortfall = CVaR95 of unfunded "
+            "need in years (present value at retirement / yearly need).",
+        ),
+        ("Presets and the designed path on the frontier's member-paths", r.placed, ""),
+        (
+            "Out of sample",
+            r.scores,
+            "success = survival-weighted (money outlives the member), fixed = money lasts to "
+            "the fixed horizon; unpaid years are survival-weighted.",
+        ),
+    ]
+    if r.failing is not None:
+        out.append(("Members who fail: their traits", r.failing, ""))
+    if r.countries is not None:
+        out.append(
+            (
+                "Survival-weighted success by country (JST history, real local currency)",
+                r.countries,
+                "",
+            )
+        )
+    return out
+
+
+def render_population_html(r: PopulationReport, charts: list[Chart]) -> str:
+    """The report as one self-contained HTML page."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{escape(r.title)}</title><style>{CSS}</style></head><body>",
+        f"<header><h1>{escape(r.title)}</h1><p class='subtitle'>{escape(r.subtitle)}</p></header>",
+        "<h2>Settings</h2><dl class='settings'>",
+        *(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in r.settings),
+        "</dl>",
+    ]
+    for ch in charts:
+        data = base64.b64encode(png_bytes(ch.figure)).decode("ascii")
+        alt = escape(f"{ch.title}: {ch.caption}", quote=True)
+        parts += [
+            f"<h2>{escape(ch.title)}</h2>",
+            f'<figure><img src="data:image/png;base64,{data}" alt="{alt}">'
+            f"<figcaption>{escape(ch.caption)}</figcaption></figure>",
+        ]
+    for title, df, cap in _tables(r):
+        parts += [f"<h2>{escape(title)}</h2>", _table_html(df, cap)]
+    if r.notes:
+        parts += ["<h2>Notes</h2><ul class='notes'>", *(f"<li>{escape(n)}</li>" for n in r.notes)]
+        parts.append("</ul>")
+    parts.append("<footer>glidelab fund design</footer></body></html>")
+    return "\n".join(parts)
+
+
+def _text_page(title: str, lines: list[str]) -> Figure:
+    fig = Figure(figsize=(11.69, 8.27))
+    fig.text(0.05, 0.94, title, fontsize=15, weight="bold", color="#1f4e79")
+    y = 0.89
+    for line in lines:
+        for piece in textwrap.wrap(line, 150) or [""]:
+            fig.text(0.05, y, piece, fontsize=8, family="DejaVu Sans Mono")
+            y -= 0.022
+            if y < 0.04:
+                return fig
+    return fig
+
+
+def _df_lines(df: pd.DataFrame) -> list[str]:
+    shown = df.copy()
+    for c in shown.columns:
+        shown[c] = [_fmt(str(c), v) for v in shown[c]]
+    return shown.to_string().splitlines()
+
+
+def render_population_pdf(r: PopulationReport, charts: list[Chart], path: str) -> None:
+    """The same content as the HTML, as a PDF at ``path`` (the caller makes it atomic)."""
+    with style(), PdfPages(path, metadata={"Creator": "glidelab", "Producer": None}) as pdf:
+        pdf.savefig(_text_page(r.title, [r.subtitle, "", *(f"{k}: {v}" for k, v in r.settings)]))
+        for ch in charts:
+            fig = ch.figure
+            fig.suptitle(f"{ch.title}\n{ch.caption}", fontsize=9)
+            pdf.savefig(fig)
+        for title, df, cap in _tables(r):
+            pdf.savefig(_text_page(title, [*_df_lines(df), "", cap]))
+        if r.notes:
+            pdf.savefig(_text_page("Notes", r.notes))

@@ -1,0 +1,72 @@
+"""The design study: schema errors, and a tiny end-to-end run writing the report."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from backtest.errors import StudyError
+from glidelab.cli import main
+from glidelab.commands.design import shipped_study_path
+from glidelab.design import load_design_study, parse_design_study, quick, run_design
+
+
+def test_shipped_study_loads_with_its_committee_constraints() -> None:
+    st = load_design_study(shipped_study_path())
+    assert st.population.birth_year == 1995 and st.population.target_age == 65
+    assert st.design.member_paths >= 20_000
+    assert st.design.constraints.equity_at_target == (0.40, 0.60)
+    assert "t_rowe_price_retirement" in st.evaluation.presets
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"population": {"birth_yr": 1995}}, r"\[population\] has unknown keys \['birth_yr'\]"),
+        ({"design": {"objective": "fame"}}, "objective='fame'"),
+        ({"design": {"assets": ["btc"]}}, "not available"),
+        ({"design": {"constraints": {"landing": "through"}}}, "landing_age"),
+        ({"evaluation": {"countries": ["XYZ"]}}, "unknown"),
+        ({"evaluation": {"presets": ["nope"]}}, "unknown strategy preset"),
+        ({"population": {"replacement_rate": -1}}, "replacement_rate"),
+    ],
+)
+def test_bad_study_values_are_named(data: dict, match: str) -> None:
+    with pytest.raises(StudyError, match=match):
+        parse_design_study(data)
+
+
+def test_tiny_study_end_to_end(tmp_path: Path) -> None:
+    st = quick(load_design_study(shipped_study_path()))
+    st = dataclasses.replace(
+        st,
+        design=dataclasses.replace(st.design, member_paths=300, market_paths=60, max_iterations=3),
+        evaluation=dataclasses.replace(
+            st.evaluation, members=80, bootstrap_paths=10, countries=("GBR",), country_members=20
+        ),
+    )
+    out = run_design(st, tmp_path)
+    folder = tmp_path / st.name
+    for f in ("design.html", "design.pdf", "frontier.csv", "placed.csv", "scores.csv"):
+        assert (folder / f).stat().st_size > 0
+    html = (folder / "design.html").read_text()
+    assert "Efficient frontier" in html and "t_rowe_price_retirement" in html
+    assert (folder / "design.pdf").read_bytes().startswith(b"%PDF")
+    assert set(out.countries.index) == {"GBR", "pooled"}
+    # Committee constraints hold on the designed path: equity at 65 within [0.40, 0.60].
+    k = list(out.designed.knots_years_to_retirement).index(0.0)
+    assert 0.40 - 1e-6 <= out.designed.weights[k][0] <= 0.60 + 1e-6
+    assert out.placed.index[0].startswith("designed")
+    assert 0.0 <= out.placed["success"].min() <= out.placed["success"].max() <= 1.0
+
+
+def test_cli_reports_a_bad_study_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[design]\nobjective = "fame"\n')
+    assert main(["design", str(bad)]) != 0
+    err = capsys.readouterr().err
+    assert "objective='fame'" in err and "Traceback" not in err
