@@ -12,6 +12,8 @@ period, signed positive (contributions in; withdrawals, fees, costs out).
 
 Order of events inside period ``t`` (length ``1 / periods_per_year`` years):
 
+0. leakage (before retirement, with explicit ``cash_flows``): a share of the balance
+   cashed out, sold pro rata;
 1. start-of-period contribution (``Contributions.timing="start"``; buys the target mix)
    and the start share of the withdrawal (all of it for ``timing="start"``, half for
    ``"split"``), sold pro rata;
@@ -34,7 +36,12 @@ shortfall above ``1e-10``). After ruin the account stays empty; the portfolio re
 still reported (that of the target mix) so return series remain defined.
 
 Accounting identity, per scenario and period, to round-off:
-``wealth[t+1] = wealth[t] + contributions - withdrawals - fees - costs + gains``.
+``wealth[t+1] = wealth[t] + contributions - withdrawals - leakage - fees - costs + gains``.
+
+The cash flows come from one definition, :mod:`backtest.cashflows` (``CashFlowRules``),
+which both engines and the optimizer's wealth model read; ``simulate(...,
+cash_flows=...)`` takes explicit, possibly per-scenario, schedules (a population of
+members, one per scenario).
 """
 
 from __future__ import annotations
@@ -196,11 +203,14 @@ def _resolve_engine(engine: str, strategy: Strategy, record_weights: bool) -> st
 
 
 def _prepare(
-    scenarios: Scenarios, plan: Plan, strategy: Strategy
+    scenarios: Scenarios,
+    plan: Plan,
+    strategy: Strategy,
+    cash_flows: CashFlowRules | None = None,
 ) -> tuple[Scenarios, Schedule, FloatArray, CashFlowRules]:
     """Check the plan against the scenarios; return the scenarios cut to the plan's
     periods and the strategy's assets, the schedule, validated target weights
-    (1 or n, T, A) and the plan's cash-flow rules."""
+    (1 or n, T, A) and the cash-flow rules (the plan's, or ``cash_flows`` checked)."""
     ppy = scenarios.periods_per_year
     n_periods = plan.check_periods(ppy)
     if scenarios.n_periods < n_periods:
@@ -231,7 +241,41 @@ def _prepare(
             f"strategy {strategy.name!r} returned weights of shape {target.shape}; expected "
             f"(1 or {sub.n_scenarios}, {n_periods}, {len(strategy.assets)})"
         )
-    return sub, schedule, target, cash_flow_rules(plan, ppy)
+    if cash_flows is None:
+        return sub, schedule, target, cash_flow_rules(plan, ppy)
+    return sub, schedule, target, check_cash_flows(cash_flows, plan, sub)
+
+
+def check_cash_flows(rules: CashFlowRules, plan: Plan, scenarios: Scenarios) -> CashFlowRules:
+    """Check explicit cash-flow rules against the plan and the scenarios they run on.
+
+    Raises
+    ------
+    PlanError
+        Another frequency, horizon or retirement period than the plan's, or per-scenario
+        schedules with another number of rows than ``scenarios`` has scenarios.
+    """
+    ppy = scenarios.periods_per_year
+    if rules.periods_per_year != ppy:
+        raise PlanError(
+            f"cash_flows are for {rules.periods_per_year} periods a year but the scenarios "
+            f"have {ppy}; build them with cash_flow_rules(plan, {ppy})"
+        )
+    n_t = plan.check_periods(ppy)
+    if (rules.n_periods, rules.retirement_period) != (n_t, min(plan.retirement_period(ppy), n_t)):
+        raise PlanError(
+            f"cash_flows span {rules.n_periods} periods retiring at period "
+            f"{rules.retirement_period}, the plan {n_t} retiring at "
+            f"{plan.retirement_period(ppy)}; build them with cash_flow_rules(plan, {ppy})"
+        )
+    rows = rules.n_members
+    if rows is not None and rows != scenarios.n_scenarios:
+        raise PlanError(
+            f"cash_flows hold schedules for {rows} members but there are "
+            f"{scenarios.n_scenarios} scenarios; give one row per scenario or a shared (T,) "
+            "schedule"
+        )
+    return rules
 
 
 def _missing_data_error(strategy: Strategy, s: int, t: int, a: int) -> DataError:
@@ -348,6 +392,7 @@ def simulate(
     plan: Plan,
     strategy: Strategy,
     *,
+    cash_flows: CashFlowRules | None = None,
     record_weights: bool = False,
     engine: Engine = "auto",
 ) -> SimulationResult:
@@ -362,6 +407,13 @@ def simulate(
         The member: ages, balance, contributions, withdrawal rule, fees, success.
     strategy
         Target weights per period and rebalancing rules (``strategies.base.Strategy``).
+    cash_flows
+        Explicit cash-flow schedules, e.g. a member per scenario (a population):
+        ``cash_flow_rules(plan, ppy).with_schedules(contributions=..., spending=...,
+        leakage=...)`` with (n_scenarios, n_periods) arrays; contributions and
+        ConstantReal spending in real USD per period (spending per USD of the balance at
+        retirement for a ``rate=`` rule), leakage a decimal share of the balance cashed
+        out at the start of a working period. ``None``: the plan's own (one member).
     record_weights
         Keep the realised weights, (n, T, A); costs memory.
     engine
@@ -376,7 +428,7 @@ def simulate(
         Paths of wealth and flows, in real USD of the start date.
     """
     use = _resolve_engine(engine, strategy, record_weights)
-    sub, schedule, target, rules = _prepare(scenarios, plan, strategy)
+    sub, schedule, target, rules = _prepare(scenarios, plan, strategy, cash_flows)
     if use == "numba":
         return _run_kernel(sub, plan, strategy, schedule, target, rules)
     nominal = sub.returns

@@ -88,7 +88,7 @@ from backtest.data import asset_roles, assets_with_role
 from backtest.errors import DataError, GlidelabError, PlanError
 from backtest.plan import ConstantReal, FundedRatio, MoneyLasts, Plan
 from backtest.scenarios import Scenarios
-from backtest.simulate import SimulationResult, simulate
+from backtest.simulate import SimulationResult, check_cash_flows, simulate
 from backtest.types import AssetRole, FloatArray
 from strategies.base import RebalanceRule, Schedule
 from strategies.target_date import GlidePath
@@ -335,7 +335,12 @@ def _real_growth(scenarios: Scenarios, n_t: int) -> FloatArray:
     return (1.0 + r) / (1.0 + scenarios.inflation[:, :n_t, None])
 
 
-def forward_model(scenarios: Scenarios, plan: Plan, weights: FloatArray) -> ForwardPass:
+def forward_model(
+    scenarios: Scenarios,
+    plan: Plan,
+    weights: FloatArray,
+    cash_flows: CashFlowRules | None = None,
+) -> ForwardPass:
     """Wealth paths of ``plan`` with target ``weights`` rebalanced every period.
 
     Parameters
@@ -346,6 +351,9 @@ def forward_model(scenarios: Scenarios, plan: Plan, weights: FloatArray) -> Forw
         The member; withdrawals are modelled for ``ConstantReal`` rules (others: none).
     weights
         Target weights per period, (n_periods, n_assets), decimal.
+    cash_flows
+        Explicit cash-flow schedules (shared (T,) or per scenario (n, T), see
+        ``backtest.simulate.simulate``); ``None``: the plan's own.
 
     Returns
     -------
@@ -355,7 +363,9 @@ def forward_model(scenarios: Scenarios, plan: Plan, weights: FloatArray) -> Forw
     """
     n_t = plan.n_periods(scenarios.periods_per_year)
     g = _real_growth(scenarios, n_t)
-    fl = _flows(plan, scenarios, n_t, model_withdrawals=True)
+    if cash_flows is not None:
+        cash_flows = check_cash_flows(cash_flows, plan, scenarios)
+    fl = _flows(plan, scenarios, n_t, True, cash_flows)
     return _forward(g, np.asarray(weights, dtype=np.float64), plan, fl)
 
 
@@ -408,7 +418,11 @@ def _check_goal(plan: Plan, goal: Goal) -> None:
 
 
 def margins_and_gradients(
-    scenarios: Scenarios, plan: Plan, weights: FloatArray, goal: Goal | None = None
+    scenarios: Scenarios,
+    plan: Plan,
+    weights: FloatArray,
+    goal: Goal | None = None,
+    cash_flows: CashFlowRules | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Success margins ``x`` (success iff ``x >= 0``) and their exact gradients.
 
@@ -422,6 +436,8 @@ def margins_and_gradients(
         Target weights per period, (n_periods, n_assets).
     goal
         Success definition; ``None`` = ``plan.success``.
+    cash_flows
+        Explicit cash-flow schedules, as in :func:`forward_model`.
 
     Returns
     -------
@@ -433,7 +449,9 @@ def margins_and_gradients(
     _check_goal(plan, goal)
     n_t = plan.n_periods(scenarios.periods_per_year)
     g = _real_growth(scenarios, n_t)
-    fl = _flows(plan, scenarios, n_t, model_withdrawals=not isinstance(goal, FundedRatio))
+    if cash_flows is not None:
+        cash_flows = check_cash_flows(cash_flows, plan, scenarios)
+    fl = _flows(plan, scenarios, n_t, not isinstance(goal, FundedRatio), cash_flows)
     return _margins(g, np.asarray(weights, dtype=np.float64), plan, fl, goal)
 
 
@@ -521,10 +539,16 @@ def success_of(result: SimulationResult, goal: Goal | None = None) -> FloatArray
 
 
 def success_probability(
-    scenarios: Scenarios, plan: Plan, strategy: Any, goal: Goal | None = None
+    scenarios: Scenarios,
+    plan: Plan,
+    strategy: Any,
+    goal: Goal | None = None,
+    cash_flows: CashFlowRules | None = None,
 ) -> float:
-    """Share of ``scenarios`` in which ``strategy`` succeeds, decimal, by ``simulate``."""
-    return float(np.mean(success_of(simulate(scenarios, plan, strategy), goal)))
+    """Share of ``scenarios`` in which ``strategy`` succeeds, decimal, by ``simulate``
+    (with explicit ``cash_flows``, e.g. a member per scenario, when given)."""
+    res = simulate(scenarios, plan, strategy, cash_flows=cash_flows)
+    return float(np.mean(success_of(res, goal)))
 
 
 # ------------------------------------------------------------------------ knots
@@ -814,7 +838,13 @@ def _build_subproblem(n_scen: int, s: _Setup) -> _Subproblem:
 
 
 def _initial_knots(
-    sub: Scenarios, plan: Plan, goal: Goal, s: _Setup, n_knots: int, step: float
+    sub: Scenarios,
+    plan: Plan,
+    goal: Goal,
+    s: _Setup,
+    n_knots: int,
+    step: float,
+    cash_flows: CashFlowRules | None = None,
 ) -> FloatArray:
     """Best constant mix (grid of equity shares, ``step`` apart) on ``sub``, as knots."""
     n_a = len(s.assets)
@@ -830,7 +860,7 @@ def _initial_knots(
     for mix in candidates:
         knots = np.tile(mix, (n_knots, 1))
         strat = make_glide_path("constant", s.assets, s.knot_ages, knots, plan, ppy)
-        p = success_probability(sub, plan, strat, goal)
+        p = success_probability(sub, plan, strat, goal, cash_flows)
         key = (p, -float(mix @ eq))  # ties: the less risky mix
         if key > best_key:
             best, best_key = mix, key
@@ -845,6 +875,8 @@ def optimize_glide_path(
     *,
     goal: Goal | None = None,
     holdout: Scenarios | None = None,
+    cash_flows: CashFlowRules | None = None,
+    holdout_cash_flows: CashFlowRules | None = None,
     knot_ages: Sequence[float] | None = None,
     knot_spacing_years: float = 5.0,
     initial: FloatArray | None = None,
@@ -873,6 +905,9 @@ def optimize_glide_path(
         without withdrawals.
     holdout
         Held-out scenarios (e.g. another generator and seed) for out-of-sample success.
+    cash_flows, holdout_cash_flows
+        Explicit cash-flow schedules for ``scenarios`` and ``holdout`` (e.g. a member per
+        scenario; see ``backtest.simulate.simulate``); ``None``: the plan's own.
     knot_ages, knot_spacing_years
         Ages (years) of the decision knots; default every ``knot_spacing_years`` from
         the start age, plus the retirement age and the last period's age. Use
@@ -943,7 +978,7 @@ def optimize_glide_path(
     start = (
         np.asarray(initial, dtype=np.float64)
         if initial is not None
-        else _initial_knots(sub, plan, goal, s, n_k, initial_grid_step)
+        else _initial_knots(sub, plan, goal, s, n_k, initial_grid_step, cash_flows)
     )
     if start.shape != (n_k, n_a):
         raise OptimizationError(
@@ -952,11 +987,13 @@ def optimize_glide_path(
     z = _clean(_project(start, s, solvers, fallbacks))
 
     g = _real_growth(sub, n_t)
-    fl = _flows(plan, sub, n_t, model_withdrawals=not isinstance(goal, FundedRatio))
+    if cash_flows is not None:
+        cash_flows = check_cash_flows(cash_flows, plan, sub)
+    fl = _flows(plan, sub, n_t, not isinstance(goal, FundedRatio), cash_flows)
 
     def evaluate(knots: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         strat = make_glide_path(name, names, kages, knots, plan, ppy)
-        p = success_probability(sub, plan, strat, goal)
+        p = success_probability(sub, plan, strat, goal, cash_flows)
         x, grad = _margins(g, interp @ knots, plan, fl, goal)
         return p, x, grad
 
@@ -1018,7 +1055,7 @@ def optimize_glide_path(
     path = make_glide_path(name, names, kages, z, plan, ppy)
     oos = None
     if holdout is not None:
-        oos = success_probability(holdout.select(names), plan, path, goal)
+        oos = success_probability(holdout.select(names), plan, path, goal, holdout_cash_flows)
     return OptimizationResult(
         glide_path=path,
         assets=names,

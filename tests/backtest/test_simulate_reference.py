@@ -159,9 +159,9 @@ def test_matches_scalar_reference(case) -> None:
 def test_accounting_identity(case) -> None:
     sc, plan, strategy, _ = case
     res = simulate(sc, plan, strategy)
-    flows = res.contributions - res.withdrawals - res.fees - res.costs + res.gains
+    flows = res.contributions - res.withdrawals - res.leakage - res.fees - res.costs + res.gains
     for i in range(sc.n_scenarios):
-        # end = start + contributions - withdrawals - fees - costs + gains, per period and
+        # end = start + contributions - withdrawals - leakage - fees - costs + gains, per period and
         # in total, to 1e-9 of the gross flows (round-off on sums of holdings).
         tol = 1e-9 * max(_gross(res, i), 1e-300)
         np.testing.assert_allclose(np.diff(res.wealth[i]), flows[i], rtol=0, atol=tol)
