@@ -696,13 +696,14 @@ class Workbench:
         )
         self.outcome = o
         self.results.css_classes = []
+        knots = json.dumps([[a, e] for a, e in zip(view.ages, view.equity, strict=True)])
         opt = ""
         if self._optimised_note:
             opt = f"<tr><td>optimised path</td><td colspan=2>{self._optimised_note}</td></tr>"
         self.results.object = (
             "<table class='gl-res'>"
             f"<tr><td>probability of success</td><td class='gl-num'><span id='gl-success' "
-            f"data-value='{o.success!r}'>{_pct(o.success)}</span></td>"
+            f"data-value='{o.success!r}' data-knots='{knots}'>{_pct(o.success)}</span></td>"
             f"<td>&plusmn; <span id='gl-success-se' data-value='{o.success_se!r}'>"
             f"{_pct(o.success_se)}</span> (standard error)</td></tr>"
             f"<tr><td>baseline: {html.escape(o.baseline)}</td><td><span id='gl-baseline' "
