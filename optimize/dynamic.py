@@ -559,12 +559,15 @@ def backward_induction(
 
 def forward_model(
     policy: AdaptivePolicy, flows: YearFlows, real_gross: FloatArray
-) -> tuple[FloatArray, IntArray, FloatArray]:
+) -> tuple[FloatArray, IntArray, FloatArray, FloatArray]:
     """The solver's own model run forward (no trading costs), vectorised over paths.
 
-    ``real_gross`` is (n_paths, n_years, n_assets). Returns ``(wealth, ruin, weights)``:
-    real wealth at each year boundary (n, T + 1), the first year of ruin or -1 (n,), and
-    the weights held (n, T, A). Used for the median path and as the tests' second engine.
+    ``real_gross`` is (n_paths, n_years, n_assets). Returns ``(wealth, ruin, weights,
+    turnover)``: real wealth at each year boundary (n, T + 1), the first year of ruin or -1
+    (n,), the weights held (n, T, A) and the one-way turnover of each year's rebalancing,
+    decimal of the balance (n, T), with the simulator's order of events (contributions buy
+    the target mix, withdrawals sell pro rata, no rebalancing in the first year). Used for
+    the median path and as the tests' second engine.
     """
     n, n_t, _ = real_gross.shape
     w = np.full(n, flows.initial_balance)
@@ -572,17 +575,33 @@ def forward_model(
     wealth[:, 0] = w
     ruin = np.full(n, -1, dtype=np.int64)
     held = np.empty(real_gross.shape)
+    turnover = np.zeros((n, n_t))
+    hold = np.zeros((n, real_gross.shape[2]))  # holdings in real USD, drifted
     for t in range(n_t):
         wt = policy.weights_at(t, w)
         held[:, t] = wt
+        if t == 0:
+            hold = w[:, None] * wt
         b = w + flows.cs[t] - flows.ws[t]
-        y = np.maximum(b, 0.0) * (wt * real_gross[:, t]).sum(axis=1) * flows.fee_factor
-        y = y + flows.ce[t] - flows.we[t]
+        bb = np.maximum(b, 0.0)
+        pre = hold + flows.cs[t] * wt
+        pre_total = pre.sum(axis=1)
+        pre *= np.divide(bb, pre_total, out=np.zeros(n), where=pre_total > 0)[:, None]
+        target = bb[:, None] * wt
+        if t > 0:
+            traded = np.abs(target - pre).sum(axis=1)
+            turnover[:, t] = np.divide(traded, 2 * bb, out=np.zeros(n), where=bb > 0)
+        hold = target * real_gross[:, t] * flows.fee_factor + flows.ce[t] * wt
+        y = hold.sum(axis=1) - flows.we[t]
+        hold *= np.divide(
+            np.maximum(y, 0.0), y + flows.we[t], out=np.zeros(n), where=y + flows.we[t] > 0
+        )[:, None]
         broke = ((b < 0) | (y < 0)) & (ruin < 0)
         ruin[broke] = t
         w = np.where(ruin >= 0, 0.0, y)
+        hold[ruin >= 0] = 0.0
         wealth[:, t + 1] = w
-    return wealth, ruin, held
+    return wealth, ruin, held, turnover
 
 
 def solve_adaptive(
@@ -708,7 +727,7 @@ def solve_adaptive(
     )
     paths = m.sample(n_paths, n, rng=np.random.default_rng(rng).integers(2**32))
     gross = (1.0 + paths.returns) / (1.0 + paths.inflation[:, :, None])
-    wealth, ruin, _ = forward_model(policy, flows, gross)
+    wealth, ruin, _, _ = forward_model(policy, flows, gross)
     policy = AdaptivePolicy(
         **{**policy.__dict__, "median_wealth": np.median(wealth[:, :-1], axis=0)}
     )

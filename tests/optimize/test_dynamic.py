@@ -157,11 +157,11 @@ def test_no_look_ahead_under_perturbed_future_returns(iid_model: ReturnModel, sa
     rng = np.random.default_rng(7)
     gross = iid_model.sample(200, flows.n_years, rng)
     g = (1 + gross.returns) / (1 + gross.inflation[:, :, None])
-    _, _, held = forward_model(res.policy, flows, g)
+    _, _, held, _ = forward_model(res.policy, flows, g)
     cut = 20
     g2 = g.copy()
     g2[:, cut:] *= rng.uniform(0.5, 1.5, g2[:, cut:].shape)
-    _, _, held2 = forward_model(res.policy, flows, g2)
+    _, _, held2, _ = forward_model(res.policy, flows, g2)
     np.testing.assert_array_equal(held[:, : cut + 1], held2[:, : cut + 1])
     assert not np.array_equal(held[:, cut + 1 :], held2[:, cut + 1 :])
 
@@ -173,7 +173,7 @@ def test_adapting_beats_the_best_constant_mix_in_the_model(
     flows = year_flows(retiree)
     paths = iid_model.sample(20_000, flows.n_years, 11)
     g = (1 + paths.returns) / (1 + paths.inflation[:, :, None])
-    _, ruin_dp, _ = forward_model(res.policy, flows, g)
+    _, ruin_dp, _, _ = forward_model(res.policy, flows, g)
     best = 0.0
     for e in np.linspace(0, 1, 21):
         const = res.policy.__class__(
@@ -182,7 +182,7 @@ def test_adapting_beats_the_best_constant_mix_in_the_model(
                 "weights": np.broadcast_to([e, 1 - e], res.policy.weights.shape),
             }
         )
-        _, ruin, _ = forward_model(const, flows, g)
+        _, ruin, _, _ = forward_model(const, flows, g)
         best = max(best, float(np.mean(ruin < 0)))
     # a constant mix is one of the policies the DP searches over: it cannot do worse on
     # its own model beyond sampling noise (paired paths; 0.5 pp is over 3 s.e. here)
@@ -199,7 +199,7 @@ def test_shortfall_and_tradeoff_objectives(iid_model: ReturnModel, retiree: Plan
     unpaid = {}
     success = {}
     for k, r in {"a": a, "b": b, "c": c}.items():
-        _, ruin, _ = forward_model(r.policy, flows, g)
+        _, ruin, _, _ = forward_model(r.policy, flows, g)
         unpaid[k] = float(np.where(ruin >= 0, flows.n_years - ruin, 0).mean())
         success[k] = float(np.mean(ruin < 0))
     # (b)'s value is minus the expected unpaid years, kept forward: 0.07 years is 3
@@ -294,13 +294,14 @@ def test_engine_keeps_the_promise_and_matches_the_solver_model(
     sc = iid_model.sample(5_000, flows.n_years, 21)
     sim = simulate(sc, saver, res.policy, engine="numpy", record_weights=True)
     g = (1 + sc.returns) / (1 + sc.inflation[:, :, None])
-    wealth, ruin, held = forward_model(res.policy, flows, g)
+    wealth, ruin, held, turnover = forward_model(res.policy, flows, g)
     # no trading costs in this plan: the engine and the solver's model are the same
     # recursion (round-off only; the engine rebalances holdings, the model the balance)
     np.testing.assert_allclose(sim.wealth, wealth, rtol=1e-9, atol=1e-6)
     np.testing.assert_array_equal(sim.ruin_period, ruin)
     alive = sim.wealth[:, :-1] > 0
     np.testing.assert_allclose(sim.weights[alive], held[alive], atol=1e-9)
+    np.testing.assert_allclose(sim.turnover, turnover, atol=1e-9)
     se = np.sqrt(res.value * (1 - res.value) / sc.n_scenarios)
     assert abs(sim.success_rate - res.value) < 2 * se + 2e-3  # 2 s.e. and the grid's bias
 
