@@ -284,10 +284,14 @@ def run_design(
         expense_ratio=ds.expense_ratio,
         rng=np.random.default_rng(seeds[2]),
     )
-    upper = {a: 0.0 for a in ALL_ASSETS if a not in ds.assets}
-    cons = dataclasses.replace(ds.constraints, upper={**upper, **ds.constraints.upper})
+    cons = ds.constraints
     designer = FundDesigner(
-        data, spec.target_age, cons, knot_spacing_years=ds.knot_spacing_years, beta=ds.beta
+        data,
+        spec.target_age,
+        cons,
+        knot_spacing_years=ds.knot_spacing_years,
+        beta=ds.beta,
+        assets=ds.assets,
     )
     clock["setup"] = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -308,7 +312,7 @@ def run_design(
         clock["income"] = time.perf_counter() - t2
     designed_name = "designed (this study)"
     designed = glide_path_from_knots(
-        designed_name, ALL_ASSETS, designer.knot_ages, chosen.knots, spec.target_age
+        designed_name, ds.assets, designer.knot_ages, chosen.knots, spec.target_age
     )
     strategies: dict[str, Strategy] = {designed_name: designed}
     strategies.update({p: preset(p) for p in ev.presets})
@@ -348,7 +352,12 @@ def run_design(
         rng=np.random.default_rng(seeds[5]),
     )
     out_designer = FundDesigner(
-        data_out, spec.target_age, cons, knot_ages=designer.knot_ages, beta=ds.beta
+        data_out,
+        spec.target_age,
+        cons,
+        knot_ages=designer.knot_ages,
+        beta=ds.beta,
+        assets=ds.assets,
     )
     gap = _gap(rows, out_designer, w3)
 
@@ -449,7 +458,7 @@ def run_design(
             ("failing.csv", failing),
         ):
             write_text_atomic(tmp / fname, df.to_csv(float_format="%.6g"))
-        knots = pd.DataFrame(chosen.knots, columns=list(ALL_ASSETS), index=designer.knot_ages)
+        knots = pd.DataFrame(chosen.knots, columns=list(ds.assets), index=designer.knot_ages)
         knots.index.name = "age"
         write_text_atomic(tmp / "designed_path.csv", knots.to_csv(float_format="%.6g"))
         write_text_atomic(

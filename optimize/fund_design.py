@@ -318,8 +318,16 @@ class FundDesigner:
         knot_spacing_years: float = 5.0,
         beta: float = 0.95,
         solvers: Sequence[str] = DEFAULT_SOLVERS,
+        assets: Sequence[str] | None = None,
     ) -> None:
         self.data = data
+        #: The decision assets (a subset of the data's, e.g. to leave cash out of the search
+        #: while presets that hold it are still scored on the same member-paths).
+        self.assets = tuple(assets) if assets is not None else data.assets
+        missing = [a for a in self.assets if a not in data.assets]
+        if missing:
+            raise OptimizationError(f"assets {missing} are not in the design data {data.assets}")
+        self.cols = [data.assets.index(a) for a in self.assets]
         self.target_age = float(target_age)
         self.c = constraints or FundConstraints()
         self.beta = beta
@@ -337,8 +345,9 @@ class FundDesigner:
         self.M = interpolation_matrix(data.ages, self.knot_ages)
         plan = Plan(start_age=first, retirement_age=self.target_age, end_age=last + 1)
         n_t = data.growth.shape[1]
-        sigma = np.atleast_2d(np.cov(data.growth[:, :n_t].reshape(-1, len(data.assets)).T))
-        self.setup = _setup(data.assets, self.knot_ages, plan, self.c.generic(), sigma)
+        g = data.growth[:, :n_t][:, :, self.cols].reshape(-1, len(self.assets))
+        sigma = np.atleast_2d(np.cov(g.T))
+        self.setup = _setup(self.assets, self.knot_ages, plan, self.c.generic(), sigma)
         self.fallbacks: list[str] = []
 
     # -------------------------------------------------------------- constraints
@@ -368,7 +377,10 @@ class FundDesigner:
         return cons
 
     def weights(self, knots: FloatArray) -> FloatArray:
-        return self.M @ knots
+        """Per-year weights over all the data's assets, (T, A_data), from decision knots."""
+        w = np.zeros((self.M.shape[0], len(self.data.assets)))
+        w[:, self.cols] = self.M @ knots
+        return w
 
     def evaluate(self, knots: FloatArray, objective: str = "") -> DesignPoint:
         """In-sample scores of the knots (on this designer's member-paths)."""
@@ -409,7 +421,7 @@ class FundDesigner:
         return np.clip(np.asarray(z.value, dtype=np.float64), 0.0, 1.0)
 
     def constant_start(self, equity: float = 0.6) -> FloatArray:
-        n_a = len(self.data.assets)
+        n_a = len(self.assets)
         mix = np.zeros(n_a)
         eq = list(self.setup.equity)
         rest = [i for i in range(n_a) if i not in eq]
@@ -431,7 +443,7 @@ class FundDesigner:
         import cvxpy as cp
 
         m = self.data.n
-        k, n_a = self.knot_ages.size, len(self.data.assets)
+        k, n_a = self.knot_ages.size, len(self.assets)
         jac = cp.Parameter((m, k * n_a))
         off = cp.Parameter(m)
         zp = cp.Parameter((k, n_a))
@@ -482,13 +494,13 @@ class FundDesigner:
             w = self.weights(cur.knots)
             mg = margins(self.data, w, gradients=True)
             assert mg.dx_dw is not None and mg.dwret_dw is not None
-            j = np.einsum("mta,tk->mka", mg.dx_dw, self.M).reshape(m, -1)
+            j = np.einsum("mta,tk->mka", mg.dx_dw[:, :, self.cols], self.M).reshape(m, -1)
             jac.value = j
             off.value = mg.x - j @ cur.knots.ravel()
             zp.value = cur.knots
             rho.value = r
             if objective == "income":
-                jw = np.einsum("mta,tk->mka", mg.dwret_dw, self.M).reshape(m, -1)
+                jw = np.einsum("mta,tk->mka", mg.dwret_dw[:, :, self.cols], self.M).reshape(m, -1)
                 d_rr = jw / (self.data.annuity_factor * self.data.final_salary)[:, None]
                 rr0 = replacement_ratios(self.data, mg.wealth_at_retirement)
                 rr_jac.value = d_rr.mean(axis=0)
@@ -547,7 +559,7 @@ class FundDesigner:
             start = pt.knots
         points.append(best_e)
         return FrontierResult(
-            assets=self.data.assets,
+            assets=self.assets,
             knot_ages=self.knot_ages,
             target_age=self.target_age,
             points=tuple(points),
