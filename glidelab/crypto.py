@@ -376,6 +376,9 @@ def _history_options(
     n_t = plan.n_periods(1 if d.frequency == "annual" else 12)
     ppy = 1 if d.frequency == "annual" else 12
     rows = []
+    # One block length for every option (the first option's, when automatic), so the
+    # options resample the same rows and differ only in Bitcoin's column.
+    block = study.scenarios.block_length
     for option in ("all", "mature", "scaled"):
         h = history_variant(frame, d.crypto, option, mature_start=cfg.mature_start, scale=cfg.scale)  # type: ignore[arg-type]
         x = np.log1p(h[d.crypto].dropna().to_numpy())
@@ -384,11 +387,12 @@ def _history_options(
             [d.equity, d.bonds, d.cash, d.crypto],
             cfg.history_n,
             n_t,
-            block_length=study.scenarios.block_length,
+            block_length=block,
             rng=_rng(study, 4),
             missing="cash",
             cash_asset=d.cash,
         )
+        block = float(sc.meta["block_length"])  # type: ignore[arg-type]
         ref = float(simulate(sc, plan, base).success_rate)
         for size in cfg.sleeves:
             if size <= 0:

@@ -80,9 +80,9 @@ def surface_charts(surface: pd.DataFrame) -> list[Chart]:
         part = surface[surface["corr"] == corr]
         lim = float(np.nanmax(np.abs(part["d_success"]))) or 0.01
         with style():
-            ncols = min(len(sizes), 4)
+            ncols = min(len(sizes), 2)
             nrows = math.ceil(len(sizes) / ncols)
-            fig = Figure(figsize=(WIDTH, 2.9 * nrows + 0.4), layout="constrained")
+            fig = Figure(figsize=(WIDTH, 3.3 * nrows + 0.4), layout="constrained")
             axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
             im = None
             for ax, s in zip(axes, sizes, strict=False):
@@ -103,7 +103,7 @@ def surface_charts(surface: pd.DataFrame) -> list[Chart]:
                 ax.set_ylabel("annual log volatility")
                 ax.grid(False)
                 for (i, j), val in np.ndenumerate(g.to_numpy() * 100):
-                    ax.text(j, i, f"{val:+.1f}", ha="center", va="center", fontsize=6)
+                    ax.text(j, i, f"{val:+.0f}", ha="center", va="center", fontsize=7)
             for ax in axes[len(sizes) :]:
                 ax.set_visible(False)
             if im is not None:
@@ -163,7 +163,8 @@ def break_even_chart(surface: pd.DataFrame, breakeven: pd.DataFrame) -> Chart | 
         caption=(
             "The lognormal arithmetic mean exp(mu + sigma^2/2) - 1 at which the sleeve neither "
             "raises nor lowers the probability of success: lines interpolate the surface "
-            "grid, points are bisections on common random numbers with 95 % intervals."
+            "grid (they stop where the break-even lies below the grid's lowest mean), "
+            "points are bisections on common random numbers with 95 % intervals."
         ),
         figure=fig,
     )
@@ -219,7 +220,7 @@ def rules_chart(rules: pd.DataFrame) -> Chart | None:
                 r["rule"],
                 (r["turnover"] * 100, r["success"] * 100),
                 fontsize=7,
-                xytext=(4, 2),
+                xytext=(5, 3 if i % 2 == 0 else -9),  # alternate: close points stay legible
                 textcoords="offset points",
             )
         ax.set_xlabel("mean one-way turnover, % of the balance a year")
