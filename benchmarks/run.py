@@ -27,7 +27,7 @@ from benchmarks import environment
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SECTIONS = ("throughput", "scaling", "bt", "optimizer", "sweep", "adaptive")
+SECTIONS = ("throughput", "scaling", "bt", "optimizer", "sweep", "adaptive", "crypto")
 #: Target of issue #8: simulator within this multiple of the streaming floor.
 TARGET_RATIO = 3.0
 
@@ -143,6 +143,13 @@ def run_adaptive(cfg: Config) -> dict[str, object]:
 
     _log("adaptive glide path: DP solve and state-lookup simulation")
     return bench_adaptive.run(quick=cfg.quick, repeat=min(cfg.repeat, 3))
+
+
+def run_crypto_bench(cfg: Config) -> dict[str, object]:
+    from benchmarks import bench_crypto
+
+    _log("crypto assumption surface: 7 x 7 x 2 x 5 sleeves x 10,000 scenarios x 40 years")
+    return bench_crypto.run(quick=cfg.quick, repeat=min(cfg.repeat, 3))
 
 
 def run_optimizer(cfg: Config) -> dict[str, object]:
@@ -408,6 +415,15 @@ def render(env: dict[str, object], cfg: Config, results: dict[str, object], tota
         from benchmarks import bench_adaptive
 
         lines += ["## 6. Adaptive glide path (DP)", "", *bench_adaptive.render(results["adaptive"])]
+    if "crypto" in results:
+        from benchmarks import bench_crypto
+
+        lines += [
+            "## 7. Crypto assumption surface",
+            "",
+            *bench_crypto.render(results["crypto"]),
+            "",
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -459,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
         results["sweep"] = run_sweep_bench(cfg)
     if "adaptive" in a.only:
         results["adaptive"] = run_adaptive(cfg)
+    if "crypto" in a.only:
+        results["crypto"] = run_crypto_bench(cfg)
     total = time.perf_counter() - t0
     write_text_atomic(a.output, render(env, cfg, results, total))
     write_text_atomic(
