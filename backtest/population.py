@@ -44,8 +44,11 @@ start of the year, contributions at the end, and the portfolio rebalanced to the
 target every year (so its real gross return ``G = w[t] . g[path, t]`` depends on the
 market path only). Paid spending is ``min(need, balance)``; ruin is the first year it
 falls short. These are the events and order of ``backtest.simulate`` for an annual plan
-with annual rebalancing and no transaction cost (a test checks a population of identical
-members against it).
+with annual rebalancing and no transaction cost: the tests check identical members
+against ``simulate(scenarios, plan, strategy)`` and drawn members against
+``simulate(..., cash_flows=...)`` with their per-scenario schedules. It is kept as a
+balance-level twin because it is about 4x faster than the engine's per-asset holdings
+for a static mix rebalanced every year (the population's case).
 
 Scores per member-path
 ----------------------
