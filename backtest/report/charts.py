@@ -739,6 +739,24 @@ def sleeve_chart(data: TearsheetData) -> Chart | None:
     return Chart("sleeve", "Crypto sleeve size", caption, fig)
 
 
+def policy_map_chart(data: TearsheetData) -> Chart | None:
+    """An adaptive policy's equity share and promised success over age x wealth."""
+    p = data.policy_map
+    if p is None:
+        return None
+    from backtest.report.policy_map import policy_map_figure
+
+    fig = policy_map_figure(
+        p.policy, p.equity_assets, p.band, axis=p.axis, y_max=p.y_max, title=p.policy.name
+    )
+    caption = (
+        "Left: the equity share the adaptive policy holds at each age and state; right: the "
+        "probability of success its solver promises from there; lines: the simulated "
+        "median and 10th-90th percentiles of wealth."
+    )
+    return Chart("policy_map", "Adaptive policy map", caption, fig)
+
+
 CHARTS: tuple[Callable[[TearsheetData], Chart | None], ...] = (
     growth_chart,
     drawdown_chart,
@@ -750,6 +768,7 @@ CHARTS: tuple[Callable[[TearsheetData], Chart | None], ...] = (
     success_heatmap,
     funded_ratio_chart,
     sleeve_chart,
+    policy_map_chart,
 )
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from backtest.errors import DataError
 from backtest.metrics import METRICS
+from backtest.report.policy_map import PolicyMapData
 from backtest.types import FloatArray
 
 # --------------------------------------------------------------------------- sections
@@ -123,6 +124,8 @@ class TearsheetData:
         Per strategy.
     cohorts, success_grid, funded_ratios, sleeve
         Simulation sections.
+    policy_map
+        An adaptive policy's map (``backtest.report.policy_map``), or ``None``.
     notes
         Footnotes (data caveats, definitions).
     key
@@ -147,6 +150,7 @@ class TearsheetData:
     success_grid: SuccessGrid | None = None
     funded_ratios: FundedRatioData | None = None
     sleeve: SleeveData | None = None
+    policy_map: PolicyMapData | None = None
     notes: tuple[str, ...] = ()
     key: str = ""
 

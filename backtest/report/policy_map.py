@@ -29,6 +29,21 @@ class WealthBand:
     label: str = "simulated"
 
 
+@dataclass(frozen=True)
+class PolicyMapData:
+    """The tear sheet's policy-map section: the table, which assets are equity, the band.
+
+    ``axis`` is ``"wealth"`` or ``"funded_ratio"`` (default the policy's ``state``);
+    ``y_max`` the top of the y axis in its units (default from the band).
+    """
+
+    policy: AdaptivePolicy
+    equity_assets: tuple[str, ...]
+    band: WealthBand | None = None
+    axis: str | None = None
+    y_max: float | None = None
+
+
 def _to_axis(policy: AdaptivePolicy, wealth: FloatArray, axis: str) -> FloatArray:
     if axis == "wealth":
         return np.asarray(wealth) / 1e3

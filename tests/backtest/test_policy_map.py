@@ -49,3 +49,18 @@ def test_axes_and_limits(policy: AdaptivePolicy) -> None:
     fig = policy_map_figure(policy, ("stocks",), None, axis="wealth")
     # thousands of USD, up to the grid's top (640 at the last age)
     assert fig.axes[0].get_ylim()[1] == pytest.approx(0.64)
+
+
+def test_tearsheet_section_in_html_and_pdf(policy: AdaptivePolicy, tmp_path) -> None:
+    from backtest.report import write_tearsheet
+    from backtest.report.model import TearsheetData
+    from backtest.report.policy_map import PolicyMapData
+
+    band = WealthBand(np.full(5, 100.0), np.full(5, 250.0), np.full(5, 400.0))
+    data = TearsheetData(
+        title="adaptive", policy_map=PolicyMapData(policy, ("stocks",), band, axis="wealth")
+    )
+    out = write_tearsheet(data, tmp_path / "ts")
+    html = next(out.glob("*.html")).read_text()
+    assert "Adaptive policy map" in html
+    assert next(out.glob("*.pdf")).read_bytes()[:5] == b"%PDF-"
