@@ -53,11 +53,14 @@ def run(args: argparse.Namespace) -> int:
 
     from backtest.io import write_text_atomic
     from backtest.trinity import TrinitySettings, reproduce_trinity, summarize, to_markdown
+    from glidelab.outputs import check_output_file, check_output_folder
 
+    out = check_output_folder(Path(args.out), "--out", "give --out a folder path")
+    for name in ("trinity.csv", "trinity.md"):
+        check_output_file(out / name, "output file", "choose another --out folder")
     settings = TrinitySettings(bonds=args.bonds, timing=args.timing)
     table = reproduce_trinity(settings=settings)
     report = to_markdown(table, settings)
-    out = Path(args.out)
     csv_path = write_text_atomic(
         out / "trinity.csv", table.to_csv(index=False, float_format="%.4f")
     )

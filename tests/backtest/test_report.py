@@ -408,6 +408,31 @@ def test_withdrawal_rules_in_words() -> None:
     assert "retires at 62" in text and "180,000 USD" in text and "0.60% a year" in text
 
 
+def test_report_imports_run_one_way() -> None:
+    """model/describe <- build, charts <- html <- pdf <- tearsheet (the writer): no module
+    imports one to its right, so there is no import circle."""
+    import ast
+
+    order = ["model", "describe", "build", "charts", "html", "pdf", "tearsheet"]
+    src = Path(build_mod.__file__).parent
+    for i, name in enumerate(order):
+        tree = ast.parse((src / f"{name}.py").read_text())
+        imported = {
+            node.module.rsplit(".", 1)[-1]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("backtest.report")
+        } | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "backtest.report"
+            for alias in node.names
+        }
+        later = imported & set(order[i:])
+        assert not later, f"report/{name}.py imports {sorted(later)}"
+
+
 def test_model_and_words_load_without_matplotlib() -> None:
     code = (
         "import sys, backtest.report.model, backtest.report.describe; "

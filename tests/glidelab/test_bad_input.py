@@ -121,6 +121,22 @@ def test_run_out_is_a_file_refused_before_computing(
     assert "choose another --out" in line
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "trinity", "--out", "FILE"],
+        ["tearsheet", "--strategies", "60_40", "--no-simulation", "--out", "FILE"],
+        ["optimize", "--no-progress", "--out", "FILE"],
+    ],
+    ids=["validate", "tearsheet", "optimize"],
+)
+def test_other_commands_refuse_a_file_as_their_folder(
+    place: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    line = _refused(argv, place, capsys)
+    assert "'FILE' is an existing file, not a folder" in line
+
+
 # --------------------------------------------------------------------------- values
 
 

@@ -45,3 +45,53 @@ def test_cli_bad_bound_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFi
     code = main(["optimize", "--lower", "us_stocks", "--out", str(tmp_path), "--no-progress"])
     assert code == 2
     assert "ASSET=WEIGHT" in capsys.readouterr().err
+
+
+SMALL_STUDY = """
+[study]
+name = "opt"
+seed = 5
+[data]
+start = 1960
+[scenarios]
+bootstrap_n = 60
+[[plans]]
+name = "retiree"
+start_age = 65
+retirement_age = 65
+end_age = 85
+initial_balance = 1000000
+withdrawal = { rule = "constant_real", rate = 0.045 }
+[[plans]]
+name = "other"
+start_age = 60
+retirement_age = 60
+end_age = 80
+initial_balance = 500000
+[strategies]
+presets = ["fixed_60_40"]
+[optimize]
+plan = "retiree"
+n_scenarios = 60
+holdout_n = 60
+max_iterations = 2
+"""
+
+
+def test_cli_tearsheet_is_the_studys_page_of_the_optimised_plan(tmp_path: Path) -> None:
+    import json
+
+    from glidelab.cli import main
+
+    study = tmp_path / "opt.toml"
+    study.write_text(SMALL_STUDY)
+    out = tmp_path / "opt"
+    assert main(["optimize", "--study", str(study), "--no-progress", "--out", str(out)]) == 0
+    payload = json.loads((out / "tearsheet" / "metrics.json").read_text())
+    # The study's pipeline, for the optimised plan only, with the optimised path beside
+    # the study's strategies.
+    assert [p["plan"] for p in payload["plans"]] == ["retiree"]
+    assert {r["strategy"] for r in payload["metrics"]} == {"Fixed 60/40", "optimised glide path"}
+    html = (out / "tearsheet" / "tearsheet.html").read_text()
+    assert 'id="plan-retiree-chart-fan"' in html
+    assert not list(tmp_path.glob(".opt*"))  # written atomically, nothing left beside it
