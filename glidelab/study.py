@@ -22,7 +22,9 @@ with these tables; every key is optional unless marked, and unknown keys are err
                  rebalance_every_months, rebalance_band }; equity shares are decimals at
                  knots in years to retirement, the rest is in bonds)
 ``[optimize]``   enabled, plan (a plan name), n_scenarios, holdout_n, max_iterations,
-                 constraints (monotone_equity, max_change_per_year, crypto_cap)
+                 constraints (monotone_equity, max_change_per_year, crypto_cap),
+                 adaptive (bool: also solve the adaptive glide path, by age and wealth,
+                 of every plan in adaptive_plans, default every plan)
 ``[analysis]``   withdrawal_rates and equity_shares for the success heatmap
 ``[output]``     dir (default "results"), tearsheet (bool)
 
@@ -138,6 +140,8 @@ SCHEMA: dict[str, Any] = {
         "holdout_n": None,
         "max_iterations": None,
         "constraints": dict.fromkeys(("monotone_equity", "max_change_per_year", "crypto_cap")),
+        "adaptive": None,
+        "adaptive_plans": None,
     },
     "analysis": {"withdrawal_rates": None, "equity_shares": None},
     "output": {"dir": None, "tearsheet": None},
@@ -359,6 +363,8 @@ class OptimizeConfig:
     monotone_equity: bool = False
     max_change_per_year: float | None = None
     crypto_cap: float | None = None
+    adaptive: bool = False
+    adaptive_plans: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -599,9 +605,16 @@ def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
         monotone_equity=constraints.boolean("monotone_equity", False),
         max_change_per_year=constraints.optional_number("max_change_per_year", lo=0),
         crypto_cap=constraints.optional_number("crypto_cap", lo=0),
+        adaptive=op.boolean("adaptive", False),
+        adaptive_plans=op.strings("adaptive_plans", ()),
     )
     if optimize.plan not in names:
         raise StudyError(f"[optimize].plan = {optimize.plan!r} is not a plan; plans are {names}")
+    for a in optimize.adaptive_plans:
+        if a not in names:
+            raise StudyError(
+                f"[optimize].adaptive_plans names {a!r}, which is not a plan; plans are {names}"
+            )
     analysis = AnalysisConfig(
         withdrawal_rates=an.numbers("withdrawal_rates", AnalysisConfig.withdrawal_rates, 0, 1),
         equity_shares=an.numbers("equity_shares", AnalysisConfig.equity_shares, 0, 1),
