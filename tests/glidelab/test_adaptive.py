@@ -74,3 +74,22 @@ def test_unsupported_plan_is_one_clear_error(
     err = capsys.readouterr().err
     assert "constant real withdrawal" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_study_keys(tmp_path: Path) -> None:
+    from backtest.errors import StudyError
+    from glidelab.study import load_study
+
+    base = (
+        '[study]\nname = "t"\n[[plans]]\nname = "r"\nstart_age = 65\nretirement_age = 65\n'
+        "end_age = 70\ninitial_balance = 100000\n"
+        'withdrawal = { rule = "constant_real", amount = 5000 }\n'
+    )
+    good = tmp_path / "good.toml"
+    good.write_text(base + '[optimize]\nadaptive = true\nadaptive_plans = ["r"]\n')
+    op = load_study(good).optimize
+    assert op.adaptive and op.adaptive_plans == ("r",)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(base + '[optimize]\nadaptive = true\nadaptive_plans = ["maya"]\n')
+    with pytest.raises(StudyError, match="adaptive_plans names 'maya'"):
+        load_study(bad)
