@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,14 @@ import pytest
 from backtest.errors import StudyError
 from glidelab.cli import main
 from glidelab.commands.design import shipped_study_path
-from glidelab.design import load_design_study, parse_design_study, quick, run_design
+from glidelab.design import (
+    DesignOutcome,
+    load_design_study,
+    parse_design_study,
+    quick,
+    run_design,
+)
+from tests.backtest.test_report import _PROBE, CHROMIUM, _chromium
 
 
 def test_shipped_study_loads_with_its_committee_constraints() -> None:
@@ -38,7 +46,8 @@ def test_bad_study_values_are_named(data: dict, match: str) -> None:
         parse_design_study(data)
 
 
-def test_tiny_study_end_to_end(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[DesignOutcome, Path]:
     st = quick(load_design_study(shipped_study_path()))
     st = dataclasses.replace(
         st,
@@ -47,8 +56,12 @@ def test_tiny_study_end_to_end(tmp_path: Path) -> None:
             st.evaluation, members=80, bootstrap_paths=10, countries=("GBR",), country_members=20
         ),
     )
-    out = run_design(st, tmp_path)
-    folder = tmp_path / st.name
+    root = tmp_path_factory.mktemp("design")
+    return run_design(st, root), root / st.name
+
+
+def test_tiny_study_end_to_end(tiny: tuple[DesignOutcome, Path]) -> None:
+    out, folder = tiny
     for f in ("design.html", "design.pdf", "frontier.csv", "placed.csv", "scores.csv"):
         assert (folder / f).stat().st_size > 0
     html = (folder / "design.html").read_text()
@@ -60,6 +73,23 @@ def test_tiny_study_end_to_end(tmp_path: Path) -> None:
     assert 0.40 - 1e-6 <= out.designed.weights[k][0] <= 0.60 + 1e-6
     assert out.placed.index[0].startswith("designed")
     assert 0.0 <= out.placed["success"].min() <= out.placed["success"].max() <= 1.0
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium ('chromium') is not installed")
+def test_design_html_renders_offline_in_headless_chromium(
+    tiny: tuple[DesignOutcome, Path], tmp_path: Path
+) -> None:
+    _, folder = tiny
+    html = (folder / "design.html").read_text(encoding="utf-8")
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.replace("</body>", _PROBE), encoding="utf-8")
+    dom = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
+    match = re.search(r"images (\d+)/(\d+) remote (\d+)", dom.stdout)
+    assert match, f"probe did not run; stderr: {dom.stderr[-2000:]}"
+    ok, total, remote = map(int, match.groups())
+    assert total == 3 and ok == total, f"{ok} of {total} images loaded"
+    assert remote == 0
 
 
 def test_cli_reports_a_bad_study_in_one_line(
