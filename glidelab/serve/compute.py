@@ -9,13 +9,13 @@ session), so dragging a knot re-runs only the simulations.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -122,18 +122,22 @@ def scenarios_of(study: Study) -> dict[str, Scenarios]:
     return _SETS.get(key, lambda: scenario_sets(study, history_of(study), plan))  # type: ignore[return-value]
 
 
+_SELECTED = _Cache(12)
+
+
+def _selected(sc: Scenarios, assets: tuple[str, ...]) -> Scenarios:
+    """``sc`` restricted to a strategy's assets, cached: the simulator would otherwise copy
+    and re-validate the whole set on every call (a third of a drop's time)."""
+    if tuple(sc.assets) == assets:
+        return sc
+    held, sub = _SELECTED.get((id(sc), assets), lambda: (sc, sc.select(assets)))  # type: ignore[misc]
+    return sub if held is sc else sc.select(assets)
+
+
 def _chunks(sc: Scenarios, size: int) -> list[Scenarios]:
     if sc.n_scenarios <= size:
         return [sc]
-    return [
-        dataclasses.replace(
-            sc,
-            returns=sc.returns[i : i + size],
-            inflation=sc.inflation[i : i + size],
-            labels=sc.labels[i : i + size] if sc.labels is not None else None,
-        )
-        for i in range(0, sc.n_scenarios, size)
-    ]
+    return [sc.take(slice(i, i + size)) for i in range(0, sc.n_scenarios, size)]
 
 
 def _simulate(
@@ -148,16 +152,26 @@ def _simulate(
     strategies = strategies_for(study)
     plan = study.plans[0].plan
     parts: dict[str, list[SimulationResult]] = {n: [] for n in names}
-    chunks = _chunks(sc, CHUNK)
-    steps, done = len(chunks) * len(names), 0
-    for chunk in chunks:
-        for n in names:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("cancelled")
-            parts[n].append(simulate(chunk, plan, strategies[n]))
-            done += 1
-            if progress is not None:
-                progress(done / steps)
+    chunked = {n: _chunks(_selected(sc, tuple(strategies[n].assets)), CHUNK) for n in names}
+    steps, done = sum(len(c) for c in chunked.values()), 0
+    # The page's own computations (up to CHUNK scenarios) run the compiled kernel on one
+    # thread: on a shared two-core machine a second thread waits on busy cores more than
+    # it helps (measured 140 vs 350 ms a drop at load average 7), and several sessions
+    # then share the cores. Large background runs use every thread. The setting is
+    # per calling thread in numba, so other threads are unaffected.
+    before = numba.get_num_threads()
+    numba.set_num_threads(1 if sc.n_scenarios <= CHUNK else numba.config.NUMBA_NUM_THREADS)
+    try:
+        for i in range(len(chunked[names[0]])):
+            for n in names:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("cancelled")
+                parts[n].append(simulate(chunked[n][i], plan, strategies[n]))
+                done += 1
+                if progress is not None:
+                    progress(done / steps)
+    finally:
+        numba.set_num_threads(before)
     return {
         n: (
             np.concatenate([r.success for r in rs]),
@@ -207,6 +221,7 @@ def evaluate(
     plan = study.plans[0].plan
     ppy = 1 if study.data.frequency == "annual" else 12
     ages = plan.start_age + np.arange(wealth.shape[1]) / ppy
+    fan = np.percentile(wealth, FAN_PERCENTILES, axis=0)
     return Outcome(
         scenario_set=scenario_set,
         n_scenarios=n,
@@ -216,10 +231,10 @@ def evaluate(
         baseline_success=float(s_base.mean()),
         difference=float(d.mean()),
         difference_se=float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
-        terminal_p50=float(np.median(wealth[:, -1])),
-        terminal_p10=float(np.percentile(wealth[:, -1], 10)),
+        terminal_p50=float(fan[FAN_PERCENTILES.index(50), -1]),
+        terminal_p10=float(fan[FAN_PERCENTILES.index(10), -1]),
         fan_ages=ages,
-        fan=np.percentile(wealth, FAN_PERCENTILES, axis=0),
+        fan=fan,
         cohort_labels=tuple(cohorts.labels or ()),
         cohort_success=np.asarray(coh, dtype=bool),
         cohort_ruin_age=coh_ruin,
