@@ -7,7 +7,8 @@ A sweep file is a study file (every table of :mod:`glidelab.study`) plus two tab
                of sets: "historical" cohorts, "bootstrap" and "parametric"; default the
                study's enabled sets), n_scenarios (per random set; default
                ``[scenarios].bootstrap_n``), chunk_size (scenarios per task, default
-               5000), and ``[sweep.grid]``: field = [values], e.g.
+               5000), points_per_task (grid points simulated on one drawn chunk, default
+               10), and ``[sweep.grid]``: field = [values], e.g.
                ``"plan.withdrawal.amount" = [30000, 35000]``, ``equity_share = [0.4, 0.6]``.
                ``[sweep.solve]`` (optional): field, lo, hi, target, scenarios (one set),
                integer, confidence: at every grid point, the value of ``field`` that
@@ -24,13 +25,16 @@ study's assets, rebalanced yearly); ``crypto_sleeve`` (a sleeve of the crypto as
 current strategy, as in the study's ``[strategies].crypto_sleeves``); ``strategy.<field>``
 (any field of the strategy's dataclass).
 
-Work is split into (grid point x scenario set x chunk) tasks. Chunk ``c`` of random set
-``s`` is drawn from child ``c`` of ``SeedSequence((seed, 3, s))``, for the longest horizon of
-the grid: every grid point sees the same scenarios (common random numbers), and results
-are bit-identical whatever the backend and number of workers. A task returns per-scenario
+Work is split into (grid points x scenario set x chunk) tasks: a task draws one chunk and
+simulates it for a block of ``points_per_task`` grid points (drawing costs more than
+simulating, so one draw serves several points; a block of one is the plain (grid point x
+chunk) task). Chunk ``c`` of random set ``s`` is drawn from child ``c`` of
+``SeedSequence((seed, 3, s))``, for the longest horizon of the grid: every grid point sees
+the same scenarios (common random numbers), and results are bit-identical whatever the
+backend, the number of workers and ``points_per_task``. A task returns per-scenario
 scalars (success, terminal wealth, wealth at retirement, ruin period), never paths, so a
 worker holds one chunk at a time: about ``8 x chunk_size x periods x (assets + 1)`` bytes
-of returns, twice (draw and kernel layout).
+of returns, a few times over while drawing and simulating.
 
 Output, in ``<output dir>/<name>/``: ``points/<index>-<key>.json`` (one per grid point,
 written atomically when all its tasks are in; a rerun skips the points already there, so
@@ -167,6 +171,7 @@ class Sweep:
     sets: tuple[str, ...]
     n_scenarios: int
     chunk_size: int
+    points_per_task: int
     solve: SolveSpec | None
     compute: ComputeConfig
     mortality: Mortality | None = None
@@ -185,6 +190,7 @@ class Sweep:
             "sets": list(self.sets),
             "n_scenarios": self.n_scenarios,
             "chunk_size": self.chunk_size,
+            "points_per_task": self.points_per_task,
             "solve": dataclasses.asdict(self.solve) if self.solve else None,
             "mortality": dataclasses.asdict(self.mortality) if self.mortality else None,
         }
@@ -251,6 +257,7 @@ def parse_sweep(raw: dict[str, Any], source: str = "<dict>") -> Sweep:
         )
     n_scen = t.integer("n_scenarios", max(study.scenarios.bootstrap_n, 1), lo=1)
     chunk = t.integer("chunk_size", 5000, lo=1)
+    per_task = t.integer("points_per_task", 10, lo=1)
     grid_raw = t.raw.get("grid", {})
     t.seen.add("grid")
     if not isinstance(grid_raw, dict):
@@ -300,6 +307,7 @@ def parse_sweep(raw: dict[str, Any], source: str = "<dict>") -> Sweep:
         sets=sets,
         n_scenarios=n_scen,
         chunk_size=chunk,
+        points_per_task=per_task,
         solve=solve,
         compute=compute,
         mortality=mortality,
@@ -429,6 +437,7 @@ def point_key(sweep: Sweep, point: dict[str, Any]) -> str:
     """A short hash of everything a point's numbers depend on (its resume key)."""
     settings = sweep.settings()
     settings.pop("axes")
+    settings.pop("points_per_task")  # how work is grouped, not what it computes
     settings["study"].pop("output", None)
     settings["study"].pop("source", None)
     text = json.dumps({"settings": settings, "point": point}, sort_keys=True, default=str)
@@ -440,14 +449,14 @@ def point_key(sweep: Sweep, point: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """One unit of work: a plan and strategy over one chunk of one scenario set.
+    """One unit of work: one chunk of one scenario set, drawn once, simulated for each
+    (plan, strategy) of a block of grid points.
 
     ``seed`` is the chunk's ``SeedSequence`` (None for historical cohorts, which are not
     random); ``rows`` is its slice of a historical set; ``n_periods`` is the length drawn.
     """
 
-    plan: Plan
-    strategy: Strategy
+    pairs: tuple[tuple[Plan, Strategy], ...]
     kind: str
     n_scenarios: int
     n_periods: int
@@ -530,16 +539,22 @@ def _generate(task: ChunkTask, shared: Shared) -> Scenarios:
     return parametric(core, assets[:3], task.n_scenarios, task.n_periods, rng=rng)
 
 
-def run_chunk(task: ChunkTask, shared: Shared) -> ChunkOutcome:
-    """Simulate one task with the summary pass (no paths kept); a backend calls this."""
+def run_chunk(task: ChunkTask, shared: Shared) -> tuple[ChunkOutcome, ...]:
+    """Draw one task's chunk, simulate it for every pair with the summary pass (no paths
+    kept); one outcome per pair. A backend calls this."""
     chunk = _generate(task, shared)
-    s = simulate_chunked([chunk], task.plan, task.strategy)
-    return ChunkOutcome(
-        success=np.asarray(success_of(task.plan, s.ruin_period, s.wealth_at_retirement)),
-        terminal=np.asarray(s.terminal_wealth),
-        at_retirement=np.asarray(s.wealth_at_retirement),
-        ruin_period=np.asarray(s.ruin_period),
-    )
+    out = []
+    for plan, strategy in task.pairs:
+        s = simulate_chunked([chunk], plan, strategy)
+        out.append(
+            ChunkOutcome(
+                success=np.asarray(success_of(plan, s.ruin_period, s.wealth_at_retirement)),
+                terminal=np.asarray(s.terminal_wealth),
+                at_retirement=np.asarray(s.wealth_at_retirement),
+                ruin_period=np.asarray(s.ruin_period),
+            )
+        )
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -585,13 +600,22 @@ class _Planner:
                 self._cache[key] = _SetLayout(kind, chunks, n_max)
         return self._cache[key]
 
-    def tasks(self, plan: Plan, strategy: Strategy, kind: str, n_max: int) -> list[ChunkTask]:
-        lay = self.layout(kind, plan.check_periods(self.ppy), n_max)
+    def key(self, plan: Plan, kind: str, n_max: int) -> tuple[str, int]:
+        """Pairs with equal keys share their scenarios (and can share a task)."""
+        return (kind, plan.check_periods(self.ppy) if kind == "historical" else n_max)
+
+    def tasks(
+        self, pairs: Sequence[tuple[Plan, Strategy]], kind: str, n_max: int
+    ) -> list[ChunkTask]:
+        """One task per chunk of set ``kind`` for ``pairs`` (which must share one key)."""
+        keys = {self.key(plan, kind, n_max) for plan, _ in pairs}
+        assert len(keys) == 1, "pairs of one task must share their scenarios"
+        lay = self.layout(kind, pairs[0][0].check_periods(self.ppy), n_max)
         out = []
         for size, ref in lay.chunks:
             seed, rows = (None, ref) if kind == "historical" else (ref, None)
             out.append(
-                ChunkTask(plan, strategy, kind, size, lay.n_periods, seed, rows, self.block_length)
+                ChunkTask(tuple(pairs), kind, size, lay.n_periods, seed, rows, self.block_length)
             )
         return out
 
@@ -758,27 +782,38 @@ def run_sweep(
     existing = _point_files(points_dir)
     done = {i for i, k in enumerate(keys) if k in existing}
 
+    # Tasks: blocks of up to points_per_task grid points (in grid order) that share their
+    # scenarios, times the chunks of each set; a block's chunk is drawn once per task.
+    todo = [i for i in range(len(points)) if i not in done]
     tasks: list[ChunkTask] = []
-    owner: list[tuple[int, int, int]] = []  # (point, set index, chunk index)
-    for i, (plan, strategy) in enumerate(built):
-        if i in done:
-            continue
+    owner: list[tuple[tuple[int, ...], int, int]] = []  # (points, set index, chunk index)
+    for start in range(0, len(todo), sweep.points_per_task):
+        block = todo[start : start + sweep.points_per_task]
         for s, kind in enumerate(sweep.sets):
-            for c, task in enumerate(planner.tasks(plan, strategy, kind, n_max)):
-                tasks.append(task)
-                owner.append((i, s, c))
+            groups: dict[tuple[str, int], list[int]] = {}
+            for i in block:
+                groups.setdefault(planner.key(built[i][0], kind, n_max), []).append(i)
+            for members in groups.values():
+                pairs = [built[i] for i in members]
+                for c, task in enumerate(planner.tasks(pairs, kind, n_max)):
+                    tasks.append(task)
+                    owner.append((tuple(members), s, c))
     expected: dict[int, int] = {}
-    for i, _, _ in owner:
-        expected[i] = expected.get(i, 0) + 1
+    for members, _, _ in owner:
+        for i in members:
+            expected[i] = expected.get(i, 0) + 1
     pending: dict[int, dict[tuple[int, int], ChunkOutcome]] = {i: {} for i in expected}
 
     bar = _bar(len(tasks), progress, f"sweep {sweep.name}")
     try:
-        for t, outcome in backend.map_unordered(run_chunk, tasks, shared):
-            i, s, c = owner[t]
-            pending[i][(s, c)] = outcome
+        for t, outcomes in backend.map_unordered(run_chunk, tasks, shared):
+            members, s, c = owner[t]
             bar.update(1)
-            if len(pending[i]) == expected[i]:
+            for i, outcome in zip(members, outcomes, strict=True):
+                pending[i][(s, c)] = outcome
+            for i in members:
+                if len(pending[i]) < expected[i]:
+                    continue
                 rows = []
                 plan = built[i][0]
                 for s_idx, kind in enumerate(sweep.sets):
@@ -922,9 +957,9 @@ def solve_point(
     def fn(x: float) -> np.ndarray:
         value: float | int = round(x) if spec.integer else float(x)
         plan, strategy = apply_point(sweep, {**point, spec.field: value})
-        tasks = planner.tasks(plan, strategy, spec.scenarios, n_max)
-        got: dict[int, ChunkOutcome] = dict(backend.map_unordered(run_chunk, tasks, shared))
-        return np.concatenate([got[k].success for k in range(len(tasks))])
+        tasks = planner.tasks([(plan, strategy)], spec.scenarios, n_max)
+        got = dict(backend.map_unordered(run_chunk, tasks, shared))
+        return np.concatenate([got[k][0].success for k in range(len(tasks))])
 
     n_t = base_plan.n_periods(ppy)
     lay = planner.layout(spec.scenarios, n_t, n_max)

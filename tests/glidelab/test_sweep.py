@@ -46,6 +46,7 @@ RAW: dict[str, Any] = {
     "sweep": {
         "plan": "retiree",
         "chunk_size": 100,
+        "points_per_task": 1,
         "grid": {"equity_share": [0.4, 0.8], "plan.withdrawal.amount": [35_000, 45_000]},
     },
 }
@@ -219,6 +220,16 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path: Path, finished:
     third = CountingBackend()
     again = run_sweep(sweep, tmp_path, backend=third, progress=False, charts=False)
     assert (again.n_resumed, third.calls) == (4, 0)
+
+
+def test_points_per_task_changes_the_tasks_not_the_answers(tmp_path: Path, finished: Any) -> None:
+    counter = CountingBackend()
+    res = run_sweep(
+        _sweep(points_per_task=3), tmp_path, backend=counter, progress=False, charts=False
+    )
+    # Blocks of points 0-2 and 3, each over 3 bootstrap chunks and 1 historical chunk.
+    assert counter.calls == res.n_tasks == 2 * 4
+    pd.testing.assert_frame_equal(res.table, finished.table, check_exact=True)
 
 
 def test_changed_settings_are_not_resumed(tmp_path: Path) -> None:
