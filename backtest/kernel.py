@@ -291,6 +291,38 @@ def _copy_targets(target, mj, shared, t, tw):
 
 
 @_step
+def _state_targets(grid, by_state, t, wealth, tw):
+    """Adaptive targets: ``by_state[t]`` interpolated linearly over ``grid[t]`` at each
+    lane's real ``wealth``, clamped to the grid's ends, as
+    ``backtest.simulate.state_weights`` (the same expression, so both engines agree).
+    """
+    n_s = grid.shape[1]
+    n_a = tw.shape[0]
+    for j in range(BLOCK):
+        x = wealth[j]
+        if x < grid[t, 0]:
+            k = 0
+        elif x >= grid[t, n_s - 1]:
+            k = n_s - 2
+        else:  # binary search: grid[t, k] <= x < grid[t, k + 1]
+            lo = 0
+            hi = n_s - 1
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if grid[t, mid] <= x:
+                    lo = mid
+                else:
+                    hi = mid
+            k = lo
+        g0 = grid[t, k]
+        f = (x - g0) / (grid[t, k + 1] - g0)
+        f = min(max(f, 0.0), 1.0)
+        for a in range(n_a):
+            w0 = by_state[t, k, a]
+            tw[a, j] = w0 + f * (by_state[t, k + 1, a] - w0)
+
+
+@_step
 def _start_flows(c_start, any_ct, any_lk, ct, lk, h, ws, tw, w_end, bal, f_contrib, f_leak):
     """Leakage (a share of the balance cashed out), then the start-of-period
     contribution (buying the target mix). Holdings are ``h * ws`` (``ws``: pro-rata
@@ -577,6 +609,9 @@ def _loop(
     rules,  # CashFlowRules, schedules as (1 or n, T) arrays (kernel_rules)
     trade,  # Trading
     rmd_div,  # (126,) divisor by whole age, NaN where none
+    adaptive,  # True: targets from the state table (grid, by_state), not from target
+    grid,  # (T, S) real wealth grid of the state table (placeholder when not adaptive)
+    by_state,  # (T, S, A) target weights by state
     record,  # 0 summary only, 1 + wealth paths, 2 + flow paths
     wealth,  # (n, T+1) out when recording, else (n, 1): terminal wealth only
     flows,  # (N_FLOWS, n, T) out when recording, else (N_FLOWS, n, 1)
@@ -670,12 +705,18 @@ def _loop(
                 if record >= 1 and j < nb:
                     wealth[s0 + j, 0] = init
             if n_t > 0:
+                if adaptive:  # period 0's targets at the initial balance (w_end)
+                    _state_targets(grid, by_state, 0, w_end, tw)
+                else:
+                    for a in range(n_a):
+                        for j in range(BLOCK):
+                            tw[a, j] = target[mj[j], 0, a]
                 for j in range(BLOCK):
                     w_end[j] = 0.0
                     ws[j] = 1.0
                 for a in range(n_a):
                     for j in range(BLOCK):
-                        h[a, j] = init * target[mj[j], 0, a]
+                        h[a, j] = init * tw[a, j]
                         w_end[j] += h[a, j]
             for t in range(n_t):
                 tt = t % SLAB
@@ -683,7 +724,10 @@ def _loop(
                     _read_slab(
                         returns, inflation, target, lane_s, mj, t, n_t, growth, infl, first_bad
                     )
-                _copy_targets(target, mj, m_step == 0, t, tw)
+                if not adaptive:
+                    _copy_targets(target, mj, m_step == 0, t, tw)
+                elif t > 0:  # by the real wealth at the start of period t, before its flows
+                    _state_targets(grid, by_state, t, w_end, tw)
                 working = t < t_ret
                 any_ct = False
                 any_lk = False

@@ -66,7 +66,7 @@ from backtest.errors import DataError, PlanError
 from backtest.plan import FundedRatio, MoneyLasts, Plan, rmd_divisor
 from backtest.scenarios import Scenarios
 from backtest.types import BoolArray, FloatArray, IntArray, read_only
-from strategies.base import Schedule, Strategy, validate_weights
+from strategies.base import Schedule, StateTable, Strategy, validate_weights
 
 Engine = Literal["auto", "numpy", "numba"]
 
@@ -202,15 +202,26 @@ def _resolve_engine(engine: str, strategy: Strategy, record_weights: bool) -> st
     return engine
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What both engines run on, checked."""
+
+    sub: Scenarios  # cut to the plan's periods and the strategy's assets
+    schedule: Schedule
+    # (1 or n, T, A): validated target weights; for an adaptive strategy 1 where the
+    # state table holds an asset in some state (the missing-data check reads it)
+    target: FloatArray
+    rules: CashFlowRules
+    table: StateTable | None  # an adaptive strategy's targets by wealth, or None
+
+
 def _prepare(
     scenarios: Scenarios,
     plan: Plan,
     strategy: Strategy,
     cash_flows: CashFlowRules | None = None,
-) -> tuple[Scenarios, Schedule, FloatArray, CashFlowRules]:
-    """Check the plan against the scenarios; return the scenarios cut to the plan's
-    periods and the strategy's assets, the schedule, validated target weights
-    (1 or n, T, A) and the cash-flow rules (the plan's, or ``cash_flows`` checked)."""
+) -> _Inputs:
+    """Check the plan, the strategy and any explicit cash flows against the scenarios."""
     ppy = scenarios.periods_per_year
     n_periods = plan.check_periods(ppy)
     if scenarios.n_periods < n_periods:
@@ -225,9 +236,13 @@ def _prepare(
         sub = sub.select(strategy.assets)
     if n_periods != sub.n_periods:
         sub = sub.head(n_periods)
-    target = validate_weights(
-        strategy.target_weights(schedule, sub.returns), strategy.assets, strategy.name
-    )
+    table = _state_table(strategy, schedule)
+    if table is not None:
+        target = (table.weights.max(axis=1) > 0).astype(np.float64)[None]
+    else:
+        target = validate_weights(
+            strategy.target_weights(schedule, sub.returns), strategy.assets, strategy.name
+        )
     if (
         target.ndim != 3
         or target.shape[1] != n_periods
@@ -242,8 +257,47 @@ def _prepare(
             f"(1 or {sub.n_scenarios}, {n_periods}, {len(strategy.assets)})"
         )
     if cash_flows is None:
-        return sub, schedule, target, cash_flow_rules(plan, ppy)
-    return sub, schedule, target, check_cash_flows(cash_flows, plan, sub)
+        rules = cash_flow_rules(plan, ppy)
+    else:
+        rules = check_cash_flows(cash_flows, plan, sub)
+    return _Inputs(sub, schedule, target, rules, table)
+
+
+def _state_table(strategy: Strategy, schedule: Schedule) -> StateTable | None:
+    """The strategy's state table (adaptive strategies), checked against the schedule."""
+    make = getattr(strategy, "state_table", None)
+    if make is None:
+        return None
+    table = make(schedule)
+    if not isinstance(table, StateTable):
+        raise DataError(
+            f"strategy {strategy.name!r}: state_table() returned {type(table).__name__}; "
+            "return a strategies.base.StateTable"
+        )
+    if table.n_periods != schedule.n_periods or table.n_assets != len(strategy.assets):
+        raise DataError(
+            f"strategy {strategy.name!r}: its state table covers {table.n_periods} periods "
+            f"and {table.n_assets} assets; the plan has {schedule.n_periods} periods and "
+            f"the strategy {len(strategy.assets)} assets"
+        )
+    return table
+
+
+def state_weights(table: StateTable, t: int, wealth: FloatArray) -> FloatArray:
+    """Target weights of period ``t`` at real ``wealth`` (USD, (n,)), (A, n).
+
+    Linear interpolation of ``table.weights[t]`` over ``table.wealth_grid[t]``, clamped
+    to the grid's ends: ``w = W[k] + f (W[k+1] - W[k])`` with ``f`` in [0, 1], so a table
+    that is constant in wealth gives its weights exactly. The kernel's
+    ``_state_targets`` computes the same expression.
+    """
+    g = table.wealth_grid[t]
+    w = table.weights[t]
+    k = np.clip(np.searchsorted(g, wealth, side="right") - 1, 0, g.size - 2)
+    g0 = g[k]
+    f = np.clip((wealth - g0) / (g[k + 1] - g0), 0.0, 1.0)
+    w0 = w[k]  # (n, A)
+    return np.ascontiguousarray((w0 + f[:, None] * (w[k + 1] - w0)).T)
 
 
 def check_cash_flows(rules: CashFlowRules, plan: Plan, scenarios: Scenarios) -> CashFlowRules:
@@ -287,16 +341,15 @@ def _missing_data_error(strategy: Strategy, s: int, t: int, a: int) -> DataError
 
 
 def _kernel_pass(
-    sub: Scenarios,
-    plan: Plan,
-    strategy: Strategy,
-    schedule: Schedule,
-    target: FloatArray,
-    rules: CashFlowRules,
-    record: int,
+    strategy: Strategy, inputs: _Inputs, record: int
 ) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:
     """Run ``backtest.kernel`` (record: 0 summary only, 2 every path)."""
-    n, n_t, _ = sub.returns.shape
+    sub, target, table = inputs.sub, inputs.target, inputs.table
+    n, n_t, n_a = sub.returns.shape
+    if table is None:  # (placeholders of the kernel's one compiled type)
+        grid, by_state = np.zeros((1, 2)), np.zeros((1, 2, n_a))
+    else:
+        grid, by_state = table.wealth_grid, table.weights
     wealth = np.empty((n, n_t + 1 if record else 1))
     flows = np.empty((kernel.N_FLOWS, n, n_t if record == 2 else 1))
     summary = np.empty((n, 8))
@@ -306,9 +359,12 @@ def _kernel_pass(
         sub.returns,
         sub.inflation,
         np.ascontiguousarray(target),
-        kernel.kernel_rules(rules),
-        kernel.trading(strategy, schedule.periods_per_year),
+        kernel.kernel_rules(inputs.rules),
+        kernel.trading(strategy, inputs.schedule.periods_per_year),
         kernel.rmd_divisors(),
+        table is not None,
+        np.array(grid, dtype=np.float64, order="C"),
+        np.array(by_state, dtype=np.float64, order="C"),
         record,
         wealth,
         flows,
@@ -356,22 +412,16 @@ def _result(
     )
 
 
-def _run_kernel(
-    sub: Scenarios,
-    plan: Plan,
-    strategy: Strategy,
-    schedule: Schedule,
-    target: FloatArray,
-    rules: CashFlowRules,
-) -> SimulationResult:
-    wealth, flows, _, ruin = _kernel_pass(sub, plan, strategy, schedule, target, rules, 2)
+def _run_kernel(plan: Plan, strategy: Strategy, inputs: _Inputs) -> SimulationResult:
+    wealth, flows, _, ruin = _kernel_pass(strategy, inputs, 2)
+    sub = inputs.sub
     price = _price_index(sub)
     k = kernel
     return _result(
         sub,
         plan,
         strategy,
-        schedule,
+        inputs.schedule,
         price,
         ruin,
         wealth=wealth,
@@ -428,9 +478,10 @@ def simulate(
         Paths of wealth and flows, in real USD of the start date.
     """
     use = _resolve_engine(engine, strategy, record_weights)
-    sub, schedule, target, rules = _prepare(scenarios, plan, strategy, cash_flows)
+    inputs = _prepare(scenarios, plan, strategy, cash_flows)
     if use == "numba":
-        return _run_kernel(sub, plan, strategy, schedule, target, rules)
+        return _run_kernel(plan, strategy, inputs)
+    sub, target = inputs.sub, inputs.target
     nominal = sub.returns
     missing = np.isnan(nominal)
     if missing.any():
@@ -450,7 +501,7 @@ def simulate(
         (1.0 + np.nan_to_num(nominal_tan)) / (1.0 + sub.inflation.T[:, None, :]),
     )
     target_tan = np.ascontiguousarray(target.transpose(1, 2, 0))  # (T, A, 1 or n)
-    return _run(sub, plan, strategy, schedule, target_tan, growth, rules, record_weights)
+    return _run(plan, strategy, inputs, target_tan, growth, record_weights)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -466,16 +517,15 @@ def _time_major(x: FloatArray, n: int) -> FloatArray:
 
 
 def _run(
-    sub: Scenarios,
     plan: Plan,
     strategy: Strategy,
-    schedule: Schedule,
+    inputs: _Inputs,
     target: FloatArray,
     growth: FloatArray,
-    rules: CashFlowRules,
     record_weights: bool,
 ) -> SimulationResult:
     """The time loop. ``target`` is (T, A, 1 or n), ``growth`` (T, A, n): asset-major."""
+    sub, schedule, rules, table = inputs.sub, inputs.schedule, inputs.rules, inputs.table
     n_t, n_a, n = growth.shape
     ppy = rules.periods_per_year
     ages = rules.ages
@@ -507,8 +557,10 @@ def _run(
     reserve = np.zeros(n) if smoothing is not None else None
     reserve_out = np.zeros((n_t + 1, n)) if smoothing is not None else None
 
-    holdings = rules.initial_balance * np.broadcast_to(target[0], (n_a, n)).copy()  # (A, n)
     out_w[0] = rules.initial_balance
+    # adaptive: the targets of period t by the wealth at its start
+    tw = state_weights(table, 0, out_w[0]) if table is not None else target[0]
+    holdings = rules.initial_balance * np.broadcast_to(tw, (n_a, n)).copy()  # (A, n)
     annual_w = np.zeros(n)  # current annual withdrawal (real USD), for yearly rules
     year_growth = np.ones(n)  # portfolio nominal growth over the last 12 months
     year_infl = np.ones(n)
@@ -534,7 +586,10 @@ def _run(
         flows["contributions"][t] += amount
 
     for t in range(n_t):
-        tw = target[t]  # (A, 1) or (A, n)
+        if table is None:
+            tw = target[t]  # (A, 1) or (A, n)
+        elif t > 0:
+            tw = state_weights(table, t, out_w[t])  # (A, n)
         working = t < t_ret
         if working and leak[t].any():
             out = total() * leak[t]
@@ -774,10 +829,9 @@ def simulate_chunked(
         n_chunks += 1
         if summarise is None and _resolve_engine(engine, strategy, False) == "numba":
             # Summary pass: the compiled loop keeps no paths at all.
-            sub, schedule, target, rules = _prepare(chunk, plan, strategy)
-            wealth, _, summary, ruin_c = _kernel_pass(
-                sub, plan, strategy, schedule, target, rules, 0
-            )
+            inputs = _prepare(chunk, plan, strategy)
+            sub = inputs.sub
+            wealth, _, summary, ruin_c = _kernel_pass(strategy, inputs, 0)
             n += sub.n_scenarios
             n_ok += int(success_of(plan, ruin_c, summary[:, 7]).sum())
             terminal.append(wealth[:, 0].copy())

@@ -108,6 +108,64 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class StateTable:
+    """Target weights by real wealth at the start of each period (adaptive policies).
+
+    A strategy that defines ``state_table(self, schedule: Schedule) -> StateTable`` is
+    adaptive: the simulator sets each scenario's target weights for period ``t`` by linear
+    interpolation of ``weights[t]`` over ``wealth_grid[t]`` at that scenario's real
+    wealth at the start of period ``t`` (after period ``t - 1``'s end flows, before period
+    ``t``'s start flows), clamped to the grid's ends, then applies the strategy's
+    rebalancing rule as usual. Only what is known at the start of the period is used.
+
+    Attributes
+    ----------
+    wealth_grid
+        (n_periods, n_states), real USD of the plan's start date, strictly increasing
+        along axis 1; at least two states.
+    weights
+        (n_periods, n_states, n_assets), decimal weights in [0, 1] summing to 1 per row.
+    """
+
+    wealth_grid: FloatArray
+    weights: FloatArray
+
+    def __post_init__(self) -> None:
+        g = np.array(self.wealth_grid, dtype=np.float64)
+        w = np.array(self.weights, dtype=np.float64)
+        if g.ndim != 2 or g.shape[1] < 2:
+            raise StrategyError(
+                f"StateTable.wealth_grid has shape {g.shape}; expected (n_periods, n_states) "
+                "with at least two states"
+            )
+        if w.ndim != 3 or w.shape[:2] != g.shape:
+            raise StrategyError(
+                f"StateTable.weights has shape {w.shape}; expected ({g.shape[0]}, {g.shape[1]}, "
+                "n_assets)"
+            )
+        if not (np.all(np.isfinite(g)) and np.all(np.isfinite(w))):
+            raise StrategyError("StateTable holds NaN or infinity")
+        if np.any(np.diff(g, axis=1) <= 0):
+            t = int(np.argwhere(np.diff(g, axis=1) <= 0)[0, 0])
+            raise StrategyError(
+                f"StateTable.wealth_grid must increase strictly along each row; row {t} does not"
+            )
+        w = validate_weights(w, tuple(str(a) for a in range(w.shape[2])), "StateTable")
+        for v in (g, w):
+            v.flags.writeable = False
+        object.__setattr__(self, "wealth_grid", g)
+        object.__setattr__(self, "weights", w)
+
+    @property
+    def n_periods(self) -> int:
+        return int(self.wealth_grid.shape[0])
+
+    @property
+    def n_assets(self) -> int:
+        return int(self.weights.shape[2])
+
+
+@dataclass(frozen=True)
 class RebalanceRule:
     """When the simulator trades drifted holdings back to the target weights.
 
@@ -211,6 +269,10 @@ class Strategy(Protocol):
         Optional band rule for one asset (crypto sleeves); ``None`` for most strategies.
     smoothing
         Optional income-smoothing overlay; ``None`` for most strategies.
+
+    An adaptive strategy also defines ``state_table(schedule) -> StateTable``; the
+    simulator then reads its targets from the table by the member's wealth (see
+    :class:`StateTable`) and does not call ``target_weights``.
     """
 
     name: str
