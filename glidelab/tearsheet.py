@@ -12,6 +12,7 @@ own scenarios.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -88,7 +89,7 @@ def study_page(
         notes.append(_crypto_note(study, history, monthly))
     if p.strategy:
         notes.append(f"{p.name} holds {p.strategy} today.")
-    return build_tearsheet_data(
+    page = build_tearsheet_data(
         shown,
         history,
         plan=p.plan,
@@ -108,6 +109,8 @@ def study_page(
         notes=notes,
         key=p.name,
     )
+    # The plan's description heads its page (the subtitle): not repeated in the settings.
+    return dataclasses.replace(page, settings=tuple(r for r in page.settings if r[0] != "Plan"))
 
 
 def study_book(
