@@ -27,7 +27,7 @@ from benchmarks import environment
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SECTIONS = ("throughput", "scaling", "bt", "optimizer", "sweep", "adaptive", "crypto")
+SECTIONS = ("throughput", "scaling", "bt", "optimizer", "sweep", "adaptive", "crypto", "serve")
 #: Target of issue #8: simulator within this multiple of the streaming floor.
 TARGET_RATIO = 3.0
 
@@ -150,6 +150,13 @@ def run_crypto_bench(cfg: Config) -> dict[str, object]:
 
     _log("crypto assumption surface: 7 x 7 x 2 x 5 sleeves x 10,000 scenarios x 40 years")
     return bench_crypto.run(quick=cfg.quick, repeat=min(cfg.repeat, 3))
+
+
+def run_serve_bench(cfg: Config) -> dict[str, object]:
+    from benchmarks import bench_serve
+
+    _log("serve: a dropped knot's compute path, 5,000 annual scenarios")
+    return bench_serve.run(quick=cfg.quick, repeat=min(cfg.repeat, 3))
 
 
 def run_optimizer(cfg: Config) -> dict[str, object]:
@@ -424,6 +431,10 @@ def render(env: dict[str, object], cfg: Config, results: dict[str, object], tota
             *bench_crypto.render(results["crypto"]),
             "",
         ]
+    if "serve" in results:
+        from benchmarks import bench_serve
+
+        lines += ["## 8. glidelab serve: a dropped knot", "", *bench_serve.render(results["serve"])]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -477,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         results["adaptive"] = run_adaptive(cfg)
     if "crypto" in a.only:
         results["crypto"] = run_crypto_bench(cfg)
+    if "serve" in a.only:
+        results["serve"] = run_serve_bench(cfg)
     total = time.perf_counter() - t0
     write_text_atomic(a.output, render(env, cfg, results, total))
     write_text_atomic(
