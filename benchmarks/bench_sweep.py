@@ -169,12 +169,14 @@ def run(quick: bool) -> dict[str, Any]:
         cmd += ["--points", str(s["points"]), "--n", str(s["n"]), "--chunk", str(s["chunk"])]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            cases[case] = {"case": case, "error": proc.stderr.strip().splitlines()[-1:]}
+            tail = [line for line in proc.stderr.strip().splitlines() if line.strip()][-3:]
+            cases[case] = {"case": case, "error": " / ".join(tail)}
             continue
         cases[case] = json.loads(proc.stdout.strip().splitlines()[-1])
     out: dict[str, Any] = {"quick": quick, **s, "cores": os.cpu_count(), "cases": cases}
     ok = [c for c in cases.values() if "seconds" in c]
-    out["identical"] = len({c["table_sha256"] for c in ok}) == 1 and len(ok) == len(CASES)
+    # None when a case failed: identity is then unknown, not refuted.
+    out["identical"] = len({c["table_sha256"] for c in ok}) == 1 if len(ok) == len(CASES) else None
     if all("seconds" in cases[c] for c in ("dask_1", "dask_2", "inprocess_1")):
         out["speedup_2_over_1"] = cases["dask_1"]["seconds"] / cases["dask_2"]["seconds"]
         out["dask_overhead"] = cases["dask_1"]["seconds"] / cases["inprocess_1"]["seconds"] - 1
@@ -190,7 +192,8 @@ def render(res: dict[str, Any]) -> list[str]:
     """Markdown lines of the sweep section."""
     lines = [
         f"{res['points']} grid points x {res['n']:,} scenarios x 480 months "
-        f"({res['points'] * res['n']:,} scenario-paths), tasks of {res['chunk']:,} scenarios; "
+        f"({res['points'] * res['n']:,} scenario-paths), tasks of {res['chunk']:,} scenarios "
+        "for 10 grid points; "
         f"machine: {res['cores']} cores."
         + (" **Quick run: not reference figures.**" if res["quick"] else ""),
         "",
@@ -232,7 +235,8 @@ def render(res: dict[str, Any]) -> list[str]:
         f"({_mib(res['chunk_bytes'])}) = baseline + {_mib(bound)}; largest growth measured "
         f"(a worker, or the in-process run): {_mib(worst)} ({'within' if worst <= bound else 'ABOVE'} the bound)."
     )
-    lines.append(f"- Tables identical in every case: {'yes' if res['identical'] else 'NO'}.")
+    same = {True: "yes", False: "NO", None: "unknown (a case failed)"}[res["identical"]]
+    lines.append(f"- Tables identical in every case: {same}.")
     return lines
 
 
