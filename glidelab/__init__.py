@@ -29,6 +29,10 @@ _EXPORTS: dict[str, str] = {
     "Study": "glidelab.study",
     "run_study": "glidelab.run",
     "StudyResult": "glidelab.run",
+    "load_sweep": "glidelab.sweep",
+    "run_sweep": "glidelab.sweep",
+    "dask_client": "glidelab.backends",
+    "bisect_on_crn": "optimize.solve_for",
     # data and scenarios
     "load_history": "backtest.data",
     "load_yahoo": "backtest.data",
