@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import backtest.report.html as html
+import backtest.report.pdf as pdf
 from backtest.io import atomic_directory
-from backtest.report import html, pdf
 from backtest.report.charts import build_charts
 from backtest.report.model import (
     CohortData,

@@ -424,10 +424,11 @@ def test_report_imports_run_one_way() -> None:
             and node.module
             and node.module.startswith("backtest.report")
         } | {
-            alias.name
+            alias.name.rsplit(".", 1)[-1]
             for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) and node.module == "backtest.report"
+            if isinstance(node, ast.Import)
             for alias in node.names
+            if alias.name.startswith("backtest.report.")
         }
         later = imported & set(order[i:])
         assert not later, f"report/{name}.py imports {sorted(later)}"
