@@ -29,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "Study": "glidelab.study",
     "run_study": "glidelab.run",
     "StudyResult": "glidelab.run",
+    "study_tearsheet": "glidelab.run",
+    "describe_plan": "backtest.report.describe",
     "load_sweep": "glidelab.sweep",
     "run_sweep": "glidelab.sweep",
     "dask_client": "glidelab.backends",
