@@ -11,8 +11,10 @@ A sweep file is a study file (every table of :mod:`glidelab.study`) plus two tab
                10), and ``[sweep.grid]``: field = [values], e.g.
                ``"plan.withdrawal.amount" = [30000, 35000]``, ``equity_share = [0.4, 0.6]``.
                ``[sweep.solve]`` (optional): field, lo, hi, target, scenarios (one set),
-               integer, confidence: at every grid point, the value of ``field`` that
-               reaches the target success rate (see :func:`optimize.solve_for.bisect_on_crn`).
+               integer, confidence, per_round (inputs tried per bisection round on one
+               draw of the scenarios, default 7): at every point of the other axes, the
+               value of ``field`` that reaches the target success rate (see
+               :func:`optimize.solve_for.bisect_on_crn`).
                ``[sweep.mortality]`` (optional): sex, birth_year, reading ("cohort" |
                "period"): adds the survival-weighted success (SSA tables).
 ``[compute]``  workers (a LocalCluster on 127.0.0.1), scheduler ("tcp://HOST:PORT"),
@@ -141,6 +143,7 @@ class SolveSpec:
     scenarios: str
     integer: bool = False
     confidence: float = 0.95
+    per_round: int = 7
 
 
 @dataclass(frozen=True)
@@ -285,6 +288,7 @@ def parse_sweep(raw: dict[str, Any], source: str = "<dict>") -> Sweep:
             scenarios=s.string("scenarios", sets[-1], sets),
             integer=s.boolean("integer", False),
             confidence=s.number("confidence", 0.95, 0.5, 0.999),
+            per_round=s.integer("per_round", 7, lo=1),
         )
         if field == "strategy":
             raise StudyError("[sweep.solve].field must be numeric, not 'strategy'")
@@ -954,12 +958,19 @@ def solve_point(
             "cohorts; solve on 'bootstrap' or 'parametric' scenarios"
         )
 
-    def fn(x: float) -> np.ndarray:
-        value: float | int = round(x) if spec.integer else float(x)
-        plan, strategy = apply_point(sweep, {**point, spec.field: value})
-        tasks = planner.tasks([(plan, strategy)], spec.scenarios, n_max)
+    def fn_many(xs: Sequence[float]) -> list[np.ndarray]:
+        # One draw of each chunk serves every x of the round (common random numbers).
+        values = [round(x) if spec.integer else float(x) for x in xs]
+        pairs = [apply_point(sweep, {**point, spec.field: v}) for v in values]
+        tasks = planner.tasks(pairs, spec.scenarios, n_max)
         got = dict(backend.map_unordered(run_chunk, tasks, shared))
-        return np.concatenate([got[k][0].success for k in range(len(tasks))])
+        return [
+            np.concatenate([got[k][j].success for k in range(len(tasks))])
+            for j in range(len(pairs))
+        ]
+
+    def fn(x: float) -> np.ndarray:
+        return fn_many([x])[0]
 
     n_t = base_plan.n_periods(ppy)
     lay = planner.layout(spec.scenarios, n_t, n_max)
@@ -972,5 +983,7 @@ def solve_point(
         integer=spec.integer,
         confidence=spec.confidence,
         n_effective=n_effective(spec.scenarios, n, n_t),
+        fn_many=fn_many,
+        per_round=spec.per_round,
     )
     return res

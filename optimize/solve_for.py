@@ -24,7 +24,7 @@ historical cohorts): it widens the interval honestly.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -89,14 +89,35 @@ class SolveResult:
 class _Evaluator:
     """Call ``fn`` at most once per ``x``, check outcome shape, remember the means."""
 
-    def __init__(self, fn: Callable[[float], np.ndarray]) -> None:
+    def __init__(
+        self,
+        fn: Callable[[float], np.ndarray],
+        fn_many: Callable[[Sequence[float]], Sequence[np.ndarray]] | None = None,
+    ) -> None:
         self.fn = fn
+        self.fn_many = fn_many
         self.outcomes: dict[float, np.ndarray] = {}
         self.n: int | None = None
 
+    def many(self, xs: Sequence[float]) -> list[float]:
+        """Means at every ``x`` of ``xs``, the new ones in one ``fn_many`` call if given."""
+        new = [x for x in dict.fromkeys(xs) if x not in self.outcomes]
+        if self.fn_many is not None and len(new) > 1:
+            outs = list(self.fn_many(new))
+            if len(outs) != len(new):
+                raise SolveError(f"fn_many returned {len(outs)} results for {len(new)} inputs")
+            for x, out in zip(new, outs, strict=True):
+                self._store(x, out)
+        return [self(x) for x in xs]
+
     def __call__(self, x: float) -> float:
         if x not in self.outcomes:
-            out = np.asarray(self.fn(x), dtype=np.float64).reshape(-1)
+            self._store(x, self.fn(x))
+        return float(self.outcomes[x].mean())
+
+    def _store(self, x: float, raw: np.ndarray) -> None:
+        if x not in self.outcomes:
+            out = np.asarray(raw, dtype=np.float64).reshape(-1)
             if out.size == 0 or not np.all(np.isfinite(out)):
                 raise SolveError(
                     f"fn({x!r}) returned {out.size} outcomes with non-finite values; "
@@ -110,7 +131,6 @@ class _Evaluator:
                     "evaluate every x on the same scenarios (common random numbers)"
                 )
             self.outcomes[x] = out
-        return float(self.outcomes[x].mean())
 
 
 def _bisect(
@@ -121,19 +141,31 @@ def _bisect(
     xtol: float,
     integer: bool,
     max_iter: int,
+    per_round: int = 1,
 ) -> tuple[float, float, bool]:
-    """Shrink a (feasible, infeasible) bracket around ``p = target``; return it and convergence."""
+    """Shrink a (feasible, infeasible) bracket around ``p = target``; return it and convergence.
+
+    Each round evaluates ``per_round`` evenly spaced inputs inside the bracket (1: plain
+    bisection) and keeps the adjacent pair that straddles the target: the bracket shrinks
+    by ``per_round + 1`` a round, so a batch-capable ``fn_many`` needs fewer rounds.
+    """
     for _ in range(max_iter):
         gap = abs(infeasible_x - feasible_x)
         if (integer and gap <= 1) or (not integer and gap <= xtol):
             return feasible_x, infeasible_x, True
-        mid = (feasible_x + infeasible_x) / 2
+        step = (infeasible_x - feasible_x) / (per_round + 1)
+        xs = [feasible_x + step * j for j in range(1, per_round + 1)]
         if integer:
-            mid = float(math.floor(mid) if feasible_x < infeasible_x else math.ceil(mid))
-        if ev(mid) >= target:
-            feasible_x = mid
-        else:
-            infeasible_x = mid
+            rnd = math.floor if feasible_x < infeasible_x else math.ceil
+            xs = [float(rnd(x)) for x in xs]
+            xs = [x for x in dict.fromkeys(xs) if x not in (feasible_x, infeasible_x)]
+        # Ordered from the feasible end; p is monotone, so the first miss ends the scan.
+        for x, p in zip(xs, ev.many(xs), strict=True):
+            if p >= target:
+                feasible_x = x
+            else:
+                infeasible_x = x
+                break
     gap = abs(infeasible_x - feasible_x)
     return feasible_x, infeasible_x, (gap <= 1) if integer else (gap <= xtol)
 
@@ -160,6 +192,8 @@ def bisect_on_crn(
     confidence: float = 0.95,
     n_effective: float | None = None,
     max_iter: int = 60,
+    fn_many: Callable[[Sequence[float]], Sequence[np.ndarray]] | None = None,
+    per_round: int = 1,
 ) -> SolveResult:
     """Find the input where the mean outcome crosses ``target``, with its uncertainty.
 
@@ -185,7 +219,14 @@ def bisect_on_crn(
         Effective number of independent scenarios for the standard error (default: the
         number of outcomes). Lower it for overlapping historical cohorts.
     max_iter : int
-        Maximum bisection steps per search.
+        Maximum bisection rounds per search.
+    fn_many : callable, optional
+        ``fn_many(xs) -> [outcomes at x for x in xs]``: several inputs at once (e.g. one
+        scenario draw simulated for every ``x``); same contract as ``fn``.
+    per_round : int
+        Inputs evaluated per round (with ``fn_many``): the bracket shrinks by
+        ``per_round + 1`` a round. The answer is the same feasible boundary (exactly for
+        ``integer``; within ``xtol`` otherwise).
 
     Returns
     -------
@@ -208,10 +249,12 @@ def bisect_on_crn(
         xtol = (hi - lo) * 1e-4
     if not xtol > 0:
         raise SolveError(f"xtol={xtol} must be positive")
+    if per_round < 1:
+        raise SolveError(f"per_round={per_round} must be >= 1")
     lo, hi = float(lo), float(hi)
 
-    ev = _Evaluator(fn)
-    p_lo, p_hi = ev(lo), ev(hi)
+    ev = _Evaluator(fn, fn_many)
+    p_lo, p_hi = ev.many([lo, hi])
     if (p_lo >= target) == (p_hi >= target):
         raise SolveError(
             f"the bracket does not straddle the target {target:g}: the rate is {p_lo:.4g} at "
@@ -219,7 +262,9 @@ def bisect_on_crn(
         )
     increasing = p_hi >= target
     feasible_x, infeasible_x = (hi, lo) if increasing else (lo, hi)
-    x, _, converged = _bisect(ev, feasible_x, infeasible_x, target, xtol, integer, max_iter)
+    x, _, converged = _bisect(
+        ev, feasible_x, infeasible_x, target, xtol, integer, max_iter, per_round
+    )
     if not converged:
         raise SolveError(
             f"bisection did not reach xtol={xtol:g} in {max_iter} steps; raise max_iter"
@@ -249,7 +294,7 @@ def bisect_on_crn(
             censored = True
             continue
         f, i = _tightest_bracket(ev, t, increasing)
-        ends[name], _, _ = _bisect(ev, f, i, t, xtol, integer, max_iter)
+        ends[name], _, _ = _bisect(ev, f, i, t, xtol, integer, max_iter, per_round)
     ci_low, ci_high = sorted((ends["strict"], ends["loose"]))
     # The answer always lies in its own interval (the step function can put it on an end).
     ci_low, ci_high = min(ci_low, x), max(ci_high, x)

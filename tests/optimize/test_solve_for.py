@@ -91,3 +91,35 @@ def test_changing_the_scenarios_between_calls_is_an_error() -> None:
 def test_empty_bracket_is_an_error(lo: float, hi: float) -> None:
     with pytest.raises(SolveError, match="bracket"):
         bisect_on_crn(lambda x: np.ones(3), lo, hi, 0.5)
+
+
+def test_batched_rounds_find_the_same_boundary_in_fewer_rounds() -> None:
+    u = np.random.default_rng(9).uniform(size=3000)
+    batches: list[int] = []
+
+    def fn_many(xs):  # type: ignore[no-untyped-def]
+        batches.append(len(xs))
+        return [u > x for x in xs]
+
+    one = bisect_on_crn(_survivors(u), 0.0, 1.0, 0.9, xtol=1e-9)
+    many = bisect_on_crn(_survivors(u), 0.0, 1.0, 0.9, xtol=1e-9, fn_many=fn_many, per_round=7)
+    # Both are the feasible end of a bracket of width <= xtol around the same step.
+    assert abs(many.x - one.x) <= 1e-9 and many.achieved >= 0.9
+    assert abs(many.ci_low - one.ci_low) <= 1e-9 and abs(many.ci_high - one.ci_high) <= 1e-9
+    # 7 inputs a round shrink the bracket 8-fold: about a third of bisection's 30 rounds.
+    assert len(batches) < one.n_evaluations / 2
+
+
+def test_batched_integer_search_is_exact() -> None:
+    need = np.random.default_rng(10).integers(55, 75, size=400)
+    one = bisect_on_crn(lambda x: need <= x, 40, 90, 0.9, integer=True)
+    many = bisect_on_crn(
+        lambda x: need <= x,
+        40,
+        90,
+        0.9,
+        integer=True,
+        fn_many=lambda xs: [need <= x for x in xs],
+        per_round=5,
+    )
+    assert (many.x, many.ci_low, many.ci_high) == (one.x, one.ci_low, one.ci_high)
