@@ -58,12 +58,30 @@ def reference_simulate(
     ppy: int,
     sleeve: SleeveBand | None = None,
     sleeve_index: int = -1,
+    state_grid: list[list[float]] | None = None,
+    state_weights: list[list[list[float]]] | None = None,
 ) -> RefResult:
-    """Simulate one scenario; ``nominal`` is (T, A), ``weights`` the target (T, A)."""
+    """Simulate one scenario; ``nominal`` is (T, A), ``weights`` the target (T, A).
+
+    With ``state_grid`` (T, S) and ``state_weights`` (T, S, A) the targets of period t
+    are read instead by the real wealth at its start: linear between the two grid points
+    around it, the end rows beyond the grid (an adaptive policy).
+    """
     n_t = round((plan.end_age - plan.start_age) * ppy)
     n_a = len(weights[0])
     t_ret = min(round((plan.retirement_age - plan.start_age) * ppy), n_t)
-    h = [plan.initial_balance * w for w in weights[0]]
+
+    def target(t: int, wealth: float) -> list[float]:
+        if state_grid is None or state_weights is None:
+            return weights[t]
+        grid, rows = state_grid[t], state_weights[t]
+        k = 0  # the last grid interval that starts at or below the wealth
+        while k + 2 < len(grid) and grid[k + 1] <= wealth:
+            k += 1
+        f = min(max((wealth - grid[k]) / (grid[k + 1] - grid[k]), 0.0), 1.0)
+        return [rows[k][a] + f * (rows[k + 1][a] - rows[k][a]) for a in range(n_a)]
+
+    h = [plan.initial_balance * w for w in target(0, plan.initial_balance)]
     res = RefResult(wealth=[plan.initial_balance])
     rule = plan.withdrawal
     frac = {"start": 1.0, "end": 0.0, "split": 0.5}[rule.timing] if rule else 0.0
@@ -82,7 +100,7 @@ def reference_simulate(
 
     for t in range(n_t):
         age = plan.start_age + t / ppy
-        tw = weights[t]
+        tw = target(t, res.wealth[t])
         contrib = _contribution(plan, age, ppy) if t < t_ret else 0.0
         c_in = w_out = fee = cost = 0.0
 

@@ -18,7 +18,7 @@ from backtest.scenarios import Scenarios
 from backtest.simulate import simulate
 from strategies.base import RebalanceRule, Schedule, SleeveBand, StateTable
 from strategies.errors import StrategyError
-from tests.backtest.reference_sim import TableMix
+from tests.backtest.reference_sim import TableMix, reference_simulate
 
 PATHS = (
     "wealth",
@@ -192,3 +192,33 @@ def test_state_tables_are_validated() -> None:
     short = StateTable(strategy.table.wealth_grid[:-1], strategy.table.weights[:-1])
     with pytest.raises(DataError, match="state table covers"):
         simulate(sc, plan, dataclasses.replace(strategy, table=short))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_numpy_engine_matches_the_scalar_reference_with_a_state_table(seed: int) -> None:
+    sc, plan, strategy = _case(seed)
+    sc = sc.take(slice(0, 6))
+    res = simulate(sc, plan, strategy, engine="numpy")
+    ppy = sc.periods_per_year
+    sleeve = strategy.sleeve_band
+    for i in range(sc.n_scenarios):
+        ref = reference_simulate(
+            sc.returns[i].tolist(),
+            sc.inflation[i].tolist(),
+            strategy.table.weights[:, 0].tolist(),  # not read: the table decides
+            plan,
+            strategy.rebalance,
+            ppy,
+            sleeve,
+            strategy.assets.index(sleeve.asset) if sleeve is not None else -1,
+            strategy.table.wealth_grid.tolist(),
+            strategy.table.weights.tolist(),
+        )
+        # The same rules written independently: round-off only, relative to the money
+        # that moved (as in test_simulate_reference).
+        scale = max(float(res.wealth[i].max()), 1.0) * ppy
+        np.testing.assert_allclose(res.wealth[i], ref.wealth, rtol=1e-11, atol=1e-11 * scale)
+        np.testing.assert_allclose(
+            res.withdrawals[i], ref.withdrawals, rtol=1e-11, atol=1e-11 * scale
+        )
+        assert res.ruin_period[i] == ref.ruin_period
