@@ -326,9 +326,9 @@ def _stress(
     shocks[f"correlation {cfg.crash_rho:g} in crash years from retirement"] = PlacedShock(
         CorrelationJump(crypto, study.data.equity, cfg.crash_rho, cfg.crash_threshold), k_ret
     )
+    # A zero sleeve holds the same columns as the others and nothing of Bitcoin.
     strategies = {
-        (f"{s * 100:g}% sleeve" if s > 0 else "no sleeve"): (make(s) if s > 0 else make(0.0))
-        for s in cfg.stress_sleeves
+        (f"{s * 100:g}% sleeve" if s > 0 else "no sleeve"): make(s) for s in cfg.stress_sleeves
     }
     age = min(cfg.wealth_age, plan.end_age)
     return run_stress_table(sc, plan, strategies, shocks, age=age)

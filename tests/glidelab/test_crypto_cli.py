@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 import tomllib
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,9 +34,21 @@ def test_shipped_study_parses_with_the_7x7x2_grid_and_five_sleeves():
     assert c.n_scenarios == 10_000 and c.plan == "lifecycle"
 
 
-def test_quick_run_writes_every_table_and_the_tearsheet(tmp_path, capsys):
-    assert main(["crypto", "--quick", "--quiet", "--out", str(tmp_path)]) == 0
-    folder = tmp_path / "crypto_sleeve"
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> tuple[Path, str]:
+    """One quick run of the shipped study (400 scenarios, a 3 x 3 x 2 grid), shared."""
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("crypto")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["crypto", "--quick", "--quiet", "--out", str(out)]) == 0
+    return out / "crypto_sleeve", buf.getvalue()
+
+
+def test_quick_run_writes_every_table_and_the_tearsheet(quick_run):
+    folder, out = quick_run
     for stem in (*TABLES, "window"):
         frame = pd.read_csv(folder / f"{stem}.csv")
         records = json.loads((folder / f"{stem}.json").read_text())
@@ -50,8 +66,54 @@ def test_quick_run_writes_every_table_and_the_tearsheet(tmp_path, capsys):
     assert (folder / "tearsheet" / "crypto.pdf").read_bytes()[:5] == b"%PDF-"
     settings = json.loads((folder / "settings.json").read_text())
     assert any("PROVENANCE" in n for n in settings["notes"])
-    out = capsys.readouterr().out
     assert "break-even" in out and "worst stress" in out
+
+
+CHROMIUM = shutil.which("chromium")
+_PROBE = """<script>
+window.addEventListener('load', function () {
+  var imgs = Array.from(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  var remote = performance.getEntriesByType('resource').filter(function (e) {
+    return !e.name.startsWith('data:') && !e.name.startsWith('file:');
+  }).length;
+  var p = document.createElement('p');
+  p.id = 'probe';
+  p.textContent = 'images ' + ok + '/' + imgs.length + ' remote ' + remote;
+  document.body.appendChild(p);
+});
+</script></body>"""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium ('chromium') is not installed")
+def test_crypto_html_renders_in_headless_chromium(quick_run, tmp_path):
+    folder, _ = quick_run
+    html = (folder / "tearsheet" / "crypto.html").read_text(encoding="utf-8")
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.replace("</body>", _PROBE), encoding="utf-8")
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-server=127.0.0.1:9",  # any request that slipped through goes nowhere
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        probe.as_uri(),
+    ]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    match = re.search(r"images (\d+)/(\d+) remote (\d+)", dom.stdout)
+    assert match, f"probe did not run; stderr: {dom.stderr[-2000:]}"
+    ok, total, remote = map(int, match.groups())
+    # Two surface heat maps (one per correlation), break-even, rules, risk, history.
+    assert total == 6 and ok == total, f"{ok} of {total} images loaded"
+    assert remote == 0
+    assert "Stress tests" in dom.stdout and "Mt.Gox" in dom.stdout
 
 
 def test_bad_crypto_table_is_a_one_line_study_error(tmp_path, capsys):
