@@ -80,7 +80,7 @@ from backtest.scenarios import Scenarios
 from backtest.simulate import simulate_chunked, success_of
 from backtest.types import periods_per_year
 from glidelab.backends import Backend, backend_for
-from glidelab.run import _history, strategies_for
+from glidelab.run import _history, custom_strategy, strategies_for
 from glidelab.study import StrategyConfig, Study, _Table, parse_study
 from optimize.solve_for import SolveResult, bisect_on_crn
 from strategies import FixedMix
@@ -367,7 +367,16 @@ def grid_points(sweep: Sweep, without: str | None = None) -> list[dict[str, Any]
 
 
 def _strategy_named(study: Study, name: str, sleeve: float | None = None) -> Strategy:
-    """A preset (or, with ``sleeve``, a crypto sleeve on it) built as the study runner does."""
+    """A preset or one of the study's ``[strategies].custom`` glide paths (or, with
+    ``sleeve``, a crypto sleeve on a preset), built as the study runner builds them."""
+    custom = {c.name: c for c in study.strategies.custom}
+    if name in custom:
+        if sleeve is not None:
+            raise StudyError(
+                f"crypto_sleeve sits on a preset; {name!r} is a custom glide path (give it a "
+                "sleeve in [strategies].custom instead)"
+            )
+        return custom_strategy(study, custom[name])
     cfg = StrategyConfig(
         presets=(name,) if sleeve is None else (),
         crypto_sleeves=() if sleeve is None else (float(sleeve),),
@@ -375,7 +384,8 @@ def _strategy_named(study: Study, name: str, sleeve: float | None = None) -> Str
     )
     plans = tuple(dataclasses.replace(p, strategy=None) for p in study.plans)
     built = strategies_for(dataclasses.replace(study, strategies=cfg, plans=plans))
-    return list(built.values())[-1]
+    (strategy,) = built.values()
+    return strategy
 
 
 def apply_point(sweep: Sweep, point: dict[str, Any]) -> tuple[Plan, Strategy]:
@@ -809,8 +819,9 @@ def run_sweep(
     pending: dict[int, dict[tuple[int, int], ChunkOutcome]] = {i: {} for i in expected}
 
     bar = _bar(len(tasks), progress, f"sweep {sweep.name}")
+    results = backend.map_unordered(run_chunk, tasks, shared)
     try:
-        for t, outcomes in backend.map_unordered(run_chunk, tasks, shared):
+        for t, outcomes in results:
             members, s, c = owner[t]
             bar.update(1)
             for i, outcome in zip(members, outcomes, strict=True):
@@ -838,6 +849,10 @@ def run_sweep(
                     on_point(i)
     finally:
         bar.close()
+        # An interrupted sweep stops its backend now (Dask cancels what is queued).
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
 
     table = _table(sweep, points, [existing[k] for k in keys])
     write_text_atomic(out_dir / "sweep.csv", table.to_csv(index=False))

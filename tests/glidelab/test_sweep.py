@@ -133,6 +133,17 @@ def test_grid_point_sets_plan_and_strategy_fields() -> None:
     assert isinstance(sleeve, CryptoSleeve) and sleeve.sleeve_weight == 0.025
 
 
+def test_strategy_axis_takes_the_study_s_custom_glide_paths() -> None:
+    raw = copy.deepcopy(RAW)
+    raw["strategies"] = {
+        "custom": [{"name": "my path", "years_to_retirement": [10, -10], "equity": [0.7, 0.3]}]
+    }
+    raw["sweep"]["grid"] = {"strategy": ["my path", "fixed_60_40"]}
+    sweep = parse_sweep(raw, "test")
+    names = [apply_point(sweep, p)[1].name for p in grid_points(sweep)]
+    assert names[0] == "my path" and names[1] != "my path"
+
+
 def test_impossible_grid_point_is_a_study_error() -> None:
     with pytest.raises(StudyError, match="retirement_age"):
         apply_point(_sweep(), {"plan.retirement_age": 99})  # past end_age 95
