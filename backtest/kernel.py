@@ -20,6 +20,7 @@ forces the reference. Nothing here validates input: ``simulate`` does that befor
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numba
@@ -195,7 +196,7 @@ def growth_tile4(typingctx, returns, growth, s0, s1, s2, s3, u, uu, a0, j, v0, v
     return sig, codegen
 
 
-def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl):
+def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl, tile4=True):
     """Fill ``growth[u - t, a, j]`` (real growth factor) and ``infl[u - t, j]`` (1 +
     inflation) for periods ``t <= u < t1`` of the scenarios ``lane_s``; return how many
     returns were NaN (their growth is left NaN for the caller to fix).
@@ -209,7 +210,8 @@ def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl):
     benchmark machine).
     """
     n_a = returns.shape[2]
-    n_tiled = n_a // 4 * 4 if returns.strides[2] == returns.itemsize else 0
+    contiguous = returns.strides[2] == returns.itemsize
+    n_tiled = n_a // 4 * 4 if tile4 and contiguous else 0
     inv8 = np.empty(8)  # 1 / (1 + inflation) of eight lanes
     n_nan = 0
     for jg in range(0, BLOCK, 8):
@@ -252,13 +254,13 @@ _step = numba.njit(inline="always", error_model="numpy")
 
 
 @_step
-def _read_slab(returns, inflation, target, lane_s, mj, t, n_t, growth, infl, first_bad):
+def _read_slab(returns, inflation, target, lane_s, mj, t, n_t, growth, infl, first_bad, tile4):
     """Read the next SLAB periods of the block's returns once (real growth factors,
     lane-minor); the rare slab with a gap is fixed up after: growth 1, and the first
     period where a held asset has no data is noted per lane."""
     n_a = returns.shape[2]
     t1 = min(n_t, t + SLAB)
-    n_nan = _fill_slab(returns, inflation, lane_s, t, t1, growth, infl)
+    n_nan = _fill_slab(returns, inflation, lane_s, t, t1, growth, infl, tile4)
     if n_nan > 0:  # rare: some asset has no data in this slab
         for j in range(BLOCK):
             s = lane_s[j]
@@ -619,6 +621,7 @@ def _loop(
     ruin,  # (n,) out
     bad,  # (n,) out: 1 + period where a held asset had no data, or 0
     n_chunks,  # scenario blocks are shared out in this many chunks (a few per thread)
+    tile4,  # copy returns four assets at a time with growth_tile4 (see _fill_slab)
 ):
     n, n_t, n_a = returns.shape
     init = rules.initial_balance
@@ -722,7 +725,17 @@ def _loop(
                 tt = t % SLAB
                 if tt == 0:
                     _read_slab(
-                        returns, inflation, target, lane_s, mj, t, n_t, growth, infl, first_bad
+                        returns,
+                        inflation,
+                        target,
+                        lane_s,
+                        mj,
+                        t,
+                        n_t,
+                        growth,
+                        infl,
+                        first_bad,
+                        tile4,
                     )
                 if not adaptive:
                     _copy_targets(target, mj, m_step == 0, t, tw)
@@ -896,9 +909,12 @@ def run_loop(*args) -> None:
     1), so a thread slowed by other work on a shared machine does not hold the rest up
     as it would with a static split.
     """
+    # GLIDELAB_KERNEL_TILE4=0 turns growth_tile4 off (a measurement switch, see the
+    # module docstring); read per call so one benchmark process can interleave both.
+    tile4 = os.environ.get("GLIDELAB_KERNEL_TILE4", "1") != "0"
     previous = numba.set_parallel_chunksize(1)
     try:
-        _compiled(*args, 16 * numba.get_num_threads())
+        _compiled(*args, 16 * numba.get_num_threads(), tile4)
     finally:
         numba.set_parallel_chunksize(previous)
 

@@ -51,7 +51,7 @@ def _fingerprint() -> str:
     """Short hash of the simulator's source files, to spot a simulator changed mid-run."""
     root = Path(__file__).resolve().parent.parent / "backtest"
     h = hashlib.sha1()
-    for name in ("simulate.py", "kernel.py"):
+    for name in ("simulate.py", "kernel.py", "cashflows.py"):
         f = root / name
         if f.exists():
             h.update(f.read_bytes())
