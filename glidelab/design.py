@@ -583,3 +583,31 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, np.generic):
         return x.item()
     return x
+
+
+def small(study: DesignStudy) -> DesignStudy:
+    """A few-second version of ``study`` for the population section of ``glidelab run``."""
+    q = quick(study)
+    return dataclasses.replace(
+        q,
+        design=dataclasses.replace(
+            q.design, member_paths=600, market_paths=100, max_iterations=3, frontier_points=2
+        ),
+        evaluation=dataclasses.replace(
+            q.evaluation,
+            members=200,
+            bootstrap_paths=20,
+            countries=q.evaluation.countries[:3],
+            country_members=40,
+        ),
+    )
+
+
+def population_section(parent: str | Path, seed: int) -> DesignOutcome:
+    """The shipped vintage study at a small scale, written to ``parent/population``."""
+    from glidelab.commands.design import shipped_study_path
+
+    study = dataclasses.replace(
+        small(load_design_study(shipped_study_path())), name="population", seed=int(seed)
+    )
+    return run_design(study, parent)

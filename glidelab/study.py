@@ -18,15 +18,16 @@ with these tables; every key is optional unless marked, and unknown keys are err
 ``[strategies]`` presets (names from ``glidelab strategies``), crypto_sleeves
                  (decimals, e.g. 0.025), crypto_base (preset the sleeves sit on),
                  custom (glide paths drawn by hand, e.g. in ``glidelab serve``: a list
-                 of { name, years_to_retirement, equity, crypto_sleeve, rebalance,
+                 of { name, years_to_retirement, equity, cash, crypto_sleeve, rebalance,
                  rebalance_every_months, rebalance_band }; equity shares are decimals at
                  knots in years to retirement, the rest is in bonds)
 ``[optimize]``   enabled, plan (a plan name), n_scenarios, holdout_n, max_iterations,
                  constraints (monotone_equity, max_change_per_year, crypto_cap),
-                 adaptive (bool: also solve the adaptive glide path, by age and wealth,
-                 of every plan in adaptive_plans, default every plan)
+                 adaptive (bool: with enabled, also solve the adaptive glide path, by
+                 age and wealth, of every plan in adaptive_plans, default every plan)
 ``[analysis]``   withdrawal_rates and equity_shares for the success heatmap
-``[output]``     dir (default "results"), tearsheet (bool)
+``[output]``     dir (default "results"), tearsheet (bool), population (bool: a small fund-design
+                 section of the shipped target_date_2060 vintage, default true)
 
 Amounts are real USD of the start date per year; rates are decimals (0.04 = 4 %).
 """
@@ -126,6 +127,7 @@ SCHEMA: dict[str, Any] = {
                 "name",
                 "years_to_retirement",
                 "equity",
+                "cash",
                 "crypto_sleeve",
                 "rebalance",
                 "rebalance_every_months",
@@ -144,7 +146,7 @@ SCHEMA: dict[str, Any] = {
         "adaptive_plans": None,
     },
     "analysis": {"withdrawal_rates": None, "equity_shares": None},
-    "output": {"dir": None, "tearsheet": None},
+    "output": {"dir": None, "tearsheet": None, "population": None},
 }
 
 
@@ -324,17 +326,19 @@ REBALANCE_RULES = ("calendar", "band", "none")
 
 @dataclass(frozen=True)
 class CustomGlidePath:
-    """A glide path drawn by hand: equity share at knots, the rest in bonds.
+    """A glide path drawn by hand: equity share at knots, the rest in bonds (and cash).
 
     Knots are in years to retirement (25 = 25 years before, -10 = ten years after),
     strictly decreasing (from young to old); ``equity`` holds one decimal share in
-    [0, 1] per knot. ``crypto_sleeve`` (decimal, 0 for none) is laid over the path like
-    the study's ``crypto_sleeves``; ``rebalance`` is a ``RebalanceRule`` kind.
+    [0, 1] per knot, and the optional ``cash`` one share per knot too (equity + cash
+    <= 1; empty: no cash asset). ``crypto_sleeve`` (decimal, 0 for none) is laid over the
+    path like the study's ``crypto_sleeves``; ``rebalance`` is a ``RebalanceRule`` kind.
     """
 
     name: str
     years_to_retirement: tuple[float, ...]
     equity: tuple[float, ...]
+    cash: tuple[float, ...] = ()
     crypto_sleeve: float = 0.0
     rebalance: str = "calendar"
     rebalance_every_months: int = 12
@@ -381,6 +385,7 @@ class OutputConfig:
 
     dir: str = "results"
     tearsheet: bool = True
+    population: bool = True
 
 
 @dataclass(frozen=True)
@@ -513,10 +518,16 @@ def _custom(raw: object, where: str) -> CustomGlidePath:
             f"{where}.years_to_retirement = {list(ytr)} must be strictly decreasing "
             "(young to old, one knot per age)"
         )
+    cash = t.numbers("cash", (), 0, 1)
+    if cash and len(cash) != len(equity):
+        raise StudyError(f"{where}.cash needs one share per knot ({len(equity)}); got {len(cash)}")
+    if any(e + c > 1 + 1e-9 for e, c in zip(equity, cash, strict=False)):
+        raise StudyError(f"{where}: equity + cash exceeds 1 at a knot; lower one of them")
     custom = CustomGlidePath(
         name=t.string("name", None),
         years_to_retirement=ytr,
         equity=equity,
+        cash=cash,
         crypto_sleeve=t.number("crypto_sleeve", 0.0, 0, 0.1),
         rebalance=t.string("rebalance", "calendar", REBALANCE_RULES),
         rebalance_every_months=t.integer("rebalance_every_months", 12, lo=1),
@@ -620,7 +631,9 @@ def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
         equity_shares=an.numbers("equity_shares", AnalysisConfig.equity_shares, 0, 1),
     )
     output = OutputConfig(
-        dir=out.string("dir", "results"), tearsheet=out.boolean("tearsheet", True)
+        dir=out.string("dir", "results"),
+        tearsheet=out.boolean("tearsheet", True),
+        population=out.boolean("population", True),
     )
     study = Study(
         name=s.string("name", "study"),
