@@ -34,6 +34,7 @@ from backtest.io import atomic_directory
 from backtest.plan import ConstantReal, Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import funded_ratio, simulate
+from glidelab.design import population_section
 from glidelab.outputs import check_output_folder
 from glidelab.search import SearchRun, run_search, write_search
 from glidelab.study import CustomGlidePath, Study
@@ -265,6 +266,9 @@ def run_study(
             _tearsheet(study, history, strategies, sets_by_plan, tmp / "tearsheet")
         log("- reproducing the Trinity study")
         _trinity(tmp / "validation")
+        if study.output.population:
+            log("- fund design for a small population of the 2060 vintage (glidelab design)")
+            population_section(tmp, study.seed)
     return StudyResult(study, table, search, summary, out_dir)
 
 
