@@ -328,6 +328,8 @@ class FundDesigner:
         if missing:
             raise OptimizationError(f"assets {missing} are not in the design data {data.assets}")
         self.cols = [data.assets.index(a) for a in self.assets]
+        if len(self.assets) < 2:
+            raise OptimizationError("a glide path needs at least two assets to allocate between")
         self.target_age = float(target_age)
         self.c = constraints or FundConstraints()
         self.beta = beta
@@ -444,14 +446,21 @@ class FundDesigner:
 
         m = self.data.n
         k, n_a = self.knot_ages.size, len(self.assets)
-        jac = cp.Parameter((m, k * n_a))
+        # Weights sum to one at every knot: z = 1/A + U N' with N a basis of {v: sum v = 0},
+        # so the conic program carries A - 1 columns per knot instead of A (the dense
+        # Jacobian block dominates the solve).
+        basis = np.vstack([np.eye(n_a - 1), -np.ones((1, n_a - 1))])  # (A, A - 1)
+        zb = np.full((k, n_a), 1.0 / n_a)
+        n_u = k * (n_a - 1)
+        jac = cp.Parameter((m, n_u))
         off = cp.Parameter(m)
         zp = cp.Parameter((k, n_a))
         rho = cp.Parameter(nonneg=True)
         if objective == "success":
-            y = cp.Variable((k, n_a))
+            v = cp.Variable((k, n_a - 1))
             a = cp.Variable(nonneg=True)
-            hinge = cp.pos(1.0 - cp.multiply(off, a) - jac @ cp.vec(y, order="C"))
+            y = a * zb + v @ basis.T
+            hinge = cp.pos(1.0 - cp.multiply(off, a) - jac @ cp.vec(v, order="C"))
             cons = [*self.constraints(y, a), cp.abs(y - a * zp) <= rho * a, a <= _A_MAX]
             prob = cp.Problem(cp.Minimize(cp.sum(hinge) / m), cons)
 
@@ -459,8 +468,9 @@ class FundDesigner:
                 return np.asarray(y.value) / max(float(a.value), 1e-12)
 
         else:
-            z = cp.Variable((k, n_a))
-            x_lin = off + jac @ cp.vec(z, order="C")
+            u = cp.Variable((k, n_a - 1))
+            z = zb + u @ basis.T
+            x_lin = off + jac @ cp.vec(u, order="C")
             c_var = cp.Variable()
             short = c_var + cp.sum(cp.pos(cp.pos(-x_lin) - c_var)) / (m * (1 - self.beta))
             cons = [*self.constraints(z, 1.0), cp.abs(z - zp) <= rho]
@@ -468,9 +478,9 @@ class FundDesigner:
                 c2 = cp.Variable()
                 cons.append(c2 + cp.sum(cp.pos(-x_lin - c2)) / (m * p_level) <= 0)
             if objective == "income":
-                rr_jac = cp.Parameter(k * n_a)
+                rr_jac = cp.Parameter(n_u)
                 rr_off = cp.Parameter()
-                goal = cp.Maximize(rr_off + rr_jac @ cp.vec(z, order="C"))
+                goal = cp.Maximize(rr_off + rr_jac @ cp.vec(u, order="C"))
             else:
                 goal = cp.Minimize(short)
             prob = cp.Problem(goal, cons)
@@ -494,17 +504,19 @@ class FundDesigner:
             w = self.weights(cur.knots)
             mg = margins(self.data, w, gradients=True)
             assert mg.dx_dw is not None and mg.dwret_dw is not None
-            j = np.einsum("mta,tk->mka", mg.dx_dw[:, :, self.cols], self.M).reshape(m, -1)
-            jac.value = j
-            off.value = mg.x - j @ cur.knots.ravel()
+            j = np.einsum("mta,tk->mka", mg.dx_dw[:, :, self.cols], self.M)  # (m, K, A)
+            jac.value = (j @ basis).reshape(m, -1)
+            # x ~ x0 + J (z - z0) = (x0 - J z0 + J zb) + J N u
+            off.value = mg.x + j.reshape(m, -1) @ (zb - cur.knots).ravel()
             zp.value = cur.knots
             rho.value = r
             if objective == "income":
-                jw = np.einsum("mta,tk->mka", mg.dwret_dw[:, :, self.cols], self.M).reshape(m, -1)
-                d_rr = jw / (self.data.annuity_factor * self.data.final_salary)[:, None]
+                jw = np.einsum("mta,tk->mka", mg.dwret_dw[:, :, self.cols], self.M)
+                per = 1.0 / (self.data.annuity_factor * self.data.final_salary)
+                g_rr = np.einsum("mka,m->ka", jw, per) / m  # d mean(rr) / dz, (K, A)
                 rr0 = replacement_ratios(self.data, mg.wealth_at_retirement)
-                rr_jac.value = d_rr.mean(axis=0)
-                rr_off.value = float(rr0.mean() - d_rr.mean(axis=0) @ cur.knots.ravel())
+                rr_jac.value = (g_rr @ basis).ravel()
+                rr_off.value = float(rr0.mean() + g_rr.ravel() @ (zb - cur.knots).ravel())
             try:
                 _solve(prob, self.solvers, self.fallbacks, f"fund design ({objective})")
                 cand = self.project(np.clip(z_of(), 0.0, 1.0))
