@@ -27,7 +27,17 @@ from benchmarks import environment
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SECTIONS = ("throughput", "scaling", "bt", "optimizer", "sweep", "adaptive", "crypto", "serve")
+SECTIONS = (
+    "throughput",
+    "scaling",
+    "bt",
+    "optimizer",
+    "sweep",
+    "adaptive",
+    "crypto",
+    "serve",
+    "population",
+)
 #: Target of issue #8: simulator within this multiple of the streaming floor.
 TARGET_RATIO = 3.0
 
@@ -157,6 +167,13 @@ def run_serve_bench(cfg: Config) -> dict[str, object]:
 
     _log("serve: a dropped knot's compute path, 5,000 annual scenarios")
     return bench_serve.run(quick=cfg.quick, repeat=min(cfg.repeat, 3))
+
+
+def run_population_bench(cfg: Config) -> dict[str, object]:
+    from benchmarks import bench_population
+
+    _log("population: 20,000 member-path design search; 1,000,000 member-paths scored")
+    return bench_population.run(quick=cfg.quick)
 
 
 def run_optimizer(cfg: Config) -> dict[str, object]:
@@ -435,6 +452,15 @@ def render(env: dict[str, object], cfg: Config, results: dict[str, object], tota
         from benchmarks import bench_serve
 
         lines += ["## 8. glidelab serve: a dropped knot", "", *bench_serve.render(results["serve"])]
+    if "population" in results:
+        from benchmarks import bench_population
+
+        lines += [
+            "",
+            "## 9. Fund design for a population",
+            "",
+            *bench_population.render(results["population"]),
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -490,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
         results["crypto"] = run_crypto_bench(cfg)
     if "serve" in a.only:
         results["serve"] = run_serve_bench(cfg)
+    if "population" in a.only:
+        results["population"] = run_population_bench(cfg)
     total = time.perf_counter() - t0
     write_text_atomic(a.output, render(env, cfg, results, total))
     write_text_atomic(
