@@ -44,13 +44,13 @@ MEMORY_CHUNKS = 6
 
 
 def sizes(quick: bool) -> dict[str, int]:
-    """Grid points, scenarios per point and scenarios per task."""
+    """Grid points, scenarios per point, scenarios per task and grid points per task."""
     if quick:
-        return {"points": 4, "n": 5_000, "chunk": 2_500}
-    return {"points": 100, "n": 100_000, "chunk": 10_000}
+        return {"points": 4, "n": 5_000, "chunk": 2_500, "per_task": 4}
+    return {"points": 100, "n": 100_000, "chunk": 10_000, "per_task": 10}
 
 
-def make_sweep(points: int, n: int, chunk: int, seed: int = 20_240_101) -> Any:
+def make_sweep(points: int, n: int, chunk: int, per_task: int = 10, seed: int = 20_240_101) -> Any:
     """The benchmark sweep: ``points`` = k x k withdrawal rates x equity shares."""
     from benchmarks.workload import N_PERIODS, benchmark_plan
     from glidelab.sweep import parse_sweep
@@ -89,6 +89,7 @@ def make_sweep(points: int, n: int, chunk: int, seed: int = 20_240_101) -> Any:
             "scenarios": ["bootstrap"],
             "n_scenarios": n,
             "chunk_size": chunk,
+            "points_per_task": per_task,
             "grid": {"plan.withdrawal.rate": rates, "equity_share": shares},
         },
     }
@@ -112,15 +113,21 @@ def _warm() -> int:
     return _maxrss()
 
 
-def run_case(case: str, points: int, n: int, chunk: int) -> dict[str, Any]:
+def run_case(case: str, points: int, n: int, chunk: int, per_task: int) -> dict[str, Any]:
     """Run one case in this process; return its figures."""
     from glidelab.backends import dask_client
     from glidelab.sweep import run_sweep
 
-    sweep = make_sweep(points, n, chunk)
+    sweep = make_sweep(points, n, chunk, per_task)
     out = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
     baseline = _maxrss()
-    res: dict[str, Any] = {"case": case, "points": points, "n": n, "chunk": chunk}
+    res: dict[str, Any] = {
+        "case": case,
+        "points": points,
+        "n": n,
+        "chunk": chunk,
+        "per_task": per_task,
+    }
     try:
         if case.startswith("inprocess"):
             threads = None if case == "inprocess_all" else 1
@@ -159,14 +166,18 @@ def chunk_bytes(chunk: int) -> int:
     return estimate_bytes(chunk, N_PERIODS, 4)
 
 
-def run(quick: bool) -> dict[str, Any]:
-    """Every case in a fresh process; figures and ratios from this one run."""
-    s = sizes(quick)
+def run(quick: bool, **override: int | None) -> dict[str, Any]:
+    """Every case in a fresh process; figures and ratios from this one run.
+
+    ``override``: points, n, chunk, per_task instead of the size's defaults.
+    """
+    s = {**sizes(quick), **{k: v for k, v in override.items() if v is not None}}
     cases = {}
     for case in CASES:
         print(f"[{time.strftime('%H:%M:%S')}] sweep benchmark: {case}", file=sys.stderr, flush=True)
         cmd = [sys.executable, "-m", "benchmarks.bench_sweep", "--case", case]
         cmd += ["--points", str(s["points"]), "--n", str(s["n"]), "--chunk", str(s["chunk"])]
+        cmd += ["--per-task", str(s["per_task"])]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             tail = [line for line in proc.stderr.strip().splitlines() if line.strip()][-3:]
@@ -193,7 +204,7 @@ def render(res: dict[str, Any]) -> list[str]:
     lines = [
         f"{res['points']} grid points x {res['n']:,} scenarios x 480 months "
         f"({res['points'] * res['n']:,} scenario-paths), tasks of {res['chunk']:,} scenarios "
-        "for 10 grid points; "
+        f"for {res['per_task']} grid points; "
         f"machine: {res['cores']} cores."
         + (" **Quick run: not reference figures.**" if res["quick"] else ""),
         "",
@@ -246,14 +257,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--points", type=int)
     p.add_argument("--n", type=int)
     p.add_argument("--chunk", type=int)
+    p.add_argument("--per-task", type=int, help="grid points per task")
     p.add_argument("--quick", action="store_true", help="all cases at the quick size")
     a = p.parse_args(argv)
     if a.case:
         s = sizes(a.quick)
-        res = run_case(a.case, a.points or s["points"], a.n or s["n"], a.chunk or s["chunk"])
+        res = run_case(
+            a.case,
+            a.points or s["points"],
+            a.n or s["n"],
+            a.chunk or s["chunk"],
+            a.per_task or s["per_task"],
+        )
         print(json.dumps(res))
         return 0
-    res = run(a.quick)
+    res = run(a.quick, points=a.points, n=a.n, chunk=a.chunk, per_task=a.per_task)
     print("\n".join(render(res)))
     return 0
 
