@@ -441,3 +441,53 @@ def write_adaptive_atomic(run: AdaptiveRun, out_dir: Path) -> Path:
     with atomic_directory(out_dir) as tmp:
         write_adaptive(run, tmp)
     return Path(out_dir)
+
+
+# --------------------------------------------------------------------------- study runs
+
+
+def study_adaptive_runs(
+    study: Study, *, progress: bool = False, log=lambda _m: None
+) -> dict[str, AdaptiveRun]:
+    """The adaptive runs ``[optimize] adaptive = true`` asks for (``glidelab run``): every
+    plan in ``adaptive_plans`` (default every plan), sized by the ``[optimize]`` table
+    (training and evaluation scenarios, SCP iterations); the grid-convergence check and
+    the frontiers are left to ``glidelab optimize --adaptive``."""
+    op = study.optimize
+    if not (op.enabled and op.adaptive):  # part of the [optimize] section: off with it
+        return {}
+    settings = AdaptiveSettings(
+        n_scenarios=op.holdout_n,
+        train_n=op.n_scenarios,
+        scp_iterations=op.max_iterations,
+        convergence=False,
+        frontier=False,
+        survival=False,
+    )
+    names = op.adaptive_plans or tuple(p.name for p in study.plans)
+    return {
+        name: run_adaptive(study, settings, plan_name=name, progress=progress, log=log)
+        for name in names
+    }
+
+
+def adaptive_summary(runs: dict[str, AdaptiveRun]) -> str:
+    """Lines for a study's summary: per plan, the promise and the paired gain (i.i.d.)."""
+    lines = []
+    for name, run in runs.items():
+        ev = run.evaluations["iid"]
+        me, scp = ev.rows[0], ev.rows[1]
+        lines.append(
+            f"Adaptive glide path (plan {name!r}, dynamic programming on the history's years "
+            f"drawn i.i.d.): promises {100 * run.promise.promised:.1f} %, simulated "
+            f"{100 * me.success:.1f} % on {ev.n_scenarios} fresh i.i.d. scenarios, "
+            f"{100 * scp.diff:+.1f} pp (s.e. {100 * scp.diff_se:.1f}) over the best "
+            f"deterministic path; held out: "
+            + ", ".join(
+                f"{label} {100 * e.rows[0].success:.1f} % ({100 * e.rows[1].diff:+.1f} pp)"
+                for label, e in run.evaluations.items()
+                if label != "iid"
+            )
+            + f". Files: adaptive/{name}/."
+        )
+    return ("\n" + "\n\n".join(lines) + "\n") if lines else ""

@@ -95,7 +95,16 @@ def policy_map_figure(
         (policy.value, "success probability promised from here", "magma", (0.0, 1.0)),
     )
     for ax, (z, label, cmap, (lo, hi)) in zip(axes, panels, strict=True):
-        mesh = ax.pcolormesh(x_grid, y_nodes, z, cmap=cmap, vmin=lo, vmax=hi, shading="gouraud")
+        mesh = ax.pcolormesh(
+            x_grid,
+            y_nodes,
+            z,
+            cmap=cmap,
+            vmin=lo,
+            vmax=hi,
+            shading="gouraud",
+            rasterized=True,  # a raster in the PDF: 70 x 401 shaded cells as vectors weigh MBs
+        )
         fig.colorbar(mesh, ax=ax, label=label, fraction=0.05)
         if band is not None:
             for p, style in ((band.p50, "-"), (band.p10, "--"), (band.p90, "--")):
