@@ -109,8 +109,9 @@ def _sleeve(study: Study, base: Strategy, size: float, name: str | None = None) 
 
 
 def custom_strategy(study: Study, c: CustomGlidePath) -> Strategy:
-    """The strategy of a hand-drawn glide path: equity/bonds at the knots, linear between,
-    with its Bitcoin sleeve (none when ``crypto_sleeve`` is 0) and rebalancing rule."""
+    """The strategy of a hand-drawn glide path: equity/bonds (and cash, when the path
+    has a cash share) at the knots, linear between, with its Bitcoin sleeve (none when
+    ``crypto_sleeve`` is 0) and rebalancing rule."""
     d = study.data
     try:
         rule = RebalanceRule(
@@ -118,11 +119,15 @@ def custom_strategy(study: Study, c: CustomGlidePath) -> Strategy:
             every_months=c.rebalance_every_months,
             band=c.rebalance_band,
         )
+        cash = c.cash or (0.0,) * len(c.equity)
         path = GlidePath(
             name=c.name,
-            assets=(d.equity, d.bonds),
+            assets=(d.equity, d.bonds, d.cash) if c.cash else (d.equity, d.bonds),
             knots_years_to_retirement=c.years_to_retirement,
-            weights=tuple((e, 1.0 - e) for e in c.equity),
+            weights=tuple(
+                (e, 1.0 - e - k, k) if c.cash else (e, 1.0 - e)
+                for e, k in zip(c.equity, cash, strict=True)
+            ),
             rebalance=rule,
             equity_asset=d.equity,
             source="drawn by hand ([strategies].custom)",

@@ -61,7 +61,8 @@ table.gl-res td { padding: 2px 10px 2px 0; }
 _CLAMP_JS = """
 const d = source.data; let changed = false;
 for (let i = 0; i < d.y.length; i++) {
-  const y = Math.min(1, Math.max(0, d.y[i]));
+  const c = d.cash && Number.isFinite(d.cash[i]) ? d.cash[i] : 0;
+  const y = Math.min(1 - c, Math.max(0, d.y[i]));
   const x = Math.min(hi, Math.max(lo, d.x[i]));
   if (y !== d.y[i] || x !== d.x[i]) { d.y[i] = y; d.x[i] = x; changed = true; }
 }
@@ -95,6 +96,13 @@ class Workbench:
         self._apply(self.view, None)
 
     # ---------------------------------------------------------------- widgets
+
+    @staticmethod
+    def _knot_data(v: View) -> dict[str, list[float]]:
+        data = {"x": list(v.ages), "y": list(v.equity)}
+        if v.cash:
+            data["cash"] = list(v.cash)
+        return data
 
     def _error(self) -> pn.pane.HTML:
         return pn.pane.HTML("", css_classes=["gl-error"], margin=(0, 10))
@@ -311,7 +319,8 @@ class Workbench:
     def _charts(self) -> None:
         v = self.view
         start, _, end = self._ages()
-        self.knots = ColumnDataSource(data={"x": list(v.ages), "y": list(v.equity)})
+        self.knots = ColumnDataSource(data=self._knot_data(v))
+        self.cash_src = ColumnDataSource(data={"x": [], "y": []})
         self.path_src = ColumnDataSource(data={"x": [], "y": []})
         self.base_src = ColumnDataSource(data={"x": [], "y": []})
         self.opt_src = ColumnDataSource(data={"x": [], "y": []})
@@ -339,7 +348,11 @@ class Workbench:
         )
         p.line("x", "y", source=self.path_src, color="#1f4e79", line_width=3, legend_label="drawn")
         pts = p.scatter("x", "y", source=self.knots, size=14, color="#1f4e79", line_color="white")
-        tool = PointDrawTool(renderers=[pts], add=True, empty_value=0.5)
+        p.line(
+            "x", "y", source=self.cash_src, color="#6a8d3a", line_dash="dotted", legend_label="cash"
+        )
+        # A knot added by a click has no cash share yet (NaN): the server interpolates it.
+        tool = PointDrawTool(renderers=[pts], add=True, empty_value=float("nan"))
         p.add_tools(
             tool, HoverTool(renderers=[pts], tooltips=[("age", "@x"), ("equity", "@y{0%}")])
         )
@@ -511,20 +524,39 @@ class Workbench:
     def _on_knots(self, attr: str, old: Any, new: Any) -> None:
         if self._syncing:
             return
-        start, _, end = self._ages()
-        xs = [float(x) for x in new.get("x", [])]
-        ys = [float(y) if y is not None and np.isfinite(y) else 0.5 for y in new.get("y", [])]
-        # Snap to whole years and whole percent, inside the plan's ages and [0, 1]; a knot
-        # dropped on another's age replaces it (the later one in the list wins).
-        snapped: dict[float, float] = {}
-        for x, y in zip(xs, ys, strict=False):
-            if not np.isfinite(x):
-                continue
-            snapped[float(min(max(round(x), start), end))] = round(min(max(y, 0.0), 1.0), 2)
-        ages = tuple(sorted(snapped))
-        view = replace(self.view, ages=ages, equity=tuple(snapped[a] for a in ages))
+        xs = [_finite(x) for x in new.get("x", [])]
+        ys = [_finite(y, 0.5) for y in new.get("y", [])]
+        cs = [_finite(c) for c in new.get("cash", [float("nan")] * len(xs))]
         self._set_preset_label("(drawn)")
-        self._apply(view, "knots")
+        self._apply(self._snapped(xs, ys, cs), "knots")
+
+    def _snapped(self, xs: list[float], ys: list[float], cs: list[float]) -> View:
+        """The view with these knots, snapped to whole years and whole percent inside the
+        plan's ages, equity in [0, 1 - cash]. A knot dropped on another's age replaces it
+        (the later one in the list wins); a new knot's cash share is interpolated."""
+        start, _, end = self._ages()
+        rows: dict[float, tuple[float, float]] = {}
+        for x, y, c in zip(xs, ys, cs, strict=False):
+            if np.isfinite(x):
+                rows[float(min(max(round(x), start), end))] = (y, c)
+        ages = tuple(sorted(rows))
+        cash: tuple[float, ...] = ()
+        if self.view.cash:
+            ka = [a for a in ages if np.isfinite(rows[a][1])]
+            kc = [rows[a][1] for a in ka]
+
+            def share(a: float) -> float:
+                c = rows[a][1]
+                if np.isfinite(c):
+                    return min(max(c, 0.0), 1.0)
+                return round(float(np.interp(a, ka, kc)), 2) if ka else 0.0
+
+            cash = tuple(share(a) for a in ages)
+        top = cash or (0.0,) * len(ages)
+        equity = tuple(
+            round(min(max(rows[a][0], 0.0), 1.0 - k), 2) for a, k in zip(ages, top, strict=True)
+        )
+        return replace(self.view, ages=ages, equity=equity, cash=cash)
 
     def _set_preset_label(self, value: str) -> None:
         if self.preset.value != value:
@@ -543,11 +575,10 @@ class Workbench:
             self.errors["knots"].object = "no room for another knot (one per whole year)"
             return
         age = float(round((ages[i] + ages[i + 1]) / 2))
-        eq = float(np.interp(age, self.view.ages, self.view.equity)) if self.view.ages else 0.5
-        snapped = dict(zip(self.view.ages, self.view.equity, strict=True))
-        snapped[age] = round(eq, 2)
-        new = tuple(sorted(snapped))
-        self._apply(replace(self.view, ages=new, equity=tuple(snapped[a] for a in new)), "knots")
+        v = self.view
+        eq = float(np.interp(age, v.ages, v.equity)) if v.ages else 0.5
+        cash = list(v.cash) if v.cash else [float("nan")] * len(v.ages)
+        self._apply(self._snapped([*v.ages, age], [*v.equity, eq], [*cash, float("nan")]), "knots")
 
     def _on_remove(self, event: Any) -> None:
         idx = set(self.knots.selected.indices)
@@ -559,6 +590,7 @@ class Workbench:
             self.view,
             ages=tuple(self.view.ages[i] for i in keep),
             equity=tuple(self.view.equity[i] for i in keep),
+            cash=tuple(self.view.cash[i] for i in keep) if self.view.cash else (),
         )
         self.knots.selected.indices = []
         self._apply(view, "knots")
@@ -646,10 +678,11 @@ class Workbench:
         start, retire, end = self._ages()
         self._syncing = True
         try:
-            if list(self.knots.data["x"]) != list(v.ages) or list(self.knots.data["y"]) != list(
-                v.equity
-            ):
-                self.knots.data = {"x": list(v.ages), "y": list(v.equity)}
+            data = self._knot_data(v)
+            if any(list(self.knots.data.get(k, [])) != data[k] for k in data) or len(
+                self.knots.data
+            ) != len(data):
+                self.knots.data = data
         finally:
             self._syncing = False
         self.path_fig.x_range.start, self.path_fig.x_range.end = start - 1, end + 1
@@ -660,6 +693,10 @@ class Workbench:
             self.path_src.data = {"x": xs, "y": ys}
         else:
             self.path_src.data = {"x": [], "y": []}
+        if v.cash:
+            self.cash_src.data = {"x": [start, *v.ages, end], "y": [v.cash[0], *v.cash, v.cash[-1]]}
+        else:
+            self.cash_src.data = {"x": [], "y": []}
         if self._optimised is not None:
             ytr, eq = self._optimised
             ages = sorted(zip((retire - y for y in ytr), eq, strict=True))
@@ -669,8 +706,12 @@ class Workbench:
         else:
             self.opt_src.data = {"x": [], "y": []}
         knots = json.dumps([[a, e] for a, e in zip(v.ages, v.equity, strict=True)])
+        cash = v.cash or (0.0,) * len(v.ages)
         rows = "".join(
-            f"<td>{a:g}: {100 * e:.0f}&nbsp;%</td>" for a, e in zip(v.ages, v.equity, strict=True)
+            f"<td>{a:g}: {100 * e:.0f}&nbsp;%"
+            + (f" (cash {100 * c:.0f}&nbsp;%)" if v.cash else "")
+            + "</td>"
+            for a, e, c in zip(v.ages, v.equity, cash, strict=True)
         )
         self.knot_table.object = f"<table class='gl-knots' id='gl-knots' data-knots='{knots}'><tr><td>knots (age: equity)</td>{rows}</tr></table>"
 
@@ -807,6 +848,15 @@ class Workbench:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = (self.out_root / f"{self.good.member.get('name', 'view')}-{stamp}").resolve()
         self._start_job("tearsheet", to_raw(self.good), str(out))
+
+
+def _finite(x: Any, default: float = float("nan")) -> float:
+    """A number from the browser (None or NaN for an empty cell) as a float."""
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return default
+    return f if np.isfinite(f) else default
 
 
 def create_app(template: dict[str, Any], out_root: Path) -> pn.viewable.Viewable:

@@ -67,7 +67,12 @@ class Job:
     def poll(self) -> tuple[str, Any] | None:
         """``("ok", result)`` or ``("error", message)`` once finished, else ``None``."""
         if self.conn.poll():
-            msg = self.conn.recv()
+            try:
+                msg = self.conn.recv()
+            except EOFError:  # the child died before it could answer
+                self.process.join(timeout=5)
+                code = self.process.exitcode
+                return ("error", f"the {self.name} job stopped (exit code {code})")
             self.process.join(timeout=5)
             return msg  # type: ignore[no-any-return]
         if not self.process.is_alive():

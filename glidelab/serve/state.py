@@ -19,10 +19,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from backtest.errors import GlidelabError, StudyError
 from glidelab.study import Study, parse_study
 from strategies import FixedMix, GlidePath, preset
-from strategies.presets import PRESETS
+from strategies.presets import BONDS, CASH, EQUITY, PRESETS
 from strategies.target_date import AgeBasedMix
 
 #: Name of the hand-drawn path in tables and in the saved study.
@@ -61,6 +63,9 @@ class View:
         The member's ``[[plans]]`` table (raw values as typed; validated by the schema).
     ages, equity
         Knots of the drawn path: ages in years, equity shares as decimals in [0, 1].
+    cash
+        Cash (T-bill) share at each knot, decimals, or empty for an equity/bond path (a
+        preset with cash, e.g. Fidelity's, keeps its cash shares while equity is dragged).
     sleeve
         Bitcoin sleeve, decimal of the portfolio (0 for none).
     before_data
@@ -83,6 +88,7 @@ class View:
     member: dict[str, Any] = field(compare=False)
     ages: tuple[float, ...]
     equity: tuple[float, ...]
+    cash: tuple[float, ...] = ()
     sleeve: float = 0.0
     before_data: str = "cash"
     proxy: tuple[float, float] = (0.0, 0.6)
@@ -154,6 +160,7 @@ def initial_view(template: dict[str, Any]) -> View:
             view,
             ages=tuple(r - y for y in c.years_to_retirement),
             equity=c.equity,
+            cash=c.cash,
             sleeve=c.crypto_sleeve,
             rebalance=c.rebalance,
             rebalance_every_months=c.rebalance_every_months,
@@ -166,33 +173,39 @@ def initial_view(template: dict[str, Any]) -> View:
 
 
 def drawable_presets() -> list[str]:
-    """Presets the chart can start from: every target-date path and fixed mix."""
+    """Presets the chart can start from: every target-date path and fixed mix (of
+    equity and bonds, and cash for a glide path that holds it)."""
     out = []
     for name in PRESETS:
         try:
             s = preset(name)
         except (GlidelabError, ValueError):
             continue
-        if isinstance(s, GlidePath | AgeBasedMix | FixedMix) and len(s.assets) == 2:
+        two = tuple(s.assets) == (EQUITY, BONDS)
+        if (isinstance(s, AgeBasedMix | FixedMix) and two) or (
+            isinstance(s, GlidePath) and (two or tuple(s.assets) == (EQUITY, BONDS, CASH))
+        ):
             out.append(name)
     return out
 
 
 def preset_knots(
     name: str, start_age: float, retirement_age: float, end_age: float
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Knots (ages, equity shares) that reproduce a two-asset preset exactly.
+) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    """Knots (ages, equity shares, cash shares) that reproduce a preset exactly.
 
     A glide path keeps its own knots (years to retirement turned into ages); an
     "N minus age" rule is linear in age, so its values at the start and end ages (and
-    where its clipping starts) reproduce it; a fixed mix is one flat line.
+    where its clipping starts) reproduce it; a fixed mix is one flat line. The cash shares
+    are empty unless the preset holds cash.
     """
     s = preset(name)
     if isinstance(s, GlidePath):
         ages = tuple(retirement_age - float(k) for k in s.knots_years_to_retirement)
-        eq = tuple(float(w[0]) for w in s.weights)
-        pairs = sorted(zip(ages, eq, strict=True))
-        return tuple(a for a, _ in pairs), tuple(e for _, e in pairs)
+        w = np.asarray(s.weights, dtype=np.float64)
+        order = np.argsort(ages)
+        cash = tuple(float(c) for c in w[order, 2]) if w.shape[1] == 3 else ()
+        return tuple(ages[i] for i in order), tuple(float(e) for e in w[order, 0]), cash
     if isinstance(s, AgeBasedMix):
         ages_set = {start_age, end_age}
         for bound in (s.max_equity, s.min_equity):
@@ -201,9 +214,9 @@ def preset_knots(
                 ages_set.add(a)
         ages = tuple(sorted(ages_set))
         eq = tuple(min(max((s.offset - a) / 100, s.min_equity), s.max_equity) for a in ages)
-        return ages, eq
+        return ages, eq, ()
     if isinstance(s, FixedMix):
-        return (start_age, end_age), (float(s.weights[0]),) * 2
+        return (start_age, end_age), (float(s.weights[0]),) * 2, ()
     raise StudyError(f"preset {name!r} is not a glide path or fixed mix; it cannot be drawn")
 
 
@@ -218,12 +231,13 @@ def _ages(view: View) -> tuple[float, float, float]:
 
 def from_preset(view: View, name: str) -> View:
     """The view with its knots replaced by the preset's."""
-    ages, eq = preset_knots(name, *_ages(view))
+    ages, eq, cash = preset_knots(name, *_ages(view))
     rule = preset(name).rebalance
     return replace(
         view,
         ages=ages,
         equity=eq,
+        cash=cash,
         rebalance=rule.kind,
         rebalance_every_months=rule.every_months,
         rebalance_band=rule.band,
@@ -249,12 +263,14 @@ def to_raw(view: View) -> dict[str, Any]:
         sc["crypto_proxy"] = {"mean_log_annual": view.proxy[0], "vol_log_annual": view.proxy[1]}
     else:
         sc.pop("crypto_proxy", None)
-    pairs = sorted(zip(view.ages, view.equity, strict=True))
-    ytr = [_num(retirement - a) if _is_num(retirement) else a for a, _ in pairs]
+    cash = view.cash or (0.0,) * len(view.ages)
+    rows = sorted(zip(view.ages, view.equity, cash, strict=True))
+    ytr = [_num(retirement - a) if _is_num(retirement) else a for a, _, _ in rows]
     custom: dict[str, Any] = {
         "name": CUSTOM_NAME,
         "years_to_retirement": ytr,
-        "equity": [_num(e) for _, e in pairs],
+        "equity": [_num(e) for _, e, _ in rows],
+        **({"cash": [_num(c) for _, _, c in rows]} if view.cash else {}),
         "crypto_sleeve": _num(view.sleeve),
         "rebalance": view.rebalance,
         "rebalance_every_months": int(view.rebalance_every_months),
@@ -269,6 +285,10 @@ def to_raw(view: View) -> dict[str, Any]:
     op = raw.setdefault("optimize", {})
     op["enabled"] = bool(view.optimised)
     op["plan"] = name
+    # The page shows one member and no adaptive policy: the saved study solves none.
+    op.pop("adaptive_plans", None)
+    if "adaptive" in op:
+        op["adaptive"] = False
     raw.setdefault("output", {})["tearsheet"] = False
     return raw
 

@@ -66,6 +66,8 @@ def test_saved_toml_is_the_view(small: state.View) -> None:
         ({"crypto_sleeve": 0.5}, "crypto_sleeve = 0.5 is not allowed"),
         ({"rebalance": "weekly"}, "one of ['calendar', 'band', 'none']"),
         ({"colour": "red"}, "unknown key 'colour'"),
+        ({"cash": [0.2, 0.7]}, "equity + cash exceeds 1"),
+        ({"cash": [0.1]}, "cash needs one share per knot"),
     ],
 )
 def test_bad_custom_path_is_named(template: dict, custom: dict, expected: str) -> None:
@@ -90,7 +92,7 @@ def test_preset_knots_reproduce_the_preset(name: str, small: state.View) -> None
     view = state.from_preset(small, name)
     study = state.to_study(view)
     sc = block_bootstrap(
-        _history(study), ["us_stocks", "tbonds_10y"], 60, 70, block_length=5, rng=7
+        _history(study), ["us_stocks", "tbonds_10y", "tbills"], 60, 70, block_length=5, rng=7
     )
     plan = study.plans[0].plan
     drawn = simulate(sc, plan, strategies_for(study)[state.CUSTOM_NAME])
@@ -100,7 +102,7 @@ def test_preset_knots_reproduce_the_preset(name: str, small: state.View) -> None
 
 def test_every_target_date_preset_and_fixed_mix_is_drawable() -> None:
     names = state.drawable_presets()
-    assert {"vanguard_target_retirement", "100_minus_age", "110_minus_age"} <= set(names)
+    assert {"vanguard_target_retirement", "fidelity_freedom", "110_minus_age"} <= set(names)
     assert {"rising_equity_bond_tent", "fixed_60_40", "fixed_100_0"} <= set(names)
     assert "vol_target_6" not in names  # adaptive: no knots to drag
 
@@ -213,6 +215,21 @@ def test_dropped_knots_snap_and_stay_in_the_box(bench) -> None:
     assert bench.view.ages == (40.0,) and bench.view.equity == (0.6,)
 
 
+def test_a_path_with_cash_keeps_equity_plus_cash_within_one(bench) -> None:
+    """Fidelity's path holds T-bills: dragged equity stops at 1 - cash, and a knot added
+    by a click (no cash share yet) gets the cash share interpolated from its neighbours."""
+    bench.preset.value = "fidelity_freedom"
+    assert bench.view.cash == (0.0, 0.05, 0.3) and bench.view.ages == (45.0, 65.0, 80.0)
+    nan = float("nan")
+    data = {"x": [45, 65, 80, 72.6], "y": [0.9, 0.57, 0.95, 0.5], "cash": [0, 0.05, 0.3, nan]}
+    bench._on_knots("data", None, data)
+    assert bench.view.ages == (45.0, 65.0, 73.0, 80.0)
+    assert bench.view.equity == (0.9, 0.57, 0.5, 0.7)  # 0.95 at 80 capped at 1 - 0.30
+    assert bench.view.cash == (0.0, 0.05, 0.18, 0.3)  # 0.05 + 8/15 x 0.25 = 0.183
+    c = state.to_study(bench.view).strategies.custom[0]
+    assert c.cash == bench.view.cash and "cash 18" in bench.knot_table.object
+
+
 def test_add_and_remove_knots(bench) -> None:
     n = len(bench.view.ages)
     bench._on_add(None)
@@ -282,3 +299,34 @@ def test_serve_rejects_a_bad_study(tmp_path: Path, capsys) -> None:
     bad.write_text('[[plans]]\nname = "x"\nstart_age = 30\n', encoding="utf-8")
     assert main(["serve", str(bad)]) == 2
     assert "retirement_age is required" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- long jobs
+
+
+def test_a_cancelled_job_stops_at_once(small: state.View) -> None:
+    from glidelab.serve import jobs
+
+    job = jobs.start("optimise", state.to_raw(replace(small, optimised=True)))
+    job.cancel()
+    assert not job.process.is_alive() and job.process.exitcode != 0
+
+
+@pytest.mark.slow
+def test_the_optimise_job_returns_a_path(small: state.View) -> None:
+    """The optimiser runs in a child process (the page keeps answering) and returns its
+    knots; tiny settings, so this checks the plumbing, not the path."""
+    import time
+
+    from glidelab.serve import jobs
+
+    raw = state.to_raw(replace(small, optimised=True))
+    raw["optimize"].update(n_scenarios=60, holdout_n=60, max_iterations=1)
+    job = jobs.start("optimise", raw)
+    deadline = time.monotonic() + 600
+    while (done := job.poll()) is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert done is not None and done[0] == "ok", done
+    ytr, equity, held_out = done[1]
+    assert len(ytr) == len(equity) >= 2 and all(0 <= e <= 1 for e in equity)
+    assert 0 <= held_out <= 1
