@@ -20,6 +20,8 @@ The study file is an ordinary study (``[study]``, ``[data]``, ``[scenarios]``,
 ``stress_sleeves``, ``stress_age``, ``wealth_age``, ``crash_rho``, ``crash_threshold``
 ``rules_sleeve``, ``rules_frequency``, ``rules_n``, ``transaction_cost_bps``
 ``history_n``, ``mature_start``, ``scale``
+``survival``              { sex, birth_year, reading }: adds survival-weighted success to
+                          the surface (SSA cohort or period table, backtest.mortality)
 ``[crypto.window]``       portfolio = { asset = weight }, sleeve, start, end, rule
                           ("band" | "monthly" | "quarterly" | "annual" | "none")
 
@@ -117,6 +119,7 @@ class CryptoConfig:
     mature_start: str = "2015"
     scale: float = 0.5
     window: WindowConfig = WindowConfig()
+    survival: tuple[str, int, str] | None = None  # (sex, birth_year, reading)
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,16 @@ def _parse_crypto(raw: object, plans: list[str]) -> CryptoConfig:
         end=w.string("end", d.window.end),
         rule=w.string("rule", d.window.rule, ("band", "monthly", "quarterly", "annual", "none")),
     )
+    survival = None
+    if "survival" in t.raw:
+        sv = t.table("survival")
+        survival = (
+            sv.string("sex", None, ("male", "female")),
+            sv.integer("birth_year", None, lo=1900),
+            sv.string("reading", "cohort", ("cohort", "period")),
+        )
+    else:
+        t.seen.add("survival")
     corrs = t.numbers("corrs", d.corrs, -1, 1)
     means = t.numbers("means", d.means, -2, 2)
     vols = t.numbers("vols", d.vols, 0, 3)
@@ -205,6 +218,7 @@ def _parse_crypto(raw: object, plans: list[str]) -> CryptoConfig:
         mature_start=t.string("mature_start", d.mature_start),
         scale=t.number("scale", d.scale, 0.01, 1.0),
         window=window,
+        survival=survival,
     )
     t.done()
     return cfg
@@ -468,7 +482,19 @@ def research(cs: CryptoStudy, log: Log = lambda _: None) -> CryptoResearch:
     grid = assumption_grid(cfg.means, cfg.vols, cfg.corrs, cfg.shocks)  # type: ignore[arg-type]
     n_cells = len(grid) * sum(1 for s in cfg.sleeves if s > 0)
     log(f"surface: {n_cells} cells x {cfg.n_scenarios} scenarios ...")
-    surface = run_surface(draws, plan, base, make, cfg.sleeves, grid)
+    survival = None
+    if cfg.survival is not None:
+        from backtest.mortality import survival_curve
+
+        sex, born, reading = cfg.survival
+        survival = survival_curve(
+            sex,  # type: ignore[arg-type]
+            born,
+            int(plan.retirement_age),
+            int(np.ceil(plan.end_age - plan.retirement_age)),
+            reading,  # type: ignore[arg-type]
+        )
+    surface = run_surface(draws, plan, base, make, cfg.sleeves, grid, survival=survival)
     step("surface")
     log("break-even returns (bisection on common random numbers) ...")
     breakeven = break_even_table(
@@ -525,7 +551,14 @@ def research(cs: CryptoStudy, log: Log = lambda _: None) -> CryptoResearch:
         "scenarios. Maximum drawdown: mean over scenarios of the target mix's nominal "
         "return index, rebalanced every period, before fees.",
         "Data caveat: " + data_caveat(),
-        "Survival-weighted success is not reported: no mortality table is wired into this study.",
+        (
+            "Survival-weighted success (success_sw in surface.csv): the money lasts as long "
+            f"as a {cfg.survival[0]} member born {cfg.survival[1]} lives, 1 - S(ruin age) "
+            f"with S from the SSA 2020 Trustees {cfg.survival[2]} table, from retirement."
+            if cfg.survival is not None
+            else "Survival-weighted success is not reported: add [crypto].survival = "
+            "{ sex, birth_year } to the study."
+        ),
     )
     settings = (
         ("study", f"{study.name} ({study.source})"),

@@ -6,6 +6,10 @@ and compared with the base strategy without a sleeve on those scenarios. Reporte
 cell, as the sleeve's value and its change against no sleeve:
 
 * ``success``: probability of success under the plan's definition;
+* ``success_sw`` (when a survival curve is given): survival-weighted success, the
+  probability that the money lasts as long as the member lives, ``1 - S(ruin age)`` per
+  scenario with ``S`` the survival from the retirement age (1 if never ruined), the
+  definition of ``backtest.population``;
 * ``median_terminal``: median real terminal wealth (USD of the start date);
 * ``es_retirement``: expected shortfall of real wealth at retirement, the mean of its
   worst ``1 - ES_LEVEL`` share of scenarios (USD; higher is better; at the end age the
@@ -41,7 +45,7 @@ from backtest.metrics import max_drawdown
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import SimulationResult, simulate_chunked, success_of
-from backtest.types import BoolArray, FloatArray
+from backtest.types import BoolArray, FloatArray, IntArray
 from strategies.base import Schedule, Strategy
 
 #: Makes the sleeve strategy of a given size (decimal) from the base.
@@ -70,6 +74,8 @@ class Outcome:
         Mean one-way turnover a year, decimal of the balance (None from the summary pass).
     costs
         Total trading costs over the plan, real USD (None from the summary pass).
+    survival_success
+        ``1 - S(ruin age)``, or 1 where the money lasted (None without a survival curve).
     """
 
     success: BoolArray
@@ -78,6 +84,7 @@ class Outcome:
     max_drawdown: FloatArray
     turnover: FloatArray | None = None
     costs: FloatArray | None = None
+    survival_success: FloatArray | None = None
 
 
 def outcome(res: SimulationResult) -> Outcome:
@@ -105,19 +112,43 @@ def target_mix_returns(scenarios: Scenarios, plan: Plan, strategy: Strategy) -> 
     return np.einsum("stA,stA->st", np.broadcast_to(w, r.shape), r)
 
 
-def summary_outcome(scenarios: Scenarios, plan: Plan, strategy: Strategy) -> Outcome:
+def survival_weighted_success(
+    ruin_period: IntArray, plan: Plan, periods_per_year: int, survival: FloatArray
+) -> FloatArray:
+    """``1 - S(ruin age)`` per scenario, 1 where the money lasted.
+
+    ``survival[k]`` is the probability of being alive at ``retirement_age + k`` years
+    (whole years, ``survival[0] = 1``) given alive at retirement, e.g. from
+    ``backtest.mortality.survival_curve``; ruin ages are floored to whole years after
+    retirement, and ages beyond the curve read its last value.
+    """
+    s = np.asarray(survival, dtype=np.float64)
+    r = np.asarray(ruin_period)
+    age = plan.start_age + np.maximum(r, 0) / periods_per_year
+    k = np.clip(np.floor(age - plan.retirement_age + 1e-9).astype(np.int64), 0, s.size - 1)
+    return np.where(r >= 0, 1.0 - s[k], 1.0)
+
+
+def summary_outcome(
+    scenarios: Scenarios, plan: Plan, strategy: Strategy, survival: FloatArray | None = None
+) -> Outcome:
     """An :class:`Outcome` from the simulator's summary pass (no paths kept).
 
     ``max_drawdown`` is that of the target mix (:func:`target_mix_returns`); turnover and
-    costs are not available.
+    costs are not available. ``survival``: see :func:`survival_weighted_success`.
     """
     summ = simulate_chunked([scenarios], plan, strategy)
-    ok = success_of(plan, np.asarray(summ.ruin_period), np.asarray(summ.wealth_at_retirement))
+    ruin = np.asarray(summ.ruin_period)
+    ok = success_of(plan, ruin, np.asarray(summ.wealth_at_retirement))
+    sw = None
+    if survival is not None:
+        sw = survival_weighted_success(ruin, plan, scenarios.periods_per_year, survival)
     return Outcome(
         success=np.asarray(ok),
         terminal=np.asarray(summ.terminal_wealth),
         at_retirement=np.asarray(summ.wealth_at_retirement),
         max_drawdown=np.asarray(max_drawdown(target_mix_returns(scenarios, plan, strategy))),
+        survival_success=sw,
     )
 
 
@@ -174,6 +205,10 @@ def compare(base: Outcome, other: Outcome, n_batches: int = 20) -> dict[str, flo
         "d_max_drawdown": float(other.max_drawdown.mean() - base.max_drawdown.mean()),
         "se_max_drawdown": _paired_se(base.max_drawdown, other.max_drawdown),
     }
+    if base.survival_success is not None and other.survival_success is not None:
+        out["success_sw"] = float(other.survival_success.mean())
+        out["d_success_sw"] = float(other.survival_success.mean() - base.survival_success.mean())
+        out["se_success_sw"] = _paired_se(base.survival_success, other.survival_success)
     if other.turnover is not None and other.costs is not None:
         out["turnover"] = float(other.turnover.mean())
         out["costs"] = float(other.costs.mean())
@@ -199,6 +234,7 @@ def run_surface(
     grid: Sequence[BtcAssumption],
     *,
     n_batches: int = 20,
+    survival: FloatArray | None = None,
 ) -> pd.DataFrame:
     """The surface table: one row per (sleeve size > 0, assumption).
 
@@ -216,6 +252,9 @@ def run_surface(
         Sleeve sizes, decimal; 0 is the reference and gets no rows of its own.
     grid
         Bitcoin assumptions (:func:`assumption_grid`).
+    survival
+        Survival curve from the retirement age (yearly), to add survival-weighted success
+        (:func:`survival_weighted_success`); None to leave it out.
 
     Returns
     -------
@@ -225,7 +264,7 @@ def run_surface(
     """
     if not grid:
         raise DataError("the assumption grid is empty; give at least one mean, vol and corr")
-    ref = summary_outcome(draws.scenarios(grid[0]), plan, base)
+    ref = summary_outcome(draws.scenarios(grid[0]), plan, base, survival)
     rows = []
     for size in sizes:
         if size <= 0:
@@ -240,7 +279,7 @@ def run_surface(
                 "shocks": a.shocks,
                 "arithmetic_mean": a.arithmetic_mean,
             }
-            out = summary_outcome(draws.scenarios(a), plan, strategy)
+            out = summary_outcome(draws.scenarios(a), plan, strategy, survival)
             row.update(compare(ref, out, n_batches))
             rows.append(row)
     return pd.DataFrame(rows)

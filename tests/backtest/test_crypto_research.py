@@ -294,3 +294,15 @@ def test_window_backtest_with_and_without_the_sleeve():
     assert df.loc["60/40", "max_drawdown"] < 0
     with pytest.raises(DataError, match="gaps"):
         window_backtest(h, {"s": CryptoSleeve(base, 0.02)}, "2009-01", "2012-12")
+
+
+def test_survival_weighted_success_by_hand():
+    from backtest.crypto.surface import survival_weighted_success
+
+    plan = Plan(55, 65, 95, 100_000, withdrawal=ConstantReal(rate=None, amount=10_000))
+    s = np.linspace(1.0, 0.0, 31)  # alive at 65 + k with probability 1 - k / 30
+    ruin = np.array([-1, 15, 10, 40])  # never; age 70; age 65; age 95 (beyond: last value)
+    got = survival_weighted_success(ruin, plan, 1, s)
+    np.testing.assert_allclose(got, [1.0, 1 - s[5], 1 - s[0], 1 - s[30]])
+    # Monthly: period 186 starts at 55 + 15.5 years, floored to 70.
+    np.testing.assert_allclose(survival_weighted_success(np.array([186]), plan, 12, s), 1 - s[5])

@@ -56,6 +56,9 @@ def test_quick_run_writes_every_table_and_the_tearsheet(quick_run):
     surface = pd.read_csv(folder / "surface.csv")
     assert set(surface["sleeve"]) == {0.01, 0.025, 0.05, 0.10}
     assert np.all(surface["se_success"] >= 0)
+    # The shipped study names the member's survival curve: survival-weighted success,
+    # which forgives ruin the member would not live to see, is never below success.
+    assert np.all(surface["success_sw"] >= surface["success"])
     stress = pd.read_csv(folder / "stress.csv")
     none = stress[stress["strategy"] == "no sleeve"]
     # Every shock hits Bitcoin only, so the base without a sleeve never changes.
