@@ -342,7 +342,11 @@ class FundDesigner:
                 ages.add(float(self.c.landing_age))
             if self.c.monotone_after_age is not None:
                 ages.add(float(self.c.monotone_after_age))
-            knot_ages = sorted(a for a in ages if first <= a <= last)
+            # Weights are flat beyond the last knot, so a path that lands ("to": at the
+            # target age, "through": at landing_age) needs no knot after its landing age.
+            land = {"to": self.target_age, "through": self.c.landing_age}.get(self.c.landing or "")
+            stop = last if land is None else min(float(land), last)
+            knot_ages = sorted(a for a in ages if first <= a <= stop)
         self.knot_ages = np.asarray(knot_ages, dtype=np.float64)
         self.M = interpolation_matrix(data.ages, self.knot_ages)
         plan = Plan(start_age=first, retirement_age=self.target_age, end_age=last + 1)
