@@ -9,9 +9,22 @@ is read once and no (n_scenarios, n_assets) temporaries are made per period. The
 Settings travel as two named structures: the plan's cash-flow rules
 (:class:`backtest.cashflows.CashFlowRules`, the one definition every engine reads) and the
 strategy's trading rule (:class:`Trading`). The time loop ``_loop`` calls one named step
-per event (``_start_flows``, ``_decide_withdrawal``, ``_pay``, ``_rebalance_calendar``,
-``_rebalance_bands``, ``_trading_costs``, ``_grow``, ``_period_return``, ``_record``),
-each compiled with ``inline="always"`` so the split costs nothing at run time.
+per event (``_read_slab``, ``_copy_targets`` or ``_state_targets``, ``_start_flows``,
+``_decide_withdrawal``, ``_pay``, ``_rebalance_calendar``, ``_rebalance_bands``,
+``_trading_costs``, ``_grow``, ``_period_return``), each compiled with
+``inline="always"`` so the split costs nothing at run time.
+
+No hand-written SIMD: an LLVM intrinsic, ``growth_tile4``, once copied returns into the
+lane-minor slab four assets at a time (vector loads, a transpose in registers). It was
+measured against the plain loop below, both variants interleaved in one process
+(``python -m benchmarks.bench_tile4`` at commit f88277c; 100,000 scenarios x 480 months x
+4 assets, summary pass, 2 cores shared with other work): medians 8.85x the streaming
+floor with it and 8.69x without (5 runs, load average 5.5-7.3), then 8.98x and 10.23x
+(7 runs, load 6.9-8.6; the simulator 1-20 % slower without it per run, median 12 %;
+in the first set 0.80-1.06, median 0.99). Neither variant met 3x under that load; the
+reference runs in ``benchmarks/RESULTS.md`` met the 3x target without the intrinsic
+(2.1x at 9a8e679, before it was added; 1.9x with it at df87ed3). It did not decide the
+target, so it and the tiled copy (about 100 lines) were removed.
 
 It is used when the strategy has no smoothing overlay (a Python object the compiled code
 cannot call) and no realised weights are asked for; ``simulate(..., engine="numpy")``
@@ -20,15 +33,10 @@ forces the reference. Nothing here validates input: ``simulate`` does that befor
 
 from __future__ import annotations
 
-import os
 from typing import NamedTuple
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.core.extending import intrinsic
 
 from backtest.cashflows import W_CONSTANT, W_GUYTON, W_NONE, W_PERCENT, W_RMD, CashFlowRules
 
@@ -119,99 +127,19 @@ def kernel_rules(rules: CashFlowRules) -> CashFlowRules:
     )
 
 
-# ---------------------------------------------------------------- explicit SIMD
-# Scenario returns are stored scenario-major, ``returns[s, t, a]``, while the loop wants
-# them lane-minor, ``growth[t, a, lane]``. Written as scalar code that copy is one load,
-# one add, one multiply and one store per number, and LLVM does not vectorise it by
-# itself. ``growth_tile4`` loads four scenarios' rows of four assets as four vectors,
-# transposes them in registers (eight shuffles) and stores four vectors, one per asset.
-# It lives in this file because numba's on-disk cache of the loop is invalidated only
-# when this file changes, not when a module it calls does.
-
-_V4 = ir.VectorType(ir.DoubleType(), 4)
-_V4_I64 = ir.VectorType(ir.IntType(64), 4)
-_I32 = ir.IntType(32)
-
-
-def _mask(*lanes: int) -> ir.Constant:
-    return ir.Constant(ir.VectorType(_I32, len(lanes)), list(lanes))
-
-
-@intrinsic
-def growth_tile4(typingctx, returns, growth, s0, s1, s2, s3, u, uu, a0, j, v0, v1, v2, v3):
-    """``growth[uu, a0 + a, j + k] = (1 + returns[s_k, u, a0 + a]) * v_k`` for ``a, k`` in
-    0..3; returns how many of the 16 returns read are NaN (int64).
-
-    ``returns`` is (n, T, A) and ``growth`` (P, A, L), both float64; ``v_k`` are float64
-    scalars (the kernel passes ``1 / (1 + inflation)``). The four assets ``a0..a0+3``
-    must be contiguous in ``returns`` (``returns.strides[2] == 8``) and the four lanes
-    ``j..j+3`` in ``growth``; the caller checks. No bounds are checked.
-    """
-    sig = types.int64(returns, growth, s0, s1, s2, s3, u, uu, a0, j, v0, v1, v2, v3)
-
-    def codegen(context, builder, signature, args):
-        r_ty, g_ty = signature.args[0], signature.args[1]
-        r_arr = context.make_array(r_ty)(context, builder, args[0])
-        g_arr = context.make_array(g_ty)(context, builder, args[1])
-
-        def index(k: int) -> ir.Value:
-            return context.cast(builder, args[k], signature.args[k], types.intp)
-
-        vec_ptr = _V4.as_pointer()
-        one = ir.Constant(_V4, [1.0] * 4)
-        rows = []
-        n_nan = ir.Constant(_V4_I64, [0] * 4)
-        for k in range(4):  # row k: the four assets of scenario s_k
-            ptr = cgutils.get_item_pointer(
-                context, builder, r_ty, r_arr, [index(2 + k), index(6), index(8)]
-            )
-            x = builder.load(builder.bitcast(ptr, vec_ptr), align=8)
-            is_nan = builder.fcmp_unordered("uno", x, x)
-            n_nan = builder.add(n_nan, builder.zext(is_nan, _V4_I64))
-            rows.append(builder.fadd(x, one))
-        scale = ir.Constant(_V4, ir.Undefined)
-        for k in range(4):
-            scale = builder.insert_element(scale, args[10 + k], ir.Constant(_I32, k))
-        # 4 x 4 transpose: pairs of rows interleaved, then 128-bit halves recombined
-        lo01 = builder.shuffle_vector(rows[0], rows[1], _mask(0, 4, 2, 6))
-        hi01 = builder.shuffle_vector(rows[0], rows[1], _mask(1, 5, 3, 7))
-        lo23 = builder.shuffle_vector(rows[2], rows[3], _mask(0, 4, 2, 6))
-        hi23 = builder.shuffle_vector(rows[2], rows[3], _mask(1, 5, 3, 7))
-        columns = (
-            builder.shuffle_vector(lo01, lo23, _mask(0, 1, 4, 5)),
-            builder.shuffle_vector(hi01, hi23, _mask(0, 1, 4, 5)),
-            builder.shuffle_vector(lo01, lo23, _mask(2, 3, 6, 7)),
-            builder.shuffle_vector(hi01, hi23, _mask(2, 3, 6, 7)),
-        )
-        uu_i, a0_i, j_i = index(7), index(8), index(9)
-        for a, column in enumerate(columns):
-            a_i = builder.add(a0_i, ir.Constant(a0_i.type, a))
-            ptr = cgutils.get_item_pointer(context, builder, g_ty, g_arr, [uu_i, a_i, j_i])
-            builder.store(builder.fmul(column, scale), builder.bitcast(ptr, vec_ptr), align=8)
-        total = builder.extract_element(n_nan, ir.Constant(_I32, 0))
-        for k in range(1, 4):
-            total = builder.add(total, builder.extract_element(n_nan, ir.Constant(_I32, k)))
-        return total
-
-    return sig, codegen
-
-
-def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl, tile4=True):
+def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl):
     """Fill ``growth[u - t, a, j]`` (real growth factor) and ``infl[u - t, j]`` (1 +
     inflation) for periods ``t <= u < t1`` of the scenarios ``lane_s``; return how many
     returns were NaN (their growth is left NaN for the caller to fix).
 
-    Lanes go eight at a time, so each (period, asset) writes one whole cache line of
-    ``growth``. Assets go four at a time through ``growth_tile4`` (vector loads of each
-    scenario's row, a transpose in registers, vector stores) when the asset axis is
-    contiguous; the rest one by one. The NaN test is a count, so the copy has no branch.
-    It is a function of its own (not inlined) so that its few registers are not spilled
-    by the long main loop (the fill alone ran about a fifth faster that way on the 2-core
-    benchmark machine).
+    Scenario returns are stored scenario-major, ``returns[s, t, a]``, while the loop
+    wants them lane-minor, ``growth[t, a, lane]``. Lanes go eight at a time, so each
+    (period, asset) writes one whole cache line of ``growth``. The NaN test is a count,
+    so the copy has no branch. It is a function of its own (not inlined) so that its few
+    registers are not spilled by the long main loop (the fill alone ran about a fifth
+    faster that way on the 2-core benchmark machine).
     """
     n_a = returns.shape[2]
-    contiguous = returns.strides[2] == returns.itemsize
-    n_tiled = n_a // 4 * 4 if tile4 and contiguous else 0
     inv8 = np.empty(8)  # 1 / (1 + inflation) of eight lanes
     n_nan = 0
     for jg in range(0, BLOCK, 8):
@@ -221,26 +149,7 @@ def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl, tile4=True):
                 i_t = 1.0 + inflation[lane_s[jg + jj], u]
                 infl[uu, jg + jj] = i_t
                 inv8[jj] = 1.0 / i_t
-            for a0 in range(0, n_tiled, 4):
-                for jq in range(jg, jg + 8, 4):
-                    v = inv8[jq - jg : jq - jg + 4]
-                    n_nan += growth_tile4(
-                        returns,
-                        growth,
-                        lane_s[jq],
-                        lane_s[jq + 1],
-                        lane_s[jq + 2],
-                        lane_s[jq + 3],
-                        u,
-                        uu,
-                        a0,
-                        jq,
-                        v[0],
-                        v[1],
-                        v[2],
-                        v[3],
-                    )
-            for a in range(n_tiled, n_a):
+            for a in range(n_a):
                 for jj in range(8):
                     r = returns[lane_s[jg + jj], u, a]
                     growth[uu, a, jg + jj] = (1.0 + r) * inv8[jj]
@@ -254,13 +163,13 @@ _step = numba.njit(inline="always", error_model="numpy")
 
 
 @_step
-def _read_slab(returns, inflation, target, lane_s, mj, t, n_t, growth, infl, first_bad, tile4):
+def _read_slab(returns, inflation, target, lane_s, mj, t, n_t, growth, infl, first_bad):
     """Read the next SLAB periods of the block's returns once (real growth factors,
     lane-minor); the rare slab with a gap is fixed up after: growth 1, and the first
     period where a held asset has no data is noted per lane."""
     n_a = returns.shape[2]
     t1 = min(n_t, t + SLAB)
-    n_nan = _fill_slab(returns, inflation, lane_s, t, t1, growth, infl, tile4)
+    n_nan = _fill_slab(returns, inflation, lane_s, t, t1, growth, infl)
     if n_nan > 0:  # rare: some asset has no data in this slab
         for j in range(BLOCK):
             s = lane_s[j]
@@ -621,7 +530,6 @@ def _loop(
     ruin,  # (n,) out
     bad,  # (n,) out: 1 + period where a held asset had no data, or 0
     n_chunks,  # scenario blocks are shared out in this many chunks (a few per thread)
-    tile4,  # copy returns four assets at a time with growth_tile4 (see _fill_slab)
 ):
     n, n_t, n_a = returns.shape
     init = rules.initial_balance
@@ -735,7 +643,6 @@ def _loop(
                         growth,
                         infl,
                         first_bad,
-                        tile4,
                     )
                 if not adaptive:
                     _copy_targets(target, mj, m_step == 0, t, tw)
@@ -909,12 +816,9 @@ def run_loop(*args) -> None:
     1), so a thread slowed by other work on a shared machine does not hold the rest up
     as it would with a static split.
     """
-    # GLIDELAB_KERNEL_TILE4=0 turns growth_tile4 off (a measurement switch, see the
-    # module docstring); read per call so one benchmark process can interleave both.
-    tile4 = os.environ.get("GLIDELAB_KERNEL_TILE4", "1") != "0"
     previous = numba.set_parallel_chunksize(1)
     try:
-        _compiled(*args, 16 * numba.get_num_threads(), tile4)
+        _compiled(*args, 16 * numba.get_num_threads())
     finally:
         numba.set_parallel_chunksize(previous)
 

@@ -97,8 +97,7 @@ def _case(seed: int) -> tuple[Scenarios, Plan, _Mix]:
         RebalanceRule("band", band=0.05),
         RebalanceRule("band", band=0.2, band_kind="relative"),
     ][seed % 4]
-    # 3, 4 or 5 assets: the kernel copies returns four assets at a time
-    # (kernel.growth_tile4) and the rest one by one, so both paths and their mix are covered
+    # 3, 4 or 5 assets
     assets = ("a", "b", "c", "d", "e")[: 3 + (seed // 4) % 3]
     weights = tuple(float(x) for x in rng.dirichlet(np.ones(len(assets))))
     strategy = _Mix("mix", assets, weights, rebalance, SleeveBand("c") if seed % 3 == 0 else None)
@@ -202,8 +201,7 @@ def test_kernel_finds_missing_data_past_the_first_slab_of_periods(seed: int) -> 
 
 
 def test_slab_fill_reads_returns_whose_asset_axis_is_not_contiguous() -> None:
-    # A view that skips columns cannot be read four assets at a time (growth_tile4);
-    # the one-by-one copy must give the same numbers as a contiguous copy would.
+    # A view that skips columns must give the same numbers as a contiguous copy would.
     rng = np.random.default_rng(11)
     n, n_t, n_a = kernel.BLOCK + 5, 30, 5
     wide = rng.normal(0.01, 0.05, (n, n_t, 2 * n_a))
@@ -216,7 +214,7 @@ def test_slab_fill_reads_returns_whose_asset_axis_is_not_contiguous() -> None:
         infl = np.zeros((kernel.SLAB, kernel.BLOCK))
         n_nan = kernel._fill_slab(returns, inflation, lanes, 10, 25, growth, infl)
         out.append((n_nan, growth, infl))
-    assert wide[:, :, ::2].strides[2] == 16  # the first one takes the one-by-one copy
+    assert wide[:, :, ::2].strides[2] == 16  # the first one is strided
     (n_a_nan, g_a, i_a), (n_b_nan, g_b, i_b) = out
     assert n_a_nan == n_b_nan == 1
     np.testing.assert_array_equal(g_a, g_b)  # the same operations: bit for bit
@@ -226,50 +224,6 @@ def test_slab_fill_reads_returns_whose_asset_axis_is_not_contiguous() -> None:
     expected = (1 + r) / (1 + inflation[lanes.astype(np.int64), 10:25, None])
     got = g_a[:15].transpose(2, 0, 1)
     np.testing.assert_allclose(got, expected, rtol=1e-15)
-
-
-def _tile(
-    returns: np.ndarray,
-    growth: np.ndarray,
-    lanes: np.ndarray,
-    u: int,
-    uu: int,
-    a0: int,
-    j: int,
-    scale: np.ndarray,
-) -> int:
-    """growth_tile4 called from compiled code (it exists only there), lanes and scales
-    given as arrays of four."""
-    import numba
-
-    from backtest.kernel import growth_tile4
-
-    @numba.njit
-    def call(r, g, s, u, uu, a0, j, v):  # type: ignore[no-untyped-def]
-        return growth_tile4(r, g, s[0], s[1], s[2], s[3], u, uu, a0, j, v[0], v[1], v[2], v[3])
-
-    return int(call(returns, growth, lanes, u, uu, a0, j, scale))
-
-
-@pytest.mark.parametrize("layout", ["contiguous", "strided periods"])
-def test_growth_tile4_transposes_scales_and_counts_nans(layout: str) -> None:
-    rng = np.random.default_rng(3)
-    returns = rng.normal(0.0, 0.05, (10, 14, 9))
-    if layout == "strided periods":  # a view such as Scenarios.head gives
-        returns = returns[:, ::2, :]
-    returns[3, 2, 5] = np.nan  # read twice below: lane 0 and lane 3 are scenario 3
-    returns[7, 2, 6] = np.nan
-    returns[7, 3, 6] = np.nan  # another period: not read
-    growth = np.full((5, 9, 12), -1.0)
-    lanes = np.array([3, 1, 7, 3], dtype=np.uint64)
-    scale = rng.uniform(0.9, 1.1, 4)
-    n_nan = _tile(returns, growth, lanes, 2, 4, 4, 8, scale)
-    expected = np.full_like(growth, -1.0)
-    for k in range(4):
-        expected[4, 4:8, 8 + k] = (1.0 + returns[lanes[k], 2, 4:8]) * scale[k]
-    assert n_nan == 3
-    # the same two operations in the same order as the scalar code: bit for bit
-    np.testing.assert_array_equal(growth, expected)
 
 
 def test_engine_choice_is_validated() -> None:
