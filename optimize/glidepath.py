@@ -13,14 +13,18 @@ Wealth model (real USD, one period, vectorised over scenarios ``s``)
 --------------------------------------------------------------------
 With ``g[s, t, a] = (1 + r) / (1 + inflation)`` the real gross return of asset ``a``,
 ``G[s, t] = w[t] . g[s, t]`` the portfolio's real gross return, ``F = 1 - fee`` the
-fee factor per period, ``cs, ce`` the start/end contributions and ``ws, we`` the
-start/end withdrawals::
+fee factor per period, ``cs, ce`` the start/end contributions, ``L`` the leakage (share
+cashed out at the start of a working period) and ``ws, we`` the start/end withdrawals::
 
-    B[t]   = W[t] + cs[t] - ws[t]
+    B[t]   = W[t] (1 - L[t]) + cs[t] - ws[t]
     W[t+1] = B[t] * G[t] * F + ce[t] - we[t]
 
-For ``ConstantReal`` withdrawals ``ws, we`` are ``rate * W[t_ret] * index[t]`` (or a
-fixed amount). The engine pays ``min(withdrawal, balance)``; the optimizer's model keeps
+The flows are read from ``backtest.cashflows.CashFlowRules`` (the plan's, or explicit
+per-scenario schedules), as the engines read them. For ``ConstantReal`` withdrawals ``ws,
+we`` are the start and end shares of ``spending[t] * W[t_ret]`` (rate rule) or of
+``spending[t]`` (amount rule); a nominal (not indexed) amount is deflated by
+``price[t_ret] / price[t]`` at the start and ``price[t_ret] / price[t + 1]`` at the end
+of the period (the same dollars whenever paid). The engine pays ``min(withdrawal, balance)``; the optimizer's model keeps
 the *untruncated* recursion, whose terminal wealth is negative exactly when the engine
 records ruin (after retirement no money comes in and ``G > 0``, so a negative balance
 stays negative). ``forward_model`` reproduces ``backtest.simulate.simulate`` wealth to
