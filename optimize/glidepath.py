@@ -24,10 +24,10 @@ per-scenario schedules), as the engines read them. For ``ConstantReal`` withdraw
 we`` are the start and end shares of ``spending[t] * W[t_ret]`` (rate rule) or of
 ``spending[t]`` (amount rule); a nominal (not indexed) amount is deflated by
 ``price[t_ret] / price[t]`` at the start and ``price[t_ret] / price[t + 1]`` at the end
-of the period (the same dollars whenever paid). The engine pays ``min(withdrawal, balance)``; the optimizer's model keeps
-the *untruncated* recursion, whose terminal wealth is negative exactly when the engine
-records ruin (after retirement no money comes in and ``G > 0``, so a negative balance
-stays negative). ``forward_model`` reproduces ``backtest.simulate.simulate`` wealth to
+of the period (the same dollars whenever paid). The engine pays ``min(withdrawal,
+balance)``; the optimizer's model keeps the *untruncated* recursion, whose terminal
+wealth is negative exactly when the engine records ruin (after retirement no money comes
+in and ``G > 0``, so a negative balance stays negative). ``forward_model`` reproduces ``backtest.simulate.simulate`` wealth to
 round-off for plans without transaction costs (tests check 1e-9).
 
 Success margin ``x[s]`` (success iff ``x >= 0``), chosen to be O(1) and well scaled:
