@@ -62,6 +62,11 @@ def run(args: Any) -> int:
                 f"({100 * (row['success'] - placed.loc[d, 'success']):+.1f} pp vs designed), "
                 f"shortfall {row['shortfall']:.2f} years"
             )
+        gap = out.holdout_gap["gap in - out (pp)"]
+        print(
+            f"  held-out gap (success in sample - on fresh members and paths): designed "
+            f"{gap.iloc[0]:+.1f} pp, presets {gap.iloc[1:].mean():+.1f} pp on average"
+        )
         if "pooled" in out.countries.index:
             pooled = out.countries.loc["pooled"]
             print(
