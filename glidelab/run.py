@@ -29,7 +29,13 @@ import pandas as pd
 
 from backtest.data import load_history
 from backtest.errors import StudyError
-from backtest.generators import Proxy, block_bootstrap, historical_cohorts
+from backtest.generators import (
+    Proxy,
+    block_bootstrap,
+    estimate_log_moments,
+    historical_cohorts,
+    parametric,
+)
 from backtest.io import atomic_directory
 from backtest.plan import ConstantReal, Plan
 from backtest.scenarios import Scenarios
@@ -192,9 +198,48 @@ def scenario_sets(study: Study, history: pd.DataFrame, plan: Plan) -> dict[str, 
             method=sc.bootstrap_method,
             **common,
         )
+    if sc.parametric_n > 0:
+        out["parametric"] = parametric_set(study, history, n_t, common["rng"])
     if not out:
         raise StudyError("[scenarios]: enable historical = true or set bootstrap_n > 0")
     return out
+
+
+def parametric_set(
+    study: Study, history: pd.DataFrame, n_t: int, rng: np.random.Generator
+) -> Scenarios:
+    """``[scenarios].parametric_n`` multivariate normal scenarios in log returns.
+
+    Equity, bonds, cash and CPI: mean and covariance estimated from the study's history
+    (``backtest.generators.estimate_log_moments``). Bitcoin: the stated
+    ``[scenarios].crypto_proxy`` annual log mean and volatility, uncorrelated with the
+    rest, for the whole horizon (its own years since 2010 cannot set a lifetime's
+    assumption).
+    """
+    d, sc = study.data, study.scenarios
+    if sc.crypto_proxy is None:
+        raise StudyError(
+            "[scenarios].parametric_n needs [scenarios].crypto_proxy = { mean_log_annual = "
+            "..., vol_log_annual = ... }: Bitcoin's assumption in parametric scenarios"
+        )
+    core = [d.equity, d.bonds, d.cash]
+    mu, cov, _ = estimate_log_moments(history, core)
+    mean, vol = sc.crypto_proxy
+    k = len(core)  # Bitcoin goes in after the core assets, before CPI
+    mu = np.insert(mu, k, mean)
+    cov = np.insert(np.insert(cov, k, 0.0, axis=0), k, 0.0, axis=1)
+    cov[k, k] = vol**2
+    names = [*core, d.crypto, "cpi"]
+    return parametric(
+        None,
+        [*core, d.crypto],
+        sc.parametric_n,
+        n_t,
+        mean_log_annual=dict(zip(names, mu.tolist(), strict=True)),
+        cov_log_annual=cov,
+        frequency=d.frequency,  # type: ignore[arg-type]
+        rng=rng,
+    )
 
 
 def _row(

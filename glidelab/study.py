@@ -9,7 +9,9 @@ with these tables; every key is optional unless marked, and unknown keys are err
 ``[scenarios]``  historical (bool: rolling cohorts), bootstrap_n, block_length
                  ("auto" | number of periods), bootstrap_method ("stationary" |
                  "circular"), crypto_before_data ("exclude" | "cash" | "proxy"),
-                 crypto_proxy = { mean_log_annual, vol_log_annual } for "proxy"
+                 crypto_proxy = { mean_log_annual, vol_log_annual } for "proxy",
+                 parametric_n (normal log returns estimated from the history; Bitcoin
+                 from crypto_proxy, which it then needs)
 ``[[plans]]``    (at least one) a member: name, ages, balance, salary, contributions,
                  fees, withdrawal rule, success definition, and optionally the
                  ``strategy`` the member holds today and a ``pension_target``
@@ -76,6 +78,7 @@ SCHEMA: dict[str, Any] = {
     "scenarios": {
         "historical": None,
         "bootstrap_n": None,
+        "parametric_n": None,
         "block_length": None,
         "bootstrap_method": None,
         "crypto_before_data": None,
@@ -300,11 +303,12 @@ class ScenarioConfig:
     bootstrap_method: str = "stationary"
     crypto_before_data: str = "cash"
     crypto_proxy: tuple[float, float] | None = None  # (mean_log_annual, vol_log_annual)
+    parametric_n: int = 0
 
     def __post_init__(self) -> None:
         # Checked here, not when scenarios are drawn, so that no override (--quick, a
         # notebook's dataclasses.replace) can run, or hide, a study that has no scenarios.
-        if not self.historical and self.bootstrap_n <= 0:
+        if not self.historical and self.bootstrap_n <= 0 and self.parametric_n <= 0:
             raise StudyError(
                 "[scenarios]: historical = false and bootstrap_n = 0 leave no scenarios; "
                 "set historical = true or bootstrap_n > 0"
@@ -586,6 +590,7 @@ def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
         bootstrap_method=sc.string("bootstrap_method", "stationary", ("stationary", "circular")),
         crypto_before_data=sc.string("crypto_before_data", "cash", ("exclude", "cash", "proxy")),
         crypto_proxy=_proxy(sc),
+        parametric_n=sc.integer("parametric_n", 0, lo=0),
     )
     plans = []
     for i, p in enumerate(plans_raw):

@@ -178,10 +178,10 @@ class Workbench:
             value=v.before_data,
         )
         self.proxy_mean = pn.widgets.FloatInput(
-            width=200, label="proxy log mean (a year)", value=v.proxy[0]
+            width=200, label="Bitcoin log mean (a year; proxy, parametric)", value=v.proxy[0]
         )
         self.proxy_vol = pn.widgets.FloatInput(
-            width=200, label="proxy log volatility (a year)", value=v.proxy[1]
+            width=200, label="Bitcoin log volatility (a year)", value=v.proxy[1]
         )
         self.rebalance = pn.widgets.Select(
             width=200,
@@ -220,7 +220,7 @@ class Workbench:
             width=200, label="scenarios", options=list(SCENARIO_KINDS), value=v.scenarios
         )
         self.count = pn.widgets.IntInput(
-            width=200, label="bootstrap scenarios", value=v.n_scenarios
+            width=200, label="scenarios (bootstrap, parametric)", value=v.n_scenarios
         )
         self.seed = pn.widgets.IntInput(width=200, label="seed", value=v.seed)
         self.baseline = pn.widgets.Select(
@@ -230,6 +230,7 @@ class Workbench:
             w.param.watch(self._on_scenarios, "value")
         for key in ("bootstrap_n", "seed", "baseline"):
             self.errors[key] = self._error()
+        self.errors["parametric_n"] = self.errors["bootstrap_n"]  # the same count field
         self.opt = pn.widgets.Checkbox(label="overlay the optimised path (runs the optimiser)")
         self.opt.param.watch(self._on_optimise, "value")
 
@@ -613,7 +614,7 @@ class Workbench:
         self.good = view
         self._cancel.set()
         self._cancel = threading.Event()
-        if view.scenarios == "block bootstrap" and view.n_scenarios > CHUNK:
+        if view.scenarios != "historical cohorts" and view.n_scenarios > CHUNK:
             self._busy(f"simulating {view.n_scenarios:,} scenarios", indeterminate=True)
             threading.Thread(
                 target=self._compute_in_thread, args=(study, view, self._cancel), daemon=True

@@ -30,8 +30,8 @@ from strategies.target_date import AgeBasedMix
 #: Name of the hand-drawn path in tables and in the saved study.
 CUSTOM_NAME = "drawn glide path"
 
-ScenarioKind = Literal["historical cohorts", "block bootstrap"]
-SCENARIO_KINDS: tuple[str, ...] = ("block bootstrap", "historical cohorts")
+ScenarioKind = Literal["historical cohorts", "block bootstrap", "parametric"]
+SCENARIO_KINDS: tuple[str, ...] = ("block bootstrap", "historical cohorts", "parametric")
 
 #: Member fields shown as numbers on the page: key in ``[[plans]]`` -> label.
 MEMBER_NUMBERS: dict[str, str] = {
@@ -71,13 +71,14 @@ class View:
     before_data
         ``[scenarios].crypto_before_data``: ``"cash"`` or ``"proxy"``.
     proxy
-        Bitcoin's annual log mean and volatility for ``"proxy"``.
+        Bitcoin's annual log mean and volatility for ``"proxy"``, and in parametric
+        scenarios.
     rebalance, rebalance_every_months, rebalance_band
         The path's rebalancing rule (``strategies.base.RebalanceRule`` fields).
     scenarios
         Which scenario set the headline numbers use.
     n_scenarios, seed
-        Bootstrap count and the study's seed.
+        Bootstrap or parametric count, and the study's seed.
     baseline
         Preset compared on the same scenarios.
     optimised
@@ -147,8 +148,12 @@ def initial_view(template: dict[str, Any]) -> View:
         equity=(),
         before_data=sc.crypto_before_data if sc.crypto_before_data != "exclude" else "cash",
         proxy=sc.crypto_proxy or (0.0, 0.6),
-        n_scenarios=sc.bootstrap_n or 5000,
-        scenarios="block bootstrap" if sc.bootstrap_n > 0 else "historical cohorts",
+        n_scenarios=sc.bootstrap_n or sc.parametric_n or 5000,
+        scenarios="block bootstrap"
+        if sc.bootstrap_n > 0
+        else "parametric"
+        if sc.parametric_n > 0
+        else "historical cohorts",
         seed=study.seed,
         baseline=start.strategy or "vanguard_target_retirement",
     )
@@ -257,9 +262,10 @@ def to_raw(view: View) -> dict[str, Any]:
     retirement = member.get("retirement_age", 65)
     sc = raw.setdefault("scenarios", {})
     sc["historical"] = True
-    sc["bootstrap_n"] = int(view.n_scenarios) if view.scenarios == "block bootstrap" else 0
+    sc["bootstrap_n"] = view.n_scenarios if view.scenarios == "block bootstrap" else 0
+    sc["parametric_n"] = view.n_scenarios if view.scenarios == "parametric" else 0
     sc["crypto_before_data"] = view.before_data
-    if view.before_data == "proxy":
+    if view.before_data == "proxy" or view.scenarios == "parametric":
         sc["crypto_proxy"] = {"mean_log_annual": view.proxy[0], "vol_log_annual": view.proxy[1]}
     else:
         sc.pop("crypto_proxy", None)

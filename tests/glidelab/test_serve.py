@@ -187,6 +187,38 @@ def test_saved_study_reruns_to_the_same_numbers(small: state.View, tmp_path: Pat
     assert base.success_rate.item() == pytest.approx(out.baseline_success, abs=5e-7)
 
 
+def test_parametric_scenarios_state_bitcoin_and_rerun(small: state.View, tmp_path: Path) -> None:
+    """Parametric scenarios: the core assets estimated from history, Bitcoin at the
+    stated log mean and volatility; the page's number is the simulator's, and the saved
+    study reruns to it."""
+    view = replace(small, scenarios="parametric", n_scenarios=300, sleeve=0.02, proxy=(0.05, 0.7))
+    study = state.to_study(view)
+    out = compute.evaluate(study, "parametric")
+    plan = study.plans[0].plan
+    sc = scenario_sets(study, _history(study), plan)["parametric"]
+    assert sc.n_scenarios == 300 and sc.assets == ("us_stocks", "tbonds_10y", "tbills", "btc")
+    x = np.log1p(sc.returns[:, :, 3])
+    # 21,000 draws: the standard error of the mean is 0.7 / sqrt(21000) = 0.005.
+    assert x.mean() == pytest.approx(0.05, abs=0.02)
+    assert x.std() == pytest.approx(0.7, rel=0.03)
+    assert abs(np.corrcoef(x.ravel(), np.log1p(sc.returns[:, :, 0]).ravel())[0, 1]) < 0.05
+    res = simulate(sc, plan, strategies_for(study)[state.CUSTOM_NAME])
+    assert out.success == res.success_rate and out.n_scenarios == 300
+    path = tmp_path / "view.toml"
+    path.write_text(state.to_toml(view), encoding="utf-8")
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "default" / "success.csv")
+    row = table[(table.strategy == state.CUSTOM_NAME) & (table.scenarios == "parametric")]
+    assert row.success_rate.item() == pytest.approx(out.success, abs=5e-7)  # %.6g in the CSV
+
+
+def test_parametric_needs_a_bitcoin_assumption(template: dict) -> None:
+    raw = {**template, "scenarios": {"parametric_n": 100}}
+    study = parse_study(raw)
+    with pytest.raises(StudyError, match=r"parametric_n needs \[scenarios\]\.crypto_proxy"):
+        scenario_sets(study, _history(study), study.plans[0].plan)
+
+
 # --------------------------------------------------------------------------- the page
 
 
