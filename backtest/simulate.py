@@ -796,6 +796,7 @@ def simulate_chunked(
     strategy: Strategy,
     summarise: Callable[[SimulationResult], None] | None = None,
     *,
+    cash_flows: CashFlowRules | Iterable[CashFlowRules] | None = None,
     engine: Engine = "auto",
 ) -> ChunkedSummary:
     """Simulate chunk after chunk, keeping only per-scenario scalars.
@@ -810,6 +811,10 @@ def simulate_chunked(
     summarise
         Optional callback given each chunk's :class:`SimulationResult` (to accumulate
         anything else, e.g. histograms), before the chunk is released.
+    cash_flows
+        Explicit cash flows as in :func:`simulate`: one ``CashFlowRules`` for every chunk
+        (shared schedules), or an iterable of them, one per chunk in step with
+        ``chunks`` (per-scenario schedules of each chunk's members).
     engine
         As in :func:`simulate`. Without ``summarise``, the numba engine runs a summary
         pass that never materialises a path, so memory is bounded by one chunk's returns.
@@ -825,11 +830,21 @@ def simulate_chunked(
     terminal: list[FloatArray] = []
     at_ret: list[FloatArray] = []
     ruin: list[IntArray] = []
+    per_chunk = (
+        None if cash_flows is None or isinstance(cash_flows, CashFlowRules) else iter(cash_flows)
+    )
     for chunk in chunks:
         n_chunks += 1
+        flows = cash_flows if per_chunk is None else next(per_chunk, None)
+        if per_chunk is not None and flows is None:
+            raise PlanError(
+                f"simulate_chunked: cash_flows ran out at chunk {n_chunks}; give one "
+                "CashFlowRules per chunk"
+            )
+        assert flows is None or isinstance(flows, CashFlowRules)
         if summarise is None and _resolve_engine(engine, strategy, False) == "numba":
             # Summary pass: the compiled loop keeps no paths at all.
-            inputs = _prepare(chunk, plan, strategy)
+            inputs = _prepare(chunk, plan, strategy, flows)
             sub = inputs.sub
             wealth, _, summary, ruin_c = _kernel_pass(strategy, inputs, 0)
             n += sub.n_scenarios
@@ -838,7 +853,7 @@ def simulate_chunked(
             at_ret.append(summary[:, 7].copy())
             ruin.append(ruin_c)
             continue
-        res = simulate(chunk, plan, strategy, engine=engine)
+        res = simulate(chunk, plan, strategy, cash_flows=flows, engine=engine)
         n += res.n_scenarios
         n_ok += int(res.success.sum())
         terminal.append(np.array(res.terminal_wealth))
