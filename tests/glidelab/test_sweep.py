@@ -267,6 +267,7 @@ def test_solve_for_agrees_with_the_grid_on_common_scenarios(tmp_path: Path) -> N
     for a, p in zip(res.table["plan.withdrawal.amount"], res.table["success_rate"], strict=True):
         assert (p >= 0.85) == (a <= row["value"])
     assert (res.out_dir / "solve.csv").is_file()
+    assert (res.out_dir / "success.png").is_file()  # one swept axis: a line chart
     assert len(list((res.out_dir / "solve").glob("*.json"))) == 1
 
 
