@@ -59,6 +59,7 @@ from backtest.scenarios import Scenarios
 from backtest.simulate import simulate
 from backtest.stress import CorrelationJump, PathShock, PlacedShock, period_at_age, replay
 from backtest.stress import stress_table as run_stress_table
+from glidelab.backends import Backend, InProcess
 from glidelab.study import Study, _Table, parse_study
 from optimize.crypto_breakeven import break_even_table
 from strategies import CryptoSleeve, FixedMix, SleeveBand
@@ -463,8 +464,50 @@ def _window(study: Study, cfg: CryptoConfig) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the run
 
 
-def research(cs: CryptoStudy, log: Log = lambda _: None) -> CryptoResearch:
-    """Every table of the crypto study (numbers only; :func:`run_crypto` writes them)."""
+@dataclass(frozen=True)
+class _SurfaceShared:
+    """What every surface task needs (sent to each Dask worker once)."""
+
+    draws: CrnDraws
+    plan: Plan
+    base: Strategy
+    cfg: CryptoConfig
+    crypto: str
+    grid: tuple[BtcAssumption, ...]
+    survival: np.ndarray | None
+
+
+def _surface_task(size: float, shared: _SurfaceShared) -> pd.DataFrame:
+    """The surface rows of one sleeve size (a top-level function, so Dask can send it)."""
+    make = _sleeve_factory(shared.base, shared.cfg, shared.crypto)
+    return run_surface(
+        shared.draws,
+        shared.plan,
+        shared.base,
+        make,
+        [size],
+        list(shared.grid),
+        survival=shared.survival,
+    )
+
+
+def surface_on(backend: Backend, shared: _SurfaceShared, sizes: tuple[float, ...]) -> pd.DataFrame:
+    """:func:`backtest.crypto.surface.run_surface` with one task per sleeve size on
+    ``backend``; rows in the order of ``sizes`` whatever the order tasks finish in, so the
+    table is the same in-process and on Dask."""
+    tasks = [s for s in sizes if s > 0]
+    parts: dict[int, pd.DataFrame] = dict(backend.map_unordered(_surface_task, tasks, shared))
+    return pd.concat([parts[i] for i in range(len(tasks))], ignore_index=True)
+
+
+def research(
+    cs: CryptoStudy, log: Log = lambda _: None, backend: Backend | None = None
+) -> CryptoResearch:
+    """Every table of the crypto study (numbers only; :func:`run_crypto` writes them).
+
+    ``backend``: where the surface's tasks (one per sleeve size) run; default in this
+    process (:class:`glidelab.backends.InProcess`).
+    """
     study, cfg = cs.study, cs.crypto
     pc = study.plan(cfg.plan)
     plan = pc.plan
@@ -494,7 +537,8 @@ def research(cs: CryptoStudy, log: Log = lambda _: None) -> CryptoResearch:
             int(np.ceil(plan.end_age - plan.retirement_age)),
             reading,  # type: ignore[arg-type]
         )
-    surface = run_surface(draws, plan, base, make, cfg.sleeves, grid, survival=survival)
+    shared = _SurfaceShared(draws, plan, base, cfg, d.crypto, tuple(grid), survival)
+    surface = surface_on(backend or InProcess(), shared, cfg.sleeves)
     step("surface")
     log("break-even returns (bisection on common random numbers) ...")
     breakeven = break_even_table(
@@ -624,10 +668,13 @@ def write_research(result: CryptoResearch, folder: Path, tearsheet: bool = True)
 
 
 def run_crypto(
-    cs: CryptoStudy, out: str | Path | None = None, log: Log = lambda _: None
+    cs: CryptoStudy,
+    out: str | Path | None = None,
+    log: Log = lambda _: None,
+    backend: Backend | None = None,
 ) -> tuple[CryptoResearch, Path]:
     """Run the crypto study and write ``<out or output.dir>/<name>/`` atomically."""
-    result = research(cs, log)
+    result = research(cs, log, backend)
     root = Path(out if out is not None else cs.study.output.dir)
     target = root / cs.study.name
     with atomic_directory(target) as tmp:

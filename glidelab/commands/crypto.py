@@ -26,9 +26,14 @@ The study file is an ordinary study plus a [crypto] table (see
 glidelab/studies/crypto_sleeve.toml). Writes <out>/<name>/: every table as CSV and JSON,
 settings.json, tearsheet/crypto.html and tearsheet/crypto.pdf, atomically.
 
+Compute: in this process by default; --workers N starts a local Dask cluster on 127.0.0.1
+and runs the surface there (one task per sleeve size); --scheduler tcp://HOST:PORT uses a
+running cluster. The tables are the same either way.
+
 examples:
   glidelab crypto glidelab/studies/crypto_sleeve.toml
   glidelab crypto my_crypto.toml --out results --quick
+  glidelab crypto glidelab/studies/crypto_sleeve.toml --workers 2
 """
 
 
@@ -47,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="smoke run: 400 scenarios, a 3 x 3 grid, 100 rule and history scenarios",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument("--workers", type=int, help="run the surface on a local Dask cluster")
+    parser.add_argument("--scheduler", help="run the surface on a Dask cluster at tcp://HOST:PORT")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +79,14 @@ def run(args: argparse.Namespace) -> int:
         )
         cs = dataclasses.replace(cs, crypto=quick)
     log = (lambda _: None) if args.quiet else (lambda m: print(m, flush=True))
-    result, folder = run_crypto(cs, args.out, log)
+    if args.workers is None and args.scheduler is None:
+        result, folder = run_crypto(cs, args.out, log)
+    else:
+        from glidelab.backends import DaskBackend, dask_client
+
+        with dask_client(args.workers, args.scheduler) as client:
+            log(f"glidelab crypto: surface on Dask at {client.scheduler.address}")
+            result, folder = run_crypto(cs, args.out, log, DaskBackend(client))
     print(summary(result))
     print(f"wrote {folder}")
     return 0

@@ -136,3 +136,36 @@ def test_bad_crypto_table_is_a_one_line_study_error(tmp_path, capsys):
     bad.write_text("[study]\nname = 1\n")
     assert main(["crypto", str(bad), "--out", str(tmp_path)]) == 2
     assert "crypto" in capsys.readouterr().err
+
+
+def test_surface_on_dask_equals_in_process():
+    pytest.importorskip("distributed")
+    import dataclasses
+
+    from backtest.crypto.assumptions import draw_crn
+    from backtest.crypto.surface import assumption_grid
+    from glidelab.backends import DaskBackend, InProcess, dask_client
+    from glidelab.crypto import (
+        _base_scenarios,
+        _preset,
+        _rng,
+        _SurfaceShared,
+        _with_all_roles,
+        surface_on,
+    )
+
+    cs = parse_crypto_study(_shipped())
+    study = cs.study
+    cfg = dataclasses.replace(cs.crypto, n_scenarios=200)
+    plan = study.plan(cfg.plan).plan
+    base = _with_all_roles(_preset(cfg.base, study), study)
+    sc = _base_scenarios(study, cfg, plan, "annual", cfg.n_scenarios, _rng(study, 0))
+    draws = draw_crn(sc, "us_stocks", rng=_rng(study, 1))
+    grid = tuple(assumption_grid([-0.1, 0.1], [0.5, 0.9], [0.0]))
+    shared = _SurfaceShared(draws, plan, base, cfg, "btc", grid, None)
+    sizes = (0.0, 0.01, 0.05)
+    here = surface_on(InProcess(), shared, sizes)
+    with dask_client(workers=2) as client:
+        there = surface_on(DaskBackend(client), shared, sizes)
+    assert list(here["sleeve"]) == [0.01] * 4 + [0.05] * 4
+    pd.testing.assert_frame_equal(here, there, check_exact=True)
