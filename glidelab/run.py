@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,14 +37,17 @@ from backtest.generators import (
     parametric,
 )
 from backtest.io import atomic_directory
-from backtest.plan import ConstantReal, Plan
+from backtest.plan import Plan
+from backtest.report.describe import describe_plan
+from backtest.report.tearsheet import write_tearsheet
 from backtest.scenarios import Scenarios
 from backtest.simulate import funded_ratio, simulate
 from glidelab.design import population_section
 from glidelab.outputs import check_output_folder
 from glidelab.search import SearchRun, run_search, write_search
 from glidelab.study import CustomGlidePath, Study
-from strategies import CryptoSleeve, FixedMix, GlidePath
+from glidelab.tearsheet import study_book
+from strategies import CryptoSleeve, GlidePath
 from strategies.base import RebalanceRule, Strategy
 from strategies.presets import preset
 
@@ -146,13 +149,11 @@ def custom_strategy(study: Study, c: CustomGlidePath) -> Strategy:
 
 
 def _preset(name: str, d: Any) -> Strategy:
+    """The preset ``name`` on the study's assets (every preset takes the three roles)."""
     try:
         return preset(name, equity=d.equity, bonds=d.bonds, cash=d.cash)
-    except (TypeError, ValueError):
-        try:
-            return preset(name, equity=d.equity, bonds=d.bonds)
-        except ValueError as exc:
-            raise StudyError(f"[strategies]: {exc}") from None
+    except ValueError as exc:
+        raise StudyError(f"[strategies]: {exc}") from None
 
 
 def scenario_rng(study: Study) -> np.random.Generator:
@@ -310,10 +311,10 @@ def run_study(
         )
         if search is not None:
             (tmp / "optimize").mkdir()
-            write_search(search, tmp / "optimize", tearsheet=False)
+            write_search(search, tmp / "optimize")
         if study.output.tearsheet:
-            log("- building the tear sheet (HTML, PDF, CSV, JSON)")
-            _tearsheet(study, history, strategies, sets_by_plan, tmp / "tearsheet")
+            log("- building the tear sheet, one page per plan (HTML, PDF, CSV, JSON)")
+            write_tearsheet(study_book(study, history, strategies, sets_by_plan), tmp / "tearsheet")
         log("- reproducing the Trinity study")
         _trinity(tmp / "validation")
         if study.output.population:
@@ -323,71 +324,41 @@ def run_study(
 
 
 def study_tearsheet(
-    study: Study, out_dir: str | Path, *, progress: bool = True, log: Log = lambda _: None
+    study: Study,
+    out_dir: str | Path,
+    *,
+    plans: Sequence[str] | None = None,
+    search: SearchRun | None = None,
+    simulate_plans: bool = True,
+    title: str | None = None,
+    progress: bool = True,
+    log: Log = lambda _: None,
 ) -> Path:
-    """Write only the tear sheet of ``study`` (its optimised path included when the study
-    enables the optimiser) into ``out_dir``, atomically."""
+    """Write only the tear sheet of ``study`` into ``out_dir``, atomically.
+
+    The same pages as ``glidelab run`` writes (:func:`glidelab.tearsheet.study_book`),
+    for ``plans`` (default: every plan). The optimised glide path is included when the
+    study enables the optimiser (run here unless ``search`` gives its result);
+    ``simulate_plans=False`` leaves out the simulated sections.
+    """
+    out = check_output_folder(out_dir, "tear sheet folder", "choose another --out")
     log("- loading the embedded history")
     history = _history(study)
     strategies = strategies_for(study)
-    if study.optimize.enabled:
-        log(f"- optimising the glide path of plan {study.optimize.plan!r}")
-        strategies["optimised glide path"] = run_search(study, progress=progress).result.glide_path
-    main = study.plan(study.optimize.plan or study.plans[0].name)
-    sets = {main.name: scenario_sets(study, history, main.plan)}
-    log("- building the tear sheet (HTML, PDF, CSV, JSON)")
-    _tearsheet(study, history, strategies, sets, Path(out_dir))
-    return Path(out_dir)
-
-
-def _tearsheet(
-    study: Study,
-    history: pd.DataFrame,
-    strategies: dict[str, Strategy],
-    sets_by_plan: dict[str, dict[str, Scenarios]],
-    path: Path,
-) -> None:
-    from backtest.report import write_tearsheet
-    from backtest.report.build import build_tearsheet_data
-
-    main = study.plan(study.optimize.plan or study.plans[0].name)
-    sets = sets_by_plan[main.name]
-    d = study.data
-    mixes = {
-        f"{100 * e:g}/{100 * (1 - e):g} {d.equity}/{d.bonds}": FixedMix(
-            name=f"{100 * e:g}/{100 * (1 - e):g}", assets=(d.equity, d.bonds), weights=(e, 1 - e)
-        )
-        for e in study.analysis.equity_shares
-    }
-    sleeves: dict[float, Strategy] = {0.0: _preset(study.strategies.crypto_base, d)}
-    sleeves.update({s.sleeve_weight: s for s in strategies.values() if isinstance(s, CryptoSleeve)})
-    monthly = load_history([d.equity, d.bonds, d.cash, d.crypto, "cpi"], "monthly")
-    data = build_tearsheet_data(
-        list(strategies.values()),
-        history,
-        plan=main.plan,
-        scenarios=sets.get("block bootstrap"),
-        cohorts=sets.get("historical cohorts"),
-        withdrawal_rates=study.analysis.withdrawal_rates,
-        mixes=mixes,
-        sleeves=sleeves if len(sleeves) > 1 else None,
-        sleeve_history=monthly,
-        sleeve_scenarios=sets.get("block bootstrap"),
-        pension_target=main.pension_target,
-        title=f"glidelab study: {study.name}",
-        subtitle=study.description,
-        seed=study.seed,
-        retirement_age=main.plan.retirement_age,
-        expense_ratio=main.plan.expense_ratio,
-        transaction_cost_bps=main.plan.transaction_cost_bps,
-        notes=(
-            f"Bitcoin has data from {history[d.crypto].first_valid_index():%Y}; before that the "
-            f"sleeve earns {d.cash} in the historical sections and scenarios "
-            f"({study.scenarios.crypto_before_data!r} rule). Its metrics in the sleeve chart "
-            f"use monthly data from {monthly.index[0]:%Y-%m} to {monthly.index[-1]:%Y-%m}.",
-        ),
+    names = list(plans) if plans is not None else [p.name for p in study.plans]
+    sets_by_plan = (
+        {n: scenario_sets(study, history, study.plan(n).plan) for n in names}
+        if simulate_plans
+        else {}
     )
-    write_tearsheet(data, path)
+    if search is None and study.optimize.enabled:
+        log(f"- optimising the glide path of plan {study.optimize.plan!r}")
+        search = run_search(study, progress=progress)
+    if search is not None:
+        strategies["optimised glide path"] = search.result.glide_path
+    log("- building the tear sheet, one page per plan (HTML, PDF, CSV, JSON)")
+    book = study_book(study, history, strategies, sets_by_plan, plans=names, title=title)
+    return write_tearsheet(book, out)
 
 
 def _trinity(folder: Path) -> None:
@@ -451,7 +422,7 @@ def summarise(
     ]
     for p in study.plans:
         sub = table[table.plan == p.name]
-        lines += ["", f"## Plan {p.name!r}: {_describe(p.plan)}", ""]
+        lines += ["", f"## Plan {p.name!r}: {describe_plan(p.plan)}", ""]
         lines += [
             "| strategy | "
             + " | ".join(f"success, {s}" for s in sub.scenarios.unique())
@@ -491,21 +462,3 @@ def summarise(
         ]
     lines += ["", "Files: success.csv, settings.json, optimize/, tearsheet/, validation/."]
     return "\n".join(lines) + "\n"
-
-
-def _describe(plan: Plan) -> str:
-    w = plan.withdrawal
-    if isinstance(w, ConstantReal):
-        spend = (
-            f"{100 * w.rate:g}% of the balance at retirement"
-            if w.rate is not None
-            else f"{w.amount:,.0f} USD a year"
-        )
-        spend += ", constant in real terms"
-    else:
-        spend = type(w).__name__ if w is not None else "no withdrawals"
-    return (
-        f"ages {plan.start_age:g}-{plan.retirement_age:g}-{plan.end_age:g}, "
-        f"balance {plan.initial_balance:,.0f}, withdrawing {spend}, "
-        f"fees {100 * plan.expense_ratio:.2f}%/yr"
-    )
