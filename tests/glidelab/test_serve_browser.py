@@ -191,6 +191,12 @@ def test_drag_a_knot_and_the_numbers_follow(page, tmp_path: Path, record_propert
     assert 0.15 <= moved[1][1] <= 0.25 and moved[1][1] == round(moved[1][1], 2)
     assert after == pytest.approx(_api_success(moved), abs=0)
     assert after != before  # a 30-point drop at retirement changes the odds
+    # Another tab is another session: it still shows Vanguard's path.
+    other = page.context.browser.new_page()
+    other.goto(page.url)
+    other.wait_for_selector("#gl-success", timeout=120_000)
+    assert _shown(other)[1] == [[40.0, 0.9], [65.0, 0.5], [72.0, 0.3]]
+    other.close()
     shot = tmp_path / "page.png"
     page.screenshot(path=str(shot), full_page=True)
     from matplotlib.image import imread
@@ -227,3 +233,30 @@ def test_save_study_reruns_to_the_same_numbers(page, tmp_path: Path) -> None:
     # success.csv is written with 6 significant digits (float_format="%.6g").
     assert row.success_rate.item() == pytest.approx(shown, abs=5e-7)
     assert shown == pytest.approx(_api_success(knots), abs=0)
+
+
+def test_bad_input_is_named_under_its_field(page) -> None:
+    """A contribution rate of 150 % gets the study schema's message under the field; the
+    numbers stay (marked stale) and the server logs nothing (checked by the fixture)."""
+    before = _shown(page)
+    field = page.get_by_label("contribution rate (decimal of salary)")
+    field.fill("1.5")
+    field.press("Enter")
+    page.wait_for_selector(
+        "text=contribution_rate = 1.5 is not allowed; expected a number in [0, 1]",
+        timeout=30_000,
+    )
+    assert _shown(page) == before
+    field.fill("0.12")
+    field.press("Enter")
+    page.wait_for_function(
+        f"""() => {{
+          const find = (root) => root.querySelector('#gl-success') ||
+            [...root.querySelectorAll('*')].map(e => e.shadowRoot && find(e.shadowRoot))
+              .find(Boolean);
+          const el = find(document);
+          return el && el.dataset.value !== '{before[0]!r}';
+        }}""",
+        timeout=30_000,
+    )
+    assert page.locator("text=contribution_rate = 1.5").count() == 0
