@@ -11,7 +11,10 @@
 * ``optimize/``: the optimised glide path (CSV, chart) and its comparison with the presets
   and constant mixes, in sample and held out;
 * ``tearsheet/``: the tear sheet (HTML, PDF, metrics CSV/JSON);
-* ``validation/``: the Trinity-study reproduction.
+* ``validation/``: the Trinity-study reproduction;
+* ``adaptive/<plan>/``: with ``[optimize] adaptive = true``, the adaptive glide path (by
+  age and wealth, dynamic programming) against the best deterministic path, the best
+  constant mix and the presets (``glidelab.adaptive``).
 """
 
 from __future__ import annotations
@@ -291,6 +294,9 @@ def run_study(
         log(f"- optimising the glide path of plan {study.optimize.plan!r}")
         search = run_search(study, progress=progress)
         strategies["optimised glide path"] = search.result.glide_path
+    from glidelab.adaptive import adaptive_summary, study_adaptive_runs, write_adaptive
+
+    adaptive = study_adaptive_runs(study, progress=progress, log=log)
 
     rows: list[dict[str, Any]] = []
     for p in study.plans:
@@ -300,7 +306,7 @@ def run_study(
                 res = simulate(sc, p.plan, strat)
                 rows.append(_row(p.name, p.plan, label, set_name, p.pension_target, res))
     table = pd.DataFrame(rows)
-    summary = summarise(study, table, search, history)
+    summary = summarise(study, table, search, history) + adaptive_summary(adaptive)
 
     with atomic_directory(out_dir) as tmp:
         table.to_csv(tmp / "success.csv", index=False, float_format="%.6g")
@@ -312,6 +318,8 @@ def run_study(
         if search is not None:
             (tmp / "optimize").mkdir()
             write_search(search, tmp / "optimize")
+        for name, run in adaptive.items():
+            write_adaptive(run, tmp / "adaptive" / name)
         if study.output.tearsheet:
             log("- building the tear sheet, one page per plan (HTML, PDF, CSV, JSON)")
             write_tearsheet(study_book(study, history, strategies, sets_by_plan), tmp / "tearsheet")
