@@ -254,7 +254,7 @@ def to_raw(view: View) -> dict[str, Any]:
     page's numbers: same plan, path, scenarios and seed)."""
     raw = copy.deepcopy(view.template)
     raw.setdefault("study", {})
-    raw["study"]["seed"] = int(view.seed)
+    raw["study"]["seed"] = _num(view.seed)
     raw["study"]["description"] = "Saved from glidelab serve: the drawn glide path."
     member = copy.deepcopy(view.member)
     raw["plans"] = [member]
@@ -262,8 +262,8 @@ def to_raw(view: View) -> dict[str, Any]:
     retirement = member.get("retirement_age", 65)
     sc = raw.setdefault("scenarios", {})
     sc["historical"] = True
-    sc["bootstrap_n"] = view.n_scenarios if view.scenarios == "block bootstrap" else 0
-    sc["parametric_n"] = view.n_scenarios if view.scenarios == "parametric" else 0
+    sc["bootstrap_n"] = _num(view.n_scenarios) if view.scenarios == "block bootstrap" else 0
+    sc["parametric_n"] = _num(view.n_scenarios) if view.scenarios == "parametric" else 0
     sc["crypto_before_data"] = view.before_data
     if view.before_data == "proxy" or view.scenarios == "parametric":
         sc["crypto_proxy"] = {"mean_log_annual": view.proxy[0], "vol_log_annual": view.proxy[1]}
@@ -279,7 +279,7 @@ def to_raw(view: View) -> dict[str, Any]:
         **({"cash": [_num(c) for _, _, c in rows]} if view.cash else {}),
         "crypto_sleeve": _num(view.sleeve),
         "rebalance": view.rebalance,
-        "rebalance_every_months": int(view.rebalance_every_months),
+        "rebalance_every_months": _num(view.rebalance_every_months),
         "rebalance_band": _num(view.rebalance_band),
     }
     raw["strategies"] = {
@@ -320,7 +320,10 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def _num(v: float) -> float | int:
-    """Whole numbers as int, others as float (so the TOML reads naturally)."""
+def _num(v: Any) -> Any:
+    """Whole numbers as int, other numbers as float (so the TOML reads naturally);
+    anything else (an emptied field's None) unchanged, for the schema to name."""
+    if not _is_num(v) or not np.isfinite(v):
+        return v
     f = float(v)
     return int(f) if f.is_integer() else f

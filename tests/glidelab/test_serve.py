@@ -287,6 +287,20 @@ def test_bad_input_shows_the_schema_message_and_keeps_the_numbers(bench) -> None
     assert _shown(bench) != before  # saving more changes the odds
 
 
+def test_emptied_fields_are_named_not_crashed(bench) -> None:
+    """Clearing any number field (the browser sends None) gives a message, never an
+    exception out of the handler; restoring it brings the numbers back."""
+    widgets = [*bench.inputs.values(), bench.w_amount, bench.s_repl, bench.count, bench.seed]
+    widgets += [bench.proxy_mean, bench.proxy_vol, bench.every, bench.band]
+    for w in widgets:
+        old = w.value
+        w.value = None
+        shown = [p.object for p in (*bench.errors.values(), bench.general) if p.object]
+        assert shown or bench.results.css_classes == [], w.label
+        w.value = old
+    assert bench.results.css_classes == [] and all(not p.object for p in bench.errors.values())
+
+
 def test_bad_scenario_and_strategy_fields(bench) -> None:
     bench.count.value = -5
     assert "bootstrap_n = -5" in bench.errors["bootstrap_n"].object
@@ -303,6 +317,45 @@ def test_preset_picker_and_sleeve_recompute(bench) -> None:
     all_equity = _shown(bench)
     bench.sleeve.value = 0.05
     assert bench.good.sleeve == 0.05 and _shown(bench) != all_equity
+
+
+def test_large_runs_go_to_a_thread_with_progress_and_cancel(bench, monkeypatch) -> None:
+    """Above CHUNK scenarios the page computes in a thread, reports progress per chunk and
+    can be cancelled; the event loop (here: the caller) returns at once."""
+    from glidelab.serve import app
+
+    monkeypatch.setattr(app, "CHUNK", 300)
+    monkeypatch.setattr(compute, "CHUNK", 200)
+    seen: list[int] = []
+    done = threading.Event()
+
+    def after(fn, *args):  # no server document in a test: run the update at once
+        fn(*args)
+        if fn == bench._set_progress:
+            seen.append(bench.progress.value)
+        if fn == bench._show:
+            done.set()
+
+    monkeypatch.setattr(bench, "_after", after)
+    bench.count.value = 400  # > CHUNK: the thread path, 2 chunks x 2 strategies
+    assert bench.progress.visible and not bench.cancel.disabled
+    assert done.wait(60) and "400" in bench.results.object
+    assert seen == [25, 50, 75, 100] and not bench.progress.visible
+
+    done.clear()
+    gate = threading.Event()
+    real = compute.evaluate
+
+    def slow(*args, **kw):  # hold the worker until the cancel button is pressed
+        gate.wait(30)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(app, "evaluate", slow)
+    bench.count.value = 500
+    bench._on_cancel(None)
+    gate.set()
+    assert not done.wait(3) and bench.status.object == "cancelled"
+    assert "400" in bench.results.object  # the last finished numbers stay
 
 
 def test_sessions_do_not_share_state(template: dict, tmp_path: Path) -> None:
