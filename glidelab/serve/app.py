@@ -816,10 +816,10 @@ class Workbench:
             ytr, eq, held_out = value
             self._optimised = (ytr, eq)
             self._optimised_note = f"held-out success {_pct(held_out, 1)} (parametric, seed + 1)"
-            self._end_job(f"optimised in {job.elapsed:.0f} s")
             self._draw_path()
             if self.outcome is not None:
                 self._show(self.outcome, self.good)
+            self._end_job(f"optimised in {job.elapsed:.0f} s")
         else:
             self._end_job(
                 f"wrote the tear sheet to {html.escape(str(value))} in {job.elapsed:.0f} s"

@@ -398,6 +398,42 @@ def test_a_cancelled_job_stops_at_once(small: state.View) -> None:
 
 
 @pytest.mark.slow
+def test_optimised_overlay_and_tear_sheet_from_the_page(template: dict, tmp_path: Path) -> None:
+    """The page's optimise checkbox and tear-sheet button: each runs as a job the page
+    polls; the overlay is drawn and the tear sheet written (tiny optimiser settings)."""
+    import time
+
+    from glidelab.serve.app import Workbench
+
+    raw = {
+        **template,
+        "scenarios": {**template["scenarios"], "bootstrap_n": 300},
+        "optimize": {**template["optimize"], "n_scenarios": 60, "holdout_n": 60},
+    }
+    raw["optimize"]["max_iterations"] = 1
+    bench = Workbench(raw, tmp_path)
+
+    def wait() -> None:
+        deadline = time.monotonic() + 600
+        while bench._job is not None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            bench._poll()
+
+    bench.opt.value = True
+    assert bench._job is not None and bench._job.name == "optimise"
+    wait()
+    assert bench.status.object.startswith("optimised in"), bench.status.object
+    assert len(bench.opt_src.data["x"]) >= 3 and "held-out success" in bench.results.object
+    assert bench.good.optimised  # the saved study optimises too
+    bench._on_tearsheet(None)
+    wait()
+    assert bench.status.object.startswith("wrote the tear sheet"), bench.status.object
+    (folder,) = tmp_path.iterdir()
+    assert (folder / "tearsheet.html").stat().st_size > 0
+    assert (folder / "tearsheet.pdf").stat().st_size > 0
+
+
+@pytest.mark.slow
 def test_the_optimise_job_returns_a_path(small: state.View) -> None:
     """The optimiser runs in a child process (the page keeps answering) and returns its
     knots; tiny settings, so this checks the plumbing, not the path."""
