@@ -190,7 +190,7 @@ def success_of(plan: Plan, ruin_period: IntArray, wealth_at_retirement: FloatArr
 
 def _resolve_engine(engine: str, strategy: Strategy, record_weights: bool) -> str:
     if engine not in ("auto", "numpy", "numba"):
-        raise ValueError(f"engine={engine!r}; use 'auto', 'numpy' or 'numba'")
+        raise DataError(f"engine={engine!r} is not an engine; use 'auto', 'numpy' or 'numba'")
     fast_ok = strategy.smoothing is None and not record_weights
     if engine == "numba" and not fast_ok:
         raise DataError(

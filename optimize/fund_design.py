@@ -101,7 +101,9 @@ class FundConstraints:
     landing_age
         Age at which a "through" path lands (e.g. target age + 30).
     crypto_cap, lower, upper, equity_assets, crypto_assets
-        As ``optimize.glidepath.GlidePathConstraints``.
+        As ``optimize.glidepath.GlidePathConstraints``: by default the equity assets are
+        those whose role is in ``EQUITY_ROLES`` and the crypto assets those whose role is
+        ``"crypto"`` (the role registry, ``backtest.data.asset_role``).
     """
 
     equity_at_target: tuple[float, float] | None = None
@@ -112,8 +114,10 @@ class FundConstraints:
     crypto_cap: float | None = None
     lower: dict[str, float] = field(default_factory=dict)
     upper: dict[str, float] = field(default_factory=dict)
-    equity_assets: tuple[str, ...] | None = ("us_stocks", "intl_ex_us", "world", "btc")
-    crypto_assets: tuple[str, ...] | None = ("btc",)
+    # None: read from the role registry (``backtest.data.asset_role``), as the generic
+    # constraints do; a tuple names them explicitly (e.g. for non-embedded series).
+    equity_assets: tuple[str, ...] | None = None
+    crypto_assets: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.equity_at_target is not None:
