@@ -71,9 +71,15 @@ class StudyResult:
     out_dir: Path
 
 
-def _history(study: Study) -> pd.DataFrame:
-    """Common-period history of the roles plus CPI, with the crypto column (NaN before
-    its data starts) joined on."""
+def study_history(study: Study) -> pd.DataFrame:
+    """The study's return history: what every scenario set of a study is drawn from.
+
+    Decimal simple returns per period (``[data].frequency``) of the equity, bonds and
+    cash roles and CPI over their common period (``[data].start``-``end``), with the
+    crypto column joined on (NaN before its data start; the scenario generators apply
+    ``[scenarios].crypto_before_data``). Used by ``glidelab run``, ``sweep``, ``serve``
+    and ``tearsheet``: one definition.
+    """
     d = study.data
     core = load_history([d.equity, d.bonds, d.cash, "cpi"], d.frequency, start=d.start, end=d.end)
     crypto = load_history([d.crypto], d.frequency)
@@ -285,7 +291,7 @@ def run_study(
     # Everything that can be refused is refused before the long computation starts.
     check_output_folder(out_dir, "output folder", "choose another --out or [output] dir")
     log("- loading the embedded history")
-    history = _history(study)
+    history = study_history(study)
     strategies = strategies_for(study)
     sets_by_plan = {p.name: scenario_sets(study, history, p.plan) for p in study.plans}
 
@@ -351,7 +357,7 @@ def study_tearsheet(
     """
     out = check_output_folder(out_dir, "tear sheet folder", "choose another --out")
     log("- loading the embedded history")
-    history = _history(study)
+    history = study_history(study)
     strategies = strategies_for(study)
     names = list(plans) if plans is not None else [p.name for p in study.plans]
     sets_by_plan = (

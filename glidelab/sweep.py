@@ -80,7 +80,7 @@ from backtest.scenarios import Scenarios
 from backtest.simulate import simulate_chunked, success_of
 from backtest.types import periods_per_year
 from glidelab.backends import Backend, backend_for
-from glidelab.run import _history, custom_strategy, strategies_for
+from glidelab.run import custom_strategy, strategies_for, study_history
 from glidelab.study import StrategyConfig, Study, _Table, parse_study
 from optimize.solve_for import SolveResult, bisect_on_crn
 from strategies import FixedMix
@@ -781,7 +781,7 @@ def run_sweep(
     out_dir = Path(out_root if out_root is not None else sweep.study.output.dir) / sweep.name
     points_dir = out_dir / "points"
     points_dir.mkdir(parents=True, exist_ok=True)
-    history = _history(sweep.study)
+    history = study_history(sweep.study)
     points = grid_points(sweep)
     built = [apply_point(sweep, p) for p in points]
     ppy = periods_per_year(sweep.study.data.frequency)

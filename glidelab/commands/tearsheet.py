@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from backtest.errors import StudyError
-    from glidelab.run import _history, study_tearsheet
+    from glidelab.run import study_history, study_tearsheet
     from glidelab.study import load_study
 
     if args.list:
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
             raise StudyError(f"--scenarios {args.scenarios}: give a number of scenarios >= 1")
         study = options_study(args)
         # Cohorts need the whole plan inside the history: left out when it is shorter.
-        n_years = len(_history(study)) / (12 if study.data.frequency == "monthly" else 1)
+        n_years = len(study_history(study)) / (12 if study.data.frequency == "monthly" else 1)
         longest = max(p.plan.end_age - p.plan.start_age for p in study.plans)
         if n_years < longest:
             study = dataclasses.replace(

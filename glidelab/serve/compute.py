@@ -22,7 +22,7 @@ import pandas as pd
 from backtest.errors import GlidelabError
 from backtest.scenarios import Scenarios
 from backtest.simulate import SimulationResult, simulate
-from glidelab.run import _history, scenario_sets, strategies_for
+from glidelab.run import scenario_sets, strategies_for, study_history
 from glidelab.serve.state import CUSTOM_NAME
 from glidelab.study import Study
 
@@ -111,7 +111,7 @@ _SETS = _Cache(6)
 
 def history_of(study: Study) -> pd.DataFrame:
     """The study's history (cached by its ``[data]`` table)."""
-    return _HISTORY.get(study.data, lambda: _history(study))  # type: ignore[return-value]
+    return _HISTORY.get(study.data, lambda: study_history(study))  # type: ignore[return-value]
 
 
 def scenarios_of(study: Study) -> dict[str, Scenarios]:

@@ -115,7 +115,7 @@ def test_run_out_is_a_file_refused_before_computing(
     def no_computing(*args: object, **kwargs: object) -> None:
         raise AssertionError("the study was computed before its output path was checked")
 
-    monkeypatch.setattr(glidelab.run, "_history", no_computing)
+    monkeypatch.setattr(glidelab.run, "study_history", no_computing)
     line = _refused(["run", _study(place), "--quiet", "--out", "FILE"], place, capsys)
     assert "output folder 'FILE/small': 'FILE' is an existing file" in line
     assert "choose another --out" in line

@@ -93,9 +93,9 @@ def test_run_is_deterministic_with_its_seed(tmp_path) -> None:
 
 def test_study_scenarios_are_independent_of_the_optimisers_draws() -> None:
     study = load_study()
-    from glidelab.run import _history
+    from glidelab.run import study_history
 
-    history = _history(study)
+    history = study_history(study)
     plan = study.plan("lifecycle").plan
     sets = scenario_sets(study, history, plan)
     assert sets["block bootstrap"].n_scenarios == study.scenarios.bootstrap_n
@@ -122,10 +122,10 @@ def test_exclude_rule_is_refused_with_the_fix() -> None:
     excl = dataclasses.replace(
         study, scenarios=dataclasses.replace(study.scenarios, crypto_before_data="exclude")
     )
-    from glidelab.run import _history
+    from glidelab.run import study_history
 
     with pytest.raises(StudyError, match="use 'cash' or 'proxy'"):
-        scenario_sets(excl, _history(study), study.plans[0].plan)
+        scenario_sets(excl, study_history(study), study.plans[0].plan)
 
 
 def test_sleeves_are_built_on_the_study_base() -> None:

@@ -19,7 +19,7 @@ from backtest.errors import GlidelabError, StudyError
 from backtest.generators import block_bootstrap
 from backtest.simulate import simulate
 from glidelab.cli import main
-from glidelab.run import _history, scenario_sets, strategies_for
+from glidelab.run import scenario_sets, strategies_for, study_history
 from glidelab.serve import compute, state
 from glidelab.study import parse_study
 from strategies import GlidePath, preset
@@ -92,7 +92,7 @@ def test_preset_knots_reproduce_the_preset(name: str, small: state.View) -> None
     view = state.from_preset(small, name)
     study = state.to_study(view)
     sc = block_bootstrap(
-        _history(study), ["us_stocks", "tbonds_10y", "tbills"], 60, 70, block_length=5, rng=7
+        study_history(study), ["us_stocks", "tbonds_10y", "tbills"], 60, 70, block_length=5, rng=7
     )
     plan = study.plans[0].plan
     drawn = simulate(sc, plan, strategies_for(study)[state.CUSTOM_NAME])
@@ -122,7 +122,7 @@ def test_evaluate_matches_the_api(small: state.View) -> None:
     view = replace(small, ages=(35.0, 60.0, 75.0), equity=(0.85, 0.45, 0.35))
     study = state.to_study(view)
     out = compute.evaluate(study, "block bootstrap")
-    sets = scenario_sets(study, _history(study), study.plans[0].plan)
+    sets = scenario_sets(study, study_history(study), study.plans[0].plan)
     path = GlidePath(
         "check",
         ("us_stocks", "tbonds_10y"),
@@ -195,7 +195,7 @@ def test_parametric_scenarios_state_bitcoin_and_rerun(small: state.View, tmp_pat
     study = state.to_study(view)
     out = compute.evaluate(study, "parametric")
     plan = study.plans[0].plan
-    sc = scenario_sets(study, _history(study), plan)["parametric"]
+    sc = scenario_sets(study, study_history(study), plan)["parametric"]
     assert sc.n_scenarios == 300 and sc.assets == ("us_stocks", "tbonds_10y", "tbills", "btc")
     x = np.log1p(sc.returns[:, :, 3])
     # 21,000 draws: the standard error of the mean is 0.7 / sqrt(21000) = 0.005.
@@ -216,7 +216,7 @@ def test_parametric_needs_a_bitcoin_assumption(template: dict) -> None:
     raw = {**template, "scenarios": {"parametric_n": 100}}
     study = parse_study(raw)
     with pytest.raises(StudyError, match=r"parametric_n needs \[scenarios\]\.crypto_proxy"):
-        scenario_sets(study, _history(study), study.plans[0].plan)
+        scenario_sets(study, study_history(study), study.plans[0].plan)
 
 
 # --------------------------------------------------------------------------- the page
@@ -431,6 +431,43 @@ def test_optimised_overlay_and_tear_sheet_from_the_page(template: dict, tmp_path
     (folder,) = tmp_path.iterdir()
     assert (folder / "tearsheet.html").stat().st_size > 0
     assert (folder / "tearsheet.pdf").stat().st_size > 0
+
+
+def test_cancelling_a_job_takes_its_request_out_of_the_view(bench) -> None:
+    for box, flag in ((bench.opt, "optimised"), (bench.adapt, "adaptive")):
+        box.value = True
+        assert bench._job is not None and getattr(bench.good, flag)
+        bench._on_cancel(None)
+        assert bench._job is None and not box.value and not getattr(bench.good, flag)
+        assert bench.status.object == "cancelled"
+    assert not state.to_raw(bench.good)["optimize"]["enabled"]
+
+
+@pytest.mark.slow
+def test_adaptive_policy_map_from_the_page(template: dict, tmp_path: Path) -> None:
+    """The adaptive checkbox solves the member's adaptive glide path as glidelab run does
+    and shows its policy map; the saved study asks for the same solve."""
+    import time
+
+    from glidelab.serve.app import Workbench
+
+    raw = {
+        **template,
+        "scenarios": {**template["scenarios"], "bootstrap_n": 300},
+        "optimize": {**template["optimize"], "n_scenarios": 200, "holdout_n": 300},
+    }
+    raw["optimize"]["max_iterations"] = 2
+    bench = Workbench(raw, tmp_path)
+    bench.adapt.value = True
+    deadline = time.monotonic() + 600
+    while bench._job is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        bench._poll()
+    assert bench.status.object.startswith("adaptive policy solved"), bench.status.object
+    assert bench.policy_map.visible and bench.policy_map.object[:4] == b"\x89PNG"
+    assert "adaptive (DP)" in bench.adaptive_note.object
+    op = state.to_raw(bench.good)["optimize"]
+    assert op["adaptive"] and op["adaptive_plans"] == ["lifecycle"] and op["enabled"]
 
 
 @pytest.mark.slow

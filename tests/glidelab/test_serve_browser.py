@@ -141,7 +141,7 @@ def _api_success(knots: list[list[float]], sleeve: float = 0.0) -> float:
     import dataclasses
 
     import glidelab as gl
-    from glidelab.run import _history, scenario_sets
+    from glidelab.run import scenario_sets, study_history
 
     study = gl.load_study()
     study = dataclasses.replace(
@@ -150,7 +150,7 @@ def _api_success(knots: list[list[float]], sleeve: float = 0.0) -> float:
         plans=(study.plan("lifecycle"),),
     )
     plan = study.plans[0].plan
-    sets = scenario_sets(study, _history(study), plan)
+    sets = scenario_sets(study, study_history(study), plan)
     path = gl.GlidePath(
         "check",
         ("us_stocks", "tbonds_10y"),

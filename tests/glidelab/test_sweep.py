@@ -18,7 +18,7 @@ from backtest.plan import ConstantReal
 from backtest.simulate import simulate
 from glidelab.backends import InProcess
 from glidelab.cli import main
-from glidelab.run import _history
+from glidelab.run import study_history
 from glidelab.sweep import (
     apply_point,
     grid_points,
@@ -190,7 +190,7 @@ def test_historical_row_matches_a_direct_simulation(finished: Any) -> None:
     plan, strategy = apply_point(sweep, {"equity_share": 0.4, "plan.withdrawal.amount": 45_000})
     d = sweep.study.data
     cohorts = historical_cohorts(
-        _history(sweep.study),
+        study_history(sweep.study),
         [d.equity, d.bonds, d.cash, d.crypto],
         30,
         missing="cash",
