@@ -61,6 +61,7 @@ from backtest.errors import DataError, PlanError
 from backtest.plan import MoneyLasts, Plan
 from backtest.scenarios import Scenarios
 from backtest.types import FloatArray, IntArray
+from optimize import dp_kernel
 from optimize.glidepath import DEFAULT_EQUITY_ASSETS, OptimizationError
 from strategies.adaptive import AdaptivePolicy, StateKind
 
@@ -499,12 +500,18 @@ def backward_induction(
     objective: Objective,
     survival: FloatArray | None,
     scale: float,
-    risk_order: FloatArray,
+    risk_order: IntArray,
+    engine: str = "numba",
 ) -> tuple[FloatArray, IntArray]:
     """Value ``U[t]`` on ``grids[t]`` and the chosen candidate at every node.
 
     Returns ``(U, choice)``, (n_years, n_states) each. See the module docstring.
+    ``engine="numba"`` computes the expectations with :mod:`optimize.dp_kernel` (not for
+    CRRA); ``"numpy"`` with array expressions (the reference).
     """
+    if engine not in ("numba", "numpy"):
+        raise OptimizationError(f"engine={engine!r}; use 'numba' or 'numpy'")
+    compiled = engine == "numba" and objective.crra_gamma is None
     n, n_b = grids.shape
     g = model.real_gross
     p = model.prob
@@ -524,11 +531,33 @@ def backward_induction(
     u = np.empty((n, n_b))
     choice = np.empty((n, n_b), dtype=np.int64)
     # chunk the (nodes x candidates x outcomes) block to about 4 million values
-    step = max(1, 4_000_000 // (port.size or 1))
+    step = n_b if compiled else max(1, 4_000_000 // (port.size or 1))
+    port = np.ascontiguousarray(port)
     for t in range(n - 1, -1, -1):
         q = None if survival is None else survival[t]
         for lo in range(0, n_b, step):
             b = grids[t, lo : lo + step]
+            if compiled:
+                ev = np.empty((b.size, port.shape[0]))
+                dp_kernel.expected_values(
+                    np.ascontiguousarray(b),
+                    port,
+                    p,
+                    float(flows.ce[t] - flows.we[t]),
+                    float(flows.cs[t + 1] - flows.ws[t + 1]) if t < n - 1 else 0.0,
+                    grids[min(t + 1, n - 1)],
+                    u[min(t + 1, n - 1)],
+                    float(fail[t]),
+                    float(fail[t + 1]) if t < n - 1 else 0.0,
+                    t == n - 1,
+                    1.0 if q is None else float(q),
+                    float(objective.success),
+                    float(objective.wealth),
+                    float(scale),
+                    ev,
+                )
+                _choose(ev, objective, risk_order, choice[t, lo : lo + step], u[t, lo : lo + step])
+                continue
             y = b[:, None, None] * port[None] + (flows.ce[t] - flows.we[t])
             if t == n - 1:
                 alive = reward(y)
@@ -546,15 +575,23 @@ def backward_induction(
                 alive = q * alive + (1.0 - q) * reward(y)
             v = np.where(y < 0, fail[t], alive) if objective.crra_gamma is None else alive
             ev = v @ p  # (nodes, candidates)
-            best = ev.max(axis=1, keepdims=True)
-            # near-ties go to the least risky candidate (candidates sorted by risk)
-            # (relative for CRRA, whose utilities can be tiny; else absolute, values O(1))
-            floor = 0.0 if objective.crra_gamma is not None else 1.0
-            tol = 1e-10 * np.maximum(floor, np.abs(best))
-            c = np.argmax(ev >= best - tol, axis=1)
-            choice[t, lo : lo + step] = risk_order[c]
-            u[t, lo : lo + step] = ev[np.arange(ev.shape[0]), c]
+            _choose(ev, objective, risk_order, choice[t, lo : lo + step], u[t, lo : lo + step])
     return u, choice
+
+
+def _choose(
+    ev: FloatArray, objective: Objective, risk_order: IntArray, choice: IntArray, u: FloatArray
+) -> None:
+    """Best candidate per node into ``choice`` and its value into ``u`` (views, in place).
+
+    Near-ties go to the least risky candidate (candidates come sorted by risk): relative
+    for CRRA, whose utilities can be tiny; else absolute, the values being O(1)."""
+    best = ev.max(axis=1, keepdims=True)
+    floor = 0.0 if objective.crra_gamma is not None else 1.0
+    tol = 1e-10 * np.maximum(floor, np.abs(best))
+    c = np.argmax(ev >= best - tol, axis=1)
+    choice[:] = risk_order[c]
+    u[:] = ev[np.arange(ev.shape[0]), c]
 
 
 def forward_model(
@@ -619,6 +656,7 @@ def solve_adaptive(
     n_paths: int = 4000,
     rng: RngLike = 0,
     name: str = "adaptive (DP)",
+    engine: str = "numba",
 ) -> AdaptiveResult:
     """Solve the adaptive policy of ``plan`` by backward induction (see module doc).
 
@@ -653,6 +691,9 @@ def solve_adaptive(
         Seed of the grid-bounds pass and of those paths.
     name
         Name of the resulting strategy.
+    engine
+        ``"numba"`` (compiled expectations, :mod:`optimize.dp_kernel`) or ``"numpy"``
+        (the array reference); the CRRA objective always runs on numpy.
 
     Returns
     -------
@@ -705,6 +746,7 @@ def solve_adaptive(
         q,
         obj_scale,
         order,
+        engine,
     )
     weights = cand[choice]  # (n, n_states, A)
     spend_pv, contrib_pv = present_values(flows, discount_rate_real)

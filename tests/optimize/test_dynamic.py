@@ -339,3 +339,19 @@ def test_engine_has_no_look_ahead(iid_model: ReturnModel, saver: Plan) -> None:
     # weights up to and including period `cut` use only what is known at its start
     np.testing.assert_array_equal(a.weights[:, : cut + 1], b.weights[:, : cut + 1])
     assert not np.array_equal(a.weights[:, cut + 1 :], b.weights[:, cut + 1 :])
+
+
+@pytest.mark.parametrize(
+    "objective", [max_success(), min_shortfall(), tradeoff(0.03, "wealth")], ids=str
+)
+def test_compiled_expectations_match_numpy(
+    iid_model: ReturnModel, saver: Plan, objective: Objective
+) -> None:
+    q = np.linspace(0.999, 0.85, saver.n_periods(1))
+    a = solve_adaptive(saver, iid_model, objective, n_states=61, survival=q, n_paths=50)
+    b = solve_adaptive(
+        saver, iid_model, objective, n_states=61, survival=q, n_paths=50, engine="numpy"
+    )
+    # the same sums in another order: round-off only, and the same choices
+    np.testing.assert_allclose(a.policy.value, b.policy.value, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(a.policy.weights, b.policy.weights)
