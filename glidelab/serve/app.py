@@ -233,6 +233,10 @@ class Workbench:
         self.errors["parametric_n"] = self.errors["bootstrap_n"]  # the same count field
         self.opt = pn.widgets.Checkbox(label="overlay the optimised path (runs the optimiser)")
         self.opt.param.watch(self._on_optimise, "value")
+        self.adapt = pn.widgets.Checkbox(label="adaptive policy map (runs the DP solver)")
+        self.adapt.param.watch(self._on_adaptive, "value")
+        self.policy_map = pn.pane.PNG(None, width=620, visible=False)
+        self.adaptive_note = pn.pane.HTML("", sizing_mode="stretch_width")
 
         # actions and status
         self.save = pn.widgets.FileDownload(
@@ -293,7 +297,10 @@ class Workbench:
                 pn.Column(self.count, self.errors["bootstrap_n"]),
                 pn.Column(self.seed, self.errors["seed"]),
             ),
-            pn.Row(pn.Column(self.baseline, self.errors["baseline"]), self.opt),
+            pn.Row(
+                pn.Column(self.baseline, self.errors["baseline"]),
+                pn.Column(self.opt, self.adapt),
+            ),
             width=680,
         )
         results = pn.Column(
@@ -304,6 +311,8 @@ class Workbench:
             self.status,
             self.fan_pane,
             self.cohort_pane,
+            self.adaptive_note,
+            self.policy_map,
             pn.Row(self.save, self.sheet),
             width=640,
         )
@@ -665,12 +674,12 @@ class Workbench:
     def _on_cancel(self, event: Any) -> None:
         self._cancel.set()
         if self._job is not None:
+            name = self._job.name
             self._job.cancel()
-            self._end_job(f"{self._job.name} cancelled")
-            if self.opt.value:
-                self._syncing = True
-                self.opt.value = False
-                self._syncing = False
+            self._end_job(f"{name} cancelled")
+            box = {"optimise": self.opt, "adaptive": self.adapt}.get(name)
+            if box is not None and box.value:
+                box.value = False  # its handler takes the request out of the view
         self._idle()
         self.status.object = "cancelled"
 
@@ -820,6 +829,21 @@ class Workbench:
             if self.outcome is not None:
                 self._show(self.outcome, self.good)
             self._end_job(f"optimised in {job.elapsed:.0f} s")
+        elif job.name == "adaptive":
+            png, label, n, rows = value
+            self.policy_map.object = png
+            self.policy_map.visible = True
+            cells = "".join(
+                f"<tr><td>{html.escape(name)}</td><td>{_pct(p, 1)}</td>"
+                f"<td>&plusmn; {_pct(se, 1)}</td></tr>"
+                for name, p, se in rows[:4]
+            )
+            self.adaptive_note.object = (
+                f"<b>Adaptive glide path</b> (equity by age and wealth, dynamic programming): "
+                f"success on its own {html.escape(label)} set of {n:,} scenarios "
+                f"(as <code>glidelab run</code> measures it)<table class='gl-res'>{cells}</table>"
+            )
+            self._end_job(f"adaptive policy solved in {job.elapsed:.0f} s")
         else:
             self._end_job(
                 f"wrote the tear sheet to {html.escape(str(value))} in {job.elapsed:.0f} s"
@@ -844,6 +868,14 @@ class Workbench:
             self._optimised = None
             self._optimised_note = ""
             self._draw_path()
+
+    def _on_adaptive(self, event: Any) -> None:
+        self._apply(replace(self.view, adaptive=bool(event.new)), None)
+        if event.new:
+            self._start_job("adaptive", to_raw(self.good))
+        else:
+            self.policy_map.object, self.policy_map.visible = None, False
+            self.adaptive_note.object = ""
 
     def _on_tearsheet(self, event: Any) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -31,6 +31,25 @@ def optimise(raw: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...],
     return ytr, eq, float("nan") if out is None else float(out)
 
 
+def adaptive(raw: dict[str, Any]) -> tuple[bytes, str, int, list[tuple[str, float, float]]]:
+    """Solve the adaptive glide path as ``glidelab run`` does (``[optimize] adaptive``);
+    return its policy map (PNG), the scenario set it is scored on, that set's size and
+    (name, success, standard error) of each strategy there, the policy first."""
+    from backtest.report.policy_map import policy_map_png
+    from glidelab.adaptive import study_adaptive_runs
+    from glidelab.study import parse_study
+
+    study = parse_study(raw, "glidelab serve")
+    (run,) = study_adaptive_runs(study).values()
+    png = policy_map_png(run.solved.policy, (study.data.equity,))
+    label = (
+        "block bootstrap" if "block bootstrap" in run.evaluations else next(iter(run.evaluations))
+    )
+    ev = run.evaluations[label]
+    rows = [(r.name, float(r.success), float(r.success_se)) for r in ev.rows]
+    return png, label, int(ev.n_scenarios), rows
+
+
 def tearsheet(raw: dict[str, Any], out_dir: str) -> str:
     """Write the tear sheet (HTML, PDF, CSV, JSON) of the view's study; return the folder."""
     from glidelab.run import study_tearsheet
@@ -39,7 +58,7 @@ def tearsheet(raw: dict[str, Any], out_dir: str) -> str:
     return str(study_tearsheet(parse_study(raw, "glidelab serve"), Path(out_dir), progress=False))
 
 
-_FUNCTIONS = {"optimise": optimise, "tearsheet": tearsheet}
+_FUNCTIONS = {"optimise": optimise, "adaptive": adaptive, "tearsheet": tearsheet}
 
 
 def _child(name: str, args: tuple[Any, ...], conn: Any) -> None:
@@ -88,7 +107,7 @@ class Job:
 
 
 def start(name: str, *args: Any) -> Job:
-    """Start job ``name`` (``"optimise"`` or ``"tearsheet"``) with ``args``."""
+    """Start job ``name`` (``"optimise"``, ``"adaptive"`` or ``"tearsheet"``) with ``args``."""
     parent, child = _CTX.Pipe(duplex=False)
     proc = _CTX.Process(target=_child, args=(name, args, child), daemon=True)
     proc.start()

@@ -83,6 +83,9 @@ class View:
         Preset compared on the same scenarios.
     optimised
         Whether the optimised path is overlaid (and the saved study optimises).
+    adaptive
+        Whether the adaptive policy map is shown (the saved study then solves the
+        adaptive glide path of the member, which runs with the optimiser).
     """
 
     template: dict[str, Any] = field(compare=False, repr=False)
@@ -101,6 +104,7 @@ class View:
     seed: int = 0
     baseline: str = "vanguard_target_retirement"
     optimised: bool = False
+    adaptive: bool = False
 
     def with_member(self, key: str, value: Any) -> View:
         """A copy with one member field set (``None`` removes it)."""
@@ -289,12 +293,13 @@ def to_raw(view: View) -> dict[str, Any]:
         "custom": [custom],
     }
     op = raw.setdefault("optimize", {})
-    op["enabled"] = bool(view.optimised)
+    op["enabled"] = bool(view.optimised or view.adaptive)
     op["plan"] = name
-    # The page shows one member and no adaptive policy: the saved study solves none.
+    # The page shows one member: the saved study solves its adaptive policy, or none.
+    op["adaptive"] = bool(view.adaptive)
     op.pop("adaptive_plans", None)
-    if "adaptive" in op:
-        op["adaptive"] = False
+    if view.adaptive:
+        op["adaptive_plans"] = [name]
     raw.setdefault("output", {})["tearsheet"] = False
     return raw
 
