@@ -47,8 +47,10 @@ def test_credit_conserves_money_and_never_overdraws(
     # paid out at most what the reserve held (grown) above its floor, unless the cap releases
     paid = np.maximum((credited - g) * balance, 0.0)
     held = np.maximum(reserve * (1 + g) - floor * balance, 0.0)
+    # ``paid`` is a rate difference times the balance, so its round-off scales with the
+    # balance, not with what the reserve held (62,297 USD at g = -93.75 % misses by 1e-11).
     if cap is None:
-        assert np.all(paid <= held + REL * np.maximum(held, 1.0))
+        assert np.all(paid <= held + REL * np.maximum.reduce([held, balance, np.ones_like(g)]))
 
 
 def test_credit_hand_example():
