@@ -9,12 +9,14 @@ HELP = "a glide-path workbench in the browser: drag the path, watch success move
 DESCRIPTION = """\
 Start a local web app (Panel on a Bokeh server) to design a glide path by hand: drag
 the equity share's knots by age, start from any target-date preset or fixed mix, add a
-Bitcoin sleeve, change the member, the scenarios and the rebalancing rule, and see the
-probability of success (with its standard error), the paired difference against a
-baseline on the same scenarios, terminal-wealth percentiles, the wealth fan by age and
-the historical cohorts that fail, recomputed on every change. "save study" downloads
-the TOML that reproduces the view with `glidelab run`; "tear sheet" writes the HTML
-and PDF report of the view under --out.
+Bitcoin sleeve, change the member, the scenarios (block bootstrap, historical cohorts
+or parametric) and the rebalancing rule, and see the probability of success (with its
+standard error), the paired difference against a baseline on the same scenarios,
+terminal-wealth percentiles, the wealth fan by age and the historical cohorts that
+fail, recomputed on every change; the optimised path and the adaptive policy map on
+request (long jobs show progress and can be cancelled). "save study" downloads the TOML
+that reproduces the view with `glidelab run`; "tear sheet" writes the HTML and PDF
+report of the view under --out.
 
 Every script and style is served locally (works offline). It binds to 127.0.0.1; with
 another --host it warns that the app has no authentication. Each browser tab is its
@@ -39,7 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
+    from backtest.errors import GlidelabError
     from glidelab.serve.server import serve
 
+    if not 1 <= args.port <= 65535:
+        raise GlidelabError(f"--port {args.port} is not a port; use 1-65535 (default 5006)")
     serve(args.study, host=args.host, port=args.port, out_root=args.out, show=args.show)
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def serve(
     from glidelab.serve.state import read_template
 
     template = read_template(study)  # a bad study file fails here, before serving
+    _check_free(host, port)
     if host not in LOOPBACK:
         print(
             f"glidelab serve: warning: binding {host}: the app has no authentication; anyone "
@@ -65,13 +67,40 @@ def serve(
     def session() -> pn.viewable.Viewable:  # one call per browser session
         return create_app(template, Path(out_root))
 
-    pn.serve(
-        {"/": session},
-        address=host,
-        port=port,
-        show=show,
-        title="glidelab workbench",
-        websocket_origin=sorted(set(origins)),
-        start=True,
-        num_procs=1,
-    )
+    try:
+        pn.serve(
+            {"/": session},
+            address=host,
+            port=port,
+            show=show,
+            title="glidelab workbench",
+            websocket_origin=sorted(set(origins)),
+            start=True,
+            num_procs=1,
+        )
+    except KeyboardInterrupt:  # Ctrl-C: a normal way to stop
+        print("glidelab serve: stopped", file=sys.stderr)
+    except OSError as exc:  # the address is taken or cannot be bound
+        raise GlidelabError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port "
+            "or --host"
+        ) from None
+
+
+def _check_free(host: str, port: int) -> None:
+    """Fail with a one-line error when ``host:port`` cannot be bound (taken, or not an
+    address of this machine), before the server starts."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise GlidelabError(f"--host {host!r} is not an address here ({exc})") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise GlidelabError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another "
+                "--port or --host"
+            ) from None

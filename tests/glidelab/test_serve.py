@@ -370,13 +370,31 @@ def test_sessions_do_not_share_state(template: dict, tmp_path: Path) -> None:
 
 
 def test_serve_binds_loopback_and_warns_elsewhere(monkeypatch, capsys) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port free now (the command checks it before serving)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     calls: list[dict] = []
     monkeypatch.setattr(pn, "serve", lambda apps, **kw: calls.append(kw))
-    assert main(["serve", "--port", "5123"]) == 0
-    assert calls[-1]["address"] == "127.0.0.1" and calls[-1]["port"] == 5123
+    assert main(["serve", "--port", str(port)]) == 0
+    assert calls[-1]["address"] == "127.0.0.1" and calls[-1]["port"] == port
     assert "no authentication" not in capsys.readouterr().err
-    assert main(["serve", "--host", "0.0.0.0"]) == 0
+    assert main(["serve", "--host", "0.0.0.0", "--port", str(port)]) == 0
     assert "warning" in capsys.readouterr().err and calls[-1]["address"] == "0.0.0.0"
+
+
+def test_serve_names_a_bad_or_taken_port(capsys) -> None:
+    import socket
+
+    assert main(["serve", "--port", "70000"]) == 2
+    assert "--port 70000 is not a port" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
 def test_serve_rejects_a_bad_study(tmp_path: Path, capsys) -> None:
