@@ -178,7 +178,7 @@ class Workbench:
             value=v.before_data,
         )
         self.proxy_mean = pn.widgets.FloatInput(
-            width=200, label="Bitcoin log mean (a year; proxy, parametric)", value=v.proxy[0]
+            width=200, label="Bitcoin log mean (a year)", value=v.proxy[0]
         )
         self.proxy_vol = pn.widgets.FloatInput(
             width=200, label="Bitcoin log volatility (a year)", value=v.proxy[1]
