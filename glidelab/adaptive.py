@@ -20,6 +20,7 @@ true``). For one plan of the study:
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ import pandas as pd
 from backtest.data import load_history
 from backtest.io import atomic_directory
 from backtest.plan import Plan
+from backtest.report.model import TearsheetBook
 from backtest.simulate import simulate
 from glidelab.study import Study
 from optimize.adaptive_eval import (
@@ -491,3 +493,18 @@ def adaptive_summary(runs: dict[str, AdaptiveRun]) -> str:
             + f". Files: adaptive/{name}/."
         )
     return ("\n" + "\n\n".join(lines) + "\n") if lines else ""
+
+
+def with_policy_maps(book: TearsheetBook, runs: dict[str, AdaptiveRun]) -> TearsheetBook:
+    """The study's tear sheet with each adaptive plan's policy map on that plan's page."""
+    from backtest.report.policy_map import PolicyMapData, WealthBand
+
+    pages = []
+    for page in book.pages:
+        run = runs.get(page.key)
+        if run is not None:
+            band = WealthBand(*run.band, label="i.i.d. simulation")
+            section = PolicyMapData(run.solved.policy, (run.equity,), band, axis="wealth")
+            page = dataclasses.replace(page, policy_map=section)
+        pages.append(page)
+    return dataclasses.replace(book, pages=tuple(pages))

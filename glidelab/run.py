@@ -300,7 +300,12 @@ def run_study(
         log(f"- optimising the glide path of plan {study.optimize.plan!r}")
         search = run_search(study, progress=progress)
         strategies["optimised glide path"] = search.result.glide_path
-    from glidelab.adaptive import adaptive_summary, study_adaptive_runs, write_adaptive
+    from glidelab.adaptive import (
+        adaptive_summary,
+        study_adaptive_runs,
+        with_policy_maps,
+        write_adaptive,
+    )
 
     adaptive = study_adaptive_runs(study, progress=progress, log=log)
 
@@ -328,7 +333,8 @@ def run_study(
             write_adaptive(run, tmp / "adaptive" / name)
         if study.output.tearsheet:
             log("- building the tear sheet, one page per plan (HTML, PDF, CSV, JSON)")
-            write_tearsheet(study_book(study, history, strategies, sets_by_plan), tmp / "tearsheet")
+            book = study_book(study, history, strategies, sets_by_plan)
+            write_tearsheet(with_policy_maps(book, adaptive), tmp / "tearsheet")
         log("- reproducing the Trinity study")
         _trinity(tmp / "validation")
         if study.output.population:
