@@ -25,7 +25,14 @@ from typing import Any
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColumnDataSource, CustomJS, HoverTool, PointDrawTool, Range1d
+from bokeh.models import (
+    ColumnDataSource,
+    CustomJS,
+    HoverTool,
+    NumeralTickFormatter,
+    PointDrawTool,
+    Range1d,
+)
 from bokeh.plotting import figure
 
 from backtest.errors import GlidelabError
@@ -93,6 +100,8 @@ class Workbench:
         self._poller: Any = None
         self._optimised: tuple[tuple[float, ...], tuple[float, ...]] | None = None
         self._build()
+        if self.doc is not None:  # a closed tab stops its jobs and its worker
+            pn.state.on_session_destroyed(lambda _ctx: self._shutdown())
         self._apply(self.view, None)
 
     # ---------------------------------------------------------------- widgets
@@ -391,7 +400,7 @@ class Workbench:
         f.varea("age", "p10", "p90", source=self.fan_src, color="#9ecae1", alpha=0.5)
         f.varea("age", "p25", "p75", source=self.fan_src, color="#4292c6", alpha=0.5)
         f.line("age", "p50", source=self.fan_src, color="#08306b", line_width=2)
-        f.yaxis.formatter.use_scientific = False
+        f.yaxis.formatter = NumeralTickFormatter(format="0.0a")  # 1.5m = 1,500,000 USD
         self.fan_pane = pn.pane.Bokeh(f)
 
         self.cohort_src = ColumnDataSource(data={"year": [], "top": [], "color": [], "what": []})
@@ -670,6 +679,12 @@ class Workbench:
 
     def _set_progress(self, share: float) -> None:
         self.progress.value = int(100 * share)
+
+    def _shutdown(self) -> None:
+        self._cancel.set()
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
 
     def _on_cancel(self, event: Any) -> None:
         self._cancel.set()
