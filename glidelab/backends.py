@@ -225,3 +225,34 @@ def backend_for(client: Any | None = None, *, threads: int | None = None) -> Bac
     if client is None:
         return InProcess(threads=threads)
     return DaskBackend(client, threads=threads)
+
+
+def ordered_map(backend: Backend) -> Callable[[Callable[[T, Any], R], Sequence[T], Any], list[R]]:
+    """``backend`` as a plain ``map_fn(fn, tasks, shared) -> [fn(task, shared), ...]``
+    in task order: the hook the optimiser takes (``optimize.baselines.MapFn``), so that
+    ``optimize/`` runs on a backend without importing the app."""
+
+    def map_fn(fn: Callable[[T, Any], R], tasks: Sequence[T], shared: Any) -> list[R]:
+        items = list(tasks)
+        out: dict[int, R] = dict(backend.map_unordered(fn, items, shared))
+        return [out[i] for i in range(len(items))]
+
+    return map_fn
+
+
+def compute_backend(config: Any, *, threads: int | None = None) -> AbstractContextManager[Backend]:
+    """The backend of a ``[compute]`` table (:class:`glidelab.study.ComputeConfig`), as a
+    context manager: :class:`InProcess` when it names no cluster (nothing is started),
+    else a :class:`DaskBackend` on a local cluster (``workers``) or on ``scheduler``,
+    closed on exit."""
+    from contextlib import contextmanager, nullcontext
+
+    if config.workers is None and config.scheduler is None:
+        return nullcontext(InProcess(threads=threads))
+
+    @contextmanager
+    def _ctx() -> Iterator[Backend]:
+        with dask_client(config.workers, config.scheduler, config.threads_per_worker) as client:
+            yield DaskBackend(client, threads=threads)
+
+    return _ctx()

@@ -249,6 +249,22 @@ def load_crypto_study(path: str | Path) -> CryptoStudy:
     return parse_crypto_study(raw, str(p))
 
 
+def quick(cs: CryptoStudy) -> CryptoStudy:
+    """A smoke-run version of ``cs`` (``--quick`` of ``glidelab crypto`` and ``run``): 400
+    base scenarios, at most a 3 x 3 grid of means and vols, 100 rule and history
+    scenarios. Never larger than the study it is given."""
+    c = cs.crypto
+    small = dataclasses.replace(
+        c,
+        n_scenarios=min(c.n_scenarios, 400),
+        means=c.means[:: max(1, len(c.means) // 3)][:3],
+        vols=c.vols[:: max(1, len(c.vols) // 3)][:3],
+        rules_n=min(c.rules_n, 100),
+        history_n=min(c.history_n, 100),
+    )
+    return dataclasses.replace(cs, crypto=small)
+
+
 # --------------------------------------------------------------------------- pieces
 
 

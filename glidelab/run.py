@@ -14,7 +14,19 @@
 * ``validation/``: the Trinity-study reproduction;
 * ``adaptive/<plan>/``: with ``[optimize] adaptive = true``, the adaptive glide path (by
   age and wealth, dynamic programming) against the best deterministic path, the best
-  constant mix and the presets (``glidelab.adaptive``).
+  constant mix and the presets (``glidelab.adaptive``);
+* ``crypto/``: with a ``[crypto]`` table, the crypto-sleeve research
+  (``glidelab.crypto.research``, as ``glidelab crypto`` writes it);
+* ``sweep/``: with a ``[sweep]`` table, the sweep and its solve-for (``glidelab.sweep``).
+
+A fund-design file (``[population]``, ``[design]``, ``[evaluation]``, e.g. the shipped
+``target_date_2060``) is no ordinary study: :func:`load_study_file` recognises it and
+``glidelab run`` runs the design (``glidelab.design.run_design``) into ``<out>/<name>/``.
+
+Where it runs: the scenario evaluation (every plan x scenario set x strategy) and the
+optimiser's comparison of presets and constant mixes are independent tasks, run on the
+backend of ``[compute]`` (or ``backend=``): in this process by default, or on Dask
+(``glidelab.backends``), with the same numbers.
 """
 
 from __future__ import annotations
@@ -45,10 +57,13 @@ from backtest.report.describe import describe_plan
 from backtest.report.tearsheet import write_tearsheet
 from backtest.scenarios import Scenarios
 from backtest.simulate import funded_ratio, simulate
-from glidelab.design import population_section
+from glidelab.backends import Backend, InProcess, compute_backend, ordered_map
+from glidelab.crypto import CryptoConfig, CryptoStudy, parse_crypto_study
+from glidelab.crypto import quick as quick_crypto
+from glidelab.design import DesignStudy, parse_design_study, population_section
 from glidelab.outputs import check_output_folder
 from glidelab.search import SearchRun, run_search, write_search
-from glidelab.study import CustomGlidePath, Study
+from glidelab.study import CustomGlidePath, PlanConfig, Study, parse_study, read_study_toml
 from glidelab.tearsheet import study_book
 from strategies import CryptoSleeve, GlidePath
 from strategies.base import RebalanceRule, Strategy
@@ -60,6 +75,10 @@ Log = Callable[[str], None]
 PERCENTILES = (5, 25, 50, 75, 95)
 
 
+#: Tables of a fund-design file (``glidelab.design``); they never sit beside [[plans]].
+DESIGN_TABLES = ("population", "design", "evaluation")
+
+
 @dataclass(frozen=True)
 class StudyResult:
     """What a study produced (numbers; the files are written by :func:`run_study`)."""
@@ -69,6 +88,96 @@ class StudyResult:
     search: SearchRun | None
     summary: str
     out_dir: Path
+    crypto: Any = None  # backtest.crypto.result.CryptoResearch, with a [crypto] table
+    sweep: Any = None  # glidelab.sweep.SweepResult, with a [sweep] table
+
+
+@dataclass(frozen=True)
+class StudyFile:
+    """Everything a study file asks ``glidelab run`` to do.
+
+    ``study`` with its optional ``[crypto]`` and ``[sweep]`` sections (``sweep.study`` is
+    ``study``), or, for a fund-design file, only ``design``.
+    """
+
+    study: Study | None
+    crypto: CryptoConfig | None = None
+    sweep: Any = None  # glidelab.sweep.Sweep (imported lazily: sweep imports this module)
+    design: DesignStudy | None = None
+
+
+def parse_study_file(raw: dict[str, Any], source: str = "<dict>") -> StudyFile:
+    """Validate a parsed study file of any kind: an ordinary study, one with ``[crypto]``
+    and/or ``[sweep]`` tables, or a fund-design file."""
+    design = [k for k in DESIGN_TABLES if k in raw]
+    if design:
+        other = [k for k in ("plans", "crypto", "sweep") if k in raw]
+        if other:
+            raise StudyError(
+                f"{source}: [{design[0]}] (fund design) cannot sit beside "
+                f"{', '.join(f'[{k}]' for k in other)}; put the design in a file of its own "
+                "and run `glidelab design FILE`"
+            )
+        return StudyFile(None, design=parse_design_study(raw))
+    sweep = crypto = None
+    if "sweep" in raw:
+        from glidelab.sweep import parse_sweep
+
+        sweep = parse_sweep({k: v for k, v in raw.items() if k != "crypto"}, source)
+    if "crypto" in raw:
+        crypto = parse_crypto_study({k: v for k, v in raw.items() if k != "sweep"}, source)
+    if sweep is not None:
+        study = sweep.study
+    elif crypto is not None:
+        study = crypto.study
+    else:
+        study = parse_study(raw, source)
+    return StudyFile(study, crypto.crypto if crypto else None, sweep)
+
+
+def load_study_file(path: str | Path | None = None) -> StudyFile:
+    """Read and validate a study file of any kind (``None``: the built-in default)."""
+    raw, source = read_study_toml(path)
+    return parse_study_file(raw, source)
+
+
+def quick_study(study: Study) -> Study:
+    """A smoke-run version of ``study`` (``--quick``): few scenarios and iterations.
+
+    Smaller, never switched on: a study with no bootstrap keeps none, so ``--quick`` runs
+    (or refuses) exactly the study it was given.
+    """
+    return dataclasses.replace(
+        study,
+        scenarios=dataclasses.replace(
+            study.scenarios, bootstrap_n=min(study.scenarios.bootstrap_n, 300)
+        ),
+        optimize=dataclasses.replace(
+            study.optimize,
+            n_scenarios=min(study.optimize.n_scenarios, 300),
+            holdout_n=min(study.optimize.holdout_n, 500),
+            max_iterations=min(study.optimize.max_iterations, 4),
+        ),
+    )
+
+
+def quick_file(sf: StudyFile) -> StudyFile:
+    """``--quick`` for every section of a study file: the study, its crypto research and
+    sweep, or the fund design."""
+    from glidelab import design as design_mod
+
+    if sf.design is not None:
+        return dataclasses.replace(sf, design=design_mod.quick(sf.design))
+    assert sf.study is not None
+    study = quick_study(sf.study)
+    crypto = sweep = None
+    if sf.crypto is not None:
+        crypto = quick_crypto(CryptoStudy(study, sf.crypto)).crypto
+    if sf.sweep is not None:
+        from glidelab.sweep import quick as quick_sweep
+
+        sweep = quick_sweep(dataclasses.replace(sf.sweep, study=study))
+    return StudyFile(study, crypto, sweep)
 
 
 def study_history(study: Study) -> pd.DataFrame:
@@ -89,13 +198,21 @@ def study_history(study: Study) -> pd.DataFrame:
 
 
 def strategies_for(study: Study) -> dict[str, Strategy]:
-    """The study's presets and crypto sleeves, keyed by display name."""
+    """The study's presets and crypto sleeves, keyed by display name.
+
+    A study that names no strategy at all (no presets, sleeves or custom paths, no plan's
+    ``strategy``; e.g. a crypto or sweep file) gets ``[strategies].crypto_base``, the
+    same default a sweep uses, so its tables are never empty.
+    """
     d = study.data
     out: dict[str, Strategy] = {}
     wanted = list(study.strategies.presets)
     for p in study.plans:
         if p.strategy and p.strategy not in wanted:
             wanted.append(p.strategy)
+    st = study.strategies
+    if not (wanted or st.crypto_sleeves or st.custom):
+        wanted = [st.crypto_base]
     for name in wanted:
         out[name] = _preset(name, d)
     if study.strategies.crypto_sleeves:
@@ -279,17 +396,85 @@ def _row(
     return row
 
 
+@dataclass(frozen=True)
+class _Evaluation:
+    """What every task of a study's scenario evaluation shares (sent once per worker)."""
+
+    plans: dict[str, PlanConfig]
+    strategies: dict[str, Strategy]
+    sets_by_plan: dict[str, dict[str, Scenarios]]
+
+
+def _evaluate_task(task: tuple[str, str, str], shared: _Evaluation) -> dict[str, Any]:
+    """One (plan, scenario set, strategy): simulate it, return its success.csv line (a
+    few numbers; no path leaves the worker)."""
+    plan_name, set_name, label = task
+    p = shared.plans[plan_name]
+    res = simulate(shared.sets_by_plan[plan_name][set_name], p.plan, shared.strategies[label])
+    return _row(p.name, p.plan, label, set_name, p.pension_target, res)
+
+
+def evaluate_study(
+    study: Study,
+    strategies: dict[str, Strategy],
+    sets_by_plan: dict[str, dict[str, Scenarios]],
+    backend: Backend | None = None,
+) -> pd.DataFrame:
+    """success.csv: every plan x scenario set x strategy, simulated on ``backend``
+    (default in this process), one task each, rows in that order whatever the backend."""
+    tasks = [
+        (p.name, set_name, label)
+        for p in study.plans
+        for set_name in sets_by_plan[p.name]
+        for label in strategies
+    ]
+    shared = _Evaluation({p.name: p for p in study.plans}, dict(strategies), sets_by_plan)
+    return pd.DataFrame(ordered_map(backend or InProcess())(_evaluate_task, tasks, shared))
+
+
 def run_study(
     study: Study,
     out_root: str | Path | None = None,
     *,
     progress: bool = True,
     log: Log = lambda _: None,
+    backend: Backend | None = None,
+    crypto: CryptoConfig | None = None,
+    sweep: Any = None,
 ) -> StudyResult:
-    """Run every part of ``study`` and write its folder atomically; see the module doc."""
+    """Run every part of ``study`` and write its folder atomically; see the module doc.
+
+    ``backend``: where the scenario evaluation runs (default: the study's ``[compute]``,
+    in this process unless it names a cluster). ``crypto``, ``sweep``: the file's
+    ``[crypto]`` and ``[sweep]`` sections (:class:`StudyFile`), run on ``study``.
+    """
     out_dir = Path(out_root if out_root is not None else study.output.dir) / study.name
     # Everything that can be refused is refused before the long computation starts.
     check_output_folder(out_dir, "output folder", "choose another --out or [output] dir")
+    if backend is None:
+        with compute_backend(study.compute) as made:
+            if study.compute.distributed:
+                log(f"- computing on Dask ({_where(study)})")
+            return _run_study(study, out_dir, progress, log, made, crypto, sweep)
+    return _run_study(study, out_dir, progress, log, backend, crypto, sweep)
+
+
+def _where(study: Study) -> str:
+    c = study.compute
+    if c.scheduler is not None:
+        return f"scheduler {c.scheduler}"
+    return f"a local cluster of {c.workers} workers x {c.threads_per_worker} threads"
+
+
+def _run_study(
+    study: Study,
+    out_dir: Path,
+    progress: bool,
+    log: Log,
+    backend: Backend,
+    crypto: CryptoConfig | None,
+    sweep: Any,
+) -> StudyResult:
     log("- loading the embedded history")
     history = study_history(study)
     strategies = strategies_for(study)
@@ -298,7 +483,7 @@ def run_study(
     search: SearchRun | None = None
     if study.optimize.enabled:
         log(f"- optimising the glide path of plan {study.optimize.plan!r}")
-        search = run_search(study, progress=progress)
+        search = run_search(study, progress=progress, map_fn=ordered_map(backend))
         strategies["optimised glide path"] = search.result.glide_path
     from glidelab.adaptive import (
         adaptive_summary,
@@ -309,15 +494,21 @@ def run_study(
 
     adaptive = study_adaptive_runs(study, progress=progress, log=log)
 
-    rows: list[dict[str, Any]] = []
-    for p in study.plans:
-        log(f"- simulating plan {p.name!r}: {len(strategies)} strategies")
-        for set_name, sc in sets_by_plan[p.name].items():
-            for label, strat in strategies.items():
-                res = simulate(sc, p.plan, strat)
-                rows.append(_row(p.name, p.plan, label, set_name, p.pension_target, res))
-    table = pd.DataFrame(rows)
+    n_sets = sum(len(s) for s in sets_by_plan.values())
+    log(
+        f"- simulating {len(study.plans)} plans: {len(strategies)} strategies on {n_sets} "
+        f"scenario sets ({backend.name})"
+    )
+    table = evaluate_study(study, strategies, sets_by_plan, backend)
     summary = summarise(study, table, search, history) + adaptive_summary(adaptive)
+    research = None
+    if crypto is not None:
+        from glidelab.crypto import research as crypto_research
+        from glidelab.crypto import summary as crypto_summary
+
+        log("- crypto-sleeve research ([crypto])")
+        research = crypto_research(CryptoStudy(study, crypto), log, backend)
+        summary += "\n## Crypto-sleeve research (crypto/)\n\n" + crypto_summary(research) + "\n"
 
     with atomic_directory(out_dir) as tmp:
         table.to_csv(tmp / "success.csv", index=False, float_format="%.6g")
@@ -340,7 +531,28 @@ def run_study(
         if study.output.population:
             log("- fund design for a small population of the 2060 vintage (glidelab design)")
             population_section(tmp, study.seed)
-    return StudyResult(study, table, search, summary, out_dir)
+        if research is not None:
+            from glidelab.crypto import write_research
+
+            write_research(research, tmp / "crypto", study.output.tearsheet)
+        swept = None
+        if sweep is not None:
+            from glidelab.sweep import run_sweep
+
+            log(f"- sweep ([sweep]): {len(sweep.axes)} axes on {backend.name}")
+            swept = run_sweep(
+                dataclasses.replace(sweep, study=study),
+                backend=backend,
+                progress=progress,
+                folder=tmp / "sweep",
+            )
+            summary += (
+                f"\n## Sweep (sweep/)\n\n{len(swept.table)} rows in sweep/sweep.csv"
+                + (", solve-for in sweep/solve.csv" if swept.solve is not None else "")
+                + ".\n"
+            )
+            (tmp / "summary.md").write_text(summary, encoding="utf-8")
+    return StudyResult(study, table, search, summary, out_dir, research, swept)
 
 
 def study_tearsheet(

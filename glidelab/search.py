@@ -21,7 +21,7 @@ from backtest.io import atomic_directory
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from glidelab.study import Study
-from optimize.baselines import constant_mix_grid, evaluate_presets
+from optimize.baselines import MapFn, constant_mix_grid, evaluate_presets
 from optimize.glidepath import GlidePathConstraints, OptimizationResult, optimize_glide_path
 
 
@@ -56,9 +56,17 @@ class SearchRun:
 
 
 def run_search(
-    study: Study, settings: SearchSettings | None = None, *, progress: bool = True
+    study: Study,
+    settings: SearchSettings | None = None,
+    *,
+    progress: bool = True,
+    map_fn: MapFn | None = None,
 ) -> SearchRun:
-    """Optimise the glide path of the study's ``[optimize].plan`` and compare it."""
+    """Optimise the glide path of the study's ``[optimize].plan`` and compare it.
+
+    ``map_fn``: where the presets and constant mixes of the comparison are scored
+    (``glidelab.backends.ordered_map`` of a backend); default in this process.
+    """
     st = settings or SearchSettings()
     op = study.optimize
     plan = study.plan(st.plan or op.plan or study.plans[0].name).plan
@@ -100,9 +108,10 @@ def run_search(
         max_iterations=st.max_iterations or op.max_iterations,
         progress=progress,
     )
-    pin, pout = evaluate_presets(sc, plan), evaluate_presets(holdout, plan)
-    gin = constant_mix_grid(sc, plan, equity, bonds, step=0.1)
-    gout = constant_mix_grid(holdout, plan, equity, bonds, step=0.1)
+    pin = evaluate_presets(sc, plan, map_fn=map_fn)
+    pout = evaluate_presets(holdout, plan, map_fn=map_fn)
+    gin = constant_mix_grid(sc, plan, equity, bonds, step=0.1, map_fn=map_fn)
+    gout = constant_mix_grid(holdout, plan, equity, bonds, step=0.1, map_fn=map_fn)
     rows = [("optimised (SCP)", res.success_in_sample, res.success_out_of_sample)]
     rows += [(k, pin[k], pout[k]) for k in pin]
     rows += [

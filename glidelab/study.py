@@ -30,6 +30,10 @@ with these tables; every key is optional unless marked, and unknown keys are err
 ``[analysis]``   withdrawal_rates and equity_shares for the success heatmap
 ``[output]``     dir (default "results"), tearsheet (bool), population (bool: a small fund-design
                  section of the shipped target_date_2060 vintage, default true)
+``[compute]``    where the scenario evaluation runs (``glidelab run``, ``sweep``): workers
+                 (a Dask LocalCluster of N processes on 127.0.0.1), scheduler
+                 ("tcp://HOST:PORT", a running cluster), threads_per_worker (default 1);
+                 neither: in this process (the default, no service)
 
 Amounts are real USD of the start date per year; rates are decimals (0.04 = 4 %).
 """
@@ -150,6 +154,7 @@ SCHEMA: dict[str, Any] = {
     },
     "analysis": {"withdrawal_rates": None, "equity_shares": None},
     "output": {"dir": None, "tearsheet": None, "population": None},
+    "compute": {"workers": None, "scheduler": None, "threads_per_worker": None},
 }
 
 
@@ -393,6 +398,44 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class ComputeConfig:
+    """``[compute]``: where tasks run: in this process (both None), a local Dask cluster
+    of ``workers`` processes, or the running cluster at ``scheduler``."""
+
+    workers: int | None = None
+    scheduler: str | None = None
+    threads_per_worker: int = 1
+
+    @property
+    def distributed(self) -> bool:
+        """True when the work goes to Dask (a local cluster or a scheduler)."""
+        return self.workers is not None or self.scheduler is not None
+
+
+def parse_compute(raw: object, where: str = "[compute]") -> ComputeConfig:
+    """Validate a ``[compute]`` table (the one definition, for studies and sweeps)."""
+    if raw is not None:
+        check_keys(raw, SCHEMA["compute"], where)
+    t = _Table(raw if raw is not None else {}, where)
+    workers = t.optional_integer("workers")
+    scheduler = t.raw.get("scheduler")
+    t.seen.add("scheduler")
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise StudyError(f"{where}.scheduler = {scheduler!r}; expected 'tcp://HOST:PORT'")
+    if workers is not None and workers < 1:
+        raise StudyError(f"{where}.workers = {workers}; expected a whole number >= 1")
+    if workers is not None and scheduler is not None:
+        raise StudyError(f"{where}: give workers (a local cluster) or scheduler, not both")
+    cfg = ComputeConfig(
+        workers=workers,
+        scheduler=scheduler,
+        threads_per_worker=t.integer("threads_per_worker", 1, lo=1),
+    )
+    t.done()
+    return cfg
+
+
+@dataclass(frozen=True)
 class Study:
     """A whole study, validated."""
 
@@ -407,6 +450,7 @@ class Study:
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     source: str = "<built-in>"
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     def plan(self, name: str) -> PlanConfig:
         for p in self.plans:
@@ -561,6 +605,8 @@ def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
     an = top.table("analysis")
     out = top.table("output")
     top.seen.add("plans")
+    top.seen.add("compute")
+    compute = parse_compute(raw.get("compute"))
     plans_raw = raw.get("plans")
     if not isinstance(plans_raw, list) or not plans_raw:
         raise StudyError("study file: needs at least one [[plans]] table (a member to simulate)")
@@ -652,6 +698,7 @@ def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
         analysis=analysis,
         output=output,
         source=source,
+        compute=compute,
     )
     top.done()
     return study
@@ -659,6 +706,13 @@ def parse_study(raw: dict[str, Any], source: str = "<dict>") -> Study:
 
 def load_study(path: str | Path | None = None) -> Study:
     """Read and validate a study file; ``None`` loads the built-in default study."""
+    raw, source = read_study_toml(path)
+    return parse_study(raw, source)
+
+
+def read_study_toml(path: str | Path | None = None) -> tuple[dict[str, Any], str]:
+    """The parsed TOML of a study file (``None``: the built-in default) and its source
+    label, before validation; an unreadable file is a :class:`StudyError`."""
     if path is None:
         text = resources.files("glidelab").joinpath("studies/default.toml").read_text("utf-8")
         source = "built-in default study (glidelab/studies/default.toml)"
@@ -672,4 +726,4 @@ def load_study(path: str | Path | None = None) -> Study:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise StudyError(f"{source} is not valid TOML: {exc}") from None
-    return parse_study(raw, source)
+    return raw, source

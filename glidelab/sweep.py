@@ -18,7 +18,8 @@ A sweep file is a study file (every table of :mod:`glidelab.study`) plus two tab
                ``[sweep.mortality]`` (optional): sex, birth_year, reading ("cohort" |
                "period"): adds the survival-weighted success (SSA tables).
 ``[compute]``  workers (a LocalCluster on 127.0.0.1), scheduler ("tcp://HOST:PORT"),
-               threads_per_worker (default 1).
+               threads_per_worker (default 1): the study's own table
+               (:func:`glidelab.study.parse_compute`, one definition for studies and sweeps).
 
 Grid fields (``FIELDS`` lists them): ``plan.<field>`` for the plan's ages, balance, fees;
 ``plan.withdrawal.<field>`` (rate, amount, ...) and ``plan.contributions.<field>`` (rate,
@@ -81,7 +82,7 @@ from backtest.simulate import simulate_chunked, success_of
 from backtest.types import periods_per_year
 from glidelab.backends import Backend, backend_for
 from glidelab.run import custom_strategy, strategies_for, study_history
-from glidelab.study import StrategyConfig, Study, _Table, parse_study
+from glidelab.study import ComputeConfig, StrategyConfig, Study, _Table, parse_compute, parse_study
 from optimize.solve_for import SolveResult, bisect_on_crn
 from strategies import FixedMix
 from strategies.base import Strategy
@@ -94,6 +95,7 @@ __all__ = [
     "SweepResult",
     "grid_points",
     "load_sweep",
+    "parse_compute",
     "parse_sweep",
     "run_sweep",
 ]
@@ -121,15 +123,6 @@ Progress = Callable[[int, int], None]
 
 
 # ----------------------------------------------------------------------------- the schema
-
-
-@dataclass(frozen=True)
-class ComputeConfig:
-    """Where tasks run: in-process (both None), a local cluster, or an existing one."""
-
-    workers: int | None = None
-    scheduler: str | None = None
-    threads_per_worker: int = 1
 
 
 @dataclass(frozen=True)
@@ -211,32 +204,10 @@ def _check_field(name: str, where: str) -> None:
         raise StudyError(f"{where}: {name!r} is not a sweepable field; use one of {list(FIELDS)}")
 
 
-def parse_compute(raw: object, where: str = "[compute]") -> ComputeConfig:
-    """Validate a ``[compute]`` table."""
-    t = _Table(raw if raw is not None else {}, where)
-    workers = t.optional_integer("workers")
-    scheduler = t.raw.get("scheduler")
-    t.seen.add("scheduler")
-    if scheduler is not None and not isinstance(scheduler, str):
-        raise StudyError(f"{where}.scheduler = {scheduler!r}; expected 'tcp://HOST:PORT'")
-    if workers is not None and workers < 1:
-        raise StudyError(f"{where}.workers = {workers}; expected a whole number >= 1")
-    if workers is not None and scheduler is not None:
-        raise StudyError(f"{where}: give workers (a local cluster) or scheduler, not both")
-    cfg = ComputeConfig(
-        workers=workers,
-        scheduler=scheduler,
-        threads_per_worker=t.integer("threads_per_worker", 1, lo=1),
-    )
-    t.done()
-    return cfg
-
-
 def parse_sweep(raw: dict[str, Any], source: str = "<dict>") -> Sweep:
     """Validate a parsed sweep file (a study plus ``[sweep]`` and ``[compute]``)."""
     raw = dict(raw)
     sweep_raw = raw.pop("sweep", None)
-    compute = parse_compute(raw.pop("compute", None))
     if sweep_raw is None:
         raise StudyError(f"{source}: a sweep file needs a [sweep] table with a [sweep.grid]")
     study = parse_study(raw, source)
@@ -313,8 +284,29 @@ def parse_sweep(raw: dict[str, Any], source: str = "<dict>") -> Sweep:
         chunk_size=chunk,
         points_per_task=per_task,
         solve=solve,
-        compute=compute,
+        compute=study.compute,
         mortality=mortality,
+    )
+
+
+def quick(sweep: Sweep) -> Sweep:
+    """A smoke-run version of ``sweep`` (``glidelab run --quick``): at most 300 scenarios
+    per random set in chunks of at most 300, and at most three values per axis (first,
+    middle, last). The study itself is shrunk by the caller."""
+    axes = tuple(
+        Axis(
+            a.field,
+            a.values
+            if len(a.values) <= 3
+            else tuple(a.values[i] for i in (0, len(a.values) // 2, -1)),
+        )
+        for a in sweep.axes
+    )
+    return dataclasses.replace(
+        sweep,
+        axes=axes,
+        n_scenarios=min(sweep.n_scenarios, 300),
+        chunk_size=min(sweep.chunk_size, 300),
     )
 
 
@@ -454,6 +446,7 @@ def point_key(sweep: Sweep, point: dict[str, Any]) -> str:
     settings.pop("points_per_task")  # how work is grouped, not what it computes
     settings["study"].pop("output", None)
     settings["study"].pop("source", None)
+    settings["study"].pop("compute", None)  # where it runs, not what it computes
     text = json.dumps({"settings": settings, "point": point}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -748,6 +741,7 @@ def run_sweep(
     progress: bool = True,
     on_point: Callable[[int], None] | None = None,
     charts: bool = True,
+    folder: str | Path | None = None,
 ) -> SweepResult:
     """Run every grid point over every scenario set; write ``<out_root>/<name>/``.
 
@@ -769,6 +763,8 @@ def run_sweep(
         Called with each grid point's index once its file is written.
     charts
         Draw heat maps / line charts (needs one or two swept axes).
+    folder
+        Write here instead of ``<out_root>/<name>/`` (``glidelab run``: its ``sweep/``).
 
     Returns
     -------
@@ -778,7 +774,11 @@ def run_sweep(
     """
     check_sweep(sweep)
     backend = backend or backend_for(client, threads=threads)
-    out_dir = Path(out_root if out_root is not None else sweep.study.output.dir) / sweep.name
+    out_dir = (
+        Path(folder)
+        if folder is not None
+        else Path(out_root if out_root is not None else sweep.study.output.dir) / sweep.name
+    )
     points_dir = out_dir / "points"
     points_dir.mkdir(parents=True, exist_ok=True)
     history = study_history(sweep.study)

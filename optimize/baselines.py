@@ -3,13 +3,20 @@
 Every baseline is scored with the engine (``backtest.simulate.simulate``) on the scenarios
 it is given, so candidates share the same random numbers (common random numbers).
 Success probabilities are decimals (0.9 = 90 %).
+
+Scoring many candidates on the same scenarios is independent work: the ``map_fn`` hook of
+:func:`success_of_strategies` (and of :func:`constant_mix_grid` and
+:func:`evaluate_presets`) lets the caller run it elsewhere, e.g. on a Dask cluster
+(``glidelab.backends.ordered_map``). ``map_fn(fn, tasks, shared)`` must return
+``[fn(task, shared) for task in tasks]`` in task order; this layer never imports the app.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import differential_evolution
@@ -21,6 +28,39 @@ from optimize.glidepath import Goal, make_glide_path, success_probability
 from strategies import GlidePath, Strategy, list_presets, preset
 from strategies.errors import StrategyError
 from strategies.presets import BONDS, EQUITY
+
+#: ``map_fn(fn, tasks, shared) -> [fn(task, shared) for task in tasks]``, in task order.
+MapFn = Callable[[Callable[[Any, Any], Any], Sequence[Any], Any], Sequence[Any]]
+
+
+def serial_map(fn: Callable[[Any, Any], Any], tasks: Sequence[Any], shared: Any) -> list[Any]:
+    """The default :data:`MapFn`: every task here, in order."""
+    return [fn(task, shared) for task in tasks]
+
+
+def _success_task(strategy: Strategy, shared: tuple[Scenarios, Plan, Goal | None]) -> float:
+    """One candidate's success probability (a top-level function: it can be shipped)."""
+    scenarios, plan, goal = shared
+    return success_probability(scenarios, plan, strategy, goal)
+
+
+def success_of_strategies(
+    scenarios: Scenarios,
+    plan: Plan,
+    strategies: Sequence[Strategy],
+    goal: Goal | None = None,
+    *,
+    map_fn: MapFn | None = None,
+) -> list[float]:
+    """Success probability (decimal) of each strategy on the same ``scenarios``.
+
+    ``map_fn``: where the candidates are scored (default: here, one after another); the
+    scenarios, plan and goal travel once as the shared object. The answer is the same
+    whatever ``map_fn`` runs them on.
+    """
+    tasks = list(strategies)
+    out = (map_fn or serial_map)(_success_task, tasks, (scenarios, plan, goal))
+    return [float(v) for v in out]
 
 
 @dataclass(frozen=True)
@@ -78,6 +118,7 @@ def constant_mix_grid(
     *,
     step: float = 0.01,
     goal: Goal | None = None,
+    map_fn: MapFn | None = None,
 ) -> ConstantMixGrid:
     """Success probability of every constant mix ``e`` equity / ``1 - e`` other.
 
@@ -93,15 +134,13 @@ def constant_mix_grid(
         Grid step in equity share, decimal (0.01 = 1 percentage point).
     goal
         Success definition; ``None`` = the plan's.
+    map_fn
+        Where the mixes are scored (:func:`success_of_strategies`); default here.
     """
     shares = np.round(np.arange(0.0, 1.0 + step / 2, step), 10)
     ppy = scenarios.periods_per_year
-    success = np.array(
-        [
-            success_probability(scenarios, plan, constant_mix(e, equity, other, plan, ppy), goal)
-            for e in shares
-        ]
-    )
+    mixes = [constant_mix(e, equity, other, plan, ppy) for e in shares]
+    success = np.array(success_of_strategies(scenarios, plan, mixes, goal, map_fn=map_fn))
     return ConstantMixGrid(equity, other, shares, success)
 
 
@@ -113,16 +152,19 @@ def evaluate_presets(
     goal: Goal | None = None,
     equity: str = EQUITY,
     bonds: str = BONDS,
+    map_fn: MapFn | None = None,
 ) -> dict[str, float]:
     """Success probability of every preset strategy that runs on these scenarios.
 
     The presets are those of :func:`preset_strategies` (built with ``equity=`` and
     ``bonds=``; those needing assets the scenarios lack, and smoothing overlays, left out),
-    restricted to ``names`` when given.
+    restricted to ``names`` when given. ``map_fn``: where they are scored
+    (:func:`success_of_strategies`); default here.
     """
     presets = preset_strategies(scenarios, equity, bonds)
     chosen = presets if names is None else {n: presets[n] for n in names if n in presets}
-    return {n: success_probability(scenarios, plan, s, goal) for n, s in chosen.items()}
+    scores = success_of_strategies(scenarios, plan, list(chosen.values()), goal, map_fn=map_fn)
+    return dict(zip(chosen, scores, strict=True))
 
 
 def preset_strategies(

@@ -58,26 +58,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the study, run the research, write the folder, print the summary."""
-    import dataclasses
     from importlib import resources
 
-    from glidelab.crypto import load_crypto_study, run_crypto, summary
+    from glidelab.crypto import load_crypto_study, quick, run_crypto, summary
 
     path = args.study
     if path is None:
         path = str(resources.files("glidelab").joinpath("studies/crypto_sleeve.toml"))
     cs = load_crypto_study(path)
     if args.quick:
-        c = cs.crypto
-        quick = dataclasses.replace(
-            c,
-            n_scenarios=400,
-            means=c.means[:: max(1, len(c.means) // 3)][:3],
-            vols=c.vols[:: max(1, len(c.vols) // 3)][:3],
-            rules_n=100,
-            history_n=100,
-        )
-        cs = dataclasses.replace(cs, crypto=quick)
+        cs = quick(cs)
     log = (lambda _: None) if args.quiet else (lambda m: print(m, flush=True))
     if args.workers is None and args.scheduler is None:
         result, folder = run_crypto(cs, args.out, log)

@@ -135,3 +135,126 @@ def test_sleeves_are_built_on_the_study_base() -> None:
         study.strategies.crypto_sleeves
     )
     assert all(s.before_data == "cash" for s in sleeves.values())
+
+
+# --------------------------------------------------------------- every shipped study runs
+
+
+def _shipped(name: str) -> str:
+    from importlib import resources
+
+    return str(resources.files("glidelab").joinpath("studies", f"{name}.toml"))
+
+
+def _smallest(name: str):  # type: ignore[no-untyped-def]
+    """The shipped study ``name`` as --quick shrinks it, without the slow extras (tear
+    sheets, the population section), so a test runs each section in seconds."""
+    from glidelab.run import load_study_file, quick_file
+
+    sf = quick_file(load_study_file(_shipped(name)))
+    study = sf.study
+    study = dataclasses.replace(
+        study,
+        scenarios=dataclasses.replace(
+            study.scenarios, bootstrap_n=min(study.scenarios.bootstrap_n, 100)
+        ),
+        optimize=dataclasses.replace(study.optimize, enabled=False, adaptive=False),
+        output=dataclasses.replace(study.output, tearsheet=False, population=False),
+    )
+    return dataclasses.replace(sf, study=study), study
+
+
+def test_every_shipped_study_is_recognised() -> None:
+    from glidelab.run import load_study_file
+
+    kinds = {}
+    for name in ("default", "retiree", "crypto_sleeve", "sweep_example", "target_date_2060"):
+        sf = load_study_file(_shipped(name))
+        kinds[name] = (sf.study is not None, sf.crypto is not None, sf.sweep is not None)
+        assert (sf.design is not None) == (name == "target_date_2060")
+    assert kinds["crypto_sleeve"] == (True, True, False)
+    assert kinds["sweep_example"] == (True, False, True)
+    assert kinds["default"] == kinds["retiree"] == (True, False, False)
+    assert kinds["target_date_2060"] == (False, False, False)
+
+
+def test_quick_shrinks_every_section() -> None:
+    from glidelab.run import load_study_file, quick_file
+
+    crypto = load_study_file(_shipped("crypto_sleeve"))
+    small = quick_file(crypto)
+    assert small.crypto.n_scenarios == 400 < crypto.crypto.n_scenarios
+    assert len(small.crypto.means) <= 3 and len(small.crypto.vols) <= 3
+    assert small.crypto.rules_n == 100 and small.crypto.history_n == 100
+    sweep = load_study_file(_shipped("sweep_example"))
+    small = quick_file(sweep)
+    assert small.sweep.n_scenarios <= 300 and small.sweep.chunk_size <= 300
+    assert all(len(a.values) <= 3 for a in small.sweep.axes)
+    assert max(len(a.values) for a in sweep.sweep.axes) > 3  # so the test can fail
+    assert small.sweep.study is small.study  # the sweep runs on the shrunk study
+    design = load_study_file(_shipped("target_date_2060"))
+    small = quick_file(design)
+    assert small.design.design.member_paths < design.design.design.member_paths
+    assert small.design.evaluation.members < design.design.evaluation.members
+
+
+def test_crypto_study_runs_its_research_into_crypto(tmp_path) -> None:
+    sf, study = _smallest("crypto_sleeve")
+    crypto = dataclasses.replace(
+        sf.crypto, n_scenarios=60, rules_n=40, history_n=40, means=(0.0,), vols=(0.6,)
+    )
+    res = run_study(study, tmp_path, progress=False, crypto=crypto)
+    folder = tmp_path / "crypto_sleeve"
+    for name in ("surface.csv", "breakeven.csv", "stress.csv", "rules.csv", "settings.json"):
+        assert (folder / "crypto" / name).stat().st_size > 0, name
+    surface = pd.read_csv(folder / "crypto" / "surface.csv")
+    assert len(surface) == len(res.crypto.surface) > 0
+    # A study naming no strategy gets its sleeves' base, so success.csv is never empty.
+    assert set(res.success.strategy) == {study.strategies.crypto_base}
+    assert "Crypto-sleeve research (crypto/)" in res.summary
+
+
+def test_sweep_study_runs_its_sweep_into_sweep(tmp_path) -> None:
+    sf, study = _smallest("sweep_example")
+    sweep = dataclasses.replace(sf.sweep, n_scenarios=40, chunk_size=40)
+    res = run_study(study, tmp_path, progress=False, sweep=sweep)
+    folder = tmp_path / "sweep_example" / "sweep"
+    table = pd.read_csv(folder / "sweep.csv")
+    n_points = 1
+    for a in sweep.axes:
+        n_points *= len(a.values)
+    assert len(table) == n_points * len(sweep.sets) == len(res.sweep.table)
+    assert (folder / "solve.csv").stat().st_size > 0
+    assert not (tmp_path / "sweep_example" / "points").exists()  # inside sweep/ only
+    assert "Sweep (sweep/)" in (tmp_path / "sweep_example" / "summary.md").read_text()
+
+
+def test_design_file_runs_the_design_through_glidelab_run(tmp_path, monkeypatch) -> None:
+    import glidelab.design as design_mod
+
+    seen = {}
+
+    def fake_run_design(study, out_root, **_):  # the design's own tests run it for real
+        seen["study"], seen["out"] = study, out_root
+        return None
+
+    monkeypatch.setattr(design_mod, "run_design", fake_run_design)
+    code = main(["run", _shipped("target_date_2060"), "--quick", "--quiet", "--out", "X"])
+    assert code == 0
+    assert seen["out"] == "X"
+    assert seen["study"].name == "target_date_2060"
+    assert seen["study"].design.member_paths <= 2000  # --quick reached the design
+
+
+def test_design_beside_plans_is_refused_with_what_to_run(tmp_path, capsys) -> None:
+    bad = tmp_path / "mixed.toml"
+    bad.write_text('[population]\nbirth_year = 1995\n[[plans]]\nname = "x"\n')
+    assert main(["run", str(bad), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "glidelab design FILE" in err[0]
+
+
+def test_retiree_study_runs(tmp_path) -> None:
+    _, study = _smallest("retiree")
+    res = run_study(study, tmp_path, progress=False)
+    assert len(res.success) > 0 and res.success.success_rate.between(0, 1).all()
