@@ -221,25 +221,27 @@ def _state_targets(grid, by_state, t, wealth, k_j, f_j, tw):
     g = grid[t]
     for j in range(BLOCK):
         k_j[j] = 0
-    n = n_s
-    while n > 1:  # the answer lies in [k_j, k_j + n)
-        half = n // 2
+    n = np.uint64(n_s)
+    one = np.uint64(1)
+    while n > one:  # the answer lies in [k_j, k_j + n)
+        half = n >> one
         for j in range(BLOCK):
             b = k_j[j]
             k_j[j] = b + half if g[b + half] <= wealth[j] else b
         n -= half
+    top = np.uint64(n_s - 2)
     for j in range(BLOCK):
-        k = min(k_j[j], n_s - 2)
+        k = min(k_j[j], top)
         k_j[j] = k
         g0 = g[k]
-        f = (wealth[j] - g0) / (g[k + 1] - g0)
+        f = (wealth[j] - g0) / (g[k + one] - g0)
         f_j[j] = min(max(f, 0.0), 1.0)
     w = by_state[t]
     for a in range(n_a):
         for j in range(BLOCK):
             k = k_j[j]
             w0 = w[k, a]
-            tw[a, j] = w0 + f_j[j] * (w[k + 1, a] - w0)
+            tw[a, j] = w0 + f_j[j] * (w[k + one, a] - w0)
 
 
 @_step
@@ -569,7 +571,7 @@ def _loop(
         h = np.empty((n_a, BLOCK))  # holdings, real USD
         new_h = np.empty((n_a, BLOCK))
         mj = np.empty(BLOCK, dtype=np.int64)  # target row of each lane
-        k_j = np.empty(BLOCK, dtype=np.int64)  # adaptive: state-table node of each lane
+        k_j = np.empty(BLOCK, dtype=np.uint64)  # adaptive: state-table node of each lane
         f_j = np.empty(BLOCK)  # adaptive: interpolation fraction of each lane
         lane_s = np.empty(BLOCK, dtype=np.uint64)  # scenario of each lane
         first_bad = np.empty(BLOCK, dtype=np.int64)
