@@ -128,6 +128,32 @@ def test_targets_are_the_interpolated_weights_at_the_wealth_held() -> None:
         np.testing.assert_allclose(res.weights[:, 0, 0], a_share, rtol=0, atol=1e-15)
 
 
+@pytest.mark.parametrize("n_s", [2, 3, 4, 7, 8, 9, 64, 65, 401])
+def test_the_compiled_lookup_finds_the_node_below_the_wealth(n_s: int) -> None:
+    # The kernel's search runs the same halving steps for every lane (their number
+    # depends on n_s only), so check grid sizes around powers of two, at wealth below
+    # the grid, exactly on nodes, between nodes and above: one period, asset "a" returns
+    # 0 and "b" 100 %, so the end wealth is balance * (1 + weight of b).
+    rng = np.random.default_rng(n_s)
+    grid = 1_000.0 + np.cumsum(rng.uniform(1.0, 5_000.0, n_s))
+    share_b = rng.uniform(0, 1, n_s)
+    table = StateTable(grid[None], np.stack([1 - share_b, share_b], axis=1)[None])
+    strategy = _Adaptive("adaptive", ("a", "b"), table, RebalanceRule("calendar", 12))
+    returns = np.broadcast_to(np.array([0.0, 1.0]), (3, 1, 2))
+    sc = Scenarios(returns, np.zeros((3, 1)), ("a", "b"), "annual")
+    nodes = sorted({0, 1, n_s // 2, n_s - 2, n_s - 1})
+    balances = [0.0, 999.0, *grid[nodes], *(0.5 * (grid[:-1] + grid[1:]))[nodes[:-1]], 1e9]
+    for balance in balances:
+        plan = Plan(30, 31, 31, float(balance))
+        fast = simulate(sc, plan, strategy, engine="numba").wealth[:, 1]
+        ref = simulate(sc, plan, strategy, engine="numpy").wealth[:, 1]
+        np.testing.assert_array_equal(fast, ref)  # the same node and the same expression
+        # independently: np.interp clamps at the ends as the table does (a few
+        # operations of round-off relative to the balance)
+        expected = balance * (1 + np.interp(balance, grid, share_b))
+        np.testing.assert_allclose(fast, expected, rtol=1e-14, atol=0, err_msg=str(balance))
+
+
 def test_interpolated_weights_sum_to_one() -> None:
     sc, plan, strategy = _case(2)
     strategy = dataclasses.replace(strategy, rebalance=RebalanceRule("calendar", 1))
