@@ -9,11 +9,15 @@
   up at each scenario's real wealth every year) against a deterministic glide path with
   the same assets (the policy's own median-path weights, by age only), same scenarios
   (i.i.d. draws from the model), each engine. Target: the lookup costs less than 2x.
+  The cases of one engine run interleaved in one process (adaptive, deterministic,
+  thinned table, adaptive, ...), at least 5 runs each, median, with the load average
+  (the benchmark machine is shared).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
 import time
 from typing import Any
@@ -29,8 +33,22 @@ def _median_time(fn: Any, repeat: int) -> tuple[float, Any]:
     return statistics.median(times), out
 
 
+def _interleaved(cases: dict[str, Any], repeat: int) -> dict[str, tuple[float, list[float], Any]]:
+    """Each case run ``repeat`` times, round robin (so a change in the machine's load
+    falls on every case alike): median seconds, every run's seconds, the last output."""
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    outs: dict[str, Any] = {}
+    for _ in range(repeat):
+        for k, fn in cases.items():
+            t = time.perf_counter()
+            outs[k] = fn()
+            times[k].append(time.perf_counter() - t)
+    return {k: (statistics.median(v), v, outs[k]) for k, v in times.items()}
+
+
 def run(quick: bool = False, repeat: int = 3) -> dict[str, Any]:
-    """Measure; returns plain numbers for ``benchmarks.run``."""
+    """Measure; returns plain numbers for ``benchmarks.run`` (the simulations run at
+    least 5 times each, interleaved)."""
     from backtest.data import load_history
     from backtest.simulate import simulate
     from optimize.dynamic import empirical_model, solve_adaptive
@@ -55,18 +73,6 @@ def run(quick: bool = False, repeat: int = 3) -> dict[str, Any]:
     det = make_glide_path(
         "median-path weights (deterministic)", two, policy.ages, median_w, plan, 1
     )
-    sims: dict[str, dict[str, float]] = {}
-    for engine in ("numba", "numpy"):
-        simulate(sc.take(slice(0, 100)), plan, policy, engine=engine)  # compile / warm
-        simulate(sc.take(slice(0, 100)), plan, det, engine=engine)
-        t_ad, r_ad = _median_time(lambda e=engine: simulate(sc, plan, policy, engine=e), repeat)
-        t_det, _ = _median_time(lambda e=engine: simulate(sc, plan, det, engine=e), repeat)
-        sims[engine] = {
-            "adaptive_s": t_ad,
-            "deterministic_s": t_det,
-            "ratio": t_ad / t_det,
-            "adaptive_success": float(r_ad.success_rate),
-        }
     # the compiled lookup's cost grows with the table's nodes: the same policy on every
     # 4th node (101), numba only
     thin = dataclasses.replace(
@@ -75,14 +81,38 @@ def run(quick: bool = False, repeat: int = 3) -> dict[str, Any]:
         weights=policy.weights[:, ::4],
         value=policy.value[:, ::4],
     )
-    simulate(sc.take(slice(0, 100)), plan, thin, engine="numba")
-    t_thin, r_thin = _median_time(lambda: simulate(sc, plan, thin, engine="numba"), repeat)
-    sims["numba, table on every 4th node (101)"] = {
-        "adaptive_s": t_thin,
-        "deterministic_s": sims["numba"]["deterministic_s"],
-        "ratio": t_thin / sims["numba"]["deterministic_s"],
-        "adaptive_success": float(r_thin.success_rate),
-    }
+    sim_repeat = max(5, repeat)
+    load_before = os.getloadavg()
+    sims: dict[str, dict[str, Any]] = {}
+    for engine in ("numba", "numpy"):
+        cases = {"adaptive": policy, "deterministic": det}
+        if engine == "numba":
+            cases["thin"] = thin
+        # compile / warm (numba on the full set: a 100-scenario slice is another array
+        # layout, so another compiled signature)
+        warm = sc if engine == "numba" else sc.take(slice(0, 100))
+        for strat in cases.values():
+            simulate(warm, plan, strat, engine=engine)
+        got = _interleaved(
+            {
+                k: (lambda st=st, e=engine: simulate(sc, plan, st, engine=e))
+                for k, st in cases.items()
+            },
+            sim_repeat,
+        )
+        t_det = got["deterministic"][0]
+        for k, name in (("adaptive", engine), ("thin", f"{engine}, table on every 4th node (101)")):
+            if k in got:
+                t_ad, runs, r_ad = got[k]
+                sims[name] = {
+                    "adaptive_s": t_ad,
+                    "deterministic_s": t_det,
+                    "ratio": t_ad / t_det,
+                    "adaptive_success": float(r_ad.success_rate),
+                    "adaptive_runs_s": runs,
+                    "deterministic_runs_s": got["deterministic"][1],
+                }
+    load_after = os.getloadavg()
     return {
         "plan": "lifecycle 25 -> 95, annual",
         "solve_two_assets_s": solve2_s,
@@ -94,6 +124,8 @@ def run(quick: bool = False, repeat: int = 3) -> dict[str, Any]:
         "n_scenarios": n,
         "simulate": sims,
         "repeat": repeat,
+        "simulate_repeat": sim_repeat,
+        "load_average_1_5_15": [list(load_before), list(load_after)],
     }
 
 
@@ -111,7 +143,13 @@ def render(res: dict[str, Any]) -> list[str]:
         f"| DP, 3 assets | {g3[0]} x {g3[1]} x {g3[2]} x {g3[3]} | "
         f"{res['solve_three_assets_s']:.1f} s | < 30 s | {100 * res['value_three']:.2f} % |",
         "",
-        f"Forward simulation, {res['n_scenarios']:,} i.i.d. scenarios x {g2[3]} years:",
+        f"Forward simulation, {res['n_scenarios']:,} i.i.d. scenarios x {g2[3]} years "
+        f"(each engine's cases interleaved in one process, median of "
+        f"{res.get('simulate_repeat', res['repeat'])} runs; load average "
+        + " -> ".join(
+            f"{x[0]:.1f}/{x[1]:.1f}/{x[2]:.1f}" for x in res.get("load_average_1_5_15", [])
+        )
+        + "):",
         "",
         "| engine | adaptive (state lookup) | deterministic | ratio (target < 2x) | "
         "adaptive success |",
