@@ -16,15 +16,18 @@ per event (``_read_slab``, ``_copy_targets`` or ``_state_targets``, ``_start_flo
 
 No hand-written SIMD: an LLVM intrinsic, ``growth_tile4``, once copied returns into the
 lane-minor slab four assets at a time (vector loads, a transpose in registers). It was
-measured against the plain loop below, both variants interleaved in one process
-(``python -m benchmarks.bench_tile4`` at commit f88277c; 100,000 scenarios x 480 months x
-4 assets, summary pass, 2 cores shared with other work): medians 8.85x the streaming
-floor with it and 8.69x without (5 runs, load average 5.5-7.3), then 8.98x and 10.23x
-(7 runs, load 6.9-8.6; the simulator 1-20 % slower without it per run, median 12 %;
-in the first set 0.80-1.06, median 0.99). Neither variant met 3x under that load; the
-reference runs in ``benchmarks/RESULTS.md`` met the 3x target without the intrinsic
-(2.1x at 9a8e679, before it was added; 1.9x with it at df87ed3). It did not decide the
-target, so it and the tiled copy (about 100 lines) were removed.
+measured against the plain loop, both variants interleaved in one process
+(``python -m benchmarks.bench_tile4``, commit f88277c reverted onto this kernel; 100,000
+scenarios x 480 months x 4 assets, summary pass): on a quiet 2-core AMD EPYC (load
+0.7-1.0, 7 runs) 4.5x the streaming floor with it and 4.95x without, the simulator about
+9 % faster with it; under other work (load 5.5-8.6) 8.85x against 8.69x and 8.98x
+against 10.23x. The 3x target is missed on this host either way (its floor, 0.059 s, is
+2.4x faster than the earlier hosts'; the session's starting kernel, intrinsic included,
+read 4.2x in the same quiet hour), while the earlier reference runs met it without the
+intrinsic (2.1x at 9a8e679, before it was added; 1.9x with it at df87ed3). It does not
+decide the target here, and it cost about 100 lines of LLVM IR that numba's cache
+tracks badly, so it and the tiled copy were removed; a faster kernel on fast-memory
+hosts has to come from the main loop's arithmetic, not from the slab copy.
 
 It is used when the strategy has no smoothing overlay (a Python object the compiled code
 cannot call) and no realised weights are asked for; ``simulate(..., engine="numpy")``
