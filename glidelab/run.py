@@ -60,7 +60,7 @@ from backtest.simulate import funded_ratio, simulate
 from glidelab.backends import Backend, InProcess, compute_backend, ordered_map
 from glidelab.crypto import CryptoConfig, CryptoStudy, parse_crypto_study
 from glidelab.crypto import quick as quick_crypto
-from glidelab.design import DesignStudy, parse_design_study, population_section
+from glidelab.design import DesignOutcome, DesignStudy, parse_design_study, population_section
 from glidelab.outputs import check_output_folder
 from glidelab.search import SearchRun, run_search, write_search
 from glidelab.study import CustomGlidePath, PlanConfig, Study, parse_study, read_study_toml
@@ -530,7 +530,7 @@ def _run_study(
         _trinity(tmp / "validation")
         if study.output.population:
             log("- fund design for a small population of the 2060 vintage (glidelab design)")
-            population_section(tmp, study.seed)
+            summary += population_summary(population_section(tmp, study.seed))
         if research is not None:
             from glidelab.crypto import write_research
 
@@ -551,7 +551,9 @@ def _run_study(
                 + (", solve-for in sweep/solve.csv" if swept.solve is not None else "")
                 + ".\n"
             )
-            (tmp / "summary.md").write_text(summary, encoding="utf-8")
+        files = sorted(p.name + ("/" if p.is_dir() else "") for p in tmp.iterdir())
+        summary += "\nFiles: " + ", ".join(f for f in files if f != "summary.md") + ".\n"
+        (tmp / "summary.md").write_text(summary, encoding="utf-8")
     return StudyResult(study, table, search, summary, out_dir, research, swept)
 
 
@@ -641,6 +643,22 @@ def _settings(
     }
 
 
+def population_summary(outcome: DesignOutcome) -> str:
+    """Two sentences on the small fund-design section (``population/``)."""
+    col = "bootstrap: success"
+    scores = outcome.scores[col]
+    designed = scores.iloc[0]
+    presets = scores.iloc[1:]
+    return (
+        "\n## Fund design for a population (population/)\n\n"
+        f"A small {outcome.study.name} run of the 2060 vintage (`glidelab design` at reduced "
+        "size): the shared glide path designed for the members keeps survival-weighted "
+        f"success of {100 * designed:.1f} % on a fresh-seed bootstrap, against "
+        f"{100 * presets.min():.1f}-{100 * presets.max():.1f} % for the presets "
+        f"({', '.join(presets.index)}). Full study: `glidelab design`.\n"
+    )
+
+
 def summarise(
     study: Study, table: pd.DataFrame, search: SearchRun | None, history: pd.DataFrame
 ) -> str:
@@ -692,5 +710,4 @@ def summarise(
             "assumptions with the parametric generator (`glidelab simulate --scenarios "
             "parametric`) before drawing conclusions.",
         ]
-    lines += ["", "Files: success.csv, settings.json, optimize/, tearsheet/, validation/."]
     return "\n".join(lines) + "\n"
