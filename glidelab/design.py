@@ -251,9 +251,15 @@ def _outcome(
 
 
 def run_design(
-    study: DesignStudy, out_root: str | Path | None = "results", *, progress: bool = False
+    study: DesignStudy,
+    out_root: str | Path | None = "results",
+    *,
+    progress: bool = False,
+    extra: Mapping[str, Strategy] | None = None,
 ) -> DesignOutcome:
-    """Design the vintage's glide path, score it with the presets, write the report."""
+    """Design the vintage's glide path, score it with the presets (and ``extra``
+    strategies, e.g. the workbench's drawn path, read against the target date), write the
+    report."""
     from backtest.report.population import (
         PopulationReport,
         build_population_charts,
@@ -316,6 +322,7 @@ def run_design(
     )
     strategies: dict[str, Strategy] = {designed_name: designed}
     strategies.update({p: preset(p) for p in ev.presets})
+    strategies.update(extra or {})
 
     # ---- presets on the frontier's member-paths (in sample)
     rows = {}

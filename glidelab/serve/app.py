@@ -5,8 +5,8 @@ schema (an error shows under the field it names and the last good numbers stay, 
 stale) and recomputes through :func:`glidelab.serve.compute.evaluate`. Up to
 ``compute.CHUNK`` scenarios are computed at once in the event loop (tens of
 milliseconds); more run in a thread with progress and a cancel button, and the
-optimiser and the tear sheet run in a child process (``glidelab.serve.jobs``), so the
-page never freezes.
+optimiser, the adaptive policy, the fund-design frontier and the tear sheet run in a child
+process (``glidelab.serve.jobs``), so the page never freezes.
 """
 
 from __future__ import annotations
@@ -246,6 +246,12 @@ class Workbench:
         self.adapt.param.watch(self._on_adaptive, "value")
         self.policy_map = pn.pane.PNG(None, width=620, visible=False)
         self.adaptive_note = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.front = pn.widgets.Checkbox(
+            label="fund-design frontier, 2060 vintage (runs the design)"
+        )
+        self.front.param.watch(self._on_frontier, "value")
+        self.frontier_map = pn.pane.PNG(None, width=620, visible=False)
+        self.frontier_note = pn.pane.HTML("", sizing_mode="stretch_width")
 
         # actions and status
         self.save = pn.widgets.FileDownload(
@@ -308,7 +314,7 @@ class Workbench:
             ),
             pn.Row(
                 pn.Column(self.baseline, self.errors["baseline"]),
-                pn.Column(self.opt, self.adapt),
+                pn.Column(self.opt, self.adapt, self.front),
             ),
             width=680,
         )
@@ -322,6 +328,8 @@ class Workbench:
             self.cohort_pane,
             self.adaptive_note,
             self.policy_map,
+            self.frontier_note,
+            self.frontier_map,
             pn.Row(self.save, self.sheet),
             width=640,
         )
@@ -692,7 +700,7 @@ class Workbench:
             name = self._job.name
             self._job.cancel()
             self._end_job(f"{name} cancelled")
-            box = {"optimise": self.opt, "adaptive": self.adapt}.get(name)
+            box = {"optimise": self.opt, "adaptive": self.adapt, "frontier": self.front}.get(name)
             if box is not None and box.value:
                 box.value = False  # its handler takes the request out of the view
         self._idle()
@@ -859,6 +867,9 @@ class Workbench:
                 f"(as <code>glidelab run</code> measures it)<table class='gl-res'>{cells}</table>"
             )
             self._end_job(f"adaptive policy solved in {job.elapsed:.0f} s")
+        elif job.name == "frontier":
+            self._show_frontier(value)
+            self._end_job(f"fund-design frontier in {job.elapsed:.0f} s")
         else:
             self._end_job(
                 f"wrote the tear sheet to {html.escape(str(value))} in {job.elapsed:.0f} s"
@@ -891,6 +902,34 @@ class Workbench:
         else:
             self.policy_map.object, self.policy_map.visible = None, False
             self.adaptive_note.object = ""
+
+    def _on_frontier(self, event: Any) -> None:
+        if event.new:
+            self._start_job("frontier", to_raw(self.good))
+        else:
+            self.frontier_map.object, self.frontier_map.visible = None, False
+            self.frontier_note.object = ""
+
+    def _show_frontier(self, fv: jobs.FrontierView) -> None:
+        """The frontier chart and the drawn path's place on it (or why it has none)."""
+        self.frontier_map.object = fv.png
+        self.frontier_map.visible = True
+        if fv.drawn is None:
+            where = f"<span id='gl-frontier-drawn'>not placed: {html.escape(fv.note)}</span>"
+        else:
+            d = fv.drawn
+            where = (
+                f"<span id='gl-frontier-drawn' data-value='{d['success']!r}'>the drawn path "
+                f"(ring, read against the 2060 target date): success {_pct(d['success'], 1)}, "
+                f"expected shortfall {d['shortfall']:.2f} years of spending, median "
+                f"replacement {_pct(d['median_replacement'], 0)}</span>"
+            )
+        self.frontier_note.object = (
+            f"<b>Fund-design frontier</b> of the 2060 vintage ({fv.members:,} member-paths on "
+            f"{fv.paths:,} bootstrap paths, seed {fv.seed}; <code>glidelab design</code> at "
+            f"small scale): {where}. The path is placed as drawn when the box was ticked; "
+            "tick it again to place a new one."
+        )
 
     def _on_tearsheet(self, event: Any) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -1,4 +1,5 @@
-"""Long jobs of the page (the optimiser, the tear sheet) in a child process.
+"""Long jobs of the page (the optimiser, the adaptive policy, the fund-design frontier, the
+tear sheet) in a child process.
 
 A job runs in its own process (``spawn``), so the server's event loop never waits on it
 and cancelling is immediate (the process is terminated). The page polls :meth:`Job.poll`
@@ -50,6 +51,113 @@ def adaptive(raw: dict[str, Any]) -> tuple[bytes, str, int, list[tuple[str, floa
     return png, label, int(ev.n_scenarios), rows
 
 
+@dataclass(frozen=True)
+class FrontierView:
+    """The fund-design frontier of the 2060 vintage with the page's drawn path on it.
+
+    Attributes
+    ----------
+    png
+        The design report's frontier chart (success vs expected shortfall, presets, the
+        designed path and, when scorable, the drawn path placed on it).
+    frontier, placed
+        The chart's numbers (``glidelab design``'s ``frontier.csv``/``placed.csv``
+        columns: success, bpoe, shortfall, median_replacement; decimals, shortfall in
+        years of spending), one row per frontier point / placed strategy.
+    drawn
+        The drawn path's row of ``placed`` as a dict, or ``None`` when it cannot be scored.
+    note
+        Why the drawn path is not on the chart ("" when it is).
+    seed, members, paths
+        The design's seed, in-sample member-paths and market paths.
+    """
+
+    png: bytes
+    frontier: Any
+    placed: Any
+    drawn: dict[str, float] | None
+    note: str
+    seed: int
+    members: int
+    paths: int
+
+
+def unscorable(strategy: Any) -> str:
+    """Why the fund design cannot score ``strategy`` ("" when it can): a shared fund path
+    must be static and hold only the design's assets."""
+    from glidelab.design import ALL_ASSETS
+
+    other = [a for a in strategy.assets if a not in ALL_ASSETS]
+    if other:
+        return (
+            f"the drawn path holds {', '.join(other)}, which the fund design does not model "
+            f"(it scores {', '.join(ALL_ASSETS)}); set the sleeve to 0 to place it"
+        )
+    if getattr(strategy, "depends_on_returns", True):
+        return "the drawn path adapts to returns; a fund's shared glide path must be static"
+    return ""
+
+
+def frontier_study(seed: int) -> Any:
+    """The shipped 2060-vintage design study at ``glidelab run``'s small scale
+    (:func:`glidelab.design.small`, as its population section) with ``seed``."""
+    import dataclasses
+
+    from glidelab.commands.design import shipped_study_path
+    from glidelab.design import load_design_study, small
+
+    return dataclasses.replace(
+        small(load_design_study(shipped_study_path())), name="workbench", seed=int(seed)
+    )
+
+
+def frontier(raw: dict[str, Any]) -> FrontierView:
+    """Design the 2060 vintage's frontier (small population, the view's seed) with
+    :func:`glidelab.design.run_design` and place the view's drawn path on it, scored on
+    the same in-sample member-paths as the presets."""
+    import pandas as pd
+
+    from backtest.report.charts import png_bytes
+    from backtest.report.population import PopulationReport, frontier_chart
+    from glidelab.design import run_design
+    from glidelab.run import strategies_for
+    from glidelab.serve.state import CUSTOM_NAME
+    from glidelab.study import parse_study
+
+    study = parse_study(raw, "glidelab serve")
+    drawn = strategies_for(study)[CUSTOM_NAME]
+    note = unscorable(drawn)
+    ds = frontier_study(study.seed)
+    out = run_design(ds, None, extra=None if note else {CUSTOM_NAME: drawn})
+    cols = ["success", "bpoe", "shortfall", "median_replacement"]
+    front = pd.DataFrame(
+        [[p.success, p.bpoe, p.shortfall_cvar, p.median_replacement] for p in out.frontier],
+        index=[f"{i + 1}: {p.objective}" for i, p in enumerate(out.frontier)],
+        columns=cols,
+    )
+    report = PopulationReport(
+        title="",
+        subtitle="",
+        settings=[],
+        frontier=front,
+        placed=out.placed,
+        weights=pd.DataFrame(),
+        scores=pd.DataFrame(),
+    )
+    chart = frontier_chart(report)
+    row = None if note else {c: float(out.placed.loc[CUSTOM_NAME, c]) for c in cols}
+    return FrontierView(
+        png=png_bytes(chart.figure),
+        frontier=front,
+        placed=out.placed,
+        drawn=row,
+        note=note,
+        seed=ds.seed,
+        members=ds.design.member_paths,
+        paths=ds.design.market_paths,
+    )
+
+
 def tearsheet(raw: dict[str, Any], out_dir: str) -> str:
     """Write the tear sheet (HTML, PDF, CSV, JSON) of the view's study; return the folder."""
     from glidelab.run import study_tearsheet
@@ -58,7 +166,12 @@ def tearsheet(raw: dict[str, Any], out_dir: str) -> str:
     return str(study_tearsheet(parse_study(raw, "glidelab serve"), Path(out_dir), progress=False))
 
 
-_FUNCTIONS = {"optimise": optimise, "adaptive": adaptive, "tearsheet": tearsheet}
+_FUNCTIONS = {
+    "optimise": optimise,
+    "adaptive": adaptive,
+    "frontier": frontier,
+    "tearsheet": tearsheet,
+}
 
 
 def _child(name: str, args: tuple[Any, ...], conn: Any) -> None:
@@ -107,7 +220,8 @@ class Job:
 
 
 def start(name: str, *args: Any) -> Job:
-    """Start job ``name`` (``"optimise"``, ``"adaptive"`` or ``"tearsheet"``) with ``args``."""
+    """Start job ``name`` (``"optimise"``, ``"adaptive"``, ``"frontier"`` or ``"tearsheet"``)
+    with ``args``."""
     parent, child = _CTX.Pipe(duplex=False)
     proc = _CTX.Process(target=_child, args=(name, args, child), daemon=True)
     proc.start()

@@ -506,3 +506,106 @@ def test_the_optimise_job_returns_a_path(small: state.View) -> None:
     ytr, equity, held_out = done[1]
     assert len(ytr) == len(equity) >= 2 and all(0 <= e <= 1 for e in equity)
     assert 0 <= held_out <= 1
+
+
+# ------------------------------------------------------------- fund-design frontier
+
+
+def _drawn_point_directly(view: state.View) -> tuple[float, float, float]:
+    """The drawn path scored by the fund designer's own scorer
+    (``FundDesigner.evaluate_weights``) on the in-sample member-paths the design draws for
+    the frontier study (same seeds, same order as ``glidelab.design.run_design``)."""
+    from backtest.data import load_history
+    from backtest.population import draw_members, pair_members_paths
+    from glidelab.design import ALL_ASSETS, _weights3
+    from glidelab.serve import jobs
+    from optimize.fund_design import FundDesigner, design_data
+
+    study = state.to_study(view)
+    drawn = strategies_for(study)[state.CUSTOM_NAME]
+    ds = jobs.frontier_study(study.seed)
+    spec, d = ds.population, ds.design
+    seeds = np.random.SeedSequence(ds.seed).spawn(8)
+    hist = load_history([*ALL_ASSETS, "cpi"], "annual")
+    members = draw_members(spec, d.member_paths, np.random.default_rng(seeds[0]))
+    sc = block_bootstrap(
+        hist, ALL_ASSETS, d.market_paths, spec.n_periods, rng=np.random.default_rng(seeds[1])
+    )
+    mi, pi = pair_members_paths(d.member_paths, d.market_paths, "paired")
+    data = design_data(
+        members, sc, ALL_ASSETS, mi, pi, expense_ratio=d.expense_ratio,
+        rng=np.random.default_rng(seeds[2]),
+    )  # fmt: skip
+    designer = FundDesigner(
+        data, spec.target_age, d.constraints, knot_spacing_years=d.knot_spacing_years,
+        beta=d.beta, assets=d.assets,
+    )  # fmt: skip
+    pt = designer.evaluate_weights(_weights3(drawn, spec, sc))
+    return pt.success, pt.shortfall_cvar, pt.median_replacement
+
+
+def _own_path(view: state.View) -> state.View:
+    """The view with a drawn path of its own (no preset's): equity falling 95 % -> 25 %."""
+    eq = tuple(np.round(np.linspace(0.95, 0.25, len(view.ages)), 2))
+    return replace(view, equity=eq, cash=())
+
+
+def test_the_frontier_job_places_the_drawn_path(small: state.View) -> None:
+    """The frontier job runs the fund design (small population) and places the drawn
+    path on the same member-paths: its point is what the designer's scorer gives."""
+    import time
+
+    from glidelab.serve import jobs
+
+    view = _own_path(small)
+    job = jobs.start("frontier", state.to_raw(view))
+    deadline = time.monotonic() + 600
+    while (done := job.poll()) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert done is not None and done[0] == "ok", done
+    fv = done[1]
+    assert fv.png[:4] == b"\x89PNG" and fv.note == ""
+    assert len(fv.frontier) >= 2 and {"success", "shortfall"} <= set(fv.frontier.columns)
+    assert state.CUSTOM_NAME in fv.placed.index and "fixed_60_40" in fv.placed.index
+    success, shortfall, median = _drawn_point_directly(view)
+    # Same members, paths and arithmetic in the same order: equal to rounding only.
+    assert fv.drawn["success"] == pytest.approx(success, abs=1e-12)
+    assert fv.drawn["shortfall"] == pytest.approx(shortfall, rel=1e-9)
+    assert fv.drawn["median_replacement"] == pytest.approx(median, rel=1e-9)
+    # and it is the drawn path that was scored, not a preset's row
+    assert fv.placed.loc[state.CUSTOM_NAME, "shortfall"] != pytest.approx(
+        fv.placed.loc["vanguard_target_retirement", "shortfall"]
+    )
+
+
+def test_a_bitcoin_sleeve_is_named_as_unscorable(small: state.View) -> None:
+    from glidelab.serve import jobs
+
+    study = state.to_study(replace(small, sleeve=0.02))
+    note = jobs.unscorable(strategies_for(study)[state.CUSTOM_NAME])
+    assert f"holds {study.data.crypto}" in note and "sleeve to 0" in note
+    assert jobs.unscorable(strategies_for(state.to_study(small))[state.CUSTOM_NAME]) == ""
+
+
+def test_the_frontier_job_cancels(bench) -> None:
+    bench.front.value = True
+    assert bench._job is not None and bench._job.name == "frontier"
+    process = bench._job.process
+    bench._on_cancel(None)
+    assert not process.is_alive() and process.exitcode != 0
+    assert bench._job is None and not bench.front.value and not bench.frontier_map.visible
+    assert bench.status.object == "cancelled"
+
+
+@pytest.mark.slow
+def test_the_frontier_from_the_page(bench) -> None:
+    import time
+
+    bench.front.value = True
+    deadline = time.monotonic() + 600
+    while bench._job is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        bench._poll()
+    assert bench.status.object.startswith("fund-design frontier in"), bench.status.object
+    assert bench.frontier_map.visible and bench.frontier_map.object[:4] == b"\x89PNG"
+    assert "id='gl-frontier-drawn' data-value=" in bench.frontier_note.object
