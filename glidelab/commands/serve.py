@@ -13,10 +13,11 @@ Bitcoin sleeve, change the member, the scenarios (block bootstrap, historical co
 or parametric) and the rebalancing rule, and see the probability of success (with its
 standard error), the paired difference against a baseline on the same scenarios,
 terminal-wealth percentiles, the wealth fan by age and the historical cohorts that
-fail, recomputed on every change; the optimised path and the adaptive policy map on
-request (long jobs show progress and can be cancelled). "save study" downloads the TOML
-that reproduces the view with `glidelab run`; "tear sheet" writes the HTML and PDF
-report of the view under --out.
+fail, recomputed on every change; on request, the optimised path, the adaptive policy
+map, and the fund-design frontier of the 2060 vintage (small population) with the drawn
+path placed on it (long jobs show progress and can be cancelled). "save study"
+downloads the TOML that reproduces the view with `glidelab run`; "tear sheet" writes
+the HTML and PDF report of the view under --out.
 
 Every script and style is served locally (works offline). It binds to 127.0.0.1; with
 another --host it warns that the app has no authentication. Each browser tab is its
