@@ -260,3 +260,22 @@ def test_bad_input_is_named_under_its_field(page) -> None:
         timeout=30_000,
     )
     assert page.locator("text=contribution_rate = 1.5").count() == 0
+
+
+def test_the_fund_design_frontier_places_the_drawn_path(page) -> None:
+    """Ticking the frontier box runs the fund design in a background job; the frontier
+    chart appears with the drawn path (Vanguard's, on a fresh page) placed at the point
+    the job computes in-process for the same view."""
+    from glidelab.serve import jobs, state
+
+    boxes = page.locator("input[type=checkbox]")
+    assert boxes.count() == 3  # optimised overlay, adaptive map, frontier (in that order)
+    boxes.nth(2).check()
+    page.wait_for_selector("#gl-frontier-drawn[data-value]", timeout=300_000)
+    shown = float(page.locator("#gl-frontier-drawn").get_attribute("data-value"))
+    raw = state.read_template()
+    raw["scenarios"]["bootstrap_n"] = N_SCENARIOS
+    expected = jobs.frontier(state.to_raw(state.initial_view(raw)))
+    assert shown == pytest.approx(expected.drawn["success"], abs=0)  # same job, same numbers
+    assert page.locator("img[src^='data:image/png']").count() >= 1  # the frontier chart
+    assert page.get_by_text("fund-design frontier in").count() == 1
