@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
 
@@ -16,6 +12,7 @@ from backtest.report.policy_map import (
     policy_map_png,
 )
 from strategies.adaptive import AdaptivePolicy
+from tests.browser import CHROMIUM, SKIP_REASON, render_probe
 
 
 @pytest.fixture
@@ -70,25 +67,8 @@ def test_tearsheet_section_in_html_and_pdf(policy: AdaptivePolicy, tmp_path) -> 
     assert next(out.glob("*.pdf")).read_bytes()[:5] == b"%PDF-"
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-_PROBE = """<script>
-window.addEventListener('load', function () {
-  var imgs = Array.from(document.images);
-  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
-  var remote = performance.getEntriesByType('resource').filter(function (e) {
-    return !e.name.startsWith('data:') && !e.name.startsWith('file:');
-  }).length;
-  var p = document.createElement('p');
-  p.id = 'probe';
-  p.textContent = 'images ' + ok + '/' + imgs.length + ' remote ' + remote;
-  document.body.appendChild(p);
-});
-</script></body>"""
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium ('chromium') is not installed")
+@pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 def test_policy_map_renders_in_headless_chromium(policy: AdaptivePolicy, tmp_path) -> None:
     from backtest.report import write_tearsheet
     from backtest.report.model import TearsheetData
@@ -98,26 +78,7 @@ def test_policy_map_renders_in_headless_chromium(policy: AdaptivePolicy, tmp_pat
     data = TearsheetData(title="adaptive", policy_map=PolicyMapData(policy, ("stocks",), band))
     out = write_tearsheet(data, tmp_path / "ts")
     html = next(out.glob("*.html")).read_text(encoding="utf-8")
-    probe = tmp_path / "probe.html"
-    probe.write_text(html.replace("</body>", _PROBE), encoding="utf-8")
-    cmd = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--proxy-server=127.0.0.1:9",  # any request that slipped through goes nowhere
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=10000",
-        "--dump-dom",
-        probe.as_uri(),
-    ]
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    match = re.search(r"images (\d+)/(\d+) remote (\d+)", dom.stdout)
-    assert match, f"probe did not run; stderr: {dom.stderr[-2000:]}"
-    ok, total, remote = map(int, match.groups())
+    ok, total, remote, dom = render_probe(html, tmp_path)
     assert total >= 1 and ok == total, f"{ok} of {total} images loaded"
     assert remote == 0
-    assert "Adaptive policy map" in dom.stdout
+    assert "Adaptive policy map" in dom

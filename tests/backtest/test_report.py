@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from backtest.report.model import TearsheetBook, metrics_views
 from backtest.report.tearsheet import TearsheetData, format_value, write_tearsheet
 from backtest.scenarios import Scenarios
 from tests.backtest.test_historical import AgeGlide, Mix
+from tests.browser import CHROMIUM, SKIP_REASON, chromium, render_probe
 
 
 def small_history(n: int = 30) -> pd.DataFrame:
@@ -236,61 +236,19 @@ def test_report_never_imports_pyplot() -> None:
 
 # --------------------------------------------------------------------------- browser
 
-CHROMIUM = shutil.which("chromium")
-
-_PROBE = """<script>
-window.addEventListener('load', function () {
-  var imgs = Array.from(document.images);
-  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
-  var remote = performance.getEntriesByType('resource').filter(function (e) {
-    return !e.name.startsWith('data:') && !e.name.startsWith('file:');
-  }).length;
-  var p = document.createElement('p');
-  p.id = 'probe';
-  p.textContent = 'images ' + ok + '/' + imgs.length + ' remote ' + remote;
-  document.body.appendChild(p);
-});
-</script></body>"""
-
-
-def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--hide-scrollbars",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--proxy-server=127.0.0.1:9",  # any request that slipped through goes nowhere
-        f"--user-data-dir={tmp / 'profile'}",
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-
 
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium ('chromium') is not installed")
+@pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 def test_html_renders_in_headless_chromium(written: Path, tmp_path: Path) -> None:
     from matplotlib.image import imread
 
     html = (written / "tearsheet.html").read_text(encoding="utf-8")
-    probe = tmp_path / "probe.html"
-    probe.write_text(html.replace("</body>", _PROBE), encoding="utf-8")
-    dom = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
-    match = re.search(r"images (\d+)/(\d+) remote (\d+)", dom.stdout)
-    assert match, f"probe did not run; stderr: {dom.stderr[-2000:]}"
-    ok, total, remote = map(int, match.groups())
+    ok, total, remote, _ = render_probe(html, tmp_path)
     assert total == 10 and ok == total, f"{ok} of {total} images loaded"
     assert remote == 0, f"{remote} resources were requested from outside the file"
 
     shot = tmp_path / "shot.png"
-    res = _chromium(
+    res = chromium(
         tmp_path, "--window-size=1100,2400", f"--screenshot={shot}", written.joinpath(
             "tearsheet.html").as_uri()
     )  # fmt: skip
@@ -444,7 +402,7 @@ def test_model_and_words_load_without_matplotlib() -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium ('chromium') is not installed")
+@pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 def test_book_index_links_work_in_headless_chromium(book_written: Path, tmp_path: Path) -> None:
     html = (book_written / "tearsheet.html").read_text(encoding="utf-8")
     probe = tmp_path / "probe.html"
@@ -464,7 +422,7 @@ window.addEventListener('load', function () {
 });
 </script></body>"""
     probe.write_text(html.replace("</body>", script), encoding="utf-8")
-    dom = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
+    dom = chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
     match = re.search(r"links (\d+)/(\d+) images (\d+)/(\d+)", dom.stdout)
     assert match, f"probe did not run; stderr: {dom.stderr[-2000:]}"
     ok, links, loaded, total = map(int, match.groups())
@@ -690,7 +648,7 @@ def test_html_metrics_table_is_compact(wide: TearsheetData) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium ('chromium') is not installed")
+@pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 def test_wide_metrics_table_scrolls_inside_its_box(wide: TearsheetData, tmp_path: Path) -> None:
     probe_js = """<script>
 window.addEventListener('load', function () {
@@ -704,7 +662,7 @@ window.addEventListener('load', function () {
 </script></body>"""
     page = tmp_path / "wide.html"
     page.write_text(render_html(wide, []).replace("</body>", probe_js), encoding="utf-8")
-    dom = _chromium(tmp_path, "--window-size=700,900", "--dump-dom", page.as_uri())
+    dom = chromium(tmp_path, "--window-size=700,900", "--dump-dom", page.as_uri())
     match = re.search(r"overflow (-?\d+) wrap (\d)", dom.stdout)
     assert match, f"probe did not run; stderr: {dom.stderr[-2000:]}"
     # A narrow window: the table scrolls inside its box; the page itself never does.

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import subprocess
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -17,6 +14,7 @@ import pytest
 from backtest.errors import StudyError
 from glidelab.cli import main
 from glidelab.crypto import parse_crypto_study
+from tests.browser import CHROMIUM, SKIP_REASON, render_probe
 
 TABLES = ("surface", "breakeven", "stress", "rules", "risk", "history_options", "btc_yearly")
 
@@ -72,51 +70,16 @@ def test_quick_run_writes_every_table_and_the_tearsheet(quick_run):
     assert "break-even" in out and "worst stress" in out
 
 
-CHROMIUM = shutil.which("chromium")
-_PROBE = """<script>
-window.addEventListener('load', function () {
-  var imgs = Array.from(document.images);
-  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
-  var remote = performance.getEntriesByType('resource').filter(function (e) {
-    return !e.name.startsWith('data:') && !e.name.startsWith('file:');
-  }).length;
-  var p = document.createElement('p');
-  p.id = 'probe';
-  p.textContent = 'images ' + ok + '/' + imgs.length + ' remote ' + remote;
-  document.body.appendChild(p);
-});
-</script></body>"""
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium ('chromium') is not installed")
+@pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 def test_crypto_html_renders_in_headless_chromium(quick_run, tmp_path):
     folder, _ = quick_run
     html = (folder / "tearsheet" / "crypto.html").read_text(encoding="utf-8")
-    probe = tmp_path / "probe.html"
-    probe.write_text(html.replace("</body>", _PROBE), encoding="utf-8")
-    cmd = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--proxy-server=127.0.0.1:9",  # any request that slipped through goes nowhere
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=10000",
-        "--dump-dom",
-        probe.as_uri(),
-    ]
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    match = re.search(r"images (\d+)/(\d+) remote (\d+)", dom.stdout)
-    assert match, f"probe did not run; stderr: {dom.stderr[-2000:]}"
-    ok, total, remote = map(int, match.groups())
+    ok, total, remote, dom = render_probe(html, tmp_path)
     # Two surface heat maps (one per correlation), break-even, rules, risk, history.
     assert total == 6 and ok == total, f"{ok} of {total} images loaded"
     assert remote == 0
-    assert "Stress tests" in dom.stdout and "Mt.Gox" in dom.stdout
+    assert "Stress tests" in dom and "Mt.Gox" in dom
 
 
 def test_bad_crypto_table_is_a_one_line_study_error(tmp_path, capsys):

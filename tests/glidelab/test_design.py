@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from glidelab.design import (
     quick,
     run_design,
 )
-from tests.backtest.test_report import _PROBE, CHROMIUM, _chromium
+from tests.browser import CHROMIUM, SKIP_REASON, render_probe
 
 
 def test_shipped_study_loads_with_its_committee_constraints() -> None:
@@ -76,18 +75,13 @@ def test_tiny_study_end_to_end(tiny: tuple[DesignOutcome, Path]) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium ('chromium') is not installed")
+@pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 def test_design_html_renders_offline_in_headless_chromium(
     tiny: tuple[DesignOutcome, Path], tmp_path: Path
 ) -> None:
     _, folder = tiny
     html = (folder / "design.html").read_text(encoding="utf-8")
-    probe = tmp_path / "probe.html"
-    probe.write_text(html.replace("</body>", _PROBE), encoding="utf-8")
-    dom = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
-    match = re.search(r"images (\d+)/(\d+) remote (\d+)", dom.stdout)
-    assert match, f"probe did not run; stderr: {dom.stderr[-2000:]}"
-    ok, total, remote = map(int, match.groups())
+    ok, total, remote, _ = render_probe(html, tmp_path)
     assert total == 3 and ok == total, f"{ok} of {total} images loaded"
     assert remote == 0
 
