@@ -14,7 +14,7 @@ annual periods from age 22 to 105) and a stationary block bootstrap of annual US
 * **evaluate**: 10,000 members x 100 market paths = 1,000,000 member-paths of one fixed
   glide path (the Vanguard-style preset), exact survival-weighted scoring
   (``backtest.population.evaluate_population``), in chunks of ``chunk`` member-paths.
-  Reported: wall time and peak resident memory of the process (``ru_maxrss``), with the
+  Reported: wall time and peak resident memory of the process (``VmHWM``, see ``benchmarks.environment.peak_rss_bytes``), with the
   baseline before the case, so the memory the case adds is bounded by the chunk size,
   not by the number of member-paths.
 
@@ -26,16 +26,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from typing import Any
+
+from benchmarks.environment import peak_rss_bytes
 
 SEED = 2060
 
 
 def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return peak_rss_bytes() / 2**20
 
 
 def design_case(member_paths: int, market_paths: int, max_iterations: int) -> dict[str, Any]:

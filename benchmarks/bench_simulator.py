@@ -12,7 +12,7 @@ chunk by chunk and ``repeat`` times over the same seeded chunks:
   terminal real wealth, 8 bytes a scenario) and no paths, after one untimed warm-up call
   on 16 scenarios (``warmup_s``: imports, numba compilation);
 * ``full_s`` (with ``--with-paths``): ``simulate(chunk, ...)`` on the same chunk, which
-  also writes every path (wealth and eight flows per period). Peak memory is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of this process
+  also writes every path (wealth and eight flows per period). Peak memory is ``VmHWM`` (``benchmarks.environment.peak_rss_bytes``) of this process
 (peak resident set, whole process: interpreter, numpy, pandas and data included), with
 the value after imports and data loading reported as the baseline.
 
@@ -26,17 +26,17 @@ import gc
 import hashlib
 import inspect
 import json
-import resource
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.environment import peak_rss_bytes
+
 
 def _rss_mib() -> float:
-    # Linux reports ru_maxrss in KiB.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return peak_rss_bytes() / 2**20
 
 
 def stream_floor_s(returns: np.ndarray, inflation: np.ndarray) -> float:

@@ -15,7 +15,7 @@ Cases, each in a fresh process (``python -m benchmarks.bench_sweep --case NAME``
 
 Reported: sweep wall time (cluster start-up apart), speed-up of 2 workers over 1 (target
 >= 1.7x), Dask overhead against in-process single-threaded (target <= 10 %), peak
-resident memory of the client and of each worker (``ru_maxrss``), against the stated
+resident memory of the client and of each worker (``VmHWM``, see ``benchmarks.environment.peak_rss_bytes``), against the stated
 bound: baseline after start-up + 6 x one chunk's scenario bytes (the draw,
 the bootstrap's and cash fill's temporaries, the simulator's own layout); and a hash of the table,
 which must be the same in every case.
@@ -27,7 +27,6 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.environment import peak_rss_bytes
 
 CASES = ("inprocess_all", "inprocess_1", "dask_1", "dask_2")
 TARGET_SPEEDUP = 1.7
@@ -98,7 +99,7 @@ def make_sweep(points: int, n: int, chunk: int, per_task: int = 10, seed: int = 
 
 def _maxrss() -> int:
     """Peak resident memory of this process, bytes (Linux reports KiB)."""
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    return peak_rss_bytes()
 
 
 def _warm() -> int:

@@ -264,7 +264,7 @@ def _workload_lines(res: dict[str, object]) -> list[str]:
         "and inflation (n x 480 float64) arrays, i.e. the time numpy takes to read every "
         "input byte once; summed over chunks. **Ratio** = simulator time / floor, per run.",
         "",
-        "**Peak memory**: `resource.getrusage(RUSAGE_SELF).ru_maxrss` of the fresh process "
+        "**Peak memory**: `VmHWM` of the fresh process (`benchmarks.environment.peak_rss_bytes`; Linux's `ru_maxrss` is inherited from the parent) "
         "that ran the case (whole process: interpreter, numpy, pandas, data); the baseline "
         "is the same figure after imports and data loading, before any scenario exists.",
         "",
@@ -438,7 +438,12 @@ def render(env: dict[str, object], cfg: Config, results: dict[str, object], tota
     if "adaptive" in results:
         from benchmarks import bench_adaptive
 
-        lines += ["## 6. Adaptive glide path (DP)", "", *bench_adaptive.render(results["adaptive"])]
+        lines += [
+            "## 6. Adaptive glide path (DP)",
+            "",
+            *bench_adaptive.render(results["adaptive"]),
+            "",
+        ]
     if "crypto" in results:
         from benchmarks import bench_crypto
 
