@@ -8,7 +8,6 @@ same charts (vector) and tables.
 
 from __future__ import annotations
 
-import base64
 import io
 import math
 import os
@@ -23,8 +22,8 @@ from matplotlib.figure import Figure
 
 from backtest.crypto.result import CryptoResearch
 from backtest.io import write_bytes_atomic, write_text_atomic
-from backtest.report.charts import PALETTE, WIDTH, Chart, png_bytes, style
-from backtest.report.html import CSS
+from backtest.report.charts import PALETTE, WIDTH, Chart, style
+from backtest.report.html import img_tag, page_head
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
 
@@ -405,22 +404,15 @@ def _table_html(frame: pd.DataFrame) -> str:
 def crypto_html(result: CryptoResearch, charts: list[Chart]) -> str:
     """The crypto section as one self-contained HTML page."""
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{escape(result.title)}</title><style>{CSS}</style></head><body>",
-        f"<header><h1>{escape(result.title)}</h1>",
-        f'<p class="subtitle">{escape(result.subtitle)}</p></header>',
+        *page_head(result.title, result.subtitle),
         '<section id="crypto"><h2>Settings</h2><dl class="settings">',
         *(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in result.settings),
         "</dl>",
     ]
     for chart in charts:
-        data = base64.b64encode(png_bytes(chart.figure)).decode("ascii")
-        alt = escape(f"{chart.title}: {chart.caption}", quote=True)
         parts += [
             f"<h3>{escape(chart.title)}</h3>",
-            f'<figure><img src="data:image/png;base64,{data}" alt="{alt}">',
-            f"<figcaption>{escape(chart.caption)}</figcaption></figure>",
+            f"<figure>{img_tag(chart)}<figcaption>{escape(chart.caption)}</figcaption></figure>",
         ]
     for title, frame in display_tables(result):
         parts += [f"<h3>{escape(title)}</h3>", _table_html(frame)]

@@ -75,7 +75,8 @@ footer { margin-top: 40px; color: var(--muted); font-size: 11.5px;
 """
 
 
-def _img(chart: Chart) -> str:
+def img_tag(chart: Chart) -> str:
+    """The chart as an ``<img>`` with its PNG inline (a ``data:`` URI) and its caption as alt text."""
     data = base64.b64encode(png_bytes(chart.figure)).decode("ascii")
     alt = escape(f"{chart.title}: {chart.caption}", quote=True)
     return f'<img alt="{alt}" src="data:image/png;base64,{data}">'
@@ -134,7 +135,7 @@ def _page_html(data: TearsheetData, charts: list[Chart], prefix: str = "") -> li
         for chart in charts:
             out.append(
                 f'<figure id="{prefix}chart-{escape(chart.key)}"><h3>{escape(chart.title)}</h3>'
-                f"{_img(chart)}<figcaption>{escape(chart.caption)}</figcaption></figure>"
+                f"{img_tag(chart)}<figcaption>{escape(chart.caption)}</figcaption></figure>"
             )
         out.append("</section>")
     if data.notes:
@@ -144,7 +145,8 @@ def _page_html(data: TearsheetData, charts: list[Chart], prefix: str = "") -> li
     return out
 
 
-def _head(title: str, subtitle: str) -> list[str]:
+def page_head(title: str, subtitle: str) -> list[str]:
+    """The opening of a self-contained report page: doctype, inline CSS, title header."""
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -167,7 +169,7 @@ _FOOTER = (
 
 def render_html(data: TearsheetData, charts: list[Chart]) -> str:
     """A one-page report as one HTML document (UTF-8 text)."""
-    out = _head(data.title, data.subtitle)
+    out = page_head(data.title, data.subtitle)
     out += _page_html(data, charts)
     out += [_FOOTER, "</body></html>"]
     return "\n".join(out) + "\n"
@@ -176,7 +178,7 @@ def render_html(data: TearsheetData, charts: list[Chart]) -> str:
 def render_book_html(book: TearsheetBook, charts: list[list[Chart]]) -> str:
     """A report of several plans as one HTML document: an index linking one section per
     plan (``#plan-<name>``), each with its own settings, tables and charts."""
-    out = _head(book.title, book.subtitle)
+    out = page_head(book.title, book.subtitle)
     if book.settings:
         out.append('<section id="settings"><h2>Settings</h2><dl class="settings">')
         out.extend(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in book.settings)

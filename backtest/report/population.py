@@ -9,7 +9,6 @@ charts).
 
 from __future__ import annotations
 
-import base64
 import textwrap
 from dataclasses import dataclass, field
 from html import escape
@@ -19,8 +18,8 @@ import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from backtest.report.charts import PALETTE, WIDTH, Chart, png_bytes, style
-from backtest.report.html import CSS
+from backtest.report.charts import PALETTE, WIDTH, Chart, style
+from backtest.report.html import img_tag, page_head
 
 
 @dataclass(frozen=True)
@@ -240,21 +239,15 @@ def _tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
 def render_population_html(r: PopulationReport, charts: list[Chart]) -> str:
     """The report as one self-contained HTML page."""
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{escape(r.title)}</title><style>{CSS}</style></head><body>",
-        f"<header><h1>{escape(r.title)}</h1><p class='subtitle'>{escape(r.subtitle)}</p></header>",
+        *page_head(r.title, r.subtitle),
         "<h2>Settings</h2><dl class='settings'>",
         *(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in r.settings),
         "</dl>",
     ]
     for ch in charts:
-        data = base64.b64encode(png_bytes(ch.figure)).decode("ascii")
-        alt = escape(f"{ch.title}: {ch.caption}", quote=True)
         parts += [
             f"<h2>{escape(ch.title)}</h2>",
-            f'<figure><img src="data:image/png;base64,{data}" alt="{alt}">'
-            f"<figcaption>{escape(ch.caption)}</figcaption></figure>",
+            f"<figure>{img_tag(ch)}<figcaption>{escape(ch.caption)}</figcaption></figure>",
         ]
     for title, df, cap in _tables(r):
         parts += [f"<h2>{escape(title)}</h2>", _table_html(df, cap)]
