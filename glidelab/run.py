@@ -512,7 +512,6 @@ def _run_study(
 
     with atomic_directory(out_dir) as tmp:
         table.to_csv(tmp / "success.csv", index=False, float_format="%.6g")
-        (tmp / "summary.md").write_text(summary, encoding="utf-8")
         settings = _settings(study, history, sets_by_plan)
         (tmp / "settings.json").write_text(
             json.dumps(settings, indent=2, default=str), encoding="utf-8"
@@ -552,8 +551,8 @@ def _run_study(
                 + ".\n"
             )
         files = sorted(p.name + ("/" if p.is_dir() else "") for p in tmp.iterdir())
-        summary += "\nFiles: " + ", ".join(f for f in files if f != "summary.md") + ".\n"
-        (tmp / "summary.md").write_text(summary, encoding="utf-8")
+        summary += "\nFiles: " + ", ".join(files) + ".\n"
+        (tmp / "summary.md").write_text(summary, encoding="utf-8")  # last: it lists the rest
     return StudyResult(study, table, search, summary, out_dir, research, swept)
 
 
