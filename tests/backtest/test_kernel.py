@@ -160,6 +160,25 @@ def test_kernel_matches_reference_with_per_scenario_targets(seed: int) -> None:
     _assert_engines_agree(scen, plan, mix)
 
 
+@pytest.mark.parametrize("seed", [1, 4, 6])
+def test_padding_assets_add_exact_zeros(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The loop is compiled for asset_width(A) asset rows; the padding rows hold nothing,
+    # weigh nothing and grow by 1, so a wider compiled width changes no bit of a result.
+    scen, plan, strategy = _case(seed)
+    narrow = simulate(scen, plan, strategy, engine="numba")
+    width = kernel.asset_width(scen.n_assets)
+    monkeypatch.setattr(kernel, "asset_width", lambda n_assets: width + 4)
+    wide = simulate(scen, plan, strategy, engine="numba")
+    np.testing.assert_array_equal(wide.ruin_period, narrow.ruin_period)
+    np.testing.assert_array_equal(wide.wealth, narrow.wealth)
+    for name in FLOWS:
+        np.testing.assert_array_equal(getattr(wide, name), getattr(narrow, name), err_msg=name)
+
+
+def test_asset_width_rounds_up_to_a_multiple_of_four() -> None:
+    assert [kernel.asset_width(n) for n in (1, 3, 4, 5, 8, 9)] == [4, 4, 4, 8, 8, 12]
+
+
 def test_summary_pass_matches_full_paths() -> None:
     scen, plan, strategy = _case(4)
     full = simulate(scen, plan, strategy, engine="numpy")
