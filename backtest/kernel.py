@@ -29,24 +29,29 @@ pass by about a sixth (0.537 s to 0.443 s, one thread, 100,000 scenarios x 480 m
 
 Reading the returns is the other half of the time: they are stored scenario-major,
 ``returns[s, t, a]``, and the lanes want them lane-minor, so ``_fill_slab`` transposes
-``SLAB`` periods of a block at a time, number by number. LLVM does not vectorise that
-transpose. Neither a time-major copy of the inputs (Fortran order: 5 x 512-byte runs per
-period, 0.43 s against 0.24 s for the fill alone), nor a scenario-major fill, nor a
-separate vectorised pass for ``1 / (1 + inflation)`` was faster (measured the same way).
+``SLAB`` periods of a block at a time. Written in numba that transpose is scalar (LLVM
+does not vectorise it), and it ran about 4x the streaming floor by itself. Neither a
+time-major copy of the inputs (Fortran order: 0.43 s against 0.24 s for the fill alone,
+one thread), nor a scenario-major fill, nor a separate vectorised pass for ``1 / (1 +
+inflation)`` was faster, so the fill has three small LLVM intrinsics:
 
-No hand-written SIMD: an LLVM intrinsic, ``growth_tile4``, once copied returns into the
-lane-minor slab four assets at a time (vector loads, a transpose in registers). It was
-measured against the plain loop, both variants interleaved in one process
-(``python -m benchmarks.bench_tile4``, commit f88277c reverted onto this kernel; 100,000
-scenarios x 480 months x 4 assets, summary pass): on a quiet 2-core AMD EPYC (load
-0.7-1.0, 7 runs) 4.5x the streaming floor with it and 4.95x without, the simulator about
-9 % faster with it; under other work (load 5.5-8.6) 8.85x against 8.69x and 8.98x
-against 10.23x. The 3x target is missed on this host either way (its floor, 0.059 s, is
-2.4x faster than the earlier hosts'; the session's starting kernel, intrinsic included,
-read 4.2x in the same quiet hour), while the earlier reference runs met it without the
-intrinsic (2.1x at 9a8e679, before it was added; 1.9x with it at df87ed3). It does not
-decide the target here, and it cost about 100 lines of LLVM IR that numba's cache
-tracks badly, so it and the tiled copy were removed.
+* ``_tile8x4``: eight lanes' rows of four assets read as eight 4-wide vectors,
+  transposed in registers, stored as four 8-wide columns;
+* ``_inflation8``: eight lanes' inflation gathered into one vector, one vector division;
+* ``_prefetch``: each lane's returns and inflation asked for ``PREFETCH_PERIODS`` ahead
+  (the fill reads 16 rows at once, more streams than the hardware prefetcher follows).
+
+They stay because they decide the 3x-of-floor target on the benchmark machine (2-core
+AMD EPYC, AVX-512), measured with ``python -m benchmarks.bench_kernel_simd`` (both
+variants interleaved in one process on the same chunks; 100,000 scenarios x 480 months
+x 4 assets, summary pass, 5 runs, load 0.9-1.0): **2.7x** the streaming floor with them
+(0.164 s) and **3.8x** without (0.238 s). ``GLIDELAB_KERNEL_SIMD=0`` switches them off
+(the plain ``_fill_slab_plain``, the same numbers bit for bit; tests check both). An
+earlier 4 x 4 intrinsic (``growth_tile4``, removed in a79d228) bought only 9 % on the
+previous kernel: it left the inflation copy scalar (a scalar division per lane and
+period) and nothing prefetched, and that kernel's main loop was slower. The intrinsics are generic LLVM vector
+code (no target-specific instruction), so a machine without AVX-512 gets whatever its
+vector unit does with them.
 
 It is used when the strategy has no smoothing overlay (a Python object the compiled code
 cannot call) and no realised weights are asked for; ``simulate(..., engine="numpy")``
@@ -55,10 +60,15 @@ forces the reference. Nothing here validates input: ``simulate`` does that befor
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.core.extending import intrinsic
 
 from backtest.cashflows import W_CONSTANT, W_GUYTON, W_NONE, W_PERCENT, W_RMD, CashFlowRules
 
@@ -88,6 +98,11 @@ BLOCK = 64  # a multiple of 8 (see _fill_slab)
 #: Periods of returns turned into lane-minor growth factors at a time (a (SLAB, A, BLOCK)
 #: buffer that stays in cache).
 SLAB = 120
+#: The slab fill asks for each lane's returns and inflation this many periods ahead of
+#: the one it copies: it reads 16 rows at once (8 lanes x returns and inflation), more
+#: streams than the hardware prefetcher keeps ahead of. 16 was fastest of 8, 12, 16,
+#: 20, 24 and 32 (0.166 s against 0.187 s without, summary pass of the benchmark, 2 threads).
+PREFETCH_PERIODS = 16
 
 
 class Trading(NamedTuple):
@@ -149,18 +164,147 @@ def kernel_rules(rules: CashFlowRules) -> CashFlowRules:
     )
 
 
-def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl):
-    """Fill ``growth[u - t, a, j]`` (real growth factor) and ``infl[u - t, j]`` (1 +
-    inflation) for periods ``t <= u < t1`` of the scenarios ``lane_s``; return how many
-    returns were NaN (their growth is left NaN for the caller to fix).
+# ---------------------------------------------------------------- the lane transpose
+# Scenario returns are stored scenario-major, ``returns[s, t, a]``, and the lanes want
+# them lane-minor, ``growth[t, a, lane]``. Written in numba that copy is scalar: a load,
+# an add, a multiply and a store per number, with the address worked out each time, and
+# LLVM does not vectorise it. These two intrinsics do it with vectors: eight lanes'
+# inflation gathered into one vector (one vector division for all eight), and an 8 x 4
+# tile of returns (eight lanes, four assets) read as eight 4-wide rows, transposed in
+# registers and stored as four 8-wide columns. They live in this file because numba's
+# on-disk cache of the loop is invalidated only when this file changes.
 
-    Scenario returns are stored scenario-major, ``returns[s, t, a]``, while the loop
-    wants them lane-minor, ``growth[t, a, lane]``. Lanes go eight at a time, so each
-    (period, asset) writes one whole cache line of ``growth``. The NaN test is a count,
-    so the copy has no branch. It is a function of its own (not inlined) so that its few
-    registers are not spilled by the long main loop (the fill alone ran about a fifth
-    faster that way on the 2-core benchmark machine).
-    """
+_V8 = ir.VectorType(ir.DoubleType(), 8)
+_V4 = ir.VectorType(ir.DoubleType(), 4)
+_V8_I64 = ir.VectorType(ir.IntType(64), 8)
+_I32 = ir.IntType(32)
+
+
+def _mask(lanes) -> ir.Constant:
+    return ir.Constant(ir.VectorType(_I32, len(lanes)), list(lanes))
+
+
+def _index(context, builder, signature, args, k: int) -> ir.Value:
+    return context.cast(builder, args[k], signature.args[k], types.intp)
+
+
+def _lane_scenario(context, builder, lane_ty, lane_arr, j_i, k: int) -> ir.Value:
+    jk = builder.add(j_i, ir.Constant(j_i.type, k))
+    ptr = cgutils.get_item_pointer(context, builder, lane_ty, lane_arr, [jk])
+    return context.cast(builder, builder.load(ptr), lane_ty.dtype, types.intp)
+
+
+@intrinsic
+def _inflation8(typingctx, inflation, infl, inv8, lane_s, j, u, uu):
+    """``infl[uu, j + k] = 1 + inflation[lane_s[j + k], u]`` and ``inv8[k] = 1 /
+    infl[uu, j + k]`` for the eight lanes ``k`` = 0..7 (one vector division)."""
+    sig = types.void(inflation, infl, inv8, lane_s, j, u, uu)
+
+    def codegen(context, builder, signature, args):
+        i_ty, o_ty, v_ty, l_ty = signature.args[:4]
+        i_arr = context.make_array(i_ty)(context, builder, args[0])
+        o_arr = context.make_array(o_ty)(context, builder, args[1])
+        v_arr = context.make_array(v_ty)(context, builder, args[2])
+        l_arr = context.make_array(l_ty)(context, builder, args[3])
+        j_i, u_i, uu_i = (_index(context, builder, signature, args, k) for k in (4, 5, 6))
+        x = ir.Constant(_V8, ir.Undefined)
+        for k in range(8):
+            s = _lane_scenario(context, builder, l_ty, l_arr, j_i, k)
+            ptr = cgutils.get_item_pointer(context, builder, i_ty, i_arr, [s, u_i])
+            x = builder.insert_element(x, builder.load(ptr), ir.Constant(_I32, k))
+        one = ir.Constant(_V8, [1.0] * 8)
+        i_t = builder.fadd(x, one)
+        ptr = cgutils.get_item_pointer(context, builder, o_ty, o_arr, [uu_i, j_i])
+        builder.store(i_t, builder.bitcast(ptr, _V8.as_pointer()), align=8)
+        ptr = cgutils.get_item_pointer(context, builder, v_ty, v_arr, [ir.Constant(j_i.type, 0)])
+        builder.store(builder.fdiv(one, i_t), builder.bitcast(ptr, _V8.as_pointer()), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _tile8x4(typingctx, returns, growth, lane_s, inv8, j, u, uu, a0):
+    """``growth[uu, a0 + a, j + k] = (1 + returns[lane_s[j + k], u, a0 + a]) * inv8[k]``
+    for ``a`` in 0..3 and ``k`` in 0..7; returns how many of the 32 returns are NaN.
+
+    The four assets ``a0..a0+3`` must be contiguous in ``returns`` (the caller checks
+    ``returns.strides[2] == 8``); no bounds are checked."""
+    sig = types.int64(returns, growth, lane_s, inv8, j, u, uu, a0)
+
+    def codegen(context, builder, signature, args):
+        r_ty, g_ty, l_ty, v_ty = signature.args[:4]
+        r_arr = context.make_array(r_ty)(context, builder, args[0])
+        g_arr = context.make_array(g_ty)(context, builder, args[1])
+        l_arr = context.make_array(l_ty)(context, builder, args[2])
+        v_arr = context.make_array(v_ty)(context, builder, args[3])
+        j_i, u_i, uu_i, a0_i = (_index(context, builder, signature, args, k) for k in (4, 5, 6, 7))
+        rows = []
+        for k in range(8):  # row k: the four assets of lane k's scenario
+            s = _lane_scenario(context, builder, l_ty, l_arr, j_i, k)
+            ptr = cgutils.get_item_pointer(context, builder, r_ty, r_arr, [s, u_i, a0_i])
+            rows.append(builder.load(builder.bitcast(ptr, _V4.as_pointer()), align=8))
+        pairs = [
+            builder.shuffle_vector(rows[k], rows[k + 1], _mask(range(8))) for k in (0, 2, 4, 6)
+        ]
+        quads = [builder.shuffle_vector(pairs[k], pairs[k + 1], _mask(range(16))) for k in (0, 2)]
+        tile = builder.shuffle_vector(quads[0], quads[1], _mask(range(32)))  # lane-major
+        ptr = cgutils.get_item_pointer(context, builder, v_ty, v_arr, [ir.Constant(j_i.type, 0)])
+        inv = builder.load(builder.bitcast(ptr, _V8.as_pointer()), align=8)
+        one = ir.Constant(_V8, [1.0] * 8)
+        n_nan = ir.Constant(_V8_I64, [0] * 8)
+        for a in range(4):
+            col = builder.shuffle_vector(tile, tile, _mask([4 * k + a for k in range(8)]))
+            n_nan = builder.add(
+                n_nan, builder.zext(builder.fcmp_unordered("uno", col, col), _V8_I64)
+            )
+            a_i = builder.add(a0_i, ir.Constant(a0_i.type, a))
+            ptr = cgutils.get_item_pointer(context, builder, g_ty, g_arr, [uu_i, a_i, j_i])
+            g = builder.fmul(builder.fadd(col, one), inv)
+            builder.store(g, builder.bitcast(ptr, _V8.as_pointer()), align=8)
+        total = builder.extract_element(n_nan, ir.Constant(_I32, 0))
+        for k in range(1, 8):
+            total = builder.add(total, builder.extract_element(n_nan, ir.Constant(_I32, k)))
+        return total
+
+    return sig, codegen
+
+
+@intrinsic
+def _prefetch(typingctx, arr, i, u):
+    """Ask for the cache line holding ``arr[i, u, 0...]`` to be loaded into the caches
+    (``llvm.prefetch``: no effect on any value, and a prefetch never faults)."""
+    sig = types.void(arr, i, u)
+
+    def codegen(context, builder, signature, args):
+        a_ty = signature.args[0]
+        a_arr = context.make_array(a_ty)(context, builder, args[0])
+        idx = [_index(context, builder, signature, args, k) for k in (1, 2)]
+        idx += [ir.Constant(idx[0].type, 0)] * (a_ty.ndim - 2)
+        ptr = cgutils.get_item_pointer(context, builder, a_ty, a_arr, idx)
+        i8p = ir.IntType(8).as_pointer()
+        fn = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [i8p, _I32, _I32, _I32]),
+            "llvm.prefetch.p0i8",
+        )
+        builder.call(
+            fn,
+            [
+                builder.bitcast(ptr, i8p),
+                ir.Constant(_I32, 0),
+                ir.Constant(_I32, 3),
+                ir.Constant(_I32, 1),
+            ],
+        )
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _fill_slab_plain(returns, inflation, lane_s, t, t1, growth, infl):
+    """``_fill_slab`` without the intrinsics and the prefetch, number by number (the same
+    values, bit for bit): the measurement switch's other side."""
     n_a = returns.shape[2]
     inv8 = np.empty(8)  # 1 / (1 + inflation) of eight lanes
     n_nan = 0
@@ -172,6 +316,51 @@ def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl):
                 infl[uu, jg + jj] = i_t
                 inv8[jj] = 1.0 / i_t
             for a in range(n_a):
+                for jj in range(8):
+                    r = returns[lane_s[jg + jj], u, a]
+                    growth[uu, a, jg + jj] = (1.0 + r) * inv8[jj]
+                    n_nan += r != r
+    return n_nan
+
+
+_fill_slab_plain = numba.njit(cache=True, nogil=True, error_model="numpy", inline="never")(
+    _fill_slab_plain
+)
+
+
+def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl, simd=True):
+    """Fill ``growth[u - t, a, j]`` (real growth factor) and ``infl[u - t, j]`` (1 +
+    inflation) for periods ``t <= u < t1`` of the scenarios ``lane_s``; return how many
+    returns were NaN (their growth is left NaN for the caller to fix).
+
+    Lanes go eight at a time, so each (period, asset) writes one whole cache line of
+    ``growth``; assets go four at a time through ``_tile8x4`` when the asset axis is
+    contiguous, the rest one by one. It is a function of its own (not inlined) so that
+    its registers are not spilled by the long main loop. ``simd=False`` runs
+    ``_fill_slab_plain`` instead (``GLIDELAB_KERNEL_SIMD=0``, for measuring).
+    """
+    if not simd:
+        return _fill_slab_plain(returns, inflation, lane_s, t, t1, growth, infl)
+    n_a = returns.shape[2]
+    n_tiled = n_a // 4 * 4 if returns.strides[2] == 8 else 0
+    inv8 = np.empty(8)  # 1 / (1 + inflation) of eight lanes
+    n_nan = 0
+    last = returns.shape[1] - 1
+    r_step = max(1, 64 // (8 * n_a))  # periods of returns in one 64-byte cache line
+    for jg in range(0, BLOCK, 8):
+        for u in range(t, t1):
+            uu = u - t
+            ahead = min(u + PREFETCH_PERIODS, last)
+            if u % r_step == 0:
+                for jj in range(8):
+                    _prefetch(returns, lane_s[jg + jj], ahead)
+            if u % 8 == 0:
+                for jj in range(8):
+                    _prefetch(inflation, lane_s[jg + jj], ahead)
+            _inflation8(inflation, infl, inv8, lane_s, jg, u, uu)
+            for a0 in range(0, n_tiled, 4):
+                n_nan += _tile8x4(returns, growth, lane_s, inv8, jg, u, uu, a0)
+            for a in range(n_tiled, n_a):
                 for jj in range(8):
                     r = returns[lane_s[jg + jj], u, a]
                     growth[uu, a, jg + jj] = (1.0 + r) * inv8[jj]
@@ -230,13 +419,13 @@ def asset_width(n_assets: int) -> int:
 
 
 @_step
-def _read_slab(returns, inflation, target, lane_s, mj, t, n_t, growth, infl, first_bad):
+def _read_slab(returns, inflation, target, lane_s, mj, t, n_t, growth, infl, first_bad, simd):
     """Read the next SLAB periods of the block's returns once (real growth factors,
     lane-minor); the rare slab with a gap is fixed up after: growth 1, and the first
     period where a held asset has no data is noted per lane."""
     n_a = returns.shape[2]
     t1 = min(n_t, t + SLAB)
-    n_nan = _fill_slab(returns, inflation, lane_s, t, t1, growth, infl)
+    n_nan = _fill_slab(returns, inflation, lane_s, t, t1, growth, infl, simd)
     if n_nan > 0:  # rare: some asset has no data in this slab
         for j in range(BLOCK):
             s = lane_s[j]
@@ -639,6 +828,7 @@ def _loop(
     bad,  # (n,) out: 1 + period where a held asset had no data, or 0
     n_chunks,  # scenario blocks are shared out in this many chunks (a few per thread)
     width,  # a tuple of asset_width(A) zeros: its length is the compiled asset width
+    simd,  # True: the slab fill's intrinsics and prefetch (see _fill_slab); False: plain
 ):
     n, n_t, n_a = returns.shape
     n_w = len(width)  # a compile-time constant
@@ -726,6 +916,7 @@ def _loop(
                         growth,
                         infl,
                         first_bad,
+                        simd,
                     )
                 if not adaptive:
                     _copy_targets(target, mj, m_step == 0, t, st, tw0)
@@ -826,9 +1017,13 @@ def run_loop(*args) -> None:
     as it would with a static split.
     """
     width = (0,) * asset_width(args[0].shape[2])
+    # GLIDELAB_KERNEL_SIMD=0 turns the slab fill's intrinsics and prefetch off (a
+    # measurement switch, see the module docstring); read per call so that one benchmark
+    # process can interleave both.
+    simd = os.environ.get("GLIDELAB_KERNEL_SIMD", "1") != "0"
     previous = numba.set_parallel_chunksize(1)
     try:
-        _compiled(*args, 16 * numba.get_num_threads(), width)
+        _compiled(*args, 16 * numba.get_num_threads(), width, simd)
     finally:
         numba.set_parallel_chunksize(previous)
 

@@ -175,6 +175,17 @@ def test_padding_assets_add_exact_zeros(seed: int, monkeypatch: pytest.MonkeyPat
         np.testing.assert_array_equal(getattr(wide, name), getattr(narrow, name), err_msg=name)
 
 
+def test_simd_switch_changes_no_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GLIDELAB_KERNEL_SIMD=0 (the benchmark's switch) runs the plain slab fill: the same
+    # numbers, bit for bit, so the benchmark compares two runs of one simulation.
+    scen, plan, strategy = _case(5)
+    on = simulate(scen, plan, strategy, engine="numba")
+    monkeypatch.setenv("GLIDELAB_KERNEL_SIMD", "0")
+    off = simulate(scen, plan, strategy, engine="numba")
+    np.testing.assert_array_equal(on.wealth, off.wealth)
+    np.testing.assert_array_equal(on.ruin_period, off.ruin_period)
+
+
 def test_asset_width_rounds_up_to_a_multiple_of_four() -> None:
     assert [kernel.asset_width(n) for n in (1, 3, 4, 5, 8, 9)] == [4, 4, 4, 8, 8, 12]
 
@@ -229,15 +240,18 @@ def test_slab_fill_reads_returns_whose_asset_axis_is_not_contiguous() -> None:
     lanes = np.arange(3, 3 + kernel.BLOCK, dtype=np.uint64)
     out = []
     for returns in (wide[:, :, ::2], np.ascontiguousarray(wide[:, :, ::2])):
-        growth = np.zeros((kernel.SLAB, n_a, kernel.BLOCK))
-        infl = np.zeros((kernel.SLAB, kernel.BLOCK))
-        n_nan = kernel._fill_slab(returns, inflation, lanes, 10, 25, growth, infl)
-        out.append((n_nan, growth, infl))
+        for simd in (True, False):  # intrinsics (contiguous assets only) or plain copy
+            growth = np.zeros((kernel.SLAB, n_a, kernel.BLOCK))
+            infl = np.zeros((kernel.SLAB, kernel.BLOCK))
+            n_nan = kernel._fill_slab(returns, inflation, lanes, 10, 25, growth, infl, simd)
+            out.append((n_nan, growth, infl))
     assert wide[:, :, ::2].strides[2] == 16  # the first one is strided
-    (n_a_nan, g_a, i_a), (n_b_nan, g_b, i_b) = out
-    assert n_a_nan == n_b_nan == 1
-    np.testing.assert_array_equal(g_a, g_b)  # the same operations: bit for bit
-    np.testing.assert_array_equal(i_a, i_b)
+    (n_a_nan, g_a, i_a), *others = out
+    assert n_a_nan == 1
+    for n_b_nan, g_b, i_b in others:
+        assert n_b_nan == 1
+        np.testing.assert_array_equal(g_a, g_b)  # the same operations: bit for bit
+        np.testing.assert_array_equal(i_a, i_b)
     # and both are the real growth factors, lane-minor (1e-15: one rounding each side)
     r = wide[lanes.astype(np.int64), 10:25, ::2]
     expected = (1 + r) / (1 + inflation[lanes.astype(np.int64), 10:25, None])
