@@ -2,9 +2,9 @@
 
 Usage::
 
-    python -m benchmarks.run            # reference run (about 10 minutes on 2 cores)
-    python -m benchmarks.run --quick    # smoke run with small sizes (not reference figures)
-    python -m benchmarks.run --repeat 5 --only throughput bt
+    python -m benchmarks.run            # reference run (about 15 minutes on 2 cores)
+    python -m benchmarks.run --quick --output /tmp/bench.md   # smoke run, small sizes
+    python -m benchmarks.run --only throughput intrinsics --output /tmp/bench.md
 
 Each simulator case runs in a fresh ``python -m benchmarks.bench_simulator`` process so
 that its peak resident memory is its own. Timings are medians over ``--repeat`` runs;
@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SECTIONS = (
     "throughput",
+    "intrinsics",
     "scaling",
     "bt",
     "optimizer",
@@ -132,6 +133,13 @@ def run_scaling(cfg: Config, throughput: dict[str, object] | None) -> dict[str, 
         repeat = cfg.repeat_large if n >= cfg.large else cfg.repeat
         cases.append(simulator_case(n, cfg.chunk, repeat, cfg.seed, cfg.engine))
     return {"cases": cases}
+
+
+def run_intrinsics(cfg: Config) -> dict[str, object]:
+    from benchmarks import bench_kernel_simd
+
+    _log("simulator: the kernel's intrinsics on and off, interleaved")
+    return bench_kernel_simd.run(cfg.throughput_n, cfg.chunk, cfg.repeat, cfg.seed)
 
 
 def run_bt(cfg: Config) -> dict[str, object]:
@@ -425,6 +433,14 @@ def render(env: dict[str, object], cfg: Config, results: dict[str, object], tota
         ]
     if "throughput" in results:
         lines += _render_throughput(results["throughput"], cfg)
+    if "intrinsics" in results:
+        from benchmarks import bench_kernel_simd
+
+        lines += [
+            "### The kernel's intrinsics on and off",
+            "",
+            *bench_kernel_simd.render(results["intrinsics"]),
+        ]
     if "scaling" in results:
         lines += _render_scaling(results["scaling"], cfg)
     if "bt" in results:
@@ -488,8 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--output",
         type=Path,
-        default=HERE / "RESULTS.md",
-        help="report path (default benchmarks/RESULTS.md)",
+        default=None,
+        help="report path (default benchmarks/RESULTS.md, which only a run of every "
+        "section may write)",
     )
     p.add_argument(
         "--engine",
@@ -499,6 +516,15 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.repeat is not None and a.repeat < 1:
         p.error("--repeat must be >= 1")
+    partial = set(a.only) != set(SECTIONS) or a.quick
+    if a.output is None:
+        if partial:
+            p.error(
+                "--only and --quick write a partial report, and benchmarks/RESULTS.md holds "
+                "the reference run of every section; give --output PATH (e.g. "
+                "--output /tmp/bench.md)"
+            )
+        a.output = HERE / "RESULTS.md"
     cfg = replace(Config.make(a.quick, a.repeat, a.repeat_large), engine=a.engine)
     from backtest.io import write_text_atomic
 
@@ -507,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, object] = {}
     if "throughput" in a.only:
         results["throughput"] = run_throughput(cfg)
+    if "intrinsics" in a.only:
+        results["intrinsics"] = run_intrinsics(cfg)
     if "scaling" in a.only:
         results["scaling"] = run_scaling(cfg, results.get("throughput"))
     if "bt" in a.only:
