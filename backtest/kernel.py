@@ -194,6 +194,11 @@ def _lane_scenario(context, builder, lane_ty, lane_arr, j_i, k: int) -> ir.Value
     return context.cast(builder, builder.load(ptr), lane_ty.dtype, types.intp)
 
 
+def _arrays(context, builder, signature, args, n: int) -> list:
+    """The array structures of the first ``n`` arguments of an intrinsic."""
+    return [context.make_array(signature.args[k])(context, builder, args[k]) for k in range(n)]
+
+
 @intrinsic
 def _inflation8(typingctx, inflation, infl, inv8, lane_s, j, u, uu):
     """``infl[uu, j + k] = 1 + inflation[lane_s[j + k], u]`` and ``inv8[k] = 1 /
@@ -202,10 +207,7 @@ def _inflation8(typingctx, inflation, infl, inv8, lane_s, j, u, uu):
 
     def codegen(context, builder, signature, args):
         i_ty, o_ty, v_ty, l_ty = signature.args[:4]
-        i_arr = context.make_array(i_ty)(context, builder, args[0])
-        o_arr = context.make_array(o_ty)(context, builder, args[1])
-        v_arr = context.make_array(v_ty)(context, builder, args[2])
-        l_arr = context.make_array(l_ty)(context, builder, args[3])
+        i_arr, o_arr, v_arr, l_arr = _arrays(context, builder, signature, args, 4)
         j_i, u_i, uu_i = (_index(context, builder, signature, args, k) for k in (4, 5, 6))
         x = ir.Constant(_V8, ir.Undefined)
         for k in range(8):
@@ -234,10 +236,7 @@ def _tile8x4(typingctx, returns, growth, lane_s, inv8, j, u, uu, a0):
 
     def codegen(context, builder, signature, args):
         r_ty, g_ty, l_ty, v_ty = signature.args[:4]
-        r_arr = context.make_array(r_ty)(context, builder, args[0])
-        g_arr = context.make_array(g_ty)(context, builder, args[1])
-        l_arr = context.make_array(l_ty)(context, builder, args[2])
-        v_arr = context.make_array(v_ty)(context, builder, args[3])
+        r_arr, g_arr, l_arr, v_arr = _arrays(context, builder, signature, args, 4)
         j_i, u_i, uu_i, a0_i = (_index(context, builder, signature, args, k) for k in (4, 5, 6, 7))
         rows = []
         for k in range(8):  # row k: the four assets of lane k's scenario
@@ -278,7 +277,7 @@ def _prefetch(typingctx, arr, i, u):
 
     def codegen(context, builder, signature, args):
         a_ty = signature.args[0]
-        a_arr = context.make_array(a_ty)(context, builder, args[0])
+        (a_arr,) = _arrays(context, builder, signature, args, 1)
         idx = [_index(context, builder, signature, args, k) for k in (1, 2)]
         idx += [ir.Constant(idx[0].type, 0)] * (a_ty.ndim - 2)
         ptr = cgutils.get_item_pointer(context, builder, a_ty, a_arr, idx)
