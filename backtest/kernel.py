@@ -387,7 +387,6 @@ _step = numba.njit(inline="always", error_model="numpy")
     TRADED,  # value traded by this period's rebalancing, real USD
     BEFORE,  # holdings before this period's returns
     AFTER,  # holdings after them
-    RR,  # nominal growth of the portfolio this period (1 + return)
     CT,  # this period's contribution, real USD
     LK,  # this period's leakage share, decimal
     C_END,  # end-of-period contribution, real USD
@@ -399,9 +398,9 @@ _step = numba.njit(inline="always", error_model="numpy")
     RMD_ANNUAL,  # RMD floor: this year's minimum, real USD a year
     PRICE,  # price level since the start (1 + cumulative inflation)
     PRICE_RET,  # price level at retirement
-) = range(20)
+) = range(19)
 #: The period's flows, rows ``FL + F_*`` (``F_CONTRIB`` .. ``F_LEAK``).
-FL = 20
+FL = PRICE_RET + 1
 #: Running totals, rows ``TOT + k``: the first seven flows, then wealth at retirement.
 TOT = FL + N_FLOWS
 N_ROWS = TOT + 8
