@@ -230,6 +230,17 @@ def bench(template: dict, tmp_path: Path):
     return Workbench(small, tmp_path)
 
 
+def _finish_job(bench) -> None:
+    """Poll the workbench as the page does until its running job ends (10 minutes at
+    most)."""
+    import time
+
+    deadline = time.monotonic() + 600
+    while bench._job is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        bench._poll()
+
+
 def _shown(bench) -> float:
     import re
 
@@ -419,7 +430,6 @@ def test_a_cancelled_job_stops_at_once(small: state.View) -> None:
 def test_optimised_overlay_and_tear_sheet_from_the_page(template: dict, tmp_path: Path) -> None:
     """The page's optimise checkbox and tear-sheet button: each runs as a job the page
     polls; the overlay is drawn and the tear sheet written (tiny optimiser settings)."""
-    import time
 
     from glidelab.serve.app import Workbench
 
@@ -432,10 +442,7 @@ def test_optimised_overlay_and_tear_sheet_from_the_page(template: dict, tmp_path
     bench = Workbench(raw, tmp_path)
 
     def wait() -> None:
-        deadline = time.monotonic() + 600
-        while bench._job is not None and time.monotonic() < deadline:
-            time.sleep(0.5)
-            bench._poll()
+        _finish_job(bench)
 
     bench.opt.value = True
     assert bench._job is not None and bench._job.name == "optimise"
@@ -465,7 +472,6 @@ def test_cancelling_a_job_takes_its_request_out_of_the_view(bench) -> None:
 def test_adaptive_policy_map_from_the_page(template: dict, tmp_path: Path) -> None:
     """The adaptive checkbox solves the member's adaptive glide path as glidelab run does
     and shows its policy map; the saved study asks for the same solve."""
-    import time
 
     from glidelab.serve.app import Workbench
 
@@ -477,10 +483,7 @@ def test_adaptive_policy_map_from_the_page(template: dict, tmp_path: Path) -> No
     raw["optimize"]["max_iterations"] = 2
     bench = Workbench(raw, tmp_path)
     bench.adapt.value = True
-    deadline = time.monotonic() + 600
-    while bench._job is not None and time.monotonic() < deadline:
-        time.sleep(0.5)
-        bench._poll()
+    _finish_job(bench)
     assert bench.status.object.startswith("adaptive policy solved"), bench.status.object
     assert bench.policy_map.visible and bench.policy_map.object[:4] == b"\x89PNG"
     assert "adaptive (DP)" in bench.adaptive_note.object
@@ -599,13 +602,9 @@ def test_the_frontier_job_cancels(bench) -> None:
 
 @pytest.mark.slow
 def test_the_frontier_from_the_page(bench) -> None:
-    import time
 
     bench.front.value = True
-    deadline = time.monotonic() + 600
-    while bench._job is not None and time.monotonic() < deadline:
-        time.sleep(0.5)
-        bench._poll()
+    _finish_job(bench)
     assert bench.status.object.startswith("fund-design frontier in"), bench.status.object
     assert bench.frontier_map.visible and bench.frontier_map.object[:4] == b"\x89PNG"
     assert "id='gl-frontier-drawn' data-value=" in bench.frontier_note.object
