@@ -3,7 +3,7 @@
 Model
 -----
 Decision: knot weights ``z[k, a]`` at the vintage's knot ages; per-year weights
-``w = M z`` (``optimize.glidepath.interpolation_matrix``), shared by every member.
+``w = M z`` (``optimize.scp.interpolation_matrix``), shared by every member.
 Scenarios are **member-paths** ``s`` (a member of :mod:`backtest.population` paired with
 a market path) with a death year ``d[s]`` drawn from the member's survival curve, so
 that "the money lasts as long as the member lives" is one event per member-path whose
@@ -29,11 +29,11 @@ member-paths (a test checks them against finite differences).
 
 Objectives (SCP: linearise ``x ~ b + J z`` at the current knots, solve a convex
 subproblem in a trust region, accept a step only if the exact objective improves on the
-same member-paths, as ``optimize.glidepath``):
+same member-paths: the one driver, ``optimize.scp.trust_region_scp``):
 
 * ``"success"``: minimise the buffered probability of failure of ``-x`` (bPOE), the
-  homogenised conic program of ``optimize.glidepath`` (same construction, same
-  constraint groups, same solver fallback);
+  homogenised conic program ``optimize.scp.bpoe_subproblem`` that the glide-path search
+  also solves (same constraint groups, same solver fallback), in the simplex basis;
 * ``"shortfall"``: minimise ``CVaR_beta(pos(-x))``, the mean unfunded years of need in
   the worst ``1 - beta`` of member-paths (Rockafellar and Uryasev 2000; convex);
 * ``"frontier"``: the epsilon-constraint method between the two: minimise the shortfall
@@ -46,14 +46,15 @@ same member-paths, as ``optimize.glidepath``):
 Committee constraints (:class:`FundConstraints`): equity at the target date within a
 band, monotone de-risking after an age, maximum change per year, a "to" or "through"
 landing point (weights constant from the landing age on), crypto cap and per-asset
-bounds; the generic ones are ``optimize.glidepath``'s constraint groups.
+bounds; the generic ones are ``optimize.scp.KnotConstraints`` groups, and every group is
+named when the constraints conflict.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -62,18 +63,22 @@ from backtest.plan import Plan
 from backtest.population import Members, cvar
 from backtest.scenarios import Scenarios
 from backtest.types import FloatArray, IntArray
-from optimize.glidepath import (
-    _A_MAX,
+from optimize.glidepath import GlidePathConstraints, knot_constraints
+from optimize.scp import (
     DEFAULT_SOLVERS,
-    GlidePathConstraints,
+    BpoeSubproblem,
     OptimizationError,
-    _constraint_groups,
-    _Infeasible,
-    _project,
-    _setup,
-    _solve,
+    Proposal,
+    bpoe_subproblem,
     buffered_failure_probability,
+    clean_knots,
+    flatten,
     interpolation_matrix,
+    linear_model,
+    project,
+    simplex_basis,
+    solve_with_fallbacks,
+    trust_region_scp,
 )
 from strategies.base import RebalanceRule
 from strategies.target_date import GlidePath
@@ -133,7 +138,7 @@ class FundConstraints:
             raise OptimizationError("landing='through' needs landing_age (e.g. target age + 30)")
 
     def generic(self) -> GlidePathConstraints:
-        """The constraints ``optimize.glidepath`` already knows how to write."""
+        """The generic constraints (``optimize.glidepath.knot_constraints`` writes them)."""
         return GlidePathConstraints(
             lower=dict(self.lower),
             upper=dict(self.upper),
@@ -357,34 +362,39 @@ class FundDesigner:
         n_t = data.growth.shape[1]
         g = data.growth[:, :n_t][:, :, self.cols].reshape(-1, len(self.assets))
         sigma = np.atleast_2d(np.cov(g.T))
-        self.setup = _setup(self.assets, self.knot_ages, plan, self.c.generic(), sigma)
+        self.setup = knot_constraints(self.assets, self.knot_ages, plan, self.c.generic(), sigma)
         self.fallbacks: list[str] = []
 
     # -------------------------------------------------------------- constraints
-    def constraints(self, z: Any, a: Any) -> list[Any]:
-        """Generic groups (``optimize.glidepath``) plus the committee's own, homogenised."""
-        import cvxpy as cp
+    def constraint_groups(self, z: Any, a: Any) -> dict[str, list[Any]]:
+        """Generic groups (``KnotConstraints.groups``) plus the committee's own, by name,
+        on knots ``z`` (K, A) homogenised by ``a`` (1.0 for plain knots)."""
+        import cvxpy as cp  # lazy: heavy (cvxpy)
 
-        cons = [c for g in _constraint_groups(z, a, self.setup).values() for c in g]
+        groups = self.setup.groups(z, a)
         eq = list(self.setup.equity)
         ka = self.knot_ages
         if self.c.equity_at_target is not None and eq:
             k = int(np.argmin(np.abs(ka - self.target_age)))
             lo, hi = self.c.equity_at_target
             e = cp.sum(z[k, eq])
-            cons += [e >= a * lo, e <= a * hi]
+            groups["equity_at_target"] = [e >= a * lo, e <= a * hi]
         if self.c.monotone_after_age is not None and eq:
             idx = [k for k in range(ka.size - 1) if ka[k] >= self.c.monotone_after_age - 1e-9]
             if idx:
                 e = cp.sum(z[:, eq], axis=1)
-                cons.append(e[np.array(idx) + 1] <= e[np.array(idx)])
+                groups["monotone_after_age"] = [e[np.array(idx) + 1] <= e[np.array(idx)]]
         land = {"to": self.target_age, "through": self.c.landing_age}.get(self.c.landing or "")
         if land is not None:
             after = [k for k in range(ka.size) if ka[k] > land + 1e-9]
             k0 = int(np.argmin(np.abs(ka - land)))
-            for k in after:
-                cons.append(z[k] == z[k0])
-        return cons
+            if after:
+                groups[f"landing ({self.c.landing})"] = [z[k] == z[k0] for k in after]
+        return groups
+
+    def constraints(self, z: Any, a: Any) -> list[Any]:
+        """Every constraint of :meth:`constraint_groups`, as one list."""
+        return flatten(self.constraint_groups(z, a))
 
     def weights(self, knots: FloatArray) -> FloatArray:
         """Per-year weights over all the data's assets, (T, A_data), from decision knots."""
@@ -414,21 +424,22 @@ class FundDesigner:
         )
 
     def project(self, knots: FloatArray) -> FloatArray:
-        """The feasible knots closest to ``knots`` (also checks the constraints agree)."""
-        import cvxpy as cp
+        """The feasible knots closest to ``knots`` (least squares), clipped to [0, 1].
 
-        z = cp.Variable(knots.shape)
-        prob = cp.Problem(cp.Minimize(cp.sum_squares(z - knots)), self.constraints(z, 1.0))
-        try:
-            _solve(prob, self.solvers, self.fallbacks, "projection onto the fund constraints")
-        except _Infeasible:
-            # Let optimize.glidepath name the conflicting generic group, if any.
-            _project(knots, self.setup, self.solvers, self.fallbacks)
-            raise OptimizationError(
-                "the fund constraints conflict: equity_at_target, landing and "
-                "monotone_after_age cannot all hold with the bounds and max_change_per_year"
-            ) from None
-        return np.clip(np.asarray(z.value, dtype=np.float64), 0.0, 1.0)
+        Raises
+        ------
+        OptimizationError
+            The constraints conflict; the message names the groups and which one,
+            dropped, makes the rest feasible.
+        """
+        z = project(
+            knots,
+            self.constraint_groups,
+            self.solvers,
+            self.fallbacks,
+            what="projection onto the fund constraints",
+        )
+        return np.clip(z, 0.0, 1.0)
 
     def constant_start(self, equity: float = 0.6) -> FloatArray:
         n_a = len(self.assets)
@@ -441,6 +452,19 @@ class FundDesigner:
         return self.project(np.tile(mix, (self.knot_ages.size, 1)))
 
     # -------------------------------------------------------------------- SCP
+    def _subproblem(
+        self, objective: str, p_level: float | None
+    ) -> BpoeSubproblem | _ShortfallSubproblem:
+        """The convex subproblem of ``objective``, built once, in the simplex basis (the
+        weights sum to one at every knot, so the dense Jacobian block, which dominates
+        the solve, carries A - 1 columns per knot instead of A)."""
+        k, n_a = self.knot_ages.size, len(self.assets)
+        if objective == "success":
+            return bpoe_subproblem(self.data.n, k, n_a, self.constraints, reduced=True)
+        return _shortfall_subproblem(
+            self.data.n, k, n_a, self.constraints, self.beta, p_level, objective == "income"
+        )
+
     def _scp(
         self,
         objective: str,
@@ -450,51 +474,31 @@ class FundDesigner:
         trust_radius: float,
         min_trust_radius: float = 2e-3,
     ) -> DesignPoint:
-        import cvxpy as cp
-
+        """``optimize.scp.trust_region_scp`` on this designer's member-paths."""
         m = self.data.n
-        k, n_a = self.knot_ages.size, len(self.assets)
-        # Weights sum to one at every knot: z = 1/A + U N' with N a basis of {v: sum v = 0},
-        # so the conic program carries A - 1 columns per knot instead of A (the dense
-        # Jacobian block dominates the solve).
-        basis = np.vstack([np.eye(n_a - 1), -np.ones((1, n_a - 1))])  # (A, A - 1)
-        zb = np.full((k, n_a), 1.0 / n_a)
-        n_u = k * (n_a - 1)
-        jac = cp.Parameter((m, n_u))
-        off = cp.Parameter(m)
-        zp = cp.Parameter((k, n_a))
-        rho = cp.Parameter(nonneg=True)
-        if objective == "success":
-            v = cp.Variable((k, n_a - 1))
-            a = cp.Variable(nonneg=True)
-            y = a * zb + v @ basis.T
-            hinge = cp.pos(1.0 - cp.multiply(off, a) - jac @ cp.vec(v, order="C"))
-            cons = [*self.constraints(y, a), cp.abs(y - a * zp) <= rho * a, a <= _A_MAX]
-            prob = cp.Problem(cp.Minimize(cp.sum(hinge) / m), cons)
+        sub = self._subproblem(objective, p_level)
 
-            def z_of() -> FloatArray:
-                return np.asarray(y.value) / max(float(a.value), 1e-12)
-
-        else:
-            u = cp.Variable((k, n_a - 1))
-            z = zb + u @ basis.T
-            x_lin = off + jac @ cp.vec(u, order="C")
-            c_var = cp.Variable()
-            short = c_var + cp.sum(cp.pos(cp.pos(-x_lin) - c_var)) / (m * (1 - self.beta))
-            cons = [*self.constraints(z, 1.0), cp.abs(z - zp) <= rho]
-            if p_level is not None:
-                c2 = cp.Variable()
-                cons.append(c2 + cp.sum(cp.pos(-x_lin - c2)) / (m * p_level) <= 0)
-            if objective == "income":
-                rr_jac = cp.Parameter(n_u)
-                rr_off = cp.Parameter()
-                goal = cp.Maximize(rr_off + rr_jac @ cp.vec(u, order="C"))
-            else:
-                goal = cp.Minimize(short)
-            prob = cp.Problem(goal, cons)
-
-            def z_of() -> FloatArray:
-                return np.asarray(z.value)
+        def propose(cur: DesignPoint, rho: float, it: int) -> Proposal:
+            mg = margins(self.data, self.weights(cur.knots), gradients=True)
+            assert mg.dx_dw is not None and mg.dwret_dw is not None
+            j = np.einsum("mta,tk->mka", mg.dx_dw[:, :, self.cols], self.M)  # (m, K, A)
+            sub.linearise(mg.x, j, cur.knots, rho)
+            if isinstance(sub, _ShortfallSubproblem) and sub.income is not None:
+                jw = np.einsum("mta,tk->mka", mg.dwret_dw[:, :, self.cols], self.M)
+                per = 1.0 / (self.data.annuity_factor * self.data.final_salary)
+                g_rr = np.einsum("mka,m->ka", jw, per) / m  # d mean(rr) / dz, (K, A)
+                rr0 = replacement_ratios(self.data, mg.wealth_at_retirement)
+                sub.linearise_income(float(rr0.mean()), g_rr, cur.knots)
+            t_solve = time.perf_counter()
+            try:
+                solver = sub.solve(self.solvers, self.fallbacks, f"fund design ({objective})")
+                solve_s = time.perf_counter() - t_solve
+                z = sub.knots()
+                cand = None if z is None else self.project(np.clip(z, 0.0, 1.0))
+            except OptimizationError:
+                # a failed step is a rejected one: the trust radius halves
+                return Proposal(None, "", time.perf_counter() - t_solve)
+            return Proposal(cand, solver, solve_s)
 
         def score(pt: DesignPoint) -> tuple[float, ...]:
             """Larger is better; feasibility of the success floor first."""
@@ -505,43 +509,17 @@ class FundDesigner:
                 return (feas, pt.mean_replacement)
             return (feas, -pt.shortfall_cvar)
 
-        cur = self.evaluate(z0, objective)
-        r = trust_radius
-        it = 0
-        for it in range(1, max_iterations + 1):  # noqa: B007
-            w = self.weights(cur.knots)
-            mg = margins(self.data, w, gradients=True)
-            assert mg.dx_dw is not None and mg.dwret_dw is not None
-            j = np.einsum("mta,tk->mka", mg.dx_dw[:, :, self.cols], self.M)  # (m, K, A)
-            jac.value = (j @ basis).reshape(m, -1)
-            # x ~ x0 + J (z - z0) = (x0 - J z0 + J zb) + J N u
-            off.value = mg.x + j.reshape(m, -1) @ (zb - cur.knots).ravel()
-            zp.value = cur.knots
-            rho.value = r
-            if objective == "income":
-                jw = np.einsum("mta,tk->mka", mg.dwret_dw[:, :, self.cols], self.M)
-                per = 1.0 / (self.data.annuity_factor * self.data.final_salary)
-                g_rr = np.einsum("mka,m->ka", jw, per) / m  # d mean(rr) / dz, (K, A)
-                rr0 = replacement_ratios(self.data, mg.wealth_at_retirement)
-                rr_jac.value = (g_rr @ basis).ravel()
-                rr_off.value = float(rr0.mean() + g_rr.ravel() @ (zb - cur.knots).ravel())
-            try:
-                _solve(prob, self.solvers, self.fallbacks, f"fund design ({objective})")
-                cand = self.project(np.clip(z_of(), 0.0, 1.0))
-            except OptimizationError:
-                r /= 2
-                if r < min_trust_radius:
-                    break
-                continue
-            new = self.evaluate(cand, objective)
-            if score(new) > score(cur):
-                cur = new
-                r = min(r * 1.5, 1.0)
-            else:
-                r /= 2
-                if r < min_trust_radius:
-                    break
-        return DesignPoint(**{**cur.__dict__, "objective": objective, "iterations": it})
+        run = trust_region_scp(
+            self.evaluate(z0, objective),
+            propose,
+            lambda knots: self.evaluate(knots, objective),
+            lambda new, cur: score(new) > score(cur),
+            scores=score,
+            max_iterations=max_iterations,
+            trust_radius=trust_radius,
+            min_trust_radius=min_trust_radius,
+        )
+        return replace(run.best, objective=objective, iterations=len(run.iterations))
 
     def optimise(
         self,
@@ -590,12 +568,95 @@ class FundDesigner:
         )
 
 
+@dataclass(frozen=True)
+class _ShortfallSubproblem:
+    """The convexified shortfall (or income) problem of one design SCP step.
+
+    With ``z = 1 / A + U N'`` (``N`` a :func:`optimize.scp.simplex_basis`) and the margins
+    linearised as ``x ~ b + J u``, ``u = vec(U)``: minimise ``CVaR_beta(pos(-x))`` (or
+    maximise the linearised mean replacement ratio, ``income``) subject to the
+    constraints, the trust region ``|z - z0| <= rho`` and, with a ceiling ``p``,
+    ``CVaR_{1-p}(-x) <= 0`` (bPOE <= p).
+    """
+
+    problem: Any
+    z: Any
+    jac: Any
+    offset: Any
+    z0: Any
+    rho: Any
+    basis: FloatArray
+    income: tuple[Any, Any] | None  # (d mean rr / du, offset) parameters
+
+    def linearise(
+        self, x: FloatArray, jac_knots: FloatArray, knots: FloatArray, trust_radius: float
+    ) -> None:
+        """Set the margin model's parameters at ``knots`` (see ``BpoeSubproblem``)."""
+        jac, offset = linear_model(x, jac_knots, knots, self.basis)
+        self.jac.value = jac
+        self.offset.value = offset
+        self.z0.value = knots
+        self.rho.value = trust_radius
+
+    def linearise_income(self, mean_rr: float, grad_rr: FloatArray, knots: FloatArray) -> None:
+        """Set the linearised mean replacement ratio (decimal of final salary): its value
+        ``mean_rr`` and gradient ``grad_rr`` (K, A) at ``knots``."""
+        assert self.income is not None, "built without the income objective"
+        centre = np.full(knots.shape, 1.0 / knots.shape[1])
+        self.income[0].value = (grad_rr @ self.basis).ravel()
+        self.income[1].value = float(mean_rr + grad_rr.ravel() @ (centre - knots).ravel())
+
+    def solve(self, solvers: Sequence[str], fallbacks: list[str], what: str) -> str:
+        """Solve (``optimize.scp.solve_with_fallbacks``); the solver's name."""
+        return solve_with_fallbacks(self.problem, solvers, fallbacks, what)
+
+    def knots(self) -> FloatArray:
+        """The solved knots (K, A)."""
+        return np.asarray(self.z.value)
+
+
+def _shortfall_subproblem(
+    m: int,
+    k: int,
+    n_a: int,
+    constraints: Callable[[Any, Any], list[Any]],
+    beta: float,
+    p_level: float | None,
+    income: bool,
+) -> _ShortfallSubproblem:
+    import cvxpy as cp  # lazy: heavy (cvxpy)
+
+    basis = simplex_basis(n_a)
+    zb = np.full((k, n_a), 1.0 / n_a)
+    n_u = k * (n_a - 1)
+    jac = cp.Parameter((m, n_u))
+    off = cp.Parameter(m)
+    zp = cp.Parameter((k, n_a))
+    rho = cp.Parameter(nonneg=True)
+    u = cp.Variable((k, n_a - 1))
+    z = zb + u @ basis.T
+    x_lin = off + jac @ cp.vec(u, order="C")
+    c_var = cp.Variable()
+    short = c_var + cp.sum(cp.pos(cp.pos(-x_lin) - c_var)) / (m * (1 - beta))
+    cons = [*constraints(z, 1.0), cp.abs(z - zp) <= rho]
+    if p_level is not None:
+        c2 = cp.Variable()
+        cons.append(c2 + cp.sum(cp.pos(-x_lin - c2)) / (m * p_level) <= 0)
+    rr: tuple[Any, Any] | None = None
+    goal: cp.Maximize | cp.Minimize
+    if income:
+        rr = (cp.Parameter(n_u), cp.Parameter())
+        goal = cp.Maximize(rr[1] + rr[0] @ cp.vec(u, order="C"))
+    else:
+        goal = cp.Minimize(short)
+    return _ShortfallSubproblem(cp.Problem(goal, cons), z, jac, off, zp, rho, basis, rr)
+
+
 def glide_path_from_knots(
     name: str, assets: tuple[str, ...], knot_ages: FloatArray, knots: FloatArray, target_age: float
 ) -> GlidePath:
     """The designed knots as a ``GlidePath`` read against the target age, rebalanced yearly."""
-    w = np.clip(knots, 0.0, 1.0)
-    w = w / w.sum(axis=1, keepdims=True)
+    w = clean_knots(knots)
     return GlidePath(
         name=name,
         assets=assets,

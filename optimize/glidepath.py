@@ -65,11 +65,13 @@ Uryasev 2000), and ``bPOE_0(L) = min_{a >= 0} mean_s (1 + a L[s])^+``. Substitut
                0 <= a <= a_max
 
 and ``z = y / a``. It is built once with ``cp.Parameter`` (``J``, ``b``, ``z0``, ``rho``)
-and re-solved (CLARABEL, falling back to ECOS, where installed, then SCS, with a warning). Linear
+and re-solved (CLARABEL, falling back to ECOS, where installed, then SCS, with a warning):
+``optimize.scp.bpoe_subproblem``, which fund design solves too. Linear
 interpolation keeps every constraint checked at the knots valid between them (the
 volatility cap because ``w' Sigma w`` is convex).
 
-Step control: simulate the candidate with the engine (``simulate``) on the same scenarios
+Step control (the shared driver ``optimize.scp.trust_region_scp``): simulate the
+candidate with the engine (``simulate``) on the same scenarios
 (common random numbers); accept it if the true success probability rises, or stays
 equal while the true bPOE falls; then grow the trust radius ``rho`` (x 1.5), else halve
 it. Stop at ``max_iterations``, when ``rho`` falls below ``min_trust_radius``, or at
@@ -86,14 +88,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from backtest.cashflows import W_CONSTANT, CashFlowRules, cash_flow_rules
 from backtest.data import asset_roles, assets_with_role
-from backtest.errors import DataError, GlidelabError, PlanError
+from backtest.errors import DataError, PlanError
 from backtest.plan import ConstantReal, FundedRatio, MoneyLasts, Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import SimulationResult, check_cash_flows, simulate
-from backtest.types import AssetRole, FloatArray
+from backtest.types import AssetRole, BoolArray, FloatArray
+from optimize.scp import (
+    DEFAULT_SOLVERS,
+    KnotConstraints,
+    OptimizationError,
+    OptimizationWarning,
+    Proposal,
+    ScpIteration,
+    bpoe_subproblem,
+    buffered_failure_probability,
+    clean_knots,
+    flatten,
+    interpolation_matrix,
+    project,
+    solve_with_fallbacks,
+    trust_region_scp,
+)
 from strategies.base import RebalanceRule, Schedule
 from strategies.target_date import GlidePath
 
@@ -104,16 +123,6 @@ EQUITY_ROLES: tuple[AssetRole, ...] = ("equity", "real_asset", "crypto")
 DEFAULT_EQUITY_ASSETS: tuple[str, ...] = tuple(
     name for role in EQUITY_ROLES for name in assets_with_role(role)
 )
-#: Solvers tried in order; the first installed one that solves wins.
-DEFAULT_SOLVERS: tuple[str, ...] = ("CLARABEL", "ECOS", "SCS")
-
-
-class OptimizationError(GlidelabError, ValueError):
-    """The glide-path problem is infeasible or no solver could solve it."""
-
-
-class OptimizationWarning(UserWarning):
-    """Something in the search did not go as planned (e.g. a solver fell back)."""
 
 
 @dataclass(frozen=True)
@@ -214,6 +223,20 @@ class IterationRecord:
     solver: str
     solve_seconds: float
     seconds: float
+
+    @classmethod
+    def of(cls, record: ScpIteration) -> IterationRecord:
+        """From the shared driver's record, whose scores are (success, bPOE)."""
+        return cls(
+            iteration=record.iteration,
+            success=float(record.scores[0]),
+            bpoe=float(record.scores[1]),
+            trust_radius=record.trust_radius,
+            accepted=record.accepted,
+            solver=record.solver,
+            solve_seconds=record.solve_seconds,
+            seconds=record.seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -502,31 +525,11 @@ def _margins(
     return x, grad
 
 
-def buffered_failure_probability(x: FloatArray) -> float:
-    """bPOE of the loss ``-x`` at 0: the largest tail share whose mean margin is <= 0.
-
-    ``x`` are success margins (success iff ``x >= 0``). Equals ``1 - beta`` where
-    ``CVaR_beta(-x) = 0``; an upper bound of the failure probability ``P(x < 0)``.
-    """
-    xs = np.sort(np.asarray(x, dtype=np.float64))
-    n = xs.size
-    csum = np.cumsum(xs)
-    if csum[-1] <= 0:
-        return 1.0
-    nonpos = np.nonzero(csum <= 0)[0]
-    if nonpos.size == 0:
-        return 0.0
-    j = int(nonpos[-1])  # mean of the j+1 worst margins is <= 0; of j+2 it is > 0
-    # interpolate the fraction of the next scenario that keeps the tail mean at zero
-    frac = -csum[j] / xs[j + 1] if xs[j + 1] > 0 else 0.0
-    return float(min(1.0, (j + 1 + frac) / n))
-
-
 # ---------------------------------------------------------------------- evaluation
 
 
-def success_of(result: SimulationResult, goal: Goal | None = None) -> FloatArray:
-    """Per-scenario success (bool array) of a simulation under ``goal``.
+def goal_success(result: SimulationResult, goal: Goal | None = None) -> BoolArray:
+    """Per-scenario success indicator (bool, (n_scenarios,)) of a simulation under ``goal``.
 
     ``None`` or a ``MoneyLasts``/``FundedRatio`` goal equal to the plan's uses the
     engine's ``SimulationResult.success``; ``TerminalWealth`` needs no ruin and real
@@ -552,7 +555,7 @@ def success_probability(
     """Share of ``scenarios`` in which ``strategy`` succeeds, decimal, by ``simulate``
     (with explicit ``cash_flows``, e.g. a member per scenario, when given)."""
     res = simulate(scenarios, plan, strategy, cash_flows=cash_flows)
-    return float(np.mean(success_of(res, goal)))
+    return float(np.mean(goal_success(res, goal)))
 
 
 # ------------------------------------------------------------------------ knots
@@ -571,13 +574,6 @@ def default_knot_ages(plan: Plan, periods_per_year: int, spacing_years: float) -
     return np.unique(np.round(np.concatenate([ages, extra]), 9))
 
 
-def interpolation_matrix(period_ages: FloatArray, knot_ages: FloatArray) -> FloatArray:
-    """Matrix ``M`` (n_periods, n_knots) with ``weights_by_period = M @ knot_weights``
-    (piecewise-linear in age, flat outside the knots)."""
-    eye = np.eye(knot_ages.size)
-    return np.column_stack([np.interp(period_ages, knot_ages, eye[k]) for k in range(eye.shape[0])])
-
-
 def make_glide_path(
     name: str,
     assets: tuple[str, ...],
@@ -589,7 +585,7 @@ def make_glide_path(
     """A ``GlidePath`` holding ``knot_weights`` at ``knot_ages`` (years), rebalanced every
     period (annual calendar in an annual simulation, monthly in a monthly one)."""
     months = 12 // periods_per_year
-    w = _clean(knot_weights)
+    w = clean_knots(knot_weights)
     return GlidePath(
         name=name,
         assets=tuple(assets),
@@ -605,20 +601,6 @@ def make_glide_path(
 # ------------------------------------------------------------------- constraints
 
 
-@dataclass(frozen=True)
-class _Setup:
-    assets: tuple[str, ...]
-    knot_ages: FloatArray
-    lo: FloatArray  # (A,)
-    hi: FloatArray  # (A,)
-    equity: tuple[int, ...]
-    crypto: tuple[int, ...]
-    pre_retirement_pairs: tuple[int, ...]  # k such that knots k, k+1 are both <= retirement
-    spacing: FloatArray  # (K-1,) years between knots
-    chol: FloatArray | None  # Sigma = chol @ chol.T, annual real-return covariance
-    constraints: GlidePathConstraints
-
-
 def _annual_covariance(scenarios: Scenarios, n_t: int) -> FloatArray:
     """Covariance of real returns per period pooled over scenarios and periods, x ppy."""
     real = scenarios.real_returns()[:, :n_t].reshape(-1, scenarios.n_assets)
@@ -626,13 +608,23 @@ def _annual_covariance(scenarios: Scenarios, n_t: int) -> FloatArray:
     return np.atleast_2d(np.cov(real, rowvar=False)) * scenarios.periods_per_year
 
 
-def _setup(
+def knot_constraints(
     assets: tuple[str, ...],
     knot_ages: FloatArray,
     plan: Plan,
     c: GlidePathConstraints,
     sigma: FloatArray,
-) -> _Setup:
+) -> KnotConstraints:
+    """``c`` on knot weights at ``knot_ages`` (years), as arrays for cvxpy.
+
+    ``sigma`` is the annual covariance of real returns (A, A), read only for the
+    volatility cap; equity is monotone between knots at or before ``plan.retirement_age``.
+
+    Raises
+    ------
+    OptimizationError
+        A bound names an asset that is not optimised.
+    """
     n_a = len(assets)
     lo, hi = np.zeros(n_a), np.ones(n_a)
     for side, arr in (("lower", lo), ("upper", hi)):
@@ -650,50 +642,24 @@ def _setup(
     pairs = tuple(
         k for k in range(knot_ages.size - 1) if knot_ages[k + 1] <= plan.retirement_age + 1e-9
     )
-    return _Setup(
+    return KnotConstraints(
         assets=assets,
         knot_ages=knot_ages,
         lo=lo,
         hi=hi,
         equity=tuple(c.equity_of(assets)),
         crypto=tuple(c.crypto_of(assets)),
-        pre_retirement_pairs=pairs,
+        monotone_pairs=pairs,
         spacing=np.diff(knot_ages),
         chol=chol,
-        constraints=c,
+        monotone_equity=c.monotone_equity,
+        max_change_per_year=c.max_change_per_year,
+        crypto_cap=c.crypto_cap,
+        vol_cap=c.vol_cap,
     )
 
 
-def _constraint_groups(z: Any, a: Any, s: _Setup) -> dict[str, list[Any]]:
-    """Constraints on knot weights ``z`` (K, A), homogenised by ``a`` (1 for plain z)."""
-    import cvxpy as cp
-
-    c = s.constraints
-    k, n_a = s.knot_ages.size, len(s.assets)
-    groups: dict[str, list[Any]] = {
-        "weights in [0, 1] summing to 1": [cp.sum(z, axis=1) == a * np.ones(k), z >= 0],
-    }
-    if np.any(s.lo > 0) or np.any(s.hi < 1):
-        groups["per-asset bounds (lower/upper)"] = [
-            z >= a * np.tile(s.lo, (k, 1)),
-            z <= a * np.tile(s.hi, (k, 1)),
-        ]
-    if c.monotone_equity and s.equity and s.pre_retirement_pairs:
-        eq = cp.sum(z[:, list(s.equity)], axis=1)
-        idx = np.array(s.pre_retirement_pairs)
-        groups["monotone_equity"] = [eq[idx + 1] <= eq[idx]]
-    if c.max_change_per_year is not None and k > 1:
-        limit = np.outer(s.spacing * c.max_change_per_year, np.ones(n_a))
-        groups["max_change_per_year"] = [cp.abs(z[1:] - z[:-1]) <= a * limit]
-    if c.crypto_cap is not None and s.crypto:
-        groups["crypto_cap"] = [cp.sum(z[:, list(s.crypto)], axis=1) <= a * c.crypto_cap]
-    if c.vol_cap is not None and s.chol is not None:
-        groups["vol_cap"] = [cp.norm(z @ s.chol, 2, axis=1) <= a * c.vol_cap]
-    return groups
-
-
-def _check_obvious_conflicts(s: _Setup, sigma: FloatArray, solvers: Sequence[str]) -> None:
-    c = s.constraints
+def _check_obvious_conflicts(s: KnotConstraints, sigma: FloatArray, solvers: Sequence[str]) -> None:
     bad = [a for i, a in enumerate(s.assets) if s.lo[i] > s.hi[i]]
     if bad:
         raise OptimizationError(
@@ -709,143 +675,50 @@ def _check_obvious_conflicts(s: _Setup, sigma: FloatArray, solvers: Sequence[str
             f"constraints conflict: per-asset upper bounds sum to {s.hi.sum():.4f} < 1; "
             "weights must sum to 1"
         )
-    if c.crypto_cap is not None and s.crypto:
+    if s.crypto_cap is not None and s.crypto:
         floor = float(s.lo[list(s.crypto)].sum())
-        if floor > c.crypto_cap + 1e-9:
+        if floor > s.crypto_cap + 1e-9:
             raise OptimizationError(
-                f"constraints conflict: crypto_cap={c.crypto_cap} is below the crypto assets' "
+                f"constraints conflict: crypto_cap={s.crypto_cap} is below the crypto assets' "
                 f"lower bounds, which sum to {floor:.4f}"
             )
-    if c.vol_cap is not None:
-        import cvxpy as cp
+    if s.vol_cap is not None:
+        import cvxpy as cp  # lazy: heavy (cvxpy)
 
         w = cp.Variable(len(s.assets))
         cons = [cp.sum(w) == 1, w >= s.lo, w <= s.hi]
-        if c.crypto_cap is not None and s.crypto:
-            cons.append(cp.sum(w[list(s.crypto)]) <= c.crypto_cap)
+        if s.crypto_cap is not None and s.crypto:
+            cons.append(cp.sum(w[list(s.crypto)]) <= s.crypto_cap)
         prob = cp.Problem(cp.Minimize(cp.quad_form(w, cp.psd_wrap(sigma))), cons)
-        _solve(prob, solvers, [], what="minimum-variance check")
+        solve_with_fallbacks(prob, solvers, [], what="minimum-variance check")
         min_vol = float(np.sqrt(max(prob.value, 0.0)))
-        if min_vol > c.vol_cap + 1e-6:
+        if min_vol > s.vol_cap + 1e-6:
             raise OptimizationError(
-                f"constraints conflict: vol_cap={c.vol_cap:.4f} a year is below the lowest "
+                f"constraints conflict: vol_cap={s.vol_cap:.4f} a year is below the lowest "
                 f"volatility any allowed portfolio reaches ({min_vol:.4f} a year, the "
                 "minimum-variance portfolio under the per-asset bounds and crypto cap)"
             )
 
 
-def _solve(problem: Any, solvers: Sequence[str], fallbacks: list[str], what: str) -> str:
-    """Solve with the first solver that works; warn and record every fallback."""
-    import cvxpy as cp
-
-    installed = set(cp.installed_solvers())
-    tried: list[str] = []
-    for solver in solvers:
-        if solver not in installed:
-            tried.append(f"{solver}: not installed")
-            continue
-        try:
-            with warnings.catch_warnings():
-                # cvxpy's "solution may be inaccurate": every SCP candidate is checked by
-                # simulation before it is accepted, so an inaccurate one is only rejected.
-                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-                problem.solve(solver=solver)
-        except cp.error.SolverError as exc:
-            tried.append(f"{solver}: {str(exc).splitlines()[0] if str(exc) else 'failed'}")
-            continue
-        status = problem.status
-        if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-            if tried:
-                note = f"{what}: fell back to {solver} after " + "; ".join(tried)
-                fallbacks.append(note)
-                warnings.warn(note, OptimizationWarning, stacklevel=3)
-            return solver
-        if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
-            raise _Infeasible(f"{what}: {solver} reports the problem infeasible")
-        tried.append(f"{solver}: status {status}")
-    raise OptimizationError(f"{what}: no solver succeeded ({'; '.join(tried)})")
-
-
-class _Infeasible(OptimizationError):
-    pass
-
-
-def _project(
-    target: FloatArray, s: _Setup, solvers: Sequence[str], fallbacks: list[str]
-) -> FloatArray:
-    """Closest feasible knot weights to ``target`` (least squares); names conflicts."""
-    import cvxpy as cp
-
-    z = cp.Variable(target.shape)
-    groups = _constraint_groups(z, 1.0, s)
-
-    def attempt(names: Sequence[str]) -> bool:
-        cons = [c for n in names for c in groups[n]]
-        prob = cp.Problem(cp.Minimize(cp.sum_squares(z - target)), cons)
-        try:
-            _solve(prob, solvers, fallbacks, what="projection onto the constraints")
-        except _Infeasible:
-            return False
-        return True
-
-    names = list(groups)
-    if not attempt(names):
-        optional = names[1:]
-        culprits = [n for n in optional if attempt([m for m in names if m != n])]
-        detail = (
-            f"dropping any one of {culprits} makes it feasible"
-            if culprits
-            else "no single constraint can be dropped to make it feasible"
-        )
-        raise OptimizationError(
-            f"constraints conflict: {names} cannot all hold at once; {detail}. Relax one of "
-            "them (e.g. a looser max_change_per_year, lower bounds, or vol_cap)"
-        )
-    return np.asarray(z.value, dtype=np.float64)
-
-
 # --------------------------------------------------------------------------- SCP
 
 
-@dataclass
-class _Subproblem:
-    """The convexified bPOE problem, built once; parameters change every iteration."""
+@dataclass(frozen=True)
+class _Iterate:
+    """Knots of the search and their exact scores on the in-sample scenarios."""
 
-    problem: Any
-    y: Any
-    a: Any
-    jac: Any
-    offset: Any
-    z0: Any
-    rho: Any
-
-
-#: Largest bPOE multiplier: 1 / a is the margin buffer, and margins are O(1).
-_A_MAX = 1e4
-
-
-def _build_subproblem(n_scen: int, s: _Setup) -> _Subproblem:
-    import cvxpy as cp
-
-    k, n_a = s.knot_ages.size, len(s.assets)
-    y = cp.Variable((k, n_a))
-    a = cp.Variable(nonneg=True)
-    jac = cp.Parameter((n_scen, k * n_a))
-    offset = cp.Parameter(n_scen)
-    z0 = cp.Parameter((k, n_a))
-    rho = cp.Parameter(nonneg=True)
-    hinge = cp.pos(1.0 - cp.multiply(offset, a) - jac @ cp.vec(y, order="C"))
-    cons = [c for group in _constraint_groups(y, a, s).values() for c in group]
-    cons += [cp.abs(y - a * z0) <= rho * a, a <= _A_MAX]
-    problem = cp.Problem(cp.Minimize(cp.sum(hinge) / n_scen), cons)
-    return _Subproblem(problem, y, a, jac, offset, z0, rho)
+    knots: FloatArray  # (K, A), decimal
+    success: float  # by the engine, decimal
+    margins: FloatArray  # (n,) success margins of the wealth model
+    gradient: FloatArray  # (n, T, A) d margins / d per-period weights
+    bpoe: float
 
 
 def _initial_knots(
     sub: Scenarios,
     plan: Plan,
     goal: Goal,
-    s: _Setup,
+    s: KnotConstraints,
     n_knots: int,
     step: float,
     cash_flows: CashFlowRules | None = None,
@@ -939,8 +812,6 @@ def optimize_glide_path(
     OptimizationError
         Conflicting constraints (named), an unsupported plan, or every solver failing.
     """
-    from tqdm.auto import tqdm
-
     t_start = time.perf_counter()
     goal = plan.success if goal is None else goal
     _check_goal(plan, goal)
@@ -974,7 +845,7 @@ def optimize_glide_path(
         if knot_ages is not None
         else default_knot_ages(plan, ppy, knot_spacing_years)
     )
-    s = _setup(names, kages, plan, c, sigma)
+    s = knot_constraints(names, kages, plan, c, sigma)
     _check_obvious_conflicts(s, sigma, solvers)
     interp = interpolation_matrix(ages, kages)
     n_k, n_a = kages.size, len(names)
@@ -988,73 +859,61 @@ def optimize_glide_path(
         raise OptimizationError(
             f"initial knot weights have shape {start.shape}; expected {(n_k, n_a)}"
         )
-    z = _clean(_project(start, s, solvers, fallbacks))
+    z0 = clean_knots(project(start, s.groups, solvers, fallbacks))
 
     g = _real_growth(sub, n_t)
     if cash_flows is not None:
         cash_flows = check_cash_flows(cash_flows, plan, sub)
     fl = _flows(plan, sub, n_t, not isinstance(goal, FundedRatio), cash_flows)
 
-    def evaluate(knots: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+    def evaluate(knots: FloatArray) -> _Iterate:
         strat = make_glide_path(name, names, kages, knots, plan, ppy)
         p = success_probability(sub, plan, strat, goal, cash_flows)
         x, grad = _margins(g, interp @ knots, plan, fl, goal)
-        return p, x, grad
+        return _Iterate(knots, p, x, grad, buffered_failure_probability(x))
 
-    p, x, grad = evaluate(z)
-    initial_p, initial_z = p, z.copy()
-    bpoe = buffered_failure_probability(x)
-    problem = _build_subproblem(sub.n_scenarios, s)
-    rho = float(trust_radius)
-    history: list[IterationRecord] = []
-    solver_used = ""
-    stop = "max_iterations reached"
+    subproblem = bpoe_subproblem(sub.n_scenarios, n_k, n_a, lambda y, a: flatten(s.groups(y, a)))
+
+    def propose(cur: _Iterate, rho: float, it: int) -> Proposal:
+        jac = np.einsum("nta,tk->nka", cur.gradient, interp)
+        subproblem.linearise(cur.margins, jac, cur.knots, rho)
+        t_solve = time.perf_counter()
+        solver = subproblem.solve(solvers, fallbacks, what=f"SCP step {it}")
+        solve_s = time.perf_counter() - t_solve
+        knots = subproblem.knots()
+        return Proposal(None if knots is None else clean_knots(knots), solver, solve_s)
+
+    def better(new: _Iterate, cur: _Iterate) -> bool:
+        # a higher true success, or the same with a lower bPOE (a margin of safety)
+        return new.success > cur.success + 1e-12 or (
+            new.success >= cur.success - 1e-12 and new.bpoe < cur.bpoe - 1e-9
+        )
+
+    first = evaluate(z0)
     bar = tqdm(total=max_iterations, disable=not progress, desc="glide path SCP", unit="it")
-    bar.set_postfix(success=f"{p:.2%}")
+    bar.set_postfix(success=f"{first.success:.2%}")
+
+    def show(record: ScpIteration, cur: _Iterate, rho: float) -> None:
+        bar.update(1)
+        bar.set_postfix(success=f"{cur.success:.2%}", radius=f"{rho:.3g}")
+
     try:
-        for it in range(1, max_iterations + 1):
-            if p >= 1.0:
-                stop = "every in-sample scenario succeeds"
-                break
-            if rho < min_trust_radius:
-                stop = f"trust radius below {min_trust_radius}"
-                break
-            t_it = time.perf_counter()
-            jac = np.einsum("nta,tk->nka", grad, interp).reshape(sub.n_scenarios, -1)
-            problem.jac.value = jac
-            problem.offset.value = x - jac @ z.ravel()
-            problem.z0.value = z
-            problem.rho.value = rho
-            t_solve = time.perf_counter()
-            solver_used = _solve(problem.problem, solvers, fallbacks, what=f"SCP step {it}")
-            solve_s = time.perf_counter() - t_solve
-            a_val = float(problem.a.value) if problem.a.value is not None else 0.0
-            accepted = False
-            p_new, bpoe_new = p, bpoe
-            if a_val > 1e-9:
-                z_new = _clean(np.asarray(problem.y.value) / a_val)
-                p_new, x_new, grad_new = evaluate(z_new)
-                bpoe_new = buffered_failure_probability(x_new)
-                accepted = p_new > p + 1e-12 or (p_new >= p - 1e-12 and bpoe_new < bpoe - 1e-9)
-                if accepted:
-                    z, p, x, grad, bpoe = z_new, p_new, x_new, grad_new, bpoe_new
-            history.append(
-                IterationRecord(
-                    iteration=it,
-                    success=float(p_new),
-                    bpoe=float(bpoe_new),
-                    trust_radius=rho,
-                    accepted=accepted,
-                    solver=solver_used,
-                    solve_seconds=solve_s,
-                    seconds=time.perf_counter() - t_it,
-                )
-            )
-            rho = min(rho * 1.5, 1.0) if accepted else rho * 0.5
-            bar.update(1)
-            bar.set_postfix(success=f"{p:.2%}", radius=f"{rho:.3g}")
+        run = trust_region_scp(
+            first,
+            propose,
+            evaluate,
+            better,
+            scores=lambda pt: (pt.success, pt.bpoe),
+            max_iterations=max_iterations,
+            trust_radius=trust_radius,
+            min_trust_radius=min_trust_radius,
+            finished=lambda pt: "every in-sample scenario succeeds" if pt.success >= 1.0 else None,
+            on_iteration=show,
+        )
     finally:
         bar.close()
+    z, p = run.best.knots, run.best.success
+    solver_used = run.iterations[-1].solver if run.iterations else ""
 
     path = make_glide_path(name, names, kages, z, plan, ppy)
     oos = None
@@ -1069,20 +928,14 @@ def optimize_glide_path(
         weights_by_age=interp @ z,
         success_in_sample=float(p),
         success_out_of_sample=None if oos is None else float(oos),
-        initial_success=float(initial_p),
-        initial_weights=initial_z,
-        history=tuple(history),
+        initial_success=float(first.success),
+        initial_weights=first.knots.copy(),
+        history=tuple(IterationRecord.of(r) for r in run.iterations),
         solver=solver_used or "CLARABEL",
         solver_fallbacks=tuple(fallbacks),
         seconds=time.perf_counter() - t_start,
         n_scenarios=sub.n_scenarios,
         n_holdout=0 if holdout is None else holdout.n_scenarios,
         goal=goal.name,
-        stop_reason=stop,
+        stop_reason=run.stop_reason,
     )
-
-
-def _clean(knots: FloatArray) -> FloatArray:
-    """Clip solver round-off and renormalise rows to sum to one."""
-    w = np.clip(np.asarray(knots, dtype=np.float64), 0.0, 1.0)
-    return w / w.sum(axis=1, keepdims=True)

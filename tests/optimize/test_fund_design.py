@@ -118,11 +118,11 @@ def test_frontier_end_points_equal_the_single_objective_optima(data: DesignData)
     fr = d.frontier(n_points=3, max_iterations=8)
     s, e = fr.max_success, fr.min_shortfall
     # Success end: the epsilon-constrained problem at the best bPOE cannot beat it.
-    tight = d._scp("shortfall", s.knots, s.bpoe, 8, 0.2)
+    tight = d.optimise("shortfall", start=s.knots, success_floor_bpoe=s.bpoe, max_iterations=8)
     assert tight.bpoe >= s.bpoe - 2e-3  # 2e-3: SCP stops within its trust radius
     # Shortfall end: with the bPOE ceiling at 1 the constraint is slack, and the
     # epsilon-constrained problem reaches the single-objective shortfall optimum.
-    loose = d._scp("shortfall", s.knots, 1.0, 8, 0.2)
+    loose = d.optimise("shortfall", start=s.knots, success_floor_bpoe=1.0, max_iterations=8)
     assert loose.shortfall_cvar == pytest.approx(e.shortfall_cvar, rel=0.02, abs=0.05)
     # The frontier runs between the two and trades one for the other.
     assert fr.points[0] is s and fr.points[-1] is e

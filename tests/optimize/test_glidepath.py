@@ -21,6 +21,7 @@ from optimize.glidepath import (
     TerminalWealth,
     buffered_failure_probability,
     forward_model,
+    goal_success,
     interpolation_matrix,
     make_glide_path,
     margins_and_gradients,
@@ -220,13 +221,11 @@ def test_solver_failure_falls_back_and_says_so(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_goal_must_match_plan_or_be_terminal_wealth() -> None:
-    from optimize.glidepath import success_of
-
     plan = _plan()
     res = simulate(
         _scenarios(20), plan, make_glide_path("p", ASSETS, [25.0], [[0.6, 0.4]], plan, 1)
     )
-    np.testing.assert_array_equal(success_of(res, MoneyLasts()), res.success)
+    np.testing.assert_array_equal(goal_success(res, MoneyLasts()), res.success)
     with pytest.raises(OptimizationError, match="differs"):
-        success_of(res, FundedRatio(replacement_rate=0.5))
+        goal_success(res, FundedRatio(replacement_rate=0.5))
     assert dataclasses.is_dataclass(TerminalWealth(1.0))
