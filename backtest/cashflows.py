@@ -4,9 +4,11 @@
 withdrawal rule, fees, costs, RMD settings) into one named, typed structure,
 :class:`CashFlowRules`. Every engine reads it: the numpy simulator
 (``backtest.simulate``), its compiled twin (``backtest.kernel``, which takes the structure
-as it is: a ``NamedTuple`` of numbers and arrays is a numba type) and the SCP forward
-model in ``optimize.glidepath``. How an amount is sized (salary, match, limits, catch-up,
-the ConstantReal base) is decided here once; the engines only apply it period by period.
+as it is: a ``NamedTuple`` of numbers and arrays is a numba type), the balance-level
+account model (``backtest.account``) and the SCP forward model in ``optimize.glidepath``.
+How an amount is sized (the ConstantReal base, withdrawal timing) is decided here once,
+the contribution rule (salary, match, limits, catch-up) in
+``backtest.plan.contribution_amounts``; the engines only apply them period by period.
 The scalar reference simulator in the tests restates the rules on purpose, to disagree
 when this module is wrong.
 
@@ -51,6 +53,11 @@ from strategies.base import Schedule
 
 #: Withdrawal-rule codes (the compiled kernel branches on them).
 W_NONE, W_CONSTANT, W_PERCENT, W_GUYTON, W_RMD = 0, 1, 2, 3, 4
+
+#: Ruin tolerance: a withdrawal counts as paid in full when the shortfall is at most this
+#: share of it (float round-off only; relative, so the rule is the same at every scale of
+#: money). Every engine that records ruin on a withdrawal reads it from here.
+PAID_RTOL = 1e-10
 
 
 class CashFlowRules(NamedTuple):

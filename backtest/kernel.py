@@ -71,11 +71,22 @@ from numba import types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
-from backtest.cashflows import W_CONSTANT, W_GUYTON, W_NONE, W_PERCENT, W_RMD, CashFlowRules
+from backtest.cashflows import (
+    PAID_RTOL,
+    W_CONSTANT,
+    W_GUYTON,
+    W_NONE,
+    W_PERCENT,
+    W_RMD,
+    CashFlowRules,
+)
+from backtest.plan import RMD_LAST_AGE, UNIFORM_LIFETIME_TABLE
 
-# (The withdrawal codes are globals frozen into the on-disk cache of ``_loop``, which is
-# invalidated only when this file changes: change a code's value here too, if ever.)
-__all__ = ["W_CONSTANT", "W_GUYTON", "W_NONE", "W_PERCENT", "W_RMD"]
+# (The withdrawal codes and PAID_RTOL are globals frozen into the on-disk cache of
+# ``_loop``, which is invalidated only when this file changes: after changing one in
+# ``backtest.cashflows``, touch this file too. The RMD table is not frozen: it travels as
+# the ``rmd_div`` argument, see :func:`rmd_divisors`.)
+__all__ = ["PAID_RTOL", "W_CONSTANT", "W_GUYTON", "W_NONE", "W_PERCENT", "W_RMD"]
 
 #: Rebalancing codes.
 R_NONE, R_CALENDAR, R_BAND_ABS, R_BAND_REL = 0, 1, 2, 3
@@ -85,10 +96,6 @@ R_NONE, R_CALENDAR, R_BAND_ABS, R_BAND_REL = 0, 1, 2, 3
 F_CONTRIB, F_PAID, F_WANTED, F_FEE, F_COST, F_GAIN, F_TURN, F_RETURN, F_LEAK = range(9)
 N_FLOWS = 9
 S_AT_RETIREMENT = 7
-
-#: A withdrawal counts as paid in full when the shortfall is below this share of it
-#: (float round-off only; relative, so the rule is the same at every scale of money).
-PAID_RTOL = 1e-10
 
 
 #: Scenarios advanced together, lane by lane: the per-scenario state is (A, BLOCK) and
@@ -600,8 +607,8 @@ def _decide_withdrawal(rules, rmd_div, t, lane_s, s_step, st):
             st[W_RULE, j] = aw / ppy
     elif w_code == W_RMD:
         if year_start:
-            if age >= 72:
-                div = rmd_div[min(int(np.floor(age)), 125)]
+            div = rmd_div[min(int(np.floor(age)), 125)]
+            if div == div:  # the table has a divisor from its first age (NaN before)
                 for j in range(BLOCK):
                     st[ANNUAL_W, j] = st[BAL, j] / div
             else:
@@ -1028,10 +1035,12 @@ def run_loop(*args) -> None:
 
 
 def rmd_divisors() -> np.ndarray:
-    """Uniform Lifetime Table divisors indexed by whole age 0..125 (NaN below 72)."""
-    from backtest.plan import UNIFORM_LIFETIME_TABLE
-
+    """Uniform Lifetime Table divisors indexed by whole age 0..125, years (NaN before the
+    table's first age, ``backtest.plan.RMD_FIRST_AGE``; ages past its last age use the
+    last divisor). The kernel reads the first RMD age from the NaNs, so the table is
+    its only definition."""
     out = np.full(126, np.nan)
-    for age in range(72, 126):
-        out[age] = UNIFORM_LIFETIME_TABLE[min(age, 120)]
+    for age, divisor in UNIFORM_LIFETIME_TABLE.items():
+        out[age] = divisor
+    out[RMD_LAST_AGE + 1 :] = UNIFORM_LIFETIME_TABLE[RMD_LAST_AGE]
     return out

@@ -81,14 +81,19 @@ UNIFORM_LIFETIME_TABLE: dict[int, float] = {
     119: 2.3,
     120: 2.0,
 }
+#: First and last ages of the Uniform Lifetime Table, years (the table's own keys: every
+#: engine reads the first RMD age from here, never as a literal).
+RMD_FIRST_AGE: int = min(UNIFORM_LIFETIME_TABLE)
+RMD_LAST_AGE: int = max(UNIFORM_LIFETIME_TABLE)
 
 
 def rmd_divisor(age: float) -> float:
-    """Uniform Lifetime Table distribution period at ``age`` (whole years, 72 to 120+)."""
+    """Uniform Lifetime Table distribution period at ``age`` (whole years, from
+    ``RMD_FIRST_AGE``; ages past ``RMD_LAST_AGE`` use its divisor)."""
     a = int(np.floor(age))
-    if a < 72:
-        raise PlanError(f"the Uniform Lifetime Table starts at age 72; got age {age}")
-    return UNIFORM_LIFETIME_TABLE[min(a, 120)]
+    if a < RMD_FIRST_AGE:
+        raise PlanError(f"the Uniform Lifetime Table starts at age {RMD_FIRST_AGE}; got age {age}")
+    return UNIFORM_LIFETIME_TABLE[min(a, RMD_LAST_AGE)]
 
 
 def _check_timing(who: str, timing: str) -> None:
@@ -160,14 +165,66 @@ class Contributions:
         return self.salary * (1.0 + self.salary_growth_real) ** years
 
     def annual_amounts(self, ages: FloatArray, start_age: float) -> tuple[FloatArray, FloatArray]:
-        """Employee and employer contributions, real USD a year, at each age in ``ages``."""
-        salary = self.salary_at(ages - start_age)
-        employee = self.rate * salary
-        if self.annual_limit is not None:
-            limit = self.annual_limit + np.where(ages >= self.catch_up_age, self.catch_up, 0.0)
-            employee = np.minimum(employee, limit)
-        employer = self.match_rate * np.minimum(employee, self.match_cap * salary)
-        return employee, employer
+        """Employee and employer contributions, real USD a year, at each age in ``ages``
+        (the rule of :func:`contribution_amounts` at this member's salary and rate)."""
+        return contribution_amounts(
+            self.salary_at(ages - start_age),
+            self.rate,
+            ages,
+            match_rate=self.match_rate,
+            match_cap=self.match_cap,
+            annual_limit=self.annual_limit,
+            catch_up=self.catch_up,
+            catch_up_age=self.catch_up_age,
+        )
+
+
+def contribution_amounts(
+    salary: FloatArray,
+    rate: FloatArray | float,
+    age: FloatArray,
+    *,
+    match_rate: float,
+    match_cap: float,
+    annual_limit: float | None,
+    catch_up: float,
+    catch_up_age: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Employee and employer contributions, real USD a year: the one contribution rule.
+
+    The employee defers ``rate x salary``, capped by the IRS 402(g) limit
+    ``annual_limit`` (``None``: no cap) plus the 414(v) ``catch_up`` from
+    ``catch_up_age``; the employer matches ``match_rate`` of the deferral up to
+    ``match_cap`` of salary (the match does not count against the limit). Arrays
+    broadcast: one member over ages (:meth:`Contributions.annual_amounts`) or a
+    population (members x years, ``backtest.population``).
+
+    Parameters
+    ----------
+    salary
+        Real salary, USD a year.
+    rate
+        Employee deferral, decimal share of salary.
+    age
+        Age in years (for the catch-up).
+    match_rate, match_cap
+        Employer match, decimal of the deferral; cap, decimal share of salary.
+    annual_limit, catch_up
+        Deferral limit and catch-up, real USD a year.
+    catch_up_age
+        Age the catch-up starts, years.
+
+    Returns
+    -------
+    tuple of arrays
+        ``(employee, employer)``, real USD a year, the broadcast shape of the inputs.
+    """
+    employee = rate * np.asarray(salary, dtype=np.float64)
+    if annual_limit is not None:
+        limit = annual_limit + np.where(np.asarray(age) >= catch_up_age, catch_up, 0.0)
+        employee = np.minimum(employee, limit)
+    employer = match_rate * np.minimum(employee, match_cap * salary)
+    return employee, employer
 
 
 @dataclass(frozen=True)
@@ -247,8 +304,9 @@ class GuytonKlinger:
 class RequiredMinimum:
     """RMD method: withdraw balance / Uniform Lifetime Table divisor each year.
 
-    Before the table's first age (72) the member withdraws ``pre_table_rate`` of the
-    balance (the table has no divisor there; the rate is a stated assumption).
+    Before the table's first age (``RMD_FIRST_AGE``, 72) the member withdraws
+    ``pre_table_rate`` of the balance (the table has no divisor there; the rate is a
+    stated assumption).
     """
 
     pre_table_rate: float = 0.04
@@ -370,10 +428,10 @@ class Plan:
             raise PlanError(
                 f"transaction_cost_bps={self.transaction_cost_bps} must be in [0, 1000] bps"
             )
-        if not 72 <= self.rmd_start_age <= 125:
+        if not RMD_FIRST_AGE <= self.rmd_start_age <= 125:
             raise PlanError(
-                f"rmd_start_age={self.rmd_start_age} must be >= 72 (the Uniform Lifetime "
-                "Table's first age; SECURE 2.0: 73, or 75 for those born 1960 or later)"
+                f"rmd_start_age={self.rmd_start_age} must be >= {RMD_FIRST_AGE} (the Uniform "
+                "Lifetime Table's first age; SECURE 2.0: 73, or 75 for those born 1960 or later)"
             )
         if isinstance(self.success, FundedRatio) and self.contributions is None:
             raise PlanError(

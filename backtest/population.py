@@ -46,17 +46,20 @@ market path only). Paid spending is ``min(need, balance)``; ruin is the first ye
 falls short. These are the events and order of ``backtest.simulate`` for an annual plan
 with annual rebalancing and no transaction cost: the tests check identical members
 against ``simulate(scenarios, plan, strategy)`` and drawn members against
-``simulate(..., cash_flows=...)`` with their per-scenario schedules. It is kept as a
-balance-level twin because it is about 4x faster than the engine's per-asset holdings
-for a static mix rebalanced every year (the population's case).
+``simulate(..., cash_flows=...)`` with their per-scenario schedules. It runs the one
+balance-level account model, :func:`backtest.account.run_balances`, because that is about
+4x faster than the engine's per-asset holdings for a static mix rebalanced every year
+(the population's case).
 
-Scores per member-path
-----------------------
-* survival-weighted success: the money lasts as long as the member lives,
-  ``1 - S(ruin age)`` with ``S`` the survival from retirement (1 if never ruined);
+Scores per member-path (the definitions of :mod:`backtest.outcomes`)
+--------------------------------------------------------------------
+* survival-weighted success: the money lasts as long as the member lives, given alive
+  at retirement: ``1 - S(ruin age) / S(retirement age)`` with ``S`` the member's survival
+  (1 if never ruined, 0 if ruined before retirement;
+  :func:`backtest.outcomes.survival_weighted_success`);
 * fixed-horizon success: the money lasts to ``horizon_age`` (95 by default);
 * unpaid years: ``sum_t S(t) (need - paid) / need`` over retirement years (expected years
-  of need left unfunded; the shortfall measure);
+  of need left unfunded; the shortfall measure; :func:`backtest.outcomes.unpaid_years`);
 * replacement ratio: ``(Social Security + W_ret / a) / final salary``, ``a`` the member's
   real annuity-due factor at ``annuity_rate`` with its survival curve.
 """
@@ -64,11 +67,15 @@ Scores per member-path
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from backtest import mortality
+from backtest.account import AccountFlows, AccountPaths, run_balances
 from backtest.errors import DataError, PlanError
+from backtest.outcomes import ruin_ages, survival_weighted_success, unpaid_years
+from backtest.plan import contribution_amounts
 from backtest.scenarios import Scenarios
 from backtest.social_security import benefit_from_earnings
 from backtest.types import BoolArray, FloatArray, IntArray
@@ -82,7 +89,7 @@ CGM_PROFILES: dict[str, tuple[float, float, float]] = {
 }
 
 
-def cgm_log_income(age: FloatArray, profile: str) -> FloatArray:
+def cgm_log_income(age: FloatArray | IntArray, profile: str) -> FloatArray:
     """Age part of log real labour income, Cocco, Gomes and Maenhout (2005), Table 2."""
     b1, b2, b3 = CGM_PROFILES[profile]
     a = np.asarray(age, dtype=np.float64)
@@ -296,36 +303,11 @@ class Members:
 
     def take(self, index: IntArray) -> Members:
         """The members at ``index`` (any integer array), as a new :class:`Members`."""
-        kw = {
+        kw: dict[str, Any] = {
             k: (v[index] if isinstance(v, np.ndarray) else v)
             for k, v in ((f, getattr(self, f)) for f in self.__dataclass_fields__)
         }
         return Members(**kw)
-
-
-def contribution_amounts(
-    salary: FloatArray,
-    rate: FloatArray,
-    age: FloatArray,
-    *,
-    match_rate: float,
-    match_cap: float,
-    annual_limit: float | None,
-    catch_up: float,
-    catch_up_age: float,
-) -> tuple[FloatArray, FloatArray]:
-    """Employee and employer contributions, real USD a year (broadcasting arrays).
-
-    The rule of :meth:`backtest.plan.Contributions.annual_amounts` with a per-member rate:
-    the employee's deferral is capped by the 402(g) limit plus the catch-up from
-    ``catch_up_age``; the employer matches ``match_rate`` of it up to ``match_cap`` of
-    salary. (A test checks the two agree.)
-    """
-    employee = rate * salary
-    if annual_limit is not None:
-        employee = np.minimum(employee, annual_limit + np.where(age >= catch_up_age, catch_up, 0.0))
-    employer = match_rate * np.minimum(employee, match_cap * salary)
-    return employee, employer
 
 
 def _annuity_factors(survival: FloatArray, t_ret: IntArray, rate: float) -> FloatArray:
@@ -474,7 +456,7 @@ def glide_weights(strategy: Strategy, spec: PopulationSpec, scenarios: Scenarios
     The strategy is read against the **target date** (``spec.target_age``), the same for
     every member. Only static strategies (weights independent of returns) can be shared.
     """
-    if getattr(strategy, "depends_on_returns", True):
+    if strategy.depends_on_returns:
         raise PlanError(
             f"strategy {strategy.name!r} adapts to returns; a fund's shared glide path must be "
             "static (a GlidePath, a fixed mix or an age rule)"
@@ -512,20 +494,6 @@ def portfolio_growth(
     return (1.0 + nominal) / (1.0 + sub.inflation)
 
 
-@dataclass(frozen=True)
-class AccountPaths:
-    """Per member-path account flows from :func:`run_accounts`, real USD, (m, T[+1])."""
-
-    wealth: FloatArray
-    contributions: FloatArray
-    withdrawals: FloatArray
-    wanted: FloatArray
-    leakage: FloatArray
-    fees: FloatArray
-    gains: FloatArray
-    ruin_period: IntArray
-
-
 def run_accounts(
     growth: FloatArray,
     contributions: FloatArray,
@@ -539,41 +507,19 @@ def run_accounts(
     Per year: leakage ``share x W`` and then the spending (``min(need, balance)``) leave
     at the start; the rest grows by ``growth`` and pays ``expense_ratio`` of the balance
     after returns; contributions arrive at the end. Ruin: the first year spending falls
-    short (relative shortfall above 1e-10, as ``backtest.simulate``).
+    short (by more than ``backtest.cashflows.PAID_RTOL`` of it, as ``backtest.simulate``).
+    The recursion is :func:`backtest.account.run_balances`.
     """
-    m, n_t = growth.shape
-    w = np.empty((n_t + 1, m))
-    w[0] = initial_balance
-    out = {k: np.empty((n_t, m)) for k in ("paid", "leak", "fee", "gain")}
-    ruin = np.full(m, -1, dtype=np.int64)
-    g_t, c_t, s_t, l_t = (
-        np.ascontiguousarray(a.T) for a in (growth, contributions, spending, leakage_share)
+    zero = np.zeros(growth.shape[1])
+    flows = AccountFlows(
+        contributions_start=zero,
+        contributions_end=contributions,
+        withdrawal_start=spending,
+        withdrawal_end=zero,
+        leakage=leakage_share,
+        fee_per_period=expense_ratio,
     )
-    fee = 1.0 - expense_ratio
-    bal = w[0].copy()
-    for t in range(n_t):
-        leak = l_t[t] * bal
-        bal = bal - leak
-        paid = np.minimum(s_t[t], bal)
-        short = s_t[t] - paid > 1e-10 * s_t[t]
-        ruin[short & (ruin < 0)] = t
-        bal = bal - paid
-        after = bal * g_t[t]
-        out["gain"][t] = after - bal
-        out["fee"][t] = after * expense_ratio
-        bal = after * fee + c_t[t]
-        w[t + 1] = bal
-        out["paid"][t], out["leak"][t] = paid, leak
-    return AccountPaths(
-        wealth=w.T,
-        contributions=contributions,
-        withdrawals=out["paid"].T,
-        wanted=spending,
-        leakage=out["leak"].T,
-        fees=out["fee"].T,
-        gains=out["gain"].T,
-        ruin_period=ruin,
-    )
+    return run_balances(flows, growth, initial_balance)
 
 
 @dataclass(frozen=True)
@@ -680,17 +626,21 @@ def score_paths(members: Members, member: IntArray, acc: AccountPaths) -> dict[s
     spec = members.spec
     surv = members.survival[member]  # (m, T + 1)
     t_ret = members.retirement_period[member]
-    m, n_t = acc.withdrawals.shape
-    rows = np.arange(m)
+    rows = np.arange(acc.withdrawals.shape[0])
     ruined = acc.ruin_period >= 0
-    success = np.where(ruined, 1.0 - surv[rows, np.clip(acc.ruin_period, 0, n_t)], 1.0)
+    # ``surv`` is each member's survival from the retirement age at whole ages (1 before).
+    success = survival_weighted_success(
+        ruin_ages(acc.ruin_period, spec.first_age, 1),
+        members.retirement_age[member],
+        surv,
+        spec.first_age,
+    )
     horizon = spec.horizon_age - spec.first_age
     success_fixed = (~ruined | (acc.ruin_period >= horizon)).astype(np.float64)
-    need = members.need[member]
-    gap = acc.wanted - acc.withdrawals
     # Survival to the start of each year (alive at its start to need its spending).
-    unpaid_usd = (surv[:, :-1] * gap).sum(axis=1)
-    unpaid_years = np.divide(unpaid_usd, need, out=np.zeros(m), where=need > 0)
+    alive = surv[:, :-1]
+    unpaid_usd = (alive * (acc.wanted - acc.withdrawals)).sum(axis=1)
+    unpaid = unpaid_years(acc.wanted, acc.withdrawals, 1, alive)
     w_ret = acc.wealth[rows, t_ret]
     rr = (members.social_security[member] + w_ret / members.annuity_factor[member]) / (
         members.final_salary[member]
@@ -700,7 +650,7 @@ def score_paths(members: Members, member: IntArray, acc: AccountPaths) -> dict[s
     return {
         "success": success,
         "success_fixed": success_fixed,
-        "unpaid_years": unpaid_years,
+        "unpaid_years": unpaid,
         "unpaid_usd": unpaid_usd,
         "replacement_ratio": rr,
         "wealth_at_retirement": w_ret,
@@ -753,8 +703,8 @@ def evaluate_population(
         for k, v in score_paths(members, mi, acc).items():
             parts.setdefault(k, []).append(v)
     cols = {k: np.concatenate(v) for k, v in parts.items()}
-    for v in (*cols.values(), member, path):
-        v.flags.writeable = False
+    for arr in (*cols.values(), member, path):
+        arr.flags.writeable = False
     return PopulationOutcome(name=name, member=member, path=path, **cols)
 
 

@@ -32,8 +32,9 @@ annual amount. The initial balance is invested at the first period's target weig
 no cost, and no rebalancing happens in the first period.
 
 Ruin: the first period in which a withdrawal could not be paid in full (relative
-shortfall above ``1e-10``). After ruin the account stays empty; the portfolio return is
-still reported (that of the target mix) so return series remain defined.
+shortfall above ``backtest.cashflows.PAID_RTOL``, 1e-10). After ruin the account stays
+empty; the portfolio return is still reported (that of the target mix) so return series
+remain defined.
 
 Accounting identity, per scenario and period, to round-off:
 ``wealth[t+1] = wealth[t] + contributions - withdrawals - leakage - fees - costs + gains``.
@@ -52,7 +53,7 @@ from typing import Literal
 
 import numpy as np
 
-from backtest import kernel
+from backtest import account, kernel
 from backtest.cashflows import (
     W_CONSTANT,
     W_GUYTON,
@@ -63,10 +64,10 @@ from backtest.cashflows import (
     cash_flow_rules,
 )
 from backtest.errors import DataError, PlanError
-from backtest.plan import FundedRatio, MoneyLasts, Plan, rmd_divisor
+from backtest.plan import RMD_FIRST_AGE, FundedRatio, MoneyLasts, Plan, rmd_divisor
 from backtest.scenarios import Scenarios
 from backtest.types import BoolArray, FloatArray, IntArray, read_only
-from strategies.base import Schedule, StateTable, Strategy, validate_weights
+from strategies.base import Schedule, StateTable, Strategy, check_strategy, validate_weights
 
 Engine = Literal["auto", "numpy", "numba"]
 
@@ -265,10 +266,9 @@ def _prepare(
 
 def _state_table(strategy: Strategy, schedule: Schedule) -> StateTable | None:
     """The strategy's state table (adaptive strategies), checked against the schedule."""
-    make = getattr(strategy, "state_table", None)
-    if make is None:
+    table = strategy.state_table(schedule)
+    if table is None:
         return None
-    table = make(schedule)
     if not isinstance(table, StateTable):
         raise DataError(
             f"strategy {strategy.name!r}: state_table() returned {type(table).__name__}; "
@@ -476,7 +476,13 @@ def simulate(
     -------
     SimulationResult
         Paths of wealth and flows, in real USD of the start date.
+
+    Raises
+    ------
+    StrategyError
+        ``strategy`` lacks a member of the ``Strategy`` protocol.
     """
+    check_strategy("simulate", strategy)
     use = _resolve_engine(engine, strategy, record_weights)
     inputs = _prepare(scenarios, plan, strategy, cash_flows)
     if use == "numba":
@@ -572,10 +578,9 @@ def _run(
         return holdings.sum(axis=0)
 
     def pay(amount: FloatArray, t: int) -> None:
-        """Sell ``amount`` pro rata; record shortfalls as ruin."""
+        """Sell ``amount`` pro rata; record shortfalls as ruin (the account model's rule)."""
         bal = total()
-        paid = np.minimum(amount, bal)
-        short = amount - paid > kernel.PAID_RTOL * amount
+        paid, short = account.pay(bal, amount)
         ruin[short & (ruin < 0)] = t
         holdings[:] *= np.divide(bal - paid, bal, out=np.zeros_like(bal), where=bal > 0)
         flows["withdrawals"][t] += paid
@@ -634,7 +639,7 @@ def _run(
                 w_rule = annual_w / ppy
             elif w_code == W_RMD:
                 if year_start:
-                    if ages[t] >= 72:
+                    if ages[t] >= RMD_FIRST_AGE:
                         annual_w = bal / rmd_divisor(ages[t])
                     else:
                         annual_w = bal * rules.pre_table_rate
@@ -824,6 +829,7 @@ def simulate_chunked(
     ChunkedSummary
         Success count and real terminal wealth / wealth at retirement of every scenario.
     """
+    check_strategy("simulate_chunked", strategy)
     n = 0
     n_ok = 0
     n_chunks = 0

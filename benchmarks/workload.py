@@ -17,7 +17,7 @@ import numpy as np
 
 from backtest.plan import ConstantReal, Contributions, Plan
 from backtest.scenarios import Scenarios
-from strategies.base import RebalanceRule, Schedule
+from strategies.base import NoStateTable, RebalanceRule, Schedule
 
 #: Monthly series of the workload (``backtest.data.load_history`` names).
 ASSETS: tuple[str, ...] = ("us_stocks", "us_small", "tbonds_10y", "tbills")
@@ -47,9 +47,10 @@ def benchmark_plan() -> Plan:
 
 
 @dataclass(frozen=True)
-class _StaticMix:
+class _StaticMix(NoStateTable):
     """Stand-in fixed mix (used only while ``strategies.FixedMix`` is not available)."""
 
+    depends_on_returns = False  # a class attribute (no annotation: not a field)
     name: str
     assets: tuple[str, ...]
     weights: tuple[float, ...]

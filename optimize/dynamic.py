@@ -52,10 +52,12 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from backtest.account import AccountFlows, run_balances
 from backtest.cashflows import W_CONSTANT, W_NONE, cash_flow_rules
 from backtest.errors import DataError, PlanError
 from backtest.plan import MoneyLasts, Plan
@@ -605,40 +607,48 @@ def forward_model(
     decimal of the balance (n, T), with the simulator's order of events (contributions buy
     the target mix, withdrawals sell pro rata, no rebalancing in the first year). Used for
     the median path and as the tests' second engine.
+
+    The balance is the one account model, :func:`backtest.account.run_balances`, with the
+    policy's weights read at each year's starting wealth; the turnover follows from the
+    holdings that balance path implies (each year's end holdings drift from the targets
+    by the assets' returns).
     """
     n, n_t, _ = real_gross.shape
-    w = np.full(n, flows.initial_balance)
-    wealth = np.empty((n, n_t + 1))
-    wealth[:, 0] = w
-    ruin = np.full(n, -1, dtype=np.int64)
     held = np.empty(real_gross.shape)
-    turnover = np.zeros((n, n_t))
-    hold = np.zeros((n, real_gross.shape[2]))  # holdings in real USD, drifted
-    for t in range(n_t):
-        wt = policy.weights_at(t, w)
+
+    def growth(t: int, wealth: FloatArray) -> FloatArray:
+        wt = policy.weights_at(t, wealth)
         held[:, t] = wt
-        if t == 0:
-            hold = w[:, None] * wt
-        b = w + flows.cs[t] - flows.ws[t]
-        bb = np.maximum(b, 0.0)
-        pre = hold + flows.cs[t] * wt
-        pre_total = pre.sum(axis=1)
-        pre *= np.divide(bb, pre_total, out=np.zeros(n), where=pre_total > 0)[:, None]
-        target = bb[:, None] * wt
-        if t > 0:
-            traded = np.abs(target - pre).sum(axis=1)
-            turnover[:, t] = np.divide(traded, 2 * bb, out=np.zeros(n), where=bb > 0)
-        hold = target * real_gross[:, t] * flows.fee_factor + flows.ce[t] * wt
-        y = hold.sum(axis=1) - flows.we[t]
-        hold *= np.divide(
-            np.maximum(y, 0.0), y + flows.we[t], out=np.zeros(n), where=y + flows.we[t] > 0
-        )[:, None]
-        broke = ((b < 0) | (y < 0)) & (ruin < 0)
-        ruin[broke] = t
-        w = np.where(ruin >= 0, 0.0, y)
-        hold[ruin >= 0] = 0.0
-        wealth[:, t + 1] = w
-    return wealth, ruin, held, turnover
+        return (wt * real_gross[:, t]).sum(axis=1)
+
+    zero = np.zeros(n_t)
+    fee = 1.0 - flows.fee_factor
+    acc = run_balances(
+        AccountFlows(flows.cs, flows.ce, flows.ws, flows.we, zero, fee),
+        growth,
+        flows.initial_balance,
+        n_accounts=n,
+        n_periods=n_t,
+    )
+    b = acc.invested  # the balance that earns each year's return, (n, T)
+    # holdings at each year's end (drifted targets plus end contributions), then sold pro
+    # rata down to the wealth after the end withdrawal
+    end = (b[:, :, None] * real_gross * flows.fee_factor + flows.ce[None, :, None]) * held
+    total = end.sum(axis=2)
+    end *= np.divide(acc.wealth[:, 1:], total, out=np.zeros_like(total), where=total > 0)[
+        :, :, None
+    ]
+    # the next year's holdings before rebalancing: start contributions buy its targets,
+    # the start withdrawal sells pro rata, down to the invested balance
+    pre = end[:, :-1] + flows.cs[None, 1:, None] * held[:, 1:]
+    pre_total = pre.sum(axis=2)
+    pre *= np.divide(b[:, 1:], pre_total, out=np.zeros_like(pre_total), where=pre_total > 0)[
+        :, :, None
+    ]
+    traded = np.abs(b[:, 1:, None] * held[:, 1:] - pre).sum(axis=2)
+    turnover = np.zeros((n, n_t))
+    turnover[:, 1:] = np.divide(traded, 2 * b[:, 1:], out=np.zeros_like(traded), where=b[:, 1:] > 0)
+    return acc.wealth, acc.ruin_period, held, turnover
 
 
 def solve_adaptive(
@@ -767,7 +777,7 @@ def solve_adaptive(
         state=state,
         objective=obj.name,
     )
-    paths = m.sample(n_paths, n, rng=np.random.default_rng(rng).integers(2**32))
+    paths = m.sample(n_paths, n, rng=int(np.random.default_rng(rng).integers(2**32)))
     gross = (1.0 + paths.returns) / (1.0 + paths.inflation[:, :, None])
     wealth, ruin, _, _ = forward_model(policy, flows, gross)
     policy = AdaptivePolicy(
@@ -820,12 +830,12 @@ def grid_convergence(
     *,
     n_states: int = 401,
     weight_step: float | None = None,
-    **options: object,
+    **options: Any,
 ) -> GridConvergence:
     """Solve on (``n_states``, ``weight_step``) and on half both spacings; compare values."""
     a = solve_adaptive(
         plan, model, objective, n_states=n_states, weight_step=weight_step, n_paths=200, **options
-    )  # type: ignore[arg-type]
+    )
     b = solve_adaptive(
         plan,
         model,
@@ -834,7 +844,7 @@ def grid_convergence(
         weight_step=a.weight_step / 2,
         n_paths=200,
         **options,
-    )  # type: ignore[arg-type]
+    )
     return GridConvergence(
         coarse=a.value,
         fine=b.value,

@@ -17,6 +17,8 @@ each retirement year), the untruncated balance is::
     W[t+1] = W[t] (1 - l[t]) G[t] F + c[t]           before retirement
     W[t+1] = (W[t] - n) G[t] F                       from retirement
 
+The accumulation (up to ``t_ret``) is the one account recursion,
+``backtest.account.run_balances``; the decumulation is summed in closed form below.
 Spending up to death is paid in full iff ``W[d] >= 0`` (a negative balance stays
 negative), i.e. iff the margin
 
@@ -59,6 +61,7 @@ from typing import Any
 
 import numpy as np
 
+from backtest.account import AccountFlows, run_balances
 from backtest.plan import Plan
 from backtest.population import Members, cvar
 from backtest.scenarios import Scenarios
@@ -242,12 +245,13 @@ def margins(data: DesignData, weights: FloatArray, gradients: bool = False) -> M
     pre = t < data.t_ret[:, None]
     post = (t >= data.t_ret[:, None]) & (t < data.death[:, None])
     keep = 1.0 - data.leakage_share
-    # Accumulation: W[t+1] = W[t] keep G F + c; the balance at the start of each year.
-    w_start = np.zeros((m, n_t + 1))
-    for k in range(n_t):
-        w_start[:, k + 1] = np.where(
-            pre[:, k], w_start[:, k] * keep[:, k] * gf[:, k] + data.contributions[:, k], 0.0
-        )
+    # Accumulation: W[t+1] = W[t] keep G F + c, the one account recursion
+    # (backtest.account); the balance at the start of each year, read up to t_ret only.
+    zero = np.zeros(n_t)
+    flows = AccountFlows(
+        zero, data.contributions, zero, zero, data.leakage_share, data.expense_ratio
+    )
+    w_start = run_balances(flows, big_g, 0.0).wealth  # (m, T + 1)
     rows = np.arange(m)
     w_ret = w_start[rows, data.t_ret]
     # Decumulation: Q[t] = prod_{t_ret <= u < t} G F; PV = sum_post n / Q.

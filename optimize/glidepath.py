@@ -19,16 +19,19 @@ cashed out at the start of a working period) and ``ws, we`` the start/end withdr
     B[t]   = W[t] (1 - L[t]) + cs[t] - ws[t]
     W[t+1] = B[t] * G[t] * F + ce[t] - we[t]
 
-The flows are read from ``backtest.cashflows.CashFlowRules`` (the plan's, or explicit
-per-scenario schedules), as the engines read them. For ``ConstantReal`` withdrawals ``ws,
-we`` are the start and end shares of ``spending[t] * W[t_ret]`` (rate rule) or of
-``spending[t]`` (amount rule); a nominal (not indexed) amount is deflated by
-``price[t_ret] / price[t]`` at the start and ``price[t_ret] / price[t + 1]`` at the end
-of the period (the same dollars whenever paid). The engine pays ``min(withdrawal,
-balance)``; the optimizer's model keeps the *untruncated* recursion, whose terminal
-wealth is negative exactly when the engine records ruin (after retirement no money comes
-in and ``G > 0``, so a negative balance stays negative). ``forward_model`` reproduces ``backtest.simulate.simulate`` wealth to
-round-off for plans without transaction costs (tests check 1e-9).
+This is the one balance-level account recursion, ``backtest.account.run_balances``, on
+the flows of the plan's ``backtest.cashflows.CashFlowRules`` (the plan's, or explicit
+per-scenario schedules; :func:`account_flows`), as the engines read them. For
+``ConstantReal`` withdrawals ``ws, we`` are the start and end shares of ``spending[t] *
+W[t_ret]`` (rate rule) or of ``spending[t]`` (amount rule); a nominal (not indexed)
+amount is deflated by ``price[t_ret] / price[t]`` at the start and ``price[t_ret] /
+price[t + 1]`` at the end of the period (the same dollars whenever paid). The engine
+pays ``min(withdrawal, balance)``; the optimizer's model keeps the *untruncated*
+recursion (``run_balances(..., truncate=False)``), whose terminal wealth is negative
+exactly when the engine records ruin (after retirement no money comes in and ``G > 0``,
+so a negative balance stays negative). ``forward_model`` reproduces
+``backtest.simulate.simulate`` wealth to round-off for plans without transaction costs
+(tests check 1e-9).
 
 Success margin ``x[s]`` (success iff ``x >= 0``), chosen to be O(1) and well scaled:
 
@@ -90,7 +93,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from backtest.cashflows import W_CONSTANT, CashFlowRules, cash_flow_rules
+from backtest.account import AccountFlows, run_balances
+from backtest.cashflows import W_CONSTANT, W_NONE, CashFlowRules, cash_flow_rules
 from backtest.data import asset_roles, assets_with_role
 from backtest.errors import DataError, PlanError
 from backtest.plan import ConstantReal, FundedRatio, MoneyLasts, Plan
@@ -307,54 +311,38 @@ class ForwardPass:
     t_ret: int
 
 
-@dataclass(frozen=True)
-class _Flows:
-    """The plan's cash flows as the wealth model reads them (from ``CashFlowRules``)."""
-
-    cs: FloatArray  # (1 or n, T) start-of-period contributions, real USD per period
-    ce: FloatArray  # (1 or n, T) end-of-period contributions
-    keep: FloatArray  # (1 or n, T) share of the balance kept after leakage
-    t_ret: int
-    start_frac: float  # share of each withdrawal paid at the start of the period
-    per_unit_start: FloatArray  # (n, T): start-paid withdrawal per unit of base, real
-    per_unit_end: FloatArray  # (n, T): end-paid withdrawal per unit of base, real
-    rate_rule: bool  # base = W[t_ret] (rate rule) else 1 (amount already in per_unit)
-    ppy: int
-
-
-def _flows(
+def account_flows(
     plan: Plan,
     scenarios: Scenarios,
-    n_t: int,
-    model_withdrawals: bool,
+    model_withdrawals: bool = True,
     rules: CashFlowRules | None = None,
-) -> _Flows:
-    ppy = scenarios.periods_per_year
-    rules = cash_flow_rules(plan, ppy) if rules is None else rules
-    contrib = np.atleast_2d(rules.contributions)
-    zero = np.zeros_like(contrib)
-    cs, ce = (contrib, zero) if rules.contributions_at_start else (zero, contrib)
-    keep = 1.0 - np.atleast_2d(rules.leakage)
-    t_ret = rules.retirement_period
-    n = scenarios.n_scenarios
-    per_start = np.zeros((n, n_t))
-    per_end = per_start
-    start_frac, rate_rule = 0.0, False
-    if model_withdrawals and rules.withdrawal_code == W_CONSTANT and t_ret < n_t:
-        start_frac = rules.start_fraction
-        rate_rule = rules.spending_per_unit_of_balance
-        spend = np.broadcast_to(np.atleast_2d(rules.spending), (n, n_t))
-        per_start = np.array(spend)
-        per_end = per_start
-        if not rules.spending_indexed:
-            # fixed nominal dollars: worth price[t_ret] / price[t] when paid at the start
-            # of period t, price[t_ret] / price[t + 1] at its end
-            price = np.cumprod(1.0 + scenarios.inflation[:, :n_t], axis=1)
-            price = np.concatenate([np.ones((n, 1)), price], axis=1)
-            per_end = per_start.copy()
-            per_start[:, t_ret:] *= price[:, t_ret : t_ret + 1] / price[:, t_ret:n_t]
-            per_end[:, t_ret:] *= price[:, t_ret : t_ret + 1] / price[:, t_ret + 1 : n_t + 1]
-    return _Flows(cs, ce, keep, t_ret, start_frac, per_start, per_end, rate_rule, ppy)
+) -> AccountFlows:
+    """The plan's flows as the balance recursion (``backtest.account``) pays them.
+
+    Parameters
+    ----------
+    plan
+        The member.
+    scenarios
+        Their inflation (decimal per period) sizes a withdrawal fixed in nominal dollars.
+    model_withdrawals
+        False: no withdrawals (a ``FundedRatio`` goal reads the balance at retirement).
+    rules
+        Explicit cash-flow rules (checked with ``backtest.simulate.check_cash_flows``);
+        ``None``: the plan's own.
+
+    Returns
+    -------
+    AccountFlows
+        Real USD per period. Withdrawals are modelled for ``ConstantReal`` rules only
+        (others, and an RMD floor, are left out: ``margins_and_gradients`` refuses them
+        for a ``MoneyLasts`` goal, and the engine's simulation scores every step).
+    """
+    rules = cash_flow_rules(plan, scenarios.periods_per_year) if rules is None else rules
+    if not (model_withdrawals and rules.withdrawal_code == W_CONSTANT):
+        spending = np.zeros_like(np.asarray(rules.spending, dtype=np.float64))
+        rules = rules._replace(withdrawal_code=W_NONE, spending=spending)
+    return AccountFlows.from_rules(rules._replace(rmd_floor=False), scenarios.inflation)
 
 
 def _real_growth(scenarios: Scenarios, n_t: int) -> FloatArray:
@@ -385,41 +373,23 @@ def forward_model(
     Returns
     -------
     ForwardPass
-        Real wealth paths (USD of the start date). ``wealth`` equals the engine's
-        ``simulate(...).wealth`` for plans without transaction costs.
+        Real wealth paths (USD of the start date): ``backtest.account.run_balances`` on
+        the plan's flows, truncated (``wealth``, the engine's ``simulate(...).wealth`` for
+        plans without transaction costs) and untruncated.
     """
     n_t = plan.n_periods(scenarios.periods_per_year)
-    g = _real_growth(scenarios, n_t)
     if cash_flows is not None:
         cash_flows = check_cash_flows(cash_flows, plan, scenarios)
-    fl = _flows(plan, scenarios, n_t, True, cash_flows)
-    return _forward(g, np.asarray(weights, dtype=np.float64), plan, fl)
+    flows = account_flows(plan, scenarios, True, cash_flows)
+    growth = _portfolio_growth(_real_growth(scenarios, n_t), weights)
+    full = run_balances(flows, growth, plan.initial_balance, truncate=False)
+    cut = run_balances(flows, growth, plan.initial_balance)
+    return ForwardPass(cut.wealth, full.wealth, full.invested, growth, flows.retirement_period)
 
 
-def _forward(g: FloatArray, w: FloatArray, plan: Plan, fl: _Flows) -> ForwardPass:
-    n, n_t, _ = g.shape
-    f_keep = 1.0 - plan.expense_ratio / fl.ppy
-    growth = np.einsum("nta,ta->nt", g, w)
-    u = np.empty((n, n_t + 1))
-    v = np.empty((n, n_t + 1))
-    b = np.empty((n, n_t))
-    u[:, 0] = v[:, 0] = plan.initial_balance
-    base = np.ones(n)
-    sf = fl.start_frac
-    for t in range(n_t):
-        if t == fl.t_ret and fl.rate_rule:
-            base = u[:, t].copy()
-        w_start = sf * (base * fl.per_unit_start[:, t])
-        w_end = (1.0 - sf) * (base * fl.per_unit_end[:, t])
-        keep = fl.keep[:, t]
-        bu = u[:, t] * keep + fl.cs[:, t] - w_start
-        bv = v[:, t] * keep + fl.cs[:, t]
-        bv = bv - np.minimum(w_start, bv)
-        b[:, t] = bu
-        u[:, t + 1] = bu * growth[:, t] * f_keep + fl.ce[:, t] - w_end
-        vv = bv * growth[:, t] * f_keep + fl.ce[:, t]
-        v[:, t + 1] = vv - np.minimum(w_end, vv)
-    return ForwardPass(v, u, b, growth, fl.t_ret)
+def _portfolio_growth(g: FloatArray, w: FloatArray) -> FloatArray:
+    """``G[s, t] = w[t] . g[s, t]``: real gross return of the mix, (n, T)."""
+    return np.einsum("nta,ta->nt", g, np.asarray(w, dtype=np.float64))
 
 
 def _check_goal(plan: Plan, goal: Goal) -> None:
@@ -478,20 +448,24 @@ def margins_and_gradients(
     g = _real_growth(scenarios, n_t)
     if cash_flows is not None:
         cash_flows = check_cash_flows(cash_flows, plan, scenarios)
-    fl = _flows(plan, scenarios, n_t, not isinstance(goal, FundedRatio), cash_flows)
-    return _margins(g, np.asarray(weights, dtype=np.float64), plan, fl, goal)
+    flows = account_flows(plan, scenarios, not isinstance(goal, FundedRatio), cash_flows)
+    return _margins(g, np.asarray(weights, dtype=np.float64), plan, flows, goal)
 
 
 def _margins(
-    g: FloatArray, w: FloatArray, plan: Plan, fl: _Flows, goal: Goal
+    g: FloatArray, w: FloatArray, plan: Plan, flows: AccountFlows, goal: Goal
 ) -> tuple[FloatArray, FloatArray]:
-    fp = _forward(g, w, plan, fl)
+    """Margins and their adjoint gradients (module docstring) on the untruncated
+    ``run_balances`` of ``flows``; ``g`` (n, T, A) real gross asset returns, ``w`` (T, A)."""
+    growth = _portfolio_growth(g, w)
+    full = run_balances(flows, growth, plan.initial_balance, truncate=False)
     n, n_t, _ = g.shape
-    f_keep = 1.0 - plan.expense_ratio / fl.ppy
-    u, b, growth, t_ret = fp.wealth_untruncated, fp.pre_return, fp.portfolio_growth, fl.t_ret
+    f_keep = 1.0 - flows.fee_per_period
+    u, b, t_ret = full.wealth, full.invested, flows.retirement_period
+    keep = 1.0 - np.atleast_2d(flows.leakage)  # (1 or n, T)
+    w_start, w_end = (np.atleast_2d(x) for x in (flows.withdrawal_start, flows.withdrawal_end))
     w_ret = np.maximum(u[:, min(t_ret, n_t)], 1e-12)
     grad = np.zeros_like(g)
-    sf = fl.start_frac
     direct_growth = False
     if isinstance(goal, FundedRatio):
         liability = plan.target_income() * plan.annuity_factor() * goal.threshold
@@ -516,12 +490,10 @@ def _margins(
         if t >= t_ret:
             if direct_growth:
                 grad[:, t] -= (x / growth[:, t])[:, None] * g[:, t]
-            if fl.rate_rule:
-                s_ret = s_ret - mu * (
-                    growth[:, t] * f_keep * sf * fl.per_unit_start[:, t]
-                    + (1.0 - sf) * fl.per_unit_end[:, t]
-                )
-        mu = mu * growth[:, t] * f_keep * fl.keep[:, t]
+            if flows.per_unit_of_balance:
+                # withdrawals per unit of W[t_ret]: the start share is invested less
+                s_ret = s_ret - mu * (growth[:, t] * f_keep * w_start[:, t] + w_end[:, t])
+        mu = mu * growth[:, t] * f_keep * keep[:, t]
     return x, grad
 
 
@@ -864,12 +836,12 @@ def optimize_glide_path(
     g = _real_growth(sub, n_t)
     if cash_flows is not None:
         cash_flows = check_cash_flows(cash_flows, plan, sub)
-    fl = _flows(plan, sub, n_t, not isinstance(goal, FundedRatio), cash_flows)
+    flows = account_flows(plan, sub, not isinstance(goal, FundedRatio), cash_flows)
 
     def evaluate(knots: FloatArray) -> _Iterate:
         strat = make_glide_path(name, names, kages, knots, plan, ppy)
         p = success_probability(sub, plan, strat, goal, cash_flows)
-        x, grad = _margins(g, interp @ knots, plan, fl, goal)
+        x, grad = _margins(g, interp @ knots, plan, flows, goal)
         return _Iterate(knots, p, x, grad, buffered_failure_probability(x))
 
     subproblem = bpoe_subproblem(sub.n_scenarios, n_k, n_a, lambda y, a: flatten(s.groups(y, a)))

@@ -8,6 +8,7 @@ Target-date (:class:`GlidePath`, :class:`AgeBasedMix`), target-risk (:class:`Fix
 """
 
 from strategies.base import (
+    NoStateTable,
     RebalanceRule,
     Schedule,
     SleeveBand,
@@ -36,6 +37,7 @@ __all__ = [
     "GlidePath",
     "IncomeSmoothing",
     "LognormalProxy",
+    "NoStateTable",
     "RebalanceRule",
     "RiskParity",
     "Schedule",

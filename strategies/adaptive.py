@@ -27,11 +27,11 @@ money lasts) and the present values. Everything here is pure: no I/O, no simulat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
-from strategies.base import RebalanceRule, Schedule, SleeveBand, Smoothing
+from strategies.base import RebalanceRule, Schedule, SleeveBand, Smoothing, StateTable
 from strategies.errors import StrategyError
 from strategies.types import FloatArray
 
@@ -119,6 +119,9 @@ class AdaptivePolicy:
     rebalance: RebalanceRule = field(default_factory=RebalanceRule)
     sleeve_band: SleeveBand | None = None
     smoothing: Smoothing | None = None
+
+    #: Its held weights follow each scenario's real wealth, which past returns made.
+    depends_on_returns: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         who = f"AdaptivePolicy {self.name!r}"
@@ -234,10 +237,8 @@ class AdaptivePolicy:
         return rows
 
     # ------------------------------------------------------------------ Strategy protocol
-    def state_table(self, schedule: Schedule):
+    def state_table(self, schedule: Schedule) -> StateTable:
         """The table the simulator interpolates each period at the scenario's real wealth."""
-        from strategies.base import StateTable
-
         rows = self.rows_for(schedule)
         return StateTable(wealth_grid=self.wealth_grid[rows], weights=self.weights[rows])
 

@@ -61,8 +61,10 @@ def check_strategy(who: str, base: object) -> None:
     """Raise :class:`StrategyError` unless ``base`` satisfies the :class:`Strategy` protocol."""
     if not isinstance(base, Strategy):
         raise StrategyError(
-            f"{who}: base={base!r} is not a strategy (it needs name, assets, rebalance, "
-            "sleeve_band, smoothing and target_weights); pass e.g. preset('fixed_60_40')"
+            f"{who}: {base!r} is not a strategy (it needs name, assets, rebalance, "
+            "sleeve_band, smoothing, depends_on_returns, state_table and target_weights; "
+            "derive from strategies.NoStateTable for the state_table of a strategy that is "
+            "not adaptive); pass e.g. preset('fixed_60_40')"
         )
 
 
@@ -111,12 +113,12 @@ class Schedule:
 class StateTable:
     """Target weights by real wealth at the start of each period (adaptive policies).
 
-    A strategy that defines ``state_table(self, schedule: Schedule) -> StateTable`` is
-    adaptive: the simulator sets each scenario's target weights for period ``t`` by linear
-    interpolation of ``weights[t]`` over ``wealth_grid[t]`` at that scenario's real
-    wealth at the start of period ``t`` (after period ``t - 1``'s end flows, before period
-    ``t``'s start flows), clamped to the grid's ends, then applies the strategy's
-    rebalancing rule as usual. Only what is known at the start of the period is used.
+    A strategy whose ``state_table(schedule)`` returns one is adaptive: the simulator
+    sets each scenario's target weights for period ``t`` by linear interpolation of
+    ``weights[t]`` over ``wealth_grid[t]`` at that scenario's real wealth at the start of
+    period ``t`` (after period ``t - 1``'s end flows, before period ``t``'s start flows),
+    clamped to the grid's ends, then applies the strategy's rebalancing rule as usual.
+    Only what is known at the start of the period is used.
 
     Attributes
     ----------
@@ -269,17 +271,37 @@ class Strategy(Protocol):
         Optional band rule for one asset (crypto sleeves); ``None`` for most strategies.
     smoothing
         Optional income-smoothing overlay; ``None`` for most strategies.
-
-    An adaptive strategy also defines ``state_table(schedule) -> StateTable``; the
-    simulator then reads its targets from the table by the member's wealth (see
-    :class:`StateTable`) and does not call ``target_weights``.
+    depends_on_returns
+        True when the weights the simulator holds can differ between scenarios because
+        they react to past returns or to the wealth those returns made (volatility
+        targets, risk parity, adaptive policies, overlays on them); False when they are
+        a function of age alone, the same in every scenario, so that one glide path can
+        be drawn, tabulated by age, or shared by a whole fund.
+    state_table
+        ``state_table(schedule)``: the :class:`StateTable` of an adaptive strategy, whose
+        targets the simulator reads by each scenario's real wealth (and then does not
+        call ``target_weights``); ``None`` for every other strategy (derive from
+        :class:`NoStateTable` for that).
     """
 
-    name: str
-    assets: tuple[str, ...]
-    rebalance: RebalanceRule
-    sleeve_band: SleeveBand | None
-    smoothing: Smoothing | None
+    # Read-only properties, so that frozen dataclasses (and classes that derive these
+    # from a base strategy) satisfy the protocol under a type checker.
+    @property
+    def name(self) -> str: ...
+    @property
+    def assets(self) -> tuple[str, ...]: ...
+    @property
+    def rebalance(self) -> RebalanceRule: ...
+    @property
+    def sleeve_band(self) -> SleeveBand | None: ...
+    @property
+    def smoothing(self) -> Smoothing | None: ...
+    @property
+    def depends_on_returns(self) -> bool: ...
+
+    def state_table(self, schedule: Schedule) -> StateTable | None:
+        """Targets by real wealth for ``schedule`` (adaptive strategies), else ``None``."""
+        ...
 
     def target_weights(self, schedule: Schedule, past_returns: FloatArray) -> FloatArray:
         """Target weights, shape (1 or n_scenarios, n_periods, n_assets).
@@ -290,6 +312,18 @@ class Strategy(Protocol):
         Static strategies return a leading axis of length 1 (broadcast over scenarios).
         """
         ...
+
+
+class NoStateTable:
+    """Mixin for strategies whose targets are their ``target_weights``: no state table.
+
+    Gives the :class:`Strategy` protocol's ``state_table`` for every strategy that is not
+    adaptive (glide paths, mixes, volatility targets, sleeves).
+    """
+
+    def state_table(self, schedule: Schedule) -> StateTable | None:
+        """``None``: the simulator holds :meth:`target_weights`, not a table by wealth."""
+        return None
 
 
 def validate_weights(weights: FloatArray, assets: tuple[str, ...], who: str) -> FloatArray:

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from strategies.base import (
     FloatArray,
+    NoStateTable,
     RebalanceRule,
     Schedule,
     SleeveBand,
@@ -47,7 +48,7 @@ BeforeData = Literal["exclude", "cash", "proxy"]
 
 
 @dataclass(frozen=True)
-class CryptoSleeve:
+class CryptoSleeve(NoStateTable):
     """A fixed crypto sleeve on top of any base strategy.
 
     Parameters
@@ -97,7 +98,9 @@ class CryptoSleeve:
     cap: float | None = 0.10
     before_data: BeforeData = "exclude"
     cash_asset: str = "tbills"
-    rebalance: RebalanceRule | None = None  # type: ignore[assignment]
+    # Typed as the rule it always is after __post_init__ (the Strategy protocol's);
+    # the default None is replaced there by the base's rule.
+    rebalance: RebalanceRule = None  # type: ignore[assignment]
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -162,11 +165,12 @@ class CryptoSleeve:
 
     @property
     def depends_on_returns(self) -> bool:
-        return bool(getattr(self.base, "depends_on_returns", True))
+        """The base's: the sleeve's own weight is fixed."""
+        return self.base.depends_on_returns
 
     @property
     def assets(self) -> tuple[str, ...]:
-        extra = (self.crypto_asset,)
+        extra: tuple[str, ...] = (self.crypto_asset,)
         if self.before_data == "cash" and self.cash_asset not in self.base.assets:
             extra += (self.cash_asset,)
         return tuple(self.base.assets) + extra

@@ -425,7 +425,7 @@ def _sleeve(size: float) -> Callable[..., Strategy]:
             cap=cap,
             before_data=before_data,  # type: ignore[arg-type]
             cash_asset=cash,
-            rebalance=rebalance,
+            rebalance=rebalance if rebalance is not None else b.rebalance,
         )
 
     factory.__doc__ = (

@@ -8,10 +8,18 @@ I/O, no simulation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from strategies.base import FloatArray, RebalanceRule, Schedule, Smoothing, Strategy
+from strategies.base import (
+    FloatArray,
+    NoStateTable,
+    RebalanceRule,
+    Schedule,
+    Smoothing,
+    Strategy,
+)
 from strategies.crypto import CryptoSleeve
 from strategies.errors import StrategyError
 from strategies.rebalance import buy_and_hold
@@ -19,7 +27,7 @@ from strategies.target_risk import window_volatility
 
 
 @dataclass(frozen=True)
-class VolScaledSleeve:
+class VolScaledSleeve(NoStateTable):
     """A crypto sleeve whose weight shrinks when the asset's recent volatility rises.
 
     The target weight in period ``t`` is ``sleeve_weight * reference_vol / vol_t``,
@@ -55,11 +63,13 @@ class VolScaledSleeve:
     window_years: float = 2.0
     max_weight: float | None = None
     crypto_asset: str = "btc"
-    rebalance: RebalanceRule | None = None  # type: ignore[assignment]
+    # Typed as the rule it always is after __post_init__ (the Strategy protocol's);
+    # the default None is replaced there by the base's rule.
+    rebalance: RebalanceRule = None  # type: ignore[assignment]
     name: str = ""
 
     sleeve_band: None = None
-    depends_on_returns: bool = True
+    depends_on_returns: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         who = f"VolScaledSleeve({self.name or getattr(self.base, 'name', '?')!r})"

@@ -32,6 +32,7 @@ from strategies.base import (
     Schedule,
     SleeveBand,
     Smoothing,
+    StateTable,
     Strategy,
     check_numbers,
     check_strategy,
@@ -204,7 +205,12 @@ class Smoothed:
 
     @property
     def depends_on_returns(self) -> bool:
-        return bool(getattr(self.base, "depends_on_returns", True))
+        """The base's: the overlay smooths credited returns, not the weights."""
+        return self.base.depends_on_returns
+
+    def state_table(self, schedule: Schedule) -> StateTable | None:
+        """The base's (same assets): an adaptive base stays adaptive under the overlay."""
+        return self.base.state_table(schedule)
 
     def describe(self) -> str:
         """One line: the base and the smoothing rule."""

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from strategies.base import (
     WEIGHT_SUM_TOL,
+    NoStateTable,
     RebalanceRule,
     Schedule,
     SleeveBand,
@@ -34,7 +36,7 @@ from strategies.types import FloatArray
 KNOT_TOL = 1e-6
 
 
-def _clean_weight_table(raw: object, n_assets: int, who: str, what: str) -> FloatArray:
+def _clean_weight_table(raw: ArrayLike, n_assets: int, who: str, what: str) -> FloatArray:
     """Validate a (rows, n_assets) weight table and return it clipped and renormalised."""
     try:
         w = np.asarray(raw, dtype=np.float64)
@@ -71,7 +73,7 @@ def _clean_weight_table(raw: object, n_assets: int, who: str, what: str) -> Floa
 
 
 @dataclass(frozen=True)
-class GlidePath:
+class GlidePath(NoStateTable):
     """Weights that glide linearly between knots placed in years to retirement.
 
     Parameters
@@ -197,7 +199,7 @@ class GlidePath:
 
 
 @dataclass(frozen=True)
-class AgeBasedMix:
+class AgeBasedMix(NoStateTable):
     """ "N minus age" rule of thumb: equity share ``(offset - age) / 100``, rest in bonds.
 
     The classic rules are ``offset=100`` ("100 minus age": 75 % equity at 25, 35 % at 65)

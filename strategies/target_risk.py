@@ -19,6 +19,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from strategies.base import (
+    NoStateTable,
     RebalanceRule,
     Schedule,
     SleeveBand,
@@ -42,7 +43,7 @@ _MIN_VOL = 1e-8
 
 
 @dataclass(frozen=True)
-class FixedMix:
+class FixedMix(NoStateTable):
     """Constant target weights (LifeStrategy-style 60/40 and the like).
 
     Parameters
@@ -286,7 +287,7 @@ def _forecast(spec: _VolSpec, r: FloatArray, ppy: int) -> tuple[FloatArray, Floa
 
 
 @dataclass(frozen=True)
-class VolatilityTarget:
+class VolatilityTarget(NoStateTable):
     """Scale a risky asset so its forecast volatility hits a target, rest in a safe asset.
 
     Risky share in period ``t``: ``clip(target_vol_annual / forecast_vol_t, min_risky,
@@ -446,7 +447,7 @@ class VolatilityTarget:
 
 
 @dataclass(frozen=True)
-class RiskParity:
+class RiskParity(NoStateTable):
     """Inverse-volatility weights across the asset set, from past returns only.
 
     Weight of asset ``i`` in period ``t``: ``(1 / vol_i) / sum_j (1 / vol_j)`` over the

@@ -18,7 +18,7 @@ from backtest.plan import (
     RequiredMinimum,
     rmd_divisor,
 )
-from strategies.base import RebalanceRule, SleeveBand
+from strategies.base import NoStateTable, RebalanceRule, SleeveBand
 
 
 @dataclass
@@ -250,9 +250,10 @@ def reference_simulate(
 
 
 @dataclass(frozen=True)
-class TableMix:
+class TableMix(NoStateTable):
     """Test strategy: the same target weights table (T, A) for every scenario."""
 
+    depends_on_returns = False  # a class attribute (no annotation: not a field)
     name: str
     assets: tuple[str, ...]
     table: tuple[tuple[float, ...], ...]

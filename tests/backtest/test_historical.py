@@ -10,16 +10,17 @@ import pytest
 
 from backtest.errors import DataError
 from backtest.historical import backtest_history, infer_frequency
-from strategies.base import RebalanceRule, Schedule, SleeveBand, Smoothing
+from strategies.base import NoStateTable, RebalanceRule, Schedule, SleeveBand, Smoothing
 
 # Closed-form checks: only float round-off separates the simulator from the hand formula.
 TOL = 1e-12
 
 
 @dataclass(frozen=True)
-class Mix:
+class Mix(NoStateTable):
     """A constant mix, local to the tests (independent of strategies/)."""
 
+    depends_on_returns = False  # a class attribute (no annotation: not a field)
     name: str
     assets: tuple[str, ...]
     weights: tuple[float, ...]
@@ -32,9 +33,10 @@ class Mix:
 
 
 @dataclass(frozen=True)
-class AgeGlide:
+class AgeGlide(NoStateTable):
     """Equity share falls linearly from 90 % at 25 to 30 % at 65, flat after."""
 
+    depends_on_returns = False  # a class attribute (no annotation: not a field)
     name: str = "glide"
     assets: tuple[str, ...] = ("stocks", "bonds")
     rebalance: RebalanceRule = field(default_factory=RebalanceRule)

@@ -25,7 +25,7 @@ from backtest.plan import (
 )
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate, simulate_chunked
-from strategies.base import RebalanceRule, Schedule, SleeveBand
+from strategies.base import NoStateTable, RebalanceRule, Schedule, SleeveBand
 
 FLOWS = (
     "contributions",
@@ -41,7 +41,8 @@ FLOWS = (
 
 
 @dataclass(frozen=True)
-class _Mix:
+class _Mix(NoStateTable):
+    depends_on_returns = False  # a class attribute (no annotation: not a field)
     name: str
     assets: tuple[str, ...]
     w: tuple[float, ...]
@@ -134,10 +135,11 @@ def test_kernel_matches_numpy_reference(seed: int) -> None:
 
 
 @dataclass(frozen=True)
-class _DriftingMix:
+class _DriftingMix(NoStateTable):
     """Per-scenario, per-period targets whose rows sum to 1 only within the validator's
     tolerance, so no shortcut may assume exact weights or one shared target row."""
 
+    depends_on_returns = True  # differs by scenario (no annotation: not a field)
     name: str
     assets: tuple[str, ...]
     rebalance: RebalanceRule
@@ -311,11 +313,12 @@ def test_result_bytes_states_what_a_result_holds(engine: str) -> None:
 
 
 @dataclass(frozen=True)
-class _SharedGlide:
+class _SharedGlide(NoStateTable):
     """One target row for all scenarios that changes in steps (held flat for a few
     periods, then moved), so the kernel's copy of the shared row must follow each change
     and may skip only unchanged periods."""
 
+    depends_on_returns = False  # a class attribute (no annotation: not a field)
     name: str
     assets: tuple[str, ...]
     rebalance: RebalanceRule = field(default_factory=RebalanceRule)

@@ -37,6 +37,7 @@ PATHS = (
 class _Adaptive:
     """Test strategy: a fixed state table."""
 
+    depends_on_returns = True  # its weights follow wealth (no annotation: not a field)
     name: str
     assets: tuple[str, ...]
     table: StateTable

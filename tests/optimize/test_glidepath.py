@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.plan import ConstantReal, Contributions, FundedRatio, MoneyLasts, Plan
+from backtest.plan import (
+    ConstantReal,
+    Contributions,
+    FixedPercent,
+    FundedRatio,
+    GuytonKlinger,
+    MoneyLasts,
+    Plan,
+)
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate
 from optimize.glidepath import (
@@ -117,6 +125,25 @@ def test_rate_rule_success_ignores_accumulation_weights() -> None:
     _, grad = margins_and_gradients(_scenarios(), _plan(), _path())
     assert np.abs(grad[:, :40]).max() < 1e-12
     assert np.abs(grad[:, 40:]).max() > 1e-3
+
+
+def test_withdrawals_the_model_cannot_carry_are_left_out() -> None:
+    # The wealth model runs backtest.account on ConstantReal withdrawals only: another
+    # rule (and an RMD floor) leaves the balances as without withdrawals, not an error,
+    # and a FundedRatio goal, which reads the balance at retirement, takes any rule.
+    sc, w = _scenarios(60), _path()
+    bare = forward_model(sc, _plan(withdrawal=None), w).wealth_untruncated
+    for rule in (FixedPercent(), GuytonKlinger()):
+        fp = forward_model(sc, _plan(withdrawal=rule), w)
+        np.testing.assert_array_equal(fp.wealth_untruncated, bare)
+    floor = forward_model(sc, _plan(rmd_floor=True), w).wealth_untruncated
+    np.testing.assert_array_equal(floor, forward_model(sc, _plan(), w).wealth_untruncated)
+    assert (floor[:, -1] < bare[:, -1]).all()  # the ConstantReal withdrawals are paid
+    funded = FundedRatio(replacement_rate=0.5)
+    x_gk, g_gk = margins_and_gradients(sc, _plan(withdrawal=GuytonKlinger(), success=funded), w)
+    x, g = margins_and_gradients(sc, _plan(success=funded), w)
+    np.testing.assert_array_equal(x_gk, x)
+    np.testing.assert_array_equal(g_gk, g)
 
 
 def test_bpoe_hand_example_and_bound() -> None:
