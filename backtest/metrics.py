@@ -11,18 +11,33 @@ Conventions, everywhere in this module:
 * Drawdowns and CVaR are reported as **returns** (negative numbers: -0.35 = a 35 % loss).
 * Nominal or real is the caller's choice: pass real returns (see :func:`to_real`) and
   real T-bills to get real metrics. :func:`metrics_table` reports both.
+
+What a plan did for the member (success with its standard error, survival-weighted
+success, unpaid years, wealth percentiles) is defined once in :mod:`backtest.outcomes`
+and re-exported here, so ``from backtest.metrics import success_rate`` works too.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 import pandas as pd
 
 from backtest.errors import DataError
+from backtest.outcomes import WEALTH_PERCENTILES as WEALTH_PERCENTILES
+from backtest.outcomes import SuccessRate as SuccessRate
+from backtest.outcomes import alive_given_retirement as alive_given_retirement
+from backtest.outcomes import percentile_columns as percentile_columns
+from backtest.outcomes import ruin_ages as ruin_ages
+from backtest.outcomes import success_rate as success_rate
+from backtest.outcomes import survival_weighted_success as survival_weighted_success
+from backtest.outcomes import survivors_at as survivors_at
+from backtest.outcomes import unpaid_years as unpaid_years
+from backtest.outcomes import unpaid_years_from_ruin as unpaid_years_from_ruin
+from backtest.outcomes import wealth_percentiles as wealth_percentiles
 from backtest.types import FloatArray
 
 ArrayLike = FloatArray | pd.Series | pd.DataFrame | np.ndarray
@@ -68,6 +83,10 @@ def _check_ppy(periods_per_year: int) -> int:
 # --------------------------------------------------------------------------- conversions
 
 
+@overload
+def to_real(returns: pd.Series, inflation: pd.Series) -> pd.Series: ...
+@overload
+def to_real(returns: ArrayLike, inflation: ArrayLike) -> ArrayLike: ...
 def to_real(returns: ArrayLike, inflation: ArrayLike) -> ArrayLike:
     """Real returns from nominal returns and inflation of the same periods.
 
@@ -84,7 +103,7 @@ def growth_of_one(returns: ArrayLike) -> FloatArray:
     The value after period ``t``; the starting value 1 is not included.
     """
     r = _check(_arr(returns))
-    return np.cumprod(1.0 + r, axis=-1)
+    return (1.0 + r).cumprod(axis=-1)
 
 
 # --------------------------------------------------------------------------- return & risk
@@ -490,10 +509,10 @@ def metrics_table(
         r = frame[name]
         t_val = np.nan
         if to is not None and name in to.columns:
-            t_val = turnover_annual(to[name].reindex(r.index).fillna(0.0), ppy)
+            t_val = float(turnover_annual(to[name].reindex(r.index).fillna(0.0), ppy))
         f_val = np.nan
         if fr is not None and name in fr.columns:
-            f_val = fees_annual(fr[name].reindex(r.index).fillna(0.0), ppy)
+            f_val = float(fees_annual(fr[name].reindex(r.index).fillna(0.0), ppy))
         rows.append(_series_metrics(r, rf, ppy, t_val, f_val))
         index.append((str(name), "nominal"))
         if infl is not None:

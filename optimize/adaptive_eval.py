@@ -23,12 +23,13 @@ import numpy as np
 import pandas as pd
 
 from backtest.generators import block_bootstrap, historical_cohorts, parametric
+from backtest.outcomes import success_rate, survival_weighted_success
+from backtest.outcomes import unpaid_years as outcome_unpaid_years
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import SimulationResult, simulate
 from backtest.types import FloatArray
-from optimize.dynamic import ReturnModel, alive_at_start
-from optimize.glidepath import OptimizationError
+from optimize.dynamic import ReturnModel
 from strategies.base import Strategy
 
 
@@ -88,19 +89,31 @@ class SetEvaluation:
 
 def success_weights(result: SimulationResult, survival: FloatArray | None) -> FloatArray:
     """Per-scenario success (1/0), or, with one-year ``survival`` probabilities, the
-    probability of dying before the year of ruin (a ruin while dead does not count)."""
+    survival-weighted success of :func:`backtest.outcomes.survival_weighted_success`.
+
+    ``survival[t]`` is the probability of living through plan year ``t`` (from the start
+    age, one per year, as :func:`optimize.dynamic.solve_adaptive` takes it); only the
+    years from the retirement age on matter, since the weighting is conditional on being
+    alive at retirement.
+    """
     ruin = result.ruin_period
     if survival is None:
         return (ruin < 0).astype(np.float64)
-    alive = alive_at_start(survival, result.schedule.n_periods)
-    return np.where(ruin < 0, 1.0, 1.0 - alive[np.clip(ruin, 0, None)])
+    lx = np.concatenate([[1.0], np.cumprod(np.asarray(survival, dtype=np.float64))])
+    plan = result.plan
+    return survival_weighted_success(result.ruin_age, plan.retirement_age, lx, plan.start_age)
 
 
 def unpaid_years(result: SimulationResult) -> FloatArray:
-    """Years from the year of ruin to the end age (0 where the money lasts), (n,)."""
-    ruin = result.ruin_period
-    n_t = result.schedule.n_periods
-    return np.where(ruin >= 0, (n_t - ruin) / result.schedule.periods_per_year, 0.0)
+    """Years of spending need left unpaid to the end age, (n,).
+
+    :func:`backtest.outcomes.unpaid_years` of the withdrawals asked for and paid: a year
+    of ruin paid in part counts its unpaid share (real years of the need, every year to
+    the end age counted, not survival-weighted).
+    """
+    return outcome_unpaid_years(
+        result.withdrawals_wanted, result.withdrawals, result.schedule.periods_per_year
+    )
 
 
 def _equity_path(result: SimulationResult, equity_assets: Sequence[str]) -> FloatArray:
@@ -116,19 +129,6 @@ def _turnover(result: SimulationResult) -> float:
     return float(t.mean() * result.schedule.periods_per_year) if t.size else 0.0
 
 
-def check_state_hook(strategy: Strategy) -> None:
-    """Refuse to score a state-dependent strategy on a simulator without the hook that
-    reads its state table (it would silently hold the median-path weights instead)."""
-    import strategies.base as base
-
-    if hasattr(strategy, "state_table") and not hasattr(base, "StateTable"):
-        raise OptimizationError(
-            f"{strategy.name!r} sets its weights from the member's wealth, but this "
-            "simulator has no state-dependent weights (strategies.base.StateTable); update "
-            "glidelab"
-        )
-
-
 def evaluate_set(
     label: str,
     scenarios: Scenarios,
@@ -139,8 +139,6 @@ def evaluate_set(
     survival: FloatArray | None = None,
 ) -> SetEvaluation:
     """Simulate every strategy on ``scenarios``; the first one is the paired reference."""
-    for strat in strategies.values():
-        check_state_hook(strat)
     oks: dict[str, FloatArray] = {}
     rows: list[StrategyScore] = []
     ages: FloatArray = np.empty(0)
@@ -152,12 +150,13 @@ def evaluate_set(
         ref = next(iter(oks.values()))
         d = ref - ok
         n = ok.size
+        sr = success_rate(ok)
         lost = unpaid_years(res)[res.ruin_period >= 0]
         rows.append(
             StrategyScore(
                 name=name,
-                success=float(ok.mean()),
-                success_se=float(ok.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+                success=sr.rate,
+                success_se=sr.se if n > 1 else float("nan"),
                 diff=float(d.mean()),
                 diff_se=float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
                 median_terminal=float(np.median(res.terminal_wealth)),
@@ -228,7 +227,6 @@ __all__ = [
     "SetEvaluation",
     "StrategyScore",
     "block_length_sweep",
-    "check_state_hook",
     "evaluate_set",
     "promise_check",
     "scenario_sets",
@@ -256,6 +254,6 @@ def block_length_sweep(
     out: dict[float, tuple[float, float]] = {}
     for b in block_lengths:
         sc = block_bootstrap(history, list(assets), n_scenarios, n_t, block_length=b, rng=seed)
-        ok = (simulate(sc, plan, strategy).ruin_period < 0).astype(np.float64)
-        out[float(b)] = (float(ok.mean()), float(ok.std(ddof=1) / np.sqrt(ok.size)))
+        sr = success_rate(simulate(sc, plan, strategy).ruin_period < 0)
+        out[float(b)] = (sr.rate, sr.se)
     return out

@@ -7,9 +7,9 @@ cell, as the sleeve's value and its change against no sleeve:
 
 * ``success``: probability of success under the plan's definition;
 * ``success_sw`` (when a survival curve is given): survival-weighted success, the
-  probability that the money lasts as long as the member lives, ``1 - S(ruin age)`` per
-  scenario with ``S`` the survival from the retirement age (1 if never ruined), the
-  definition of ``backtest.population``;
+  probability that the money lasts as long as the member lives given alive at
+  retirement, ``1 - S(ruin age) / S(retirement age)`` per scenario (1 if never ruined),
+  the one definition of :func:`backtest.outcomes.survival_weighted_success`;
 * ``median_terminal``: median real terminal wealth (USD of the start date);
 * ``es_retirement``: expected shortfall of real wealth at retirement, the mean of its
   worst ``1 - ES_LEVEL`` share of scenarios (USD; higher is better; at the end age the
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtest import outcomes as outcome_metrics
 from backtest.crypto.assumptions import BtcAssumption, CrnDraws, Shocks
 from backtest.errors import DataError
 from backtest.metrics import max_drawdown
@@ -75,7 +76,8 @@ class Outcome:
     costs
         Total trading costs over the plan, real USD (None from the summary pass).
     survival_success
-        ``1 - S(ruin age)``, or 1 where the money lasted (None without a survival curve).
+        Survival-weighted success (:func:`survival_weighted_success`), None without a
+        survival curve.
     """
 
     success: BoolArray
@@ -115,18 +117,19 @@ def target_mix_returns(scenarios: Scenarios, plan: Plan, strategy: Strategy) -> 
 def survival_weighted_success(
     ruin_period: IntArray, plan: Plan, periods_per_year: int, survival: FloatArray
 ) -> FloatArray:
-    """``1 - S(ruin age)`` per scenario, 1 where the money lasted.
+    """Per-scenario survival-weighted success: :func:`backtest.outcomes.survival_weighted_success`.
 
-    ``survival[k]`` is the probability of being alive at ``retirement_age + k`` years
-    (whole years, ``survival[0] = 1``) given alive at retirement, e.g. from
-    ``backtest.mortality.survival_curve``; ruin ages are floored to whole years after
-    retirement, and ages beyond the curve read its last value.
+    ``survival[k]`` is the probability of being alive at ``floor(retirement_age) + k``
+    years (whole years) given alive at that age, e.g. from
+    ``backtest.mortality.survival_curve``; ruin ages (monthly ones too) read it linearly
+    between whole ages, and ages beyond the curve read its last value.
     """
-    s = np.asarray(survival, dtype=np.float64)
-    r = np.asarray(ruin_period)
-    age = plan.start_age + np.maximum(r, 0) / periods_per_year
-    k = np.clip(np.floor(age - plan.retirement_age + 1e-9).astype(np.int64), 0, s.size - 1)
-    return np.where(r >= 0, 1.0 - s[k], 1.0)
+    return outcome_metrics.survival_weighted_success(
+        outcome_metrics.ruin_ages(ruin_period, plan.start_age, periods_per_year),
+        plan.retirement_age,
+        survival,
+        math.floor(plan.retirement_age),
+    )
 
 
 def summary_outcome(

@@ -304,5 +304,7 @@ def test_survival_weighted_success_by_hand():
     ruin = np.array([-1, 15, 10, 40])  # never; age 70; age 65; age 95 (beyond: last value)
     got = survival_weighted_success(ruin, plan, 1, s)
     np.testing.assert_allclose(got, [1.0, 1 - s[5], 1 - s[0], 1 - s[30]])
-    # Monthly: period 186 starts at 55 + 15.5 years, floored to 70.
-    np.testing.assert_allclose(survival_weighted_success(np.array([186]), plan, 12, s), 1 - s[5])
+    # Monthly: period 186 starts at 55 + 15.5 years = 70.5, halfway between S(70) and S(71).
+    np.testing.assert_allclose(
+        survival_weighted_success(np.array([186]), plan, 12, s), 1 - (s[5] + s[6]) / 2
+    )
