@@ -22,7 +22,7 @@ __all__ = ["TearsheetBook", "TearsheetData", "write_tearsheet"]
 
 def __getattr__(name: str) -> Any:
     if name == "write_tearsheet":
-        from backtest.report.tearsheet import write_tearsheet
+        from backtest.report.tearsheet import write_tearsheet  # lazy: heavy (matplotlib)
 
         return write_tearsheet
     raise AttributeError(f"module 'backtest.report' has no attribute {name!r}")

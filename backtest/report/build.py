@@ -1,17 +1,27 @@
-"""Compute a tear sheet's numbers from strategies, history, a plan and scenarios.
+"""Compute a tear sheet's numbers from a page's typed inputs.
 
-:func:`build_tearsheet_data` is the one place where the report's numbers are made; the
-renderers only draw them. Every section is optional and appears only when its inputs are
-given: a history gives the metrics table, growth, drawdown, rolling and annual charts;
-``plan`` + ``scenarios`` the Monte Carlo fan chart (and the funded-ratio distribution
-when the plan's success is a ``FundedRatio``); ``cohorts`` the historical-cohort chart;
-``withdrawal_rates`` the success heatmap; ``sleeves`` the crypto-sleeve chart.
+A page is described by one :class:`TearsheetInputs`: the strategies shown side by side
+and three optional groups, each of which adds its sections when it is given:
+
+* :class:`HistoryInputs` (a historical path and how each strategy is run on it as a fund):
+  the metrics table, growth, drawdown, rolling and calendar-year charts;
+* :class:`MemberInputs` (a plan and the scenarios she is simulated on): the glide paths on
+  the plan's own ages, the Monte Carlo fan chart (and the funded-ratio distribution when
+  the plan's success is a ``FundedRatio`` or a pension target is given), the
+  historical-cohort chart and the success heatmap;
+* :class:`SleeveInputs`: the crypto-sleeve chart.
+
+:func:`build_tearsheet_data` turns them into the page's data model,
+:class:`~backtest.report.model.TearsheetData`: the one place where the report's numbers
+are made; the renderers only draw them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -19,11 +29,13 @@ import pandas as pd
 from backtest.errors import DataError
 from backtest.historical import HistoricalBacktest, backtest_history, riskfree_series
 from backtest.metrics import (
+    WEALTH_PERCENTILES,
     calendar_year_returns,
     drawdowns,
     max_drawdown,
     metrics_table,
     sharpe_ratio,
+    wealth_percentiles,
 )
 from backtest.plan import ConstantReal, FundedRatio, MoneyLasts, Plan
 from backtest.report.describe import describe_plan
@@ -41,7 +53,198 @@ from backtest.simulate import funded_ratio, simulate
 from strategies.base import Schedule, Strategy
 
 #: Percentile levels of the fan chart.
-FAN_PERCENTILES: tuple[int, ...] = (5, 25, 50, 75, 95)
+FAN_PERCENTILES: tuple[int, ...] = WEALTH_PERCENTILES
+
+#: One settings row of a page: (label, value), both display text.
+Setting = tuple[str, str]
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, eq=False)
+class HistoryInputs:
+    """A historical path and how each strategy is run on it as a fund (no flows).
+
+    Attributes
+    ----------
+    returns
+        Decimal nominal returns per period indexed by period-end dates, holding every
+        strategy's assets plus ``riskfree_column`` (T-bills) and ``inflation_column`` (CPI),
+        over one common period.
+    retirement_age, retirement_year
+        Target-date vintages retire at this age (years) in this calendar year (default:
+        chosen by ``backtest.historical.backtest_history``).
+    expense_ratio
+        Fund fees, decimal a year of the balance.
+    transaction_cost_bps
+        Trading cost, basis points of the value traded.
+    riskfree_column, inflation_column
+        Names of the T-bill and CPI columns of ``returns``.
+    """
+
+    returns: pd.DataFrame
+    retirement_age: float = 65.0
+    retirement_year: float | None = None
+    expense_ratio: float = 0.0
+    transaction_cost_bps: float = 0.0
+    riskfree_column: str = "tbills"
+    inflation_column: str = "cpi"
+
+    @classmethod
+    def for_plan(cls, returns: pd.DataFrame, plan: Plan) -> HistoryInputs:
+        """The fund a member of ``plan`` holds: her retirement age, fees and trading cost."""
+        return cls(
+            returns,
+            retirement_age=plan.retirement_age,
+            expense_ratio=plan.expense_ratio,
+            transaction_cost_bps=plan.transaction_cost_bps,
+        )
+
+    def backtest(self, strategy: Strategy) -> HistoricalBacktest:
+        """``strategy`` run as a fund over ``returns`` on these terms."""
+        return backtest_history(
+            self.returns,
+            strategy,
+            retirement_age=self.retirement_age,
+            retirement_year=self.retirement_year,
+            expense_ratio=self.expense_ratio,
+            transaction_cost_bps=self.transaction_cost_bps,
+            inflation_column=self.inflation_column,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class MemberInputs:
+    """A member (plan) and the scenarios the page simulates her on.
+
+    Attributes
+    ----------
+    plan
+        The member: glide paths are drawn on her period ages (``start_age`` to
+        ``end_age``, ``periods_per_year`` a year), the fan chart and funded ratios are
+        simulated with her on ``scenarios``.
+    periods_per_year
+        The study's frequency: 1 (annual) or 12 (monthly); every scenario set given must
+        have it.
+    scenarios
+        Monte Carlo scenarios (fan chart, funded ratios, sleeve success).
+    cohorts, cohort_plan
+        Historical cohorts (``backtest.generators.historical_cohorts``) and the plan run on
+        them (default ``plan``): terminal wealth and success by start year.
+    pension_target
+        A defined-benefit style target for the funded-ratio chart when ``plan.success`` is
+        not itself a ``FundedRatio``: the ratio only needs each scenario's balance at
+        retirement, so nothing is simulated twice.
+    withdrawal_rates, mixes
+        Initial withdrawal rates (decimal a year of the balance at retirement, held
+        constant in real terms) and mixes (label -> strategy; default the page's
+        strategies) of the success heatmap, run with ``cohort_plan`` (else ``plan``) on
+        ``cohorts`` (else ``scenarios``).
+    """
+
+    plan: Plan
+    periods_per_year: int = 1
+    scenarios: Scenarios | None = None
+    cohorts: Scenarios | None = None
+    cohort_plan: Plan | None = None
+    pension_target: FundedRatio | None = None
+    withdrawal_rates: tuple[float, ...] = ()
+    mixes: Mapping[str, Strategy] | None = None
+
+    def __post_init__(self) -> None:
+        if self.periods_per_year not in (1, 12):
+            raise DataError(
+                f"MemberInputs.periods_per_year={self.periods_per_year!r}: use 1 (annual) or "
+                "12 (monthly), the study's frequency"
+            )
+        for name in ("scenarios", "cohorts"):
+            scen = getattr(self, name)
+            if scen is not None and scen.periods_per_year != self.periods_per_year:
+                raise DataError(
+                    f"MemberInputs.{name} has {scen.periods_per_year} periods a year but the "
+                    f"page is for {self.periods_per_year}; give scenarios of the study's "
+                    "frequency"
+                )
+        object.__setattr__(self, "withdrawal_rates", tuple(float(r) for r in self.withdrawal_rates))
+
+    @property
+    def grid_plan(self) -> Plan:
+        """The plan the cohorts and the success heatmap use."""
+        return self.cohort_plan if self.cohort_plan is not None else self.plan
+
+
+@dataclass(frozen=True, eq=False)
+class SleeveInputs:
+    """Crypto sleeves: size (decimal weight) -> strategy, the base mix at size 0.
+
+    Sharpe ratio and maximum drawdown come from ``history`` (default: the page's), success
+    from ``scenarios`` with the page's plan when they hold the sleeve's assets (else NaN).
+    """
+
+    strategies: Mapping[float, Strategy]
+    history: HistoryInputs | None = None
+    scenarios: Scenarios | None = None
+
+
+@dataclass(frozen=True)
+class PageText:
+    """A page's words: headline, settings rows, footnotes, the seed and its key.
+
+    ``key`` is the page's short name in a :class:`~backtest.report.model.TearsheetBook`
+    (the plan's name); ``seed`` is added to the settings when given.
+    """
+
+    title: str = "Strategy tear sheet"
+    subtitle: str = ""
+    settings: tuple[Setting, ...] = ()
+    notes: tuple[str, ...] = ()
+    seed: int | None = None
+    key: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class TearsheetInputs:
+    """Everything one tear-sheet page is made from; a ``None`` group leaves its sections out.
+
+    Attributes
+    ----------
+    strategies
+        The strategies shown side by side (``strategies.base.Strategy``), unique names.
+    history, member, sleeves
+        See :class:`HistoryInputs`, :class:`MemberInputs`, :class:`SleeveInputs`.
+    text
+        Headline, settings, notes, seed and key (:class:`PageText`).
+    """
+
+    strategies: tuple[Strategy, ...]
+    history: HistoryInputs | None = None
+    member: MemberInputs | None = None
+    sleeves: SleeveInputs | None = None
+    text: PageText = field(default_factory=PageText)
+
+    def __post_init__(self) -> None:
+        strategies = tuple(self.strategies)
+        if not strategies:
+            raise DataError("TearsheetInputs needs at least one strategy to show")
+        names = [s.name for s in strategies]
+        if len(set(names)) != len(names):
+            raise DataError(
+                f"strategy names must be unique in a tear sheet; got {names}: rename the "
+                "duplicates (e.g. dataclasses.replace(strategy, name=...))"
+            )
+        object.__setattr__(self, "strategies", strategies)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Some fields of a page, with the settings rows and notes that explain them."""
+
+    fields: Mapping[str, object] = field(default_factory=dict)
+    settings: tuple[Setting, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def _start_date(index: pd.DatetimeIndex, ppy: int) -> pd.Timestamp:
@@ -54,6 +257,17 @@ def _with_start(frame: pd.DataFrame, start: pd.Timestamp, value: float) -> pd.Da
     out = pd.concat([head, frame])
     out.index = pd.DatetimeIndex(out.index, name=frame.index.name)
     return out
+
+
+def _covers(scen: Scenarios, strategy: Strategy) -> bool:
+    return all(a in scen.assets for a in strategy.assets)
+
+
+def _retirement_plan(plan: Plan, rate: float) -> Plan:
+    timing = plan.withdrawal.timing if plan.withdrawal is not None else "start"
+    return dataclasses.replace(
+        plan, withdrawal=ConstantReal(rate=rate, timing=timing), success=MoneyLasts()
+    )
 
 
 def rolling_windows(frequency: str) -> dict[str, int]:
@@ -72,23 +286,32 @@ def rolling_stats(
     Return: ``exp(sum log(1 + r) * ppy / window) - 1``; volatility:
     ``std(r, ddof=1) * sqrt(ppy)``. NaN until a full window is available.
     """
-    logs = np.log1p(returns).rolling(window, min_periods=window).sum()
-    ret = np.expm1(logs * periods_per_year / window)
+    # numpy's stubs type a ufunc of a DataFrame as an ndarray; pandas returns a DataFrame.
+    logs = cast(pd.DataFrame, np.log1p(returns)).rolling(window, min_periods=window).sum()
+    ret = cast(pd.DataFrame, np.expm1(logs * periods_per_year / window))
     vol = returns.rolling(window, min_periods=window).std(ddof=1) * np.sqrt(periods_per_year)
     return ret, vol
 
 
-def glide_path_of(
-    strategy: Strategy, retirement_age: float, ages: tuple[float, float] = (25.0, 95.0)
-) -> GlidePathData | None:
-    """Target weights by age (yearly) when they depend on age only; else ``None``.
+def plan_schedule(plan: Plan, periods_per_year: int) -> Schedule:
+    """The plan's periods: ages (years) at the start of each period from ``start_age`` to
+    ``end_age``, ``periods_per_year`` a year; the schedule ``backtest.simulate`` uses."""
+    return Schedule.from_ages(plan.start_age, plan.end_age, plan.retirement_age, periods_per_year)
 
-    Strategies whose weights react to returns (volatility targets) or never change (fixed
-    mixes) have no glide path to draw.
+
+def glide_path_of(
+    strategy: Strategy, plan: Plan, periods_per_year: int = 1
+) -> GlidePathData | None:
+    """Target weights on the plan's own period ages when they depend on age only; else ``None``.
+
+    Rows are the ages at the start of each of the plan's periods (:func:`plan_schedule`),
+    so the chart spans the member's ages, ``start_age`` to ``end_age``. Strategies whose
+    weights react to returns (volatility targets) or do not change over the plan (fixed
+    mixes, or a target-date path already flat at these ages) have no glide path to draw.
     """
-    if getattr(strategy, "depends_on_returns", False):
+    if strategy.depends_on_returns:
         return None
-    sched = Schedule.from_ages(ages[0], ages[1], retirement_age, 1)
+    sched = plan_schedule(plan, periods_per_year)
     zeros = np.zeros((1, sched.n_periods, len(strategy.assets)))
     try:
         w = np.asarray(strategy.target_weights(sched, zeros), dtype=np.float64)
@@ -101,276 +324,240 @@ def glide_path_of(
         return None
     frame = pd.DataFrame(w, index=pd.Index(sched.age_start, name="age"), columns=strategy.assets)
     frame = frame.loc[:, (frame > 1e-12).any()]
-    return GlidePathData(strategy.name, frame, float(retirement_age))
+    return GlidePathData(strategy.name, frame, float(plan.retirement_age), float(plan.end_age))
 
 
-def _covers(scen: Scenarios, strategy: Strategy) -> bool:
-    return all(a in scen.assets for a in strategy.assets)
+# --------------------------------------------------------------------------- sections
 
 
-def _retirement_plan(plan: Plan, rate: float) -> Plan:
-    timing = plan.withdrawal.timing if plan.withdrawal is not None else "start"
-    return dataclasses.replace(
-        plan, withdrawal=ConstantReal(rate=rate, timing=timing), success=MoneyLasts()
+def _historical(strategies: tuple[Strategy, ...], hist: HistoryInputs) -> _Part:
+    """Metrics, growth, drawdown, rolling and calendar-year returns of each strategy's fund."""
+    runs = {s.name: hist.backtest(s) for s in strategies}
+    first = next(iter(runs.values()))
+    ppy = first.periods_per_year
+    nominal = pd.DataFrame({n: r.returns_nominal for n, r in runs.items()})
+    real = pd.DataFrame({n: r.returns_real for n, r in runs.items()})
+    rf = riskfree_series(hist.returns, hist.riskfree_column)
+    metrics = metrics_table(
+        nominal,
+        rf,
+        first.inflation,
+        ppy,
+        turnover={n: r.turnover for n, r in runs.items()},
+        fee_rate={n: r.fee_rate for n, r in runs.items()},
+    )
+    start = _start_date(cast(pd.DatetimeIndex, nominal.index), ppy)
+    dd = pd.DataFrame(drawdowns(nominal).T, index=nominal.index, columns=nominal.columns)
+    rr, rv = {}, {}
+    for label, window in rolling_windows(first.frequency).items():
+        if len(nominal) >= window + 1:
+            rr[label], rv[label] = rolling_stats(nominal, window, ppy)
+    fields = {
+        "frequency": first.frequency,
+        "metrics": metrics,
+        "growth": _with_start((1 + nominal).cumprod(), start, 1.0),
+        "growth_real": _with_start((1 + real).cumprod(), start, 1.0),
+        "drawdown": _with_start(dd, start, 0.0),
+        "rolling_return": rr,
+        "rolling_volatility": rv,
+        "annual_returns": calendar_year_returns(nominal, ppy),
+    }
+    return _Part(fields, _historical_settings(hist, cast(pd.DatetimeIndex, nominal.index), first))
+
+
+def _historical_settings(
+    hist: HistoryInputs, index: pd.DatetimeIndex, first: HistoricalBacktest
+) -> tuple[Setting, ...]:
+    span = f"{index[0]:%b %Y} \u2013 {index[-1]:%b %Y}"
+    return (
+        ("Historical period", f"{span}, {len(index)} {first.frequency} periods"),
+        (
+            "Historical backtest",
+            f"each strategy run as a fund from $1, fees {hist.expense_ratio:.2%}/yr, trading "
+            f"cost {hist.transaction_cost_bps:g} bps; target-date vintages retire at "
+            f"{hist.retirement_age:g} in {first.retirement_year:.0f}",
+        ),
+        ("Risk-free rate", f"T-bills ({hist.riskfree_column}); inflation: {hist.inflation_column}"),
     )
 
 
-def build_tearsheet_data(
-    strategies: Sequence[Strategy],
-    history: pd.DataFrame | None,
-    *,
-    plan: Plan | None = None,
-    scenarios: Scenarios | None = None,
-    cohorts: Scenarios | None = None,
-    cohort_plan: Plan | None = None,
-    withdrawal_rates: Sequence[float] = (),
-    mixes: Mapping[str, Strategy] | None = None,
-    sleeves: Mapping[float, Strategy] | None = None,
-    sleeve_history: pd.DataFrame | None = None,
-    sleeve_scenarios: Scenarios | None = None,
-    pension_target: FundedRatio | None = None,
-    title: str = "Strategy tear sheet",
-    subtitle: str = "",
-    settings: Mapping[str, str] | Sequence[tuple[str, str]] = (),
-    seed: int | None = None,
-    retirement_age: float | None = None,
-    retirement_year: float | None = None,
-    expense_ratio: float = 0.0,
-    transaction_cost_bps: float = 0.0,
-    riskfree_column: str = "tbills",
-    inflation_column: str = "cpi",
-    notes: Sequence[str] = (),
-    key: str = "",
-) -> TearsheetData:
-    """Compute every number of a tear sheet.
+def _glide_paths(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Part:
+    """Each strategy's target weights on the member's own ages (age-only paths)."""
+    glides = [
+        g
+        for s in strategies
+        if (g := glide_path_of(s, member.plan, member.periods_per_year)) is not None
+    ]
+    return _Part({"glide_paths": tuple(glides)})
+
+
+def _monte_carlo(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Part:
+    """Fan chart of wealth percentiles by age and, with a target, funded ratios."""
+    plan, scenarios = member.plan, member.scenarios
+    settings: tuple[Setting, ...] = (("Plan", describe_plan(plan)),)
+    if scenarios is None:
+        return _Part(settings=settings)
+    settings += (("Scenarios", scenarios.description or f"{scenarios.n_scenarios} scenarios"),)
+    target = plan.success if isinstance(plan.success, FundedRatio) else member.pension_target
+    target_plan = dataclasses.replace(plan, success=target) if target is not None else None
+    fans, ratios, notes = [], {}, []
+    for s in strategies:
+        if not _covers(scenarios, s):
+            notes.append(f"{s.name}: not simulated (scenarios lack {s.assets}).")
+            continue
+        res = simulate(scenarios, plan, s)
+        ages = np.append(res.schedule.age_start, plan.end_age)
+        pct = wealth_percentiles(res.wealth, FAN_PERCENTILES).T
+        frame = pd.DataFrame(pct, index=pd.Index(ages, name="age"), columns=list(FAN_PERCENTILES))
+        fans.append(FanData(s.name, frame, plan.retirement_age, res.success_rate))
+        if target_plan is not None:
+            ratios[s.name] = funded_ratio(target_plan, res.wealth_at_retirement)
+    fields: dict[str, object] = {"fans": tuple(fans)}
+    if target is not None and ratios:
+        fields["funded_ratios"] = FundedRatioData(ratios, target.threshold)
+    return _Part(fields, settings, tuple(notes))
+
+
+def _cohorts(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Part:
+    """Terminal wealth and success of each historical cohort (start year)."""
+    cohorts = member.cohorts
+    if cohorts is None:
+        return _Part()
+    labels = list(cohorts.labels or [str(i) for i in range(cohorts.n_scenarios)])
+    tw, ok = {}, {}
+    for s in strategies:
+        if _covers(cohorts, s):
+            res = simulate(cohorts, member.grid_plan, s)
+            tw[s.name], ok[s.name] = res.terminal_wealth, res.success
+    if not tw:
+        return _Part()
+    data = CohortData(
+        pd.DataFrame(tw, index=labels), pd.DataFrame(ok, index=labels), cohorts.description
+    )
+    settings: tuple[Setting, ...] = (
+        ("Cohorts", cohorts.description or f"{cohorts.n_scenarios} cohorts"),
+    )
+    if member.cohort_plan is not None:
+        settings += (("Cohort plan", describe_plan(member.cohort_plan)),)
+    return _Part({"cohorts": data}, settings)
+
+
+def _success_grid(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Part:
+    """Success probability by mix and initial withdrawal rate (constant real withdrawals)."""
+    scen = member.cohorts if member.cohorts is not None else member.scenarios
+    if not member.withdrawal_rates or scen is None:
+        return _Part()
+    plan = member.grid_plan
+    mixes = dict(member.mixes) if member.mixes is not None else {s.name: s for s in strategies}
+    rows = {
+        label: [
+            simulate(scen, _retirement_plan(plan, r), s).success_rate
+            for r in member.withdrawal_rates
+        ]
+        for label, s in mixes.items()
+        if _covers(scen, s)
+    }
+    if not rows:
+        return _Part()
+    probs = pd.DataFrame(rows, index=list(member.withdrawal_rates)).T
+    which = "historical cohorts" if member.cohorts is not None else "Monte Carlo scenarios"
+    desc = (
+        f"{scen.n_scenarios} {which}, withdrawals constant in real terms from age "
+        f"{plan.retirement_age:g} to {plan.end_age:g}"
+    )
+    return _Part({"success_grid": SuccessGrid(probs, desc)})
+
+
+def _sleeve_row(
+    strategy: Strategy, hist: HistoryInputs | None, scen: Scenarios | None, plan: Plan | None
+) -> dict[str, float]:
+    """Sharpe ratio and maximum drawdown on ``hist``, success on ``scen`` (NaN when absent)."""
+    row = {"sharpe": np.nan, "max_drawdown": np.nan, "success": np.nan}
+    if hist is not None:
+        bt = hist.backtest(strategy)
+        rf = riskfree_series(hist.returns, hist.riskfree_column)
+        rf = rf.reindex(bt.returns_nominal.index)
+        row["sharpe"] = float(sharpe_ratio(bt.returns_nominal, rf.to_numpy(), bt.periods_per_year))
+        row["max_drawdown"] = float(max_drawdown(bt.returns_nominal))
+    if scen is not None and plan is not None and _covers(scen, strategy):
+        row["success"] = simulate(scen, plan, strategy).success_rate
+    return row
+
+
+def _sleeves(sleeves: SleeveInputs, page_history: HistoryInputs | None, plan: Plan | None) -> _Part:
+    """Sharpe ratio, maximum drawdown and success by sleeve size."""
+    hist = sleeves.history if sleeves.history is not None else page_history
+    rows: dict[float, dict[str, float]] = {}
+    base_name = ""
+    for size, s in sorted(sleeves.strategies.items()):
+        rows[float(size)] = _sleeve_row(s, hist, sleeves.scenarios, plan)
+        base = getattr(s, "base", None)
+        base_name = getattr(base, "name", base_name) if base is not None else base_name
+    period = ""
+    if hist is not None:
+        period = f"{hist.returns.index[0]:%b %Y}\u2013{hist.returns.index[-1]:%b %Y}"
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    return _Part({"sleeve": SleeveData(table, base_name, period)})
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def build_tearsheet_data(inputs: TearsheetInputs) -> TearsheetData:
+    """Compute every number of one tear-sheet page from its typed inputs.
+
+    Each group of ``inputs`` adds its sections (see the module docstring); the page's
+    settings list the text's own rows, then what each section was computed from, then the
+    seed; its notes are the text's, then any strategy a scenario set could not simulate.
 
     Parameters
     ----------
-    strategies
-        The strategies shown side by side (``strategies.base.Strategy``).
-    history
-        Decimal nominal returns per period indexed by period-end dates, holding every
-        strategy's assets plus ``riskfree_column`` (T-bills) and ``inflation_column`` (CPI),
-        over one common period; ``None`` leaves out the historical sections.
-    plan, scenarios
-        The member and Monte Carlo scenarios: fan chart (and funded ratios when
-        ``plan.success`` is a ``FundedRatio``).
-    cohorts, cohort_plan
-        Historical cohorts (``backtest.generators.historical_cohorts``) and the plan run on
-        them (default ``plan``): terminal wealth and success by start year.
-    withdrawal_rates, mixes
-        Initial withdrawal rates (decimal a year of the balance at retirement, held
-        constant in real terms) and mixes (default: ``strategies``) for the success
-        heatmap, run with ``cohort_plan`` (else ``plan``) on ``cohorts`` (else
-        ``scenarios``).
-    sleeves, sleeve_history, sleeve_scenarios
-        Crypto sleeve size (decimal) -> strategy; Sharpe and maximum drawdown come from
-        ``sleeve_history`` (default ``history``), success from ``sleeve_scenarios`` when it
-        holds the crypto asset (else NaN).
-    pension_target
-        A defined-benefit style target (``backtest.plan.FundedRatio``) for the funded-ratio
-        chart when ``plan.success`` is not itself a ``FundedRatio``: the ratio only needs
-        each scenario's balance at retirement, so nothing is simulated twice.
-    title, subtitle, settings, seed, notes
-        Report text; ``seed`` and the plan and scenario descriptions are added to the
-        settings.
-    key
-        The page's short name in a :class:`~backtest.report.model.TearsheetBook` (the
-        plan's name).
-    retirement_age, retirement_year, expense_ratio, transaction_cost_bps
-        For the historical backtests (``backtest.historical.backtest_history``); the
-        retirement age defaults to the plan's, else 65.
+    inputs
+        The strategies, the history, the member and her scenarios, the sleeves and the
+        page's text (:class:`TearsheetInputs`).
 
     Returns
     -------
     TearsheetData
+        The page's data model, drawn by :mod:`backtest.report.charts` and the renderers.
     """
-    if not strategies:
-        raise DataError("build_tearsheet_data needs at least one strategy")
-    names = [s.name for s in strategies]
-    if len(set(names)) != len(names):
-        raise DataError(f"strategy names must be unique in a tear sheet; got {names}")
-    ret_age = (
-        retirement_age
-        if retirement_age is not None
-        else (plan.retirement_age if plan is not None else 65.0)
-    )
-    info: list[tuple[str, str]] = list(
-        settings.items() if isinstance(settings, Mapping) else settings
-    )
-    fields: dict[str, object] = {}
-    out_notes = list(notes)
-    frequency = "annual"
-
-    # ---- historical backtests
-    if history is not None:
-        runs: dict[str, HistoricalBacktest] = {
-            s.name: backtest_history(
-                history,
-                s,
-                retirement_age=ret_age,
-                retirement_year=retirement_year,
-                expense_ratio=expense_ratio,
-                transaction_cost_bps=transaction_cost_bps,
-                inflation_column=inflation_column,
-            )
-            for s in strategies
-        }
-        first = next(iter(runs.values()))
-        frequency = first.frequency
-        ppy = first.periods_per_year
-        nominal = pd.DataFrame({n: r.returns_nominal for n, r in runs.items()})
-        real = pd.DataFrame({n: r.returns_real for n, r in runs.items()})
-        rf = riskfree_series(history, riskfree_column)
-        fields["metrics"] = metrics_table(
-            nominal,
-            rf,
-            first.inflation,
-            ppy,
-            turnover={n: r.turnover for n, r in runs.items()},
-            fee_rate={n: r.fee_rate for n, r in runs.items()},
-        )
-        start = _start_date(nominal.index, ppy)
-        fields["growth"] = _with_start((1 + nominal).cumprod(), start, 1.0)
-        fields["growth_real"] = _with_start((1 + real).cumprod(), start, 1.0)
-        fields["drawdown"] = _with_start(
-            pd.DataFrame(drawdowns(nominal).T, index=nominal.index, columns=nominal.columns),
-            start,
-            0.0,
-        )
-        rr, rv = {}, {}
-        for label, window in rolling_windows(frequency).items():
-            if len(nominal) >= window + 1:
-                rr[label], rv[label] = rolling_stats(nominal, window, ppy)
-        fields["rolling_return"], fields["rolling_volatility"] = rr, rv
-        fields["annual_returns"] = calendar_year_returns(nominal, ppy)
-        span = f"{nominal.index[0]:%b %Y} \u2013 {nominal.index[-1]:%b %Y}"
-        info.append(("Historical period", f"{span}, {len(nominal)} {frequency} periods"))
-        info.append(
-            (
-                "Historical backtest",
-                f"each strategy run as a fund from $1, fees "
-                f"{expense_ratio:.2%}/yr, trading cost {transaction_cost_bps:g} bps; target-date "
-                f"vintages retire at {ret_age:g} in {first.retirement_year:.0f}",
-            )
-        )
-        info.append(
-            ("Risk-free rate", f"T-bills ({riskfree_column}); inflation: {inflation_column}")
-        )
-
-    # ---- glide paths
-    glides = [g for s in strategies if (g := glide_path_of(s, ret_age)) is not None]
-    fields["glide_paths"] = tuple(glides)
-
-    # ---- Monte Carlo
-    if plan is not None:
-        info.append(("Plan", describe_plan(plan)))
-    if plan is not None and scenarios is not None:
-        info.append(("Scenarios", scenarios.description or f"{scenarios.n_scenarios} scenarios"))
-        fans, ratios = [], {}
-        target = plan.success if isinstance(plan.success, FundedRatio) else pension_target
-        target_plan = dataclasses.replace(plan, success=target) if target is not None else None
-        for s in strategies:
-            if not _covers(scenarios, s):
-                out_notes.append(f"{s.name}: not simulated (scenarios lack {s.assets}).")
-                continue
-            res = simulate(scenarios, plan, s)
-            ages = np.append(res.schedule.age_start, plan.end_age)
-            pct = np.percentile(res.wealth, FAN_PERCENTILES, axis=0).T
-            frame = pd.DataFrame(
-                pct, index=pd.Index(ages, name="age"), columns=list(FAN_PERCENTILES)
-            )
-            fans.append(FanData(s.name, frame, plan.retirement_age, res.success_rate))
-            if target_plan is not None:
-                ratios[s.name] = funded_ratio(target_plan, res.wealth_at_retirement)
-        fields["fans"] = tuple(fans)
-        if ratios:
-            assert target is not None
-            fields["funded_ratios"] = FundedRatioData(ratios, target.threshold)
-
-    # ---- historical cohorts
-    c_plan = cohort_plan if cohort_plan is not None else plan
-    if c_plan is not None and cohorts is not None:
-        tw, ok = {}, {}
-        labels = list(cohorts.labels or [str(i) for i in range(cohorts.n_scenarios)])
-        for s in strategies:
-            if not _covers(cohorts, s):
-                continue
-            res = simulate(cohorts, c_plan, s)
-            tw[s.name] = res.terminal_wealth
-            ok[s.name] = res.success
-        if tw:
-            fields["cohorts"] = CohortData(
-                pd.DataFrame(tw, index=labels),
-                pd.DataFrame(ok, index=labels),
-                cohorts.description,
-            )
-            info.append(("Cohorts", cohorts.description or f"{cohorts.n_scenarios} cohorts"))
-            if cohort_plan is not None:
-                info.append(("Cohort plan", describe_plan(cohort_plan)))
-
-    # ---- success heatmap
-    grid_scen = cohorts if cohorts is not None else scenarios
-    if withdrawal_rates and c_plan is not None and grid_scen is not None:
-        mix_map = dict(mixes) if mixes is not None else {s.name: s for s in strategies}
-        rows = {}
-        for label, s in mix_map.items():
-            if not _covers(grid_scen, s):
-                continue
-            rows[label] = [
-                simulate(grid_scen, _retirement_plan(c_plan, float(r)), s).success_rate
-                for r in withdrawal_rates
-            ]
-        if rows:
-            probs = pd.DataFrame(rows, index=[float(r) for r in withdrawal_rates]).T
-            which = "historical cohorts" if cohorts is not None else "Monte Carlo scenarios"
-            desc = (
-                f"{grid_scen.n_scenarios} {which}, withdrawals constant in real terms from age "
-                f"{c_plan.retirement_age:g} to {c_plan.end_age:g}"
-            )
-            fields["success_grid"] = SuccessGrid(probs, desc)
-
-    # ---- crypto sleeve sweep
-    if sleeves:
-        sh = sleeve_history if sleeve_history is not None else history
-        rows_s: dict[float, dict[str, float]] = {}
-        period = ""
-        base_name = ""
-        for size, s in sorted(sleeves.items()):
-            row = {"sharpe": np.nan, "max_drawdown": np.nan, "success": np.nan}
-            if sh is not None:
-                bt = backtest_history(
-                    sh,
-                    s,
-                    retirement_age=ret_age,
-                    expense_ratio=expense_ratio,
-                    transaction_cost_bps=transaction_cost_bps,
-                    inflation_column=inflation_column,
-                )
-                rf = riskfree_series(sh, riskfree_column).reindex(bt.returns_nominal.index)
-                row["sharpe"] = float(
-                    sharpe_ratio(bt.returns_nominal, rf.to_numpy(), bt.periods_per_year)
-                )
-                row["max_drawdown"] = float(max_drawdown(bt.returns_nominal))
-                period = f"{sh.index[0]:%b %Y}\u2013{sh.index[-1]:%b %Y}"
-            scen = sleeve_scenarios
-            if scen is not None and plan is not None and _covers(scen, s):
-                row["success"] = simulate(scen, plan, s).success_rate
-            rows_s[float(size)] = row
-            base = getattr(s, "base", None)
-            base_name = getattr(base, "name", base_name) if base is not None else base_name
-        fields["sleeve"] = SleeveData(
-            pd.DataFrame.from_dict(rows_s, orient="index"), base_name, period
-        )
-
-    if seed is not None:
-        info.append(("Seed", str(seed)))
+    strategies, member = inputs.strategies, inputs.member
+    parts: list[_Part] = []
+    if inputs.history is not None:
+        parts.append(_historical(strategies, inputs.history))
+    if member is not None:
+        parts += [
+            _glide_paths(strategies, member),
+            _monte_carlo(strategies, member),
+            _cohorts(strategies, member),
+            _success_grid(strategies, member),
+        ]
+    if inputs.sleeves is not None and inputs.sleeves.strategies:
+        plan = member.plan if member is not None else None
+        parts.append(_sleeves(inputs.sleeves, inputs.history, plan))
+    text = inputs.text
+    seed: tuple[Setting, ...] = (("Seed", str(text.seed)),) if text.seed is not None else ()
+    fields: dict[str, object] = {k: v for p in parts for k, v in p.fields.items()}
     return TearsheetData(
-        title=title,
-        subtitle=subtitle,
-        settings=tuple(info),
-        frequency=frequency,
-        notes=tuple(out_notes),
-        key=key,
+        title=text.title,
+        subtitle=text.subtitle,
+        settings=text.settings + tuple(r for p in parts for r in p.settings) + seed,
+        notes=text.notes + tuple(n for p in parts for n in p.notes),
+        key=text.key,
         **fields,  # type: ignore[arg-type]
     )
+
+
+__all__ = [
+    "FAN_PERCENTILES",
+    "HistoryInputs",
+    "MemberInputs",
+    "PageText",
+    "SleeveInputs",
+    "TearsheetInputs",
+    "build_tearsheet_data",
+    "glide_path_of",
+    "plan_schedule",
+    "rolling_stats",
+    "rolling_windows",
+]

@@ -14,13 +14,14 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.dates import AutoDateLocator
 from matplotlib.figure import Figure
@@ -31,6 +32,10 @@ from matplotlib.ticker import Formatter, FuncFormatter, LogLocator, NullFormatte
 
 from backtest.data import asset_label
 from backtest.report.model import TearsheetData
+from backtest.report.policy_map import policy_map_figure
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 #: Colour per strategy, in order: muted, print-safe, and twelve of them pairwise distinct
 #: (a study of a dozen strategies never repeats a colour).
@@ -50,7 +55,7 @@ PALETTE = (
 )
 ASSET_PALETTE = ("#1f4e79", "#6a9fd4", "#c9a227", "#8d8d8d", "#4f8a3c", "#c0504d", "#8064a2")
 
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.titlesize": 10,
@@ -106,9 +111,9 @@ def colours(names: list[str]) -> dict[str, str]:
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
 
-def _fig(height: float, ncols: int = 1, nrows: int = 1, **kw: object) -> tuple[Figure, np.ndarray]:
+def _fig(height: float, ncols: int = 1, nrows: int = 1, **kw: Any) -> tuple[Figure, np.ndarray]:
     fig = Figure(figsize=(WIDTH, height), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)  # type: ignore[arg-type]
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
 
 
@@ -176,7 +181,7 @@ def _pct_axis(ax: Axes, axis: str = "y") -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(pct_formatter())
 
 
-def _renderer(fig: Figure) -> object:
+def _renderer(fig: Figure) -> RendererAgg:
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     return canvas.get_renderer()
 
@@ -275,7 +280,7 @@ def drawdown_chart(data: TearsheetData) -> Chart | None:
     ax = axes[0, 0]
     for name in data.drawdown.columns:
         ax.plot(data.drawdown.index, data.drawdown[name], color=col[name], lw=1.1, label=name)
-    worst = data.drawdown.min().idxmin()
+    worst = cast(str, data.drawdown.min().idxmin())  # columns are strategy names
     ax.fill_between(
         data.drawdown.index, data.drawdown[worst], 0, color=col[worst], alpha=0.12, lw=0
     )
@@ -424,9 +429,13 @@ def glide_path_chart(data: TearsheetData) -> Chart | None:
     acol = {a: ASSET_PALETTE[i % len(ASSET_PALETTE)] for i, a in enumerate(assets)}
     for ax, g in zip(axes.flat, paths, strict=False):
         w = g.weights
+        ages = w.index.to_numpy(dtype=np.float64)
+        end = float(ages[-1]) if g.end_age is None else float(g.end_age)
+        # The last row is held until the plan's end: one more point at end_age.
+        x = np.append(ages, end) if end > ages[-1] else ages
         ax.stackplot(
-            w.index.to_numpy(dtype=np.float64),
-            [w[a].to_numpy() for a in w.columns],
+            x,
+            [np.append(w[a].to_numpy(), w[a].iloc[-1])[: len(x)] for a in w.columns],
             labels=list(w.columns),
             colors=[acol[a] for a in w.columns],
             alpha=0.9,
@@ -434,7 +443,7 @@ def glide_path_chart(data: TearsheetData) -> Chart | None:
         )
         ax.axvline(g.retirement_age, color="black", lw=0.8, ls="--")
         ax.set_ylim(0, 1)
-        ax.set_xlim(float(w.index[0]), float(w.index[-1]))
+        ax.set_xlim(float(x[0]), float(x[-1]))
         _pct_axis(ax)
         ax.set_title(g.name, loc="left")
         ax.set_xlabel("Age (years)")
@@ -444,9 +453,11 @@ def glide_path_chart(data: TearsheetData) -> Chart | None:
     handles: list[Artist] = [Patch(color=acol[a]) for a in assets]
     # display names live on the series metadata (backtest.data), legends read better
     fit_legend(fig, handles, [asset_label(a) for a in assets], max_cols=7)
+    first = paths[0].weights.index
+    end = paths[0].end_age if paths[0].end_age is not None else float(first[-1])
     caption = (
-        "Target weight of each asset class by the member's age; the dashed line marks "
-        "retirement at age "
+        f"Target weight of each asset class by the member's age, over the plan's ages "
+        f"{float(first[0]):g}\u2013{end:g}; the dashed line marks retirement at age "
         f"{paths[0].retirement_age:g}."
     )
     return Chart("glide", "Glide paths: target weights by age", caption, fig)
@@ -744,7 +755,6 @@ def policy_map_chart(data: TearsheetData) -> Chart | None:
     p = data.policy_map
     if p is None:
         return None
-    from backtest.report.policy_map import policy_map_figure
 
     fig = policy_map_figure(
         p.policy, p.equity_assets, p.band, axis=p.axis, y_max=p.y_max, title=p.policy.name

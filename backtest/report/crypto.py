@@ -71,7 +71,7 @@ def surface_break_even(surface: pd.DataFrame) -> pd.DataFrame:
 
 def surface_charts(surface: pd.DataFrame) -> list[Chart]:
     """One heat map of the change in success per correlation: a panel per sleeve size."""
-    charts = []
+    charts: list[Chart] = []
     if surface.empty:
         return charts
     sizes = sorted(surface["sleeve"].unique())
@@ -429,7 +429,8 @@ def _table_page(title: str, frame: pd.DataFrame) -> Figure:
     ax.axis("off")
     shown = frame.head(40)
     tab = ax.table(
-        cellText=shown.to_numpy(dtype=str),
+        # matplotlib's stub says Sequence[Sequence[str]]; Axes.table takes any 2-D array.
+        cellText=shown.to_numpy(dtype=str),  # type: ignore[arg-type]
         colLabels=[str(c) for c in shown.columns],
         loc="upper left",
         cellLoc="left",

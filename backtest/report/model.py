@@ -16,6 +16,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pandas as pd
 
@@ -29,15 +30,18 @@ from backtest.types import FloatArray
 
 @dataclass(frozen=True, eq=False)
 class GlidePathData:
-    """Target weights by age for one strategy.
+    """Target weights by age for one strategy, on the plan's own periods.
 
-    ``weights``: index = age at the start of each period (years), columns = assets,
-    decimal weights summing to 1 per row.
+    ``weights``: index = the member's age at the start of each of the plan's periods
+    (years, ``start_age`` up to the last period before ``end_age``), columns = assets,
+    decimal weights summing to 1 per row; each row is held until the next age, the last
+    one until ``end_age`` (years; ``None``: the last row's age).
     """
 
     name: str
     weights: pd.DataFrame
     retirement_age: float
+    end_age: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +125,8 @@ class TearsheetData:
     annual_returns
         Calendar-year returns, decimal, index = year.
     glide_paths, fans
-        Per strategy.
+        Per strategy, on the plan's ages (the glide paths on its periods, the fans on
+        their boundaries).
     cohorts, success_grid, funded_ratios, sleeve
         Simulation sections.
     policy_map
@@ -202,8 +207,9 @@ def anchor(key: str) -> str:
 _MINUS = "\u2212"
 
 
-def format_value(value: object, kind: str, frequency: str = "annual") -> str:
-    """Display text of one metric value: percentages, ratios, dates, periods."""
+def format_value(value: Any, kind: str, frequency: str = "annual") -> str:
+    """Display text of one metric value (a table cell: a number, a Timestamp or None):
+    percentages, ratios, dates, periods."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "\u2014"
     if isinstance(value, pd.Timestamp) and pd.isna(value):
@@ -247,10 +253,10 @@ def metrics_views(data: TearsheetData) -> list[MetricsView]:
                 continue
             cells = []
             for name in names:
-                v = sub.loc[name, key]
+                v: Any = sub.loc[name, key]  # a cell: a number, a Timestamp or NaT
                 text = format_value(v, info.kind, data.frequency)
                 if key == "max_drawdown_recovery" and pd.isna(v):
-                    depth = sub.loc[name, "max_drawdown"]
+                    depth: Any = sub.loc[name, "max_drawdown"]
                     text = "not yet" if depth < 0 else text
                 cells.append(text)
             rows.append((info.label, info.description, tuple(cells)))
@@ -268,7 +274,8 @@ def settings_rows(data: TearsheetData) -> list[tuple[str, str]]:
 
 def _metrics_records(metrics: pd.DataFrame) -> list[dict[str, object]]:
     records = []
-    for (strategy, basis), row in metrics.iterrows():
+    for label, row in metrics.iterrows():
+        strategy, basis = cast(tuple[str, str], label)  # the (strategy, basis) MultiIndex
         rec: dict[str, object] = {"strategy": strategy, "basis": basis}
         for key, value in row.items():
             if isinstance(value, pd.Timestamp):

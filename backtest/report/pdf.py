@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 import os
 import textwrap
+from collections.abc import Sequence
 
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
@@ -33,7 +35,7 @@ ACCENT = "#1f4e79"
 
 
 def _cover(
-    data: TearsheetData | TearsheetBook, contents: list[tuple[str, str, int]] = ()
+    data: TearsheetData | TearsheetBook, contents: Sequence[tuple[str, str, int]] = ()
 ) -> Figure:
     """Title, subtitle, settings, the contents of a book (title, description, page) and
     the notes."""
@@ -166,7 +168,7 @@ def _chart_page(chart: Chart) -> Figure:
     total = h + head
     fig.set_size_inches(w, total)
     engine = fig.get_layout_engine()
-    if engine is not None:
+    if isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
         engine.set(rect=(0, 0, 1, 1 - head / total))
     fig.text(
         0.01, 1 - 0.08 / total, chart.title, fontsize=13, weight="bold", color=ACCENT, va="top"

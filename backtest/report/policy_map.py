@@ -77,7 +77,7 @@ def policy_map_figure(
         Top of the y axis (axis units); default 1.3x the band's 90th percentile, or the
         grid's top.
     """
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: heavy (matplotlib)
 
     axis = axis or policy.state
     ages = policy.ages

@@ -14,7 +14,15 @@ import pytest
 
 from backtest.plan import ConstantReal, Contributions, FundedRatio, Plan
 from backtest.report import build as build_mod
-from backtest.report.build import build_tearsheet_data, rolling_stats
+from backtest.report.build import (
+    HistoryInputs,
+    MemberInputs,
+    PageText,
+    SleeveInputs,
+    TearsheetInputs,
+    build_tearsheet_data,
+    rolling_stats,
+)
 from backtest.report.charts import build_charts
 from backtest.report.describe import describe_plan, describe_withdrawal
 from backtest.report.html import render_html
@@ -66,17 +74,21 @@ def full_data() -> TearsheetData:
         success=FundedRatio(replacement_rate=0.2, payout_years=5),
     )
     retiree = Plan(60, 60, 70, initial_balance=1e6, withdrawal=ConstantReal(0.05))
+    sleeves = {0.0: STRATS[0], 0.05: Mix("s", ("stocks", "bonds"), (0.65, 0.35))}
     return build_tearsheet_data(
-        STRATS,
-        h,
-        plan=plan,
-        scenarios=small_scenarios(),
-        cohorts=small_scenarios(20, 10, 3),
-        cohort_plan=retiree,
-        withdrawal_rates=[0.03, 0.05, 0.07],
-        sleeves={0.0: STRATS[0], 0.05: Mix("s", ("stocks", "bonds"), (0.65, 0.35))},
-        seed=7,
-        title="Test tear sheet",
+        TearsheetInputs(
+            STRATS,
+            history=HistoryInputs.for_plan(h, plan),
+            member=MemberInputs(
+                plan,
+                scenarios=small_scenarios(),
+                cohorts=small_scenarios(20, 10, 3),
+                cohort_plan=retiree,
+                withdrawal_rates=(0.03, 0.05, 0.07),
+            ),
+            sleeves=SleeveInputs(sleeves),
+            text=PageText(title="Test tear sheet", seed=7),
+        )
     )
 
 
@@ -209,7 +221,7 @@ def test_writer_leaves_nothing_on_error(
 
 def test_sections_omitted_cleanly(tmp_path: Path) -> None:
     h = small_history()
-    data = build_tearsheet_data([STRATS[0]], h)
+    data = build_tearsheet_data(TearsheetInputs((STRATS[0],), history=HistoryInputs(h)))
     charts = build_charts(data)
     assert [c.key for c in charts] == ["growth", "drawdown", "rolling", "annual"]
     html = render_html(data, charts)
@@ -224,7 +236,7 @@ def test_builder_rejects_duplicate_names() -> None:
     from backtest.errors import DataError
 
     with pytest.raises(DataError, match="unique"):
-        build_tearsheet_data([STRATS[0], STRATS[0]], small_history())
+        TearsheetInputs((STRATS[0], STRATS[0]), history=HistoryInputs(small_history()))
 
 
 def test_report_never_imports_pyplot() -> None:
@@ -276,10 +288,11 @@ def book_data() -> TearsheetBook:
     )
     retiree = Plan(60, 60, 70, initial_balance=1e6, withdrawal=ConstantReal(rate=0.04))
     pages = tuple(
-        build_tearsheet_data(
-            STRATS, h, plan=plan, scenarios=small_scenarios(), title=f"Plan {name!r}",
-            subtitle=describe_plan(plan), key=name,
-        )
+        build_tearsheet_data(TearsheetInputs(
+            STRATS, history=HistoryInputs.for_plan(h, plan),
+            member=MemberInputs(plan, scenarios=small_scenarios()),
+            text=PageText(title=f"Plan {name!r}", subtitle=describe_plan(plan), key=name),
+        ))
         for name, plan in (("saver", saver), ("maya", retiree))
     )  # fmt: skip
     return TearsheetBook(
