@@ -310,7 +310,7 @@ def default_block_length(values: FloatArray, method: BootstrapMethod = "stationa
     ``method``, as estimated by ``arch.bootstrap.optimal_block_length``; at least 1 and
     at most a quarter of the rows.
     """
-    from arch.bootstrap import optimal_block_length
+    from arch.bootstrap import optimal_block_length  # lazy: heavy (arch, about 3 s)
 
     est = optimal_block_length(np.asarray(values, dtype=np.float64))
     b = float(np.nanmean(est[method].to_numpy()))

@@ -145,7 +145,7 @@ def survival_matrix(
     for s in ("male", "female"):
         m = np.asarray(sex) == s
         if m.any():
-            q[m] = death_probability(s, years[m], ages[m])  # type: ignore[arg-type]
+            q[m] = death_probability(s, years[m], ages[m])
     out[:, 1:] = np.cumprod(1.0 - q, axis=1)
     return out
 

@@ -198,7 +198,7 @@ def replay(
 ) -> PathShock:
     """A :class:`PathShock` replaying ``history`` (decimal returns by period end) from
     ``start`` to ``end`` inclusive (labels like ``"2014-01"``, ``"2015-12"``)."""
-    window = history.loc[start:end].dropna()  # type: ignore[misc]
+    window = history.loc[start:end].dropna()
     if window.empty:
         raise DataError(
             f"no {asset!r} returns between {start} and {end}; the series covers "

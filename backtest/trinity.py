@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtest.data import load_history
 from backtest.errors import DataError
 from backtest.generators import historical_cohorts
 from backtest.plan import ConstantReal, MoneyLasts, Plan, WithdrawalTiming
@@ -103,8 +104,6 @@ def _mix(name: str, assets: tuple[str, str], stock_share: float) -> FixedMix:
 
 def load_trinity_history(settings: TrinitySettings = TrinitySettings()) -> pd.DataFrame:
     """Annual nominal returns of stocks, bonds and CPI over the settings' years."""
-    from backtest.data import load_history
-
     return load_history(
         [settings.stocks, settings.bonds, settings.inflation],
         "annual",
@@ -188,7 +187,8 @@ def reproduce_trinity(
 def summarize(comparison: pd.DataFrame) -> dict[str, float | int | str]:
     """Mean and largest absolute difference (percentage points) over the cells."""
     d = comparison["diff_pp"].abs()
-    worst = comparison.loc[d.idxmax()]
+    # pandas-stubs types idxmax() as a bare Hashable, which its .loc overloads refuse.
+    worst = comparison.loc[d.idxmax()]  # type: ignore[call-overload]
     return {
         "n_cells": len(comparison),
         "mean_abs_diff_pp": float(d.mean()),

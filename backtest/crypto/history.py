@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from importlib import resources
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -93,10 +93,10 @@ def yearly_table(closes: pd.Series | None = None, caveat_before: int = 2014) -> 
     s = load_btc_daily() if closes is None else closes.astype("float64")
     s = s.dropna()
     s = s[s > 0]
-    logr = np.log(s).diff()
+    logr = cast(pd.Series, np.log(s)).diff()  # numpy's stubs do not see a Series back
     rows = []
     prev_close = None
-    for year, c in s.groupby(s.index.year):
+    for year, c in s.groupby(cast(pd.DatetimeIndex, s.index).year):
         start = prev_close if prev_close is not None else float(c.iloc[0])
         lr = logr.loc[c.index].dropna()
         peak = np.maximum.accumulate(np.concatenate([[start], c.to_numpy()]))

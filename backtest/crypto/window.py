@@ -69,7 +69,7 @@ def window_backtest(
         One row per strategy: the keys of :func:`window_stats`, ``turnover`` (mean one-way
         a year, decimal), ``first`` and ``last`` period.
     """
-    frame = history.loc[start:end]  # type: ignore[misc]
+    frame = history.loc[start:end]
     if len(frame) < 2:
         raise DataError(
             f"the window {start}..{end} holds {len(frame)} periods of the history "

@@ -14,7 +14,7 @@ Crypto trades every calendar day (7-day calendar), stocks on weekdays less holid
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -134,7 +134,7 @@ def period_end_closes(
     frame = closes.to_frame() if isinstance(closes, pd.Series) else closes
     rule = {"monthly": "ME", "annual": "YE"}[frequency]
     out = frame.resample(rule).last()  # last non-NaN value per column and period
-    out.index = pd.DatetimeIndex(out.index.normalize(), name="date")
+    out.index = pd.DatetimeIndex(cast(pd.DatetimeIndex, out.index).normalize(), name="date")
     return out
 
 

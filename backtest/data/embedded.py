@@ -33,13 +33,14 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
 
+from backtest.data.inflation import to_real
 from backtest.errors import CoverageError, DataError
-from backtest.types import ASSET_ROLES, AssetRole, Frequency
+from backtest.types import ASSET_ROLES, AssetRole, Frequency, periods_per_year
 
 __all__ = [
     "CATALOG",
@@ -638,9 +639,9 @@ def _raw_series(info: SeriesInfo) -> pd.Series:
     """The full series of ``info`` over its coverage, float64, indexed by period end."""
     col = _read_csv(info.csv)[info.column].astype("float64")
     if info.derivation == "annual_from_december_close":
-        dec = col[col.index.month == 12].dropna()
+        dec = col[cast(pd.DatetimeIndex, col.index).month == 12].dropna()
         # consecutive Decembers only: a return needs the previous year's December close
-        years = dec.index.year
+        years = cast(pd.DatetimeIndex, dec.index).year
         ret = dec / dec.shift(1) - 1.0
         ok = np.r_[False, np.diff(years) == 1]
         out = ret[ok]
@@ -755,8 +756,6 @@ def load_history(
 
     frame = pd.concat([_raw_series(i).loc[lo:hi] for i in infos], axis=1, join="inner")
     if real:
-        from backtest.data.inflation import to_real
-
         cpi = _raw_series(get_series("cpi", freq)).loc[lo:hi]
         frame = to_real(frame, cpi)
     frame.index.name = "date"
@@ -826,8 +825,6 @@ def summary_table(frequency: str | None = None, real: bool = False) -> pd.DataFr
         ``worst_period`` (``YYYY`` or ``YYYY-MM``), ``source``. ``attrs["note"]`` says how
         the figures are annualised.
     """
-    from backtest.types import periods_per_year
-
     rows = []
     for info in list_series(frequency):
         if real and info.kind == "inflation":
@@ -836,7 +833,7 @@ def summary_table(frequency: str | None = None, real: bool = False) -> pd.DataFr
         ppy = periods_per_year(info.frequency)
         x = r.to_numpy(dtype=np.float64)
         n = len(x)
-        worst_at = r.idxmin()
+        worst_at = cast(pd.Timestamp, r.idxmin())
         rows.append(
             {
                 "name": info.name,

@@ -29,7 +29,7 @@ def _aligned_inflation(returns: R, inflation: pd.Series | np.ndarray) -> np.ndar
             )
         missing = returns.index.difference(inflation.index)
         if len(missing):
-            shown = ", ".join(str(getattr(d, "date", lambda d=d: d)()) for d in missing[:5])
+            shown = ", ".join(str(d.date() if hasattr(d, "date") else d) for d in missing[:5])
             raise DataError(
                 f"inflation has no value for {len(missing)} period(s) of returns "
                 f"(first: {shown}); use an inflation series covering "

@@ -18,6 +18,7 @@ import functools
 import importlib.resources
 import io
 from collections.abc import Mapping
+from typing import cast
 
 import pandas as pd
 
@@ -90,9 +91,8 @@ def load_jst(
     if complete:
         df = df.dropna()
     else:
-        years = pd.to_datetime(
-            [f"{y}-12-31" for y in range(df.index.year.min(), df.index.year.max() + 1)]
-        )
+        have = cast(pd.DatetimeIndex, df.index).year
+        years = pd.to_datetime([f"{y}-12-31" for y in range(have.min(), have.max() + 1)])
         df = df.reindex(years).rename_axis("date")
     df.attrs = {
         "frequency": "annual",

@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+import platformdirs
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from backtest.data.calendar import (
     common_daily_closes,
@@ -78,8 +81,8 @@ def _download(tickers: list[str], start: _dt.date, end: _dt.date) -> pd.DataFram
     prices (a ticker Yahoo does not know or has no data for is simply absent). Raises
     :class:`OfflineError` when Yahoo cannot be reached.
     """
-    import yfinance as yf
-    from yfinance import exceptions as yfe
+    import yfinance as yf  # lazy: heavy (yfinance)
+    from yfinance import exceptions as yfe  # lazy: heavy (yfinance)
 
     columns: dict[str, pd.Series] = {}
     old = yf.config.debug.hide_exceptions
@@ -164,7 +167,6 @@ def default_cache_dir() -> Path:
     home = os.environ.get("GLIDELAB_DATA_HOME")
     if home:
         return Path(home).expanduser() / "yahoo"
-    import platformdirs
 
     return Path(platformdirs.user_cache_dir("glidelab")) / "yahoo"
 
@@ -195,9 +197,6 @@ class _Cached:
 
 
 def _write_cache(cache_dir: Path, entry: _Cached) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     table = pa.table(
         {
             "date": pa.array(entry.closes.index.values.astype("datetime64[ns]")),
@@ -218,8 +217,6 @@ def _write_cache(cache_dir: Path, entry: _Cached) -> None:
 
 
 def _read_cache_file(path: Path) -> _Cached | None:
-    import pyarrow.parquet as pq
-
     try:
         table = pq.read_table(path)
         meta = json.loads(table.schema.metadata[b"glidelab"])
@@ -482,7 +479,7 @@ def load_yahoo(
             note_parts.append("daily returns on the days every ticker traded (mixed calendars)")
         rets = returns_from_closes(frame)
     else:
-        ends = period_end_closes(frame, frequency)  # type: ignore[arg-type]
+        ends = period_end_closes(frame, frequency)
         rets = returns_from_closes(ends)
         # drop a final period that end (or today) cuts short
         cut = rets.index > pd.Timestamp(last_day)
