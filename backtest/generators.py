@@ -187,12 +187,67 @@ def _fill_proxy(
     return used
 
 
+def _check_count(name: str, value: object) -> None:
+    """Refuse a count (scenarios, periods, chunk size) that is not a positive integer."""
+    if not (isinstance(value, int | np.integer) and value >= 1):
+        raise DataError(f"{name}={value!r} must be a positive integer")
+
+
+def _span(frame: pd.DataFrame, freq: str) -> str:
+    """First..last period of ``frame``'s index, e.g. ``"1928..2024"``."""
+    return f"{_period_label(frame.index[0], freq)}..{_period_label(frame.index[-1], freq)}"
+
+
 def estimate_bytes(n_scenarios: int, n_periods: int, n_assets: int) -> int:
     """Bytes a :class:`Scenarios` of this size holds (float64 returns plus inflation)."""
     return int(8 * n_scenarios * n_periods * (n_assets + 1))
 
 
 # --------------------------------------------------------------------------- cohorts
+
+
+def _rolling_windows(
+    frame: pd.DataFrame, n_assets: int, n_periods: int, wrap: bool, freq: str
+) -> tuple[FloatArray, FloatArray, range]:
+    """Every ``n_periods``-row window of ``frame``: returns, inflation and start rows.
+
+    ``frame`` holds the assets then inflation as columns. Returns are (n_starts, n_periods,
+    n_assets), inflation (n_starts, n_periods); with ``wrap`` windows continue from the
+    first row (circular history), else those running past the last row are left out.
+    """
+    n_rows = len(frame)
+    if not wrap and n_rows < n_periods:
+        raise CoverageError(
+            f"the history has {n_rows} {freq} periods ({_span(frame, freq)}), fewer than "
+            f"the {n_periods} a cohort needs; shorten the horizon or use wrap=True or a "
+            "bootstrap"
+        )
+    n_starts = n_rows if wrap else n_rows - n_periods + 1
+    idx = (np.arange(n_starts)[:, None] + np.arange(n_periods)[None, :]) % n_rows
+    windows = frame.to_numpy()[idx]  # (n_starts, n_periods, assets + inflation)
+    returns = np.ascontiguousarray(windows[:, :, :n_assets])
+    inflation = np.ascontiguousarray(windows[:, :, n_assets])
+    return returns, inflation, range(n_starts)
+
+
+def _check_some_cohort(labels: Sequence[str], n_periods: int, assets: Sequence[str]) -> None:
+    """Refuse a cohort set that the ``"exclude"`` rule left empty."""
+    if not labels:
+        raise CoverageError(
+            f"no {n_periods}-period cohort has data for every asset {list(assets)}; use "
+            "missing='cash' or 'proxy', or a shorter horizon"
+        )
+
+
+def _cohorts_description(
+    labels: Sequence[str], n_periods: int, freq: str, span: str, wrap: bool, dropped: int
+) -> str:
+    """One line on the cohorts for ``Scenarios.description``."""
+    return (
+        f"historical cohorts: {len(labels)} rolling {n_periods}-period {freq} windows of "
+        f"{span}, starts {labels[0]}..{labels[-1]}"
+        + (" (wrap-around)" if wrap else f", {dropped} late starts dropped")
+    )
 
 
 def historical_cohorts(
@@ -244,57 +299,35 @@ def historical_cohorts(
     frame = _columns(history, assets, inflation_column, [cash_asset] if cash_asset else [])
     freq = frequency or infer_frequency(frame.index)
     periods_per_year(freq)
-    if not (isinstance(n_periods, int | np.integer) and n_periods >= 1):
-        raise DataError(f"n_periods={n_periods!r} must be a positive integer")
+    _check_count("n_periods", n_periods)
     _check_missing_args(missing, frame, assets, cash_asset, proxy)
     meta: dict[str, object] = {"generator": "historical_cohorts", "wrap": bool(wrap)}
     if missing == "cash":
         frame, filled = fill_with_cash(frame, assets, str(cash_asset))
         meta["filled_with_cash"] = filled
-    n_rows = len(frame)
-    if not wrap and n_rows < n_periods:
-        raise CoverageError(
-            f"the history has {n_rows} {freq} periods ({_period_label(frame.index[0], freq)}"
-            f"..{_period_label(frame.index[-1], freq)}), fewer than the {n_periods} a cohort "
-            "needs; shorten the horizon or use wrap=True or a bootstrap"
-        )
-    n_starts = n_rows if wrap else n_rows - n_periods + 1
-    idx = (np.arange(n_starts)[:, None] + np.arange(n_periods)[None, :]) % n_rows
-    values = frame.to_numpy()
-    a = len(assets)
-    windows = values[idx]  # (n_starts, n_periods, assets + inflation)
-    returns = np.ascontiguousarray(windows[:, :, :a])
-    inflation = np.ascontiguousarray(windows[:, :, a])
-    labels = [_period_label(frame.index[s], freq) for s in range(n_starts)]
-    meta["dropped"] = 0 if wrap else n_rows - n_starts
+    returns, inflation, starts = _rolling_windows(frame, len(assets), n_periods, wrap, freq)
+    labels = [_period_label(frame.index[i], freq) for i in starts]
+    dropped = 0 if wrap else len(frame) - len(starts)
+    meta["dropped"] = dropped
     if missing == "exclude":
-        keep = ~np.isnan(returns).any(axis=(1, 2))
+        keep = np.asarray(~np.isnan(returns).any(axis=(1, 2)))
         meta["dropped_missing"] = int((~keep).sum())
         returns, inflation = returns[keep], inflation[keep]
         labels = [lab for lab, k in zip(labels, keep, strict=True) if k]
-        if not labels:
-            raise CoverageError(
-                f"no {n_periods}-period cohort has data for every asset {list(assets)}; use "
-                "missing='cash' or 'proxy', or a shorter horizon"
-            )
+        _check_some_cohort(labels, n_periods, assets)
     elif missing == "proxy":
         gen, entropy = as_generator(rng)
         meta["proxy"] = _fill_proxy(returns, assets, proxy or {}, periods_per_year(freq), gen)
         meta["seed_entropy"] = entropy
-    span = f"{_period_label(frame.index[0], freq)}..{_period_label(frame.index[-1], freq)}"
+    span = _span(frame, freq)
     meta.update(history_span=span, n_periods=int(n_periods), missing=missing)
-    desc = (
-        f"historical cohorts: {len(labels)} rolling {n_periods}-period {freq} windows of "
-        f"{span}, starts {labels[0]}..{labels[-1]}"
-        + (" (wrap-around)" if wrap else f", {meta['dropped']} late starts dropped")
-    )
     return Scenarios(
         returns=returns,
         inflation=inflation,
         assets=tuple(assets),
         frequency=freq,
         labels=tuple(labels),
-        description=desc,
+        description=_cohorts_description(labels, n_periods, freq, span, wrap, dropped),
         meta=meta,
     )
 
@@ -348,6 +381,34 @@ def bootstrap_indices(
     return (first + (t - t_block)) % n_rows
 
 
+def _rows_to_resample(
+    frame: pd.DataFrame, assets: Sequence[str], missing: MissingRule, cash_asset: str | None
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """The rows a bootstrap draws from under the ``missing`` rule, and what it did (meta)."""
+    if missing == "cash":
+        filled, with_cash = fill_with_cash(frame, assets, str(cash_asset))
+        return filled, {"filled_with_cash": with_cash}
+    if missing == "exclude":
+        complete = ~frame[list(assets)].isna().any(axis=1).to_numpy()
+        return frame.loc[complete], {"dropped_missing": int((~complete).sum())}
+    return frame, {}
+
+
+def _block_length(
+    values: FloatArray, block_length: float | None, method: BootstrapMethod
+) -> tuple[float, str]:
+    """The block length in periods (given, else :func:`default_block_length`) and its rule."""
+    if block_length is None:
+        complete_rows = values[~np.isnan(values).any(axis=1)]
+        block_length = default_block_length(complete_rows, method)
+        rule = "mean over columns of arch.bootstrap.optimal_block_length"
+    else:
+        rule = "given"
+    if not (np.isfinite(block_length) and block_length >= 1):
+        raise DataError(f"block_length={block_length!r} must be >= 1 period")
+    return float(block_length), rule
+
+
 def block_bootstrap(
     history: pd.DataFrame,
     assets: Sequence[str],
@@ -388,39 +449,25 @@ def block_bootstrap(
     freq = frequency or infer_frequency(frame.index)
     ppy = periods_per_year(freq)
     _check_missing_args(missing, frame, assets, cash_asset, proxy)
-    if not (isinstance(n_scenarios, int | np.integer) and n_scenarios >= 1):
-        raise DataError(f"n_scenarios={n_scenarios!r} must be a positive integer")
-    if not (isinstance(n_periods, int | np.integer) and n_periods >= 1):
-        raise DataError(f"n_periods={n_periods!r} must be a positive integer")
+    _check_count("n_scenarios", n_scenarios)
+    _check_count("n_periods", n_periods)
     gen, entropy = as_generator(rng)
     meta: dict[str, object] = {"generator": "block_bootstrap", "method": method}
-    if missing == "cash":
-        frame, meta["filled_with_cash"] = fill_with_cash(frame, assets, str(cash_asset))
-    elif missing == "exclude":
-        complete = ~frame[list(assets)].isna().any(axis=1).to_numpy()
-        meta["dropped_missing"] = int((~complete).sum())
-        frame = frame.loc[complete]
-    cols = [*assets, inflation_column]
-    values = frame[cols].to_numpy()
+    frame, meta_missing = _rows_to_resample(frame, assets, missing, cash_asset)
+    meta.update(meta_missing)
+    values = frame[[*assets, inflation_column]].to_numpy()
     n_rows = len(values)
     if n_rows < 2:
         raise CoverageError(f"only {n_rows} complete rows to bootstrap from")
-    if block_length is None:
-        complete_rows = values[~np.isnan(values).any(axis=1)]
-        block_length = default_block_length(complete_rows, method)
-        rule = "mean over columns of arch.bootstrap.optimal_block_length"
-    else:
-        rule = "given"
-    if not (np.isfinite(block_length) and block_length >= 1):
-        raise DataError(f"block_length={block_length!r} must be >= 1 period")
-    idx = bootstrap_indices(n_rows, n_scenarios, n_periods, float(block_length), method, gen)
+    block_length, rule = _block_length(values, block_length, method)
+    idx = bootstrap_indices(n_rows, n_scenarios, n_periods, block_length, method, gen)
     sample = values[idx]
     a = len(assets)
     returns = np.ascontiguousarray(sample[:, :, :a])
     inflation = sample[:, :, a]
     if missing == "proxy":
         meta["proxy"] = _fill_proxy(returns, assets, proxy or {}, ppy, gen)
-    span = f"{_period_label(frame.index[0], freq)}..{_period_label(frame.index[-1], freq)}"
+    span = _span(frame, freq)
     meta.update(
         block_length=float(block_length),
         block_length_rule=rule,
@@ -468,6 +515,118 @@ def estimate_log_moments(
         )
     logs = np.log1p(frame.to_numpy())
     return logs.mean(axis=0) * ppy, np.cov(logs, rowvar=False, ddof=1) * ppy, len(frame)
+
+
+def _base_moments(
+    history: pd.DataFrame | None,
+    assets: Sequence[str],
+    inflation_column: str,
+    frequency: Frequency | None,
+    mean_log_annual: Mapping[str, float] | None,
+    cov_log_annual: FloatArray | None,
+) -> tuple[FloatArray, FloatArray, str, Frequency]:
+    """Annual log moments estimated from ``history`` (NaN without one), their source, and
+    the output frequency (the history's unless given, else annual)."""
+    if history is not None:
+        freq = frequency or infer_frequency(history.index)
+        mu, cov, used = estimate_log_moments(history, assets, inflation_column)
+        return mu, cov, f"estimated from {used} complete history rows", freq
+    if mean_log_annual is None or cov_log_annual is None:
+        raise DataError(
+            "parametric(history=None, ...) needs both mean_log_annual= and cov_log_annual="
+        )
+    k = len(assets) + 1
+    return (
+        np.full(k, np.nan),
+        np.full((k, k), np.nan),
+        "user means/covariance",
+        frequency or "annual",
+    )
+
+
+def _given_moments(
+    mu: FloatArray,
+    cov: FloatArray,
+    source: str,
+    names: list[str],
+    estimated: bool,
+    mean_log_annual: Mapping[str, float] | None,
+    cov_log_annual: FloatArray | None,
+    vol_log_annual: Mapping[str, float] | None,
+) -> tuple[FloatArray, FloatArray, str]:
+    """``mu`` and ``cov`` with the user's means, covariance and volatilities put in.
+
+    Volatilities rescale their row and column of the covariance, keeping correlations.
+    """
+    if mean_log_annual is not None:
+        unknown = [n for n in mean_log_annual if n not in names]
+        if unknown:
+            raise DataError(f"mean_log_annual names {unknown} not among {names}")
+        for n, v in mean_log_annual.items():
+            mu[names.index(n)] = float(v)
+        if estimated:
+            source += f"; means of {list(mean_log_annual)} given"
+    if cov_log_annual is not None:
+        c = np.asarray(cov_log_annual, dtype=np.float64)
+        k = len(names)
+        if c.shape != (k, k):
+            raise DataError(
+                f"cov_log_annual has shape {c.shape}; expected ({k}, {k}) ordered as {names}"
+            )
+        cov = c.copy()
+        if estimated:
+            source += "; covariance given"
+    if vol_log_annual is not None:
+        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+        corr = cov / np.outer(np.where(sd > 0, sd, 1), np.where(sd > 0, sd, 1))
+        for n, v in vol_log_annual.items():
+            if n not in names or not v >= 0:
+                raise DataError(f"vol_log_annual[{n!r}]={v!r}: name must be in {names}, >= 0")
+            sd[names.index(n)] = float(v)
+        np.fill_diagonal(corr, 1.0)
+        cov = corr * np.outer(sd, sd)
+        source += f"; vols of {list(vol_log_annual)} given"
+    return mu, cov, source
+
+
+def _check_model(
+    mu: FloatArray, cov: FloatArray, names: list[str], distribution: str, dof: float
+) -> None:
+    """Refuse missing means, a covariance that is not finite, symmetric and PSD, and an
+    unknown distribution or a Student-t without a covariance."""
+    if not np.all(np.isfinite(mu)):
+        raise DataError(f"mean_log_annual must give every name in {names} without a history")
+    if not (np.allclose(cov, cov.T) and np.all(np.isfinite(cov))):
+        raise DataError("cov_log_annual must be a finite symmetric matrix")
+    if np.linalg.eigvalsh(cov).min() < -1e-12 * max(1.0, float(np.abs(cov).max())):
+        raise DataError("cov_log_annual is not positive semi-definite")
+    if distribution not in ("normal", "student_t"):
+        raise DataError(f"distribution={distribution!r}; use 'normal' or 'student_t'")
+    if distribution == "student_t" and not dof > 2:
+        raise DataError(f"dof={dof!r} must be > 2 so the Student-t has a covariance")
+
+
+def _draw_log_returns(
+    mean: FloatArray,
+    cov: FloatArray,
+    shape: tuple[int, int],
+    distribution: Distribution,
+    dof: float,
+    gen: np.random.Generator,
+) -> FloatArray:
+    """I.i.d. draws of shape ``(*shape, k)`` with per-period ``mean`` and covariance ``cov``.
+
+    Normal, or Student-t with ``dof`` scaled to the same covariance (one chi-square draw
+    per scenario and period, shared by all k variables).
+    """
+    # Cholesky of a PSD matrix via eigh (robust to singular covariances).
+    vals, vecs = np.linalg.eigh(cov)
+    root = vecs * np.sqrt(np.clip(vals, 0, None))
+    z = gen.standard_normal((*shape, len(mean))) @ root.T
+    if distribution == "student_t":
+        w = gen.chisquare(dof, size=(*shape, 1))
+        z *= np.sqrt((dof - 2.0) / w)
+    return z + mean
 
 
 def parametric(
@@ -518,70 +677,20 @@ def parametric(
         Generator, int seed or None (fresh entropy, recorded in ``meta``).
     """
     names = [*assets, inflation_column]
-    k = len(names)
-    if history is not None:
-        freq = frequency or infer_frequency(history.index)
-        mu, cov, used = estimate_log_moments(history, assets, inflation_column)
-        source = f"estimated from {used} complete history rows"
-    else:
-        if mean_log_annual is None or cov_log_annual is None:
-            raise DataError(
-                "parametric(history=None, ...) needs both mean_log_annual= and cov_log_annual="
-            )
-        freq = frequency or "annual"
-        mu, cov, source = np.full(k, np.nan), np.full((k, k), np.nan), "user means/covariance"
+    mu, cov, source, freq = _base_moments(
+        history, assets, inflation_column, frequency, mean_log_annual, cov_log_annual
+    )
     ppy = periods_per_year(freq)
-    if mean_log_annual is not None:
-        unknown = [n for n in mean_log_annual if n not in names]
-        if unknown:
-            raise DataError(f"mean_log_annual names {unknown} not among {names}")
-        for n, v in mean_log_annual.items():
-            mu[names.index(n)] = float(v)
-        if history is not None:
-            source += f"; means of {list(mean_log_annual)} given"
-    if cov_log_annual is not None:
-        c = np.asarray(cov_log_annual, dtype=np.float64)
-        if c.shape != (k, k):
-            raise DataError(
-                f"cov_log_annual has shape {c.shape}; expected ({k}, {k}) ordered as {names}"
-            )
-        cov = c.copy()
-        if history is not None:
-            source += "; covariance given"
-    if vol_log_annual is not None:
-        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-        corr = cov / np.outer(np.where(sd > 0, sd, 1), np.where(sd > 0, sd, 1))
-        for n, v in vol_log_annual.items():
-            if n not in names or not v >= 0:
-                raise DataError(f"vol_log_annual[{n!r}]={v!r}: name must be in {names}, >= 0")
-            sd[names.index(n)] = float(v)
-        np.fill_diagonal(corr, 1.0)
-        cov = corr * np.outer(sd, sd)
-        source += f"; vols of {list(vol_log_annual)} given"
-    if not np.all(np.isfinite(mu)):
-        raise DataError(f"mean_log_annual must give every name in {names} without a history")
-    if not (np.allclose(cov, cov.T) and np.all(np.isfinite(cov))):
-        raise DataError("cov_log_annual must be a finite symmetric matrix")
-    if np.linalg.eigvalsh(cov).min() < -1e-12 * max(1.0, float(np.abs(cov).max())):
-        raise DataError("cov_log_annual is not positive semi-definite")
-    if distribution not in ("normal", "student_t"):
-        raise DataError(f"distribution={distribution!r}; use 'normal' or 'student_t'")
-    if distribution == "student_t" and not dof > 2:
-        raise DataError(f"dof={dof!r} must be > 2 so the Student-t has a covariance")
-    if not (isinstance(n_scenarios, int | np.integer) and n_scenarios >= 1):
-        raise DataError(f"n_scenarios={n_scenarios!r} must be a positive integer")
-    if not (isinstance(n_periods, int | np.integer) and n_periods >= 1):
-        raise DataError(f"n_periods={n_periods!r} must be a positive integer")
+    mu, cov, source = _given_moments(
+        mu, cov, source, names, history is not None, mean_log_annual, cov_log_annual,
+        vol_log_annual,
+    )  # fmt: skip
+    _check_model(mu, cov, names, distribution, dof)
+    _check_count("n_scenarios", n_scenarios)
+    _check_count("n_periods", n_periods)
     gen, entropy = as_generator(rng)
-    # Cholesky of a PSD matrix via eigh (robust to singular covariances).
-    vals, vecs = np.linalg.eigh(cov / ppy)
-    root = vecs * np.sqrt(np.clip(vals, 0, None))
-    z = gen.standard_normal((n_scenarios, n_periods, k)) @ root.T
-    if distribution == "student_t":
-        w = gen.chisquare(dof, size=(n_scenarios, n_periods, 1))
-        z *= np.sqrt((dof - 2.0) / w)
-    x = z + mu / ppy
-    sim = np.expm1(x)
+    shape = (int(n_scenarios), int(n_periods))
+    sim = np.expm1(_draw_log_returns(mu / ppy, cov / ppy, shape, distribution, dof, gen))
     meta: dict[str, object] = {
         "generator": "parametric",
         "distribution": distribution,
@@ -593,16 +702,13 @@ def parametric(
         "seed_entropy": entropy,
     }
     tail = f", dof {dof:g}" if distribution == "student_t" else ""
-    desc = (
-        f"parametric {distribution}{tail} in log returns of {names} ({source}), "
-        f"{n_scenarios} x {n_periods} {freq} periods"
-    )
     return Scenarios(
         returns=np.ascontiguousarray(sim[:, :, :-1]),
         inflation=np.ascontiguousarray(sim[:, :, -1]),
         assets=tuple(assets),
         frequency=freq,
-        description=desc,
+        description=f"parametric {distribution}{tail} in log returns of {names} ({source}), "
+        f"{n_scenarios} x {n_periods} {freq} periods",
         meta=meta,
     )
 
@@ -626,10 +732,8 @@ def iter_chunks(
     ``chunk_size`` (a different ``chunk_size`` gives different, equally valid draws).
     Each chunk's ``meta`` records ``chunk``, ``n_chunks`` and ``seed_entropy``.
     """
-    if not (isinstance(n_scenarios, int | np.integer) and n_scenarios >= 1):
-        raise DataError(f"n_scenarios={n_scenarios!r} must be a positive integer")
-    if not (isinstance(chunk_size, int | np.integer) and chunk_size >= 1):
-        raise DataError(f"chunk_size={chunk_size!r} must be a positive integer")
+    _check_count("n_scenarios", n_scenarios)
+    _check_count("chunk_size", chunk_size)
     if isinstance(rng, np.random.Generator):
         root = np.random.SeedSequence(int(rng.integers(0, 2**63)))
     else:

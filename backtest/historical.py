@@ -21,7 +21,7 @@ from backtest.errors import DataError
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import SimulationResult, simulate
-from backtest.types import Frequency, infer_frequency, periods_per_year
+from backtest.types import FloatArray, Frequency, infer_frequency, periods_per_year
 from strategies.base import Strategy
 
 #: Oldest age a plan accepts (``Plan`` validates ``end_age <= 125``).
@@ -84,6 +84,94 @@ def _period_start_year(date: pd.Timestamp, ppy: int) -> float:
     return date.year + (date.month - 12 // ppy) / 12.0 if ppy > 1 else float(date.year)
 
 
+def _inflation(
+    history: pd.DataFrame, inflation: pd.Series | None, inflation_column: str
+) -> pd.Series:
+    """CPI change per period on ``history``'s dates: given, else its column, else zero."""
+    if inflation is None:
+        if inflation_column in history.columns:
+            return history[inflation_column]
+        return pd.Series(0.0, index=history.index)
+    infl = inflation.reindex(history.index)
+    if infl.isna().any():
+        raise DataError("inflation does not cover every period of the history")
+    return infl
+
+
+def _start_age(
+    years: float,
+    first_year: float,
+    retirement_age: float,
+    retirement_year: float | None,
+    start_age: float | None,
+) -> float:
+    """The vintage's age at the start of a ``years``-long history starting in ``first_year``."""
+    if retirement_year is not None and start_age is not None:
+        raise DataError("give retirement_year or start_age, not both")
+    if start_age is None:
+        if retirement_year is None:
+            age0 = max(retirement_age - years, 0.0)
+        else:
+            age0 = retirement_age - (float(retirement_year) - first_year)
+    else:
+        age0 = float(start_age)
+    if age0 < 0 or age0 + years > _MAX_AGE:
+        raise DataError(
+            f"the vintage puts the member at age {age0:g} to {age0 + years:g} over this "
+            f"{years:g}-year history; ages must stay within 0..{_MAX_AGE:g}: choose a "
+            "retirement_year closer to the sample or a shorter start/end"
+        )
+    return age0
+
+
+def _one_path(
+    history: pd.DataFrame, assets: tuple[str, ...], inflation: FloatArray, frequency: Frequency
+) -> Scenarios:
+    """The history's ``assets`` columns as a single scenario, labelled by its first date."""
+    # Gaps (NaN) are allowed where the strategy holds nothing; the simulator refuses the rest.
+    return Scenarios(
+        returns=history.loc[:, list(assets)].to_numpy(dtype=np.float64)[None, :, :],
+        inflation=inflation[None, :],
+        assets=assets,
+        frequency=frequency,
+        labels=(str(history.index[0].date()),),
+        description=f"historical path {history.index[0].date()} to {history.index[-1].date()}",
+    )
+
+
+def _as_fund(
+    res: SimulationResult,
+    name: str,
+    idx: pd.Index,
+    inflation: FloatArray,
+    frequency: Frequency,
+    age0: float,
+    retirement_year: float,
+) -> HistoricalBacktest:
+    """The single-scenario ``res`` as fund series on the history's period-end dates ``idx``."""
+    wealth = res.wealth[0]
+    real = pd.Series(wealth[1:] / wealth[:-1] - 1.0, index=idx, name=name)
+    nominal = pd.Series((1.0 + real.to_numpy()) * (1.0 + inflation) - 1.0, index=idx)
+    nominal.name = name
+    fee_rate = (res.fees[0] + res.costs[0]) / wealth[:-1]
+    assert res.weights is not None
+    ages = age0 + np.arange(len(idx)) / periods_per_year(frequency)
+    return HistoricalBacktest(
+        name=name,
+        frequency=frequency,
+        returns_nominal=nominal,
+        returns_real=real,
+        returns_gross=pd.Series(res.portfolio_returns[0], index=idx, name=name),
+        inflation=pd.Series(inflation, index=idx, name="inflation"),
+        weights=pd.DataFrame(res.weights[0], index=idx, columns=list(res.assets)),
+        turnover=pd.Series(res.turnover[0], index=idx, name=name),
+        fee_rate=pd.Series(fee_rate, index=idx, name=name),
+        age=pd.Series(ages, index=idx, name="age"),
+        retirement_year=retirement_year,
+        result=res,
+    )
+
+
 def backtest_history(
     history: pd.DataFrame,
     strategy: Strategy,
@@ -140,77 +228,22 @@ def backtest_history(
             f"strategy {strategy.name!r} holds {missing}, which the history lacks; history has "
             f"{list(history.columns)}"
         )
-    if inflation is None:
-        if inflation_column in history.columns:
-            infl = history[inflation_column]
-        else:
-            infl = pd.Series(0.0, index=history.index)
-    else:
-        infl = inflation.reindex(history.index)
-        if infl.isna().any():
-            raise DataError("inflation does not cover every period of the history")
+    infl = _inflation(history, inflation, inflation_column).to_numpy(dtype=np.float64)
     assets = tuple(strategy.assets)
-    rets = history.loc[:, list(assets)]
-    # Gaps (NaN) are allowed where the strategy holds nothing; the simulator refuses the rest.
-    n = len(history)
-    years = n / ppy
+    years = len(history) / ppy
     first_year = _period_start_year(history.index[0], ppy)
-    if retirement_year is not None and start_age is not None:
-        raise DataError("give retirement_year or start_age, not both")
-    if start_age is None:
-        if retirement_year is None:
-            age0 = max(retirement_age - years, 0.0)
-        else:
-            age0 = retirement_age - (float(retirement_year) - first_year)
-    else:
-        age0 = float(start_age)
-    if age0 < 0 or age0 + years > _MAX_AGE:
-        raise DataError(
-            f"the vintage puts the member at age {age0:g} to {age0 + years:g} over this "
-            f"{years:g}-year history; ages must stay within 0..{_MAX_AGE:g}: choose a "
-            "retirement_year closer to the sample or a shorter start/end"
-        )
-    end_age = age0 + years
+    age0 = _start_age(years, first_year, retirement_age, retirement_year, start_age)
     plan = Plan(
         start_age=age0,
-        retirement_age=min(max(retirement_age, age0), end_age),
-        end_age=end_age,
+        retirement_age=min(max(retirement_age, age0), age0 + years),
+        end_age=age0 + years,
         initial_balance=1.0,
         expense_ratio=expense_ratio,
         transaction_cost_bps=transaction_cost_bps,
     )
-    scen = Scenarios(
-        returns=rets.to_numpy(dtype=np.float64)[None, :, :],
-        inflation=infl.to_numpy(dtype=np.float64)[None, :],
-        assets=assets,
-        frequency=freq,
-        labels=(str(history.index[0].date()),),
-        description=f"historical path {history.index[0].date()} to {history.index[-1].date()}",
-    )
-    res = simulate(scen, plan, strategy, record_weights=True)
-    idx = history.index
-    wealth = res.wealth[0]
-    real = pd.Series(wealth[1:] / wealth[:-1] - 1.0, index=idx, name=strategy.name)
-    infl_arr = infl.to_numpy(dtype=np.float64)
-    nominal = pd.Series((1.0 + real.to_numpy()) * (1.0 + infl_arr) - 1.0, index=idx)
-    nominal.name = strategy.name
-    fee_rate = (res.fees[0] + res.costs[0]) / wealth[:-1]
-    assert res.weights is not None
-    ages = age0 + np.arange(n) / ppy
-    return HistoricalBacktest(
-        name=strategy.name,
-        frequency=freq,
-        returns_nominal=nominal,
-        returns_real=real,
-        returns_gross=pd.Series(res.portfolio_returns[0], index=idx, name=strategy.name),
-        inflation=pd.Series(infl_arr, index=idx, name="inflation"),
-        weights=pd.DataFrame(res.weights[0], index=idx, columns=list(assets)),
-        turnover=pd.Series(res.turnover[0], index=idx, name=strategy.name),
-        fee_rate=pd.Series(fee_rate, index=idx, name=strategy.name),
-        age=pd.Series(ages, index=idx, name="age"),
-        retirement_year=first_year + (retirement_age - age0),
-        result=res,
-    )
+    res = simulate(_one_path(history, assets, infl, freq), plan, strategy, record_weights=True)
+    retires = first_year + (retirement_age - age0)
+    return _as_fund(res, strategy.name, history.index, infl, freq, age0, retires)
 
 
 def riskfree_series(history: pd.DataFrame, column: str = "tbills") -> pd.Series:

@@ -795,6 +795,20 @@ class ChunkedSummary:
         return {float(p): float(v) for p, v in zip(percentiles, values, strict=True)}
 
 
+def _summary_pass(
+    chunk: Scenarios, plan: Plan, strategy: Strategy, flows: CashFlowRules | None
+) -> tuple[int, int, FloatArray, FloatArray, IntArray]:
+    """One chunk through the compiled loop, which keeps no paths at all.
+
+    Returns the number of scenarios, of successes, and per scenario the real terminal
+    wealth, the real wealth at retirement and the ruin period.
+    """
+    inputs = _prepare(chunk, plan, strategy, flows)
+    wealth, _, summary, ruin = _kernel_pass(strategy, inputs, 0)
+    n_ok = int(success_of(plan, ruin, summary[:, 7]).sum())
+    return inputs.sub.n_scenarios, n_ok, wealth[:, 0].copy(), summary[:, 7].copy(), ruin
+
+
 def simulate_chunked(
     chunks: Iterable[Scenarios],
     plan: Plan,
@@ -849,14 +863,11 @@ def simulate_chunked(
             )
         assert flows is None or isinstance(flows, CashFlowRules)
         if summarise is None and _resolve_engine(engine, strategy, False) == "numba":
-            # Summary pass: the compiled loop keeps no paths at all.
-            inputs = _prepare(chunk, plan, strategy, flows)
-            sub = inputs.sub
-            wealth, _, summary, ruin_c = _kernel_pass(strategy, inputs, 0)
-            n += sub.n_scenarios
-            n_ok += int(success_of(plan, ruin_c, summary[:, 7]).sum())
-            terminal.append(wealth[:, 0].copy())
-            at_ret.append(summary[:, 7].copy())
+            n_c, ok_c, terminal_c, at_ret_c, ruin_c = _summary_pass(chunk, plan, strategy, flows)
+            n += n_c
+            n_ok += ok_c
+            terminal.append(terminal_c)
+            at_ret.append(at_ret_c)
             ruin.append(ruin_c)
             continue
         res = simulate(chunk, plan, strategy, cash_flows=flows, engine=engine)

@@ -494,6 +494,85 @@ def _interp_linear(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:
     return fp[j] + f * (fp[j + 1] - fp[j])
 
 
+@dataclass(frozen=True)
+class _Bellman:
+    """One backward induction's fixed inputs; its methods compute one year's expectations.
+
+    ``port``: the candidates' real gross portfolio returns after fees, (n_candidates,
+    n_outcomes), C-contiguous; ``fail``: the value of ruin by year (n_years,); ``scale``:
+    the wealth scale of the bequest term, real USD.
+    """
+
+    flows: YearFlows
+    grids: FloatArray
+    port: FloatArray
+    prob: FloatArray
+    objective: Objective
+    fail: FloatArray
+    survival: FloatArray | None
+    scale: float
+
+    def reward(self, y: FloatArray) -> FloatArray:
+        """Value of ending (the plan's end, or death) with real wealth ``y``."""
+        obj = self.objective
+        if obj.crra_gamma is not None:
+            gam = obj.crra_gamma
+            y = np.maximum(y, 1e-300)
+            return np.log(y) if gam == 1 else y ** (1 - gam) / (1 - gam)
+        r = np.full(y.shape, obj.success)
+        if obj.wealth:
+            r += obj.wealth * np.log1p(np.maximum(y, 0.0) / self.scale)
+        return r
+
+    def expected_numpy(self, t: int, b: FloatArray, u: FloatArray) -> FloatArray:
+        """Expected value of each (node, candidate) in year ``t`` from balances ``b``,
+        (b.size, n_candidates), reading ``u[t + 1]``: the array reference."""
+        flows, grids, obj, fail = self.flows, self.grids, self.objective, self.fail
+        n = grids.shape[0]
+        q = None if self.survival is None else self.survival[t]
+        y = b[:, None, None] * self.port[None] + (flows.ce[t] - flows.we[t])
+        if t == n - 1:
+            alive = self.reward(y)
+        else:
+            x = y + (flows.cs[t + 1] - flows.ws[t + 1])
+            if obj.crra_gamma is not None:
+                # interpolate the certainty equivalent, which is linear in wealth for
+                # CRRA (so the Merton fraction is recovered exactly), extrapolated
+                ce = _certainty_equivalent(u[t + 1], obj.crra_gamma)
+                alive = self.reward(_interp_linear(x, grids[t + 1], ce))
+            else:
+                alive = np.interp(x, grids[t + 1], u[t + 1], left=fail[t + 1])
+        if q is not None and t < n - 1:
+            alive = q * alive + (1.0 - q) * self.reward(y)
+        v = np.where(y < 0, fail[t], alive) if obj.crra_gamma is None else alive
+        return v @ self.prob
+
+    def expected_compiled(self, t: int, b: FloatArray, u: FloatArray) -> FloatArray:
+        """:meth:`expected_numpy` by :func:`optimize.dp_kernel.expected_values` (not CRRA)."""
+        flows, grids, obj, fail = self.flows, self.grids, self.objective, self.fail
+        n = grids.shape[0]
+        q = None if self.survival is None else self.survival[t]
+        ev = np.empty((b.size, self.port.shape[0]))
+        dp_kernel.expected_values(
+            np.ascontiguousarray(b),
+            self.port,
+            self.prob,
+            float(flows.ce[t] - flows.we[t]),
+            float(flows.cs[t + 1] - flows.ws[t + 1]) if t < n - 1 else 0.0,
+            grids[min(t + 1, n - 1)],
+            u[min(t + 1, n - 1)],
+            float(fail[t]),
+            float(fail[t + 1]) if t < n - 1 else 0.0,
+            t == n - 1,
+            1.0 if q is None else float(q),
+            float(obj.success),
+            float(obj.wealth),
+            float(self.scale),
+            ev,
+        )
+        return ev
+
+
 def backward_induction(
     flows: YearFlows,
     grids: FloatArray,
@@ -515,68 +594,19 @@ def backward_induction(
         raise OptimizationError(f"engine={engine!r}; use 'numba' or 'numpy'")
     compiled = engine == "numba" and objective.crra_gamma is None
     n, n_b = grids.shape
-    g = model.real_gross
-    p = model.prob
-    port = candidates @ g.T * flows.fee_factor  # (n_c, n_R)
+    port = candidates @ model.real_gross.T * flows.fee_factor  # (n_c, n_R)
     fail = _failure_values(objective, n, survival)
-
-    def reward(y: FloatArray) -> FloatArray:
-        if objective.crra_gamma is not None:
-            gam = objective.crra_gamma
-            y = np.maximum(y, 1e-300)
-            return np.log(y) if gam == 1 else y ** (1 - gam) / (1 - gam)
-        r = np.full(y.shape, objective.success)
-        if objective.wealth:
-            r += objective.wealth * np.log1p(np.maximum(y, 0.0) / scale)
-        return r
-
+    bellman = _Bellman(
+        flows, grids, np.ascontiguousarray(port), model.prob, objective, fail, survival, scale
+    )
+    expected = bellman.expected_compiled if compiled else bellman.expected_numpy
     u = np.empty((n, n_b))
     choice = np.empty((n, n_b), dtype=np.int64)
     # chunk the (nodes x candidates x outcomes) block to about 4 million values
     step = n_b if compiled else max(1, 4_000_000 // (port.size or 1))
-    port = np.ascontiguousarray(port)
     for t in range(n - 1, -1, -1):
-        q = None if survival is None else survival[t]
         for lo in range(0, n_b, step):
-            b = grids[t, lo : lo + step]
-            if compiled:
-                ev = np.empty((b.size, port.shape[0]))
-                dp_kernel.expected_values(
-                    np.ascontiguousarray(b),
-                    port,
-                    p,
-                    float(flows.ce[t] - flows.we[t]),
-                    float(flows.cs[t + 1] - flows.ws[t + 1]) if t < n - 1 else 0.0,
-                    grids[min(t + 1, n - 1)],
-                    u[min(t + 1, n - 1)],
-                    float(fail[t]),
-                    float(fail[t + 1]) if t < n - 1 else 0.0,
-                    t == n - 1,
-                    1.0 if q is None else float(q),
-                    float(objective.success),
-                    float(objective.wealth),
-                    float(scale),
-                    ev,
-                )
-                _choose(ev, objective, risk_order, choice[t, lo : lo + step], u[t, lo : lo + step])
-                continue
-            y = b[:, None, None] * port[None] + (flows.ce[t] - flows.we[t])
-            if t == n - 1:
-                alive = reward(y)
-            else:
-                x = y + (flows.cs[t + 1] - flows.ws[t + 1])
-                if objective.crra_gamma is not None:
-                    # interpolate the certainty equivalent, which is linear in wealth for
-                    # CRRA (so the Merton fraction is recovered exactly), extrapolated
-                    ce = _certainty_equivalent(u[t + 1], objective.crra_gamma)
-                    nxt = reward(_interp_linear(x, grids[t + 1], ce))
-                else:
-                    nxt = np.interp(x, grids[t + 1], u[t + 1], left=fail[t + 1])
-                alive = nxt
-            if q is not None and t < n - 1:
-                alive = q * alive + (1.0 - q) * reward(y)
-            v = np.where(y < 0, fail[t], alive) if objective.crra_gamma is None else alive
-            ev = v @ p  # (nodes, candidates)
+            ev = expected(t, grids[t, lo : lo + step], u)  # (nodes, candidates)
             _choose(ev, objective, risk_order, choice[t, lo : lo + step], u[t, lo : lo + step])
     return u, choice
 
@@ -718,21 +748,65 @@ def solve_adaptive(
     obj = objective if objective is not None else max_success()
     names = tuple(assets) if assets is not None else model.assets
     m = model.select(names)
+    step = _checked_weight_step(names, n_states, weight_step)
+    flows = year_flows(plan)
+    q = _survival(survival, flows.n_years)
+    _check_objective(obj, flows)
+    if state == "funded_ratio" and not flows.spending[-1] > 0:
+        state = "wealth"  # no spending to fund: the ratio is undefined
+    lower, scale = _grid_bottom_and_scale(flows, obj)
+    obj_scale = obj.wealth_scale if obj.wealth_scale is not None else scale
+    grids = _grids(flows, m, n_states, wealth_max, lower, scale, rng)
+    cand, order = _candidates_by_risk(m, len(names), step)
+    dp_objective = Objective(**{**obj.__dict__, "wealth_scale": obj_scale})
+    u, choice = backward_induction(
+        flows, grids, cand[order], m, dp_objective, q, obj_scale, order, engine
+    )
+    policy = _table_policy(
+        name, names, flows, grids, cand[choice], u, discount_rate_real, state, obj
+    )
+    policy, success_model = _model_check(policy, m, flows, q, n_paths, rng)
+    return AdaptiveResult(
+        policy=policy,
+        value=_start_value(flows, grids, u, obj, q),
+        success_model=success_model,
+        objective=obj,
+        model_description=m.description,
+        n_states=n_states,
+        n_candidates=int(cand.shape[0]),
+        n_outcomes=m.n_outcomes,
+        n_years=flows.n_years,
+        weight_step=step,
+        seconds=time.perf_counter() - t0,
+        survival=q is not None,
+    )
+
+
+def _checked_weight_step(names: Sequence[str], n_states: int, weight_step: float | None) -> float:
+    """Check the asset count and grid size; the weight step (decimal), by default 0.02 for
+    up to two assets and 0.05 for more."""
     if not 1 <= len(names) <= 4:
-        raise OptimizationError(f"allocate between 1 and 4 assets; got {names}")
+        raise OptimizationError(f"allocate between 1 and 4 assets; got {tuple(names)}")
     if n_states < 3:
         raise OptimizationError(f"n_states={n_states} must be >= 3 (e.g. 201)")
-    step = weight_step if weight_step is not None else (0.02 if len(names) <= 2 else 0.05)
-    flows = year_flows(plan)
-    n = flows.n_years
-    q = _survival(survival, n)
+    return weight_step if weight_step is not None else (0.02 if len(names) <= 2 else 0.05)
+
+
+def _check_objective(obj: Objective, flows: YearFlows) -> None:
+    """Refuse a CRRA objective on a plan with flows (it is the Merton check only)."""
     if obj.crra_gamma is not None and (flows.spending.any() or flows.contributions.any()):
         raise OptimizationError(
             "a CRRA objective is for plans without contributions or withdrawals (the Merton "
             "check); use max_success() or tradeoff() for this plan"
         )
-    if state == "funded_ratio" and not flows.spending[-1] > 0:
-        state = "wealth"  # no spending to fund: the ratio is undefined
+
+
+def _grid_bottom_and_scale(flows: YearFlows, obj: Objective) -> tuple[float, float]:
+    """``(lower, scale)`` of the wealth grids, real USD (see :func:`_grids`).
+
+    ``scale``: one year of the plan's largest flow (spending or contributions), else the
+    initial balance; for CRRA (no flows, no ruin) the grid starts at 2 % of the initial
+    balance with a scale of 10 % of it, since utility diverges at zero wealth."""
     scale = float(
         max(flows.spending.max(initial=0.0), flows.contributions.max(initial=0.0))
         or max(flows.initial_balance, 1.0)
@@ -741,34 +815,40 @@ def solve_adaptive(
     if obj.crra_gamma is not None:
         lower = 0.02 * max(flows.initial_balance, 1e-9)
         scale = 0.1 * max(flows.initial_balance, 1e-9)
-    obj_scale = obj.wealth_scale if obj.wealth_scale is not None else scale
-    grids = _grids(flows, m, n_states, wealth_max, lower, scale, rng)
-    cand = weight_candidates(len(names), step)
-    g = m.real_gross
-    var = np.array([m.prob @ (g @ c - m.prob @ (g @ c)) ** 2 for c in cand])
-    order = np.argsort(var, kind="stable")
-    u, choice = backward_induction(
-        flows,
-        grids,
-        cand[order],
-        m,
-        Objective(**{**obj.__dict__, "wealth_scale": obj_scale}),
-        q,
-        obj_scale,
-        order,
-        engine,
-    )
-    weights = cand[choice]  # (n, n_states, A)
+    return lower, scale
+
+
+def _candidates_by_risk(
+    model: ReturnModel, n_assets: int, step: float
+) -> tuple[FloatArray, IntArray]:
+    """The weight candidates (n_c, n_assets) and their order by the variance of the real
+    one-year gross return under ``model`` (stable: ties keep the grid order)."""
+    cand = weight_candidates(n_assets, step)
+    g = model.real_gross
+    var = np.array([model.prob @ (g @ c - model.prob @ (g @ c)) ** 2 for c in cand])
+    return cand, np.argsort(var, kind="stable")
+
+
+def _table_policy(
+    name: str,
+    names: tuple[str, ...],
+    flows: YearFlows,
+    grids: FloatArray,
+    weights: FloatArray,
+    u: FloatArray,
+    discount_rate_real: float,
+    state: StateKind,
+    obj: Objective,
+) -> AdaptivePolicy:
+    """The solved table as a strategy: ``weights`` (n_years, n_states, n_assets) on the
+    grids of wealth before each year's flows (real USD), with the present values behind
+    the funded ratio at ``discount_rate_real`` (real annual, decimal)."""
     spend_pv, contrib_pv = present_values(flows, discount_rate_real)
-    wealth_grid = grids + (flows.ws - flows.cs)[:, None]
-    b0 = flows.initial_balance + flows.cs[0] - flows.ws[0]
-    fail0 = _failure_values(obj, n, q)[0]
-    value = float(np.interp(b0, grids[0], u[0])) if b0 >= 0 else float(fail0)
-    policy = AdaptivePolicy(
+    return AdaptivePolicy(
         name=name,
         assets=names,
         ages=flows.ages,
-        wealth_grid=wealth_grid,
+        wealth_grid=grids + (flows.ws - flows.cs)[:, None],
         weights=weights,
         value=u,
         spending_pv=spend_pv,
@@ -777,7 +857,31 @@ def solve_adaptive(
         state=state,
         objective=obj.name,
     )
-    paths = m.sample(n_paths, n, rng=int(np.random.default_rng(rng).integers(2**32)))
+
+
+def _start_value(
+    flows: YearFlows, grids: FloatArray, u: FloatArray, obj: Objective, q: FloatArray | None
+) -> float:
+    """The value promised from the plan's start: ``U[0]`` at the initial balance after the
+    first start-of-year flows, or the value of ruin when those flows exhaust it."""
+    b0 = flows.initial_balance + flows.cs[0] - flows.ws[0]
+    fail0 = _failure_values(obj, flows.n_years, q)[0]
+    return float(np.interp(b0, grids[0], u[0])) if b0 >= 0 else float(fail0)
+
+
+def _model_check(
+    policy: AdaptivePolicy,
+    model: ReturnModel,
+    flows: YearFlows,
+    q: FloatArray | None,
+    n_paths: int,
+    rng: RngLike,
+) -> tuple[AdaptivePolicy, float]:
+    """Run ``policy`` forward on ``n_paths`` i.i.d. model paths: the policy with its median
+    real wealth by year, and the share of paths whose money lasts (decimal; with survival
+    ``q``, ruin counts only if the member is alive at its start)."""
+    n = flows.n_years
+    paths = model.sample(n_paths, n, rng=int(np.random.default_rng(rng).integers(2**32)))
     gross = (1.0 + paths.returns) / (1.0 + paths.inflation[:, :, None])
     wealth, ruin, _, _ = forward_model(policy, flows, gross)
     policy = AdaptivePolicy(
@@ -785,20 +889,7 @@ def solve_adaptive(
     )
     alive = alive_at_start(q, n)
     ok = np.where(ruin < 0, 1.0, 1.0 - alive[np.clip(ruin, 0, None)])
-    return AdaptiveResult(
-        policy=policy,
-        value=value,
-        success_model=float(ok.mean()),
-        objective=obj,
-        model_description=m.description,
-        n_states=n_states,
-        n_candidates=int(cand.shape[0]),
-        n_outcomes=m.n_outcomes,
-        n_years=n,
-        weight_step=step,
-        seconds=time.perf_counter() - t0,
-        survival=q is not None,
-    )
+    return policy, float(ok.mean())
 
 
 # --------------------------------------------------------------------------- convergence

@@ -86,7 +86,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +108,7 @@ from optimize.scp import (
     OptimizationWarning,
     Proposal,
     ScpIteration,
+    ScpRun,
     bpoe_subproblem,
     buffered_failure_probability,
     clean_knots,
@@ -716,6 +717,242 @@ def _initial_knots(
     return np.tile(best, (n_knots, 1))
 
 
+@dataclass(frozen=True)
+class _GlideSearch:
+    """The checked, fixed inputs of one glide-path search (built by :func:`_glide_search`).
+
+    ``sub``: the in-sample scenarios of the optimised assets over the plan's periods;
+    ``ages`` (T,) and ``knot_ages`` (K,): ages in years; ``interp`` (T, K): knot weights to
+    per-period weights; ``growth`` (n, T, A): real gross returns per period; ``flows``: the
+    plan's flows as the wealth model pays them, real USD per period.
+    """
+
+    name: str
+    names: tuple[str, ...]
+    plan: Plan
+    goal: Goal
+    sub: Scenarios
+    cash_flows: CashFlowRules | None
+    ages: FloatArray
+    knot_ages: FloatArray
+    interp: FloatArray
+    constraints: KnotConstraints
+    growth: FloatArray
+    flows: AccountFlows
+
+    def glide_path(self, knots: FloatArray) -> GlidePath:
+        """The strategy of knot weights ``knots`` (K, A), decimal."""
+        ppy = self.sub.periods_per_year
+        return make_glide_path(self.name, self.names, self.knot_ages, knots, self.plan, ppy)
+
+    def evaluate(self, knots: FloatArray) -> _Iterate:
+        """Exact in-sample success of ``knots`` (by the engine) and the wealth model's
+        margins, their gradient and bPOE there."""
+        p = success_probability(
+            self.sub, self.plan, self.glide_path(knots), self.goal, self.cash_flows
+        )
+        x, grad = _margins(self.growth, self.interp @ knots, self.plan, self.flows, self.goal)
+        return _Iterate(knots, p, x, grad, buffered_failure_probability(x))
+
+
+def _in_sample(scenarios: Scenarios, names: tuple[str, ...], n_t: int) -> Scenarios:
+    """``scenarios`` of the assets ``names`` over the plan's ``n_t`` periods, checked to be
+    long enough and complete (no NaN return)."""
+    if scenarios.n_periods < n_t:
+        raise DataError(
+            f"the plan spans {n_t} {scenarios.frequency} periods but the scenarios hold "
+            f"{scenarios.n_periods}; generate longer scenarios"
+        )
+    sub = scenarios.select(names).head(n_t)
+    if not np.all(np.isfinite(sub.returns)):
+        raise DataError(
+            "the scenarios have missing returns (NaN) for the optimised assets; apply a "
+            "missing-data rule (cash or proxy) when generating them"
+        )
+    return sub
+
+
+def _glide_search(
+    scenarios: Scenarios,
+    plan: Plan,
+    names: tuple[str, ...],
+    constraints: GlidePathConstraints,
+    goal: Goal,
+    cash_flows: CashFlowRules | None,
+    knot_ages: Sequence[float] | None,
+    knot_spacing_years: float,
+    solvers: Sequence[str],
+    name: str,
+) -> _GlideSearch:
+    """Check the inputs of :func:`optimize_glide_path` and build its fixed search inputs.
+
+    Raises on an unsupported goal, short or incomplete scenarios, conflicting constraints
+    or cash-flow rules that do not fit the plan; warns that transaction costs are left out
+    of the wealth model."""
+    _check_goal(plan, goal)
+    ppy = scenarios.periods_per_year
+    n_t = plan.n_periods(ppy)
+    sub = _in_sample(scenarios, names, n_t)
+    if plan.transaction_cost_bps > 0:
+        warnings.warn(
+            "transaction costs are left out of the linearised wealth model (the engine's "
+            "simulation, which accepts or rejects each step, includes them)",
+            OptimizationWarning,
+            stacklevel=3,
+        )
+    sigma = _annual_covariance(sub, n_t)
+    ages = Schedule.from_ages(plan.start_age, plan.end_age, plan.retirement_age, ppy).age_start
+    kages = (
+        np.asarray(sorted(knot_ages), dtype=np.float64)
+        if knot_ages is not None
+        else default_knot_ages(plan, ppy, knot_spacing_years)
+    )
+    s = knot_constraints(names, kages, plan, constraints, sigma)
+    _check_obvious_conflicts(s, sigma, solvers)
+    if cash_flows is not None:
+        cash_flows = check_cash_flows(cash_flows, plan, sub)
+    flows = account_flows(plan, sub, not isinstance(goal, FundedRatio), cash_flows)
+    interp = interpolation_matrix(ages, kages)
+    g = _real_growth(sub, n_t)
+    return _GlideSearch(name, names, plan, goal, sub, cash_flows, ages, kages, interp, s, g, flows)
+
+
+def _starting_knots(
+    search: _GlideSearch,
+    initial: FloatArray | None,
+    grid_step: float,
+    solvers: Sequence[str],
+    fallbacks: list[str],
+) -> FloatArray:
+    """The SCP's first knots (K, A): ``initial`` or the best constant mix on a grid of
+    equity shares ``grid_step`` apart, projected onto the constraints."""
+    n_k, n_a = search.knot_ages.size, len(search.names)
+    start = (
+        np.asarray(initial, dtype=np.float64)
+        if initial is not None
+        else _initial_knots(
+            search.sub,
+            search.plan,
+            search.goal,
+            search.constraints,
+            n_k,
+            grid_step,
+            search.cash_flows,
+        )
+    )
+    if start.shape != (n_k, n_a):
+        raise OptimizationError(
+            f"initial knot weights have shape {start.shape}; expected {(n_k, n_a)}"
+        )
+    return clean_knots(project(start, search.constraints.groups, solvers, fallbacks))
+
+
+def _proposer(
+    search: _GlideSearch, solvers: Sequence[str], fallbacks: list[str]
+) -> Callable[[_Iterate, float, int], Proposal]:
+    """One SCP step: the bPOE subproblem (built once) linearised at the current knots and
+    solved within the trust radius; fallbacks taken are appended to ``fallbacks``."""
+    s = search.constraints
+    n_k, n_a = search.knot_ages.size, len(search.names)
+    subproblem = bpoe_subproblem(
+        search.sub.n_scenarios, n_k, n_a, lambda y, a: flatten(s.groups(y, a))
+    )
+
+    def propose(cur: _Iterate, rho: float, it: int) -> Proposal:
+        jac = np.einsum("nta,tk->nka", cur.gradient, search.interp)
+        subproblem.linearise(cur.margins, jac, cur.knots, rho)
+        t_solve = time.perf_counter()
+        solver = subproblem.solve(solvers, fallbacks, what=f"SCP step {it}")
+        solve_s = time.perf_counter() - t_solve
+        knots = subproblem.knots()
+        return Proposal(None if knots is None else clean_knots(knots), solver, solve_s)
+
+    return propose
+
+
+def _better(new: _Iterate, cur: _Iterate) -> bool:
+    """Accept ``new``: a higher true success, or the same with a lower bPOE (a margin of
+    safety)."""
+    return new.success > cur.success + 1e-12 or (
+        new.success >= cur.success - 1e-12 and new.bpoe < cur.bpoe - 1e-9
+    )
+
+
+def _run_scp(
+    first: _Iterate,
+    evaluate: Callable[[FloatArray], _Iterate],
+    propose: Callable[[_Iterate, float, int], Proposal],
+    max_iterations: int,
+    trust_radius: float,
+    min_trust_radius: float,
+    progress: bool,
+) -> ScpRun[_Iterate]:
+    """The trust-region SCP from ``first``, with a tqdm bar of the current success."""
+    bar = tqdm(total=max_iterations, disable=not progress, desc="glide path SCP", unit="it")
+    bar.set_postfix(success=f"{first.success:.2%}")
+
+    def show(record: ScpIteration, cur: _Iterate, rho: float) -> None:
+        bar.update(1)
+        bar.set_postfix(success=f"{cur.success:.2%}", radius=f"{rho:.3g}")
+
+    try:
+        return trust_region_scp(
+            first,
+            propose,
+            evaluate,
+            _better,
+            scores=lambda pt: (pt.success, pt.bpoe),
+            max_iterations=max_iterations,
+            trust_radius=trust_radius,
+            min_trust_radius=min_trust_radius,
+            finished=lambda pt: "every in-sample scenario succeeds" if pt.success >= 1.0 else None,
+            on_iteration=show,
+        )
+    finally:
+        bar.close()
+
+
+def _result(
+    search: _GlideSearch,
+    run: ScpRun[_Iterate],
+    first: _Iterate,
+    holdout: Scenarios | None,
+    holdout_cash_flows: CashFlowRules | None,
+    fallbacks: list[str],
+    t_start: float,
+) -> OptimizationResult:
+    """The search's result: the best knots as a strategy, scored out of sample on
+    ``holdout`` when given; ``t_start``: ``time.perf_counter()`` at the search's start."""
+    z, p = run.best.knots, run.best.success
+    solver_used = run.iterations[-1].solver if run.iterations else ""
+    path = search.glide_path(z)
+    oos = None
+    if holdout is not None:
+        oos = success_probability(
+            holdout.select(search.names), search.plan, path, search.goal, holdout_cash_flows
+        )
+    return OptimizationResult(
+        glide_path=path,
+        assets=search.names,
+        knot_ages=tuple(float(v) for v in search.knot_ages),
+        knot_weights=z,
+        ages=search.ages,
+        weights_by_age=search.interp @ z,
+        success_in_sample=float(p),
+        success_out_of_sample=None if oos is None else float(oos),
+        initial_success=float(first.success),
+        initial_weights=first.knots.copy(),
+        history=tuple(IterationRecord.of(r) for r in run.iterations),
+        solver=solver_used or "CLARABEL",
+        solver_fallbacks=tuple(fallbacks),
+        seconds=time.perf_counter() - t_start,
+        n_scenarios=search.sub.n_scenarios,
+        n_holdout=0 if holdout is None else holdout.n_scenarios,
+        goal=search.goal.name,
+        stop_reason=run.stop_reason,
+    )
+
+
 def optimize_glide_path(
     scenarios: Scenarios,
     plan: Plan,
@@ -786,128 +1023,24 @@ def optimize_glide_path(
     """
     t_start = time.perf_counter()
     goal = plan.success if goal is None else goal
-    _check_goal(plan, goal)
-    c = constraints if constraints is not None else GlidePathConstraints()
     names = tuple(assets) if assets is not None else scenarios.assets
-    ppy = scenarios.periods_per_year
-    n_t = plan.n_periods(ppy)
-    sub = scenarios.select(names).head(n_t) if scenarios.n_periods >= n_t else None
-    if sub is None:
-        raise DataError(
-            f"the plan spans {n_t} {scenarios.frequency} periods but the scenarios hold "
-            f"{scenarios.n_periods}; generate longer scenarios"
-        )
-    if not np.all(np.isfinite(sub.returns)):
-        raise DataError(
-            "the scenarios have missing returns (NaN) for the optimised assets; apply a "
-            "missing-data rule (cash or proxy) when generating them"
-        )
-    if plan.transaction_cost_bps > 0:
-        warnings.warn(
-            "transaction costs are left out of the linearised wealth model (the engine's "
-            "simulation, which accepts or rejects each step, includes them)",
-            OptimizationWarning,
-            stacklevel=2,
-        )
+    search = _glide_search(
+        scenarios,
+        plan,
+        names,
+        constraints if constraints is not None else GlidePathConstraints(),
+        goal,
+        cash_flows,
+        knot_ages,
+        knot_spacing_years,
+        solvers,
+        name,
+    )
     fallbacks: list[str] = []
-    sigma = _annual_covariance(sub, n_t)
-    ages = Schedule.from_ages(plan.start_age, plan.end_age, plan.retirement_age, ppy).age_start
-    kages = (
-        np.asarray(sorted(knot_ages), dtype=np.float64)
-        if knot_ages is not None
-        else default_knot_ages(plan, ppy, knot_spacing_years)
+    z0 = _starting_knots(search, initial, initial_grid_step, solvers, fallbacks)
+    propose = _proposer(search, solvers, fallbacks)
+    first = search.evaluate(z0)
+    run = _run_scp(
+        first, search.evaluate, propose, max_iterations, trust_radius, min_trust_radius, progress
     )
-    s = knot_constraints(names, kages, plan, c, sigma)
-    _check_obvious_conflicts(s, sigma, solvers)
-    interp = interpolation_matrix(ages, kages)
-    n_k, n_a = kages.size, len(names)
-
-    start = (
-        np.asarray(initial, dtype=np.float64)
-        if initial is not None
-        else _initial_knots(sub, plan, goal, s, n_k, initial_grid_step, cash_flows)
-    )
-    if start.shape != (n_k, n_a):
-        raise OptimizationError(
-            f"initial knot weights have shape {start.shape}; expected {(n_k, n_a)}"
-        )
-    z0 = clean_knots(project(start, s.groups, solvers, fallbacks))
-
-    g = _real_growth(sub, n_t)
-    if cash_flows is not None:
-        cash_flows = check_cash_flows(cash_flows, plan, sub)
-    flows = account_flows(plan, sub, not isinstance(goal, FundedRatio), cash_flows)
-
-    def evaluate(knots: FloatArray) -> _Iterate:
-        strat = make_glide_path(name, names, kages, knots, plan, ppy)
-        p = success_probability(sub, plan, strat, goal, cash_flows)
-        x, grad = _margins(g, interp @ knots, plan, flows, goal)
-        return _Iterate(knots, p, x, grad, buffered_failure_probability(x))
-
-    subproblem = bpoe_subproblem(sub.n_scenarios, n_k, n_a, lambda y, a: flatten(s.groups(y, a)))
-
-    def propose(cur: _Iterate, rho: float, it: int) -> Proposal:
-        jac = np.einsum("nta,tk->nka", cur.gradient, interp)
-        subproblem.linearise(cur.margins, jac, cur.knots, rho)
-        t_solve = time.perf_counter()
-        solver = subproblem.solve(solvers, fallbacks, what=f"SCP step {it}")
-        solve_s = time.perf_counter() - t_solve
-        knots = subproblem.knots()
-        return Proposal(None if knots is None else clean_knots(knots), solver, solve_s)
-
-    def better(new: _Iterate, cur: _Iterate) -> bool:
-        # a higher true success, or the same with a lower bPOE (a margin of safety)
-        return new.success > cur.success + 1e-12 or (
-            new.success >= cur.success - 1e-12 and new.bpoe < cur.bpoe - 1e-9
-        )
-
-    first = evaluate(z0)
-    bar = tqdm(total=max_iterations, disable=not progress, desc="glide path SCP", unit="it")
-    bar.set_postfix(success=f"{first.success:.2%}")
-
-    def show(record: ScpIteration, cur: _Iterate, rho: float) -> None:
-        bar.update(1)
-        bar.set_postfix(success=f"{cur.success:.2%}", radius=f"{rho:.3g}")
-
-    try:
-        run = trust_region_scp(
-            first,
-            propose,
-            evaluate,
-            better,
-            scores=lambda pt: (pt.success, pt.bpoe),
-            max_iterations=max_iterations,
-            trust_radius=trust_radius,
-            min_trust_radius=min_trust_radius,
-            finished=lambda pt: "every in-sample scenario succeeds" if pt.success >= 1.0 else None,
-            on_iteration=show,
-        )
-    finally:
-        bar.close()
-    z, p = run.best.knots, run.best.success
-    solver_used = run.iterations[-1].solver if run.iterations else ""
-
-    path = make_glide_path(name, names, kages, z, plan, ppy)
-    oos = None
-    if holdout is not None:
-        oos = success_probability(holdout.select(names), plan, path, goal, holdout_cash_flows)
-    return OptimizationResult(
-        glide_path=path,
-        assets=names,
-        knot_ages=tuple(float(v) for v in kages),
-        knot_weights=z,
-        ages=ages,
-        weights_by_age=interp @ z,
-        success_in_sample=float(p),
-        success_out_of_sample=None if oos is None else float(oos),
-        initial_success=float(first.success),
-        initial_weights=first.knots.copy(),
-        history=tuple(IterationRecord.of(r) for r in run.iterations),
-        solver=solver_used or "CLARABEL",
-        solver_fallbacks=tuple(fallbacks),
-        seconds=time.perf_counter() - t_start,
-        n_scenarios=sub.n_scenarios,
-        n_holdout=0 if holdout is None else holdout.n_scenarios,
-        goal=goal.name,
-        stop_reason=run.stop_reason,
-    )
+    return _result(search, run, first, holdout, holdout_cash_flows, fallbacks, t_start)

@@ -133,15 +133,64 @@ class _Evaluator:
             self.outcomes[x] = out
 
 
-def _bisect(
-    ev: _Evaluator,
-    feasible_x: float,
-    infeasible_x: float,
-    target: float,
-    xtol: float,
+@dataclass(frozen=True)
+class _Search:
+    """How every bisection of one solve runs (checked by :func:`_search_settings`).
+
+    ``xtol``: absolute tolerance on ``x`` (unused with ``integer``); ``integer``: whole
+    inputs only; ``max_iter``: rounds per search; ``per_round``: inputs per round."""
+
+    xtol: float
+    integer: bool
+    max_iter: int
+    per_round: int
+
+    def converged(self, feasible_x: float, infeasible_x: float) -> bool:
+        """Whether the bracket is as tight as asked: adjacent integers, or within ``xtol``."""
+        gap = abs(infeasible_x - feasible_x)
+        return (gap <= 1) if self.integer else (gap <= self.xtol)
+
+
+def _search_settings(
+    lo: float,
+    hi: float,
+    xtol: float | None,
     integer: bool,
+    confidence: float,
     max_iter: int,
-    per_round: int = 1,
+    per_round: int,
+) -> _Search:
+    """Check :func:`bisect_on_crn`'s settings; ``xtol`` defaults to ``(hi - lo) * 1e-4``."""
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise SolveError(f"solve bracket [{lo}, {hi}] is empty; pass finite lo < hi")
+    if not 0 < confidence < 1:
+        raise SolveError(f"confidence={confidence} must lie in (0, 1), e.g. 0.95")
+    if integer and (lo != math.floor(lo) or hi != math.floor(hi)):
+        raise SolveError(f"integer search needs whole ends; got [{lo}, {hi}]")
+    if xtol is None:
+        xtol = (hi - lo) * 1e-4
+    if not xtol > 0:
+        raise SolveError(f"xtol={xtol} must be positive")
+    if per_round < 1:
+        raise SolveError(f"per_round={per_round} must be >= 1")
+    return _Search(xtol, integer, max_iter, per_round)
+
+
+def _round_inputs(feasible_x: float, infeasible_x: float, search: _Search) -> list[float]:
+    """One round's inputs: ``per_round`` evenly inside the bracket, from its feasible end.
+
+    With ``integer``, rounded towards the feasible end, deduplicated, the ends left out."""
+    step = (infeasible_x - feasible_x) / (search.per_round + 1)
+    xs = [feasible_x + step * j for j in range(1, search.per_round + 1)]
+    if search.integer:
+        rnd = math.floor if feasible_x < infeasible_x else math.ceil
+        xs = [float(rnd(x)) for x in xs]
+        xs = [x for x in dict.fromkeys(xs) if x not in (feasible_x, infeasible_x)]
+    return xs
+
+
+def _bisect(
+    ev: _Evaluator, feasible_x: float, infeasible_x: float, target: float, search: _Search
 ) -> tuple[float, float, bool]:
     """Shrink a (feasible, infeasible) bracket around ``p = target``; return it and convergence.
 
@@ -149,16 +198,10 @@ def _bisect(
     bisection) and keeps the adjacent pair that straddles the target: the bracket shrinks
     by ``per_round + 1`` a round, so a batch-capable ``fn_many`` needs fewer rounds.
     """
-    for _ in range(max_iter):
-        gap = abs(infeasible_x - feasible_x)
-        if (integer and gap <= 1) or (not integer and gap <= xtol):
+    for _ in range(search.max_iter):
+        if search.converged(feasible_x, infeasible_x):
             return feasible_x, infeasible_x, True
-        step = (infeasible_x - feasible_x) / (per_round + 1)
-        xs = [feasible_x + step * j for j in range(1, per_round + 1)]
-        if integer:
-            rnd = math.floor if feasible_x < infeasible_x else math.ceil
-            xs = [float(rnd(x)) for x in xs]
-            xs = [x for x in dict.fromkeys(xs) if x not in (feasible_x, infeasible_x)]
+        xs = _round_inputs(feasible_x, infeasible_x, search)
         # Ordered from the feasible end; p is monotone, so the first miss ends the scan.
         for x, p in zip(xs, ev.many(xs), strict=True):
             if p >= target:
@@ -166,8 +209,7 @@ def _bisect(
             else:
                 infeasible_x = x
                 break
-    gap = abs(infeasible_x - feasible_x)
-    return feasible_x, infeasible_x, (gap <= 1) if integer else (gap <= xtol)
+    return feasible_x, infeasible_x, search.converged(feasible_x, infeasible_x)
 
 
 def _tightest_bracket(ev: _Evaluator, target: float, increasing: bool) -> tuple[float, float]:
@@ -179,6 +221,84 @@ def _tightest_bracket(ev: _Evaluator, target: float, increasing: bool) -> tuple[
     if increasing:  # feasible above: smallest feasible, largest infeasible
         return min(feas), max(infeas)
     return max(feas), min(infeas)
+
+
+def _direction(ev: _Evaluator, lo: float, hi: float, target: float) -> bool:
+    """Whether the rate rises with ``x``: ``hi`` reaches ``target`` and ``lo`` does not.
+
+    Raises :class:`SolveError` when both ends lie on the same side of the target."""
+    p_lo, p_hi = ev.many([lo, hi])
+    if (p_lo >= target) == (p_hi >= target):
+        raise SolveError(
+            f"the bracket does not straddle the target {target:g}: the rate is {p_lo:.4g} at "
+            f"{lo:g} and {p_hi:.4g} at {hi:g}; widen [lo, hi] so one end reaches it and one not"
+        )
+    return p_hi >= target
+
+
+def _answer(
+    ev: _Evaluator, lo: float, hi: float, target: float, increasing: bool, search: _Search
+) -> float:
+    """The feasible boundary ``x*`` for ``target``, searched over the whole bracket."""
+    feasible_x, infeasible_x = (hi, lo) if increasing else (lo, hi)
+    x, _, converged = _bisect(ev, feasible_x, infeasible_x, target, search)
+    if not converged:
+        raise SolveError(
+            f"bisection did not reach xtol={search.xtol:g} in {search.max_iter} steps; "
+            "raise max_iter"
+        )
+    return x
+
+
+def _standard_error(outcomes: np.ndarray, n_effective: float | None) -> tuple[float, float]:
+    """``(n_eff, se)``: effective scenarios and the standard error of the outcomes' mean.
+
+    ``se = sd / sqrt(n_eff)`` (sample standard deviation, ``ddof=1``; 0 for one outcome),
+    in the units of the outcomes (e.g. a success probability, decimal)."""
+    n = outcomes.size
+    n_eff = float(n if n_effective is None else n_effective)
+    if not 1 <= n_eff <= n:
+        raise SolveError(f"n_effective={n_effective} must lie in [1, {n}] (the scenarios)")
+    sd = float(outcomes.std(ddof=1)) if n > 1 else 0.0
+    return n_eff, sd / math.sqrt(n_eff)
+
+
+def _interval_end(
+    ev: _Evaluator, lo: float, hi: float, t: float, increasing: bool, search: _Search
+) -> tuple[float, bool]:
+    """The feasible boundary for the shifted target ``t``, and whether it is the bracket's end.
+
+    Starts from the tightest bracket among the points already evaluated (common random
+    numbers: those evaluations are reused, never repeated)."""
+    p_bounds = (ev(lo), ev(hi))
+    if not any(p >= t for p in p_bounds):  # nothing reaches t: the feasible bound
+        return (hi if increasing else lo), True
+    if all(p >= t for p in p_bounds):  # everything reaches t: the other bound
+        return (lo if increasing else hi), True
+    f, i = _tightest_bracket(ev, t, increasing)
+    end, _, _ = _bisect(ev, f, i, t, search)
+    return end, False
+
+
+def _interval(
+    ev: _Evaluator,
+    lo: float,
+    hi: float,
+    x: float,
+    target: float,
+    half_width: float,
+    increasing: bool,
+    search: _Search,
+) -> tuple[float, float, bool]:
+    """``(ci_low, ci_high, censored)``: the inputs whose rate is within ``half_width`` of target.
+
+    The end on the feasible side solves for ``target + half_width``, the other for
+    ``target - half_width`` (``half_width = z se``, the statistic's units). The answer ``x``
+    always lies in its own interval (the step function can put it on an end)."""
+    strict, censored_strict = _interval_end(ev, lo, hi, target + half_width, increasing, search)
+    loose, censored_loose = _interval_end(ev, lo, hi, target - half_width, increasing, search)
+    ci_low, ci_high = sorted((strict, loose))
+    return min(ci_low, x), max(ci_high, x), censored_strict or censored_loose
 
 
 def bisect_on_crn(
@@ -239,65 +359,15 @@ def bisect_on_crn(
         If the bracket is empty, does not straddle the target, or ``fn`` changes the
         number of outcomes between calls.
     """
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise SolveError(f"solve bracket [{lo}, {hi}] is empty; pass finite lo < hi")
-    if not 0 < confidence < 1:
-        raise SolveError(f"confidence={confidence} must lie in (0, 1), e.g. 0.95")
-    if integer and (lo != math.floor(lo) or hi != math.floor(hi)):
-        raise SolveError(f"integer search needs whole ends; got [{lo}, {hi}]")
-    if xtol is None:
-        xtol = (hi - lo) * 1e-4
-    if not xtol > 0:
-        raise SolveError(f"xtol={xtol} must be positive")
-    if per_round < 1:
-        raise SolveError(f"per_round={per_round} must be >= 1")
+    search = _search_settings(lo, hi, xtol, integer, confidence, max_iter, per_round)
     lo, hi = float(lo), float(hi)
-
     ev = _Evaluator(fn, fn_many)
-    p_lo, p_hi = ev.many([lo, hi])
-    if (p_lo >= target) == (p_hi >= target):
-        raise SolveError(
-            f"the bracket does not straddle the target {target:g}: the rate is {p_lo:.4g} at "
-            f"{lo:g} and {p_hi:.4g} at {hi:g}; widen [lo, hi] so one end reaches it and one not"
-        )
-    increasing = p_hi >= target
-    feasible_x, infeasible_x = (hi, lo) if increasing else (lo, hi)
-    x, _, converged = _bisect(
-        ev, feasible_x, infeasible_x, target, xtol, integer, max_iter, per_round
-    )
-    if not converged:
-        raise SolveError(
-            f"bisection did not reach xtol={xtol:g} in {max_iter} steps; raise max_iter"
-        )
-
+    increasing = _direction(ev, lo, hi, target)
+    x = _answer(ev, lo, hi, target, increasing, search)
     outcomes = ev.outcomes[x]
-    n = outcomes.size
-    n_eff = float(n if n_effective is None else n_effective)
-    if not 1 <= n_eff <= n:
-        raise SolveError(f"n_effective={n_effective} must lie in [1, {n}] (the scenarios)")
-    sd = float(outcomes.std(ddof=1)) if n > 1 else 0.0
-    se = sd / math.sqrt(n_eff)
+    n_eff, se = _standard_error(outcomes, n_effective)
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
-
-    # The interval: inputs whose rate is within z se of the target. The end on the
-    # feasible side solves for target + z se, the other for target - z se.
-    ends: dict[str, float] = {}
-    censored = False
-    for name, t in (("strict", target + z * se), ("loose", target - z * se)):
-        p_bounds = (ev(lo), ev(hi))
-        if not any(p >= t for p in p_bounds):  # nothing reaches t: the feasible bound
-            ends[name] = hi if increasing else lo
-            censored = True
-            continue
-        if all(p >= t for p in p_bounds):  # everything reaches t: the other bound
-            ends[name] = lo if increasing else hi
-            censored = True
-            continue
-        f, i = _tightest_bracket(ev, t, increasing)
-        ends[name], _, _ = _bisect(ev, f, i, t, xtol, integer, max_iter, per_round)
-    ci_low, ci_high = sorted((ends["strict"], ends["loose"]))
-    # The answer always lies in its own interval (the step function can put it on an end).
-    ci_low, ci_high = min(ci_low, x), max(ci_high, x)
+    ci_low, ci_high, censored = _interval(ev, lo, hi, x, target, z * se, increasing, search)
     return SolveResult(
         x=x,
         target=float(target),
@@ -306,7 +376,7 @@ def bisect_on_crn(
         ci_high=ci_high,
         standard_error=se,
         confidence=confidence,
-        n_scenarios=n,
+        n_scenarios=outcomes.size,
         n_effective=n_eff,
         n_evaluations=len(ev.outcomes),
         increasing=increasing,

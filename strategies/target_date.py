@@ -36,7 +36,7 @@ from strategies.types import FloatArray
 KNOT_TOL = 1e-6
 
 
-def _clean_weight_table(raw: ArrayLike, n_assets: int, who: str, what: str) -> FloatArray:
+def clean_weight_table(raw: ArrayLike, n_assets: int, who: str, what: str) -> FloatArray:
     """Validate a (rows, n_assets) weight table and return it clipped and renormalised."""
     try:
         w = np.asarray(raw, dtype=np.float64)
@@ -135,7 +135,7 @@ class GlidePath(NoStateTable):
                 f"{who}: knots_years_to_retirement={self.knots_years_to_retirement!r} must be "
                 "one or more finite numbers of years"
             )
-        w = _clean_weight_table(self.weights, len(assets), who, "weights")
+        w = clean_weight_table(self.weights, len(assets), who, "weights")
         if w.shape[0] != knots.size:
             raise StrategyError(
                 f"{who}: {knots.size} knots but {w.shape[0]} weight rows; give one row per knot"

@@ -28,7 +28,7 @@ from strategies.base import (
     check_numbers,
 )
 from strategies.errors import StrategyError
-from strategies.target_date import _clean_weight_table
+from strategies.target_date import clean_weight_table
 from strategies.types import FloatArray
 
 Estimator = Literal["ewma", "window"]
@@ -70,7 +70,7 @@ class FixedMix(NoStateTable):
     def __post_init__(self) -> None:
         who = f"FixedMix {self.name!r}"
         assets = check_asset_names(who, self.assets)
-        w = _clean_weight_table(self.weights, len(assets), who, "weights")
+        w = clean_weight_table(self.weights, len(assets), who, "weights")
         if w.shape[0] != 1:
             raise StrategyError(f"{who}: weights must be one row, got {w.shape[0]}")
         object.__setattr__(self, "assets", assets)
@@ -501,7 +501,7 @@ class RiskParity(NoStateTable):
             self.min_history_years,
         )
         if self.warmup_weights is not None:
-            w = _clean_weight_table(self.warmup_weights, len(assets), who, "warmup_weights")
+            w = clean_weight_table(self.warmup_weights, len(assets), who, "warmup_weights")
             object.__setattr__(self, "warmup_weights", tuple(float(x) for x in w[0]))
 
     def describe(self) -> str:

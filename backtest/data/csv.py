@@ -156,6 +156,83 @@ def _to_periods(index: pd.DatetimeIndex, frequency: str, label: str) -> pd.Datet
     return pd.DatetimeIndex(periods.end_time.normalize(), name="date")
 
 
+def _check_options(
+    kind: str, frequency: CsvFrequency | None, unit: CsvUnit | None, percent: bool
+) -> tuple[CsvFrequency, CsvUnit | None]:
+    """The frequency and the unit :func:`load_csv` reads, after checking its options."""
+    if kind not in _KINDS:
+        raise DataError(f"kind={kind!r} is unknown; use 'prices' or 'returns'")
+    if unit is not None and unit not in _UNITS:
+        raise DataError(f"unit={unit!r} is unknown; use 'decimal' (0.05 = 5 %) or 'percent'")
+    if percent:
+        if unit == "decimal":
+            raise DataError("percent=True contradicts unit='decimal'; pass one of them")
+        unit = "percent"
+    if frequency not in _FREQUENCIES:
+        raise DataError(
+            f"frequency={frequency!r} is unknown; say what one row is: 'daily', 'monthly' "
+            f"or 'annual'"
+        )
+    return frequency, unit
+
+
+def _check_daily_gaps(first: pd.Series, dates: pd.DatetimeIndex, label: str) -> None:
+    """Refuse daily rows with missing trading days (on the calendar the dates follow)."""
+    cal = detect_calendar(dates)
+    gaps = find_gaps(first, dates[0], dates[-1], calendar=cal)
+    if gaps:
+        raise DataError(
+            f"{label}: daily rows missing ({cal} calendar): {format_gaps(gaps)}; "
+            f"gaps are not filled"
+        )
+
+
+def _returns_from_prices(values: pd.DataFrame, unit: str | None, label: str) -> pd.DataFrame:
+    """Decimal simple returns row to row of positive ``values`` (the first row is dropped)."""
+    if unit is not None:
+        raise DataError(f"unit={unit!r} applies to kind='returns' only (prices have no unit)")
+    bad = values.le(0)
+    if bad.to_numpy().any():
+        col = values.columns[bad.any().to_numpy()][0]
+        at = values.index[bad[col].to_numpy()]
+        raise DataError(
+            f"{label}: column {col!r} has non-positive prices at {_dates(at)}; prices "
+            f"must be > 0 (did you mean kind='returns'?)"
+        )
+    if len(values) < 2:
+        raise DataError(f"{label}: need at least two price rows to compute a return")
+    rets = values / values.shift(1) - 1.0
+    return rets.iloc[1:]
+
+
+def _checked_returns(
+    values: pd.DataFrame, unit: str | None, frequency: str, label: str
+) -> pd.DataFrame:
+    """Decimal returns from the file's ``values`` in ``unit``, refusing impossible ones.
+
+    With no stated unit, values that look like percent are refused; a return of -100 %
+    or less is refused in any unit.
+    """
+    rets = values / 100.0 if unit == "percent" else values
+    for col in rets.columns:
+        r = rets[col]
+        why = _looks_percent(r, frequency) if unit is None else ""
+        if why:
+            raise DataError(
+                f"{label}: column {col!r} looks like percent, not decimal {frequency} "
+                f"returns ({why}); if the file holds percent pass unit='percent', if "
+                f"these really are decimal returns pass unit='decimal'"
+            )
+        low = r[r <= -1.0]
+        if len(low):
+            hint = "" if unit == "percent" else "; if the file is in percent, pass unit='percent'"
+            raise DataError(
+                f"{label}: column {col!r} has returns <= -100 % at {_dates(low.index)} "
+                f"(e.g. {low.iloc[0]:.4g}); a return cannot lose more than everything{hint}"
+            )
+    return rets
+
+
 def load_csv(
     path: str | os.PathLike[str] | IO[str],
     kind: CsvKind = "prices",
@@ -205,19 +282,7 @@ def load_csv(
         non-numeric values, non-positive prices, returns <= -100 %, percent-looking
         returns, missing periods, unknown ``kind`` or ``frequency``.
     """
-    if kind not in _KINDS:
-        raise DataError(f"kind={kind!r} is unknown; use 'prices' or 'returns'")
-    if unit is not None and unit not in _UNITS:
-        raise DataError(f"unit={unit!r} is unknown; use 'decimal' (0.05 = 5 %) or 'percent'")
-    if percent:
-        if unit == "decimal":
-            raise DataError("percent=True contradicts unit='decimal'; pass one of them")
-        unit = "percent"
-    if frequency not in _FREQUENCIES:
-        raise DataError(
-            f"frequency={frequency!r} is unknown; say what one row is: 'daily', 'monthly' "
-            f"or 'annual'"
-        )
+    freq, unit = _check_options(kind, frequency, unit, percent)
     raw, label = _read(path, date_column)
     if columns is not None:
         absent = [c for c in columns if c not in raw.columns]
@@ -229,51 +294,14 @@ def load_csv(
     index = _parse_dates(raw, label)
     _check_order(index, label)
     values = _parse_values(raw, label, index)
-    values.index = _to_periods(index, frequency, label)
-    if frequency == "daily":
-        cal = detect_calendar(values.index)
-        gaps = find_gaps(values.iloc[:, 0], values.index[0], values.index[-1], calendar=cal)
-        if gaps:
-            raise DataError(
-                f"{label}: daily rows missing ({cal} calendar): {format_gaps(gaps)}; "
-                f"gaps are not filled"
-            )
-
+    dates = _to_periods(index, freq, label)
+    values.index = dates
+    if freq == "daily":
+        _check_daily_gaps(values.iloc[:, 0], dates, label)
     if kind == "prices":
-        if unit is not None:
-            raise DataError(f"unit={unit!r} applies to kind='returns' only (prices have no unit)")
-        bad = values.le(0)
-        if bad.to_numpy().any():
-            col = values.columns[bad.any().to_numpy()][0]
-            at = values.index[bad[col].to_numpy()]
-            raise DataError(
-                f"{label}: column {col!r} has non-positive prices at {_dates(at)}; prices "
-                f"must be > 0 (did you mean kind='returns'?)"
-            )
-        if len(values) < 2:
-            raise DataError(f"{label}: need at least two price rows to compute a return")
-        rets = values / values.shift(1) - 1.0
-        rets = rets.iloc[1:]
+        rets = _returns_from_prices(values, unit, label)
     else:
-        rets = values / 100.0 if unit == "percent" else values
-        for col in rets.columns:
-            r = rets[col]
-            why = _looks_percent(r, frequency) if unit is None else ""
-            if why:
-                raise DataError(
-                    f"{label}: column {col!r} looks like percent, not decimal {frequency} "
-                    f"returns ({why}); if the file holds percent pass unit='percent', if "
-                    f"these really are decimal returns pass unit='decimal'"
-                )
-            low = r[r <= -1.0]
-            if len(low):
-                hint = (
-                    "" if unit == "percent" else "; if the file is in percent, pass unit='percent'"
-                )
-                raise DataError(
-                    f"{label}: column {col!r} has returns <= -100 % at {_dates(low.index)} "
-                    f"(e.g. {low.iloc[0]:.4g}); a return cannot lose more than everything{hint}"
-                )
+        rets = _checked_returns(values, unit, freq, label)
     rets.index.name = "date"
     rets.attrs = {
         "frequency": frequency,

@@ -659,6 +659,82 @@ def _label(ts: pd.Timestamp, frequency: str) -> str:
     return f"{ts.year}" if frequency == "annual" else f"{ts.year}-{ts.month:02d}"
 
 
+def _asked_series(
+    assets: Sequence[str] | str, freq: Frequency, real: bool
+) -> tuple[list[str], list[SeriesInfo]]:
+    """The asked asset names, each once, and their series at ``freq``."""
+    names = [assets] if isinstance(assets, str) else list(assets)
+    if not names:
+        raise DataError("assets is empty; name at least one series, e.g. ['us_stocks']")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataError(f"assets lists {dupes} more than once; name each series once")
+    infos = [get_series(n, freq) for n in names]
+    if real:
+        inflation = [i.name for i in infos if i.kind == "inflation"]
+        if inflation:
+            raise DataError(
+                f"real=True deflates by CPI, so {inflation[0]!r} itself cannot be asked for "
+                f"in real terms; ask for it with real=False"
+            )
+    return names, infos
+
+
+def _coverages(limits: Sequence[SeriesInfo]) -> str:
+    return ", ".join(f"{i.name} {i.coverage}" for i in limits)
+
+
+def _common_span(
+    limits: Sequence[SeriesInfo], freq: Frequency
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last period end that every series of ``limits`` covers."""
+    first = max(i.first_end for i in limits)
+    last = min(i.last_end for i in limits)
+    if first > last:
+        raise CoverageError(
+            f"the {freq} series share no common period ({_coverages(limits)}); choose series "
+            "that overlap"
+        )
+    return first, last
+
+
+def _selected_span(
+    start: PeriodLike,
+    end: PeriodLike,
+    freq: Frequency,
+    limits: Sequence[SeriesInfo],
+    names: Sequence[str],
+    real: bool,
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Period ends of ``start..end`` (default: the common coverage), checked against it."""
+    first, last = _common_span(limits, freq)
+    common = f"{_label(first, freq)}..{_label(last, freq)}"
+    lo = first if start is None else _period(start, freq, role="start").end_time.normalize()
+    hi = last if end is None else _period(end, freq, role="end").end_time.normalize()
+    if lo > hi:
+        raise DataError(
+            f"start={start!r} is after end={end!r}; give start <= end"
+            if start is not None and end is not None
+            else f"the requested period {_label(lo, freq)}..{_label(hi, freq)} is empty "
+            f"(common coverage {common})"
+        )
+    if lo < first or hi > last:
+        bad = start if lo < first else end
+        which = "start" if lo < first else "end"
+        limiting = [
+            i
+            for i in limits
+            if (which == "start" and i.first_end > lo) or (which == "end" and i.last_end < hi)
+        ]
+        lim = ", ".join(f"{i.name} covers {i.coverage}" for i in limiting)
+        raise CoverageError(
+            f"{which}={bad!r} is outside the {freq} coverage: {lim}; "
+            f"the common period of {', '.join(names)}"
+            f"{' and cpi (real=True)' if real else ''} is {common}"
+        )
+    return lo, hi
+
+
 # --------------------------------------------------------------------------- public
 
 
@@ -703,56 +779,11 @@ def load_history(
         ``start``/``end`` outside the common coverage, or the assets share no period.
     """
     freq = _check_frequency(frequency)
-    names = [assets] if isinstance(assets, str) else list(assets)
-    if not names:
-        raise DataError("assets is empty; name at least one series, e.g. ['us_stocks']")
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise DataError(f"assets lists {dupes} more than once; name each series once")
-    infos = [get_series(n, freq) for n in names]
-    if real:
-        inflation = [i.name for i in infos if i.kind == "inflation"]
-        if inflation:
-            raise DataError(
-                f"real=True deflates by CPI, so {inflation[0]!r} itself cannot be asked for "
-                f"in real terms; ask for it with real=False"
-            )
-    limits = list(infos)
-    if real:
-        limits.append(get_series("cpi", freq))
-
-    first = max(i.first_end for i in limits)
-    last = min(i.last_end for i in limits)
-    coverage = ", ".join(f"{i.name} {i.coverage}" for i in limits)
-    if first > last:
-        raise CoverageError(
-            f"the {freq} series share no common period ({coverage}); choose series that overlap"
-        )
+    names, infos = _asked_series(assets, freq, real)
+    limits = [*infos, get_series("cpi", freq)] if real else list(infos)
+    first, last = _common_span(limits, freq)
     common = f"{_label(first, freq)}..{_label(last, freq)}"
-
-    lo = first if start is None else _period(start, freq, role="start").end_time.normalize()
-    hi = last if end is None else _period(end, freq, role="end").end_time.normalize()
-    if lo > hi:
-        raise DataError(
-            f"start={start!r} is after end={end!r}; give start <= end"
-            if start is not None and end is not None
-            else f"the requested period {_label(lo, freq)}..{_label(hi, freq)} is empty "
-            f"(common coverage {common})"
-        )
-    if lo < first or hi > last:
-        bad = start if lo < first else end
-        which = "start" if lo < first else "end"
-        limiting = [
-            i
-            for i in limits
-            if (which == "start" and i.first_end > lo) or (which == "end" and i.last_end < hi)
-        ]
-        lim = ", ".join(f"{i.name} covers {i.coverage}" for i in limiting)
-        raise CoverageError(
-            f"{which}={bad!r} is outside the {freq} coverage: {lim}; "
-            f"the common period of {', '.join(names)}"
-            f"{' and cpi (real=True)' if real else ''} is {common}"
-        )
+    lo, hi = _selected_span(start, end, freq, limits, names, real)
 
     frame = pd.concat([_raw_series(i).loc[lo:hi] for i in infos], axis=1, join="inner")
     if real:
@@ -764,7 +795,7 @@ def load_history(
     if len(limits) == 1:
         note = f"full coverage of {names[0]} ({common})"
     else:
-        note = f"common period of {coverage}: {common}"
+        note = f"common period of {_coverages(limits)}: {common}"
     if start is not None or end is not None:
         note += f"; selected {_label(lo, freq)}..{_label(hi, freq)}"
     frame.attrs = {

@@ -333,7 +333,7 @@ def _get_closes(
                 f"Yahoo Finance unreachable ({exc}); using cached prices for {ticker} "
                 f"({cached.describe()}). Pass refresh=True when online to update them.",
                 StaleCacheWarning,
-                stacklevel=3,
+                stacklevel=4,  # load_yahoo -> _all_closes -> here: the caller's line
             )
             return cached.closes.loc[pd.Timestamp(fetch_start) : pd.Timestamp(end)], "stale cache"
         raise OfflineError(
@@ -356,6 +356,131 @@ def _get_closes(
     entry = _Cached(ticker, close, lo, complete_to, pd.Timestamp.now(tz="UTC").isoformat())
     _write_cache(cache_dir, entry)
     return close.loc[pd.Timestamp(fetch_start) : pd.Timestamp(end)], "downloaded"
+
+
+def _check_request(
+    tickers: Sequence[str] | str,
+    start: str | _dt.date | pd.Timestamp,
+    end: str | _dt.date | pd.Timestamp,
+    frequency: str,
+    on_gap: str,
+    today: _dt.date,
+) -> tuple[list[str], _dt.date, _dt.date]:
+    """Validated ``(tickers, start, end)`` of a :func:`load_yahoo` request."""
+    if frequency not in _FREQUENCIES:
+        raise DataError(
+            f"frequency={frequency!r} is not supported; use one of {', '.join(_FREQUENCIES)}"
+        )
+    if on_gap not in ("raise", "warn"):
+        raise DataError(f"on_gap={on_gap!r}; use 'raise' or 'warn'")
+    names = _normalise_tickers(tickers)
+    d0, d1 = _as_date(start, "start"), _as_date(end, "end")
+    if d0 > d1:
+        raise DataError(f"start={d0} is after end={d1}; give start <= end")
+    if d0 >= today:
+        raise DataError(f"start={d0} is not in the past; Yahoo has no prices yet")
+    return names, d0, d1
+
+
+def _checked_closes(
+    ticker: str,
+    closes: pd.Series,
+    start: _dt.date,
+    last_day: _dt.date,
+    frequency: str,
+    on_gap: str,
+) -> tuple[pd.Series, str, str]:
+    """Closes of ``ticker`` checked for coverage and gaps: ``(closes, calendar, gap line)``.
+
+    The gap line is empty when there is no gap; with ``on_gap="warn"`` the missing days
+    become explicit NaN rows (never filled).
+    """
+    valid = closes.dropna()
+    period_start = pd.Timestamp(_period_start(start, frequency))
+    if valid.index[0] >= period_start:
+        suggest = _next_period_start(valid.index[0], frequency)
+        raise CoverageError(
+            f"Yahoo has prices for {ticker!r} from {valid.index[0].date()} only; the first "
+            f"{frequency} return from start={start} needs a close before {period_start.date()}. "
+            f"Use start >= {suggest}"
+        )
+    cal = detect_calendar(pd.DatetimeIndex(valid.index))
+    gaps = find_gaps(closes, valid.index[0], pd.Timestamp(last_day), calendar=cal)
+    if not gaps:
+        return closes, cal, ""
+    if on_gap == "warn":  # make the gaps explicit rows of NaN, never filled
+        missing = pd.DatetimeIndex([d for g in gaps for d in pd.date_range(g.first, g.last)])
+        closes = closes.reindex(closes.index.union(missing))
+    return closes, cal, f"{ticker} ({cal} calendar): {format_gaps(gaps)}"
+
+
+def _all_closes(
+    names: list[str],
+    start: _dt.date,
+    last_day: _dt.date,
+    frequency: str,
+    on_gap: str,
+    *,
+    fetch_start: _dt.date,
+    refresh: bool,
+    cache_dir: Path,
+    downloader: Downloader,
+    today: _dt.date,
+) -> tuple[dict[str, pd.Series], dict[str, str], dict[str, str]]:
+    """Checked daily closes, how each was obtained and its calendar, by ticker.
+
+    Gaps of every ticker are reported together: a :class:`DataError` for
+    ``on_gap="raise"``, else one :class:`GapWarning` pointing at :func:`load_yahoo`'s caller.
+    """
+    closes: dict[str, pd.Series] = {}
+    how: dict[str, str] = {}
+    calendars: dict[str, str] = {}
+    gap_lines: list[str] = []
+    for t in names:
+        c, how[t] = _get_closes(
+            t, fetch_start, last_day, refresh=refresh, cache_dir=cache_dir,
+            downloader=downloader, today=today,
+        )  # fmt: skip
+        closes[t], calendars[t], gap_line = _checked_closes(
+            t, c, start, last_day, frequency, on_gap
+        )
+        if gap_line:
+            gap_lines.append(gap_line)
+    if gap_lines:
+        msg = "missing prices (not forward-filled): " + "; ".join(gap_lines)
+        if on_gap == "raise":
+            raise DataError(msg + ". Pass on_gap='warn' to get NaN returns there instead")
+        warnings.warn(msg, GapWarning, stacklevel=3)
+    return closes, how, calendars
+
+
+def _period_returns(
+    frame: pd.DataFrame, frequency: YahooFrequency, mixed: bool, last_day: _dt.date
+) -> tuple[pd.DataFrame, list[str]]:
+    """Returns per period from daily ``frame`` closes, and notes on how they were taken.
+
+    Daily: close to close (on the days every ticker traded when the calendars are
+    ``mixed``). Monthly/annual: last close of each calendar period, dropping a final
+    period that ends after ``last_day``.
+    """
+    notes: list[str] = []
+    if frequency == "daily":
+        if mixed:
+            frame = common_daily_closes(frame)
+            notes.append("daily returns on the days every ticker traded (mixed calendars)")
+        return returns_from_closes(frame), notes
+    rets = returns_from_closes(period_end_closes(frame, frequency))
+    # drop a final period that end (or today) cuts short
+    cut = rets.index > pd.Timestamp(last_day)
+    if cut.any():
+        dropped = ", ".join(str(d.date()) for d in rets.index[cut])
+        notes.append(f"dropped incomplete final period(s) ending {dropped}")
+    notes.append(
+        "last available close in each calendar "
+        + ("month" if frequency == "monthly" else "year")
+        + ", labelled by the calendar period end"
+    )
+    return rets[~cut], notes
 
 
 def load_yahoo(
@@ -416,83 +541,21 @@ def load_yahoo(
     CoverageError
         A ticker's prices start after ``start``.
     """
-    if frequency not in _FREQUENCIES:
-        raise DataError(
-            f"frequency={frequency!r} is not supported; use one of {', '.join(_FREQUENCIES)}"
-        )
-    if on_gap not in ("raise", "warn"):
-        raise DataError(f"on_gap={on_gap!r}; use 'raise' or 'warn'")
-    names = _normalise_tickers(tickers)
-    d0, d1 = _as_date(start, "start"), _as_date(end, "end")
-    if d0 > d1:
-        raise DataError(f"start={d0} is after end={d1}; give start <= end")
     today = _dt.date.today()
-    if d0 >= today:
-        raise DataError(f"start={d0} is not in the past; Yahoo has no prices yet")
+    names, d0, d1 = _check_request(tickers, start, end, frequency, on_gap, today)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     download = downloader if downloader is not None else _download
     fetch_start = _fetch_window(d0, frequency)
     last_day = min(d1, today - _dt.timedelta(days=1))  # no complete close for today
 
-    closes: dict[str, pd.Series] = {}
-    how: dict[str, str] = {}
-    calendars: dict[str, str] = {}
-    gap_lines: list[str] = []
-    for t in names:
-        c, how[t] = _get_closes(
-            t, fetch_start, last_day, refresh=refresh, cache_dir=folder,
-            downloader=download, today=today,
-        )  # fmt: skip
-        valid = c.dropna()
-        period_start = pd.Timestamp(_period_start(d0, frequency))
-        if valid.index[0] >= period_start:
-            suggest = _next_period_start(valid.index[0], frequency)
-            raise CoverageError(
-                f"Yahoo has prices for {t!r} from {valid.index[0].date()} only; the first "
-                f"{frequency} return from start={d0} needs a close before {period_start.date()}. "
-                f"Use start >= {suggest}"
-            )
-        cal = detect_calendar(pd.DatetimeIndex(valid.index))
-        calendars[t] = cal
-        gaps = find_gaps(c, valid.index[0], pd.Timestamp(last_day), calendar=cal)
-        if gaps:
-            gap_lines.append(f"{t} ({cal} calendar): {format_gaps(gaps)}")
-            if on_gap == "warn":  # make the gaps explicit rows of NaN, never filled
-                missing = pd.DatetimeIndex(
-                    [d for g in gaps for d in pd.date_range(g.first, g.last)]
-                )
-                c = c.reindex(c.index.union(missing))
-        closes[t] = c
-    if gap_lines:
-        msg = "missing prices (not forward-filled): " + "; ".join(gap_lines)
-        if on_gap == "raise":
-            raise DataError(msg + ". Pass on_gap='warn' to get NaN returns there instead")
-        warnings.warn(msg, GapWarning, stacklevel=2)
-
-    frame = pd.DataFrame(closes)[names]
-    lo, hi = pd.Timestamp(d0), pd.Timestamp(d1)
-    note_parts = [f"requested {d0}..{d1}"]
-    if frequency == "daily":
-        mixed = len(set(calendars.values())) > 1
-        frame = common_daily_closes(frame) if mixed else frame
-        if mixed:
-            note_parts.append("daily returns on the days every ticker traded (mixed calendars)")
-        rets = returns_from_closes(frame)
-    else:
-        ends = period_end_closes(frame, frequency)
-        rets = returns_from_closes(ends)
-        # drop a final period that end (or today) cuts short
-        cut = rets.index > pd.Timestamp(last_day)
-        if cut.any():
-            dropped = ", ".join(str(d.date()) for d in rets.index[cut])
-            note_parts.append(f"dropped incomplete final period(s) ending {dropped}")
-        rets = rets[~cut]
-        note_parts.append(
-            "last available close in each calendar "
-            + ("month" if frequency == "monthly" else "year")
-            + ", labelled by the calendar period end"
-        )
-    rets = rets.loc[lo:hi]
+    closes, how, calendars = _all_closes(
+        names, d0, last_day, frequency, on_gap,
+        fetch_start=fetch_start, refresh=refresh, cache_dir=folder, downloader=download,
+        today=today,
+    )  # fmt: skip
+    mixed = len(set(calendars.values())) > 1
+    rets, notes = _period_returns(pd.DataFrame(closes)[names], frequency, mixed, last_day)
+    rets = rets.loc[pd.Timestamp(d0) : pd.Timestamp(d1)]
     if rets.empty:
         raise DataError(f"no complete {frequency} period between {d0} and {d1}; widen the range")
     rets.index = pd.DatetimeIndex(rets.index, name="date").as_unit("us")
@@ -503,6 +566,6 @@ def load_yahoo(
         "sources": {t: SOURCE for t in names},
         "cache": how,
         "calendars": calendars,
-        "period_note": "; ".join(note_parts),
+        "period_note": "; ".join([f"requested {d0}..{d1}", *notes]),
     }
     return rets

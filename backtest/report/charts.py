@@ -111,7 +111,9 @@ def colours(names: list[str]) -> dict[str, str]:
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
 
-def _fig(height: float, ncols: int = 1, nrows: int = 1, **kw: Any) -> tuple[Figure, np.ndarray]:
+def new_figure(
+    height: float, ncols: int = 1, nrows: int = 1, **kw: Any
+) -> tuple[Figure, np.ndarray]:
     fig = Figure(figsize=(WIDTH, height), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
@@ -248,7 +250,7 @@ def growth_chart(data: TearsheetData) -> Chart | None:
     if data.growth_real is not None and not data.growth_real.empty:
         panels.append(("Real (inflation-adjusted)", data.growth_real))
     col = colours(list(data.growth.columns))
-    fig, axes = _fig(4.0, ncols=len(panels), sharey=False)
+    fig, axes = new_figure(4.0, ncols=len(panels), sharey=False)
     for ax, (label, frame) in zip(axes.flat, panels, strict=True):
         for name in frame.columns:
             ax.plot(frame.index, frame[name], color=col[name], lw=1.3, label=name)
@@ -276,7 +278,7 @@ def drawdown_chart(data: TearsheetData) -> Chart | None:
     if data.drawdown is None or data.drawdown.empty:
         return None
     col = colours(list(data.drawdown.columns))
-    fig, axes = _fig(3.4)
+    fig, axes = new_figure(3.4)
     ax = axes[0, 0]
     for name in data.drawdown.columns:
         ax.plot(data.drawdown.index, data.drawdown[name], color=col[name], lw=1.1, label=name)
@@ -303,7 +305,7 @@ def rolling_chart(data: TearsheetData) -> Chart | None:
         return None
     names = list(data.rolling_return[windows[0]].columns)
     col = colours(names)
-    fig, axes = _fig(5.6, ncols=len(windows), nrows=2, sharex=True)
+    fig, axes = new_figure(5.6, ncols=len(windows), nrows=2, sharex=True)
     for j, w in enumerate(windows):
         for i, (what, frames) in enumerate(
             (("return", data.rolling_return), ("volatility", data.rolling_volatility))
@@ -339,7 +341,7 @@ def annual_returns_chart(data: TearsheetData) -> Chart | None:
     col = colours(names)
     years = np.asarray(frame.index, dtype=np.int64)
     if len(years) * len(names) <= 160:
-        fig, axes = _fig(3.8)
+        fig, axes = new_figure(3.8)
         ax = axes[0, 0]
         width = 0.8 / len(names)
         for k, name in enumerate(names):
@@ -352,7 +354,7 @@ def annual_returns_chart(data: TearsheetData) -> Chart | None:
         _legend(fig, ax)
         shown = "bars"
     else:
-        fig, axes = _fig(0.9 + 0.38 * len(names))
+        fig, axes = new_figure(0.9 + 0.38 * len(names))
         ax = axes[0, 0]
         values = frame.T.to_numpy(dtype=np.float64)
         lim, clipped = heatmap_limit(values)
@@ -424,7 +426,7 @@ def glide_path_chart(data: TearsheetData) -> Chart | None:
     if not paths:
         return None
     rows, cols = _grid_shape(len(paths))
-    fig, axes = _fig(2.9 * rows + 0.5, ncols=cols, nrows=rows, sharey=True)
+    fig, axes = new_figure(2.9 * rows + 0.5, ncols=cols, nrows=rows, sharey=True)
     assets: list[str] = list(dict.fromkeys(a for g in paths for a in g.weights.columns))
     acol = {a: ASSET_PALETTE[i % len(ASSET_PALETTE)] for i, a in enumerate(assets)}
     for ax, g in zip(axes.flat, paths, strict=False):
@@ -477,7 +479,7 @@ def fan_chart(data: TearsheetData) -> Chart | None:
     if not fans:
         return None
     rows, cols = _grid_shape(len(fans), max_cols=2)
-    fig, axes = _fig(2.8 * rows + 0.5, ncols=cols, nrows=rows, sharey=False)
+    fig, axes = new_figure(2.8 * rows + 0.5, ncols=cols, nrows=rows, sharey=False)
     col = colours([f.name for f in fans])
     clipped = False
     for ax, f in zip(axes.flat, fans, strict=False):
@@ -575,7 +577,7 @@ def cohort_chart(data: TearsheetData) -> Chart | None:
         return None
     names = list(c.terminal_wealth.columns)
     rows, cols = _grid_shape(len(names), max_cols=2)
-    fig, axes = _fig(2.5 * rows + 0.6, ncols=cols, nrows=rows, sharey=False)
+    fig, axes = new_figure(2.5 * rows + 0.6, ncols=cols, nrows=rows, sharey=False)
     labels = [str(x) for x in c.terminal_wealth.index]
     x = np.arange(len(labels))
     ticks = _year_ticks(labels)
@@ -629,7 +631,7 @@ def success_heatmap(data: TearsheetData) -> Chart | None:
     if g is None or g.probabilities.empty:
         return None
     p = g.probabilities
-    fig, axes = _fig(0.8 + 0.42 * len(p.index) + 0.6)
+    fig, axes = new_figure(0.8 + 0.42 * len(p.index) + 0.6)
     ax = axes[0, 0]
     cmap = LinearSegmentedColormap.from_list("succ", ["#b2182b", "#fddbc7", "#f7f7f7", "#2166ac"])
     im = ax.imshow(p.to_numpy(dtype=np.float64), aspect="auto", cmap=cmap, vmin=0, vmax=1)
@@ -675,7 +677,7 @@ def funded_ratio_chart(data: TearsheetData) -> Chart | None:
     if not q:
         return None
     names = [n for n in names if n in q]
-    fig, axes = _fig(0.9 + 0.32 * len(names))
+    fig, axes = new_figure(0.9 + 0.32 * len(names))
     ax = axes[0, 0]
     for i, name in enumerate(names):
         q5, q25, q50, q75, q95 = q[name]
@@ -732,7 +734,7 @@ def sleeve_chart(data: TearsheetData) -> Chart | None:
         ("success", "Probability of success (%)", True),
     ]
     panels = [p for p in panels if p[0] in t.columns and t[p[0]].notna().any()]
-    fig, axes = _fig(3.2, ncols=len(panels))
+    fig, axes = new_figure(3.2, ncols=len(panels))
     for ax, (key, label, pct) in zip(axes.flat, panels, strict=True):
         ax.plot(x, t[key], marker="o", color="#e08a1e", lw=1.5)
         _pct_axis(ax, "x")

@@ -284,10 +284,9 @@ def crypto_charts(result: CryptoResearch) -> list[Chart]:
 # --------------------------------------------------------------------------- tables
 
 
-def display_tables(result: CryptoResearch) -> list[tuple[str, pd.DataFrame]]:
-    """The tables of the section, formatted as strings (title, frame)."""
-    be = result.breakeven
-    t_be = pd.DataFrame(
+def _breakeven_table(be: pd.DataFrame) -> pd.DataFrame:
+    """Break-even Bitcoin log means per sleeve and volatility, with their 95 % interval."""
+    return pd.DataFrame(
         {
             "sleeve": [_pct(s, 1) for s in be["sleeve"]],
             "volatility": [_pct(v, 0) for v in be["vol_log"]],
@@ -300,8 +299,11 @@ def display_tables(result: CryptoResearch) -> list[tuple[str, pd.DataFrame]]:
             "note": be["note"],
         }
     )
-    st = result.stress
-    t_st = pd.DataFrame(
+
+
+def _stress_table(st: pd.DataFrame) -> pd.DataFrame:
+    """Success and median wealth (USD) before and after each stress."""
+    return pd.DataFrame(
         {
             "strategy": st["strategy"],
             "shock": st["shock"],
@@ -312,8 +314,11 @@ def display_tables(result: CryptoResearch) -> list[tuple[str, pd.DataFrame]]:
             "shocked wealth": [_usd(x) for x in st["median_wealth_shocked"]],
         }
     )
-    ru = result.rules
-    t_ru = pd.DataFrame(
+
+
+def _rules_table(ru: pd.DataFrame) -> pd.DataFrame:
+    """Each sleeve rule against no sleeve: success, turnover, costs (USD)."""
+    return pd.DataFrame(
         {
             "rule": ru["rule"],
             "success": [_pct(x) for x in ru["success"]],
@@ -329,8 +334,12 @@ def display_tables(result: CryptoResearch) -> list[tuple[str, pd.DataFrame]]:
             "what": ru["description"],
         }
     )
-    rk = result.risk[result.risk["sleeve"] > 0]
-    t_rk = pd.DataFrame(
+
+
+def _risk_table(risk: pd.DataFrame) -> pd.DataFrame:
+    """Shares of volatility and CVaR from each non-zero sleeve."""
+    rk = risk[risk["sleeve"] > 0]
+    return pd.DataFrame(
         {
             "sleeve": [_pct(s, 1) for s in rk["sleeve"]],
             "volatility": [_pct(v, 0) for v in rk["vol_log"]],
@@ -340,8 +349,11 @@ def display_tables(result: CryptoResearch) -> list[tuple[str, pd.DataFrame]]:
             "portfolio CVaR": [_pct(x) for x in rk["portfolio_cvar"]],
         }
     )
-    ho = result.history_options
-    t_ho = pd.DataFrame(
+
+
+def _history_options_table(ho: pd.DataFrame) -> pd.DataFrame:
+    """Success with each way of using Bitcoin's history."""
+    return pd.DataFrame(
         {
             "history": ho["option"],
             "sleeve": [_pct(s, 1) for s in ho["sleeve"]],
@@ -351,8 +363,11 @@ def display_tables(result: CryptoResearch) -> list[tuple[str, pd.DataFrame]]:
             "vs no sleeve": [_pct(x, 1, True) for x in ho["d_success"]],
         }
     )
-    wi = result.window
-    t_wi = pd.DataFrame(
+
+
+def _window_table(wi: pd.DataFrame) -> pd.DataFrame:
+    """The historical window backtest, with and without the sleeve."""
+    return pd.DataFrame(
         {
             "portfolio": wi["strategy"],
             "window": [f"{a}..{b}" for a, b in zip(wi["first"], wi["last"], strict=True)],
@@ -363,8 +378,11 @@ def display_tables(result: CryptoResearch) -> list[tuple[str, pd.DataFrame]]:
             "max drawdown": [_pct(x) for x in wi["max_drawdown"]],
         }
     )
-    yr = result.btc_yearly
-    t_yr = pd.DataFrame(
+
+
+def _yearly_table(yr: pd.DataFrame) -> pd.DataFrame:
+    """Bitcoin by calendar year; ``*`` marks a data caveat."""
+    return pd.DataFrame(
         {
             "year": [
                 f"{y}{' *' if c else ''}" for y, c in zip(yr.index, yr["data_caveat"], strict=True)
@@ -375,14 +393,18 @@ def display_tables(result: CryptoResearch) -> list[tuple[str, pd.DataFrame]]:
             "days": yr["days"].astype(str),
         }
     )
+
+
+def display_tables(result: CryptoResearch) -> list[tuple[str, pd.DataFrame]]:
+    """The tables of the section, formatted as strings (title, frame)."""
     return [
-        ("Break-even Bitcoin returns", t_be),
-        ("Stress tests", t_st),
-        ("Sleeve rules compared", t_ru),
-        ("Risk contribution of the sleeve", t_rk),
-        ("How Bitcoin's history is used", t_ho),
-        ("Historical window backtest", t_wi),
-        ("Bitcoin by calendar year (* data caveat)", t_yr),
+        ("Break-even Bitcoin returns", _breakeven_table(result.breakeven)),
+        ("Stress tests", _stress_table(result.stress)),
+        ("Sleeve rules compared", _rules_table(result.rules)),
+        ("Risk contribution of the sleeve", _risk_table(result.risk)),
+        ("How Bitcoin's history is used", _history_options_table(result.history_options)),
+        ("Historical window backtest", _window_table(result.window)),
+        ("Bitcoin by calendar year (* data caveat)", _yearly_table(result.btc_yearly)),
     ]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.io import write_bytes_atomic
-from backtest.report.charts import PALETTE, _fig, pct_formatter, png_bytes, style
+from backtest.report.charts import PALETTE, new_figure, pct_formatter, png_bytes, style
 
 #: Two-sided 95 % normal quantile for the success bands.
 Z95 = 1.959963984540054
@@ -28,7 +28,7 @@ def success_heatmap(table: pd.DataFrame, x: str, y: str, scenarios: str) -> byte
     sub = table[table["scenarios"] == scenarios]
     grid = sub.pivot_table(index=y, columns=x, values="success_rate", aggfunc="first", sort=False)
     with style():
-        fig, axes = _fig(3.2 + 0.25 * len(grid.index))
+        fig, axes = new_figure(3.2 + 0.25 * len(grid.index))
         ax = axes.flat[0]
         im = ax.imshow(grid.to_numpy(), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(len(grid.columns)), [_label(v) for v in grid.columns])
@@ -47,7 +47,7 @@ def success_heatmap(table: pd.DataFrame, x: str, y: str, scenarios: str) -> byte
 def success_lines(table: pd.DataFrame, x: str) -> bytes:
     """PNG: success rate against one swept axis, a line per scenario set, 95 % band."""
     with style():
-        fig, axes = _fig(3.2)
+        fig, axes = new_figure(3.2)
         ax = axes.flat[0]
         values = list(dict.fromkeys(table[x]))
         numeric = all(isinstance(v, int | float) for v in values)
@@ -71,7 +71,7 @@ def success_lines(table: pd.DataFrame, x: str) -> bytes:
 def solve_lines(solve: pd.DataFrame, x: str) -> bytes:
     """PNG: the solved value (with its interval) against one swept axis."""
     with style():
-        fig, axes = _fig(3.2)
+        fig, axes = new_figure(3.2)
         ax = axes.flat[0]
         values = list(dict.fromkeys(solve[x]))
         numeric = all(isinstance(v, int | float) for v in values)

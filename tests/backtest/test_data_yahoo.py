@@ -213,8 +213,9 @@ def test_missing_month_of_stock_gives_nan_not_fill(
     monkeypatch.setattr(yahoo, "_download", FakeYahoo({"SPY": holed}))
     with pytest.raises(DataError, match=r"SPY \(5-day calendar\): 2020-04-01\.\.2020-04-30"):
         load_yahoo("SPY", "2020-01-01", "2020-06-30", cache_dir=tmp_path)
-    with pytest.warns(GapWarning):
+    with pytest.warns(GapWarning) as rec:
         rets = load_yahoo("SPY", "2020-01-01", "2020-06-30", cache_dir=tmp_path, on_gap="warn")
+    assert rec[0].filename == __file__  # the warning points at the caller's line
     assert rets.loc["2020-04-30":"2020-05-31", "SPY"].isna().all()
     assert rets.loc["2020-03-31", "SPY"] == pytest.approx(SPY["2020-03-31"] / SPY["2020-02-28"] - 1)
 

@@ -256,3 +256,13 @@ def test_goal_must_match_plan_or_be_terminal_wealth() -> None:
     with pytest.raises(OptimizationError, match="differs"):
         goal_success(res, FundedRatio(replacement_rate=0.5))
     assert dataclasses.is_dataclass(TerminalWealth(1.0))
+
+
+def test_transaction_cost_warning_points_at_the_caller() -> None:
+    # the warning is raised inside the search's set-up; its stack level must still name
+    # the line that called optimize_glide_path, not the library
+    with pytest.warns(OptimizationWarning, match="transaction costs") as caught:
+        optimize_glide_path(
+            _scenarios(40), _plan(transaction_cost_bps=5.0), max_iterations=1, progress=False
+        )
+    assert [w.filename for w in caught if w.category is OptimizationWarning] == [__file__]

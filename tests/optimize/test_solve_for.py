@@ -123,3 +123,16 @@ def test_batched_integer_search_is_exact() -> None:
         per_round=5,
     )
     assert (many.x, many.ci_low, many.ci_high) == (one.x, one.ci_low, one.ci_high)
+
+
+@pytest.mark.parametrize(("target", "end"), [(0.999, "ci_low"), (0.002, "ci_high")])
+def test_interval_cut_by_the_bracket_is_marked_censored(target: float, end: str) -> None:
+    # Near a rate of 1 (or 0) the interval's far end passes the bracket's end: it is cut
+    # there and flagged, while the answer itself stays inside the bracket.
+    u = np.random.default_rng(1).uniform(size=1000)
+    res = bisect_on_crn(_survivors(u), 0.0, 1.0, target, n_effective=5)
+    assert res.censored
+    assert getattr(res, end) == (0.0 if end == "ci_low" else 1.0)
+    assert 0.0 < res.x < 1.0 and res.ci_low <= res.x <= res.ci_high
+    inside = bisect_on_crn(_survivors(u), 0.0, 1.0, 0.9)
+    assert not inside.censored and 0.0 < inside.ci_low < inside.ci_high < 1.0
