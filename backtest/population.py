@@ -111,6 +111,40 @@ DEFAULT_RETIREMENT_AGES: tuple[tuple[int, float], ...] = (
 )
 
 
+#: Bounds of :class:`PopulationSpec`'s fields, checked by it and stated by the study-file
+#: reader (``glidelab.studyfile.design``): birth years, whole-year ages (and the vintage's
+#: age at the target date), each bounded number's ``[low, high]``, mortality readings.
+BIRTH_YEARS: tuple[int, int] = (1900, 2100)
+AGE_LIMITS: tuple[int, int] = (15, 120)
+TARGET_AGES: tuple[int, int] = (55, 75)
+SPEC_RANGES: dict[str, tuple[float, float]] = {
+    "salary_median": (0.0, 1e7),
+    "salary_log_sd": (0.0, 3.0),
+    "college_share": (0.0, 1.0),
+    "wage_growth_real": (-0.05, 0.1),
+    "career_break_rate": (0.0, 1.0),
+    "career_break_mean_years": (1.0, 40.0),
+    "default_rate": (0.0, 1.0),
+    "escalation": (0.0, 1.0),
+    "escalation_cap": (0.0, 1.0),
+    "match_rate": (0.0, 10.0),
+    "match_cap": (0.0, 1.0),
+    "annual_limit": (0.0, 1e7),
+    "catch_up": (0.0, 1e7),
+    "catch_up_age": (0.0, 125.0),
+    "job_change_rate": (0.0, 1.0),
+    "cash_out_probability": (0.0, 1.0),
+    "hardship_rate": (0.0, 1.0),
+    "hardship_share": (0.0, 1.0),
+    "penalty_rate": (0.0, 1.0),
+    "penalty_age": (0.0, 125.0),
+    "female_share": (0.0, 1.0),
+    "replacement_rate": (0.0, 3.0),
+    "annuity_rate": (-0.05, 0.2),
+}
+MORTALITY_READINGS: tuple[str, ...] = ("cohort", "period")
+
+
 def _check(name: str, value: float, lo: float, hi: float) -> None:
     if not (np.isfinite(value) and lo <= value <= hi):
         raise PlanError(f"PopulationSpec.{name}={value!r} must be in [{lo}, {hi}]")
@@ -159,44 +193,22 @@ class PopulationSpec:
     mortality_reading: str = "cohort"
 
     def __post_init__(self) -> None:
-        if not 1900 <= self.birth_year <= 2100:
+        if not BIRTH_YEARS[0] <= self.birth_year <= BIRTH_YEARS[1]:
             raise PlanError(f"PopulationSpec.birth_year={self.birth_year} must be a year")
-        if not 55 <= self.target_age <= 75:
+        if not TARGET_AGES[0] <= self.target_age <= TARGET_AGES[1]:
             raise PlanError(
                 f"target_year - birth_year = {self.target_age}; a target date is the year the "
                 "vintage turns 55-75 (e.g. born 1995, target 2060)"
             )
         if not (
-            15 <= self.first_age <= self.start_age_min <= self.start_age_max < 62
-            and self.horizon_age <= self.end_age <= 120
+            AGE_LIMITS[0] <= self.first_age <= self.start_age_min <= self.start_age_max < 62
+            and self.horizon_age <= self.end_age <= AGE_LIMITS[1]
         ):
             raise PlanError(
                 "PopulationSpec ages must satisfy 15 <= first_age <= start_age_min <= "
                 "start_age_max < 62 and horizon_age <= end_age <= 120"
             )
-        for name, lo, hi in (
-            ("salary_median", 0.0, 1e7),
-            ("salary_log_sd", 0.0, 3.0),
-            ("college_share", 0.0, 1.0),
-            ("wage_growth_real", -0.05, 0.1),
-            ("career_break_rate", 0.0, 1.0),
-            ("career_break_mean_years", 1.0, 40.0),
-            ("default_rate", 0.0, 1.0),
-            ("escalation", 0.0, 1.0),
-            ("escalation_cap", 0.0, 1.0),
-            ("match_rate", 0.0, 10.0),
-            ("match_cap", 0.0, 1.0),
-            ("annual_limit", 0.0, 1e7),
-            ("catch_up", 0.0, 1e7),
-            ("job_change_rate", 0.0, 1.0),
-            ("cash_out_probability", 0.0, 1.0),
-            ("hardship_rate", 0.0, 1.0),
-            ("hardship_share", 0.0, 1.0),
-            ("penalty_rate", 0.0, 1.0),
-            ("female_share", 0.0, 1.0),
-            ("replacement_rate", 0.0, 3.0),
-            ("annuity_rate", -0.05, 0.2),
-        ):
+        for name, (lo, hi) in SPEC_RANGES.items():
             _check(name, getattr(self, name), lo, hi)
         ages = [a for a, _ in self.retirement_ages]
         probs = np.array([p for _, p in self.retirement_ages], dtype=np.float64)
@@ -211,7 +223,7 @@ class PopulationSpec:
                 "PopulationSpec.retirement_ages must be (age, probability) pairs with ages from "
                 "62 up to below horizon_age and probabilities >= 0 summing to 1"
             )
-        if self.mortality_reading not in ("cohort", "period"):
+        if self.mortality_reading not in MORTALITY_READINGS:
             raise PlanError("PopulationSpec.mortality_reading must be 'cohort' or 'period'")
 
     @property
@@ -319,30 +331,14 @@ def _annuity_factors(survival: FloatArray, t_ret: IntArray, rate: float) -> Floa
     return (survival[:, :-1] * disc[:, :-1]).sum(axis=1)
 
 
-def draw_members(
-    spec: PopulationSpec, n_members: int, rng: np.random.Generator | int | None = None
-) -> Members:
-    """Draw ``n_members`` members of the vintage ``spec`` (reproducible for an integer seed).
+def _salary_paths(
+    spec: PopulationSpec, start: IntArray, s0: FloatArray, college: BoolArray
+) -> tuple[FloatArray, FloatArray]:
+    """Real salary (n, T) and years since the career start (negative before it).
 
-    The only loop is over years (a job's tenure and a career break carry over from the
-    previous year); everything inside it is vectorised over members.
+    Starting salary x the education's age profile x economy-wide real wage growth.
     """
-    if not (isinstance(n_members, int | np.integer) and n_members >= 1):
-        raise PlanError(f"n_members={n_members!r} must be an integer >= 1")
-    seed = rng if isinstance(rng, int) else None
-    gen = np.random.default_rng(rng)
-    n, n_t = int(n_members), spec.n_periods
-    ages = spec.ages  # (T,)
-
-    start = gen.integers(spec.start_age_min, spec.start_age_max + 1, size=n)
-    s0 = spec.salary_median * np.exp(spec.salary_log_sd * gen.standard_normal(n))
-    college = gen.random(n) < spec.college_share
-    female = gen.random(n) < spec.female_share
-    ret_ages = np.array([a for a, _ in spec.retirement_ages])
-    ret_probs = np.array([p for _, p in spec.retirement_ages])
-    ret = gen.choice(ret_ages, size=n, p=ret_probs / ret_probs.sum())
-
-    # Real salary path: starting salary x age profile x economy-wide real wage growth.
+    ages = spec.ages
     prof = np.where(
         college[:, None],
         cgm_log_income(ages, "college")[None, :],
@@ -353,11 +349,24 @@ def draw_members(
     )
     since = ages[None, :] - start[:, None]
     salary = s0[:, None] * np.exp(prof - prof0[:, None]) * (1.0 + spec.wage_growth_real) ** since
-    in_career = (since >= 0) & (ages[None, :] < ret[:, None])
+    return salary, since
 
-    # Yearly events, drawn for every member and year at once (common draws, so changing
-    # one rate does not reshuffle the others).
-    u_break, u_len, u_job, u_cash, u_hard = (gen.random((n, n_t)) for _ in range(5))
+
+def _career_events(
+    spec: PopulationSpec,
+    in_career: BoolArray,
+    since: FloatArray,
+    u_break: FloatArray,
+    u_len: FloatArray,
+    u_job: FloatArray,
+) -> tuple[BoolArray, BoolArray, FloatArray]:
+    """Career breaks, job changes and the auto-escalated contribution rate, (n, T) each.
+
+    The only loop is over years (a job's tenure and a career break carry over from the
+    previous year); everything inside it is vectorised over members. ``u_*`` are the
+    members' uniform draws for each year.
+    """
+    n, n_t = in_career.shape
     p_end = 1.0 / spec.career_break_mean_years
     on_break = np.zeros((n, n_t), dtype=bool)
     job_change = np.zeros((n, n_t), dtype=bool)
@@ -380,20 +389,79 @@ def draw_members(
         job_change[:, t] = changes
         tenure = np.where(first_year | changes, 0.0, tenure + (active & ~breaking))
         rate[:, t] = np.minimum(spec.default_rate + spec.escalation * tenure, spec.escalation_cap)
-    working = in_career & ~on_break
-    rate = np.where(working, np.maximum(rate, 0.0), 0.0)
-    earn = np.where(working, salary, 0.0)
+    return on_break, job_change, rate
+
+
+def _plan_contributions(
+    spec: PopulationSpec, earn: FloatArray, rate: FloatArray, working: BoolArray
+) -> FloatArray:
+    """Employee plus employer contributions (n, T), real USD a year, under the plan's rules."""
     employee, employer = contribution_amounts(
         earn,
         rate,
-        ages[None, :],
+        spec.ages[None, :],
         match_rate=spec.match_rate,
         match_cap=spec.match_cap,
         annual_limit=spec.annual_limit,
         catch_up=spec.catch_up,
         catch_up_age=spec.catch_up_age,
     )
-    contributions = np.where(working, employee + employer, 0.0)
+    return np.where(working, employee + employer, 0.0)
+
+
+def _member_survival(
+    spec: PopulationSpec, female: BoolArray, ret: IntArray, t_ret: IntArray
+) -> FloatArray:
+    """Probability (n, T + 1) of being alive at each period boundary, 1 up to retirement."""
+    sex = np.where(female, "female", "male")
+    n_after = spec.end_age - ret
+    surv_ret = mortality.survival_matrix(
+        sex,
+        spec.birth_year,
+        ret,
+        int(n_after.max()),
+        spec.mortality_reading,  # type: ignore[arg-type]
+    )
+    # Place each member's curve at its retirement boundary; 1 before it.
+    k = np.arange(spec.n_periods + 1)[None, :] - t_ret[:, None]
+    return np.where(
+        k <= 0, 1.0, np.take_along_axis(surv_ret, np.clip(k, 0, surv_ret.shape[1] - 1), axis=1)
+    )
+
+
+def draw_members(
+    spec: PopulationSpec, n_members: int, rng: np.random.Generator | int | None = None
+) -> Members:
+    """Draw ``n_members`` members of the vintage ``spec`` (reproducible for an integer seed).
+
+    Every member-level draw comes first, then the yearly events (see
+    :func:`_career_events`); amounts are real USD a year.
+    """
+    if not (isinstance(n_members, int | np.integer) and n_members >= 1):
+        raise PlanError(f"n_members={n_members!r} must be an integer >= 1")
+    seed = rng if isinstance(rng, int) else None
+    gen = np.random.default_rng(rng)
+    n, n_t = int(n_members), spec.n_periods
+    ages = spec.ages  # (T,)
+
+    start = gen.integers(spec.start_age_min, spec.start_age_max + 1, size=n)
+    s0 = spec.salary_median * np.exp(spec.salary_log_sd * gen.standard_normal(n))
+    college = gen.random(n) < spec.college_share
+    female = gen.random(n) < spec.female_share
+    ret_ages = np.array([a for a, _ in spec.retirement_ages])
+    ret_probs = np.array([p for _, p in spec.retirement_ages])
+    ret = gen.choice(ret_ages, size=n, p=ret_probs / ret_probs.sum())
+
+    salary, since = _salary_paths(spec, start, s0, college)
+    in_career = (since >= 0) & (ages[None, :] < ret[:, None])
+    # Yearly events, drawn for every member and year at once (common draws, so changing
+    # one rate does not reshuffle the others).
+    u_break, u_len, u_job, u_cash, u_hard = (gen.random((n, n_t)) for _ in range(5))
+    on_break, job_change, rate = _career_events(spec, in_career, since, u_break, u_len, u_job)
+    working = in_career & ~on_break
+    rate = np.where(working, np.maximum(rate, 0.0), 0.0)
+    earn = np.where(working, salary, 0.0)
+    contributions = _plan_contributions(spec, earn, rate, working)
 
     cash_out = job_change & (u_cash < spec.cash_out_probability)
     hardship = working & ~cash_out & (u_hard < spec.hardship_rate)
@@ -408,26 +476,11 @@ def draw_members(
     final_salary = salary[np.arange(n), t_ret - 1]
     need = np.maximum(spec.replacement_rate * final_salary - ss, 0.0)
     retired = np.arange(n_t)[None, :] >= t_ret[:, None]
-    spending = np.where(retired, need[:, None], 0.0)
-
-    sex = np.where(female, "female", "male")
-    n_after = spec.end_age - ret
-    surv_ret = mortality.survival_matrix(
-        sex,
-        spec.birth_year,
-        ret,
-        int(n_after.max()),
-        spec.mortality_reading,  # type: ignore[arg-type]
-    )
-    # Place each member's curve at its retirement boundary; 1 before it.
-    k = np.arange(n_t + 1)[None, :] - t_ret[:, None]
-    survival = np.where(
-        k <= 0, 1.0, np.take_along_axis(surv_ret, np.clip(k, 0, surv_ret.shape[1] - 1), axis=1)
-    )
+    survival = _member_survival(spec, female, ret, t_ret)
     return Members(
         spec=spec,
         contributions=contributions,
-        spending=spending,
+        spending=np.where(retired, need[:, None], 0.0),
         leakage_share=leakage,
         penalty_rate=penalty,
         survival=survival,

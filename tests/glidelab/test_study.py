@@ -20,7 +20,7 @@ def _default_raw() -> dict:
 
 
 def test_default_study_describes_maya() -> None:
-    study = load_study()
+    study = load_study().study
     maya = study.plan("maya").plan
     assert (maya.start_age, maya.retirement_age, maya.end_age) == (45, 62, 95)
     assert maya.initial_balance == 180_000

@@ -1,0 +1,131 @@
+"""The installed wheel: every shipped study runs by name from an empty folder.
+
+A wheel is built from a copy of this checkout's packages (so the build leaves no
+``build/`` behind in the checkout), installed with ``pip install --no-deps --no-index``
+into a fresh virtual environment that sees this interpreter's site-packages for numpy,
+pandas and the rest (no network), and ``glidelab run NAME --quick --quiet`` runs every
+shipped study from an empty temporary folder, with no ``PYTHONPATH``: nothing can come
+from the checkout, and the test checks that ``glidelab`` is the venv's copy, not the
+editable install of the checkout that the system site-packages also hold.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+
+from glidelab.study import shipped_studies
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+#: What the wheel is built from: the project file, its readme, and the packages it lists.
+SOURCES = ("pyproject.toml", "README.md", "strategies", "backtest", "optimize", "glidelab")
+
+
+def _bdist_wheel_missing() -> str | None:
+    """Why this interpreter cannot build a wheel offline, or None when it can."""
+    if find_spec("setuptools.command.bdist_wheel") or find_spec("wheel"):
+        return None  # setuptools >= 70.1 builds wheels itself; older ones need `wheel`
+    return "building a wheel offline needs setuptools >= 70.1 (the test extra pins it)"
+
+
+def _clean_env(home: Path) -> dict[str, str]:
+    """This process's environment without anything that would put the checkout on the path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(PYTHONNOUSERSITE="1", MPLBACKEND="Agg", MPLCONFIGDIR=str(home / "mpl"))
+    return env
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the wheel of this checkout installed; returns its ``bin`` folder."""
+    why = _bdist_wheel_missing()
+    if why:
+        pytest.skip(why)
+    base = tmp_path_factory.mktemp("wheel")
+    src, dist, env_dir = base / "src", base / "dist", base / "venv"
+    src.mkdir()
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+            shutil.copytree(ROOT / name, src / name, ignore=ignore)
+        else:
+            shutil.copy2(ROOT / name, src / name)
+    env = _clean_env(base)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(src)],
+        check=True,
+        env=env,
+        cwd=base,
+    )
+    (wheel,) = dist.glob("glidelab-*.whl")
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", str(env_dir)], check=True, env=env
+    )
+    bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
+    subprocess.run(
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        env=env,
+        cwd=base,
+    )
+    return bin_dir
+
+
+def test_glidelab_comes_from_the_wheel_not_the_checkout(venv: Path, tmp_path: Path) -> None:
+    code = (
+        "import glidelab, glidelab.study as s; print(glidelab.__file__); print(s.shipped_studies())"
+    )
+    out = subprocess.run(
+        [str(venv / "python"), "-c", code],
+        cwd=tmp_path,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    where = Path(out[0]).resolve()
+    assert where.is_relative_to(venv.parent.resolve()), f"glidelab imported from {where}"
+    assert not where.is_relative_to(ROOT), f"the checkout shadows the wheel: {where}"
+    assert out[1] == repr(shipped_studies())  # the wheel ships every study
+
+
+@pytest.mark.parametrize("name", shipped_studies())
+def test_every_shipped_study_runs_by_name_from_an_empty_folder(
+    venv: Path, name: str, tmp_path: Path
+) -> None:
+    cwd, out = tmp_path / "empty", tmp_path / "out"
+    cwd.mkdir()
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [str(venv / "glidelab"), "run", name, "--quick", "--quiet", "--out", str(out)],
+        cwd=cwd,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - t0
+    assert done.returncode == 0, f"glidelab run {name}: {done.stderr[-3000:]}"
+    # An ordinary study's summary is summary.md; a fund design's is its report.
+    summary = "design.html" if name == "target_date_2060" else "summary.md"
+    assert (out / name / summary).stat().st_size > 0, sorted(p.name for p in out.rglob("*"))
+    assert not any(cwd.iterdir()), "glidelab run wrote into the working folder"
+    print(f"glidelab run {name} --quick from the wheel: {seconds:.0f} s")
