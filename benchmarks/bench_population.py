@@ -45,11 +45,10 @@ def design_case(member_paths: int, market_paths: int, max_iterations: int) -> di
     from backtest.data import load_history
     from backtest.generators import block_bootstrap
     from backtest.population import draw_members, pair_members_paths
-    from glidelab.commands.design import shipped_study_path
     from glidelab.design import ALL_ASSETS, load_design_study
     from optimize.fund_design import FundDesigner, design_data
 
-    st = load_design_study(shipped_study_path())
+    st = load_design_study("target_date_2060")
     spec, ds = st.population, st.design
     hist = load_history([*ALL_ASSETS, "cpi"], "annual")
     seeds = np.random.SeedSequence(SEED).spawn(6)

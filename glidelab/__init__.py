@@ -6,7 +6,8 @@ It sits at the top of the import stack (``strategies`` <- ``backtest`` <- ``opti
 
     import glidelab as gl
 
-    study = gl.load_study()                  # the built-in default study
+    gl.shipped_studies()                     # ('crypto_sleeve', 'default', 'retiree', ...)
+    study = gl.load_study("default").study   # a study file by shipped name or path
     result = gl.run_study(study)             # writes results/default/
     sc = gl.block_bootstrap(gl.load_history(["us_stocks", "tbonds_10y", "cpi"]),
                             ["us_stocks", "tbonds_10y"], 1000, 70, rng=1)
@@ -26,7 +27,10 @@ _EXPORTS: dict[str, str] = {
     # the app
     "load_study": "glidelab.study",
     "parse_study": "glidelab.study",
+    "parse_study_file": "glidelab.study",
+    "shipped_studies": "glidelab.study",
     "Study": "glidelab.study",
+    "StudyFile": "glidelab.study",
     "run_study": "glidelab.run",
     "StudyResult": "glidelab.run",
     "study_tearsheet": "glidelab.run",

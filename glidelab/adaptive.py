@@ -6,7 +6,7 @@ true``). For one plan of the study:
 1. solve the adaptive policy by dynamic programming (``optimize.dynamic``) on the
    empirical joint distribution of the study's annual history, i.i.d.;
 2. choose the deterministic competitors on i.i.d. training scenarios drawn from that
-   same model (another seed): the best glide path of the SCP optimiser
+   same model (another stream of the seed tree): the best glide path of the SCP optimiser
    (``optimize_glide_path``, one knot every 5 years, no extra constraints) and the best
    constant mix (5 pp grid); every target-date and target-risk preset as they are;
 3. simulate all of them with the engine on four fresh scenario sets (i.i.d. from the
@@ -20,20 +20,28 @@ true``). For one plan of the study:
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import html
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from backtest.data import load_history
+from backtest.generators import historical_cohorts
 from backtest.io import atomic_directory
+from backtest.mortality import survival_curve
+from backtest.outcomes import wealth_percentiles
 from backtest.plan import Plan
 from backtest.report.model import TearsheetBook
+from backtest.report.policy_map import PolicyMapData, WealthBand, policy_map_figure
+from backtest.scenarios import Scenarios
 from backtest.simulate import simulate
+from glidelab.context import StudyContext
 from glidelab.study import Study
 from optimize.adaptive_eval import (
     PromiseCheck,
@@ -41,7 +49,6 @@ from optimize.adaptive_eval import (
     block_length_sweep,
     evaluate_set,
     promise_check,
-    scenario_sets,
     success_weights,
     unpaid_years,
 )
@@ -49,13 +56,16 @@ from optimize.baselines import constant_mix, constant_mix_grid, preset_strategie
 from optimize.dynamic import (
     AdaptiveResult,
     GridConvergence,
+    ReturnModel,
     empirical_model,
     grid_convergence,
     solve_adaptive,
     tradeoff,
 )
-from optimize.glidepath import GlidePathConstraints, optimize_glide_path
+from optimize.glidepath import GlidePathConstraints, OptimizationResult, optimize_glide_path
 from strategies.base import Strategy
+
+Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -118,132 +128,236 @@ class AdaptiveRun:
     seconds: float
 
 
-def run_adaptive(
-    study: Study,
-    settings: AdaptiveSettings | None = None,
-    *,
-    plan_name: str | None = None,
-    progress: bool = False,
-    log=print,
-) -> AdaptiveRun:
-    """Solve and measure the adaptive policy of one of the study's plans (module doc)."""
-    t0 = time.perf_counter()
-    st = settings or AdaptiveSettings()
+@dataclass(frozen=True)
+class _Setup:
+    """One adaptive run's inputs: the plan, its seed tree, the annual history of the
+    equity and bond roles (decimal nominal returns, CPI) and the i.i.d. model fitted to it."""
+
+    name: str
+    plan: Plan
+    seed: int
+    context: StudyContext
+    assets: list[str]
+    history: pd.DataFrame
+    model: ReturnModel
+
+    @property
+    def equity(self) -> str:
+        return self.assets[0]
+
+
+def _setup(study: Study, st: AdaptiveSettings, plan_name: str | None) -> _Setup:
+    """The plan ``plan_name`` (else the settings', the optimiser's, the first) and its
+    history and model, on the study's seed tree (or ``st.seed``'s)."""
     name = plan_name or st.plan or study.optimize.plan or study.plans[0].name
-    plan = study.plan(name).plan
     seed = study.seed if st.seed is None else st.seed
-    equity, bonds = study.data.equity, study.data.bonds
-    assets = [equity, bonds]
-    history = load_history([*assets, "cpi"], "annual", start=study.data.start, end=study.data.end)
+    context = StudyContext(dataclasses.replace(study, seed=seed))
+    assets = [study.data.equity, study.data.bonds]
+    annual = context.history if context.periods_per_year == 1 else context.history_at("annual")
+    history = annual[[*assets, "cpi"]]
     model = empirical_model(history, assets)
-    n_t = plan.n_periods(1)
-    log(f"adaptive [{name}]: solving on {model.description}")
-    solved = solve_adaptive(plan, model, n_states=st.n_states, rng=seed, name="adaptive (DP)")
-    log(
-        f"  DP: {solved.n_states} wealth nodes x {solved.n_candidates} weight vectors x "
-        f"{solved.n_outcomes} outcomes x {solved.n_years} years in {solved.seconds:.1f} s; "
-        f"promises {100 * solved.value:.2f} %"
-    )
-    train = model.sample(st.train_n, n_t, seed + 10)
+    return _Setup(name, study.plan(name).plan, seed, context, assets, history, model)
+
+
+def _candidates(
+    su: _Setup, solved: AdaptiveResult, st: AdaptiveSettings, progress: bool, log: Log
+) -> tuple[OptimizationResult, float, dict[str, Strategy]]:
+    """The strategies the policy is measured against, trained on ``st.train_n`` i.i.d.
+    scenarios: the SCP glide path, the best constant mix (its equity share, decimal) and
+    the presets on the two roles; the policy first."""
+    equity, bonds = su.assets
+    n_t = su.plan.n_periods(1)
+    train = su.model.sample(st.train_n, n_t, su.context.rng(STREAMS["training"]))
     log(f"  SCP glide path on {st.train_n} i.i.d. training scenarios ...")
     scp = optimize_glide_path(
         train,
-        plan,
-        assets,
+        su.plan,
+        su.assets,
         GlidePathConstraints(equity_assets=(equity,)),
         max_iterations=st.scp_iterations,
         progress=progress,
         name="best deterministic (SCP)",
     )
-    grid = constant_mix_grid(train, plan, equity, bonds, step=0.05)
-    const = constant_mix(grid.best_share, equity, bonds, plan, 1)
+    grid = constant_mix_grid(train, su.plan, equity, bonds, step=0.05)
+    const = constant_mix(grid.best_share, equity, bonds, su.plan, 1)
     strategies: dict[str, Strategy] = {
         solved.policy.name: solved.policy,
         scp.glide_path.name: scp.glide_path,
         f"best constant ({grid.best_share:.0%} {equity})": const,
     }
     for pname, strat in preset_strategies(train, equity, bonds).items():
-        if set(strat.assets) <= set(assets):
+        if set(strat.assets) <= set(su.assets):
             strategies[pname] = strat
-    sets = scenario_sets(history, model, assets, n_t, st.n_scenarios, seed + 20)
+    return scp, grid.best_share, strategies
+
+
+def _frontier(
+    su: _Setup, iid: Scenarios, st: AdaptiveSettings, dp_seed: int
+) -> tuple[FrontierPoint, ...]:
+    """The policy re-solved with a penalty on unpaid years or a bonus on log wealth at
+    each weight, simulated on the i.i.d. set."""
+    out: list[FrontierPoint] = []
+    for against, weights in (
+        ("shortfall", (0.0, 0.01, 0.03, 0.1)),
+        ("wealth", (0.01, 0.03, 0.1)),
+    ):
+        for w in weights:
+            r = solve_adaptive(
+                su.plan,
+                su.model,
+                tradeoff(w, against),
+                n_states=st.n_states,
+                rng=dp_seed,
+                n_paths=200,
+            )
+            sim = simulate(iid, su.plan, r.policy)
+            out.append(
+                FrontierPoint(
+                    against=against,
+                    weight=w,
+                    promised=r.value,
+                    success=float(success_weights(sim, None).mean()),
+                    mean_unpaid_years=float(unpaid_years(sim).mean()),
+                    median_terminal=float(np.median(sim.terminal_wealth)),
+                )
+            )
+    return tuple(out)
+
+
+def run_adaptive(
+    study: Study,
+    settings: AdaptiveSettings | None = None,
+    *,
+    plan_name: str | None = None,
+    progress: bool = False,
+    log: Log = print,
+) -> AdaptiveRun:
+    """Solve and measure the adaptive policy of one of the study's plans (module doc)."""
+    t0 = time.perf_counter()
+    st = settings or AdaptiveSettings()
+    su = _setup(study, st, plan_name)
+    plan, model = su.plan, su.model
+    n_t = plan.n_periods(1)
+    dp_seed = _seed_of(su.context, STREAMS["dp"])
+    log(f"adaptive [{su.name}]: solving on {model.description}")
+    solved = solve_adaptive(plan, model, n_states=st.n_states, rng=dp_seed, name="adaptive (DP)")
+    log(
+        f"  DP: {solved.n_states} wealth nodes x {solved.n_candidates} weight vectors x "
+        f"{solved.n_outcomes} outcomes x {solved.n_years} years in {solved.seconds:.1f} s; "
+        f"promises {100 * solved.value:.2f} %"
+    )
+    scp, best_share, strategies = _candidates(su, solved, st, progress, log)
+    sets = _scenario_sets(su.context, su.history, model, su.assets, n_t, st.n_scenarios)
     evaluations = {}
     for label, sc in sets.items():
         log(f"  simulating {len(strategies)} strategies on {label} ({sc.n_scenarios}) ...")
-        evaluations[label] = evaluate_set(label, sc, plan, strategies, equity_assets=(equity,))
-    promise = promise_check(solved.value, evaluations["iid"])
+        evaluations[label] = evaluate_set(label, sc, plan, strategies, equity_assets=(su.equity,))
     res = simulate(sets["iid"], plan, solved.policy)
-    p10, p50, p90 = np.percentile(res.wealth[:, :-1], [10, 50, 90], axis=0)
-
+    p10, p50, p90 = wealth_percentiles(res.wealth[:, :-1], (10, 50, 90))
     sweep: dict[float, tuple[float, float]] = {}
     if st.frontier:  # the full measurement: how much serial dependence moves success
         log("  block-length sweep of the bootstrap (1 = the i.i.d. model) ...")
+        sweep_seed = _seed_of(su.context, STREAMS["block-length sweep"])
+        lengths = (1, 3.3, 10, 20)
         sweep = block_length_sweep(
-            history, plan, solved.policy, assets, (1, 3.3, 10, 20), st.n_scenarios, seed + 21
+            su.history, plan, solved.policy, su.assets, lengths, st.n_scenarios, sweep_seed
         )
     conv = None
     if st.convergence:
         log("  grid convergence (half the wealth and weight spacing) ...")
-        conv = grid_convergence(plan, model, n_states=st.n_states, rng=seed)
-    frontier: list[FrontierPoint] = []
+        conv = grid_convergence(plan, model, n_states=st.n_states, rng=dp_seed)
+    frontier: tuple[FrontierPoint, ...] = ()
     if st.frontier:
         log("  frontiers (success vs unpaid years, success vs terminal wealth) ...")
-        for against, weights in (
-            ("shortfall", (0.0, 0.01, 0.03, 0.1)),
-            ("wealth", (0.01, 0.03, 0.1)),
-        ):
-            for w in weights:
-                r = solve_adaptive(
-                    plan, model, tradeoff(w, against), n_states=st.n_states, rng=seed, n_paths=200
-                )
-                sim = simulate(sets["iid"], plan, r.policy)
-                frontier.append(
-                    FrontierPoint(
-                        against=against,
-                        weight=w,
-                        promised=r.value,
-                        success=float(success_weights(sim, None).mean()),
-                        mean_unpaid_years=float(unpaid_years(sim).mean()),
-                        median_terminal=float(np.median(sim.terminal_wealth)),
-                    )
-                )
+        frontier = _frontier(su, sets["iid"], st, dp_seed)
     survival = (
-        _survival_check(plan, model, sets["iid"], scp.glide_path, st, seed) if st.survival else None
+        _survival_check(plan, model, sets["iid"], scp.glide_path, st, dp_seed)
+        if st.survival
+        else None
     )
     return AdaptiveRun(
-        plan_name=name,
+        plan_name=su.name,
         plan=plan,
         solved=solved,
         evaluations=evaluations,
-        promise=promise,
+        promise=promise_check(solved.value, evaluations["iid"]),
         scp_seconds=scp.seconds,
         scp_success_train=scp.success_in_sample,
-        best_constant_share=grid.best_share,
+        best_constant_share=best_share,
         convergence=conv,
-        frontier=tuple(frontier),
+        frontier=frontier,
         survival=survival,
         band=(p10, p50, p90),
         block_sweep=sweep,
-        equity=equity,
-        seed=seed,
+        equity=su.equity,
+        seed=su.seed,
         seconds=time.perf_counter() - t0,
     )
 
 
+#: The adaptive section's streams in the study's seed tree (:mod:`glidelab.context`).
+STREAMS = {
+    "dp": "adaptive: DP",
+    "training": "adaptive: training",
+    "iid": "adaptive: iid",
+    "block bootstrap": "adaptive: block bootstrap",
+    "parametric": "adaptive: parametric",
+    "block-length sweep": "adaptive: block-length sweep",
+}
+
+
+def _seed_of(context: StudyContext, stream: str) -> int:
+    """An integer seed from stream ``stream`` of the study's seed tree, for the solvers
+    that reuse one seed on purpose (the same draws in every call: common random numbers)."""
+    return int(context.rng(stream).integers(2**32))
+
+
+def _scenario_sets(
+    context: StudyContext,
+    history: pd.DataFrame,
+    model: ReturnModel,
+    assets: list[str],
+    n_years: int,
+    n_scenarios: int,
+) -> dict[str, Scenarios]:
+    """The four held-out sets: fresh i.i.d. draws from ``model``, block bootstrap and
+    parametric from the study's seed tree (annual), and every historical cohort."""
+    out = {
+        "iid": model.select(assets).sample(n_scenarios, n_years, context.rng(STREAMS["iid"])),
+        "block bootstrap": context.scenarios(
+            STREAMS["block bootstrap"], n_years, n_scenarios, assets=assets, frequency="annual"
+        ),
+        "parametric": context.scenarios(
+            STREAMS["parametric"],
+            n_years,
+            n_scenarios,
+            "parametric",
+            assets=assets,
+            frequency="annual",
+        ),
+    }
+    if len(history) >= n_years:
+        out["historical cohorts"] = historical_cohorts(history, assets, n_years)
+    return out
+
+
 def _survival_check(plan, model, iid, scp_path, st, seed) -> SurvivalCheck | None:
-    try:
-        from backtest.mortality import survival_curve
-    except ImportError:  # the SSA tables are not installed in this tree
-        return None
     n = plan.n_periods(1)
     birth = 2026 - int(plan.start_age)
-    s = survival_curve("male", birth, int(plan.start_age), n)
-    q = s[1:] / s[:-1]
+    # Alive at retirement (backtest.outcomes.survival_weighted_success's convention): one-year
+    # survival 1 before the retirement age, the SSA cohort's after it.
+    t_ret = plan.retirement_period(1)
+    s = survival_curve("male", birth, int(plan.retirement_age), n - t_ret)
+    q = np.concatenate([np.ones(t_ret), s[1:] / s[:-1]])
     r = solve_adaptive(plan, model, survival=q, n_states=st.n_states, rng=seed, n_paths=200)
     a = success_weights(simulate(iid, plan, r.policy), q)
     b = success_weights(simulate(iid, plan, scp_path), q)
     d = a - b
     return SurvivalCheck(
-        description=f"SSA 2020 Trustees cohort table, male born {birth}, alive at {plan.start_age:g}",
+        description=(
+            f"SSA 2020 Trustees cohort table, male born {birth}, alive at retirement "
+            f"({plan.retirement_age:g})"
+        ),
         promised=r.value,
         simulated=float(a.mean()),
         scp_simulated=float(b.mean()),
@@ -258,8 +372,8 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f} %"
 
 
-def adaptive_markdown(run: AdaptiveRun) -> str:
-    """The run as a Markdown report (percent, USD)."""
+def _md_promise(run: AdaptiveRun) -> list[str]:
+    """Heading, the DP's grid, and its promise against the engine on every set."""
     s = run.solved
     pr = run.promise
     lines = [
@@ -295,6 +409,12 @@ def adaptive_markdown(run: AdaptiveRun) -> str:
         "is large.",
         "",
     ]
+    return lines
+
+
+def _md_checks(run: AdaptiveRun) -> list[str]:
+    """The block-length sweep and the grid convergence, when measured."""
+    lines: list[str] = []
     if run.block_sweep:
         lines += [
             "Block-bootstrap success of the policy by mean block length (same seed; length 1 "
@@ -318,6 +438,12 @@ def adaptive_markdown(run: AdaptiveRun) -> str:
             f"{'PASS' if c.moved_pp < 0.2 else 'FAIL'}",
             "",
         ]
+    return lines
+
+
+def _md_sets(run: AdaptiveRun) -> list[str]:
+    """One table per scenario set: each strategy against the policy, paired."""
+    lines: list[str] = []
     for label, ev in run.evaluations.items():
         lines += [
             f"## {label}: {ev.n_scenarios} scenarios",
@@ -338,10 +464,15 @@ def adaptive_markdown(run: AdaptiveRun) -> str:
                 f"{r.median_terminal:,.0f} | {lost} | {_pct(r.turnover)} |"
             )
         lines.append("")
+    return lines
+
+
+def _md_equity(run: AdaptiveRun) -> list[str]:
+    """The median equity share by age of the first three strategies (i.i.d. set)."""
     ev = run.evaluations["iid"]
     ages = ev.ages
     pick = [i for i, a in enumerate(ages) if (a - ages[0]) % 10 == 0 or i == len(ages) - 1]
-    lines += [
+    lines = [
         "## Equity share held at the median, by age (i.i.d. set)",
         "",
         "| strategy | " + " | ".join(f"{ages[i]:g}" for i in pick) + " |",
@@ -352,6 +483,12 @@ def adaptive_markdown(run: AdaptiveRun) -> str:
             f"| {r.name} | " + " | ".join(f"{r.equity_median_path[i]:.2f}" for i in pick) + " |"
         )
     lines.append("")
+    return lines
+
+
+def _md_tradeoffs(run: AdaptiveRun) -> list[str]:
+    """The frontier and the survival-weighted check, when measured."""
+    lines: list[str] = []
     if run.frontier:
         lines += [
             "## Frontier (i.i.d. set)",
@@ -381,7 +518,19 @@ def adaptive_markdown(run: AdaptiveRun) -> str:
             f"{100 * (sv.simulated - sv.scp_simulated):+.2f} pp (s.e. {100 * sv.paired_diff_se:.2f} pp)",
             "",
         ]
-    lines.append(f"Seed {run.seed}; run time {run.seconds:.0f} s.")
+    return lines
+
+
+def adaptive_markdown(run: AdaptiveRun) -> str:
+    """The run as a Markdown report (percent, USD)."""
+    lines = [
+        *_md_promise(run),
+        *_md_checks(run),
+        *_md_sets(run),
+        *_md_equity(run),
+        *_md_tradeoffs(run),
+        f"Seed {run.seed}; run time {run.seconds:.0f} s.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -410,8 +559,6 @@ def policy_frame(result: AdaptiveResult) -> pd.DataFrame:
 def write_adaptive(run: AdaptiveRun, folder: Path) -> None:
     """Write adaptive.md, comparison.csv, policy.csv, frontier.csv and the policy map
     (PNG, PDF, and a small HTML page) into ``folder``, which the caller makes atomic."""
-    from backtest.report.policy_map import WealthBand, policy_map_figure
-
     folder.mkdir(parents=True, exist_ok=True)
     text = adaptive_markdown(run)
     (folder / "adaptive.md").write_text(text, encoding="utf-8")
@@ -441,9 +588,6 @@ def write_adaptive(run: AdaptiveRun, folder: Path) -> None:
 
 
 def _html(run: AdaptiveRun, markdown: str, pngs: dict[str, bytes]) -> str:
-    import base64
-    import html
-
     imgs = "".join(
         f'<figure><img alt="policy map ({axis})" src="data:image/png;base64,'
         f'{base64.b64encode(png).decode()}"/></figure>'
@@ -517,8 +661,6 @@ def adaptive_summary(runs: dict[str, AdaptiveRun]) -> str:
 
 def with_policy_maps(book: TearsheetBook, runs: dict[str, AdaptiveRun]) -> TearsheetBook:
     """The study's tear sheet with each adaptive plan's policy map on that plan's page."""
-    from backtest.report.policy_map import PolicyMapData, WealthBand
-
     pages = []
     for page in book.pages:
         run = runs.get(page.key)

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from backtest.errors import GlidelabError
+
+if TYPE_CHECKING:
+    from glidelab.studyfile.compute import ComputeConfig
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -43,7 +46,10 @@ class BackendError(GlidelabError, RuntimeError):
 class Backend(Protocol):
     """Runs ``fn(task, shared)`` for every task; yields ``(index, result)`` as they finish."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """A short label for logs and result files (read-only: frozen backends match)."""
+        ...
 
     def map_unordered(
         self, fn: Callable[[T, Any], R], tasks: Sequence[T], shared: Any
@@ -52,7 +58,7 @@ class Backend(Protocol):
 
 def call_with_threads(fn: Callable[[T, Any], R], task: T, shared: Any, threads: int | None) -> R:
     """Run one task with ``threads`` numba threads (None: all), one task at a time per process."""
-    import numba
+    import numba  # lazy: heavy (numba)
 
     with _KERNEL_LOCK:
         if threads is None:
@@ -88,7 +94,7 @@ class InProcess:
 def _worker_threads() -> int | None:
     """Threads of the Dask worker running this task (None outside a worker)."""
     try:
-        from distributed import get_worker
+        from distributed import get_worker  # lazy: optional extra (dask)
 
         worker = get_worker()
     except (ImportError, ValueError):
@@ -128,7 +134,7 @@ class DaskBackend:
     def map_unordered(
         self, fn: Callable[[T, Any], R], tasks: Sequence[T], shared: Any
     ) -> Iterator[tuple[int, R]]:
-        from distributed import as_completed
+        from distributed import as_completed  # lazy: optional extra (dask)
 
         if not tasks:
             return
@@ -169,14 +175,13 @@ def dask_client(
         are inconsistent.
     """
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster  # lazy: optional extra (dask)
     except ImportError:
         raise BackendError(
             f"Dask is not installed; --workers and --scheduler need it: {INSTALL_DASK}"
         ) from None
     if scheduler is not None and workers is not None:
         raise BackendError("give either workers (a local cluster) or scheduler (an existing one)")
-    from contextlib import contextmanager
 
     @contextmanager
     def _ctx() -> Iterator[Any]:
@@ -240,13 +245,13 @@ def ordered_map(backend: Backend) -> Callable[[Callable[[T, Any], R], Sequence[T
     return map_fn
 
 
-def compute_backend(config: Any, *, threads: int | None = None) -> AbstractContextManager[Backend]:
+def compute_backend(
+    config: ComputeConfig, *, threads: int | None = None
+) -> AbstractContextManager[Backend]:
     """The backend of a ``[compute]`` table (:class:`glidelab.study.ComputeConfig`), as a
     context manager: :class:`InProcess` when it names no cluster (nothing is started),
     else a :class:`DaskBackend` on a local cluster (``workers``) or on ``scheduler``,
     closed on exit."""
-    from contextlib import contextmanager, nullcontext
-
     if config.workers is None and config.scheduler is None:
         return nullcontext(InProcess(threads=threads))
 

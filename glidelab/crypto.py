@@ -32,13 +32,13 @@ tear sheet (HTML and PDF) into ``<output.dir>/<study.name>/``, atomically.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -52,19 +52,28 @@ from backtest.crypto.surface import assumption_grid, run_surface
 from backtest.crypto.window import window_backtest
 from backtest.data import load_history
 from backtest.errors import StudyError
-from backtest.generators import block_bootstrap, parametric
+from backtest.generators import block_bootstrap
 from backtest.io import atomic_directory, write_text_atomic
+from backtest.mortality import survival_curve
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate
 from backtest.stress import CorrelationJump, PathShock, PlacedShock, period_at_age, replay
 from backtest.stress import stress_table as run_stress_table
+from backtest.types import Frequency
 from glidelab.backends import Backend, InProcess
-from glidelab.study import Study, _Table, parse_study
+from glidelab.context import SEED_SCHEME, SetKind, StudyContext, named_rng
+from glidelab.study import (
+    CryptoConfig,
+    Study,
+    StudyFile,
+    load_study,
+    parse_study_file,
+    quick_crypto,
+)
 from optimize.crypto_breakeven import break_even_table
 from strategies import CryptoSleeve, FixedMix, SleeveBand
 from strategies.base import Schedule, Strategy
-from strategies.presets import preset
 from strategies.rebalance import buy_and_hold, calendar
 
 Log = Callable[[str], None]
@@ -78,52 +87,6 @@ REPLAYS: tuple[tuple[str, str, str], ...] = (
 
 
 @dataclass(frozen=True)
-class WindowConfig:
-    """The historical window backtest."""
-
-    portfolio: tuple[tuple[str, float], ...] = (("us_stocks", 0.6), ("tbonds_10y", 0.4))
-    sleeve: float = 0.025
-    start: str = "2014-01"
-    end: str = "2025-11"
-    rule: str = "band"
-
-
-@dataclass(frozen=True)
-class CryptoConfig:
-    """The ``[crypto]`` table, validated."""
-
-    plan: str
-    base: str = "fixed_60_40"
-    sleeves: tuple[float, ...] = (0.0, 0.01, 0.025, 0.05, 0.10)
-    n_scenarios: int = 10_000
-    base_scenarios: str = "bootstrap"
-    means: tuple[float, ...] = (-0.20, -0.10, 0.0, 0.05, 0.10, 0.20, 0.30)
-    vols: tuple[float, ...] = (0.30, 0.45, 0.60, 0.75, 0.90, 1.05, 1.20)
-    corrs: tuple[float, ...] = (0.0, 0.4)
-    shocks: str = "normal"
-    dof: float = 4.0
-    band: tuple[float, ...] = (0.5, 1.5)
-    central: tuple[float, float, float] = (0.05, 0.60, 0.2)
-    breakeven_sleeves: tuple[float, ...] = (0.01, 0.025, 0.05)
-    breakeven_vols: tuple[float, ...] = (0.60, 0.90)
-    breakeven_corr: float = 0.0
-    stress_sleeves: tuple[float, ...] = (0.0, 0.01, 0.025, 0.05)
-    stress_age: float = 75.0
-    wealth_age: float = 95.0
-    crash_rho: float = 0.9
-    crash_threshold: float = -0.15
-    rules_sleeve: float = 0.025
-    rules_frequency: str = "monthly"
-    rules_n: int = 2000
-    transaction_cost_bps: float = 10.0
-    history_n: int = 5000
-    mature_start: str = "2015"
-    scale: float = 0.5
-    window: WindowConfig = WindowConfig()
-    survival: tuple[str, int, str] | None = None  # (sex, birth_year, reading)
-
-
-@dataclass(frozen=True)
 class CryptoStudy:
     """An ordinary study and its ``[crypto]`` table."""
 
@@ -131,152 +94,46 @@ class CryptoStudy:
     crypto: CryptoConfig
 
 
-def _parse_crypto(raw: object, plans: list[str]) -> CryptoConfig:
-    t = _Table(raw, "[crypto]")
-    d = CryptoConfig(plan=plans[0])
-    plan = t.string("plan", plans[0])
-    if plan not in plans:
-        raise StudyError(f"[crypto].plan = {plan!r} is not a plan; plans are {plans}")
-    band = t.numbers("band", d.band, 0.0, 100.0)
-    if band and (len(band) != 2 or not band[0] < 1 < band[1]):
-        raise StudyError(
-            f"[crypto].band = {list(band)!r}; expected [lower, upper] with lower < 1 < upper, "
-            "e.g. [0.5, 1.5], or [] for no band"
-        )
-    c = t.table("central")
-    central = (
-        c.number("mean_log", d.central[0], -2, 2),
-        c.number("vol_log", d.central[1], 0, 3),
-        c.number("corr", d.central[2], -1, 1),
-    )
-    w = t.table("window")
-    portfolio_raw = w.raw.get("portfolio", dict(d.window.portfolio))
-    w.seen.add("portfolio")
-    if not isinstance(portfolio_raw, dict) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in portfolio_raw.values()
-    ):
-        raise StudyError(
-            "[crypto.window].portfolio must be a table of asset = weight, e.g. "
-            "{ us_stocks = 0.6, tbonds_10y = 0.4 }"
-        )
-    if abs(sum(portfolio_raw.values()) - 1.0) > 1e-9:
-        raise StudyError(
-            f"[crypto.window].portfolio weights sum to {sum(portfolio_raw.values()):g}; "
-            "they must sum to 1"
-        )
-    window = WindowConfig(
-        portfolio=tuple((str(k), float(v)) for k, v in portfolio_raw.items()),
-        sleeve=w.number("sleeve", d.window.sleeve, 0, 0.5),
-        start=w.string("start", d.window.start),
-        end=w.string("end", d.window.end),
-        rule=w.string("rule", d.window.rule, ("band", "monthly", "quarterly", "annual", "none")),
-    )
-    survival = None
-    if "survival" in t.raw:
-        sv = t.table("survival")
-        survival = (
-            sv.string("sex", None, ("male", "female")),
-            sv.integer("birth_year", None, lo=1900),
-            sv.string("reading", "cohort", ("cohort", "period")),
-        )
-    else:
-        t.seen.add("survival")
-    corrs = t.numbers("corrs", d.corrs, -1, 1)
-    means = t.numbers("means", d.means, -2, 2)
-    vols = t.numbers("vols", d.vols, 0, 3)
-    sleeves = t.numbers("sleeves", d.sleeves, 0, 0.5)
-    for key, values in (("corrs", corrs), ("means", means), ("vols", vols)):
-        if not values:
-            raise StudyError(f"[crypto].{key} is empty; give at least one value")
-    if not any(s > 0 for s in sleeves):
-        raise StudyError("[crypto].sleeves needs at least one size > 0, e.g. [0, 0.01, 0.05]")
-    cfg = CryptoConfig(
-        plan=plan,
-        base=t.string("base", d.base),
-        sleeves=sleeves,
-        n_scenarios=t.integer("n_scenarios", d.n_scenarios, lo=20),
-        base_scenarios=t.string("base_scenarios", d.base_scenarios, ("bootstrap", "parametric")),
-        means=means,
-        vols=vols,
-        corrs=corrs,
-        shocks=t.string("shocks", d.shocks, ("normal", "student_t")),
-        dof=t.number("dof", d.dof, 2.01, 1000),
-        band=band,
-        central=central,
-        breakeven_sleeves=t.numbers("breakeven_sleeves", d.breakeven_sleeves, 0, 0.5),
-        breakeven_vols=t.numbers("breakeven_vols", d.breakeven_vols, 0, 3),
-        breakeven_corr=t.number("breakeven_corr", d.breakeven_corr, -1, 1),
-        stress_sleeves=t.numbers("stress_sleeves", d.stress_sleeves, 0, 0.5),
-        stress_age=t.number("stress_age", d.stress_age, 0, 125),
-        wealth_age=t.number("wealth_age", d.wealth_age, 0, 125),
-        crash_rho=t.number("crash_rho", d.crash_rho, -1, 1),
-        crash_threshold=t.number("crash_threshold", d.crash_threshold, -0.99, -0.01),
-        rules_sleeve=t.number("rules_sleeve", d.rules_sleeve, 0.001, 0.5),
-        rules_frequency=t.string("rules_frequency", d.rules_frequency, ("annual", "monthly")),
-        rules_n=t.integer("rules_n", d.rules_n, lo=20),
-        transaction_cost_bps=t.number("transaction_cost_bps", d.transaction_cost_bps, 0, 1000),
-        history_n=t.integer("history_n", d.history_n, lo=20),
-        mature_start=t.string("mature_start", d.mature_start),
-        scale=t.number("scale", d.scale, 0.01, 1.0),
-        window=window,
-        survival=survival,
-    )
-    t.done()
-    return cfg
-
-
 def parse_crypto_study(raw: dict[str, Any], source: str = "<dict>") -> CryptoStudy:
-    """Validate a parsed TOML mapping holding a ``[crypto]`` table."""
+    """The study and ``[crypto]`` table of a parsed study file (the one reader,
+    :func:`glidelab.study.parse_study_file`); a file without ``[crypto]`` is refused."""
     if "crypto" not in raw:
         raise StudyError(
             f"{source} has no [crypto] table; add one (see glidelab/studies/crypto_sleeve.toml)"
         )
-    rest = {k: v for k, v in raw.items() if k != "crypto"}
-    study = parse_study(rest, source)
-    plans = [p.name for p in study.plans]
-    return CryptoStudy(study=study, crypto=_parse_crypto(raw["crypto"], plans))
+    return crypto_study(parse_study_file(raw, source))
 
 
-def load_crypto_study(path: str | Path) -> CryptoStudy:
-    """Read and validate a crypto study file (an ordinary study plus ``[crypto]``)."""
-    p = Path(path)
-    if not p.is_file():
-        raise StudyError(f"study file {str(p)!r} does not exist")
-    try:
-        raw = tomllib.loads(p.read_text("utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyError(f"{p} is not valid TOML: {exc}") from None
-    return parse_crypto_study(raw, str(p))
+def crypto_study(sf: StudyFile) -> CryptoStudy:
+    """The crypto research a loaded study file asks for, or a :class:`StudyError`."""
+    if sf.crypto is None:
+        raise StudyError(
+            f"{sf.name} has no [crypto] table; add one (see the shipped crypto_sleeve study)"
+        )
+    return CryptoStudy(sf.require_study("glidelab crypto"), sf.crypto)
+
+
+def load_crypto_study(name_or_path: str | Path) -> CryptoStudy:
+    """Read and validate a crypto study (an ordinary study plus ``[crypto]``), by path or
+    shipped name (:func:`glidelab.study.load_study`)."""
+    return crypto_study(load_study(name_or_path))
 
 
 def quick(cs: CryptoStudy) -> CryptoStudy:
-    """A smoke-run version of ``cs`` (``--quick`` of ``glidelab crypto`` and ``run``): 400
-    base scenarios, at most a 3 x 3 grid of means and vols, 100 rule and history
-    scenarios. Never larger than the study it is given."""
-    c = cs.crypto
-    small = dataclasses.replace(
-        c,
-        n_scenarios=min(c.n_scenarios, 400),
-        means=c.means[:: max(1, len(c.means) // 3)][:3],
-        vols=c.vols[:: max(1, len(c.vols) // 3)][:3],
-        rules_n=min(c.rules_n, 100),
-        history_n=min(c.history_n, 100),
-    )
-    return dataclasses.replace(cs, crypto=small)
+    """A smoke-run version of ``cs`` (:func:`glidelab.study.quick_crypto`; the study is
+    left as it is)."""
+    return dataclasses.replace(cs, crypto=quick_crypto(cs.crypto))
 
 
 # --------------------------------------------------------------------------- pieces
 
 
 def _preset(name: str, study: Study) -> Strategy:
-    d = study.data
+    """The research's base preset on the study's roles (:meth:`StudyContext.strategy`)."""
     try:
-        return preset(name, equity=d.equity, bonds=d.bonds, cash=d.cash)
-    except (TypeError, ValueError):
-        try:
-            return preset(name, equity=d.equity, bonds=d.bonds)
-        except ValueError as exc:
-            raise StudyError(f"[crypto].base: {exc}") from None
+        return StudyContext(study).strategy(name)
+    except StudyError as exc:
+        raise StudyError(f"[crypto].base: {exc}") from None
 
 
 def _with_all_roles(base: Strategy, study: Study) -> Strategy:
@@ -307,29 +164,36 @@ def _sleeve_factory(base: Strategy, cfg: CryptoConfig, crypto: str) -> Callable[
     return make
 
 
+#: The research's streams in the study's seed tree (:mod:`glidelab.context`).
+STREAMS = {
+    "base": "crypto: base scenarios",
+    "draws": "crypto: assumption draws",
+    "rules base": "crypto: rules scenarios",
+    "rules draws": "crypto: rules draws",
+    "history options": "crypto: history options",
+}
+
+
 def _base_scenarios(
-    study: Study, cfg: CryptoConfig, plan: Plan, frequency: str, n: int, rng: np.random.Generator
+    study: Study, cfg: CryptoConfig, plan: Plan, frequency: Frequency, n: int, stream: str
 ) -> Scenarios:
+    """The core assets' scenarios of ``[crypto].base_scenarios`` (bootstrap or
+    parametric) at ``frequency``: the study's named set ``STREAMS[stream]``."""
     d = study.data
-    assets = [d.equity, d.bonds, d.cash]
-    start = d.start if frequency == study.data.frequency else None
-    end = d.end if frequency == study.data.frequency else None
-    history = load_history([*assets, "cpi"], frequency, start=start, end=end)
-    n_t = plan.n_periods(1 if frequency == "annual" else 12)
-    if cfg.base_scenarios == "parametric":
-        return parametric(history, assets, n, n_t, rng=rng)
-    block = study.scenarios.block_length if frequency == study.data.frequency else None
-    return block_bootstrap(history, assets, n, n_t, block_length=block, rng=rng)
+    kind: SetKind = "parametric" if cfg.base_scenarios == "parametric" else "bootstrap"
+    return StudyContext(study).scenarios(
+        STREAMS[stream], plan, n, kind, assets=[d.equity, d.bonds, d.cash], frequency=frequency
+    )
 
 
-def _rng(study: Study, stream: int) -> np.random.Generator:
-    """Independent streams of the study's seed: ``SeedSequence((seed, 17, stream))``."""
-    return np.random.default_rng(np.random.SeedSequence((study.seed, 17, stream)))
+def _rng(study: Study, stream: str) -> np.random.Generator:
+    """The research's stream ``STREAMS[stream]`` of the study's seed tree."""
+    return named_rng(study.seed, STREAMS[stream])
 
 
 def _central(cfg: CryptoConfig) -> BtcAssumption:
     m, v, c = cfg.central
-    return BtcAssumption(m, v, c, cfg.shocks)  # type: ignore[arg-type]
+    return BtcAssumption(m, v, c, cfg.shocks)
 
 
 def _stress(
@@ -372,7 +236,7 @@ def _risk(draws: CrnDraws, cfg: CryptoConfig, plan: Plan, make) -> pd.DataFrame:
     k = min(plan.retirement_period(ppy), plan.n_periods(ppy) - 1)
     rows = []
     for vol in cfg.vols:
-        sc = draws.scenarios(BtcAssumption(m, vol, c, cfg.shocks))  # type: ignore[arg-type]
+        sc = draws.scenarios(BtcAssumption(m, vol, c, cfg.shocks))
         for size in cfg.sleeves:
             strat = make(size)
             idx = sc.asset_index(tuple(strat.assets))
@@ -401,17 +265,16 @@ def _history_options(
     study: Study, cfg: CryptoConfig, plan: Plan, base: Strategy, make
 ) -> pd.DataFrame:
     d = study.data
-    core = load_history([d.equity, d.bonds, d.cash, "cpi"], d.frequency, start=d.start, end=d.end)
-    crypto = load_history([d.crypto], d.frequency)
-    frame = core.join(crypto, how="left")
-    n_t = plan.n_periods(1 if d.frequency == "annual" else 12)
-    ppy = 1 if d.frequency == "annual" else 12
+    context = StudyContext(study)
+    frame = context.history
+    n_t = context.n_periods(plan)
+    ppy = context.periods_per_year
     rows = []
     # One block length for every option (the first option's, when automatic), so the
     # options resample the same rows and differ only in Bitcoin's column.
     block = study.scenarios.block_length
     for option in ("all", "mature", "scaled"):
-        h = history_variant(frame, d.crypto, option, mature_start=cfg.mature_start, scale=cfg.scale)  # type: ignore[arg-type]
+        h = history_variant(frame, d.crypto, option, mature_start=cfg.mature_start, scale=cfg.scale)
         x = np.log1p(h[d.crypto].dropna().to_numpy())
         sc = block_bootstrap(
             h,
@@ -419,11 +282,11 @@ def _history_options(
             cfg.history_n,
             n_t,
             block_length=block,
-            rng=_rng(study, 4),
+            rng=_rng(study, "history options"),
             missing="cash",
             cash_asset=d.cash,
         )
-        block = float(sc.meta["block_length"])  # type: ignore[arg-type]
+        block = float(cast(float, sc.meta["block_length"]))  # meta holds it as an object
         ref = float(simulate(sc, plan, base).success_rate)
         for size in cfg.sleeves:
             if size <= 0:
@@ -516,71 +379,31 @@ def surface_on(backend: Backend, shared: _SurfaceShared, sizes: tuple[float, ...
     return pd.concat([parts[i] for i in range(len(tasks))], ignore_index=True)
 
 
-def research(
-    cs: CryptoStudy, log: Log = lambda _: None, backend: Backend | None = None
-) -> CryptoResearch:
-    """Every table of the crypto study (numbers only; :func:`run_crypto` writes them).
-
-    ``backend``: where the surface's tasks (one per sleeve size) run; default in this
-    process (:class:`glidelab.backends.InProcess`).
-    """
-    study, cfg = cs.study, cs.crypto
-    pc = study.plan(cfg.plan)
-    plan = pc.plan
-    d = study.data
-    base = _with_all_roles(_preset(cfg.base, study), study)
-    make = _sleeve_factory(base, cfg, d.crypto)
-    timings: dict[str, float] = {}
-
-    def step(name: str) -> None:
-        timings[name] = time.perf_counter()
-
-    step("start")
-    base_sc = _base_scenarios(study, cfg, plan, d.frequency, cfg.n_scenarios, _rng(study, 0))
-    draws = draw_crn(base_sc, d.equity, crypto_asset=d.crypto, dof=cfg.dof, rng=_rng(study, 1))
-    grid = assumption_grid(cfg.means, cfg.vols, cfg.corrs, cfg.shocks)  # type: ignore[arg-type]
-    n_cells = len(grid) * sum(1 for s in cfg.sleeves if s > 0)
-    log(f"surface: {n_cells} cells x {cfg.n_scenarios} scenarios ...")
-    survival = None
-    if cfg.survival is not None:
-        from backtest.mortality import survival_curve
-
-        sex, born, reading = cfg.survival
-        survival = survival_curve(
-            sex,  # type: ignore[arg-type]
-            born,
-            int(plan.retirement_age),
-            int(np.ceil(plan.end_age - plan.retirement_age)),
-            reading,  # type: ignore[arg-type]
-        )
-    shared = _SurfaceShared(draws, plan, base, cfg, d.crypto, tuple(grid), survival)
-    surface = surface_on(backend or InProcess(), shared, cfg.sleeves)
-    step("surface")
-    log("break-even returns (bisection on common random numbers) ...")
-    breakeven = break_even_table(
-        draws,
-        plan,
-        base,
-        make,
-        cfg.breakeven_sleeves,
-        cfg.breakeven_vols,
-        corr=cfg.breakeven_corr,
-        shocks=cfg.shocks,  # type: ignore[arg-type]
+def _survival(cfg: CryptoConfig, plan: Plan) -> np.ndarray | None:
+    """The member's SSA survival from the retirement age (``[crypto].survival``), or
+    None without one."""
+    if cfg.survival is None:
+        return None
+    sex, born, reading = cfg.survival
+    return survival_curve(
+        sex,
+        born,
+        int(plan.retirement_age),
+        int(np.ceil(plan.end_age - plan.retirement_age)),
+        reading,
     )
-    step("breakeven")
-    log("stress tests ...")
-    stress = _stress(draws, study, cfg, plan, base, make)
-    step("stress")
-    log("risk contributions ...")
-    risk = _risk(draws, cfg, plan, make)
-    step("risk")
-    log(f"sleeve rules ({cfg.rules_frequency}, {cfg.rules_n} scenarios) ...")
-    rules_sc = _base_scenarios(study, cfg, plan, cfg.rules_frequency, cfg.rules_n, _rng(study, 2))
+
+
+def _rules(study: Study, cfg: CryptoConfig, plan: Plan, base: Strategy) -> pd.DataFrame:
+    """The sleeve rules compared on their own draws (``rules_frequency``, ``rules_n``
+    scenarios), with the trading cost of ``[crypto].transaction_cost_bps``."""
+    d = study.data
+    rules_sc = _base_scenarios(study, cfg, plan, cfg.rules_frequency, cfg.rules_n, "rules base")
     rules_draws = draw_crn(
-        rules_sc, d.equity, crypto_asset=d.crypto, dof=cfg.dof, rng=_rng(study, 3)
+        rules_sc, d.equity, crypto_asset=d.crypto, dof=cfg.dof, rng=_rng(study, "rules draws")
     )
     costly = dataclasses.replace(plan, transaction_cost_bps=cfg.transaction_cost_bps)
-    rules = compare_rules(
+    return compare_rules(
         rules_draws.scenarios(_central(cfg)),
         costly,
         standard_rules(
@@ -590,13 +413,13 @@ def research(
             reference_vol=cfg.central[1],
         ),
     )
-    step("rules")
-    log("history options and the window backtest ...")
-    history_options = _history_options(study, cfg, plan, base, make)
-    window = _window(study, cfg)
-    step("history")
+
+
+def _notes(study: Study, cfg: CryptoConfig) -> tuple[str, ...]:
+    """The research's notes: the assumptions, the metrics' definitions, the data caveat."""
+    d = study.data
     m, v, c = cfg.central
-    notes = (
+    return (
         "Bitcoin's returns are stated assumptions, not estimates: annual log mean mu and "
         "log volatility sigma (lognormal arithmetic mean exp(mu + sigma^2/2) - 1), "
         f"correlated with {d.equity} through its standardised log return, "
@@ -613,14 +436,30 @@ def research(
         "Data caveat: " + data_caveat(),
         (
             "Survival-weighted success (success_sw in surface.csv): the money lasts as long "
-            f"as a {cfg.survival[0]} member born {cfg.survival[1]} lives, 1 - S(ruin age) "
-            f"with S from the SSA 2020 Trustees {cfg.survival[2]} table, from retirement."
+            f"as a {cfg.survival[0]} member born {cfg.survival[1]} lives, given alive at "
+            "retirement: 1 - S(ruin age) / S(retirement age) with S from the SSA 2020 "
+            f"Trustees {cfg.survival[2]} table, linear between whole ages."
             if cfg.survival is not None
             else "Survival-weighted success is not reported: add [crypto].survival = "
             "{ sex, birth_year } to the study."
         ),
     )
-    settings = (
+
+
+def _timings(marks: dict[str, float]) -> str:
+    """Seconds per step from ``marks`` (step name -> clock when it ended, "start" first)."""
+    names = list(marks)
+    return ", ".join(f"{k} {marks[k] - marks[prev]:.1f}" for prev, k in itertools.pairwise(names))
+
+
+def _settings(
+    cs: CryptoStudy, base: Strategy, base_sc: Scenarios, marks: dict[str, float]
+) -> tuple[tuple[str, str], ...]:
+    """The research's (label, value) settings rows."""
+    study, cfg = cs.study, cs.crypto
+    pc = study.plan(cfg.plan)
+    plan = pc.plan
+    return (
         ("study", f"{study.name} ({study.source})"),
         ("plan", f"{pc.name}: ages {plan.start_age:g}-{plan.retirement_age:g}-{plan.end_age:g}"),
         ("base", f"{base.name}, sleeves funded pro rata"),
@@ -629,21 +468,63 @@ def research(
             f"{cfg.band[0]:g}x-{cfg.band[1]:g}x of target" if cfg.band else "none",
         ),
         ("base scenarios", base_sc.description),
-        ("seed", f"{study.seed} (streams SeedSequence((seed, 17, k)))"),
+        ("seed", f"{study.seed} (streams {', '.join(STREAMS.values())}: {SEED_SCHEME})"),
         ("grid", f"{len(cfg.means)} means x {len(cfg.vols)} vols x {len(cfg.corrs)} corrs"),
         ("trading cost (rules)", f"{cfg.transaction_cost_bps:g} bps of turnover"),
-        (
-            "timings (s)",
-            ", ".join(
-                f"{k} {timings[k] - prev:.1f}"
-                for prev, k in zip(
-                    [timings["start"], *list(timings.values())[1:-1]],
-                    list(timings)[1:],
-                    strict=True,
-                )
-            ),
-        ),
+        ("timings (s)", _timings(marks)),
     )
+
+
+def research(
+    cs: CryptoStudy, log: Log = lambda _: None, backend: Backend | None = None
+) -> CryptoResearch:
+    """Every table of the crypto study (numbers only; :func:`run_crypto` writes them).
+
+    ``backend``: where the surface's tasks (one per sleeve size) run; default in this
+    process (:class:`glidelab.backends.InProcess`).
+    """
+    study, cfg = cs.study, cs.crypto
+    pc = study.plan(cfg.plan)
+    plan = pc.plan
+    d = study.data
+    base = _with_all_roles(_preset(cfg.base, study), study)
+    make = _sleeve_factory(base, cfg, d.crypto)
+    marks = {"start": time.perf_counter()}
+    base_sc = _base_scenarios(study, cfg, plan, d.frequency, cfg.n_scenarios, "base")
+    draws = draw_crn(
+        base_sc, d.equity, crypto_asset=d.crypto, dof=cfg.dof, rng=_rng(study, "draws")
+    )
+    grid = assumption_grid(cfg.means, cfg.vols, cfg.corrs, cfg.shocks)
+    n_cells = len(grid) * sum(1 for s in cfg.sleeves if s > 0)
+    log(f"surface: {n_cells} cells x {cfg.n_scenarios} scenarios ...")
+    shared = _SurfaceShared(draws, plan, base, cfg, d.crypto, tuple(grid), _survival(cfg, plan))
+    surface = surface_on(backend or InProcess(), shared, cfg.sleeves)
+    marks["surface"] = time.perf_counter()
+    log("break-even returns (bisection on common random numbers) ...")
+    breakeven = break_even_table(
+        draws,
+        plan,
+        base,
+        make,
+        cfg.breakeven_sleeves,
+        cfg.breakeven_vols,
+        corr=cfg.breakeven_corr,
+        shocks=cfg.shocks,
+    )
+    marks["breakeven"] = time.perf_counter()
+    log("stress tests ...")
+    stress = _stress(draws, study, cfg, plan, base, make)
+    marks["stress"] = time.perf_counter()
+    log("risk contributions ...")
+    risk = _risk(draws, cfg, plan, make)
+    marks["risk"] = time.perf_counter()
+    log(f"sleeve rules ({cfg.rules_frequency}, {cfg.rules_n} scenarios) ...")
+    rules = _rules(study, cfg, plan, base)
+    marks["rules"] = time.perf_counter()
+    log("history options and the window backtest ...")
+    history_options = _history_options(study, cfg, plan, base, make)
+    window = _window(study, cfg)
+    marks["history"] = time.perf_counter()
     return CryptoResearch(
         title=f"Crypto sleeve research: {study.name}",
         subtitle=(
@@ -658,14 +539,14 @@ def research(
         history_options=history_options,
         btc_yearly=yearly_table(),
         window=window,
-        notes=notes,
-        settings=settings,
+        notes=_notes(study, cfg),
+        settings=_settings(cs, base, base_sc, marks),
     )
 
 
 def write_research(result: CryptoResearch, folder: Path, tearsheet: bool = True) -> None:
     """Write every table (CSV and JSON), ``settings.json`` and the tear sheet into ``folder``."""
-    from backtest.report.crypto import write_crypto_report
+    from backtest.report.crypto import write_crypto_report  # lazy: heavy (matplotlib)
 
     for stem, table in result.tables().items():
         frame = table.reset_index() if stem == "btc_yearly" else table
@@ -713,7 +594,7 @@ def summary(result: CryptoResearch) -> str:
             lines.append(f"  break-even {r['sleeve'] * 100:g}% sleeve: {r['note']}")
     st = result.stress[result.stress["d_success"].notna()]
     if len(st):
-        worst = st.loc[st["d_success"].idxmin()]
+        worst = st.iloc[int(st["d_success"].to_numpy().argmin())]  # the first smallest
         lines.append(
             f"  worst stress: {worst['shock']} on the {worst['strategy']}: success "
             f"{worst['success']:.1%} -> {worst['success_shocked']:.1%}, median wealth at "

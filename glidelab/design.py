@@ -11,7 +11,10 @@ optional and checked (an unknown key is an error naming the allowed ones):
   (any field of :class:`optimize.fund_design.FundConstraints`);
 * ``[evaluation]``: presets, members and paths out of sample, JST countries.
 
-:func:`run_design` writes ``<out>/<name>/``: ``design.html``, ``design.pdf``, CSV tables
+:class:`DesignSection` is fund design as a study section: :func:`design` computes the
+numbers (:class:`DesignOutcome`), :func:`write_design` writes them and
+:func:`design_summary` says them in a paragraph; :func:`run_design` does both into
+``<out>/<name>/``: ``design.html``, ``design.pdf``, CSV tables
 (``frontier.csv``, ``placed.csv``, ``scores.csv``, ``countries.csv``, ``failing.csv``,
 ``designed_path.csv``) and ``settings.json``, atomically.
 """
@@ -21,9 +24,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +33,13 @@ import numpy as np
 import pandas as pd
 
 from backtest.data import load_history
-from backtest.data.jst import jst_countries, load_jst
-from backtest.errors import GlidelabError, StudyError
+from backtest.data.jst import load_jst
+from backtest.errors import StudyError
 from backtest.generators import block_bootstrap, historical_cohorts
 from backtest.io import atomic_directory, write_text_atomic
 from backtest.population import (
     Members,
+    MemberSummary,
     PopulationOutcome,
     PopulationSpec,
     draw_members,
@@ -46,9 +49,20 @@ from backtest.population import (
     per_member,
 )
 from backtest.scenarios import Scenarios
+from glidelab.context import StudyContext, named_rng
+from glidelab.study import (
+    ALL_ASSETS,
+    DEFAULT_PRESETS,
+    DesignSettings,
+    DesignStudy,
+    EvaluationSettings,
+    load_study,
+    parse_design_study,
+    quick_design,
+)
 from optimize.fund_design import (
     DesignPoint,
-    FundConstraints,
+    FrontierResult,
     FundDesigner,
     design_data,
     glide_path_from_knots,
@@ -56,170 +70,59 @@ from optimize.fund_design import (
 from strategies.base import Strategy
 from strategies.presets import preset
 
-ALL_ASSETS: tuple[str, ...] = ("us_stocks", "tbonds_10y", "tbills")
-DEFAULT_PRESETS: tuple[str, ...] = (
-    "vanguard_target_retirement",
-    "fidelity_freedom",
-    "t_rowe_price_retirement",
-    "blackrock_lifepath_index",
-    "fixed_60_40",
-)
+__all__ = [
+    "ALL_ASSETS",
+    "DEFAULT_PRESETS",
+    "DesignOutcome",
+    "DesignSection",
+    "DesignSettings",
+    "DesignStudy",
+    "EvaluationSettings",
+    "design",
+    "design_summary",
+    "load_design_study",
+    "parse_design_study",
+    "population_study",
+    "quick",
+    "run_design",
+    "small",
+    "write_design",
+]
 
 
-@dataclass(frozen=True)
-class DesignSettings:
-    """``[design]``: how the glide path is searched (in sample)."""
-
-    assets: tuple[str, ...] = ("us_stocks", "tbonds_10y")
-    member_paths: int = 20_000
-    market_paths: int = 1_000
-    expense_ratio: float = 0.0012
-    knot_spacing_years: float = 5.0
-    beta: float = 0.95
-    frontier_points: int = 5
-    objective: str = "income"
-    bpoe_slack: float = 0.02
-    max_iterations: int = 20
-    constraints: FundConstraints = field(default_factory=FundConstraints)
-
-
-@dataclass(frozen=True)
-class EvaluationSettings:
-    """``[evaluation]``: what the designed path is compared with, out of sample."""
-
-    presets: tuple[str, ...] = DEFAULT_PRESETS
-    members: int = 2_000
-    bootstrap_paths: int = 100
-    countries: tuple[str, ...] = tuple(i for i in jst_countries() if i not in ("USA", "CAN"))
-    country_members: int = 300
-
-
-@dataclass(frozen=True)
-class DesignStudy:
-    """A whole design study, validated."""
-
-    name: str = "target_date_2060"
-    description: str = ""
-    seed: int = 2060
-    population: PopulationSpec = field(default_factory=PopulationSpec)
-    design: DesignSettings = field(default_factory=DesignSettings)
-    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
-
-
-def _build(cls: type, table: Mapping[str, Any], where: str, convert: Mapping[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(table) - names)
-    if unknown:
-        raise StudyError(f"[{where}] has unknown keys {unknown}; allowed: {sorted(names)}")
-    kw = {k: convert.get(k, lambda v: v)(v) for k, v in table.items()}
-    try:
-        return cls(**kw)
-    except GlidelabError as exc:
-        raise StudyError(f"[{where}]: {exc}") from None
-    except (TypeError, ValueError) as exc:
-        raise StudyError(f"[{where}]: {exc}") from None
-
-
-def _tuple(v: Any) -> tuple[Any, ...]:
-    return tuple(v)
-
-
-def parse_design_study(data: Mapping[str, Any]) -> DesignStudy:
-    """A :class:`DesignStudy` from a parsed TOML mapping; errors name the table and key."""
-    top = {k: v for k, v in data.items() if k not in ("population", "design", "evaluation")}
-    pop = _build(
-        PopulationSpec,
-        data.get("population", {}),
-        "population",
-        {"retirement_ages": lambda v: tuple((int(a), float(p)) for a, p in v)},
-    )
-    d = dict(data.get("design", {}))
-    cons = _build(
-        FundConstraints,
-        d.pop("constraints", {}),
-        "design.constraints",
-        {
-            "equity_at_target": lambda v: (float(v[0]), float(v[1])),
-            "equity_assets": _tuple,
-            "crypto_assets": _tuple,
-        },
-    )
-    design = _build(DesignSettings, {**d, "constraints": cons}, "design", {"assets": _tuple})
-    bad = [a for a in design.assets if a not in ALL_ASSETS]
-    if bad:
-        raise StudyError(f"[design] assets {bad} are not available; use some of {list(ALL_ASSETS)}")
-    if design.objective not in ("income", "success", "shortfall"):
+def load_design_study(name_or_path: str | Path) -> DesignStudy:
+    """Read and validate a fund-design file, by path or shipped name
+    (:func:`glidelab.study.load_study`); another kind of study file is refused."""
+    sf = load_study(name_or_path)
+    if sf.design is None:
         raise StudyError(
-            f"[design] objective={design.objective!r}; use income, success or shortfall"
+            f"{sf.name} is not a fund-design file (it has no [population], [design] or "
+            "[evaluation] table); see the shipped target_date_2060 study"
         )
-    for key in ("member_paths", "market_paths", "frontier_points", "max_iterations"):
-        if int(getattr(design, key)) < 1 or (
-            key == "frontier_points" and design.frontier_points < 2
-        ):
-            raise StudyError(f"[design] {key}={getattr(design, key)} is too small")
-    ev = _build(
-        EvaluationSettings,
-        data.get("evaluation", {}),
-        "evaluation",
-        {"presets": _tuple, "countries": lambda v: tuple(str(x).upper() for x in v)},
-    )
-    for p in ev.presets:
-        try:
-            preset(p)
-        except ValueError as exc:
-            raise StudyError(f"[evaluation] presets: {exc}") from None
-    known = jst_countries()
-    bad = [c for c in ev.countries if c not in known]
-    if bad:
-        raise StudyError(f"[evaluation] countries {bad} unknown; use ISO codes of {sorted(known)}")
-    return _build(
-        DesignStudy,
-        {**top, "population": pop, "design": design, "evaluation": ev},
-        "study",
-        {},
-    )
-
-
-def load_design_study(path: str | Path) -> DesignStudy:
-    """Read and validate a design study file."""
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StudyError(f"no study file at {p}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyError(f"{p} is not valid TOML: {exc}") from None
-    return parse_design_study(data)
+    return sf.design
 
 
 def quick(study: DesignStudy) -> DesignStudy:
-    """A smoke-run version of ``study``: small populations, short searches."""
-    return dataclasses.replace(
-        study,
-        design=dataclasses.replace(
-            study.design,
-            member_paths=min(study.design.member_paths, 2_000),
-            market_paths=min(study.design.market_paths, 200),
-            frontier_points=min(study.design.frontier_points, 3),
-            max_iterations=min(study.design.max_iterations, 6),
-            knot_spacing_years=max(study.design.knot_spacing_years, 10.0),
-        ),
-        evaluation=dataclasses.replace(
-            study.evaluation,
-            members=min(study.evaluation.members, 300),
-            bootstrap_paths=min(study.evaluation.bootstrap_paths, 30),
-            countries=study.evaluation.countries[:4],
-            country_members=min(study.evaluation.country_members, 60),
-        ),
-    )
+    """A smoke-run version of ``study`` (:func:`glidelab.study.quick_design`)."""
+    return quick_design(study)
 
 
 # ------------------------------------------------------------------------------- running
 
+DESIGNED = "designed (this study)"
+_PLACED_COLUMNS = ["success", "bpoe", "shortfall", "median_replacement"]
+
 
 @dataclass(frozen=True)
 class DesignOutcome:
-    """What :func:`run_design` computed (numbers), and where it wrote them."""
+    """What the fund design computed (numbers), and where it was written.
+
+    ``frontier_table``, ``placed``: in-sample success (decimal), bPOE, shortfall CVaR
+    (years of need) and median replacement ratio per frontier point / strategy;
+    ``scores``: out-of-sample scores with the held-out gap (pp); ``countries``:
+    survival-weighted success by JST country (decimal); ``knots``: the designed path's
+    weights by knot age (decimal); ``members``: per-member averages on the held-out
+    bootstrap; ``seconds``: wall-clock time per step (run-time only)."""
 
     study: DesignStudy
     frontier: tuple[DesignPoint, ...]
@@ -231,6 +134,11 @@ class DesignOutcome:
     holdout_gap: pd.DataFrame
     seconds: dict[str, float]
     out_dir: Path | None = None
+    frontier_table: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    knots: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    weights: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    members: Mapping[str, MemberSummary] = dataclasses.field(default_factory=dict)
+    settings_rows: tuple[tuple[str, str], ...] = ()
 
 
 def _weights3(strategy: Strategy, spec: PopulationSpec, scen: Scenarios) -> np.ndarray:
@@ -250,149 +158,102 @@ def _outcome(
     return evaluate_population(members, growth, expense_ratio=fee, pairing="cross", name=name)
 
 
-def run_design(
-    study: DesignStudy,
-    out_root: str | Path | None = "results",
-    *,
-    progress: bool = False,
-    extra: Mapping[str, Strategy] | None = None,
-) -> DesignOutcome:
-    """Design the vintage's glide path, score it with the presets (and ``extra``
-    strategies, e.g. the workbench's drawn path, read against the target date), write the
-    report."""
-    from backtest.report.population import (
-        PopulationReport,
-        build_population_charts,
-        render_population_html,
-        render_population_pdf,
-    )
+@dataclass(frozen=True)
+class _Draws:
+    """The design's random streams, one seed tree (``glidelab.context``): each stream is
+    named, none depends on another; ``history`` is US annual history (decimal nominal)."""
 
-    clock: dict[str, float] = {}
-    t0 = time.perf_counter()
-    spec, ds, ev = study.population, study.design, study.evaluation
-    seeds = np.random.SeedSequence(study.seed).spawn(8)
-    n_t = spec.n_periods
-    hist = load_history([*ALL_ASSETS, "cpi"], "annual")
+    study: DesignStudy
+    history: pd.DataFrame
 
-    def boot(n: int, seed: np.random.SeedSequence) -> Scenarios:
-        return block_bootstrap(hist, ALL_ASSETS, n, n_t, rng=np.random.default_rng(seed))
+    def rng(self, stream: str) -> np.random.Generator:
+        return named_rng(self.study.seed, f"design: {stream}")
 
-    # ---- in sample: member-paths for the search
-    m_in = draw_members(spec, ds.member_paths, np.random.default_rng(seeds[0]))
-    sc_in = boot(ds.market_paths, seeds[1])
-    mi, pi = pair_members_paths(ds.member_paths, ds.market_paths, "paired")
-    data = design_data(
-        m_in,
-        sc_in,
-        ALL_ASSETS,
-        mi,
-        pi,
-        expense_ratio=ds.expense_ratio,
-        rng=np.random.default_rng(seeds[2]),
-    )
-    cons = ds.constraints
-    designer = FundDesigner(
-        data,
-        spec.target_age,
-        cons,
-        knot_spacing_years=ds.knot_spacing_years,
-        beta=ds.beta,
-        assets=ds.assets,
-    )
-    clock["setup"] = time.perf_counter() - t0
+    def boot(self, n: int, stream: str) -> Scenarios:
+        """``n`` block-bootstrap market paths of the vintage's horizon (annual)."""
+        n_t = self.study.population.n_periods
+        return block_bootstrap(self.history, ALL_ASSETS, n, n_t, rng=self.rng(stream))
+
+    def designer(
+        self, members: Members, scen: Scenarios, pairing: str, stream: str, **grid: Any
+    ) -> FundDesigner:
+        """A :class:`FundDesigner` on ``members`` x ``scen`` paired by ``pairing``; the
+        deaths sampled from stream ``stream``; ``grid``: its knot keywords."""
+        spec, ds = self.study.population, self.study.design
+        mi, pi = pair_members_paths(members.n_members, scen.n_scenarios, pairing)
+        data = design_data(
+            members, scen, ALL_ASSETS, mi, pi, expense_ratio=ds.expense_ratio, rng=self.rng(stream)
+        )
+        return FundDesigner(
+            data, spec.target_age, ds.constraints, beta=ds.beta, assets=ds.assets, **grid
+        )
+
+
+def _search(
+    designer: FundDesigner, ds: DesignSettings, clock: dict[str, float]
+) -> tuple[FrontierResult, DesignPoint]:
+    """The frontier and the point ``ds.objective`` picks (the income search from the
+    max-success knots under a bPOE floor); times into ``clock``."""
     t1 = time.perf_counter()
     fr = designer.frontier(ds.frontier_points, max_iterations=ds.max_iterations)
     clock["frontier"] = time.perf_counter() - t1
     if ds.objective == "success":
-        chosen = fr.max_success
-    elif ds.objective == "shortfall":
-        chosen = fr.min_shortfall
-    else:
-        t2 = time.perf_counter()
-        chosen = designer.optimise(
-            "income",
-            start=fr.max_success.knots,
-            success_floor_bpoe=min(fr.max_success.bpoe + ds.bpoe_slack, 1.0),
-            max_iterations=ds.max_iterations,
-        )
-        clock["income"] = time.perf_counter() - t2
-    designed_name = "designed (this study)"
-    designed = glide_path_from_knots(
-        designed_name, ds.assets, designer.knot_ages, chosen.knots, spec.target_age
+        return fr, fr.max_success
+    if ds.objective == "shortfall":
+        return fr, fr.min_shortfall
+    t2 = time.perf_counter()
+    chosen = designer.optimise(
+        "income",
+        start=fr.max_success.knots,
+        success_floor_bpoe=min(fr.max_success.bpoe + ds.bpoe_slack, 1.0),
+        max_iterations=ds.max_iterations,
     )
-    strategies: dict[str, Strategy] = {designed_name: designed}
-    strategies.update({p: preset(p) for p in ev.presets})
-    strategies.update(extra or {})
+    clock["income"] = time.perf_counter() - t2
+    return fr, chosen
 
-    # ---- presets on the frontier's member-paths (in sample)
-    rows = {}
-    w3 = {n: _weights3(s, spec, sc_in) for n, s in strategies.items()}
-    for n in strategies:
-        pt = designer.evaluate_weights(w3[n])
-        rows[n] = pt
-    cols = ["success", "bpoe", "shortfall", "median_replacement"]
 
-    def frame(points: Mapping[str, DesignPoint]) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                k: [p.success, p.bpoe, p.shortfall_cvar, p.median_replacement]
-                for k, p in points.items()
-            },
-            index=cols,
-        ).T
+def _frame(points: Mapping[str, DesignPoint]) -> pd.DataFrame:
+    """Design points as rows: success, bpoe, shortfall, median_replacement."""
+    return pd.DataFrame(
+        {k: [p.success, p.bpoe, p.shortfall_cvar, p.median_replacement] for k, p in points.items()},
+        index=_PLACED_COLUMNS,
+    ).T
 
-    frontier_df = frame({f"{i + 1}: {p.objective}": p for i, p in enumerate(fr.points)})
-    placed = frame(rows)
 
-    # ---- held out: fresh members and fresh-seed bootstrap, same sampled-death metric
-    t3 = time.perf_counter()
-    m_out = draw_members(spec, ev.members, np.random.default_rng(seeds[3]))
-    sc_out = boot(ev.bootstrap_paths, seeds[4])
-    mo, po = pair_members_paths(ev.members, ev.bootstrap_paths, "cross")
-    data_out = design_data(
-        m_out,
-        sc_out,
-        ALL_ASSETS,
-        mo,
-        po,
-        expense_ratio=ds.expense_ratio,
-        rng=np.random.default_rng(seeds[5]),
-    )
-    out_designer = FundDesigner(
-        data_out,
-        spec.target_age,
-        cons,
-        knot_ages=designer.knot_ages,
-        beta=ds.beta,
-        assets=ds.assets,
-    )
-    gap = _gap(rows, out_designer, w3)
-
-    # ---- out of sample, exact survival weighting: bootstrap and US cohorts
-    cohorts = historical_cohorts(hist, ALL_ASSETS, n_t, wrap=True)
+def _scores(
+    study: DesignStudy,
+    members: Members,
+    sets: Mapping[str, tuple[Scenarios, Mapping[str, np.ndarray]]],
+) -> tuple[pd.DataFrame, dict[str, PopulationOutcome]]:
+    """Exact survival-weighted scores of each strategy on each named set (one column
+    group per set; a set comes with each strategy's weights over ``ALL_ASSETS``) and
+    each strategy's outcome on the first set."""
+    fee = study.design.expense_ratio
     score_rows: dict[str, dict[str, float]] = {}
-    outcomes: dict[str, PopulationOutcome] = {}
-    for n in strategies:
-        o_boot = _outcome(m_out, sc_out, w3[n], ds.expense_ratio, n)
-        o_hist = _outcome(
-            m_out, cohorts, _weights3(strategies[n], spec, cohorts), ds.expense_ratio, n
-        )
-        outcomes[n] = o_boot
+    first: dict[str, PopulationOutcome] = {}
+    names = next(iter(sets.values()))[1]
+    for n in names:
         row: dict[str, float] = {}
-        for label, o in (("bootstrap", o_boot), ("US cohorts", o_hist)):
-            s = o.summary()
-            row[f"{label}: success"] = s["success_survival_weighted"]
-            row[f"{label}: success_fixed"] = s["success_fixed_horizon"]
-            row[f"{label}: median_replacement"] = s["median_replacement_ratio"]
-            row[f"{label}: mean unpaid years"] = s["mean_unpaid_years"]
-            row[f"{label}: CVaR95 unpaid years"] = s["cvar95_unpaid_years"]
+        for label, (scen, weights) in sets.items():
+            o = _outcome(members, scen, weights[n], fee, n)
+            first.setdefault(n, o)
+            summ = o.summary()
+            row[f"{label}: success"] = summ["success_survival_weighted"]
+            row[f"{label}: success_fixed"] = summ["success_fixed_horizon"]
+            row[f"{label}: median_replacement"] = summ["median_replacement_ratio"]
+            row[f"{label}: mean unpaid years"] = summ["mean_unpaid_years"]
+            row[f"{label}: CVaR95 unpaid years"] = summ["cvar95_unpaid_years"]
         score_rows[n] = row
-    scores = pd.DataFrame(score_rows).T
-    clock["out_of_sample"] = time.perf_counter() - t3
+    return pd.DataFrame(score_rows).T, first
 
-    # ---- countries (JST, real local currency), wrapped cohorts of the complete years
-    t4 = time.perf_counter()
-    m_c = draw_members(spec, ev.country_members, np.random.default_rng(seeds[6]))
+
+def _countries(
+    study: DesignStudy, draws: _Draws, strategies: Mapping[str, Strategy]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Survival-weighted success by JST country (real local currency, wrapped cohorts of
+    the complete years; fewer than 10 years skipped) and pooled; cohorts per country."""
+    spec, ev = study.population, study.evaluation
+    members = draw_members(spec, ev.country_members, draws.rng("members by country"))
     country: dict[str, dict[str, float]] = {}
     pooled: dict[str, list[np.ndarray]] = {n: [] for n in strategies}
     n_cohorts: dict[str, int] = {}
@@ -400,79 +261,182 @@ def run_design(
         h = load_jst(iso)
         if len(h) < 10:
             continue
-        sc = historical_cohorts(h, ALL_ASSETS, n_t, wrap=True)
+        sc = historical_cohorts(h, ALL_ASSETS, spec.n_periods, wrap=True)
         n_cohorts[iso] = sc.n_scenarios
         country[iso] = {}
         for n, s in strategies.items():
-            o = _outcome(m_c, sc, _weights3(s, spec, sc), ds.expense_ratio, n)
+            o = _outcome(members, sc, _weights3(s, spec, sc), study.design.expense_ratio, n)
             country[iso][n] = o.mean_success
             pooled[n].append(o.success)
     countries = pd.DataFrame(country).T
     if country:
         countries.loc["pooled"] = {n: float(np.concatenate(v).mean()) for n, v in pooled.items()}
+    return countries, n_cohorts
+
+
+def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -> DesignOutcome:
+    """Design the vintage's glide path and score it with the presets (and ``extra``
+    strategies, e.g. the workbench's drawn path, read against the target date); numbers
+    only, nothing written (:func:`write_design`)."""
+    clock: dict[str, float] = {}
+    t0 = time.perf_counter()
+    spec, ds, ev = study.population, study.design, study.evaluation
+    draws = _Draws(study, load_history([*ALL_ASSETS, "cpi"], "annual"))
+    # ---- in sample: member-paths for the search
+    m_in = draw_members(spec, ds.member_paths, draws.rng("members in sample"))
+    sc_in = draws.boot(ds.market_paths, "market paths in sample")
+    designer = draws.designer(
+        m_in, sc_in, "paired", "deaths in sample", knot_spacing_years=ds.knot_spacing_years
+    )
+    clock["setup"] = time.perf_counter() - t0
+    fr, chosen = _search(designer, ds, clock)
+    designed = glide_path_from_knots(
+        DESIGNED, ds.assets, designer.knot_ages, chosen.knots, spec.target_age
+    )
+    strategies: dict[str, Strategy] = {DESIGNED: designed}
+    strategies.update({p: preset(p) for p in ev.presets})
+    strategies.update(extra or {})
+    # ---- presets on the frontier's member-paths (in sample)
+    w3 = {n: _weights3(s, spec, sc_in) for n, s in strategies.items()}
+    rows = {n: designer.evaluate_weights(w3[n]) for n in strategies}
+    # ---- held out: fresh members and fresh-seed bootstrap, same sampled-death metric
+    t3 = time.perf_counter()
+    m_out = draw_members(spec, ev.members, draws.rng("members held out"))
+    sc_out = draws.boot(ev.bootstrap_paths, "market paths held out")
+    out_designer = draws.designer(
+        m_out, sc_out, "cross", "deaths held out", knot_ages=designer.knot_ages
+    )
+    gap = _gap(rows, out_designer, w3)
+    # ---- out of sample, exact survival weighting: bootstrap and US cohorts
+    cohorts = historical_cohorts(draws.history, ALL_ASSETS, spec.n_periods, wrap=True)
+    w_us = {n: _weights3(s, spec, cohorts) for n, s in strategies.items()}
+    sets = {"bootstrap": (sc_out, w3), "US cohorts": (cohorts, w_us)}
+    scores, outcomes = _scores(study, m_out, sets)
+    clock["out_of_sample"] = time.perf_counter() - t3
+    t4 = time.perf_counter()
+    countries, n_cohorts = _countries(study, draws, strategies)
     clock["countries"] = time.perf_counter() - t4
+    members = {n: per_member(outcomes[n], m_out.n_members) for n in strategies}
+    knots = pd.DataFrame(chosen.knots, columns=list(ds.assets), index=designer.knot_ages)
+    knots.index.name = "age"
+    clock["total"] = time.perf_counter() - t0
+    return DesignOutcome(
+        study=study,
+        frontier=fr.points,
+        designed=designed,
+        placed=_frame(rows),
+        scores=pd.concat([scores, gap], axis=1),
+        countries=countries,
+        failing=_failing_traits(m_out, members[DESIGNED].success < 0.5),
+        holdout_gap=gap,
+        seconds=clock,
+        frontier_table=_frame({f"{i + 1}: {p.objective}": p for i, p in enumerate(fr.points)}),
+        knots=knots,
+        weights=pd.DataFrame(
+            {n: w3[n][:, 0] for n in strategies}, index=pd.Index(spec.ages.astype(int), name="age")
+        ),
+        members=members,
+        settings_rows=tuple(_settings_rows(study, designer, n_cohorts, cohorts.n_scenarios)),
+    )
 
-    # ---- who fails (designed path, bootstrap)
-    pm = per_member(outcomes[designed_name], m_out.n_members)
-    failing = _failing_traits(m_out, pm.success < 0.5)
 
+def write_design(result: DesignOutcome, folder: Path) -> None:
+    """The design report into ``folder``: design.html, design.pdf, the CSV tables
+    (frontier, placed, scores, countries, failing, designed_path) and settings.json."""
+    from backtest.report.population import (  # lazy: heavy (matplotlib)
+        PopulationReport,
+        build_population_charts,
+        render_population_html,
+        render_population_pdf,
+    )
+
+    study, spec = result.study, result.study.population
     report = PopulationReport(
         title=f"Fund design: {study.name}",
         subtitle=study.description
         or f"one glide path for members born {spec.birth_year}, target date {spec.target_year}",
-        settings=_settings_rows(study, designer, n_cohorts, cohorts.n_scenarios),
-        frontier=frontier_df,
-        placed=placed,
-        weights=pd.DataFrame(
-            {n: w3[n][:, 0] for n in strategies}, index=pd.Index(spec.ages.astype(int), name="age")
-        ),
-        scores=pd.concat([scores, gap], axis=1),
-        member_success={n: per_member(outcomes[n], m_out.n_members).success for n in strategies},
-        member_replacement={
-            n: per_member(outcomes[n], m_out.n_members).replacement_ratio for n in strategies
-        },
-        member_unpaid={
-            n: per_member(outcomes[n], m_out.n_members).unpaid_years for n in strategies
-        },
-        failing=failing,
-        countries=countries,
-        notes=_notes(spec, ds),
+        settings=list(result.settings_rows),
+        frontier=result.frontier_table,
+        placed=result.placed,
+        weights=result.weights,
+        scores=result.scores,
+        member_success={n: m.success for n, m in result.members.items()},
+        member_replacement={n: m.replacement_ratio for n, m in result.members.items()},
+        member_unpaid={n: m.unpaid_years for n, m in result.members.items()},
+        failing=result.failing,
+        countries=result.countries,
+        notes=_notes(spec, study.design),
     )
-    clock["total"] = time.perf_counter() - t0
-    outcome = DesignOutcome(
-        study=study,
-        frontier=fr.points,
-        designed=designed,
-        placed=placed,
-        scores=report.scores,
-        countries=countries,
-        failing=failing,
-        holdout_gap=gap,
-        seconds=clock,
-    )
+    folder.mkdir(parents=True, exist_ok=True)
+    charts = build_population_charts(report)
+    write_text_atomic(folder / "design.html", render_population_html(report, charts))
+    render_population_pdf(report, charts, str(folder / "design.pdf"))
+    for fname, df in (
+        ("frontier.csv", result.frontier_table),
+        ("placed.csv", result.placed),
+        ("scores.csv", result.scores),
+        ("countries.csv", result.countries),
+        ("failing.csv", result.failing),
+        ("designed_path.csv", result.knots),
+    ):
+        write_text_atomic(folder / fname, df.to_csv(float_format="%.6g"))
+    settings = {"study": _jsonable(dataclasses.asdict(study)), "seconds": result.seconds}
+    write_text_atomic(folder / "settings.json", json.dumps(settings, indent=2))
+
+
+def run_design(
+    study: DesignStudy,
+    out_root: str | Path | None = "results",
+    *,
+    progress: bool = False,
+    extra: Mapping[str, Strategy] | None = None,
+) -> DesignOutcome:
+    """:func:`design`, then (unless ``out_root`` is None) :func:`write_design` into
+    ``<out_root>/<study name>/`` atomically."""
+    section = DesignSection(study, extra, folder=study.name)
+    outcome = section.run()
     if out_root is None:
         return outcome
-    target = Path(out_root) / study.name
+    target = Path(out_root) / section.folder
     with atomic_directory(target) as tmp:
-        charts = build_population_charts(report)
-        write_text_atomic(tmp / "design.html", render_population_html(report, charts))
-        render_population_pdf(report, charts, str(tmp / "design.pdf"))
-        for fname, df in (
-            ("frontier.csv", frontier_df),
-            ("placed.csv", placed),
-            ("scores.csv", report.scores),
-            ("countries.csv", countries),
-            ("failing.csv", failing),
-        ):
-            write_text_atomic(tmp / fname, df.to_csv(float_format="%.6g"))
-        knots = pd.DataFrame(chosen.knots, columns=list(ds.assets), index=designer.knot_ages)
-        knots.index.name = "age"
-        write_text_atomic(tmp / "designed_path.csv", knots.to_csv(float_format="%.6g"))
-        write_text_atomic(
-            tmp / "settings.json",
-            json.dumps({"study": _jsonable(dataclasses.asdict(study)), "seconds": clock}, indent=2),
-        )
+        section.write(outcome, tmp)
     return dataclasses.replace(outcome, out_dir=target)
+
+
+def design_summary(result: DesignOutcome) -> str:
+    """One paragraph: the designed path's held-out bootstrap success (survival-weighted,
+    decimal shown as %) against the presets'."""
+    scores = result.scores["bootstrap: success"]
+    designed, presets = scores.iloc[0], scores.iloc[1:]
+    return (
+        f"\n## Fund design for a population ({result.study.name})\n\n"
+        f"The glide path designed for the {result.study.population.birth_year} vintage "
+        "keeps survival-weighted success of "
+        f"{100 * designed:.1f} % on a fresh-seed bootstrap, against "
+        f"{100 * presets.min():.1f}-{100 * presets.max():.1f} % for the presets "
+        f"({', '.join(presets.index)}).\n"
+    )
+
+
+@dataclass(frozen=True)
+class DesignSection:
+    """Fund design as a study section: ``study`` is the design file's tables (a
+    :class:`DesignStudy`); ``extra`` strategies are scored beside the presets. The design
+    draws its own members and US annual history from ``study.seed``'s tree, so ``run``
+    reads nothing else from the context."""
+
+    study: DesignStudy
+    extra: Mapping[str, Strategy] | None = None
+    folder: str = "population"
+
+    def run(self, context: StudyContext | None = None) -> DesignOutcome:
+        return design(self.study, extra=self.extra)
+
+    def write(self, result: DesignOutcome, folder: Path) -> None:
+        write_design(result, folder)
+
+    def summary(self, result: DesignOutcome) -> str:
+        return design_summary(result)
 
 
 def _gap(
@@ -610,11 +574,9 @@ def small(study: DesignStudy) -> DesignStudy:
     )
 
 
-def population_section(parent: str | Path, seed: int) -> DesignOutcome:
-    """The shipped vintage study at a small scale, written to ``parent/population``."""
-    from glidelab.commands.design import shipped_study_path
-
-    study = dataclasses.replace(
-        small(load_design_study(shipped_study_path())), name="population", seed=int(seed)
+def population_study(seed: int) -> DesignStudy:
+    """The shipped 2060 vintage at :func:`small` scale, named ``population``, with
+    ``seed``: the ``[output] population`` section's study (``DesignSection`` runs it)."""
+    return dataclasses.replace(
+        small(load_design_study("target_date_2060")), name="population", seed=int(seed)
     )
-    return run_design(study, parent)

@@ -2,27 +2,33 @@
 
 Shared by ``glidelab optimize`` and ``glidelab run`` (whose tear sheets are the study's,
 one pipeline: ``glidelab.tearsheet``). The search runs on block-bootstrap
-scenarios and is measured out of sample on parametric scenarios drawn with the next
-seed (another generator and another seed), beside every preset and a grid of constant
-mixes, so overfitting shows.
+scenarios (the set :data:`IN_SAMPLE` of the study's seed tree, :mod:`glidelab.context`)
+and is measured out of sample on parametric scenarios (the set :data:`HELD_OUT`: another
+generator and another stream), beside every preset and a grid of constant mixes, so
+overfitting shows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
-from backtest.data import load_history
-from backtest.generators import block_bootstrap, parametric
 from backtest.io import atomic_directory
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
+from glidelab.context import StudyContext
 from glidelab.study import Study
 from optimize.baselines import MapFn, constant_mix_grid, evaluate_presets
 from optimize.glidepath import GlidePathConstraints, OptimizationResult, optimize_glide_path
+
+#: Names of the optimiser's scenario sets in the study's seed tree.
+IN_SAMPLE = "optimiser in sample"
+HELD_OUT = "optimiser held out"
 
 
 @dataclass(frozen=True)
@@ -61,32 +67,27 @@ def run_search(
     *,
     progress: bool = True,
     map_fn: MapFn | None = None,
+    context: StudyContext | None = None,
 ) -> SearchRun:
     """Optimise the glide path of the study's ``[optimize].plan`` and compare it.
 
     ``map_fn``: where the presets and constant mixes of the comparison are scored
     (``glidelab.backends.ordered_map`` of a backend); default in this process.
+    ``context``: the study's context when the caller has one (its history is reused).
     """
     st = settings or SearchSettings()
     op = study.optimize
     plan = study.plan(st.plan or op.plan or study.plans[0].name).plan
     seed = study.seed if st.seed is None else st.seed
+    if context is None or context.study.seed != seed:
+        history = context.history if context is not None else None
+        context = StudyContext.of(dataclasses.replace(study, seed=seed), history)
     equity, bonds = study.data.equity, study.data.bonds
     assets = [equity, bonds]
-    history = load_history(
-        [*assets, "cpi"], study.data.frequency, start=study.data.start, end=study.data.end
-    )
-    n_t = plan.n_periods(1 if study.data.frequency == "annual" else 12)
-    sc = block_bootstrap(
-        history,
-        assets,
-        st.n_scenarios or op.n_scenarios,
-        n_t,
-        block_length=study.scenarios.block_length,
-        method=study.scenarios.bootstrap_method,
-        rng=seed,
-    )
-    holdout = parametric(history, assets, st.holdout_n or op.holdout_n, n_t, rng=seed + 1)
+    n = st.n_scenarios or op.n_scenarios
+    sc = context.scenarios(IN_SAMPLE, plan, n, "bootstrap", assets=assets)
+    n_out = st.holdout_n or op.holdout_n
+    holdout = context.scenarios(HELD_OUT, plan, n_out, "parametric", assets=assets)
     constraints = GlidePathConstraints(
         lower=st.lower,
         upper=st.upper,
@@ -128,8 +129,9 @@ def comparison_markdown(run: SearchRun) -> str:
     lines = [
         "# Optimised glide path vs presets and constant mixes",
         "",
-        f"In sample: {sc.n_scenarios} block-bootstrap scenarios (seed {run.seed}). Held out: "
-        f"{holdout.n_scenarios} parametric scenarios (another generator, seed {run.seed + 1}).",
+        f"In sample: {sc.n_scenarios} block-bootstrap scenarios (set {IN_SAMPLE!r}, seed "
+        f"{run.seed}). Held out: {holdout.n_scenarios} parametric scenarios (another "
+        f"generator, set {HELD_OUT!r} of the same seed tree).",
         f"Optimiser: {len(res.history)} iterations, {res.seconds:.1f} s "
         f"({res.mean_iteration_seconds:.2f} s per iteration), solver {res.solver}, "
         f"stop: {res.stop_reason}.",
@@ -138,16 +140,16 @@ def comparison_markdown(run: SearchRun) -> str:
         "|---|---:|---:|",
     ]
     for r in run.comparison.itertuples(index=False):
-        lines.append(
-            f"| {r.strategy} | {100 * r.success_in_sample:.2f} % | "
-            f"{100 * r.success_held_out:.2f} % |"
-        )
+        # pandas-stubs types a row's fields as any scalar; these columns are str and floats.
+        name = cast(str, r.strategy)
+        in_sample, held_out = cast(float, r.success_in_sample), cast(float, r.success_held_out)
+        lines.append(f"| {name} | {100 * in_sample:.2f} % | {100 * held_out:.2f} % |")
     return "\n".join(lines) + "\n"
 
 
 def glide_path_chart(res: OptimizationResult, plan: Plan) -> bytes:
     """PNG: the optimised weights by age as a stacked area, retirement marked."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: heavy (matplotlib)
 
     fig = Figure(figsize=(8, 4.2))
     ax = fig.subplots()

@@ -31,13 +31,18 @@ current strategy, as in the study's ``[strategies].crypto_sleeves``); ``strategy
 Work is split into (grid points x scenario set x chunk) tasks: a task draws one chunk and
 simulates it for a block of ``points_per_task`` grid points (drawing costs more than
 simulating, so one draw serves several points; a block of one is the plain (grid point x
-chunk) task). Chunk ``c`` of random set ``s`` is drawn from child ``c`` of
-``SeedSequence((seed, 3, s))``, for the longest horizon of the grid: every grid point sees
-the same scenarios (common random numbers), and results are bit-identical whatever the
-backend, the number of workers and ``points_per_task``. A task returns per-scenario
-scalars (success, terminal wealth, wealth at retirement, ruin period), never paths, so a
-worker holds one chunk at a time: about ``8 x chunk_size x periods x (assets + 1)`` bytes
-of returns, a few times over while drawing and simulating.
+chunk) task). A chunk is a slice of rows of the study's named scenario set
+(:meth:`glidelab.context.StudyContext.scenarios`: "historical cohorts", "block bootstrap",
+"parametric", one seed tree, the crypto asset under the study's before-data rule and, in
+parametric sets, at its ``[scenarios].crypto_proxy``), drawn for the longest horizon of
+the grid: every grid point sees the same scenarios (common random numbers), the same as
+``glidelab run`` draws for a plan of that horizon, and results are bit-identical whatever
+the backend, the number of workers, ``chunk_size`` and ``points_per_task``. A chunk draws
+only the seed blocks (:data:`glidelab.context.BLOCK` scenarios) its rows fall in. A task
+returns per-scenario scalars (success, terminal wealth, wealth at retirement, ruin
+period), never paths, so a worker holds one chunk at a time: about ``8 x (chunk_size +
+BLOCK) x periods x (assets + 1)`` bytes of returns, a few times over while drawing and
+simulating.
 
 Output, in ``<output dir>/<name>/``: ``points/<index>-<key>.json`` (one per grid point,
 written atomically when all its tasks are in; a rerun skips the points already there, so
@@ -57,7 +62,6 @@ import hashlib
 import itertools
 import json
 import math
-import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,24 +69,37 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from backtest.errors import GlidelabError, StudyError
-from backtest.generators import (
-    Proxy,
-    block_bootstrap,
-    default_block_length,
-    historical_cohorts,
-    parametric,
-)
 from backtest.io import write_text_atomic
 from backtest.mortality import survival_curve
+from backtest.outcomes import (
+    WEALTH_PERCENTILES,
+    percentile_columns,
+    success_rate,
+    unpaid_years_from_ruin,
+)
+from backtest.outcomes import survival_weighted_success as survival_weighted_success_of
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate_chunked, success_of
 from backtest.types import periods_per_year
 from glidelab.backends import Backend, backend_for
-from glidelab.run import custom_strategy, strategies_for, study_history
-from glidelab.study import ComputeConfig, StrategyConfig, Study, _Table, parse_compute, parse_study
+from glidelab.context import SEED_SCHEME, SET_NAMES, StudyContext
+from glidelab.study import (
+    FIELDS,
+    ComputeConfig,
+    Mortality,
+    SolveSpec,
+    Study,
+    Sweep,
+    check_sweep_field,
+    load_study,
+    parse_compute,
+    parse_sweep,
+    quick_sweep,
+)
 from optimize.solve_for import SolveResult, bisect_on_crn
 from strategies import FixedMix
 from strategies.base import Strategy
@@ -93,221 +110,24 @@ __all__ = [
     "SolveSpec",
     "Sweep",
     "SweepResult",
+    "SweepSection",
+    "compute_sweep",
     "grid_points",
     "load_sweep",
     "parse_compute",
     "parse_sweep",
     "run_sweep",
+    "sweep_summary",
+    "write_sweep",
 ]
 
-SET_KINDS = ("historical", "bootstrap", "parametric")
-PERCENTILES = (5, 25, 50, 75, 95)
-PLAN_FIELDS = (
-    "start_age",
-    "retirement_age",
-    "end_age",
-    "initial_balance",
-    "expense_ratio",
-    "transaction_cost_bps",
-)
-FIELDS = (
-    *(f"plan.{f}" for f in PLAN_FIELDS),
-    "plan.withdrawal.<field>",
-    "plan.contributions.<field>",
-    "strategy",
-    "equity_share",
-    "crypto_sleeve",
-    "strategy.<field>",
-)
+PERCENTILES = WEALTH_PERCENTILES
 Progress = Callable[[int, int], None]
 
 
-# ----------------------------------------------------------------------------- the schema
-
-
-@dataclass(frozen=True)
-class SolveSpec:
-    """Solve for ``field`` in ``[lo, hi]`` reaching ``target`` success on one scenario set."""
-
-    field: str
-    lo: float
-    hi: float
-    target: float
-    scenarios: str
-    integer: bool = False
-    confidence: float = 0.95
-    per_round: int = 7
-
-
-@dataclass(frozen=True)
-class Mortality:
-    """Whose lifetime weights success: SSA tables (:mod:`backtest.mortality`)."""
-
-    sex: str
-    birth_year: int
-    reading: str = "cohort"
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One swept field and its values (numbers or strings), in the file's order."""
-
-    field: str
-    values: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """A validated sweep: the study, the grid, the scenario sets and the compute settings."""
-
-    study: Study
-    plan: str
-    strategy: str
-    axes: tuple[Axis, ...]
-    sets: tuple[str, ...]
-    n_scenarios: int
-    chunk_size: int
-    points_per_task: int
-    solve: SolveSpec | None
-    compute: ComputeConfig
-    mortality: Mortality | None = None
-
-    @property
-    def name(self) -> str:
-        return self.study.name
-
-    def settings(self) -> dict[str, Any]:
-        """Every setting as plain data (for settings.json and the resume key)."""
-        return {
-            "study": self.study.settings(),
-            "plan": self.plan,
-            "strategy": self.strategy,
-            "axes": {a.field: list(a.values) for a in self.axes},
-            "sets": list(self.sets),
-            "n_scenarios": self.n_scenarios,
-            "chunk_size": self.chunk_size,
-            "points_per_task": self.points_per_task,
-            "solve": dataclasses.asdict(self.solve) if self.solve else None,
-            "mortality": dataclasses.asdict(self.mortality) if self.mortality else None,
-        }
-
-
-def _check_field(name: str, where: str) -> None:
-    head, _, rest = name.partition(".")
-    ok = (
-        name in ("strategy", "equity_share", "crypto_sleeve")
-        or (head == "plan" and rest in PLAN_FIELDS)
-        or (name.startswith(("plan.withdrawal.", "plan.contributions.")) and name.count(".") == 2)
-        or (head == "strategy" and rest and "." not in rest)
-    )
-    if not ok:
-        raise StudyError(f"{where}: {name!r} is not a sweepable field; use one of {list(FIELDS)}")
-
-
-def parse_sweep(raw: dict[str, Any], source: str = "<dict>") -> Sweep:
-    """Validate a parsed sweep file (a study plus ``[sweep]`` and ``[compute]``)."""
-    raw = dict(raw)
-    sweep_raw = raw.pop("sweep", None)
-    if sweep_raw is None:
-        raise StudyError(f"{source}: a sweep file needs a [sweep] table with a [sweep.grid]")
-    study = parse_study(raw, source)
-    t = _Table(sweep_raw, "[sweep]")
-    plan = t.string("plan", study.plans[0].name)
-    study.plan(plan)  # raises with the plan names
-    default_strategy = study.plan(plan).strategy or study.strategies.crypto_base
-    strategy = t.string("strategy", default_strategy)
-    enabled = tuple(
-        k
-        for k, on in (
-            ("historical", study.scenarios.historical),
-            ("bootstrap", study.scenarios.bootstrap_n > 0),
-        )
-        if on
-    )
-    sets = t.strings("scenarios", enabled)
-    if not sets or len(set(sets)) != len(sets) or any(s not in SET_KINDS for s in sets):
-        raise StudyError(
-            f"[sweep].scenarios = {list(sets)}; expected distinct names from {list(SET_KINDS)}"
-        )
-    n_scen = t.integer("n_scenarios", max(study.scenarios.bootstrap_n, 1), lo=1)
-    chunk = t.integer("chunk_size", 5000, lo=1)
-    per_task = t.integer("points_per_task", 10, lo=1)
-    grid_raw = t.raw.get("grid", {})
-    t.seen.add("grid")
-    if not isinstance(grid_raw, dict):
-        raise StudyError("[sweep.grid] must be a table: field = [values]")
-    axes = []
-    for name, values in grid_raw.items():
-        _check_field(name, "[sweep.grid]")
-        if not isinstance(values, list) or not values:
-            raise StudyError(f"[sweep.grid].{name!r} = {values!r}; expected a non-empty list")
-        if len({json.dumps(v) for v in values}) != len(values):
-            raise StudyError(f"[sweep.grid].{name!r} has repeated values {values}")
-        axes.append(Axis(name, tuple(values)))
-    if "equity_share" in grid_raw and "strategy" in grid_raw:
-        raise StudyError("[sweep.grid]: equity_share and strategy both choose the strategy")
-    solve = None
-    if "solve" in t.raw:
-        s = t.table("solve")
-        field = s.string("field", None)
-        _check_field(field, "[sweep.solve].field")
-        solve = SolveSpec(
-            field=field,
-            lo=s.number("lo", None),
-            hi=s.number("hi", None),
-            target=s.number("target", 0.9, 0, 1),
-            scenarios=s.string("scenarios", sets[-1], sets),
-            integer=s.boolean("integer", False),
-            confidence=s.number("confidence", 0.95, 0.5, 0.999),
-            per_round=s.integer("per_round", 7, lo=1),
-        )
-        if field == "strategy":
-            raise StudyError("[sweep.solve].field must be numeric, not 'strategy'")
-    mortality = None
-    if "mortality" in t.raw:
-        m = t.table("mortality")
-        mortality = Mortality(
-            sex=m.string("sex", None, ("male", "female")),
-            birth_year=m.integer("birth_year", None, lo=1900),
-            reading=m.string("reading", "cohort", ("cohort", "period")),
-        )
-    t.done()
-    if not axes and solve is None:
-        raise StudyError("[sweep.grid] is empty; give at least one field = [values]")
-    return Sweep(
-        study=study,
-        plan=plan,
-        strategy=strategy,
-        axes=tuple(axes),
-        sets=sets,
-        n_scenarios=n_scen,
-        chunk_size=chunk,
-        points_per_task=per_task,
-        solve=solve,
-        compute=study.compute,
-        mortality=mortality,
-    )
-
-
 def quick(sweep: Sweep) -> Sweep:
-    """A smoke-run version of ``sweep`` (``glidelab run --quick``): at most 300 scenarios
-    per random set in chunks of at most 300, and at most three values per axis (first,
-    middle, last). The study itself is shrunk by the caller."""
-    axes = tuple(
-        Axis(
-            a.field,
-            a.values
-            if len(a.values) <= 3
-            else tuple(a.values[i] for i in (0, len(a.values) // 2, -1)),
-        )
-        for a in sweep.axes
-    )
-    return dataclasses.replace(
-        sweep,
-        axes=axes,
-        n_scenarios=min(sweep.n_scenarios, 300),
-        chunk_size=min(sweep.chunk_size, 300),
-    )
+    """A smoke-run version of ``sweep`` (:func:`glidelab.study.quick_sweep`)."""
+    return quick_sweep(sweep)
 
 
 def check_sweep(sweep: Sweep) -> None:
@@ -319,7 +139,7 @@ def check_sweep(sweep: Sweep) -> None:
     spec = sweep.solve
     if spec is None:
         return
-    _check_field(spec.field, "solve-for field")
+    check_sweep_field(spec.field, "solve-for field")
     if spec.field == "strategy":
         raise StudyError("solve-for field must be numeric, not 'strategy'")
     if not spec.lo < spec.hi:
@@ -332,16 +152,16 @@ def check_sweep(sweep: Sweep) -> None:
         )
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read and validate a sweep file."""
-    p = Path(path)
-    if not p.is_file():
-        raise StudyError(f"sweep file {str(p)!r} does not exist")
-    try:
-        raw = tomllib.loads(p.read_text("utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyError(f"{p} is not valid TOML: {exc}") from None
-    return parse_sweep(raw, str(p))
+def load_sweep(name_or_path: str | Path) -> Sweep:
+    """Read and validate a sweep file (a study plus ``[sweep]``), by path or shipped name
+    (:func:`glidelab.study.load_study`)."""
+    sf = load_study(name_or_path)
+    if sf.sweep is None:
+        raise StudyError(
+            f"{sf.name} has no [sweep] table; a sweep file needs one with a [sweep.grid] "
+            "(see the shipped sweep_example study)"
+        )
+    return sf.sweep
 
 
 # ----------------------------------------------------------------------------- grid points
@@ -360,24 +180,8 @@ def grid_points(sweep: Sweep, without: str | None = None) -> list[dict[str, Any]
 
 def _strategy_named(study: Study, name: str, sleeve: float | None = None) -> Strategy:
     """A preset or one of the study's ``[strategies].custom`` glide paths (or, with
-    ``sleeve``, a crypto sleeve on a preset), built as the study runner builds them."""
-    custom = {c.name: c for c in study.strategies.custom}
-    if name in custom:
-        if sleeve is not None:
-            raise StudyError(
-                f"crypto_sleeve sits on a preset; {name!r} is a custom glide path (give it a "
-                "sleeve in [strategies].custom instead)"
-            )
-        return custom_strategy(study, custom[name])
-    cfg = StrategyConfig(
-        presets=(name,) if sleeve is None else (),
-        crypto_sleeves=() if sleeve is None else (float(sleeve),),
-        crypto_base=name,
-    )
-    plans = tuple(dataclasses.replace(p, strategy=None) for p in study.plans)
-    built = strategies_for(dataclasses.replace(study, strategies=cfg, plans=plans))
-    (strategy,) = built.values()
-    return strategy
+    ``sleeve``, a crypto sleeve on a preset): :meth:`StudyContext.strategy`."""
+    return StudyContext(study).strategy(name, sleeve)
 
 
 def apply_point(sweep: Sweep, point: dict[str, Any]) -> tuple[Plan, Strategy]:
@@ -392,7 +196,7 @@ def apply_point(sweep: Sweep, point: dict[str, Any]) -> tuple[Plan, Strategy]:
                 w = plan.withdrawal
                 if w is None or attr not in {f.name for f in dataclasses.fields(w)}:
                     raise StudyError(f"{field}: the plan's withdrawal rule {w!r} has no {attr!r}")
-                extra = {}
+                extra: dict[str, None] = {}
                 # ConstantReal takes a rate or an amount: setting one clears the other.
                 other = {"rate": "amount", "amount": "rate"}.get(attr)
                 if other and hasattr(w, other):
@@ -427,7 +231,7 @@ def apply_point(sweep: Sweep, point: dict[str, Any]) -> tuple[Plan, Strategy]:
                     f.name for f in dataclasses.fields(strategy)
                 }:
                     raise StudyError(f"{field}: strategy {strategy.name!r} has no field {attr!r}")
-                strategy = dataclasses.replace(strategy, **{attr: value})  # type: ignore[type-var]
+                strategy = dataclasses.replace(strategy, **{attr: value})
         if "crypto_sleeve" in point:
             if "equity_share" in point:
                 raise StudyError("crypto_sleeve sits on a preset; sweep strategy, not equity_share")
@@ -447,6 +251,7 @@ def point_key(sweep: Sweep, point: dict[str, Any]) -> str:
     settings["study"].pop("output", None)
     settings["study"].pop("source", None)
     settings["study"].pop("compute", None)  # where it runs, not what it computes
+    settings["seeding"] = SEED_SCHEME  # a point drawn under another scheme is not reused
     text = json.dumps({"settings": settings, "point": point}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -459,16 +264,16 @@ class ChunkTask:
     """One unit of work: one chunk of one scenario set, drawn once, simulated for each
     (plan, strategy) of a block of grid points.
 
-    ``seed`` is the chunk's ``SeedSequence`` (None for historical cohorts, which are not
-    random); ``rows`` is its slice of a historical set; ``n_periods`` is the length drawn.
+    ``rows`` is its slice of the named set (``n_set`` scenarios in all; every cohort for
+    ``"historical"``); ``n_periods`` is the length drawn.
     """
 
     pairs: tuple[tuple[Plan, Strategy], ...]
     kind: str
     n_scenarios: int
     n_periods: int
-    seed: np.random.SeedSequence | None
-    rows: tuple[int, int] | None
+    n_set: int
+    rows: tuple[int, int]
     block_length: float | None
 
 
@@ -488,62 +293,30 @@ class ChunkOutcome:
 
 @dataclass(frozen=True)
 class Shared:
-    """What every task needs and every worker receives once: the history and its roles."""
+    """What every task needs and every worker receives once: the study's context (its
+    history, roles, before-data rule and seed tree)."""
 
-    history: pd.DataFrame
-    study: Study
+    context: StudyContext
 
+    @property
+    def study(self) -> Study:
+        return self.context.study
 
-def _missing_rule(study: Study, rng: np.random.Generator | None) -> dict[str, Any]:
-    """The study's rule for the crypto asset before its data, as generator keywords."""
-    d, sc = study.data, study.scenarios
-    rule = sc.crypto_before_data
-    if rule == "exclude":
-        raise StudyError(
-            "[scenarios].crypto_before_data = 'exclude' leaves no lifetime cohort with Bitcoin "
-            "data; use 'cash' or 'proxy'"
-        )
-    if rule == "proxy" and sc.crypto_proxy is None:
-        raise StudyError("[scenarios].crypto_before_data = 'proxy' needs [scenarios].crypto_proxy")
-    proxy = {d.crypto: Proxy(*sc.crypto_proxy)} if rule == "proxy" and sc.crypto_proxy else None
-    return dict(missing=rule, cash_asset=d.cash, proxy=proxy, rng=rng)
-
-
-def _assets(study: Study) -> list[str]:
-    d = study.data
-    return [d.equity, d.bonds, d.cash, d.crypto]
-
-
-def _cohorts(shared: Shared, n_periods: int) -> Scenarios:
-    """Every historical cohort of ``n_periods``; a proxy fill draws from a fixed seed."""
-    rng = np.random.default_rng(np.random.SeedSequence((shared.study.seed, 3, 0)))
-    common = _missing_rule(shared.study, rng)
-    return historical_cohorts(shared.history, _assets(shared.study), n_periods, **common)
+    @property
+    def history(self) -> pd.DataFrame:
+        return self.context.history
 
 
 def _generate(task: ChunkTask, shared: Shared) -> Scenarios:
-    """The chunk's scenarios, drawn with the study's data roles and missing-data rule."""
-    d, sc = shared.study.data, shared.study.scenarios
-    assets = _assets(shared.study)
-    rng = None if task.seed is None else np.random.default_rng(task.seed)
-    if task.kind == "historical":
-        assert task.rows is not None
-        return _cohorts(shared, task.n_periods).take(slice(*task.rows))
-    common = _missing_rule(shared.study, rng)
-    if task.kind == "bootstrap":
-        return block_bootstrap(
-            shared.history,
-            assets,
-            task.n_scenarios,
-            task.n_periods,
-            block_length=task.block_length,
-            method=sc.bootstrap_method,
-            **common,
-        )
-    # Parametric: lognormal moments of the core assets estimated on their common history;
-    # the crypto asset (NaN before its data) is left out.
-    core = shared.history[[d.equity, d.bonds, d.cash, "cpi"]]
-    return parametric(core, assets[:3], task.n_scenarios, task.n_periods, rng=rng)
+    """The chunk's rows of the study's named set of its kind (:data:`SET_NAMES`)."""
+    return shared.context.scenarios(
+        SET_NAMES[task.kind],
+        task.n_periods,
+        task.n_set,
+        task.kind,  # type: ignore[arg-type]
+        rows=task.rows,
+        block_length=task.block_length,
+    )
 
 
 def run_chunk(task: ChunkTask, shared: Shared) -> tuple[ChunkOutcome, ...]:
@@ -569,23 +342,29 @@ class _SetLayout:
     """How one scenario set is cut into chunks for a given horizon."""
 
     kind: str
-    chunks: tuple[tuple[int, Any], ...]  # (size, seed or rows)
+    chunks: tuple[tuple[int, int], ...]  # rows (start, stop) of the set
     n_periods: int
+    n_set: int
 
 
 class _Planner:
     """Cuts every scenario set into chunks once (seeds, rows, block length)."""
 
-    def __init__(self, sweep: Sweep, history: pd.DataFrame) -> None:
+    def __init__(self, sweep: Sweep, context: StudyContext) -> None:
         self.sweep = sweep
-        self.history = history
-        self.ppy = periods_per_year(sweep.study.data.frequency)
+        self.context = context
+        context.missing  # noqa: B018 (the before-data rule, refused before any task runs)
+        if "parametric" in sweep.sets and sweep.study.scenarios.crypto_proxy is None:
+            raise StudyError(
+                "[sweep] scenarios 'parametric' needs [scenarios].crypto_proxy = "
+                "{ mean_log_annual = ..., vol_log_annual = ... }: the crypto asset's assumption "
+                "in parametric scenarios (as glidelab run)"
+            )
+        self.ppy = context.periods_per_year
         self._cache: dict[tuple[str, int], _SetLayout] = {}
+        # None: the generator's automatic length, the same for every chunk and as
+        # glidelab run's (same rows, same columns).
         self.block_length = sweep.study.scenarios.block_length
-        if self.block_length is None and "bootstrap" in sweep.sets:
-            d = sweep.study.data
-            core = history[[d.equity, d.bonds, d.cash, "cpi"]].to_numpy()
-            self.block_length = default_block_length(core, sweep.study.scenarios.bootstrap_method)
 
     def layout(self, kind: str, n_periods: int, n_max: int) -> _SetLayout:
         """Chunks of set ``kind``; random sets are drawn ``n_max`` periods long (CRN)."""
@@ -593,18 +372,13 @@ class _Planner:
         if key not in self._cache:
             cs = self.sweep.chunk_size
             if kind == "historical":
-                n = _cohorts(Shared(self.history, self.sweep.study), n_periods).n_scenarios
-                chunks = tuple((min(cs, n - a), (a, min(a + cs, n))) for a in range(0, n, cs))
-                self._cache[key] = _SetLayout(kind, chunks, n_periods)
+                # Cohorts are not random: as many as the history holds for the horizon.
+                sc = self.context.scenarios(SET_NAMES[kind], n_periods, kind="historical")
+                n, length = sc.n_scenarios, n_periods
             else:
-                n = self.sweep.n_scenarios
-                index = SET_KINDS.index(kind)
-                n_chunks = -(-n // cs)
-                root = np.random.SeedSequence((self.sweep.study.seed, 3, index))
-                chunks = tuple(
-                    (min(cs, n - i * cs), child) for i, child in enumerate(root.spawn(n_chunks))
-                )
-                self._cache[key] = _SetLayout(kind, chunks, n_max)
+                n, length = self.sweep.n_scenarios, n_max
+            chunks = tuple((a, min(a + cs, n)) for a in range(0, max(n, 0), cs))
+            self._cache[key] = _SetLayout(kind, chunks, length, n)
         return self._cache[key]
 
     def key(self, plan: Plan, kind: str, n_max: int) -> tuple[str, int]:
@@ -618,13 +392,12 @@ class _Planner:
         keys = {self.key(plan, kind, n_max) for plan, _ in pairs}
         assert len(keys) == 1, "pairs of one task must share their scenarios"
         lay = self.layout(kind, pairs[0][0].check_periods(self.ppy), n_max)
-        out = []
-        for size, ref in lay.chunks:
-            seed, rows = (None, ref) if kind == "historical" else (ref, None)
-            out.append(
-                ChunkTask(tuple(pairs), kind, size, lay.n_periods, seed, rows, self.block_length)
+        return [
+            ChunkTask(
+                tuple(pairs), kind, b - a, lay.n_periods, lay.n_set, (a, b), self.block_length
             )
-        return out
+            for a, b in lay.chunks
+        ]
 
 
 def n_effective(kind: str, n: int, n_periods: int) -> float:
@@ -645,22 +418,21 @@ def n_effective(kind: str, n: int, n_periods: int) -> float:
 def survival_weighted_success(plan: Plan, ruin_age: np.ndarray, mortality: Mortality) -> float:
     """Probability that the money outlasts the member, alive at retirement, decimal.
 
-    A ruined scenario counts ``1 - S(ruin age)``, ``S`` the survival from the retirement
-    age (as in :mod:`backtest.population`), linear between whole ages; others count 1.
+    The mean of :func:`backtest.outcomes.survival_weighted_success` (its docstring states
+    the convention) with the SSA survival of ``mortality`` from the retirement age.
     ``ruin_age`` is in years, ``plan.end_age`` where the money lasts.
     """
     start = math.floor(plan.retirement_age)
     n_years = math.ceil(plan.end_age) - start
     curve = survival_curve(
-        mortality.sex,  # type: ignore[arg-type]
+        mortality.sex,
         mortality.birth_year,
         start,
         n_years,
-        mortality.reading,  # type: ignore[arg-type]
+        mortality.reading,
     )
-    s = np.interp(ruin_age, start + np.arange(n_years + 1), curve)
-    ruined = ruin_age < plan.end_age
-    return float(np.where(ruined, 1.0 - s, 1.0).mean())
+    a = np.where(np.asarray(ruin_age) < plan.end_age, ruin_age, np.nan)
+    return float(survival_weighted_success_of(a, plan.retirement_age, curve, start).mean())
 
 
 def summarise(
@@ -679,23 +451,23 @@ def summarise(
     n = ok.size
     n_t = plan.n_periods(ppy)
     ruin_age = np.where(ruin >= 0, plan.start_age + ruin / ppy, plan.end_age)
-    p = float(ok.mean())
+    # Binomial standard error on the effective number of independent scenarios.
+    sr = success_rate(ok, n_effective(kind, n, n_t))
     row: dict[str, Any] = {
         "scenarios": kind,
         "n_scenarios": n,
-        "success_rate": p,
-        # Binomial standard error on the effective number of independent scenarios.
-        "success_se": math.sqrt(p * (1 - p) / n_effective(kind, n, n_t)),
+        "success_rate": sr.rate,
+        "success_se": sr.se,
         "success_survival_weighted": (
             survival_weighted_success(plan, ruin_age, mortality) if mortality else np.nan
         ),
         "p_ruin": float((ruin >= 0).mean()),
-        "shortfall_years": float((plan.end_age - ruin_age).mean()),
+        # The summary pass keeps no flows: unpaid years bounded from the ruin period.
+        "shortfall_years": float(unpaid_years_from_ruin(ruin, n_t, ppy).mean()),
         "median_ruin_age": float(np.median(ruin_age[ruin >= 0])) if (ruin >= 0).any() else np.nan,
     }
-    for q, v in zip(PERCENTILES, np.percentile(terminal, PERCENTILES), strict=True):
-        row[f"terminal_wealth_p{q}"] = float(v)
-    row["wealth_at_retirement_p50"] = float(np.median(at_ret))
+    row.update(percentile_columns(terminal, "terminal_wealth", PERCENTILES))
+    row.update(percentile_columns(at_ret, "wealth_at_retirement", (50,)))
     return row
 
 
@@ -704,19 +476,27 @@ def summarise(
 
 @dataclass(frozen=True)
 class SweepResult:
-    """A finished sweep: the tidy table, solve results, where they were written."""
+    """A finished sweep: the tidy table, solve results, where they were computed.
+
+    ``records``: (file stem, record) of each grid point's ``points/`` file, in grid
+    order; ``solve_records``: the same for ``solve/``; ``out_dir``: the resume folder the
+    points were computed into (None: none was kept)."""
 
     sweep: Sweep
     table: pd.DataFrame
     solve: pd.DataFrame | None
-    out_dir: Path
+    out_dir: Path | None
     n_computed: int
     n_resumed: int
     n_tasks: int
+    records: tuple[tuple[str, dict[str, Any]], ...] = ()
+    solve_records: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
-def _point_files(folder: Path) -> dict[str, dict[str, Any]]:
-    out = {}
+def _point_files(folder: Path | None) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    if folder is None:
+        return out
     for f in folder.glob("*.json"):
         try:
             out[f.stem] = json.loads(f.read_text("utf-8"))
@@ -772,35 +552,30 @@ def run_sweep(
         The table (one row per grid point and scenario set) and counts of computed and
         resumed grid points.
     """
-    check_sweep(sweep)
     backend = backend or backend_for(client, threads=threads)
     out_dir = (
         Path(folder)
         if folder is not None
         else Path(out_root if out_root is not None else sweep.study.output.dir) / sweep.name
     )
-    points_dir = out_dir / "points"
-    points_dir.mkdir(parents=True, exist_ok=True)
-    history = study_history(sweep.study)
-    points = grid_points(sweep)
-    built = [apply_point(sweep, p) for p in points]
-    ppy = periods_per_year(sweep.study.data.frequency)
-    n_max = max(plan.check_periods(ppy) for plan, _ in built)
-    planner = _Planner(sweep, history)
-    shared = Shared(history, sweep.study)
-    write_text_atomic(
-        out_dir / "settings.json", json.dumps(sweep.settings(), indent=2, default=str)
-    )
+    context = StudyContext(sweep.study)
+    result = compute_sweep(sweep, context, backend, out_dir, progress=progress, on_point=on_point)
+    write_sweep(result, out_dir, charts=charts)
+    return result
 
-    keys = [f"{i:05d}-{point_key(sweep, p)}" for i, p in enumerate(points)]
-    existing = _point_files(points_dir)
-    done = {i for i, k in enumerate(keys) if k in existing}
 
-    # Tasks: blocks of up to points_per_task grid points (in grid order) that share their
-    # scenarios, times the chunks of each set; a block's chunk is drawn once per task.
-    todo = [i for i in range(len(points)) if i not in done]
+def _plan_tasks(
+    sweep: Sweep,
+    planner: _Planner,
+    built: Sequence[tuple[Plan, Strategy]],
+    todo: Sequence[int],
+    n_max: int,
+) -> tuple[list[ChunkTask], list[tuple[tuple[int, ...], int, int]]]:
+    """Tasks: blocks of up to ``points_per_task`` grid points of ``todo`` (in grid order)
+    that share their scenarios, times the chunks of each set (a block's chunk is drawn
+    once per task); and each task's owner (its points, set index, chunk index)."""
     tasks: list[ChunkTask] = []
-    owner: list[tuple[tuple[int, ...], int, int]] = []  # (points, set index, chunk index)
+    owner: list[tuple[tuple[int, ...], int, int]] = []
     for start in range(0, len(todo), sweep.points_per_task):
         block = todo[start : start + sweep.points_per_task]
         for s, kind in enumerate(sweep.sets):
@@ -812,71 +587,198 @@ def run_sweep(
                 for c, task in enumerate(planner.tasks(pairs, kind, n_max)):
                     tasks.append(task)
                     owner.append((tuple(members), s, c))
-    expected: dict[int, int] = {}
-    for members, _, _ in owner:
-        for i in members:
-            expected[i] = expected.get(i, 0) + 1
-    pending: dict[int, dict[tuple[int, int], ChunkOutcome]] = {i: {} for i in expected}
+    return tasks, owner
 
-    bar = _bar(len(tasks), progress, f"sweep {sweep.name}")
+
+@dataclass
+class _Collector:
+    """Gathers the tasks' outcomes by grid point; a point whose tasks are all in becomes
+    its record (saved at once into ``points_dir`` when there is one, for resuming)."""
+
+    sweep: Sweep
+    points: Sequence[dict[str, Any]]
+    built: Sequence[tuple[Plan, Strategy]]
+    keys: Sequence[str]
+    owner: Sequence[tuple[tuple[int, ...], int, int]]
+    existing: dict[str, dict[str, Any]]
+    points_dir: Path | None
+    on_point: Callable[[int], None] | None
+
+    def __post_init__(self) -> None:
+        self.expected: dict[int, int] = {}
+        for members, _, _ in self.owner:
+            for i in members:
+                self.expected[i] = self.expected.get(i, 0) + 1
+        self.pending: dict[int, dict[tuple[int, int], ChunkOutcome]] = {
+            i: {} for i in self.expected
+        }
+
+    def add(self, t: int, outcomes: Sequence[ChunkOutcome]) -> None:
+        """Task ``t``'s outcomes, one per grid point it simulated."""
+        members, s, c = self.owner[t]
+        for i, outcome in zip(members, outcomes, strict=True):
+            self.pending[i][(s, c)] = outcome
+        for i in members:
+            if len(self.pending[i]) == self.expected[i]:
+                self._finish(i)
+
+    def _finish(self, i: int) -> None:
+        plan = self.built[i][0]
+        rows = []
+        for s_idx, kind in enumerate(self.sweep.sets):
+            chunks = [self.pending[i][k] for k in sorted(self.pending[i]) if k[0] == s_idx]
+            rows.append(
+                summarise(plan, kind, chunks, self.sweep.study.data.frequency, self.sweep.mortality)
+            )
+        record = {
+            "index": i,
+            "point": {k: _plain(v) for k, v in self.points[i].items()},
+            "strategy": self.built[i][1].name,
+            "rows": rows,
+        }
+        if self.points_dir is not None:
+            write_text_atomic(
+                self.points_dir / f"{self.keys[i]}.json", json.dumps(record, indent=1)
+            )
+        self.existing[self.keys[i]] = record
+        del self.pending[i]
+        if self.on_point is not None:
+            self.on_point(i)
+
+
+def _gather(
+    backend: Backend, tasks: list[ChunkTask], shared: Shared, into: _Collector, progress: bool
+) -> None:
+    """Run ``tasks`` on ``backend`` and hand each task's outcomes to ``into``; an
+    interrupted sweep stops its backend (Dask cancels what is queued)."""
+    bar = _bar(len(tasks), progress, f"sweep {into.sweep.name}")
     results = backend.map_unordered(run_chunk, tasks, shared)
     try:
         for t, outcomes in results:
-            members, s, c = owner[t]
             bar.update(1)
-            for i, outcome in zip(members, outcomes, strict=True):
-                pending[i][(s, c)] = outcome
-            for i in members:
-                if len(pending[i]) < expected[i]:
-                    continue
-                rows = []
-                plan = built[i][0]
-                for s_idx, kind in enumerate(sweep.sets):
-                    chunks = [pending[i][k] for k in sorted(pending[i]) if k[0] == s_idx]
-                    rows.append(
-                        summarise(plan, kind, chunks, sweep.study.data.frequency, sweep.mortality)
-                    )
-                record = {
-                    "index": i,
-                    "point": {k: _plain(v) for k, v in points[i].items()},
-                    "strategy": built[i][1].name,
-                    "rows": rows,
-                }
-                write_text_atomic(points_dir / f"{keys[i]}.json", json.dumps(record, indent=1))
-                existing[keys[i]] = record
-                del pending[i]
-                if on_point is not None:
-                    on_point(i)
+            into.add(t, outcomes)
     finally:
         bar.close()
-        # An interrupted sweep stops its backend now (Dask cancels what is queued).
         close = getattr(results, "close", None)
         if close is not None:
             close()
 
-    table = _table(sweep, points, [existing[k] for k in keys])
-    write_text_atomic(out_dir / "sweep.csv", table.to_csv(index=False))
-    solve_table = None
-    if sweep.solve is not None:
-        solve_table = solve_sweep(
-            sweep, backend, planner, shared, n_max, out_dir / "solve", progress
+
+def compute_sweep(
+    sweep: Sweep,
+    context: StudyContext,
+    backend: Backend,
+    folder: Path | None = None,
+    *,
+    progress: bool = True,
+    on_point: Callable[[int], None] | None = None,
+) -> SweepResult:
+    """The sweep's numbers: every grid point over every scenario set of ``context`` (the
+    sweep's study), and the solve-for. With ``folder``, ``settings.json`` and each grid
+    point's (and solve answer's) file are written there as they finish, and a rerun
+    resumes from the ones already there; the table and charts are :func:`write_sweep`'s."""
+    check_sweep(sweep)
+    points = grid_points(sweep)
+    built = [apply_point(sweep, p) for p in points]
+    ppy = periods_per_year(sweep.study.data.frequency)
+    n_max = max(plan.check_periods(ppy) for plan, _ in built)
+    planner = _Planner(sweep, context)
+    shared = Shared(context)
+    points_dir = None if folder is None else folder / "points"
+    if folder is not None:
+        (folder / "points").mkdir(parents=True, exist_ok=True)
+        write_text_atomic(
+            folder / "settings.json", json.dumps(sweep.settings(), indent=2, default=str)
         )
-        write_text_atomic(out_dir / "solve.csv", solve_table.to_csv(index=False))
+    keys = [f"{i:05d}-{point_key(sweep, p)}" for i, p in enumerate(points)]
+    existing = _point_files(points_dir)
+    done = {i for i, k in enumerate(keys) if k in existing}
+    todo = [i for i in range(len(points)) if i not in done]
+    tasks, owner = _plan_tasks(sweep, planner, built, todo, n_max)
+    collector = _Collector(sweep, points, built, keys, owner, existing, points_dir, on_point)
+    _gather(backend, tasks, shared, collector, progress)
+    records = tuple((k, existing[k]) for k in keys)
+    solve_table = None
+    solve_records: tuple[tuple[str, dict[str, Any]], ...] = ()
+    if sweep.solve is not None:
+        solve_dir = None if folder is None else folder / "solve"
+        solve_records = solve_sweep(sweep, backend, planner, shared, n_max, solve_dir, progress)
+        solve_table = pd.DataFrame([r for _, r in solve_records])
+    return SweepResult(
+        sweep=sweep,
+        table=_table(sweep, points, [r for _, r in records]),
+        solve=solve_table,
+        out_dir=folder,
+        n_computed=len(collector.expected),
+        n_resumed=len(done),
+        n_tasks=len(tasks),
+        records=records,
+        solve_records=solve_records,
+    )
+
+
+def write_sweep(result: SweepResult, folder: Path, *, charts: bool = True) -> None:
+    """A sweep's files into ``folder``: ``settings.json``, ``points/`` and ``solve/`` (the
+    files a rerun resumes from; those already there are kept), ``sweep.csv``,
+    ``solve.csv`` when solving, and the charts for one or two swept axes."""
+    sweep = result.sweep
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = folder / "settings.json"
+    if not settings.exists():
+        write_text_atomic(settings, json.dumps(sweep.settings(), indent=2, default=str))
+    for sub, records in (("points", result.records), ("solve", result.solve_records)):
+        if records:
+            (folder / sub).mkdir(exist_ok=True)
+        for key, record in records:
+            path = folder / sub / f"{key}.json"
+            if not path.exists():
+                write_text_atomic(path, json.dumps(record, indent=1))
+    write_text_atomic(folder / "sweep.csv", result.table.to_csv(index=False))
+    if result.solve is not None:
+        write_text_atomic(folder / "solve.csv", result.solve.to_csv(index=False))
     if charts:
-        from backtest.report.sweep import write_sweep_charts
+        from backtest.report.sweep import write_sweep_charts  # lazy: heavy (matplotlib)
 
         axes = [a.field for a in sweep.axes]
         solve_axes = [a for a in axes if sweep.solve is None or a != sweep.solve.field]
-        write_sweep_charts(table, axes, out_dir, solve=solve_table, solve_axes=solve_axes)
-    return SweepResult(
-        sweep=sweep,
-        table=table,
-        solve=solve_table,
-        out_dir=out_dir,
-        n_computed=len(expected),
-        n_resumed=len(done),
-        n_tasks=len(tasks),
+        write_sweep_charts(result.table, axes, folder, solve=result.solve, solve_axes=solve_axes)
+
+
+def sweep_summary(result: SweepResult) -> str:
+    """One paragraph of ``summary.md``: the table's rows and the solve-for's file."""
+    return (
+        f"\n## Sweep (sweep/)\n\n{len(result.table)} rows in sweep/sweep.csv"
+        + (", solve-for in sweep/solve.csv" if result.solve is not None else "")
+        + ".\n"
     )
+
+
+@dataclass(frozen=True)
+class SweepSection:
+    """The sweep of a ``[sweep]`` table as a study section, run on the context's study
+    (its scenario sets, seed tree and history) on ``backend`` (default in this process).
+    ``cache``: the folder its points are resumed from and saved to as they finish (None:
+    kept in memory; ``write`` writes them); ``log`` hears its one progress line."""
+
+    sweep: Sweep
+    backend: Backend | None = None
+    progress: bool = False
+    charts: bool = True
+    cache: Path | None = None
+    folder: str = "sweep"
+    log: Callable[[str], None] = lambda _: None
+
+    def run(self, context: StudyContext) -> SweepResult:
+        sweep = dataclasses.replace(self.sweep, study=context.study)
+        backend = self.backend or backend_for(None)
+        self.log(f"- sweep ([sweep]): {len(sweep.axes)} axes on {backend.name}")
+        return compute_sweep(sweep, context, backend, self.cache, progress=self.progress)
+
+    def write(self, result: SweepResult, folder: Path) -> None:
+        write_sweep(result, folder, charts=self.charts)
+
+    def summary(self, result: SweepResult) -> str:
+        return sweep_summary(result)
 
 
 def _table(sweep: Sweep, points: list[dict[str, Any]], records: Iterable[dict]) -> pd.DataFrame:
@@ -890,8 +792,6 @@ def _table(sweep: Sweep, points: list[dict[str, Any]], records: Iterable[dict]) 
 
 
 def _bar(total: int, enabled: bool, desc: str) -> Any:
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, disable=not enabled or total == 0, desc=desc, unit="task")
 
 
@@ -904,14 +804,16 @@ def solve_sweep(
     planner: _Planner,
     shared: Shared,
     n_max: int,
-    folder: Path,
+    folder: Path | None,
     progress: bool = True,
-) -> pd.DataFrame:
+) -> tuple[tuple[str, dict[str, Any]], ...]:
     """At every point of the other axes, the value of ``[sweep.solve].field`` that reaches
-    the target; each answer is written atomically to ``folder`` and reused by a rerun."""
+    the target, as (file stem, row); with ``folder``, each answer is written atomically
+    there and reused by a rerun."""
     spec = sweep.solve
     assert spec is not None
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
     existing = _point_files(folder)
     rows = []
     points = grid_points(sweep, without=spec.field)
@@ -936,16 +838,15 @@ def solve_sweep(
                 "censored": res.censored,
                 "evaluations": res.n_evaluations,
             }
-            write_text_atomic(folder / f"{key}.json", json.dumps(row, indent=1))
+            if folder is not None:
+                write_text_atomic(folder / f"{key}.json", json.dumps(row, indent=1))
             existing[key] = row
-        rows.append(existing[key])
-    return pd.DataFrame(rows)
+        rows.append((key, existing[key]))
+    return tuple(rows)
 
 
 def tqdm_iter(items: list[Any], enabled: bool, desc: str) -> Iterable[Any]:
     """``items`` with a progress bar when ``enabled``."""
-    from tqdm.auto import tqdm
-
     return tqdm(items, disable=not enabled, desc=desc, unit="point")
 
 
@@ -989,7 +890,7 @@ def solve_point(
 
     n_t = base_plan.n_periods(ppy)
     lay = planner.layout(spec.scenarios, n_t, n_max)
-    n = sum(size for size, _ in lay.chunks)
+    n = lay.n_set
     res = bisect_on_crn(
         fn,
         spec.lo,

@@ -3,9 +3,11 @@
 ``glidelab run``, ``glidelab tearsheet`` (``--study`` or named strategies, which become a
 small study), ``glidelab optimize`` and ``glidelab serve`` all make their tear sheet here:
 :func:`study_book` turns a study's history, strategies and scenario sets into a
-:class:`~backtest.report.model.TearsheetBook`, and ``backtest.report.write_tearsheet``
-writes it. Each plan gets its own page, because the numbers depend on the member: the
-target-date vintages retire at the plan's age, fees are the plan's, and the fan chart,
+:class:`~backtest.report.model.TearsheetBook` (each page built from its typed
+:class:`~backtest.report.build.TearsheetInputs`, see :func:`page_inputs`), and
+``backtest.report.write_tearsheet`` writes it. Each plan gets its own page, because the
+numbers depend on the member: the target-date vintages retire at the plan's age, fees
+are the plan's, the glide paths are drawn on the plan's own ages, and the fan chart,
 cohorts, funded ratios, success heatmap and sleeve results are simulated on the plan's
 own scenarios.
 """
@@ -14,14 +16,23 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import pandas as pd
 
 from backtest.data import load_history
-from backtest.report.build import build_tearsheet_data
+from backtest.report.build import (
+    HistoryInputs,
+    MemberInputs,
+    PageText,
+    SleeveInputs,
+    TearsheetInputs,
+    build_tearsheet_data,
+)
 from backtest.report.describe import describe_plan
 from backtest.report.model import TearsheetBook, TearsheetData
 from backtest.scenarios import Scenarios
+from backtest.types import periods_per_year
 from glidelab.study import Study
 from strategies import CryptoSleeve, FixedMix
 from strategies.base import Strategy
@@ -56,7 +67,12 @@ def _sleeves(strategies: Mapping[str, Strategy]) -> dict[float, Strategy] | None
 
 def _crypto_note(study: Study, history: pd.DataFrame, monthly: pd.DataFrame) -> str:
     d = study.data
-    first = history[d.crypto].first_valid_index() if d.crypto in history else None
+    # The history is indexed by dates: its first valid label is a Timestamp.
+    first = (
+        cast(pd.Timestamp | None, history[d.crypto].first_valid_index())
+        if d.crypto in history
+        else None
+    )
     since = f"from {first:%Y}" if first is not None else "only recently"
     return (
         f"{d.crypto} has data {since}; before that the sleeve earns {d.cash} in the historical "
@@ -64,6 +80,52 @@ def _crypto_note(study: Study, history: pd.DataFrame, monthly: pd.DataFrame) -> 
         f"the sleeve chart use monthly data from {monthly.index[0]:%Y-%m} to "
         f"{monthly.index[-1]:%Y-%m}. Resampled history treats its early years as if they "
         "could recur, which flatters any sleeve."
+    )
+
+
+def page_inputs(
+    study: Study,
+    plan_name: str,
+    history: pd.DataFrame,
+    strategies: Mapping[str, Strategy],
+    sets: Mapping[str, Scenarios],
+    *,
+    monthly: pd.DataFrame | None = None,
+) -> TearsheetInputs:
+    """What one plan's page is made from: the strategies the history covers, run as funds
+    on the member's terms, and the member simulated on her own ``sets``."""
+    p = study.plan(plan_name)
+    cohorts = sets.get(COHORTS)
+    scenarios = next((sc for name, sc in sets.items() if name != COHORTS), None)
+    columns = set(history.columns)
+    shown = tuple(s for s in strategies.values() if set(s.assets) <= columns)
+    sleeves = _sleeves(strategies)
+    notes: list[str] = []
+    if sleeves is not None and monthly is not None:
+        notes.append(_crypto_note(study, history, monthly))
+    if p.strategy:
+        notes.append(f"{p.name} holds {p.strategy} today.")
+    member = MemberInputs(
+        p.plan,
+        periods_per_year=periods_per_year(study.data.frequency),
+        scenarios=scenarios,
+        cohorts=cohorts,
+        pension_target=p.pension_target,
+        withdrawal_rates=study.analysis.withdrawal_rates if sets else (),
+        mixes=_mixes(study),
+    )
+    sleeve_history = HistoryInputs.for_plan(monthly, p.plan) if monthly is not None else None
+    return TearsheetInputs(
+        shown,
+        history=HistoryInputs.for_plan(history, p.plan),
+        member=member,
+        sleeves=SleeveInputs(sleeves, sleeve_history, scenarios) if sleeves else None,
+        text=PageText(
+            title=f"Plan {p.name!r}",
+            subtitle=describe_plan(p.plan),
+            notes=tuple(notes),
+            key=p.name,
+        ),
     )
 
 
@@ -76,39 +138,11 @@ def study_page(
     *,
     monthly: pd.DataFrame | None = None,
 ) -> TearsheetData:
-    """One plan's page: historical backtests run for this member, and every simulated
-    section on the plan's own ``sets`` (none: the historical sections only)."""
-    p = study.plan(plan_name)
-    cohorts = sets.get(COHORTS)
-    scenarios = next((sc for name, sc in sets.items() if name != COHORTS), None)
-    columns = set(history.columns)
-    shown = [s for s in strategies.values() if set(s.assets) <= columns]
-    sleeves = _sleeves(strategies)
-    notes: list[str] = []
-    if sleeves is not None and monthly is not None:
-        notes.append(_crypto_note(study, history, monthly))
-    if p.strategy:
-        notes.append(f"{p.name} holds {p.strategy} today.")
-    page = build_tearsheet_data(
-        shown,
-        history,
-        plan=p.plan,
-        scenarios=scenarios,
-        cohorts=cohorts,
-        withdrawal_rates=study.analysis.withdrawal_rates if sets else (),
-        mixes=_mixes(study),
-        sleeves=sleeves,
-        sleeve_history=monthly,
-        sleeve_scenarios=scenarios,
-        pension_target=p.pension_target,
-        title=f"Plan {p.name!r}",
-        subtitle=describe_plan(p.plan),
-        retirement_age=p.plan.retirement_age,
-        expense_ratio=p.plan.expense_ratio,
-        transaction_cost_bps=p.plan.transaction_cost_bps,
-        notes=notes,
-        key=p.name,
-    )
+    """One plan's page: historical backtests run for this member, her glide paths on her
+    own ages, and every simulated section on the plan's own ``sets`` (none: the
+    historical sections and glide paths only)."""
+    inputs = page_inputs(study, plan_name, history, strategies, sets, monthly=monthly)
+    page = build_tearsheet_data(inputs)
     # The plan's description heads its page (the subtitle): not repeated in the settings.
     return dataclasses.replace(page, settings=tuple(r for r in page.settings if r[0] != "Plan"))
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from glidelab.backends import DaskBackend, dask_client
 
 NAME = "crypto"
 HELP = "crypto-sleeve research: assumption surface, break-even, stress, rules, risk, history"
@@ -22,8 +25,8 @@ forward assumptions rather than Bitcoin's short history:
   history      all years, a mature window, scaled-down returns; yearly statistics; the
                data-quality caveat; a historical window backtest with and without the sleeve.
 
-The study file is an ordinary study plus a [crypto] table (see
-glidelab/studies/crypto_sleeve.toml). Writes <out>/<name>/: every table as CSV and JSON,
+The study file is an ordinary study plus a [crypto] table (see the shipped
+crypto_sleeve study); STUDY is such a file or the name of a shipped one. Writes <out>/<name>/: every table as CSV and JSON,
 settings.json, tearsheet/crypto.html and tearsheet/crypto.pdf, atomically.
 
 Compute: in this process by default; --workers N starts a local Dask cluster on 127.0.0.1
@@ -31,9 +34,9 @@ and runs the surface there (one task per sleeve size); --scheduler tcp://HOST:PO
 running cluster. The tables are the same either way.
 
 examples:
-  glidelab crypto glidelab/studies/crypto_sleeve.toml
+  glidelab crypto                      # the shipped crypto_sleeve study
   glidelab crypto my_crypto.toml --out results --quick
-  glidelab crypto glidelab/studies/crypto_sleeve.toml --workers 2
+  glidelab crypto crypto_sleeve --workers 2
 """
 
 
@@ -42,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "study",
         nargs="?",
-        default=None,
-        help="study file with a [crypto] table (default: the shipped crypto_sleeve study)",
+        default="crypto_sleeve",
+        help="study file with a [crypto] table, or a shipped study's name (default: crypto_sleeve)",
     )
     parser.add_argument("--out", default=None, metavar="DIR", help="results folder")
     parser.add_argument(
@@ -57,26 +60,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the study, run the research, write the folder, print the summary."""
-    from importlib import resources
+    """Load the study, run its crypto section (as ``glidelab run`` does), write the folder,
+    print the summary."""
+    from glidelab.context import StudyContext  # lazy: heavy, off the start-up path
+    from glidelab.crypto import crypto_study, summary  # lazy: heavy, off the start-up path
+    from glidelab.run import run_section  # lazy: heavy, off the start-up path
+    from glidelab.sections import Crypto  # lazy: heavy, off the start-up path
+    from glidelab.study import load_study  # lazy: heavy, off the start-up path
 
-    from glidelab.crypto import load_crypto_study, quick, run_crypto, summary
-
-    path = args.study
-    if path is None:
-        path = str(resources.files("glidelab").joinpath("studies/crypto_sleeve.toml"))
-    cs = load_crypto_study(path)
-    if args.quick:
-        cs = quick(cs)
+    sf = load_study(args.study)
+    cs = crypto_study(sf.quick() if args.quick else sf)
     log = (lambda _: None) if args.quiet else (lambda m: print(m, flush=True))
+    folder = Path(args.out if args.out is not None else cs.study.output.dir) / cs.study.name
+    context = StudyContext(cs.study)
     if args.workers is None and args.scheduler is None:
-        result, folder = run_crypto(cs, args.out, log)
+        section = Crypto(cs.crypto, None, cs.study.output.tearsheet, log)
+        result = run_section(section, context, folder)
     else:
-        from glidelab.backends import DaskBackend, dask_client
-
         with dask_client(args.workers, args.scheduler) as client:
             log(f"glidelab crypto: surface on Dask at {client.scheduler.address}")
-            result, folder = run_crypto(cs, args.out, log, DaskBackend(client))
+            section = Crypto(cs.crypto, DaskBackend(client), cs.study.output.tearsheet, log)
+            result = run_section(section, context, folder)
     print(summary(result))
     print(f"wrote {folder}")
     return 0

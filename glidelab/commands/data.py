@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from typing import cast
+
+from backtest.io import write_text_atomic
+from glidelab.outputs import check_output_file
 
 NAME = "data"
 HELP = "list the embedded historical series with annualised statistics (offline)"
@@ -57,28 +61,27 @@ def _pct(x: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the table; write it as CSV if asked."""
-    from backtest.data import get_series, summary_table
-    from backtest.io import write_text_atomic
-    from glidelab.outputs import check_output_file
+    from backtest.data import get_series, summary_table  # lazy: heavy, off the start-up path
 
     if args.csv:
         check_output_file(args.csv, "--csv", "give a file path such as results/series.csv")
     table = summary_table(args.frequency, real=args.real)
     header = ["name", "freq", "first", "last", "n", "arith/yr", "geo/yr", "vol/yr", "worst"]
     header += ["when", "source"]
+    # pandas-stubs types a row's fields as any scalar: the labels are str, the rates float.
     rows = [
         [
-            r.name,
-            r.frequency,
-            r.first,
-            r.last,
+            str(r.name),
+            str(r.frequency),
+            str(r.first),
+            str(r.last),
             str(r.periods),
-            _pct(r.arith_mean_ann),
-            _pct(r.geo_mean_ann),
-            _pct(r.vol_ann),
-            _pct(r.worst),
-            r.worst_period,
-            r.source,
+            _pct(cast(float, r.arith_mean_ann)),
+            _pct(cast(float, r.geo_mean_ann)),
+            _pct(cast(float, r.vol_ann)),
+            _pct(cast(float, r.worst)),
+            str(r.worst_period),
+            str(r.source),
         ]
         for r in table.itertuples()
     ]
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.describe:
         print()
         for row in table.itertuples():
-            info = get_series(row.name, row.frequency)
+            info = get_series(str(row.name), str(row.frequency))
             print(f"{row.name} ({row.frequency}): {info.description}")
     if args.csv:
         path = write_text_atomic(args.csv, table.to_csv(index=False, float_format="%.6f"))

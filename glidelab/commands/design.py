@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 from pathlib import Path
-from typing import Any
 
 NAME = "design"
 HELP = "design a target-date fund's glide path for a population of members (frontier, presets)"
@@ -20,31 +18,39 @@ cohorts and 15 other developed markets (JST, real local currency).
 
 Writes <out>/<study name>/: design.html and design.pdf (frontier with the presets,
 designed path vs presets, member distributions, who fails, countries), CSV tables,
-designed_path.csv and settings.json. Without STUDY, the shipped target_date_2060 study.
+designed_path.csv and settings.json. STUDY is a design file (TOML) or the name of a
+shipped one; without it, the shipped target_date_2060 study.
 
 examples:
   glidelab design                              # the shipped target_date_2060 study
+  glidelab design target_date_2060 --quick     # the same, by name, as a smoke run
   glidelab design my_vintage.toml --out results
   glidelab design --quick                      # a smoke run (small population)
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("study", nargs="?", type=Path, help="a design study file (TOML)")
+    """Options of ``glidelab design``."""
+    parser.add_argument(
+        "study",
+        nargs="?",
+        default="target_date_2060",
+        help="a design study file (TOML) or shipped name (default: target_date_2060)",
+    )
     parser.add_argument("--out", type=Path, default=Path("results"), help="output root")
     parser.add_argument("--quick", action="store_true", help="small populations, short search")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
-def shipped_study_path(name: str = "target_date_2060") -> Path:
-    """Path of a design study shipped in ``glidelab/studies``."""
-    return Path(str(importlib.resources.files("glidelab").joinpath("studies", f"{name}.toml")))
+def run(args: argparse.Namespace) -> int:
+    """Load the design study, search and score the glide path, print the summary."""
+    from glidelab.design import (  # lazy: heavy, off the start-up path
+        load_design_study,
+        quick,
+        run_design,
+    )
 
-
-def run(args: Any) -> int:
-    from glidelab.design import load_design_study, quick, run_design
-
-    study = load_design_study(args.study or shipped_study_path())
+    study = load_design_study(args.study)
     if args.quick:
         study = quick(study)
     out = run_design(study, args.out)

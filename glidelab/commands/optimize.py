@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import dataclasses
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from backtest.errors import StudyError
+from backtest.io import atomic_directory, write_text_atomic
+from glidelab.outputs import check_output_folder
+
+if TYPE_CHECKING:  # typing only: the command's start-up stays light
+    from backtest.plan import Plan
+    from glidelab.search import SearchSettings
+    from glidelab.study import Study
 
 NAME = "optimize"
 HELP = "optimise a glide path's probability of success (cvxpy SCP) and compare with presets"
@@ -28,14 +40,22 @@ results/adaptive/<plan>/ (adaptive.md and .html, comparison.csv, policy.csv, fro
 policy maps as PNG and PDF).
 
 examples:
+  glidelab optimize retiree             the optimiser section of `glidelab run retiree`
   glidelab optimize --n-scenarios 2000 --max-change-per-year 0.1 --out results/optimize
   glidelab optimize --adaptive --plan maya
+  glidelab optimize --adaptive --study retiree
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``glidelab optimize``."""
-    parser.add_argument("--study", help="study file with an [optimize] table (default: built-in)")
+    parser.add_argument(
+        "study_name",
+        nargs="?",
+        metavar="STUDY",
+        help="study file with an [optimize] table, or a shipped study's name (default: default)",
+    )
+    parser.add_argument("--study", help="the same as STUDY")
     parser.add_argument("--plan", help="plan name in the study (default: [optimize].plan)")
     parser.add_argument("--n-scenarios", type=int, help="bootstrap scenarios optimised on")
     parser.add_argument("--holdout-n", type=int, help="held-out parametric scenarios")
@@ -70,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _bounds(items: list[str], flag: str) -> dict[str, float]:
-    from optimize.glidepath import OptimizationError
+    from optimize.glidepath import OptimizationError  # lazy: heavy, off the start-up path
 
     out: dict[str, float] = {}
     for item in items:
@@ -84,14 +104,20 @@ def _bounds(items: list[str], flag: str) -> dict[str, float]:
     return out
 
 
+def _study_arg(args: argparse.Namespace) -> str | None:
+    """The study named by STUDY or --study (one of them, or neither: the default)."""
+    if args.study_name is not None and args.study is not None:
+        raise StudyError(
+            f"two studies given, {args.study_name!r} and --study {args.study!r}: name one"
+        )
+    return args.study_name if args.study_name is not None else args.study
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the search (or the validation) and write the results."""
-    import time
-    from pathlib import Path
+    from glidelab.study import load_study  # lazy: heavy, off the start-up path
 
-    from glidelab.study import load_study
-
-    study = load_study(args.study)
+    study = load_study(_study_arg(args)).require_study("glidelab optimize")
     if args.validate:  # its own folder: an optimize run swaps results/optimize/ whole
         member = study.plan(study.optimize.plan or study.plans[0].name).plan
         return _validate(
@@ -103,10 +129,8 @@ def run(args: argparse.Namespace) -> int:
     return _optimise(args, study, out_dir, time.perf_counter())
 
 
-def _adaptive(args: argparse.Namespace, study: Any) -> int:
-    from pathlib import Path
-
-    from glidelab.adaptive import (
+def _adaptive(args: argparse.Namespace, study: Study) -> int:
+    from glidelab.adaptive import (  # lazy: heavy, off the start-up path
         AdaptiveSettings,
         adaptive_markdown,
         run_adaptive,
@@ -130,9 +154,12 @@ def _adaptive(args: argparse.Namespace, study: Any) -> int:
     return 0
 
 
-def _validate(args: argparse.Namespace, member: Any, out_dir: Any) -> int:
-    from backtest.io import write_text_atomic
-    from optimize.validation import default_plan_check, report_markdown, sanity_check
+def _validate(args: argparse.Namespace, member: Plan, out_dir: Path) -> int:
+    from optimize.validation import (  # lazy: heavy, off the start-up path
+        default_plan_check,
+        report_markdown,
+        sanity_check,
+    )
 
     print("bar 1: i.i.d. sanity check ...", flush=True)
     sanity = sanity_check(progress=not args.no_progress)
@@ -145,21 +172,15 @@ def _validate(args: argparse.Namespace, member: Any, out_dir: Any) -> int:
     return 0 if sanity.passed and default.passed else 1
 
 
-def _optimise(args: argparse.Namespace, study: Any, out_dir: Any, t0: float) -> int:
-    import dataclasses
+def _settings(args: argparse.Namespace) -> SearchSettings:
+    """The command line's overrides of the study's ``[optimize]`` table (not the seed:
+    the study carries it)."""
+    from glidelab.search import SearchSettings  # lazy: heavy, off the start-up path
 
-    from backtest.io import atomic_directory
-    from glidelab.outputs import check_output_folder
-    from glidelab.run import study_tearsheet
-    from glidelab.search import SearchSettings, comparison_markdown, run_search, write_search
-
-    check_output_folder(out_dir, "--out", "choose another --out folder")
-
-    settings = SearchSettings(
+    return SearchSettings(
         plan=args.plan,
         n_scenarios=args.n_scenarios,
         holdout_n=args.holdout_n,
-        seed=args.seed,
         max_iterations=args.max_iterations,
         knot_spacing_years=args.knot_spacing,
         monotone_equity=args.monotone_equity,
@@ -169,29 +190,37 @@ def _optimise(args: argparse.Namespace, study: Any, out_dir: Any, t0: float) -> 
         lower=_bounds(args.lower, "--lower"),
         upper=_bounds(args.upper, "--upper"),
     )
-    seed = study.seed if args.seed is None else args.seed
+
+
+def _optimise(args: argparse.Namespace, study: Study, out_dir: Path, t0: float) -> int:
+    """The optimiser section of ``glidelab run`` (the same numbers for the same study and
+    seed), then its tear-sheet section for the optimised plan, into ``out_dir``."""
+    from glidelab.context import StudyContext  # lazy: heavy, off the start-up path
+    from glidelab.search import comparison_markdown  # lazy: heavy, off the start-up path
+    from glidelab.sections import Optimiser, Tearsheet  # lazy: heavy, off the start-up path
+
+    check_output_folder(out_dir, "--out", "choose another --out folder")
+    settings = _settings(args)
+    if args.seed is not None:
+        study = dataclasses.replace(study, seed=args.seed)
     print(
-        f"optimising on block-bootstrap scenarios ({study.data.frequency}, seed {seed}); "
-        f"held out: parametric scenarios (seed {seed + 1})",
+        f"optimising on block-bootstrap scenarios ({study.data.frequency}, seed {study.seed}); "
+        f"held out: parametric scenarios (another stream of seed {study.seed})",
         flush=True,
     )
-    run = run_search(study, settings, progress=not args.no_progress)
-    for note in run.result.solver_fallbacks:
+    context = StudyContext(study)
+    optimiser = Optimiser(settings, progress=not args.no_progress)
+    optimised = optimiser.run(context)
+    for note in optimised.search.result.solver_fallbacks:
         print(f"note: {note}")
     tearsheet = not args.no_tearsheet and study.output.tearsheet
-    plan = args.plan or study.optimize.plan or study.plans[0].name
     with atomic_directory(out_dir) as tmp:
-        write_search(run, tmp)
+        optimiser.write(optimised, tmp)
         if tearsheet:  # the study's tear sheet of this plan, the optimised path included
-            study_tearsheet(
-                dataclasses.replace(study, seed=seed),
-                tmp / "tearsheet",
-                plans=[plan],
-                search=run,
-                title=f"Optimised glide path of plan {plan!r} vs the study's strategies",
-                progress=False,
-            )
-    print(comparison_markdown(run))
+            title = f"Optimised glide path of plan {optimised.plan!r} vs the study's strategies"
+            section = Tearsheet(optimised, plans=(optimised.plan,), title=title)
+            section.write(section.run(context), tmp / section.folder)
+    print(comparison_markdown(optimised.search))
     files = "glide_path.csv, glide_path.png, comparison.csv/.md, iterations.csv"
     print(f"wrote {out_dir}/ ({files}{', tearsheet/' if tearsheet else ''})")
     return 0

@@ -6,9 +6,15 @@ import argparse
 import dataclasses
 import sys
 import time
+from typing import TYPE_CHECKING
+
+from backtest.errors import StudyError
+
+if TYPE_CHECKING:  # typing only: the command's start-up stays light
+    from glidelab.study import DesignStudy, Study
 
 NAME = "run"
-HELP = "run a study (the built-in default, or a TOML file) and write results/ (offline)"
+HELP = "run a study (the default, a shipped study by name, or a TOML file) into results/"
 DESCRIPTION = """\
 Run a study end to end on the embedded history (no network): historical cohorts and a
 block bootstrap for every plan; target-date presets, target-risk mixes, a volatility
@@ -18,9 +24,11 @@ check. Everything goes atomically into <output dir>/<study name>/ (success.csv,
 summary.md, settings.json with the seed and every setting, optimize/, tearsheet/,
 validation/), and a short summary is printed.
 
-With no argument the built-in default study runs (glidelab/studies/default.toml: a
-member saving from 25 to 65 and withdrawing to 95, and Maya, 45, retiring at 62). Copy
-that file to write your own; every field is validated with an error that names it.
+With no argument the built-in default study runs (a member saving from 25 to 65 and
+withdrawing to 95, and Maya, 45, retiring at 62). STUDY is a study file (TOML) or the
+name of a shipped study (`glidelab studies` lists them: default, retiree, crypto_sleeve,
+sweep_example, target_date_2060). Copy a shipped file to write your own; every field is
+validated with an error that names it.
 
 Every shipped study runs: a [crypto] table adds the crypto-sleeve research in crypto/,
 a [sweep] table the sweep in sweep/, and a fund-design file ([population], [design],
@@ -34,16 +42,21 @@ table. The numbers are the same on every backend.
 
 examples:
   glidelab run                          the default study into results/default/
+  glidelab run retiree                  a shipped study, by name
   glidelab run my_study.toml --out out  a study of your own into out/<name>/
   glidelab run --quick --quiet          a small, fast smoke run (fewer scenarios)
-  glidelab run glidelab/studies/crypto_sleeve.toml --quick
+  glidelab run crypto_sleeve --quick
   glidelab run my_study.toml --workers 2
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``glidelab run``."""
-    parser.add_argument("study", nargs="?", help="study file (TOML); default: built-in study")
+    parser.add_argument(
+        "study",
+        nargs="?",
+        help="study file (TOML) or shipped study name (glidelab studies); default: default",
+    )
     parser.add_argument("--out", help="output root (default: the study's [output].dir)")
     parser.add_argument("--seed", type=int, help="override the study's seed")
     parser.add_argument(
@@ -59,10 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _compute(study, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _compute(study: Study, args: argparse.Namespace) -> Study:
     """The study's [compute] with the command line's keys over it, validated by the one
     [compute] reader (``glidelab.study.parse_compute``)."""
-    from glidelab.study import parse_compute
+    from glidelab.study import parse_compute  # lazy: heavy, off the start-up path
 
     given = {
         k: v
@@ -88,45 +101,36 @@ def _compute(study, args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load, validate and run the study file (any kind); print the summary."""
-    from glidelab.run import load_study_file, quick_file, run_study
+    """Load, validate and run the study file (any kind) through its sections; print the
+    summary."""
+    from glidelab.run import run_study  # lazy: heavy, off the start-up path
+    from glidelab.study import load_study  # lazy: heavy, off the start-up path
 
-    sf = load_study_file(args.study)
+    sf = load_study(args.study)
     if args.quick:
-        sf = quick_file(sf)
+        sf = sf.quick()
     log = (lambda _: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     t0 = time.perf_counter()
     if sf.design is not None:
-        return _run_design(sf.design, args, log, t0)
-    study = sf.study
-    assert study is not None
-    if args.seed is not None:
-        study = dataclasses.replace(study, seed=args.seed)
-    study = _compute(study, args)
-    log(f"glidelab run: {study.source}, seed {study.seed}")
-    result = run_study(
-        study, args.out, progress=not args.quiet, log=log, crypto=sf.crypto, sweep=sf.sweep
-    )
+        design = _design(sf.design, args)
+        log(f"glidelab run: fund design {design.name}, seed {design.seed}")
+        sf = dataclasses.replace(sf, design=design)
+    else:
+        study = sf.require_study("glidelab run")
+        if args.seed is not None:
+            study = dataclasses.replace(study, seed=args.seed)
+        study = _compute(study, args)
+        log(f"glidelab run: {study.source}, seed {study.seed}")
+        sf = dataclasses.replace(sf, study=study)
+    result = run_study(sf, args.out, progress=not args.quiet, log=log)
     if not args.quiet:
         print(result.summary)
         print(f"wrote {result.out_dir}/ in {time.perf_counter() - t0:.0f} s")
     return 0
 
 
-def _run_design(design, args: argparse.Namespace, log, t0: float) -> int:  # type: ignore[no-untyped-def]
-    """A fund-design file: the design, as ``glidelab design`` runs it."""
-    from backtest.errors import StudyError
-    from glidelab.design import run_design
-
+def _design(design: DesignStudy, args: argparse.Namespace) -> DesignStudy:
+    """A fund-design file's design with --seed over its seed; it runs in this process only."""
     if args.workers is not None or args.scheduler is not None:
         raise StudyError("a fund-design file runs in this process; drop --workers/--scheduler")
-    if args.seed is not None:
-        design = dataclasses.replace(design, seed=args.seed)
-    log(f"glidelab run: fund design {design.name}, seed {design.seed}")
-    out = run_design(design, args.out if args.out is not None else "results")
-    if not args.quiet:
-        print(
-            f"fund design {design.name}: written to {out.out_dir}/ in "
-            f"{time.perf_counter() - t0:.0f} s"
-        )
-    return 0
+    return design if args.seed is None else dataclasses.replace(design, seed=args.seed)

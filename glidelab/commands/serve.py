@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from backtest.errors import GlidelabError
+from glidelab.serve.server import serve
+
 NAME = "serve"
 HELP = "a glide-path workbench in the browser: drag the path, watch success move (local)"
 DESCRIPTION = """\
@@ -26,12 +29,17 @@ own session.
 examples:
   glidelab serve                       the default study's member, on http://127.0.0.1:5006/
   glidelab serve my_study.toml --port 8080 --show
+  glidelab serve retiree               a shipped study, by name
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``glidelab serve``."""
-    parser.add_argument("study", nargs="?", help="study file to start from (default: built-in)")
+    parser.add_argument(
+        "study",
+        nargs="?",
+        help="study file or shipped study name to start from (default: the default study)",
+    )
     parser.add_argument("--port", type=int, default=5006, help="port (default 5006)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -42,10 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
-    from backtest.errors import GlidelabError
-    from glidelab.serve.server import serve
+    from glidelab.study import study_path  # lazy: heavy, off the start-up path
 
     if not 1 <= args.port <= 65535:
         raise GlidelabError(f"--port {args.port} is not a port; use 1-65535 (default 5006)")
-    serve(args.study, host=args.host, port=args.port, out_root=args.out, show=args.show)
+    study = None if args.study is None else study_path(args.study)
+    serve(study, host=args.host, port=args.port, out_root=args.out, show=args.show)
     return 0

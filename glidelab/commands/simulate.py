@@ -3,7 +3,27 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from backtest.errors import PlanError
+from backtest.io import write_text_atomic
+from glidelab.outputs import check_output_file, check_output_folder
+from strategies import FixedMix, RebalanceRule, preset
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from backtest.plan import Plan, SuccessDefinition, WithdrawalRule
+    from backtest.scenarios import Scenarios
+    from backtest.types import Frequency
+    from strategies.base import Strategy
 
 NAME = "simulate"
 HELP = "simulate a member's plan under a strategy over return scenarios; success and wealth"
@@ -41,7 +61,16 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``glidelab simulate``."""
-    g = parser.add_argument_group("member (real USD of today, decimal annual rates)")
+    _member_arguments(parser.add_argument_group("member (real USD of today, decimal annual rates)"))
+    _strategy_arguments(parser.add_argument_group("strategy"))
+    _scenario_arguments(parser.add_argument_group("scenarios"))
+    o = parser.add_argument_group("output")
+    o.add_argument("--out", default="results/simulate", metavar="DIR")
+    o.add_argument("--name", default="simulation", help="file stem (default simulation)")
+
+
+def _member_arguments(g: argparse._ArgumentGroup) -> None:
+    """The member's ages, saving, fees, withdrawal rule and success definition."""
     g.add_argument("--start-age", type=float, default=30.0, help="age now (default 30)")
     g.add_argument("--retirement-age", type=float, default=65.0, help="default 65")
     g.add_argument("--end-age", type=float, default=95.0, help="default 95")
@@ -86,7 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--discount-rate", type=float, default=0.02, help="real, for funded ratio")
 
-    s = parser.add_argument_group("strategy")
+
+def _strategy_arguments(s: argparse._ArgumentGroup) -> None:
+    """A preset or a fixed mix, and the mix's rebalancing."""
     who = s.add_mutually_exclusive_group()
     who.add_argument("--strategy", default=None, help="preset name (see strategies presets)")
     who.add_argument(
@@ -98,7 +129,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="for --mix: annual, quarterly, monthly, none, or band:0.05",
     )
 
-    c = parser.add_argument_group("scenarios")
+
+def _scenario_arguments(c: argparse._ArgumentGroup) -> None:
+    """How the return scenarios are drawn: kind, size, seed, frequency, late assets."""
     c.add_argument(
         "--scenarios", choices=["historical", "bootstrap", "parametric"], default="bootstrap"
     )
@@ -127,14 +160,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(repeat for several)",
     )
 
-    o = parser.add_argument_group("output")
-    o.add_argument("--out", default="results/simulate", metavar="DIR")
-    o.add_argument("--name", default="simulation", help="file stem (default simulation)")
-
 
 def _parse_mix(text: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
-    from backtest.errors import PlanError
-
     assets, weights = [], []
     for part in text.split(","):
         name, sep, value = part.partition("=")
@@ -150,9 +177,6 @@ def _parse_mix(text: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
 
 
 def _rebalance(text: str):
-    from backtest.errors import PlanError
-    from strategies import RebalanceRule
-
     months = {"annual": 12, "quarterly": 3, "monthly": 1}
     if text in months:
         return RebalanceRule(kind="calendar", every_months=months[text])
@@ -168,8 +192,6 @@ def _rebalance(text: str):
 
 
 def _strategy(args: argparse.Namespace):
-    from strategies import FixedMix, preset
-
     # Strategies raise StrategyError (a GlidelabError): the CLI prints it as it is.
     if args.strategy:
         return preset(args.strategy)
@@ -182,8 +204,8 @@ def _strategy(args: argparse.Namespace):
     )
 
 
-def _plan(args: argparse.Namespace):
-    from backtest.plan import (
+def _plan(args: argparse.Namespace) -> Plan:
+    from backtest.plan import (  # lazy: heavy, off the start-up path
         ConstantReal,
         Contributions,
         FixedPercent,
@@ -207,19 +229,21 @@ def _plan(args: argparse.Namespace):
             timing=args.contribution_timing,
         )
     t = args.withdrawal_timing
-    withdrawal = {
+    withdrawal_rules: dict[str, Callable[[], WithdrawalRule | None]] = {
         "constant": lambda: ConstantReal(rate=args.withdrawal_rate, timing=t),
         "fixed": lambda: FixedPercent(rate=args.withdrawal_rate, timing=t),
         "guardrails": lambda: GuytonKlinger(initial_rate=args.withdrawal_rate, timing=t),
         "rmd": lambda: RequiredMinimum(timing=t),
         "none": lambda: None,
-    }[args.withdrawal]()
+    }
+    withdrawal = withdrawal_rules[args.withdrawal]()
     common = dict(payout_years=args.payout_years, discount_rate_real=args.discount_rate)
-    success = {
+    success_rules: dict[str, Callable[[], SuccessDefinition]] = {
         "money-lasts": lambda: MoneyLasts(),
         "replacement": lambda: FundedRatio(replacement_rate=args.replacement_rate, **common),
         "db": lambda: FundedRatio(accrual_rate=args.accrual_rate, **common),
-    }[args.success]()
+    }
+    success = success_rules[args.success]()
     return Plan(
         start_age=args.start_age,
         retirement_age=args.retirement_age,
@@ -233,11 +257,13 @@ def _plan(args: argparse.Namespace):
     )
 
 
-def _history(assets: list[str], frequency: str, before_data: str) -> tuple[Any, dict]:
+def _history(
+    assets: list[str], frequency: Frequency, before_data: str
+) -> tuple[pd.DataFrame, dict[str, object]]:
     """History of ``assets`` + CPI; with ``before_data='cash'``, assets that start after
     T-bills are joined on and earn the T-bill return before their data begin."""
-    from backtest.data import get_series, load_history
-    from backtest.generators import fill_with_cash
+    from backtest.data import get_series, load_history  # lazy: heavy, off the start-up path
+    from backtest.generators import fill_with_cash  # lazy: heavy, off the start-up path
 
     if before_data == "exclude":
         return load_history([*assets, "cpi"], frequency), {}
@@ -256,8 +282,6 @@ def _assumptions(
     items: list[str], assets: list[str], scenarios: str
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Parse --assume ASSET=MEAN,VOL into annual log means and volatilities."""
-    from backtest.errors import PlanError
-
     if items and scenarios != "parametric":
         raise PlanError("--assume applies to --scenarios parametric only")
     means: dict[str, float] = {}
@@ -292,7 +316,7 @@ def _short_history_warning(
         return ""  # cohorts need the whole plan in history; --assume states the future
     if len(history) >= n_periods:
         return ""
-    from backtest.data import get_series
+    from backtest.data import get_series  # lazy: heavy, off the start-up path
 
     first = {a: get_series(a, args.frequency).first for a in assets}
     late = max(first, key=lambda a: str(first[a]))
@@ -307,24 +331,63 @@ def _short_history_warning(
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    """What the simulation of every scenario gives the report."""
+
+    terminal_wealth: np.ndarray  #: (n_scenarios,) real USD of the start date
+    wealth_at_retirement: np.ndarray  #: (n_scenarios,) real USD of the start date
+    success_rate: float  #: decimal share of scenarios that meet the plan's success rule
+    n_scenarios: int
+    description: str  #: how the scenarios were drawn, in words
+    meta: dict[str, Any]  #: the scenario generator's settings (a chunked run: the first chunk's)
+
+
 def run(args: argparse.Namespace) -> int:
     """Build plan, strategy and scenarios; simulate; print and write the statistics."""
-    import dataclasses
-    import json
-    import sys
-    from pathlib import Path
+    from backtest.types import periods_per_year  # lazy: heavy, off the start-up path
 
-    import numpy as np
-    import pandas as pd
+    out = _check_args(args)
+    plan = _plan(args)
+    strategy = _strategy(args)
+    n_periods = plan.check_periods(periods_per_year(args.frequency))
+    assets = [a for a in strategy.assets if a != "cpi"]
+    history, filled = _history(assets, args.frequency, args.before_data)
+    means, vols = _assumptions(args.assume, assets, args.scenarios)
+    warning = _short_history_warning(history, assets, n_periods, args)
+    if warning:
+        print(f"glidelab simulate: warning: {warning}", file=sys.stderr)
+    if args.scenarios == "historical":
+        outcome = _simulate_historical(history, assets, n_periods, plan, strategy, args)
+    else:
+        outcome = _simulate_random(history, assets, n_periods, plan, strategy, args, means, vols)
+    pcts, term_p, ret_p = _percentiles(outcome)
+    table = _statistics_table(outcome, pcts, term_p, ret_p)
+    record = {
+        "command": "glidelab simulate",
+        "settings": {k: v for k, v in vars(args).items() if not k.startswith("_")},
+        "plan": json.loads(json.dumps(dataclasses.asdict(plan), default=str)),
+        "strategy": {"name": strategy.name, "assets": list(strategy.assets)},
+        "success_definition": plan.success.name,
+        "scenarios": {"description": outcome.description, "meta": outcome.meta},
+        "filled_with_cash": filled,
+        "assumptions": {a: {"mean_log_annual": means[a], "vol_log_annual": vols[a]} for a in means},
+        "warnings": [warning] if warning else [],
+        "units": "real USD of the start date",
+        "results": dict(zip(table.statistic, (float(v) for v in table.value), strict=True)),
+    }
+    csv_path = write_text_atomic(out / f"{args.name}.csv", table.to_csv(index=False))
+    json_path = write_text_atomic(
+        out / f"{args.name}.json", json.dumps(record, indent=2, default=str) + "\n"
+    )
+    _print_statistics(plan, strategy, outcome, pcts, term_p, ret_p)
+    print(f"wrote {csv_path}")
+    print(f"wrote {json_path}")
+    return 0
 
-    from backtest import generators
-    from backtest.errors import PlanError
-    from backtest.io import write_text_atomic
-    from backtest.report.describe import describe_plan
-    from backtest.simulate import DEFAULT_PERCENTILES, simulate, simulate_chunked
-    from backtest.types import periods_per_year
-    from glidelab.outputs import check_output_file, check_output_folder
 
+def _check_args(args: argparse.Namespace) -> Path:
+    """Refuse impossible sizes and salaries and unwritable outputs; the output folder."""
     if args.n < 1 or args.chunk_size < 1:
         raise PlanError("--n and --chunk-size must be >= 1")
     if not args.salary >= 0:
@@ -337,92 +400,135 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(out, "--out", fix)
     for suffix in (".csv", ".json"):
         check_output_file(out / f"{args.name}{suffix}", "output file", fix + " or another --name")
-    plan = _plan(args)
-    strategy = _strategy(args)
-    ppy = periods_per_year(args.frequency)
-    n_periods = plan.check_periods(ppy)
-    assets = [a for a in strategy.assets if a != "cpi"]
-    history, filled = _history(assets, args.frequency, args.before_data)
-    means, vols = _assumptions(args.assume, assets, args.scenarios)
-    warning = _short_history_warning(history, assets, n_periods, args)
-    if warning:
-        print(f"glidelab simulate: warning: {warning}", file=sys.stderr)
-    if args.scenarios == "historical":
-        sc = generators.historical_cohorts(history, assets, n_periods, wrap=args.wrap)
-        res = simulate(sc, plan, strategy)
-        terminal, at_ret = res.terminal_wealth, res.wealth_at_retirement
-        success_rate, n_scen, description = res.success_rate, sc.n_scenarios, sc.description
-        scen_meta = sc.meta
+    return out
+
+
+def _simulate_historical(
+    history: pd.DataFrame,
+    assets: list[str],
+    n_periods: int,
+    plan: Plan,
+    strategy: Strategy,
+    args: argparse.Namespace,
+) -> _Outcome:
+    """Every rolling cohort of ``history`` (``--wrap``: around its end), simulated at once."""
+    from backtest import generators  # lazy: heavy, off the start-up path
+    from backtest.simulate import simulate  # lazy: heavy, off the start-up path
+
+    sc = generators.historical_cohorts(history, assets, n_periods, wrap=args.wrap)
+    res = simulate(sc, plan, strategy)
+    return _Outcome(
+        terminal_wealth=res.terminal_wealth,
+        wealth_at_retirement=res.wealth_at_retirement,
+        success_rate=res.success_rate,
+        n_scenarios=sc.n_scenarios,
+        description=sc.description,
+        meta=sc.meta,
+    )
+
+
+def _simulate_random(
+    history: pd.DataFrame,
+    assets: list[str],
+    n_periods: int,
+    plan: Plan,
+    strategy: Strategy,
+    args: argparse.Namespace,
+    means: dict[str, float],
+    vols: dict[str, float],
+) -> _Outcome:
+    """``--n`` bootstrap or parametric scenarios, drawn and simulated in chunks of
+    ``--chunk-size`` from child seeds of ``--seed``; ``means``/``vols`` are the
+    ``--assume`` annual log moments."""
+    from backtest import generators  # lazy: heavy, off the start-up path
+    from backtest.simulate import simulate_chunked  # lazy: heavy, off the start-up path
+
+    fn: Callable[..., Scenarios]  # a generator: block_bootstrap or parametric
+    if args.scenarios == "bootstrap":
+        fn, kw = generators.block_bootstrap, {"block_length": args.block_length}
     else:
-        if args.scenarios == "bootstrap":
-            fn, kw = generators.block_bootstrap, {"block_length": args.block_length}
-        else:
-            fn, kw = (
-                generators.parametric,
-                {
-                    "distribution": args.distribution,
-                    "dof": args.dof,
-                    "mean_log_annual": means or None,
-                    "vol_log_annual": vols or None,
-                },
-            )
-        chunks = generators.iter_chunks(
-            fn, args.n, args.chunk_size, history, assets, n_periods=n_periods, rng=args.seed, **kw
+        fn, kw = (
+            generators.parametric,
+            {
+                "distribution": args.distribution,
+                "dof": args.dof,
+                "mean_log_annual": means or None,
+                "vol_log_annual": vols or None,
+            },
         )
-        descriptions: list[str] = []
-        metas: list[dict] = []
+    chunks = generators.iter_chunks(
+        fn, args.n, args.chunk_size, history, assets, n_periods=n_periods, rng=args.seed, **kw
+    )
+    descriptions: list[str] = []
+    metas: list[dict[str, Any]] = []
 
-        def tap(it):
-            for ch in it:
-                descriptions.append(ch.description)
-                metas.append(ch.meta)
-                yield ch
+    def tap(it: Iterator[Scenarios]) -> Iterator[Scenarios]:
+        for ch in it:
+            descriptions.append(ch.description)
+            metas.append(ch.meta)
+            yield ch
 
-        summary = simulate_chunked(tap(chunks), plan, strategy)
-        terminal, at_ret = summary.terminal_wealth, summary.wealth_at_retirement
-        success_rate, n_scen = summary.success_rate, summary.n_scenarios
-        description = (
+    summary = simulate_chunked(tap(chunks), plan, strategy)
+    return _Outcome(
+        terminal_wealth=summary.terminal_wealth,
+        wealth_at_retirement=summary.wealth_at_retirement,
+        success_rate=summary.success_rate,
+        n_scenarios=summary.n_scenarios,
+        description=(
             f"{descriptions[0]} (first of {len(metas)} chunks of <= {args.chunk_size}, "
-            f"{n_scen} scenarios in all)"
-        )
-        scen_meta = {k: v for k, v in metas[0].items() if k != "chunk"}
+            f"{summary.n_scenarios} scenarios in all)"
+        ),
+        meta={k: v for k, v in metas[0].items() if k != "chunk"},
+    )
+
+
+def _percentiles(outcome: _Outcome) -> tuple[list[float], np.ndarray, np.ndarray]:
+    """The reported percentiles (0-100) and, at each, real terminal wealth and real wealth
+    at retirement (USD of the start date) across the scenarios."""
+    from backtest.simulate import DEFAULT_PERCENTILES  # lazy: heavy, off the start-up path
 
     pcts = list(DEFAULT_PERCENTILES)
-    term_p = np.percentile(terminal, pcts)
-    ret_p = np.percentile(at_ret, pcts)
-    table = pd.DataFrame(
+    return (
+        pcts,
+        np.percentile(outcome.terminal_wealth, pcts),
+        np.percentile(outcome.wealth_at_retirement, pcts),
+    )
+
+
+def _statistics_table(
+    outcome: _Outcome, pcts: list[float], term_p: np.ndarray, ret_p: np.ndarray
+) -> pd.DataFrame:
+    """The CSV's rows: success rate (decimal), scenario count, then the wealth percentiles."""
+    import pandas as pd  # lazy: heavy, off the start-up path
+
+    return pd.DataFrame(
         {
             "statistic": ["success_rate", "n_scenarios"]
             + [f"terminal_wealth_real_p{p:g}" for p in pcts]
             + [f"wealth_at_retirement_real_p{p:g}" for p in pcts],
-            "value": [success_rate, float(n_scen), *term_p, *ret_p],
+            "value": [outcome.success_rate, float(outcome.n_scenarios), *term_p, *ret_p],
         }
     )
-    settings = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    record = {
-        "command": "glidelab simulate",
-        "settings": settings,
-        "plan": json.loads(json.dumps(dataclasses.asdict(plan), default=str)),
-        "strategy": {"name": strategy.name, "assets": list(strategy.assets)},
-        "success_definition": plan.success.name,
-        "scenarios": {"description": description, "meta": scen_meta},
-        "filled_with_cash": filled,
-        "assumptions": {a: {"mean_log_annual": means[a], "vol_log_annual": vols[a]} for a in means},
-        "warnings": [warning] if warning else [],
-        "units": "real USD of the start date",
-        "results": dict(zip(table.statistic, (float(v) for v in table.value), strict=True)),
-    }
-    csv_path = write_text_atomic(out / f"{args.name}.csv", table.to_csv(index=False))
-    json_path = write_text_atomic(
-        out / f"{args.name}.json", json.dumps(record, indent=2, default=str) + "\n"
-    )
+
+
+def _print_statistics(
+    plan: Plan,
+    strategy: Strategy,
+    outcome: _Outcome,
+    pcts: list[float],
+    term_p: np.ndarray,
+    ret_p: np.ndarray,
+) -> None:
+    """Print the plan, strategy, scenarios, success rate and the wealth percentiles."""
+    from backtest.report.describe import describe_plan  # lazy: heavy, off the start-up path
+
     print(f"plan: {describe_plan(plan)}")
     print(f"strategy: {strategy.name}")
-    print(f"scenarios: {description}")
-    print(f"success ({plan.success.name}): {100 * success_rate:.1f}% of {n_scen} scenarios")
+    print(f"scenarios: {outcome.description}")
+    print(
+        f"success ({plan.success.name}): {100 * outcome.success_rate:.1f}% of "
+        f"{outcome.n_scenarios} scenarios"
+    )
     print("percentile   terminal wealth (real)   wealth at retirement (real)")
     for p, a, b in zip(pcts, term_p, ret_p, strict=True):
         print(f"{p:>9g}%   {a:>22,.0f}   {b:>27,.0f}")
-    print(f"wrote {csv_path}")
-    print(f"wrote {json_path}")
-    return 0

@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+import numpy as np
+
+from strategies import GlidePath, Schedule, list_presets, preset
+from strategies.presets import PRESETS
+
 NAME = "strategies"
 HELP = "list the strategy presets with their weights at ages 25, 45, 65 and 85"
 DESCRIPTION = """\
@@ -57,11 +62,8 @@ def _fmt_pct(x: float) -> str:
 
 def weights_table(strategy, ages: list[float], retirement_age: float) -> list[str] | None:
     """Weights of a static strategy at ``ages`` as ``"90/10"`` cells; None if adaptive."""
-    import numpy as np
 
-    from strategies import Schedule
-
-    if getattr(strategy, "depends_on_returns", True):
+    if strategy.depends_on_returns:
         return None
     a = np.asarray(ages, dtype=np.float64)
     sch = Schedule(age_start=a, retirement_age=float(retirement_age), periods_per_year=1)
@@ -71,9 +73,6 @@ def weights_table(strategy, ages: list[float], retirement_age: float) -> list[st
 
 def run(args: argparse.Namespace) -> int:
     """Print the preset table (or one preset in full)."""
-    from strategies import list_presets, preset
-    from strategies.presets import PRESETS
-
     names = [n for n, _ in list_presets()]
     if args.name is not None:
         if args.name not in PRESETS:
@@ -125,9 +124,8 @@ def run(args: argparse.Namespace) -> int:
         source = getattr(s, "source", "")
         if source:
             print(f"\nsource: {source}")
-        knots = getattr(s, "knots_years_to_retirement", None)
-        if knots is not None:
+        if isinstance(s, GlidePath):  # the one strategy defined by knots
             print("\nknots (years to retirement: weights %):")
-            for k, w in reversed(list(zip(knots, s.weights, strict=True))):
+            for k, w in reversed(list(zip(s.knots_years_to_retirement, s.weights, strict=True))):
                 print(f"  {k:>6g}: {'/'.join(_fmt_pct(x) for x in w)}")
     return 0

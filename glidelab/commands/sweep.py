@@ -6,6 +6,16 @@ import argparse
 import dataclasses
 import sys
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
+
+from backtest.errors import StudyError
+from glidelab.backends import backend_for, dask_client
+from glidelab.outputs import check_output_folder
+
+if TYPE_CHECKING:
+    from glidelab.studyfile.compute import ComputeConfig
+    from glidelab.studyfile.sweep import SolveSpec, Sweep
 
 NAME = "sweep"
 HELP = "run a study over a grid of settings (and solve for a target success rate)"
@@ -25,7 +35,8 @@ Compute: in this process by default; --workers N starts a local Dask cluster on
 cluster. The same keys in a [compute] table. Answers are identical on every backend.
 
 examples:
-  glidelab sweep glidelab/studies/sweep_example.toml
+  glidelab sweep sweep_example              # the shipped example, by name
+  glidelab sweep sweep_example --quick      # a smoke run (fewer scenarios and points)
   glidelab sweep my_sweep.toml --workers 2
   glidelab sweep my_sweep.toml --solve-for plan.withdrawal.amount --lo 10000 --hi 90000
   glidelab sweep my_sweep.toml --scheduler tcp://127.0.0.1:8786 --quiet
@@ -34,7 +45,9 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``glidelab sweep``."""
-    parser.add_argument("sweep", help="sweep file (TOML): a study plus [sweep]")
+    parser.add_argument(
+        "sweep", help="sweep file (TOML): a study plus [sweep], or a shipped study's name"
+    )
     parser.add_argument("--out", help="output root (default: the study's [output].dir)")
     parser.add_argument("--workers", type=int, help="start a local Dask cluster of N workers")
     parser.add_argument("--scheduler", help="use a running Dask cluster at tcp://HOST:PORT")
@@ -43,6 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--n-scenarios", type=int, help="scenarios per random set")
     parser.add_argument("--chunk-size", type=int, help="scenarios per task (memory per worker)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: the study and the sweep shrunk as `glidelab run --quick` does",
+    )
     solve = parser.add_argument_group("solve-for (overrides [sweep.solve])")
     solve.add_argument("--solve-for", metavar="FIELD", help="e.g. plan.withdrawal.amount")
     solve.add_argument("--target", type=float, help="target success rate (default 0.9)")
@@ -54,11 +72,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress or summary output")
 
 
-def _with_overrides(sweep, args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from backtest.errors import StudyError
-    from glidelab.sweep import ComputeConfig, SolveSpec
+class _Overrides(TypedDict, total=False):
+    """The sweep fields the command line can override."""
 
-    changes: dict[str, object] = {}
+    n_scenarios: int
+    chunk_size: int
+    compute: ComputeConfig
+    solve: SolveSpec
+
+
+def _with_overrides(sweep: Sweep, args: argparse.Namespace) -> Sweep:
+    """``sweep`` with the command line's --n-scenarios, --chunk-size, compute and solve options."""
+    from glidelab.sweep import ComputeConfig, SolveSpec  # lazy: heavy, off the start-up path
+
+    changes: _Overrides = {}
     if args.n_scenarios is not None:
         changes["n_scenarios"] = args.n_scenarios
     if args.chunk_size is not None:
@@ -83,7 +110,9 @@ def _with_overrides(sweep, args: argparse.Namespace):  # type: ignore[no-untyped
             field=args.solve_for,
             lo=lo,
             hi=hi,
-            target=args.target if args.target is not None else (base.target if base else 0.9),
+            target=args.target
+            if args.target is not None
+            else (base.target if base else SolveSpec.target),
             scenarios=args.solve_scenarios or (base.scenarios if base else sweep.sets[-1]),
             integer=args.integer,
         )
@@ -91,24 +120,42 @@ def _with_overrides(sweep, args: argparse.Namespace):  # type: ignore[no-untyped
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the sweep file, run it on the chosen backend, print where it went."""
-    from glidelab.backends import dask_client
-    from glidelab.sweep import check_sweep, load_sweep, run_sweep
+    """Load the sweep file, run its sweep section (as ``glidelab run`` does) on the chosen
+    backend into ``<out>/<name>/`` (resuming from the points already there), print where
+    it went."""
+    from glidelab.context import StudyContext  # lazy: heavy, off the start-up path
+    from glidelab.study import StudyFile  # lazy: heavy, off the start-up path
+    from glidelab.sweep import (  # lazy: heavy, off the start-up path
+        SweepSection,
+        check_sweep,
+        load_sweep,
+    )
 
-    sweep = _with_overrides(load_sweep(args.sweep), args)
+    sweep = load_sweep(args.sweep)
+    if args.quick:  # the study and the sweep shrunk as `glidelab run --quick` shrinks them
+        small = StudyFile(sweep.study, sweep=sweep).quick().sweep
+        assert small is not None
+        sweep = small
+    sweep = _with_overrides(sweep, args)
     check_sweep(sweep)
     log = (lambda _: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    folder = Path(args.out if args.out is not None else sweep.study.output.dir) / sweep.name
+    check_output_folder(folder, "sweep folder", "choose another --out")
+    context = StudyContext(sweep.study)
     c = sweep.compute
     t0 = time.perf_counter()
     if c.workers is None and c.scheduler is None:
         log(f"glidelab sweep: {sweep.study.source}, in-process")
-        result = run_sweep(sweep, args.out, progress=not args.quiet, charts=not args.no_charts)
+        section = SweepSection(sweep, backend_for(None), not args.quiet, not args.no_charts, folder)
+        result = section.run(context)
+        section.write(result, folder)
     else:
         with dask_client(c.workers, c.scheduler, c.threads_per_worker) as client:
             log(f"glidelab sweep: {sweep.study.source}, Dask at {client.scheduler.address}")
-            result = run_sweep(
-                sweep, args.out, client=client, progress=not args.quiet, charts=not args.no_charts
-            )
+            backend = backend_for(client)
+            section = SweepSection(sweep, backend, not args.quiet, not args.no_charts, folder)
+            result = section.run(context)
+            section.write(result, folder)
     if not args.quiet:
         print(
             f"{len(result.table)} rows ({result.n_computed} grid points computed, "

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from backtest.errors import StudyError
+from strategies.presets import list_presets, preset
+
+if TYPE_CHECKING:  # the command's start-up path stays light: the study loads lazily
+    from glidelab.study import Study
 
 NAME = "tearsheet"
 HELP = "write an HTML + PDF tear sheet (metrics, charts, simulations) of named strategies"
@@ -28,6 +36,7 @@ before Bitcoin's data begin (2011 annual, 2010-08 monthly).
 
 examples:
   glidelab tearsheet --study my_study.toml
+  glidelab tearsheet --study retiree
   glidelab tearsheet --strategies vanguard_tdf,60_40,voltarget_3,btc_2_5 \\
       --frequency annual --start 1928 --end 2025 --out results/tearsheet
 """
@@ -57,7 +66,7 @@ DEFAULT_STRATEGIES = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategies", help="comma-separated preset names or aliases")
     parser.add_argument(
-        "--study", type=Path, help="a study file (as for glidelab run): its tear sheet"
+        "--study", help="a study file or shipped study name (as for glidelab run): its tear sheet"
     )
     parser.add_argument("--frequency", choices=("annual", "monthly"), help="default annual")
     parser.add_argument("--start", type=int, help="first year of the history")
@@ -83,8 +92,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parse_rates(text: str) -> tuple[float, ...]:
-    from backtest.errors import StudyError
-
     try:
         rates = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
@@ -98,10 +105,14 @@ def _parse_rates(text: str) -> tuple[float, ...]:
 SLEEVES = {"btc_sleeve_0": 0.0, "btc_sleeve_1": 0.01, "btc_sleeve_2_5": 0.025, "btc_sleeve_5": 0.05}
 
 
-def options_study(args: argparse.Namespace) -> Any:
+def options_study(args: argparse.Namespace) -> Study:
     """The study that named strategies and options describe (see the command's help)."""
-    from backtest.plan import ConstantReal, Contributions, Plan
-    from glidelab.study import (
+    from backtest.plan import (  # lazy: heavy, off the start-up path
+        ConstantReal,
+        Contributions,
+        Plan,
+    )
+    from glidelab.study import (  # lazy: heavy, off the start-up path
         AnalysisConfig,
         DataConfig,
         OptimizeConfig,
@@ -111,7 +122,6 @@ def options_study(args: argparse.Namespace) -> Any:
         StrategyConfig,
         Study,
     )
-    from strategies.presets import preset
 
     names = (
         [s.strip() for s in args.strategies.split(",") if s.strip()]
@@ -141,7 +151,7 @@ def options_study(args: argparse.Namespace) -> Any:
         withdrawal=ConstantReal(rate=0.04),
         **fees,
     )
-    plans = (PlanConfig("saver", saver),)
+    plans: tuple[PlanConfig, ...] = (PlanConfig("saver", saver),)
     if not args.no_simulation:
         plans += (PlanConfig("retiree", retiree),)
     return Study(
@@ -162,54 +172,55 @@ def options_study(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """List the presets, or write the tear sheet of a study file or of named strategies."""
-    import dataclasses
-    import sys
-
-    from backtest.errors import StudyError
-    from glidelab.run import study_history, study_tearsheet
-    from glidelab.study import load_study
-
+    """List the presets, or write the tear sheet of a study file or of named strategies:
+    the tear-sheet section of ``glidelab run`` (``glidelab.run.study_tearsheet``)."""
     if args.list:
-        from strategies.presets import list_presets
-
         inverse = {v: k for k, v in ALIASES.items()}
         for name, desc in list_presets():
             alias = f" (alias {inverse[name]})" if name in inverse else ""
             print(f"{name:28s} {desc}{alias}")
         return 0
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    if args.study is not None:
-        clash = [f"--{k}" for k in ("strategies", "frequency", "start", "end") if getattr(args, k)]
-        if clash:
-            raise StudyError(
-                f"{', '.join(clash)} cannot be combined with --study: the study file sets them "
-                "(edit its [data] and [strategies] tables)"
-            )
-        study = load_study(args.study)
-        out = args.out or Path(study.output.dir) / study.name / "tearsheet"
-        path = study_tearsheet(study, out, log=log)
-    else:
-        if args.scenarios < 1:
-            raise StudyError(f"--scenarios {args.scenarios}: give a number of scenarios >= 1")
-        study = options_study(args)
-        # Cohorts need the whole plan inside the history: left out when it is shorter.
-        n_years = len(study_history(study)) / (12 if study.data.frequency == "monthly" else 1)
-        longest = max(p.plan.end_age - p.plan.start_age for p in study.plans)
-        if n_years < longest:
-            study = dataclasses.replace(
-                study, scenarios=dataclasses.replace(study.scenarios, historical=False)
-            )
-        out = args.out or Path("results/tearsheet")
-        path = study_tearsheet(
-            study,
-            out,
-            simulate_plans=not args.no_simulation,
-            title="Strategy tear sheet",
-            log=log,
-        )
+    path = _of_study_file(args) if args.study is not None else _of_named_strategies(args)
     print(f"wrote {path}/tearsheet.html, tearsheet.pdf, metrics.csv, metrics.json")
     return 0
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _of_study_file(args: argparse.Namespace) -> Path:
+    """The tear sheet of ``--study``, into its ``[output] dir`` unless ``--out``."""
+    from glidelab.run import study_tearsheet  # lazy: heavy, off the start-up path
+    from glidelab.study import load_study  # lazy: heavy, off the start-up path
+
+    clash = [f"--{k}" for k in ("strategies", "frequency", "start", "end") if getattr(args, k)]
+    if clash:
+        raise StudyError(
+            f"{', '.join(clash)} cannot be combined with --study: the study file sets them "
+            "(edit its [data] and [strategies] tables)"
+        )
+    study = load_study(args.study).require_study("glidelab tearsheet --study")
+    out = args.out or Path(study.output.dir) / study.name / "tearsheet"
+    return study_tearsheet(study, out, log=_log)
+
+
+def _of_named_strategies(args: argparse.Namespace) -> Path:
+    """The tear sheet of the small study that the named strategies describe."""
+    from backtest.types import periods_per_year  # lazy: heavy, off the start-up path
+    from glidelab.run import study_history, study_tearsheet  # lazy: heavy, off the start-up path
+
+    if args.scenarios < 1:
+        raise StudyError(f"--scenarios {args.scenarios}: give a number of scenarios >= 1")
+    study = options_study(args)
+    # Cohorts need the whole plan inside the history: left out when it is shorter.
+    n_years = len(study_history(study)) / periods_per_year(study.data.frequency)
+    longest = max(p.plan.end_age - p.plan.start_age for p in study.plans)
+    if n_years < longest:
+        study = dataclasses.replace(
+            study, scenarios=dataclasses.replace(study.scenarios, historical=False)
+        )
+    out = args.out or Path("results/tearsheet")
+    return study_tearsheet(
+        study, out, simulate_plans=not args.no_simulation, title="Strategy tear sheet", log=_log
+    )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from glidelab.outputs import check_output_file, check_output_folder
 
 NAME = "validate"
 HELP = "reproduce a published table (the Trinity study) and write the comparison"
@@ -48,29 +51,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the comparison, write it, print the report."""
-    from pathlib import Path
-
-    from backtest.io import write_text_atomic
-    from backtest.trinity import TrinitySettings, reproduce_trinity, summarize, to_markdown
-    from glidelab.outputs import check_output_file, check_output_folder
+    """Run the validation section of ``glidelab run`` under the options, write it, print
+    the report."""
+    from backtest.trinity import (  # lazy: heavy, off the start-up path
+        TrinitySettings,
+        summarize,
+        to_markdown,
+    )
+    from glidelab.context import StudyContext  # lazy: heavy, off the start-up path
+    from glidelab.sections import Validation  # lazy: heavy, off the start-up path
+    from glidelab.study import load_study  # lazy: heavy, off the start-up path
 
     out = check_output_folder(Path(args.out), "--out", "give --out a folder path")
     for name in ("trinity.csv", "trinity.md"):
         check_output_file(out / name, "output file", "choose another --out folder")
-    settings = TrinitySettings(bonds=args.bonds, timing=args.timing)
-    table = reproduce_trinity(settings=settings)
-    report = to_markdown(table, settings)
-    csv_path = write_text_atomic(
-        out / "trinity.csv", table.to_csv(index=False, float_format="%.4f")
-    )
-    md_path = write_text_atomic(out / "trinity.md", report)
-    print(report)
+    section = Validation(TrinitySettings(bonds=args.bonds, timing=args.timing))
+    table = section.run(StudyContext(load_study().require_study("glidelab validate")))
+    section.write(table, out)
+    print(to_markdown(table, section.settings))
     s = summarize(table)
     print(
         f"mean |diff| {s['mean_abs_diff_pp']:.2f} pp, largest {s['max_abs_diff_pp']:.2f} pp "
         f"over {s['n_cells']} cells"
     )
-    print(f"wrote {csv_path}")
-    print(f"wrote {md_path}")
+    print(f"wrote {out / 'trinity.csv'}")
+    print(f"wrote {out / 'trinity.md'}")
     return 0

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import panel as pn
@@ -36,6 +36,7 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from backtest.errors import GlidelabError
+from glidelab.run import strategies_for
 from glidelab.serve import jobs
 from glidelab.serve.compute import CHUNK, Cancelled, Outcome, evaluate
 from glidelab.serve.state import (
@@ -49,7 +50,11 @@ from glidelab.serve.state import (
     to_study,
     to_toml,
 )
+from strategies.base import Schedule
 from strategies.presets import PRESETS
+
+if TYPE_CHECKING:
+    from bokeh.models.sources import DataDict  # a stub-only alias
 
 log = logging.getLogger("glidelab.serve")
 
@@ -107,8 +112,8 @@ class Workbench:
     # ---------------------------------------------------------------- widgets
 
     @staticmethod
-    def _knot_data(v: View) -> dict[str, list[float]]:
-        data = {"x": list(v.ages), "y": list(v.equity)}
+    def _knot_data(v: View) -> DataDict:
+        data: DataDict = {"x": list(v.ages), "y": list(v.equity)}
         if v.cash:
             data["cash"] = list(v.cash)
         return data
@@ -117,9 +122,28 @@ class Workbench:
         return pn.pane.HTML("", css_classes=["gl-error"], margin=(0, 10))
 
     def _build(self) -> None:
-        v, m = self.view, self.view.member
+        """Make every widget and chart of the page and lay them out in three columns."""
         self.errors: dict[str, pn.pane.HTML] = {}
         self.inputs: dict[str, Any] = {}
+        member_rows = self._member_inputs()
+        self._spending_widgets()
+        self._strategy_widgets()
+        self._scenario_widgets()
+        self._action_widgets()
+        self._charts()
+        self.layout = pn.Column(
+            pn.pane.HTML(
+                "<h2 style='margin:4px 0'>glidelab workbench</h2><div>Draw a glide path and "
+                "watch the member's odds move. Amounts are real USD of the start date; "
+                "rates are decimals (0.04 = 4 %).</div>"
+            ),
+            pn.Row(self._member_panel(member_rows), self._strategy_panel(), self._results_panel()),
+            stylesheets=[_CSS],
+        )
+
+    def _member_inputs(self) -> list[pn.Column]:
+        """One number field (with its error line) per member number; returns their rows."""
+        m = self.view.member
         member_rows = []
         for key, label in MEMBER_NUMBERS.items():
             w = pn.widgets.FloatInput(label=label, value=m.get(key), width=220)
@@ -127,6 +151,11 @@ class Workbench:
             self.inputs[key] = w
             self.errors[key] = self._error()
             member_rows.append(pn.Column(w, self.errors[key], margin=0))
+        return member_rows
+
+    def _spending_widgets(self) -> None:
+        """The spending rule, its amount or rate, and what success means."""
+        m = self.view.member
         wd = m.get("withdrawal", {})
         self.w_rule = pn.widgets.Select(
             width=220,
@@ -160,7 +189,9 @@ class Workbench:
         for key in ("withdrawal", "amount", "rate", "success", "replacement_rate"):
             self.errors[key] = self._error()
 
-        # strategy
+    def _strategy_widgets(self) -> None:
+        """The preset picker, the knot buttons, the Bitcoin sleeve and the rebalancing rule."""
+        v = self.view
         self.preset = pn.widgets.Select(
             width=230,
             label="start from preset",
@@ -224,7 +255,9 @@ class Workbench:
         ):
             self.errors[key] = self._error()
 
-        # scenarios and comparison
+    def _scenario_widgets(self) -> None:
+        """The scenario kind, count, seed and baseline, and the optional heavy overlays."""
+        v = self.view
         self.kind = pn.widgets.Select(
             width=200, label="scenarios", options=list(SCENARIO_KINDS), value=v.scenarios
         )
@@ -253,7 +286,8 @@ class Workbench:
         self.frontier_map = pn.pane.PNG(None, width=620, visible=False)
         self.frontier_note = pn.pane.HTML("", sizing_mode="stretch_width")
 
-        # actions and status
+    def _action_widgets(self) -> None:
+        """Save, tear sheet and cancel buttons; progress, status, error and results panes."""
         self.save = pn.widgets.FileDownload(
             callback=self._toml,
             filename="glidelab-view.toml",
@@ -272,8 +306,9 @@ class Workbench:
         self.general = self._error()
         self.results = pn.pane.HTML("", sizing_mode="stretch_width")
 
-        self._charts()
-        member = pn.Column(
+    def _member_panel(self, member_rows: list[pn.Column]) -> pn.Column:
+        """The left column: the member's numbers, spending rule and success definition."""
+        return pn.Column(
             "### The member",
             *member_rows,
             self.w_rule,
@@ -288,7 +323,10 @@ class Workbench:
             self.errors["replacement_rate"],
             width=250,
         )
-        strategy = pn.Column(
+
+    def _strategy_panel(self) -> pn.Column:
+        """The middle column: the glide-path chart and its settings, then the scenarios."""
+        return pn.Column(
             "### The strategy",
             "Drag a knot; click empty space to add one; click a knot and press Backspace "
             "(or the button) to remove it. Knots snap to whole years and whole percent.",
@@ -318,7 +356,10 @@ class Workbench:
             ),
             width=680,
         )
-        results = pn.Column(
+
+    def _results_panel(self) -> pn.Column:
+        """The right column: numbers, progress, fan and cohort charts, maps, save buttons."""
+        return pn.Column(
             "### Results",
             self.general,
             self.results,
@@ -333,20 +374,18 @@ class Workbench:
             pn.Row(self.save, self.sheet),
             width=640,
         )
-        self.layout = pn.Column(
-            pn.pane.HTML(
-                "<h2 style='margin:4px 0'>glidelab workbench</h2><div>Draw a glide path and "
-                "watch the member's odds move. Amounts are real USD of the start date; "
-                "rates are decimals (0.04 = 4 %).</div>"
-            ),
-            pn.Row(member, strategy, results),
-            stylesheets=[_CSS],
-        )
 
     def _charts(self) -> None:
-        v = self.view
+        """The three charts: the drawable glide path, the wealth fan and the cohort bars."""
+        self._path_chart()
+        self._fan_chart()
+        self._cohort_chart()
+
+    def _path_chart(self) -> None:
+        """The glide-path chart: draggable knots (clamped to the box), the drawn, baseline,
+        optimised and cash lines, and the knot table under it."""
         start, _, end = self._ages()
-        self.knots = ColumnDataSource(data=self._knot_data(v))
+        self.knots = ColumnDataSource(data=self._knot_data(self.view))
         self.cash_src = ColumnDataSource(data={"x": [], "y": []})
         self.path_src = ColumnDataSource(data={"x": [], "y": []})
         self.base_src = ColumnDataSource(data={"x": [], "y": []})
@@ -354,14 +393,15 @@ class Workbench:
         p = figure(
             height=300,
             width=660,
-            x_range=Range1d(start - 1, end + 1),
-            y_range=Range1d(-0.03, 1.03),
+            x_range=Range1d(start=start - 1, end=end + 1),
+            y_range=Range1d(start=-0.03, end=1.03),
             tools="",
             toolbar_location="above",
             x_axis_label="age",
             y_axis_label="equity share",
         )
-        p.yaxis.formatter.use_scientific = False
+        # bokeh types the splat of y axes' formatters as the base TickFormatter
+        p.yaxis.formatter.use_scientific = False  # type: ignore[attr-defined]
         p.line(
             "x",
             "y",
@@ -379,7 +419,8 @@ class Workbench:
             "x", "y", source=self.cash_src, color="#6a8d3a", line_dash="dotted", legend_label="cash"
         )
         # A knot added by a click has no cash share yet (NaN): the server interpolates it.
-        tool = PointDrawTool(renderers=[pts], add=True, empty_value=float("nan"))
+        # bokeh's GlyphRenderer[T] is invariant in its stubs: a Scatter renderer is refused
+        tool = PointDrawTool(renderers=[pts], add=True, empty_value=float("nan"))  # type: ignore[list-item]
         p.add_tools(
             tool, HoverTool(renderers=[pts], tooltips=[("age", "@x"), ("equity", "@y{0%}")])
         )
@@ -393,6 +434,8 @@ class Workbench:
         self.path_pane = pn.pane.Bokeh(p)
         self.knot_table = pn.pane.HTML("", css_classes=["gl-knots"])
 
+    def _fan_chart(self) -> None:
+        """The wealth fan: 10-90 and 25-75 percentile bands and the median, real USD by age."""
         self.fan_src = ColumnDataSource(
             data={k: [] for k in ("age", "p10", "p25", "p50", "p75", "p90")}
         )
@@ -411,6 +454,8 @@ class Workbench:
         f.yaxis.formatter = NumeralTickFormatter(format="0.0a")  # 1.5m = 1,500,000 USD
         self.fan_pane = pn.pane.Bokeh(f)
 
+    def _cohort_chart(self) -> None:
+        """The historical cohorts' bars: the age each cohort's money lasted to, red if ruined."""
         self.cohort_src = ColumnDataSource(data={"year": [], "top": [], "color": [], "what": []})
         c = figure(
             height=210,
@@ -505,7 +550,8 @@ class Workbench:
         }.get(event.obj)
         view = replace(
             self.view,
-            sleeve=float(self.sleeve.value),
+            # a slider always holds a number; panel declares every slider value allow_None
+            sleeve=float(self.sleeve.value),  # type: ignore[arg-type]
             before_data=self.before.value,
             proxy=(self.proxy_mean.value, self.proxy_vol.value),
             rebalance=self.rebalance.value,
@@ -640,7 +686,8 @@ class Workbench:
         self.good = view
         self._cancel.set()
         self._cancel = threading.Event()
-        if view.scenarios != "historical cohorts" and view.n_scenarios > CHUNK:
+        n = view.n_scenarios  # checked by the schema unless the set is the historical one
+        if view.scenarios != "historical cohorts" and n is not None and n > CHUNK:
             self._busy(f"simulating {view.n_scenarios:,} scenarios", indeterminate=True)
             threading.Thread(
                 target=self._compute_in_thread, args=(study, view, self._cancel), daemon=True
@@ -718,7 +765,8 @@ class Workbench:
                 self.knots.data = data
         finally:
             self._syncing = False
-        self.path_fig.x_range.start, self.path_fig.x_range.end = start - 1, end + 1
+        x_range = cast(Range1d, self.path_fig.x_range)  # made a Range1d in _path_chart
+        x_range.start, x_range.end = start - 1, end + 1
         self.clamp.args = {"source": self.knots, "lo": start, "hi": end}
         if v.ages:
             xs = [start, *v.ages, end]
@@ -750,12 +798,9 @@ class Workbench:
 
     def _baseline_line(self, study: Any) -> None:
         """The baseline's equity share by age (static presets only)."""
-        from glidelab.run import strategies_for
-        from strategies.base import Schedule
-
         start, retire, end = self._ages()
         strat = strategies_for(study)[self.good.baseline]
-        if getattr(strat, "depends_on_returns", True):
+        if strat.depends_on_returns:
             self.base_src.data = {"x": [], "y": []}
             return
         sched = Schedule.from_ages(start, end, retire, 1)
@@ -811,7 +856,8 @@ class Workbench:
             ],
         }
         fails = [y for y, s in zip(years, o.cohort_success, strict=True) if not s]
-        self.cohort_fig.title.text = (
+        # bokeh types figure.title as what it accepts (a str too); it reads back a Title
+        self.cohort_fig.title.text = (  # type: ignore[union-attr]
             f"Historical cohorts: {len(fails)} of {len(years)} ran out of money"
             + (
                 f" (first years {', '.join(map(str, fails[:12]))}{' ...' if len(fails) > 12 else ''})"
@@ -847,7 +893,9 @@ class Workbench:
         if job.name == "optimise":
             ytr, eq, held_out = value
             self._optimised = (ytr, eq)
-            self._optimised_note = f"held-out success {_pct(held_out, 1)} (parametric, seed + 1)"
+            self._optimised_note = (
+                f"held-out success {_pct(held_out, 1)} (parametric, held-out set)"
+            )
             self._draw_path()
             if self.outcome is not None:
                 self._show(self.outcome, self.good)

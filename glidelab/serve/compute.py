@@ -1,7 +1,7 @@
 """The compute path behind the page: a validated study in, the numbers it shows out.
 
-Everything here goes through the study runner's own functions (``glidelab.run``:
-``scenario_sets``, ``strategies_for``) and the simulator, so the page shows what
+Everything here goes through the study's context (``glidelab.context.StudyContext``: its
+history, named scenario sets and strategies) and the simulator, so the page shows what
 ``glidelab run`` writes for the same study. History and scenario sets depend only on the
 data, scenario settings, seed and horizon; they are cached (read-only, shared by every
 session), so dragging a knot re-runs only the simulations.
@@ -12,17 +12,19 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numba
 import numpy as np
 import pandas as pd
 
 from backtest.errors import GlidelabError
+from backtest.outcomes import success_rate, wealth_percentiles
 from backtest.scenarios import Scenarios
 from backtest.simulate import SimulationResult, simulate
-from glidelab.run import scenario_sets, strategies_for, study_history
+from glidelab.context import StudyContext
 from glidelab.serve.state import CUSTOM_NAME
 from glidelab.study import Study
 
@@ -84,15 +86,18 @@ class Outcome:
     seconds: float
 
 
-class _Cache:
+V = TypeVar("V")
+
+
+class _Cache(Generic[V]):
     """A small, thread-safe least-recently-used cache of read-only inputs."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.items: OrderedDict[object, object] = OrderedDict()
+        self.items: OrderedDict[Hashable, V] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: object, make: Callable[[], object]) -> object:
+    def get(self, key: Hashable, make: Callable[[], V]) -> V:
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
@@ -105,24 +110,24 @@ class _Cache:
         return value
 
 
-_HISTORY = _Cache(4)
-_SETS = _Cache(6)
+_HISTORY: _Cache[pd.DataFrame] = _Cache(4)
+_SETS: _Cache[dict[str, Scenarios]] = _Cache(6)
 
 
 def history_of(study: Study) -> pd.DataFrame:
     """The study's history (cached by its ``[data]`` table)."""
-    return _HISTORY.get(study.data, lambda: study_history(study))  # type: ignore[return-value]
+    return _HISTORY.get(study.data, lambda: StudyContext(study).history)
 
 
 def scenarios_of(study: Study) -> dict[str, Scenarios]:
     """The study's scenario sets for its first plan, as ``glidelab run`` draws them."""
     plan = study.plans[0].plan
-    n_t = plan.n_periods(1 if study.data.frequency == "annual" else 12)
-    key = (study.data, study.scenarios, study.seed, n_t)
-    return _SETS.get(key, lambda: scenario_sets(study, history_of(study), plan))  # type: ignore[return-value]
+    context = StudyContext.of(study, history_of(study))
+    key = (study.data, study.scenarios, study.seed, context.n_periods(plan))
+    return _SETS.get(key, lambda: context.study_sets(plan))
 
 
-_SELECTED = _Cache(12)
+_SELECTED: _Cache[tuple[Scenarios, Scenarios]] = _Cache(12)  # (the set, its selection)
 
 
 def _selected(sc: Scenarios, assets: tuple[str, ...]) -> Scenarios:
@@ -130,7 +135,7 @@ def _selected(sc: Scenarios, assets: tuple[str, ...]) -> Scenarios:
     and re-validate the whole set on every call (a third of a drop's time)."""
     if tuple(sc.assets) == assets:
         return sc
-    held, sub = _SELECTED.get((id(sc), assets), lambda: (sc, sc.select(assets)))  # type: ignore[misc]
+    held, sub = _SELECTED.get((id(sc), assets), lambda: (sc, sc.select(assets)))
     return sub if held is sc else sc.select(assets)
 
 
@@ -149,7 +154,7 @@ def _simulate(
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Success (n,), wealth (n, T + 1) and ruin age (n,) of each named strategy, in
     chunks."""
-    strategies = strategies_for(study)
+    strategies = StudyContext(study).strategies()
     plan = study.plans[0].plan
     parts: dict[str, list[SimulationResult]] = {n: [] for n in names}
     chunked = {n: _chunks(_selected(sc, tuple(strategies[n].assets)), CHUNK) for n in names}
@@ -211,7 +216,8 @@ def evaluate(
     s_path, wealth, ruin = main[CUSTOM_NAME]
     s_base = main[baseline][0]
     n = s_path.size
-    p = float(s_path.mean())
+    sr = success_rate(s_path)
+    p = sr.rate
     d = s_path.astype(np.float64) - s_base
     if scenario_set == "historical cohorts":
         coh, coh_ruin, cohorts = s_path, ruin, sc
@@ -219,14 +225,14 @@ def evaluate(
         cohorts = sets["historical cohorts"]
         coh, _, coh_ruin = _simulate(cohorts, study, (CUSTOM_NAME,), None, cancel)[CUSTOM_NAME]
     plan = study.plans[0].plan
-    ppy = 1 if study.data.frequency == "annual" else 12
+    ppy = StudyContext(study).periods_per_year
     ages = plan.start_age + np.arange(wealth.shape[1]) / ppy
-    fan = np.percentile(wealth, FAN_PERCENTILES, axis=0)
+    fan = wealth_percentiles(wealth, FAN_PERCENTILES)
     return Outcome(
         scenario_set=scenario_set,
         n_scenarios=n,
         success=p,
-        success_se=float(np.sqrt(p * (1 - p) / n)),
+        success_se=sr.se,
         baseline=baseline,
         baseline_success=float(s_base.mean()),
         difference=float(d.mean()),

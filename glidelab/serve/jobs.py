@@ -9,11 +9,13 @@ validate it again in the child with the same schema.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 _CTX = mp.get_context("spawn")
 
@@ -21,8 +23,8 @@ _CTX = mp.get_context("spawn")
 def optimise(raw: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...], float]:
     """Run the study's glide-path search; return (years to retirement, equity shares,
     held-out success) of the optimised path."""
-    from glidelab.search import run_search
-    from glidelab.study import parse_study
+    from glidelab.search import run_search  # lazy: heavy, in the job's process only
+    from glidelab.study import parse_study  # lazy: heavy, in the job's process only
 
     run = run_search(parse_study(raw, "glidelab serve"), progress=False)
     gp = run.result.glide_path
@@ -36,9 +38,9 @@ def adaptive(raw: dict[str, Any]) -> tuple[bytes, str, int, list[tuple[str, floa
     """Solve the adaptive glide path as ``glidelab run`` does (``[optimize] adaptive``);
     return its policy map (PNG), the scenario set it is scored on, that set's size and
     (name, success, standard error) of each strategy there, the policy first."""
-    from backtest.report.policy_map import policy_map_png
-    from glidelab.adaptive import study_adaptive_runs
-    from glidelab.study import parse_study
+    from backtest.report.policy_map import policy_map_png  # lazy: heavy, in the job's process only
+    from glidelab.adaptive import study_adaptive_runs  # lazy: heavy, in the job's process only
+    from glidelab.study import parse_study  # lazy: heavy, in the job's process only
 
     study = parse_study(raw, "glidelab serve")
     (run,) = study_adaptive_runs(study).values()
@@ -85,7 +87,7 @@ class FrontierView:
 def unscorable(strategy: Any) -> str:
     """Why the fund design cannot score ``strategy`` ("" when it can): a shared fund path
     must be static and hold only the design's assets."""
-    from glidelab.design import ALL_ASSETS
+    from glidelab.design import ALL_ASSETS  # lazy: heavy, in the job's process only
 
     other = [a for a in strategy.assets if a not in ALL_ASSETS]
     if other:
@@ -93,7 +95,7 @@ def unscorable(strategy: Any) -> str:
             f"the drawn path holds {', '.join(other)}, which the fund design does not model "
             f"(it scores {', '.join(ALL_ASSETS)}); set the sleeve to 0 to place it"
         )
-    if getattr(strategy, "depends_on_returns", True):
+    if strategy.depends_on_returns:
         return "the drawn path adapts to returns; a fund's shared glide path must be static"
     return ""
 
@@ -101,13 +103,13 @@ def unscorable(strategy: Any) -> str:
 def frontier_study(seed: int) -> Any:
     """The shipped 2060-vintage design study at ``glidelab run``'s small scale
     (:func:`glidelab.design.small`, as its population section) with ``seed``."""
-    import dataclasses
-
-    from glidelab.commands.design import shipped_study_path
-    from glidelab.design import load_design_study, small
+    from glidelab.design import (  # lazy: heavy, in the job's process only
+        load_design_study,
+        small,
+    )
 
     return dataclasses.replace(
-        small(load_design_study(shipped_study_path())), name="workbench", seed=int(seed)
+        small(load_design_study("target_date_2060")), name="workbench", seed=int(seed)
     )
 
 
@@ -115,14 +117,17 @@ def frontier(raw: dict[str, Any]) -> FrontierView:
     """Design the 2060 vintage's frontier (small population, the view's seed) with
     :func:`glidelab.design.run_design` and place the view's drawn path on it, scored on
     the same in-sample member-paths as the presets."""
-    import pandas as pd
+    import pandas as pd  # lazy: heavy, in the job's process only
 
-    from backtest.report.charts import png_bytes
-    from backtest.report.population import PopulationReport, frontier_chart
-    from glidelab.design import run_design
-    from glidelab.run import strategies_for
-    from glidelab.serve.state import CUSTOM_NAME
-    from glidelab.study import parse_study
+    from backtest.report.charts import png_bytes  # lazy: heavy, in the job's process only
+    from backtest.report.population import (  # lazy: heavy, in the job's process only
+        PopulationReport,
+        frontier_chart,
+    )
+    from glidelab.design import run_design  # lazy: heavy, in the job's process only
+    from glidelab.run import strategies_for  # lazy: heavy, in the job's process only
+    from glidelab.serve.state import CUSTOM_NAME  # lazy: heavy, in the job's process only
+    from glidelab.study import parse_study  # lazy: heavy, in the job's process only
 
     study = parse_study(raw, "glidelab serve")
     drawn = strategies_for(study)[CUSTOM_NAME]
@@ -145,7 +150,8 @@ def frontier(raw: dict[str, Any]) -> FrontierView:
         scores=pd.DataFrame(),
     )
     chart = frontier_chart(report)
-    row = None if note else {c: float(out.placed.loc[CUSTOM_NAME, c]) for c in cols}
+    # cast: a cell of the placed table (floats), which pandas-stubs types as any scalar
+    row = None if note else {c: float(cast(float, out.placed.loc[CUSTOM_NAME, c])) for c in cols}
     return FrontierView(
         png=png_bytes(chart.figure),
         frontier=front,
@@ -160,13 +166,13 @@ def frontier(raw: dict[str, Any]) -> FrontierView:
 
 def tearsheet(raw: dict[str, Any], out_dir: str) -> str:
     """Write the tear sheet (HTML, PDF, CSV, JSON) of the view's study; return the folder."""
-    from glidelab.run import study_tearsheet
-    from glidelab.study import parse_study
+    from glidelab.run import study_tearsheet  # lazy: heavy, in the job's process only
+    from glidelab.study import parse_study  # lazy: heavy, in the job's process only
 
     return str(study_tearsheet(parse_study(raw, "glidelab serve"), Path(out_dir), progress=False))
 
 
-_FUNCTIONS = {
+_FUNCTIONS: dict[str, Callable[..., object]] = {
     "optimise": optimise,
     "adaptive": adaptive,
     "frontier": frontier,
@@ -206,7 +212,7 @@ class Job:
                 code = self.process.exitcode
                 return ("error", f"the {self.name} job stopped (exit code {code})")
             self.process.join(timeout=5)
-            return msg  # type: ignore[no-any-return]
+            return msg
         if not self.process.is_alive():
             return ("error", f"the {self.name} job stopped (exit code {self.process.exitcode})")
         return None

@@ -42,15 +42,15 @@ def serve(
     """
     os.environ.setdefault("BOKEH_RESOURCES", "server")
     try:
-        import panel as pn
+        import panel as pn  # lazy: optional extra (serve)
     except ImportError:
         raise GlidelabError(
             "glidelab serve needs Panel; install the serve extra: "
             "python3 -m pip install -e '.[serve]'"
         ) from None
 
-    from glidelab.serve.app import create_app
-    from glidelab.serve.state import read_template
+    from glidelab.serve.app import create_app  # lazy: optional extra (serve)
+    from glidelab.serve.state import read_template  # lazy: heavy, off the start-up path
 
     template = read_template(study)  # a bad study file fails here, before serving
     _check_free(host, port)

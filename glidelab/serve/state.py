@@ -13,16 +13,14 @@ retirement (``[strategies].custom``), as :class:`strategies.GlidePath` does.
 from __future__ import annotations
 
 import copy
-import tomllib
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from backtest.errors import GlidelabError, StudyError
-from glidelab.study import Study, parse_study
+from glidelab.study import Study, parse_study, read_study_toml
 from strategies import FixedMix, GlidePath, preset
 from strategies.presets import BONDS, CASH, EQUITY, PRESETS
 from strategies.target_date import AgeBasedMix
@@ -53,6 +51,9 @@ MEMBER_NUMBERS: dict[str, str] = {
 @dataclass(frozen=True)
 class View:
     """The page's state: the member, the drawn strategy, the scenarios, the comparison.
+
+    A number typed into the page is ``None`` while its field is empty: the view holds it
+    as typed and :func:`to_study`'s schema names the field.
 
     Attributes
     ----------
@@ -95,13 +96,13 @@ class View:
     cash: tuple[float, ...] = ()
     sleeve: float = 0.0
     before_data: str = "cash"
-    proxy: tuple[float, float] = (0.0, 0.6)
+    proxy: tuple[float | None, float | None] = (0.0, 0.6)
     rebalance: str = "calendar"
-    rebalance_every_months: int = 12
-    rebalance_band: float = 0.05
+    rebalance_every_months: int | None = 12
+    rebalance_band: float | None = 0.05
     scenarios: ScenarioKind = "block bootstrap"
-    n_scenarios: int = 5000
-    seed: int = 0
+    n_scenarios: int | None = 5000
+    seed: int | None = 0
     baseline: str = "vanguard_target_retirement"
     optimised: bool = False
     adaptive: bool = False
@@ -117,19 +118,9 @@ class View:
 
 
 def read_template(path: str | Path | None = None) -> dict[str, Any]:
-    """The raw mapping of a study file (``None``: the built-in default study)."""
-    if path is None:
-        text = resources.files("glidelab").joinpath("studies/default.toml").read_text("utf-8")
-        source = "the built-in default study"
-    else:
-        p = Path(path)
-        if not p.is_file():
-            raise StudyError(f"study file {str(p)!r} does not exist")
-        text, source = p.read_text("utf-8"), str(p)
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyError(f"{source} is not valid TOML: {exc}") from None
+    """The raw mapping of a study file or shipped study's name (``None``: the built-in
+    default study), read by the one study reader (:func:`glidelab.study.read_study_toml`)."""
+    raw, source = read_study_toml(path)
     parse_study(raw, source)  # validate now, so the page starts from a good study
     return raw
 
@@ -316,7 +307,7 @@ def to_toml(view: View) -> str:
         "# Saved from `glidelab serve`: run it with `glidelab run THIS_FILE.toml`.\n"
         "# Amounts are real USD of the start date per year; rates are decimals.\n\n"
     )
-    import tomli_w  # the serve extra
+    import tomli_w  # lazy: optional extra (serve)
 
     return head + tomli_w.dumps(to_raw(view))
 

@@ -20,7 +20,7 @@ def test_small_run_writes_every_output(tmp_path: Path) -> None:
     from glidelab.adaptive import AdaptiveSettings, run_adaptive, write_adaptive_atomic
     from glidelab.study import load_study
 
-    study = load_study(None)
+    study = load_study(None).study
     settings = AdaptiveSettings(
         n_scenarios=300,
         train_n=100,
@@ -87,7 +87,7 @@ def test_study_keys(tmp_path: Path) -> None:
     )
     good = tmp_path / "good.toml"
     good.write_text(base + '[optimize]\nadaptive = true\nadaptive_plans = ["r"]\n')
-    op = load_study(good).optimize
+    op = load_study(good).study.optimize
     assert op.adaptive and op.adaptive_plans == ("r",)
     bad = tmp_path / "bad.toml"
     bad.write_text(base + '[optimize]\nadaptive = true\nadaptive_plans = ["maya"]\n')

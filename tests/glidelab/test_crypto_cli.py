@@ -122,8 +122,8 @@ def test_surface_on_dask_equals_in_process():
     cfg = dataclasses.replace(cs.crypto, n_scenarios=200)
     plan = study.plan(cfg.plan).plan
     base = _with_all_roles(_preset(cfg.base, study), study)
-    sc = _base_scenarios(study, cfg, plan, "annual", cfg.n_scenarios, _rng(study, 0))
-    draws = draw_crn(sc, "us_stocks", rng=_rng(study, 1))
+    sc = _base_scenarios(study, cfg, plan, "annual", cfg.n_scenarios, "base")
+    draws = draw_crn(sc, "us_stocks", rng=_rng(study, "draws"))
     grid = tuple(assumption_grid([-0.1, 0.1], [0.5, 0.9], [0.0]))
     shared = _SurfaceShared(draws, plan, base, cfg, "btc", grid, None)
     sizes = (0.0, 0.01, 0.05)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from backtest.errors import StudyError
 from glidelab.cli import main
-from glidelab.commands.design import shipped_study_path
 from glidelab.design import (
     DesignOutcome,
+    DesignSection,
     load_design_study,
     parse_design_study,
     quick,
@@ -21,7 +22,7 @@ from tests.browser import CHROMIUM, SKIP_REASON, render_probe
 
 
 def test_shipped_study_loads_with_its_committee_constraints() -> None:
-    st = load_design_study(shipped_study_path())
+    st = load_design_study("target_date_2060")
     assert st.population.birth_year == 1995 and st.population.target_age == 65
     assert st.design.member_paths >= 20_000
     assert st.design.constraints.equity_at_target == (0.40, 0.60)
@@ -47,7 +48,7 @@ def test_bad_study_values_are_named(data: dict, match: str) -> None:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[DesignOutcome, Path]:
-    st = quick(load_design_study(shipped_study_path()))
+    st = quick(load_design_study("target_date_2060"))
     st = dataclasses.replace(
         st,
         design=dataclasses.replace(st.design, member_paths=300, market_paths=60, max_iterations=3),
@@ -72,6 +73,31 @@ def test_tiny_study_end_to_end(tiny: tuple[DesignOutcome, Path]) -> None:
     assert 0.40 - 1e-6 <= out.designed.weights[k][0] <= 0.60 + 1e-6
     assert out.placed.index[0].startswith("designed")
     assert 0.0 <= out.placed["success"].min() <= out.placed["success"].max() <= 1.0
+
+
+def test_design_section_computes_first_and_writes_the_same_files(
+    tiny: tuple[DesignOutcome, Path], tmp_path: Path
+) -> None:
+    out, folder = tiny
+    section = DesignSection(out.study)
+    result = section.run()  # numbers only: nothing written yet
+    assert result.out_dir is None and not any(tmp_path.iterdir())
+    pd.testing.assert_frame_equal(result.scores, out.scores, check_exact=True)
+    section.write(result, tmp_path / section.folder)
+    for f in ("frontier.csv", "placed.csv", "scores.csv", "countries.csv", "designed_path.csv"):
+        assert (tmp_path / "population" / f).read_bytes() == (folder / f).read_bytes(), f
+    text = section.summary(result)
+    designed = 100 * result.scores["bootstrap: success"].iloc[0]
+    assert f"{designed:.1f} %" in text and "t_rowe_price_retirement" in text
+
+
+def test_study_file_names_the_design_section() -> None:
+    from glidelab.sections import file_sections
+
+    study = load_design_study("target_date_2060")
+    (section,) = file_sections(design=study)
+    assert isinstance(section, DesignSection) and section.study is study
+    assert file_sections() == []
 
 
 @pytest.mark.browser

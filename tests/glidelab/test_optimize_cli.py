@@ -95,3 +95,21 @@ def test_cli_tearsheet_is_the_studys_page_of_the_optimised_plan(tmp_path: Path) 
     html = (out / "tearsheet" / "tearsheet.html").read_text()
     assert 'id="plan-retiree-chart-fan"' in html
     assert not list(tmp_path.glob(".opt*"))  # written atomically, nothing left beside it
+
+
+def test_optimize_and_run_find_the_same_path_for_the_same_study_and_seed(tmp_path: Path) -> None:
+    from glidelab.cli import main
+
+    study = tmp_path / "opt.toml"
+    study.write_text(SMALL_STUDY + "[output]\ntearsheet = false\npopulation = false\n")
+    assert main(["run", str(study), "--quiet", "--out", str(tmp_path / "run")]) == 0
+    opt = ["optimize", str(study), "--no-progress", "--no-tearsheet", "--out"]
+    assert main([*opt, str(tmp_path / "opt")]) == 0
+    ran = tmp_path / "run" / "opt" / "optimize"
+    for name in ("glide_path.csv", "comparison.csv"):
+        assert (ran / name).read_bytes() == (tmp_path / "opt" / name).read_bytes(), name
+    # Another seed finds another path, so the comparison above can fail.
+    assert main([*opt, str(tmp_path / "other"), "--seed", "6"]) == 0
+    assert (ran / "comparison.csv").read_bytes() != (
+        tmp_path / "other" / "comparison.csv"
+    ).read_bytes()

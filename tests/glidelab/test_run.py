@@ -45,7 +45,7 @@ def test_run_writes_every_result(quick_run) -> None:
 def test_success_table_covers_every_plan_strategy_and_scenario_set(quick_run) -> None:
     _, folder = quick_run
     table = pd.read_csv(folder / "success.csv")
-    study = load_study()
+    study = load_study().study
     assert set(table.plan) == {p.name for p in study.plans}
     assert set(table.scenarios) == {"historical cohorts", "block bootstrap"}
     strategies = set(table.strategy)
@@ -64,14 +64,14 @@ def test_success_table_covers_every_plan_strategy_and_scenario_set(quick_run) ->
 def test_settings_record_the_seed_and_the_scenarios(quick_run) -> None:
     _, folder = quick_run
     settings = json.loads((folder / "settings.json").read_text())
-    assert settings["seed"] == load_study().seed
+    assert settings["seed"] == load_study().study.seed
     assert settings["study"]["plans"][1]["name"] == "maya"
     assert settings["scenarios"]["lifecycle"]["block bootstrap"]["n"] == 300  # --quick
     assert settings["history"]["first"].startswith("1928")
 
 
 def test_run_is_deterministic_with_its_seed(tmp_path) -> None:
-    study = load_study()
+    study = load_study().study
     small = dataclasses.replace(
         study,
         scenarios=dataclasses.replace(study.scenarios, bootstrap_n=50),
@@ -91,8 +91,19 @@ def test_run_is_deterministic_with_its_seed(tmp_path) -> None:
     ].terminal_wealth_p50.equals(other[boot].terminal_wealth_p50)
 
 
+def test_validate_is_the_validation_section_of_run(quick_run, tmp_path) -> None:
+    _, folder = quick_run
+    assert main(["validate", "trinity", "--out", str(tmp_path)]) == 0
+    for name in ("trinity.csv", "trinity.md"):
+        assert (tmp_path / name).read_bytes() == (folder / "validation" / name).read_bytes()
+    assert main(["validate", "trinity", "--timing", "start", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "trinity.csv").read_bytes() != (
+        folder / "validation/trinity.csv"
+    ).read_bytes()
+
+
 def test_study_scenarios_are_independent_of_the_optimisers_draws() -> None:
-    study = load_study()
+    study = load_study().study
     from glidelab.run import study_history
 
     history = study_history(study)
@@ -118,7 +129,7 @@ def test_bad_study_is_a_one_line_error(tmp_path, capsys) -> None:
 
 
 def test_exclude_rule_is_refused_with_the_fix() -> None:
-    study = load_study()
+    study = load_study().study
     excl = dataclasses.replace(
         study, scenarios=dataclasses.replace(study.scenarios, crypto_before_data="exclude")
     )
@@ -129,7 +140,7 @@ def test_exclude_rule_is_refused_with_the_fix() -> None:
 
 
 def test_sleeves_are_built_on_the_study_base() -> None:
-    study = load_study()
+    study = load_study().study
     sleeves = {k: v for k, v in strategies_for(study).items() if "% btc" in k}
     assert sorted(s.sleeve_weight for s in sleeves.values()) == sorted(
         study.strategies.crypto_sleeves
@@ -149,9 +160,7 @@ def _shipped(name: str) -> str:
 def _smallest(name: str):  # type: ignore[no-untyped-def]
     """The shipped study ``name`` as --quick shrinks it, without the slow extras (tear
     sheets, the population section), so a test runs each section in seconds."""
-    from glidelab.run import load_study_file, quick_file
-
-    sf = quick_file(load_study_file(_shipped(name)))
+    sf = load_study(_shipped(name)).quick()
     study = sf.study
     study = dataclasses.replace(
         study,
@@ -165,11 +174,9 @@ def _smallest(name: str):  # type: ignore[no-untyped-def]
 
 
 def test_every_shipped_study_is_recognised() -> None:
-    from glidelab.run import load_study_file
-
     kinds = {}
     for name in ("default", "retiree", "crypto_sleeve", "sweep_example", "target_date_2060"):
-        sf = load_study_file(_shipped(name))
+        sf = load_study(_shipped(name))
         kinds[name] = (sf.study is not None, sf.crypto is not None, sf.sweep is not None)
         assert (sf.design is not None) == (name == "target_date_2060")
     assert kinds["crypto_sleeve"] == (True, True, False)
@@ -179,21 +186,19 @@ def test_every_shipped_study_is_recognised() -> None:
 
 
 def test_quick_shrinks_every_section() -> None:
-    from glidelab.run import load_study_file, quick_file
-
-    crypto = load_study_file(_shipped("crypto_sleeve"))
-    small = quick_file(crypto)
+    crypto = load_study(_shipped("crypto_sleeve"))
+    small = crypto.quick()
     assert small.crypto.n_scenarios == 400 < crypto.crypto.n_scenarios
     assert len(small.crypto.means) <= 3 and len(small.crypto.vols) <= 3
     assert small.crypto.rules_n == 100 and small.crypto.history_n == 100
-    sweep = load_study_file(_shipped("sweep_example"))
-    small = quick_file(sweep)
+    sweep = load_study(_shipped("sweep_example"))
+    small = sweep.quick()
     assert small.sweep.n_scenarios <= 300 and small.sweep.chunk_size <= 300
     assert all(len(a.values) <= 3 for a in small.sweep.axes)
     assert max(len(a.values) for a in sweep.sweep.axes) > 3  # so the test can fail
     assert small.sweep.study is small.study  # the sweep runs on the shrunk study
-    design = load_study_file(_shipped("target_date_2060"))
-    small = quick_file(design)
+    design = load_study(_shipped("target_date_2060"))
+    small = design.quick()
     assert small.design.design.member_paths < design.design.design.member_paths
     assert small.design.evaluation.members < design.design.evaluation.members
 
@@ -229,21 +234,33 @@ def test_sweep_study_runs_its_sweep_into_sweep(tmp_path) -> None:
     assert "Sweep (sweep/)" in (tmp_path / "sweep_example" / "summary.md").read_text()
 
 
-def test_design_file_runs_the_design_through_glidelab_run(tmp_path, monkeypatch) -> None:
-    import glidelab.design as design_mod
+def test_design_file_runs_the_design_through_glidelab_run(tmp_path, monkeypatch, capsys) -> None:
+    from glidelab.design import DesignSection
 
     seen = {}
 
-    def fake_run_design(study, out_root, **_):  # the design's own tests run it for real
-        seen["study"], seen["out"] = study, out_root
-        return None
+    def fake_run(self, context=None):  # the design's own tests run it for real
+        seen["study"], seen["folder"] = self.study, self.folder
+        return "outcome"
 
-    monkeypatch.setattr(design_mod, "run_design", fake_run_design)
-    code = main(["run", _shipped("target_date_2060"), "--quick", "--quiet", "--out", "X"])
+    def fake_write(self, result, folder):
+        (folder / "scores.csv").write_text(f"{result}\n")
+
+    monkeypatch.setattr(DesignSection, "run", fake_run)
+    monkeypatch.setattr(DesignSection, "write", fake_write)
+    monkeypatch.setattr(DesignSection, "summary", lambda self, result: "\nthe design\n")
+    args = ["run", _shipped("target_date_2060"), "--quick", "--quiet", "--seed", "7"]
+    code = main([*args, "--out", str(tmp_path)])
     assert code == 0
-    assert seen["out"] == "X"
-    assert seen["study"].name == "target_date_2060"
+    assert seen["study"].name == "target_date_2060" and seen["folder"] == ""
+    assert seen["study"].seed == 7  # --seed reached the design
     assert seen["study"].design.member_paths <= 2000  # --quick reached the design
+    folder = tmp_path / "target_date_2060"
+    assert (folder / "scores.csv").read_text() == "outcome\n"  # at the top, as glidelab design
+    assert (folder / "summary.md").read_text() == "\nthe design\n\nFiles: scores.csv.\n"
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "w"), "--workers", "2"]) == 2
+    assert "runs in this process" in capsys.readouterr().err
 
 
 def test_design_beside_plans_is_refused_with_what_to_run(tmp_path, capsys) -> None:
@@ -258,3 +275,29 @@ def test_retiree_study_runs(tmp_path) -> None:
     _, study = _smallest("retiree")
     res = run_study(study, tmp_path, progress=False)
     assert len(res.success) > 0 and res.success.success_rate.between(0, 1).all()
+
+
+FRONT_DOORS = [
+    # (command, its folder under --out, glidelab run's folder of the same section)
+    (["design", "target_date_2060"], "target_date_2060", "target_date_2060"),
+    (["sweep", "sweep_example"], "sweep_example", "sweep_example/sweep"),
+    (["crypto", "crypto_sleeve"], "crypto_sleeve", "crypto_sleeve/crypto"),
+]
+
+
+@pytest.mark.parametrize(("command", "own", "in_run"), FRONT_DOORS, ids=lambda x: str(x))
+def test_each_subcommand_writes_what_its_section_writes_in_glidelab_run(
+    tmp_path, command, own, in_run
+) -> None:
+    name = command[1]
+    assert main([*command, "--quick", "--quiet", "--out", str(tmp_path / "cmd")]) == 0
+    assert main(["run", name, "--quick", "--quiet", "--out", str(tmp_path / "run")]) == 0
+    folder = tmp_path / "cmd" / own
+    # The result tables, and a sweep's per-point records (its numbers before rounding).
+    mine = sorted(
+        str(p.relative_to(folder)) for p in [*folder.glob("*.csv"), *folder.glob("points/*.json")]
+    )
+    assert len(mine) >= 2, mine  # so the comparison can fail
+    for f in mine:
+        a = (folder / f).read_bytes()
+        assert a == (tmp_path / "run" / in_run / f).read_bytes(), f

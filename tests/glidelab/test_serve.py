@@ -528,16 +528,20 @@ def _drawn_point_directly(view: state.View) -> tuple[float, float, float]:
     drawn = strategies_for(study)[state.CUSTOM_NAME]
     ds = jobs.frontier_study(study.seed)
     spec, d = ds.population, ds.design
-    seeds = np.random.SeedSequence(ds.seed).spawn(8)
+    from glidelab.context import named_rng
+
+    def rng(stream: str) -> np.random.Generator:  # the design's streams (glidelab.design)
+        return named_rng(ds.seed, f"design: {stream}")
+
     hist = load_history([*ALL_ASSETS, "cpi"], "annual")
-    members = draw_members(spec, d.member_paths, np.random.default_rng(seeds[0]))
+    members = draw_members(spec, d.member_paths, rng("members in sample"))
     sc = block_bootstrap(
-        hist, ALL_ASSETS, d.market_paths, spec.n_periods, rng=np.random.default_rng(seeds[1])
+        hist, ALL_ASSETS, d.market_paths, spec.n_periods, rng=rng("market paths in sample")
     )
     mi, pi = pair_members_paths(d.member_paths, d.market_paths, "paired")
     data = design_data(
         members, sc, ALL_ASSETS, mi, pi, expense_ratio=d.expense_ratio,
-        rng=np.random.default_rng(seeds[2]),
+        rng=rng("deaths in sample"),
     )  # fmt: skip
     designer = FundDesigner(
         data, spec.target_age, d.constraints, knot_spacing_years=d.knot_spacing_years,

@@ -143,7 +143,7 @@ def _api_success(knots: list[list[float]], sleeve: float = 0.0) -> float:
     import glidelab as gl
     from glidelab.run import scenario_sets, study_history
 
-    study = gl.load_study()
+    study = gl.load_study().study
     study = dataclasses.replace(
         study,
         scenarios=dataclasses.replace(study.scenarios, bootstrap_n=N_SCENARIOS),

@@ -18,8 +18,10 @@ from backtest.plan import ConstantReal
 from backtest.simulate import simulate
 from glidelab.backends import InProcess
 from glidelab.cli import main
+from glidelab.context import StudyContext
 from glidelab.run import study_history
 from glidelab.sweep import (
+    SweepSection,
     apply_point,
     grid_points,
     n_effective,
@@ -231,6 +233,32 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path: Path, finished:
     third = CountingBackend()
     again = run_sweep(sweep, tmp_path, backend=third, progress=False, charts=False)
     assert (again.n_resumed, third.calls) == (4, 0)
+
+
+def test_sweep_section_computes_in_memory_then_writes_what_run_sweep_writes(
+    tmp_path: Path, finished: Any
+) -> None:
+    section = SweepSection(_sweep(), InProcess(), charts=False)
+    result = section.run(StudyContext(_sweep().study))  # no cache: nothing written
+    assert result.out_dir is None and not any(tmp_path.iterdir())
+    pd.testing.assert_frame_equal(result.table, finished.table, check_exact=True)
+    section.write(result, tmp_path / section.folder)
+    for f in ("sweep.csv", "settings.json"):
+        assert (tmp_path / "sweep" / f).read_bytes() == (finished.out_dir / f).read_bytes()
+    written = sorted(p.name for p in (tmp_path / "sweep" / "points").iterdir())
+    assert written == sorted(p.name for p in (finished.out_dir / "points").iterdir())
+    assert "8 rows in sweep/sweep.csv" in section.summary(result)
+    # The section's files resume: run_sweep into the same folder computes nothing.
+    counter = CountingBackend()
+    again = run_sweep(_sweep(), folder=tmp_path / "sweep", backend=counter, progress=False)
+    assert (again.n_resumed, counter.calls) == (4, 0)
+
+
+def test_study_file_names_the_sweep_section() -> None:
+    from glidelab.sections import file_sections
+
+    (section,) = file_sections(sweep=_sweep())
+    assert isinstance(section, SweepSection) and section.folder == "sweep"
 
 
 def test_points_per_task_changes_the_tasks_not_the_answers(tmp_path: Path, finished: Any) -> None:

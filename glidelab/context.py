@@ -1,0 +1,487 @@
+"""The study context: what every section of a study needs, built in one place.
+
+A :class:`StudyContext` is made from a validated :class:`glidelab.study.Study` and owns
+
+* ``history``: the study's return history at its frequency (decimal simple nominal
+  returns per period of the equity, bonds and cash roles, CPI, and the crypto column,
+  NaN before its data), one definition for every section;
+* ``periods_per_year``: 1 (annual) or 12 (monthly), from the frequency's one table;
+* ``missing``: the crypto before-data rule (``[scenarios].crypto_before_data`` and its
+  proxy), checked once and handed to every generator as keywords;
+* ``strategy(name, sleeve=None)``: the one route from a preset name, a
+  ``[strategies].custom`` glide path or a crypto sleeve to a ``Strategy`` on the study's
+  asset roles; ``strategies()`` builds the study's own list with it;
+* ``scenarios(name, horizon, n, kind)``: a named scenario set.
+
+Seeds: one tree
+---------------
+Every random stream of a study is a child of ``SeedSequence(study.seed)`` keyed by a
+stable id of its name, ``SeedSequence(seed, spawn_key=(crc32(name),))``
+(:func:`set_seed`). A set's draws therefore depend on the seed and the set's name (and
+its size, horizon and generator), never on which other sets were drawn before or in
+what order, nor on which section asks: the runner's "block bootstrap" and the sweep's
+are the same scenarios. Random sets are drawn in blocks of :data:`BLOCK` scenarios, block
+``b`` from the set's child ``b`` (``spawn_key=(crc32(name), b)``), so a section that
+works in chunks (the sweep, on Dask) draws exactly the rows the whole set holds.
+Streams that are not scenario sets (a model's training paths, draws of members) take
+:func:`named_rng` with their own names the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from backtest.data import load_history
+from backtest.errors import StudyError
+from backtest.generators import (
+    Proxy,
+    block_bootstrap,
+    estimate_log_moments,
+    historical_cohorts,
+    parametric,
+)
+from backtest.plan import Plan
+from backtest.scenarios import Scenarios
+from backtest.types import Frequency, periods_per_year
+from glidelab.study import CustomGlidePath, Study
+from strategies import CryptoSleeve, GlidePath
+from strategies.base import RebalanceRule, Strategy
+from strategies.presets import preset
+
+SetKind = Literal["historical", "bootstrap", "parametric"]
+
+#: Scenarios per seed block of a random set (see the module docstring).
+BLOCK = 1000
+
+#: The seeding scheme in words, for settings files and resume keys.
+SEED_SCHEME = f"SeedSequence(seed, spawn_key=(crc32(set name), block)), blocks of {BLOCK} scenarios"
+
+#: The study's own scenario sets: generator kind -> set name (success.csv, the sweep).
+SET_NAMES: dict[str, str] = {
+    "historical": "historical cohorts",
+    "bootstrap": "block bootstrap",
+    "parametric": "parametric",
+}
+
+
+def name_key(name: str) -> int:
+    """The stable id of a stream's name: CRC-32 of its UTF-8 bytes (same on every run,
+    platform and Python, unlike ``hash``)."""
+    return zlib.crc32(name.encode("utf-8"))
+
+
+def set_seed(seed: int, name: str, block: int | None = None) -> np.random.SeedSequence:
+    """The seed of stream ``name`` of a study seeded ``seed`` (block ``block`` of it).
+
+    ``SeedSequence(seed, spawn_key=(crc32(name),))``, or ``(crc32(name), block)`` for a
+    block of a random set: children of one root, independent of each other.
+    """
+    key = (name_key(name),) if block is None else (name_key(name), int(block))
+    return np.random.SeedSequence(int(seed), spawn_key=key)
+
+
+def named_rng(seed: int, name: str) -> np.random.Generator:
+    """A generator on stream ``name`` of the seed tree of ``seed`` (:func:`set_seed`)."""
+    return np.random.default_rng(set_seed(seed, name))
+
+
+def _concat(parts: list[Scenarios]) -> Scenarios:
+    """Blocks of one set, stacked along the scenario axis."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    return dataclasses.replace(
+        first,
+        returns=np.concatenate([p.returns for p in parts]),
+        inflation=np.concatenate([p.inflation for p in parts]),
+        labels=None,
+        meta=dict(first.meta),
+    )
+
+
+@dataclass(frozen=True)
+class StudyContext:
+    """What every section of one study shares: history, roles, strategies, scenario sets.
+
+    Cheap to make; ``history`` is loaded once, on first use, and kept. Picklable, so a
+    backend ships one context to each worker.
+    """
+
+    study: Study
+
+    @classmethod
+    def of(cls, study: Study, history: pd.DataFrame | None = None) -> StudyContext:
+        """The context of ``study``; ``history``, when given, must be its
+        :attr:`history` (a caller that loaded it already saves the second load)."""
+        ctx = cls(study)
+        if history is not None:
+            ctx.__dict__["history"] = history  # cached_property's slot
+        return ctx
+
+    # ------------------------------------------------------------------ data
+
+    @cached_property
+    def history(self) -> pd.DataFrame:
+        """The study's return history at ``[data].frequency`` (see :meth:`history_at`)."""
+        return self.history_at(self.study.data.frequency)
+
+    def history_at(self, frequency: Frequency) -> pd.DataFrame:
+        """Decimal simple nominal returns per period at ``frequency``: equity, bonds and
+        cash roles and CPI over their common period (``[data].start``-``end`` when
+        ``frequency`` is the study's own; the whole common history otherwise), with the
+        crypto column joined on (NaN before its data; the generators apply the before-data
+        rule, :attr:`missing`)."""
+        d = self.study.data
+        own = frequency == d.frequency
+        core = load_history(
+            [d.equity, d.bonds, d.cash, "cpi"],
+            frequency,
+            start=d.start if own else None,
+            end=d.end if own else None,
+        )
+        crypto = load_history([d.crypto], frequency)
+        frame = core.join(crypto, how="left")
+        frame.attrs = {**core.attrs, "crypto_coverage": crypto.attrs.get("coverage")}
+        return frame
+
+    @property
+    def periods_per_year(self) -> int:
+        """Periods in a year at the study's frequency: 1 (annual) or 12 (monthly)."""
+        return periods_per_year(self.study.data.frequency)
+
+    @property
+    def assets(self) -> tuple[str, str, str, str]:
+        """The study's asset roles: (equity, bonds, cash, crypto) column names."""
+        d = self.study.data
+        return (d.equity, d.bonds, d.cash, d.crypto)
+
+    @cached_property
+    def missing(self) -> dict[str, Any]:
+        """The crypto before-data rule as generator keywords (``missing``, ``cash_asset``,
+        ``proxy``), checked once for every section."""
+        d, sc = self.study.data, self.study.scenarios
+        rule = sc.crypto_before_data
+        if rule == "exclude":
+            raise StudyError(
+                "[scenarios].crypto_before_data = 'exclude' leaves no cohort of a lifetime plan "
+                "with Bitcoin data (it starts in 2010); use 'cash' or 'proxy'"
+            )
+        proxy = None
+        if rule == "proxy":
+            if sc.crypto_proxy is None:
+                raise StudyError(
+                    "[scenarios].crypto_before_data = 'proxy' needs [scenarios].crypto_proxy = "
+                    "{ mean_log_annual = ..., vol_log_annual = ... }"
+                )
+            proxy = {d.crypto: Proxy(*sc.crypto_proxy)}
+        return {"missing": rule, "cash_asset": d.cash, "proxy": proxy}
+
+    def n_periods(self, horizon: Plan | int) -> int:
+        """Periods of ``horizon`` (a plan, or a count of periods) at the study's frequency."""
+        if isinstance(horizon, Plan):
+            return horizon.n_periods(self.periods_per_year)
+        return int(horizon)
+
+    # ------------------------------------------------------------------ strategies
+
+    def strategy(self, name: str, sleeve: float | None = None) -> Strategy:
+        """The strategy ``name`` on the study's roles: a ``[strategies].custom`` glide path
+        or a preset; with ``sleeve`` (decimal, > 0), a Bitcoin sleeve of that size over the
+        preset under the study's before-data rule.
+
+        Raises ``StudyError`` naming the bad name or combination.
+        """
+        custom = {c.name: c for c in self.study.strategies.custom}
+        if name in custom:
+            if sleeve is not None:
+                raise StudyError(
+                    f"crypto_sleeve sits on a preset; {name!r} is a custom glide path (give it a "
+                    "sleeve in [strategies].custom instead)"
+                )
+            return self.custom(custom[name])
+        base = self._preset(name)
+        if sleeve is None:
+            return base
+        return self._sleeve(base, float(sleeve))
+
+    def strategies(self) -> dict[str, Strategy]:
+        """The study's presets, crypto sleeves and custom paths, keyed by display name.
+
+        A study that names no strategy at all (no presets, sleeves or custom paths, no
+        plan's ``strategy``; e.g. a crypto or sweep file) gets ``[strategies].crypto_base``,
+        so its tables are never empty.
+        """
+        st = self.study.strategies
+        wanted = list(st.presets)
+        for p in self.study.plans:
+            if p.strategy and p.strategy not in wanted:
+                wanted.append(p.strategy)
+        if not (wanted or st.crypto_sleeves or st.custom):
+            wanted = [st.crypto_base]
+        out: dict[str, Strategy] = {n: self._preset(n) for n in wanted}
+        if st.crypto_sleeves:
+            base = self._preset(st.crypto_base)
+            for size in st.crypto_sleeves:
+                label = f"{st.crypto_base} + {100 * size:g}% {self.study.data.crypto}"
+                out[label] = self._sleeve(base, size)
+        for c in st.custom:
+            if c.name in out:
+                raise StudyError(
+                    f"[strategies].custom name {c.name!r} is already a strategy's name"
+                )
+            out[c.name] = self.custom(c)
+        return out
+
+    def _preset(self, name: str) -> Strategy:
+        """The preset ``name`` on the study's roles (every preset takes the three)."""
+        d = self.study.data
+        try:
+            return preset(name, equity=d.equity, bonds=d.bonds, cash=d.cash)
+        except ValueError as exc:
+            raise StudyError(f"[strategies]: {exc}") from None
+
+    def _sleeve(self, base: Strategy, size: float, name: str | None = None) -> CryptoSleeve:
+        """A Bitcoin sleeve of ``size`` (decimal) over ``base``, under the before-data
+        rule (proxy years are filled in the scenarios, so the sleeve sees data there)."""
+        d = self.study.data
+        return CryptoSleeve(
+            base=base,
+            sleeve_weight=size,
+            crypto_asset=d.crypto,
+            equity_assets=(d.equity,),
+            bond_assets=(d.bonds,),
+            before_data=(
+                "cash" if self.study.scenarios.crypto_before_data != "exclude" else "exclude"
+            ),
+            cash_asset=d.cash,
+            name=name or f"{base.name} + {100 * size:g}% Bitcoin",
+        )
+
+    def custom(self, c: CustomGlidePath) -> Strategy:
+        """A hand-drawn glide path: equity/bonds (and cash, when the path has a cash
+        share) at the knots, linear between, with its sleeve and rebalancing rule."""
+        d = self.study.data
+        try:
+            rule = RebalanceRule(
+                kind=c.rebalance,
+                every_months=c.rebalance_every_months,
+                band=c.rebalance_band,
+            )
+            cash = c.cash or (0.0,) * len(c.equity)
+            path = GlidePath(
+                name=c.name,
+                assets=(d.equity, d.bonds, d.cash) if c.cash else (d.equity, d.bonds),
+                knots_years_to_retirement=c.years_to_retirement,
+                weights=tuple(
+                    (e, 1.0 - e - k, k) if c.cash else (e, 1.0 - e)
+                    for e, k in zip(c.equity, cash, strict=True)
+                ),
+                rebalance=rule,
+                equity_asset=d.equity,
+                source="drawn by hand ([strategies].custom)",
+            )
+            if c.crypto_sleeve == 0:
+                return path
+            return self._sleeve(path, c.crypto_sleeve, c.name)
+        except ValueError as exc:
+            raise StudyError(f"[strategies].custom {c.name!r}: {exc}") from None
+
+    # ------------------------------------------------------------------ scenario sets
+
+    def rng(self, name: str) -> np.random.Generator:
+        """The generator of stream ``name`` of the study's seed tree (:func:`named_rng`)."""
+        return named_rng(self.study.seed, name)
+
+    def scenarios(
+        self,
+        name: str,
+        horizon: Plan | int,
+        n: int = 0,
+        kind: SetKind = "bootstrap",
+        *,
+        assets: Sequence[str] | None = None,
+        frequency: Frequency | None = None,
+        rows: tuple[int, int] | None = None,
+        block_length: float | None = None,
+    ) -> Scenarios:
+        """The scenario set ``name``: ``n`` paths of ``horizon`` periods drawn by ``kind``.
+
+        Parameters
+        ----------
+        name
+            The set's name: it keys the set's seed (module docstring), so the same name,
+            size, horizon and kind give the same scenarios in every section.
+        horizon
+            A plan (its periods at the set's frequency) or a number of periods.
+        n
+            Scenarios of a random set; ignored for ``"historical"`` (every cohort).
+        kind
+            ``"historical"`` (rolling cohorts), ``"bootstrap"`` (``[scenarios]``
+            block length and method) or ``"parametric"`` (lognormal; the crypto asset at
+            ``[scenarios].crypto_proxy``, uncorrelated, when it is among ``assets``).
+        assets
+            Columns, default the four roles (equity, bonds, cash, crypto).
+        frequency
+            Default the study's; another frequency draws from :meth:`history_at` (the
+            study's block length applies only at its own frequency).
+        rows
+            Only scenarios ``rows[0]:rows[1]`` of the set (a chunk): the same rows as the
+            whole set holds, drawing only the seed blocks they fall in.
+        block_length
+            Overrides ``[scenarios].block_length`` for the bootstrap (decimal periods).
+        """
+        freq = frequency or self.study.data.frequency
+        own = freq == self.study.data.frequency
+        cols = list(assets) if assets is not None else list(self.assets)
+        n_t = (
+            horizon.n_periods(periods_per_year(freq)) if isinstance(horizon, Plan) else int(horizon)
+        )
+        history = self.history if own else self.history_at(freq)
+        if kind == "historical":
+            return self._historical_set(name, history, cols, n_t, rows)
+        if kind not in ("bootstrap", "parametric"):
+            raise StudyError(
+                f"scenario set {name!r}: kind {kind!r}; use 'historical', 'bootstrap' or "
+                "'parametric'"
+            )
+        if n < 1:
+            raise StudyError(f"scenario set {name!r}: n = {n}; a random set needs n >= 1")
+        lo, hi = rows if rows is not None else (0, n)
+        if not 0 <= lo < hi <= n:
+            raise StudyError(f"scenario set {name!r}: rows {lo}:{hi} outside 0:{n}")
+        if block_length is None and own:
+            block_length = self.study.scenarios.block_length
+        return self._random_set(name, kind, history, cols, n, n_t, freq, (lo, hi), block_length)
+
+    def _missing_for(self, cols: list[str]) -> dict[str, Any]:
+        """The before-data rule's arguments when ``cols`` hold the crypto asset, else none."""
+        return self.missing if self.study.data.crypto in cols else {}
+
+    def _historical_set(
+        self,
+        name: str,
+        history: pd.DataFrame,
+        cols: list[str],
+        n_t: int,
+        rows: tuple[int, int] | None,
+    ) -> Scenarios:
+        """Every rolling cohort of ``n_t`` periods (rows ``rows`` of them when given); the
+        set's seed only drives the crypto before-data rule, if it draws."""
+        rng = np.random.default_rng(set_seed(self.study.seed, name))
+        sc = historical_cohorts(history, cols, n_t, **self._missing_for(cols), rng=rng)
+        return sc if rows is None else sc.take(slice(*rows))
+
+    def _random_set(
+        self,
+        name: str,
+        kind: SetKind,
+        history: pd.DataFrame,
+        cols: list[str],
+        n: int,
+        n_t: int,
+        frequency: Frequency,
+        rows: tuple[int, int],
+        block_length: float | None,
+    ) -> Scenarios:
+        """Rows ``rows`` of the random set ``name`` of ``n`` scenarios: each seed block of
+        :data:`BLOCK` scenarios they fall in is drawn whole from its own seed, then cut."""
+        lo, hi = rows
+        missing = self._missing_for(cols)
+        parts = []
+        for b in range(lo // BLOCK, -(-hi // BLOCK)):
+            size = min(BLOCK, n - b * BLOCK)
+            rng = np.random.default_rng(set_seed(self.study.seed, name, b))
+            if kind == "bootstrap":
+                part = block_bootstrap(
+                    history,
+                    cols,
+                    size,
+                    n_t,
+                    block_length=block_length,
+                    method=self.study.scenarios.bootstrap_method,
+                    rng=rng,
+                    **missing,
+                )
+            else:
+                part = self._parametric(history, cols, size, n_t, frequency, rng)
+            a = max(lo - b * BLOCK, 0)
+            z = min(hi - b * BLOCK, size)
+            parts.append(part if (a, z) == (0, size) else part.take(slice(a, z)))
+        out = _concat(parts)
+        out.meta.update(set_name=name, seed=self.study.seed, seeding=SEED_SCHEME)
+        return out
+
+    def _parametric(
+        self,
+        history: pd.DataFrame,
+        cols: list[str],
+        n: int,
+        n_t: int,
+        frequency: Frequency,
+        rng: np.random.Generator,
+    ) -> Scenarios:
+        """Lognormal scenarios: the core columns' annual log mean and covariance estimated
+        on the history (``estimate_log_moments``); the crypto asset, when asked for, at the
+        stated ``[scenarios].crypto_proxy`` mean and volatility, uncorrelated, for the
+        whole horizon (its years since 2010 cannot set a lifetime's assumption)."""
+        crypto = self.study.data.crypto
+        core = [c for c in cols if c != crypto]
+        mu, cov, _ = estimate_log_moments(history, core)
+        names = [*core, "cpi"]
+        if crypto in cols:
+            if self.study.scenarios.crypto_proxy is None:
+                raise StudyError(
+                    "parametric scenarios with the crypto asset need [scenarios].crypto_proxy "
+                    "= { mean_log_annual = ..., vol_log_annual = ... }: Bitcoin's assumption"
+                )
+            mean, vol = self.study.scenarios.crypto_proxy
+            k = len(core)  # the crypto asset goes in after the core assets, before CPI
+            mu = np.insert(mu, k, mean)
+            cov = np.insert(np.insert(cov, k, 0.0, axis=0), k, 0.0, axis=1)
+            cov[k, k] = vol**2
+            names = [*core, crypto, "cpi"]
+        sc = parametric(
+            None,
+            names[:-1],
+            n,
+            n_t,
+            mean_log_annual=dict(zip(names, mu.tolist(), strict=True)),
+            cov_log_annual=cov,
+            frequency=frequency,
+            rng=rng,
+        )
+        return sc.select(cols) if list(sc.assets) != cols else sc
+
+    def study_sets(self, plan: Plan) -> dict[str, Scenarios]:
+        """The study's own sets for ``plan``'s horizon (``[scenarios]``): historical
+        cohorts, block bootstrap and parametric, each under its name in :data:`SET_NAMES`."""
+        sc = self.study.scenarios
+        if sc.parametric_n > 0 and sc.crypto_proxy is None:
+            raise StudyError(
+                "[scenarios].parametric_n needs [scenarios].crypto_proxy = { mean_log_annual = "
+                "..., vol_log_annual = ... }: Bitcoin's assumption in parametric scenarios"
+            )
+        out: dict[str, Scenarios] = {}
+        if sc.historical:
+            out[SET_NAMES["historical"]] = self.scenarios(
+                SET_NAMES["historical"], plan, kind="historical"
+            )
+        if sc.bootstrap_n > 0:
+            out[SET_NAMES["bootstrap"]] = self.scenarios(
+                SET_NAMES["bootstrap"], plan, sc.bootstrap_n, "bootstrap"
+            )
+        if sc.parametric_n > 0:
+            out[SET_NAMES["parametric"]] = self.scenarios(
+                SET_NAMES["parametric"], plan, sc.parametric_n, "parametric"
+            )
+        if not out:
+            raise StudyError("[scenarios]: enable historical = true or set bootstrap_n > 0")
+        return out

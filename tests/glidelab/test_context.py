@@ -1,0 +1,191 @@
+"""The study context: one seed tree, named scenario sets, one route to a strategy."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from backtest.errors import StudyError
+from glidelab.backends import InProcess
+from glidelab.context import BLOCK, SET_NAMES, StudyContext, set_seed
+from glidelab.study import parse_study
+from glidelab.sweep import Shared, _generate, _Planner, apply_point, parse_sweep, run_sweep
+
+# Sizes cross a seed block (BLOCK = 1000) and the chunks (500) do not line up with
+# blocks, so the sweep's chunked draws are checked against the runner's whole sets.
+N = 1200
+RAW: dict[str, Any] = {
+    "study": {"name": "ctx", "seed": 11},
+    "data": {"frequency": "annual"},
+    "scenarios": {
+        "historical": True,
+        "bootstrap_n": N,
+        "parametric_n": N,
+        "crypto_before_data": "cash",
+        "crypto_proxy": {"mean_log_annual": 0.05, "vol_log_annual": 0.6},
+    },
+    "plans": [
+        {
+            "name": "retiree",
+            "start_age": 65,
+            "retirement_age": 65,
+            "end_age": 95,
+            "initial_balance": 1_000_000,
+            "withdrawal": {"rule": "constant_real", "amount": 42_000},
+        }
+    ],
+    "strategies": {"presets": ["fixed_60_40"], "crypto_sleeves": [0.025]},
+    "optimize": {"enabled": False},
+}
+SWEEP = {
+    "plan": "retiree",
+    "strategy": "fixed_60_40",
+    "scenarios": ["historical", "bootstrap", "parametric"],
+    "n_scenarios": N,
+    "chunk_size": 500,
+    "points_per_task": 1,
+    "grid": {"crypto_sleeve": [0.025]},
+}
+
+
+def _study(**changes: Any) -> Any:
+    raw = copy.deepcopy(RAW)
+    for table, values in changes.items():
+        for key, value in values.items():
+            if value is None:
+                raw[table].pop(key)
+            else:
+                raw[table][key] = value
+    return parse_study(raw, "test")
+
+
+def test_runner_and_sweep_see_the_same_scenarios_and_numbers(tmp_path: Path) -> None:
+    from glidelab.run import evaluate_study, scenario_sets, strategies_for
+
+    sweep = parse_sweep({**copy.deepcopy(RAW), "sweep": SWEEP}, "test")
+    study = sweep.study
+    plan = study.plan("retiree").plan
+    runner_sets = scenario_sets(study, None, plan)  # what glidelab run evaluates
+    assert set(runner_sets) == set(SET_NAMES.values())
+
+    context = StudyContext(study)
+    planner, shared = _Planner(sweep, context), Shared(context)
+    pair = apply_point(sweep, {"crypto_sleeve": 0.025})
+    n_t = plan.n_periods(1)
+    for kind, name in SET_NAMES.items():
+        chunks = [_generate(t, shared) for t in planner.tasks([pair], kind, n_t)]
+        assert len(chunks) == (1 if kind == "historical" else 3)  # random sets: chunked
+        whole = runner_sets[name]
+        assert whole.assets == ("us_stocks", "tbonds_10y", "tbills", "btc")
+        np.testing.assert_array_equal(np.concatenate([c.returns for c in chunks]), whole.returns)
+        np.testing.assert_array_equal(
+            np.concatenate([c.inflation for c in chunks]), whole.inflation
+        )
+    # The sweep's parametric set holds the crypto asset at the study's proxy, as the
+    # runner's does (it used to drop it): no NaN, and a volatility near the stated 0.6.
+    btc = np.log1p(runner_sets["parametric"].returns[:, :, 3])
+    assert np.isfinite(btc).all()
+    assert abs(btc.std() - 0.6) < 0.02  # 36,000 draws: standard error of the sd ~0.002
+
+    # End to end: the same strategy scores the same in both sections, to the last bit.
+    label = "fixed_60_40 + 2.5% btc"
+    table = evaluate_study(study, {label: strategies_for(study)[label]}, {"retiree": runner_sets})
+    swept = run_sweep(sweep, backend=InProcess(), progress=False, charts=False, folder=tmp_path)
+    for kind, name in SET_NAMES.items():
+        ours = table[table.scenarios == name].iloc[0]
+        theirs = swept.table[swept.table.scenarios == kind].iloc[0]
+        assert theirs["n_scenarios"] == ours["n_scenarios"]
+        assert theirs["success_rate"] == ours["success_rate"]
+    assert 0 < table.success_rate.min() < 1  # the comparison can fail
+
+
+def test_set_names_give_independent_draws_whatever_the_order() -> None:
+    study = _study()
+    a_first = StudyContext(study)
+    a = a_first.scenarios("a", 30, 400, "bootstrap")
+    b = a_first.scenarios("b", 30, 400, "bootstrap")
+    b_first = StudyContext(study)
+    b2 = b_first.scenarios("b", 30, 400, "bootstrap")
+    a2 = b_first.scenarios("a", 30, 400, "bootstrap")
+    np.testing.assert_array_equal(a.returns, a2.returns)
+    np.testing.assert_array_equal(b.returns, b2.returns)
+    # Different names: no scenario path in common.
+    same = [np.array_equal(a.returns[i], b.returns[i]) for i in range(a.n_scenarios)]
+    assert not any(same)
+    # Parametric draws of two names are uncorrelated (40,000 pairs: sd of r ~0.005).
+    p = a_first.scenarios("p", 100, 400, "parametric", assets=["us_stocks"])
+    q = a_first.scenarios("q", 100, 400, "parametric", assets=["us_stocks"])
+    r = np.corrcoef(p.returns.ravel(), q.returns.ravel())[0, 1]
+    assert abs(r) < 0.03
+    # Another seed, other draws.
+    other = StudyContext(dataclasses.replace(study, seed=12)).scenarios("a", 30, 400)
+    assert not np.array_equal(a.returns, other.returns)
+
+
+def test_rows_of_a_set_are_its_slice() -> None:
+    ctx = StudyContext(_study())
+    whole = ctx.scenarios("block bootstrap", 30, 2 * BLOCK + 50)
+    part = ctx.scenarios("block bootstrap", 30, 2 * BLOCK + 50, rows=(BLOCK - 7, 2 * BLOCK + 3))
+    np.testing.assert_array_equal(part.returns, whole.returns[BLOCK - 7 : 2 * BLOCK + 3])
+    with pytest.raises(StudyError, match="rows 0:5000 outside 0:100"):
+        ctx.scenarios("block bootstrap", 30, 100, rows=(0, 5000))
+
+
+def test_seed_of_a_set_is_its_names_child_of_the_study_seed() -> None:
+    seq = set_seed(11, "block bootstrap", 2)
+    assert seq.entropy == 11
+    assert seq.spawn_key == (zlib.crc32(b"block bootstrap"), 2)
+
+
+@pytest.mark.parametrize(("frequency", "ppy", "periods"), [("annual", 1, 30), ("monthly", 12, 360)])
+def test_periods_per_year_from_the_frequency(frequency: str, ppy: int, periods: int) -> None:
+    ctx = StudyContext(_study(data={"frequency": frequency}))
+    assert ctx.periods_per_year == ppy
+    plan = ctx.study.plan("retiree").plan
+    assert ctx.n_periods(plan) == periods
+    assert ctx.scenarios("x", plan, 10).n_periods == periods
+
+
+def test_one_route_to_a_strategy() -> None:
+    custom = {"name": "mine", "years_to_retirement": [10, -10], "equity": [0.8, 0.3]}
+    ctx = StudyContext(_study(strategies={"custom": [custom]}))
+    built = ctx.strategies()
+    assert list(built) == ["fixed_60_40", "fixed_60_40 + 2.5% btc", "mine"]
+    assert ctx.strategy("fixed_60_40", sleeve=0.025) == built["fixed_60_40 + 2.5% btc"]
+    assert ctx.strategy("mine") == built["mine"]
+    with pytest.raises(StudyError, match="'mine' is a custom glide path"):
+        ctx.strategy("mine", sleeve=0.01)
+    with pytest.raises(StudyError, match=r"\[strategies\]"):
+        ctx.strategy("no_such_preset")
+
+
+def test_parametric_with_the_crypto_asset_needs_its_proxy() -> None:
+    ctx = StudyContext(_study(scenarios={"crypto_proxy": None, "parametric_n": 0}))
+    with pytest.raises(StudyError, match="crypto_proxy"):
+        ctx.scenarios("parametric", 30, 10, "parametric")
+    # Without the crypto asset, no assumption is needed.
+    core = ctx.scenarios("parametric", 30, 10, "parametric", assets=["us_stocks", "tbills"])
+    assert core.assets == ("us_stocks", "tbills")
+
+
+def test_sections_run_write_and_summarise(tmp_path: Path) -> None:
+    from glidelab.sections import Crypto, Validation, run_sections, study_sections
+    from glidelab.study import CryptoConfig
+
+    ctx = StudyContext(_study())
+    assert [type(s) for s in study_sections(ctx)] == [Validation]
+    with_crypto = study_sections(ctx, CryptoConfig(plan="retiree"))
+    assert [type(s) for s in with_crypto] == [Crypto, Validation]
+    (ran,) = run_sections(ctx, study_sections(ctx))
+    ran.write(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "validation").iterdir()) == [
+        "trinity.csv",
+        "trinity.md",
+    ]
+    assert f"{len(ran.result)} cells reproduced" in ran.summary()
