@@ -13,7 +13,9 @@ Conventions, everywhere in this module:
   real T-bills to get real metrics. :func:`metrics_table` reports both.
 
 What a plan did for the member (success with its standard error, survival-weighted
-success, unpaid years, wealth percentiles) is defined once in :mod:`backtest.outcomes`
+success, unpaid years, wealth percentiles, and the income figures: CE income, annuity
+factor, replacement and bequest percentiles, safe withdrawal rate) is defined once in
+:mod:`backtest.outcomes`
 and re-exported here, so ``from backtest.metrics import success_rate`` works too.
 """
 
@@ -27,14 +29,31 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import DataError
+from backtest.outcomes import LOG_UTILITY_BAND as LOG_UTILITY_BAND
+from backtest.outcomes import REPLACEMENT_PERCENTILES as REPLACEMENT_PERCENTILES
+from backtest.outcomes import RISK_AVERSIONS as RISK_AVERSIONS
+from backtest.outcomes import SAFE_WITHDRAWAL_FAILURE as SAFE_WITHDRAWAL_FAILURE
 from backtest.outcomes import WEALTH_PERCENTILES as WEALTH_PERCENTILES
+from backtest.outcomes import ConditionalShortfall as ConditionalShortfall
 from backtest.outcomes import SuccessRate as SuccessRate
 from backtest.outcomes import alive_given_retirement as alive_given_retirement
+from backtest.outcomes import bequest_percentiles as bequest_percentiles
+from backtest.outcomes import certainty_equivalent as certainty_equivalent
+from backtest.outcomes import crra_utility as crra_utility
+from backtest.outcomes import life_annuity_factor as life_annuity_factor
+from backtest.outcomes import lifetime_weights as lifetime_weights
+from backtest.outcomes import max_sustainable_rates as max_sustainable_rates
+from backtest.outcomes import mean_unpaid_years_given_failure as mean_unpaid_years_given_failure
 from backtest.outcomes import percentile_columns as percentile_columns
+from backtest.outcomes import probability_of_reaching as probability_of_reaching
+from backtest.outcomes import replacement_percentiles as replacement_percentiles
 from backtest.outcomes import ruin_ages as ruin_ages
+from backtest.outcomes import safe_withdrawal_rate as safe_withdrawal_rate
+from backtest.outcomes import ssa_life_annuity_factor as ssa_life_annuity_factor
 from backtest.outcomes import success_rate as success_rate
 from backtest.outcomes import survival_weighted_success as survival_weighted_success
 from backtest.outcomes import survivors_at as survivors_at
+from backtest.outcomes import tail_mean as tail_mean
 from backtest.outcomes import unpaid_years as unpaid_years
 from backtest.outcomes import unpaid_years_from_ruin as unpaid_years_from_ruin
 from backtest.outcomes import wealth_percentiles as wealth_percentiles
@@ -291,16 +310,13 @@ def ulcer_index(returns: ArrayLike) -> FloatArray | float:
 def cvar(returns: ArrayLike, level: float = 0.95) -> FloatArray | float:
     """Historical conditional value at risk (expected shortfall), as a return per period.
 
-    Sort the ``n`` returns ascending and average the worst ``k = ceil(n * (1 - level))``
-    (at least one): the mean return in the worst ``1 - level`` of periods. Decimal per
+    The mean return in the worst ``1 - level`` of periods, by the one tail convention
+    (:func:`backtest.outcomes.tail_mean`: the worst ``ceil(n * (1 - level))``). Decimal per
     period of the input (negative = loss).
     """
     if not 0 < level < 1:
         raise DataError(f"cvar level={level!r} must be in (0, 1), e.g. 0.95")
-    r = _check(_arr(returns))
-    n = r.shape[-1]
-    k = max(1, math.ceil(n * (1.0 - level) - 1e-9))
-    return _out(np.mean(np.sort(r, axis=-1)[..., :k], axis=-1))
+    return _out(tail_mean(_check(_arr(returns)), level, "lower"))
 
 
 def annual_returns(returns: ArrayLike, periods_per_year: int) -> FloatArray:

@@ -74,7 +74,13 @@ import numpy as np
 from backtest import mortality
 from backtest.account import AccountFlows, AccountPaths, run_balances
 from backtest.errors import DataError, PlanError
-from backtest.outcomes import ruin_ages, survival_weighted_success, unpaid_years
+from backtest.outcomes import (
+    life_annuity_factor,
+    ruin_ages,
+    survival_weighted_success,
+    tail_mean,
+    unpaid_years,
+)
 from backtest.plan import contribution_amounts
 from backtest.scenarios import Scenarios
 from backtest.social_security import benefit_from_earnings
@@ -323,12 +329,12 @@ class Members:
 
 
 def _annuity_factors(survival: FloatArray, t_ret: IntArray, rate: float) -> FloatArray:
-    """Annuity-due factor at retirement: sum_k S(ret + k) / (1 + rate)^k, per member."""
-    tp1 = survival.shape[1]
-    k = np.arange(tp1)[None, :] - t_ret[:, None]
-    disc = np.where(k >= 0, (1.0 + rate) ** -np.maximum(k, 0).astype(np.float64), 0.0)
-    # survival[:, -1] is alive at end_age; beyond it the factor is cut off (stated).
-    return (survival[:, :-1] * disc[:, :-1]).sum(axis=1)
+    """Annuity-due factor at retirement: sum_k S(ret + k) / (1 + rate)^k, per member.
+
+    :func:`backtest.outcomes.life_annuity_factor` on each member's curve (period index as
+    the age); survival[:, -1] is alive at end_age, where payments stop (stated).
+    """
+    return np.asarray(life_annuity_factor(survival, t_ret, rate, "due", first_age=0.0))
 
 
 def _salary_paths(
@@ -650,16 +656,14 @@ class PopulationOutcome:
 
 
 def cvar(loss: FloatArray, level: float = 0.95) -> float:
-    """Conditional value at risk: the mean of the worst ``1 - level`` share of ``loss``.
-
-    Rockafellar-Uryasev: ``min_c c + mean(pos(loss - c)) / (1 - level)``, evaluated at its
-    minimiser (the ``level`` quantile), so fractional tail atoms are weighted exactly.
-    """
-    x = np.asarray(loss, dtype=np.float64).ravel()
+    """Conditional value at risk of a loss (e.g. unpaid years): the mean of the worst
+    ``1 - level`` share, by the one tail convention (:func:`backtest.outcomes.tail_mean`,
+    upper tail)."""
     if not 0 <= level < 1:
         raise PlanError(f"CVaR level={level} must be in [0, 1)")
-    c = np.quantile(x, level, method="inverted_cdf")
-    return float(c + np.maximum(x - c, 0.0).mean() / (1.0 - level))
+    if level == 0:
+        return float(np.mean(np.asarray(loss, dtype=np.float64)))
+    return float(tail_mean(np.asarray(loss, dtype=np.float64).ravel(), level, "upper"))
 
 
 def pair_members_paths(

@@ -156,10 +156,9 @@ def summary_outcome(
 
 
 def expected_shortfall(values: FloatArray, level: float = ES_LEVEL) -> float:
-    """Mean of the worst ``ceil(n * (1 - level))`` values (at least one), same units."""
-    v = np.sort(np.asarray(values, dtype=np.float64))
-    k = max(1, math.ceil(v.size * (1.0 - level) - 1e-9))
-    return float(v[:k].mean())
+    """Mean of the worst ``ceil(n * (1 - level))`` values (at least one), same units
+    (:func:`backtest.outcomes.tail_mean`, lower tail: low wealth is the bad outcome)."""
+    return float(outcome_metrics.tail_mean(values, level, "lower"))
 
 
 def _batch_se(

@@ -10,6 +10,8 @@ import math
 import numpy as np
 import pytest
 
+from backtest import metrics, outcomes
+from backtest.crypto.surface import expected_shortfall
 from backtest.data import load_history
 from backtest.errors import DataError
 from backtest.generators import block_bootstrap
@@ -26,6 +28,7 @@ from backtest.metrics import (
 )
 from backtest.mortality import survival_curve
 from backtest.plan import ConstantReal, Plan
+from backtest.population import cvar as loss_cvar
 from backtest.simulate import simulate
 from strategies import FixedMix
 
@@ -173,3 +176,27 @@ def test_unpaid_years_from_ruin_bounds_the_exact_count(monthly_result) -> None:
     np.testing.assert_array_equal(adaptive_unpaid(res), exact)
     assert np.all(exact <= bound + 1e-12) and np.all(bound <= exact + 1 / 12 + 1e-12)
     assert np.all(exact[res.ruin_period < 0] == 0) and np.all(exact[res.ruin_period >= 0] > 0)
+
+
+def test_tail_mean_is_the_one_cvar_convention() -> None:
+    """The tear sheet's return CVaR, the crypto study's wealth ES and the population's CVaR
+    of unpaid years are one convention: the worst ceil(n (1 - level)) values."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(0.05, 0.15, size=2000)  # decimal returns, all above -100 %
+    worst_lower = np.sort(x)[:100].mean()
+    worst_upper = np.sort(x)[-100:].mean()
+    assert outcomes.tail_mean(x, 0.95, "lower") == pytest.approx(worst_lower, rel=1e-15)
+    assert metrics.cvar(x, 0.95) == pytest.approx(worst_lower, rel=1e-15)
+    assert expected_shortfall(x, 0.95) == pytest.approx(worst_lower, rel=1e-15)
+    assert loss_cvar(x, 0.95) == pytest.approx(worst_upper, rel=1e-15)
+    # Where n (1 - level) is whole, it is the Rockafellar-Uryasev minimum the optimisers use
+    # (rounding only: the two sums add the same numbers in another order).
+    c = np.quantile(x, 0.95, method="inverted_cdf")
+    ru = c + np.maximum(x - c, 0.0).mean() / 0.05
+    assert loss_cvar(x, 0.95) == pytest.approx(ru, rel=1e-12)
+    # Where it is not whole, the k-th value counts whole: 98 values at 0.95 -> the worst 5.
+    y = np.arange(98.0)
+    assert outcomes.tail_mean(y, 0.95, "lower") == pytest.approx(2.0)
+    assert outcomes.tail_mean(y, 0.95, "upper") == pytest.approx(95.0)
+    with pytest.raises(DataError):
+        outcomes.tail_mean(y, 1.0, "lower")
