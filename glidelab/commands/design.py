@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 NAME = "design"
@@ -39,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("results"), help="output root")
     parser.add_argument("--quick", action="store_true", help="small populations, short search")
+    parser.add_argument("--seed", type=int, help="override the study's seed (as glidelab run does)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
@@ -53,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     study = load_design_study(args.study)
     if args.quick:
         study = quick(study)
+    if args.seed is not None:
+        study = dataclasses.replace(study, seed=args.seed)
     out = run_design(study, args.out)
     if not args.quiet:
         placed = out.placed
