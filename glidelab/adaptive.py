@@ -12,7 +12,8 @@ true``). For one plan of the study:
 3. simulate all of them with the engine on four fresh scenario sets (i.i.d. from the
    model, stationary block bootstrap, historical cohorts, parametric lognormal) and
    compare success with paired differences and standard errors, plus what the gain
-   costs (median terminal wealth, unpaid years when it fails, turnover, equity by age);
+   costs (median terminal wealth, unpaid years given failure with its standard error,
+   turnover, equity by age) and the share of paths through the go-for-broke region;
 4. check the DP's promise against the i.i.d. simulation, its grid convergence (half the
    wealth and weight spacing), the success/shortfall and success/wealth frontiers, and,
    where the SSA tables are available, a survival-weighted solve.
@@ -38,7 +39,14 @@ from backtest.mortality import survival_curve
 from backtest.outcomes import wealth_percentiles
 from backtest.plan import Plan
 from backtest.report.model import TearsheetBook
-from backtest.report.policy_map import PolicyMapData, WealthBand, policy_map_figure
+from backtest.report.policy_map import (
+    GO_FOR_BROKE_CAPTION,
+    PolicyMapData,
+    WealthBand,
+    go_for_broke_region,
+    policy_map_figure,
+    share_of_paths_in_region,
+)
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate
 from glidelab.context import StudyContext
@@ -126,6 +134,7 @@ class AdaptiveRun:
     equity: str
     seed: int
     seconds: float
+    go_for_broke_share: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -254,6 +263,8 @@ def run_adaptive(
         evaluations[label] = evaluate_set(label, sc, plan, strategies, equity_assets=(su.equity,))
     res = simulate(sets["iid"], plan, solved.policy)
     p10, p50, p90 = wealth_percentiles(res.wealth[:, :-1], (10, 50, 90))
+    region = go_for_broke_region(solved.policy, (su.equity,))
+    go_for_broke = share_of_paths_in_region(solved.policy, region, res.wealth)
     sweep: dict[float, tuple[float, float]] = {}
     if st.frontier:  # the full measurement: how much serial dependence moves success
         log("  block-length sweep of the bootstrap (1 = the i.i.d. model) ...")
@@ -292,6 +303,7 @@ def run_adaptive(
         equity=su.equity,
         seed=su.seed,
         seconds=time.perf_counter() - t0,
+        go_for_broke_share=go_for_broke,
     )
 
 
@@ -450,20 +462,58 @@ def _md_sets(run: AdaptiveRun) -> list[str]:
             "",
             f"{ev.description}",
             "",
-            "| strategy | success | s.e. | adaptive minus this (paired) | s.e. | median terminal "
-            "wealth | unpaid years when it fails | turnover a year |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| strategy | success | s.e. | adaptive minus this (paired) | s.e. | unpaid years "
+            "given failure | s.e. | median terminal wealth | turnover a year |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in ev.rows:
-            lost = (
-                "-" if np.isnan(r.unpaid_years_when_failed) else f"{r.unpaid_years_when_failed:.1f}"
-            )
             lines.append(
                 f"| {r.name} | {_pct(r.success)} | {_pct(r.success_se)} | "
                 f"{100 * r.diff:+.2f} pp | {100 * r.diff_se:.2f} pp | "
-                f"{r.median_terminal:,.0f} | {lost} | {_pct(r.turnover)} |"
+                f"{_years(r.unpaid_years_when_failed)} | {_years(r.unpaid_years_when_failed_se)} | "
+                f"{r.median_terminal:,.0f} | {_pct(r.turnover)} |"
             )
-        lines.append("")
+        lines += [
+            "",
+            "Unpaid years given failure: the mean years of spending need left unpaid to the "
+            "end age over the scenarios whose money runs out (`-` where none do), with its "
+            "standard error; success says how often a strategy fails, this how deeply.",
+            "",
+        ]
+    return lines
+
+
+def _years(x: float) -> str:
+    return "-" if np.isnan(x) else f"{x:.2f}"
+
+
+def _md_go_for_broke(run: AdaptiveRun) -> list[str]:
+    """The go-for-broke region, the paths through it, and who can hold such a policy."""
+    ev = run.evaluations["iid"]
+    me = ev.rows[0]
+    age_only = ev.rows[1]  # the best deterministic (SCP) glide path: one mix per age
+    share = run.go_for_broke_share
+    lines = [
+        "## Go-for-broke, and who can hold this policy",
+        "",
+        GO_FOR_BROKE_CAPTION + " A success-probability objective does this by design: "
+        "below the goal it prefers any chance of reaching it to a smaller shortfall.",
+        "",
+        f"- share of the {ev.n_scenarios} i.i.d. paths that pass through the region: "
+        + ("-" if np.isnan(share) else f"{100 * share:.1f} %"),
+        f"- {me.name}: success {_pct(me.success)}, unpaid years given failure "
+        f"{_years(me.unpaid_years_when_failed)} (s.e. {_years(me.unpaid_years_when_failed_se)})",
+        f"- {age_only.name}, the best age-only path: success {_pct(age_only.success)}, "
+        f"unpaid years given failure {_years(age_only.unpaid_years_when_failed)} "
+        f"(s.e. {_years(age_only.unpaid_years_when_failed_se)})",
+        "",
+        "The adaptive policy sets each member's mix from her own wealth, so it is a policy "
+        "for an individual (managed) account. A pooled fund, such as a target-date fund, "
+        "holds one mix for every member of a vintage whatever her wealth: its policy is an "
+        f"age-only path, and the best one, {age_only.name!r}, is shown beside the adaptive "
+        "policy in every table of this report.",
+        "",
+    ]
     return lines
 
 
@@ -527,6 +577,7 @@ def adaptive_markdown(run: AdaptiveRun) -> str:
         *_md_promise(run),
         *_md_checks(run),
         *_md_sets(run),
+        *_md_go_for_broke(run),
         *_md_equity(run),
         *_md_tradeoffs(run),
         f"Seed {run.seed}; run time {run.seconds:.0f} s.",

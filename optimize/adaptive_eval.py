@@ -23,7 +23,11 @@ import numpy as np
 import pandas as pd
 
 from backtest.generators import block_bootstrap, historical_cohorts, parametric
-from backtest.outcomes import success_rate, survival_weighted_success
+from backtest.outcomes import (
+    mean_unpaid_years_given_failure,
+    success_rate,
+    survival_weighted_success,
+)
 from backtest.outcomes import unpaid_years as outcome_unpaid_years
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
@@ -57,6 +61,9 @@ class StrategyScore:
         Mean one-way turnover a year, decimal of the balance, over years with money.
     equity_median_path
         Median across scenarios of the equity share held at each age, (n_years,).
+    unpaid_years_when_failed_se
+        Standard error of ``unpaid_years_when_failed``
+        (:func:`backtest.outcomes.mean_unpaid_years_given_failure`; NaN below 2 failures).
     """
 
     name: str
@@ -68,6 +75,7 @@ class StrategyScore:
     unpaid_years_when_failed: float
     turnover: float
     equity_median_path: FloatArray
+    unpaid_years_when_failed_se: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,7 @@ def evaluate_set(
         d = ref - ok
         n = ok.size
         sr = success_rate(ok)
-        lost = unpaid_years(res)[res.ruin_period >= 0]
+        lost = mean_unpaid_years_given_failure(unpaid_years(res), res.ruin_period >= 0)
         rows.append(
             StrategyScore(
                 name=name,
@@ -160,9 +168,10 @@ def evaluate_set(
                 diff=float(d.mean()),
                 diff_se=float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
                 median_terminal=float(np.median(res.terminal_wealth)),
-                unpaid_years_when_failed=float(lost.mean()) if lost.size else float("nan"),
+                unpaid_years_when_failed=lost.years,
                 turnover=_turnover(res),
                 equity_median_path=_equity_path(res, equity_assets),
+                unpaid_years_when_failed_se=lost.se,
             )
         )
     return SetEvaluation(

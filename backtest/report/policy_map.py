@@ -4,7 +4,12 @@ Two heat maps over age (x) and the member's state (y: real wealth, or funded rat
 the equity share the policy holds at each node, and beside it the success probability
 the solver promises from that node. The median wealth path of a simulation and its
 10-90 percentile band are drawn over both, so a reader sees where members actually are.
-Numbers arrive as arrays; this module only draws.
+
+The go-for-broke region (:func:`go_for_broke_region`) is hatched on both maps: the states
+where the member is underfunded and the policy holds more equity the poorer she is, the
+gamble a success-probability objective takes. :func:`share_of_paths_in_region` counts the
+simulated paths that pass through it. Numbers arrive as arrays; beside those two
+read-outs of the table, this module only draws.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backtest.types import FloatArray
+from backtest.types import BoolArray, FloatArray
 from strategies.adaptive import AdaptivePolicy
 
 
@@ -44,6 +49,94 @@ class PolicyMapData:
     y_max: float | None = None
 
 
+#: Caption of the hatched region, for the figure and the reports that show it.
+GO_FOR_BROKE_CAPTION = (
+    "Hatched: the go-for-broke region, where the member is underfunded (funded ratio "
+    "below 1) and the policy holds its highest equity share of that age, more than it "
+    "holds for richer members (equity rises as wealth falls): it gambles on reaching the "
+    "goal, which deepens the failures it does not avoid."
+)
+
+
+def go_for_broke_region(
+    policy: AdaptivePolicy,
+    equity_assets: Sequence[str],
+    *,
+    tol: float = 0.01,
+    funded_below: float | None = 1.0,
+    peak_only: bool = True,
+) -> BoolArray:
+    """The nodes where the policy raises equity as wealth falls, (n_years, n_states).
+
+    Within each year, walking the wealth grid down from the top: a node rises when its
+    equity share exceeds that of the next richer node by more than ``tol`` (decimal), or
+    equals it within ``tol`` while that richer node rises (a plateau reached by a rise,
+    such as 100 % equity held while underfunded); where equity falls as wealth falls,
+    the rise ends. With ``peak_only`` (default) only rising nodes that hold the year's
+    highest equity share (within ``tol``) count: the most risk the policy takes at that
+    age, taken because the member is poorer (``False`` keeps the whole rising slope).
+    With ``funded_below`` (default 1) only nodes whose funded ratio, (wealth + PV
+    contributions) / PV spending, is below it count (years without spending to fund
+    count none); ``None`` keeps every node.
+    """
+    eq = policy.equity_share(tuple(equity_assets))
+    region = np.zeros(eq.shape, dtype=bool)
+    for j in range(eq.shape[1] - 2, -1, -1):  # from the next-to-top node down
+        rise = eq[:, j] - eq[:, j + 1]
+        region[:, j] = (rise > tol) | ((np.abs(rise) <= tol) & region[:, j + 1])
+    if peak_only:
+        region &= eq >= eq.max(axis=1, keepdims=True) - tol
+    if funded_below is not None:
+        spend = policy.spending_pv[:, None]
+        funded = np.divide(
+            policy.wealth_grid + policy.contribution_pv[:, None],
+            spend,
+            out=np.full(eq.shape, np.inf),
+            where=spend > 0,
+        )
+        region &= funded < funded_below
+    return region
+
+
+def share_of_paths_in_region(
+    policy: AdaptivePolicy, region: BoolArray, wealth: FloatArray
+) -> float:
+    """Share of paths (decimal) whose real wealth at the start of some plan year lies in
+    ``region`` of that year, (n_years, n_states) from :func:`go_for_broke_region`.
+
+    ``wealth`` is (n_paths, n_years) or wider (extra columns, such as the terminal
+    wealth, are ignored), real USD at the start of each plan year, as the simulator's
+    ``SimulationResult.wealth``. A wealth is in the region when its nearest grid node is
+    (the hatched area's edge lies halfway between nodes).
+    """
+    w = np.asarray(wealth, dtype=np.float64)[:, : policy.n_years]
+    hit = np.zeros(w.shape[0], dtype=bool)
+    for t in range(w.shape[1]):
+        if region[t].any():
+            inside = np.interp(w[:, t], policy.wealth_grid[t], region[t].astype(np.float64))
+            hit |= inside > 0.5
+    return float(hit.mean()) if hit.size else float("nan")
+
+
+def _region_bands(region: BoolArray, y_nodes: FloatArray) -> list[tuple[FloatArray, FloatArray]]:
+    """The region as bands over the years: the k-th band holds each year's k-th run of
+    region nodes, from halfway to the node below to halfway to the node above (axis
+    units; NaN in years with fewer runs), ``[(lower, upper), ...]`` of (n_years,) each."""
+    mid = (y_nodes[:, 1:] + y_nodes[:, :-1]) / 2
+    edges = np.concatenate([y_nodes[:, :1], mid, y_nodes[:, -1:]], axis=1)  # (n_y, n_s + 1)
+    runs: list[list[tuple[float, float]]] = []
+    for t in range(region.shape[0]):
+        d = np.diff(np.concatenate([[0], region[t].astype(np.int8), [0]]))
+        starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+        runs.append([(edges[t, a], edges[t, b]) for a, b in zip(starts, stops, strict=True)])
+    bands = []
+    for k in range(max((len(r) for r in runs), default=0)):
+        lo = np.array([r[k][0] if len(r) > k else np.nan for r in runs])
+        hi = np.array([r[k][1] if len(r) > k else np.nan for r in runs])
+        bands.append((lo, hi))
+    return bands
+
+
 def _to_axis(policy: AdaptivePolicy, wealth: FloatArray, axis: str) -> FloatArray:
     if axis == "wealth":
         return np.asarray(wealth) / 1e3
@@ -59,8 +152,11 @@ def policy_map_figure(
     axis: str | None = None,
     y_max: float | None = None,
     title: str | None = None,
+    region: BoolArray | None = None,
 ):
-    """A matplotlib Figure: equity share and promised success over age x state.
+    """A matplotlib Figure: equity share and promised success over age x state, with the
+    go-for-broke region hatched and captioned (:data:`GO_FOR_BROKE_CAPTION`) when it is
+    not empty.
 
     Parameters
     ----------
@@ -76,8 +172,12 @@ def policy_map_figure(
     y_max
         Top of the y axis (axis units); default 1.3x the band's 90th percentile, or the
         grid's top.
+    region
+        Nodes to hatch, (n_years, n_states); default :func:`go_for_broke_region`.
     """
-    from matplotlib.figure import Figure  # lazy: heavy (matplotlib)
+    import matplotlib as mpl  # lazy: heavy
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
     axis = axis or policy.state
     ages = policy.ages
@@ -88,13 +188,18 @@ def policy_map_figure(
     # a quad mesh through the nodes (age, state), shaded between them as the policy
     # interpolates between wealth nodes
     x_grid = np.broadcast_to(ages[:, None], y_nodes.shape)
+    if region is None:
+        region = go_for_broke_region(policy, equity_assets)
+    hatched = bool(np.any(region))
     fig = Figure(figsize=(11, 4.6))
     axes = fig.subplots(1, 2, sharey=True)
+    # the hatch colour of each map: black on the region's light (high-equity) cells, white
+    # on its dark (low-success) cells
     panels = (
-        (eq, "equity share held (decimal)", "viridis", (0.0, 1.0)),
-        (policy.value, "success probability promised from here", "magma", (0.0, 1.0)),
+        (eq, "equity share held (decimal)", "viridis", (0.0, 1.0), "black"),
+        (policy.value, "success probability promised from here", "magma", (0.0, 1.0), "white"),
     )
-    for ax, (z, label, cmap, (lo, hi)) in zip(axes, panels, strict=True):
+    for ax, (z, label, cmap, (lo, hi), ink) in zip(axes, panels, strict=True):
         mesh = ax.pcolormesh(
             x_grid,
             y_nodes,
@@ -106,6 +211,18 @@ def policy_map_figure(
             rasterized=True,  # a raster in the PDF: 70 x 401 shaded cells as vectors weigh MBs
         )
         fig.colorbar(mesh, ax=ax, label=label, fraction=0.05)
+        for lo_y, hi_y in _region_bands(region, y_nodes):
+            # each year's stretch of the region, a step wide, hatched and outlined in white
+            ok = ~np.isnan(lo_y)
+            with mpl.rc_context({"hatch.linewidth": 0.8}):
+                ax.fill_between(
+                    ages, lo_y, hi_y, where=ok, step="mid", facecolor="none",
+                    edgecolor=ink, hatch="///", linewidth=0.0,
+                )  # fmt: skip
+            ax.fill_between(
+                ages, lo_y, hi_y, where=ok, step="mid", facecolor="none",
+                edgecolor="white", linewidth=1.0,
+            )  # fmt: skip
         if band is not None:
             for p, style in ((band.p50, "-"), (band.p10, "--"), (band.p90, "--")):
                 ax.plot(ages, _to_axis(policy, p, axis), color="white", ls=style, lw=1.4)
@@ -129,6 +246,16 @@ def policy_map_figure(
         else "funded ratio (wealth + PV contributions) / PV spending"
     )
     fig.suptitle(title or f"Policy map: {policy.name}", fontsize=11)
+    if hatched:
+        # the region's legend entry and caption below the maps, on the page's white
+        entry = Patch(
+            facecolor="white",
+            edgecolor="black",
+            hatch="///",
+            label="go-for-broke region: equity rises as wealth falls while underfunded",
+        )
+        fig.legend(handles=[entry], loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8)
+        fig.text(0.5, -0.07, GO_FOR_BROKE_CAPTION, ha="center", va="top", fontsize=8, wrap=True)
     return fig
 
 

@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 
 from backtest.report.policy_map import (
+    GO_FOR_BROKE_CAPTION,
     WealthBand,
+    go_for_broke_region,
     policy_map_figure,
     policy_map_pdf,
     policy_map_png,
+    share_of_paths_in_region,
 )
 from strategies.adaptive import AdaptivePolicy
 from tests.browser import CHROMIUM, SKIP_REASON, render_probe
@@ -31,6 +34,86 @@ def policy() -> AdaptivePolicy:
         contribution_pv=np.zeros(n_y),
         state="funded_ratio",
     )
+
+
+def table(eq: np.ndarray, spending_pv: float = 1e6) -> AdaptivePolicy:
+    """A hand-made two-asset policy with equity share ``eq`` (n_years, n_states) on the
+    wealth grid 0, 100, ... real USD, every node underfunded unless ``spending_pv`` is small."""
+    n_y, n_s = eq.shape
+    return AdaptivePolicy(
+        name="hand-made",
+        assets=("stocks", "bonds"),
+        ages=60.0 + np.arange(n_y),
+        wealth_grid=np.repeat(100.0 * np.arange(n_s)[None, :], n_y, axis=0),
+        weights=np.stack([eq, 1 - eq], axis=2),
+        value=np.zeros((n_y, n_s)),
+        spending_pv=np.full(n_y, spending_pv),
+        contribution_pv=np.zeros(n_y),
+        state="funded_ratio",
+    )
+
+
+def test_no_region_where_equity_falls_with_wealth() -> None:
+    eq = np.linspace(0.1, 0.9, 8)[None, :].repeat(4, axis=0)  # more wealth, more equity
+    assert not go_for_broke_region(table(eq), ("stocks",)).any()
+    assert not go_for_broke_region(table(eq), ("stocks",), peak_only=False).any()
+    flat = np.full((4, 8), 0.6)
+    assert not go_for_broke_region(table(flat), ("stocks",)).any()
+
+
+def test_region_is_exactly_the_block_that_rises_as_wealth_falls() -> None:
+    eq = np.full((6, 10), 0.4)
+    eq[:, :2] = 0.1  # hopeless: an arbitrary low share below the block
+    eq[2:5, 3:7] = 1.0  # years 2-4, wealth nodes 3-6: all equity, more than richer nodes
+    region = go_for_broke_region(table(eq), ("stocks",))
+    expected = np.zeros_like(region)
+    expected[2:5, 3:7] = True
+    np.testing.assert_array_equal(region, expected)
+    # the funded part of the block (funded ratio >= 1 from 500 USD with PV spending 500)
+    # is not a gamble to reach the goal: it leaves the region
+    funded = go_for_broke_region(table(eq, spending_pv=500.0), ("stocks",))
+    expected[:, 5:] = False
+    np.testing.assert_array_equal(funded, expected)
+
+
+def test_peak_only_keeps_the_top_of_a_rising_slope() -> None:
+    eq = np.array([[0.1, 1.0, 1.0, 0.8, 0.6, 0.4, 0.4]])
+    slope = go_for_broke_region(table(eq), ("stocks",), peak_only=False)
+    np.testing.assert_array_equal(slope[0], [False, True, True, True, True, False, False])
+    peak = go_for_broke_region(table(eq), ("stocks",))
+    np.testing.assert_array_equal(peak[0], [False, True, True, False, False, False, False])
+
+
+def test_share_of_paths_through_the_region() -> None:
+    eq = np.full((3, 6), 0.4)
+    eq[1, 1:3] = 1.0  # year 1, wealth 100-200 USD
+    p = table(eq)
+    region = go_for_broke_region(p, ("stocks",))
+    wealth = np.array(
+        [
+            [300.0, 150.0, 90.0, 0.0],  # in it at year 1 (terminal column ignored)
+            [150.0, 400.0, 150.0, 150.0],  # at 150 only in years 0 and 2: outside
+            [300.0, 260.0, 0.0, 0.0],  # nearest node 300 at year 1: outside
+            [300.0, 240.0, 0.0, 0.0],  # nearest node 200: inside
+        ]
+    )
+    assert share_of_paths_in_region(p, region, wealth) == pytest.approx(0.5)
+
+
+def test_the_map_hatches_and_captions_the_region() -> None:
+    eq = np.full((6, 10), 0.4)
+    eq[2:5, 3:7] = 1.0
+    fig = policy_map_figure(table(eq), ("stocks",), None, axis="wealth")
+    texts = [t.get_text() for t in fig.texts]
+    assert GO_FOR_BROKE_CAPTION in texts
+    entries = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert any("go-for-broke" in e for e in entries)
+    hatched = [c for ax in fig.axes[:2] for c in ax.collections if c.get_hatch()]
+    assert len(hatched) == 2  # one hatched area on each map
+    # no region, no hatching, no caption
+    plain = policy_map_figure(table(np.full((6, 10), 0.4)), ("stocks",), None, axis="wealth")
+    assert GO_FOR_BROKE_CAPTION not in [t.get_text() for t in plain.texts]
+    assert not plain.legends
 
 
 def test_png_and_pdf(policy: AdaptivePolicy) -> None:

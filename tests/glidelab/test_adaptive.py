@@ -46,6 +46,49 @@ def test_small_run_writes_every_output(tmp_path: Path) -> None:
     assert "data:image/png;base64," in (out / "adaptive.html").read_text()
     text = (out / "adaptive.md").read_text()
     assert "The promise against the engine" in text and "| adaptive (DP) |" in text
+    # conditional shortfall beside success, with its standard error, on every row
+    assert "| unpaid years given failure | s.e. |" in text
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert {"unpaid_years_when_failed", "unpaid_years_when_failed_se"} <= set(comparison)
+    for r in iid.rows:
+        lost = f"{r.unpaid_years_when_failed:.2f} | {r.unpaid_years_when_failed_se:.2f}"
+        assert f"| {r.name} | " in text and lost in text
+    # the go-for-broke region and who can hold the policy
+    assert 0.0 <= run.go_for_broke_share <= 1.0
+    assert f"through the region: {100 * run.go_for_broke_share:.1f} %" in text
+    assert "individual (managed) account" in text and "best age-only path" in text
+
+
+def test_rows_carry_the_conditional_shortfall() -> None:
+    from backtest.outcomes import mean_unpaid_years_given_failure, unpaid_years
+    from backtest.plan import ConstantReal, Plan
+    from backtest.simulate import simulate
+    from optimize.adaptive_eval import evaluate_set
+    from optimize.baselines import constant_mix
+    from optimize.dynamic import lognormal_model
+
+    cov = np.array([[0.18**2, 0.0], [0.0, 0.07**2]])
+    model = lognormal_model(("us_stocks", "tbonds_10y"), [0.03, 0.005], cov, nodes=5)
+    plan = Plan(
+        start_age=65,
+        retirement_age=65,
+        end_age=95,
+        initial_balance=1_000_000,
+        withdrawal=ConstantReal(rate=None, amount=55_000, timing="start"),
+    )
+    scenarios = model.sample(400, 30, rng=3)
+    strategies = {
+        f"{e:.0%}": constant_mix(e, "us_stocks", "tbonds_10y", plan, 1) for e in (0.2, 0.8)
+    }
+    ev = evaluate_set("iid", scenarios, plan, strategies, equity_assets=("us_stocks",))
+    for row, strat in zip(ev.rows, strategies.values(), strict=True):
+        res = simulate(scenarios, plan, strat)
+        unpaid = unpaid_years(res.withdrawals_wanted, res.withdrawals, 1)
+        want = mean_unpaid_years_given_failure(unpaid, res.ruin_period >= 0)
+        assert want.n_failed >= 20  # the plan fails often enough to measure the depth
+        assert row.unpaid_years_when_failed == pytest.approx(want.years, rel=1e-12)
+        assert row.unpaid_years_when_failed_se == pytest.approx(want.se, rel=1e-12)
+        assert 0 < row.unpaid_years_when_failed_se < row.unpaid_years_when_failed
 
 
 def test_cli_offers_adaptive(capsys: pytest.CaptureFixture[str]) -> None:

@@ -54,6 +54,70 @@ def test_recovers_the_merton_fraction_at_every_age_and_wealth() -> None:
     assert np.max(np.abs(risky - w_star)) <= 0.005 + 1e-12
 
 
+def lognormal_one_risky(mu: float, sigma: float, rf: float, nodes: int) -> ReturnModel:
+    """Risky ``log R ~ Normal(mu, sigma^2)`` on Gauss-Hermite nodes (as a weighted
+    "history"), and a riskless asset paying ``rf``; real (zero inflation), annual."""
+    z, w = np.polynomial.hermite_e.hermegauss(nodes)
+    return ReturnModel(
+        assets=("risky", "safe"),
+        nominal=np.column_stack([np.expm1(mu + sigma * z), np.full(nodes, rf)]),
+        inflation=np.zeros(nodes),
+        prob=w / w.sum(),
+        description=f"lognormal risky on {nodes} Gauss-Hermite nodes, riskless {rf}",
+    )
+
+
+def exact_lognormal_share(mu: float, sigma: float, rf: float, gamma: float) -> float:
+    """argmax_w E[u((1 + rf) + w (R - 1 - rf))] for CRRA u and lognormal R, by adaptive
+    quadrature over the normal density and a bounded 1-D search (no DP, no nodes)."""
+    from scipy import integrate, optimize
+
+    def minus_eu(w: float) -> float:
+        def f(z: float) -> float:
+            y = (1 + rf) + w * (np.exp(mu + sigma * z) - 1 - rf)
+            return float(y ** (1 - gamma) / (1 - gamma) * np.exp(-z * z / 2))
+
+        return -integrate.quad(f, -12, 12, epsabs=1e-13, epsrel=1e-12)[0]
+
+    res = optimize.minimize_scalar(minus_eu, bounds=(0, 1), method="bounded")
+    return float(res.x)
+
+
+MU, SIGMA, RF = 0.05, 0.20, 0.01  # log mean, log volatility, riskless real return
+
+
+@pytest.mark.parametrize("gamma", [2.0, 5.0, 10.0])
+def test_recovers_the_merton_fraction_for_lognormal_returns_in_one_period(gamma: float) -> None:
+    model = lognormal_one_risky(MU, SIGMA, RF, nodes=41)
+    plan = Plan(start_age=64, retirement_age=65, end_age=65, initial_balance=100.0)
+    step = 0.01
+    res = solve_adaptive(
+        plan, model, Objective(crra_gamma=gamma), n_states=21, weight_step=step, state="wealth"
+    )
+    assert res.n_years == 1
+    exact = exact_lognormal_share(MU, SIGMA, RF, gamma)
+    # continuous-time Merton share (mu - r + sigma^2 / 2) / (gamma sigma^2) with mu the log
+    # mean: a one-year period moves it by under half a point at these parameters
+    merton = (MU - np.log1p(RF) + SIGMA**2 / 2) / (gamma * SIGMA**2)
+    assert abs(exact - merton) < 0.005
+    # first-period risky share, the same at every wealth node (CRRA is scale-free): within
+    # half the weight grid's step of the exact optimum, plus 0.001 for the 41-node quadrature
+    first = res.policy.weights[0, :, 0]
+    assert np.max(np.abs(first - exact)) <= step / 2 + 0.001
+
+
+def test_higher_risk_aversion_holds_less_risk() -> None:
+    model = lognormal_one_risky(MU, SIGMA, RF, nodes=41)
+    plan = Plan(start_age=64, retirement_age=65, end_age=65, initial_balance=100.0)
+    share = [
+        solve_adaptive(
+            plan, model, Objective(crra_gamma=g), n_states=21, weight_step=0.01, state="wealth"
+        ).policy.weights_at(0, np.array([100.0]))[0, 0]
+        for g in (2.0, 5.0, 10.0)
+    ]
+    assert share[0] > share[1] > share[2] > 0
+
+
 def exact_success(w: float, t: int, flows, cand, gross, prob) -> float:
     """Optimal P(money lasts) by plain recursion on the exact wealth (no grid)."""
     b = w + flows.cs[t] - flows.ws[t]
