@@ -176,8 +176,8 @@ def policy_map_figure(
         Nodes to hatch, (n_years, n_states); default :func:`go_for_broke_region`.
     """
     import matplotlib as mpl  # lazy: heavy
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
+    from matplotlib.figure import Figure  # lazy: heavy
+    from matplotlib.patches import Patch  # lazy: heavy
 
     axis = axis or policy.state
     ages = policy.ages
