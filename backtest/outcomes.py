@@ -9,6 +9,8 @@ for the member, per scenario and then over scenarios (re-exported from
   alive at retirement (the convention is stated there, once);
 * :func:`unpaid_years`: years of the withdrawal need left unpaid (and
   :func:`unpaid_years_from_ruin`, its bound from the ruin period alone);
+* :func:`shortfall_years`: the one shortfall convention, unpaid need valued at
+  retirement at a stated real risk-free (annuity) rate, never the portfolio's returns;
 * :func:`wealth_percentiles`: percentiles of real wealth over scenarios;
 * income (issue 23): :func:`crra_utility` and :func:`certainty_equivalent` (CE income
   under CRRA risk aversion, over scenarios and the years alive), the real
@@ -267,6 +269,65 @@ def unpaid_years(
     if alive is not None:
         share = share * np.asarray(alive, dtype=np.float64)
     return share.sum(axis=-1) / periods_per_year
+
+
+def shortfall_years(
+    wanted: FloatArray,
+    paid: FloatArray,
+    real_rate: float,
+    start: IntArray | int = 0,
+    periods_per_year: int = 1,
+    alive: FloatArray | None = None,
+) -> FloatArray:
+    """The one shortfall convention: unpaid real need valued at ``start`` at a real
+    risk-free rate, in years of need, per scenario.
+
+    ``S = (1 / periods_per_year) sum_t a_t v^((t - start) / periods_per_year)
+    (wanted_t - paid_t) / wanted_t`` over the periods that want a withdrawal, with
+    ``v = 1 / (1 + real_rate)``: :func:`unpaid_years` with each period's unpaid share
+    discounted to the ``start`` period (the retirement period) at the stated real
+    (annuity) rate, never at the portfolio's own returns, so a member with nothing left is
+    short the same whatever she holds. ``real_rate = 0`` gives :func:`unpaid_years`.
+    Fund design optimises it and the population evaluation reports it (both at
+    ``PopulationSpec.annuity_rate``).
+
+    Parameters
+    ----------
+    wanted, paid
+        Withdrawal asked for and paid per period, (n, T), real USD.
+    real_rate
+        Real risk-free (annuity) discount rate, decimal a year, > -1 (0.02 = 2 %).
+    start
+        Period the value is taken at: one, or one per scenario (n,) (e.g. each member's
+        retirement period); earlier periods, where nothing is wanted, compound forward.
+    periods_per_year
+        1 for annual periods, 12 for monthly.
+    alive
+        Probability of being alive at the start of each period, (T,) or (n, T); None
+        counts every period.
+    """
+    if not (math.isfinite(real_rate) and real_rate > -1.0):
+        raise PlanError(f"real_rate={real_rate!r} must be a decimal a year > -1 (0.02 = 2 %)")
+    w = np.asarray(wanted, dtype=np.float64)
+    p = np.asarray(paid, dtype=np.float64)
+    if w.shape != p.shape or w.ndim != 2:
+        raise DataError(f"wanted {w.shape} and paid {p.shape} must be (n_scenarios, n_periods)")
+    share = np.divide(np.maximum(w - p, 0.0), w, out=np.zeros_like(w), where=w > 0)
+    if alive is not None:
+        share = share * np.asarray(alive, dtype=np.float64)
+    return (share * shortfall_discount(w.shape, real_rate, start, periods_per_year)).sum(
+        axis=-1
+    ) / periods_per_year
+
+
+def shortfall_discount(
+    shape: tuple[int, int], real_rate: float, start: IntArray | int = 0, periods_per_year: int = 1
+) -> FloatArray:
+    """Discount factors ``(1 + real_rate) ** -((t - start) / periods_per_year)``, (n, T), of
+    :func:`shortfall_years` (the weights its gradients in fund design use)."""
+    t = np.arange(shape[1], dtype=np.float64)[None, :]
+    s = np.broadcast_to(np.asarray(start, dtype=np.float64), (shape[0],))[:, None]
+    return np.asarray((1.0 + real_rate) ** (-(t - s) / periods_per_year)) * np.ones(shape)
 
 
 def unpaid_years_from_ruin(
@@ -802,6 +863,8 @@ __all__ = [
     "replacement_percentiles",
     "ruin_ages",
     "safe_withdrawal_rate",
+    "shortfall_discount",
+    "shortfall_years",
     "ssa_life_annuity_factor",
     "success_rate",
     "survival_weighted_success",

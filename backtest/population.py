@@ -58,8 +58,11 @@ Scores per member-path (the definitions of :mod:`backtest.outcomes`)
   (1 if never ruined, 0 if ruined before retirement;
   :func:`backtest.outcomes.survival_weighted_success`);
 * fixed-horizon success: the money lasts to ``horizon_age`` (95 by default);
-* unpaid years: ``sum_t S(t) (need - paid) / need`` over retirement years (expected years
-  of need left unfunded; the shortfall measure; :func:`backtest.outcomes.unpaid_years`);
+* unpaid years (the shortfall): ``sum_t S(t) v^(t - t_ret) (need - paid) / need`` over
+  retirement years, ``v = 1 / (1 + annuity_rate)``: expected years of need left unfunded,
+  valued at retirement at the stated real annuity rate (2 % by default), never at the
+  portfolio's returns (:func:`backtest.outcomes.shortfall_years`, the one convention that
+  fund design optimises too);
 * replacement ratio: ``(Social Security + W_ret / a) / final salary``, ``a`` the member's
   real annuity-due factor at ``annuity_rate`` with its survival curve.
 """
@@ -77,9 +80,10 @@ from backtest.errors import DataError, PlanError
 from backtest.outcomes import (
     life_annuity_factor,
     ruin_ages,
+    shortfall_discount,
+    shortfall_years,
     survival_weighted_success,
     tail_mean,
-    unpaid_years,
 )
 from backtest.plan import contribution_amounts
 from backtest.scenarios import Scenarios
@@ -594,9 +598,10 @@ class PopulationOutcome:
     success_fixed
         The money lasts to ``spec.horizon_age`` (1.0 / 0.0).
     unpaid_years
-        Expected years of spending need left unpaid, survival-weighted.
+        Expected years of spending need left unpaid, survival-weighted, valued at the
+        retirement age at ``spec.annuity_rate`` (:func:`backtest.outcomes.shortfall_years`).
     unpaid_usd
-        The same in real USD.
+        The same in real USD (valued at the retirement age).
     replacement_ratio
         (Social Security + balance at retirement / annuity factor) / final salary.
     wealth_at_retirement
@@ -696,8 +701,10 @@ def score_paths(members: Members, member: IntArray, acc: AccountPaths) -> dict[s
     success_fixed = (~ruined | (acc.ruin_period >= horizon)).astype(np.float64)
     # Survival to the start of each year (alive at its start to need its spending).
     alive = surv[:, :-1]
-    unpaid_usd = (alive * (acc.wanted - acc.withdrawals)).sum(axis=1)
-    unpaid = unpaid_years(acc.wanted, acc.withdrawals, 1, alive)
+    rate = spec.annuity_rate
+    disc = shortfall_discount(acc.wanted.shape, rate, t_ret)
+    unpaid_usd = (alive * disc * (acc.wanted - acc.withdrawals)).sum(axis=1)
+    unpaid = shortfall_years(acc.wanted, acc.withdrawals, rate, t_ret, 1, alive)
     w_ret = acc.wealth[rows, t_ret]
     rr = (members.social_security[member] + w_ret / members.annuity_factor[member]) / (
         members.final_salary[member]

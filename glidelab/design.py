@@ -16,7 +16,14 @@ numbers (:class:`DesignOutcome`), :func:`write_design` writes them and
 :func:`design_summary` says them in a paragraph; :func:`run_design` does both into
 ``<out>/<name>/``: ``design.html``, ``design.pdf``, CSV tables
 (``frontier.csv``, ``placed.csv``, ``scores.csv``, ``countries.csv``, ``failing.csv``,
-``designed_path.csv``) and ``settings.json``, atomically.
+``designed_path.csv``, ``constraints.csv``) and ``settings.json``, atomically.
+
+Shortfall everywhere (frontier, placed, out of sample) is the one convention of
+:func:`backtest.outcomes.shortfall_years`: survival-weighted unpaid need valued at
+retirement at the population's real annuity rate, in years of need. ``constraints.csv``
+names the committee constraint groups that bind at the designed path and what each costs
+in the design's objective (a re-solve without it, in sample:
+``optimize.fund_design.FundDesigner.constraint_costs``).
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ from glidelab.study import (
     quick_design,
 )
 from optimize.fund_design import (
+    ConstraintCost,
     DesignPoint,
     FrontierResult,
     FundDesigner,
@@ -122,7 +130,9 @@ class DesignOutcome:
     ``scores``: out-of-sample scores with the held-out gap (pp); ``countries``:
     survival-weighted success by JST country (decimal); ``knots``: the designed path's
     weights by knot age (decimal); ``members``: per-member averages on the held-out
-    bootstrap; ``seconds``: wall-clock time per step (run-time only)."""
+    bootstrap; ``constraints``: each committee constraint group, whether it binds at the
+    designed path, its slack and its cost in the objective (:func:`constraint_table`);
+    ``seconds``: wall-clock time per step (run-time only)."""
 
     study: DesignStudy
     frontier: tuple[DesignPoint, ...]
@@ -139,6 +149,7 @@ class DesignOutcome:
     weights: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     members: Mapping[str, MemberSummary] = dataclasses.field(default_factory=dict)
     settings_rows: tuple[tuple[str, str], ...] = ()
+    constraints: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
 def _weights3(strategy: Strategy, spec: PopulationSpec, scen: Scenarios) -> np.ndarray:
@@ -189,6 +200,41 @@ class _Draws:
         )
 
 
+def _bpoe_ceiling(fr: FrontierResult, ds: DesignSettings) -> float | None:
+    """The bPOE ceiling the designed path's search keeps (the income objective's)."""
+    return min(fr.max_success.bpoe + ds.bpoe_slack, 1.0) if ds.objective == "income" else None
+
+
+#: Units of each objective in the constraint table.
+_OBJECTIVE_UNITS = {
+    "success": "success (share of member-paths)",
+    "shortfall": "shortfall CVaR (years of need)",
+    "income": "mean replacement ratio (of final salary)",
+}
+
+
+def constraint_table(costs: tuple[ConstraintCost, ...]) -> pd.DataFrame:
+    """The constraint costs as a table, one row per committee constraint group: binds
+    (bool), slack (decimal weight), objective, its value with and without the group
+    (in the objective's units) and the cost (``>= 0``: how much better without)."""
+    cols = ["binds", "slack", "objective", "with", "without", "cost", "units"]
+    rows = {
+        c.group: [
+            c.binding,
+            c.slack,
+            c.objective,
+            c.value_with,
+            c.value_without,
+            c.cost,
+            _OBJECTIVE_UNITS[c.objective],
+        ]
+        for c in costs
+    }
+    df = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
+    df.index.name = "constraint"
+    return df
+
+
 def _search(
     designer: FundDesigner, ds: DesignSettings, clock: dict[str, float]
 ) -> tuple[FrontierResult, DesignPoint]:
@@ -205,7 +251,7 @@ def _search(
     chosen = designer.optimise(
         "income",
         start=fr.max_success.knots,
-        success_floor_bpoe=min(fr.max_success.bpoe + ds.bpoe_slack, 1.0),
+        success_floor_bpoe=_bpoe_ceiling(fr, ds),
         max_iterations=ds.max_iterations,
     )
     clock["income"] = time.perf_counter() - t2
@@ -290,6 +336,14 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
     )
     clock["setup"] = time.perf_counter() - t0
     fr, chosen = _search(designer, ds, clock)
+    t_c = time.perf_counter()
+    costs = designer.constraint_costs(
+        chosen,
+        ds.objective,
+        success_floor_bpoe=_bpoe_ceiling(fr, ds),
+        max_iterations=min(ds.max_iterations, 8),
+    )
+    clock["constraint_costs"] = time.perf_counter() - t_c
     designed = glide_path_from_knots(
         DESIGNED, ds.assets, designer.knot_ages, chosen.knots, spec.target_age
     )
@@ -337,6 +391,7 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
         ),
         members=members,
         settings_rows=tuple(_settings_rows(study, designer, n_cohorts, cohorts.n_scenarios)),
+        constraints=constraint_table(costs),
     )
 
 
@@ -366,6 +421,8 @@ def write_design(result: DesignOutcome, folder: Path) -> None:
         failing=result.failing,
         countries=result.countries,
         notes=_notes(spec, study.design),
+        constraints=result.constraints,
+        annuity_rate=spec.annuity_rate,
     )
     folder.mkdir(parents=True, exist_ok=True)
     charts = build_population_charts(report)
@@ -378,6 +435,7 @@ def write_design(result: DesignOutcome, folder: Path) -> None:
         ("countries.csv", result.countries),
         ("failing.csv", result.failing),
         ("designed_path.csv", result.knots),
+        ("constraints.csv", result.constraints),
     ):
         write_text_atomic(folder / fname, df.to_csv(float_format="%.6g"))
     settings = {"study": _jsonable(dataclasses.asdict(study)), "seconds": result.seconds}
@@ -409,12 +467,35 @@ def design_summary(result: DesignOutcome) -> str:
     scores = result.scores["bootstrap: success"]
     designed, presets = scores.iloc[0], scores.iloc[1:]
     return (
+        _summary_head(result, designed, presets) + _constraint_sentence(result.constraints) + "\n"
+    )
+
+
+def _constraint_sentence(table: pd.DataFrame) -> str:
+    """One sentence: which committee constraints bind at the designed path, and their cost."""
+    if table.empty or not table["binds"].any():
+        return "No committee constraint binds at the designed path."
+    bind = table[table["binds"].astype(bool)]
+    units = str(bind["units"].iloc[0])
+    pct = not units.startswith("shortfall")
+    parts = [
+        f"{name} ({100 * c:.2f} pp)" if pct else f"{name} ({c:.3f} years)"
+        for name, c in bind["cost"].items()
+    ]
+    return (
+        f"At the designed path {len(bind)} committee constraint(s) bind; re-solving in sample "
+        f"without each one improves the objective, {units}, by: {', '.join(parts)}."
+    )
+
+
+def _summary_head(result: DesignOutcome, designed: float, presets: pd.Series) -> str:
+    return (
         f"\n## Fund design for a population ({result.study.name})\n\n"
         f"The glide path designed for the {result.study.population.birth_year} vintage "
         "keeps survival-weighted success of "
         f"{100 * designed:.1f} % on a fresh-seed bootstrap, against "
         f"{100 * presets.min():.1f}-{100 * presets.max():.1f} % for the presets "
-        f"({', '.join(presets.index)}).\n"
+        f"({', '.join(presets.index)}). "
     )
 
 
@@ -527,8 +608,14 @@ def _notes(spec: PopulationSpec, ds: DesignSettings) -> list[str]:
         "Success (frontier) counts member-paths whose money outlives a death age drawn from the "
         "SSA 2020 Trustees cohort table; out-of-sample success is the exact survival-weighted "
         "probability 1 - S(ruin age).",
-        "Shortfall on the frontier is the CVaR95 of the unfunded present value at retirement in "
-        "years of need; out of sample, unpaid years are survival-weighted years of need not paid.",
+        "Shortfall (frontier, placed and out of sample alike) is one definition "
+        "(backtest.outcomes.shortfall_years): the survival-weighted need left unpaid, each year "
+        f"valued at retirement at the stated real annuity rate of {100 * spec.annuity_rate:.1f} % "
+        "a year (never at the portfolio's own returns), in years of need; the frontier reports "
+        "its CVaR at the design's level, out of sample its mean and CVaR95.",
+        "Constraint costs: each committee constraint group that binds at the designed path is "
+        "dropped in turn and the design's objective re-solved in sample from the designed path "
+        "(a local search); the cost is how much better the objective is without it.",
         f"Members: salary profile Cocco-Gomes-Maenhout (2005), real wage growth "
         f"{100 * spec.wage_growth_real:.1f} %/yr, auto-enrolment {100 * spec.default_rate:.0f} % "
         f"rising {100 * spec.escalation:.0f} pt/yr to {100 * spec.escalation_cap:.0f} %, match "

@@ -24,10 +24,18 @@ negative), i.e. iff the margin
 
     x[s] = (W_ret - PV) / scale,   PV = sum_{t_ret <= t < d} n / prod_{t_ret <= u < t} G[u] F
 
-is >= 0; ``scale = max(n, 1,000 USD)``, so ``-x`` is the **unfunded present value at
-retirement in years of need** (the shortfall, discounted at the path's own returns).
-Gradients ``dx/dz`` come from one forward and one reverse pass, vectorised over
-member-paths (a test checks them against finite differences).
+is >= 0; ``scale = max(n, 1,000 USD)``. ``x`` is only the success event's margin: it is
+discounted at the path's own returns, so it is **not** the shortfall.
+
+The **shortfall** is the one convention of :func:`backtest.outcomes.shortfall_years`: the
+need left unpaid on the member-path's own account (``paid = min(n, balance)``, the
+evaluation's recursion), survival-weighted with the member's curve and valued at
+retirement at the population's stated real annuity rate (``PopulationSpec.annuity_rate``,
+2 % real), in years of need; never at the portfolio's returns, so a member with nothing
+is short the same whatever the fund holds. On the same member-paths it equals
+``backtest.population.evaluate_population``'s ``unpaid_years``. Gradients ``dx/dz`` and
+``dS/dz`` come from forward and reverse passes, vectorised over member-paths (tests check
+them against finite differences).
 
 Objectives (SCP: linearise ``x ~ b + J z`` at the current knots, solve a convex
 subproblem in a trust region, accept a step only if the exact objective improves on the
@@ -36,8 +44,9 @@ same member-paths: the one driver, ``optimize.scp.trust_region_scp``):
 * ``"success"``: minimise the buffered probability of failure of ``-x`` (bPOE), the
   homogenised conic program ``optimize.scp.bpoe_subproblem`` that the glide-path search
   also solves (same constraint groups, same solver fallback), in the simplex basis;
-* ``"shortfall"``: minimise ``CVaR_beta(pos(-x))``, the mean unfunded years of need in
-  the worst ``1 - beta`` of member-paths (Rockafellar and Uryasev 2000; convex);
+* ``"shortfall"``: minimise ``CVaR_beta(S)``, the mean shortfall (years of need, above)
+  in the worst ``1 - beta`` of member-paths (Rockafellar and Uryasev 2000; convex in the
+  linearised ``S``);
 * ``"frontier"``: the epsilon-constraint method between the two: minimise the shortfall
   CVaR subject to ``bPOE(-x) <= p``, which is the convex constraint
   ``CVaR_{1-p}(-x) <= 0`` (Mafusalov and Uryasev 2018), for ``p`` from the best bPOE to
@@ -54,6 +63,7 @@ named when the constraints conflict.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -62,6 +72,7 @@ from typing import Any
 import numpy as np
 
 from backtest.account import AccountFlows, run_balances
+from backtest.outcomes import shortfall_discount, shortfall_years
 from backtest.plan import Plan
 from backtest.population import Members, cvar
 from backtest.scenarios import Scenarios
@@ -89,6 +100,59 @@ from strategies.target_date import GlidePath
 #: Smallest need used to scale margins, real USD a year (members who need ~nothing from
 #: the fund would otherwise get huge margins).
 SCALE_FLOOR = 1_000.0
+
+#: The constraint group that makes knots a portfolio (long only, fully invested): never
+#: dropped when pricing the committee's constraints.
+PORTFOLIO_GROUP = "weights in [0, 1] summing to 1"
+
+#: Slack below which an inequality binds at the design, decimal weight (0.1 pp).
+BINDING_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class ConstraintCost:
+    """What one committee constraint group costs the design, in sample.
+
+    Attributes
+    ----------
+    group
+        The group's name (``FundDesigner.constraint_groups``).
+    binding
+        Whether it binds at the designed knots: an equality group always does; an
+        inequality group when its smallest slack is below :data:`BINDING_TOLERANCE`.
+    slack
+        Smallest slack of the group's inequalities at the design, decimal weight (0 for
+        an equality group).
+    objective
+        The design's objective (``"success"``, ``"shortfall"`` or ``"income"``).
+    value_with, value_without
+        The objective at the design, and at the re-solve without this group started from
+        the design (same member-paths, same other constraints): success in decimal,
+        shortfall CVaR in years of need, mean replacement ratio in decimal of salary; NaN
+        without for a group that does not bind (not re-solved).
+    cost
+        How much better the objective is without the group: ``without - with`` (success,
+        income) or ``with - without`` (shortfall), >= 0 in the objective's units; 0 for a
+        group that does not bind.
+    """
+
+    group: str
+    binding: bool
+    slack: float
+    objective: str
+    value_with: float
+    value_without: float
+    cost: float
+
+
+def objective_value(point: DesignPoint, objective: str) -> float:
+    """The number ``objective`` optimises at ``point``: success (decimal), shortfall CVaR
+    (years of need) or mean replacement ratio (decimal of final salary)."""
+    return {
+        "success": point.success,
+        "shortfall": point.shortfall_cvar,
+        "income": point.mean_replacement,
+    }[objective]
 
 
 @dataclass(frozen=True)
@@ -173,6 +237,10 @@ class DesignData:
     annuity_factor: FloatArray
     final_salary: FloatArray
     expense_ratio: float
+    #: Probability of being alive at the start of each year, (m, T) (1 before retirement).
+    alive: FloatArray | None = None
+    #: Real rate the shortfall is valued at, decimal a year (``PopulationSpec.annuity_rate``).
+    real_rate: float = 0.02
 
     @property
     def n(self) -> int:
@@ -221,18 +289,46 @@ def design_data(
         annuity_factor=members.annuity_factor[member],
         final_salary=members.final_salary[member],
         expense_ratio=expense_ratio,
+        alive=members.survival[member][:, :-1],
+        real_rate=spec.annuity_rate,
     )
 
 
 @dataclass(frozen=True)
 class Margins:
-    """Margins ``x`` (m,), balances at retirement (m,), and optionally their Jacobians
-    with respect to the per-year weights, (m, T, A)."""
+    """Margins ``x`` (m,), balances at retirement (m,), shortfalls (m,, years of need,
+    :func:`shortfall`), and optionally their Jacobians with respect to the per-year
+    weights, (m, T, A)."""
 
     x: FloatArray
     wealth_at_retirement: FloatArray
+    shortfall: FloatArray
     dx_dw: FloatArray | None = None
     dwret_dw: FloatArray | None = None
+    ds_dw: FloatArray | None = None
+
+
+def _spending(data: DesignData) -> FloatArray:
+    """The yearly need from each member-path's retirement year, (m, T) real USD."""
+    t = np.arange(data.growth.shape[1])[None, :]
+    return np.where(t >= data.t_ret[:, None], data.need[:, None], 0.0)
+
+
+def _alive(data: DesignData) -> FloatArray:
+    return np.ones((data.n, data.growth.shape[1])) if data.alive is None else np.asarray(data.alive)
+
+
+def shortfall(data: DesignData, mix_growth: FloatArray) -> tuple[FloatArray, Any]:
+    """Shortfall per member-path, years of need valued at retirement at ``data.real_rate``
+    (:func:`backtest.outcomes.shortfall_years` of the evaluation's account recursion), from
+    the mix's real gross return ``mix_growth`` (m, T); and the account paths."""
+    zero = np.zeros(mix_growth.shape[1])
+    flows = AccountFlows(
+        zero, data.contributions, _spending(data), zero, data.leakage_share, data.expense_ratio
+    )
+    acc = run_balances(flows, mix_growth, 0.0)
+    s = shortfall_years(acc.wanted, acc.withdrawals, data.real_rate, data.t_ret, 1, _alive(data))
+    return s, acc
 
 
 def margins(data: DesignData, weights: FloatArray, gradients: bool = False) -> Margins:
@@ -262,8 +358,9 @@ def margins(data: DesignData, weights: FloatArray, gradients: bool = False) -> M
     pv = term.sum(axis=1)
     scale = np.maximum(data.need, SCALE_FLOOR)
     x = (w_ret - pv) / scale
+    short, acc = shortfall(data, big_g)
     if not gradients:
-        return Margins(x=x, wealth_at_retirement=w_ret)
+        return Margins(x=x, wealth_at_retirement=w_ret, shortfall=short)
     # dW_ret/dG[u] = lambda[u+1] W[u] keep[u] F with lambda[t] = prod_{t<=v<t_ret} keep G F.
     fac = np.where(pre, keep * gf, 1.0)
     rev = np.cumprod(fac[:, ::-1], axis=1)[:, ::-1]  # prod_{v >= t} fac
@@ -274,11 +371,32 @@ def margins(data: DesignData, weights: FloatArray, gradients: bool = False) -> M
     tail_next = np.concatenate([tail[:, 1:], np.zeros((m, 1))], axis=1)
     dpv_dg = np.where(t >= data.t_ret[:, None], -tail_next / big_g, 0.0)
     dx_dg = (dwret_dg - dpv_dg) / scale[:, None]
+    # Shortfall: only the year of partial payment (0 < paid < need, at most one per
+    # member-path: t_r) moves with the returns; before it the need is paid in full and the
+    # balance is untruncated, after it nothing is left. S = ... + c (need - B[t_r]) / need
+    # with c = alive[t_r] v^(t_r - t_ret), so dS/dG[u] = -c / need dB[t_r]/dG[u]:
+    # B[u + 1] Q[t_r] / (Q[u + 1] G[u]) in retirement, dW_ret/dG[u] Q[t_r] before it.
+    want, paid = acc.wanted, acc.withdrawals
+    partial = (want > 0) & (paid > 0) & (paid < want)
+    has = partial.any(axis=1)
+    t_r = np.where(has, partial.argmax(axis=1), 0)
+    disc = shortfall_discount((m, n_t), data.real_rate, data.t_ret)
+    c = np.where(has, _alive(data)[rows, t_r] * disc[rows, t_r], 0.0)
+    c = c / np.where(data.need > 0, data.need, 1.0)
+    q_r = q[rows, t_r]
+    q_next = np.concatenate([q[:, 1:], np.ones((m, 1))], axis=1)
+    b_next = acc.wealth[:, 1:]
+    in_ret = (t >= data.t_ret[:, None]) & (t < t_r[:, None])
+    db_dg = np.where(in_ret, b_next * q_r[:, None] / (q_next * big_g), 0.0)
+    db_dg = np.where(pre, dwret_dg * q_r[:, None], db_dg)
+    ds_dg = -c[:, None] * db_dg
     return Margins(
         x=x,
         wealth_at_retirement=w_ret,
+        shortfall=short,
         dx_dw=dx_dg[:, :, None] * data.growth,
         dwret_dw=dwret_dg[:, :, None] * data.growth,
+        ds_dw=ds_dg[:, :, None] * data.growth,
     )
 
 
@@ -297,7 +415,7 @@ class DesignPoint:
     knots: FloatArray  # (K, A)
     success: float  # share of member-paths with x >= 0 (sampled deaths)
     bpoe: float
-    shortfall_cvar: float  # CVaR_beta of pos(-x), years of need
+    shortfall_cvar: float  # CVaR_beta of the shortfall, years of need (outcomes.shortfall_years)
     mean_replacement: float
     median_replacement: float
     objective: str
@@ -368,6 +486,8 @@ class FundDesigner:
         sigma = np.atleast_2d(np.cov(g.T))
         self.setup = knot_constraints(self.assets, self.knot_ages, plan, self.c.generic(), sigma)
         self.fallbacks: list[str] = []
+        #: Constraint groups left out (to price them: :meth:`constraint_costs`).
+        self.excluded: frozenset[str] = frozenset()
 
     # -------------------------------------------------------------- constraints
     def constraint_groups(self, z: Any, a: Any) -> dict[str, list[Any]]:
@@ -394,7 +514,67 @@ class FundDesigner:
             k0 = int(np.argmin(np.abs(ka - land)))
             if after:
                 groups[f"landing ({self.c.landing})"] = [z[k] == z[k0] for k in after]
-        return groups
+        return {n: g for n, g in groups.items() if n not in self.excluded}
+
+    def without(self, group: str) -> FundDesigner:
+        """This designer on the same member-paths, without constraint group ``group``."""
+        d = copy.copy(self)
+        d.excluded = self.excluded | {group}
+        d.fallbacks = []
+        return d
+
+    def slacks(self, knots: FloatArray) -> dict[str, float]:
+        """Smallest slack of each constraint group at ``knots`` (K, A), decimal weight
+        (0 for equality groups; negative where violated)."""
+        import cvxpy as cp  # lazy: heavy (cvxpy)
+        from cvxpy.constraints.zero import Equality  # lazy: heavy (cvxpy)
+
+        out: dict[str, float] = {}
+        for name, group in self.constraint_groups(cp.Constant(np.asarray(knots)), 1.0).items():
+            worst = np.inf
+            for con in group:
+                if isinstance(con, Equality):
+                    worst = min(worst, 0.0)
+                    continue
+                worst = min(worst, float(-np.max(np.asarray(con.expr.value))))
+            out[name] = float(worst)
+        return out
+
+    def constraint_costs(
+        self,
+        point: DesignPoint,
+        objective: str,
+        *,
+        success_floor_bpoe: float | None = None,
+        max_iterations: int = 8,
+        trust_radius: float = 0.2,
+    ) -> tuple[ConstraintCost, ...]:
+        """Which committee constraint groups bind at ``point`` and what each costs.
+
+        Each binding group (every group but :data:`PORTFOLIO_GROUP`) is priced by a
+        re-solve of ``objective`` without it, started from the design's knots on the same
+        member-paths (so the re-solve is at least as good as the design: SCP accepts only
+        improving steps), with the design's bPOE ceiling ``success_floor_bpoe`` kept.
+        """
+        value = objective_value(point, objective)
+        sign = -1.0 if objective == "shortfall" else 1.0
+        rows = []
+        for name, slack in self.slacks(point.knots).items():
+            if name == PORTFOLIO_GROUP:
+                continue
+            binding = slack < BINDING_TOLERANCE
+            without = np.nan
+            if binding:
+                free = self.without(name)
+                pt = free._scp(
+                    objective, point.knots, success_floor_bpoe, max_iterations, trust_radius
+                )
+                without = objective_value(pt, objective)
+            cost = sign * (without - value) if binding else 0.0
+            rows.append(
+                ConstraintCost(name, binding, max(slack, 0.0), objective, value, without, cost)
+            )
+        return tuple(rows)
 
     def constraints(self, z: Any, a: Any) -> list[Any]:
         """Every constraint of :meth:`constraint_groups`, as one list."""
@@ -420,7 +600,7 @@ class FundDesigner:
             knots=knots if knots is not None else np.empty((0, weights.shape[1])),
             success=float((mg.x >= 0).mean()),
             bpoe=buffered_failure_probability(mg.x),
-            shortfall_cvar=cvar(np.maximum(-mg.x, 0.0), self.beta),
+            shortfall_cvar=cvar(mg.shortfall, self.beta),
             mean_replacement=float(rr.mean()),
             median_replacement=float(np.median(rr)),
             objective=objective,
@@ -487,6 +667,10 @@ class FundDesigner:
             assert mg.dx_dw is not None and mg.dwret_dw is not None
             j = np.einsum("mta,tk->mka", mg.dx_dw[:, :, self.cols], self.M)  # (m, K, A)
             sub.linearise(mg.x, j, cur.knots, rho)
+            if isinstance(sub, _ShortfallSubproblem) and sub.income is None:
+                assert mg.ds_dw is not None
+                js = np.einsum("mta,tk->mka", mg.ds_dw[:, :, self.cols], self.M)
+                sub.linearise_shortfall(mg.shortfall, js, cur.knots)
             if isinstance(sub, _ShortfallSubproblem) and sub.income is not None:
                 jw = np.einsum("mta,tk->mka", mg.dwret_dw[:, :, self.cols], self.M)
                 per = 1.0 / (self.data.annuity_factor * self.data.final_salary)
@@ -576,8 +760,9 @@ class FundDesigner:
 class _ShortfallSubproblem:
     """The convexified shortfall (or income) problem of one design SCP step.
 
-    With ``z = 1 / A + U N'`` (``N`` a :func:`optimize.scp.simplex_basis`) and the margins
-    linearised as ``x ~ b + J u``, ``u = vec(U)``: minimise ``CVaR_beta(pos(-x))`` (or
+    With ``z = 1 / A + U N'`` (``N`` a :func:`optimize.scp.simplex_basis`), the margins
+    linearised as ``x ~ b + J u`` and the shortfalls as ``S ~ b_S + J_S u``, ``u = vec(U)``:
+    minimise ``CVaR_beta(pos(S))`` (or
     maximise the linearised mean replacement ratio, ``income``) subject to the
     constraints, the trust region ``|z - z0| <= rho`` and, with a ceiling ``p``,
     ``CVaR_{1-p}(-x) <= 0`` (bPOE <= p).
@@ -591,6 +776,14 @@ class _ShortfallSubproblem:
     rho: Any
     basis: FloatArray
     income: tuple[Any, Any] | None  # (d mean rr / du, offset) parameters
+    short: tuple[Any, Any] | None  # (dS / du, offset) parameters of the shortfall
+
+    def linearise_shortfall(self, s: FloatArray, jac_knots: FloatArray, knots: FloatArray) -> None:
+        """Set the shortfall model ``S ~ b_S + J_S u`` (years of need) at ``knots``."""
+        assert self.short is not None, "built without the shortfall objective"
+        jac, offset = linear_model(s, jac_knots, knots, self.basis)
+        self.short[0].value = jac
+        self.short[1].value = offset
 
     def linearise(
         self, x: FloatArray, jac_knots: FloatArray, knots: FloatArray, trust_radius: float
@@ -640,20 +833,22 @@ def _shortfall_subproblem(
     u = cp.Variable((k, n_a - 1))
     z = zb + u @ basis.T
     x_lin = off + jac @ cp.vec(u, order="C")
-    c_var = cp.Variable()
-    short = c_var + cp.sum(cp.pos(cp.pos(-x_lin) - c_var)) / (m * (1 - beta))
     cons = [*constraints(z, 1.0), cp.abs(z - zp) <= rho]
     if p_level is not None:
         c2 = cp.Variable()
         cons.append(c2 + cp.sum(cp.pos(-x_lin - c2)) / (m * p_level) <= 0)
     rr: tuple[Any, Any] | None = None
+    sp: tuple[Any, Any] | None = None
     goal: cp.Maximize | cp.Minimize
     if income:
         rr = (cp.Parameter(n_u), cp.Parameter())
         goal = cp.Maximize(rr[1] + rr[0] @ cp.vec(u, order="C"))
     else:
-        goal = cp.Minimize(short)
-    return _ShortfallSubproblem(cp.Problem(goal, cons), z, jac, off, zp, rho, basis, rr)
+        sp = (cp.Parameter((m, n_u)), cp.Parameter(m))
+        s_lin = sp[1] + sp[0] @ cp.vec(u, order="C")
+        c_var = cp.Variable()
+        goal = cp.Minimize(c_var + cp.sum(cp.pos(cp.pos(s_lin) - c_var)) / (m * (1 - beta)))
+    return _ShortfallSubproblem(cp.Problem(goal, cons), z, jac, off, zp, rho, basis, rr, sp)
 
 
 def glide_path_from_knots(

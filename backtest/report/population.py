@@ -34,8 +34,9 @@ class PopulationReport:
         (label, value) rows: vintage, population, scenarios, seeds, constraints.
     frontier
         One row per frontier point: ``success`` (in-sample share of member-paths whose
-        money outlives the member), ``bpoe``, ``shortfall`` (CVaR of unfunded years of
-        need), ``median_replacement``; index = point label.
+        money outlives the member), ``bpoe``, ``shortfall`` (CVaR of the survival-weighted
+        unpaid years of need valued at retirement at ``annuity_rate``:
+        ``backtest.outcomes.shortfall_years``), ``median_replacement``; index = point label.
     placed
         The presets and the designed path on the same in-sample member-paths, same columns.
     weights
@@ -52,6 +53,12 @@ class PopulationReport:
         Survival-weighted success by country (rows) and strategy (columns), plus "pooled".
     notes
         Sentences printed under the tables: assumptions and caveats.
+    constraints
+        The committee constraint groups (rows) with ``binds``, ``slack`` (decimal weight),
+        ``objective``, its value ``with`` and ``without`` the group, ``cost`` (>= 0, how
+        much better without) and ``units`` (``glidelab.design.constraint_table``), or None.
+    annuity_rate
+        The real rate the shortfall is valued at, decimal a year.
     """
 
     title: str
@@ -67,6 +74,8 @@ class PopulationReport:
     failing: pd.DataFrame | None = None
     countries: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    constraints: pd.DataFrame | None = None
+    annuity_rate: float = 0.02
 
 
 def _colours(names: list[str]) -> dict[str, str]:
@@ -212,17 +221,47 @@ def _tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
         (
             "Frontier (in sample)",
             r.frontier,
-            "success and bPOE as shares of member-paths; shortfall = CVaR95 of unfunded "
-            "need in years (present value at retirement / yearly need).",
+            "success and bPOE as shares of member-paths; shortfall = CVaR95 of the "
+            "survival-weighted need left unpaid, in years of need, valued at retirement at "
+            f"the real annuity rate ({100 * r.annuity_rate:.1f} % a year), never at the "
+            "portfolio's returns.",
         ),
         ("Presets and the designed path on the frontier's member-paths", r.placed, ""),
         (
             "Out of sample",
             r.scores,
             "success = survival-weighted (money outlives the member), fixed = money lasts to "
-            "the fixed horizon; unpaid years are survival-weighted.",
+            "the fixed horizon; unpaid years are survival-weighted and valued at retirement "
+            f"at the real annuity rate ({100 * r.annuity_rate:.1f} % a year), as the frontier's.",
         ),
     ]
+    if r.constraints is not None and not r.constraints.empty:
+        c = r.constraints
+        table = pd.DataFrame(
+            {
+                "binds": c["binds"].map(lambda b: "yes" if b else "no"),
+                "slack": c["slack"],
+                "with": c["with"],
+                "without": c["without"],
+                "cost": c["cost"],
+            },
+            index=c.index,
+        )
+        units = str(c["units"].iloc[0])
+        if units.startswith("shortfall"):
+            table = table.rename(columns=lambda k: f"{k} (years)" if k != "binds" else k)
+            table = table.rename(columns={"slack (years)": "slack"})
+        out.append(
+            (
+                "Committee constraints: which bind at the designed path, and their cost",
+                table,
+                f"objective: {units}. slack = smallest distance to the limit (weight); with = "
+                "the objective at the designed path (in sample), without = after re-solving "
+                "without that constraint from the designed path; cost = how much better the "
+                "objective is without it (pp where shown as %). Constraints that do not bind "
+                "are not re-solved.",
+            )
+        )
     if r.failing is not None:
         out.append(("Members who fail: their traits", r.failing, ""))
     if r.countries is not None:

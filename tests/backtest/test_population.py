@@ -265,7 +265,9 @@ def test_survival_weighted_success_uses_the_survival_at_the_ruin_age() -> None:
     out = evaluate_population(m, g)
     ruin_t = plan_ret + 10
     assert out.success[0] == pytest.approx(1.0 - surv[0, ruin_t], abs=1e-12)
-    unpaid = (surv[0, ruin_t:-1] * 1.0).sum()
+    # valued at retirement at the stated real annuity rate (backtest.outcomes.shortfall_years)
+    k = np.arange(ruin_t, n_t) - plan_ret
+    unpaid = (surv[0, ruin_t:-1] * (1.0 + spec.annuity_rate) ** -k).sum()
     assert out.unpaid_years[0] == pytest.approx(unpaid, rel=1e-12)
     assert out.success_fixed[0] == 0.0
 

@@ -75,6 +75,26 @@ def test_tiny_study_end_to_end(tiny: tuple[DesignOutcome, Path]) -> None:
     assert 0.0 <= out.placed["success"].min() <= out.placed["success"].max() <= 1.0
 
 
+def test_design_names_its_binding_constraints_and_their_cost(
+    tiny: tuple[DesignOutcome, Path],
+) -> None:
+    out, folder = tiny
+    table = pd.read_csv(folder / "constraints.csv", index_col=0)
+    assert set(table.index) >= {"equity_at_target", "max_change_per_year", "monotone_after_age"}
+    assert "weights in [0, 1] summing to 1" not in table.index
+    bind = table[table["binds"]]
+    assert not bind.empty  # the shipped design sits on its committee's limits
+    assert (table["cost"] >= 0).all()
+    # income: the re-solve without a binding constraint is at least as good
+    assert (bind["without"] >= bind["with"] - 1e-12).all()
+    assert (table.loc[~table["binds"], "cost"] == 0).all()
+    html = (folder / "design.html").read_text()
+    assert "Committee constraints: which bind at the designed path" in html
+    text = DesignSection(out.study).summary(out)
+    assert "constraint(s) bind" in text and bind.index[0] in text
+    assert "annuity rate of 2.0 %" in " ".join(n for n in html.split("<li>") if "Shortfall" in n)
+
+
 def test_design_section_computes_first_and_writes_the_same_files(
     tiny: tuple[DesignOutcome, Path], tmp_path: Path
 ) -> None:
@@ -84,7 +104,14 @@ def test_design_section_computes_first_and_writes_the_same_files(
     assert result.out_dir is None and not any(tmp_path.iterdir())
     pd.testing.assert_frame_equal(result.scores, out.scores, check_exact=True)
     section.write(result, tmp_path / section.folder)
-    for f in ("frontier.csv", "placed.csv", "scores.csv", "countries.csv", "designed_path.csv"):
+    for f in (
+        "frontier.csv",
+        "placed.csv",
+        "scores.csv",
+        "countries.csv",
+        "designed_path.csv",
+        "constraints.csv",
+    ):
         assert (tmp_path / "population" / f).read_bytes() == (folder / f).read_bytes(), f
     text = section.summary(result)
     designed = 100 * result.scores["bootstrap: success"].iloc[0]

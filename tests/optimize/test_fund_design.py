@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from backtest.population import (
     PopulationSpec,
     draw_members,
+    evaluate_population,
     pair_members_paths,
     run_accounts,
 )
 from backtest.scenarios import Scenarios
 from optimize.fund_design import (
+    PORTFOLIO_GROUP,
     DesignData,
     FundConstraints,
     FundDesigner,
     OptimizationError,
     design_data,
     margins,
+    objective_value,
 )
 
 SPEC = PopulationSpec(end_age=100)
@@ -152,3 +157,95 @@ def test_frontier_end_points_equal_the_single_objective_optima(data: DesignData)
     assert s.bpoe <= e.bpoe + 1e-9 and e.shortfall_cvar <= s.shortfall_cvar + 1e-9
     mid = fr.points[1]
     assert mid.bpoe <= np.linspace(s.bpoe, e.bpoe, 3)[1] + 5e-3
+
+
+def test_shortfall_of_a_member_with_nothing_does_not_depend_on_the_portfolio(
+    data: DesignData,
+) -> None:
+    # Issue 23: discounted at the fund's returns, 16.7 -> 13.2 -> 11.9 years at 20/60/100 %
+    # equity. Valued at the stated real annuity rate, it is the same whatever she holds.
+    broke = dataclasses.replace(data, contributions=np.zeros_like(data.contributions))
+    got = [
+        margins(broke, _mix_weights(np.full(SPEC.n_periods, e))).shortfall for e in (0.2, 0.6, 1.0)
+    ]
+    np.testing.assert_allclose(got[1], got[0], rtol=1e-12)
+    np.testing.assert_allclose(got[2], got[0], rtol=1e-12)
+    t = np.arange(SPEC.n_periods)[None, :]
+    v = (1.0 + SPEC.annuity_rate) ** -(t - data.t_ret[:, None])
+    want = np.where((t >= data.t_ret[:, None]) & (data.need[:, None] > 0), data.alive * v, 0.0)
+    np.testing.assert_allclose(got[0], want.sum(axis=1), rtol=1e-12)
+    assert data.real_rate == SPEC.annuity_rate == 0.02
+    # ... and the evaluation agrees: members with no contributions, two portfolios.
+    members = draw_members(SPEC, 50, 21)
+    members = dataclasses.replace(members, contributions=np.zeros_like(members.contributions))
+    sc = _scenarios(10, 4)
+    g = (1.0 + sc.returns) / (1.0 + sc.inflation[:, :, None])
+    outs = [
+        evaluate_population(
+            members, np.einsum("pta,ta->pt", g, _mix_weights(np.full(SPEC.n_periods, e)))
+        )
+        for e in (0.2, 1.0)
+    ]
+    np.testing.assert_allclose(outs[0].unpaid_years, outs[1].unpaid_years, rtol=1e-12)
+
+
+def test_design_shortfall_is_the_evaluations_on_the_same_member_paths() -> None:
+    members = draw_members(SPEC, 120, 8)
+    sc = _scenarios(40, 6)
+    mi, pi = pair_members_paths(120, 40, "paired")
+    d = design_data(members, sc, ASSETS, mi, pi, expense_ratio=0.002, rng=1)
+    w = _mix_weights(np.linspace(0.9, 0.4, SPEC.n_periods))
+    g = (1.0 + sc.returns) / (1.0 + sc.inflation[:, :, None])
+    ev = evaluate_population(
+        members, np.einsum("pta,ta->pt", g, w), expense_ratio=0.002, pairing="paired"
+    )
+    np.testing.assert_array_equal(ev.member, mi)
+    np.testing.assert_array_equal(ev.path, pi)
+    s = margins(d, w).shortfall
+    np.testing.assert_allclose(s, ev.unpaid_years, rtol=1e-12, atol=1e-12)
+    assert (s > 0).any() and (s == 0).any()  # not degenerate
+
+
+def test_shortfall_gradients_match_finite_differences(data: DesignData) -> None:
+    w = _mix_weights(np.linspace(0.95, 0.35, SPEC.n_periods))
+    mg = margins(data, w, gradients=True)
+    assert mg.ds_dw is not None and np.abs(mg.ds_dw).max() > 0
+    h = 1e-6
+    for t, a in [(5, 0), (30, 0), (45, 1), (60, 1)]:
+        w2 = w.copy()
+        w2[t, a] += h
+        fd = (margins(data, w2).shortfall - mg.shortfall) / h
+        np.testing.assert_allclose(mg.ds_dw[:, t, a], fd, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("objective", ["success", "shortfall"])
+def test_constraint_costs_name_the_binding_constraints(data: DesignData, objective: str) -> None:
+    c = FundConstraints(equity_at_target=(0.3, 0.5), max_change_per_year=0.05, crypto_cap=None)
+    d = FundDesigner(data, SPEC.target_age, c, knot_spacing_years=10)
+    pt = d.optimise(objective, max_iterations=6)
+    k_t = int(np.argmin(np.abs(d.knot_ages - SPEC.target_age)))
+    # the fixture's optimum sits on an edge of the equity band at the target age
+    assert min(abs(pt.knots[k_t, 0] - 0.3), abs(pt.knots[k_t, 0] - 0.5)) < 1e-3
+    costs = {r.group: r for r in d.constraint_costs(pt, objective, max_iterations=6)}
+    assert PORTFOLIO_GROUP not in costs
+    assert set(costs) == {"equity_at_target", "max_change_per_year"}
+    band = costs["equity_at_target"]
+    assert band.binding and band.slack < 1e-3
+    assert band.value_with == pytest.approx(objective_value(pt, objective))
+    for r in costs.values():
+        assert r.cost >= 0.0
+        if r.binding:  # the re-solve without it is at least as good
+            better = r.value_without >= r.value_with
+            assert better if objective == "success" else r.value_without <= r.value_with
+    free = d.without("equity_at_target")
+    assert "equity_at_target" not in free.constraint_groups(pt.knots, 1.0)
+    assert "equity_at_target" in d.constraint_groups(pt.knots, 1.0)
+
+
+def test_a_slack_constraint_is_not_binding_and_costs_nothing(data: DesignData) -> None:
+    c = FundConstraints(equity_at_target=(0.0, 1.0))
+    d = FundDesigner(data, SPEC.target_age, c, knot_spacing_years=10)
+    pt = d.evaluate(d.constant_start(0.6), "success")
+    (row,) = d.constraint_costs(pt, "success")
+    assert row.group == "equity_at_target" and not row.binding
+    assert row.slack == pytest.approx(0.4, abs=1e-6) and row.cost == 0.0
