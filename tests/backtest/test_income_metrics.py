@@ -3,9 +3,6 @@ income figures of a report, each against a hand computation or a stated invarian
 
 from __future__ import annotations
 
-import csv
-import importlib.resources
-import io
 import math
 
 import numpy as np
@@ -33,19 +30,12 @@ from backtest.metrics import (
     ssa_life_annuity_factor,
 )
 from backtest.mortality import survival_curve
+from tests.backtest.ssa_csv import ssa_rows
 
 
 def _ssa_rows(sex_file: str) -> dict[tuple[int, int], list[str]]:
-    """Rows of the shipped SSA file by (calendar year, age), read with the csv module
-    (not via backtest.mortality, so the hand computations are independent of it)."""
-    raw = (
-        importlib.resources.files("backtest.data")
-        .joinpath("embedded", "mortality", sex_file)
-        .read_text(encoding="utf-8")
-    )
-    rows = list(csv.reader(io.StringIO(raw)))
-    header = next(i for i, r in enumerate(rows) if r[:3] == ["Year", "x", "q(x)"])
-    return {(int(r[0]), int(r[1])): r for r in rows[header + 1 :] if len(r) > 2 and r[0]}
+    """Rows of the shipped SSA file by (calendar year, age) (``tests.backtest.ssa_csv``)."""
+    return ssa_rows(sex_file)
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import importlib.resources
-import io
 import math
 
 import numpy as np
@@ -31,19 +28,13 @@ from backtest.plan import ConstantReal, Plan
 from backtest.population import cvar as loss_cvar
 from backtest.simulate import simulate
 from strategies import FixedMix
+from tests.backtest.ssa_csv import ssa_rows
 
 
 def _ssa_q(sex_file: str) -> dict[tuple[int, int], float]:
-    """q(x) by (calendar year, age), read straight from the shipped SSA file (not via
-    backtest.mortality, so the hand computation is independent of it)."""
-    raw = (
-        importlib.resources.files("backtest.data")
-        .joinpath("embedded", "mortality", sex_file)
-        .read_text(encoding="utf-8")
-    )
-    rows = list(csv.reader(io.StringIO(raw)))
-    header = next(i for i, r in enumerate(rows) if r[:3] == ["Year", "x", "q(x)"])
-    return {(int(r[0]), int(r[1])): float(r[2]) for r in rows[header + 1 :] if len(r) > 2 and r[0]}
+    """q(x) by (calendar year, age), read straight from the shipped SSA file
+    (``tests.backtest.ssa_csv``, independent of backtest.mortality)."""
+    return {key: float(row[2]) for key, row in ssa_rows(sex_file).items()}
 
 
 @pytest.fixture(scope="module")
