@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -175,9 +176,7 @@ def policy_map_figure(
     region
         Nodes to hatch, (n_years, n_states); default :func:`go_for_broke_region`.
     """
-    import matplotlib as mpl  # lazy: heavy
     from matplotlib.figure import Figure  # lazy: heavy
-    from matplotlib.patches import Patch  # lazy: heavy
 
     axis = axis or policy.state
     ages = policy.ages
@@ -190,7 +189,6 @@ def policy_map_figure(
     x_grid = np.broadcast_to(ages[:, None], y_nodes.shape)
     if region is None:
         region = go_for_broke_region(policy, equity_assets)
-    hatched = bool(np.any(region))
     fig = Figure(figsize=(11, 4.6))
     axes = fig.subplots(1, 2, sharey=True)
     # the hatch colour of each map: black on the region's light (high-equity) cells, white
@@ -211,26 +209,57 @@ def policy_map_figure(
             rasterized=True,  # a raster in the PDF: 70 x 401 shaded cells as vectors weigh MBs
         )
         fig.colorbar(mesh, ax=ax, label=label, fraction=0.05)
-        for lo_y, hi_y in _region_bands(region, y_nodes):
-            # each year's stretch of the region, a step wide, hatched and outlined in white
-            ok = ~np.isnan(lo_y)
-            with mpl.rc_context({"hatch.linewidth": 0.8}):
-                ax.fill_between(
-                    ages, lo_y, hi_y, where=ok, step="mid", facecolor="none",
-                    edgecolor=ink, hatch="///", linewidth=0.0,
-                )  # fmt: skip
-            ax.fill_between(
-                ages, lo_y, hi_y, where=ok, step="mid", facecolor="none",
-                edgecolor="white", linewidth=1.0,
-            )  # fmt: skip
+        _hatch_region(ax, ages, _region_bands(region, y_nodes), ink)
         if band is not None:
-            for p, style in ((band.p50, "-"), (band.p10, "--"), (band.p90, "--")):
-                ax.plot(ages, _to_axis(policy, p, axis), color="white", ls=style, lw=1.4)
-            ax.plot([], [], color="white", ls="-", label=f"median ({band.label})")
-            ax.plot([], [], color="white", ls="--", label="10th-90th percentile")
-            ax.legend(loc="upper left", fontsize=7, facecolor="0.3", labelcolor="white")
+            _draw_band(ax, policy, band, axis)
         ax.set_xlabel("age (years)")
         ax.set_title(label, fontsize=9)
+    _set_state_axis(axes[0], policy, band, axis, y_nodes, y_max)
+    fig.suptitle(title or f"Policy map: {policy.name}", fontsize=11)
+    if bool(np.any(region)):
+        _caption_region(fig)
+    return fig
+
+
+def _hatch_region(
+    ax: Any, ages: FloatArray, bands: list[tuple[FloatArray, FloatArray]], ink: str
+) -> None:
+    """Each year's stretch of the region, a step wide, hatched in ``ink`` and outlined in
+    white."""
+    import matplotlib as mpl  # lazy: heavy
+
+    for lo_y, hi_y in bands:
+        ok = ~np.isnan(lo_y)
+        with mpl.rc_context({"hatch.linewidth": 0.8}):
+            ax.fill_between(
+                ages, lo_y, hi_y, where=ok, step="mid", facecolor="none",
+                edgecolor=ink, hatch="///", linewidth=0.0,
+            )  # fmt: skip
+        ax.fill_between(
+            ages, lo_y, hi_y, where=ok, step="mid", facecolor="none",
+            edgecolor="white", linewidth=1.0,
+        )  # fmt: skip
+
+
+def _draw_band(ax: Any, policy: AdaptivePolicy, band: WealthBand, axis: str) -> None:
+    """The simulated median and 10th-90th percentiles over a map, with their legend."""
+    for p, style in ((band.p50, "-"), (band.p10, "--"), (band.p90, "--")):
+        ax.plot(policy.ages, _to_axis(policy, p, axis), color="white", ls=style, lw=1.4)
+    ax.plot([], [], color="white", ls="-", label=f"median ({band.label})")
+    ax.plot([], [], color="white", ls="--", label="10th-90th percentile")
+    ax.legend(loc="upper left", fontsize=7, facecolor="0.3", labelcolor="white")
+
+
+def _set_state_axis(
+    ax: Any,
+    policy: AdaptivePolicy,
+    band: WealthBand | None,
+    axis: str,
+    y_nodes: FloatArray,
+    y_max: float | None,
+) -> None:
+    """The shared y axis: limits (default 1.3x the band's 90th percentile, or the grid's
+    top) and its label in the axis's units."""
     top = y_max
     if top is None:
         top = (
@@ -239,24 +268,26 @@ def policy_map_figure(
             else float(np.max(y_nodes))
         )
     bottom = 0.0 if axis == "wealth" else float(max(np.min(y_nodes), 0.0))
-    axes[0].set_ylim(bottom, max(top, bottom + 1e-9))
-    axes[0].set_ylabel(
+    ax.set_ylim(bottom, max(top, bottom + 1e-9))
+    ax.set_ylabel(
         "real wealth at the start of the year (thousand USD)"
         if axis == "wealth"
         else "funded ratio (wealth + PV contributions) / PV spending"
     )
-    fig.suptitle(title or f"Policy map: {policy.name}", fontsize=11)
-    if hatched:
-        # the region's legend entry and caption below the maps, on the page's white
-        entry = Patch(
-            facecolor="white",
-            edgecolor="black",
-            hatch="///",
-            label="go-for-broke region: equity rises as wealth falls while underfunded",
-        )
-        fig.legend(handles=[entry], loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8)
-        fig.text(0.5, -0.07, GO_FOR_BROKE_CAPTION, ha="center", va="top", fontsize=8, wrap=True)
-    return fig
+
+
+def _caption_region(fig: Any) -> None:
+    """The region's legend entry and caption below the maps, on the page's white."""
+    from matplotlib.patches import Patch  # lazy: heavy
+
+    entry = Patch(
+        facecolor="white",
+        edgecolor="black",
+        hatch="///",
+        label="go-for-broke region: equity rises as wealth falls while underfunded",
+    )
+    fig.legend(handles=[entry], loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8)
+    fig.text(0.5, -0.07, GO_FOR_BROKE_CAPTION, ha="center", va="top", fontsize=8, wrap=True)
 
 
 def policy_map_png(policy: AdaptivePolicy, equity_assets: Sequence[str], **kwargs: object) -> bytes:
