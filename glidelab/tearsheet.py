@@ -113,6 +113,7 @@ def page_inputs(
         pension_target=p.pension_target,
         withdrawal_rates=study.analysis.withdrawal_rates if sets else (),
         mixes=_mixes(study),
+        equity_assets=(study.data.equity,),
     )
     sleeve_history = HistoryInputs.for_plan(monthly, p.plan) if monthly is not None else None
     return TearsheetInputs(

@@ -39,17 +39,25 @@ from backtest.metrics import (
 )
 from backtest.plan import ConstantReal, FundedRatio, MoneyLasts, Plan
 from backtest.report.describe import describe_plan
+from backtest.report.income import (
+    FLOOR_SHARE,
+    age_only,
+    glide_label,
+    income_row,
+    planned_income,
+)
 from backtest.report.model import (
     CohortData,
     FanData,
     FundedRatioData,
     GlidePathData,
+    IncomeTable,
     SleeveData,
     SuccessGrid,
     TearsheetData,
 )
 from backtest.scenarios import Scenarios
-from backtest.simulate import funded_ratio, simulate
+from backtest.simulate import SimulationResult, funded_ratio, simulate
 from strategies.base import Schedule, Strategy
 
 #: Percentile levels of the fan chart.
@@ -140,6 +148,9 @@ class MemberInputs:
         constant in real terms) and mixes (label -> strategy; default the page's
         strategies) of the success heatmap, run with ``cohort_plan`` (else ``plan``) on
         ``cohorts`` (else ``scenarios``).
+    equity_assets
+        The assets that count as equity for the "to" / "through" labels of the glide
+        paths (e.g. the study's equity role); empty: no labels.
     """
 
     plan: Plan
@@ -150,6 +161,7 @@ class MemberInputs:
     pension_target: FundedRatio | None = None
     withdrawal_rates: tuple[float, ...] = ()
     mixes: Mapping[str, Strategy] | None = None
+    equity_assets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.periods_per_year not in (1, 12):
@@ -388,7 +400,54 @@ def _glide_paths(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Par
         for s in strategies
         if (g := glide_path_of(s, member.plan, member.periods_per_year)) is not None
     ]
-    return _Part({"glide_paths": tuple(glides)})
+    target = float(member.plan.retirement_age)
+    labels = [
+        lab for s in strategies if (lab := glide_label(s, target, member.equity_assets)) is not None
+    ]
+    return _Part({"glide_paths": tuple(glides), "glide_labels": tuple(labels)})
+
+
+def _income(
+    strategies: tuple[Strategy, ...],
+    runs: Mapping[str, SimulationResult],
+    member: MemberInputs,
+    target: FundedRatio | None,
+) -> IncomeTable | None:
+    """The "Retirement income" table from each strategy's simulation on the page's set."""
+    plan, scenarios = member.plan, member.scenarios
+    if scenarios is None or not runs or plan.withdrawal is None:
+        return None
+    planned = [p for r in runs.values() if np.isfinite(p := planned_income(r)) and p > 0]
+    floor = FLOOR_SHARE * float(np.median(planned)) if planned else 1.0
+    by_name = {s.name: s for s in strategies}
+    rows = tuple(income_row(r, by_name[n], floor, target) for n, r in runs.items())
+    ppy = member.periods_per_year
+    what = scenarios.description or "Monte Carlo scenarios"
+    caption = (
+        f"On {what} ({scenarios.n_scenarios} scenarios, {'monthly' if ppy == 12 else 'annual'} "
+        f"periods); standard errors in parentheses. Income is the real withdrawals actually "
+        f"paid in each retirement year, {plan.retirement_age:g} to {plan.end_age:g}. The plan "
+        f"states no income floor, so the certainty equivalent (CE) is computed with a floor of "
+        f"{floor:,.0f} USD a year ({FLOOR_SHARE:.0%} of the median planned first-year "
+        "withdrawal): a year pays at least the floor, and a year after ruin pays the floor "
+        "alone; every scenario and year weighs alike (no mortality). Bequest: real wealth "
+        f"at {plan.end_age:g}. Safe withdrawal rate: the highest constant real withdrawal, "
+        "decimal of the balance at retirement a year, that fails in at most 5 % / 10 % of "
+        "the scenarios' retirement returns (after fees, before trading costs)."
+    )
+    if target is not None:
+        caption += (
+            " Replacement ratio: balance at retirement over the target's annuity factor, "
+            "over final salary; target reached when it covers the target income."
+        )
+    notes: tuple[str, ...] = ()
+    if any(not age_only(by_name[n]) for n in runs):
+        notes = (
+            "Safe withdrawal rate n/a: the strategy's weights depend on past returns or "
+            "wealth, not on age only, so no one return path per scenario is defined "
+            "before the withdrawals are chosen.",
+        )
+    return IncomeTable(rows, caption, floor, notes)
 
 
 def _monte_carlo(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Part:
@@ -401,11 +460,12 @@ def _monte_carlo(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Par
     target = plan.success if isinstance(plan.success, FundedRatio) else member.pension_target
     target_plan = dataclasses.replace(plan, success=target) if target is not None else None
     fans, ratios, notes = [], {}, []
+    runs: dict[str, SimulationResult] = {}
     for s in strategies:
         if not _covers(scenarios, s):
             notes.append(f"{s.name}: not simulated (scenarios lack {s.assets}).")
             continue
-        res = simulate(scenarios, plan, s)
+        res = runs[s.name] = simulate(scenarios, plan, s)
         ages = np.append(res.schedule.age_start, plan.end_age)
         pct = wealth_percentiles(res.wealth, FAN_PERCENTILES).T
         frame = pd.DataFrame(pct, index=pd.Index(ages, name="age"), columns=list(FAN_PERCENTILES))
@@ -413,6 +473,9 @@ def _monte_carlo(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Par
         if target_plan is not None:
             ratios[s.name] = funded_ratio(target_plan, res.wealth_at_retirement)
     fields: dict[str, object] = {"fans": tuple(fans)}
+    income = _income(strategies, runs, member, target)
+    if income is not None:
+        fields["income"] = income
     if target is not None and ratios:
         fields["funded_ratios"] = FundedRatioData(ratios, target.threshold)
     return _Part(fields, settings, tuple(notes))

@@ -18,6 +18,9 @@ from backtest.report.model import (
     TearsheetBook,
     TearsheetData,
     anchor,
+    glide_label_header,
+    glide_label_rows,
+    income_view,
     metrics_views,
     settings_rows,
 )
@@ -117,9 +120,59 @@ def _metrics_html(data: TearsheetData, prefix: str = "") -> str:
     return "\n".join(parts)
 
 
+def _income_html(data: TearsheetData, prefix: str = "") -> str:
+    """The "Retirement income" table, its caption and footnotes; "" without one."""
+    if data.income is None:
+        return ""
+    view = income_view(data.income)
+    head = "".join(f'<th class="num" scope="col">{escape(s)}</th>' for s in view.strategies)
+    body = "".join(
+        f'<tr><th class="label" scope="row">{escape(label)}</th>'
+        + "".join(f'<td class="num">{escape(c)}</td>' for c in cells)
+        + "</tr>"
+        for label, cells in view.rows
+    )
+    notes = "".join(f"<li>{escape(n)}</li>" for n in view.notes)
+    return (
+        f'<section id="{prefix}income"><h2>Retirement income</h2>'
+        f'<div class="table-wrap"><table class="metrics" id="{prefix}income-table">'
+        f'<thead><tr><th class="label" scope="col">Figure</th>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+        f'<p class="notes" id="{prefix}income-caption">{escape(view.caption)}</p>'
+        + (f'<ul class="notes">{notes}</ul>' if notes else "")
+        + "</section>"
+    )
+
+
+def _glide_labels_html(data: TearsheetData, prefix: str = "") -> str:
+    """The "to" / "through" table beside the glide paths; "" without labels."""
+    if not data.glide_labels:
+        return ""
+    head = "".join(
+        f'<th class="{"label" if i == 0 else "num"}" scope="col">{escape(h)}</th>'
+        for i, h in enumerate(glide_label_header(data.glide_labels))
+    )
+    body = "".join(
+        f'<tr><th class="label" scope="row">{escape(r[0])}</th>'
+        + "".join(f'<td class="num">{escape(c)}</td>' for c in r[1:])
+        + "</tr>"
+        for r in glide_label_rows(data.glide_labels)
+    )
+    return (
+        f'<div class="table-wrap"><table id="{prefix}glide-labels"><thead><tr>{head}</tr>'
+        f'</thead><tbody>{body}</tbody></table></div><p class="notes">To: equity flat '
+        "from the target date (the plan's retirement age) on; through: it keeps falling "
+        "after it. Equity from each strategy's own target weights.</p>"
+    )
+
+
 def _page_html(data: TearsheetData, charts: list[Chart], prefix: str = "") -> list[str]:
-    """A page's sections (settings, metrics, charts, notes); ids start with ``prefix``."""
+    """A page's sections (income, settings, metrics, charts, notes); ids start with
+    ``prefix``."""
     out = []
+    income = _income_html(data, prefix)
+    if income:
+        out.append(income)
     settings = settings_rows(data)
     if settings:
         out.append(f'<section id="{prefix}settings"><h2>Settings</h2><dl class="settings">')
@@ -137,7 +190,12 @@ def _page_html(data: TearsheetData, charts: list[Chart], prefix: str = "") -> li
                 f'<figure id="{prefix}chart-{escape(chart.key)}"><h3>{escape(chart.title)}</h3>'
                 f"{img_tag(chart)}<figcaption>{escape(chart.caption)}</figcaption></figure>"
             )
+            if chart.key == "glide":
+                out.append(_glide_labels_html(data, prefix))
         out.append("</section>")
+    elif data.glide_labels:
+        out.append(f'<section id="{prefix}glide"><h2>Glide paths</h2>')
+        out.append(_glide_labels_html(data, prefix) + "</section>")
     if data.notes:
         out.append(f'<section id="{prefix}notes"><h2>Notes</h2><ul class="notes">')
         out.extend(f"<li>{escape(n)}</li>" for n in data.notes)

@@ -101,6 +101,77 @@ class SleeveData:
     period: str = ""
 
 
+@dataclass(frozen=True)
+class IncomeRow:
+    """One strategy's income figures; decimals unless stated, NaN where not defined.
+
+    Attributes
+    ----------
+    name
+        Strategy name.
+    success, success_se, n
+        Success rate under the plan's definition, its standard error, scenarios.
+    ce
+        Risk aversion gamma -> CE of real retirement income, real USD a year.
+    unpaid_given_failure, unpaid_given_failure_se, n_failed
+        Mean years of need left unpaid over the failed scenarios and its standard error.
+    bequest
+        Percentile (10, 50, 90) -> real wealth at the end age, USD.
+    safe_withdrawal
+        Failure probability (0.05, 0.10) -> safe withdrawal rate,
+        decimal of the balance at retirement a year; empty when the strategy's weights do
+        not depend on age only.
+    replacement
+        Percentile (10, 25, 50, 75, 90) -> replacement ratio; empty without
+        a pension target.
+    reach_target, reach_target_se
+        Probability of reaching the target replacement ratio and its standard error.
+    """
+
+    name: str
+    success: float
+    success_se: float
+    n: int
+    ce: dict[float, float]
+    unpaid_given_failure: float
+    unpaid_given_failure_se: float
+    n_failed: int
+    bequest: dict[int, float]
+    safe_withdrawal: dict[float, float]
+    replacement: dict[int, float]
+    reach_target: float = math.nan
+    reach_target_se: float = math.nan
+
+
+@dataclass(frozen=True)
+class GlideLabel:
+    """A glide path's shape around its target date (the plan's retirement age).
+
+    ``label`` is ``"to"`` (equity flat from the target date on), ``"through"`` (it
+    keeps falling after it) or ``"rising after"`` (a bond tent); ``equity`` maps ages (target - 25, target, target + 25,
+    years) to the decimal equity share of the strategy's own target weights.
+    """
+
+    name: str
+    label: str
+    equity: dict[float, float]
+
+
+@dataclass(frozen=True)
+class IncomeTable:
+    """The "Retirement income" table of a page: one :class:`IncomeRow` per strategy.
+
+    ``caption`` names the scenario set, its size and the CE's income floor; ``floor`` is
+    that floor, real USD a year; ``notes`` are the table's footnotes (e.g. why a safe
+    withdrawal rate is n/a).
+    """
+
+    rows: tuple[IncomeRow, ...]
+    caption: str
+    floor: float
+    notes: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, eq=False)
 class TearsheetData:
     """Everything a tear sheet shows, as numbers; ``None``/empty sections are omitted.
@@ -129,6 +200,10 @@ class TearsheetData:
         their boundaries).
     cohorts, success_grid, funded_ratios, sleeve
         Simulation sections.
+    income
+        The "Retirement income" table (:class:`IncomeTable`), or ``None``.
+    glide_labels
+        "to" / "through" and equity around the target date, per age-only strategy.
     policy_map
         An adaptive policy's map (``backtest.report.policy_map``), or ``None``.
     notes
@@ -158,6 +233,8 @@ class TearsheetData:
     policy_map: PolicyMapData | None = None
     notes: tuple[str, ...] = ()
     key: str = ""
+    income: IncomeTable | None = None
+    glide_labels: tuple[GlideLabel, ...] = ()
 
     @property
     def strategy_names(self) -> list[str]:
@@ -358,11 +435,162 @@ def book_metrics_json(book: TearsheetBook) -> str:
     return json.dumps(payload, indent=2, allow_nan=False) + "\n"
 
 
+# --------------------------------------------------------------------------- income
+
+
+def _pct(x: float, digits: int = 1) -> str:
+    return "\u2014" if not math.isfinite(x) else f"{x * 100:.{digits}f}%"
+
+
+def _with_se(x: str, se: float, pct: bool) -> str:
+    if not math.isfinite(se):
+        return x
+    return f"{x} ({se * 100:.1f})" if pct else f"{x} ({se:.2f})"
+
+
+def _usd(x: float) -> str:
+    return "\u2014" if not math.isfinite(x) else f"{x:,.0f}"
+
+
+@dataclass(frozen=True)
+class IncomeView:
+    """The income table as display text: rows = figures, columns = strategies."""
+
+    strategies: tuple[str, ...]
+    rows: tuple[tuple[str, tuple[str, ...]], ...]  # (label, cells)
+    caption: str
+    notes: tuple[str, ...]
+
+
+def income_view(table: IncomeTable) -> IncomeView:
+    """Display text of the "Retirement income" table (percent, USD, years; SE in brackets)."""
+    rs = table.rows
+    rows: list[tuple[str, tuple[str, ...]]] = [
+        (
+            "Success (SE, pp)",
+            tuple(_with_se(_pct(r.success), r.success_se, True) for r in rs),
+        ),
+        ("Scenarios n", tuple(str(r.n) for r in rs)),
+    ]
+    for g in sorted({g for r in rs for g in r.ce}):
+        rows.append(
+            (f"CE income, \u03b3 = {g:g} (USD/yr)", tuple(_usd(r.ce.get(g, math.nan)) for r in rs))
+        )
+    rows.append(
+        (
+            "Unpaid years given failure (SE)",
+            tuple(
+                _with_se(f"{r.unpaid_given_failure:.2f}", r.unpaid_given_failure_se, False)
+                if math.isfinite(r.unpaid_given_failure)
+                else "no failures"
+                for r in rs
+            ),
+        )
+    )
+    for q in sorted({q for r in rs for q in r.bequest}):
+        rows.append((f"Bequest p{q} (USD)", tuple(_usd(r.bequest.get(q, math.nan)) for r in rs)))
+    for p in sorted({p for r in rs for p in r.safe_withdrawal}) or [0.05, 0.10]:
+        rows.append(
+            (
+                f"Safe withdrawal rate, {p:.0%} failure",
+                tuple(
+                    _pct(r.safe_withdrawal[p], 2) if p in r.safe_withdrawal else "n/a\u00b9"
+                    for r in rs
+                ),
+            )
+        )
+    if any(r.replacement for r in rs):
+        for q in sorted({q for r in rs for q in r.replacement}):
+            rows.append(
+                (
+                    f"Replacement ratio p{q}",
+                    tuple(
+                        f"{r.replacement[q]:.3f}" if q in r.replacement else "\u2014" for r in rs
+                    ),
+                )
+            )
+        rows.append(
+            (
+                "P(reach target) (SE, pp)",
+                tuple(_with_se(_pct(r.reach_target), r.reach_target_se, True) for r in rs),
+            )
+        )
+    notes = tuple(f"\u00b9 {n}" for n in table.notes)
+    return IncomeView(tuple(r.name for r in rs), tuple(rows), table.caption, notes)
+
+
+def glide_label_rows(labels: tuple[GlideLabel, ...]) -> list[tuple[str, ...]]:
+    """Display rows (strategy, label, equity at target - 25, target, target + 25)."""
+    out = []
+    for g in labels:
+        cells = [_pct(g.equity[a], 0) for a in sorted(g.equity)]
+        out.append((g.name, g.label, *cells))
+    return out
+
+
+def glide_label_header(labels: tuple[GlideLabel, ...]) -> tuple[str, ...]:
+    """Column heads of :func:`glide_label_rows`: the ages at which equity is read."""
+    ages = sorted(labels[0].equity) if labels else []
+    return ("Glide path", "To / through", *(f"Equity at {a:g}" for a in ages))
+
+
+def _income_records(page: TearsheetData) -> list[dict[str, object]]:
+    labels = {g.name: g for g in page.glide_labels}
+    recs: list[dict[str, object]] = []
+    rows = page.income.rows if page.income is not None else ()
+    names = list(dict.fromkeys([r.name for r in rows] + list(labels)))
+    by_name = {r.name: r for r in rows}
+    for name in names:
+        rec: dict[str, object] = {"plan": page.key, "strategy": name}
+        r = by_name.get(name)
+        if r is not None:
+            rec.update(success=r.success, success_se=r.success_se, n=r.n)
+            rec.update({f"ce_gamma_{g:g}": v for g, v in r.ce.items()})
+            assert page.income is not None
+            rec["ce_floor_usd"] = page.income.floor
+            rec.update(
+                unpaid_years_given_failure=r.unpaid_given_failure,
+                unpaid_years_given_failure_se=r.unpaid_given_failure_se,
+                n_failed=r.n_failed,
+            )
+            rec.update({f"bequest_p{q}": v for q, v in r.bequest.items()})
+            rec.update(
+                {f"swr_{round(p * 100)}pct_failure": v for p, v in r.safe_withdrawal.items()}
+            )
+            rec.update({f"replacement_p{q}": v for q, v in r.replacement.items()})
+            if r.replacement:
+                rec.update(reach_target=r.reach_target, reach_target_se=r.reach_target_se)
+        g = labels.get(name)
+        if g is not None:
+            rec["glide_label"] = g.label
+            for pos, age in zip(("before", "at", "after"), sorted(g.equity), strict=True):
+                rec[f"equity_{pos}_target"] = g.equity[age]
+                rec[f"age_{pos}_target"] = age
+        recs.append(rec)
+    return recs
+
+
+def income_csv(pages: tuple[TearsheetData, ...]) -> str:
+    """``income.csv``: one row per (plan, strategy): success, CE income (real USD a year)
+    by risk aversion and its floor, unpaid years given failure, bequest percentiles (real
+    USD), safe withdrawal rates (decimal a year), replacement ratios, and the glide path's
+    to/through label with equity (decimal) around the target date; blank where n/a."""
+    records = [r for p in pages for r in _income_records(p)]
+    if not records:
+        return "plan,strategy\n"
+    frame = pd.DataFrame.from_records(records)
+    return frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+
+
 __all__ = [
     "CohortData",
     "FanData",
     "FundedRatioData",
+    "GlideLabel",
     "GlidePathData",
+    "IncomeRow",
+    "IncomeTable",
+    "IncomeView",
     "MetricsView",
     "SleeveData",
     "SuccessGrid",
@@ -372,6 +600,10 @@ __all__ = [
     "book_metrics_csv",
     "book_metrics_json",
     "format_value",
+    "glide_label_header",
+    "glide_label_rows",
+    "income_csv",
+    "income_view",
     "metrics_csv",
     "metrics_json",
     "metrics_views",

@@ -25,6 +25,9 @@ from backtest.report.model import (
     MetricsView,
     TearsheetBook,
     TearsheetData,
+    glide_label_header,
+    glide_label_rows,
+    income_view,
     metrics_views,
 )
 
@@ -154,6 +157,78 @@ def _metrics_page(view: MetricsView, frequency: str) -> Figure:
     return fig
 
 
+def _table(
+    fig: Figure, y: float, head: Sequence[str], rows: Sequence[Sequence[str]], size: float
+) -> float:
+    """Draw a text table from height ``y`` (inches from the bottom) down; return its end."""
+    w_in, h_in = PAGE
+    left, right, label_w = 0.45, w_in - 0.45, 2.6
+    n = max(len(head) - 1, 1)
+    col_w = (right - left - label_w) / n
+    row_h = size / 72 * 1.75
+    char_w = size / 72 * 0.6
+    heads = [textwrap.wrap(h, max(int(col_w / char_w) - 1, 6)) or [""] for h in head[1:]]
+    head_h = max((len(h) for h in heads), default=1) * size / 72 * 1.3 + 0.08
+    y -= head_h
+    fig.text(0.05 / w_in + left / w_in, (y + 0.05) / h_in, head[0], fontsize=size,
+             weight="bold", color=INK)  # fmt: skip
+    for j, lines in enumerate(heads):
+        xr = left + label_w + (j + 1) * col_w - 0.06
+        fig.text(xr / w_in, (y + 0.05) / h_in, "\n".join(lines), ha="right", va="bottom",
+                 fontsize=size, weight="bold", color=INK, linespacing=1.15)  # fmt: skip
+    fig.add_artist(Line2D([left / w_in, right / w_in], [y / h_in] * 2, color=INK, lw=1.2))
+    for i, row in enumerate(rows):
+        y0 = y - (i + 1) * row_h
+        if i % 2 == 1:
+            fig.add_artist(
+                Rectangle(
+                    (left / w_in, y0 / h_in), (right - left) / w_in, row_h / h_in, color=BAND, lw=0
+                )
+            )
+        mid = (y0 + row_h / 2) / h_in
+        fig.text((left + 0.05) / w_in, mid, row[0], va="center", fontsize=size, color=INK)
+        for j, cell in enumerate(row[1:]):
+            xr = left + label_w + (j + 1) * col_w - 0.06
+            fig.text(xr / w_in, mid, cell, ha="right", va="center", fontsize=size, color=INK)
+    return y - len(rows) * row_h
+
+
+def _income_page(data: TearsheetData) -> Figure | None:
+    """The "Retirement income" table with its caption, then the glide paths' to/through
+    labels; ``None`` when the page has neither."""
+    if data.income is None and not data.glide_labels:
+        return None
+    w_in, h_in = PAGE
+    fig = Figure(figsize=PAGE)
+    fig.text(0.04, 0.94, "Retirement income", fontsize=16, weight="bold", color=ACCENT)
+    y = h_in - 0.85
+    if data.income is not None:
+        view = income_view(data.income)
+        n = len(view.strategies)
+        size = 7.5 if n <= 8 else 6.5
+        rows = [(label, *cells) for label, cells in view.rows]
+        y = _table(fig, y, ("Figure", *view.strategies), rows, size)
+        for line in [*textwrap.wrap(view.caption, 170), *view.notes]:
+            y -= 0.16
+            fig.text(0.45 / w_in, y / h_in, line, fontsize=7, color=MUTED, style="italic")
+    if data.glide_labels:
+        y -= 0.35
+        fig.text(0.45 / w_in, y / h_in, "Glide paths around the target date", fontsize=10,
+                 weight="bold", color=ACCENT)  # fmt: skip
+        rows2 = glide_label_rows(data.glide_labels)
+        y = _table(fig, y - 0.05, glide_label_header(data.glide_labels), rows2, 7.5)
+        y -= 0.16
+        fig.text(0.45 / w_in, y / h_in, "To: equity flat from the target date (the plan's "
+                 "retirement age) on; through: it keeps falling after it.", fontsize=7,
+                 color=MUTED, style="italic")  # fmt: skip
+    return fig
+
+
+def _income_pages(data: TearsheetData) -> list[Figure]:
+    page = _income_page(data)
+    return [] if page is None else [page]
+
+
 def _metrics_pages(data: TearsheetData) -> list[Figure]:
     return [_metrics_page(view, data.frequency) for view in metrics_views(data)]
 
@@ -182,14 +257,19 @@ def render_pdf(data: TearsheetData, charts: list[Chart], path: str | os.PathLike
     meta = {"Title": data.title, "Creator": "glidelab", "CreationDate": None}
     with style(), PdfPages(path, metadata=meta) as pdf:
         pdf.savefig(_cover(data))
-        for page in _metrics_pages(data):
+        for page in [*_income_pages(data), *_metrics_pages(data)]:
             pdf.savefig(page)
         for chart in charts:
             pdf.savefig(_chart_page(chart))
 
 
 def _page_figures(data: TearsheetData, charts: list[Chart]) -> list[Figure]:
-    return [_cover(data), *_metrics_pages(data), *(_chart_page(c) for c in charts)]
+    return [
+        _cover(data),
+        *_income_pages(data),
+        *_metrics_pages(data),
+        *(_chart_page(c) for c in charts),
+    ]
 
 
 def render_book_pdf(
@@ -202,7 +282,8 @@ def render_book_pdf(
         contents, page_no = [], 2
         for page, page_charts in zip(book.pages, charts, strict=True):
             contents.append((page.title, page.subtitle, page_no))
-            page_no += 1 + len(metrics_views(page)) + len(page_charts)
+            has_income = page.income is not None or bool(page.glide_labels)
+            page_no += 1 + has_income + len(metrics_views(page)) + len(page_charts)
         pdf.savefig(_cover(book, contents))
         for page, page_charts in zip(book.pages, charts, strict=True):
             for fig in _page_figures(page, page_charts):

@@ -32,6 +32,7 @@ from backtest.report.model import (
     book_metrics_csv,
     book_metrics_json,
     format_value,
+    income_csv,
     metrics_csv,
     metrics_json,
     metrics_views,
@@ -42,7 +43,7 @@ def write_tearsheet(report: TearsheetData | TearsheetBook, out_dir: str | os.Pat
     """Write the tear sheet folder atomically and return its path.
 
     The folder holds ``tearsheet.html``, ``tearsheet.pdf``, ``metrics.csv`` and
-    ``metrics.json``; for a :class:`TearsheetBook` the metrics files have a leading
+    ``metrics.json``, and ``income.csv`` when a page has income figures; for a :class:`TearsheetBook` the metrics files have a leading
     ``plan`` column (field). It is built in a temporary sibling and swapped into place
     only when every file is written: on any error no partial folder is left and an
     existing folder at ``out_dir`` is untouched.
@@ -54,14 +55,18 @@ def write_tearsheet(report: TearsheetData | TearsheetBook, out_dir: str | os.Pat
             text = html.render_book_html(report, charts)
             pdf.render_book_pdf(report, charts, tmp / "tearsheet.pdf")
             table, payload = book_metrics_csv(report), book_metrics_json(report)
+            income = income_csv(report.pages)
         else:
             one = build_charts(report)
             text = html.render_html(report, one)
             pdf.render_pdf(report, one, tmp / "tearsheet.pdf")
             table, payload = metrics_csv(report), metrics_json(report)
+            income = income_csv((report,))
         (tmp / "tearsheet.html").write_text(text, encoding="utf-8")
         (tmp / "metrics.csv").write_text(table, encoding="utf-8")
         (tmp / "metrics.json").write_text(payload, encoding="utf-8")
+        if income.count("\n") > 1:
+            (tmp / "income.csv").write_text(income, encoding="utf-8")
     return target
 
 

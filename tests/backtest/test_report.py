@@ -326,6 +326,11 @@ def test_book_has_an_index_and_a_section_per_plan(book_written: Path) -> None:
     payload = json.loads((book_written / "metrics.json").read_text())
     assert [p["plan"] for p in payload["plans"]] == ["saver", "maya"]
     assert {r["plan"] for r in payload["metrics"]} == {"saver", "maya"}
+    # Each plan's section opens with its income table; the figures are in income.csv.
+    assert html.index('id="plan-maya-income"') < html.index('id="plan-maya-settings"')
+    income = pd.read_csv(book_written / "income.csv")
+    assert list(income.plan) == ["saver", "saver", "maya", "maya"]
+    assert {"ce_gamma_2", "ce_gamma_5", "ce_gamma_10", "swr_5pct_failure"} <= set(income.columns)
     pdf = (book_written / "tearsheet.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")  # its pages: test_book_pdf_has_a_cover_then_every_page
 
@@ -352,7 +357,11 @@ def test_book_pdf_has_a_cover_then_every_page_of_each_plan(tmp_path: Path) -> No
         pdf_mod.render_book_pdf(book, charts, tmp_path / "x.pdf")
     finally:
         pdf_mod.PdfPages = original  # type: ignore[misc]
-    per_plan = [1 + len(metrics_views(p)) + len(c) for p, c in zip(book.pages, charts, strict=True)]
+    per_plan = [
+        1 + (p.income is not None) + len(metrics_views(p)) + len(c)
+        for p, c in zip(book.pages, charts, strict=True)
+    ]
+    assert all(p.income is not None for p in book.pages)  # both plans withdraw
     assert len(saved) == 1 + sum(per_plan)
     cover = " ".join(t.get_text() for t in saved[0].texts)  # type: ignore[attr-defined]
     assert "Plan 'saver'  (page 2)" in cover and f"Plan 'maya'  (page {2 + per_plan[0]})" in cover
@@ -384,7 +393,7 @@ def test_report_imports_run_one_way() -> None:
     imports one to its right, so there is no import circle."""
     import ast
 
-    order = ["model", "describe", "build", "charts", "html", "pdf", "tearsheet"]
+    order = ["model", "describe", "income", "build", "charts", "html", "pdf", "tearsheet"]
     src = Path(build_mod.__file__).parent
     for i, name in enumerate(order):
         tree = ast.parse((src / f"{name}.py").read_text())
