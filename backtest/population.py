@@ -78,6 +78,7 @@ from backtest import mortality
 from backtest.account import AccountFlows, AccountPaths, run_balances
 from backtest.errors import DataError, PlanError
 from backtest.outcomes import (
+    LOG_UTILITY_BAND,
     life_annuity_factor,
     ruin_ages,
     shortfall_discount,
@@ -606,6 +607,10 @@ class PopulationOutcome:
         (Social Security + balance at retirement / annuity factor) / final salary.
     wealth_at_retirement
         Balance at the member's retirement age, real USD.
+    income
+        Real retirement income, real USD a year: Social Security + the balance at
+        retirement priced as a real life annuity (``balance / annuity_factor``, the
+        member's own factor at ``spec.annuity_rate``); what :func:`paired_ce` scores.
     leakage, penalty
         Total leaked before retirement and the 10 % additional tax on it, real USD.
     """
@@ -619,6 +624,7 @@ class PopulationOutcome:
     unpaid_usd: FloatArray
     replacement_ratio: FloatArray
     wealth_at_retirement: FloatArray
+    income: FloatArray
     leakage: FloatArray
     penalty: FloatArray
 
@@ -671,6 +677,64 @@ def cvar(loss: FloatArray, level: float = 0.95) -> float:
     return float(tail_mean(np.asarray(loss, dtype=np.float64).ravel(), level, "upper"))
 
 
+def _ce_influence(income: FloatArray, gamma: float, scale: float) -> tuple[float, FloatArray]:
+    """Certainty equivalent of ``income`` (n,) at ``gamma`` (real USD a year) and each
+    member-path's influence on it, (n,): ``CE (v_i - mean v) / ((1 - gamma) mean v)`` with
+    ``v = (c / scale) ** (1 - gamma)`` (``CE (log c_i - mean log c)`` at ``gamma = 1``)."""
+    c = np.asarray(income, dtype=np.float64) / scale
+    if abs(gamma - 1.0) <= LOG_UTILITY_BAND:
+        lc = np.log(c)
+        ce = float(np.exp(lc.mean()))
+        return ce * scale, ce * scale * (lc - lc.mean())
+    v = c ** (1.0 - gamma)
+    mv = float(v.mean())
+    ce = mv ** (1.0 / (1.0 - gamma)) * scale
+    return ce, ce * (v - mv) / ((1.0 - gamma) * mv)
+
+
+def paired_ce(
+    income: FloatArray,
+    reference: FloatArray,
+    gamma: float,
+    clusters: IntArray | None = None,
+) -> tuple[float, float, float]:
+    """CE of ``income``, its difference to the CE of ``reference`` and the **paired**
+    standard error of that difference, real USD a year.
+
+    ``income`` and ``reference`` (n,) are two strategies' real retirement incomes on the
+    same member-paths. The SE is the delta method on the pair (direct formula): the
+    difference of the two CEs' influence functions (:func:`_ce_influence`) per
+    member-path, averaged within each cluster (``clusters``, e.g. the market path: the
+    members of one path share its returns, so they are not independent draws) and
+    ``std / sqrt(number of clusters)`` of the cluster means (batch means); ``clusters``
+    None treats every member-path as independent.
+
+    Raises
+    ------
+    DataError
+        The arrays differ in shape or an income is <= 0.
+    """
+    a = np.asarray(income, dtype=np.float64)
+    b = np.asarray(reference, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise DataError(
+            f"paired CE needs two incomes on the same member-paths; shapes {a.shape} and "
+            f"{b.shape} differ: score both strategies on the same members and paths"
+        )
+    if not (np.all(a > 0) and np.all(b > 0)):
+        raise DataError("paired CE needs incomes > 0 real USD a year; add Social Security")
+    g = float(gamma)
+    scale = float(np.median(np.concatenate([a, b])))
+    ce_a, inf_a = _ce_influence(a, g, scale)
+    ce_b, inf_b = _ce_influence(b, g, scale)
+    d = inf_a - inf_b
+    if clusters is not None:
+        inv = np.unique(np.asarray(clusters), return_inverse=True)[1]
+        d = np.bincount(inv, weights=d) / np.bincount(inv)
+    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
+    return ce_a, ce_a - ce_b, se
+
+
 def pair_members_paths(
     n_members: int, n_paths: int, mode: str = "cross"
 ) -> tuple[IntArray, IntArray]:
@@ -706,9 +770,8 @@ def score_paths(members: Members, member: IntArray, acc: AccountPaths) -> dict[s
     unpaid_usd = (alive * disc * (acc.wanted - acc.withdrawals)).sum(axis=1)
     unpaid = shortfall_years(acc.wanted, acc.withdrawals, rate, t_ret, 1, alive)
     w_ret = acc.wealth[rows, t_ret]
-    rr = (members.social_security[member] + w_ret / members.annuity_factor[member]) / (
-        members.final_salary[member]
-    )
+    income = members.social_security[member] + w_ret / members.annuity_factor[member]
+    rr = income / members.final_salary[member]
     leak = acc.leakage.sum(axis=1)
     pen = (acc.leakage * members.penalty_rate[member]).sum(axis=1)
     return {
@@ -718,6 +781,7 @@ def score_paths(members: Members, member: IntArray, acc: AccountPaths) -> dict[s
         "unpaid_usd": unpaid_usd,
         "replacement_ratio": rr,
         "wealth_at_retirement": w_ret,
+        "income": income,
         "leakage": leak,
         "penalty": pen,
     }

@@ -23,7 +23,15 @@ Shortfall everywhere (frontier, placed, out of sample) is the one convention of
 retirement at the population's real annuity rate, in years of need. ``constraints.csv``
 names the committee constraint groups that bind at the designed path and what each costs
 in the design's objective (a re-solve without it, in sample:
-``optimize.fund_design.FundDesigner.constraint_costs``).
+``optimize.fund_design.FundDesigner.constraint_costs``; for ``"ce"`` in CE USD a year).
+
+Income: real retirement income per member-path is Social Security + the balance at
+retirement priced as a real life annuity (the member's own factor at the population's real
+annuity rate), real USD a year. ``scores.csv`` gives its certainty equivalent (CRRA) at
+gamma 2, 5 and 10 in sample, held out (fresh members x fresh-seed bootstrap) and on US
+cohorts, for every strategy, with the **paired** standard error of each strategy's CE
+minus the designed path's (:func:`backtest.population.paired_ce`: delta method on the same
+member-paths, batch means over market paths).
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from backtest.data.jst import load_jst
 from backtest.errors import StudyError
 from backtest.generators import block_bootstrap, historical_cohorts
 from backtest.io import atomic_directory, write_text_atomic
+from backtest.outcomes import RISK_AVERSIONS
 from backtest.population import (
     Members,
     MemberSummary,
@@ -53,6 +62,7 @@ from backtest.population import (
     evaluate_population,
     glide_weights,
     pair_members_paths,
+    paired_ce,
     per_member,
 )
 from backtest.scenarios import Scenarios
@@ -74,6 +84,8 @@ from optimize.fund_design import (
     FundDesigner,
     design_data,
     glide_path_from_knots,
+    margins,
+    retirement_income,
 )
 from strategies.base import Strategy
 from strategies.presets import preset
@@ -118,7 +130,10 @@ def quick(study: DesignStudy) -> DesignStudy:
 # ------------------------------------------------------------------------------- running
 
 DESIGNED = "designed (this study)"
-_PLACED_COLUMNS = ["success", "bpoe", "shortfall", "median_replacement"]
+#: Always scored beside the presets: 100 % equity (outside the committee's constraints)
+#: and 60/40 (one the study already lists is scored once).
+_BENCHMARKS = ("fixed_100_0", "fixed_60_40")
+_PLACED_COLUMNS = ["success", "bpoe", "shortfall", "median_replacement", "CE (USD/yr)"]
 
 
 @dataclass(frozen=True)
@@ -196,13 +211,21 @@ class _Draws:
             members, scen, ALL_ASSETS, mi, pi, expense_ratio=ds.expense_ratio, rng=self.rng(stream)
         )
         return FundDesigner(
-            data, spec.target_age, ds.constraints, beta=ds.beta, assets=ds.assets, **grid
+            data,
+            spec.target_age,
+            ds.constraints,
+            beta=ds.beta,
+            assets=ds.assets,
+            gamma=ds.gamma,
+            **grid,
         )
 
 
 def _bpoe_ceiling(fr: FrontierResult, ds: DesignSettings) -> float | None:
-    """The bPOE ceiling the designed path's search keeps (the income objective's)."""
-    return min(fr.max_success.bpoe + ds.bpoe_slack, 1.0) if ds.objective == "income" else None
+    """The bPOE ceiling the designed path's search keeps (the income and CE objectives')."""
+    if ds.objective not in ("income", "ce"):
+        return None
+    return min(fr.max_success.bpoe + ds.bpoe_slack, 1.0)
 
 
 #: Units of each objective in the constraint table.
@@ -210,6 +233,7 @@ _OBJECTIVE_UNITS = {
     "success": "success (share of member-paths)",
     "shortfall": "shortfall CVaR (years of need)",
     "income": "mean replacement ratio (of final salary)",
+    "ce": "CE of retirement income (real USD a year)",
 }
 
 
@@ -238,7 +262,7 @@ def constraint_table(costs: tuple[ConstraintCost, ...]) -> pd.DataFrame:
 def _search(
     designer: FundDesigner, ds: DesignSettings, clock: dict[str, float]
 ) -> tuple[FrontierResult, DesignPoint]:
-    """The frontier and the point ``ds.objective`` picks (the income search from the
+    """The frontier and the point ``ds.objective`` picks (the income or CE search from the
     max-success knots under a bPOE floor); times into ``clock``."""
     t1 = time.perf_counter()
     fr = designer.frontier(ds.frontier_points, max_iterations=ds.max_iterations)
@@ -249,21 +273,57 @@ def _search(
         return fr, fr.min_shortfall
     t2 = time.perf_counter()
     chosen = designer.optimise(
-        "income",
+        ds.objective,
         start=fr.max_success.knots,
         success_floor_bpoe=_bpoe_ceiling(fr, ds),
         max_iterations=ds.max_iterations,
     )
-    clock["income"] = time.perf_counter() - t2
+    clock[ds.objective] = time.perf_counter() - t2
     return fr, chosen
 
 
 def _frame(points: Mapping[str, DesignPoint]) -> pd.DataFrame:
-    """Design points as rows: success, bpoe, shortfall, median_replacement."""
+    """Design points as rows: success, bpoe, shortfall, median_replacement, CE (at the
+    designer's gamma, real USD a year)."""
     return pd.DataFrame(
-        {k: [p.success, p.bpoe, p.shortfall_cvar, p.median_replacement] for k, p in points.items()},
+        {
+            k: [p.success, p.bpoe, p.shortfall_cvar, p.median_replacement, p.ce]
+            for k, p in points.items()
+        },
         index=_PLACED_COLUMNS,
     ).T
+
+
+def ce_columns(
+    incomes: Mapping[str, np.ndarray], clusters: np.ndarray, salary: np.ndarray, label: str
+) -> dict[str, dict[str, float]]:
+    """CE columns of the scores table for one set of member-paths: per strategy (the
+    first in ``incomes`` is the reference, the designed path) and gamma in
+    :data:`backtest.outcomes.RISK_AVERSIONS`, the CE of real retirement income (real USD a
+    year, and as a share of the member-paths' mean final salary ``salary``) and its
+    difference to the reference's with the paired SE (real USD a year; batch means over
+    ``clusters``, the market path of each member-path)."""
+    ref = next(iter(incomes.values()))
+    mean_salary = float(np.mean(salary))
+    out: dict[str, dict[str, float]] = {}
+    for n, inc in incomes.items():
+        row: dict[str, float] = {}
+        for g in RISK_AVERSIONS:
+            ce, diff, se = paired_ce(inc, ref, g, clusters)
+            row[f"{label}: CE gamma={g:g} (USD/yr)"] = ce
+            row[f"{label}: CE gamma={g:g} / mean final salary"] = ce / mean_salary
+            row[f"{label}: CE gamma={g:g} - designed (USD/yr)"] = diff
+            row[f"{label}: paired SE gamma={g:g} (USD/yr)"] = se
+        out[n] = row
+    return out
+
+
+def _in_sample_ce(designer: FundDesigner, w3: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """CE columns on the design's own member-paths (in sample)."""
+    d = designer.data
+    incomes = {n: retirement_income(d, margins(d, w).wealth_at_retirement) for n, w in w3.items()}
+    clusters = d.path if d.path is not None else np.arange(d.n)
+    return pd.DataFrame(ce_columns(incomes, clusters, d.final_salary, "in sample")).T
 
 
 def _scores(
@@ -278,11 +338,17 @@ def _scores(
     score_rows: dict[str, dict[str, float]] = {}
     first: dict[str, PopulationOutcome] = {}
     names = next(iter(sets.values()))[1]
+    incomes: dict[str, dict[str, np.ndarray]] = {label: {} for label in sets}
+    paths: dict[str, np.ndarray] = {}
+    salary: dict[str, np.ndarray] = {}
     for n in names:
         row: dict[str, float] = {}
         for label, (scen, weights) in sets.items():
             o = _outcome(members, scen, weights[n], fee, n)
             first.setdefault(n, o)
+            incomes[label][n] = o.income
+            paths[label] = o.path
+            salary[label] = members.final_salary[o.member]
             summ = o.summary()
             row[f"{label}: success"] = summ["success_survival_weighted"]
             row[f"{label}: success_fixed"] = summ["success_fixed_horizon"]
@@ -290,6 +356,9 @@ def _scores(
             row[f"{label}: mean unpaid years"] = summ["mean_unpaid_years"]
             row[f"{label}: CVaR95 unpaid years"] = summ["cvar95_unpaid_years"]
         score_rows[n] = row
+    for label in sets:
+        for n, cols in ce_columns(incomes[label], paths[label], salary[label], label).items():
+            score_rows[n].update(cols)
     return pd.DataFrame(score_rows).T, first
 
 
@@ -348,7 +417,7 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
         DESIGNED, ds.assets, designer.knot_ages, chosen.knots, spec.target_age
     )
     strategies: dict[str, Strategy] = {DESIGNED: designed}
-    strategies.update({p: preset(p) for p in ev.presets})
+    strategies.update({p: preset(p) for p in (*ev.presets, *_BENCHMARKS)})
     strategies.update(extra or {})
     # ---- presets on the frontier's member-paths (in sample)
     w3 = {n: _weights3(s, spec, sc_in) for n, s in strategies.items()}
@@ -379,7 +448,7 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
         frontier=fr.points,
         designed=designed,
         placed=_frame(rows),
-        scores=pd.concat([scores, gap], axis=1),
+        scores=pd.concat([scores, _in_sample_ce(designer, w3), gap], axis=1),
         countries=countries,
         failing=_failing_traits(m_out, members[DESIGNED].success < 0.5),
         holdout_gap=gap,
@@ -467,7 +536,26 @@ def design_summary(result: DesignOutcome) -> str:
     scores = result.scores["bootstrap: success"]
     designed, presets = scores.iloc[0], scores.iloc[1:]
     return (
-        _summary_head(result, designed, presets) + _constraint_sentence(result.constraints) + "\n"
+        _summary_head(result, designed, presets)
+        + _ce_sentence(result.scores)
+        + _constraint_sentence(result.constraints)
+        + "\n"
+    )
+
+
+def _ce_sentence(scores: pd.DataFrame) -> str:
+    """One sentence: the held-out CE at gamma 5 of the designed path against each other
+    strategy's, with the paired SE of the difference (real USD a year)."""
+    col = "bootstrap: CE gamma=5 (USD/yr)"
+    if col not in scores.columns:
+        return ""
+    diff = scores["bootstrap: CE gamma=5 - designed (USD/yr)"]
+    se = scores["bootstrap: paired SE gamma=5 (USD/yr)"]
+    parts = [f"{n} {diff[n]:+,.0f} (SE {se[n]:,.0f})" for n in scores.index[1:]]
+    return (
+        f"Held out, the certainty equivalent of real retirement income at gamma 5 is "
+        f"{scores[col].iloc[0]:,.0f} USD a year for the designed path; each other path's "
+        f"difference to it, with its paired standard error: {'; '.join(parts)}. "
     )
 
 
@@ -477,11 +565,15 @@ def _constraint_sentence(table: pd.DataFrame) -> str:
         return "No committee constraint binds at the designed path."
     bind = table[table["binds"].astype(bool)]
     units = str(bind["units"].iloc[0])
-    pct = not units.startswith("shortfall")
-    parts = [
-        f"{name} ({100 * c:.2f} pp)" if pct else f"{name} ({c:.3f} years)"
-        for name, c in bind["cost"].items()
-    ]
+
+    def cost(c: float) -> str:
+        if units.startswith("shortfall"):
+            return f"{c:.3f} years"
+        if units.startswith("CE"):
+            return f"{c:,.0f} USD a year"
+        return f"{100 * c:.2f} pp"
+
+    parts = [f"{name} ({cost(c)})" for name, c in bind["cost"].items()]
     return (
         f"At the designed path {len(bind)} committee constraint(s) bind; re-solving in sample "
         f"without each one improves the objective, {units}, by: {', '.join(parts)}."
@@ -588,7 +680,12 @@ def _settings_rows(
         (
             "designed path",
             f"objective {ds.objective}"
-            + (f" with bPOE <= best + {ds.bpoe_slack:g}" if ds.objective == "income" else ""),
+            + (f" (CRRA gamma {ds.gamma:g})" if ds.objective == "ce" else "")
+            + (
+                f" with bPOE <= best + {ds.bpoe_slack:g}"
+                if ds.objective in ("income", "ce")
+                else ""
+            ),
         ),
         (
             "out of sample",
@@ -613,6 +710,12 @@ def _notes(spec: PopulationSpec, ds: DesignSettings) -> list[str]:
         f"valued at retirement at the stated real annuity rate of {100 * spec.annuity_rate:.1f} % "
         "a year (never at the portfolio's own returns), in years of need; the frontier reports "
         "its CVaR at the design's level, out of sample its mean and CVaR95.",
+        "Income = Social Security + the balance at retirement priced as a real life annuity "
+        f"(the member's own SSA annuity factor at {100 * spec.annuity_rate:.1f} % real), real "
+        "USD a year; CE = the certain income with the same expected CRRA utility over "
+        "member-paths, at gamma 2, 5 and 10. Each strategy's CE minus the designed path's "
+        "comes with its paired standard error: delta method on the same member-paths, batch "
+        "means over market paths (US cohorts overlap, so theirs is optimistic).",
         "Constraint costs: each committee constraint group that binds at the designed path is "
         "dropped in turn and the design's objective re-solved in sample from the designed path "
         "(a local search); the cost is how much better the objective is without it.",

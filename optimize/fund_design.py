@@ -52,7 +52,16 @@ same member-paths: the one driver, ``optimize.scp.trust_region_scp``):
   ``CVaR_{1-p}(-x) <= 0`` (Mafusalov and Uryasev 2018), for ``p`` from the best bPOE to
   the bPOE of the shortfall optimum; its end points are the single-objective optima;
 * ``"income"``: maximise the mean replacement ratio (linear in ``W_ret``) subject to the
-  same success constraint (the median is reported; the mean is what stays convex).
+  same success constraint (the median is reported; the mean is what stays convex);
+* ``"ce"``: maximise the expected CRRA utility (risk aversion ``gamma``) of real retirement
+  income, :func:`retirement_income` (Social Security + the balance at retirement priced as
+  a real life annuity), over the member-paths, with the same optional bPOE ceiling; each
+  step linearises the mean utility in the knots (``dU/dz = mean u'(c) dW_ret/dz / a``,
+  the gradient the income objective uses) and the score is its certainty equivalent
+  (:func:`backtest.outcomes.certainty_equivalent`, real USD a year). Utility is measured
+  at a ``scale`` near the median income (:func:`utility_scale`) so that ``u`` is not
+  flat in float64. The weights after retirement do not move this income (the balance is
+  annuitised at retirement): they stay where the start and the constraints put them.
 
 Committee constraints (:class:`FundConstraints`): equity at the target date within a
 band, monotone de-risking after an age, maximum change per year, a "to" or "through"
@@ -72,7 +81,12 @@ from typing import Any
 import numpy as np
 
 from backtest.account import AccountFlows, run_balances
-from backtest.outcomes import shortfall_discount, shortfall_years
+from backtest.outcomes import (
+    certainty_equivalent,
+    crra_utility,
+    shortfall_discount,
+    shortfall_years,
+)
 from backtest.plan import Plan
 from backtest.population import Members, cvar
 from backtest.scenarios import Scenarios
@@ -124,15 +138,16 @@ class ConstraintCost:
         Smallest slack of the group's inequalities at the design, decimal weight (0 for
         an equality group).
     objective
-        The design's objective (``"success"``, ``"shortfall"`` or ``"income"``).
+        The design's objective (``"success"``, ``"shortfall"``, ``"income"`` or ``"ce"``).
     value_with, value_without
         The objective at the design, and at the re-solve without this group started from
         the design (same member-paths, same other constraints): success in decimal,
-        shortfall CVaR in years of need, mean replacement ratio in decimal of salary; NaN
+        shortfall CVaR in years of need, mean replacement ratio in decimal of salary, CE
+        in real USD a year; NaN
         without for a group that does not bind (not re-solved).
     cost
         How much better the objective is without the group: ``without - with`` (success,
-        income) or ``with - without`` (shortfall), >= 0 in the objective's units; 0 for a
+        income, ce) or ``with - without`` (shortfall), >= 0 in the objective's units; 0 for a
         group that does not bind.
     """
 
@@ -147,11 +162,13 @@ class ConstraintCost:
 
 def objective_value(point: DesignPoint, objective: str) -> float:
     """The number ``objective`` optimises at ``point``: success (decimal), shortfall CVaR
-    (years of need) or mean replacement ratio (decimal of final salary)."""
+    (years of need), mean replacement ratio (decimal of final salary) or the certainty
+    equivalent of retirement income (real USD a year)."""
     return {
         "success": point.success,
         "shortfall": point.shortfall_cvar,
         "income": point.mean_replacement,
+        "ce": point.ce,
     }[objective]
 
 
@@ -241,6 +258,8 @@ class DesignData:
     alive: FloatArray | None = None
     #: Real rate the shortfall is valued at, decimal a year (``PopulationSpec.annuity_rate``).
     real_rate: float = 0.02
+    #: Market path of each member-path, (m,) (the batches of a paired standard error).
+    path: IntArray | None = None
 
     @property
     def n(self) -> int:
@@ -291,6 +310,7 @@ def design_data(
         expense_ratio=expense_ratio,
         alive=members.survival[member][:, :-1],
         real_rate=spec.annuity_rate,
+        path=np.asarray(path, dtype=np.int64),
     )
 
 
@@ -402,7 +422,39 @@ def margins(data: DesignData, weights: FloatArray, gradients: bool = False) -> M
 
 def replacement_ratios(data: DesignData, wealth_at_retirement: FloatArray) -> FloatArray:
     """(Social Security + balance at retirement / annuity factor) / final salary, (m,)."""
-    return (data.social_security + wealth_at_retirement / data.annuity_factor) / data.final_salary
+    return retirement_income(data, wealth_at_retirement) / data.final_salary
+
+
+def retirement_income(data: DesignData, wealth_at_retirement: FloatArray) -> FloatArray:
+    """Real retirement income per member-path, real USD a year, (m,): Social Security plus
+    the balance at retirement priced as a real life annuity (``balance / annuity factor``,
+    the member's own factor at the population's real annuity rate)."""
+    return data.social_security + np.maximum(wealth_at_retirement, 0.0) / data.annuity_factor
+
+
+def utility_scale(income: FloatArray) -> float:
+    """The ``scale`` of :func:`backtest.outcomes.crra_utility` for ``income`` (real USD a
+    year): its median, so that ``(c / scale) ** (1 - gamma)`` stays near 1 in float64."""
+    return float(max(np.median(income), 1.0))
+
+
+def ce_and_se(
+    income: FloatArray, gamma: float, clusters: IntArray | None = None
+) -> tuple[float, float]:
+    """Certainty equivalent of ``income`` (m,) at ``gamma`` and its standard error, real
+    USD a year: the delta method on the mean utility, ``se(CE) = se(mean u) / u'(CE)``,
+    with ``se(mean u)`` the batch-means SE over ``clusters`` (e.g. the market path of each
+    member-path: members on one path share its returns) or ``std(u) / sqrt(m)`` without."""
+    c = np.asarray(income, dtype=np.float64)
+    ce = float(certainty_equivalent(c, gamma))
+    scale = utility_scale(c)
+    u = crra_utility(c, gamma, scale)
+    if clusters is not None:
+        inv = np.unique(np.asarray(clusters), return_inverse=True)[1]
+        u = np.bincount(inv, weights=u) / np.bincount(inv)
+    se_u = float(u.std(ddof=1) / np.sqrt(u.size)) if u.size > 1 else float("nan")
+    marginal = (ce / scale) ** (-gamma) / scale
+    return ce, se_u / marginal
 
 
 # ----------------------------------------------------------------------------- problem
@@ -420,6 +472,10 @@ class DesignPoint:
     median_replacement: float
     objective: str
     iterations: int
+    #: Certainty equivalent of retirement income (:func:`retirement_income`) at the
+    #: designer's ``gamma``, real USD a year, and its standard error (:func:`ce_and_se`).
+    ce: float = float("nan")
+    ce_se: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -450,8 +506,13 @@ class FundDesigner:
         beta: float = 0.95,
         solvers: Sequence[str] = DEFAULT_SOLVERS,
         assets: Sequence[str] | None = None,
+        gamma: float = 5.0,
     ) -> None:
         self.data = data
+        #: Relative risk aversion of the ``"ce"`` objective and of every point's ``ce``.
+        self.gamma = float(gamma)
+        if not (np.isfinite(self.gamma) and self.gamma >= 0):
+            raise OptimizationError(f"gamma={gamma!r}; use a risk aversion >= 0 (e.g. 5)")
         #: The decision assets (a subset of the data's, e.g. to leave cash out of the search
         #: while presets that hold it are still scored on the same member-paths).
         self.assets = tuple(assets) if assets is not None else data.assets
@@ -596,6 +657,8 @@ class FundDesigner:
         """In-sample scores of any per-year weight table (T, A), e.g. a preset's."""
         mg = margins(self.data, weights)
         rr = replacement_ratios(self.data, mg.wealth_at_retirement)
+        income = retirement_income(self.data, mg.wealth_at_retirement)
+        ce, ce_se = ce_and_se(income, self.gamma, self.data.path)
         return DesignPoint(
             knots=knots if knots is not None else np.empty((0, weights.shape[1])),
             success=float((mg.x >= 0).mean()),
@@ -605,6 +668,8 @@ class FundDesigner:
             median_replacement=float(np.median(rr)),
             objective=objective,
             iterations=0,
+            ce=ce,
+            ce_se=ce_se,
         )
 
     def project(self, knots: FloatArray) -> FloatArray:
@@ -646,7 +711,7 @@ class FundDesigner:
         if objective == "success":
             return bpoe_subproblem(self.data.n, k, n_a, self.constraints, reduced=True)
         return _shortfall_subproblem(
-            self.data.n, k, n_a, self.constraints, self.beta, p_level, objective == "income"
+            self.data.n, k, n_a, self.constraints, self.beta, p_level, objective in ("income", "ce")
         )
 
     def _scp(
@@ -673,10 +738,9 @@ class FundDesigner:
                 sub.linearise_shortfall(mg.shortfall, js, cur.knots)
             if isinstance(sub, _ShortfallSubproblem) and sub.income is not None:
                 jw = np.einsum("mta,tk->mka", mg.dwret_dw[:, :, self.cols], self.M)
-                per = 1.0 / (self.data.annuity_factor * self.data.final_salary)
-                g_rr = np.einsum("mka,m->ka", jw, per) / m  # d mean(rr) / dz, (K, A)
-                rr0 = replacement_ratios(self.data, mg.wealth_at_retirement)
-                sub.linearise_income(float(rr0.mean()), g_rr, cur.knots)
+                value, per = self._income_model(objective, mg.wealth_at_retirement)
+                g_rr = np.einsum("mka,m->ka", jw, per) / m  # d mean / dz, (K, A)
+                sub.linearise_income(value, g_rr, cur.knots)
             t_solve = time.perf_counter()
             try:
                 solver = sub.solve(self.solvers, self.fallbacks, f"fund design ({objective})")
@@ -695,6 +759,8 @@ class FundDesigner:
             feas = 0.0 if p_level is None else -max(pt.bpoe - p_level, 0.0)
             if objective == "income":
                 return (feas, pt.mean_replacement)
+            if objective == "ce":
+                return (feas, pt.ce)
             return (feas, -pt.shortfall_cvar)
 
         run = trust_region_scp(
@@ -709,6 +775,21 @@ class FundDesigner:
         )
         return replace(run.best, objective=objective, iterations=len(run.iterations))
 
+    def _income_model(self, objective: str, w_ret: FloatArray) -> tuple[float, FloatArray]:
+        """The linearised objective of ``"income"`` / ``"ce"`` at balances ``w_ret``: its
+        value (mean replacement ratio, or mean CRRA utility at :func:`utility_scale`) and
+        its derivative per member-path with respect to that path's balance, (m,) (times
+        ``m``: the caller averages)."""
+        d = self.data
+        if objective == "income":
+            rr = replacement_ratios(d, w_ret)
+            return float(rr.mean()), 1.0 / (d.annuity_factor * d.final_salary)
+        c = retirement_income(d, w_ret)
+        scale = utility_scale(c)
+        u = crra_utility(c, self.gamma, scale)
+        marginal = (c / scale) ** (-self.gamma) / scale  # u'(c), per real USD a year
+        return float(u.mean()), marginal / d.annuity_factor
+
     def optimise(
         self,
         objective: str,
@@ -718,10 +799,14 @@ class FundDesigner:
         max_iterations: int = 25,
         trust_radius: float = 0.2,
     ) -> DesignPoint:
-        """One objective: ``"success"``, ``"shortfall"`` or ``"income"`` (the last two take
-        a bPOE ceiling ``success_floor_bpoe``: at most that buffered failure probability)."""
-        if objective not in ("success", "shortfall", "income"):
-            raise OptimizationError(f"objective={objective!r}; use success, shortfall or income")
+        """One objective: ``"success"``, ``"shortfall"``, ``"income"`` or ``"ce"`` (all but
+        the first take a bPOE ceiling ``success_floor_bpoe``: at most that buffered failure
+        probability; ``"income"`` needs one, ``"ce"`` (at the designer's ``gamma``) does
+        not)."""
+        if objective not in ("success", "shortfall", "income", "ce"):
+            raise OptimizationError(
+                f"objective={objective!r}; use success, shortfall, income or ce"
+            )
         if objective == "income" and success_floor_bpoe is None:
             raise OptimizationError("objective='income' needs success_floor_bpoe")
         z0 = start if start is not None else self.constant_start()

@@ -216,6 +216,34 @@ def _table_html(df: pd.DataFrame, caption: str = "") -> str:
     )
 
 
+def _is_ce(col: str) -> bool:
+    """A certainty-equivalent column of the scores (``<set>: CE ...`` / ``paired SE``)."""
+    return ": CE gamma=" in col or ": paired SE gamma=" in col
+
+
+def _ce_tables(scores: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
+    """One table per set of member-paths (in sample, bootstrap, US cohorts) of the CE
+    columns of ``scores``, the set's prefix taken off the column names."""
+    out = []
+    labels = dict.fromkeys(c.split(": ", 1)[0] for c in scores.columns if _is_ce(c))
+    for label in labels:
+        cols = [c for c in scores.columns if _is_ce(c) and c.startswith(f"{label}: ")]
+        table = scores[cols].rename(columns=lambda c: c.split(": ", 1)[1])
+        out.append(
+            (
+                f"Certainty-equivalent retirement income ({label})",
+                table,
+                "income = Social Security + the balance at retirement priced as a real life "
+                "annuity, real USD a year; CE = the certain income with the same expected "
+                "CRRA utility over the member-paths (gamma = relative risk aversion), also "
+                "shown as a share of the member-paths' mean final salary; '- designed' is "
+                "each path's CE minus the designed path's, with its paired standard error "
+                "(delta method on the same member-paths, batch means over market paths).",
+            )
+        )
+    return out
+
+
 def _tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
     out = [
         (
@@ -229,11 +257,12 @@ def _tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
         ("Presets and the designed path on the frontier's member-paths", r.placed, ""),
         (
             "Out of sample",
-            r.scores,
+            r.scores[[c for c in r.scores.columns if not _is_ce(c)]],
             "success = survival-weighted (money outlives the member), fixed = money lasts to "
             "the fixed horizon; unpaid years are survival-weighted and valued at retirement "
             f"at the real annuity rate ({100 * r.annuity_rate:.1f} % a year), as the frontier's.",
         ),
+        *_ce_tables(r.scores),
     ]
     if r.constraints is not None and not r.constraints.empty:
         c = r.constraints
@@ -251,6 +280,9 @@ def _tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
         if units.startswith("shortfall"):
             table = table.rename(columns=lambda k: f"{k} (years)" if k != "binds" else k)
             table = table.rename(columns={"slack (years)": "slack"})
+        elif units.startswith("CE"):
+            money = ("with", "without", "cost")
+            table = table.rename(columns=lambda k: f"{k} (USD/yr)" if k in money else k)
         out.append(
             (
                 "Committee constraints: which bind at the designed path, and their cost",

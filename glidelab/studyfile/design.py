@@ -59,7 +59,7 @@ DEFAULT_PRESETS: tuple[str, ...] = (
     "fixed_60_40",
 )
 #: What picks the designed path on the frontier (``optimize.fund_design``).
-OBJECTIVES: tuple[str, ...] = ("income", "success", "shortfall")
+OBJECTIVES: tuple[str, ...] = ("income", "success", "shortfall", "ce")
 #: Smallest allowed value of each count of :class:`DesignSettings` (a frontier needs two
 #: points) and of :class:`EvaluationSettings`.
 DESIGN_COUNTS: dict[str, int] = {
@@ -71,12 +71,14 @@ DESIGN_COUNTS: dict[str, int] = {
 EVALUATION_COUNTS: dict[str, int] = {"members": 1, "bootstrap_paths": 1, "country_members": 1}
 #: ``[low, high]`` of each number of :class:`DesignSettings`: the fee (decimal a year), the
 #: knot spacing (years of age), the CVaR/bPOE level ``beta`` (below 1: the tail mean divides
-#: by ``1 - beta``) and the income search's bPOE slack (decimal).
+#: by ``1 - beta``), the income search's bPOE slack (decimal) and the ``"ce"`` objective's
+#: relative risk aversion ``gamma`` (0 risk-neutral, 1 log utility; reports use 2, 5, 10).
 DESIGN_RANGES: dict[str, tuple[float, float]] = {
     "expense_ratio": (0.0, 0.1),
     "knot_spacing_years": (1.0, 40.0),
     "beta": (0.0, 0.999),
     "bpoe_slack": (0.0, 1.0),
+    "gamma": (0.0, 30.0),
 }
 
 
@@ -107,6 +109,8 @@ class DesignSettings:
     frontier_points: int = 5
     objective: str = "income"
     bpoe_slack: float = 0.02
+    #: Risk aversion of the ``"ce"`` objective (CRRA utility of real retirement income).
+    gamma: float = 5.0
     max_iterations: int = 20
     constraints: FundConstraints = field(default_factory=FundConstraints)
 

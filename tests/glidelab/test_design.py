@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.errors import StudyError
+from backtest.errors import DataError, StudyError
+from backtest.outcomes import certainty_equivalent
+from backtest.population import paired_ce
 from glidelab.cli import main
 from glidelab.design import (
     DesignOutcome,
@@ -93,6 +96,57 @@ def test_design_names_its_binding_constraints_and_their_cost(
     text = DesignSection(out.study).summary(out)
     assert "constraint(s) bind" in text and bind.index[0] in text
     assert "annuity rate of 2.0 %" in " ".join(n for n in html.split("<li>") if "Shortfall" in n)
+
+
+def test_shipped_design_maximises_the_certainty_equivalent_at_gamma_5() -> None:
+    st = load_design_study("target_date_2060")
+    assert st.design.objective == "ce" and st.design.gamma == 5.0
+    income = parse_design_study({"design": {"objective": "income"}})
+    assert income.design.objective == "income"  # still available
+
+
+def test_scores_carry_ce_with_paired_standard_errors(tiny: tuple[DesignOutcome, Path]) -> None:
+    out, folder = tiny
+    scores = out.scores  # the CSV's numbers, unrounded
+    assert set(pd.read_csv(folder / "scores.csv", index_col=0).columns) == set(scores.columns)
+    assert {"fixed_100_0", "fixed_60_40", *out.study.evaluation.presets} <= set(scores.index)
+    for label in ("in sample", "bootstrap", "US cohorts"):
+        ce = {g: scores[f"{label}: CE gamma={g} (USD/yr)"] for g in (2, 5, 10)}
+        assert ((ce[2] >= ce[5]) & (ce[5] >= ce[10]) & (ce[10] > 0)).all()  # falls with gamma
+        for g in (2, 5, 10):
+            diff = scores[f"{label}: CE gamma={g} - designed (USD/yr)"]
+            se = scores[f"{label}: paired SE gamma={g} (USD/yr)"]
+            np.testing.assert_allclose(diff, ce[g] - ce[g].iloc[0], rtol=1e-6, atol=1e-6)
+            assert diff.iloc[0] == 0.0 and se.iloc[0] == 0.0  # the designed path itself
+            assert (se.iloc[1:] > 0).all() and np.isfinite(se).all()
+            share = scores[f"{label}: CE gamma={g} / mean final salary"]
+            assert (share > 0).all() and (share < 3).all()
+    table = pd.read_csv(folder / "constraints.csv", index_col=0)
+    assert (table["objective"] == "ce").all() and table["units"].iloc[0].startswith("CE")
+    html = (folder / "design.html").read_text()
+    assert "Certainty-equivalent retirement income (US cohorts)" in html
+    assert "USD a year" in DesignSection(out.study).summary(out)
+
+
+def test_paired_ce_standard_error_matches_the_spread_of_the_difference() -> None:
+    """The paired SE of CE(a) - CE(b) (delta method) against replications of the pair."""
+    rng = np.random.default_rng(4)
+    gamma, n = 5.0, 1_000
+    diffs, ses = [], []
+    for _ in range(300):
+        base = np.exp(rng.normal(10.5, 0.25, n))
+        a, b = base * np.exp(rng.normal(0.0, 0.2, n)), base * 1.01
+        ce, diff, se = paired_ce(a, b, gamma)
+        diffs.append(diff)
+        ses.append(se)
+    assert np.std(diffs) == pytest.approx(np.mean(ses), rel=0.1)
+    assert abs(np.mean(diffs) - np.median(diffs)) < np.std(diffs)  # not a degenerate draw
+    # the same incomes: CE equals certainty_equivalent's, difference 0, SE 0
+    x = np.exp(rng.normal(10.5, 0.4, n))
+    ce, diff, se = paired_ce(x, x, 1.0, clusters=np.arange(n) % 20)
+    assert ce == pytest.approx(float(certainty_equivalent(x, 1.0))) and diff == se == 0.0
+    with pytest.raises(DataError, match="same member-paths"):
+        paired_ce(x, x[:-1], gamma)
 
 
 def test_design_section_computes_first_and_writes_the_same_files(

@@ -267,3 +267,10 @@ def test_shipped_file_loads_to_the_values_it_states() -> None:
     )
     got = parse_design_study(SHIPPED)
     assert got == want and repr(got) == repr(want)
+
+
+@pytest.mark.parametrize("gamma", [-1.0, 31.0])
+def test_ce_risk_aversion_is_bounded(gamma: float) -> None:
+    msg = _refused(("design",), "gamma", gamma)
+    assert "[0.0, 30.0]" in msg, msg
+    assert parse_design_study(_with(("design",), "gamma", 2.0)).design.gamma == 2.0

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from backtest.outcomes import certainty_equivalent
 from backtest.population import (
     PopulationSpec,
     draw_members,
@@ -21,9 +22,11 @@ from optimize.fund_design import (
     FundConstraints,
     FundDesigner,
     OptimizationError,
+    ce_and_se,
     design_data,
     margins,
     objective_value,
+    retirement_income,
 )
 
 SPEC = PopulationSpec(end_age=100)
@@ -249,3 +252,57 @@ def test_a_slack_constraint_is_not_binding_and_costs_nothing(data: DesignData) -
     (row,) = d.constraint_costs(pt, "success")
     assert row.group == "equity_at_target" and not row.binding
     assert row.slack == pytest.approx(0.4, abs=1e-6) and row.cost == 0.0
+
+
+CE_CONSTRAINTS = FundConstraints(equity_at_target=(0.3, 0.7), max_change_per_year=0.05)
+
+
+def test_ce_objective_raises_the_certainty_equivalent_over_its_start(data: DesignData) -> None:
+    d = FundDesigner(data, SPEC.target_age, CE_CONSTRAINTS, knot_spacing_years=10, gamma=5.0)
+    z0 = d.constant_start(0.3)
+    start = d.evaluate(z0, "ce")
+    pt = d.optimise("ce", start=z0, max_iterations=6)
+    assert pt.objective == "ce" and pt.iterations > 0
+    assert pt.ce > start.ce + 100.0  # real USD a year, the start is far from the optimum
+    assert objective_value(pt, "ce") == pt.ce
+    # the CE is the certain income with the same expected CRRA utility: below the mean
+    inc = retirement_income(data, margins(data, d.weights(pt.knots)).wealth_at_retirement)
+    assert pt.ce == pytest.approx(certainty_equivalent(inc, 5.0), rel=1e-12)
+    assert pt.ce < inc.mean()
+    # a more risk-averse designer values the same knots lower
+    averse = FundDesigner(data, SPEC.target_age, CE_CONSTRAINTS, knot_spacing_years=10, gamma=10)
+    assert averse.evaluate(pt.knots).ce < pt.ce
+    for row in d.constraint_costs(pt, "ce", max_iterations=4):
+        assert row.cost >= 0.0 and row.objective == "ce"
+
+
+def test_ce_estimate_agrees_with_a_forward_simulation_within_its_standard_error(
+    data: DesignData,
+) -> None:
+    d = FundDesigner(data, SPEC.target_age, CE_CONSTRAINTS, knot_spacing_years=10, gamma=5.0)
+    pt = d.optimise("ce", start=d.constant_start(0.5), max_iterations=4)
+    w = d.weights(pt.knots)
+    assert np.isfinite(pt.ce_se) and 0 < pt.ce_se < 0.1 * pt.ce
+
+    def forward(members_seed: int, n: int, paths_seed: int, n_paths: int) -> np.ndarray:
+        """Incomes from the evaluation's own account recursion, member-paths paired."""
+        members = draw_members(SPEC, n, members_seed)
+        sc = _scenarios(n_paths, paths_seed)
+        g = (1.0 + sc.returns) / (1.0 + sc.inflation[:, :, None])
+        growth = np.einsum("pta,ta->pt", g, w)
+        out = evaluate_population(members, growth, expense_ratio=0.002, pairing="paired")
+        return out.income
+
+    # the same member-paths (the fixture's): the same CE, the design's income is the
+    # evaluation's
+    same = forward(21, 400, 3, 100)
+    assert float(certainty_equivalent(same, 5.0)) == pytest.approx(pt.ce, rel=1e-9)
+    # fresh members and fresh paths: within the two standard errors
+    paths = np.arange(4_000) % 2_000  # the paired layout: batches by market path
+    fresh, se_fresh = ce_and_se(forward(77, 4_000, 78, 2_000), 5.0, paths)
+    assert abs(fresh - pt.ce) < 3.0 * np.hypot(pt.ce_se, se_fresh), (fresh, pt.ce, pt.ce_se)
+
+
+def test_ce_designer_refuses_a_negative_risk_aversion(data: DesignData) -> None:
+    with pytest.raises(OptimizationError, match="gamma"):
+        FundDesigner(data, SPEC.target_age, gamma=-1.0)
