@@ -98,11 +98,21 @@ def _concat(parts: list[Scenarios]) -> Scenarios:
     if len(parts) == 1:
         return parts[0]
     first = parts[0]
+    n_total = sum(p.returns.shape[0] for p in parts)
+    # the generators describe one block ("... 1000 x 70 periods"): say the whole set's size
+    block = f"{first.returns.shape[0]} x {first.returns.shape[1]}"
+    whole = f"{n_total} x {first.returns.shape[1]}"
+    description = (
+        first.description.replace(block, whole, 1)
+        if block in first.description
+        else f"{first.description} ({n_total} scenarios)"
+    )
     return dataclasses.replace(
         first,
         returns=np.concatenate([p.returns for p in parts]),
         inflation=np.concatenate([p.inflation for p in parts]),
         labels=None,
+        description=description,
         meta=dict(first.meta),
     )
 

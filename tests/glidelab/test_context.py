@@ -14,7 +14,7 @@ import pytest
 from backtest.errors import StudyError
 from glidelab.backends import InProcess
 from glidelab.context import BLOCK, SET_NAMES, StudyContext, set_seed
-from glidelab.study import parse_study
+from glidelab.study import load_study, parse_study
 from glidelab.sweep import Shared, _generate, _Planner, apply_point, parse_sweep, run_sweep
 
 # Sizes cross a seed block (BLOCK = 1000) and the chunks (500) do not line up with
@@ -189,3 +189,16 @@ def test_sections_run_write_and_summarise(tmp_path: Path) -> None:
         "trinity.md",
     ]
     assert f"{len(ran.result)} cells reproduced" in ran.summary()
+
+
+def test_a_set_drawn_in_blocks_describes_its_whole_size() -> None:
+    """A set drawn in seed blocks of 1,000 says how many scenarios it holds, not one
+    block's count (the tear sheet printed '1000 x 70 periods' for a set of 5,000)."""
+    study = load_study("default").study
+    assert study is not None
+    ctx = StudyContext(study)
+    plan = study.plans[0].plan
+    sets = ctx.scenarios("report bootstrap check", plan, 2500, "bootstrap")
+    assert sets.returns.shape[0] == 2500
+    assert f"2500 x {sets.returns.shape[1]}" in sets.description
+    assert "1000 x" not in sets.description
