@@ -260,6 +260,19 @@ def run_balances(
     wealth[0] = initial_balance
     ruin = np.full(n, -1, dtype=np.int64)
     bal = wealth[0].copy()
+
+    def withdraw(t: int, bal: FloatArray, share: FloatArray) -> FloatArray:
+        """Pay period ``t``'s withdrawal ``share`` (start or end) from ``bal``: record
+        it, and ruin where it falls short; the balance after it."""
+        wanted = base * share if per_unit else share
+        paid, short = pay(bal, wanted)
+        ruin[short & (ruin < 0)] = t
+        taken = paid if truncate else wanted
+        out["paid"][t] += taken
+        if per_unit:
+            out["wanted"][t] += wanted
+        return bal - taken
+
     for t in range(n_t):
         g_t = g_rows[t] if g_rows is not None else growth(t, bal)  # type: ignore[operator]
         if per_unit and t == t_ret:
@@ -271,13 +284,7 @@ def run_balances(
         if any_cs:
             bal = bal + cs[t]
         if any_ws:
-            wanted = base * ws[t] if per_unit else ws[t]
-            paid, short = pay(bal, wanted)
-            ruin[short & (ruin < 0)] = t
-            bal = bal - (paid if truncate else wanted)
-            out["paid"][t] = paid if truncate else wanted
-            if per_unit:
-                out["wanted"][t] = wanted
+            bal = withdraw(t, bal, ws[t])
         out["invested"][t] = bal
         after = bal * g_t
         out["gain"][t] = after - bal
@@ -286,13 +293,7 @@ def run_balances(
         if any_ce:
             bal = bal + ce[t]
         if any_we:
-            wanted = base * we[t] if per_unit else we[t]
-            paid, short = pay(bal, wanted)
-            ruin[short & (ruin < 0)] = t
-            bal = bal - (paid if truncate else wanted)
-            out["paid"][t] += paid if truncate else wanted
-            if per_unit:
-                out["wanted"][t] += wanted
+            bal = withdraw(t, bal, we[t])
         wealth[t + 1] = bal
     return AccountPaths(
         wealth=wealth.T,

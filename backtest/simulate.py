@@ -805,8 +805,9 @@ def _summary_pass(
     """
     inputs = _prepare(chunk, plan, strategy, flows)
     wealth, _, summary, ruin = _kernel_pass(strategy, inputs, 0)
-    n_ok = int(success_of(plan, ruin, summary[:, 7]).sum())
-    return inputs.sub.n_scenarios, n_ok, wealth[:, 0].copy(), summary[:, 7].copy(), ruin
+    at_ret = summary[:, kernel.S_AT_RETIREMENT].copy()
+    n_ok = int(success_of(plan, ruin, at_ret).sum())
+    return inputs.sub.n_scenarios, n_ok, wealth[:, 0].copy(), at_ret, ruin
 
 
 def simulate_chunked(

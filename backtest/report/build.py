@@ -43,8 +43,8 @@ from backtest.report.income import (
     FLOOR_SHARE,
     age_only,
     glide_label,
+    income_floor,
     income_row,
-    planned_income,
 )
 from backtest.report.model import (
     CohortData,
@@ -417,8 +417,7 @@ def _income(
     plan, scenarios = member.plan, member.scenarios
     if scenarios is None or not runs or plan.withdrawal is None:
         return None
-    planned = [p for r in runs.values() if np.isfinite(p := planned_income(r)) and p > 0]
-    floor = FLOOR_SHARE * float(np.median(planned)) if planned else 1.0
+    floor = income_floor(runs.values())
     by_name = {s.name: s for s in strategies}
     rows = tuple(income_row(r, by_name[n], floor, target) for n, r in runs.items())
     ppy = member.periods_per_year

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -70,11 +71,12 @@ def planned_income(res: SimulationResult) -> float:
     return float(np.median(first)) if first.size else math.nan
 
 
-def income_floor(res: SimulationResult) -> float:
-    """The floor the CE uses when the plan states none: :data:`FLOOR_SHARE` of
-    :func:`planned_income`, real USD a year (1 USD when nothing is planned)."""
-    planned = planned_income(res)
-    return FLOOR_SHARE * planned if math.isfinite(planned) and planned > 0 else 1.0
+def income_floor(runs: Iterable[SimulationResult]) -> float:
+    """The floor the CE uses when the plan states none: :data:`FLOOR_SHARE` of the median
+    over ``runs`` (a page's strategies) of :func:`planned_income`, real USD a year (1 USD
+    when nothing is planned)."""
+    planned = [p for r in runs if math.isfinite(p := planned_income(r)) and p > 0]
+    return FLOOR_SHARE * float(np.median(planned)) if planned else 1.0
 
 
 def income_ce(incomes: FloatArray, floor: float) -> dict[float, float]:
