@@ -95,6 +95,7 @@ from optimize.glidepath import GlidePathConstraints, knot_constraints
 from optimize.scp import (
     DEFAULT_SOLVERS,
     BpoeSubproblem,
+    MarginSubproblem,
     OptimizationError,
     Proposal,
     bpoe_subproblem,
@@ -105,7 +106,6 @@ from optimize.scp import (
     linear_model,
     project,
     simplex_basis,
-    solve_with_fallbacks,
     trust_region_scp,
 )
 from strategies.base import RebalanceRule
@@ -842,7 +842,7 @@ class FundDesigner:
 
 
 @dataclass(frozen=True)
-class _ShortfallSubproblem:
+class _ShortfallSubproblem(MarginSubproblem):
     """The convexified shortfall (or income) problem of one design SCP step.
 
     With ``z = 1 / A + U N'`` (``N`` a :func:`optimize.scp.simplex_basis`), the margins
@@ -870,16 +870,6 @@ class _ShortfallSubproblem:
         self.short[0].value = jac
         self.short[1].value = offset
 
-    def linearise(
-        self, x: FloatArray, jac_knots: FloatArray, knots: FloatArray, trust_radius: float
-    ) -> None:
-        """Set the margin model's parameters at ``knots`` (see ``BpoeSubproblem``)."""
-        jac, offset = linear_model(x, jac_knots, knots, self.basis)
-        self.jac.value = jac
-        self.offset.value = offset
-        self.z0.value = knots
-        self.rho.value = trust_radius
-
     def linearise_income(self, mean_rr: float, grad_rr: FloatArray, knots: FloatArray) -> None:
         """Set the linearised mean replacement ratio (decimal of final salary): its value
         ``mean_rr`` and gradient ``grad_rr`` (K, A) at ``knots``."""
@@ -887,10 +877,6 @@ class _ShortfallSubproblem:
         centre = np.full(knots.shape, 1.0 / knots.shape[1])
         self.income[0].value = (grad_rr @ self.basis).ravel()
         self.income[1].value = float(mean_rr + grad_rr.ravel() @ (centre - knots).ravel())
-
-    def solve(self, solvers: Sequence[str], fallbacks: list[str], what: str) -> str:
-        """Solve (``optimize.scp.solve_with_fallbacks``); the solver's name."""
-        return solve_with_fallbacks(self.problem, solvers, fallbacks, what)
 
     def knots(self) -> FloatArray:
         """The solved knots (K, A)."""

@@ -316,8 +316,36 @@ def buffered_failure_probability(x: FloatArray) -> float:
     return float(min(1.0, (j + 1 + frac) / n))
 
 
+class MarginSubproblem:
+    """What every SCP subproblem shares: the cvxpy ``problem``, the margin model
+    ``x ~ b + J u`` (parameters ``jac``, ``offset``; ``u`` on ``basis`` as in
+    :func:`linear_model`) and the trust region's centre ``z0`` and radius ``rho``.
+    Subclasses are frozen dataclasses that declare these as fields."""
+
+    problem: Any
+    jac: Any
+    offset: Any
+    z0: Any
+    rho: Any
+    basis: FloatArray | None
+
+    def linearise(
+        self, x: FloatArray, jac_knots: FloatArray, knots: FloatArray, trust_radius: float
+    ) -> None:
+        """Set the parameters: margins ``x`` (m,) and ``dx/dz`` (m, K, A) at ``knots``."""
+        jac, offset = linear_model(x, jac_knots, knots, self.basis)
+        self.jac.value = jac
+        self.offset.value = offset
+        self.z0.value = knots
+        self.rho.value = trust_radius
+
+    def solve(self, solvers: Sequence[str], fallbacks: list[str], what: str) -> str:
+        """Solve (:func:`solve_with_fallbacks`); the solver's name."""
+        return solve_with_fallbacks(self.problem, solvers, fallbacks, what)
+
+
 @dataclass(frozen=True)
-class BpoeSubproblem:
+class BpoeSubproblem(MarginSubproblem):
     """The convexified bPOE problem of one SCP step, built once (:func:`bpoe_subproblem`).
 
     With the margins linearised as ``x ~ b + J u`` and ``y = a z``::
@@ -339,20 +367,6 @@ class BpoeSubproblem:
     z0: Any
     rho: Any
     basis: FloatArray | None
-
-    def linearise(
-        self, x: FloatArray, jac_knots: FloatArray, knots: FloatArray, trust_radius: float
-    ) -> None:
-        """Set the parameters: margins ``x`` (m,) and ``dx/dz`` (m, K, A) at ``knots``."""
-        jac, offset = linear_model(x, jac_knots, knots, self.basis)
-        self.jac.value = jac
-        self.offset.value = offset
-        self.z0.value = knots
-        self.rho.value = trust_radius
-
-    def solve(self, solvers: Sequence[str], fallbacks: list[str], what: str) -> str:
-        """Solve (:func:`solve_with_fallbacks`); the solver's name."""
-        return solve_with_fallbacks(self.problem, solvers, fallbacks, what)
 
     def knots(self) -> FloatArray | None:
         """The solved knots ``y / a`` (uncleaned), or ``None`` when ``a`` is ~0."""
