@@ -43,7 +43,7 @@ backend of ``[compute]`` (or ``backend=``): in this process by default, or on Da
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,20 +67,20 @@ from glidelab.sections import (
     Done,
     Evaluated,
     Evaluation,
+    Log,
     Optimised,
     Optimiser,
     Ran,
     Section,
     Tearsheet,
     file_sections,
+    quiet,
     run_sections,
     study_pipeline,
 )
 from glidelab.study import CryptoConfig, CustomGlidePath, Study, StudyFile, Sweep
 from glidelab.sweep import SweepResult
 from strategies.base import Strategy
-
-Log = Callable[[str], None]
 
 __all__ = [
     "PERCENTILES",
@@ -94,10 +94,6 @@ __all__ = [
     "study_history",
     "study_tearsheet",
 ]
-
-
-def _quiet(_: str) -> None:
-    """The default log: says nothing."""
 
 
 @dataclass(frozen=True)
@@ -156,7 +152,7 @@ def run_study(
     out_root: str | Path | None = None,
     *,
     progress: bool = True,
-    log: Log = _quiet,
+    log: Log = quiet,
     backend: Backend | None = None,
     crypto: CryptoConfig | None = None,
     sweep: Sweep | None = None,
@@ -295,7 +291,7 @@ def study_tearsheet(
     simulate_plans: bool = True,
     title: str | None = None,
     progress: bool = True,
-    log: Log = _quiet,
+    log: Log = quiet,
 ) -> Path:
     """Write only the tear sheet of ``study`` into ``out_dir``, atomically.
 

@@ -58,7 +58,7 @@ R = TypeVar("R")
 Log = Callable[[str], None]
 
 
-def _quiet(_: str) -> None:
+def quiet(_: str) -> None:
     """The default log: says nothing."""
 
 
@@ -82,7 +82,7 @@ class Adaptive:
     (``glidelab.adaptive``); an empty result when it is off."""
 
     progress: bool = False
-    log: Log = _quiet
+    log: Log = quiet
     folder: str = "adaptive"
 
     def run(self, context: StudyContext) -> dict[str, AdaptiveRun]:
@@ -127,7 +127,7 @@ class Optimiser:
     settings: SearchSettings = field(default_factory=SearchSettings)
     backend: Backend | None = None
     progress: bool = False
-    log: Log = _quiet
+    log: Log = quiet
     folder: str = "optimize"
 
     def run(self, context: StudyContext) -> Optimised:
@@ -176,7 +176,7 @@ class Evaluation:
 
     optimised: Optimised | None = None
     backend: Backend | None = None
-    log: Log = _quiet
+    log: Log = quiet
     folder: str = ""
 
     def run(self, context: StudyContext) -> Evaluated:
@@ -218,7 +218,7 @@ class Tearsheet:
     plans: tuple[str, ...] | None = None
     simulate_plans: bool = True
     title: str | None = None
-    log: Log = _quiet
+    log: Log = quiet
     folder: str = "tearsheet"
 
     def _sets(self, context: StudyContext, names: list[str]) -> SetsByPlan:
@@ -251,7 +251,7 @@ class Population:
     :class:`~glidelab.design.DesignSection` of :func:`glidelab.design.population_study`,
     computed in memory by :meth:`run` and written by :meth:`write`."""
 
-    log: Log = _quiet
+    log: Log = quiet
     folder: str = "population"
 
     def run(self, context: StudyContext) -> DesignOutcome:
@@ -283,7 +283,7 @@ class Crypto:
     config: CryptoConfig
     backend: Backend | None = None
     tearsheet: bool = True
-    log: Log = _quiet
+    log: Log = quiet
     folder: str = "crypto"
 
     def run(self, context: StudyContext) -> CryptoResearch:
@@ -304,7 +304,7 @@ class Validation:
     written atomically, so ``glidelab validate`` can write into an existing folder."""
 
     settings: TrinitySettings = field(default_factory=TrinitySettings)
-    log: Log = _quiet
+    log: Log = quiet
     folder: str = "validation"
 
     def run(self, context: StudyContext) -> pd.DataFrame:
@@ -356,7 +356,7 @@ def study_sections(
     crypto: CryptoConfig | None = None,
     *,
     backend: Backend | None = None,
-    log: Log = _quiet,
+    log: Log = quiet,
 ) -> list[Section[Any]]:
     """The sections ``glidelab run`` loops over after the evaluation, in order: the
     crypto research (with a ``[crypto]`` table) and the Trinity validation. (The
@@ -376,7 +376,7 @@ def study_pipeline(
     crypto: CryptoConfig | None = None,
     *,
     backend: Backend | None = None,
-    log: Log = _quiet,
+    log: Log = quiet,
 ) -> list[Section[Any]]:
     """The sections ``glidelab run`` runs after the optimiser, the adaptive paths and the
     evaluation (their results are the arguments), in summary.md's order: the tear sheet
@@ -402,7 +402,7 @@ def file_sections(
     *,
     backend: Backend | None = None,
     progress: bool = False,
-    log: Log = _quiet,
+    log: Log = quiet,
 ) -> list[Section[Any]]:
     """The sections a study file's own feature tables name (:class:`glidelab.study.StudyFile`'s
     ``design`` and ``sweep``): fund design for ``[population]``/``[design]``/``[evaluation]``

@@ -121,7 +121,7 @@ from glidelab.studyfile.sweep import (
     parse_sweep_table,
     quick_sweep,
 )
-from glidelab.studyfile.tables import Table, check_keys, defaults, unknown_key
+from glidelab.studyfile.tables import Table, check_keys, defaults, not_allowed, unknown_key
 
 __all__ = [
     "ALL_ASSETS",
@@ -162,6 +162,7 @@ __all__ = [
     "check_sweep_field",
     "defaults",
     "load_study",
+    "not_allowed",
     "parse_compute",
     "parse_crypto",
     "parse_design_study",

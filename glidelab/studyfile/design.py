@@ -33,7 +33,7 @@ from backtest.population import (
     TARGET_AGES,
     PopulationSpec,
 )
-from glidelab.studyfile.tables import Table, defaults
+from glidelab.studyfile.tables import Table, defaults, not_allowed
 from optimize.fund_design import FundConstraints
 from strategies.presets import preset
 
@@ -87,11 +87,6 @@ def _other_countries() -> tuple[str, ...]:
     return tuple(i for i in jst_countries() if i not in ("USA", "CAN"))
 
 
-def _not_allowed(where: str, key: str, value: object, allowed: str) -> StudyError:
-    """The error for a value out of its range, in the wording of the table reader."""
-    return StudyError(f"{where}.{key} = {value!r} is not allowed; expected {allowed}")
-
-
 @dataclass(frozen=True)
 class DesignSettings:
     """``[design]``: how the glide path is searched (in sample; fees decimal a year).
@@ -117,12 +112,10 @@ class DesignSettings:
     def __post_init__(self) -> None:
         for key, least in DESIGN_COUNTS.items():
             if getattr(self, key) < least:
-                raise _not_allowed(
-                    "[design]", key, getattr(self, key), f"a whole number >= {least}"
-                )
+                raise not_allowed("[design]", key, getattr(self, key), f"a whole number >= {least}")
         for key, (lo, hi) in DESIGN_RANGES.items():
             if not lo <= getattr(self, key) <= hi:
-                raise _not_allowed("[design]", key, getattr(self, key), f"a number in [{lo}, {hi}]")
+                raise not_allowed("[design]", key, getattr(self, key), f"a number in [{lo}, {hi}]")
         if self.objective not in OBJECTIVES:
             raise StudyError(
                 f"[design].objective={self.objective!r} is not allowed; expected one of "
@@ -131,7 +124,7 @@ class DesignSettings:
         bad = [a for a in self.assets if a not in ALL_ASSETS]
         if bad or len(set(self.assets)) < 2 or len(set(self.assets)) < len(self.assets):
             why = f"{bad} are not available" if bad else "a glide path allocates between assets"
-            raise _not_allowed(
+            raise not_allowed(
                 "[design]",
                 "assets",
                 list(self.assets),
@@ -156,7 +149,7 @@ class EvaluationSettings:
     def __post_init__(self) -> None:
         for key, lo in EVALUATION_COUNTS.items():
             if getattr(self, key) < lo:
-                raise _not_allowed(
+                raise not_allowed(
                     "[evaluation]", key, getattr(self, key), f"a whole number >= {lo}"
                 )
         for p in self.presets:
@@ -167,7 +160,7 @@ class EvaluationSettings:
         known = jst_countries()
         bad = [c for c in self.countries if c not in known]
         if bad:
-            raise _not_allowed(
+            raise not_allowed(
                 "[evaluation]",
                 "countries",
                 list(self.countries),
@@ -232,7 +225,7 @@ def _optional_strings(t: Table, key: str, choices: tuple[str, ...]) -> tuple[str
     names = t.strings(key, ())
     bad = [n for n in names if n not in choices]
     if bad:
-        raise _not_allowed(t.where, key, list(names), f"names from {list(choices)} ({bad})")
+        raise not_allowed(t.where, key, list(names), f"names from {list(choices)} ({bad})")
     return names
 
 
@@ -241,11 +234,11 @@ def _weights(t: Table, key: str, assets: tuple[str, ...]) -> dict[str, float]:
     t.seen.add(key)
     raw = t.raw.get(key, {})
     if not isinstance(raw, dict):
-        raise _not_allowed(t.where, key, raw, "a table of asset = weight")
+        raise not_allowed(t.where, key, raw, "a table of asset = weight")
     sub = Table(raw, f"{t.where}.{key}")
     bad = sorted(str(a) for a in sub.raw if a not in assets)
     if bad:
-        raise _not_allowed(t.where, key, sub.raw, f"weights of the design's assets {list(assets)}")
+        raise not_allowed(t.where, key, sub.raw, f"weights of the design's assets {list(assets)}")
     return {a: sub.number(a, None) for a in list(sub.raw)}
 
 
@@ -267,7 +260,7 @@ def _retirement_ages(
         for p in value
     )
     if not ok:
-        raise _not_allowed(
+        raise not_allowed(
             t.where,
             "retirement_ages",
             value,
@@ -309,7 +302,7 @@ def _constraints(raw: object, pop: PopulationSpec, assets: tuple[str, ...]) -> F
     if t.raw.get("equity_at_target") is not None:
         band = t.numbers("equity_at_target", (), -math.inf, math.inf)
         if len(band) != 2:
-            raise _not_allowed(
+            raise not_allowed(
                 t.where, "equity_at_target", list(band), "a [low, high] pair of equity shares"
             )
     t.seen.add("equity_at_target")

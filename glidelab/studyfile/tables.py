@@ -18,7 +18,7 @@ from backtest.errors import StudyError
 
 S = TypeVar("S", bound=str)
 
-__all__ = ["Table", "check_keys", "defaults", "unknown_key"]
+__all__ = ["Table", "check_keys", "defaults", "not_allowed", "unknown_key"]
 
 
 def unknown_key(where: str, key: str, allowed: list[str]) -> StudyError:
@@ -28,6 +28,11 @@ def unknown_key(where: str, key: str, allowed: list[str]) -> StudyError:
     return StudyError(
         f"{where}: unknown key {key!r}{hint} (allowed keys: {', '.join(sorted(allowed))})"
     )
+
+
+def not_allowed(where: str, key: str, value: object, allowed: str) -> StudyError:
+    """The error for a value out of its range: ``where.key = value``, then what is allowed."""
+    return StudyError(f"{where}.{key} = {value!r} is not allowed; expected {allowed}")
 
 
 def check_keys(raw: object, schema: dict[str, Any], where: str = "study file") -> None:
@@ -91,7 +96,7 @@ class Table:
         return self.raw.get(key, default)
 
     def _fail(self, key: str, value: Any, allowed: str) -> StudyError:
-        return StudyError(f"{self.where}.{key} = {value!r} is not allowed; expected {allowed}")
+        return not_allowed(self.where, key, value, allowed)
 
     def number(
         self, key: str, default: float | None, lo: float | None = None, hi: float | None = None
