@@ -14,10 +14,14 @@ from dataclasses import dataclass, field, fields
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
-from backtest.errors import StudyError
+from backtest.errors import PlanError, StudyError
+from backtest.outcomes import IncomePreferences
 from glidelab.studyfile.compute import COMPUTE_KEYS, ComputeConfig, parse_compute
 from glidelab.studyfile.plans import PLAN_KEYS, PlanConfig, read_plans
 from glidelab.studyfile.tables import Table, check_keys, defaults
+
+#: What an optimiser maximises: the probability of success or the CE of real income.
+SearchObjective = Literal["success", "ce"]
 
 if TYPE_CHECKING:
     from backtest.generators import BootstrapMethod
@@ -26,12 +30,14 @@ if TYPE_CHECKING:
 __all__ = [
     "REBALANCE_RULES",
     "SCHEMA",
+    "SEARCH_OBJECTIVES",
     "AnalysisConfig",
     "CustomGlidePath",
     "DataConfig",
     "OptimizeConfig",
     "OutputConfig",
     "ScenarioConfig",
+    "SearchObjective",
     "StrategyConfig",
     "Study",
     "parse_study",
@@ -81,6 +87,19 @@ SCHEMA: dict[str, Any] = {
         "constraints": dict.fromkeys(("monotone_equity", "max_change_per_year", "crypto_cap")),
         "adaptive": None,
         "adaptive_plans": None,
+        "objective": None,
+        "adaptive_objective": None,
+        "preferences": dict.fromkeys(
+            (
+                "gamma",
+                "loss_aversion",
+                "reference_replacement",
+                "bequest_weight",
+                "bequest_shifter",
+                "discount_rate",
+                "income_floor",
+            )
+        ),
     },
     "analysis": {"withdrawal_rates": None, "equity_shares": None},
     "output": {"dir": None, "tearsheet": None, "population": None},
@@ -173,6 +192,23 @@ class OptimizeConfig:
     crypto_cap: float | None = None
     adaptive: bool = False
     adaptive_plans: tuple[str, ...] = ()
+    #: What the glide-path search maximises: ``"success"`` (the plan's probability of
+    #: success, via bPOE) or ``"ce"`` (certainty-equivalent real retirement income under
+    #: ``preferences``).
+    objective: SearchObjective = "success"
+    #: What the adaptive (DP) policy maximises: ``"ce"`` (the default, issue 23) or
+    #: ``"success"`` (the probability of success, which gambles when behind).
+    adaptive_objective: SearchObjective = "ce"
+    #: How income is valued by the ``"ce"`` objectives (``[optimize.preferences]``).
+    preferences: IncomePreferences = field(default_factory=IncomePreferences)
+    #: Real USD a year the member keeps when the account pays nothing (Social Security, a
+    #: pension): the CE's income floor. ``None``: 10 % of the plan's planned first-year
+    #: withdrawal, the tear sheet's rule (``backtest.report.income.FLOOR_SHARE``).
+    income_floor: float | None = None
+
+
+#: The objectives of ``[optimize].objective`` and ``adaptive_objective``.
+SEARCH_OBJECTIVES: tuple[SearchObjective, ...] = ("success", "ce")
 
 
 @dataclass(frozen=True)
@@ -341,6 +377,12 @@ def _optimize(op: Table, names: list[str]) -> OptimizeConfig:
         crypto_cap=constraints.optional_number("crypto_cap", lo=0),
         adaptive=op.boolean("adaptive", do["adaptive"]),
         adaptive_plans=op.strings("adaptive_plans", do["adaptive_plans"]),
+        objective=op.choice("objective", do["objective"], SEARCH_OBJECTIVES),
+        adaptive_objective=op.choice(
+            "adaptive_objective", do["adaptive_objective"], SEARCH_OBJECTIVES
+        ),
+        preferences=_preferences(op.table("preferences")),
+        income_floor=op.table("preferences").optional_number("income_floor", lo=0.0),
     )
     if optimize.plan not in names:
         raise StudyError(f"[optimize].plan = {optimize.plan!r} is not a plan; plans are {names}")
@@ -350,6 +392,23 @@ def _optimize(op: Table, names: list[str]) -> OptimizeConfig:
                 f"[optimize].adaptive_plans names {a!r}, which is not a plan; plans are {names}"
             )
     return optimize
+
+
+def _preferences(pr: Table) -> IncomePreferences:
+    """``[optimize.preferences]`` into :class:`backtest.outcomes.IncomePreferences`."""
+    d = defaults(IncomePreferences)
+    ref = pr.optional_number("reference_replacement", lo=0.0)
+    try:
+        return IncomePreferences(
+            gamma=pr.number("gamma", d["gamma"], 0.0, 30.0),
+            loss_aversion=pr.number("loss_aversion", d["loss_aversion"], 0.0, 20.0),
+            reference_replacement=ref,
+            bequest_weight=pr.number("bequest_weight", d["bequest_weight"], 0.0, 100.0),
+            bequest_shifter=pr.number("bequest_shifter", d["bequest_shifter"], 1.0),
+            discount_rate=pr.number("discount_rate", d["discount_rate"], -0.05, 0.2),
+        )
+    except PlanError as exc:
+        raise StudyError(f"[optimize.preferences]: {exc}") from exc
 
 
 def _analysis(an: Table) -> AnalysisConfig:

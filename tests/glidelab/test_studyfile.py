@@ -74,3 +74,31 @@ def test_a_study_with_two_mistakes_reports_the_first_table_read(
 ) -> None:
     with pytest.raises(StudyError, match=first):
         facade.parse_study({"plans": [MEMBER], **mistakes})
+
+
+def test_optimize_preferences_are_read_and_checked(tmp_path) -> None:
+    """[optimize] objective, adaptive_objective and [optimize.preferences] (issue 23)."""
+    from glidelab.study import load_study
+
+    base = (Path(__file__).parents[2] / "glidelab/studies/default.toml").read_text()
+    good = base.replace(
+        "[optimize]",
+        '[optimize]\nobjective = "ce"\nadaptive_objective = "success"\n',
+        1,
+    ) + (
+        "\n[optimize.preferences]\ngamma = 2\nloss_aversion = 1.5\n"
+        "reference_replacement = 0.7\nbequest_weight = 0.5\nincome_floor = 12000\n"
+    )
+    f = tmp_path / "good.toml"
+    f.write_text(good)
+    op = load_study(f).study.optimize
+    assert (op.objective, op.adaptive_objective, op.income_floor) == ("ce", "success", 12000.0)
+    assert op.preferences.gamma == 2.0 and op.preferences.loss_aversion == 1.5
+    assert op.preferences.reference_replacement == 0.7 and op.preferences.bequest_weight == 0.5
+    bad = base + "\n[optimize.preferences]\nloss_aversion = 1.0\n"
+    f.write_text(bad)
+    with pytest.raises(StudyError, match=r"\[optimize.preferences\].*reference_replacement"):
+        load_study(f)
+    f.write_text(base.replace("[optimize]", '[optimize]\nobjective = "utility"\n', 1))
+    with pytest.raises(StudyError, match="objective"):
+        load_study(f)
