@@ -13,7 +13,7 @@ annual periods from age 22 to 105) and a stationary block bootstrap of annual US
   Target (issue 15): under 60 s on 2 cores.
 * **evaluate**: 10,000 members x 100 market paths = 1,000,000 member-paths of one fixed
   glide path (the Vanguard-style preset), exact survival-weighted scoring
-  (``backtest.population.evaluate_population``), in chunks of ``chunk`` member-paths.
+  (``backtest.population_eval.evaluate_population``), in chunks of ``chunk`` member-paths.
   Reported: wall time and peak resident memory of the process (``VmHWM``, see ``benchmarks.environment.peak_rss_bytes``), with the
   baseline before the case, so the memory the case adds is bounded by the chunk size,
   not by the number of member-paths.
@@ -44,7 +44,8 @@ def design_case(member_paths: int, market_paths: int, max_iterations: int) -> di
 
     from backtest.data import load_history
     from backtest.generators import block_bootstrap
-    from backtest.population import draw_members, pair_members_paths
+    from backtest.population import draw_members
+    from backtest.population_eval import pair_members_paths
     from glidelab.design import ALL_ASSETS, load_design_study
     from optimize.fund_design import FundDesigner, design_data
 
@@ -113,13 +114,8 @@ def evaluate_case(members: int, paths: int, chunk: int) -> dict[str, Any]:
 
     from backtest.data import load_history
     from backtest.generators import block_bootstrap
-    from backtest.population import (
-        PopulationSpec,
-        draw_members,
-        evaluate_population,
-        glide_weights,
-        portfolio_growth,
-    )
+    from backtest.population import PopulationSpec, draw_members
+    from backtest.population_eval import evaluate_population, glide_weights, portfolio_growth
     from strategies.presets import preset
 
     spec = PopulationSpec()

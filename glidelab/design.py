@@ -30,7 +30,7 @@ retirement priced as a real life annuity (the member's own factor at the populat
 annuity rate), real USD a year. ``scores.csv`` gives its certainty equivalent (CRRA) at
 gamma 2, 5 and 10 in sample, held out (fresh members x fresh-seed bootstrap) and on US
 cohorts, for every strategy, with the **paired** standard error of each strategy's CE
-minus the designed path's (:func:`backtest.population.paired_ce`: delta method on the same
+minus the designed path's (:func:`backtest.population_eval.paired_ce`: delta method on the same
 member-paths, batch means over market paths).
 """
 
@@ -53,12 +53,10 @@ from backtest.errors import StudyError
 from backtest.generators import block_bootstrap, historical_cohorts
 from backtest.io import atomic_directory, write_text_atomic
 from backtest.outcomes import RISK_AVERSIONS
-from backtest.population import (
-    Members,
+from backtest.population import Members, PopulationSpec, draw_members
+from backtest.population_eval import (
     MemberSummary,
     PopulationOutcome,
-    PopulationSpec,
-    draw_members,
     evaluate_population,
     glide_weights,
     pair_members_paths,

@@ -8,7 +8,7 @@ Scenarios are **member-paths** ``s`` (a member of :mod:`backtest.population` pai
 a market path) with a death year ``d[s]`` drawn from the member's survival curve, so
 that "the money lasts as long as the member lives" is one event per member-path whose
 frequency estimates the survival-weighted success (the evaluation in
-:func:`backtest.population.evaluate_population` uses the exact expectation instead).
+:func:`backtest.population_eval.evaluate_population` uses the exact expectation instead).
 
 With ``G[s, t] = w[t] . g[s, t]`` the real gross return of the mix, ``F = 1 - fee``,
 leakage share ``l``, contributions ``c`` and the yearly need ``n`` (paid at the start of
@@ -33,7 +33,7 @@ evaluation's recursion), survival-weighted with the member's curve and valued at
 retirement at the population's stated real annuity rate (``PopulationSpec.annuity_rate``,
 2 % real), in years of need; never at the portfolio's returns, so a member with nothing
 is short the same whatever the fund holds. On the same member-paths it equals
-``backtest.population.evaluate_population``'s ``unpaid_years``. Gradients ``dx/dz`` and
+``backtest.population_eval.evaluate_population``'s ``unpaid_years``. Gradients ``dx/dz`` and
 ``dS/dz`` come from forward and reverse passes, vectorised over member-paths (tests check
 them against finite differences).
 
@@ -88,7 +88,8 @@ from backtest.outcomes import (
     shortfall_years,
 )
 from backtest.plan import Plan
-from backtest.population import Members, cvar
+from backtest.population import Members
+from backtest.population_eval import cvar
 from backtest.scenarios import Scenarios
 from backtest.types import FloatArray, IntArray
 from optimize.glidepath import GlidePathConstraints, knot_constraints

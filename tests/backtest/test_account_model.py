@@ -33,7 +33,8 @@ from backtest.plan import (
     contribution_amounts,
     rmd_divisor,
 )
-from backtest.population import PopulationSpec, draw_members, run_accounts
+from backtest.population import PopulationSpec, draw_members
+from backtest.population_eval import run_accounts
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate
 from optimize.dynamic import YearFlows, forward_model

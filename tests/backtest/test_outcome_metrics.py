@@ -25,7 +25,7 @@ from backtest.metrics import (
 )
 from backtest.mortality import survival_curve
 from backtest.plan import ConstantReal, Plan
-from backtest.population import cvar as loss_cvar
+from backtest.population_eval import cvar as loss_cvar
 from backtest.simulate import simulate
 from strategies import FixedMix
 from tests.backtest.ssa_csv import ssa_rows

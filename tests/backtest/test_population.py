@@ -16,8 +16,10 @@ from backtest.population import (
     PopulationSpec,
     cgm_log_income,
     contribution_amounts,
-    cvar,
     draw_members,
+)
+from backtest.population_eval import (
+    cvar,
     evaluate_population,
     glide_weights,
     portfolio_growth,

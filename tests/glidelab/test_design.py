@@ -11,7 +11,7 @@ import pytest
 
 from backtest.errors import DataError, StudyError
 from backtest.outcomes import certainty_equivalent
-from backtest.population import paired_ce
+from backtest.population_eval import paired_ce
 from glidelab.cli import main
 from glidelab.design import (
     DesignOutcome,

@@ -519,7 +519,8 @@ def _drawn_point_directly(view: state.View) -> tuple[float, float, float]:
     (``FundDesigner.evaluate_weights``) on the in-sample member-paths the design draws for
     the frontier study (same seeds, same order as ``glidelab.design.run_design``)."""
     from backtest.data import load_history
-    from backtest.population import draw_members, pair_members_paths
+    from backtest.population import draw_members
+    from backtest.population_eval import pair_members_paths
     from glidelab.design import ALL_ASSETS, _weights3
     from glidelab.serve import jobs
     from optimize.fund_design import FundDesigner, design_data

@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 
 from backtest.outcomes import certainty_equivalent
-from backtest.population import (
-    PopulationSpec,
-    draw_members,
-    evaluate_population,
-    pair_members_paths,
-    run_accounts,
-)
+from backtest.population import PopulationSpec, draw_members
+from backtest.population_eval import evaluate_population, pair_members_paths, run_accounts
 from backtest.scenarios import Scenarios
 from optimize.fund_design import (
     PORTFOLIO_GROUP,
