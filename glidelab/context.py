@@ -34,13 +34,15 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from backtest.cma import EXAMPLE_PATH, CapitalMarketAssumptions, cma_scenarios, load_cma
 from backtest.data import load_history
-from backtest.errors import StudyError
+from backtest.errors import DataError, StudyError
 from backtest.generators import (
     Proxy,
     block_bootstrap,
@@ -56,7 +58,7 @@ from strategies import CryptoSleeve, GlidePath
 from strategies.base import RebalanceRule, Strategy
 from strategies.presets import preset
 
-SetKind = Literal["historical", "bootstrap", "parametric"]
+SetKind = Literal["historical", "bootstrap", "parametric", "cma"]
 
 #: Scenarios per seed block of a random set (see the module docstring).
 BLOCK = 1000
@@ -69,6 +71,7 @@ SET_NAMES: dict[str, str] = {
     "historical": "historical cohorts",
     "bootstrap": "block bootstrap",
     "parametric": "parametric",
+    "cma": "capital-market assumptions",
 }
 
 
@@ -335,8 +338,10 @@ class StudyContext:
             Scenarios of a random set; ignored for ``"historical"`` (every cohort).
         kind
             ``"historical"`` (rolling cohorts), ``"bootstrap"`` (``[scenarios]``
-            block length and method) or ``"parametric"`` (lognormal; the crypto asset at
-            ``[scenarios].crypto_proxy``, uncorrelated, when it is among ``assets``).
+            block length and method), ``"parametric"`` (lognormal; the crypto asset at
+            ``[scenarios].crypto_proxy``, uncorrelated, when it is among ``assets``) or
+            ``"cma"`` (annual, moment-matched to the ``[scenarios].cma`` file; an asset the
+            file does not state has no data, NaN, so a strategy holding it is refused).
         assets
             Columns, default the four roles (equity, bonds, cash, crypto).
         frequency
@@ -357,10 +362,15 @@ class StudyContext:
         history = self.history if own else self.history_at(freq)
         if kind == "historical":
             return self._historical_set(name, history, cols, n_t, rows)
-        if kind not in ("bootstrap", "parametric"):
+        if kind not in ("bootstrap", "parametric", "cma"):
             raise StudyError(
-                f"scenario set {name!r}: kind {kind!r}; use 'historical', 'bootstrap' or "
-                "'parametric'"
+                f"scenario set {name!r}: kind {kind!r}; use 'historical', 'bootstrap', "
+                "'parametric' or 'cma'"
+            )
+        if kind == "cma" and periods_per_year(freq) != 1:
+            raise StudyError(
+                f"scenario set {name!r}: capital-market assumptions are annual; use an annual "
+                'study ([data].frequency = "annual")'
             )
         if n < 1:
             raise StudyError(f"scenario set {name!r}: n = {n}; a random set needs n >= 1")
@@ -420,6 +430,8 @@ class StudyContext:
                     rng=rng,
                     **missing,
                 )
+            elif kind == "cma":
+                part = self._cma_set(cols, size, n_t, rng)
             else:
                 part = self._parametric(history, cols, size, n_t, frequency, rng)
             a = max(lo - b * BLOCK, 0)
@@ -470,6 +482,29 @@ class StudyContext:
         )
         return sc.select(cols) if list(sc.assets) != cols else sc
 
+    @cached_property
+    def cma(self) -> CapitalMarketAssumptions:
+        """The study's capital-market assumptions (``[scenarios].cma``; ``"example"`` is the
+        shipped example file)."""
+        path = self.study.scenarios.cma
+        if path is None:
+            raise StudyError("this study states no [scenarios].cma file")
+        try:
+            return load_cma(EXAMPLE_PATH if path == "example" else Path(path))
+        except DataError as exc:
+            raise StudyError(f"[scenarios].cma: {exc}") from exc
+
+    def _cma_set(self, cols: list[str], n: int, n_t: int, rng: np.random.Generator) -> Scenarios:
+        """``n`` scenarios moment-matched to :attr:`cma`, with the columns ``cols`` (one the
+        file does not state is NaN: no data)."""
+        sc = cma_scenarios(self.cma, n, n_t, rng)
+        r = np.full((n, n_t, len(cols)), np.nan)
+        for j, c in enumerate(cols):
+            if c in sc.assets:
+                r[:, :, j] = sc.returns[:, :, sc.assets.index(c)]
+        return Scenarios(r, sc.inflation, tuple(cols), "annual", description=sc.description,
+                         meta=dict(sc.meta))  # fmt: skip
+
     def study_sets(self, plan: Plan) -> dict[str, Scenarios]:
         """The study's own sets for ``plan``'s horizon (``[scenarios]``): historical
         cohorts, block bootstrap and parametric, each under its name in :data:`SET_NAMES`."""
@@ -492,6 +527,8 @@ class StudyContext:
             out[SET_NAMES["parametric"]] = self.scenarios(
                 SET_NAMES["parametric"], plan, sc.parametric_n, "parametric"
             )
+        if sc.cma_n > 0:
+            out[SET_NAMES["cma"]] = self.scenarios(SET_NAMES["cma"], plan, sc.cma_n, "cma")
         if not out:
             raise StudyError("[scenarios]: enable historical = true or set bootstrap_n > 0")
         return out

@@ -19,7 +19,9 @@ with these tables; every key is optional unless marked, and unknown keys are err
                  "circular"), crypto_before_data ("exclude" | "cash" | "proxy"),
                  crypto_proxy = { mean_log_annual, vol_log_annual } for "proxy",
                  parametric_n (normal log returns estimated from the history; Bitcoin
-                 from crypto_proxy, which it then needs)
+                 from crypto_proxy, which it then needs), cma (a capital-market
+                 assumptions file, ``backtest.cma``; "example" = the shipped one) and
+                 cma_n (annual scenarios moment-matched to it)
 ``[[plans]]``    (at least one) a member: name, ages, balance, salary, contributions,
                  fees, withdrawal rule, success definition, and optionally the
                  ``strategy`` the member holds today and a ``pension_target``
@@ -34,7 +36,13 @@ with these tables; every key is optional unless marked, and unknown keys are err
 ``[optimize]``   enabled, plan (a plan name), n_scenarios, holdout_n, max_iterations,
                  constraints (monotone_equity, max_change_per_year, crypto_cap),
                  adaptive (bool: with enabled, also solve the adaptive glide path, by
-                 age and wealth, of every plan in adaptive_plans, default every plan)
+                 age and wealth, of every plan in adaptive_plans, default every plan),
+                 objective ("success" | "ce": what the glide-path search maximises),
+                 adaptive_objective ("ce", the default, | "success"), and
+                 [optimize.preferences]: gamma, loss_aversion, reference_replacement,
+                 bequest_weight, bequest_shifter, discount_rate
+                 (``backtest.outcomes.IncomePreferences``) and income_floor (real USD a
+                 year kept when the account is empty)
 ``[analysis]``   withdrawal_rates and equity_shares for the success heatmap
 ``[output]``     dir (default "results"), tearsheet (bool), population (bool: a small fund-design
                  section of the shipped target_date_2060 vintage, default true)

@@ -59,6 +59,8 @@ SCHEMA: dict[str, Any] = {
         "bootstrap_method": None,
         "crypto_before_data": None,
         "crypto_proxy": {"mean_log_annual": None, "vol_log_annual": None},
+        "cma": None,
+        "cma_n": None,
     },
     "plans": PLAN_KEYS,
     "strategies": {
@@ -131,14 +133,28 @@ class ScenarioConfig:
     crypto_before_data: str = "cash"
     crypto_proxy: tuple[float, float] | None = None  # (mean_log_annual, vol_log_annual)
     parametric_n: int = 0
+    #: A capital-market assumptions file (``backtest.cma``; ``"example"`` = the shipped
+    #: example), or None. Its set, ``cma_n`` scenarios, is moment-matched to the file.
+    cma: str | None = None
+    cma_n: int = 0
 
     def __post_init__(self) -> None:
         # Checked here, not when scenarios are drawn, so that no override (--quick, a
         # notebook's dataclasses.replace) can run, or hide, a study that has no scenarios.
-        if not self.historical and self.bootstrap_n <= 0 and self.parametric_n <= 0:
+        if (
+            not self.historical
+            and self.bootstrap_n <= 0
+            and self.parametric_n <= 0
+            and self.cma_n <= 0
+        ):
             raise StudyError(
                 "[scenarios]: historical = false and bootstrap_n = 0 leave no scenarios; "
                 "set historical = true or bootstrap_n > 0"
+            )
+        if self.cma_n > 0 and self.cma is None:
+            raise StudyError(
+                "[scenarios].cma_n > 0 needs [scenarios].cma, a capital-market assumptions "
+                'file (or "example" for the shipped one; format in backtest.cma)'
             )
 
 
@@ -310,6 +326,8 @@ def _scenarios(sc: Table) -> ScenarioConfig:
         ),
         crypto_proxy=_proxy(sc),
         parametric_n=sc.integer("parametric_n", ds["parametric_n"], lo=0),
+        cma=None if sc.raw.get("cma") is None else sc.string("cma", None),
+        cma_n=sc.integer("cma_n", ds["cma_n"], lo=0),
     )
 
 

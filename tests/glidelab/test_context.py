@@ -202,3 +202,37 @@ def test_a_set_drawn_in_blocks_describes_its_whole_size() -> None:
     assert sets.returns.shape[0] == 2500
     assert f"2500 x {sets.returns.shape[1]}" in sets.description
     assert "1000 x" not in sets.description
+
+
+def test_a_cma_set_is_moment_matched_to_its_file_per_seed_block(tmp_path: Path) -> None:
+    """[scenarios] cma / cma_n: a named set drawn from the stated assumptions (issue 25);
+    each seed block of BLOCK scenarios is matched to the file's moments, and an asset the
+    file does not state has no data."""
+    raw = copy.deepcopy(RAW)
+    raw["scenarios"].update(cma="example", cma_n=N)
+    context = StudyContext(parse_study(raw))
+    plan = context.study.plans[0].plan
+    sets = context.study_sets(plan)
+    s = sets[SET_NAMES["cma"]]
+    assert s.n_scenarios == N and s.meta["set_name"] == SET_NAMES["cma"]
+    assert np.isnan(s.returns[..., list(s.assets).index(context.study.data.crypto)]).all()
+    j = list(s.assets).index("us_stocks")
+    block = s.returns[:BLOCK, :, j]
+    real = (1 + block) / (1 + s.inflation[:BLOCK]) - 1
+    stocks = context.cma.assets.index("us_stocks")
+    # exact up to the round-off of a 30,000-draw mean and s.d.
+    assert real.mean() == pytest.approx(context.cma.arithmetic_real_return[stocks], abs=1e-12)
+    assert real.std(ddof=1) == pytest.approx(context.cma.volatility[stocks], rel=1e-10)
+    again = StudyContext(parse_study(raw)).scenarios(SET_NAMES["cma"], plan, N, "cma")
+    assert np.array_equal(np.nan_to_num(again.returns), np.nan_to_num(s.returns))
+
+
+def test_a_cma_set_needs_a_readable_annual_file(tmp_path: Path) -> None:
+    raw = copy.deepcopy(RAW)
+    raw["scenarios"].update(cma_n=10)
+    with pytest.raises(StudyError, match=r"cma_n > 0 needs \[scenarios\]\.cma"):
+        parse_study(raw)
+    raw["scenarios"].update(cma=str(tmp_path / "missing.toml"))
+    context = StudyContext(parse_study(raw))
+    with pytest.raises(StudyError, match=r"\[scenarios\]\.cma: no CMA file"):
+        context.study_sets(context.study.plans[0].plan)
