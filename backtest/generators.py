@@ -16,6 +16,12 @@ Memory: a scenario set holds ``8 * n_scenarios * n_periods * (n_assets + 1)`` by
 ``numpy.random.SeedSequence`` (independent, reproducible streams), and simulated with
 ``backtest.simulate.simulate_chunked``.
 
+:func:`panel_block_bootstrap` draws blocks across a panel of countries (e.g. JST, via
+``backtest.data.jst.load_jst_panel``), each block from one country's consecutive
+complete years, in real local-currency returns with inflation 0; a block never crosses a
+gap. :func:`historical_cohorts` never runs a cohort across a period missing from the
+index either.
+
 Assets whose data start late (Bitcoin from 2010/2011) follow a named missing-data rule
 (``missing=``): ``"exclude"`` keeps only periods/cohorts where every asset has data;
 ``"cash"`` lets the late asset earn the cash asset's return before its data start (the
@@ -93,6 +99,7 @@ def _columns(
     assets: Sequence[str],
     inflation_column: str,
     extra: Sequence[str] = (),
+    allow_missing_inflation: bool = False,
 ) -> pd.DataFrame:
     if not isinstance(history, pd.DataFrame):
         raise DataError(f"history must be a pandas DataFrame, got {type(history).__name__}")
@@ -108,7 +115,7 @@ def _columns(
     if missing:
         raise DataError(f"history has no column(s) {missing}; available: {list(history.columns)}")
     frame = history[wanted].astype(np.float64)
-    if frame[inflation_column].isna().any():
+    if not allow_missing_inflation and frame[inflation_column].isna().any():
         first = frame.index[frame[inflation_column].isna().to_numpy()][0]
         raise DataError(
             f"inflation column {inflation_column!r} has no value at {first}; restrict the "
@@ -230,23 +237,82 @@ def _rolling_windows(
     return returns, inflation, range(n_starts)
 
 
+def period_numbers(index: pd.Index, frequency: str) -> np.ndarray:
+    """Consecutive integers for consecutive periods: the year (annual) or ``12 * year +
+    month`` (monthly) of each period-end date, so a step other than 1 is a gap."""
+    t = pd.DatetimeIndex(index)
+    years = np.asarray(t.year, dtype=np.int64)
+    if frequency == "annual":
+        return years
+    return 12 * years + np.asarray(t.month, dtype=np.int64) - 1
+
+
+def _windows_across_gaps(
+    frame: pd.DataFrame, n_starts: int, n_periods: int, wrap: bool, freq: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per window start: does it run across a calendar gap (a period missing from the
+    index), and does it run past the last row onto the first (the wrap seam, only with
+    ``wrap``)? A gap always ends a cohort; the seam is crossed only when asked."""
+    n_rows = len(frame)
+    pn = period_numbers(frame.index, freq)
+    step_is_gap = np.append(np.diff(pn) != 1, False)  # the last entry is the seam
+    steps = (np.arange(n_starts)[:, None] + np.arange(n_periods - 1)[None, :]) % n_rows
+    crosses_seam = (np.arange(n_starts) + n_periods - 1) >= n_rows
+    return step_is_gap[steps].any(axis=1), crosses_seam
+
+
+def _cohorts_kept(
+    frame: pd.DataFrame,
+    returns: FloatArray,
+    inflation: FloatArray,
+    n_periods: int,
+    wrap: bool,
+    freq: str,
+    missing: str,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Which rolling windows are cohorts: none across a calendar gap, and under
+    ``"exclude"`` none with a missing return or inflation figure; with the counts
+    ``dropped_gaps``, ``dropped_missing`` (``"exclude"`` only) and ``wrapped``."""
+    across_gap, crosses_seam = _windows_across_gaps(frame, len(returns), n_periods, wrap, freq)
+    keep = ~across_gap
+    counts = {"dropped_gaps": int(across_gap.sum())}
+    if missing == "exclude":
+        has_data = ~(np.isnan(returns).any(axis=(1, 2)) | np.isnan(inflation).any(axis=1))
+        counts["dropped_missing"] = int((keep & ~has_data).sum())
+        keep &= has_data
+    counts["wrapped"] = int((crosses_seam & keep).sum())
+    return keep, counts
+
+
 def _check_some_cohort(labels: Sequence[str], n_periods: int, assets: Sequence[str]) -> None:
     """Refuse a cohort set that the ``"exclude"`` rule left empty."""
     if not labels:
         raise CoverageError(
-            f"no {n_periods}-period cohort has data for every asset {list(assets)}; use "
-            "missing='cash' or 'proxy', or a shorter horizon"
+            f"no {n_periods}-period cohort of consecutive periods has data for every asset "
+            f"{list(assets)} and inflation; use missing='cash' or 'proxy', or a shorter horizon"
         )
 
 
 def _cohorts_description(
-    labels: Sequence[str], n_periods: int, freq: str, span: str, wrap: bool, dropped: int
+    labels: Sequence[str],
+    n_periods: int,
+    freq: str,
+    span: str,
+    wrap: bool,
+    dropped: int,
+    n_wrapped: int = 0,
+    n_gaps: int = 0,
 ) -> str:
     """One line on the cohorts for ``Scenarios.description``."""
     return (
         f"historical cohorts: {len(labels)} rolling {n_periods}-period {freq} windows of "
         f"{span}, starts {labels[0]}..{labels[-1]}"
-        + (" (wrap-around)" if wrap else f", {dropped} late starts dropped")
+        + (
+            f" (wrap-around: {n_wrapped} run past the end onto the start)"
+            if wrap
+            else f", {dropped} late starts dropped"
+        )
+        + (f", {n_gaps} across a gap in the calendar dropped" if n_gaps else "")
     )
 
 
@@ -265,6 +331,12 @@ def historical_cohorts(
 ) -> Scenarios:
     """Rolling historical windows, one scenario per start period (Trinity, cFIREsim).
 
+    A cohort is ``n_periods`` **consecutive calendar periods**: a window whose index skips
+    a period (a history with the incomplete years left out, e.g. ``load_jst(iso)``) runs
+    across a gap and is dropped, whatever the ``missing`` rule (counted in
+    ``meta["dropped_gaps"]``); only the ``assets`` columns and inflation decide whether a
+    period has data, so a column the cohort does not hold never removes one.
+
     Parameters
     ----------
     history
@@ -279,14 +351,17 @@ def historical_cohorts(
         Column with inflation per period.
     wrap
         If True, windows that run past the last period continue from the first one
-        (circular history); if False (default) they are dropped and counted in
-        ``meta["dropped"]``.
+        (circular history, only when asked: ``meta["wrapped"]`` counts them and the
+        description says so); if False (default) they are dropped and counted in
+        ``meta["dropped"]``. A gap inside the history is never wrapped over.
     frequency
         ``"annual"`` or ``"monthly"``; inferred from the index if None.
     missing, cash_asset, proxy
         Missing-data rule for assets with no data in some periods (see module doc).
-        ``"exclude"`` drops every cohort that touches a gap (counted in
-        ``meta["dropped_missing"]``).
+        ``"exclude"`` drops every cohort that touches a missing asset return or a
+        missing inflation figure (counted in ``meta["dropped_missing"]``), so a history
+        with NaN rows (``load_jst(iso, complete=False)``) gives exactly the cohorts of
+        consecutive years with data; the other rules need inflation in every period.
     rng
         Only used by ``missing="proxy"``.
 
@@ -296,7 +371,13 @@ def historical_cohorts(
         Shape (n_cohorts, n_periods, n_assets); labels = first period of each cohort
         (``"1966"`` or ``"1966-01"``).
     """
-    frame = _columns(history, assets, inflation_column, [cash_asset] if cash_asset else [])
+    frame = _columns(
+        history,
+        assets,
+        inflation_column,
+        [cash_asset] if cash_asset else [],
+        allow_missing_inflation=missing == "exclude",
+    )
     freq = frequency or infer_frequency(frame.index)
     periods_per_year(freq)
     _check_count("n_periods", n_periods)
@@ -306,28 +387,28 @@ def historical_cohorts(
         frame, filled = fill_with_cash(frame, assets, str(cash_asset))
         meta["filled_with_cash"] = filled
     returns, inflation, starts = _rolling_windows(frame, len(assets), n_periods, wrap, freq)
-    labels = [_period_label(frame.index[i], freq) for i in starts]
-    dropped = 0 if wrap else len(frame) - len(starts)
-    meta["dropped"] = dropped
-    if missing == "exclude":
-        keep = np.asarray(~np.isnan(returns).any(axis=(1, 2)))
-        meta["dropped_missing"] = int((~keep).sum())
-        returns, inflation = returns[keep], inflation[keep]
-        labels = [lab for lab, k in zip(labels, keep, strict=True) if k]
-        _check_some_cohort(labels, n_periods, assets)
-    elif missing == "proxy":
+    keep, counts = _cohorts_kept(frame, returns, inflation, n_periods, wrap, freq, missing)
+    meta.update(counts)
+    meta["dropped"] = dropped = 0 if wrap else len(frame) - len(starts)
+    labels = [_period_label(frame.index[i], freq) for i, k in zip(starts, keep, strict=True) if k]
+    _check_some_cohort(labels, n_periods, assets)
+    returns, inflation = returns[keep], inflation[keep]
+    if missing == "proxy":
         gen, entropy = as_generator(rng)
         meta["proxy"] = _fill_proxy(returns, assets, proxy or {}, periods_per_year(freq), gen)
         meta["seed_entropy"] = entropy
     span = _span(frame, freq)
     meta.update(history_span=span, n_periods=int(n_periods), missing=missing)
+    desc = _cohorts_description(
+        labels, n_periods, freq, span, wrap, dropped, counts["wrapped"], counts["dropped_gaps"]
+    )
     return Scenarios(
         returns=returns,
         inflation=inflation,
         assets=tuple(assets),
         frequency=freq,
         labels=tuple(labels),
-        description=_cohorts_description(labels, n_periods, freq, span, wrap, dropped),
+        description=desc,
         meta=meta,
     )
 
@@ -485,6 +566,210 @@ def block_bootstrap(
         inflation=inflation,
         assets=tuple(assets),
         frequency=freq,
+        description=desc,
+        meta=meta,
+    )
+
+
+# --------------------------------------------------------------------------- panel bootstrap
+
+PanelWeights = Literal["countries", "years"]
+
+
+@dataclass(frozen=True)
+class PanelRows:
+    """A panel's complete periods, country after country, as real returns.
+
+    Attributes
+    ----------
+    real
+        Decimal simple **real** returns per period, ``(1 + r) / (1 + inflation) - 1``,
+        (n_rows, n_assets).
+    country
+        Index into ``countries`` of each row.
+    period
+        Period number of each row (the year for annual data; :func:`period_numbers`).
+    run_end
+        True where the next period of the same country is missing (a gap, or its end):
+        a block stops there.
+    countries
+        The panel's keys that have at least one complete period, in order.
+    first_row, n_rows
+        Per country, its first row and its number of complete periods.
+    """
+
+    real: FloatArray
+    country: np.ndarray
+    period: np.ndarray
+    run_end: np.ndarray
+    countries: tuple[str, ...]
+    first_row: np.ndarray
+    n_rows: np.ndarray
+
+
+def panel_rows(
+    panel: Mapping[str, pd.DataFrame],
+    assets: Sequence[str],
+    inflation_column: str = "cpi",
+    frequency: Frequency = "annual",
+) -> PanelRows:
+    """The complete periods (every asset and inflation present) of each country of
+    ``panel`` (key -> nominal returns and inflation, decimal per period), in real terms.
+
+    A country with no complete period raises :class:`DataError` (leave it out of the
+    panel, e.g. Canada, which JST gives no bond or bill series).
+    """
+    if not panel:
+        raise DataError("the panel is empty; give at least one country's history")
+    parts, empty = [], []
+    for key, history in panel.items():
+        frame = _columns(history, assets, inflation_column, allow_missing_inflation=True)
+        frame = frame[frame.notna().all(axis=1).to_numpy()]
+        if frame.empty:
+            empty.append(key)
+            continue
+        values = frame.to_numpy()
+        real = (1.0 + values[:, :-1]) / (1.0 + values[:, -1:]) - 1.0
+        parts.append((key, real, period_numbers(frame.index, frequency)))
+    if empty:
+        raise DataError(
+            f"{empty} have no period with every asset {list(assets)} and inflation; "
+            "leave them out of the panel"
+        )
+    periods = [pn for _, _, pn in parts]
+    n_rows = np.array([len(pn) for pn in periods])
+    return PanelRows(
+        real=np.concatenate([r for _, r, _ in parts]),
+        country=np.repeat(np.arange(len(parts)), n_rows),
+        period=np.concatenate(periods),
+        run_end=np.concatenate([np.append(np.diff(pn) != 1, True) for pn in periods]),
+        countries=tuple(k for k, _, _ in parts),
+        first_row=np.concatenate([[0], np.cumsum(n_rows)[:-1]]),
+        n_rows=n_rows,
+    )
+
+
+def _country_probabilities(
+    rows: PanelRows, weights: PanelWeights | Mapping[str, float]
+) -> FloatArray:
+    """Probability of drawing each country for a new block."""
+    if weights == "countries":
+        w = np.ones(len(rows.countries))
+    elif weights == "years":
+        w = rows.n_rows.astype(np.float64)
+    elif isinstance(weights, Mapping):
+        unknown = [k for k in weights if k not in rows.countries]
+        if unknown:
+            raise DataError(f"weights name {unknown}, not in the panel {list(rows.countries)}")
+        w = np.array([float(weights.get(k, 0.0)) for k in rows.countries])
+    else:
+        raise DataError(f"weights={weights!r}; use 'countries', 'years' or {{country: weight}}")
+    if not (np.all(np.isfinite(w)) and np.all(w >= 0) and w.sum() > 0):
+        raise DataError(f"country weights {w.tolist()} must be >= 0 with a positive sum")
+    return w / w.sum()
+
+
+def panel_bootstrap_indices(
+    rows: PanelRows,
+    probabilities: FloatArray,
+    n_scenarios: int,
+    n_periods: int,
+    block_length: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices into ``rows`` (n_scenarios, n_periods) and where a block starts.
+
+    Stationary (Politis and Romano 1994) within one country: a new block starts each
+    period with probability ``1 / block_length``, and always after a country's last
+    period before a gap or its end (a block never crosses a gap and never wraps); it
+    picks a country with ``probabilities`` and a uniform complete period of it.
+    """
+    n = int(n_scenarios)
+    idx = np.empty((n, int(n_periods)), dtype=np.int64)
+    new = np.empty((n, int(n_periods)), dtype=bool)
+    for t in range(int(n_periods)):  # each step continues the previous one's block
+        c = rng.choice(len(probabilities), size=n, p=probabilities)
+        start = rows.first_row[c] + (rng.random(n) * rows.n_rows[c]).astype(np.int64)
+        if t == 0:
+            new[:, 0], idx[:, 0] = True, start
+            continue
+        new[:, t] = (rng.random(n) < 1.0 / block_length) | rows.run_end[idx[:, t - 1]]
+        idx[:, t] = np.where(new[:, t], start, idx[:, t - 1] + 1)
+    return idx, new
+
+
+def panel_block_bootstrap(
+    panel: Mapping[str, pd.DataFrame],
+    assets: Sequence[str],
+    n_scenarios: int,
+    n_periods: int,
+    block_length: float,
+    rng: RngLike = None,
+    *,
+    weights: PanelWeights | Mapping[str, float] = "countries",
+    inflation_column: str = "cpi",
+    frequency: Frequency = "annual",
+) -> Scenarios:
+    """Block bootstrap across a panel of countries, each block from one country.
+
+    Parameters
+    ----------
+    panel
+        Country -> decimal simple nominal local-currency returns per period with the
+        ``assets`` columns and ``inflation_column``, NaN (or a missing date) where a value
+        is missing (``backtest.data.jst.load_jst_panel``).
+    assets
+        Columns to draw, in this order.
+    n_scenarios, n_periods
+        Output shape.
+    block_length
+        Expected block length in periods (stationary bootstrap); a block also ends at the
+        country's last period before a gap or the end of its data.
+    rng
+        Generator, int seed or None (fresh entropy, recorded in ``meta``).
+    weights
+        How a block's country is chosen: ``"countries"`` (uniform, default), ``"years"``
+        (in proportion to its complete periods: the pooled panel), or
+        ``{country: weight}``.
+
+    Returns
+    -------
+    Scenarios
+        Returns are **real local-currency** returns, ``(1 + r) / (1 + inflation) - 1``
+        of the same country and period, and inflation is 0, so the engine (which deflates
+        by inflation) sees exactly those real returns; amounts are in real units of each
+        country's currency.
+    """
+    _check_count("n_scenarios", n_scenarios)
+    _check_count("n_periods", n_periods)
+    if not (np.isfinite(block_length) and block_length >= 1):
+        raise DataError(f"block_length={block_length!r} must be >= 1 period")
+    rows = panel_rows(panel, assets, inflation_column, frequency)
+    p = _country_probabilities(rows, weights)
+    gen, entropy = as_generator(rng)
+    idx, _ = panel_bootstrap_indices(rows, p, n_scenarios, n_periods, block_length, gen)
+    per_country = dict(zip(rows.countries, rows.n_rows.tolist(), strict=True))
+    meta: dict[str, object] = {
+        "generator": "panel_block_bootstrap",
+        "block_length": float(block_length),
+        "weights": weights if isinstance(weights, str) else dict(weights),
+        "probabilities": dict(zip(rows.countries, p.tolist(), strict=True)),
+        "complete_periods": per_country,
+        "seed_entropy": entropy,
+        "real": True,
+    }
+    desc = (
+        f"panel stationary block bootstrap of {len(rows.countries)} countries "
+        f"({int(rows.n_rows.sum())} complete {frequency} periods), one country per block, "
+        f"blocks never across a gap, expected length {float(block_length):.2f}, "
+        f"countries weighted by {weights if isinstance(weights, str) else 'given weights'}; "
+        f"real local-currency returns, inflation 0; {n_scenarios} x {n_periods} periods"
+    )
+    return Scenarios(
+        returns=np.ascontiguousarray(rows.real[idx]),
+        inflation=np.zeros((int(n_scenarios), int(n_periods))),
+        assets=tuple(assets),
+        frequency=frequency,
         description=desc,
         meta=meta,
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 import pandas as pd
@@ -54,6 +54,7 @@ def load_jst(
     names: Mapping[str, str] | None = None,
     *,
     complete: bool = True,
+    required: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One country's annual nominal local-currency returns and inflation.
 
@@ -65,10 +66,20 @@ def load_jst(
         Column renaming from the CSV's names (``equity_tr``, ``bond_tr``, ``bill_rate``,
         ``inflation``); default :data:`DEFAULT_NAMES`, so that a glide path written for
         ``us_stocks`` / ``tbonds_10y`` / ``tbills`` with ``cpi`` inflation runs unchanged.
+        Only the columns named are loaded.
     complete
-        Keep only years where all four columns are present (default); with ``False``,
-        every calendar year from the first to the last row, NaN where a value is missing
-        (so a generator can see the gaps: ``missing="exclude"`` drops cohorts across them).
+        With True (default), keep only years where the ``required`` columns are present;
+        the years left out are **gaps in the dates**, which
+        :func:`backtest.generators.historical_cohorts` never runs a cohort across. With
+        False, every calendar year from the first to the last year with an inflation
+        figure, NaN where a value is missing (1870 has no inflation: the CPI change needs
+        the year before), for ``historical_cohorts(..., missing="exclude")``, which then
+        counts only cohorts whose held assets and inflation are present.
+    required
+        Output names (after ``names``) of the columns that decide whether a year is
+        complete; default every loaded column. Give only the series a strategy holds and
+        inflation (e.g. ``["us_stocks", "tbonds_10y", "cpi"]`` for a 60/40) so that a
+        missing bill rate does not drop a year (France 1915-21).
 
     Returns
     -------
@@ -88,12 +99,11 @@ def load_jst(
     df = rows.set_index(pd.to_datetime(rows["year"].astype(str) + "-12-31"))[list(names)]
     df.index.name = "date"
     df = df.rename(columns=names)
-    if complete:
-        df = df.dropna()
-    else:
-        have = cast(pd.DatetimeIndex, df.index).year
-        years = pd.to_datetime([f"{y}-12-31" for y in range(have.min(), have.max() + 1)])
-        df = df.reindex(years).rename_axis("date")
+    needed = list(df.columns) if required is None else list(required)
+    absent = [c for c in needed if c not in df.columns]
+    if absent:
+        raise DataError(f"required={absent} not among the loaded columns {list(df.columns)}")
+    df = df.dropna(subset=needed) if complete else _calendar_years(df, names.get("inflation"))
     df.attrs = {
         "frequency": "annual",
         "real": False,
@@ -101,3 +111,25 @@ def load_jst(
         "sources": {c: f"JST Macrohistory R6 ({rows['country'].iloc[0]})" for c in df.columns},
     }
     return df
+
+
+def _calendar_years(df: pd.DataFrame, inflation: str | None) -> pd.DataFrame:
+    """Every calendar year between the first and last with an inflation figure (all rows'
+    years without an inflation column), NaN where a value is missing."""
+    have = df.index if inflation is None else df.index[df[inflation].notna().to_numpy()]
+    years = cast(pd.DatetimeIndex, have).year
+    if len(years) == 0:
+        return df.iloc[:0]
+    full = pd.to_datetime([f"{y}-12-31" for y in range(years.min(), years.max() + 1)])
+    return df.reindex(full).rename_axis("date")
+
+
+def load_jst_panel(
+    isos: Sequence[str] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """ISO code -> :func:`load_jst` ``(iso, names, complete=False)`` for ``isos`` (default
+    every country): each country's calendar years with NaN where a value is missing,
+    nominal local currency, decimal per year (for ``generators.panel_block_bootstrap``)."""
+    chosen = list(jst_countries()) if isos is None else [i.upper() for i in isos]
+    return {iso: load_jst(iso, names, complete=False) for iso in chosen}

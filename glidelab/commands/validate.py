@@ -21,6 +21,19 @@ cell-by-cell comparison (CSV) and a Markdown report with the summary statistics.
             onward and ending by 1995, annual rebalancing, each year's withdrawal half at
             the start and half at the end of the year (Trinity withdrew monthly).
 
+  jst4      The 4% rule in 16 JST countries (Jorda-Schularick-Taylor Macrohistory R6,
+            real local currency): 60/40 equity/government bonds rebalanced yearly,
+            withdrawals indexed, 30 years, cohorts of consecutive calendar years with
+            equity, bond and CPI data (no wrap-around), through the simulator and by an
+            independent plain-numpy count (issue 25). Files: jst_4pct.csv, jst_4pct.md.
+
+  irlam     Irlam (2013), "Asset Allocation Showdown" (AACalc): survival-weighted chance
+            of failure and average failure length of age in bonds, age minus 10 in
+            bonds, the 2012 simplified target-date path and a DP policy fitted on
+            1872-1926 only, for a man of 25 saving and a man of 65 with 1m USD, on
+            100,000 sequences of 20-year blocks of 1927-2012 (Shiller's data), issue 25.
+            Options: --sequences N, --seed S. Files: irlam.csv, irlam.md.
+
 Files: <out>/trinity.csv and <out>/trinity.md, each written atomically.
 
 example:
@@ -30,7 +43,7 @@ example:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``glidelab validate``."""
-    parser.add_argument("study", choices=["trinity"], help="which published table")
+    parser.add_argument("study", choices=["trinity", "jst4", "irlam"], help="which published table")
     parser.add_argument(
         "--out",
         default="results/validation",
@@ -48,11 +61,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="corp_aaa",
         help="annual bond series from the embedded data (default: corp_aaa)",
     )
+    parser.add_argument(
+        "--sequences",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="irlam: bootstrapped return sequences per scenario (default: 100000)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=2013, help="irlam: seed of the bootstrap (default: 2013)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the validation section of ``glidelab run`` under the options, write it, print
     the report."""
+    if args.study == "jst4":
+        return _jst4(Path(args.out))
+    if args.study == "irlam":
+        return _irlam(Path(args.out), args.sequences, args.seed)
     from backtest.trinity import (  # lazy: heavy, off the start-up path
         TrinitySettings,
         summarize,
@@ -76,4 +103,43 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"wrote {out / 'trinity.csv'}")
     print(f"wrote {out / 'trinity.md'}")
+    return 0
+
+
+def _jst4(folder: Path) -> int:
+    """``glidelab validate jst4``: the 4 % rule per JST country, written and printed."""
+    from backtest.jst_check import (  # lazy: heavy, off the start-up path
+        four_percent_table,
+        to_markdown,
+        write,
+    )
+
+    out = check_output_folder(folder, "--out", "give --out a folder path")
+    for name in ("jst_4pct.csv", "jst_4pct.md"):
+        check_output_file(out / name, "output file", "choose another --out folder")
+    table = four_percent_table()
+    for path in write(table, out):
+        print(f"wrote {path}")
+    print(to_markdown(table))
+    return 0
+
+
+def _irlam(folder: Path, n_sequences: int, seed: int) -> int:
+    """``glidelab validate irlam``: Irlam's showdown table, written and printed."""
+    from optimize.irlam import (  # lazy: heavy, off the start-up path
+        IrlamSettings,
+        reproduce_irlam,
+        to_markdown,
+        write_outputs,
+    )
+
+    out = check_output_folder(folder, "--out", "give --out a folder path")
+    for name in ("irlam.csv", "irlam.md"):
+        check_output_file(out / name, "output file", "choose another --out folder")
+    settings = IrlamSettings(n_sequences=n_sequences, seed=seed)
+    table = reproduce_irlam(settings)
+    for path in write_outputs(table, out, settings):
+        print(f"wrote {path}")
+    print(to_markdown(table, settings))
+    print(f"fit and scoring took {table.attrs['seconds']:.1f} s")
     return 0
