@@ -114,9 +114,11 @@ class CashFlowRules(NamedTuple):
         RequiredMinimum: annual share withdrawn before the Uniform Lifetime Table starts.
     rmd_floor
         True: every withdrawal is at least the required minimum distribution from
-        ``rmd_start_age``.
+        ``rmd_start_age``; the excess over the rule's amount is paid out and counts as
+        spent income (not reinvested).
     rmd_start_age
-        Age the RMD floor starts, years.
+        Age the RMD floor starts, years: ``Plan.rmd_start_age``, which is the statutory
+        :func:`backtest.plan.first_rmd_age` when the plan gives ``birth_year``.
     fee_per_period
         Fees, decimal of the balance per period (``expense_ratio / periods_per_year``).
     cost_per_traded

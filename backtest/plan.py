@@ -27,6 +27,20 @@ from backtest.types import FloatArray
 Timing = Literal["start", "end"]
 WithdrawalTiming = Literal["start", "end", "split"]
 
+# Statutory contribution limits, 2025 USD a year (IRS 2025 limits; evidence file
+# /work/shared/sources/retirement-evidence.md, "Statutory figures (2025)"). The engine holds
+# them constant in real terms (the IRS indexes them to prices in rounded steps).
+#: 402(g) elective-deferral limit.
+DEFERRAL_LIMIT_2025 = 23_500.0
+#: 414(v) catch-up from age 50.
+CATCH_UP_2025 = 7_500.0
+#: SECURE 2.0 sec. 109 "super catch-up" at ages 60-63 (instead of the 7,500).
+SUPER_CATCH_UP_2025 = 11_250.0
+#: Whole ages (first, last) of the super catch-up, years.
+SUPER_CATCH_UP_AGES: tuple[float, float] = (60.0, 63.0)
+#: 415(c) limit on annual additions (employee deferrals without catch-ups + employer).
+TOTAL_ADDITIONS_LIMIT_2025 = 70_000.0
+
 # IRS Uniform Lifetime Table, Treas. Reg. section 1.401(a)(9)-9(c), in force for
 # distribution calendar years from 2022 (Publication 590-B, Appendix B, Table III).
 # Age -> distribution period (years). Ages above 120 use 2.0.
@@ -85,6 +99,29 @@ UNIFORM_LIFETIME_TABLE: dict[int, float] = {
 #: engine reads the first RMD age from here, never as a literal).
 RMD_FIRST_AGE: int = min(UNIFORM_LIFETIME_TABLE)
 RMD_LAST_AGE: int = max(UNIFORM_LIFETIME_TABLE)
+#: First RMD age without a birth year (``Plan.rmd_start_age``'s default), years.
+RMD_START_AGE_DEFAULT = 73.0
+
+
+def first_rmd_age(birth_year: int) -> int:
+    """Age of the first required minimum distribution, whole years, by year of birth.
+
+    75 for those born in 1960 or later and 73 for those born 1951-1959 (SECURE 2.0 Act
+    sec. 107; evidence file, "Statutory figures (2025)"); 72 for those born from July 1949
+    to 1950 (SECURE Act of 2019 sec. 114, which raised it from 70 1/2). Born before 1950
+    the age depends on the month of birth (70 1/2 before July 1949), so it raises: give
+    ``Plan.rmd_start_age`` instead.
+    """
+    if isinstance(birth_year, bool) or not isinstance(birth_year, int | np.integer):
+        raise PlanError(f"birth_year={birth_year!r} must be a calendar year (int)")
+    if birth_year < 1950:
+        raise PlanError(
+            f"birth_year={birth_year}: the first RMD age of those born before 1950 depends on "
+            "the month of birth (70 1/2 before July 1949, 72 after); set rmd_start_age instead"
+        )
+    if birth_year >= 1960:
+        return 75
+    return 73 if birth_year >= 1951 else 72
 
 
 def rmd_divisor(age: float) -> float:
@@ -125,11 +162,19 @@ class Contributions:
         The match applies to employee contributions up to this share of salary.
     annual_limit
         Employee elective-deferral limit, real USD a year (IRS 402(g): 23,500 for 2025);
-        ``None`` for no limit. The employer match is not counted against it.
+        ``None`` for no IRS limit at all (no catch-ups, no 415(c) cap either). The
+        employer match is not counted against it.
     catch_up
         Extra limit from ``catch_up_age`` (IRS 414(v): 7,500 for 2025), real USD a year.
     timing
         When in each period contributions flow.
+    super_catch_up
+        Catch-up at ages 60-63 instead of ``catch_up`` where ``catch_up > 0`` (SECURE 2.0
+        sec. 109: 11,250 for 2025), real USD a year.
+    total_limit
+        IRS 415(c) cap on deferrals (without catch-ups) plus employer contributions, real
+        USD a year (70,000 for 2025), or ``None``; applies only with ``annual_limit``.
+        See :func:`contribution_amounts`.
     """
 
     salary: float
@@ -141,6 +186,8 @@ class Contributions:
     catch_up: float = 0.0
     catch_up_age: float = 50.0
     timing: Timing = "end"
+    super_catch_up: float = SUPER_CATCH_UP_2025
+    total_limit: float | None = TOTAL_ADDITIONS_LIMIT_2025
 
     def __post_init__(self) -> None:
         if not self.salary >= 0:
@@ -153,6 +200,16 @@ class Contributions:
             raise PlanError(f"Contributions.annual_limit={self.annual_limit} must be >= 0 or None")
         if self.catch_up < 0:
             raise PlanError(f"Contributions.catch_up={self.catch_up} must be >= 0")
+        if not self.super_catch_up >= 0:
+            raise PlanError(
+                f"Contributions.super_catch_up={self.super_catch_up} must be >= 0 (real USD a "
+                "year; 11,250 for 2025)"
+            )
+        if self.total_limit is not None and not self.total_limit >= 0:
+            raise PlanError(
+                f"Contributions.total_limit={self.total_limit} must be >= 0 (real USD a year; "
+                "70,000 for 2025) or None"
+            )
         if not 0 <= self.catch_up_age <= 125:
             raise PlanError(f"Contributions.catch_up_age={self.catch_up_age} must be an age")
         if self.timing not in ("start", "end"):
@@ -176,6 +233,8 @@ class Contributions:
             annual_limit=self.annual_limit,
             catch_up=self.catch_up,
             catch_up_age=self.catch_up_age,
+            super_catch_up=self.super_catch_up,
+            total_limit=self.total_limit,
         )
 
 
@@ -189,15 +248,27 @@ def contribution_amounts(
     annual_limit: float | None,
     catch_up: float,
     catch_up_age: float,
+    super_catch_up: float = SUPER_CATCH_UP_2025,
+    total_limit: float | None = TOTAL_ADDITIONS_LIMIT_2025,
 ) -> tuple[FloatArray, FloatArray]:
     """Employee and employer contributions, real USD a year: the one contribution rule.
 
-    The employee defers ``rate x salary``, capped by the IRS 402(g) limit
-    ``annual_limit`` (``None``: no cap) plus the 414(v) ``catch_up`` from
-    ``catch_up_age``; the employer matches ``match_rate`` of the deferral up to
-    ``match_cap`` of salary (the match does not count against the limit). Arrays
-    broadcast: one member over ages (:meth:`Contributions.annual_amounts`) or a
-    population (members x years, ``backtest.population``).
+    1. The employee defers ``rate x salary``, capped by the IRS 402(g) limit
+       ``annual_limit`` plus the 414(v) ``catch_up`` from ``catch_up_age``; at ages 60-63
+       (``SUPER_CATCH_UP_AGES``, whole years) the catch-up is ``super_catch_up`` instead
+       (SECURE 2.0 sec. 109; only in a plan that offers a catch-up: ``catch_up > 0``).
+    2. The employer matches ``match_rate`` of the deferral up to ``match_cap`` of salary.
+    3. The 415(c) limit caps the annual additions, deferrals without the catch-up part
+       plus employer contributions, at ``min(total_limit, salary)`` (catch-ups do not
+       count against it). Where it binds, the employer contribution is cut (a modelling
+       choice: plans correct excess additions in the order their document sets; the
+       member's account receives the same total either way).
+
+    ``annual_limit=None`` models no IRS limits at all (no 402(g), catch-up or 415(c)
+    cap); ``total_limit=None`` drops only the 415(c) cap. Limits are 2025 USD held
+    constant in real terms. Arrays broadcast: one member over ages
+    (:meth:`Contributions.annual_amounts`) or a population (members x years,
+    ``backtest.population``).
 
     Parameters
     ----------
@@ -206,24 +277,40 @@ def contribution_amounts(
     rate
         Employee deferral, decimal share of salary.
     age
-        Age in years (for the catch-up).
+        Age in years (for the catch-ups).
     match_rate, match_cap
         Employer match, decimal of the deferral; cap, decimal share of salary.
     annual_limit, catch_up
         Deferral limit and catch-up, real USD a year.
     catch_up_age
         Age the catch-up starts, years.
+    super_catch_up
+        Catch-up at ages 60-63, real USD a year (11,250 in 2025).
+    total_limit
+        415(c) annual additions limit, real USD a year (70,000 in 2025), or ``None``.
 
     Returns
     -------
     tuple of arrays
         ``(employee, employer)``, real USD a year, the broadcast shape of the inputs.
     """
-    employee = rate * np.asarray(salary, dtype=np.float64)
-    if annual_limit is not None:
-        limit = annual_limit + np.where(np.asarray(age) >= catch_up_age, catch_up, 0.0)
-        employee = np.minimum(employee, limit)
-    employer = match_rate * np.minimum(employee, match_cap * salary)
+    pay = np.asarray(salary, dtype=np.float64)
+    employee = rate * pay
+    if annual_limit is None:
+        return employee, match_rate * np.minimum(employee, match_cap * pay)
+    a = np.asarray(age, dtype=np.float64)
+    whole = np.floor(a + 1e-9)  # 59.9999999 (float ages) is 60
+    lo, hi = SUPER_CATCH_UP_AGES
+    extra = np.where(a >= catch_up_age, catch_up, 0.0)
+    extra = np.where((catch_up > 0) & (whole >= lo) & (whole <= hi), super_catch_up, extra)
+    employee = np.minimum(employee, annual_limit + extra)
+    employer = match_rate * np.minimum(employee, match_cap * pay)
+    if total_limit is not None:
+        cap = np.minimum(total_limit, pay)  # 415(c): the dollar limit or 100 % of pay
+        counted = np.minimum(employee, annual_limit)  # catch-ups do not count
+        over = np.maximum(counted - cap, 0.0)  # only if annual_limit > total_limit
+        employee = employee - over
+        employer = np.minimum(employer, np.maximum(cap - (counted - over), 0.0))
     return employee, employer
 
 
@@ -396,6 +483,20 @@ class Plan:
         Fees, decimal of the balance a year, charged pro rata every period.
     transaction_cost_bps
         Cost of trading, basis points of the value traded (turnover).
+    rmd_floor
+        True: from ``rmd_start_age`` each year's withdrawal is at least the required
+        minimum distribution, balance / Uniform Lifetime Table divisor. The excess of the
+        RMD over the rule's withdrawal leaves the account and counts as paid income
+        (spent): it is not reinvested in a taxable account, which the engine does not
+        model.
+    rmd_start_age
+        Age of the first RMD, years (default 73: SECURE 2.0 for those born 1951-1959).
+        Set ``birth_year`` instead to take the statutory age, :func:`first_rmd_age`.
+    birth_year
+        Calendar year of the member's birth, or ``None``. Given, ``rmd_start_age`` is
+        :func:`first_rmd_age` of it (75 for those born 1960 or later); an
+        ``rmd_start_age`` other than the default 73 that differs from it raises (so
+        ``dataclasses.replace`` of ``birth_year`` alone can raise: pass both).
     success
         What counts as success.
     """
@@ -409,8 +510,9 @@ class Plan:
     expense_ratio: float = 0.0
     transaction_cost_bps: float = 0.0
     rmd_floor: bool = False
-    rmd_start_age: float = 73.0
+    rmd_start_age: float = RMD_START_AGE_DEFAULT
     success: SuccessDefinition = field(default_factory=MoneyLasts)
+    birth_year: int | None = None
 
     def __post_init__(self) -> None:
         if not (0 <= self.start_age <= self.retirement_age <= self.end_age <= 125):
@@ -428,6 +530,8 @@ class Plan:
             raise PlanError(
                 f"transaction_cost_bps={self.transaction_cost_bps} must be in [0, 1000] bps"
             )
+        if self.birth_year is not None:
+            self._take_statutory_rmd_age(first_rmd_age(self.birth_year))
         if not RMD_FIRST_AGE <= self.rmd_start_age <= 125:
             raise PlanError(
                 f"rmd_start_age={self.rmd_start_age} must be >= {RMD_FIRST_AGE} (the Uniform "
@@ -437,6 +541,15 @@ class Plan:
             raise PlanError(
                 "success=FundedRatio needs contributions (it is measured against salary)"
             )
+
+    def _take_statutory_rmd_age(self, age: int) -> None:
+        """Set ``rmd_start_age`` to the statutory ``age`` unless it was set otherwise."""
+        if self.rmd_start_age not in (RMD_START_AGE_DEFAULT, age):
+            raise PlanError(
+                f"rmd_start_age={self.rmd_start_age} contradicts birth_year={self.birth_year} "
+                f"(first RMD at {age}, SECURE 2.0); give one of them"
+            )
+        object.__setattr__(self, "rmd_start_age", float(age))
 
     @property
     def years(self) -> float:

@@ -1,7 +1,8 @@
 """``[[plans]]``: the members a study simulates, read into the engine's ``Plan``.
 
 Each ``[[plans]]`` table is one member: name, ages, balance, salary and contributions,
-fees, a ``[plans.withdrawal]`` rule, a ``[plans.success]`` definition, and optionally the
+fees, the optional ``birth_year`` (sets the first RMD age, 75 for those born 1960 or
+later), a ``[plans.withdrawal]`` rule, a ``[plans.success]`` definition, and optionally the
 ``strategy`` she holds today and a ``[plans.pension_target]`` (defined-benefit style)
 whose funded ratio at retirement is reported beside success. Amounts are real USD of the
 start date per year; rates are decimals (0.04 = 4 %). Defaults are those of
@@ -71,6 +72,7 @@ PLAN_KEYS: dict[str, Any] = {
             "expense_ratio",
             "transaction_cost_bps",
             "rmd_floor",
+            "birth_year",
             "strategy",
         )
     ),
@@ -191,6 +193,7 @@ def _plan(t: Table) -> PlanConfig:
         transaction_cost_bps=t.number("transaction_cost_bps", p["transaction_cost_bps"], 0, 1000),
         rmd_floor=t.boolean("rmd_floor", p["rmd_floor"]),
         success=_success(t.table("success")),
+        birth_year=t.optional_integer("birth_year"),  # first RMD age 73 or 75 (SECURE 2.0)
     )
     pension = None
     if "pension_target" in t.raw:

@@ -42,10 +42,19 @@ def _contribution(plan: Plan, age: float, ppy: int) -> float:
     years = math.floor(age - plan.start_age + 1e-9)
     salary = c.salary * (1.0 + c.salary_growth_real) ** years
     employee = c.rate * salary
-    if c.annual_limit is not None:
-        limit = c.annual_limit + (c.catch_up if age >= c.catch_up_age else 0.0)
-        employee = min(employee, limit)
+    if c.annual_limit is None:
+        return (employee + c.match_rate * min(employee, c.match_cap * salary)) / ppy
+    catch = c.catch_up if age >= c.catch_up_age else 0.0
+    if c.catch_up > 0 and 60 <= math.floor(age + 1e-9) <= 63:
+        catch = c.super_catch_up  # SECURE 2.0 super catch-up at 60-63
+    employee = min(employee, c.annual_limit + catch)
     employer = c.match_rate * min(employee, c.match_cap * salary)
+    if c.total_limit is not None:  # 415(c): catch-ups excluded; the employer's part cut
+        cap = min(c.total_limit, salary)
+        counted = min(employee, c.annual_limit)
+        over = max(counted - cap, 0.0)
+        employee -= over
+        employer = min(employer, max(cap - (counted - over), 0.0))
     return (employee + employer) / ppy
 
 

@@ -180,6 +180,8 @@ def _scale_plan(plan: Plan, k: float) -> Plan:
             salary=c.salary * k,
             annual_limit=None if c.annual_limit is None else c.annual_limit * k,
             catch_up=c.catch_up * k,
+            super_catch_up=c.super_catch_up * k,
+            total_limit=None if c.total_limit is None else c.total_limit * k,
         )
     w = plan.withdrawal
     if isinstance(w, ConstantReal) and w.amount is not None:
