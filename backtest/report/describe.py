@@ -86,7 +86,12 @@ def describe_contributions(c: Contributions | None) -> str:
     if c.annual_limit is not None:
         text += f", limit {_usd(c.annual_limit)} a year"
         if c.catch_up:
-            text += f" (+{_usd(c.catch_up)} from age {c.catch_up_age:g})"
+            text += f" (+{_usd(c.catch_up)} from age {c.catch_up_age:g}"
+            if c.super_catch_up != c.catch_up:
+                text += f", +{_usd(c.super_catch_up)} at 60-63"
+            text += ")"
+        if c.total_limit is not None:
+            text += f", employee + employer at most {_usd(c.total_limit)} (415(c))"
     return text
 
 
