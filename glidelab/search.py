@@ -108,6 +108,9 @@ def run_search(
         knot_spacing_years=st.knot_spacing_years,
         max_iterations=st.max_iterations or op.max_iterations,
         progress=progress,
+        objective=op.objective,
+        preferences=op.preferences,
+        income_floor=op.income_floor,
     )
     pin = evaluate_presets(sc, plan, map_fn=map_fn)
     pout = evaluate_presets(holdout, plan, map_fn=map_fn)
@@ -135,6 +138,7 @@ def comparison_markdown(run: SearchRun) -> str:
         f"Optimiser: {len(res.history)} iterations, {res.seconds:.1f} s "
         f"({res.mean_iteration_seconds:.2f} s per iteration), solver {res.solver}, "
         f"stop: {res.stop_reason}.",
+        f"Objective: {objective_words(res)}.",
         "",
         "| strategy | success in sample | success held out |",
         "|---|---:|---:|",
@@ -145,6 +149,17 @@ def comparison_markdown(run: SearchRun) -> str:
         in_sample, held_out = cast(float, r.success_in_sample), cast(float, r.success_held_out)
         lines.append(f"| {name} | {100 * in_sample:.2f} % | {100 * held_out:.2f} % |")
     return "\n".join(lines) + "\n"
+
+
+def objective_words(res: OptimizationResult) -> str:
+    """What the search maximised, in words (``[optimize].objective``)."""
+    if res.objective == "ce" and res.preferences is not None:
+        return (
+            "the certainty-equivalent real income (withdrawals paid plus a floor of "
+            f"{res.income_floor:,.0f} USD a year; {res.preferences.label}): CE "
+            f"{res.ce_in_sample:,.0f} USD a year in sample (s.e. {res.ce_in_sample_se:,.0f})"
+        )
+    return "the probability of success (through its buffered probability of failure)"
 
 
 def glide_path_chart(res: OptimizationResult, plan: Plan) -> bytes:
@@ -160,7 +175,8 @@ def glide_path_chart(res: OptimizationResult, plan: Plan) -> bytes:
     ax.set_xlabel("age (years)")
     ax.set_ylabel("target weight (decimal)")
     ax.set_title(
-        f"Optimised glide path: success {100 * res.success_in_sample:.1f} % in sample, "
+        f"Optimised glide path (objective: {res.objective}): success "
+        f"{100 * res.success_in_sample:.1f} % in sample, "
         f"{100 * (res.success_out_of_sample or 0):.1f} % held out",
         fontsize=10,
     )

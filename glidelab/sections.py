@@ -52,6 +52,7 @@ from glidelab.search import HELD_OUT, SearchRun, SearchSettings, run_search, wri
 from glidelab.study import CryptoConfig, DesignStudy, Study, Sweep
 from glidelab.sweep import SweepSection
 from glidelab.tearsheet import study_book
+from optimize.glidepath import OptimizationResult
 from strategies.base import Strategy
 
 R = TypeVar("R")
@@ -122,7 +123,10 @@ def _with_optimised(
 class Optimiser:
     """The SCP glide-path search of the study's ``[optimize]`` table
     (``glidelab.search``), ``settings`` over it; the presets and constant mixes of its
-    comparison are scored on ``backend`` (default in this process)."""
+    comparison are scored on ``backend`` (default in this process). Beside the search's
+    files it writes income.csv (:func:`income_table`: the objective searched, success and
+    the CE of retirement income at gamma 2, 5 and 10 with standard errors), and its
+    summary says the same (:func:`income_sentence`)."""
 
     settings: SearchSettings = field(default_factory=SearchSettings)
     backend: Backend | None = None
@@ -143,6 +147,9 @@ class Optimiser:
     def write(self, result: Optimised, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         write_search(result.search, folder)
+        income_table(result.search.result).to_csv(
+            folder / "income.csv", index=False, float_format="%.6g"
+        )
 
     def summary(self, result: Optimised) -> str:
         search, r = result.search, result.search.result
@@ -151,8 +158,54 @@ class Optimiser:
             f"{100 * r.success_in_sample:.1f} % in sample ({search.in_sample.n_scenarios} "
             f"bootstrap scenarios), {100 * (r.success_out_of_sample or 0):.1f} % held out "
             f"({search.holdout.n_scenarios} parametric scenarios, set {HELD_OUT!r} of seed "
-            f"{search.seed}).\n"
+            f"{search.seed}). {income_sentence(r)}\n"
         )
+
+
+def objective_label(r: OptimizationResult) -> str:
+    """What the search maximised, in words: success, or CE income under its preferences."""
+    if r.objective == "ce" and r.preferences is not None:
+        return f"certainty-equivalent income ({r.preferences.label})"
+    return "probability of success"
+
+
+def income_table(r: OptimizationResult) -> pd.DataFrame:
+    """income.csv: the optimised path's success (decimal) and certainty-equivalent real
+    retirement income (CE and its standard error, real USD a year) at each report risk
+    aversion (``backtest.outcomes.RISK_AVERSIONS``), in sample and held out, with the
+    objective searched and the income floor (real USD a year)."""
+    columns = ["objective", "scenarios", "gamma", "success", "ce", "ce_se", "income_floor"]
+    sets = (
+        ("in sample", r.success_in_sample, r.ce_by_gamma),
+        ("held out", r.success_out_of_sample, r.ce_by_gamma_out_of_sample),
+    )
+    rows = [
+        (objective_label(r), name, g, success, ce, se, r.income_floor)
+        for name, success, by_gamma in sets
+        for g, (ce, se) in sorted(by_gamma.items())
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def income_sentence(r: OptimizationResult) -> str:
+    """One sentence of summary.md: the objective, and the CE at gamma 2, 5 and 10 with its
+    standard error (real USD a year), in sample and held out."""
+    head = f"Objective: {objective_label(r)}."
+    if not r.ce_by_gamma:
+        return head + " The plan pays no retirement income, so no CE is reported."
+
+    def figures(by_gamma: Mapping[float, tuple[float, float]]) -> str:
+        return ", ".join(f"{ce:,.0f} ± {se:,.0f}" for _, (ce, se) in sorted(by_gamma.items()))
+
+    gammas = "/".join(f"{g:g}" for g in sorted(r.ce_by_gamma))
+    text = (
+        f"{head} Certainty-equivalent real income at gamma {gammas} (real USD a year, ± one "
+        f"standard error; income floor {r.income_floor:,.0f} USD a year): "
+        f"{figures(r.ce_by_gamma)} in sample"
+    )
+    if r.ce_by_gamma_out_of_sample:
+        text += f"; {figures(r.ce_by_gamma_out_of_sample)} held out"
+    return text + "."
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Glide-path search: maximise a plan's probability of success by sequential convex programming.
+"""Glide-path search: maximise a plan's probability of success, or the certainty equivalent
+of its retirement income, by sequential convex programming.
 
 Decision
 --------
@@ -80,15 +81,63 @@ equal while the true bPOE falls; then grow the trust radius ``rho`` (x 1.5), els
 it. Stop at ``max_iterations``, when ``rho`` falls below ``min_trust_radius``, or at
 100 % success. The start is the best constant mix of a grid, projected onto the
 constraints.
+
+CE objective (``objective="ce"``, issue 23)
+-------------------------------------------
+Maximise the certainty equivalent (CE) of real retirement income under
+``backtest.outcomes.IncomePreferences`` (CRRA ``gamma``, default 5; optional loss aversion
+below a reference income; optional warm-glow bequest), valued once, by
+``backtest.outcomes.preference_certainty_equivalent`` (:class:`IncomeValuation`):
+
+* income in retirement year ``y`` of scenario ``s`` is ``floor + paid[s, y]``, the
+  withdrawals the engine actually paid that year (``min(withdrawal, balance)``; 0 after
+  ruin), summed by year as the tear sheet does (``backtest.report.income.annual_income``);
+  ``floor`` is ``income_floor`` (real USD a year), else the tear sheet's rule
+  (``backtest.report.income.income_floor``: 10 % of the planned first-year withdrawal);
+* years weigh ``backtest.outcomes.lifetime_weights``: every year to the plan's end (the
+  plan has no mortality setting), discounted at ``preferences.discount_rate``;
+* the loss reference is ``reference_replacement`` x the planned first-year withdrawal
+  (real USD a year); the bequest is the real wealth at the plan's end, weighted as the
+  year after the last;
+* the floor and the reference are read on the equal-weight constant mix's simulation
+  and held fixed through the search (for an ``amount=`` withdrawal they are the same on
+  every path; for a ``rate=`` one the planned withdrawal depends on the balance at
+  retirement, and a moving floor would change the objective between candidates).
+
+Only plans paying ``ConstantReal`` withdrawals under a ``MoneyLasts`` goal are searched:
+a ``FundedRatio`` or ``TerminalWealth`` goal is accumulation-only (the model pays no
+withdrawals for it) and ``"ce"`` refuses it (``OptimizationError`` naming the fix).
+
+Each step linearises the mean value ``V = mean_s (sum_y w_y v(c[s, y]) + d theta
+u(b[s] + kappa)) / sum_y w_y`` (``v(CE) = V``) in the knots. Its gradient comes from one
+forward and one reverse pass of the same untruncated recursion as the margins
+(:func:`_income_model`): the engine pays every withdrawal in full up to the first one the
+untruncated balance cannot cover, pays what is there then (``W[t] (1 - L) + cs`` at a
+period's start, ``W[t + 1] + we`` at its end) and nothing after, so ``dV/dw`` is
+``v'(c)`` times the derivative of that partial payment (and, for a ``rate=`` rule, of
+the balance at retirement that sizes every payment), plus the bequest's term: a
+subgradient of the piecewise-smooth ``V`` (tests check it against finite differences).
+The search's step uses the *chord* slope ``(v(c + wanted - paid) - v(c - paid)) /
+wanted`` for the cut payment instead of ``v'(c)``: the mean of ``v'`` over where in the
+payment the money runs out, which keeps one scenario that runs out just after a payment
+starts (``v'`` near the floor, enormous at gamma 5) from steering the step alone. The
+step maximises the linear model within the trust region and the same constraints
+(``optimize.scp.linear_subproblem``, an LP), and is accepted only when the engine's
+simulated CE on the same scenarios (common random numbers) rises; the start is the best
+constant mix of the grid by CE. Both objectives report the CE (in sample and held out,
+and at gamma 2, 5 and 10) with its standard error by the delta method, ``se(V) /
+v'(CE)``, as ``optimize.fund_design.ce_and_se``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -97,10 +146,20 @@ from backtest.account import AccountFlows, run_balances
 from backtest.cashflows import W_CONSTANT, W_NONE, CashFlowRules, cash_flow_rules
 from backtest.data import asset_roles, assets_with_role
 from backtest.errors import DataError, PlanError
+from backtest.outcomes import (
+    RISK_AVERSIONS,
+    IncomePreferences,
+    bequest_utility,
+    income_utility,
+    lifetime_weights,
+    preference_certainty_equivalent,
+)
 from backtest.plan import ConstantReal, FundedRatio, MoneyLasts, Plan
+from backtest.report.income import annual_income, planned_income
+from backtest.report.income import income_floor as tearsheet_income_floor
 from backtest.scenarios import Scenarios
 from backtest.simulate import SimulationResult, check_cash_flows, simulate
-from backtest.types import AssetRole, BoolArray, FloatArray
+from backtest.types import AssetRole, BoolArray, FloatArray, IntArray
 from optimize.scp import (
     DEFAULT_SOLVERS,
     KnotConstraints,
@@ -114,6 +173,7 @@ from optimize.scp import (
     clean_knots,
     flatten,
     interpolation_matrix,
+    linear_subproblem,
     project,
     solve_with_fallbacks,
     trust_region_scp,
@@ -218,7 +278,8 @@ class GlidePathConstraints:
 
 @dataclass(frozen=True)
 class IterationRecord:
-    """One SCP iteration: the candidate's true success and what happened to it."""
+    """One SCP iteration: the candidate's true success (and, for the ``"ce"`` objective,
+    its certainty-equivalent income, real USD a year) and what happened to it."""
 
     iteration: int
     success: float
@@ -228,10 +289,12 @@ class IterationRecord:
     solver: str
     solve_seconds: float
     seconds: float
+    ce: float = math.nan
 
     @classmethod
     def of(cls, record: ScpIteration) -> IterationRecord:
-        """From the shared driver's record, whose scores are (success, bPOE)."""
+        """From the shared driver's record, whose scores are (success, bPOE) or, for the
+        ``"ce"`` objective, (success, bPOE, CE)."""
         return cls(
             iteration=record.iteration,
             success=float(record.scores[0]),
@@ -241,6 +304,7 @@ class IterationRecord:
             solver=record.solver,
             solve_seconds=record.solve_seconds,
             seconds=record.seconds,
+            ce=float(record.scores[2]) if len(record.scores) > 2 else math.nan,
         )
 
 
@@ -266,6 +330,24 @@ class OptimizationResult:
         Solver of the last subproblem; ``solver_fallbacks`` lists every fallback taken.
     seconds
         Wall time of the whole search, seconds.
+    objective
+        What was maximised: ``"success"`` or ``"ce"``.
+    preferences
+        How income is valued (the CE figures' preferences), or ``None`` when the plan
+        pays no income in retirement (no CE figures then).
+    income_floor
+        Real USD a year every retirement year pays at least in the CE figures.
+    ce_in_sample, ce_in_sample_se
+        Certainty-equivalent real income of the result under ``preferences``, real USD a
+        year, in sample, and its standard error (delta method); NaN without income.
+    ce_out_of_sample, ce_out_of_sample_se
+        The same on the held-out scenarios, or ``None``.
+    initial_ce
+        In-sample CE of the starting path, real USD a year.
+    ce_by_gamma, ce_by_gamma_out_of_sample
+        ``{gamma: (CE, SE)}`` at the report's risk aversions
+        (``backtest.outcomes.RISK_AVERSIONS``: 2, 5, 10), ``preferences`` otherwise,
+        real USD a year, in sample and held out (empty without income or holdout).
     """
 
     glide_path: GlidePath
@@ -286,6 +368,16 @@ class OptimizationResult:
     n_holdout: int
     goal: str
     stop_reason: str
+    objective: str = "success"
+    preferences: IncomePreferences | None = None
+    income_floor: float = math.nan
+    ce_in_sample: float = math.nan
+    ce_in_sample_se: float = math.nan
+    ce_out_of_sample: float | None = None
+    ce_out_of_sample_se: float | None = None
+    initial_ce: float = math.nan
+    ce_by_gamma: Mapping[float, tuple[float, float]] = field(default_factory=dict)
+    ce_by_gamma_out_of_sample: Mapping[float, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def mean_iteration_seconds(self) -> float:
@@ -498,6 +590,337 @@ def _margins(
     return x, grad
 
 
+# ---------------------------------------------------------------------- income (CE)
+
+#: What :func:`optimize_glide_path` maximises: the plan's probability of success, or the
+#: certainty equivalent of real retirement income (module docstring, "CE objective").
+Objective = Literal["success", "ce"]
+OBJECTIVES: tuple[Objective, ...] = ("success", "ce")
+
+
+@dataclass(frozen=True)
+class IncomeValuation:
+    """How the ``"ce"`` objective values a plan's retirement income (module docstring).
+
+    Attributes
+    ----------
+    prefs
+        The member's preferences (``backtest.outcomes.IncomePreferences``).
+    floor
+        Real USD a year every retirement year pays at least (Social Security, a pension):
+        income = floor + withdrawals paid in the year.
+    reference
+        Loss-aversion reference income, real USD a year (``reference_replacement`` x the
+        planned first-year withdrawal), or ``None`` without loss aversion.
+    year_weights
+        Weight of each retirement year, (Y,): ``lifetime_weights`` of every year to the
+        plan's end (no mortality in the plan) at ``prefs.discount_rate``.
+    end_weight
+        Weight of the bequest, the real wealth left at the plan's end (year ``Y``).
+    retirement_period, periods_per_year
+        First retirement period; 1 (annual) or 12 (monthly) periods a year.
+    """
+
+    prefs: IncomePreferences
+    floor: float
+    reference: float | None
+    year_weights: FloatArray
+    end_weight: float
+    retirement_period: int
+    periods_per_year: int
+
+    def with_gamma(self, gamma: float) -> IncomeValuation:
+        """The same valuation at risk aversion ``gamma`` (the report's 2, 5 and 10)."""
+        return dataclasses.replace(self, prefs=dataclasses.replace(self.prefs, gamma=gamma))
+
+    def incomes(self, paid: FloatArray) -> FloatArray:
+        """Real income per scenario and retirement year, (n, Y), real USD a year: the
+        floor plus the withdrawals ``paid`` per period (n, T), real USD, summed by year."""
+        ppy, t0, n_y = self.periods_per_year, self.retirement_period, self.year_weights.size
+        p = np.asarray(paid, dtype=np.float64)[:, t0 : t0 + n_y * ppy]
+        return self.floor + p.reshape(p.shape[0], n_y, ppy).sum(axis=2)
+
+    def incomes_of(self, res: SimulationResult) -> FloatArray:
+        """:meth:`incomes` of an engine simulation (the tear sheet's ``annual_income``)."""
+        return self.floor + annual_income(res)[:, : self.year_weights.size]
+
+    def _reference(self) -> float | None:
+        return self.reference if self.prefs.loss_aversion > 0 else None
+
+    def ce(self, incomes: FloatArray, terminal_wealth: FloatArray) -> float:
+        """Certainty-equivalent income, real USD a year:
+        ``backtest.outcomes.preference_certainty_equivalent`` of ``incomes`` (n, Y) with
+        the bequest ``terminal_wealth`` (n,), real USD."""
+        bequest = self.prefs.bequest_weight > 0
+        n = incomes.shape[0]
+        return preference_certainty_equivalent(
+            incomes,
+            self.prefs,
+            np.broadcast_to(self.year_weights, incomes.shape),
+            reference=self._reference(),
+            bequests=terminal_wealth if bequest else None,
+            death_weights=np.full(n, self.end_weight) if bequest else None,
+        )
+
+    def values(self, incomes: FloatArray, terminal_wealth: FloatArray, scale: float) -> FloatArray:
+        """Each scenario's value per unit of year weight, (n,), utility at ``scale`` (real
+        USD a year): ``(sum_y w_y v(c_y) + d theta u(b + kappa)) / sum_y w_y``; their mean
+        is ``v(CE)``."""
+        v = income_utility(incomes, self.prefs, scale, self._reference()) @ self.year_weights
+        if self.prefs.bequest_weight > 0:
+            v = v + self.end_weight * bequest_utility(terminal_wealth, self.prefs, scale)
+        return np.asarray(v / self.year_weights.sum(), dtype=np.float64)
+
+    def values_of_year(self, income: FloatArray, scale: float) -> FloatArray:
+        """Period utility ``v(c)`` of real incomes (USD a year) at ``scale``."""
+        return np.asarray(income_utility(income, self.prefs, scale, self._reference()))
+
+    def marginal(self, income: FloatArray, scale: float) -> FloatArray:
+        """``v'(c)``, per real USD a year, of :meth:`values`' period utility at ``scale``
+        (loss aversion multiplies it by ``1 + lambda`` below the reference)."""
+        c = np.asarray(income, dtype=np.float64)
+        du = (c / scale) ** (-self.prefs.gamma) / scale
+        ref = self._reference()
+        return du if ref is None else du * np.where(c < ref, 1.0 + self.prefs.loss_aversion, 1.0)
+
+    def ce_and_se(self, incomes: FloatArray, terminal_wealth: FloatArray) -> tuple[float, float]:
+        """:meth:`ce` and its standard error, real USD a year: the delta method,
+        ``se(mean value) / v'(CE)``, with ``se`` over scenarios (as
+        ``optimize.fund_design.ce_and_se``)."""
+        ce = self.ce(incomes, terminal_wealth)
+        scale = float(np.median(incomes))
+        v = self.values(incomes, terminal_wealth, scale)
+        se_v = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else math.nan
+        return ce, se_v / float(self.marginal(np.asarray(ce), scale))
+
+
+def _pays_income(plan: Plan) -> bool:
+    return plan.withdrawal is not None and plan.retirement_age < plan.end_age
+
+
+def income_valuation(
+    plan: Plan,
+    reference_run: SimulationResult,
+    prefs: IncomePreferences,
+    floor: float | None = None,
+) -> IncomeValuation:
+    """The :class:`IncomeValuation` of ``plan`` under ``prefs``.
+
+    ``floor``: real USD a year, > 0; ``None`` is the tear sheet's rule
+    (``backtest.report.income.income_floor``: 10 % of the planned first-year withdrawal)
+    read on ``reference_run``, a simulation of the plan, as is the loss-aversion
+    reference (``reference_replacement`` x that planned withdrawal). For an ``amount=``
+    withdrawal both are the same on every path; for a ``rate=`` one they depend on the
+    balance at retirement, so the search reads them once, on a fixed reference path.
+    """
+    ppy = reference_run.schedule.periods_per_year
+    t_ret = reference_run.retirement_period
+    n_years = (plan.n_periods(ppy) - t_ret) // ppy
+    if n_years < 1:
+        raise OptimizationError(
+            "objective='ce' values the income of whole retirement years, and the plan has "
+            "none; give it an end_age at least a year after its retirement_age"
+        )
+    if floor is None:
+        floor = tearsheet_income_floor([reference_run])
+    elif not (math.isfinite(floor) and floor > 0):
+        raise OptimizationError(
+            f"income_floor={floor!r} must be > 0 real USD a year (what the member keeps when "
+            "the account pays nothing: Social Security, a pension); None uses 10 % of the "
+            "planned first-year withdrawal"
+        )
+    reference = None
+    if prefs.loss_aversion > 0 and prefs.reference_replacement is not None:
+        reference = prefs.reference_replacement * planned_income(reference_run)
+    w = lifetime_weights(np.ones(n_years + 1), prefs.discount_rate)
+    return IncomeValuation(prefs, float(floor), reference, w[:-1], float(w[-1]), t_ret, ppy)
+
+
+@dataclass(frozen=True)
+class IncomeModel:
+    """The ``"ce"`` objective on the wealth model at one set of weights.
+
+    ``ce``: certainty equivalent of the truncated account (the engine's, without
+    transaction costs), real USD a year; ``value``: the mean of
+    :meth:`IncomeValuation.values` at ``scale`` (real USD a year, the median income unless
+    given); ``gradient``: ``d value / d w[t, a]``, (T, A), a subgradient where a payment
+    is cut by ruin or income crosses the loss reference.
+    """
+
+    ce: float
+    value: float
+    gradient: FloatArray
+    scale: float
+
+
+def income_ce_and_gradient(
+    scenarios: Scenarios,
+    plan: Plan,
+    weights: FloatArray,
+    valuation: IncomeValuation,
+    cash_flows: CashFlowRules | None = None,
+    scale: float | None = None,
+) -> IncomeModel:
+    """The ``"ce"`` objective and its adjoint gradient at per-period ``weights`` (T, A),
+    decimal (:class:`IncomeModel`); scenarios, plan and cash flows as in
+    :func:`margins_and_gradients`."""
+    _check_ce(plan, plan.success)
+    n_t = plan.n_periods(scenarios.periods_per_year)
+    if cash_flows is not None:
+        cash_flows = check_cash_flows(cash_flows, plan, scenarios)
+    flows = account_flows(plan, scenarios, True, cash_flows)
+    g = _real_growth(scenarios, n_t)
+    return _income_model(g, np.asarray(weights, dtype=np.float64), plan, flows, valuation, scale)
+
+
+def _first(mask: FloatArray | BoolArray, n_t: int) -> FloatArray:
+    """First column where ``mask`` (n, T) holds, per row; ``n_t`` where it never does."""
+    m = np.asarray(mask, dtype=bool)
+    return np.where(m.any(axis=1), m.argmax(axis=1), n_t)
+
+
+def _breaks(full: Any) -> tuple[IntArray, BoolArray]:
+    """Per scenario, the period of the first withdrawal share that the untruncated balance
+    cannot cover (``T`` if none) and whether it is the period's start share."""
+    n_t = full.invested.shape[1]
+    t_s = _first(full.invested < 0, n_t)  # the start share of t_s breaks
+    t_e = _first(full.wealth[:, 1:] < 0, n_t)  # the end share of t_e breaks
+    start_break = t_s <= t_e
+    return np.where(start_break, t_s, t_e), start_break
+
+
+def _income_sources(
+    lam: FloatArray,
+    full: Any,
+    flows: AccountFlows,
+    shares: tuple[FloatArray, FloatArray],
+    lam_break: FloatArray | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Where the income's value meets the untruncated recursion: ``d value / d W[t]``
+    held directly (n, T + 1) and ``d value / d W[t_ret]`` through a ``rate=`` rule's
+    withdrawals (n,), from ``lam = d value / d paid`` (n, T).
+
+    The engine pays every withdrawal in full up to the first share that the untruncated
+    balance cannot cover (its *break*); that share pays what is there (``W[t] (1 - L) +
+    cs`` at the start of period ``t``, ``W[t + 1] + we`` at its end) and nothing is paid
+    after it (no money comes in after retirement). ``lam_break`` (n,) replaces ``lam`` at
+    the break (the chord slope of :func:`_income_model`)."""
+    n, n_t = lam.shape
+    ws, we = shares
+    t_b, start_break = _breaks(full)
+    rows = np.arange(n)
+    hit = t_b < n_t
+    lam_w = np.zeros((n, n_t + 1))
+    keep = np.broadcast_to(1.0 - np.atleast_2d(flows.leakage), (n, n_t))
+    at_break = lam[rows, np.minimum(t_b, n_t - 1)] if lam_break is None else lam_break
+    lam_b = np.where(hit, at_break, 0.0)
+    s_rows, e_rows = rows[hit & start_break], rows[hit & ~start_break]
+    lam_w[s_rows, t_b[s_rows]] += lam_b[s_rows] * keep[s_rows, t_b[s_rows]]
+    lam_w[e_rows, t_b[e_rows] + 1] += lam_b[e_rows]
+    lam_base = np.zeros(n)
+    if flows.per_unit_of_balance:  # paid in full = base x share before the break
+        before = np.arange(n_t)[None, :] < t_b[:, None]
+        lam_base = (lam * (ws + we) * before).sum(axis=1)
+        te = np.minimum(t_b[e_rows], n_t - 1)
+        lam_base[e_rows] += lam_b[e_rows] * (ws[e_rows, te] + we[e_rows, te])
+    return lam_w, lam_base
+
+
+def _income_model(
+    g: FloatArray,
+    w: FloatArray,
+    plan: Plan,
+    flows: AccountFlows,
+    val: IncomeValuation,
+    scale: float | None = None,
+    chord: bool = False,
+) -> IncomeModel:
+    """:func:`income_ce_and_gradient` on real gross asset returns ``g`` (n, T, A).
+
+    ``chord=True`` (the search's model) values the payment cut by ruin at the chord slope
+    of its year's utility over that payment, ``(v(c + wanted - paid) - v(c - paid)) /
+    wanted``, instead of ``v'(c)``: the mean of ``v'`` over where in the payment the money
+    runs out, so one scenario that runs out just after a payment starts (``v'`` of the
+    floor, huge at high gamma) does not steer the step alone. The value and CE are
+    unchanged; only the gradient is this smoothed one."""
+    growth = _portfolio_growth(g, w)
+    full = run_balances(flows, growth, plan.initial_balance, truncate=False)
+    cut = run_balances(flows, growth, plan.initial_balance)
+    n, n_t, _ = g.shape
+    inc = val.incomes(cut.withdrawals)
+    bequest = cut.wealth[:, -1]
+    ce = val.ce(inc, bequest)
+    sc = float(np.median(inc)) if scale is None else float(scale)
+    total = val.year_weights.sum() * n
+    value = float(val.values(inc, bequest, sc).mean())
+    # d value / d paid per period: the year's weight x v'(income of that year)
+    lam_y = val.year_weights * val.marginal(inc, sc) / total  # (n, Y)
+    ppy, t0 = val.periods_per_year, val.retirement_period
+    lam = np.zeros((n, n_t))
+    lam[:, t0 : t0 + lam_y.shape[1] * ppy] = np.repeat(lam_y, ppy, axis=1)
+    ws, we = (np.broadcast_to(np.atleast_2d(x), (n, n_t)) for x in flows[2:4])
+    lam_break = None
+    if chord:
+        t_b = np.minimum(_breaks(full)[0], n_t - 1)
+        rows = np.arange(n)
+        y_b = np.clip((t_b - t0) // ppy, 0, lam_y.shape[1] - 1)
+        c_b, paid, wanted = inc[rows, y_b], cut.withdrawals[rows, t_b], cut.wanted[rows, t_b]
+        rise = val.values_of_year(c_b + wanted - paid, sc) - val.values_of_year(c_b - paid, sc)
+        slope = np.divide(rise, wanted, out=np.zeros(n), where=wanted > 0)
+        lam_break = val.year_weights[y_b] * slope / total
+    lam_w, lam_base = _income_sources(lam, full, flows, (ws, we), lam_break)
+    if val.prefs.bequest_weight > 0:
+        left = bequest > 0
+        du = val.prefs.bequest_weight * ((bequest + val.prefs.bequest_shifter) / sc) ** (
+            -val.prefs.gamma
+        )
+        lam_w[:, -1] += np.where(left, val.end_weight * du / sc / total, 0.0)
+    grad = _income_adjoint(g, growth, full.invested, flows, lam_w, lam_base)
+    return IncomeModel(ce=ce, value=value, gradient=grad, scale=sc)
+
+
+def _income_adjoint(
+    g: FloatArray,
+    growth: FloatArray,
+    invested: FloatArray,
+    flows: AccountFlows,
+    lam_w: FloatArray,
+    lam_base: FloatArray,
+) -> FloatArray:
+    """``d value / d w[t, a]`` (T, A) from the sources of :func:`_income_sources` by one
+    reverse pass over the untruncated recursion (as :func:`_margins`), summed over
+    scenarios."""
+    n, n_t, n_a = g.shape
+    f_keep = 1.0 - flows.fee_per_period
+    keep = np.broadcast_to(1.0 - np.atleast_2d(flows.leakage), (n, n_t))
+    ws, we = (np.broadcast_to(np.atleast_2d(x), (n, n_t)) for x in flows[2:4])
+    t_ret = flows.retirement_period
+    mu = lam_w[:, n_t].copy()
+    s_ret = lam_base.copy()
+    grad = np.zeros((n_t, n_a))
+    for t in range(n_t - 1, -1, -1):
+        if t == t_ret - 1:
+            mu = mu + s_ret
+        grad[t] = (mu * invested[:, t] * f_keep) @ g[:, t]
+        if flows.per_unit_of_balance and t >= t_ret:
+            s_ret = s_ret - mu * (growth[:, t] * f_keep * ws[:, t] + we[:, t])
+        mu = mu * growth[:, t] * f_keep * keep[:, t] + lam_w[:, t]
+    return grad
+
+
+def _check_ce(plan: Plan, goal: Goal) -> None:
+    """The ``"ce"`` objective needs a plan that pays ConstantReal withdrawals in
+    retirement, searched under its ``MoneyLasts`` success."""
+    if not isinstance(goal, MoneyLasts):
+        raise OptimizationError(
+            f"objective='ce' values the withdrawals paid in retirement, and goal "
+            f"{goal.name!r} is accumulation-only (the search models no withdrawals for it); "
+            "use objective='success' for it, or give the plan a ConstantReal withdrawal "
+            "with a MoneyLasts success and leave goal=None"
+        )
+    _check_goal(plan, goal)
+
+
 # ---------------------------------------------------------------------- evaluation
 
 
@@ -687,6 +1110,19 @@ class _Iterate:
     bpoe: float
 
 
+@dataclass(frozen=True)
+class _CeIterate:
+    """Knots of the ``"ce"`` search and their exact in-sample scores (by the engine):
+    success and bPOE (recorded) and the certainty-equivalent income with its standard
+    error, real USD a year (maximised)."""
+
+    knots: FloatArray  # (K, A), decimal
+    success: float
+    bpoe: float
+    ce: float
+    ce_se: float
+
+
 def _initial_knots(
     sub: Scenarios,
     plan: Plan,
@@ -695,8 +1131,10 @@ def _initial_knots(
     n_knots: int,
     step: float,
     cash_flows: CashFlowRules | None = None,
+    score: Callable[[FloatArray], float] | None = None,
 ) -> FloatArray:
-    """Best constant mix (grid of equity shares, ``step`` apart) on ``sub``, as knots."""
+    """Best constant mix (grid of equity shares, ``step`` apart) on ``sub``, as knots:
+    the highest success, or the highest ``score(knots)`` when given (e.g. the CE)."""
     n_a = len(s.assets)
     eq = np.zeros(n_a)
     eq[list(s.equity)] = 1.0
@@ -706,11 +1144,14 @@ def _initial_knots(
     else:
         candidates = [np.full(n_a, 1.0 / n_a)]
     ppy = sub.periods_per_year
-    best, best_key = candidates[0], (-1.0, 0.0)
+    best, best_key = candidates[0], (-math.inf, 0.0)
     for mix in candidates:
         knots = np.tile(mix, (n_knots, 1))
-        strat = make_glide_path("constant", s.assets, s.knot_ages, knots, plan, ppy)
-        p = success_probability(sub, plan, strat, goal, cash_flows)
+        if score is not None:
+            p = score(knots)
+        else:
+            strat = make_glide_path("constant", s.assets, s.knot_ages, knots, plan, ppy)
+            p = success_probability(sub, plan, strat, goal, cash_flows)
         key = (p, -float(mix @ eq))  # ties: the less risky mix
         if key > best_key:
             best, best_key = mix, key
@@ -753,6 +1194,19 @@ class _GlideSearch:
         )
         x, grad = _margins(self.growth, self.interp @ knots, self.plan, self.flows, self.goal)
         return _Iterate(knots, p, x, grad, buffered_failure_probability(x))
+
+    def simulate(self, knots: FloatArray) -> SimulationResult:
+        """The engine's in-sample simulation of ``knots`` (K, A)."""
+        return simulate(self.sub, self.plan, self.glide_path(knots), cash_flows=self.cash_flows)
+
+    def evaluate_ce(self, knots: FloatArray, val: IncomeValuation) -> _CeIterate:
+        """Exact in-sample CE of ``knots`` under ``val`` (by the engine), with its success
+        and the wealth model's bPOE."""
+        res = self.simulate(knots)
+        x, _ = _margins(self.growth, self.interp @ knots, self.plan, self.flows, self.goal)
+        ce, se = val.ce_and_se(val.incomes_of(res), res.terminal_wealth)
+        p = float(np.mean(goal_success(res, self.goal)))
+        return _CeIterate(knots, p, buffered_failure_probability(x), ce, se)
 
 
 def _in_sample(scenarios: Scenarios, names: tuple[str, ...], n_t: int) -> Scenarios:
@@ -823,9 +1277,11 @@ def _starting_knots(
     grid_step: float,
     solvers: Sequence[str],
     fallbacks: list[str],
+    score: Callable[[FloatArray], float] | None = None,
 ) -> FloatArray:
-    """The SCP's first knots (K, A): ``initial`` or the best constant mix on a grid of
-    equity shares ``grid_step`` apart, projected onto the constraints."""
+    """The SCP's first knots (K, A): ``initial`` or the best constant mix (by success, or
+    by ``score``) on a grid of equity shares ``grid_step`` apart, projected onto the
+    constraints."""
     n_k, n_a = search.knot_ages.size, len(search.names)
     start = (
         np.asarray(initial, dtype=np.float64)
@@ -838,6 +1294,7 @@ def _starting_knots(
             n_k,
             grid_step,
             search.cash_flows,
+            score,
         )
     )
     if start.shape != (n_k, n_a):
@@ -912,25 +1369,131 @@ def _run_scp(
         bar.close()
 
 
+def _ce_proposer(
+    search: _GlideSearch, val: IncomeValuation, solvers: Sequence[str], fallbacks: list[str]
+) -> Callable[[_CeIterate, float, int], Proposal]:
+    """One step of the ``"ce"`` search: the mean value of income linearised in the knots
+    (:func:`_income_model`'s adjoint gradient, chained through the interpolation) and
+    maximised within the trust radius and the constraints (``optimize.scp.
+    linear_subproblem``, built once); a failed solve is a rejected step."""
+    s = search.constraints
+    subproblem = linear_subproblem(
+        search.knot_ages.size, len(search.names), lambda z, a: flatten(s.groups(z, a))
+    )
+
+    def propose(cur: _CeIterate, rho: float, it: int) -> Proposal:
+        w = search.interp @ cur.knots
+        model = _income_model(search.growth, w, search.plan, search.flows, val, chord=True)
+        subproblem.linearise(search.interp.T @ model.gradient, cur.knots, rho)
+        t_solve = time.perf_counter()
+        try:
+            solver = subproblem.solve(solvers, fallbacks, what=f"SCP step {it} (ce)")
+        except OptimizationError:
+            return Proposal(None, "", time.perf_counter() - t_solve)
+        knots = subproblem.knots()
+        solve_s = time.perf_counter() - t_solve
+        return Proposal(None if knots is None else clean_knots(knots), solver, solve_s)
+
+    return propose
+
+
+def _run_ce_scp(
+    first: _CeIterate,
+    evaluate: Callable[[FloatArray], _CeIterate],
+    propose: Callable[[_CeIterate, float, int], Proposal],
+    max_iterations: int,
+    trust_radius: float,
+    min_trust_radius: float,
+    progress: bool,
+) -> ScpRun[_CeIterate]:
+    """The trust-region SCP of the ``"ce"`` objective from ``first``: a candidate is
+    accepted when its simulated CE (common random numbers) rises; tqdm shows the CE."""
+    bar = tqdm(total=max_iterations, disable=not progress, desc="glide path SCP (ce)", unit="it")
+    bar.set_postfix(ce=f"{first.ce:,.0f}")
+
+    def show(record: ScpIteration, cur: _CeIterate, rho: float) -> None:
+        bar.update(1)
+        bar.set_postfix(ce=f"{cur.ce:,.0f}", radius=f"{rho:.3g}")
+
+    try:
+        return trust_region_scp(
+            first,
+            propose,
+            evaluate,
+            lambda new, cur: new.ce > cur.ce + 1e-12 * abs(cur.ce),
+            scores=lambda pt: (pt.success, pt.bpoe, pt.ce),
+            max_iterations=max_iterations,
+            trust_radius=trust_radius,
+            min_trust_radius=min_trust_radius,
+            on_iteration=show,
+        )
+    finally:
+        bar.close()
+
+
+def _equal_weight_run(search: _GlideSearch) -> SimulationResult:
+    """The engine's run of the equal-weight constant mix: the fixed path the income floor
+    and loss reference are read on (:func:`income_valuation`)."""
+    n_k, n_a = search.knot_ages.size, len(search.names)
+    return search.simulate(np.full((n_k, n_a), 1.0 / n_a))
+
+
+def _ce_figures(
+    val: IncomeValuation, res: SimulationResult
+) -> tuple[tuple[float, float], dict[float, tuple[float, float]]]:
+    """``(CE, SE)`` of a simulation under ``val`` and at each report gamma (2, 5, 10)."""
+    inc, left = val.incomes_of(res), res.terminal_wealth
+    by_gamma = {g: val.with_gamma(g).ce_and_se(inc, left) for g in RISK_AVERSIONS}
+    return val.ce_and_se(inc, left), by_gamma
+
+
 def _result(
     search: _GlideSearch,
-    run: ScpRun[_Iterate],
-    first: _Iterate,
+    run: ScpRun[Any],
+    first: _Iterate | _CeIterate,
     holdout: Scenarios | None,
     holdout_cash_flows: CashFlowRules | None,
     fallbacks: list[str],
     t_start: float,
+    val: IncomeValuation | None,
+    objective: Objective,
 ) -> OptimizationResult:
     """The search's result: the best knots as a strategy, scored out of sample on
-    ``holdout`` when given; ``t_start``: ``time.perf_counter()`` at the search's start."""
+    ``holdout`` when given, with the CE figures under ``val`` (``None``: the plan pays no
+    income); ``t_start``: ``time.perf_counter()`` at the search's start."""
     z, p = run.best.knots, run.best.success
     solver_used = run.iterations[-1].solver if run.iterations else ""
     path = search.glide_path(z)
     oos = None
+    held: SimulationResult | None = None
     if holdout is not None:
-        oos = success_probability(
-            holdout.select(search.names), search.plan, path, search.goal, holdout_cash_flows
+        held = simulate(
+            holdout.select(search.names), search.plan, path, cash_flows=holdout_cash_flows
         )
+        oos = float(np.mean(goal_success(held, search.goal)))
+    ce: dict[str, Any] = {}
+    if val is not None:
+        (ce_in, se_in), by_gamma = _ce_figures(val, search.simulate(z))
+        initial_ce = (
+            first.ce
+            if isinstance(first, _CeIterate)
+            else _ce_figures(val, search.simulate(first.knots))[0][0]
+        )
+        ce = dict(
+            preferences=val.prefs,
+            income_floor=val.floor,
+            ce_in_sample=ce_in,
+            ce_in_sample_se=se_in,
+            initial_ce=initial_ce,
+            ce_by_gamma=by_gamma,
+        )
+        if held is not None:
+            (ce_out, se_out), by_gamma_out = _ce_figures(val, held)
+            ce.update(
+                ce_out_of_sample=ce_out,
+                ce_out_of_sample_se=se_out,
+                ce_by_gamma_out_of_sample=by_gamma_out,
+            )
     return OptimizationResult(
         glide_path=path,
         assets=search.names,
@@ -939,7 +1502,7 @@ def _result(
         ages=search.ages,
         weights_by_age=search.interp @ z,
         success_in_sample=float(p),
-        success_out_of_sample=None if oos is None else float(oos),
+        success_out_of_sample=oos,
         initial_success=float(first.success),
         initial_weights=first.knots.copy(),
         history=tuple(IterationRecord.of(r) for r in run.iterations),
@@ -950,7 +1513,90 @@ def _result(
         n_holdout=0 if holdout is None else holdout.n_scenarios,
         goal=search.goal.name,
         stop_reason=run.stop_reason,
+        objective=objective,
+        **ce,
     )
+
+
+def _valuation(
+    search: _GlideSearch,
+    objective: Objective,
+    preferences: IncomePreferences | None,
+    income_floor: float | None,
+) -> IncomeValuation | None:
+    """The income valuation of the search: required (and checked) for ``"ce"``; for
+    ``"success"`` the CE figures' valuation when the plan pays income, else ``None``."""
+    if objective not in OBJECTIVES:
+        raise OptimizationError(f"objective={objective!r}; use one of {list(OBJECTIVES)}")
+    prefs = preferences if preferences is not None else IncomePreferences()
+    if objective == "ce":
+        _check_ce(search.plan, search.goal)
+    elif not _pays_income(search.plan):
+        return None
+    return income_valuation(search.plan, _equal_weight_run(search), prefs, income_floor)
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """The trust-region driver's settings (``optimize_glide_path``'s arguments)."""
+
+    max_iterations: int
+    trust_radius: float
+    min_trust_radius: float
+    progress: bool
+
+
+def _success_search(
+    search: _GlideSearch,
+    start: tuple[FloatArray | None, float],
+    solvers: Sequence[str],
+    fallbacks: list[str],
+    steps: _Steps,
+) -> tuple[_Iterate, ScpRun[_Iterate]]:
+    """The ``"success"`` SCP (bPOE steps) from ``start`` = (initial knots or None, grid
+    step): its first point and its run."""
+    z0 = _starting_knots(search, start[0], start[1], solvers, fallbacks)
+    first = search.evaluate(z0)
+    propose = _proposer(search, solvers, fallbacks)
+    run = _run_scp(
+        first,
+        search.evaluate,
+        propose,
+        steps.max_iterations,
+        steps.trust_radius,
+        steps.min_trust_radius,
+        steps.progress,
+    )
+    return first, run
+
+
+def _ce_search(
+    search: _GlideSearch,
+    val: IncomeValuation,
+    start: tuple[FloatArray | None, float],
+    solvers: Sequence[str],
+    fallbacks: list[str],
+    steps: _Steps,
+) -> tuple[_CeIterate, ScpRun[_CeIterate]]:
+    """The ``"ce"`` SCP (linearised mean utility) from ``start`` (the grid's best mix by
+    CE unless knots are given): its first point and its run."""
+
+    def evaluate(knots: FloatArray) -> _CeIterate:
+        return search.evaluate_ce(knots, val)
+
+    z0 = _starting_knots(search, start[0], start[1], solvers, fallbacks, lambda z: evaluate(z).ce)
+    first = evaluate(z0)
+    propose = _ce_proposer(search, val, solvers, fallbacks)
+    run = _run_ce_scp(
+        first,
+        evaluate,
+        propose,
+        steps.max_iterations,
+        steps.trust_radius,
+        steps.min_trust_radius,
+        steps.progress,
+    )
+    return first, run
 
 
 def optimize_glide_path(
@@ -973,8 +1619,12 @@ def optimize_glide_path(
     solvers: Sequence[str] = DEFAULT_SOLVERS,
     name: str = "optimised glide path",
     progress: bool = True,
+    objective: Objective = "success",
+    preferences: IncomePreferences | None = None,
+    income_floor: float | None = None,
 ) -> OptimizationResult:
-    """Search the glide path with the highest success probability (SCP, see module doc).
+    """Search the glide path with the highest success probability, or the highest
+    certainty-equivalent income (SCP, see module doc).
 
     Parameters
     ----------
@@ -999,8 +1649,9 @@ def optimize_glide_path(
         the start age, plus the retirement age and the last period's age. Use
         ``knot_spacing_years=1`` for one weight vector per year.
     initial
-        Starting knot weights (n_knots, n_assets); default the best constant mix of a
-        grid of equity shares ``initial_grid_step`` apart (equity assets vs the rest).
+        Starting knot weights (n_knots, n_assets); default the best constant mix (by
+        the objective) of a grid of equity shares ``initial_grid_step`` apart (equity
+        assets vs the rest).
     max_iterations
         SCP iterations (each: one conic solve and one simulation).
     trust_radius, min_trust_radius
@@ -1010,7 +1661,17 @@ def optimize_glide_path(
     name
         Name of the resulting strategy.
     progress
-        Show a tqdm progress bar (iterations and the current success probability).
+        Show a tqdm progress bar (iterations and the current success probability or CE).
+    objective
+        ``"success"`` (the default: the probability of success, via bPOE) or ``"ce"``
+        (the certainty equivalent of real retirement income under ``preferences``; a
+        plan with ConstantReal withdrawals and a MoneyLasts goal).
+    preferences
+        How income is valued (``backtest.outcomes.IncomePreferences``); ``None``: CRRA
+        with gamma 5. Both objectives report the CE figures under it.
+    income_floor
+        Real USD a year every retirement year pays at least (> 0); ``None``: 10 % of the
+        planned first-year withdrawal (the tear sheet's rule).
 
     Returns
     -------
@@ -1019,7 +1680,8 @@ def optimize_glide_path(
     Raises
     ------
     OptimizationError
-        Conflicting constraints (named), an unsupported plan, or every solver failing.
+        Conflicting constraints (named), an unsupported plan or goal for the objective,
+        a bad ``income_floor``, or every solver failing.
     """
     t_start = time.perf_counter()
     goal = plan.success if goal is None else goal
@@ -1036,11 +1698,17 @@ def optimize_glide_path(
         solvers,
         name,
     )
+    val = _valuation(search, objective, preferences, income_floor)
     fallbacks: list[str] = []
-    z0 = _starting_knots(search, initial, initial_grid_step, solvers, fallbacks)
-    propose = _proposer(search, solvers, fallbacks)
-    first = search.evaluate(z0)
-    run = _run_scp(
-        first, search.evaluate, propose, max_iterations, trust_radius, min_trust_radius, progress
+    steps = _Steps(max_iterations, trust_radius, min_trust_radius, progress)
+    start = (initial, initial_grid_step)
+    first: _Iterate | _CeIterate
+    run: ScpRun[Any]
+    if objective == "ce":
+        assert val is not None
+        first, run = _ce_search(search, val, start, solvers, fallbacks, steps)
+    else:
+        first, run = _success_search(search, start, solvers, fallbacks, steps)
+    return _result(
+        search, run, first, holdout, holdout_cash_flows, fallbacks, t_start, val, objective
     )
-    return _result(search, run, first, holdout, holdout_cash_flows, fallbacks, t_start)

@@ -534,3 +534,62 @@ def trust_region_scp(
         if on_iteration is not None:
             on_iteration(record, cur, rho)
     return ScpRun(best=cur, iterations=tuple(history), trust_radius=rho, stop_reason=stop)
+
+
+# ------------------------------------------------------------------ linear objective
+
+
+@dataclass(frozen=True)
+class LinearSubproblem:
+    """The convex step of an SCP that maximises a smooth objective linearised in the knots
+    (e.g. the mean utility of income): built once (:func:`linear_subproblem`)::
+
+        maximise   g . z
+        subject to constraints(z, 1),  |z - z0| <= rho
+
+    ``g`` (K, A) is the objective's gradient at ``z0``, rescaled to a largest entry of 1
+    (the step's direction is all the linear model gives; the trust region sets its size,
+    and the caller's exact evaluation accepts or rejects it). The cvxpy objects are the
+    fields; :meth:`linearise` sets the parameters, :meth:`solve` solves, :meth:`knots`
+    reads ``z``.
+    """
+
+    problem: Any
+    z: Any
+    gradient: Any
+    z0: Any
+    rho: Any
+
+    def linearise(self, gradient: FloatArray, knots: FloatArray, trust_radius: float) -> None:
+        """Set the objective's gradient ``gradient`` (K, A) at ``knots`` (K, A, decimal)
+        and the trust radius (largest change of any knot weight, decimal)."""
+        g = np.asarray(gradient, dtype=np.float64)
+        top = float(np.max(np.abs(g))) if g.size else 0.0
+        self.gradient.value = g / top if top > 0 and np.isfinite(top) else np.zeros_like(g)
+        self.z0.value = np.asarray(knots, dtype=np.float64)
+        self.rho.value = trust_radius
+
+    def solve(self, solvers: Sequence[str], fallbacks: list[str], what: str) -> str:
+        """Solve (:func:`solve_with_fallbacks`); the solver's name."""
+        return solve_with_fallbacks(self.problem, solvers, fallbacks, what)
+
+    def knots(self) -> FloatArray | None:
+        """The solved knots (K, A), uncleaned, or ``None`` when the solver gave none."""
+        return None if self.z.value is None else np.asarray(self.z.value, dtype=np.float64)
+
+
+def linear_subproblem(
+    n_knots: int, n_assets: int, constraints: Callable[[Any, Any], list[Any]]
+) -> LinearSubproblem:
+    """Build the linear-objective subproblem once (see :class:`LinearSubproblem`);
+    ``constraints(z, 1.0)`` are the constraints on the knots (K, A), e.g.
+    ``flatten(KnotConstraints.groups(z, 1.0))``."""
+    import cvxpy as cp  # lazy: heavy (cvxpy)
+
+    z = cp.Variable((n_knots, n_assets))
+    gradient = cp.Parameter((n_knots, n_assets))
+    z0 = cp.Parameter((n_knots, n_assets))
+    rho = cp.Parameter(nonneg=True)
+    cons = [*constraints(z, 1.0), cp.abs(z - z0) <= rho]
+    problem = cp.Problem(cp.Maximize(cp.sum(cp.multiply(gradient, z))), cons)
+    return LinearSubproblem(problem, z, gradient, z0, rho)

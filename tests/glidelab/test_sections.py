@@ -65,6 +65,7 @@ def test_optimiser_writes_its_files_and_one_line(optimised: Optimised, tmp_path:
         "comparison.md",
         "glide_path.csv",
         "glide_path.png",
+        "income.csv",
         "iterations.csv",
     ]
     line = Optimiser().summary(optimised)
