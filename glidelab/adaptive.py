@@ -4,7 +4,12 @@ Shared by ``glidelab optimize --adaptive`` and ``glidelab run`` (``[optimize] ad
 true``). For one plan of the study:
 
 1. solve the adaptive policy by dynamic programming (``optimize.dynamic``) on the
-   empirical joint distribution of the study's annual history, i.i.d.;
+   empirical joint distribution of the study's annual history, i.i.d., for the study's
+   ``[optimize] adaptive_objective`` (default ``"ce"``: expected utility of retirement
+   income, CRRA gamma 5 with the ``[optimize.preferences]``, above an income floor) and,
+   beside it, for the other objective (``"success"``: the probability that the money
+   lasts), so the report shows both policies and what the success objective's gamble
+   when underfunded (the go-for-broke region) costs;
 2. choose the deterministic competitors on i.i.d. training scenarios drawn from that
    same model (another stream of the seed tree): the best glide path of the SCP optimiser
    (``optimize_glide_path``, one knot every 5 years, no extra constraints) and the best
@@ -13,7 +18,9 @@ true``). For one plan of the study:
    model, stationary block bootstrap, historical cohorts, parametric lognormal) and
    compare success with paired differences and standard errors, plus what the gain
    costs (median terminal wealth, unpaid years given failure with its standard error,
-   turnover, equity by age) and the share of paths through the go-for-broke region;
+   turnover, equity by age), the certainty-equivalent (CE) income at gamma 2, 5 and 10
+   with standard errors, and the share of paths through each policy's go-for-broke
+   region;
 4. check the DP's promise against the i.i.d. simulation, its grid convergence (half the
    wealth and weight spacing), the success/shortfall and success/wealth frontiers, and,
    where the SSA tables are available, a survival-weighted solve.
@@ -33,10 +40,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from backtest.errors import StudyError
 from backtest.generators import historical_cohorts
 from backtest.io import atomic_directory
 from backtest.mortality import survival_curve
-from backtest.outcomes import wealth_percentiles
+from backtest.outcomes import RISK_AVERSIONS, wealth_percentiles
 from backtest.plan import Plan
 from backtest.report.model import TearsheetBook
 from backtest.report.policy_map import (
@@ -49,11 +57,13 @@ from backtest.report.policy_map import (
 )
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate
+from backtest.types import FloatArray
 from glidelab.context import StudyContext
 from glidelab.study import Study
 from optimize.adaptive_eval import (
     PromiseCheck,
     SetEvaluation,
+    StrategyScore,
     block_length_sweep,
     evaluate_set,
     promise_check,
@@ -64,11 +74,17 @@ from optimize.baselines import constant_mix, constant_mix_grid, preset_strategie
 from optimize.dynamic import (
     AdaptiveResult,
     GridConvergence,
+    IncomeValuation,
+    Objective,
     ReturnModel,
     empirical_model,
     grid_convergence,
+    income_ce,
+    income_valuation,
+    max_success,
     solve_adaptive,
     tradeoff,
+    year_flows,
 )
 from optimize.glidepath import GlidePathConstraints, OptimizationResult, optimize_glide_path
 from strategies.base import Strategy
@@ -89,6 +105,14 @@ class AdaptiveSettings:
     convergence: bool = True
     frontier: bool = True
     survival: bool = True
+    #: ``"ce"`` or ``"success"``; ``None`` = the study's ``[optimize] adaptive_objective``.
+    objective: str | None = None
+    #: CE risk aversion; ``None`` = the study's ``[optimize.preferences] gamma``.
+    gamma: float | None = None
+
+
+#: Names of the two adaptive policies in every table (both hold "adaptive (DP)").
+POLICY_NAMES = {"ce": "adaptive (DP): CE income", "success": "adaptive (DP): max success"}
 
 
 @dataclass(frozen=True)
@@ -135,6 +159,46 @@ class AdaptiveRun:
     seed: int
     seconds: float
     go_for_broke_share: float = float("nan")
+    kind: str = "success"
+    other: AdaptiveResult | None = None
+    valuation: IncomeValuation | None = None
+    age_only_name: str = ""
+    regions: tuple[RegionMeasure, ...] = ()
+
+    def region(self, name: str) -> RegionMeasure | None:
+        """The go-for-broke measure of strategy ``name`` (None if not measured)."""
+        return next((r for r in self.regions if r.name == name), None)
+
+
+@dataclass(frozen=True)
+class RegionMeasure:
+    """One strategy and the go-for-broke region (i.i.d. set).
+
+    Attributes
+    ----------
+    name
+        Strategy label.
+    nodes
+        Nodes of its own region (age x wealth grid); 0 for an age-only path, which holds
+        one mix per age whatever the wealth.
+    share
+        Share of the i.i.d. paths through its own region, decimal.
+    equity_in_success_region
+        Its mean equity share over the nodes of the success policy's region, decimal
+        (NaN for strategies without a state table, or an empty region).
+    nodes_retired, share_retired, equity_in_success_region_retired
+        The same over the retirement years alone (ages from the retirement age): before
+        it every young saver is underfunded and holds the most equity of her age, so the
+        whole-plan share says little about a gamble on a saver's plan.
+    """
+
+    name: str
+    nodes: int
+    share: float
+    equity_in_success_region: float = float("nan")
+    nodes_retired: int = 0
+    share_retired: float = 0.0
+    equity_in_success_region_retired: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -149,15 +213,25 @@ class _Setup:
     assets: list[str]
     history: pd.DataFrame
     model: ReturnModel
+    kind: str = "ce"
+    ce_objective: Objective = dataclasses.field(default_factory=income_ce)
 
     @property
     def equity(self) -> str:
         return self.assets[0]
 
+    @property
+    def other_kind(self) -> str:
+        return "success" if self.kind == "ce" else "ce"
+
+    def objective(self, kind: str) -> Objective:
+        """The DP objective of ``kind`` (``"ce"`` or ``"success"``)."""
+        return self.ce_objective if kind == "ce" else max_success()
+
 
 def _setup(study: Study, st: AdaptiveSettings, plan_name: str | None) -> _Setup:
     """The plan ``plan_name`` (else the settings', the optimiser's, the first) and its
-    history and model, on the study's seed tree (or ``st.seed``'s)."""
+    history and model, on the study's seed tree (or ``st.seed``'s), and the objectives."""
     name = plan_name or st.plan or study.optimize.plan or study.plans[0].name
     seed = study.seed if st.seed is None else st.seed
     context = StudyContext(dataclasses.replace(study, seed=seed))
@@ -165,15 +239,45 @@ def _setup(study: Study, st: AdaptiveSettings, plan_name: str | None) -> _Setup:
     annual = context.history if context.periods_per_year == 1 else context.history_at("annual")
     history = annual[[*assets, "cpi"]]
     model = empirical_model(history, assets)
-    return _Setup(name, study.plan(name).plan, seed, context, assets, history, model)
+    plan = study.plan(name).plan
+    kind = st.objective or study.optimize.adaptive_objective
+    if kind not in POLICY_NAMES:
+        raise StudyError(f"adaptive objective {kind!r}; use one of {sorted(POLICY_NAMES)}")
+    ce = _ce_objective(study, plan, st.gamma)
+    return _Setup(name, plan, seed, context, assets, history, model, kind, ce)
+
+
+def _ce_objective(study: Study, plan: Plan, gamma: float | None) -> Objective:
+    """The CE objective of ``[optimize.preferences]`` and ``income_floor`` (``gamma``
+    overrides the risk aversion); the loss-aversion reference is ``reference_replacement``
+    x the member's final salary (real USD a year)."""
+    op = study.optimize
+    prefs = op.preferences if gamma is None else dataclasses.replace(op.preferences, gamma=gamma)
+    reference = None
+    if prefs.loss_aversion:
+        if plan.contributions is None or prefs.reference_replacement is None:
+            raise StudyError(
+                "[optimize.preferences] loss_aversion needs reference_replacement and a plan "
+                "with a salary (contributions) to turn it into USD; set loss_aversion = 0"
+            )
+        service = plan.retirement_age - plan.start_age
+        salary = float(plan.contributions.salary_at(np.array([max(service - 1.0, 0.0)]))[0])
+        reference = prefs.reference_replacement * salary
+    return income_ce(prefs, op.income_floor, reference)
 
 
 def _candidates(
-    su: _Setup, solved: AdaptiveResult, st: AdaptiveSettings, progress: bool, log: Log
+    su: _Setup,
+    solved: AdaptiveResult,
+    other: AdaptiveResult,
+    st: AdaptiveSettings,
+    progress: bool,
+    log: Log,
 ) -> tuple[OptimizationResult, float, dict[str, Strategy]]:
     """The strategies the policy is measured against, trained on ``st.train_n`` i.i.d.
-    scenarios: the SCP glide path, the best constant mix (its equity share, decimal) and
-    the presets on the two roles; the policy first."""
+    scenarios: the other objective's adaptive policy, the SCP glide path, the best
+    constant mix (its equity share, decimal) and the presets on the two roles; the policy
+    first."""
     equity, bonds = su.assets
     n_t = su.plan.n_periods(1)
     train = su.model.sample(st.train_n, n_t, su.context.rng(STREAMS["training"]))
@@ -191,6 +295,7 @@ def _candidates(
     const = constant_mix(grid.best_share, equity, bonds, su.plan, 1)
     strategies: dict[str, Strategy] = {
         solved.policy.name: solved.policy,
+        other.policy.name: other.policy,
         scp.glide_path.name: scp.glide_path,
         f"best constant ({grid.best_share:.0%} {equity})": const,
     }
@@ -233,6 +338,105 @@ def _frontier(
     return tuple(out)
 
 
+def _solve(su: _Setup, kind: str, st: AdaptiveSettings, dp_seed: int, log: Log) -> AdaptiveResult:
+    """The adaptive policy of objective ``kind`` on the setup's model."""
+    r = solve_adaptive(
+        su.plan,
+        su.model,
+        su.objective(kind),
+        n_states=st.n_states,
+        rng=dp_seed,
+        name=POLICY_NAMES[kind],
+    )
+    promise = f"CE income {r.promised_ce:,.0f} USD a year" if kind == "ce" else _pct(r.value)
+    log(
+        f"  DP ({kind}): {r.n_states} wealth nodes x {r.n_candidates} weight vectors x "
+        f"{r.n_outcomes} outcomes x {r.n_years} years in {r.seconds:.1f} s; promises {promise}"
+    )
+    return r
+
+
+def _regions(
+    solved: tuple[AdaptiveResult, ...],
+    names: tuple[str, ...],
+    wealth: dict[str, FloatArray],
+    equity: str,
+    age_only: tuple[str, ...],
+    retirement_age: float,
+) -> tuple[RegionMeasure, ...]:
+    """Each adaptive policy's own go-for-broke region (nodes, share of its i.i.d. paths
+    through it) and its mean equity over the success policy's region; age-only paths
+    have no region (one mix per age)."""
+    tables = {n: r.policy for n, r in zip(names, solved, strict=True)}
+    success = tables.get(POLICY_NAMES["success"])
+    ref = go_for_broke_region(success, (equity,)) if success is not None else None
+    out = []
+    for name, pol in tables.items():
+        region = go_for_broke_region(pol, (equity,))
+        late = region & (pol.ages >= retirement_age)[:, None]
+        eq = pol.equity_share((equity,))
+        ref_late = None if ref is None else ref & (pol.ages >= retirement_age)[:, None]
+        out.append(
+            RegionMeasure(
+                name,
+                int(region.sum()),
+                share_of_paths_in_region(pol, region, wealth[name]),
+                _mean_over(eq, ref),
+                int(late.sum()),
+                share_of_paths_in_region(pol, late, wealth[name]),
+                _mean_over(eq, ref_late),
+            )
+        )
+    out += [RegionMeasure(name, 0, 0.0) for name in age_only]
+    return tuple(out)
+
+
+def _mean_over(values: FloatArray, mask: np.ndarray | None) -> float:
+    """Mean of ``values`` over ``mask`` (NaN when there is no mask or it is empty)."""
+    return float(values[mask].mean()) if mask is not None and mask.any() else float("nan")
+
+
+def _checks(
+    su: _Setup,
+    st: AdaptiveSettings,
+    solved: AdaptiveResult,
+    iid: Scenarios,
+    scp: OptimizationResult,
+    dp_seed: int,
+    log: Log,
+) -> tuple[
+    dict[float, tuple[float, float]],
+    GridConvergence | None,
+    tuple[FrontierPoint, ...],
+    SurvivalCheck | None,
+]:
+    """The optional measurements the settings ask for: the block-length sweep, the grid
+    convergence of the policy's objective, the frontiers and the survival check."""
+    plan, model = su.plan, su.model
+    sweep: dict[float, tuple[float, float]] = {}
+    if st.frontier:  # the full measurement: how much serial dependence moves success
+        log("  block-length sweep of the bootstrap (1 = the i.i.d. model) ...")
+        sweep_seed = _seed_of(su.context, STREAMS["block-length sweep"])
+        lengths = (1, 3.3, 10, 20)
+        sweep = block_length_sweep(
+            su.history, plan, solved.policy, su.assets, lengths, st.n_scenarios, sweep_seed
+        )
+    conv = None
+    if st.convergence:
+        log("  grid convergence (half the wealth and weight spacing) ...")
+        conv = grid_convergence(
+            plan, model, su.objective(su.kind), n_states=st.n_states, rng=dp_seed
+        )
+    frontier: tuple[FrontierPoint, ...] = ()
+    if st.frontier:
+        log("  frontiers (success vs unpaid years, success vs terminal wealth) ...")
+        frontier = _frontier(su, iid, st, dp_seed)
+    survival = (
+        _survival_check(plan, model, iid, scp.glide_path, st, dp_seed) if st.survival else None
+    )
+    return sweep, conv, frontier, survival
+
+
 def run_adaptive(
     study: Study,
     settings: AdaptiveSettings | None = None,
@@ -249,49 +453,37 @@ def run_adaptive(
     n_t = plan.n_periods(1)
     dp_seed = _seed_of(su.context, STREAMS["dp"])
     log(f"adaptive [{su.name}]: solving on {model.description}")
-    solved = solve_adaptive(plan, model, n_states=st.n_states, rng=dp_seed, name="adaptive (DP)")
-    log(
-        f"  DP: {solved.n_states} wealth nodes x {solved.n_candidates} weight vectors x "
-        f"{solved.n_outcomes} outcomes x {solved.n_years} years in {solved.seconds:.1f} s; "
-        f"promises {100 * solved.value:.2f} %"
-    )
-    scp, best_share, strategies = _candidates(su, solved, st, progress, log)
+    solved = _solve(su, su.kind, st, dp_seed, log)
+    other = _solve(su, su.other_kind, st, dp_seed, log)
+    valuation = income_valuation(year_flows(plan), su.ce_objective)
+    scp, best_share, strategies = _candidates(su, solved, other, st, progress, log)
     sets = _scenario_sets(su.context, su.history, model, su.assets, n_t, st.n_scenarios)
     evaluations = {}
     for label, sc in sets.items():
         log(f"  simulating {len(strategies)} strategies on {label} ({sc.n_scenarios}) ...")
-        evaluations[label] = evaluate_set(label, sc, plan, strategies, equity_assets=(su.equity,))
-    res = simulate(sets["iid"], plan, solved.policy)
-    p10, p50, p90 = wealth_percentiles(res.wealth[:, :-1], (10, 50, 90))
-    region = go_for_broke_region(solved.policy, (su.equity,))
-    go_for_broke = share_of_paths_in_region(solved.policy, region, res.wealth)
-    sweep: dict[float, tuple[float, float]] = {}
-    if st.frontier:  # the full measurement: how much serial dependence moves success
-        log("  block-length sweep of the bootstrap (1 = the i.i.d. model) ...")
-        sweep_seed = _seed_of(su.context, STREAMS["block-length sweep"])
-        lengths = (1, 3.3, 10, 20)
-        sweep = block_length_sweep(
-            su.history, plan, solved.policy, su.assets, lengths, st.n_scenarios, sweep_seed
+        evaluations[label] = evaluate_set(
+            label, sc, plan, strategies, equity_assets=(su.equity,), valuation=valuation
         )
-    conv = None
-    if st.convergence:
-        log("  grid convergence (half the wealth and weight spacing) ...")
-        conv = grid_convergence(plan, model, n_states=st.n_states, rng=dp_seed)
-    frontier: tuple[FrontierPoint, ...] = ()
-    if st.frontier:
-        log("  frontiers (success vs unpaid years, success vs terminal wealth) ...")
-        frontier = _frontier(su, sets["iid"], st, dp_seed)
-    survival = (
-        _survival_check(plan, model, sets["iid"], scp.glide_path, st, dp_seed)
-        if st.survival
-        else None
+    runs = {r.policy.name: simulate(sets["iid"], plan, r.policy) for r in (solved, other)}
+    p10, p50, p90 = wealth_percentiles(runs[solved.policy.name].wealth[:, :-1], (10, 50, 90))
+    regions = _regions(
+        (solved, other),
+        (solved.policy.name, other.policy.name),
+        {k: v.wealth for k, v in runs.items()},
+        su.equity,
+        (scp.glide_path.name,),
+        plan.retirement_age,
     )
+    sweep, conv, frontier, survival = _checks(su, st, solved, sets["iid"], scp, dp_seed, log)
+    own = next(r for r in regions if r.name == solved.policy.name)
     return AdaptiveRun(
         plan_name=su.name,
         plan=plan,
         solved=solved,
         evaluations=evaluations,
-        promise=promise_check(solved.value, evaluations["iid"]),
+        promise=promise_check(
+            solved.promised, evaluations["iid"], solved.valuation if su.kind == "ce" else None
+        ),
         scp_seconds=scp.seconds,
         scp_success_train=scp.success_in_sample,
         best_constant_share=best_share,
@@ -303,7 +495,12 @@ def run_adaptive(
         equity=su.equity,
         seed=su.seed,
         seconds=time.perf_counter() - t0,
-        go_for_broke_share=go_for_broke,
+        go_for_broke_share=own.share,
+        kind=su.kind,
+        other=other,
+        valuation=valuation,
+        age_only_name=scp.glide_path.name,
+        regions=regions,
     )
 
 
@@ -384,10 +581,29 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f} %"
 
 
+def _usd(x: float) -> str:
+    return "-" if np.isnan(x) else f"{x:,.0f}"
+
+
+def _promised(run: AdaptiveRun, x: float) -> str:
+    """A promise in its unit: a probability (percent) or a CE income (USD a year)."""
+    return _pct(x) if run.promise.unit == "probability" else f"{_usd(x)} USD a year"
+
+
 def _md_promise(run: AdaptiveRun) -> list[str]:
     """Heading, the DP's grid, and its promise against the engine on every set."""
     s = run.solved
     pr = run.promise
+    what = (
+        "success probability promised from the start"
+        if pr.unit == "probability"
+        else "certainty-equivalent retirement income promised from the start, real USD a year"
+    )
+    gap = (
+        f"gap {pr.gap_pp:+.2f} pp"
+        if pr.unit == "probability"
+        else f"gap {pr.simulated - pr.promised:+,.0f} USD a year"
+    )
     lines = [
         f"# Adaptive glide path (dynamic programming): plan {run.plan_name!r}",
         "",
@@ -399,19 +615,23 @@ def _md_promise(run: AdaptiveRun) -> list[str]:
         "",
         "## The promise against the engine",
         "",
-        f"- DP value (success probability promised from the start): {_pct(pr.promised)}",
-        f"- engine simulation on {pr.n_scenarios} fresh i.i.d. scenarios: {_pct(pr.simulated)} "
-        f"(s.e. {_pct(pr.se)}), gap {pr.gap_pp:+.2f} pp -> "
+        f"- DP value ({what}): {_promised(run, pr.promised)}",
+        f"- engine simulation on {pr.n_scenarios} fresh i.i.d. scenarios: "
+        f"{_promised(run, pr.simulated)} (s.e. {_promised(run, pr.se)}), {gap} -> "
         f"{'within' if pr.within_two_se else 'OUTSIDE'} 2 standard errors",
     ]
     for label, ev in run.evaluations.items():
         if label == "iid":
             continue
         r = ev.rows[0]
-        lines.append(
-            f"- {label} ({ev.n_scenarios} scenarios): {_pct(r.success)} "
-            f"(gap to the promise {100 * (r.success - pr.promised):+.2f} pp)"
-        )
+        if pr.unit == "probability":
+            held = (
+                f"{_pct(r.success)} (gap to the promise {100 * (r.success - pr.promised):+.2f} pp)"
+            )
+        else:
+            ce, _ = r.ce_at(run.solved.objective.preferences.gamma)  # type: ignore[union-attr]
+            held = f"{_usd(ce)} USD a year (gap to the promise {ce - pr.promised:+,.0f} USD)"
+        lines.append(f"- {label} ({ev.n_scenarios} scenarios): {held}")
     lines += [
         "",
         "The held-out gaps come from what the i.i.d. model leaves out: the block bootstrap "
@@ -439,15 +659,18 @@ def _md_checks(run: AdaptiveRun) -> list[str]:
         ]
     if run.convergence is not None:
         c = run.convergence
+        if c.unit == "probability":
+            moved, ok = f"{c.moved_pp:.3f} pp (bar: < 0.2 pp)", c.moved_pp < 0.2
+        else:
+            moved, ok = f"{c.moved_pct:.3f} % (bar: < 0.2 %)", c.moved_pct < 0.2
         lines += [
             "## Grid convergence",
             "",
-            f"- {c.coarse_grid[0]} nodes, weight step {c.coarse_grid[1]:g}: {_pct(c.coarse)} "
-            f"({c.coarse_seconds:.1f} s)",
-            f"- {c.fine_grid[0]} nodes, weight step {c.fine_grid[1]:g}: {_pct(c.fine)} "
-            f"({c.fine_seconds:.1f} s)",
-            f"- moved {c.moved_pp:.3f} pp (bar: < 0.2 pp) -> "
-            f"{'PASS' if c.moved_pp < 0.2 else 'FAIL'}",
+            f"- {c.coarse_grid[0]} nodes, weight step {c.coarse_grid[1]:g}: "
+            f"{_promised(run, c.coarse)} ({c.coarse_seconds:.1f} s)",
+            f"- {c.fine_grid[0]} nodes, weight step {c.fine_grid[1]:g}: "
+            f"{_promised(run, c.fine)} ({c.fine_seconds:.1f} s)",
+            f"- moved {moved} -> {'PASS' if ok else 'FAIL'}",
             "",
         ]
     return lines
@@ -456,6 +679,7 @@ def _md_checks(run: AdaptiveRun) -> list[str]:
 def _md_sets(run: AdaptiveRun) -> list[str]:
     """One table per scenario set: each strategy against the policy, paired."""
     lines: list[str] = []
+    g = run.valuation.preferences.gamma if run.valuation is not None else 5.0
     for label, ev in run.evaluations.items():
         lines += [
             f"## {label}: {ev.n_scenarios} scenarios",
@@ -463,15 +687,17 @@ def _md_sets(run: AdaptiveRun) -> list[str]:
             f"{ev.description}",
             "",
             "| strategy | success | s.e. | adaptive minus this (paired) | s.e. | unpaid years "
-            "given failure | s.e. | median terminal wealth | turnover a year |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"given failure | s.e. | median terminal wealth | turnover a year | CE gamma {g:g} "
+            "(USD a year) | s.e. |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in ev.rows:
+            ce, ce_se = r.ce_at(g)
             lines.append(
                 f"| {r.name} | {_pct(r.success)} | {_pct(r.success_se)} | "
                 f"{100 * r.diff:+.2f} pp | {100 * r.diff_se:.2f} pp | "
                 f"{_years(r.unpaid_years_when_failed)} | {_years(r.unpaid_years_when_failed_se)} | "
-                f"{r.median_terminal:,.0f} | {_pct(r.turnover)} |"
+                f"{r.median_terminal:,.0f} | {_pct(r.turnover)} | {_usd(ce)} | {_usd(ce_se)} |"
             )
         lines += [
             "",
@@ -487,12 +713,64 @@ def _years(x: float) -> str:
     return "-" if np.isnan(x) else f"{x:.2f}"
 
 
-def _md_go_for_broke(run: AdaptiveRun) -> list[str]:
-    """The go-for-broke region, the paths through it, and who can hold such a policy."""
+def _ce_cells(row: StrategyScore) -> str:
+    """``CE | s.e.`` at each of the report's risk aversions, USD a year."""
+    cells = []
+    for g in RISK_AVERSIONS:
+        ce, se = row.ce_at(g)
+        cells.append(f"{_usd(ce)} | {_usd(se)}")
+    return " | ".join(cells)
+
+
+def _side_by_side_rows(run: AdaptiveRun) -> list[StrategyScore]:
+    """The CE policy, the success policy and the best age-only path (i.i.d. set)."""
     ev = run.evaluations["iid"]
-    me = ev.rows[0]
-    age_only = ev.rows[1]  # the best deterministic (SCP) glide path: one mix per age
-    share = run.go_for_broke_share
+    names = [POLICY_NAMES["ce"], POLICY_NAMES["success"], run.age_only_name]
+    return [ev.row(n) for n in names if any(r.name == n for r in ev.rows)]
+
+
+def _md_side_by_side(run: AdaptiveRun) -> list[str]:
+    """The two adaptive policies and the best age-only path, one row each (i.i.d.)."""
+    ev = run.evaluations["iid"]
+    val = run.valuation
+    floor = f"{val.floor:,.0f}" if val is not None else "-"
+    heads = " | ".join(f"CE gamma {g:g} | s.e." for g in RISK_AVERSIONS)
+    lines = [
+        f"## CE policy, success policy and the best age-only path ({ev.n_scenarios} i.i.d. "
+        "scenarios)",
+        "",
+        f"| strategy | success | s.e. | unpaid years given failure | s.e. | {heads} | paths "
+        "through its go-for-broke region | in retirement |",
+        "|---|" + "---:|" * (6 + 2 * len(RISK_AVERSIONS)),
+    ]
+    for r in _side_by_side_rows(run):
+        reg = run.region(r.name)
+        share = "-" if reg is None else _share(reg.share)
+        late = "-" if reg is None else _share(reg.share_retired)
+        lines.append(
+            f"| {r.name} | {_pct(r.success)} | {_pct(r.success_se)} | "
+            f"{_years(r.unpaid_years_when_failed)} | {_years(r.unpaid_years_when_failed_se)} | "
+            f"{_ce_cells(r)} | {share} | {late} |"
+        )
+    lines += [
+        "",
+        "CE: the certainty-equivalent real retirement income, USD a year: the constant "
+        "income with the same expected CRRA utility as the paths, each retirement year "
+        f"paying the income floor ({floor} USD a year, kept when the account pays nothing) "
+        "plus the withdrawal the account pays"
+        + (f" ({val.preferences.label})" if val is not None else "")
+        + ". Its standard error is the delta method's. An age-only path holds one mix per "
+        "age whatever the wealth, so it has no go-for-broke region.",
+        "",
+    ]
+    return lines
+
+
+def _md_go_for_broke(run: AdaptiveRun) -> list[str]:
+    """The go-for-broke region of both policies, and who can hold such a policy."""
+    ev = run.evaluations["iid"]
+    ce = run.region(POLICY_NAMES["ce"])
+    success = run.region(POLICY_NAMES["success"])
     lines = [
         "## Go-for-broke, and who can hold this policy",
         "",
@@ -500,21 +778,71 @@ def _md_go_for_broke(run: AdaptiveRun) -> list[str]:
         "below the goal it prefers any chance of reaching it to a smaller shortfall.",
         "",
         f"- share of the {ev.n_scenarios} i.i.d. paths that pass through the region: "
-        + ("-" if np.isnan(share) else f"{100 * share:.1f} %"),
-        f"- {me.name}: success {_pct(me.success)}, unpaid years given failure "
-        f"{_years(me.unpaid_years_when_failed)} (s.e. {_years(me.unpaid_years_when_failed_se)})",
-        f"- {age_only.name}, the best age-only path: success {_pct(age_only.success)}, "
-        f"unpaid years given failure {_years(age_only.unpaid_years_when_failed)} "
-        f"(s.e. {_years(age_only.unpaid_years_when_failed_se)})",
+        + ("-" if np.isnan(run.go_for_broke_share) else f"{100 * run.go_for_broke_share:.1f} %")
+        + f" ({run.solved.policy.name})",
+    ]
+    for reg in (success, ce):
+        if reg is None:
+            continue
+        r = ev.row(reg.name)
+        lines.append(
+            f"- {reg.name}: {reg.nodes} nodes in its region, {_share(reg.share)} of its paths "
+            f"through it; mean equity over the success policy's region "
+            f"{_share(reg.equity_in_success_region)}; in retirement alone "
+            f"{reg.nodes_retired} nodes, {_share(reg.share_retired)} of its paths, mean "
+            f"equity over the success policy's region "
+            f"{_share(reg.equity_in_success_region_retired)}; success {_pct(r.success)}, "
+            f"unpaid years given failure {_years(r.unpaid_years_when_failed)} "
+            f"(s.e. {_years(r.unpaid_years_when_failed_se)})"
+        )
+    age = ev.row(run.age_only_name)
+    lines.append(
+        f"- {age.name}, the best age-only path: success {_pct(age.success)}, "
+        f"unpaid years given failure {_years(age.unpaid_years_when_failed)} "
+        f"(s.e. {_years(age.unpaid_years_when_failed_se)})",
+    )
+    if ce is not None and success is not None:
+        lines += ["", _ce_verdict(ce, success)]
+    lines += [
         "",
-        "The adaptive policy sets each member's mix from her own wealth, so it is a policy "
-        "for an individual (managed) account. A pooled fund, such as a target-date fund, "
-        "holds one mix for every member of a vintage whatever her wealth: its policy is an "
-        f"age-only path, and the best one, {age_only.name!r}, is shown beside the adaptive "
-        "policy in every table of this report.",
+        "The adaptive policies set each member's mix from her own wealth, so they are "
+        "policies for an individual (managed) account, not for a pooled target-date fund. "
+        "A pooled fund holds one mix for every member of a vintage whatever her wealth: "
+        f"its policy is an age-only path, and the best one, {age.name!r}, is shown beside "
+        "the adaptive policies in every table of this report.",
         "",
     ]
     return lines
+
+
+def _share(x: float) -> str:
+    return "-" if np.isnan(x) else f"{100 * x:.1f} %"
+
+
+def _ce_verdict(ce: RegionMeasure, success: RegionMeasure) -> str:
+    """Whether the CE policy still raises risk as wealth falls, in words, measured."""
+    if ce.nodes == 0:
+        return (
+            "The CE policy has no go-for-broke region: nowhere underfunded does it hold "
+            "more equity the poorer the member is."
+        )
+    smaller = "smaller than" if ce.nodes < success.nodes else "not smaller than"
+    return (
+        f"The CE policy still raises equity as wealth falls while underfunded: its region "
+        f"has {ce.nodes} nodes ({smaller} the success policy's {success.nodes}) and "
+        f"{_share(ce.share)} of its paths pass through it (success policy: "
+        f"{_share(success.share)}); in retirement, {ce.nodes_retired} nodes against "
+        f"{success.nodes_retired} and {_share(ce.share_retired)} of its paths against "
+        f"{_share(success.share_retired)}. Over the success policy's region it holds "
+        f"{_share(ce.equity_in_success_region)} equity on average against "
+        f"{_share(success.equity_in_success_region)} (in retirement "
+        f"{_share(ce.equity_in_success_region_retired)} against "
+        f"{_share(success.equity_in_success_region_retired)}). Why it still does (a reading, not a "
+        "measurement): the income floor is a safe income the member already has, so "
+        "when the account is small beside it, risk in the account moves her income "
+        "little; unlike the success objective, the CE objective weighs how deep a "
+        "failure is (unpaid years given failure above)."
+    )
 
 
 def _md_equity(run: AdaptiveRun) -> list[str]:
@@ -528,7 +856,7 @@ def _md_equity(run: AdaptiveRun) -> list[str]:
         "| strategy | " + " | ".join(f"{ages[i]:g}" for i in pick) + " |",
         "|---|" + "---:|" * len(pick),
     ]
-    for r in ev.rows[:3]:
+    for r in ev.rows[:4]:
         lines.append(
             f"| {r.name} | " + " | ".join(f"{r.equity_median_path[i]:.2f}" for i in pick) + " |"
         )
@@ -576,6 +904,7 @@ def adaptive_markdown(run: AdaptiveRun) -> str:
     lines = [
         *_md_promise(run),
         *_md_checks(run),
+        *_md_side_by_side(run),
         *_md_sets(run),
         *_md_go_for_broke(run),
         *_md_equity(run),
@@ -614,35 +943,89 @@ def write_adaptive(run: AdaptiveRun, folder: Path) -> None:
     text = adaptive_markdown(run)
     (folder / "adaptive.md").write_text(text, encoding="utf-8")
     rows = [
-        {"set": label, **{k: v for k, v in r.__dict__.items() if k != "equity_median_path"}}
+        {"set": label, **_score_columns(r)}
         for label, ev in run.evaluations.items()
         for r in ev.rows
     ]
     pd.DataFrame(rows).to_csv(folder / "comparison.csv", index=False, float_format="%.6f")
+    _policies_frame(run).to_csv(folder / "policies.csv", index=False, float_format="%.6f")
     policy_frame(run.solved).to_csv(folder / "policy.csv", index=False, float_format="%.6g")
+    if run.other is not None:
+        policy_frame(run.other).to_csv(
+            folder / f"policy_{_other_kind(run)}.csv", index=False, float_format="%.6g"
+        )
     if run.frontier:
         pd.DataFrame([f.__dict__ for f in run.frontier]).to_csv(
             folder / "frontier.csv", index=False, float_format="%.6f"
         )
     band = WealthBand(*run.band, label="i.i.d. simulation")
     pngs = {}
-    for axis, y_max in (("wealth", None), ("funded_ratio", 3.0)):
-        if axis == "funded_ratio" and not np.all(run.solved.policy.spending_pv > 0):
-            continue
-        fig = policy_map_figure(run.solved.policy, (run.equity,), band, axis=axis, y_max=y_max)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-        pngs[axis] = buf.getvalue()
-        (folder / f"policy_map_{axis}.png").write_bytes(pngs[axis])
-        fig.savefig(folder / f"policy_map_{axis}.pdf", format="pdf", bbox_inches="tight")
+    tables = [("", run.solved)] + ([(_other_kind(run) + "_", run.other)] if run.other else [])
+    for prefix, result in tables:
+        for axis, y_max in (("wealth", None), ("funded_ratio", 3.0)):
+            if axis == "funded_ratio" and not np.all(result.policy.spending_pv > 0):
+                continue
+            fig = policy_map_figure(result.policy, (run.equity,), band, axis=axis, y_max=y_max)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+            key = f"{prefix}{axis}"
+            pngs[key] = buf.getvalue()
+            (folder / f"policy_map_{key}.png").write_bytes(pngs[key])
+            fig.savefig(folder / f"policy_map_{key}.pdf", format="pdf", bbox_inches="tight")
     (folder / "adaptive.html").write_text(_html(run, text, pngs), encoding="utf-8")
+
+
+def _other_kind(run: AdaptiveRun) -> str:
+    return "success" if run.kind == "ce" else "ce"
+
+
+def _score_columns(r: StrategyScore) -> dict[str, object]:
+    """A row of comparison.csv: the score's numbers, the CE at each gamma flattened."""
+    out: dict[str, object] = {
+        k: v for k, v in r.__dict__.items() if k not in ("equity_median_path", "ce")
+    }
+    for g, ce, se in r.ce:
+        out[f"ce_gamma{g:g}"] = ce
+        out[f"ce_gamma{g:g}_se"] = se
+    return out
+
+
+def _policies_frame(run: AdaptiveRun) -> pd.DataFrame:
+    """policies.csv: the CE policy, the success policy and the best age-only path on the
+    i.i.d. set, with the go-for-broke measures."""
+    rows = []
+    for r in _side_by_side_rows(run):
+        reg = run.region(r.name)
+        row = _score_columns(r)
+        row.pop("diff", None)
+        row.pop("diff_se", None)
+        row["go_for_broke_nodes"] = reg.nodes if reg is not None else np.nan
+        row["go_for_broke_share"] = reg.share if reg is not None else np.nan
+        for key in (
+            "equity_in_success_region",
+            "nodes_retired",
+            "share_retired",
+            "equity_in_success_region_retired",
+        ):
+            row[f"go_for_broke_{key}"] = getattr(reg, key) if reg is not None else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _map_caption(run: AdaptiveRun, key: str) -> str:
+    """``policy map: <policy>, <axis>`` for the key ``[<other kind>_]<axis>``."""
+    other = _other_kind(run) + "_"
+    result = run.other if key.startswith(other) and run.other is not None else run.solved
+    axis = key.removeprefix(other).replace("_", " ")
+    return f"policy map: {result.policy.name}, by {axis}"
 
 
 def _html(run: AdaptiveRun, markdown: str, pngs: dict[str, bytes]) -> str:
     imgs = "".join(
-        f'<figure><img alt="policy map ({axis})" src="data:image/png;base64,'
-        f'{base64.b64encode(png).decode()}"/></figure>'
-        for axis, png in pngs.items()
+        f'<figure><img alt="{html.escape(_map_caption(run, key))}" src="data:image/png;base64,'
+        f'{base64.b64encode(png).decode()}"/><figcaption>{html.escape(_map_caption(run, key))}'
+        "</figcaption></figure>"
+        for key, png in pngs.items()
     )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Adaptive glide path: "
@@ -689,23 +1072,43 @@ def study_adaptive_runs(
 
 
 def adaptive_summary(runs: dict[str, AdaptiveRun]) -> str:
-    """Lines for a study's summary: per plan, the promise and the paired gain (i.i.d.)."""
+    """Lines for a study's summary: per plan, the promise, the CE and success policies
+    beside the best age-only path (i.i.d.), and who can hold an adaptive policy."""
     lines = []
     for name, run in runs.items():
         ev = run.evaluations["iid"]
-        me, scp = ev.rows[0], ev.rows[1]
+        me = ev.rows[0]
+        age = ev.row(run.age_only_name)
+        g = run.valuation.preferences.gamma if run.valuation is not None else 5.0
+        parts = []
+        for r in _side_by_side_rows(run):
+            ce, se = r.ce_at(g)
+            reg = run.region(r.name)
+            parts.append(
+                f"{r.name}: success {100 * r.success:.1f} %, unpaid years given failure "
+                f"{_years(r.unpaid_years_when_failed)}, CE income at gamma {g:g} "
+                f"{_usd(ce)} USD a year (s.e. {_usd(se)}), "
+                f"{_share(reg.share_retired) if reg is not None else '-'} of paths through "
+                "its go-for-broke region in retirement"
+            )
         lines.append(
             f"Adaptive glide path (plan {name!r}, dynamic programming on the history's years "
-            f"drawn i.i.d.): promises {100 * run.promise.promised:.1f} %, simulated "
-            f"{100 * me.success:.1f} % on {ev.n_scenarios} fresh i.i.d. scenarios, "
-            f"{100 * scp.diff:+.1f} pp (s.e. {100 * scp.diff_se:.1f}) over the best "
-            f"deterministic path; held out: "
+            f"drawn i.i.d., objective {run.kind}): promises "
+            f"{_promised(run, run.promise.promised)}, simulated "
+            f"{_promised(run, run.promise.simulated)} on {ev.n_scenarios} fresh i.i.d. "
+            f"scenarios; success {100 * me.success:.1f} %, {100 * age.diff:+.1f} pp "
+            f"(s.e. {100 * age.diff_se:.1f}) over the best age-only path. "
+            + "; ".join(parts)
+            + ". Held out: "
             + ", ".join(
-                f"{label} {100 * e.rows[0].success:.1f} % ({100 * e.rows[1].diff:+.1f} pp)"
+                f"{label} {100 * e.rows[0].success:.1f} % "
+                f"({100 * e.row(run.age_only_name).diff:+.1f} pp)"
                 for label, e in run.evaluations.items()
                 if label != "iid"
             )
-            + f". Files: adaptive/{name}/."
+            + ". A wealth-dependent policy is for an individual managed account, not a "
+            f"pooled target-date fund, which can only hold an age-only path. Files: "
+            f"adaptive/{name}/."
         )
     return ("\n" + "\n\n".join(lines) + "\n") if lines else ""
 

@@ -16,14 +16,17 @@ history's fat tails, fitted to the same years).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from backtest.errors import DataError
 from backtest.generators import block_bootstrap, historical_cohorts, parametric
 from backtest.outcomes import (
+    RISK_AVERSIONS,
     mean_unpaid_years_given_failure,
     success_rate,
     survival_weighted_success,
@@ -33,7 +36,7 @@ from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from backtest.simulate import SimulationResult, simulate
 from backtest.types import FloatArray
-from optimize.dynamic import ReturnModel
+from optimize.dynamic import IncomeValuation, ReturnModel
 from strategies.base import Strategy
 
 
@@ -64,6 +67,9 @@ class StrategyScore:
     unpaid_years_when_failed_se
         Standard error of ``unpaid_years_when_failed``
         (:func:`backtest.outcomes.mean_unpaid_years_given_failure`; NaN below 2 failures).
+    ce
+        ``(gamma, CE, s.e.)`` of the certainty-equivalent retirement income at each risk
+        aversion (:func:`ce_income`), real USD a year; empty without a valuation.
     """
 
     name: str
@@ -76,6 +82,45 @@ class StrategyScore:
     turnover: float
     equity_median_path: FloatArray
     unpaid_years_when_failed_se: float = float("nan")
+    ce: tuple[tuple[float, float, float], ...] = ()
+
+    def ce_at(self, gamma: float) -> tuple[float, float]:
+        """``(CE, s.e.)`` at risk aversion ``gamma``, real USD a year (NaN if not scored)."""
+        for g, c, se in self.ce:
+            if abs(g - gamma) < 1e-12:
+                return c, se
+        return float("nan"), float("nan")
+
+
+def ce_income(result: SimulationResult, valuation: IncomeValuation) -> tuple[float, float]:
+    """Certainty-equivalent retirement income of an annual simulation and its standard
+    error, real USD a year, valued as the DP's CE objective values it
+    (:class:`optimize.dynamic.IncomeValuation`: floor + withdrawals paid each retirement
+    year, the bequest term on the wealth at each year's end)."""
+    if result.schedule.periods_per_year != 1:
+        raise DataError(
+            "ce_income needs an annual simulation (the DP's steps); simulate with "
+            "frequency='annual' scenarios"
+        )
+    paid = np.asarray(result.withdrawals, dtype=np.float64)
+    wealth_end = np.maximum(np.asarray(result.wealth, dtype=np.float64)[:, 1:], 0.0)
+    return valuation.certainty_equivalent_se(valuation.path_values(paid, wealth_end))
+
+
+def at_gamma(valuation: IncomeValuation, gamma: float) -> IncomeValuation:
+    """The same valuation at another risk aversion (floor, scale, reference kept)."""
+    prefs = dataclasses.replace(valuation.preferences, gamma=gamma)
+    return dataclasses.replace(valuation, preferences=prefs)
+
+
+def _ce_scores(
+    result: SimulationResult, valuation: IncomeValuation | None
+) -> tuple[tuple[float, float, float], ...]:
+    """:func:`ce_income` at every risk aversion of the reports and the valuation's own."""
+    if valuation is None:
+        return ()
+    gammas = sorted({*RISK_AVERSIONS, valuation.preferences.gamma})
+    return tuple((g, *ce_income(result, at_gamma(valuation, g))) for g in gammas)
 
 
 @dataclass(frozen=True)
@@ -145,8 +190,11 @@ def evaluate_set(
     *,
     equity_assets: Sequence[str],
     survival: FloatArray | None = None,
+    valuation: IncomeValuation | None = None,
 ) -> SetEvaluation:
-    """Simulate every strategy on ``scenarios``; the first one is the paired reference."""
+    """Simulate every strategy on ``scenarios``; the first one is the paired reference.
+    With ``valuation`` (a CE objective's) every row also scores the CE income at the
+    report's risk aversions (:func:`ce_income`)."""
     oks: dict[str, FloatArray] = {}
     rows: list[StrategyScore] = []
     ages: FloatArray = np.empty(0)
@@ -172,6 +220,7 @@ def evaluate_set(
                 turnover=_turnover(res),
                 equity_median_path=_equity_path(res, equity_assets),
                 unpaid_years_when_failed_se=lost.se,
+                ce=_ce_scores(res, valuation),
             )
         )
     return SetEvaluation(
@@ -209,12 +258,17 @@ def scenario_sets(
 
 @dataclass(frozen=True)
 class PromiseCheck:
-    """The DP's promise against the engine's forward simulation on fresh i.i.d. scenarios."""
+    """The DP's promise against the engine's forward simulation on fresh i.i.d. scenarios.
+
+    ``unit``: ``"probability"`` (decimal, the success objectives) or ``"USD a year"`` (a
+    CE income, the CE objective); ``gap_pp`` is meaningful for probabilities only.
+    """
 
     promised: float
     simulated: float
     se: float
     n_scenarios: int
+    unit: str = "probability"
 
     @property
     def gap_pp(self) -> float:
@@ -225,17 +279,26 @@ class PromiseCheck:
         return abs(self.simulated - self.promised) <= 2.0 * self.se
 
 
-def promise_check(promised: float, evaluation: SetEvaluation) -> PromiseCheck:
-    """Compare ``promised`` with the reference row of ``evaluation`` (the policy)."""
+def promise_check(
+    promised: float, evaluation: SetEvaluation, valuation: IncomeValuation | None = None
+) -> PromiseCheck:
+    """Compare ``promised`` with the reference row of ``evaluation`` (the policy): its
+    success, or with a CE objective's ``valuation`` its CE income at that valuation's
+    risk aversion (``promised`` then the DP's CE, USD a year)."""
     r = evaluation.rows[0]
-    return PromiseCheck(promised, r.success, r.success_se, evaluation.n_scenarios)
+    if valuation is None:
+        return PromiseCheck(promised, r.success, r.success_se, evaluation.n_scenarios)
+    ce, se = r.ce_at(valuation.preferences.gamma)
+    return PromiseCheck(promised, ce, se, evaluation.n_scenarios, unit="USD a year")
 
 
 __all__ = [
     "PromiseCheck",
     "SetEvaluation",
     "StrategyScore",
+    "at_gamma",
     "block_length_sweep",
+    "ce_income",
     "evaluate_set",
     "promise_check",
     "scenario_sets",

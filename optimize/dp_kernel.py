@@ -12,7 +12,9 @@ For one year ``t``, every wealth node ``i`` and every candidate weight vector ``
 
 the same expression as the numpy path (``np.interp`` with ``left=fail_t1``), without the
 (nodes x candidates x outcomes) temporaries, parallel over candidates. The CRRA objective (the
-Merton check) stays on the numpy path. Tests compare the two to round-off.
+Merton check) and the CE income objective (``optimize.dynamic.income_ce``, whose
+period utilities and certainty-equivalent interpolation go through
+``backtest.outcomes``) stay on the numpy path. Tests compare the two to round-off.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """The policy map of an adaptive glide path: what it holds, and what it promises, by state.
 
 Two heat maps over age (x) and the member's state (y: real wealth, or funded ratio):
-the equity share the policy holds at each node, and beside it the success probability
-the solver promises from that node. The median wealth path of a simulation and its
+the equity share the policy holds at each node, and beside it what the solver promises
+from that node: the success probability, or for a policy that maximises
+certainty-equivalent (CE) income (:func:`promises_income`) the CE income, real USD a
+year. The median wealth path of a simulation and its
 10-90 percentile band are drawn over both, so a reader sees where members actually are.
 
 The go-for-broke region (:func:`go_for_broke_region`) is hatched on both maps: the states
@@ -57,6 +59,26 @@ GO_FOR_BROKE_CAPTION = (
     "holds for richer members (equity rises as wealth falls): it gambles on reaching the "
     "goal, which deepens the failures it does not avoid."
 )
+
+
+#: Words in an :class:`AdaptivePolicy`'s ``objective`` that mark a CE-income policy, whose
+#: ``value`` table holds CE incomes (real USD a year) rather than probabilities.
+CE_OBJECTIVE_MARK = "certainty-equivalent income"
+
+
+def promises_income(policy: AdaptivePolicy) -> bool:
+    """True when ``policy.value`` holds CE incomes (USD a year), not probabilities."""
+    return CE_OBJECTIVE_MARK in policy.objective
+
+
+def _value_panel(policy: AdaptivePolicy) -> tuple[FloatArray, str, str, tuple[float, float], str]:
+    """The right map: values, label, colour map, range and hatch ink."""
+    if promises_income(policy):
+        z = np.asarray(policy.value) / 1e3
+        top = float(np.nanmax(z)) if z.size else 1.0
+        label = "CE income promised from here (thousand real USD a year)"
+        return z, label, "magma", (0.0, max(top, 1e-9)), "white"
+    return policy.value, "success probability promised from here", "magma", (0.0, 1.0), "white"
 
 
 def go_for_broke_region(
@@ -155,7 +177,8 @@ def policy_map_figure(
     title: str | None = None,
     region: BoolArray | None = None,
 ):
-    """A matplotlib Figure: equity share and promised success over age x state, with the
+    """A matplotlib Figure: equity share and the promise (success, or CE income for a CE
+    policy: :func:`promises_income`) over age x state, with the
     go-for-broke region hatched and captioned (:data:`GO_FOR_BROKE_CAPTION`) when it is
     not empty.
 
@@ -195,7 +218,7 @@ def policy_map_figure(
     # on its dark (low-success) cells
     panels = (
         (eq, "equity share held (decimal)", "viridis", (0.0, 1.0), "black"),
-        (policy.value, "success probability promised from here", "magma", (0.0, 1.0), "white"),
+        _value_panel(policy),
     )
     for ax, (z, label, cmap, (lo, hi), ink) in zip(axes, panels, strict=True):
         mesh = ax.pcolormesh(

@@ -34,16 +34,19 @@ built-in default study; options override them. --validate runs the quality bars
 evolution with ten times the optimizer's time) and writes
 results/optimize_validation/validation.md. --adaptive solves the adaptive glide path
 (weights by age and real wealth, by dynamic programming on the history's years drawn
-i.i.d.) and measures it against the SCP path, the best constant mix and every preset on
-i.i.d., block-bootstrap, parametric and historical scenarios; it writes
-results/adaptive/<plan>/ (adaptive.md and .html, comparison.csv, policy.csv, frontier.csv,
-policy maps as PNG and PDF).
+i.i.d.) for the study's adaptive_objective (default: certainty-equivalent retirement
+income, CRRA gamma 5; --adaptive-objective, --gamma), solves the other objective's policy
+beside it, and measures both against the SCP path, the best constant mix and every preset
+on i.i.d., block-bootstrap, parametric and historical scenarios; it writes
+results/adaptive/<plan>/ (adaptive.md and .html, comparison.csv, policies.csv, policy.csv
+and the other policy's, frontier.csv, policy maps as PNG and PDF).
 
 examples:
   glidelab optimize retiree             the optimiser section of `glidelab run retiree`
   glidelab optimize --n-scenarios 2000 --max-change-per-year 0.1 --out results/optimize
   glidelab optimize --adaptive --plan maya
   glidelab optimize --adaptive --study retiree
+  glidelab optimize --adaptive --adaptive-objective success --out /tmp/adaptive
 """
 
 
@@ -87,6 +90,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "and measure it against the SCP path, the best constant mix and the presets; "
         "--n-scenarios sets the training scenarios, --holdout-n each evaluation set",
     )
+    parser.add_argument(
+        "--adaptive-objective",
+        choices=("ce", "success"),
+        help="with --adaptive: what the adaptive policy maximises, 'ce' (certainty-equivalent "
+        "retirement income) or 'success' (probability the money lasts); default the study's "
+        "[optimize] adaptive_objective ('ce'); the report shows the other policy beside it",
+    )
+    parser.add_argument(
+        "--gamma",
+        type=float,
+        help="with --adaptive: risk aversion of the CE objective (default the study's "
+        "[optimize.preferences] gamma, 5)",
+    )
 
 
 def _bounds(items: list[str], flag: str) -> dict[str, float]:
@@ -125,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.adaptive:
         return _adaptive(args, study)
+    if args.adaptive_objective is not None or args.gamma is not None:
+        raise StudyError("--adaptive-objective and --gamma go with --adaptive")
     out_dir = Path(args.out) if args.out else Path(study.output.dir) / "optimize"
     return _optimise(args, study, out_dir, time.perf_counter())
 
@@ -145,6 +163,8 @@ def _adaptive(args: argparse.Namespace, study: Study) -> int:
         n_scenarios=args.holdout_n or defaults.n_scenarios,
         seed=args.seed,
         scp_iterations=args.max_iterations or defaults.scp_iterations,
+        objective=args.adaptive_objective,
+        gamma=args.gamma,
     )
     run = run_adaptive(study, settings, progress=not args.no_progress)
     out_dir = Path(args.out) if args.out else Path(study.output.dir) / "adaptive" / name

@@ -33,19 +33,43 @@ def test_small_run_writes_every_output(tmp_path: Path) -> None:
     run = run_adaptive(study, settings, plan_name="maya", log=lambda _m: None)
     assert set(run.evaluations) == {"iid", "block bootstrap", "parametric", "historical cohorts"}
     iid = run.evaluations["iid"]
-    assert iid.rows[0].name == "adaptive (DP)"
+    # the study's adaptive_objective (default "ce") first, the success policy beside it
+    assert run.kind == "ce" and iid.rows[0].name == "adaptive (DP): CE income"
+    assert iid.rows[1].name == "adaptive (DP): max success"
     assert iid.rows[0].diff == 0.0
     # a paired difference equals the difference of the success rates
     for r in iid.rows[1:]:
         assert r.diff == pytest.approx(iid.rows[0].success - r.success, abs=1e-12)
     out = write_adaptive_atomic(run, tmp_path / "adaptive")
+    comparison = pd.read_csv(out / "comparison.csv")
     policy = pd.read_csv(out / "policy.csv")
     np.testing.assert_allclose(policy[["us_stocks", "tbonds_10y"]].sum(axis=1), 1.0, atol=1e-6)
     assert (out / "policy_map_wealth.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "policy_map_wealth.pdf").read_bytes()[:5] == b"%PDF-"
     assert "data:image/png;base64," in (out / "adaptive.html").read_text()
     text = (out / "adaptive.md").read_text()
-    assert "The promise against the engine" in text and "| adaptive (DP) |" in text
+    assert "The promise against the engine" in text and "| adaptive (DP): CE income |" in text
+    # the promise is a CE income, checked against the engine's CE of the same valuation
+    ce, se = iid.rows[0].ce_at(5.0)
+    assert run.promise.unit == "USD a year" and run.promise.simulated == ce
+    assert run.promise.se == se and 0 < se < ce
+    # side by side: CE policy, success policy, best age-only path, CE at gamma 2/5/10
+    assert "## CE policy, success policy and the best age-only path" in text
+    policies = pd.read_csv(out / "policies.csv")
+    assert list(policies["name"]) == [
+        "adaptive (DP): CE income",
+        "adaptive (DP): max success",
+        run.age_only_name,
+    ]
+    for g in (2, 5, 10):
+        assert {f"ce_gamma{g}", f"ce_gamma{g}_se"} <= set(policies) & set(comparison)
+    # CE falls with risk aversion (Jensen over a wider spread of lifetime utilities)
+    assert (policies["ce_gamma2"] > policies["ce_gamma5"]).all()
+    assert (policies["ce_gamma5"] > policies["ce_gamma10"]).all()
+    assert policies["go_for_broke_nodes"].iloc[2] == 0  # an age-only path has no region
+    assert (out / "policy_success.csv").exists()
+    assert (out / "policy_map_success_wealth.png").read_bytes()[:4] == b"\x89PNG"
+    assert "not for a pooled target-date fund" in text
     # conditional shortfall beside success, with its standard error, on every row
     assert "| unpaid years given failure | s.e. |" in text
     comparison = pd.read_csv(out / "comparison.csv")
@@ -97,7 +121,8 @@ def test_cli_offers_adaptive(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["optimize", "--help"])
     assert exc.value.code == 0
-    assert "--adaptive" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "--adaptive" in out and "--adaptive-objective" in out and "--gamma" in out
 
 
 def test_unsupported_plan_is_one_clear_error(
