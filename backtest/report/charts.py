@@ -763,7 +763,8 @@ def policy_map_chart(data: TearsheetData) -> Chart | None:
     )
     caption = (
         "Left: the equity share the adaptive policy holds at each age and state; right: the "
-        "probability of success its solver promises from there; lines: the simulated "
+        "value its solver promises from there (the probability of success, or for a CE "
+        "policy the certainty-equivalent income, real USD a year); lines: the simulated "
         "median and 10th-90th percentiles of wealth."
     )
     return Chart("policy_map", "Adaptive policy map", caption, fig)

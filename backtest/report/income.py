@@ -42,7 +42,9 @@ from strategies.base import Schedule, Strategy
 BEQUEST_PERCENTILES: tuple[int, ...] = (10, 50, 90)
 
 #: Income floor, as a share of the median planned first-year withdrawal, used when the plan
-#: states none: years after ruin then pay this instead of 0 (CRRA needs income > 0).
+#: states none: other income (Social Security, a pension) added to every retirement year's
+#: withdrawals, so a year after ruin pays the floor, not 0 (CRRA needs income > 0). The
+#: glide-path search and the DP add the same floor the same way (one CE definition).
 FLOOR_SHARE = 0.10
 
 #: Years before and after the target date at which :func:`glide_label` reads equity.
@@ -80,12 +82,13 @@ def income_floor(runs: Iterable[SimulationResult]) -> float:
 
 
 def income_ce(incomes: FloatArray, floor: float) -> dict[float, float]:
-    """CE of ``max(income, floor)`` at each of :data:`RISK_AVERSIONS`, real USD a year.
+    """CE of ``floor + income`` at each of :data:`RISK_AVERSIONS`, real USD a year.
 
-    ``incomes`` (n, years) real USD a year; every scenario and year weighs alike.
+    ``incomes`` (n, years) the withdrawals paid, real USD a year; ``floor`` the other income
+    of every year (real USD a year, > 0); every scenario and year weighs alike.
     """
-    floored = np.maximum(np.asarray(incomes, dtype=np.float64), floor)
-    return {g: float(certainty_equivalent(floored, g)) for g in RISK_AVERSIONS}
+    total = floor + np.asarray(incomes, dtype=np.float64)
+    return {g: float(certainty_equivalent(total, g)) for g in RISK_AVERSIONS}
 
 
 def age_only(strategy: Strategy) -> bool:
@@ -116,7 +119,7 @@ def income_row(
 ) -> IncomeRow:
     """The income figures of one simulated strategy (:class:`IncomeRow`).
 
-    ``floor`` is the income (real USD a year) a retirement year pays at least in the CE;
+    ``floor`` is the other income (real USD a year) the CE adds to every retirement year;
     ``target`` a pension target whose annuity prices the balance at retirement as income
     for the replacement ratio (balance / annuity factor / final salary).
     """
