@@ -630,6 +630,12 @@ class IncomePreferences:
                 f"IncomePreferences.reference_replacement={r!r} must be a replacement ratio "
                 "in (0, 3], a decimal (0.7 = 70 % of pre-retirement income)"
             )
+        if self.loss_aversion > 0.0 and self.gamma < 1.0:
+            raise PlanError(
+                f"IncomePreferences: loss aversion needs gamma >= 1 (got {self.gamma:g}): below "
+                "1, CRRA utility is bounded below, so a deep loss has no income equivalent and "
+                "the CE is undefined; raise gamma or set loss_aversion = 0"
+            )
         if self.loss_aversion > 0.0 and r is None:
             raise PlanError(
                 "IncomePreferences: loss_aversion > 0 needs reference_replacement, the "
@@ -734,15 +740,22 @@ def preference_certainty_equivalent(
 ) -> float:
     """Certainty-equivalent income under ``prefs``, real USD a year (one number).
 
-    The constant income ``CE`` paid in every year alive whose value equals the expected
-    value of the paths: ``v(CE) * sum w = sum w v(c) + sum d theta u(b + kappa)``, with
+    The constant income ``CE`` paid in every year alive, **valued without the loss term**,
+    whose value equals the expected value of the paths:
+    ``u(CE) * sum w = sum w v(c) + sum d theta u(b + kappa)``, with ``u`` plain CRRA and
+    ``v`` :func:`income_utility` (loss aversion below each income's own reference). So a
+    shortfall below the reference counts as a lower income: the CE never exceeds the plain
+    CRRA one on the same incomes, equals it when no income falls below its reference, and
+    a certain income at or above the reference is its own CE (one below it is worth
+    less). This holds with references that differ by member (fund design). With
     ``w`` the year weights of :func:`certainty_equivalent` (probability x alive x
     discount), ``d`` the probability of dying in each year (``death_weights``, the same
     shape as ``bequests``) and ``b`` the real wealth left then. With ``loss_aversion`` and
     ``bequest_weight`` both 0 it equals :func:`certainty_equivalent` (a test checks it);
     with a bequest term the CE counts the bequest's value in income terms, so it can exceed
     the income paid. The loss reference is ``reference`` (USD a year, scalar, or
-    broadcastable to ``incomes``); the CE is computed against its weighted mean.
+    broadcastable to ``incomes``). The delta-method slope at the CE is therefore the plain
+    ``u'(CE)``.
     """
     c = np.asarray(incomes, dtype=np.float64)
     if prefs.loss_aversion == 0.0 and prefs.bequest_weight == 0.0:
@@ -755,12 +768,10 @@ def preference_certainty_equivalent(
         raise DataError("weights sum to 0: at least one income must carry weight")
     scale = float(np.median(c_live[live]))
     ref = None
-    ref_bar: float | None = None
     if prefs.loss_aversion:
         if reference is None:
             raise PlanError("preference_certainty_equivalent: loss aversion needs reference")
         ref = np.broadcast_to(np.asarray(reference, dtype=np.float64), c.shape)
-        ref_bar = float((w * ref).sum() / total)
     value = float(
         (w * np.where(live, income_utility(np.where(live, c, 1.0), prefs, scale, ref), 0.0)).sum()
     )
@@ -770,7 +781,8 @@ def preference_certainty_equivalent(
         value += float(
             (np.asarray(death_weights, float) * bequest_utility(bequests, prefs, scale)).sum()
         )
-    return float(inverse_income_utility(value / total, prefs, scale, ref_bar))
+    plain = IncomePreferences(gamma=prefs.gamma)
+    return float(inverse_income_utility(value / total, plain, scale))
 
 
 # --------------------------------------------------------------------------- annuity

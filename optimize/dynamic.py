@@ -581,7 +581,9 @@ class IncomeValuation:
         inc, beq = self.weights_from()
         total = inc[0] if inc[0] > 0 else beq[0]
         v = _inside_utility_range(np.asarray(value / total), self.preferences.gamma)
-        return float(inverse_income_utility(v, self.preferences, self.scale, self.reference))
+        # reported CE: valued without the loss term, as backtest.outcomes defines it
+        plain = IncomePreferences(gamma=self.preferences.gamma)
+        return float(inverse_income_utility(v, plain, self.scale))
 
     def certainty_equivalent_se(self, values: FloatArray) -> tuple[float, float]:
         """CE income of the mean of per-path ``values`` and its standard error (delta
@@ -592,8 +594,8 @@ class IncomeValuation:
             return ce, float("nan")
         inc, beq = self.weights_from()
         total = inc[0] if inc[0] > 0 else beq[0]
-        h = 1e-6 * ce
-        slope = total * float(self.period(ce + h) - self.period(ce - h)) / (2 * h)
+        slope = total * (ce / self.scale) ** (-self.preferences.gamma) / self.scale  # plain u'
+
         se = float(x.std(ddof=1) / np.sqrt(x.size))
         return ce, se / slope if slope > 0 else float("nan")
 

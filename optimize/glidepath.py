@@ -685,13 +685,13 @@ class IncomeValuation:
 
     def ce_and_se(self, incomes: FloatArray, terminal_wealth: FloatArray) -> tuple[float, float]:
         """:meth:`ce` and its standard error, real USD a year: the delta method,
-        ``se(mean value) / v'(CE)``, with ``se`` over scenarios (as
-        ``optimize.fund_design.ce_and_se``)."""
+        ``se(mean value) / u'(CE)``, with ``se`` over scenarios and ``u'`` the plain CRRA
+        slope (the CE is valued without the loss term: ``backtest.outcomes``)."""
         ce = self.ce(incomes, terminal_wealth)
         scale = float(np.median(incomes))
         v = self.values(incomes, terminal_wealth, scale)
         se_v = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else math.nan
-        return ce, se_v / float(self.marginal(np.asarray(ce), scale))
+        return ce, se_v / float((ce / scale) ** (-self.prefs.gamma) / scale)
 
 
 def _pays_income(plan: Plan) -> bool:

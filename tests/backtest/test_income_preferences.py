@@ -37,21 +37,42 @@ def test_plain_preferences_give_the_crra_certainty_equivalent(gamma: float) -> N
     lam=st.floats(0.0, 5.0),
     income=st.floats(1_000.0, 200_000.0),
 )
-def test_certain_income_is_its_own_certainty_equivalent(
+def test_certain_income_is_its_own_ce_at_or_above_the_reference(
     gamma: float, lam: float, income: float
 ) -> None:
+    if gamma < 1.0:
+        lam = 0.0  # loss aversion needs gamma >= 1 (tested below)
+    """A certain income is its own CE unless it falls below the loss reference, where a
+    loss-averse member values it as a lower income (the CE is valued without the loss term,
+    so loss aversion never raises it)."""
     prefs = IncomePreferences(gamma=gamma, loss_aversion=lam, reference_replacement=0.7)
     c = np.full((3, 4), income)
-    # the reference sits above and below the income across examples; rel 1e-9: a
-    # utility round-trip through expm1/log at gamma up to 12
+    # rel 1e-9: a utility round-trip through expm1/log at gamma up to 12
     got = preference_certainty_equivalent(c, prefs, reference=30_000.0)
-    assert got == pytest.approx(income, rel=1e-9)
+    if income >= 30_000.0 or lam == 0.0:
+        assert got == pytest.approx(income, rel=1e-9)
+    else:
+        assert got <= income
+        plain = IncomePreferences(gamma=gamma)
+        v = income_utility(income, prefs, 40_000.0, 30_000.0)
+        assert got == pytest.approx(float(inverse_income_utility(v, plain, 40_000.0)), rel=1e-9)
+
+
+def test_loss_aversion_never_raises_the_ce_even_with_references_by_member() -> None:
+    """With a reference per member (fund design), the loss-averse CE stays at or below the
+    plain CRRA CE of the same incomes."""
+    c = _incomes(4)[:, 0]
+    refs = np.exp(np.random.default_rng(5).normal(np.log(45_000.0), 0.4, c.size))
+    plain = preference_certainty_equivalent(c, IncomePreferences(gamma=5.0))
+    for lam in (0.5, 2.0, 5.0):
+        prefs = IncomePreferences(gamma=5.0, loss_aversion=lam, reference_replacement=0.7)
+        assert preference_certainty_equivalent(c, prefs, reference=refs) < plain
 
 
 @settings(max_examples=40, deadline=None)
-@given(gamma=st.floats(0.5, 10.0), lam=st.floats(0.0, 4.0), u=st.floats(-0.9, 0.09))
+@given(gamma=st.floats(1.0, 10.0), lam=st.floats(0.0, 4.0), u=st.floats(-0.9, 0.09))
 def test_inverse_undoes_the_utility(gamma: float, lam: float, u: float) -> None:
-    # u within CRRA's range for gamma in [0.5, 10]: above -1 / (1 - gamma), below 1 / (gamma - 1)
+    # u below CRRA's bound 1 / (gamma - 1) for gamma in [1, 10]
     prefs = IncomePreferences(gamma=gamma, loss_aversion=lam, reference_replacement=0.7)
     c = inverse_income_utility(u, prefs, scale=40_000.0, reference=35_000.0)
     back = income_utility(c, prefs, scale=40_000.0, reference=35_000.0)
@@ -93,6 +114,8 @@ def test_bad_preferences_name_the_fix() -> None:
         IncomePreferences(loss_aversion=1.0)
     with pytest.raises(PlanError, match="gamma"):
         IncomePreferences(gamma=-1.0)
+    with pytest.raises(PlanError, match="gamma >= 1"):
+        IncomePreferences(gamma=0.5, loss_aversion=1.0, reference_replacement=0.7)
     with pytest.raises(PlanError, match="bequest"):
         preference_certainty_equivalent(_incomes(), IncomePreferences(bequest_weight=1.0))
     with pytest.raises(DataError, match="floor"):
