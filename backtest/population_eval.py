@@ -5,13 +5,20 @@ A target-date fund holds one glide path for everyone born in the same years:
 :func:`run_accounts` runs every member-path's account (a member of
 :mod:`backtest.population` paired with a market path) and :func:`evaluate_population`
 scores them (:class:`PopulationOutcome`); :func:`paired_ce` compares two paths'
-certainty-equivalent incomes on the same member-paths. The account model and the scores'
-definitions are stated in :mod:`backtest.population`'s docstring.
+certainty-equivalent incomes on the same member-paths (CRRA, or
+:class:`backtest.outcomes.IncomePreferences` with loss aversion). For the income figures
+(issue 23): the drawdown account's bequest (``evaluate_population(bequest_at=...)``),
+:func:`reach_probability` of a target replacement and :func:`retirement_withdrawal_rates`;
+for paired comparisons on the same member-paths, :func:`batch_se` (batch means over market
+paths) and :func:`cvar_influence`. The account model and the scores' definitions are
+stated in :mod:`backtest.population`'s docstring.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +26,13 @@ from backtest.account import AccountFlows, AccountPaths, run_balances
 from backtest.errors import DataError, PlanError
 from backtest.outcomes import (
     LOG_UTILITY_BAND,
+    IncomePreferences,
+    SuccessRate,
+    bequest_percentiles,
+    income_utility,
+    max_sustainable_rates,
+    preference_certainty_equivalent,
+    probability_of_reaching,
     ruin_ages,
     shortfall_discount,
     shortfall_years,
@@ -103,9 +117,17 @@ def run_accounts(
     return run_balances(flows, growth, initial_balance)
 
 
+#: What a :class:`PopulationOutcome`'s scores condition on.
+CONDITIONING = "members alive at their retirement age"
+
+
 @dataclass(frozen=True)
 class PopulationOutcome:
     """How one shared glide path served each member-path. Arrays (m,), read-only.
+
+    Every score is **conditional on reaching retirement** (:attr:`conditioning`): the
+    member-paths are those of the members alive at their retirement age; the share of
+    the drawn members who die before it is :attr:`died_before_retirement`.
 
     Attributes
     ----------
@@ -121,7 +143,8 @@ class PopulationOutcome:
     unpaid_usd
         The same in real USD (valued at the retirement age).
     replacement_ratio
-        (Social Security + balance at retirement / annuity factor) / final salary.
+        (Social Security + balance at retirement / annuity factor) / the salary the need
+        is based on (``Members.base_salary``, ``PopulationSpec.need_basis``).
     wealth_at_retirement
         Balance at the member's retirement age, real USD.
     income
@@ -130,6 +153,11 @@ class PopulationOutcome:
         member's own factor at ``spec.annuity_rate``); what :func:`paired_ce` scores.
     leakage, penalty
         Total leaked before retirement and the 10 % additional tax on it, real USD.
+    died_before_retirement
+        Share of the drawn members who die before their retirement age (excluded from
+        every score), decimal.
+    conditioning
+        What the scores condition on, for reports to print.
     """
 
     name: str
@@ -144,6 +172,13 @@ class PopulationOutcome:
     income: FloatArray
     leakage: FloatArray
     penalty: FloatArray
+    #: Percentiles (``bequest_percentiles``, percent) of real wealth left at death in the
+    #: drawdown account, real USD, over member-paths and death years weighted by the
+    #: member's survival curve (:func:`backtest.outcomes.bequest_percentiles`); empty
+    #: unless asked for.
+    bequest: FloatArray = field(default_factory=lambda: np.empty(0))
+    died_before_retirement: float = 0.0
+    conditioning: str = CONDITIONING
 
     @property
     def n(self) -> int:
@@ -175,6 +210,7 @@ class PopulationOutcome:
         """The headline numbers, floats (decimals and years)."""
         return {
             "member_paths": float(self.n),
+            "share_died_before_retirement": self.died_before_retirement,
             "success_survival_weighted": self.mean_success,
             "success_fixed_horizon": self.fixed_horizon_success,
             "median_replacement_ratio": self.median_replacement_ratio,
@@ -209,11 +245,27 @@ def _ce_influence(income: FloatArray, gamma: float, scale: float) -> tuple[float
     return ce, ce * (v - mv) / ((1.0 - gamma) * mv)
 
 
+def _pref_influence(
+    income: FloatArray, prefs: IncomePreferences, scale: float, loss_reference: FloatArray | None
+) -> tuple[float, FloatArray]:
+    """CE of ``income`` (n,) under ``prefs`` (real USD a year,
+    :func:`backtest.outcomes.preference_certainty_equivalent`) and each member-path's
+    influence on it, ``(v_i - mean v) / u'(CE)``, with ``v`` :func:`income_utility` and
+    ``u'`` the plain CRRA slope."""
+    ce = preference_certainty_equivalent(income, prefs, reference=loss_reference)
+    v = income_utility(income, prefs, scale, loss_reference)
+    du = (ce / scale) ** (-prefs.gamma) / scale  # the CE is valued without the loss term
+    return ce, (v - v.mean()) / du
+
+
 def paired_ce(
     income: FloatArray,
     reference: FloatArray,
     gamma: float,
     clusters: IntArray | None = None,
+    *,
+    preferences: IncomePreferences | None = None,
+    loss_reference: FloatArray | None = None,
 ) -> tuple[float, float, float]:
     """CE of ``income``, its difference to the CE of ``reference`` and the **paired**
     standard error of that difference, real USD a year.
@@ -225,6 +277,10 @@ def paired_ce(
     members of one path share its returns, so they are not independent draws) and
     ``std / sqrt(number of clusters)`` of the cluster means (batch means); ``clusters``
     None treats every member-path as independent.
+
+    ``preferences`` with loss aversion (its ``gamma`` replaces ``gamma``) values income by
+    :func:`backtest.outcomes.income_utility` against each member-path's reference income
+    ``loss_reference`` (real USD a year, (n,)); None or plain CRRA is the CRRA formula.
 
     Raises
     ------
@@ -242,8 +298,15 @@ def paired_ce(
         raise DataError("paired CE needs incomes > 0 real USD a year; add Social Security")
     g = float(gamma)
     scale = float(np.median(np.concatenate([a, b])))
-    ce_a, inf_a = _ce_influence(a, g, scale)
-    ce_b, inf_b = _ce_influence(b, g, scale)
+    if preferences is not None and preferences.loss_aversion:
+        if loss_reference is None or np.shape(loss_reference) != a.shape:
+            raise DataError("loss aversion needs loss_reference: one reference income a path")
+        ref = np.asarray(loss_reference, dtype=np.float64)
+        ce_a, inf_a = _pref_influence(a, preferences, scale, ref)
+        ce_b, inf_b = _pref_influence(b, preferences, scale, ref)
+    else:
+        ce_a, inf_a = _ce_influence(a, g, scale)
+        ce_b, inf_b = _ce_influence(b, g, scale)
     d = inf_a - inf_b
     if clusters is not None:
         inv = np.unique(np.asarray(clusters), return_inverse=True)[1]
@@ -288,7 +351,7 @@ def score_paths(members: Members, member: IntArray, acc: AccountPaths) -> dict[s
     unpaid = shortfall_years(acc.wanted, acc.withdrawals, rate, t_ret, 1, alive)
     w_ret = acc.wealth[rows, t_ret]
     income = members.social_security[member] + w_ret / members.annuity_factor[member]
-    rr = income / members.final_salary[member]
+    rr = income / members.base_salary[member]
     leak = acc.leakage.sum(axis=1)
     pen = (acc.leakage * members.penalty_rate[member]).sum(axis=1)
     return {
@@ -312,8 +375,12 @@ def evaluate_population(
     pairing: str = "cross",
     name: str = "",
     chunk_size: int = 50_000,
+    bequest_at: Sequence[float] = (),
 ) -> PopulationOutcome:
     """Score a shared glide path over member-paths, in chunks of bounded memory.
+
+    Only the members who reach retirement are scored (the scores are conditional on it;
+    :attr:`PopulationOutcome.died_before_retirement` is the share who do not).
 
     Parameters
     ----------
@@ -328,6 +395,10 @@ def evaluate_population(
         ``"cross"`` (every member on every path) or ``"paired"`` (member i on path i mod P).
     chunk_size
         Member-paths simulated at once; memory is about ``chunk_size x T x 80`` bytes.
+    bequest_at
+        Percentiles (percent) of the bequest to report (``PopulationOutcome.bequest``);
+        empty: none (keeps no wealth paths; with them, about ``m x years from the first
+        retirement age x 16`` bytes more).
     """
     n_t = members.spec.n_periods
     if growth.ndim != 2 or growth.shape[1] != n_t:
@@ -335,7 +406,14 @@ def evaluate_population(
     if not 0 <= expense_ratio <= 0.2:
         raise PlanError(f"expense_ratio={expense_ratio} must be a decimal in [0, 0.2]")
     member, path = pair_members_paths(members.n_members, growth.shape[0], pairing)
+    # Conditional on reaching retirement: members who die before it are not scored.
+    keep = members.alive_at_retirement[member]
+    member, path = member[keep], path[keep]
+    if member.size == 0:
+        raise PlanError("no member reaches retirement; draw more members")
     parts: dict[str, list[FloatArray]] = {}
+    k0 = int(members.retirement_period.min())  # alive is 1 up to every retirement
+    wealth: list[FloatArray] = []
     for lo in range(0, member.size, chunk_size):
         mi, pi = member[lo : lo + chunk_size], path[lo : lo + chunk_size]
         acc = run_accounts(
@@ -347,10 +425,23 @@ def evaluate_population(
         )
         for k, v in score_paths(members, mi, acc).items():
             parts.setdefault(k, []).append(v)
-    cols = {k: np.concatenate(v) for k, v in parts.items()}
-    for arr in (*cols.values(), member, path):
+        if len(bequest_at):
+            wealth.append(acc.wealth[:, k0:])
+    cols: dict[str, Any] = {k: np.concatenate(v) for k, v in parts.items()}
+    beq = np.empty(0)
+    if len(bequest_at):
+        alive = members.survival[member][:, k0:]
+        beq = bequest_percentiles(np.concatenate(wealth), alive, bequest_at)
+    for arr in (*cols.values(), member, path, beq):
         arr.flags.writeable = False
-    return PopulationOutcome(name=name, member=member, path=path, **cols)
+    return PopulationOutcome(
+        name=name,
+        member=member,
+        path=path,
+        bequest=beq,
+        died_before_retirement=members.share_died_before_retirement,
+        **cols,
+    )
 
 
 @dataclass(frozen=True)
@@ -375,3 +466,63 @@ def per_member(outcome: PopulationOutcome, n_members: int) -> MemberSummary:
         unpaid_years=avg(outcome.unpaid_years),
         replacement_ratio=avg(outcome.replacement_ratio),
     )
+
+
+# ------------------------------------------------------------------ paired comparisons
+
+
+def cluster_means(values: FloatArray, clusters: IntArray | None) -> FloatArray:
+    """Means of ``values`` (n,) within each cluster (e.g. market path), (k,); ``values``
+    themselves when ``clusters`` is None (the batches of a batch-means SE)."""
+    v = np.asarray(values, dtype=np.float64)
+    if clusters is None:
+        return v
+    inv = np.unique(np.asarray(clusters), return_inverse=True)[1]
+    return np.bincount(inv, weights=v) / np.bincount(inv)
+
+
+def batch_se(values: FloatArray, clusters: IntArray | None = None) -> float:
+    """Standard error of the mean of ``values`` (n,) by batch means over ``clusters``:
+    ``std(cluster means, ddof=1) / sqrt(number of clusters)``; NaN below two batches."""
+    b = cluster_means(values, clusters)
+    return float(b.std(ddof=1) / np.sqrt(b.size)) if b.size > 1 else float("nan")
+
+
+def reach_probability(
+    values: FloatArray, target: float, clusters: IntArray | None = None
+) -> SuccessRate:
+    """:func:`backtest.outcomes.probability_of_reaching` ``target`` (e.g. a replacement
+    ratio, decimal), its standard error by batch means over ``clusters``: the member-paths
+    of one market path share its returns, so ``n_effective = p (1 - p) / se_batch ** 2``
+    (at most ``n``) instead of ``n``."""
+    v = np.asarray(values, dtype=np.float64)
+    hit = (v >= target).astype(np.float64)
+    p = float(hit.mean())
+    se = batch_se(hit, clusters)
+    n_eff = None
+    if clusters is not None and np.isfinite(se) and se > 0 and 0 < p < 1:
+        n_eff = float(min(v.size, p * (1.0 - p) / se**2))
+    return probability_of_reaching(v, target, n_eff)
+
+
+def cvar_influence(loss: FloatArray, level: float = 0.95) -> tuple[float, FloatArray]:
+    """:func:`cvar` of ``loss`` (n,) and each value's influence on it,
+    ``c + pos(x_i - c) / (1 - level) - CVaR`` with ``c`` the ``level`` quantile (the
+    Rockafellar-Uryasev form), for the paired SE of a CVaR difference."""
+    x = np.asarray(loss, dtype=np.float64)
+    value = cvar(x, level)
+    c = float(np.quantile(x, level))
+    return value, c + np.maximum(x - c, 0.0) / (1.0 - level) - value
+
+
+def retirement_withdrawal_rates(
+    growth: FloatArray, first: int, last: int, expense_ratio: float = 0.0
+) -> FloatArray:
+    """:func:`backtest.outcomes.max_sustainable_rates` of a shared glide path per market
+    path, decimal of the balance at period ``first`` a year: the constant real withdrawal
+    (at the start of each year) that lasts exactly to period ``last`` on the path's real
+    gross returns ``growth`` (P, T) after the fund's fee (``G (1 - fee)``)."""
+    g = np.asarray(growth, dtype=np.float64)[:, first:last]
+    if g.shape[1] == 0:
+        raise PlanError(f"no retirement years between periods {first} and {last}")
+    return max_sustainable_rates(g * (1.0 - expense_ratio) - 1.0, 1)

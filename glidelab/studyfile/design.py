@@ -25,11 +25,15 @@ from typing import Any
 
 from backtest.data.jst import jst_countries
 from backtest.errors import GlidelabError, StudyError
+from backtest.outcomes import IncomePreferences
 from backtest.population import (
     AGE_LIMITS,
     BIRTH_YEARS,
+    LEAKAGE_CHOICES,
     MORTALITY_READINGS,
+    NEED_BASES,
     SPEC_RANGES,
+    SS_DEPLETION_YEARS,
     TARGET_AGES,
     PopulationSpec,
 )
@@ -79,6 +83,7 @@ DESIGN_RANGES: dict[str, tuple[float, float]] = {
     "beta": (0.0, 0.999),
     "bpoe_slack": (0.0, 1.0),
     "gamma": (0.0, 30.0),
+    "loss_aversion": (0.0, 20.0),
 }
 
 
@@ -106,6 +111,12 @@ class DesignSettings:
     bpoe_slack: float = 0.02
     #: Risk aversion of the ``"ce"`` objective (CRRA utility of real retirement income).
     gamma: float = 5.0
+    #: Loss aversion ``lambda`` of the ``"ce"`` objective below the reference replacement
+    #: (``backtest.outcomes.IncomePreferences``; 0: plain CRRA).
+    loss_aversion: float = 0.0
+    #: The reference income as a replacement ratio of final salary, decimal; None: the
+    #: population's ``replacement_rate`` (:meth:`preferences`).
+    reference_replacement: float | None = None
     max_iterations: int = 20
     constraints: FundConstraints = field(default_factory=FundConstraints)
 
@@ -130,6 +141,20 @@ class DesignSettings:
                 list(self.assets),
                 f"at least two of {list(ALL_ASSETS)}, each once ({why})",
             )
+
+    def preferences(self, replacement_rate: float) -> IncomePreferences:
+        """How the ``"ce"`` objective values income: CRRA at ``gamma``, loss aversion below
+        ``reference_replacement`` (default ``replacement_rate``, the population's target
+        replacement, decimal of final salary)."""
+        ref = self.reference_replacement
+        if ref is None and self.loss_aversion:
+            ref = replacement_rate
+        try:
+            return IncomePreferences(
+                gamma=self.gamma, loss_aversion=self.loss_aversion, reference_replacement=ref
+            )
+        except GlidelabError as exc:
+            raise StudyError(f"[design]: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -284,6 +309,13 @@ def _population(raw: object) -> PopulationSpec:
         "mortality_reading": t.string(
             "mortality_reading", d["mortality_reading"], MORTALITY_READINGS
         ),
+        "income_shocks": t.boolean("income_shocks", d["income_shocks"]),
+        "earnings_mortality": t.boolean("earnings_mortality", d["earnings_mortality"]),
+        "need_basis": t.string("need_basis", d["need_basis"], NEED_BASES),
+        "leakage": t.string("leakage", d["leakage"], LEAKAGE_CHOICES),
+        "ss_depletion_year": t.integer(
+            "ss_depletion_year", d["ss_depletion_year"], *SS_DEPLETION_YEARS
+        ),
     }
     for key in ("first_age", "end_age", "horizon_age", "start_age_min", "start_age_max"):
         kw[key] = t.integer(key, d[key], *AGE_LIMITS)
@@ -342,6 +374,7 @@ def _design(raw: object, pop: PopulationSpec) -> DesignSettings:
         kw[key] = t.integer(key, d[key], least)
     for key, (lo, hi) in DESIGN_RANGES.items():
         kw[key] = t.number(key, d[key], lo, hi)
+    kw["reference_replacement"] = _as_written(t, "reference_replacement", 0.01, 3.0)
     t.seen.add("constraints")
     t.done()
     settings: DesignSettings = _build(DesignSettings, kw, "[design]")

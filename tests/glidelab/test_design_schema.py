@@ -49,6 +49,7 @@ SAMPLES: dict[str, Any] = {
     "upper": {"us_stocks": 0.9},
     "equity_assets": ["us_stocks"],
     "crypto_assets": ["tbills"],
+    "reference_replacement": 0.6,
 }
 
 
