@@ -16,7 +16,8 @@ numbers (:class:`DesignOutcome`), :func:`write_design` writes them and
 :func:`design_summary` says them in a paragraph; :func:`run_design` does both into
 ``<out>/<name>/``: ``design.html``, ``design.pdf``, CSV tables
 (``frontier.csv``, ``placed.csv``, ``scores.csv``, ``countries.csv``, ``failing.csv``,
-``designed_path.csv``, ``constraints.csv``) and ``settings.json``, atomically.
+``designed_path.csv``, ``constraints.csv``, ``income.csv``, ``separability.csv``) and
+``settings.json``, atomically.
 
 Shortfall everywhere (frontier, placed, out of sample) is the one convention of
 :func:`backtest.outcomes.shortfall_years`: survival-weighted unpaid need valued at
@@ -31,7 +32,17 @@ annuity rate), real USD a year. ``scores.csv`` gives its certainty equivalent (C
 gamma 2, 5 and 10 in sample, held out (fresh members x fresh-seed bootstrap) and on US
 cohorts, for every strategy, with the **paired** standard error of each strategy's CE
 minus the designed path's (:func:`backtest.population_eval.paired_ce`: delta method on the same
-member-paths, batch means over market paths).
+member-paths, batch means over market paths). ``[design]`` ``loss_aversion`` and
+``reference_replacement`` (default: the population's ``replacement_rate``) make the CE
+objective and every CE column value income by
+:class:`backtest.outcomes.IncomePreferences` (loss aversion below ``reference_replacement x
+final salary``); there is no bequest term (the balance is annuitised, nothing is left).
+
+``income.csv`` (:func:`income_frame`) holds the tear sheet's income figures for every
+strategy, held out: replacement-ratio percentiles, probability of reaching the target
+replacement, unpaid years given failure, the drawdown account's bequest, the safe
+withdrawal rate, and the to / through label; ``separability.csv``
+(:func:`frontier_separability`) whether the frontier's points can be told apart.
 """
 
 from __future__ import annotations
@@ -52,17 +63,32 @@ from backtest.data.jst import load_jst
 from backtest.errors import StudyError
 from backtest.generators import block_bootstrap, historical_cohorts
 from backtest.io import atomic_directory, write_text_atomic
-from backtest.outcomes import RISK_AVERSIONS
+from backtest.outcomes import (
+    REPLACEMENT_PERCENTILES,
+    RISK_AVERSIONS,
+    SAFE_WITHDRAWAL_FAILURE,
+    IncomePreferences,
+    mean_unpaid_years_given_failure,
+    replacement_percentiles,
+    safe_withdrawal_rate,
+    success_rate,
+)
 from backtest.population import Members, PopulationSpec, draw_members
 from backtest.population_eval import (
     MemberSummary,
     PopulationOutcome,
+    batch_se,
+    cvar_influence,
     evaluate_population,
     glide_weights,
     pair_members_paths,
     paired_ce,
     per_member,
+    reach_probability,
+    retirement_withdrawal_rates,
 )
+from backtest.report.income import BEQUEST_PERCENTILES, glide_label
+from backtest.report.model import GlideLabel, IncomeRow
 from backtest.scenarios import Scenarios
 from glidelab.context import StudyContext, named_rng
 from glidelab.study import (
@@ -145,7 +171,11 @@ class DesignOutcome:
     weights by knot age (decimal); ``members``: per-member averages on the held-out
     bootstrap; ``constraints``: each committee constraint group, whether it binds at the
     designed path, its slack and its cost in the objective (:func:`constraint_table`);
-    ``seconds``: wall-clock time per step (run-time only)."""
+    ``income`` (``income.csv``, :func:`income_frame`) and ``income_rows`` (per set of
+    member-paths, the tear sheet's rows): the income figures held out; ``glide_labels``:
+    to / through of the glide paths; ``separability``: whether the frontier's points can
+    be told apart (:func:`frontier_separability`); ``seconds``: wall-clock time per step
+    (run-time only)."""
 
     study: DesignStudy
     frontier: tuple[DesignPoint, ...]
@@ -163,6 +193,10 @@ class DesignOutcome:
     members: Mapping[str, MemberSummary] = dataclasses.field(default_factory=dict)
     settings_rows: tuple[tuple[str, str], ...] = ()
     constraints: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    income: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    income_rows: Mapping[str, tuple[IncomeRow, ...]] = dataclasses.field(default_factory=dict)
+    glide_labels: tuple[GlideLabel, ...] = ()
+    separability: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
 def _weights3(strategy: Strategy, spec: PopulationSpec, scen: Scenarios) -> np.ndarray:
@@ -174,12 +208,18 @@ def _weights3(strategy: Strategy, spec: PopulationSpec, scen: Scenarios) -> np.n
     return out
 
 
+def _growth(scen: Scenarios, w3: np.ndarray) -> np.ndarray:
+    """Real gross return of the mix ``w3`` (T, len(ALL_ASSETS)) per path and year, (P, T)."""
+    g = (1.0 + scen.select(ALL_ASSETS).returns) / (1.0 + scen.inflation[:, :, None])
+    return np.einsum("pta,ta->pt", g[:, : w3.shape[0]], w3)
+
+
 def _outcome(
     members: Members, scen: Scenarios, w3: np.ndarray, fee: float, name: str
 ) -> PopulationOutcome:
-    g = (1.0 + scen.select(ALL_ASSETS).returns) / (1.0 + scen.inflation[:, :, None])
-    growth = np.einsum("pta,ta->pt", g[:, : w3.shape[0]], w3)
-    return evaluate_population(members, growth, expense_ratio=fee, pairing="cross", name=name)
+    return evaluate_population(
+        members, _growth(scen, w3), expense_ratio=fee, pairing="cross", name=name
+    )
 
 
 @dataclass(frozen=True)
@@ -215,6 +255,7 @@ class _Draws:
             beta=ds.beta,
             assets=ds.assets,
             gamma=ds.gamma,
+            preferences=ds.preferences(spec.replacement_rate),
             **grid,
         )
 
@@ -292,22 +333,38 @@ def _frame(points: Mapping[str, DesignPoint]) -> pd.DataFrame:
     ).T
 
 
+def _loss_prefs(prefs: IncomePreferences | None, gamma: float) -> IncomePreferences | None:
+    """``prefs`` at risk aversion ``gamma`` when they carry loss aversion, else None (the
+    plain CRRA formula, bit-identical to the one used before preferences existed)."""
+    if prefs is None or not prefs.loss_aversion:
+        return None
+    return dataclasses.replace(prefs, gamma=float(gamma))
+
+
 def ce_columns(
-    incomes: Mapping[str, np.ndarray], clusters: np.ndarray, salary: np.ndarray, label: str
+    incomes: Mapping[str, np.ndarray],
+    clusters: np.ndarray,
+    salary: np.ndarray,
+    label: str,
+    prefs: IncomePreferences | None = None,
 ) -> dict[str, dict[str, float]]:
     """CE columns of the scores table for one set of member-paths: per strategy (the
     first in ``incomes`` is the reference, the designed path) and gamma in
     :data:`backtest.outcomes.RISK_AVERSIONS`, the CE of real retirement income (real USD a
     year, and as a share of the member-paths' mean final salary ``salary``) and its
     difference to the reference's with the paired SE (real USD a year; batch means over
-    ``clusters``, the market path of each member-path)."""
+    ``clusters``, the market path of each member-path). ``prefs`` with loss aversion
+    values income by them (at each gamma), the reference income being
+    ``prefs.reference_replacement x salary`` per member-path."""
     ref = next(iter(incomes.values()))
     mean_salary = float(np.mean(salary))
     out: dict[str, dict[str, float]] = {}
     for n, inc in incomes.items():
         row: dict[str, float] = {}
         for g in RISK_AVERSIONS:
-            ce, diff, se = paired_ce(inc, ref, g, clusters)
+            p = _loss_prefs(prefs, g)
+            loss_ref = None if p is None else p.reference_replacement * np.asarray(salary)
+            ce, diff, se = paired_ce(inc, ref, g, clusters, preferences=p, loss_reference=loss_ref)
             row[f"{label}: CE gamma={g:g} (USD/yr)"] = ce
             row[f"{label}: CE gamma={g:g} / mean final salary"] = ce / mean_salary
             row[f"{label}: CE gamma={g:g} - designed (USD/yr)"] = diff
@@ -321,32 +378,212 @@ def _in_sample_ce(designer: FundDesigner, w3: Mapping[str, np.ndarray]) -> pd.Da
     d = designer.data
     incomes = {n: retirement_income(d, margins(d, w).wealth_at_retirement) for n, w in w3.items()}
     clusters = d.path if d.path is not None else np.arange(d.n)
-    return pd.DataFrame(ce_columns(incomes, clusters, d.final_salary, "in sample")).T
+    cols = ce_columns(incomes, clusters, d.final_salary, "in sample", designer.preferences)
+    return pd.DataFrame(cols).T
+
+
+# ------------------------------------------------------------------------ income figures
+
+
+def _n_effective(values: np.ndarray, clusters: np.ndarray) -> float | None:
+    """Independent member-paths behind the mean of ``values`` when the member-paths of one
+    market path (``clusters``) share its returns: ``var / se_batch ** 2``, at most ``n``."""
+    v = np.asarray(values, dtype=np.float64)
+    se = batch_se(v, clusters)
+    var = float(v.var())
+    if not (np.isfinite(se) and se > 0 and var > 0):
+        return None
+    return float(min(v.size, var / se**2))
+
+
+def income_row(
+    outcome: PopulationOutcome,
+    growth: np.ndarray,
+    spec: PopulationSpec,
+    expense_ratio: float,
+    ce: Mapping[float, float],
+) -> IncomeRow:
+    """One strategy's income figures on one set of member-paths (the tear sheet's
+    :class:`backtest.report.model.IncomeRow`, every figure from :mod:`backtest.outcomes`).
+
+    Success: survival-weighted, SE by batch means over market paths. Replacement ratio:
+    (Social Security + balance at retirement / annuity factor) / final salary, percentiles
+    :data:`REPLACEMENT_PERCENTILES`, and the probability of reaching the population's
+    target ``spec.replacement_rate`` (SE by batch means). Unpaid years given failure: mean
+    shortfall (years of need, survival-weighted, valued at the annuity rate) over the
+    member-paths whose drawdown account runs dry before the end age, SE over them.
+    Bequest: percentiles of the drawdown account's real wealth at death
+    (``outcome.bequest``, USD). Safe withdrawal rate: of the balance at the target date,
+    lasting to ``spec.horizon_age`` on all but 5 % / 10 % of the market paths (decimal a
+    year, after fees). ``ce``: gamma -> CE (real USD a year) from the scores table.
+    """
+    clusters = outcome.path
+    ok = success_rate(outcome.success, _n_effective(outcome.success, clusters))
+    cond = mean_unpaid_years_given_failure(outcome.unpaid_years)
+    rr = outcome.replacement_ratio
+    repl = replacement_percentiles(rr, REPLACEMENT_PERCENTILES)
+    reach = reach_probability(rr, spec.replacement_rate - 1e-12, clusters)  # 1e-12: 0.7 as hit
+    t0 = round(spec.target_age - spec.first_age)
+    rates = retirement_withdrawal_rates(
+        growth, t0, round(spec.horizon_age - spec.first_age), expense_ratio
+    )
+    return IncomeRow(
+        name=outcome.name,
+        success=ok.rate,
+        success_se=ok.se,
+        n=ok.n,
+        ce=dict(ce),
+        unpaid_given_failure=cond.years,
+        unpaid_given_failure_se=cond.se,
+        n_failed=cond.n_failed,
+        bequest={
+            int(q): float(v) for q, v in zip(BEQUEST_PERCENTILES, outcome.bequest, strict=True)
+        },
+        safe_withdrawal={p: safe_withdrawal_rate(rates, p) for p in SAFE_WITHDRAWAL_FAILURE},
+        replacement={int(q): float(v) for q, v in zip(REPLACEMENT_PERCENTILES, repl, strict=True)},
+        reach_target=reach.rate,
+        reach_target_se=reach.se,
+    )
+
+
+def income_frame(
+    rows: Mapping[str, tuple[IncomeRow, ...]], labels: Mapping[str, GlideLabel | None]
+) -> pd.DataFrame:
+    """``income.csv``: one row per strategy; per set of member-paths (``rows``' keys) its
+    income figures (decimals; USD a year; years of need) and the glide path's shape
+    (:func:`backtest.report.income.glide_label`: to / through, equity 25 years before, at
+    and after the target date; ``fixed mix`` where the equity never moves)."""
+    out: dict[str, dict[str, object]] = {}
+    for label, rs in rows.items():
+        for r in rs:
+            rec = out.setdefault(r.name, {})
+            g = labels.get(r.name)
+            rec["glide"] = g.label if g is not None else "fixed mix"
+            for age, e in (g.equity if g is not None else {}).items():
+                rec[f"equity at {age:g}"] = e
+            for q, v in r.replacement.items():
+                rec[f"{label}: replacement p{q}"] = v
+            rec[f"{label}: P(reach target replacement)"] = r.reach_target
+            rec[f"{label}: P(reach target replacement) SE"] = r.reach_target_se
+            rec[f"{label}: success"] = r.success
+            rec[f"{label}: success SE"] = r.success_se
+            rec[f"{label}: unpaid years given failure"] = r.unpaid_given_failure
+            rec[f"{label}: unpaid years given failure SE"] = r.unpaid_given_failure_se
+            rec[f"{label}: failed share"] = r.n_failed / r.n
+            for q, v in r.bequest.items():
+                rec[f"{label}: bequest p{q} (USD)"] = v
+            for p, v in r.safe_withdrawal.items():
+                rec[f"{label}: safe withdrawal rate at {100 * p:g} % failure"] = v
+    df = pd.DataFrame(out).T
+    df.index.name = "strategy"
+    return df
+
+
+# ------------------------------------------------------------------ frontier separability
+
+#: ``|difference| / paired SE`` above which two frontier points count as apart: 1.96, the
+#: two-sided 95 % normal quantile.
+SEPARABILITY_Z = 1.96
+
+
+def separable(diff: float, se: float, z: float = SEPARABILITY_Z) -> bool:
+    """Whether a paired difference ``diff`` lies further from 0 than ``z`` standard
+    errors ``se`` (same units); False where the SE is not a finite number, or both are 0."""
+    if not np.isfinite(se) or not np.isfinite(diff):
+        return False
+    return bool(abs(diff) > z * se)
+
+
+def _point_values(
+    designer: FundDesigner, point: DesignPoint
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per member-path success (0/1), shortfall (years of need) and income (USD a year)."""
+    d = designer.data
+    mg = margins(d, designer.weights(point.knots))
+    return (
+        (mg.x >= 0).astype(np.float64),
+        mg.shortfall,
+        retirement_income(d, mg.wealth_at_retirement),
+    )
+
+
+def frontier_separability(
+    designer: FundDesigner, points: tuple[DesignPoint, ...] | list[DesignPoint]
+) -> pd.DataFrame:
+    """Can the frontier's points be told apart on the member-paths they were scored on?
+
+    For each pair of neighbours and the two end points (second minus first), the paired
+    difference in success (share of member-paths), in the shortfall CVaR at the design's
+    level (years of need; influence function of the Rockafellar-Uryasev form) and in the
+    CE of retirement income (real USD a year, the designer's preferences,
+    :func:`backtest.population_eval.paired_ce`), each with its paired SE by batch means
+    over market paths; ``apart`` when :func:`separable` (``|diff| > 1.96 SE``).
+    """
+    d = designer.data
+    clusters = d.path if d.path is not None else np.arange(d.n)
+    vals = [_point_values(designer, p) for p in points]
+    pairs = [(i, i + 1, "neighbours") for i in range(len(points) - 1)]
+    if len(points) > 2:
+        pairs.append((0, len(points) - 1, "end points"))
+    p = _loss_prefs(designer.preferences, designer.gamma)
+    rows = []
+    for i, j, kind in pairs:
+        (s_i, f_i, c_i), (s_j, f_j, c_j) = vals[i], vals[j]
+        cv_i, inf_i = cvar_influence(f_i, designer.beta)
+        cv_j, inf_j = cvar_influence(f_j, designer.beta)
+        _, d_ce, se_ce = paired_ce(
+            c_j, c_i, designer.gamma, clusters, preferences=p, loss_reference=designer.reference
+        )
+        for metric, diff, se in (
+            ("success", float(np.mean(s_j - s_i)), batch_se(s_j - s_i, clusters)),
+            ("shortfall CVaR (years)", cv_j - cv_i, batch_se(inf_j - inf_i, clusters)),
+            ("CE (USD/yr)", d_ce, se_ce),
+        ):
+            z = abs(diff) / se if se > 0 else (np.inf if diff else 0.0)
+            rows.append(
+                {
+                    "pair": f"{i + 1} vs {j + 1}",
+                    "kind": kind,
+                    "metric": metric,
+                    "difference": diff,
+                    "paired SE": se,
+                    "|z|": z,
+                    "verdict": "apart" if separable(diff, se) else "cannot be told apart",
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def _scores(
     study: DesignStudy,
     members: Members,
     sets: Mapping[str, tuple[Scenarios, Mapping[str, np.ndarray]]],
-) -> tuple[pd.DataFrame, dict[str, PopulationOutcome]]:
+    prefs: IncomePreferences | None = None,
+) -> tuple[pd.DataFrame, dict[str, PopulationOutcome], dict[str, tuple[IncomeRow, ...]]]:
     """Exact survival-weighted scores of each strategy on each named set (one column
-    group per set; a set comes with each strategy's weights over ``ALL_ASSETS``) and
-    each strategy's outcome on the first set."""
-    fee = study.design.expense_ratio
+    group per set; a set comes with each strategy's weights over ``ALL_ASSETS``), each
+    strategy's outcome on the first set, and each set's income figures
+    (:func:`income_row`, one per strategy, with the scores' CE at each gamma)."""
+    fee, spec = study.design.expense_ratio, study.population
     score_rows: dict[str, dict[str, float]] = {}
     first: dict[str, PopulationOutcome] = {}
     names = next(iter(sets.values()))[1]
     incomes: dict[str, dict[str, np.ndarray]] = {label: {} for label in sets}
+    rows: dict[str, list[IncomeRow]] = {label: [] for label in sets}
     paths: dict[str, np.ndarray] = {}
     salary: dict[str, np.ndarray] = {}
     for n in names:
         row: dict[str, float] = {}
         for label, (scen, weights) in sets.items():
-            o = _outcome(members, scen, weights[n], fee, n)
+            growth = _growth(scen, weights[n])
+            o = evaluate_population(
+                members, growth, expense_ratio=fee, name=n, bequest_at=BEQUEST_PERCENTILES
+            )
             first.setdefault(n, o)
             incomes[label][n] = o.income
             paths[label] = o.path
             salary[label] = members.final_salary[o.member]
+            rows[label].append(income_row(o, growth, spec, fee, {}))
             summ = o.summary()
             row[f"{label}: success"] = summ["success_survival_weighted"]
             row[f"{label}: success_fixed"] = summ["success_fixed_horizon"]
@@ -354,10 +591,18 @@ def _scores(
             row[f"{label}: mean unpaid years"] = summ["mean_unpaid_years"]
             row[f"{label}: CVaR95 unpaid years"] = summ["cvar95_unpaid_years"]
         score_rows[n] = row
+    income: dict[str, tuple[IncomeRow, ...]] = {}
     for label in sets:
-        for n, cols in ce_columns(incomes[label], paths[label], salary[label], label).items():
-            score_rows[n].update(cols)
-    return pd.DataFrame(score_rows).T, first
+        cols = ce_columns(incomes[label], paths[label], salary[label], label, prefs)
+        for n, c in cols.items():
+            score_rows[n].update(c)
+        income[label] = tuple(
+            dataclasses.replace(
+                r, ce={g: cols[r.name][f"{label}: CE gamma={g:g} (USD/yr)"] for g in RISK_AVERSIONS}
+            )
+            for r in rows[label]
+        )
+    return pd.DataFrame(score_rows).T, first, income
 
 
 def _countries(
@@ -403,6 +648,7 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
     )
     clock["setup"] = time.perf_counter() - t0
     fr, chosen = _search(designer, ds, clock)
+    separability = frontier_separability(designer, fr.points)
     t_c = time.perf_counter()
     costs = designer.constraint_costs(
         chosen,
@@ -432,7 +678,9 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
     cohorts = historical_cohorts(draws.history, ALL_ASSETS, spec.n_periods, wrap=True)
     w_us = {n: _weights3(s, spec, cohorts) for n, s in strategies.items()}
     sets = {"bootstrap": (sc_out, w3), "US cohorts": (cohorts, w_us)}
-    scores, outcomes = _scores(study, m_out, sets)
+    scores, outcomes, income = _scores(study, m_out, sets, designer.preferences)
+    equity = tuple(ds.assets[i] for i in designer.setup.equity)
+    labels = {n: glide_label(s, spec.target_age, equity) for n, s in strategies.items()}
     clock["out_of_sample"] = time.perf_counter() - t3
     t4 = time.perf_counter()
     countries, n_cohorts = _countries(study, draws, strategies)
@@ -459,12 +707,17 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
         members=members,
         settings_rows=tuple(_settings_rows(study, designer, n_cohorts, cohorts.n_scenarios)),
         constraints=constraint_table(costs),
+        income=income_frame(income, labels),
+        income_rows=income,
+        glide_labels=tuple(g for g in labels.values() if g is not None),
+        separability=separability,
     )
 
 
 def write_design(result: DesignOutcome, folder: Path) -> None:
     """The design report into ``folder``: design.html, design.pdf, the CSV tables
-    (frontier, placed, scores, countries, failing, designed_path) and settings.json."""
+    (frontier, placed, scores, countries, failing, designed_path, constraints, income,
+    separability) and settings.json."""
     from backtest.report.population import (  # lazy: heavy (matplotlib)
         PopulationReport,
         build_population_charts,
@@ -490,6 +743,10 @@ def write_design(result: DesignOutcome, folder: Path) -> None:
         notes=_notes(spec, study.design),
         constraints=result.constraints,
         annuity_rate=spec.annuity_rate,
+        income=dict(result.income_rows),
+        glide_labels=result.glide_labels,
+        separability=result.separability,
+        target_replacement=spec.replacement_rate,
     )
     folder.mkdir(parents=True, exist_ok=True)
     charts = build_population_charts(report)
@@ -503,6 +760,8 @@ def write_design(result: DesignOutcome, folder: Path) -> None:
         ("failing.csv", result.failing),
         ("designed_path.csv", result.knots),
         ("constraints.csv", result.constraints),
+        ("income.csv", result.income),
+        ("separability.csv", result.separability),
     ):
         write_text_atomic(folder / fname, df.to_csv(float_format="%.6g"))
     settings = {"study": _jsonable(dataclasses.asdict(study)), "seconds": result.seconds}
@@ -536,8 +795,104 @@ def design_summary(result: DesignOutcome) -> str:
     return (
         _summary_head(result, designed, presets)
         + _ce_sentence(result.scores)
+        + _ranking_sentence(result.scores, result.constraints)
         + _constraint_sentence(result.constraints)
+        + " "
+        + _income_sentence(result.income, result.study.population.replacement_rate)
+        + _separability_sentence(result.separability)
         + "\n"
+    )
+
+
+def _ranking_sentence(
+    scores: pd.DataFrame, constraints: pd.DataFrame, label: str = "bootstrap"
+) -> str:
+    """The held-out CE ranking at each gamma of :data:`RISK_AVERSIONS`; where 100 % equity
+    (outside the committee's constraints) beats the designed path, by how much, and how
+    much of its in-sample lead at the design's objective the binding constraints' costs
+    explain (``constraints.csv``: each re-solved alone, so the costs need not add up)."""
+    if f"{label}: CE gamma=5 (USD/yr)" not in scores.columns:
+        return ""
+    designed, parts = scores.index[0], []
+    for g in RISK_AVERSIONS:
+        order = scores[f"{label}: CE gamma={g:g} (USD/yr)"].sort_values(ascending=False)
+        rank = list(order.index).index(designed) + 1
+        top = f"at gamma {g:g} {order.index[0]} ranks first ({order.iloc[0]:,.0f} USD a year)"
+        parts.append(top + ("" if rank == 1 else f" and the designed path {rank} of {order.size}"))
+    text = f"Ranked by held-out CE: {'; '.join(parts)}. "
+    if "fixed_100_0" not in scores.index:
+        return text
+    wins = []
+    for g in RISK_AVERSIONS:
+        d = float(scores[f"{label}: CE gamma={g:g} - designed (USD/yr)"]["fixed_100_0"])
+        se = float(scores[f"{label}: paired SE gamma={g:g} (USD/yr)"]["fixed_100_0"])
+        if d > 0:
+            told = "" if separable(d, se) else ", within 1.96 SE"
+            wins.append(f"gamma {g:g} by {d:,.0f} USD a year (paired SE {se:,.0f}{told})")
+    if not wins:
+        return text + "100 % equity (outside the committee's constraints) does not beat it. "
+    text += f"100 % equity, outside the committee's constraints, beats it at {', '.join(wins)}"
+    return text + _explained(scores, constraints) + ". "
+
+
+def _explained(scores: pd.DataFrame, constraints: pd.DataFrame) -> str:
+    """How much of 100 % equity's in-sample CE lead the binding constraints' costs explain."""
+    col = "in sample: CE gamma=5 - designed (USD/yr)"
+    if constraints.empty or col not in scores.columns or "fixed_100_0" not in scores.index:
+        return ""
+    if not str(constraints["units"].iloc[0]).startswith("CE"):
+        return "; the constraint costs are in the design's own objective, not CE"
+    cost = float(constraints.loc[constraints["binds"].astype(bool), "cost"].sum())
+    lead = float(scores[col]["fixed_100_0"])
+    if lead <= 0:
+        return (
+            f"; in sample it does not lead, and the binding constraints cost {cost:,.0f} USD a year"
+        )
+    share = "more than all of it" if cost >= lead else f"{100 * cost / lead:.0f} % of it"
+    return (
+        f"; in sample its lead at the design's gamma is {lead:,.0f} USD a year, and the "
+        f"binding constraints' costs (each re-solved alone, so they need not add up) sum to "
+        f"{cost:,.0f} USD a year, {share}"
+    )
+
+
+def _income_sentence(income: pd.DataFrame, target: float, label: str = "bootstrap") -> str:
+    """Held out: the probability of reaching the target replacement and the median bequest
+    of the designed path against 100 % equity and 60/40, and its safe withdrawal rate."""
+    col = f"{label}: P(reach target replacement)"
+    if income.empty or col not in income.columns:
+        return ""
+    p = income[col].astype(float)
+    se = income[f"{col} SE"].astype(float)
+    beq = income[f"{label}: bequest p50 (USD)"].astype(float)
+    names = [n for n in (income.index[0], "fixed_100_0", "fixed_60_40") if n in income.index]
+    parts = [
+        f"{n} {100 * p[n]:.1f} % (SE {100 * se[n]:.1f} pp; median bequest {beq[n]:,.0f} USD)"
+        for n in names
+    ]
+    swr = income[f"{label}: safe withdrawal rate at 5 % failure"].iloc[0]
+    return (
+        f"Held out, the probability of a replacement ratio of at least {100 * target:.0f} %: "
+        f"{'; '.join(parts)}; the designed path's safe withdrawal rate at 5 % failure is "
+        f"{100 * swr:.2f} % of the balance at the target date. "
+    )
+
+
+def _separability_sentence(sep: pd.DataFrame) -> str:
+    """Whether the frontier's end points and neighbours can be told apart (paired SEs)."""
+    if sep.empty:
+        return ""
+    ends = sep[sep["kind"] == "end points"]
+    if ends.empty:
+        ends = sep  # a two-point frontier: its neighbours are its end points
+    said = [f"{m} {v}" for m, v in zip(ends["metric"], ends["verdict"], strict=True)]
+    nb = sep[sep["kind"] == "neighbours"]
+    n_pairs = nb["pair"].nunique()
+    apart = {m: int((g["verdict"] == "apart").sum()) for m, g in nb.groupby("metric", sort=False)}
+    counts = ", ".join(f"{k} {m!s}" for m, k in apart.items())
+    return (
+        f"On the frontier (in sample, paired over market paths, 1.96 SE), the end points are: "
+        f"{'; '.join(said)}; neighbours apart out of {n_pairs}: {counts}. "
     )
 
 
@@ -678,7 +1033,7 @@ def _settings_rows(
         (
             "designed path",
             f"objective {ds.objective}"
-            + (f" (CRRA gamma {ds.gamma:g})" if ds.objective == "ce" else "")
+            + (f" ({designer.preferences.label})" if ds.objective == "ce" else "")
             + (
                 f" with bPOE <= best + {ds.bpoe_slack:g}"
                 if ds.objective in ("income", "ce")
@@ -714,6 +1069,18 @@ def _notes(spec: PopulationSpec, ds: DesignSettings) -> list[str]:
         "member-paths, at gamma 2, 5 and 10. Each strategy's CE minus the designed path's "
         "comes with its paired standard error: delta method on the same member-paths, batch "
         "means over market paths (US cohorts overlap, so theirs is optimistic).",
+        "Income figures (held out): replacement-ratio percentiles and the probability of "
+        f"reaching the target replacement of {100 * spec.replacement_rate:.0f} % of final "
+        "salary (SE by batch means over market paths); unpaid years given failure over the "
+        "member-paths whose drawdown account runs dry (SE treats them as independent, so it "
+        "is optimistic); bequest = the drawdown account's real wealth at death (the CE "
+        "annuitises the balance instead, so it counts no bequest); safe withdrawal rate from "
+        f"the target date to age {spec.horizon_age} over the market paths alone (few paths: "
+        "a coarse quantile).",
+        "Frontier separability: each pair of neighbouring frontier points and the two end "
+        "points are compared on the same in-sample member-paths (paired differences, batch "
+        "means over market paths); 'cannot be told apart' when the difference is within 1.96 "
+        "standard errors.",
         "Constraint costs: each committee constraint group that binds at the designed path is "
         "dropped in turn and the design's objective re-solved in sample from the designed path "
         "(a local search); the cost is how much better the objective is without it.",
@@ -731,6 +1098,21 @@ def _notes(spec: PopulationSpec, ds: DesignSettings) -> list[str]:
         "flatters those countries. JST's US equity departs from the S&P 500 after about 2015.",
         "Bootstrap scenarios resample US history 1928-2025 in blocks; the bond is the 10-year "
         "Treasury, cash the 3-month bill.",
+        *_preference_note(spec, ds),
+    ]
+
+
+def _preference_note(spec: PopulationSpec, ds: DesignSettings) -> list[str]:
+    """A note on loss aversion, when the study sets it (none for plain CRRA)."""
+    if not ds.loss_aversion:
+        return []
+    p = ds.preferences(spec.replacement_rate)
+    return [
+        f"Every CE values income as {p.label} (backtest.outcomes.IncomePreferences): "
+        "utility lost below the reference income (reference replacement x the member's "
+        "final salary) weighs 1 + loss aversion times; the CE inverts the mean utility at "
+        "the member-paths' mean reference income "
+        "(backtest.outcomes.preference_certainty_equivalent)."
     ]
 
 

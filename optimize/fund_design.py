@@ -62,6 +62,13 @@ same member-paths: the one driver, ``optimize.scp.trust_region_scp``):
   at a ``scale`` near the median income (:func:`utility_scale`) so that ``u`` is not
   flat in float64. The weights after retirement do not move this income (the balance is
   annuitised at retirement): they stay where the start and the constraints put them.
+  With :class:`backtest.outcomes.IncomePreferences` (``FundDesigner(preferences=...)``)
+  the utility is the project's one valuation, :func:`backtest.outcomes.income_utility`:
+  loss aversion ``lambda`` below a reference income ``R = reference_replacement x final
+  salary`` per member-path (gradient ``u'(c) (1 + lambda [c < R])``), CE by
+  :func:`backtest.outcomes.preference_certainty_equivalent`; plain CRRA takes the code
+  path it always took (bit-identical). A bequest term is refused
+  (:func:`check_design_preferences`): the annuitised balance leaves nothing at death.
 
 Committee constraints (:class:`FundConstraints`): equity at the target date within a
 band, monotone de-risking after an age, maximum change per year, a "to" or "through"
@@ -82,8 +89,11 @@ import numpy as np
 
 from backtest.account import AccountFlows, run_balances
 from backtest.outcomes import (
+    IncomePreferences,
     certainty_equivalent,
     crra_utility,
+    income_utility,
+    preference_certainty_equivalent,
     shortfall_discount,
     shortfall_years,
 )
@@ -279,10 +289,17 @@ def design_data(
 ) -> DesignData:
     """Pair ``members[member]`` with ``scenarios[path]`` and draw each one's death year.
 
-    The death year ``d`` is the first period boundary at which the member is dead: drawn
-    from the survival curve (conditional on reaching retirement) with one uniform per
-    member-path from ``rng``; ``d = T`` if alive at the end age.
+    Member-paths whose member dies before retirement (``members.alive_at_retirement``)
+    are dropped, as :func:`backtest.population_eval.evaluate_population` drops them: every
+    score is conditional on reaching retirement. The death year ``d`` is the first period
+    boundary at which the member is dead: drawn from the survival curve (conditional on
+    reaching retirement) with one uniform per member-path from ``rng``; ``d = T`` if alive
+    at the end age.
     """
+    keep = np.asarray(members.alive_at_retirement)[member]
+    member, path = np.asarray(member)[keep], np.asarray(path)[keep]
+    if member.size == 0:
+        raise OptimizationError("no member of the design reaches retirement; draw more members")
     spec = members.spec
     n_t = spec.n_periods
     sub = scenarios.select(tuple(assets)).head(n_t)
@@ -439,23 +456,82 @@ def utility_scale(income: FloatArray) -> float:
     return float(max(np.median(income), 1.0))
 
 
-def ce_and_se(
-    income: FloatArray, gamma: float, clusters: IntArray | None = None
-) -> tuple[float, float]:
-    """Certainty equivalent of ``income`` (m,) at ``gamma`` and its standard error, real
-    USD a year: the delta method on the mean utility, ``se(CE) = se(mean u) / u'(CE)``,
-    with ``se(mean u)`` the batch-means SE over ``clusters`` (e.g. the market path of each
-    member-path: members on one path share its returns) or ``std(u) / sqrt(m)`` without."""
+def reference_income(data: DesignData, prefs: IncomePreferences) -> FloatArray | None:
+    """Each member-path's loss-aversion reference income, real USD a year, (m,):
+    ``prefs.reference_replacement x final salary``; None without loss aversion."""
+    if not prefs.loss_aversion or prefs.reference_replacement is None:
+        return None
+    return prefs.reference_replacement * np.asarray(data.final_salary, dtype=np.float64)
+
+
+def check_design_preferences(prefs: IncomePreferences) -> IncomePreferences:
+    """``prefs`` if fund design can value income with them, else :class:`OptimizationError`.
+
+    Fund design annuitises the whole balance at retirement (:func:`retirement_income`),
+    so nothing is left at death: a bequest term would value a wealth this model never
+    holds, and is refused rather than read off a drawdown account the objective does not
+    run. Loss aversion below a reference replacement is allowed.
+    """
+    if prefs.bequest_weight:
+        raise OptimizationError(
+            f"bequest_weight={prefs.bequest_weight:g}: fund design prices the whole balance "
+            "at retirement as a life annuity, so nothing is left at death to bequeath; set "
+            "bequest_weight = 0 (the income figures report the drawdown account's bequest)"
+        )
+    return prefs
+
+
+def marginal_utility(
+    income: FloatArray | float,
+    prefs: IncomePreferences,
+    scale: float,
+    reference: FloatArray | float | None = None,
+) -> FloatArray:
+    """``v'(c)`` of :func:`backtest.outcomes.income_utility`, per real USD a year:
+    ``u'(c) (1 + lambda [c < R])`` with ``u'(c) = (c / scale) ** -gamma / scale``."""
     c = np.asarray(income, dtype=np.float64)
-    ce = float(certainty_equivalent(c, gamma))
-    scale = utility_scale(c)
-    u = crra_utility(c, gamma, scale)
+    du = (c / scale) ** (-prefs.gamma) / scale
+    if not prefs.loss_aversion or reference is None:
+        return du
+    return du * np.where(
+        c < np.asarray(reference, dtype=np.float64), 1.0 + prefs.loss_aversion, 1.0
+    )
+
+
+def ce_and_se(
+    income: FloatArray,
+    gamma: float,
+    clusters: IntArray | None = None,
+    *,
+    prefs: IncomePreferences | None = None,
+    reference: FloatArray | None = None,
+) -> tuple[float, float]:
+    """Certainty equivalent of ``income`` (m,) and its standard error, real USD a year:
+    the delta method on the mean utility, ``se(CE) = se(mean v) / u'(CE)``, with
+    ``se(mean v)`` the batch-means SE over ``clusters`` (e.g. the market path of each
+    member-path: members on one path share its returns) or ``std(v) / sqrt(m)`` without.
+
+    ``prefs`` None (or plain CRRA) values income by CRRA at ``gamma``; with loss aversion
+    (``prefs.gamma`` is then used) the CE is
+    :func:`backtest.outcomes.preference_certainty_equivalent` against the member-paths'
+    ``reference`` incomes (real USD a year, (m,): :func:`reference_income`)."""
+    c = np.asarray(income, dtype=np.float64)
+    if prefs is not None and prefs.loss_aversion:
+        ce = preference_certainty_equivalent(c, prefs, reference=reference)
+        scale = utility_scale(c)
+        v = income_utility(c, prefs, scale, reference)
+        # the CE is valued without the loss term (backtest.outcomes): plain u'(CE)
+        marginal = (ce / scale) ** (-prefs.gamma) / scale
+    else:
+        ce = float(certainty_equivalent(c, gamma))
+        scale = utility_scale(c)
+        v = crra_utility(c, gamma, scale)
+        marginal = (ce / scale) ** (-gamma) / scale
     if clusters is not None:
         inv = np.unique(np.asarray(clusters), return_inverse=True)[1]
-        u = np.bincount(inv, weights=u) / np.bincount(inv)
-    se_u = float(u.std(ddof=1) / np.sqrt(u.size)) if u.size > 1 else float("nan")
-    marginal = (ce / scale) ** (-gamma) / scale
-    return ce, se_u / marginal
+        v = np.bincount(inv, weights=v) / np.bincount(inv)
+    se_v = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else float("nan")
+    return ce, se_v / marginal
 
 
 # ----------------------------------------------------------------------------- problem
@@ -508,12 +584,21 @@ class FundDesigner:
         solvers: Sequence[str] = DEFAULT_SOLVERS,
         assets: Sequence[str] | None = None,
         gamma: float = 5.0,
+        preferences: IncomePreferences | None = None,
     ) -> None:
         self.data = data
-        #: Relative risk aversion of the ``"ce"`` objective and of every point's ``ce``.
-        self.gamma = float(gamma)
-        if not (np.isfinite(self.gamma) and self.gamma >= 0):
+        if not (np.isfinite(gamma) and gamma >= 0):
             raise OptimizationError(f"gamma={gamma!r}; use a risk aversion >= 0 (e.g. 5)")
+        #: How the ``"ce"`` objective and every point's ``ce`` value income
+        #: (``preferences``, else plain CRRA at ``gamma``); no bequest term
+        #: (:func:`check_design_preferences`).
+        self.preferences = check_design_preferences(
+            preferences if preferences is not None else IncomePreferences(gamma=float(gamma))
+        )
+        #: Relative risk aversion of the ``"ce"`` objective (``preferences.gamma``).
+        self.gamma = float(self.preferences.gamma)
+        #: Loss-aversion reference income per member-path, real USD a year, or None.
+        self.reference = reference_income(data, self.preferences)
         #: The decision assets (a subset of the data's, e.g. to leave cash out of the search
         #: while presets that hold it are still scored on the same member-paths).
         self.assets = tuple(assets) if assets is not None else data.assets
@@ -659,7 +744,9 @@ class FundDesigner:
         mg = margins(self.data, weights)
         rr = replacement_ratios(self.data, mg.wealth_at_retirement)
         income = retirement_income(self.data, mg.wealth_at_retirement)
-        ce, ce_se = ce_and_se(income, self.gamma, self.data.path)
+        ce, ce_se = ce_and_se(
+            income, self.gamma, self.data.path, prefs=self.preferences, reference=self.reference
+        )
         return DesignPoint(
             knots=knots if knots is not None else np.empty((0, weights.shape[1])),
             success=float((mg.x >= 0).mean()),
@@ -787,6 +874,10 @@ class FundDesigner:
             return float(rr.mean()), 1.0 / (d.annuity_factor * d.final_salary)
         c = retirement_income(d, w_ret)
         scale = utility_scale(c)
+        if self.reference is not None:  # loss aversion: v = u + lambda min(0, u - u(R))
+            v = income_utility(c, self.preferences, scale, self.reference)
+            dv = marginal_utility(c, self.preferences, scale, self.reference)
+            return float(v.mean()), dv / d.annuity_factor
         u = crra_utility(c, self.gamma, scale)
         marginal = (c / scale) ** (-self.gamma) / scale  # u'(c), per real USD a year
         return float(u.mean()), marginal / d.annuity_factor

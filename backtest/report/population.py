@@ -20,6 +20,14 @@ from matplotlib.figure import Figure
 
 from backtest.report.charts import PALETTE, WIDTH, Chart, style
 from backtest.report.html import img_tag, page_head
+from backtest.report.model import (
+    GlideLabel,
+    IncomeRow,
+    IncomeTable,
+    glide_label_header,
+    glide_label_rows,
+    income_view,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,19 @@ class PopulationReport:
         much better without) and ``units`` (``glidelab.design.constraint_table``), or None.
     annuity_rate
         The real rate the shortfall is valued at, decimal a year.
+    income
+        Per set of member-paths (e.g. ``"bootstrap"``), one income row per strategy
+        (the tear sheet's :class:`backtest.report.model.IncomeRow`: replacement-ratio
+        percentiles, probability of reaching the target, unpaid years given failure,
+        bequest, safe withdrawal rate, CE), shown with the tear sheet's formatting
+        (:func:`backtest.report.model.income_view`).
+    glide_labels
+        "to" / "through" and the equity 25 years before, at and after the target date.
+    separability
+        The frontier's paired differences (``glidelab.design.frontier_separability``):
+        pair, kind, metric, difference, paired SE, |z| and verdict, or None.
+    target_replacement
+        The target replacement ratio the income table's probability refers to, decimal.
     """
 
     title: str
@@ -76,6 +97,10 @@ class PopulationReport:
     notes: list[str] = field(default_factory=list)
     constraints: pd.DataFrame | None = None
     annuity_rate: float = 0.02
+    income: dict[str, tuple[IncomeRow, ...]] = field(default_factory=dict)
+    glide_labels: tuple[GlideLabel, ...] = ()
+    separability: pd.DataFrame | None = None
+    target_replacement: float = 0.7
 
 
 def _colours(names: list[str]) -> dict[str, str]:
@@ -244,6 +269,83 @@ def _ce_tables(scores: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
     return out
 
 
+def _income_tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
+    """The income figures per set of member-paths (rows: figures, columns: strategies, the
+    tear sheet's display text), the to / through labels, and the frontier separability."""
+    out = []
+    for label, rows in r.income.items():
+        view = income_view(IncomeTable(rows, "", float("nan")))
+        table = pd.DataFrame(
+            [cells for _, cells in view.rows],
+            index=[name for name, _ in view.rows],
+            columns=list(view.strategies),
+        )
+        out.append(
+            (
+                f"Retirement income ({label})",
+                table,
+                "success = survival-weighted, SE by batch means over market paths (pp); CE of "
+                "real retirement income (Social Security + the balance at retirement priced "
+                "as a real life annuity); unpaid years given failure = mean survival-weighted "
+                "shortfall over member-paths whose drawdown account runs dry before the end "
+                "age (years of need, SE over them); bequest = the drawdown account's real "
+                "wealth at death, percentiles over member-paths and death years; safe "
+                "withdrawal rate = of the balance at the target date, lasting to the fixed "
+                "horizon on all but 5 % / 10 % of market paths, after fees; replacement ratio "
+                "= income / final salary; P(reach target) = share with replacement >= "
+                f"{100 * r.target_replacement:.0f} % (SE by batch means, pp).",
+            )
+        )
+    if r.glide_labels:
+        head = glide_label_header(r.glide_labels)
+        shown = glide_label_rows(r.glide_labels)
+        table = pd.DataFrame([row[1:] for row in shown], index=[row[0] for row in shown])
+        table.columns = list(head[1:])
+        out.append(
+            (
+                "To or through the target date",
+                table,
+                "'to': equity flat from the target date; 'through': still falling after it "
+                "(the tear sheet's rule, backtest.report.income.glide_label); fixed mixes "
+                "are not listed.",
+            )
+        )
+    if r.separability is not None and not r.separability.empty:
+        out.append(_separability_table(r.separability))
+    return out
+
+
+def _separability_table(sep: pd.DataFrame) -> tuple[str, pd.DataFrame, str]:
+    def shown(metric: str, v: float) -> str:
+        if not np.isfinite(v):
+            return "-"
+        return f"{100 * v:+.2f} pp" if metric == "success" else f"{v:+,.3g}"
+
+    table = pd.DataFrame(
+        {
+            "kind": sep["kind"],
+            "metric": sep["metric"],
+            "difference": [
+                shown(m, v) for m, v in zip(sep["metric"], sep["difference"], strict=True)
+            ],
+            "paired SE": [
+                shown(m, v).lstrip("+")
+                for m, v in zip(sep["metric"], sep["paired SE"], strict=True)
+            ],
+            "|z|": [f"{z:.2f}" for z in sep["|z|"]],
+            "verdict": sep["verdict"],
+        }
+    )
+    table.index = list(sep["pair"])
+    return (
+        "Frontier: can its points be told apart?",
+        table,
+        "paired differences (second point minus first) on the in-sample member-paths every "
+        "frontier point is scored on; SE by batch means over market paths; 'apart' when "
+        "|difference| > 1.96 SE, else 'cannot be told apart'.",
+    )
+
+
 def _tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
     out = [
         (
@@ -294,6 +396,7 @@ def _tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
                 "are not re-solved.",
             )
         )
+    out += _income_tables(r)
     if r.failing is not None:
         out.append(("Members who fail: their traits", r.failing, ""))
     if r.countries is not None:

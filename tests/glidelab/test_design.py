@@ -201,3 +201,62 @@ def test_cli_reports_a_bad_study_in_one_line(
     assert main(["design", str(bad)]) != 0
     err = capsys.readouterr().err
     assert "objective='fame'" in err and "Traceback" not in err
+
+
+def test_design_reports_income_figures_held_out(tiny: tuple[DesignOutcome, Path]) -> None:
+    out, folder = tiny
+    income = pd.read_csv(folder / "income.csv", index_col=0)
+    assert list(income.index) == list(out.scores.index)  # designed, presets, 100 %, 60/40
+    assert income.loc["designed (this study)", "glide"] in ("to", "through")
+    assert income.loc["fixed_100_0", "glide"] == "fixed mix"
+    assert income.loc["designed (this study)", "equity at 65"] == pytest.approx(
+        out.designed.weights[list(out.designed.knots_years_to_retirement).index(0.0)][0],
+        abs=1e-6,  # the CSV's 6 significant digits
+    )
+    for label in ("bootstrap", "US cohorts"):
+        q = income[[f"{label}: replacement p{p}" for p in (10, 25, 50, 75, 90)]]
+        assert (q.diff(axis=1).iloc[:, 1:] >= 0).all().all()  # percentiles increase
+        reach = income[f"{label}: P(reach target replacement)"]
+        # P(replacement >= 70 %) sits between the percentiles that bracket 70 %
+        assert ((q[f"{label}: replacement p25"] < 0.7) | (reach >= 0.75 - 1e-9)).all()
+        assert ((q[f"{label}: replacement p75"] >= 0.7) | (reach <= 0.25 + 1e-9)).all()
+        assert (income[f"{label}: P(reach target replacement) SE"] > 0).all()
+        beq = income[[f"{label}: bequest p{p} (USD)" for p in (10, 50, 90)]]
+        assert (beq.diff(axis=1).iloc[:, 1:] >= 0).all().all() and (beq >= 0).all().all()
+        s5 = income[f"{label}: safe withdrawal rate at 5 % failure"]
+        s10 = income[f"{label}: safe withdrawal rate at 10 % failure"]
+        assert ((s5 <= s10) & (s5 > 0) & (s10 < 0.2)).all()
+        unpaid = income[f"{label}: unpaid years given failure"]
+        assert (unpaid.dropna() > 0).all()
+    # the income table's success is the scores' survival-weighted success
+    np.testing.assert_allclose(
+        income["bootstrap: success"], out.scores["bootstrap: success"], rtol=1e-5
+    )
+    html = (folder / "design.html").read_text()
+    assert "Retirement income (bootstrap)" in html and "To or through the target date" in html
+    text = DesignSection(out.study).summary(out)
+    assert "probability of a replacement ratio of at least 70 %" in text
+
+
+def test_design_states_frontier_separability_and_ranking_at_each_gamma(
+    tiny: tuple[DesignOutcome, Path],
+) -> None:
+    from glidelab.design import separable
+
+    out, folder = tiny
+    sep = pd.read_csv(folder / "separability.csv", index_col=0)
+    n = len(out.frontier)
+    assert set(sep["metric"]) == {"success", "shortfall CVaR (years)", "CE (USD/yr)"}
+    assert len(sep) == 3 * (n - 1 + (n > 2))  # neighbours and the end points
+    for _, row in sep.iterrows():
+        assert (row["verdict"] == "apart") == separable(row["difference"], row["paired SE"])
+    text = DesignSection(out.study).summary(out)
+    assert "On the frontier" in text and ("apart" in text)
+    for g in (2, 5, 10):
+        assert f"at gamma {g} " in text  # the ranking at each risk aversion
+    ce = out.scores["bootstrap: CE gamma=5 (USD/yr)"]
+    assert f"at gamma 5 {ce.idxmax()} ranks first" in text
+    if ce["fixed_100_0"] > ce.iloc[0]:
+        assert "100 % equity, outside the committee's constraints, beats it" in text
+    html = (folder / "design.html").read_text()
+    assert "Frontier: can its points be told apart?" in html

@@ -7,7 +7,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from backtest.outcomes import certainty_equivalent
+from backtest.outcomes import (
+    IncomePreferences,
+    certainty_equivalent,
+    income_utility,
+    preference_certainty_equivalent,
+)
 from backtest.population import PopulationSpec, draw_members
 from backtest.population_eval import evaluate_population, pair_members_paths, run_accounts
 from backtest.scenarios import Scenarios
@@ -21,6 +26,7 @@ from optimize.fund_design import (
     design_data,
     margins,
     objective_value,
+    reference_income,
     retirement_income,
 )
 
@@ -210,8 +216,9 @@ def test_design_shortfall_is_the_evaluations_on_the_same_member_paths() -> None:
     ev = evaluate_population(
         members, np.einsum("pta,ta->pt", g, w), expense_ratio=0.002, pairing="paired"
     )
-    np.testing.assert_array_equal(ev.member, mi)
-    np.testing.assert_array_equal(ev.path, pi)
+    keep = members.alive_at_retirement[mi]  # both drop those who die before retirement
+    np.testing.assert_array_equal(ev.member, mi[keep])
+    np.testing.assert_array_equal(ev.path, d.path)
     s = margins(d, w).shortfall
     np.testing.assert_allclose(s, ev.unpaid_years, rtol=1e-12, atol=1e-12)
     assert (s > 0).any() and (s == 0).any()  # not degenerate
@@ -280,25 +287,117 @@ def test_ce_estimate_agrees_with_a_forward_simulation_within_its_standard_error(
     w = d.weights(pt.knots)
     assert np.isfinite(pt.ce_se) and 0 < pt.ce_se < 0.1 * pt.ce
 
-    def forward(members_seed: int, n: int, paths_seed: int, n_paths: int) -> np.ndarray:
+    def forward(
+        members_seed: int, n: int, paths_seed: int, n_paths: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Incomes from the evaluation's own account recursion, member-paths paired."""
         members = draw_members(SPEC, n, members_seed)
         sc = _scenarios(n_paths, paths_seed)
         g = (1.0 + sc.returns) / (1.0 + sc.inflation[:, :, None])
         growth = np.einsum("pta,ta->pt", g, w)
         out = evaluate_population(members, growth, expense_ratio=0.002, pairing="paired")
-        return out.income
+        return out.income, out.path
 
     # the same member-paths (the fixture's): the same CE, the design's income is the
     # evaluation's
-    same = forward(21, 400, 3, 100)
+    same, _ = forward(21, 400, 3, 100)
     assert float(certainty_equivalent(same, 5.0)) == pytest.approx(pt.ce, rel=1e-9)
-    # fresh members and fresh paths: within the two standard errors
-    paths = np.arange(4_000) % 2_000  # the paired layout: batches by market path
-    fresh, se_fresh = ce_and_se(forward(77, 4_000, 78, 2_000), 5.0, paths)
+    # fresh members and fresh paths: within the two standard errors (batches by market path)
+    inc, paths = forward(77, 4_000, 78, 2_000)
+    fresh, se_fresh = ce_and_se(inc, 5.0, paths)
     assert abs(fresh - pt.ce) < 3.0 * np.hypot(pt.ce_se, se_fresh), (fresh, pt.ce, pt.ce_se)
 
 
 def test_ce_designer_refuses_a_negative_risk_aversion(data: DesignData) -> None:
     with pytest.raises(OptimizationError, match="gamma"):
         FundDesigner(data, SPEC.target_age, gamma=-1.0)
+
+
+# ------------------------------------------------------------- income preferences (issue 23)
+
+LOSS = IncomePreferences(gamma=5.0, loss_aversion=2.0, reference_replacement=0.7)
+
+
+def test_plain_crra_preferences_are_bit_identical_to_gamma(data: DesignData) -> None:
+    """Preferences without loss aversion take the code path plain gamma took."""
+    plain = FundDesigner(data, SPEC.target_age, CE_CONSTRAINTS, knot_spacing_years=10, gamma=5.0)
+    prefs = FundDesigner(
+        data,
+        SPEC.target_age,
+        CE_CONSTRAINTS,
+        knot_spacing_years=10,
+        preferences=IncomePreferences(gamma=5.0, reference_replacement=0.7),
+    )
+    z = plain.constant_start(0.5)
+    a, b = plain.evaluate(z, "ce"), prefs.evaluate(z, "ce")
+    assert (a.ce, a.ce_se) == (b.ce, b.ce_se)  # exact: the same floats
+    w_ret = margins(data, plain.weights(z)).wealth_at_retirement
+    va, ga = plain._income_model("ce", w_ret)
+    vb, gb = prefs._income_model("ce", w_ret)
+    assert va == vb and np.array_equal(ga, gb)
+
+
+def test_loss_averse_ce_is_the_shared_valuation(data: DesignData) -> None:
+    d = FundDesigner(data, SPEC.target_age, CE_CONSTRAINTS, knot_spacing_years=10, preferences=LOSS)
+    z = d.constant_start(0.5)
+    pt = d.evaluate(z, "ce")
+    inc = retirement_income(data, margins(data, d.weights(z)).wealth_at_retirement)
+    ref = reference_income(data, LOSS)
+    assert ref is not None and np.allclose(ref, 0.7 * data.final_salary)
+    assert pt.ce == preference_certainty_equivalent(inc, LOSS, reference=ref)
+    assert np.isfinite(pt.ce_se) and 0 < pt.ce_se < 0.1 * pt.ce
+    # some incomes fall below the reference: the mean utility is below CRRA's
+    scale = float(np.median(inc))
+    below = inc < ref
+    assert below.any() and (~below).any()
+    mean_v = float(income_utility(inc, LOSS, scale, ref).mean())
+    assert mean_v < float(income_utility(inc, IncomePreferences(gamma=5.0), scale).mean())
+    # a reference nobody falls below: the CE is CRRA's (1e-9: the two CEs are computed by
+    # different formulas, logsumexp against inverse utility)
+    low = dataclasses.replace(LOSS, reference_replacement=0.01)
+    d_low = FundDesigner(
+        data, SPEC.target_age, CE_CONSTRAINTS, knot_spacing_years=10, preferences=low
+    )
+    assert d_low.evaluate(z).ce == pytest.approx(float(certainty_equivalent(inc, 5.0)), rel=1e-9)
+
+
+def test_loss_averse_gradient_matches_finite_differences(data: DesignData) -> None:
+    """d mean v / dW_ret (the CE step's linearisation) against central differences of the
+    mean utility, member-path by member-path away from the kink at the reference."""
+    d = FundDesigner(data, SPEC.target_age, CE_CONSTRAINTS, knot_spacing_years=10, preferences=LOSS)
+    w_ret = margins(data, d.weights(d.constant_start(0.5))).wealth_at_retirement
+    value, per = d._income_model("ce", w_ret)
+    inc = retirement_income(data, w_ret)
+    ref = reference_income(data, LOSS)
+    assert ref is not None
+    scale = float(np.median(inc))
+    h = 1.0  # real USD of balance; v is smooth on each side of the kink
+    far = (np.abs(inc - ref) > 100.0) & (w_ret > h)
+    v = lambda wr: income_utility(retirement_income(data, wr), LOSS, scale, ref)  # noqa: E731
+    fd = (v(w_ret + h) - v(w_ret - h)) / (2 * h)
+    # central differences: error O(h^2 v'''), far below 1e-6 of the derivative
+    np.testing.assert_allclose(per[far], fd[far], rtol=1e-6)
+    assert value == pytest.approx(float(v(w_ret).mean()), rel=1e-12)
+    below = far & (inc < ref)
+    assert below.any() and (~below & far).any()  # both sides of the kink are checked
+
+
+def test_bequest_term_is_refused_with_the_reason(data: DesignData) -> None:
+    with pytest.raises(OptimizationError, match=r"annuity.*nothing is left at death"):
+        FundDesigner(data, SPEC.target_age, preferences=IncomePreferences(bequest_weight=1.0))
+
+
+def test_member_paths_of_members_dead_before_retirement_are_dropped() -> None:
+    members = draw_members(SPEC, 300, 8)
+    mi, pi = pair_members_paths(300, 30, "cross")
+    d = design_data(members, _scenarios(30, 2), ASSETS, mi, pi, rng=1)
+    assert d.n == int(members.alive_at_retirement.sum()) * 30
+    assert (d.social_security > 0).all()
+
+
+def test_loss_averse_ce_objective_improves_its_own_score(data: DesignData) -> None:
+    d = FundDesigner(data, SPEC.target_age, CE_CONSTRAINTS, knot_spacing_years=10, preferences=LOSS)
+    z0 = d.constant_start(0.3)
+    pt = d.optimise("ce", start=z0, max_iterations=4)
+    assert pt.iterations > 0 and pt.ce > d.evaluate(z0).ce  # real USD a year
+    assert d.gamma == LOSS.gamma and d.preferences is LOSS
