@@ -20,9 +20,12 @@ if TYPE_CHECKING:  # typing only: the command's start-up stays light
 NAME = "optimize"
 HELP = "optimise a glide path's probability of success (cvxpy SCP) and compare with presets"
 DESCRIPTION = """\
-Search the glide path (weights of each asset at every age) that maximises the plan's
-probability of success (money lasts to the end age, or funded ratio at retirement >= 1)
-by sequential convex programming with cvxpy, on block-bootstrap scenarios; measure it out
+Search the glide path (weights of each asset at every age) that maximises the study's
+[optimize] objective: the plan's probability of success ("success", the default: money
+lasts to the end age, or funded ratio at retirement >= 1) or the certainty-equivalent real
+retirement income ("ce": withdrawals paid plus an income floor, CRRA with the risk
+aversion of [optimize.preferences]), by sequential convex programming with cvxpy, on
+block-bootstrap scenarios; measure it out
 of sample on parametric scenarios with a fresh seed. Writes into results/optimize/ (or
 --out): glide_path.csv (weights by age), glide_path.png (stacked area), comparison.csv
 and comparison.md (optimised path vs presets and constant mixes, in and out of sample),
