@@ -9,15 +9,25 @@ optional and checked (an unknown key is an error naming the allowed ones):
 * ``[design]``: assets, member-paths and market paths in sample, fees, knots, CVaR level,
   frontier size, the objective that picks the designed path, and ``[design.constraints]``
   (any field of :class:`optimize.fund_design.FundConstraints`);
-* ``[evaluation]``: presets, members and paths out of sample, JST countries.
+* ``[evaluation]``: presets, members and paths out of sample, JST countries, the
+  capital-market assumptions file (``cma``).
 
 :class:`DesignSection` is fund design as a study section: :func:`design` computes the
 numbers (:class:`DesignOutcome`), :func:`write_design` writes them and
 :func:`design_summary` says them in a paragraph; :func:`run_design` does both into
 ``<out>/<name>/``: ``design.html``, ``design.pdf``, CSV tables
 (``frontier.csv``, ``placed.csv``, ``scores.csv``, ``countries.csv``, ``failing.csv``,
-``designed_path.csv``, ``constraints.csv``, ``income.csv``, ``separability.csv``) and
-``settings.json``, atomically.
+``designed_path.csv``, ``constraints.csv``, ``income.csv``, ``separability.csv``,
+``country_cohorts.csv``, ``calibration.csv``, ``sensitivity.csv``, ``evidence.csv``,
+``cma.csv``) and ``settings.json``, atomically.
+
+What the conclusions rest on (issues 24, 25), every table held out: ``calibration.csv``
+the leakage model against published figures (:func:`calibration_table`);
+``sensitivity.csv`` every strategy re-scored under leakage none / calibrated / heavy and
+Social Security scheduled / payable (:func:`sensitivity_table`; the designed path is not
+re-optimised); ``evidence.csv`` the same on the US bootstrap, US cohorts, the JST panel
+bootstrap and the ``[evaluation] cma`` scenarios (:func:`evidence_table`, ``cma.csv`` the
+CMA's moments); ``country_cohorts.csv`` the JST cohorts per country, wrapped or skipped.
 
 Shortfall everywhere (frontier, placed, out of sample) is the one convention of
 :func:`backtest.outcomes.shortfall_years`: survival-weighted unpaid need valued at
@@ -36,7 +46,8 @@ member-paths, batch means over market paths). ``[design]`` ``loss_aversion`` and
 ``reference_replacement`` (default: the population's ``replacement_rate``) make the CE
 objective and every CE column value income by
 :class:`backtest.outcomes.IncomePreferences` (loss aversion below ``reference_replacement x
-final salary``); there is no bequest term (the balance is annuitised, nothing is left).
+the salary the need is based on``, ``Members.base_salary``, in and out of sample); there
+is no bequest term (the balance is annuitised, nothing is left).
 
 ``income.csv`` (:func:`income_frame`) holds the tear sheet's income figures for every
 strategy, held out: replacement-ratio percentiles, probability of reaching the target
@@ -58,11 +69,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtest.calibration import leakage_calibration
+from backtest.cma import CapitalMarketAssumptions, cma_scenarios
 from backtest.data import load_history
-from backtest.data.jst import load_jst
-from backtest.errors import StudyError
-from backtest.generators import block_bootstrap, historical_cohorts
+from backtest.data.jst import load_jst_panel
+from backtest.errors import CoverageError, StudyError
+from backtest.generators import block_bootstrap, historical_cohorts, panel_block_bootstrap
 from backtest.io import atomic_directory, write_text_atomic
+from backtest.jst_cohorts import cohort_row, jst_cohorts
+from backtest.leakage import BLS_MEDIAN_TENURE, FORCE_OUT_CASH_USD, RULE_OF_55_AGE
 from backtest.outcomes import (
     REPLACEMENT_PERCENTILES,
     RISK_AVERSIONS,
@@ -90,6 +105,7 @@ from backtest.population_eval import (
 from backtest.report.income import BEQUEST_PERCENTILES, glide_label
 from backtest.report.model import GlideLabel, IncomeRow
 from backtest.scenarios import Scenarios
+from backtest.social_security import TRUSTEES_2025_OASDI
 from glidelab.context import StudyContext, named_rng
 from glidelab.study import (
     ALL_ASSETS,
@@ -174,8 +190,12 @@ class DesignOutcome:
     ``income`` (``income.csv``, :func:`income_frame`) and ``income_rows`` (per set of
     member-paths, the tear sheet's rows): the income figures held out; ``glide_labels``:
     to / through of the glide paths; ``separability``: whether the frontier's points can
-    be told apart (:func:`frontier_separability`); ``seconds``: wall-clock time per step
-    (run-time only)."""
+    be told apart (:func:`frontier_separability`); ``country_cohorts``: per JST country
+    the cohorts scored (and how many wrap) or why it is skipped; ``evidence``: the
+    calibration, sensitivity and scenario-set tables (:class:`Evidence`);
+    ``conditioning`` and ``died_before_retirement``: what the held-out scores condition
+    on and the share of held-out members who die before retirement (decimal);
+    ``seconds``: wall-clock time per step (run-time only)."""
 
     study: DesignStudy
     frontier: tuple[DesignPoint, ...]
@@ -197,6 +217,10 @@ class DesignOutcome:
     income_rows: Mapping[str, tuple[IncomeRow, ...]] = dataclasses.field(default_factory=dict)
     glide_labels: tuple[GlideLabel, ...] = ()
     separability: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    country_cohorts: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    evidence: Evidence | None = None
+    conditioning: str = ""
+    died_before_retirement: float = 0.0
 
 
 def _weights3(strategy: Strategy, spec: PopulationSpec, scen: Scenarios) -> np.ndarray:
@@ -209,9 +233,18 @@ def _weights3(strategy: Strategy, spec: PopulationSpec, scen: Scenarios) -> np.n
 
 
 def _growth(scen: Scenarios, w3: np.ndarray) -> np.ndarray:
-    """Real gross return of the mix ``w3`` (T, len(ALL_ASSETS)) per path and year, (P, T)."""
-    g = (1.0 + scen.select(ALL_ASSETS).returns) / (1.0 + scen.inflation[:, :, None])
-    return np.einsum("pta,ta->pt", g[:, : w3.shape[0]], w3)
+    """Real gross return of the mix ``w3`` (T, len(ALL_ASSETS)) per path and year, (P, T);
+    ``scen`` may lack an asset the mix does not hold (a CMA file without bills)."""
+    idx = [j for j, a in enumerate(ALL_ASSETS) if a in scen.assets]
+    lacking = [a for j, a in enumerate(ALL_ASSETS) if j not in idx and np.any(w3[:, j])]
+    if lacking:
+        raise StudyError(
+            f"the scenarios ({scen.description}) lack {lacking}, which a strategy holds; "
+            "add them to the capital-market assumptions file ([evaluation] cma)"
+        )
+    held = [ALL_ASSETS[j] for j in idx]
+    g = (1.0 + scen.select(held).returns) / (1.0 + scen.inflation[:, :, None])
+    return np.einsum("pta,ta->pt", g[:, : w3.shape[0]], w3[:, idx])
 
 
 def _outcome(
@@ -271,7 +304,7 @@ def _bpoe_ceiling(fr: FrontierResult, ds: DesignSettings) -> float | None:
 _OBJECTIVE_UNITS = {
     "success": "success (share of member-paths)",
     "shortfall": "shortfall CVaR (years of need)",
-    "income": "mean replacement ratio (of final salary)",
+    "income": "mean replacement ratio (of the base salary)",
     "ce": "CE of retirement income (real USD a year)",
 }
 
@@ -347,11 +380,13 @@ def ce_columns(
     salary: np.ndarray,
     label: str,
     prefs: IncomePreferences | None = None,
+    salary_name: str = "base salary",
 ) -> dict[str, dict[str, float]]:
     """CE columns of the scores table for one set of member-paths: per strategy (the
     first in ``incomes`` is the reference, the designed path) and gamma in
     :data:`backtest.outcomes.RISK_AVERSIONS`, the CE of real retirement income (real USD a
-    year, and as a share of the member-paths' mean final salary ``salary``) and its
+    year, and as a share of the member-paths' mean ``salary``, named ``salary_name``: the
+    salary the need is based on, ``Members.base_salary``, held out) and its
     difference to the reference's with the paired SE (real USD a year; batch means over
     ``clusters``, the market path of each member-path). ``prefs`` with loss aversion
     values income by them (at each gamma), the reference income being
@@ -366,7 +401,7 @@ def ce_columns(
             loss_ref = None if p is None else p.reference_replacement * np.asarray(salary)
             ce, diff, se = paired_ce(inc, ref, g, clusters, preferences=p, loss_reference=loss_ref)
             row[f"{label}: CE gamma={g:g} (USD/yr)"] = ce
-            row[f"{label}: CE gamma={g:g} / mean final salary"] = ce / mean_salary
+            row[f"{label}: CE gamma={g:g} / mean {salary_name}"] = ce / mean_salary
             row[f"{label}: CE gamma={g:g} - designed (USD/yr)"] = diff
             row[f"{label}: paired SE gamma={g:g} (USD/yr)"] = se
         out[n] = row
@@ -378,7 +413,9 @@ def _in_sample_ce(designer: FundDesigner, w3: Mapping[str, np.ndarray]) -> pd.Da
     d = designer.data
     incomes = {n: retirement_income(d, margins(d, w).wealth_at_retirement) for n, w in w3.items()}
     clusters = d.path if d.path is not None else np.arange(d.n)
-    cols = ce_columns(incomes, clusters, d.final_salary, "in sample", designer.preferences)
+    cols = ce_columns(
+        incomes, clusters, d.base_salary, "in sample", designer.preferences, "base salary"
+    )
     return pd.DataFrame(cols).T
 
 
@@ -407,7 +444,7 @@ def income_row(
     :class:`backtest.report.model.IncomeRow`, every figure from :mod:`backtest.outcomes`).
 
     Success: survival-weighted, SE by batch means over market paths. Replacement ratio:
-    (Social Security + balance at retirement / annuity factor) / final salary, percentiles
+    (Social Security + balance at retirement / annuity factor) / base salary, percentiles
     :data:`REPLACEMENT_PERCENTILES`, and the probability of reaching the population's
     target ``spec.replacement_rate`` (SE by batch means). Unpaid years given failure: mean
     shortfall (years of need, survival-weighted, valued at the annuity rate) over the
@@ -582,7 +619,7 @@ def _scores(
             first.setdefault(n, o)
             incomes[label][n] = o.income
             paths[label] = o.path
-            salary[label] = members.final_salary[o.member]
+            salary[label] = members.base_salary[o.member]
             rows[label].append(income_row(o, growth, spec, fee, {}))
             summ = o.summary()
             row[f"{label}: success"] = summ["success_survival_weighted"]
@@ -605,22 +642,37 @@ def _scores(
     return pd.DataFrame(score_rows).T, first, income
 
 
+# ------------------------------------------------- countries, calibration, sensitivity
+
+
 def _countries(
     study: DesignStudy, draws: _Draws, strategies: Mapping[str, Strategy]
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Survival-weighted success by JST country (real local currency, wrapped cohorts of
-    the complete years; fewer than 10 years skipped) and pooled; cohorts per country."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Survival-weighted success (decimal) by JST country and pooled, on each country's
+    lifetime cohorts of consecutive calendar years (real local currency,
+    :func:`backtest.jst_cohorts.jst_cohorts` with ``wrap=True``: from the last complete year
+    onto the first, never across a gap); and per country the cohorts used, how many wrap,
+    or why it is skipped (no gap-free run of a lifetime's complete years)."""
     spec, ev = study.population, study.evaluation
     members = draw_members(spec, ev.country_members, draws.rng("members by country"))
     country: dict[str, dict[str, float]] = {}
     pooled: dict[str, list[np.ndarray]] = {n: [] for n in strategies}
-    n_cohorts: dict[str, int] = {}
+    table: dict[str, dict[str, object]] = {}
     for iso in ev.countries:
-        h = load_jst(iso)
-        if len(h) < 10:
+        try:
+            sc = jst_cohorts(iso, ALL_ASSETS, spec.n_periods, wrap=True)
+        except CoverageError:
+            table[iso] = _skipped_country(iso, spec.n_periods)
             continue
-        sc = historical_cohorts(h, ALL_ASSETS, spec.n_periods, wrap=True)
-        n_cohorts[iso] = sc.n_scenarios
+        wrapped = int(_meta_number(sc, "wrapped"))
+        table[iso] = {
+            "status": "scored",
+            "cohorts": sc.n_scenarios,
+            "wrapped cohorts": wrapped,
+            "first start": (sc.labels or ("",))[0],
+            "last start": (sc.labels or ("",))[-1],
+            "reason": "",
+        }
         country[iso] = {}
         for n, s in strategies.items():
             o = _outcome(members, sc, _weights3(s, spec, sc), study.design.expense_ratio, n)
@@ -629,13 +681,274 @@ def _countries(
     countries = pd.DataFrame(country).T
     if country:
         countries.loc["pooled"] = {n: float(np.concatenate(v).mean()) for n, v in pooled.items()}
-    return countries, n_cohorts
+    cohorts = pd.DataFrame.from_dict(table, orient="index")
+    cohorts.index.name = "country"
+    return countries, cohorts
+
+
+def _meta_number(scen: Scenarios, key: str) -> float:
+    """A number the generator recorded in ``scen.meta`` (e.g. the block length)."""
+    v = (scen.meta or {}).get(key)
+    if isinstance(v, bool) or not isinstance(v, int | float | np.number):
+        raise StudyError(f"the scenarios ({scen.description}) do not record {key!r} in meta")
+    return float(v)
+
+
+def _skipped_country(iso: str, n_years: int) -> dict[str, object]:
+    """A country row of the cohort table with no ``n_years`` gap-free cohort: why."""
+    row = cohort_row(iso, ALL_ASSETS, n_years)
+    runs = row["short_runs"] or "none"
+    return {
+        "status": "skipped",
+        "cohorts": 0,
+        "wrapped cohorts": 0,
+        "first start": "",
+        "last start": "",
+        "reason": f"no {n_years} consecutive years with stocks, bonds, bills and inflation "
+        f"(runs of complete years: {runs}; missing: {row['excluded_years']})",
+    }
+
+
+def calibration_table(members: Members, growth: np.ndarray, fee: float) -> pd.DataFrame:
+    """``calibration.csv``: :func:`backtest.calibration.leakage_calibration` on the held-out
+    members (model, published, tolerance, source, within; real 2025 USD or decimal), the
+    aggregate-leakage row on ``growth`` (real gross returns (P, T), member i on path i mod
+    P) after fees ``fee`` (decimal a year)."""
+    return leakage_calibration(members, growth, fee)
+
+
+#: The risk aversion the sensitivity and evidence tables rank by.
+RANK_GAMMA = 5.0
+
+
+def conclusion_scores(
+    members: Members,
+    scen: Scenarios,
+    weights: Mapping[str, np.ndarray],
+    fee: float,
+    prefs: IncomePreferences | None,
+    label: str,
+) -> pd.DataFrame:
+    """Each strategy (the first in ``weights``, over ``ALL_ASSETS``, is the designed path)
+    on ``members`` x every path of ``scen``: survival-weighted success (decimal, SE by
+    batch means over market paths), CE of real retirement income at gamma
+    :data:`RANK_GAMMA` (real USD a year), its difference to the designed path's with the
+    paired SE (:func:`ce_columns`), and its rank by that CE (1 = highest). Columns are
+    prefixed ``"<label>: "``."""
+    outs = {
+        n: evaluate_population(members, _growth(scen, w), expense_ratio=fee, name=n)
+        for n, w in weights.items()
+    }
+    first = next(iter(outs.values()))
+    salary = members.base_salary[first.member]
+    cols = ce_columns({n: o.income for n, o in outs.items()}, first.path, salary, label, prefs)
+    g = f"gamma={RANK_GAMMA:g}"
+    keep = (f"CE {g} (USD/yr)", f"CE {g} - designed (USD/yr)", f"paired SE {g} (USD/yr)")
+    rows = {
+        n: {
+            f"{label}: success": o.mean_success,
+            f"{label}: success SE": batch_se(o.success, o.path),
+            **{f"{label}: {k}": cols[n][f"{label}: {k}"] for k in keep},
+        }
+        for n, o in outs.items()
+    }
+    df = pd.DataFrame(rows).T
+    df[f"{label}: rank by CE {g}"] = (
+        df[f"{label}: {keep[0]}"].rank(ascending=False, method="min").astype(int)
+    )
+    return df
+
+
+def sensitivity_variants(spec: PopulationSpec) -> dict[str, PopulationSpec]:
+    """The member-behaviour variants the conclusions are re-scored under: leakage none /
+    calibrated / heavy (:data:`backtest.leakage.LEAKAGE_MODELS`), Social Security as
+    scheduled and as payable from the depletion year (2025 Trustees Report, OASDI:
+    :data:`backtest.social_security.TRUSTEES_2025_OASDI`); every other field as ``spec``."""
+    ratio, year = TRUSTEES_2025_OASDI
+    rep = dataclasses.replace
+    return {
+        "leakage none": rep(spec, leakage="none"),
+        "leakage calibrated": rep(spec, leakage="calibrated"),
+        "leakage heavy": rep(spec, leakage="heavy"),
+        "Social Security scheduled": rep(spec, ss_payable_ratio=1.0),
+        f"Social Security payable ({ratio:g} from {year})": rep(
+            spec, ss_payable_ratio=ratio, ss_depletion_year=year
+        ),
+    }
+
+
+def sensitivity_table(
+    study: DesignStudy,
+    draws: _Draws,
+    scen: Scenarios,
+    weights: Mapping[str, np.ndarray],
+    prefs: IncomePreferences | None,
+) -> pd.DataFrame:
+    """``sensitivity.csv``: :func:`conclusion_scores` held out under each of
+    :func:`sensitivity_variants`, members drawn afresh under the variant from the held-out
+    members' seed stream (the study's own spec gives the held-out members themselves), on
+    the held-out market paths ``scen``; the designed path is not re-optimised."""
+    ev, fee = study.evaluation, study.design.expense_ratio
+    done: dict[PopulationSpec, pd.DataFrame] = {}
+    parts = []
+    for label, v in sensitivity_variants(study.population).items():
+        if v not in done:
+            members = draw_members(v, ev.members, draws.rng("members held out"))
+            done[v] = conclusion_scores(members, scen, weights, fee, prefs, "")
+        parts.append(done[v].set_axis([f"{label}{c}" for c in done[v].columns], axis=1))
+    return pd.concat(parts, axis=1)
+
+
+# -------------------------------------------------------------------- scenario evidence
+
+
+@dataclass(frozen=True)
+class EvidenceSet:
+    """One set of market paths the conclusions are scored on, and what it is (in words)."""
+
+    label: str
+    scenarios: Scenarios
+    about: str
+
+
+def _international(study: DesignStudy, draws: _Draws, block: float) -> EvidenceSet | None:
+    """The JST panel bootstrap over ``[evaluation] countries`` (real local currency)."""
+    ev, spec = study.evaluation, study.population
+    if not ev.countries:
+        return None
+    panel = load_jst_panel(ev.countries)
+    sc = panel_block_bootstrap(
+        panel,
+        ALL_ASSETS,
+        ev.bootstrap_paths,
+        spec.n_periods,
+        block,
+        rng=draws.rng("market paths international"),
+        weights="countries",
+    )
+    return EvidenceSet(
+        "international bootstrap",
+        sc,
+        f"stationary block bootstrap of JST R6 real local-currency returns over "
+        f"{', '.join(ev.countries)}, expected block length {block:.2f} years (the US "
+        "bootstrap's), each block from one country chosen with equal weight per country, "
+        "never across a gap",
+    )
+
+
+def _cma_set(study: DesignStudy, draws: _Draws) -> tuple[EvidenceSet, CapitalMarketAssumptions]:
+    """Scenarios of the ``[evaluation] cma`` file (moment-matched, annual)."""
+    ev, spec = study.evaluation, study.population
+    cma = ev.capital_market_assumptions()
+    sc = cma_scenarios(
+        cma, max(ev.bootstrap_paths, 2), spec.n_periods, draws.rng("market paths cma")
+    )
+    label = "an example, not a forecast" if cma.example else "stated assumptions"
+    about = (
+        f"capital-market assumptions {cma.name!r} ({label}; source: {cma.source}): "
+        f"{cma.distribution} draws moment-matched to the stated real means, volatilities and "
+        f"correlations, constant inflation {100 * cma.inflation:.1f} %"
+    )
+    return EvidenceSet("capital-market assumptions", sc, about), cma
+
+
+def cma_moments(cma: CapitalMarketAssumptions, scen: Scenarios) -> pd.DataFrame:
+    """``cma.csv``: per asset the stated arithmetic mean real return and volatility (decimal
+    a year) beside those of the scenarios (over every scenario-year; volatility ddof 1)."""
+    real = (1.0 + scen.select(cma.assets).returns) / (1.0 + scen.inflation[:, :, None]) - 1.0
+    flat = real.reshape(-1, len(cma.assets))
+    df = pd.DataFrame(
+        {
+            "stated mean real return": cma.mean,
+            "scenarios' mean real return": flat.mean(axis=0),
+            "stated volatility": np.asarray(cma.volatility, dtype=np.float64),
+            "scenarios' volatility": flat.std(axis=0, ddof=1),
+        },
+        index=pd.Index(cma.assets, name="asset"),
+    )
+    return df
+
+
+def evidence_table(
+    study: DesignStudy,
+    sets: tuple[EvidenceSet, ...],
+    members: Members,
+    strategies: Mapping[str, Strategy],
+    prefs: IncomePreferences | None,
+) -> pd.DataFrame:
+    """``evidence.csv``: :func:`conclusion_scores` of every strategy on the held-out
+    ``members`` under each scenario set, side by side."""
+    spec, fee = study.population, study.design.expense_ratio
+    parts = []
+    for e in sets:
+        w = {n: _weights3(s, spec, e.scenarios) for n, s in strategies.items()}
+        parts.append(conclusion_scores(members, e.scenarios, w, fee, prefs, e.label))
+    return pd.concat(parts, axis=1)
+
+
+def _evidence_sets(
+    study: DesignStudy, draws: _Draws, boot: Scenarios, cohorts: Scenarios
+) -> tuple[tuple[EvidenceSet, ...], pd.DataFrame]:
+    """The four scenario sets (US bootstrap, US cohorts, international bootstrap, CMA) and
+    the CMA's moments table."""
+    block = _meta_number(boot, "block_length")
+    us = (
+        EvidenceSet(
+            "US block bootstrap",
+            boot,
+            f"US annual history 1928-2025 resampled in blocks (expected length {block:.2f} "
+            "years), fresh seed",
+        ),
+        EvidenceSet(
+            "US cohorts",
+            cohorts,
+            "every US lifetime cohort of consecutive years, wrapped from the last year onto "
+            "the first (labelled)",
+        ),
+    )
+    intl = _international(study, draws, block)
+    cma_set, cma = _cma_set(study, draws)
+    sets = (*us, *((intl,) if intl is not None else ()), cma_set)
+    return sets, cma_moments(cma, cma_set.scenarios)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the design's conclusions rest on, beyond the main scores (see
+    :class:`DesignOutcome`)."""
+
+    calibration: pd.DataFrame
+    sensitivity: pd.DataFrame
+    evidence: pd.DataFrame
+    cma: pd.DataFrame
+    sets: tuple[tuple[str, str], ...]
+
+
+def _evidence(
+    study: DesignStudy,
+    draws: _Draws,
+    m_out: Members,
+    boots: tuple[Scenarios, Scenarios],
+    strategies: Mapping[str, Strategy],
+    prefs: IncomePreferences | None,
+) -> Evidence:
+    """Calibration, sensitivity and scenario-set tables, all held out."""
+    sc_out, cohorts = boots
+    spec, fee = study.population, study.design.expense_ratio
+    w3 = {n: _weights3(s, spec, sc_out) for n, s in strategies.items()}
+    sets, cma = _evidence_sets(study, draws, sc_out, cohorts)
+    return Evidence(
+        calibration=calibration_table(m_out, _growth(sc_out, w3[DESIGNED]), fee),
+        sensitivity=sensitivity_table(study, draws, sc_out, w3, prefs),
+        evidence=evidence_table(study, sets, m_out, strategies, prefs),
+        cma=cma,
+        sets=tuple((e.label, e.about) for e in sets),
+    )
 
 
 def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -> DesignOutcome:
-    """Design the vintage's glide path and score it with the presets (and ``extra``
-    strategies, e.g. the workbench's drawn path, read against the target date); numbers
-    only, nothing written (:func:`write_design`)."""
+    """Design the vintage's glide path and score it with the presets and ``extra`` (e.g. the
+    workbench's drawn path); numbers only, nothing written (:func:`write_design`)."""
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
     spec, ds, ev = study.population, study.design, study.evaluation
@@ -660,9 +973,7 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
     designed = glide_path_from_knots(
         DESIGNED, ds.assets, designer.knot_ages, chosen.knots, spec.target_age
     )
-    strategies: dict[str, Strategy] = {DESIGNED: designed}
-    strategies.update({p: preset(p) for p in (*ev.presets, *_BENCHMARKS)})
-    strategies.update(extra or {})
+    strategies = _strategies(designed, ev, extra)
     # ---- presets on the frontier's member-paths (in sample)
     w3 = {n: _weights3(s, spec, sc_in) for n, s in strategies.items()}
     rows = {n: designer.evaluate_weights(w3[n]) for n in strategies}
@@ -682,12 +993,10 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
     equity = tuple(ds.assets[i] for i in designer.setup.equity)
     labels = {n: glide_label(s, spec.target_age, equity) for n, s in strategies.items()}
     clock["out_of_sample"] = time.perf_counter() - t3
-    t4 = time.perf_counter()
-    countries, n_cohorts = _countries(study, draws, strategies)
-    clock["countries"] = time.perf_counter() - t4
-    members = {n: per_member(outcomes[n], m_out.n_members) for n in strategies}
-    knots = pd.DataFrame(chosen.knots, columns=list(ds.assets), index=designer.knot_ages)
-    knots.index.name = "age"
+    countries, country_cohorts, evidence = _beyond_the_us(
+        study, draws, m_out, (sc_out, cohorts), strategies, designer.preferences, clock
+    )
+    members = _member_summaries(outcomes, m_out)
     clock["total"] = time.perf_counter() - t0
     return DesignOutcome(
         study=study,
@@ -696,22 +1005,128 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
         placed=_frame(rows),
         scores=pd.concat([scores, _in_sample_ce(designer, w3), gap], axis=1),
         countries=countries,
-        failing=_failing_traits(m_out, members[DESIGNED].success < 0.5),
+        failing=_failing_traits(m_out.survivors(), members[DESIGNED].success < 0.5),
         holdout_gap=gap,
         seconds=clock,
         frontier_table=_frame({f"{i + 1}: {p.objective}": p for i, p in enumerate(fr.points)}),
-        knots=knots,
+        knots=_knots_frame(chosen, designer, ds),
         weights=pd.DataFrame(
             {n: w3[n][:, 0] for n in strategies}, index=pd.Index(spec.ages.astype(int), name="age")
         ),
         members=members,
-        settings_rows=tuple(_settings_rows(study, designer, n_cohorts, cohorts.n_scenarios)),
+        settings_rows=tuple(_settings_rows(study, designer, country_cohorts, cohorts.n_scenarios)),
         constraints=constraint_table(costs),
         income=income_frame(income, labels),
         income_rows=income,
         glide_labels=tuple(g for g in labels.values() if g is not None),
         separability=separability,
+        country_cohorts=country_cohorts,
+        evidence=evidence,
+        conditioning=outcomes[DESIGNED].conditioning,
+        died_before_retirement=outcomes[DESIGNED].died_before_retirement,
     )
+
+
+# ------------------------------------------------------------------ evidence, as shown
+
+
+def _amount(figure: str, v: float) -> str:
+    """A calibration figure: USD amounts as USD, the rest as a percentage."""
+    if not np.isfinite(v):
+        return "-"
+    return f"{v:,.0f} USD" if "USD" in figure else f"{100 * v:.1f} %"
+
+
+def _calibration_view(cal: pd.DataFrame) -> pd.DataFrame:
+    """The calibration table as shown: each figure in its own units."""
+    out = pd.DataFrame(
+        {
+            "model": [_amount(str(f), v) for f, v in cal["model"].items()],
+            "published": [_amount(str(f), v) for f, v in cal["published"].items()],
+            "tolerance": [
+                "+/- " + _amount(str(f), v).replace(" %", " pp")
+                for f, v in cal["tolerance"].items()
+            ],
+            "within": cal["within"].map(lambda b: "yes" if b else "NO"),
+            "role": cal["role"],
+            "source": cal["source"],
+        },
+        index=cal.index,
+    )
+    return out
+
+
+def _scores_view(df: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Per set (``labels``, the column prefixes of :func:`conclusion_scores`): success
+    (SE) and the CE at gamma 5 (the designed path's) or its paired difference (SE)."""
+    g = f"gamma={RANK_GAMMA:g}"
+    out: dict[str, list[str]] = {}
+    for lab in labels:
+        ok, se = df[f"{lab}: success"], df[f"{lab}: success SE"]
+        out[f"{lab}: success"] = [
+            f"{100 * a:.1f} % ({100 * b:.1f})" for a, b in zip(ok, se, strict=True)
+        ]
+        ce, d = df[f"{lab}: CE {g} (USD/yr)"], df[f"{lab}: CE {g} - designed (USD/yr)"]
+        pse = df[f"{lab}: paired SE {g} (USD/yr)"]
+        out[f"{lab}: CE {g}"] = [f"{ce.iloc[0]:,.0f}"] + [
+            f"{a:+,.0f} ({b:,.0f})" for a, b in zip(d.iloc[1:], pse.iloc[1:], strict=True)
+        ]
+        out[f"{lab}: rank"] = [str(int(r)) for r in df[f"{lab}: rank by CE {g}"]]
+    return pd.DataFrame(out, index=df.index)
+
+
+def _prefixes(df: pd.DataFrame) -> list[str]:
+    """The set / variant labels of a :func:`conclusion_scores` frame, in order."""
+    return list(dict.fromkeys(c.rsplit(": ", 1)[0] for c in df.columns if c.endswith(": success")))
+
+
+def _evidence_views(result: DesignOutcome) -> list[tuple[str, pd.DataFrame, str]]:
+    """The report's sections for the country cohorts, calibration, sensitivity, scenario
+    sets and CMA moments: (title, table as shown, caption)."""
+    out = []
+    if not result.country_cohorts.empty:
+        out.append(
+            (
+                "JST countries: lifetime cohorts used, wrapped, or why skipped",
+                result.country_cohorts,
+                "cohorts of consecutive calendar years with every series present; 'wrapped' "
+                "run from the last complete year onto the first; never across a gap.",
+            )
+        )
+    ev = result.evidence
+    if ev is None:
+        return out
+    ce_cap = (
+        "success = survival-weighted, held out (SE by batch means over market paths, pp; "
+        "US cohorts overlap, so theirs is optimistic); "
+        f"CE at gamma {RANK_GAMMA:g} of real retirement income, USD a year: the designed "
+        "path's, then each path's difference to it (paired SE); rank by that CE (1 = best)."
+    )
+    out += [
+        (
+            "Calibration: the leakage model against published figures (held-out members)",
+            _calibration_view(ev.calibration),
+            "model on the held-out members; tolerance as stated with its reason in "
+            "calibration.csv; amounts real 2025 USD.",
+        ),
+        (
+            "Sensitivity of the conclusions: leakage and payable Social Security (held out)",
+            _scores_view(ev.sensitivity, _prefixes(ev.sensitivity)),
+            ce_cap + " Members drawn afresh under each variant, same market paths; the "
+            "designed path is not re-optimised per variant.",
+        ),
+        (
+            "Scenario sets side by side (held out)",
+            _scores_view(ev.evidence, _prefixes(ev.evidence)),
+            ce_cap + " " + "; ".join(f"{lab}: {about}" for lab, about in ev.sets) + ".",
+        ),
+        (
+            "Capital-market assumptions: stated against the scenarios' moments",
+            ev.cma,
+            "arithmetic mean real return and volatility, decimal a year (moment-matched).",
+        ),
+    ]
+    return out
 
 
 def write_design(result: DesignOutcome, folder: Path) -> None:
@@ -740,7 +1155,8 @@ def write_design(result: DesignOutcome, folder: Path) -> None:
         member_unpaid={n: m.unpaid_years for n, m in result.members.items()},
         failing=result.failing,
         countries=result.countries,
-        notes=_notes(spec, study.design),
+        notes=_notes(result),
+        extra_tables=_evidence_views(result),
         constraints=result.constraints,
         annuity_rate=spec.annuity_rate,
         income=dict(result.income_rows),
@@ -762,10 +1178,23 @@ def write_design(result: DesignOutcome, folder: Path) -> None:
         ("constraints.csv", result.constraints),
         ("income.csv", result.income),
         ("separability.csv", result.separability),
+        ("country_cohorts.csv", result.country_cohorts),
+        *_evidence_files(result.evidence),
     ):
         write_text_atomic(folder / fname, df.to_csv(float_format="%.6g"))
     settings = {"study": _jsonable(dataclasses.asdict(study)), "seconds": result.seconds}
     write_text_atomic(folder / "settings.json", json.dumps(settings, indent=2))
+
+
+def _evidence_files(ev: Evidence | None) -> list[tuple[str, pd.DataFrame]]:
+    if ev is None:
+        return []
+    return [
+        ("calibration.csv", ev.calibration),
+        ("sensitivity.csv", ev.sensitivity),
+        ("evidence.csv", ev.evidence),
+        ("cma.csv", ev.cma),
+    ]
 
 
 def run_design(
@@ -800,7 +1229,33 @@ def design_summary(result: DesignOutcome) -> str:
         + " "
         + _income_sentence(result.income, result.study.population.replacement_rate)
         + _separability_sentence(result.separability)
+        + _evidence_sentences(result.evidence)
         + "\n"
+    )
+
+
+def _ranks(df: pd.DataFrame) -> str:
+    """The designed path's rank and success under each set of a conclusion table."""
+    g = f"gamma={RANK_GAMMA:g}"
+    n = len(df.index)
+    return "; ".join(
+        f"{lab} {int(df[f'{lab}: rank by CE {g}'].iloc[0])} of {n} "
+        f"(success {100 * df[f'{lab}: success'].iloc[0]:.1f} %)"
+        for lab in _prefixes(df)
+    )
+
+
+def _evidence_sentences(ev: Evidence | None) -> str:
+    """Calibration, sensitivity and scenario sets, a sentence each."""
+    if ev is None:
+        return ""
+    cal = ev.calibration
+    return (
+        f"The leakage model meets {int(cal['within'].sum())} of {len(cal)} published figures "
+        f"within their tolerance (calibration table, held-out members). "
+        f"Re-scored held out under other member behaviour (the designed path not "
+        f"re-optimised), its rank by CE at gamma {RANK_GAMMA:g}: {_ranks(ev.sensitivity)}. "
+        f"Under each set of market paths its rank: {_ranks(ev.evidence)}. "
     )
 
 
@@ -980,7 +1435,67 @@ def _gap(
     return pd.DataFrame(out).T
 
 
+def _strategies(
+    designed: Strategy, ev: EvaluationSettings, extra: Mapping[str, Strategy] | None
+) -> dict[str, Strategy]:
+    """The designed path first, then the presets, the benchmarks and ``extra``."""
+    out: dict[str, Strategy] = {DESIGNED: designed}
+    out.update({p: preset(p) for p in (*ev.presets, *_BENCHMARKS)})
+    out.update(extra or {})
+    return out
+
+
+def _beyond_the_us(
+    study: DesignStudy,
+    draws: _Draws,
+    m_out: Members,
+    boots: tuple[Scenarios, Scenarios],
+    strategies: Mapping[str, Strategy],
+    prefs: IncomePreferences | None,
+    clock: dict[str, float],
+) -> tuple[pd.DataFrame, pd.DataFrame, Evidence]:
+    """The country table and cohorts (:func:`_countries`) and the evidence tables
+    (:func:`_evidence`), timed into ``clock``."""
+    t = time.perf_counter()
+    countries, country_cohorts = _countries(study, draws, strategies)
+    clock["countries"] = time.perf_counter() - t
+    t = time.perf_counter()
+    evidence = _evidence(study, draws, m_out, boots, strategies, prefs)
+    clock["evidence"] = time.perf_counter() - t
+    return countries, country_cohorts, evidence
+
+
+def _knots_frame(chosen: DesignPoint, designer: FundDesigner, ds: DesignSettings) -> pd.DataFrame:
+    """The designed path's weights (decimal) by knot age."""
+    knots = pd.DataFrame(chosen.knots, columns=list(ds.assets), index=designer.knot_ages)
+    knots.index.name = "age"
+    return knots
+
+
+def _member_summaries(
+    outcomes: Mapping[str, PopulationOutcome], members: Members
+) -> dict[str, MemberSummary]:
+    """Per strategy, the per-member averages of the members who reach retirement (the
+    scores condition on it)."""
+    alive = members.alive_at_retirement
+    return {n: _members_alive(per_member(o, members.n_members), alive) for n, o in outcomes.items()}
+
+
+def _members_alive(summary: MemberSummary, alive: np.ndarray) -> MemberSummary:
+    """The per-member averages of the members who reach retirement (``alive``, (n,))."""
+    return dataclasses.replace(
+        summary,
+        **{
+            f.name: getattr(summary, f.name)[alive]
+            for f in dataclasses.fields(summary)
+            if isinstance(getattr(summary, f.name), np.ndarray)
+        },
+    )
+
+
 def _failing_traits(m: Members, fail: np.ndarray) -> pd.DataFrame:
+    """Medians and means of the traits of the members (alive at retirement) who fail
+    (``fail``, (n,)) against the others; ratios to the salary the need is based on."""
     traits = {
         "members (count)": lambda x: float(x.sum()),
         "college share": lambda x: float(m.college[x].mean()),
@@ -992,10 +1507,10 @@ def _failing_traits(m: Members, fail: np.ndarray) -> pd.DataFrame:
         "cash-outs (mean count)": lambda x: float(m.cash_outs[x].mean()),
         "hardship withdrawals (mean count)": lambda x: float(m.hardships[x].mean()),
         "career-break years (mean years)": lambda x: float(m.break_years[x].mean()),
-        "Social Security / final salary": lambda x: float(
-            np.median(m.social_security[x] / m.final_salary[x])
+        "Social Security / base salary": lambda x: float(
+            np.median(m.social_security[x] / m.base_salary[x])
         ),
-        "need / final salary": lambda x: float(np.median(m.need[x] / m.final_salary[x])),
+        "need / base salary": lambda x: float(np.median(m.need[x] / m.base_salary[x])),
     }
     rows = {}
     for k, f in traits.items():
@@ -1007,7 +1522,7 @@ def _failing_traits(m: Members, fail: np.ndarray) -> pd.DataFrame:
 
 
 def _settings_rows(
-    study: DesignStudy, designer: FundDesigner, n_cohorts: Mapping[str, int], us_cohorts: int
+    study: DesignStudy, designer: FundDesigner, country_cohorts: pd.DataFrame, us_cohorts: int
 ) -> list[tuple[str, str]]:
     spec, ds, ev = study.population, study.design, study.evaluation
     c = ds.constraints
@@ -1047,13 +1562,106 @@ def _settings_rows(
         ),
         (
             "countries",
-            ", ".join(f"{k} ({v} cohorts)" for k, v in n_cohorts.items())
+            ", ".join(
+                f"{k} ({r['cohorts']} cohorts, {r['wrapped cohorts']} wrapped)"
+                if r["status"] == "scored"
+                else f"{k} (skipped)"
+                for k, r in country_cohorts.iterrows()
+            )
             + f"; {ev.country_members} members each",
         ),
     ]
 
 
-def _notes(spec: PopulationSpec, ds: DesignSettings) -> list[str]:
+#: How the notes name the salary the need is based on (``PopulationSpec.need_basis``).
+_NEED_BASIS_WORDS = {
+    "final": "final salary",
+    "average_5y": "the average real salary of the last 5 working years",
+    "career_average": "the career-average real salary",
+}
+
+
+def _leakage_note(spec: PopulationSpec) -> str:
+    """The leakage model of ``spec.leakage``, in words (:mod:`backtest.leakage`)."""
+    if spec.leakage == "none":
+        return "no leakage (no cash-outs or hardship withdrawals; the same careers)"
+    if spec.leakage == "heavy":
+        return (
+            f"the heavy leakage model (kept for sensitivity): job changes "
+            f"{100 * spec.job_change_rate:.0f} %/yr with cash-out of the whole balance at "
+            f"probability {100 * spec.cash_out_probability:.0f} %, hardship withdrawals "
+            f"{100 * spec.hardship_rate:.0f} %/yr of {100 * spec.hardship_share:.0f} % of the "
+            "balance"
+        )
+    tenure = ", ".join(f"{m:g} years around age {a:g}" for a, m in BLS_MEDIAN_TENURE)
+    return (
+        f"calibrated leakage (backtest.leakage): separations at a yearly hazard by age from "
+        f"BLS median tenure ({tenure}); at a separation a plan balance up to "
+        f"{FORCE_OUT_CASH_USD:,.0f} USD is cashed out, above it the whole plan balance is "
+        f"cashed out with a logistic probability falling with log balance and age (intercept "
+        f"{spec.cash_out_intercept:g}, balance slope {spec.cash_out_balance_slope:g}, age slope "
+        f"{spec.cash_out_age_slope:g}; fitted to EBRI/Vanguard/Munnell-Webb figures, see the "
+        f"calibration table), else rolled over; hardship withdrawals "
+        f"{100 * spec.hardship_rate:.0f} %/yr of a lognormal amount (median "
+        f"{spec.hardship_median:,.0f} USD); the 10 % additional tax applies before 59.5 "
+        f"(cash-outs at separation from {RULE_OF_55_AGE:g} are exempt, the rule of 55); "
+        "plan loans are not modelled"
+    )
+
+
+def _member_notes(spec: PopulationSpec) -> list[str]:
+    """The population's stated assumptions: careers, leakage, need, Social Security."""
+    ss = (
+        "Social Security as scheduled"
+        if spec.ss_payable_ratio >= 1.0
+        else f"Social Security payable at {100 * spec.ss_payable_ratio:.0f} % of the scheduled "
+        f"benefit from {spec.ss_depletion_year}"
+    )
+    return [
+        "Members: salary profile Cocco-Gomes-Maenhout (2005)"
+        + (" with its permanent and transitory income shocks" if spec.income_shocks else "")
+        + f", real wage growth {100 * spec.wage_growth_real:.1f} %/yr, auto-enrolment "
+        f"{100 * spec.default_rate:.0f} % rising {100 * spec.escalation:.0f} pt/yr to "
+        f"{100 * spec.escalation_cap:.0f} %, match {spec.match_rate:g} up to "
+        f"{100 * spec.match_cap:.0f} % of salary; {_leakage_note(spec)}; spending need "
+        f"{100 * spec.replacement_rate:.0f} % of {_NEED_BASIS_WORDS[spec.need_basis]} net of "
+        f"Social Security ({ss}). These are stated assumptions, not estimates; the "
+        "sensitivity table re-scores the conclusions under other leakage and Social Security.",
+    ]
+
+
+def _conditioning_note(result: DesignOutcome) -> list[str]:
+    """What the held-out scores condition on, and who is left out."""
+    if not result.conditioning:
+        return []
+    return [
+        f"Held-out scores condition on {result.conditioning}: "
+        f"{100 * result.died_before_retirement:.1f} % of the held-out members die before "
+        "retirement (SSA cohort table) and are in no score; replacement ratios and the CE "
+        "loss reference use the salary the need is based on (Members.base_salary)."
+    ]
+
+
+def _evidence_notes(result: DesignOutcome) -> list[str]:
+    """How the calibration, sensitivity and scenario-set tables were made."""
+    if result.evidence is None:
+        return []
+    sets = "; ".join(f"{label}: {about}" for label, about in result.evidence.sets)
+    return [
+        "Calibration: the leakage model's figures on the held-out members against the "
+        "published ones (backtest.calibration.leakage_calibration), the aggregate leakage "
+        "on the designed path's held-out bootstrap returns; 'within' = within the stated "
+        "tolerance.",
+        "Sensitivity: every strategy re-scored held out with members drawn afresh under "
+        "each variant from the held-out members' seed stream, on the same market paths; "
+        "the designed path is the one designed under the study's own assumptions, not "
+        "re-optimised per variant.",
+        f"Scenario sets, each scored on the same held-out members: {sets}.",
+    ]
+
+
+def _notes(result: DesignOutcome) -> list[str]:
+    spec, ds = result.study.population, result.study.design
     return [
         "Success (frontier) counts member-paths whose money outlives a death age drawn from the "
         "SSA 2020 Trustees cohort table; out-of-sample success is the exact survival-weighted "
@@ -1070,7 +1678,7 @@ def _notes(spec: PopulationSpec, ds: DesignSettings) -> list[str]:
         "comes with its paired standard error: delta method on the same member-paths, batch "
         "means over market paths (US cohorts overlap, so theirs is optimistic).",
         "Income figures (held out): replacement-ratio percentiles and the probability of "
-        f"reaching the target replacement of {100 * spec.replacement_rate:.0f} % of final "
+        f"reaching the target replacement of {100 * spec.replacement_rate:.0f} % of the base "
         "salary (SE by batch means over market paths); unpaid years given failure over the "
         "member-paths whose drawdown account runs dry (SE treats them as independent, so it "
         "is optimistic); bequest = the drawdown account's real wealth at death (the CE "
@@ -1084,21 +1692,18 @@ def _notes(spec: PopulationSpec, ds: DesignSettings) -> list[str]:
         "Constraint costs: each committee constraint group that binds at the designed path is "
         "dropped in turn and the design's objective re-solved in sample from the designed path "
         "(a local search); the cost is how much better the objective is without it.",
-        f"Members: salary profile Cocco-Gomes-Maenhout (2005), real wage growth "
-        f"{100 * spec.wage_growth_real:.1f} %/yr, auto-enrolment {100 * spec.default_rate:.0f} % "
-        f"rising {100 * spec.escalation:.0f} pt/yr to {100 * spec.escalation_cap:.0f} %, match "
-        f"{spec.match_rate:g} up to {100 * spec.match_cap:.0f} % of salary, job changes "
-        f"{100 * spec.job_change_rate:.0f} %/yr with cash-out probability "
-        f"{100 * spec.cash_out_probability:.0f} %, hardship withdrawals "
-        f"{100 * spec.hardship_rate:.0f} %/yr of {100 * spec.hardship_share:.0f} % of the balance "
-        f"(10 % additional tax before 59.5), spending need {100 * spec.replacement_rate:.0f} % of "
-        "final salary net of Social Security. These are stated assumptions, not estimates.",
-        "Country results use JST R6 (1870-2020), real local currency, cohorts of the complete "
-        "years wrapped around; years JST lacks (wars, hyperinflations) are skipped, which "
-        "flatters those countries. JST's US equity departs from the S&P 500 after about 2015.",
+        *_member_notes(spec),
+        "Country results use JST R6 (1870-2020), real local currency: a cohort is a lifetime "
+        "of consecutive calendar years with stocks, bonds, bills and inflation all present, "
+        "wrapped only from a country's last complete year onto its first (counted in the "
+        "country table as wrapped), never across a gap (wars, hyperinflations); a country "
+        "without one gap-free lifetime is skipped, with the reason. JST's US equity departs "
+        "from the S&P 500 after about 2015. US cohorts likewise wrap from 2025 onto 1928.",
         "Bootstrap scenarios resample US history 1928-2025 in blocks; the bond is the 10-year "
         "Treasury, cash the 3-month bill.",
         *_preference_note(spec, ds),
+        *_conditioning_note(result),
+        *_evidence_notes(result),
     ]
 
 
@@ -1110,8 +1715,9 @@ def _preference_note(spec: PopulationSpec, ds: DesignSettings) -> list[str]:
     return [
         f"Every CE values income as {p.label} (backtest.outcomes.IncomePreferences): "
         "utility lost below the reference income (reference replacement x the member's "
-        "final salary) weighs 1 + loss aversion times; the CE inverts the mean utility at "
-        "the member-paths' mean reference income "
+        "base salary, the average of the last working years) weighs 1 + loss aversion times; "
+        "the CE is the plain-CRRA income with the same expected utility, so a shortfall "
+        "below the reference counts as a lower income "
         "(backtest.outcomes.preference_certainty_equivalent)."
     ]
 

@@ -173,7 +173,7 @@ class ConstraintCost:
 
 def objective_value(point: DesignPoint, objective: str) -> float:
     """The number ``objective`` optimises at ``point``: success (decimal), shortfall CVaR
-    (years of need), mean replacement ratio (decimal of final salary) or the certainty
+    (years of need), mean replacement ratio (decimal of the base salary) or the certainty
     equivalent of retirement income (real USD a year)."""
     return {
         "success": point.success,
@@ -263,7 +263,9 @@ class DesignData:
     death: IntArray
     social_security: FloatArray
     annuity_factor: FloatArray
-    final_salary: FloatArray
+    #: The replacement-ratio base, real USD a year (``Members.base_salary``: the average of
+    #: the last five working years by default, ``PopulationSpec.need_basis``).
+    base_salary: FloatArray
     expense_ratio: float
     #: Probability of being alive at the start of each year, (m, T) (1 before retirement).
     alive: FloatArray | None = None
@@ -324,7 +326,7 @@ def design_data(
         death=np.maximum(death, t_ret).astype(np.int64),
         social_security=members.social_security[member],
         annuity_factor=members.annuity_factor[member],
-        final_salary=members.final_salary[member],
+        base_salary=members.base_salary[member],
         expense_ratio=expense_ratio,
         alive=members.survival[member][:, :-1],
         real_rate=spec.annuity_rate,
@@ -439,8 +441,8 @@ def margins(data: DesignData, weights: FloatArray, gradients: bool = False) -> M
 
 
 def replacement_ratios(data: DesignData, wealth_at_retirement: FloatArray) -> FloatArray:
-    """(Social Security + balance at retirement / annuity factor) / final salary, (m,)."""
-    return retirement_income(data, wealth_at_retirement) / data.final_salary
+    """(Social Security + balance at retirement / annuity factor) / base salary (the need basis), (m,)."""
+    return retirement_income(data, wealth_at_retirement) / data.base_salary
 
 
 def retirement_income(data: DesignData, wealth_at_retirement: FloatArray) -> FloatArray:
@@ -458,10 +460,10 @@ def utility_scale(income: FloatArray) -> float:
 
 def reference_income(data: DesignData, prefs: IncomePreferences) -> FloatArray | None:
     """Each member-path's loss-aversion reference income, real USD a year, (m,):
-    ``prefs.reference_replacement x final salary``; None without loss aversion."""
+    ``prefs.reference_replacement x base salary``; None without loss aversion."""
     if not prefs.loss_aversion or prefs.reference_replacement is None:
         return None
-    return prefs.reference_replacement * np.asarray(data.final_salary, dtype=np.float64)
+    return prefs.reference_replacement * np.asarray(data.base_salary, dtype=np.float64)
 
 
 def check_design_preferences(prefs: IncomePreferences) -> IncomePreferences:
@@ -871,7 +873,7 @@ class FundDesigner:
         d = self.data
         if objective == "income":
             rr = replacement_ratios(d, w_ret)
-            return float(rr.mean()), 1.0 / (d.annuity_factor * d.final_salary)
+            return float(rr.mean()), 1.0 / (d.annuity_factor * d.base_salary)
         c = retirement_income(d, w_ret)
         scale = utility_scale(c)
         if self.reference is not None:  # loss aversion: v = u + lambda min(0, u - u(R))
@@ -963,7 +965,7 @@ class _ShortfallSubproblem(MarginSubproblem):
         self.short[1].value = offset
 
     def linearise_income(self, mean_rr: float, grad_rr: FloatArray, knots: FloatArray) -> None:
-        """Set the linearised mean replacement ratio (decimal of final salary): its value
+        """Set the linearised mean replacement ratio (decimal of the base salary): its value
         ``mean_rr`` and gradient ``grad_rr`` (K, A) at ``knots``."""
         assert self.income is not None, "built without the income objective"
         centre = np.full(knots.shape, 1.0 / knots.shape[1])

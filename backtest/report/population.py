@@ -80,6 +80,10 @@ class PopulationReport:
         pair, kind, metric, difference, paired SE, |z| and verdict, or None.
     target_replacement
         The target replacement ratio the income table's probability refers to, decimal.
+    extra_tables
+        Further sections after the country table, each (title, table, caption), shown as
+        given (the design's country cohorts, calibration, sensitivity, scenario sets;
+        ``glidelab.design``); cells that are text are printed as they are.
     """
 
     title: str
@@ -101,6 +105,7 @@ class PopulationReport:
     glide_labels: tuple[GlideLabel, ...] = ()
     separability: pd.DataFrame | None = None
     target_replacement: float = 0.7
+    extra_tables: list[tuple[str, pd.DataFrame, str]] = field(default_factory=list)
 
 
 def _colours(names: list[str]) -> dict[str, str]:
@@ -261,7 +266,7 @@ def _ce_tables(scores: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
                 "income = Social Security + the balance at retirement priced as a real life "
                 "annuity, real USD a year; CE = the certain income with the same expected "
                 "CRRA utility over the member-paths (gamma = relative risk aversion), also "
-                "shown as a share of the member-paths' mean final salary; '- designed' is "
+                "shown as a share of the member-paths' mean base salary (the replacement base: by default the average of the last five working years); '- designed' is "
                 "each path's CE minus the designed path's, with its paired standard error "
                 "(delta method on the same member-paths, batch means over market paths).",
             )
@@ -292,7 +297,7 @@ def _income_tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
                 "wealth at death, percentiles over member-paths and death years; safe "
                 "withdrawal rate = of the balance at the target date, lasting to the fixed "
                 "horizon on all but 5 % / 10 % of market paths, after fees; replacement ratio "
-                "= income / final salary; P(reach target) = share with replacement >= "
+                "= income / base salary; P(reach target) = share with replacement >= "
                 f"{100 * r.target_replacement:.0f} % (SE by batch means, pp).",
             )
         )
@@ -407,6 +412,7 @@ def _tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
                 "",
             )
         )
+    out += [(t, df, cap) for t, df, cap in r.extra_tables if not df.empty]
     return out
 
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from backtest.cma import EXAMPLE_PATH, CapitalMarketAssumptions, load_cma
 from backtest.data.jst import jst_countries
 from backtest.errors import GlidelabError, StudyError
 from backtest.outcomes import IncomePreferences
@@ -162,7 +163,9 @@ class EvaluationSettings:
     """``[evaluation]``: what the designed path is compared with, out of sample.
 
     Bounds: :data:`EVALUATION_COUNTS`; presets of ``strategies.presets``; countries JST ISO
-    codes (``backtest.data.jst``).
+    codes (``backtest.data.jst``); ``cma``: the capital-market assumptions file the
+    designed path is also scored on (a path, or ``"example"``: the shipped
+    :data:`backtest.cma.EXAMPLE_PATH`, US history's moments, an example, not a forecast).
     """
 
     presets: tuple[str, ...] = DEFAULT_PRESETS
@@ -170,6 +173,7 @@ class EvaluationSettings:
     bootstrap_paths: int = 100
     countries: tuple[str, ...] = field(default_factory=_other_countries)
     country_members: int = 300
+    cma: str = "example"
 
     def __post_init__(self) -> None:
         for key, lo in EVALUATION_COUNTS.items():
@@ -191,6 +195,21 @@ class EvaluationSettings:
                 list(self.countries),
                 f"ISO codes of {sorted(known)} ({bad} unknown)",
             )
+        self.capital_market_assumptions()  # a missing or malformed file fails at load time
+
+    def capital_market_assumptions(self) -> CapitalMarketAssumptions:
+        """The ``cma`` file, read (:func:`backtest.cma.load_cma`); a StudyError if it
+        cannot be."""
+        path = EXAMPLE_PATH if self.cma == "example" else self.cma
+        try:
+            return load_cma(path)
+        except (GlidelabError, OSError) as exc:
+            raise not_allowed(
+                "[evaluation]",
+                "cma",
+                self.cma,
+                f'"example" or the path of a capital-market assumptions file ({exc})',
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -390,6 +409,7 @@ def _evaluation(raw: object) -> EvaluationSettings:
     kw: dict[str, Any] = {
         "presets": t.strings("presets", d["presets"]),
         "countries": tuple(c.upper() for c in t.strings("countries", d["countries"])),
+        "cma": t.string("cma", d["cma"]),
     }
     for key, lo in EVALUATION_COUNTS.items():
         kw[key] = t.integer(key, d[key], lo)

@@ -119,7 +119,8 @@ def test_scores_carry_ce_with_paired_standard_errors(tiny: tuple[DesignOutcome, 
             np.testing.assert_allclose(diff, ce[g] - ce[g].iloc[0], rtol=1e-6, atol=1e-6)
             assert diff.iloc[0] == 0.0 and se.iloc[0] == 0.0  # the designed path itself
             assert (se.iloc[1:] > 0).all() and np.isfinite(se).all()
-            share = scores[f"{label}: CE gamma={g} / mean final salary"]
+            salary = "base salary"
+            share = scores[f"{label}: CE gamma={g} / mean {salary}"]
             assert (share > 0).all() and (share < 3).all()
     table = pd.read_csv(folder / "constraints.csv", index_col=0)
     assert (table["objective"] == "ce").all() and table["units"].iloc[0].startswith("CE")

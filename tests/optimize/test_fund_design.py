@@ -343,7 +343,7 @@ def test_loss_averse_ce_is_the_shared_valuation(data: DesignData) -> None:
     pt = d.evaluate(z, "ce")
     inc = retirement_income(data, margins(data, d.weights(z)).wealth_at_retirement)
     ref = reference_income(data, LOSS)
-    assert ref is not None and np.allclose(ref, 0.7 * data.final_salary)
+    assert ref is not None and np.allclose(ref, 0.7 * data.base_salary)
     assert pt.ce == preference_certainty_equivalent(inc, LOSS, reference=ref)
     assert np.isfinite(pt.ce_se) and 0 < pt.ce_se < 0.1 * pt.ce
     # some incomes fall below the reference: the mean utility is below CRRA's
