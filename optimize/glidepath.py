@@ -137,7 +137,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -1335,40 +1335,6 @@ def _better(new: _Iterate, cur: _Iterate) -> bool:
     )
 
 
-def _run_scp(
-    first: _Iterate,
-    evaluate: Callable[[FloatArray], _Iterate],
-    propose: Callable[[_Iterate, float, int], Proposal],
-    max_iterations: int,
-    trust_radius: float,
-    min_trust_radius: float,
-    progress: bool,
-) -> ScpRun[_Iterate]:
-    """The trust-region SCP from ``first``, with a tqdm bar of the current success."""
-    bar = tqdm(total=max_iterations, disable=not progress, desc="glide path SCP", unit="it")
-    bar.set_postfix(success=f"{first.success:.2%}")
-
-    def show(record: ScpIteration, cur: _Iterate, rho: float) -> None:
-        bar.update(1)
-        bar.set_postfix(success=f"{cur.success:.2%}", radius=f"{rho:.3g}")
-
-    try:
-        return trust_region_scp(
-            first,
-            propose,
-            evaluate,
-            _better,
-            scores=lambda pt: (pt.success, pt.bpoe),
-            max_iterations=max_iterations,
-            trust_radius=trust_radius,
-            min_trust_radius=min_trust_radius,
-            finished=lambda pt: "every in-sample scenario succeeds" if pt.success >= 1.0 else None,
-            on_iteration=show,
-        )
-    finally:
-        bar.close()
-
-
 def _ce_proposer(
     search: _GlideSearch, val: IncomeValuation, solvers: Sequence[str], fallbacks: list[str]
 ) -> Callable[[_CeIterate, float, int], Proposal]:
@@ -1397,38 +1363,71 @@ def _ce_proposer(
     return propose
 
 
-def _run_ce_scp(
-    first: _CeIterate,
-    evaluate: Callable[[FloatArray], _CeIterate],
-    propose: Callable[[_CeIterate, float, int], Proposal],
-    max_iterations: int,
-    trust_radius: float,
-    min_trust_radius: float,
-    progress: bool,
-) -> ScpRun[_CeIterate]:
-    """The trust-region SCP of the ``"ce"`` objective from ``first``: a candidate is
-    accepted when its simulated CE (common random numbers) rises; tqdm shows the CE."""
-    bar = tqdm(total=max_iterations, disable=not progress, desc="glide path SCP (ce)", unit="it")
-    bar.set_postfix(ce=f"{first.ce:,.0f}")
+#: A point of an SCP run (an iterate of the success or the CE search).
+_P = TypeVar("_P")
 
-    def show(record: ScpIteration, cur: _CeIterate, rho: float) -> None:
+
+@dataclass(frozen=True)
+class _Progress(Generic[_P]):
+    """How one SCP run is steered and shown: which candidate is better, what each point
+    scores in the iteration log, and the figure the tqdm bar shows (name, format)."""
+
+    label: str
+    better: Callable[[_P, _P], bool]
+    scores: Callable[[_P], tuple[float, ...]]
+    shown: Callable[[_P], tuple[str, str]]
+    finished: Callable[[_P], str | None] = lambda _: None
+
+
+def _run_trust_region(
+    first: _P,
+    evaluate: Callable[[FloatArray], _P],
+    propose: Callable[[_P, float, int], Proposal],
+    steps: _Steps,
+    how: _Progress[_P],
+) -> ScpRun[_P]:
+    """The trust-region SCP (``optimize.scp.trust_region_scp``) from ``first``, with a
+    tqdm bar of the figure ``how`` shows (success, or CE)."""
+    bar = tqdm(total=steps.max_iterations, disable=not steps.progress, desc=how.label, unit="it")
+    bar.set_postfix(dict([how.shown(first)]))
+
+    def show(record: ScpIteration, cur: _P, rho: float) -> None:
         bar.update(1)
-        bar.set_postfix(ce=f"{cur.ce:,.0f}", radius=f"{rho:.3g}")
+        bar.set_postfix({**dict([how.shown(cur)]), "radius": f"{rho:.3g}"})
 
     try:
         return trust_region_scp(
             first,
             propose,
             evaluate,
-            lambda new, cur: new.ce > cur.ce + 1e-12 * abs(cur.ce),
-            scores=lambda pt: (pt.success, pt.bpoe, pt.ce),
-            max_iterations=max_iterations,
-            trust_radius=trust_radius,
-            min_trust_radius=min_trust_radius,
+            how.better,
+            scores=how.scores,
+            max_iterations=steps.max_iterations,
+            trust_radius=steps.trust_radius,
+            min_trust_radius=steps.min_trust_radius,
+            finished=how.finished,
             on_iteration=show,
         )
     finally:
         bar.close()
+
+
+#: The ``"success"`` search: better = success up (or equal with bPOE down).
+_SUCCESS_RUN: _Progress[Any] = _Progress(
+    "glide path SCP",
+    lambda new, cur: _better(new, cur),
+    lambda pt: (pt.success, pt.bpoe),
+    lambda pt: ("success", f"{pt.success:.2%}"),
+    lambda pt: "every in-sample scenario succeeds" if pt.success >= 1.0 else None,
+)
+
+#: The ``"ce"`` search: better = the simulated CE up (common random numbers).
+_CE_RUN: _Progress[Any] = _Progress(
+    "glide path SCP (ce)",
+    lambda new, cur: new.ce > cur.ce + 1e-12 * abs(cur.ce),
+    lambda pt: (pt.success, pt.bpoe, pt.ce),
+    lambda pt: ("ce", f"{pt.ce:,.0f}"),
+)
 
 
 def _equal_weight_run(search: _GlideSearch) -> SimulationResult:
@@ -1558,15 +1557,7 @@ def _success_search(
     z0 = _starting_knots(search, start[0], start[1], solvers, fallbacks)
     first = search.evaluate(z0)
     propose = _proposer(search, solvers, fallbacks)
-    run = _run_scp(
-        first,
-        search.evaluate,
-        propose,
-        steps.max_iterations,
-        steps.trust_radius,
-        steps.min_trust_radius,
-        steps.progress,
-    )
+    run = _run_trust_region(first, search.evaluate, propose, steps, _SUCCESS_RUN)
     return first, run
 
 
@@ -1587,15 +1578,7 @@ def _ce_search(
     z0 = _starting_knots(search, start[0], start[1], solvers, fallbacks, lambda z: evaluate(z).ce)
     first = evaluate(z0)
     propose = _ce_proposer(search, val, solvers, fallbacks)
-    run = _run_ce_scp(
-        first,
-        evaluate,
-        propose,
-        steps.max_iterations,
-        steps.trust_radius,
-        steps.min_trust_radius,
-        steps.progress,
-    )
+    run = _run_trust_region(first, evaluate, propose, steps, _CE_RUN)
     return first, run
 
 
