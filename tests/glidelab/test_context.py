@@ -15,6 +15,7 @@ from backtest.errors import StudyError
 from glidelab.backends import InProcess
 from glidelab.context import BLOCK, SET_NAMES, StudyContext, set_seed
 from glidelab.study import load_study, parse_study
+from glidelab.studyfile.sweep import SET_KINDS
 from glidelab.sweep import Shared, _generate, _Planner, apply_point, parse_sweep, run_sweep
 
 # Sizes cross a seed block (BLOCK = 1000) and the chunks (500) do not line up with
@@ -72,13 +73,15 @@ def test_runner_and_sweep_see_the_same_scenarios_and_numbers(tmp_path: Path) -> 
     study = sweep.study
     plan = study.plan("retiree").plan
     runner_sets = scenario_sets(study, None, plan)  # what glidelab run evaluates
-    assert set(runner_sets) == set(SET_NAMES.values())
+    # the kinds a sweep can draw, all three enabled here (a CMA set is the runner's only)
+    swept_kinds = {k: SET_NAMES[k] for k in SET_KINDS}
+    assert set(runner_sets) == set(swept_kinds.values())
 
     context = StudyContext(study)
     planner, shared = _Planner(sweep, context), Shared(context)
     pair = apply_point(sweep, {"crypto_sleeve": 0.025})
     n_t = plan.n_periods(1)
-    for kind, name in SET_NAMES.items():
+    for kind, name in swept_kinds.items():
         chunks = [_generate(t, shared) for t in planner.tasks([pair], kind, n_t)]
         assert len(chunks) == (1 if kind == "historical" else 3)  # random sets: chunked
         whole = runner_sets[name]
@@ -97,7 +100,7 @@ def test_runner_and_sweep_see_the_same_scenarios_and_numbers(tmp_path: Path) -> 
     label = "fixed_60_40 + 2.5% btc"
     table = evaluate_study(study, {label: strategies_for(study)[label]}, {"retiree": runner_sets})
     swept = run_sweep(sweep, backend=InProcess(), progress=False, charts=False, folder=tmp_path)
-    for kind, name in SET_NAMES.items():
+    for kind, name in swept_kinds.items():
         ours = table[table.scenarios == name].iloc[0]
         theirs = swept.table[swept.table.scenarios == kind].iloc[0]
         assert theirs["n_scenarios"] == ours["n_scenarios"]
