@@ -11,7 +11,9 @@ A :class:`StudyContext` is made from a validated :class:`glidelab.study.Study` a
 * ``strategy(name, sleeve=None)``: the one route from a preset name, a
   ``[strategies].custom`` glide path or a crypto sleeve to a ``Strategy`` on the study's
   asset roles; ``strategies()`` builds the study's own list with it;
-* ``scenarios(name, horizon, n, kind)``: a named scenario set.
+* ``scenarios(name, horizon, n, kind)``: a named scenario set; kind ``"international"``
+  is the developed-markets view beside the US sets: the JST countries' histories
+  (``backtest.data.jst``), each block from one country (:attr:`international_panel`).
 
 Seeds: one tree
 ---------------
@@ -35,19 +37,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 
 from backtest.cma import EXAMPLE_PATH, CapitalMarketAssumptions, cma_scenarios, load_cma
 from backtest.data import load_history
+from backtest.data.jst import load_jst_panel
 from backtest.errors import DataError, StudyError
 from backtest.generators import (
     Proxy,
     block_bootstrap,
     estimate_log_moments,
     historical_cohorts,
+    panel_block_bootstrap,
     parametric,
 )
 from backtest.plan import Plan
@@ -58,7 +62,7 @@ from strategies import CryptoSleeve, GlidePath
 from strategies.base import RebalanceRule, Strategy
 from strategies.presets import preset
 
-SetKind = Literal["historical", "bootstrap", "parametric", "cma"]
+SetKind = Literal["historical", "bootstrap", "parametric", "cma", "international"]
 
 #: Scenarios per seed block of a random set (see the module docstring).
 BLOCK = 1000
@@ -72,7 +76,13 @@ SET_NAMES: dict[str, str] = {
     "bootstrap": "block bootstrap",
     "parametric": "parametric",
     "cma": "capital-market assumptions",
+    "international": "international bootstrap (JST)",
 }
+
+#: The JST columns the study's equity, bonds and cash roles take in the international set
+#: (the crypto role has none: NaN there; a sleeve under the "cash" before-data rule earns
+#: the country's bills, one that needs the data is refused).
+JST_ROLES: tuple[str, str, str] = ("equity_tr", "bond_tr", "bill_rate")
 
 
 def name_key(name: str) -> int:
@@ -341,7 +351,8 @@ class StudyContext:
             block length and method), ``"parametric"`` (lognormal; the crypto asset at
             ``[scenarios].crypto_proxy``, uncorrelated, when it is among ``assets``) or
             ``"cma"`` (annual, moment-matched to the ``[scenarios].cma`` file; an asset the
-            file does not state has no data, NaN, so a strategy holding it is refused).
+            file does not state has no data, NaN, so a strategy holding it is refused) or
+            ``"international"`` (annual: :meth:`international_set`).
         assets
             Columns, default the four roles (equity, bonds, cash, crypto).
         frequency
@@ -362,14 +373,15 @@ class StudyContext:
         history = self.history if own else self.history_at(freq)
         if kind == "historical":
             return self._historical_set(name, history, cols, n_t, rows)
-        if kind not in ("bootstrap", "parametric", "cma"):
+        if kind not in ("bootstrap", "parametric", "cma", "international"):
             raise StudyError(
                 f"scenario set {name!r}: kind {kind!r}; use 'historical', 'bootstrap', "
-                "'parametric' or 'cma'"
+                "'parametric', 'cma' or 'international'"
             )
-        if kind == "cma" and periods_per_year(freq) != 1:
+        if kind in ("cma", "international") and periods_per_year(freq) != 1:
+            what = "capital-market assumptions" if kind == "cma" else "JST country histories"
             raise StudyError(
-                f"scenario set {name!r}: capital-market assumptions are annual; use an annual "
+                f"scenario set {name!r}: {what} are annual; use an annual "
                 'study ([data].frequency = "annual")'
             )
         if n < 1:
@@ -432,6 +444,8 @@ class StudyContext:
                 )
             elif kind == "cma":
                 part = self._cma_set(cols, size, n_t, rng)
+            elif kind == "international":
+                part = self.international_set(cols, size, n_t, block_length, rng)
             else:
                 part = self._parametric(history, cols, size, n_t, frequency, rng)
             a = max(lo - b * BLOCK, 0)
@@ -505,9 +519,77 @@ class StudyContext:
         return Scenarios(r, sc.inflation, tuple(cols), "annual", description=sc.description,
                          meta=dict(sc.meta))  # fmt: skip
 
+    @cached_property
+    def international_panel(self) -> dict[str, pd.DataFrame]:
+        """JST country -> its annual nominal local-currency returns under the study's role
+        names (equity <- ``equity_tr``, bonds <- ``bond_tr``, cash <- ``bill_rate``,
+        ``cpi`` <- inflation), every calendar year, NaN where JST has no value."""
+        d = self.study.data
+        names = dict(zip(JST_ROLES, (d.equity, d.bonds, d.cash), strict=True))
+        return load_jst_panel(names={**names, "inflation": "cpi"})
+
+    def international_set(
+        self,
+        cols: Sequence[str],
+        n: int,
+        n_t: int,
+        block_length: float | None,
+        rng: np.random.Generator,
+    ) -> Scenarios:
+        """``n`` annual scenarios of ``n_t`` years drawn by ``panel_block_bootstrap`` over
+        the JST countries that have a complete year of the non-crypto ``cols`` and CPI
+        (so Canada, without bonds or bills in JST, is left out), each block from one
+        country chosen with equal weight, never across a gap: **real** local-currency
+        returns, inflation 0. The crypto column is NaN (no data; a sleeve under the "cash"
+        before-data rule earns the country's bills). Block length: the given one, else
+        the US bootstrap's automatic one (:meth:`us_block_length`)."""
+        crypto = self.study.data.crypto
+        core = [c for c in cols if c != crypto]
+        if not core:
+            raise StudyError("the international set needs an equity, bonds or cash column")
+        panel = {
+            iso: frame
+            for iso, frame in self.international_panel.items()
+            if frame[[*core, "cpi"]].notna().all(axis=1).any()
+        }
+        if block_length is None:
+            block_length = self.us_block_length(tuple(cols))
+        sc = panel_block_bootstrap(panel, core, n, n_t, block_length, rng, weights="countries")
+        r = np.full((n, n_t, len(cols)), np.nan)
+        for j, c in enumerate(cols):
+            if c in core:
+                r[:, :, j] = sc.returns[:, :, core.index(c)]
+        left_out = sorted(set(self.international_panel) - set(panel))
+        meta = {**sc.meta, "countries": tuple(panel), "left_out": tuple(left_out)}
+        return Scenarios(r, sc.inflation, tuple(cols), "annual", description=sc.description,
+                         meta=meta)  # fmt: skip
+
+    def us_block_length(self, cols: tuple[str, ...]) -> float:
+        """The US block bootstrap's automatic block length (periods) for ``cols`` on the
+        study's history: one draw of ``block_bootstrap`` reports it, so the rule (and the
+        before-data fill of the crypto column) is the US set's own."""
+        if cols not in self._block_lengths:
+            one = block_bootstrap(
+                self.history,
+                list(cols),
+                1,
+                1,
+                method=self.study.scenarios.bootstrap_method,
+                rng=0,
+                **self._missing_for(list(cols)),
+            )
+            self._block_lengths[cols] = cast(float, one.meta["block_length"])
+        return self._block_lengths[cols]
+
+    @cached_property
+    def _block_lengths(self) -> dict[tuple[str, ...], float]:
+        """Columns -> :meth:`us_block_length`, computed once per context."""
+        return {}
+
     def study_sets(self, plan: Plan) -> dict[str, Scenarios]:
         """The study's own sets for ``plan``'s horizon (``[scenarios]``): historical
-        cohorts, block bootstrap and parametric, each under its name in :data:`SET_NAMES`."""
+        cohorts, block bootstrap, parametric, capital-market assumptions and the
+        international bootstrap, each under its name in :data:`SET_NAMES`."""
         sc = self.study.scenarios
         if sc.parametric_n > 0 and sc.crypto_proxy is None:
             raise StudyError(
@@ -529,6 +611,10 @@ class StudyContext:
             )
         if sc.cma_n > 0:
             out[SET_NAMES["cma"]] = self.scenarios(SET_NAMES["cma"], plan, sc.cma_n, "cma")
+        if sc.international_n > 0:
+            out[SET_NAMES["international"]] = self.scenarios(
+                SET_NAMES["international"], plan, sc.international_n, "international"
+            )
         if not out:
             raise StudyError("[scenarios]: enable historical = true or set bootstrap_n > 0")
         return out

@@ -20,8 +20,11 @@ with these tables; every key is optional unless marked, and unknown keys are err
                  crypto_proxy = { mean_log_annual, vol_log_annual } for "proxy",
                  parametric_n (normal log returns estimated from the history; Bitcoin
                  from crypto_proxy, which it then needs), cma (a capital-market
-                 assumptions file, ``backtest.cma``; "example" = the shipped one) and
-                 cma_n (annual scenarios moment-matched to it)
+                 assumptions file, ``backtest.cma``; "example" = the shipped one),
+                 cma_n (annual scenarios moment-matched to it) and international_n
+                 (annual studies: the international bootstrap, JST developed countries
+                 with bond and bill data, real local currency, each block from one
+                 country; shown beside the US sets)
 ``[[plans]]``    (at least one) a member: name, ages, balance, salary, contributions,
                  fees, withdrawal rule, success definition, and optionally the
                  ``strategy`` the member holds today and a ``pension_target``

@@ -14,9 +14,13 @@ country and year, every number copied from the workbook except ``inflation``:
 ``bond_tr`` = ``bond_tr`` (government bond total return, nominal, local currency),
 ``bill_rate`` = ``bill_rate`` (bill rate, used as the year's cash return),
 ``inflation`` = ``cpi[t] / cpi[t-1] - 1`` (*derived*: CPI change over the year, the
-year before must be present; blank otherwise).
+year before must be present; blank otherwise),
+``xrusd`` = ``xrusd`` (exchange rate, local currency per US dollar, JST's definition;
+pre-euro years are in euro units as JST gives them, so the ratio of two years is the
+currency's change; used by :func:`backtest.data.jst.international_equity`).
 
-Rows where all four return columns are blank are dropped; a blank cell stays blank (no
+Rows where all four return columns are blank are dropped (``xrusd`` does not keep a row:
+JPN and PRT 1870 carry only an exchange rate and stay out); a blank cell stays blank (no
 fill). Numbers are written with 10 significant digits (the workbook's doubles round-trip
 to better than 1e-10 relative).
 """
@@ -33,7 +37,7 @@ import pandas as pd
 from backtest.io import write_text_atomic
 
 OUT = Path(__file__).parent / "embedded" / "jst_countries.csv"
-COLUMNS = ("country", "iso", "year", "equity_tr", "bond_tr", "bill_rate", "inflation")
+COLUMNS = ("country", "iso", "year", "equity_tr", "bond_tr", "bill_rate", "inflation", "xrusd")
 
 
 def derive(xlsx: Path) -> pd.DataFrame:
@@ -52,6 +56,7 @@ def derive(xlsx: Path) -> pd.DataFrame:
             "bond_tr": raw["bond_tr"],
             "bill_rate": raw["bill_rate"],
             "inflation": inflation,
+            "xrusd": raw["xrusd"],
         }
     )
     keep = out[["equity_tr", "bond_tr", "bill_rate", "inflation"]].notna().any(axis=1)

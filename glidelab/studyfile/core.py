@@ -61,6 +61,7 @@ SCHEMA: dict[str, Any] = {
         "crypto_proxy": {"mean_log_annual": None, "vol_log_annual": None},
         "cma": None,
         "cma_n": None,
+        "international_n": None,
     },
     "plans": PLAN_KEYS,
     "strategies": {
@@ -137,6 +138,9 @@ class ScenarioConfig:
     #: example), or None. Its set, ``cma_n`` scenarios, is moment-matched to the file.
     cma: str | None = None
     cma_n: int = 0
+    #: Scenarios of the international bootstrap (JST developed countries, real local
+    #: currency, each block from one country; annual studies only), 0 = none.
+    international_n: int = 0
 
     def __post_init__(self) -> None:
         # Checked here, not when scenarios are drawn, so that no override (--quick, a
@@ -146,6 +150,7 @@ class ScenarioConfig:
             and self.bootstrap_n <= 0
             and self.parametric_n <= 0
             and self.cma_n <= 0
+            and self.international_n <= 0
         ):
             raise StudyError(
                 "[scenarios]: historical = false and bootstrap_n = 0 leave no scenarios; "
@@ -328,6 +333,7 @@ def _scenarios(sc: Table) -> ScenarioConfig:
         parametric_n=sc.integer("parametric_n", ds["parametric_n"], lo=0),
         cma=None if sc.raw.get("cma") is None else sc.string("cma", None),
         cma_n=sc.integer("cma_n", ds["cma_n"], lo=0),
+        international_n=sc.integer("international_n", ds["international_n"], lo=0),
     )
 
 

@@ -44,6 +44,6 @@ def test_embedded_csv_equals_its_derivation_from_the_workbook() -> None:
         Path(__file__).resolve().parents[2] / "backtest/data/embedded/jst_countries.csv"
     )
     assert len(derived) == len(embedded)
-    for col in ("equity_tr", "bond_tr", "bill_rate", "inflation"):
+    for col in ("equity_tr", "bond_tr", "bill_rate", "inflation", "xrusd"):
         # Written with 10 significant digits.
         np.testing.assert_allclose(embedded[col], derived[col], rtol=1e-9, atol=1e-12)

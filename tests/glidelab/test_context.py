@@ -239,3 +239,83 @@ def test_a_cma_set_needs_a_readable_annual_file(tmp_path: Path) -> None:
     context = StudyContext(parse_study(raw))
     with pytest.raises(StudyError, match=r"\[scenarios\]\.cma: no CMA file"):
         context.study_sets(context.study.plans[0].plan)
+
+
+# ------------------------------------------------------------ international bootstrap (H10)
+
+
+def _international_context(n: int = N) -> StudyContext:
+    raw = copy.deepcopy(RAW)
+    raw["scenarios"].update(international_n=n, block_length=5)
+    return StudyContext(parse_study(raw))
+
+
+def test_an_international_set_draws_whole_years_of_single_countries() -> None:
+    """[scenarios] international_n (issue 25): every drawn year is one JST country's
+    complete year (equity, bonds and bills of the same country and year, in real terms),
+    Canada (no bonds in JST) is left out, and the crypto role has no data."""
+    from backtest.generators import panel_rows
+
+    context = _international_context()
+    s = context.study_sets(context.study.plans[0].plan)[SET_NAMES["international"]]
+    assert s.n_scenarios == N and s.meta["set_name"] == SET_NAMES["international"]
+    assert s.meta["left_out"] == ("CAN",)
+    assert np.all(s.inflation == 0)  # real local-currency returns
+    assert np.isnan(s.returns[..., list(s.assets).index(context.study.data.crypto)]).all()
+    core = ["us_stocks", "tbonds_10y", "tbills"]
+    panel = {k: v for k, v in context.international_panel.items() if k != "CAN"}
+    rows = panel_rows(panel, core)
+    lookup = {tuple(r): i for i, r in enumerate(rows.real.tolist())}
+    assert len(lookup) == len(rows.real)  # every country-year's triple is unique
+    drawn = s.returns[..., [list(s.assets).index(c) for c in core]].reshape(-1, 3)
+    idx = np.array([lookup[tuple(r)] for r in drawn.tolist()])  # KeyError: a mixed row
+    idx = idx.reshape(s.returns.shape[:2])
+    prev, cur = idx[:, :-1], idx[:, 1:]
+    same = (rows.country[prev] == rows.country[cur]) & (rows.period[cur] == rows.period[prev] + 1)
+    # expected block length 5: about 4 in 5 steps continue a block (fewer at run ends)
+    assert 0.6 < same.mean() < 0.85
+    # a block never runs past a gap or a country's last year
+    assert not np.any(same & rows.run_end[prev])
+
+
+def test_an_international_set_is_reproducible_per_seed_block() -> None:
+    from backtest.generators import panel_block_bootstrap
+
+    context = _international_context()
+    plan = context.study.plans[0].plan
+    name = SET_NAMES["international"]
+    whole = context.scenarios(name, plan, N, "international")
+    chunk = _international_context().scenarios(name, plan, N, "international", rows=(BLOCK, N))
+    np.testing.assert_array_equal(chunk.returns, whole.returns[BLOCK:])
+    # block 1 is the panel bootstrap drawn from the set's child seed 1
+    core = ["us_stocks", "tbonds_10y", "tbills"]
+    panel = {k: v for k, v in context.international_panel.items() if k != "CAN"}
+    rng = np.random.default_rng(set_seed(11, name, 1))
+    direct = panel_block_bootstrap(panel, core, N - BLOCK, whole.n_periods, 5.0, rng)
+    cols = [list(whole.assets).index(c) for c in core]
+    np.testing.assert_array_equal(whole.returns[BLOCK:, :, cols], direct.returns)
+    other = dataclasses.replace(context.study, seed=12)
+    assert not np.array_equal(
+        StudyContext(other).scenarios(name, plan, 50, "international").returns[..., 0],
+        context.scenarios(name, plan, 50, "international").returns[..., 0],
+    )
+
+
+def test_an_international_set_is_refused_for_a_monthly_study() -> None:
+    study = _study(data={"frequency": "monthly"}, scenarios={"international_n": 10})
+    assert study.scenarios.international_n == 10
+    context = StudyContext(study)
+    with pytest.raises(StudyError, match="annual"):
+        context.scenarios(SET_NAMES["international"], 12, 10, "international")
+    with pytest.raises(StudyError, match="international_n"):
+        _study(scenarios={"international_n": -1})
+
+
+def test_an_international_set_takes_the_us_bootstraps_automatic_block_length() -> None:
+    raw = copy.deepcopy(RAW)
+    raw["scenarios"].update(international_n=20)  # block_length "auto" (the default)
+    context = StudyContext(parse_study(raw))
+    plan = context.study.plans[0].plan
+    us = context.scenarios(SET_NAMES["bootstrap"], plan, 20, "bootstrap")
+    intl = context.scenarios(SET_NAMES["international"], plan, 20, "international")
+    assert intl.meta["block_length"] == us.meta["block_length"]  # the same number, reused
