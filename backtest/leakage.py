@@ -25,10 +25,23 @@ The calibrated model
 * **Hardship withdrawals**: at a yearly rate while working (not in a separation year), an
   amount in USD drawn lognormal (stated median and log spread), capped at the plan
   balance.
-* **Plan loans** are not modelled (no loan defaults at separation).
+* **Plan loans** (optional, :class:`PlanLoanRule`; ``PopulationSpec.plan_loans``): while
+  working with no loan outstanding, in a year without a job end or hardship withdrawal,
+  a member takes a loan with a yearly probability, of a share of the plan balance capped
+  by IRC sec. 72(p) (:func:`loan_limit`), repaid by payroll in equal real instalments over
+  the term while employed. The outstanding loan stays in the balance: the member pays the
+  loan interest to her own account, taken here to earn what the fund earns (a stated
+  simplification: the gap between the loan rate and the fund's return is not modelled),
+  so a loan repaid leaves the account as without it. When the job ends with a loan
+  outstanding (a separation or the start of a career break) it defaults with a stated
+  probability: the outstanding loan is offset against the plan balance, a taxable
+  distribution that leaves the account for good (a leakage share of that year's
+  balance); else it is repaid. A loan outstanding at retirement or death is taken as
+  repaid.
 * **The 10 % additional tax** (IRC sec. 72(t)): on a cash-out at separation before the
   year the member turns 55 (the rule of 55, sec. 72(t)(2)(A)(v)), and on a hardship
-  withdrawal before ``penalty_age`` (59.5).
+  withdrawal before ``penalty_age`` (59.5); a loan default at a job end is taxed as a
+  cash-out at separation (the rule of 55 applies).
 """
 
 from __future__ import annotations
@@ -63,6 +76,10 @@ RULE_OF_55_AGE = 55.0
 #: Balance and age at which the cash-out curve's intercept is read (USD, years).
 CURVE_BALANCE_USD = 10_000.0
 CURVE_AGE = 40.0
+#: IRC sec. 72(p)(2)(A): a plan loan is not a distribution up to the lesser of 50,000 USD
+#: and half the vested balance (the 10,000 USD floor of the same section is not modelled).
+LOAN_LIMIT_USD = 50_000.0
+LOAN_LIMIT_SHARE = 0.5
 
 
 def separation_hazard(ages: FloatArray) -> FloatArray:
@@ -126,6 +143,33 @@ class HardshipRule:
         return np.where(hit, self.median * np.exp(self.log_sd * ndtri(q)), 0.0)
 
 
+def loan_limit(balance: FloatArray) -> FloatArray:
+    """Largest plan loan on a vested ``balance`` (real USD), IRC sec. 72(p): the lesser of
+    :data:`LOAN_LIMIT_USD` and :data:`LOAN_LIMIT_SHARE` of the balance, real USD."""
+    b = np.maximum(np.asarray(balance, dtype=np.float64), 0.0)
+    return np.minimum(LOAN_LIMIT_SHARE * b, LOAN_LIMIT_USD)
+
+
+@dataclass(frozen=True)
+class PlanLoanRule:
+    """Plan loans: ``rate`` the yearly probability of taking one (decimal), ``size_share``
+    the loan asked as a share of the plan balance (decimal, capped by :func:`loan_limit`),
+    ``term_years`` the repayment term (years, equal real instalments while employed),
+    ``default_rate`` the probability that a loan outstanding when the job ends defaults
+    (decimal). Sources of the defaults: ``PopulationSpec`` and PROVENANCE section 11."""
+
+    rate: float
+    size_share: float
+    term_years: float
+    default_rate: float
+
+    def amounts(self, balance: FloatArray) -> FloatArray:
+        """Loan taken on a plan ``balance`` (real USD): ``size_share x balance`` up to the
+        72(p) limit, real USD."""
+        b = np.maximum(np.asarray(balance, dtype=np.float64), 0.0)
+        return np.minimum(self.size_share * b, loan_limit(b))
+
+
 @dataclass(frozen=True)
 class LeakageDraw:
     """The leakage of a population, (n, T) each.
@@ -133,13 +177,18 @@ class LeakageDraw:
     ``share``: share of the (whole) balance withdrawn at the start of each year
     (decimal); ``cashed_out``: a cash-out of the plan balance at a separation;
     ``hardship``: a hardship withdrawal; ``penalty_rate``: the additional-tax rate on that
-    year's leakage.
+    year's leakage. With plan loans (else None): ``loan`` a loan outstanding at the
+    year's start (after any new loan), ``loan_due`` a job end with a loan outstanding,
+    ``loan_default`` its default (the offset is part of ``share``).
     """
 
     share: FloatArray
     cashed_out: BoolArray
     hardship: BoolArray
     penalty_rate: FloatArray
+    loan: BoolArray | None = None
+    loan_due: BoolArray | None = None
+    loan_default: BoolArray | None = None
 
 
 def _advance(
@@ -178,6 +227,15 @@ def projected_balances(
     return plan, rolled
 
 
+def _loan_start(
+    loans: PlanLoanRule, owed: FloatArray, plan: FloatArray, due: BoolArray, u: FloatArray
+) -> tuple[FloatArray, BoolArray]:
+    """At a job end (``due``) an outstanding loan ``owed`` (real USD) defaults where
+    ``u < default_rate``: the offset (real USD, up to the plan balance) and the default."""
+    d = due & (owed > 0) & (u < loans.default_rate)
+    return np.where(d, np.minimum(owed, plan), 0.0), d
+
+
 def calibrated_leakage(
     contributions: FloatArray,
     separation: BoolArray,
@@ -189,34 +247,62 @@ def calibrated_leakage(
     hardship: HardshipRule,
     real_return: float,
     penalty: tuple[float, float],
+    loans: tuple[PlanLoanRule, BoolArray, FloatArray] | None = None,
 ) -> LeakageDraw:
-    """Cash-outs at separation and hardship withdrawals, (n, T) each (see the module).
+    """Cash-outs at separation, hardship withdrawals and (optionally) plan-loan defaults,
+    (n, T) each (see the module).
 
     ``contributions`` real USD a year (paid at the end of each year); ``separation`` and
     ``working`` (n, T) booleans; ``ages`` (T,) years; ``u_cash``, ``u_hard`` the members'
     uniform draws (n, T); ``real_return`` the projection's real return (decimal a year);
-    ``penalty`` the additional tax (rate, age before which a hardship withdrawal pays it).
-    A cash-out takes the whole plan balance (:func:`projected_balances`), a hardship
-    withdrawal its asked amount up to the plan balance. The loop is over years (the
+    ``penalty`` the additional tax (rate, age before which a hardship withdrawal pays it);
+    ``loans``: the rule, the job ends (n, T; a separation or a career break's start) and
+    one uniform draw a member-year (n, T; a loan is taken, or defaults at a job end, where
+    it is below the rate), or None (no loans). A cash-out takes the whole plan balance
+    (:func:`projected_balances`; after a loan offset), a hardship withdrawal its asked
+    amount up to the plan balance less the loan outstanding. The loop is over years (the
     balances carry over), vectorised over members.
     """
     n, n_t = contributions.shape
     share = np.zeros((n, n_t))
     cashed = np.zeros((n, n_t), dtype=bool)
     hard = np.zeros((n, n_t), dtype=bool)
+    on_loan, due, defaulted = (np.zeros((n, n_t), dtype=bool) for _ in range(3))
     asked = hardship.amounts(u_hard)
     g = 1.0 + real_return
     plan, rolled = np.zeros(n), np.zeros(n)
+    instal, left = np.zeros(n), np.zeros(n)  # the loan's real instalment, years to pay
     for t in range(n_t):
-        sep, has = separation[:, t], plan > 0
-        cash = sep & has & (u_cash[:, t] < curve.probability(plan, ages[t]))
+        sep = separation[:, t]
+        offset = np.zeros(n)
+        if loans is not None:
+            rule, ends, u = loans
+            owed = instal * left
+            due[:, t] = ends[:, t] & (owed > 0)
+            offset, defaulted[:, t] = _loan_start(rule, owed, plan, ends[:, t], u[:, t])
+            left = np.where(ends[:, t], 0.0, left)  # defaulted, or repaid at the job end
+        free = plan - offset if loans is not None else plan
+        has = free > 0
+        cash = sep & has & (u_cash[:, t] < curve.probability(free, ages[t]))
         # A hardship withdrawal is from the current plan: none in a separation year.
-        h = working[:, t] & ~sep & has & (asked[:, t] > 0)
-        taken = np.where(cash, plan, np.where(h, np.minimum(asked[:, t], plan), 0.0))
+        room = free - instal * left if loans is not None else free
+        h = working[:, t] & ~sep & (room > 0) & (asked[:, t] > 0)
+        taken = np.where(cash, free, np.where(h, np.minimum(asked[:, t], room), 0.0))
+        if loans is not None:
+            taken = taken + offset
+            new = working[:, t] & ~ends[:, t] & ~h & (left <= 0) & (u[:, t] < rule.rate)
+            new &= plan > 0
+            instal = np.where(new, rule.amounts(plan) / rule.term_years, instal)
+            left = np.where(new, rule.term_years, left)
+            on_loan[:, t] = left > 0
+            # Payroll repayment at the year's end while employed; settled when work stops.
+            left = np.where(working[:, t], np.maximum(left - 1.0, 0.0), 0.0)
         total = plan + rolled
         share[:, t] = np.where(taken > 0, taken / np.where(total > 0, total, 1.0), 0.0)
         cashed[:, t], hard[:, t] = cash, h
         plan, rolled = _advance(plan, rolled, taken, sep, contributions[:, t], g)
     rate, age = penalty
-    taxed = (cashed & (ages[None, :] < min(RULE_OF_55_AGE, age))) | (hard & (ages[None, :] < age))
-    return LeakageDraw(share, cashed, hard, np.where(taxed, rate, 0.0))
+    at_end = (cashed | defaulted) & (ages[None, :] < min(RULE_OF_55_AGE, age))
+    taxed = at_end | (hard & (ages[None, :] < age))
+    extra = (on_loan, due, defaulted) if loans is not None else (None, None, None)
+    return LeakageDraw(share, cashed, hard, np.where(taxed, rate, 0.0), *extra)

@@ -330,6 +330,7 @@ def _population(raw: object) -> PopulationSpec:
         ),
         "income_shocks": t.boolean("income_shocks", d["income_shocks"]),
         "earnings_mortality": t.boolean("earnings_mortality", d["earnings_mortality"]),
+        "plan_loans": t.boolean("plan_loans", d["plan_loans"]),
         "need_basis": t.string("need_basis", d["need_basis"], NEED_BASES),
         "leakage": t.string("leakage", d["leakage"], LEAKAGE_CHOICES),
         "ss_depletion_year": t.integer(
