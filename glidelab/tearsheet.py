@@ -9,7 +9,8 @@ small study), ``glidelab optimize`` and ``glidelab serve`` all make their tear s
 numbers depend on the member: the target-date vintages retire at the plan's age, fees
 are the plan's, the glide paths are drawn on the plan's own ages, and the fan chart,
 cohorts, funded ratios, success heatmap and sleeve results are simulated on the plan's
-own scenarios.
+own scenarios; with more than one Monte Carlo set (e.g. ``[scenarios] international_n``)
+the page shows each strategy's success on every set side by side.
 """
 
 from __future__ import annotations
@@ -33,13 +34,21 @@ from backtest.report.describe import describe_plan
 from backtest.report.model import TearsheetBook, TearsheetData
 from backtest.scenarios import Scenarios
 from backtest.types import periods_per_year
+from glidelab.context import SET_NAMES
 from glidelab.study import Study
 from strategies import CryptoSleeve, FixedMix
 from strategies.base import Strategy
 
 #: Name of the historical-cohort set in a plan's scenario sets (see ``run.scenario_sets``);
-#: every other set is Monte Carlo and drives the fan chart.
+#: the first other set is Monte Carlo and drives the fan chart.
 COHORTS = "historical cohorts"
+
+#: Name of the study's international set (``glidelab.context.SET_NAMES``) and its heading in
+#: the "Success by scenario set" table: the pooled developed-markets view (issue 25).
+INTERNATIONAL = SET_NAMES["international"]
+SET_LABELS: dict[str, str] = {
+    INTERNATIONAL: "developed markets, real local-currency returns (JST)",
+}
 
 
 def _mixes(study: Study) -> dict[str, Strategy]:
@@ -93,10 +102,14 @@ def page_inputs(
     monthly: pd.DataFrame | None = None,
 ) -> TearsheetInputs:
     """What one plan's page is made from: the strategies the history covers, run as funds
-    on the member's terms, and the member simulated on her own ``sets``."""
+    on the member's terms, and the member simulated on her own ``sets``: the first Monte
+    Carlo set drives the fan chart and the income table, every set (the developed markets
+    under :data:`SET_LABELS`) is a column group of the "Success by scenario set" table."""
     p = study.plan(plan_name)
     cohorts = sets.get(COHORTS)
-    scenarios = next((sc for name, sc in sets.items() if name != COHORTS), None)
+    first = next((name for name in sets if name != COHORTS), None)
+    scenarios = sets[first] if first is not None else None
+    others = {SET_LABELS.get(n, n): sc for n, sc in sets.items() if n not in (COHORTS, first)}
     columns = set(history.columns)
     shown = tuple(s for s in strategies.values() if set(s.assets) <= columns)
     sleeves = _sleeves(strategies)
@@ -110,6 +123,8 @@ def page_inputs(
         periods_per_year=periods_per_year(study.data.frequency),
         scenarios=scenarios,
         cohorts=cohorts,
+        other_sets=others,
+        scenarios_label=SET_LABELS.get(first, first) if first is not None else "",
         pension_target=p.pension_target,
         withdrawal_rates=study.analysis.withdrawal_rates if sets else (),
         mixes=_mixes(study),

@@ -8,7 +8,8 @@ and three optional groups, each of which adds its sections when it is given:
 * :class:`MemberInputs` (a plan and the scenarios she is simulated on): the glide paths on
   the plan's own ages, the Monte Carlo fan chart (and the funded-ratio distribution when
   the plan's success is a ``FundedRatio`` or a pension target is given), the
-  historical-cohort chart and the success heatmap;
+  historical-cohort chart, the success heatmap and, with other sets, the "Success by
+  scenario set" table;
 * :class:`SleeveInputs`: the crypto-sleeve chart.
 
 :func:`build_tearsheet_data` turns them into the page's data model,
@@ -19,7 +20,8 @@ are made; the renderers only draw them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -37,12 +39,15 @@ from backtest.metrics import (
     sharpe_ratio,
     wealth_percentiles,
 )
+from backtest.outcomes import success_rate
 from backtest.plan import ConstantReal, FundedRatio, MoneyLasts, Plan
 from backtest.report.describe import describe_plan
 from backtest.report.income import (
     FLOOR_SHARE,
     age_only,
+    annual_income,
     glide_label,
+    income_ce,
     income_floor,
     income_row,
 )
@@ -52,6 +57,9 @@ from backtest.report.model import (
     FundedRatioData,
     GlidePathData,
     IncomeTable,
+    SetCell,
+    SetColumn,
+    SetsTable,
     SleeveData,
     SuccessGrid,
     TearsheetData,
@@ -65,6 +73,13 @@ FAN_PERCENTILES: tuple[int, ...] = WEALTH_PERCENTILES
 
 #: One settings row of a page: (label, value), both display text.
 Setting = tuple[str, str]
+
+#: Risk aversion of the CE in the "Success by scenario set" table (one of
+#: ``backtest.outcomes.RISK_AVERSIONS``, the income table's).
+SETS_GAMMA = 5.0
+
+#: Heading of the historical cohorts in the "Success by scenario set" table.
+COHORTS_LABEL = "historical cohorts"
 
 # --------------------------------------------------------------------------- inputs
 
@@ -134,8 +149,13 @@ class MemberInputs:
     periods_per_year
         The study's frequency: 1 (annual) or 12 (monthly); every scenario set given must
         have it.
-    scenarios
-        Monte Carlo scenarios (fan chart, funded ratios, sleeve success).
+    scenarios, scenarios_label
+        Monte Carlo scenarios (fan chart, funded ratios, sleeve success) and their
+        heading in the "Success by scenario set" table (default "Monte Carlo scenarios").
+    other_sets
+        Heading -> further scenario sets (e.g. other generators, the developed markets):
+        each strategy's success and CE on each, beside ``scenarios`` and ``cohorts``, in
+        the "Success by scenario set" table; empty: no such table.
     cohorts, cohort_plan
         Historical cohorts (``backtest.generators.historical_cohorts``) and the plan run on
         them (default ``plan``): terminal wealth and success by start year.
@@ -157,6 +177,8 @@ class MemberInputs:
     periods_per_year: int = 1
     scenarios: Scenarios | None = None
     cohorts: Scenarios | None = None
+    other_sets: Mapping[str, Scenarios] = field(default_factory=dict)
+    scenarios_label: str = ""
     cohort_plan: Plan | None = None
     pension_target: FundedRatio | None = None
     withdrawal_rates: tuple[float, ...] = ()
@@ -169,8 +191,9 @@ class MemberInputs:
                 f"MemberInputs.periods_per_year={self.periods_per_year!r}: use 1 (annual) or "
                 "12 (monthly), the study's frequency"
             )
-        for name in ("scenarios", "cohorts"):
-            scen = getattr(self, name)
+        given = {"scenarios": self.scenarios, "cohorts": self.cohorts}
+        given.update({f"other_sets[{k!r}]": v for k, v in self.other_sets.items()})
+        for name, scen in given.items():
             if scen is not None and scen.periods_per_year != self.periods_per_year:
                 raise DataError(
                     f"MemberInputs.{name} has {scen.periods_per_year} periods a year but the "
@@ -178,6 +201,12 @@ class MemberInputs:
                     "frequency"
                 )
         object.__setattr__(self, "withdrawal_rates", tuple(float(r) for r in self.withdrawal_rates))
+        object.__setattr__(self, "other_sets", dict(self.other_sets))
+        if self.other_sets and self.scenarios is None:
+            raise DataError(
+                "MemberInputs.other_sets needs scenarios too: the page's Monte Carlo set, "
+                "whose strategies' income floor the other sets' CE shares"
+            )
 
     @property
     def grid_plan(self) -> Plan:
@@ -450,8 +479,23 @@ def _income(
     return IncomeTable(rows, caption, floor, notes)
 
 
-def _monte_carlo(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Part:
-    """Fan chart of wealth percentiles by age and, with a target, funded ratios."""
+def _simulate_each(
+    strategies: tuple[Strategy, ...], scen: Scenarios | None, plan: Plan
+) -> dict[str, SimulationResult]:
+    """Each strategy whose assets ``scen`` holds, simulated with ``plan`` on it (name ->
+    result); empty without a set."""
+    if scen is None:
+        return {}
+    return {s.name: simulate(scen, plan, s) for s in strategies if _covers(scen, s)}
+
+
+def _monte_carlo(
+    strategies: tuple[Strategy, ...],
+    member: MemberInputs,
+    runs: Mapping[str, SimulationResult],
+) -> _Part:
+    """Fan chart of wealth percentiles by age and, with a target, funded ratios, from
+    ``runs`` (each strategy on ``member.scenarios``, :func:`_simulate_each`)."""
     plan, scenarios = member.plan, member.scenarios
     settings: tuple[Setting, ...] = (("Plan", describe_plan(plan)),)
     if scenarios is None:
@@ -460,12 +504,11 @@ def _monte_carlo(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Par
     target = plan.success if isinstance(plan.success, FundedRatio) else member.pension_target
     target_plan = dataclasses.replace(plan, success=target) if target is not None else None
     fans, ratios, notes = [], {}, []
-    runs: dict[str, SimulationResult] = {}
     for s in strategies:
-        if not _covers(scenarios, s):
+        if s.name not in runs:
             notes.append(f"{s.name}: not simulated (scenarios lack {s.assets}).")
             continue
-        res = runs[s.name] = simulate(scenarios, plan, s)
+        res = runs[s.name]
         ages = np.append(res.schedule.age_start, plan.end_age)
         pct = wealth_percentiles(res.wealth, FAN_PERCENTILES).T
         frame = pd.DataFrame(pct, index=pd.Index(ages, name="age"), columns=list(FAN_PERCENTILES))
@@ -481,17 +524,19 @@ def _monte_carlo(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Par
     return _Part(fields, settings, tuple(notes))
 
 
-def _cohorts(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Part:
-    """Terminal wealth and success of each historical cohort (start year)."""
+def _cohorts(
+    strategies: tuple[Strategy, ...],
+    member: MemberInputs,
+    runs: Mapping[str, SimulationResult],
+) -> _Part:
+    """Terminal wealth and success of each historical cohort (start year), from ``runs``
+    (each strategy with ``member.grid_plan`` on ``member.cohorts``)."""
     cohorts = member.cohorts
     if cohorts is None:
         return _Part()
     labels = list(cohorts.labels or [str(i) for i in range(cohorts.n_scenarios)])
-    tw, ok = {}, {}
-    for s in strategies:
-        if _covers(cohorts, s):
-            res = simulate(cohorts, member.grid_plan, s)
-            tw[s.name], ok[s.name] = res.terminal_wealth, res.success
+    tw = {s.name: runs[s.name].terminal_wealth for s in strategies if s.name in runs}
+    ok = {s.name: runs[s.name].success for s in strategies if s.name in runs}
     if not tw:
         return _Part()
     data = CohortData(
@@ -503,6 +548,76 @@ def _cohorts(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Part:
     if member.cohort_plan is not None:
         settings += (("Cohort plan", describe_plan(member.cohort_plan)),)
     return _Part({"cohorts": data}, settings)
+
+
+def _set_cell(res: SimulationResult, floor: float) -> SetCell:
+    """Success with its SE and n, and the CE at :data:`SETS_GAMMA` of the real income
+    paid plus ``floor`` (real USD a year; NaN when the plan withdraws nothing)."""
+    ok = success_rate(res.success)
+    ce = math.nan
+    if res.plan.withdrawal is not None:
+        ce = income_ce(annual_income(res), floor)[SETS_GAMMA]
+    return SetCell(ok.rate, ok.se, ok.n, ce)
+
+
+def _set_column(label: str, scen: Scenarios, overlapping: bool = False) -> SetColumn:
+    desc = scen.description or f"{scen.n_scenarios} scenarios"
+    return SetColumn(label, desc, scen.n_scenarios, overlapping)
+
+
+def _sets(
+    strategies: tuple[Strategy, ...],
+    member: MemberInputs,
+    runs: Mapping[str, SimulationResult],
+    cohort_runs: Mapping[str, SimulationResult],
+) -> _Part:
+    """The "Success by scenario set" table: each strategy on ``member.scenarios``
+    (``runs``, reused), on each of ``member.other_sets`` (one simulation per strategy and
+    set, summarised at once) and on the cohorts (``cohort_runs`` when they are run with
+    ``member.plan``), the CE on every set with the income table's floor."""
+    plan, main = member.plan, member.scenarios
+    if not member.other_sets or main is None:
+        return _Part()
+    floor = income_floor(runs.values())
+    columns = [_set_column(member.scenarios_label or "Monte Carlo scenarios", main)]
+    cells: list[dict[str, SetCell]] = [{n: _set_cell(r, floor) for n, r in runs.items()}]
+    for label, scen in member.other_sets.items():
+        columns.append(_set_column(label, scen))
+        cells.append({n: _set_cell(r, floor) for n, r in _each(strategies, scen, plan)})
+    if member.cohorts is not None:
+        columns.append(_set_column(COHORTS_LABEL, member.cohorts, overlapping=True))
+        own = member.cohort_plan is None
+        on = cohort_runs.items() if own else _each(strategies, member.cohorts, plan)
+        cells.append({n: _set_cell(r, floor) for n, r in on})
+    rows = tuple((s.name, tuple(c.get(s.name) for c in cells)) for s in strategies)
+    notes = tuple(
+        f"{s.name}: not simulated on {col.label} (the set lacks {s.assets})."
+        for s in strategies
+        for col, c in zip(columns, cells, strict=True)
+        if s.name not in c
+    )
+    sets_text = "; ".join(
+        c.description if c.description.startswith(c.label) else f"{c.label}: {c.description}"
+        for c in columns
+    )
+    caption = (
+        f"Each strategy simulated for this member on every scenario set: success under the "
+        f"plan's definition in percent (SE in percentage points) and, when the plan pays "
+        f"income, the certainty equivalent of real retirement income at \u03b3 = "
+        f"{SETS_GAMMA:g} with the income table's floor of {floor:,.0f} USD a year on every "
+        f"set. Sets: {sets_text}."
+    )
+    return _Part({"sets": SetsTable(tuple(columns), rows, caption, SETS_GAMMA, floor, notes)})
+
+
+def _each(
+    strategies: tuple[Strategy, ...], scen: Scenarios, plan: Plan
+) -> Iterator[tuple[str, SimulationResult]]:
+    """(name, result) of each strategy ``scen`` covers, one at a time: a set's paths are
+    summarised and dropped before the next strategy runs."""
+    for s in strategies:
+        if _covers(scen, s):
+            yield s.name, simulate(scen, plan, s)
 
 
 def _success_grid(strategies: tuple[Strategy, ...], member: MemberInputs) -> _Part:
@@ -589,10 +704,13 @@ def build_tearsheet_data(inputs: TearsheetInputs) -> TearsheetData:
     if inputs.history is not None:
         parts.append(_historical(strategies, inputs.history))
     if member is not None:
+        runs = _simulate_each(strategies, member.scenarios, member.plan)
+        cohort_runs = _simulate_each(strategies, member.cohorts, member.grid_plan)
         parts += [
             _glide_paths(strategies, member),
-            _monte_carlo(strategies, member),
-            _cohorts(strategies, member),
+            _monte_carlo(strategies, member, runs),
+            _cohorts(strategies, member, cohort_runs),
+            _sets(strategies, member, runs, cohort_runs),
             _success_grid(strategies, member),
         ]
     if inputs.sleeves is not None and inputs.sleeves.strategies:
@@ -612,7 +730,9 @@ def build_tearsheet_data(inputs: TearsheetInputs) -> TearsheetData:
 
 
 __all__ = [
+    "COHORTS_LABEL",
     "FAN_PERCENTILES",
+    "SETS_GAMMA",
     "HistoryInputs",
     "MemberInputs",
     "PageText",

@@ -22,6 +22,7 @@ from backtest.report.model import (
     glide_label_rows,
     income_view,
     metrics_views,
+    sets_view,
     settings_rows,
 )
 
@@ -47,6 +48,8 @@ thead th.num { white-space: normal; min-width: 5.2em; max-width: 7.5em; hyphens:
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.num { white-space: nowrap; }
 th.label { text-align: left; white-space: nowrap; font-weight: 400; }
+thead th.group { text-align: center; font-weight: 600; border-bottom: 1px solid var(--rule);
+  padding-top: 2px; }
 table.metrics .label { position: sticky; left: 0; z-index: 1; background: #ffffff;
   box-shadow: inset -1px 0 0 var(--rule); }
 table.metrics tbody tr:nth-child(even) .label { background: var(--band); }
@@ -144,6 +147,35 @@ def _income_html(data: TearsheetData, prefix: str = "") -> str:
     )
 
 
+def _sets_html(data: TearsheetData, prefix: str = "") -> str:
+    """The "Success by scenario set" table (a heading per set over its columns), its
+    caption and footnotes; "" without one."""
+    if data.sets is None:
+        return ""
+    view = sets_view(data.sets)
+    groups = "".join(
+        f'<th class="group" scope="colgroup" colspan="{span}">{escape(g)}</th>'
+        for g, span in view.groups
+    )
+    heads = "".join(f'<th class="num" scope="col">{escape(c)}</th>' for c in view.columns)
+    body = "".join(
+        f'<tr><th class="label" scope="row">{escape(name)}</th>'
+        + "".join(f'<td class="num">{escape(c)}</td>' for c in cells)
+        + "</tr>"
+        for name, cells in view.rows
+    )
+    notes = "".join(f"<li>{escape(n)}</li>" for n in view.notes)
+    return (
+        f'<section id="{prefix}sets"><h2>Success by scenario set</h2>'
+        f'<div class="table-wrap"><table class="metrics" id="{prefix}sets-table"><thead>'
+        f'<tr><th class="label" scope="col" rowspan="2">Strategy</th>{groups}</tr>'
+        f"<tr>{heads}</tr></thead><tbody>{body}</tbody></table></div>"
+        f'<p class="notes" id="{prefix}sets-caption">{escape(view.caption)}</p>'
+        + (f'<ul class="notes">{notes}</ul>' if notes else "")
+        + "</section>"
+    )
+
+
 def _glide_labels_html(data: TearsheetData, prefix: str = "") -> str:
     """The "to" / "through" table beside the glide paths; "" without labels."""
     if not data.glide_labels:
@@ -167,12 +199,9 @@ def _glide_labels_html(data: TearsheetData, prefix: str = "") -> str:
 
 
 def _page_html(data: TearsheetData, charts: list[Chart], prefix: str = "") -> list[str]:
-    """A page's sections (income, settings, metrics, charts, notes); ids start with
-    ``prefix``."""
-    out = []
-    income = _income_html(data, prefix)
-    if income:
-        out.append(income)
+    """A page's sections (income, success by scenario set, settings, metrics, charts,
+    notes); ids start with ``prefix``."""
+    out = [t for t in (_income_html(data, prefix), _sets_html(data, prefix)) if t]
     settings = settings_rows(data)
     if settings:
         out.append(f'<section id="{prefix}settings"><h2>Settings</h2><dl class="settings">')

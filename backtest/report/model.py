@@ -172,6 +172,48 @@ class IncomeTable:
     notes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class SetCell:
+    """One strategy on one scenario set: success (decimal) with its standard error and
+    scenarios n, and the CE of real retirement income (real USD a year; NaN when the plan
+    pays no income)."""
+
+    success: float
+    success_se: float
+    n: int
+    ce: float = math.nan
+
+
+@dataclass(frozen=True)
+class SetColumn:
+    """A scenario set of the "Success by scenario set" table: its heading, its
+    description (generator and size) and its scenario count; ``overlapping`` marks
+    historical cohorts, whose windows share years (their standard error is optimistic)."""
+
+    label: str
+    description: str
+    n: int
+    overlapping: bool = False
+
+
+@dataclass(frozen=True)
+class SetsTable:
+    """The "Success by scenario set" table of a page: each strategy on every set.
+
+    ``rows`` are ``(strategy, cells)`` with one :class:`SetCell` per :class:`SetColumn`
+    of ``sets`` (``None``: not simulated there); ``gamma`` is the CE's risk aversion and
+    ``floor`` its income floor (real USD a year), the same on every set; ``caption``
+    describes each set; ``notes`` say what was not simulated and why.
+    """
+
+    sets: tuple[SetColumn, ...]
+    rows: tuple[tuple[str, tuple[SetCell | None, ...]], ...]
+    caption: str
+    gamma: float
+    floor: float
+    notes: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, eq=False)
 class TearsheetData:
     """Everything a tear sheet shows, as numbers; ``None``/empty sections are omitted.
@@ -204,6 +246,10 @@ class TearsheetData:
         The "Retirement income" table (:class:`IncomeTable`), or ``None``.
     glide_labels
         "to" / "through" and equity around the target date, per age-only strategy.
+    sets
+        The "Success by scenario set" table (:class:`SetsTable`): each strategy on the
+        page's Monte Carlo set, every other set and the historical cohorts; ``None``
+        when the page has no other set.
     policy_map
         An adaptive policy's map (``backtest.report.policy_map``), or ``None``.
     notes
@@ -235,6 +281,7 @@ class TearsheetData:
     key: str = ""
     income: IncomeTable | None = None
     glide_labels: tuple[GlideLabel, ...] = ()
+    sets: SetsTable | None = None
 
     @property
     def strategy_names(self) -> list[str]:
@@ -582,6 +629,86 @@ def income_csv(pages: tuple[TearsheetData, ...]) -> str:
     return frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
 
 
+# --------------------------------------------------------------------------- scenario sets
+
+
+@dataclass(frozen=True)
+class SetsView:
+    """The "Success by scenario set" table as display text: a heading per set spanning
+    its columns (``groups``: text, columns spanned), the column heads under them, and one
+    row per strategy (label, cells)."""
+
+    groups: tuple[tuple[str, int], ...]
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, tuple[str, ...]], ...]
+    caption: str
+    notes: tuple[str, ...]
+
+
+#: Marks the historical cohorts' heading: their windows overlap (see the table's notes).
+OVERLAP_MARK = "\u2020"
+
+
+def sets_view(table: SetsTable) -> SetsView:
+    """Display text of the "Success by scenario set" table, the one builder both renderers
+    draw: per set, success in percent with its SE (percentage points) and, when the plan
+    pays income, the CE (USD a year); the set's n in its heading."""
+    with_ce = any(c is not None and math.isfinite(c.ce) for _, cells in table.rows for c in cells)
+    heads = ("Success (SE, pp)",) + ((f"CE \u03b3 = {table.gamma:g} (USD/yr)",) if with_ce else ())
+    groups = tuple(
+        (f"{s.label} (n = {s.n:,}){OVERLAP_MARK if s.overlapping else ''}", len(heads))
+        for s in table.sets
+    )
+    rows = []
+    for name, cells in table.rows:
+        texts: list[str] = []
+        for c in cells:
+            if c is None:
+                texts += ["\u2014"] * len(heads)
+                continue
+            texts.append(_with_se(_pct(c.success), c.success_se, True))
+            if with_ce:
+                texts.append(_usd(c.ce))
+        rows.append((name, tuple(texts)))
+    notes = table.notes
+    if any(s.overlapping for s in table.sets):
+        notes = (
+            f"{OVERLAP_MARK} Historical cohorts overlap (consecutive start years share most "
+            "of their returns), so they are not independent draws: the SE shown treats them "
+            "as independent and is optimistic (too small).",
+            *notes,
+        )
+    return SetsView(groups, heads * len(table.sets), tuple(rows), table.caption, notes)
+
+
+def sets_csv(pages: tuple[TearsheetData, ...]) -> str:
+    """``sets.csv``: one row per (plan, strategy, scenario set): its n, success (decimal)
+    and SE, the CE of real retirement income (real USD a year) at ``ce_gamma`` with its
+    floor, and whether the set's windows overlap (historical cohorts); blank where a
+    strategy was not simulated on the set."""
+    records: list[dict[str, object]] = []
+    for page in pages:
+        t = page.sets
+        if t is None:
+            continue
+        for name, cells in t.rows:
+            for s, c in zip(t.sets, cells, strict=True):
+                rec: dict[str, object] = {
+                    "plan": page.key,
+                    "strategy": name,
+                    "scenario_set": s.label,
+                }
+                rec.update(n=s.n, overlapping=s.overlapping)
+                if c is not None:
+                    rec.update(success=c.success, success_se=c.success_se, ce_income_usd=c.ce)
+                rec.update(ce_gamma=t.gamma, ce_floor_usd=t.floor, description=s.description)
+                records.append(rec)
+    if not records:
+        return "plan,strategy,scenario_set\n"
+    frame = pd.DataFrame.from_records(records)
+    return frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+
+
 __all__ = [
     "CohortData",
     "FanData",
@@ -592,6 +719,10 @@ __all__ = [
     "IncomeTable",
     "IncomeView",
     "MetricsView",
+    "SetCell",
+    "SetColumn",
+    "SetsTable",
+    "SetsView",
     "SleeveData",
     "SuccessGrid",
     "TearsheetBook",
@@ -607,5 +738,7 @@ __all__ = [
     "metrics_csv",
     "metrics_json",
     "metrics_views",
+    "sets_csv",
+    "sets_view",
     "settings_rows",
 ]

@@ -1,7 +1,8 @@
 """The tear sheet as a PDF with the same content as the HTML (matplotlib ``PdfPages``).
 
-Page 1: title, settings and notes; then one page per metrics basis (nominal, real); then
-one page per chart with its title and caption. Charts stay vector graphics. A
+Page 1: title, settings and notes; then the retirement income and, with other scenario
+sets, the success on each set; then one page per metrics basis (nominal, real); then one
+page per chart with its title and caption. Charts stay vector graphics. A
 :class:`~backtest.report.model.TearsheetBook` opens with a cover listing its plans and the
 page where each begins, then gives each plan the pages above.
 """
@@ -29,6 +30,7 @@ from backtest.report.model import (
     glide_label_rows,
     income_view,
     metrics_views,
+    sets_view,
 )
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
@@ -229,6 +231,48 @@ def _income_pages(data: TearsheetData) -> list[Figure]:
     return [] if page is None else [page]
 
 
+def _group_heads(fig: Figure, y: float, groups: Sequence[tuple[str, int]], size: float) -> float:
+    """Draw each set's heading centred over the columns it spans, laid out as
+    :func:`_table` lays out its columns, from height ``y`` (inches) down; return its end."""
+    w_in, h_in = PAGE
+    left, right, label_w = 0.45, w_in - 0.45, 2.6
+    n = max(sum(span for _, span in groups), 1)
+    col_w = (right - left - label_w) / n
+    char_w = size / 72 * 0.6
+    line_h = size / 72 * 1.3
+    wrapped = [textwrap.wrap(g, max(int(span * col_w / char_w) - 2, 6)) for g, span in groups]
+    y -= max((len(w) for w in wrapped), default=1) * line_h + 0.06
+    x = left + label_w
+    for (_, span), lines in zip(groups, wrapped, strict=True):
+        x1 = x + span * col_w
+        text = "\n".join(lines)
+        mid = (x + x1) / 2 / w_in
+        fig.text(mid, (y + 0.04) / h_in, text, ha="center", va="bottom", fontsize=size,
+                 weight="bold", color=ACCENT, linespacing=1.15)  # fmt: skip
+        edges = [(x + 0.08) / w_in, (x1 - 0.08) / w_in]
+        fig.add_artist(Line2D(edges, [y / h_in] * 2, color=RULE, lw=0.8))
+        x = x1
+    return y
+
+
+def _sets_pages(data: TearsheetData) -> list[Figure]:
+    """The "Success by scenario set" table with its caption and notes; none without it."""
+    if data.sets is None:
+        return []
+    w_in, h_in = PAGE
+    view = sets_view(data.sets)
+    fig = Figure(figsize=PAGE)
+    fig.text(0.04, 0.94, "Success by scenario set", fontsize=16, weight="bold", color=ACCENT)
+    size = 7.5 if len(view.columns) <= 8 else 6.5
+    y = _group_heads(fig, h_in - 0.85, view.groups, size)
+    rows = [(name, *cells) for name, cells in view.rows]
+    y = _table(fig, y, ("Strategy", *view.columns), rows, size)
+    for line in [*textwrap.wrap(view.caption, 170), *view.notes]:
+        y -= 0.16
+        fig.text(0.45 / w_in, y / h_in, line, fontsize=7, color=MUTED, style="italic")
+    return [fig]
+
+
 def _metrics_pages(data: TearsheetData) -> list[Figure]:
     return [_metrics_page(view, data.frequency) for view in metrics_views(data)]
 
@@ -257,7 +301,7 @@ def render_pdf(data: TearsheetData, charts: list[Chart], path: str | os.PathLike
     meta = {"Title": data.title, "Creator": "glidelab", "CreationDate": None}
     with style(), PdfPages(path, metadata=meta) as pdf:
         pdf.savefig(_cover(data))
-        for page in [*_income_pages(data), *_metrics_pages(data)]:
+        for page in [*_income_pages(data), *_sets_pages(data), *_metrics_pages(data)]:
             pdf.savefig(page)
         for chart in charts:
             pdf.savefig(_chart_page(chart))
@@ -267,6 +311,7 @@ def _page_figures(data: TearsheetData, charts: list[Chart]) -> list[Figure]:
     return [
         _cover(data),
         *_income_pages(data),
+        *_sets_pages(data),
         *_metrics_pages(data),
         *(_chart_page(c) for c in charts),
     ]
@@ -283,7 +328,8 @@ def render_book_pdf(
         for page, page_charts in zip(book.pages, charts, strict=True):
             contents.append((page.title, page.subtitle, page_no))
             has_income = page.income is not None or bool(page.glide_labels)
-            page_no += 1 + has_income + len(metrics_views(page)) + len(page_charts)
+            has_sets = page.sets is not None
+            page_no += 1 + has_income + has_sets + len(metrics_views(page)) + len(page_charts)
         pdf.savefig(_cover(book, contents))
         for page, page_charts in zip(book.pages, charts, strict=True):
             for fig in _page_figures(page, page_charts):

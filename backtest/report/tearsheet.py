@@ -36,6 +36,7 @@ from backtest.report.model import (
     metrics_csv,
     metrics_json,
     metrics_views,
+    sets_csv,
 )
 
 
@@ -43,7 +44,8 @@ def write_tearsheet(report: TearsheetData | TearsheetBook, out_dir: str | os.Pat
     """Write the tear sheet folder atomically and return its path.
 
     The folder holds ``tearsheet.html``, ``tearsheet.pdf``, ``metrics.csv`` and
-    ``metrics.json``, and ``income.csv`` when a page has income figures; for a :class:`TearsheetBook` the metrics files have a leading
+    ``metrics.json``, ``income.csv`` when a page has income figures and ``sets.csv`` (success
+    and CE of each strategy on every scenario set) when a page has more than one set; for a :class:`TearsheetBook` the metrics files have a leading
     ``plan`` column (field). It is built in a temporary sibling and swapped into place
     only when every file is written: on any error no partial folder is left and an
     existing folder at ``out_dir`` is untouched.
@@ -56,17 +58,21 @@ def write_tearsheet(report: TearsheetData | TearsheetBook, out_dir: str | os.Pat
             pdf.render_book_pdf(report, charts, tmp / "tearsheet.pdf")
             table, payload = book_metrics_csv(report), book_metrics_json(report)
             income = income_csv(report.pages)
+            sets = sets_csv(report.pages)
         else:
             one = build_charts(report)
             text = html.render_html(report, one)
             pdf.render_pdf(report, one, tmp / "tearsheet.pdf")
             table, payload = metrics_csv(report), metrics_json(report)
             income = income_csv((report,))
+            sets = sets_csv((report,))
         (tmp / "tearsheet.html").write_text(text, encoding="utf-8")
         (tmp / "metrics.csv").write_text(table, encoding="utf-8")
         (tmp / "metrics.json").write_text(payload, encoding="utf-8")
         if income.count("\n") > 1:
             (tmp / "income.csv").write_text(income, encoding="utf-8")
+        if sets.count("\n") > 1:  # a header and at least one row
+            (tmp / "sets.csv").write_text(sets, encoding="utf-8")
     return target
 
 

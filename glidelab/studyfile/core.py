@@ -502,7 +502,11 @@ def quick_study(study: Study) -> Study:
     return dataclasses.replace(
         study,
         scenarios=dataclasses.replace(
-            study.scenarios, bootstrap_n=min(study.scenarios.bootstrap_n, 300)
+            study.scenarios,
+            bootstrap_n=min(study.scenarios.bootstrap_n, 300),
+            parametric_n=min(study.scenarios.parametric_n, 300),
+            cma_n=min(study.scenarios.cma_n, 300),
+            international_n=min(study.scenarios.international_n, 300),
         ),
         optimize=dataclasses.replace(
             study.optimize,

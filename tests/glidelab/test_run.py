@@ -47,7 +47,11 @@ def test_success_table_covers_every_plan_strategy_and_scenario_set(quick_run) ->
     table = pd.read_csv(folder / "success.csv")
     study = load_study().study
     assert set(table.plan) == {p.name for p in study.plans}
-    assert set(table.scenarios) == {"historical cohorts", "block bootstrap"}
+    assert set(table.scenarios) == {
+        "historical cohorts",
+        "block bootstrap",
+        "international bootstrap (JST)",
+    }
     strategies = set(table.strategy)
     assert set(study.strategies.presets) <= strategies
     assert "optimised glide path" in strategies
