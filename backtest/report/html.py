@@ -9,6 +9,7 @@ linking to that plan's section further down the same file.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from html import escape
 
 from backtest.metrics import METRICS
@@ -129,20 +130,39 @@ def _income_html(data: TearsheetData, prefix: str = "") -> str:
         return ""
     view = income_view(data.income)
     head = "".join(f'<th class="num" scope="col">{escape(s)}</th>' for s in view.strategies)
+    return _table_section(
+        f"{prefix}income",
+        "Retirement income",
+        f'<thead><tr><th class="label" scope="col">Figure</th>{head}</tr></thead>',
+        view.rows,
+        view.caption,
+        view.notes,
+    )
+
+
+def _table_section(
+    ident: str,
+    title: str,
+    thead: str,
+    rows: Sequence[tuple[str, Sequence[str]]],
+    caption: str,
+    notes: Sequence[str],
+) -> str:
+    """A titled table section: ``thead``, one row per (label, cells), the caption and the
+    footnotes; ids ``<ident>``, ``<ident>-table`` and ``<ident>-caption``."""
     body = "".join(
         f'<tr><th class="label" scope="row">{escape(label)}</th>'
         + "".join(f'<td class="num">{escape(c)}</td>' for c in cells)
         + "</tr>"
-        for label, cells in view.rows
+        for label, cells in rows
     )
-    notes = "".join(f"<li>{escape(n)}</li>" for n in view.notes)
+    items = "".join(f"<li>{escape(n)}</li>" for n in notes)
     return (
-        f'<section id="{prefix}income"><h2>Retirement income</h2>'
-        f'<div class="table-wrap"><table class="metrics" id="{prefix}income-table">'
-        f'<thead><tr><th class="label" scope="col">Figure</th>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>"
-        f'<p class="notes" id="{prefix}income-caption">{escape(view.caption)}</p>'
-        + (f'<ul class="notes">{notes}</ul>' if notes else "")
+        f'<section id="{ident}"><h2>{escape(title)}</h2>'
+        f'<div class="table-wrap"><table class="metrics" id="{ident}-table">'
+        f"{thead}<tbody>{body}</tbody></table></div>"
+        f'<p class="notes" id="{ident}-caption">{escape(caption)}</p>'
+        + (f'<ul class="notes">{items}</ul>' if items else "")
         + "</section>"
     )
 
@@ -158,21 +178,14 @@ def _sets_html(data: TearsheetData, prefix: str = "") -> str:
         for g, span in view.groups
     )
     heads = "".join(f'<th class="num" scope="col">{escape(c)}</th>' for c in view.columns)
-    body = "".join(
-        f'<tr><th class="label" scope="row">{escape(name)}</th>'
-        + "".join(f'<td class="num">{escape(c)}</td>' for c in cells)
-        + "</tr>"
-        for name, cells in view.rows
-    )
-    notes = "".join(f"<li>{escape(n)}</li>" for n in view.notes)
-    return (
-        f'<section id="{prefix}sets"><h2>Success by scenario set</h2>'
-        f'<div class="table-wrap"><table class="metrics" id="{prefix}sets-table"><thead>'
-        f'<tr><th class="label" scope="col" rowspan="2">Strategy</th>{groups}</tr>'
-        f"<tr>{heads}</tr></thead><tbody>{body}</tbody></table></div>"
-        f'<p class="notes" id="{prefix}sets-caption">{escape(view.caption)}</p>'
-        + (f'<ul class="notes">{notes}</ul>' if notes else "")
-        + "</section>"
+    return _table_section(
+        f"{prefix}sets",
+        "Success by scenario set",
+        f'<thead><tr><th class="label" scope="col" rowspan="2">Strategy</th>{groups}</tr>'
+        f"<tr>{heads}</tr></thead>",
+        view.rows,
+        view.caption,
+        view.notes,
     )
 
 

@@ -25,24 +25,7 @@ from optimize.dynamic import (
     year_flows,
 )
 from optimize.glidepath import OptimizationError
-
-
-def two_point(up: float, down: float, p: float, riskless: float) -> ReturnModel:
-    """One risky asset with two outcomes and a riskless one; real (zero inflation)."""
-    return ReturnModel(
-        assets=("risky", "safe"),
-        nominal=np.array([[up, riskless], [down, riskless]]),
-        inflation=np.zeros(2),
-        prob=np.array([p, 1.0 - p]),
-        description="two-point",
-    )
-
-
-def merton_fraction(up: float, down: float, p: float, rf: float, gamma: float) -> float:
-    """Closed form of argmax_w E[(rf + w (R - rf))^(1 - gamma)] for two-point gross R."""
-    k = (p * (up - rf) / ((1 - p) * (rf - down))) ** (1 / gamma)
-    return rf * (k - 1) / ((up - rf) + k * (rf - down))
-
+from tests.optimize.test_dynamic import merton_fraction, two_point
 
 RISKLESS = ReturnModel(("safe",), np.array([[0.0]]), np.zeros(1), np.ones(1), "riskless 0 %")
 
