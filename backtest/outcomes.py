@@ -102,6 +102,19 @@ def success_rate(success: BoolArray | FloatArray, n_effective: float | None = No
     return SuccessRate(rate=p, se=math.sqrt(var / n_eff), n=n, n_effective=n_eff)
 
 
+def cohort_effective_n(n_cohorts: int, n_periods: int) -> float:
+    """Independent windows behind ``n_cohorts`` rolling historical cohorts of ``n_periods``
+    periods each: the data span ``n_cohorts + n_periods - 1`` over ``n_periods`` (at least
+    1). Rolling cohorts share most of their returns, so treating them as independent
+    understates the standard error; pass this to :func:`success_rate` as ``n_effective``.
+    """
+    if n_cohorts < 1 or n_periods < 1:
+        raise DataError(
+            f"cohorts need n_cohorts >= 1 and n_periods >= 1; got {n_cohorts}, {n_periods}"
+        )
+    return float(min(n_cohorts, max(1.0, (n_cohorts + n_periods - 1) / n_periods)))
+
+
 # --------------------------------------------------------------------------- survival
 
 
@@ -1069,6 +1082,7 @@ __all__ = [
     "bequest_percentiles",
     "bequest_utility",
     "certainty_equivalent",
+    "cohort_effective_n",
     "crra_utility",
     "income_utility",
     "inverse_income_utility",

@@ -21,7 +21,12 @@ import pandas
 import pandas as pd
 import scipy
 
-from backtest.outcomes import WEALTH_PERCENTILES, percentile_columns
+from backtest.outcomes import (
+    WEALTH_PERCENTILES,
+    cohort_effective_n,
+    percentile_columns,
+    success_rate,
+)
 from backtest.plan import FundedRatio, Plan
 from backtest.report.describe import describe_plan
 from backtest.scenarios import Scenarios
@@ -50,13 +55,24 @@ def success_row(
     pension: FundedRatio | None,
     res: SimulationResult,
 ) -> Row:
-    """One line of success.csv: success (decimal) and wealth percentiles (real USD)."""
+    """One line of success.csv: success (decimal) with its standard error and the
+    independent scenarios behind it, and wealth percentiles (real USD). Historical cohorts
+    (scenarios with labels) overlap, so their standard error counts the non-overlapping
+    windows of the data (:func:`backtest.outcomes.cohort_effective_n`)."""
+    n_eff = (
+        cohort_effective_n(res.n_scenarios, res.schedule.n_periods)
+        if res.labels is not None
+        else None
+    )
+    ok = success_rate(res.success, n_eff)
     row: Row = {
         "plan": plan_name,
         "strategy": strategy,
         "scenarios": set_name,
         "n_scenarios": res.n_scenarios,
         "success_rate": res.success_rate,
+        "success_se": ok.se,
+        "n_effective": ok.n_effective,
     }
     row.update(percentile_columns(res.terminal_wealth, "terminal_wealth", PERCENTILES))
     row.update(percentile_columns(res.wealth_at_retirement, "wealth_at_retirement", (50,)))
@@ -110,25 +126,40 @@ def evaluate_study(
 
 
 def _plan_table(study: Study, p: PlanConfig, table: pd.DataFrame) -> list[str]:
-    """One plan's Markdown table: success by scenario set (percent), best mean first,
-    and the median real terminal wealth on the block bootstrap."""
+    """One plan's Markdown table: success by scenario set (percent, standard error in
+    parentheses, the set's size in its heading), best mean first, and the median real
+    terminal wealth on the block bootstrap."""
     sub = table[table.plan == p.name]
     lines = ["", f"## Plan {p.name!r}: {describe_plan(p.plan)}", ""]
+    sizes = sub.groupby("scenarios", sort=False)[["n_scenarios", "n_effective"]].first()
     lines += [
         "| strategy | "
-        + " | ".join(f"success, {s}" for s in sub.scenarios.unique())
+        + " | ".join(f"success, {s} ({_size(sizes.loc[s])})" for s in sub.scenarios.unique())
         + " | median terminal wealth (bootstrap) |",
         "|---|" + "---:|" * (sub.scenarios.nunique() + 1),
     ]
     wide = sub.pivot(index="strategy", columns="scenarios", values="success_rate")
+    se = sub.pivot(index="strategy", columns="scenarios", values="success_se")
     boot = sub[sub.scenarios == "block bootstrap"].set_index("strategy")
     order = wide.mean(axis=1).sort_values(ascending=False).index
     for name in order:
-        cells = " | ".join(f"{100 * wide.loc[name, c]:.1f} %" for c in sub.scenarios.unique())
+        cells = " | ".join(
+            f"{100 * wide.loc[name, c]:.1f} % ({100 * se.loc[name, c]:.1f})"
+            for c in sub.scenarios.unique()
+        )
         med = f"{boot.loc[name, 'terminal_wealth_p50']:,.0f}" if name in boot.index else "-"
         mark = " (held today)" if name == p.strategy else ""
         lines.append(f"| {name}{mark} | {cells} | {med} |")
     return lines
+
+
+def _size(row: pd.Series) -> str:
+    """``n = 5,000``, or for overlapping cohorts ``n = 29, overlapping: s.e. as 1.4
+    independent``."""
+    n, n_eff = int(row["n_scenarios"]), float(row["n_effective"])
+    if n_eff < n:
+        return f"n = {n:,}, overlapping: s.e. as {n_eff:.1f} independent"
+    return f"n = {n:,}"
 
 
 def _crypto_note(study: Study, table: pd.DataFrame, history: pd.DataFrame) -> list[str]:

@@ -191,3 +191,19 @@ def test_tail_mean_is_the_one_cvar_convention() -> None:
     assert outcomes.tail_mean(y, 0.95, "upper") == pytest.approx(95.0)
     with pytest.raises(DataError):
         outcomes.tail_mean(y, 1.0, "lower")
+
+
+def test_overlapping_cohorts_count_their_non_overlapping_windows() -> None:
+    """29 rolling 70-year cohorts of 98 years of data hold 98 / 70 = 1.4 independent
+    windows; 69 rolling 30-year cohorts 98 / 30; one cohort is one."""
+    from backtest.outcomes import cohort_effective_n
+
+    assert cohort_effective_n(29, 70) == pytest.approx(1.4)
+    assert cohort_effective_n(69, 30) == pytest.approx(98 / 30)
+    assert cohort_effective_n(1, 30) == 1.0
+    assert cohort_effective_n(5, 1) == 5.0  # one-period windows do not overlap
+    ok = success_rate(np.r_[np.ones(60), np.zeros(9)].astype(bool), cohort_effective_n(69, 30))
+    naive = success_rate(np.r_[np.ones(60), np.zeros(9)].astype(bool))
+    assert ok.se == pytest.approx(naive.se * np.sqrt(69 / (98 / 30)))
+    with pytest.raises(DataError, match="n_cohorts"):
+        cohort_effective_n(0, 30)

@@ -52,6 +52,13 @@ def test_success_table_covers_every_plan_strategy_and_scenario_set(quick_run) ->
         "block bootstrap",
         "international bootstrap (JST)",
     }
+    # every success figure carries its standard error and the independent scenarios
+    # behind it: overlapping cohorts count their non-overlapping windows only
+    assert (table.success_se >= 0).all() and (table.success_se < 0.5).all()
+    cohorts = table[table.scenarios == "historical cohorts"]
+    assert (cohorts.n_effective < cohorts.n_scenarios).all()
+    boot = table[table.scenarios == "block bootstrap"]
+    assert (boot.n_effective == boot.n_scenarios).all()
     strategies = set(table.strategy)
     assert set(study.strategies.presets) <= strategies
     assert "optimised glide path" in strategies
