@@ -14,7 +14,7 @@ from backtest.outcomes import (
     probability_of_reaching,
     tail_mean,
 )
-from backtest.population import PopulationSpec, draw_members
+from backtest.population import draw_members
 from backtest.population_eval import (
     batch_se,
     cvar_influence,
@@ -25,7 +25,6 @@ from backtest.population_eval import (
     retirement_withdrawal_rates,
     run_accounts,
 )
-from backtest.scenarios import Scenarios
 from glidelab.design import (
     SEPARABILITY_Z,
     frontier_separability,
@@ -34,24 +33,9 @@ from glidelab.design import (
     separable,
 )
 from optimize.fund_design import FundConstraints, FundDesigner, design_data
+from tests.optimize.test_fund_design import ASSETS, SPEC, _scenarios
 
-SPEC = PopulationSpec(end_age=100)
-ASSETS = ("us_stocks", "tbonds_10y")
 LOSS = IncomePreferences(gamma=5.0, loss_aversion=2.0, reference_replacement=0.7)
-
-
-def _scenarios(n: int, seed: int) -> Scenarios:
-    rng = np.random.default_rng(seed)
-    n_t = SPEC.n_periods
-    returns = np.stack(
-        [rng.normal(0.08, 0.18, (n, n_t)), rng.normal(0.035, 0.07, (n, n_t))], axis=-1
-    )
-    return Scenarios(
-        returns=returns,
-        inflation=rng.normal(0.025, 0.01, (n, n_t)),
-        assets=ASSETS,
-        frequency="annual",
-    )
 
 
 # ------------------------------------------------------------------- study file keys

@@ -157,24 +157,6 @@ def test_recovers_the_exact_optimum_of_a_small_tree() -> None:
 
 
 @pytest.fixture(scope="module")
-def iid_model() -> ReturnModel:
-    cov = np.array([[0.18**2, 0.1 * 0.18 * 0.07], [0.1 * 0.18 * 0.07, 0.07**2]])
-    return lognormal_model(("us_stocks", "tbonds_10y"), [0.05, 0.015], cov, nodes=7)
-
-
-@pytest.fixture(scope="module")
-def retiree() -> Plan:
-    return Plan(
-        start_age=65,
-        retirement_age=65,
-        end_age=95,
-        initial_balance=1_000_000,
-        withdrawal=ConstantReal(rate=None, amount=45_000, timing="start"),
-        expense_ratio=0.002,
-    )
-
-
-@pytest.fixture(scope="module")
 def saver() -> Plan:
     return Plan(
         start_age=45,
