@@ -31,6 +31,9 @@ import re
 from functools import cache
 from typing import Literal, get_args
 
+from backtest.data.embedded import asset_label
+from strategies.presets import PRESETS
+
 Unit = Literal["count", "usd", "age", "years", "months", "pct", "pp", "bps", "ratio", "text"]
 UNITS: tuple[str, ...] = get_args(Unit)
 
@@ -91,8 +94,6 @@ def format_with_se(x: object, se: object, unit: Unit, digits: int | None = None)
 
 @cache
 def _preset_labels() -> dict[str, str]:
-    from strategies.presets import PRESETS  # lazy: heavy (builds every preset once)
-
     out: dict[str, str] = {}
     for key, factory in PRESETS.items():
         try:
@@ -105,8 +106,6 @@ def _preset_labels() -> dict[str, str]:
 def human_label(name: str) -> str:
     """The reader's name for a registry name: an embedded asset (``"us_stocks"`` -> "US
     stocks"), a strategy preset (its display name), else ``name`` unchanged."""
-    from backtest.data.embedded import asset_label  # lazy: heavy (pandas)
-
     label = asset_label(name)
     if label != name:
         return label
