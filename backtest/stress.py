@@ -9,7 +9,20 @@ changes, so a shock on an asset a strategy does not hold changes nothing.
   replay of a historical window (:func:`replay`), placed at ``start_period``;
 * :class:`CorrelationJump`: in the scenario's own crash years (equities down by at least
   a threshold over the year) the asset's log-return shocks move with equities with
-  correlation ``rho``.
+  correlation ``rho``;
+* :class:`DriftShift`: the asset's log returns moved by a stated path of annual log
+  shifts (the randomness kept, the mean moved: a multi-year bear, a decaying premium);
+* :class:`Drag`: a yearly cost charged on the asset alone (a fund's expense ratio);
+* :class:`ColumnShock`: the asset's returns replaced by another per-scenario path (a
+  regime drawn elsewhere, e.g. on common random numbers);
+* :class:`Impairment`: the asset lost for good (-100 %) at a period per scenario, and
+  the strategy holds none of it afterwards (:class:`strategies.sleeve_exit.ExitSleeve`);
+* :class:`Panic`: returns unchanged, the member sells the asset after a stated fall
+  from its running peak and stays out (:class:`strategies.sleeve_exit.SellAfterDrawdown`).
+
+Every shock has ``holding(strategy, start_period)``: the strategy the member follows
+under the shock (the same strategy except for :class:`Impairment` and :class:`Panic`).
+A shock on an asset the strategy does not hold, or holds at weight 0, changes nothing.
 
 ``start_period`` comes from the plan: :func:`period_at_age`. Paths are converted
 between frequencies by compounding (monthly to annual, whole years only) or by spreading
@@ -25,11 +38,13 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import DataError
+from backtest.outcomes import mean_unpaid_years_given_failure, unpaid_years
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
-from backtest.simulate import simulate
+from backtest.simulate import SimulationResult, simulate
 from backtest.types import FloatArray, Frequency, periods_per_year
 from strategies.base import Strategy
+from strategies.sleeve_exit import ExitSleeve, SellAfterDrawdown
 
 
 def period_at_age(plan: Plan, age: float, frequency: Frequency) -> int:
@@ -111,6 +126,10 @@ class PathShock:
         r[:, start_period:stop, j] = path[: stop - start_period]
         return _with_returns(scenarios, r, f"{self.label or 'path shock'} at period {start_period}")
 
+    def holding(self, strategy: Strategy, start_period: int) -> Strategy:
+        """``strategy``: the member holds the same mix through the shock."""
+        return strategy
+
 
 @dataclass(frozen=True)
 class CorrelationJump:
@@ -184,8 +203,267 @@ class CorrelationJump:
         label = self.label or f"correlation {self.rho:g} in crash years"
         return _with_returns(scenarios, r, label)
 
+    def holding(self, strategy: Strategy, start_period: int) -> Strategy:
+        """``strategy``: the member holds the same mix through the shock."""
+        return strategy
 
-Shock = PathShock | CorrelationJump
+
+@dataclass(frozen=True)
+class DriftShift:
+    """Move one asset's mean log return by a stated path, keeping its randomness.
+
+    From ``start_period`` on, year ``i`` of the path adds ``annual_log_shifts[i] / ppy``
+    to the log return ``log(1 + r)`` of each of its periods, in every scenario. Under
+    lognormal returns a shift ``d`` multiplies every gross return, hence ``1 + E[R]`` and
+    the standard deviation of ``R``, by ``exp(d)`` and leaves the log volatility as it
+    is, so a path that moves the expected annual simple return from ``A0`` to ``A1`` is
+    ``d = log((1 + A1) / (1 + A0))``.
+
+    Attributes
+    ----------
+    asset
+        Asset shifted (e.g. ``"btc"``).
+    annual_log_shifts
+        Shift of the annual log return, decimal, one per year from ``start_period``
+        (past the scenarios' end it is cut).
+    label
+        Name in tables.
+    """
+
+    asset: str
+    annual_log_shifts: tuple[float, ...]
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        d = np.asarray(self.annual_log_shifts, dtype=np.float64)
+        if d.ndim != 1 or d.size == 0 or not np.all(np.isfinite(d)):
+            raise DataError(
+                f"DriftShift {self.label or self.asset!r}: annual_log_shifts must be a "
+                "non-empty list of finite annual log shifts (e.g. (-0.5, -0.5))"
+            )
+        object.__setattr__(self, "annual_log_shifts", tuple(float(x) for x in d))
+
+    def apply(self, scenarios: Scenarios, start_period: int) -> Scenarios:
+        """A copy of ``scenarios`` with the asset's log returns shifted."""
+        (j,) = scenarios.asset_index([self.asset])
+        ppy = scenarios.periods_per_year
+        path = np.repeat(np.asarray(self.annual_log_shifts) / ppy, ppy)
+        stop = _stop(scenarios, start_period, path.size)
+        r = np.array(scenarios.returns)
+        r[:, start_period:stop, j] = np.expm1(
+            np.log1p(r[:, start_period:stop, j]) + path[: stop - start_period]
+        )
+        return _with_returns(scenarios, r, self.label or f"{self.asset} drift shifted")
+
+    def holding(self, strategy: Strategy, start_period: int) -> Strategy:
+        """``strategy``: the member holds the same mix through the shock."""
+        return strategy
+
+
+@dataclass(frozen=True)
+class Drag:
+    """A yearly cost charged on one asset alone, e.g. the expense ratio of the fund that
+    holds it: from ``start_period`` on each period's return becomes
+    ``(1 + r) * (1 - rate / ppy) - 1`` (the simulator's own fee convention, charged on the
+    value after the period's return).
+
+    Attributes
+    ----------
+    asset
+        Asset charged.
+    rate
+        Cost, decimal a year (0.0025 = 0.25 % a year), in [0, 1).
+    label
+        Name in tables.
+    """
+
+    asset: str
+    rate: float
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.rate) and 0.0 <= self.rate < 1.0):
+            raise DataError(
+                f"Drag {self.label or self.asset!r}: rate={self.rate!r} must be a yearly cost "
+                "in [0, 1), e.g. 0.0025 for 0.25 % a year"
+            )
+
+    def apply(self, scenarios: Scenarios, start_period: int) -> Scenarios:
+        """A copy of ``scenarios`` with the asset's returns net of the cost."""
+        (j,) = scenarios.asset_index([self.asset])
+        stop = _stop(scenarios, start_period, scenarios.n_periods)
+        r = np.array(scenarios.returns)
+        keep = 1.0 - self.rate / scenarios.periods_per_year
+        r[:, start_period:stop, j] = (1.0 + r[:, start_period:stop, j]) * keep - 1.0
+        return _with_returns(scenarios, r, self.label or f"{self.asset} cost {self.rate:.2%}")
+
+    def holding(self, strategy: Strategy, start_period: int) -> Strategy:
+        """``strategy``: the member holds the same mix."""
+        return strategy
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnShock:
+    """Replace one asset's returns from ``start_period`` on with another per-scenario path
+    (e.g. a regime drawn on the same common random numbers under other assumptions).
+
+    Attributes
+    ----------
+    asset
+        Asset replaced.
+    returns
+        Decimal simple returns per period, (n_scenarios, n_periods) of the scenarios the
+        shock is applied to (at least as many periods); read-only.
+    label
+        Name in tables.
+    """
+
+    asset: str
+    returns: FloatArray
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        r = np.array(self.returns, dtype=np.float64)
+        if r.ndim != 2 or not np.all(np.isfinite(r)) or (r.size and r.min() <= -1.0):
+            raise DataError(
+                f"ColumnShock {self.label or self.asset!r}: returns must be a finite "
+                "(n_scenarios, n_periods) array of decimal returns > -1"
+            )
+        r.flags.writeable = False
+        object.__setattr__(self, "returns", r)
+
+    def apply(self, scenarios: Scenarios, start_period: int) -> Scenarios:
+        """A copy of ``scenarios`` with the asset's returns replaced from ``start_period``."""
+        (j,) = scenarios.asset_index([self.asset])
+        n, t = scenarios.n_scenarios, scenarios.n_periods
+        if self.returns.shape[0] != n or self.returns.shape[1] < t:
+            raise DataError(
+                f"ColumnShock {self.label or self.asset!r} holds {self.returns.shape} returns "
+                f"for scenarios of {n} x {t} periods; draw it on the same scenarios"
+            )
+        stop = _stop(scenarios, start_period, t)
+        r = np.array(scenarios.returns)
+        r[:, start_period:stop, j] = self.returns[:, start_period:stop]
+        return _with_returns(scenarios, r, self.label or f"{self.asset} replaced")
+
+    def holding(self, strategy: Strategy, start_period: int) -> Strategy:
+        """``strategy``: the member holds the same mix."""
+        return strategy
+
+
+#: The return of an impaired asset: scenarios refuse returns <= -100 %, so the largest
+#: float above -1; 1.1e-16 of the holding survives the period (less than a cent on any
+#: balance under 10^13 USD) and is sold with the rest of the sleeve at the next trade.
+IMPAIRED = float(np.nextafter(-1.0, 0.0))
+
+
+@dataclass(frozen=True)
+class Impairment:
+    """The asset is lost for good: custody failure, fraud, a ban.
+
+    In scenario ``s`` the asset returns -100 % (:data:`IMPAIRED`) in period
+    ``start_period + delays[s]`` and the member holds none of it from the next period on
+    (:meth:`holding`: :class:`strategies.sleeve_exit.ExitSleeve`, its weight moved to the
+    other assets pro rata). Returns after the impairment are left as they were: nothing is
+    held to earn them.
+
+    Attributes
+    ----------
+    asset
+        Asset lost.
+    delays
+        Periods after ``start_period``, one for every scenario or ``(0,)`` for all: the
+        impairment falls at ``start_period`` itself.
+    label
+        Name in tables.
+    """
+
+    asset: str
+    delays: tuple[int, ...] = (0,)
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        d = np.asarray(self.delays)
+        if d.ndim != 1 or d.size == 0 or not np.issubdtype(d.dtype, np.integer) or d.min() < 0:
+            raise DataError(
+                f"Impairment {self.label or self.asset!r}: delays must be a non-empty tuple "
+                "of whole periods >= 0, one per scenario or one for all"
+            )
+        object.__setattr__(self, "delays", tuple(int(x) for x in d))
+
+    def periods(self, n_scenarios: int, start_period: int) -> np.ndarray:
+        """The impairment period of each scenario, (n_scenarios,)."""
+        d = np.asarray(self.delays, dtype=np.int64)
+        if d.size not in (1, n_scenarios):
+            raise DataError(
+                f"Impairment {self.label or self.asset!r} holds {d.size} delays for "
+                f"{n_scenarios} scenarios; give one per scenario or one for all"
+            )
+        return start_period + np.broadcast_to(d, (n_scenarios,))
+
+    def apply(self, scenarios: Scenarios, start_period: int) -> Scenarios:
+        """A copy of ``scenarios`` with the asset's return -100 % in each impairment period."""
+        (j,) = scenarios.asset_index([self.asset])
+        k = self.periods(scenarios.n_scenarios, start_period)
+        if k.min() < 0 or k.max() >= scenarios.n_periods:
+            raise DataError(
+                f"Impairment {self.label or self.asset!r} falls at period {int(k.max())}, "
+                f"outside the scenarios' {scenarios.n_periods} periods"
+            )
+        r = np.array(scenarios.returns)
+        r[np.arange(scenarios.n_scenarios), k, j] = IMPAIRED
+        return _with_returns(scenarios, r, self.label or f"{self.asset} impaired")
+
+    def holding(self, strategy: Strategy, start_period: int) -> Strategy:
+        """``strategy`` without the asset after the impairment (unchanged if it never
+        holds the asset)."""
+        if self.asset not in strategy.assets:
+            return strategy
+        out = tuple(start_period + d + 1 for d in self.delays)
+        return ExitSleeve(strategy, self.asset, out, name=strategy.name)
+
+
+@dataclass(frozen=True)
+class Panic:
+    """The member sells the asset after it falls ``drawdown`` from its running peak
+    (watched from ``start_period``, on the returns seen so far) and never buys it back
+    (:class:`strategies.sleeve_exit.SellAfterDrawdown`); the returns are unchanged.
+
+    Attributes
+    ----------
+    asset
+        Asset watched and sold.
+    drawdown
+        Fall from the running peak that triggers the sale, decimal in (0, 1).
+    label
+        Name in tables.
+    """
+
+    asset: str
+    drawdown: float = 0.5
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.drawdown < 1.0:
+            raise DataError(
+                f"Panic {self.label or self.asset!r}: drawdown={self.drawdown!r} must be a "
+                "fall in (0, 1), e.g. 0.5 for 50 %"
+            )
+
+    def apply(self, scenarios: Scenarios, start_period: int) -> Scenarios:
+        """``scenarios`` itself: the shock is in the member's behaviour, not the markets."""
+        return scenarios
+
+    def holding(self, strategy: Strategy, start_period: int) -> Strategy:
+        """``strategy`` with the sale rule (unchanged if it never holds the asset)."""
+        if self.asset not in strategy.assets:
+            return strategy
+        return SellAfterDrawdown(
+            strategy, self.asset, self.drawdown, start_period, name=strategy.name
+        )
+
+
+Shock = PathShock | CorrelationJump | DriftShift | Drag | ColumnShock | Impairment | Panic
 
 
 def replay(
@@ -214,14 +492,63 @@ def replay(
 
 @dataclass(frozen=True)
 class PlacedShock:
-    """A shock and the period it starts at (:func:`period_at_age`)."""
+    """A shock, the period it starts at (:func:`period_at_age`) and its rationale.
+
+    ``note``: what the shock is and where its numbers come from, one or two sentences
+    for the report (e.g. "IBIT's sponsor fee, 0.25 % a year (prospectus)").
+    """
 
     shock: Shock
     start_period: int
+    note: str = ""
 
     @property
     def label(self) -> str:
         return self.shock.label or type(self.shock).__name__
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the stress table reads from one simulation (real USD at the wealth age)."""
+
+    success: np.ndarray  # (n,) bool
+    median: float
+    p10: float
+    unpaid_failed: float  # mean unpaid years given failure, NaN when none failed
+
+
+def _outcome(res: SimulationResult, k: int) -> _Outcome:
+    w = res.wealth[:, k]
+    ppy = res.schedule.periods_per_year
+    unpaid = unpaid_years(res.withdrawals_wanted, res.withdrawals, ppy)
+    return _Outcome(
+        success=np.asarray(res.success, dtype=bool),
+        median=float(np.median(w)),
+        p10=float(np.percentile(w, 10)),
+        unpaid_failed=mean_unpaid_years_given_failure(unpaid).years,
+    )
+
+
+def _row(a: _Outcome, b: _Outcome) -> dict[str, float | int]:
+    """The numbers of one (strategy, shock) row: ``a`` plain, ``b`` shocked."""
+    n = int(a.success.size)
+    d = b.success.astype(np.float64) - a.success.astype(np.float64)
+    return {
+        "n_scenarios": n,
+        "success": float(a.success.mean()),
+        "success_shocked": float(b.success.mean()),
+        "d_success": float(d.mean()),
+        # paired: the same scenarios with and without the shock
+        "se_d_success": float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+        "median_wealth": a.median,
+        "median_wealth_shocked": b.median,
+        "d_median_wealth": b.median - a.median,
+        "d_median_wealth_pct": (b.median - a.median) / a.median if a.median > 0 else math.nan,
+        "p10_wealth": a.p10,
+        "p10_wealth_shocked": b.p10,
+        "unpaid_years_failed": a.unpaid_failed,
+        "unpaid_years_failed_shocked": b.unpaid_failed,
+    }
 
 
 def stress_table(
@@ -232,7 +559,11 @@ def stress_table(
     *,
     age: float | None = None,
 ) -> pd.DataFrame:
-    """Success and wealth with and without each shock, for each strategy.
+    """Success, wealth and shortfall with and without each shock, for each strategy.
+
+    Each shock changes the scenarios (``shock.apply``) and, for impairment and
+    behaviour, what the member holds (``shock.holding``); the plain and shocked runs use
+    the same scenarios otherwise, so differences are paired.
 
     Parameters
     ----------
@@ -250,9 +581,15 @@ def stress_table(
     Returns
     -------
     pandas.DataFrame
-        One row per (strategy, shock): ``success`` and ``success_shocked`` (decimal),
-        ``d_success``, ``median_wealth`` and ``median_wealth_shocked`` (median real
-        wealth at ``age``, USD of the start date), ``d_median_wealth``.
+        One row per (strategy, shock): ``n_scenarios``; ``success`` and
+        ``success_shocked`` (decimal), ``d_success`` and its paired standard error
+        ``se_d_success`` (decimal; x100 for percentage points); median and 10th percentile
+        real wealth at ``age`` (``median_wealth``, ``median_wealth_shocked``,
+        ``d_median_wealth``, ``p10_wealth``, ``p10_wealth_shocked``; USD of the start
+        date) and ``d_median_wealth_pct`` (decimal of the plain median); mean years of
+        spending left unpaid among the scenarios that fell short
+        (``unpaid_years_failed``, ``unpaid_years_failed_shocked``, NaN where none did);
+        ``start_period``, ``wealth_age`` and the shock's ``note``.
     """
     at = plan.end_age if age is None else float(age)
     k = round((at - plan.start_age) * scenarios.periods_per_year)
@@ -261,28 +598,31 @@ def stress_table(
     stressed = {n: p.shock.apply(scenarios, p.start_period) for n, p in shocks.items()}
     rows = []
     for s_name, strategy in strategies.items():
-        plain = simulate(scenarios, plan, strategy)
-        ok0 = float(plain.success_rate)
-        w0 = float(np.median(plain.wealth[:, k]))
+        plain = _outcome(simulate(scenarios, plan, strategy), k)
         for shock_name, sc in stressed.items():
-            hit = simulate(sc, plan, strategy)
-            ok1 = float(hit.success_rate)
-            w1 = float(np.median(hit.wealth[:, k]))
+            placed = shocks[shock_name]
+            held = placed.shock.holding(strategy, placed.start_period)
+            hit = _outcome(simulate(sc, plan, held), k)
             rows.append(
                 {
                     "strategy": s_name,
                     "shock": shock_name,
-                    "start_period": shocks[shock_name].start_period,
-                    "success": ok0,
-                    "success_shocked": ok1,
-                    "d_success": ok1 - ok0,
-                    "median_wealth": w0,
-                    "median_wealth_shocked": w1,
-                    "d_median_wealth": w1 - w0,
+                    "start_period": placed.start_period,
+                    **_row(plain, hit),
                     "wealth_age": at,
+                    "note": placed.note,
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _stop(scenarios: Scenarios, start_period: int, length: int) -> int:
+    """End (exclusive) of a path of ``length`` periods placed at ``start_period``."""
+    if not 0 <= start_period < scenarios.n_periods:
+        raise DataError(
+            f"start_period {start_period} is outside the scenarios' {scenarios.n_periods} periods"
+        )
+    return min(scenarios.n_periods, start_period + length)
 
 
 def _with_returns(scenarios: Scenarios, returns: FloatArray, what: str) -> Scenarios:

@@ -15,13 +15,20 @@ with ``dof`` degrees of freedom scaled to unit variance) drawn **once**. Every g
 cell, every sleeve size and every bisection step reuses the same ``z_eq`` and ``e``
 (common random numbers), so differences between cells are differences of assumptions,
 not of noise, and Bitcoin's return in every period rises with ``mu``.
+
+**What a reader sees is arithmetic.** ``mu`` and ``sigma`` are the model's parameters; a
+committee reads the expected simple return a year ``m = exp(mu + sigma**2/2) - 1`` and
+its standard deviation ``v = (1 + m) sqrt(exp(sigma**2) - 1)`` (lognormal), so studies
+state ``(m, v)`` and :meth:`BtcAssumption.from_arithmetic` inverts them. A log mean of
+5 % at a log volatility of 60 % is ``m = 25.9 %`` a year: stating log parameters alone
+hides that. :func:`central_from_history` derives a central case from the data.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -29,6 +36,9 @@ from backtest.errors import DataError
 from backtest.generators import RngLike, as_generator
 from backtest.scenarios import Scenarios
 from backtest.types import FloatArray
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Shocks = Literal["normal", "student_t"]
 
@@ -82,12 +92,55 @@ class BtcAssumption:
         """
         return math.expm1(self.mean_log + 0.5 * self.vol_log**2)
 
+    @property
+    def arithmetic_vol(self) -> float:
+        """Standard deviation of the annual simple return under lognormal shocks, decimal:
+        ``(1 + m) * sqrt(exp(sigma**2) - 1)`` with ``m`` :attr:`arithmetic_mean`."""
+        return (1.0 + self.arithmetic_mean) * math.sqrt(math.expm1(self.vol_log**2))
+
+    @classmethod
+    def from_arithmetic(
+        cls, mean: float, vol: float, corr: float = 0.0, shocks: Shocks = "normal"
+    ) -> BtcAssumption:
+        """The assumption whose annual simple return has arithmetic ``mean`` and ``vol``.
+
+        Decimals a year (``mean=0.12, vol=0.85``: an expected simple return of 12 % a year
+        with a standard deviation of 85 %). The lognormal inverse of
+        :attr:`arithmetic_mean` and :attr:`arithmetic_vol`:
+        ``sigma**2 = log(1 + vol**2 / (1 + mean)**2)``, ``mu = log(1 + mean) - sigma**2 / 2``.
+        """
+        mu, sigma = log_parameters(mean, vol)
+        try:
+            return cls(mu, sigma, corr, shocks)
+        except DataError as exc:
+            raise DataError(f"arithmetic mean {mean!r} and vol {vol!r}: {exc}") from None
+
     def label(self) -> str:
-        """E.g. ``"mu 5%, vol 60%, rho 0.2 (normal)"``."""
+        """E.g. ``"mean 12.0%, vol 85% (log mu -12%, sigma 68%), rho 0.20 (normal)"``."""
         return (
-            f"mu {self.mean_log:.0%}, vol {self.vol_log:.0%}, rho {self.corr_equity:g} "
-            f"({self.shocks})"
+            f"mean {self.arithmetic_mean:.1%}, vol {self.arithmetic_vol:.0%} "
+            f"(log mu {self.mean_log:.0%}, sigma {self.vol_log:.0%}), "
+            f"rho {self.corr_equity:.2f} ({self.shocks})"
         )
+
+
+def log_parameters(mean: float, vol: float) -> tuple[float, float]:
+    """``(mu, sigma)``: annual log mean and log volatility of the lognormal annual simple
+    return with arithmetic ``mean`` (decimal > -1) and standard deviation ``vol`` (>= 0).
+
+    Raises :class:`DataError` naming the bad input."""
+    if not (math.isfinite(mean) and mean > -1.0):
+        raise DataError(
+            f"arithmetic mean={mean!r} must be an expected simple return > -1 a year "
+            "(decimal, e.g. 0.12 for 12 %)"
+        )
+    if not (math.isfinite(vol) and vol >= 0.0):
+        raise DataError(
+            f"arithmetic vol={vol!r} must be the standard deviation of the annual simple "
+            "return, a decimal >= 0 (e.g. 0.85 for 85 %)"
+        )
+    s2 = math.log1p((vol / (1.0 + mean)) ** 2)
+    return math.log1p(mean) - 0.5 * s2, math.sqrt(s2)
 
 
 def mean_log_for_arithmetic(arithmetic_mean: float, vol_log: float) -> float:
@@ -208,3 +261,82 @@ def draw_crn(
         student_t=t,
         dof=float(dof),
     )
+
+
+@dataclass(frozen=True)
+class CentralCase:
+    """A central Bitcoin assumption and the sentence that says where it comes from.
+
+    ``assumption`` is the assumption; ``rationale`` one line with its numbers (arithmetic,
+    percent) and their data windows, printed wherever the central case is used.
+    """
+
+    assumption: BtcAssumption
+    rationale: str
+
+
+def _window(series: pd.Series, start: str, end: str | None) -> pd.Series:
+    s = series.loc[start:end].dropna() if end else series.loc[start:].dropna()
+    if s.size < 3:
+        raise DataError(
+            f"{series.name!r} has {s.size} values in {start}..{end or 'the end'}; widen the "
+            "window (the central case needs at least 3)"
+        )
+    return s
+
+
+def central_from_history(
+    equity_annual: pd.Series,
+    equity_monthly: pd.Series,
+    crypto_monthly: pd.Series,
+    *,
+    equity_window: tuple[str, str],
+    crypto_since: str = "2015-01",
+    shocks: Shocks = "normal",
+) -> CentralCase:
+    """The central case "no more reward a year than equities, Bitcoin's own risk".
+
+    * Expected arithmetic return ``m``: the mean of equities' annual simple returns
+      (``equity_annual``, nominal decimals) over ``equity_window`` (the study's data
+      years, e.g. ``("1928", "2025")``): Bitcoin is granted an equity-like premium over
+      cash, no more.
+    * Volatility: Bitcoin's realised log volatility ``sigma``, the standard deviation of
+      its monthly log returns from ``crypto_since`` (2015: after the thin Mt.Gox-era
+      market, :func:`backtest.crypto.history.data_caveat`) to the last month both series
+      hold, times ``sqrt(12)``; the arithmetic volatility stated is the lognormal
+      ``(1 + m) sqrt(exp(sigma**2) - 1)``, i.e. the model keeps Bitcoin's realised log
+      volatility.
+    * Correlation: of the monthly log returns of Bitcoin and equities over the same months
+      (the model correlates log-return shocks).
+
+    Returns the assumption (built with :meth:`BtcAssumption.from_arithmetic`) and a
+    one-line rationale with the numbers and windows.
+    """
+    eq = _window(equity_annual, *equity_window)
+    joined = (
+        _window(crypto_monthly, crypto_since, None)
+        .to_frame("btc")
+        .join(equity_monthly.rename("eq"), how="inner")
+        .dropna()
+    )
+    both = joined.apply(np.log1p)  # monthly log returns
+    if len(both) < 24:
+        raise DataError(
+            f"only {len(both)} months hold both Bitcoin and equities from {crypto_since}; "
+            "the central case needs at least 24 (move crypto_since earlier)"
+        )
+    m = float(eq.mean())
+    sigma = float(both["btc"].std(ddof=1)) * math.sqrt(12.0)
+    rho = float(np.corrcoef(both["btc"], both["eq"])[0, 1])
+    vol = (1.0 + m) * math.sqrt(math.expm1(sigma**2))
+    a = BtcAssumption.from_arithmetic(m, vol, rho, shocks)
+    months = f"{both.index[0]:%b %Y}-{both.index[-1]:%b %Y}"
+    rationale = (
+        f"Central case: expected return {m:.1%} a year, equities' arithmetic mean "
+        f"{eq.index[0]:%Y}-{eq.index[-1]:%Y} (no more reward a year than equities); "
+        f"volatility {vol:.0%} a year, Bitcoin's realised {sigma:.0%} log volatility "
+        f"{months} ({len(both)} months) as a lognormal; correlation {a.corr_equity:.2f}, "
+        f"monthly log returns with equities over the same months "
+        f"(log parameters mu {a.mean_log:+.1%}, sigma {a.vol_log:.1%})."
+    )
+    return CentralCase(a, rationale)

@@ -36,6 +36,15 @@ class CryptoResearch:
         Sentences the report prints under its tables (assumptions, caveats).
     settings
         ``(label, value)`` pairs describing the run.
+    central
+        The central case in one line, arithmetic terms first, with its rationale (the
+        report's first screen and every page that uses it).
+    vintage
+        :func:`backtest.crypto.vintage.score_vintage` rows: the sleeve inside a
+        target-date vintage, paired against the glide path without it (empty: not run).
+    disclosure
+        :func:`backtest.crypto.disclosure.disclosure_table` rows, one per sleeve size
+        (empty: not run).
     """
 
     title: str
@@ -50,10 +59,13 @@ class CryptoResearch:
     window: pd.DataFrame
     notes: tuple[str, ...] = ()
     settings: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    central: str = ""
+    vintage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    disclosure: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every table by file stem."""
-        return {
+        """Every table by file stem (the vintage and disclosure tables when run)."""
+        tables = {
             "surface": self.surface,
             "breakeven": self.breakeven,
             "stress": self.stress,
@@ -63,3 +75,7 @@ class CryptoResearch:
             "btc_yearly": self.btc_yearly,
             "window": self.window,
         }
+        for stem, table in (("vintage", self.vintage), ("disclosure", self.disclosure)):
+            if len(table):
+                tables[stem] = table
+        return tables

@@ -223,8 +223,16 @@ def assumption_grid(
     corrs: Sequence[float],
     shocks: Shocks = "normal",
 ) -> list[BtcAssumption]:
-    """Every (mean, vol, corr) combination, means fastest."""
-    return [BtcAssumption(m, v, c, shocks) for c, v, m in itertools.product(corrs, vols, means)]
+    """Every (mean, vol, corr) combination, means fastest.
+
+    ``means`` and ``vols`` are ARITHMETIC: the expected annual simple return and its
+    standard deviation, decimals (:meth:`BtcAssumption.from_arithmetic`), so at a fixed
+    mean more volatility means a lower log mean (more volatility drag), never more reward.
+    """
+    return [
+        BtcAssumption.from_arithmetic(m, v, c, shocks)
+        for c, v, m in itertools.product(corrs, vols, means)
+    ]
 
 
 def run_surface(
@@ -261,8 +269,9 @@ def run_surface(
     Returns
     -------
     pandas.DataFrame
-        Columns ``sleeve``, ``mean_log``, ``vol_log``, ``corr``, ``shocks``,
-        ``arithmetic_mean`` and the keys of :func:`compare`.
+        Columns ``sleeve``, ``mean`` and ``vol`` (arithmetic: expected annual simple
+        return and its standard deviation, decimals), ``corr``, ``shocks``, ``mean_log``
+        and ``vol_log`` (the lognormal parameters) and the keys of :func:`compare`.
     """
     if not grid:
         raise DataError("the assumption grid is empty; give at least one mean, vol and corr")
@@ -275,11 +284,13 @@ def run_surface(
         for a in grid:
             row = {
                 "sleeve": float(size),
-                "mean_log": a.mean_log,
-                "vol_log": a.vol_log,
+                # Rounded off the lognormal round trip, so the grid stays rectangular.
+                "mean": round(a.arithmetic_mean, 12) + 0.0,  # + 0.0: no "-0.0"
+                "vol": round(a.arithmetic_vol, 12) + 0.0,
                 "corr": a.corr_equity,
                 "shocks": a.shocks,
-                "arithmetic_mean": a.arithmetic_mean,
+                "mean_log": a.mean_log,
+                "vol_log": a.vol_log,
             }
             out = summary_outcome(draws.scenarios(a), plan, strategy, survival)
             row.update(compare(ref, out, n_batches))

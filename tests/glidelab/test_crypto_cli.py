@@ -76,8 +76,9 @@ def test_crypto_html_renders_in_headless_chromium(quick_run, tmp_path):
     folder, _ = quick_run
     html = (folder / "tearsheet" / "crypto.html").read_text(encoding="utf-8")
     ok, total, remote, dom = render_probe(html, tmp_path)
-    # Two surface heat maps (one per correlation), break-even, rules, risk, history.
-    assert total == 6 and ok == total, f"{ok} of {total} images loaded"
+    # Two surface heat maps (one per correlation), break-even by correlation and by
+    # volatility, stresses, rules, risk, history, and the sleeve inside the vintage.
+    assert total == 9 and ok == total, f"{ok} of {total} images loaded"
     assert remote == 0
     assert "Stress tests" in dom and "Mt.Gox" in dom
 

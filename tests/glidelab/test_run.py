@@ -11,7 +11,7 @@ import pytest
 from backtest.errors import StudyError
 from glidelab.cli import main
 from glidelab.run import run_study, scenario_sets, strategies_for
-from glidelab.study import load_study
+from glidelab.study import load_study, quick_crypto
 
 
 @pytest.fixture(scope="module")
@@ -216,8 +216,15 @@ def test_quick_shrinks_every_section() -> None:
 
 def test_crypto_study_runs_its_research_into_crypto(tmp_path) -> None:
     sf, study = _smallest("crypto_sleeve")
+    small = quick_crypto(sf.crypto)  # the smoke-run break-even, stresses and vintage
     crypto = dataclasses.replace(
-        sf.crypto, n_scenarios=60, rules_n=40, history_n=40, means=(0.0,), vols=(0.6,)
+        small,
+        n_scenarios=60,
+        rules_n=40,
+        history_n=40,
+        means=(0.0,),
+        vols=(0.6,),
+        vintage=dataclasses.replace(small.vintage, members=100, market_paths=5),
     )
     res = run_study(study, tmp_path, progress=False, crypto=crypto)
     folder = tmp_path / "crypto_sleeve"
