@@ -113,12 +113,13 @@ def human_label(name: str) -> str:
 
 
 #: Visible text that is an identifier, not a word: snake_case names with two or more
-#: parts (``us_stocks``, ``vanguard_target_retirement``), ``None``, a tuple repr of
-#: numbers, or the name of a library or its internals.
+#: parts (``us_stocks``, ``vanguard_target_retirement``; not a file name such as
+#: ``us_annual.csv``), ``None``, a tuple repr of numbers (``(0.4, 0.6)``; not a count
+#: in brackets such as ``(1,852)``), or the name of a library or its internals.
 _RAW = re.compile(
-    r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+){1,}\b"
+    r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+){1,}\b(?!\.\w)"
     r"|\bNone\b"
-    r"|\(\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*\)"
+    r"|\(\s*-?\d+(?:\.\d+)?\s*,\s+-?\d+(?:\.\d+)?\s*\)"
     r"|SeedSequence|\barch\.bootstrap|\bnp\.|numpy\.|pandas\."
 )
 
