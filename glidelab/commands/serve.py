@@ -11,20 +11,27 @@ NAME = "serve"
 HELP = "a glide-path workbench in the browser: drag the path, watch success move (local)"
 DESCRIPTION = """\
 Start a local web app (Panel on a Bokeh server) to design a glide path by hand: drag
-the equity share's knots by age, start from any target-date preset or fixed mix, add a
-Bitcoin sleeve, change the member, the scenarios (block bootstrap, historical cohorts
-or parametric) and the rebalancing rule, and see the probability of success (with its
-standard error), the paired difference against a baseline on the same scenarios,
-terminal-wealth percentiles, the wealth fan by age and the historical cohorts that
-fail, recomputed on every change; on request, the optimised path, the adaptive policy
-map, and the fund-design frontier of the 2060 vintage (small population) with the drawn
-path placed on it (long jobs show progress and can be cancelled). "save study"
-downloads the TOML that reproduces the view with `glidelab run`; "tear sheet" writes
-the HTML and PDF report of the view under --out.
+the equity share's knots by age (undo and redo), start from any target-date preset or
+fixed mix, add a Bitcoin sleeve, change the member, the scenarios (block bootstrap,
+historical cohorts or parametric) and the rebalancing rule, and see the probability of
+success (with its standard error), the paired difference against a baseline on the same
+scenarios (a preset, or a drawn path pinned as the baseline), up to three presets drawn
+and scored beside the path, terminal-wealth percentiles, the wealth fan by age and the
+historical cohorts that fail, recomputed on every change; on request, the optimised path
+and the adaptive policy, each scored on the page's own scenarios beside the drawn path,
+the adaptive policy map, and the fund-design frontier of the 2060 vintage (small
+population) with the drawn path placed on it (long jobs show progress and can be
+cancelled). "save study" downloads the TOML that reproduces the view with `glidelab run`;
+"tear sheet" writes the HTML and PDF report of the view under --out and links it (the
+folder is served under /tearsheets/).
 
-Every script and style is served locally (works offline). It binds to 127.0.0.1; with
-another --host it warns that the app has no authentication. Each browser tab is its
-own session.
+Rates are typed in percent (fees 0.2 = 0.2 % a year) and saved as decimals; Bitcoin's
+assumption is typed in arithmetic terms (expected simple return and its volatility, a
+year) and saved as the lognormal's log mean and volatility. A field outside its range
+applies nothing: the message names the field, and the last numbers stay, greyed and
+marked stale, until it is fixed. Every script and style is served locally (works
+offline). It binds to 127.0.0.1; with another --host it warns that the app has no
+authentication. Each browser tab is its own session.
 
 examples:
   glidelab serve                       the default study's member, on http://127.0.0.1:5006/

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -27,6 +27,7 @@ from backtest.simulate import SimulationResult, simulate
 from glidelab.context import StudyContext
 from glidelab.serve.state import CUSTOM_NAME
 from glidelab.study import Study
+from strategies.base import Strategy
 
 #: Percentiles of the wealth fan (percent).
 FAN_PERCENTILES = (10, 25, 50, 75, 90)
@@ -36,6 +37,19 @@ CHUNK = 20_000
 
 class Cancelled(GlidelabError):
     """The user cancelled a long computation."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Another strategy scored on the page's scenarios: success (decimal) and its
+    standard error, and the paired difference against the drawn path's (drawn minus it)
+    and that difference's standard error."""
+
+    name: str
+    success: float
+    success_se: float
+    difference: float
+    difference_se: float
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,9 @@ class Outcome:
     seconds
         Wall time of the computation (history and scenarios from the cache excluded when
         cached).
+    others
+        Every other strategy of the view (presets drawn beside the path, the optimised
+        path, the adaptive policy) on the same scenarios.
     """
 
     scenario_set: str
@@ -84,6 +101,7 @@ class Outcome:
     cohort_success: np.ndarray
     cohort_ruin_age: np.ndarray
     seconds: float
+    others: tuple[Scored, ...] = ()
 
 
 V = TypeVar("V")
@@ -151,10 +169,11 @@ def _simulate(
     names: tuple[str, ...],
     progress: Callable[[float], None] | None,
     cancel: threading.Event | None,
+    extra: Mapping[str, Strategy] | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Success (n,), wealth (n, T + 1) and ruin age (n,) of each named strategy, in
-    chunks."""
-    strategies = StudyContext(study).strategies()
+    """Success (n,), wealth (n, T + 1) and ruin age (n,) of each named strategy (the
+    study's, and ``extra``), in chunks."""
+    strategies = {**StudyContext(study).strategies(), **(extra or {})}
     plan = study.plans[0].plan
     parts: dict[str, list[SimulationResult]] = {n: [] for n in names}
     chunked = {n: _chunks(_selected(sc, tuple(strategies[n].assets)), CHUNK) for n in names}
@@ -193,6 +212,8 @@ def evaluate(
     *,
     progress: Callable[[float], None] | None = None,
     cancel: threading.Event | None = None,
+    baseline: str | None = None,
+    extra: Mapping[str, Strategy] | None = None,
 ) -> Outcome:
     """The page's numbers for the drawn path of ``study`` (a study made by
     ``glidelab.serve.state.to_study``: one plan, the drawn path, one baseline preset).
@@ -207,12 +228,20 @@ def evaluate(
         Called with the share done (0-1) after each chunk.
     cancel
         Set it to stop between chunks (raises :class:`Cancelled`).
+    baseline
+        The strategy compared with the drawn path (default the study's first preset).
+    extra
+        Strategies outside the study (the adaptive policy) scored on the same scenarios.
     """
     t0 = time.perf_counter()
     sets = scenarios_of(study)
-    baseline = study.strategies.presets[0]
+    baseline = baseline or study.strategies.presets[0]
+    others = [p for p in study.strategies.presets if p != baseline]
+    others += [c.name for c in study.strategies.custom if c.name not in (CUSTOM_NAME, baseline)]
+    others += [k for k in (extra or {}) if k not in others]
     sc = sets[scenario_set]
-    main = _simulate(sc, study, (CUSTOM_NAME, baseline), progress, cancel)
+    names = (CUSTOM_NAME, baseline, *others)
+    main = _simulate(sc, study, names, progress, cancel, extra)
     s_path, wealth, ruin = main[CUSTOM_NAME]
     s_base = main[baseline][0]
     n = s_path.size
@@ -245,4 +274,14 @@ def evaluate(
         cohort_success=np.asarray(coh, dtype=bool),
         cohort_ruin_age=coh_ruin,
         seconds=time.perf_counter() - t0,
+        others=tuple(_scored(k, s_path, main[k][0]) for k in others),
     )
+
+
+def _scored(name: str, s_path: np.ndarray, s_other: np.ndarray) -> Scored:
+    """``name``'s success on the page's scenarios, paired with the drawn path's."""
+    sr = success_rate(s_other)
+    d = s_path.astype(np.float64) - s_other
+    n = d.size
+    se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    return Scored(name, sr.rate, sr.se, float(d.mean()), se)

@@ -34,23 +34,53 @@ def optimise(raw: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...],
     return ytr, eq, float("nan") if out is None else float(out)
 
 
-def adaptive(raw: dict[str, Any]) -> tuple[bytes, str, int, list[tuple[str, float, float]]]:
-    """Solve the adaptive glide path as ``glidelab run`` does (``[optimize] adaptive``);
-    return its policy map (PNG), the scenario set it is scored on, that set's size and
-    (name, success, standard error) of each strategy there, the policy first."""
-    from backtest.report.policy_map import policy_map_png  # lazy: heavy, in the job's process only
+@dataclass(frozen=True)
+class AdaptiveView:
+    """The adaptive policy of the page's member.
+
+    Attributes
+    ----------
+    png
+        The policy map by age and real wealth, its wealth axis scaled to the simulated
+        wealth (1.3 x the 90th percentile, as the tear sheet draws it), not to the
+        solver's grid.
+    policy
+        The solved policy (a strategy): the page scores it on its own scenarios, so its
+        figures sit beside the results table's on the same scenario set.
+    own_set, own_n, own_rows
+        The solver's own held-out set (annual, drawn from its own seed stream: not the
+        page's scenarios), its size and (name, success, standard error) of each strategy
+        there, the policy first, as ``glidelab run`` reports them.
+    """
+
+    png: bytes
+    policy: Any
+    own_set: str
+    own_n: int
+    own_rows: list[tuple[str, float, float]]
+
+
+def adaptive(raw: dict[str, Any]) -> AdaptiveView:
+    """Solve the adaptive glide path as ``glidelab run`` does (``[optimize] adaptive``)."""
+    from backtest.report.policy_map import (  # lazy: heavy, in the job's process only
+        WealthBand,
+        policy_map_png,
+    )
     from glidelab.adaptive import study_adaptive_runs  # lazy: heavy, in the job's process only
     from glidelab.study import parse_study  # lazy: heavy, in the job's process only
 
     study = parse_study(raw, "glidelab serve")
     (run,) = study_adaptive_runs(study).values()
-    png = policy_map_png(run.solved.policy, (study.data.equity,))
+    band = WealthBand(*run.band, label="simulated")
+    # by wealth, to 1.3 x the simulated 90th percentile (the solver's grid runs far above
+    # any wealth the member reaches, and the funded ratio explodes near the end age)
+    png = policy_map_png(run.solved.policy, (study.data.equity,), band=band, axis="wealth")
     label = (
         "block bootstrap" if "block bootstrap" in run.evaluations else next(iter(run.evaluations))
     )
     ev = run.evaluations[label]
     rows = [(r.name, float(r.success), float(r.success_se)) for r in ev.rows]
-    return png, label, int(ev.n_scenarios), rows
+    return AdaptiveView(png, run.solved.policy, label, int(ev.n_scenarios), rows)
 
 
 @dataclass(frozen=True)

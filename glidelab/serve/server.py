@@ -36,7 +36,8 @@ def serve(
     host, port
         Address to bind; any host but the loopback prints a warning.
     out_root
-        Folder for tear sheets written from the page.
+        Folder for tear sheets written from the page; served read-only under
+        ``/tearsheets/`` so the page can link what it wrote.
     show
         Open the system's browser on the page.
     """
@@ -49,7 +50,10 @@ def serve(
             "python3 -m pip install -e '.[serve]'"
         ) from None
 
-    from glidelab.serve.app import create_app  # lazy: optional extra (serve)
+    from glidelab.serve.app import (  # lazy: optional extra (serve)
+        TEARSHEET_ROUTE,
+        create_app,
+    )
     from glidelab.serve.state import read_template  # lazy: heavy, off the start-up path
 
     template = read_template(study)  # a bad study file fails here, before serving
@@ -64,8 +68,11 @@ def serve(
     origins = [f"{h}:{port}" for h in ("127.0.0.1", "localhost")] + [f"{host}:{port}"]
     print(f"glidelab serve: http://{host}:{port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
 
+    out = Path(out_root).resolve()
+    out.mkdir(parents=True, exist_ok=True)  # served: the page links the tear sheets it writes
+
     def session() -> pn.viewable.Viewable:  # one call per browser session
-        return create_app(template, Path(out_root))
+        return create_app(template, out)
 
     try:
         pn.serve(
@@ -77,6 +84,7 @@ def serve(
             websocket_origin=sorted(set(origins)),
             start=True,
             num_procs=1,
+            static_dirs={TEARSHEET_ROUTE: str(out)},
         )
     except KeyboardInterrupt:  # Ctrl-C: a normal way to stop
         print("glidelab serve: stopped", file=sys.stderr)

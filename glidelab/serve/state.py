@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from backtest.errors import GlidelabError, StudyError
+from glidelab.serve.fields import FIELDS, MEMBER, arithmetic_from_log, log_from_arithmetic
 from glidelab.study import Study, parse_study, read_study_toml
 from strategies import FixedMix, GlidePath, preset
 from strategies.presets import BONDS, CASH, EQUITY, PRESETS
@@ -27,25 +28,33 @@ from strategies.target_date import AgeBasedMix
 
 #: Name of the hand-drawn path in tables and in the saved study.
 CUSTOM_NAME = "drawn glide path"
+#: Name of a drawn path pinned as the baseline (compared on the same scenarios).
+PINNED_NAME = "pinned drawn path"
+#: Name of the optimiser's path once it is scored on the page's scenarios.
+OPTIMISED_NAME = "optimised path"
 
 ScenarioKind = Literal["historical cohorts", "block bootstrap", "parametric"]
 SCENARIO_KINDS: tuple[str, ...] = ("block bootstrap", "historical cohorts", "parametric")
 
 #: Member fields shown as numbers on the page: key in ``[[plans]]`` -> label.
-MEMBER_NUMBERS: dict[str, str] = {
-    "start_age": "start age",
-    "retirement_age": "retirement age",
-    "end_age": "end age",
-    "initial_balance": "balance today (USD)",
-    "salary": "salary (USD a year)",
-    "salary_growth_real": "salary growth (real, decimal a year)",
-    "contribution_rate": "contribution rate (decimal of salary)",
-    "match_rate": "employer match (per dollar)",
-    "match_cap": "match cap (decimal of salary)",
-    "annual_limit": "contribution limit (USD a year)",
-    "catch_up": "catch-up from 50 (USD a year)",
-    "expense_ratio": "fees (decimal a year)",
-}
+MEMBER_NUMBERS: dict[str, str] = {f.key: f.label for f in MEMBER}
+
+
+@dataclass(frozen=True)
+class DrawnPath:
+    """A drawn path and its rule, as the page holds it (to pin it as the baseline).
+
+    Ages in years, equity and cash shares and the sleeve as decimals; the rebalancing
+    rule's fields as ``strategies.base.RebalanceRule``'s.
+    """
+
+    ages: tuple[float, ...]
+    equity: tuple[float, ...]
+    cash: tuple[float, ...] = ()
+    sleeve: float = 0.0
+    rebalance: str = "calendar"
+    rebalance_every_months: int | None = 12
+    rebalance_band: float | None = 0.05
 
 
 @dataclass(frozen=True)
@@ -72,8 +81,10 @@ class View:
     before_data
         ``[scenarios].crypto_before_data``: ``"cash"`` or ``"proxy"``.
     proxy
-        Bitcoin's annual log mean and volatility for ``"proxy"``, and in parametric
-        scenarios.
+        Bitcoin's expected annual simple return and its volatility (arithmetic terms,
+        decimals a year) for ``"proxy"`` and in parametric scenarios; the study file
+        holds the lognormal's log mean and log volatility
+        (:func:`glidelab.serve.fields.log_from_arithmetic`).
     rebalance, rebalance_every_months, rebalance_band
         The path's rebalancing rule (``strategies.base.RebalanceRule`` fields).
     scenarios
@@ -87,6 +98,13 @@ class View:
     adaptive
         Whether the adaptive policy map is shown (the saved study then solves the
         adaptive glide path of the member, which runs with the optimiser).
+    pinned
+        A drawn path pinned for comparison (``baseline`` is then :data:`PINNED_NAME`).
+    shown
+        Presets drawn on the chart and scored on the same scenarios.
+    optimised_path
+        The optimiser's path (years to retirement, equity shares) once it has run: scored
+        on the page's scenarios and saved as a custom path.
     """
 
     template: dict[str, Any] = field(compare=False, repr=False)
@@ -96,7 +114,7 @@ class View:
     cash: tuple[float, ...] = ()
     sleeve: float = 0.0
     before_data: str = "cash"
-    proxy: tuple[float | None, float | None] = (0.0, 0.6)
+    proxy: tuple[float | None, float | None] = arithmetic_from_log(0.0, 0.6)
     rebalance: str = "calendar"
     rebalance_every_months: int | None = 12
     rebalance_band: float | None = 0.05
@@ -106,6 +124,22 @@ class View:
     baseline: str = "vanguard_target_retirement"
     optimised: bool = False
     adaptive: bool = False
+    pinned: DrawnPath | None = None
+    shown: tuple[str, ...] = ()
+    optimised_path: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+
+    @property
+    def drawn(self) -> DrawnPath:
+        """The drawn path and its rule."""
+        return DrawnPath(
+            self.ages,
+            self.equity,
+            self.cash,
+            self.sleeve,
+            self.rebalance,
+            self.rebalance_every_months,
+            self.rebalance_band,
+        )
 
     def with_member(self, key: str, value: Any) -> View:
         """A copy with one member field set (``None`` removes it)."""
@@ -142,7 +176,7 @@ def initial_view(template: dict[str, Any]) -> View:
         ages=(),
         equity=(),
         before_data=sc.crypto_before_data if sc.crypto_before_data != "exclude" else "cash",
-        proxy=sc.crypto_proxy or (0.0, 0.6),
+        proxy=arithmetic_from_log(*(sc.crypto_proxy or (0.0, 0.6))),
         n_scenarios=sc.bootstrap_n or sc.parametric_n or 5000,
         scenarios="block bootstrap"
         if sc.bootstrap_n > 0
@@ -152,21 +186,41 @@ def initial_view(template: dict[str, Any]) -> View:
         seed=study.seed,
         baseline=start.strategy or "vanguard_target_retirement",
     )
-    drawn = [c for c in study.strategies.custom if c.name == CUSTOM_NAME]
-    if drawn:
-        c = drawn[0]
+    customs = {c.name: c for c in study.strategies.custom}
+    if CUSTOM_NAME in customs:  # a study saved from the page: its view again
         r = preset_start.plan.retirement_age
+
+        def path(c: Any) -> DrawnPath:
+            return DrawnPath(
+                tuple(r - y for y in c.years_to_retirement),
+                c.equity,
+                c.cash,
+                c.crypto_sleeve,
+                c.rebalance,
+                c.rebalance_every_months,
+                c.rebalance_band,
+            )
+
+        d = path(customs[CUSTOM_NAME])
+        presets = study.strategies.presets
+        pinned = path(customs[PINNED_NAME]) if PINNED_NAME in customs else None
+        opt = customs.get(OPTIMISED_NAME)
         return replace(
             view,
-            ages=tuple(r - y for y in c.years_to_retirement),
-            equity=c.equity,
-            cash=c.cash,
-            sleeve=c.crypto_sleeve,
-            rebalance=c.rebalance,
-            rebalance_every_months=c.rebalance_every_months,
-            rebalance_band=c.rebalance_band,
-            baseline=next(iter(study.strategies.presets), view.baseline),
+            ages=d.ages,
+            equity=d.equity,
+            cash=d.cash,
+            sleeve=d.sleeve,
+            rebalance=d.rebalance,
+            rebalance_every_months=d.rebalance_every_months,
+            rebalance_band=d.rebalance_band,
+            # a pinned path was the baseline when it was saved (a preset baseline beside a
+            # pinned path opens as one more preset drawn beside it)
+            baseline=PINNED_NAME if pinned else presets[0] if presets else view.baseline,
+            shown=tuple(presets) if pinned else tuple(presets[1:]),
+            pinned=pinned,
             optimised=study.optimize.enabled,
+            optimised_path=None if opt is None else (opt.years_to_retirement, opt.equity),
         )
     name = start.strategy if start.strategy in drawable_presets() else "vanguard_target_retirement"
     return from_preset(view, name)
@@ -261,27 +315,34 @@ def to_raw(view: View) -> dict[str, Any]:
     sc["parametric_n"] = _num(view.n_scenarios) if view.scenarios == "parametric" else 0
     sc["crypto_before_data"] = view.before_data
     if view.before_data == "proxy" or view.scenarios == "parametric":
-        sc["crypto_proxy"] = {"mean_log_annual": view.proxy[0], "vol_log_annual": view.proxy[1]}
+        mean, vol = _held(view.proxy[0]), _held(view.proxy[1])
+        log_params: tuple[float | None, float | None] = (mean, vol)
+        if mean is not None and vol is not None and mean > -1 and vol >= 0:
+            log_params = log_from_arithmetic(mean, vol)
+        # an emptied field (None) goes to the schema, which names it
+        sc["crypto_proxy"] = {"mean_log_annual": log_params[0], "vol_log_annual": log_params[1]}
     else:
         sc.pop("crypto_proxy", None)
-    cash = view.cash or (0.0,) * len(view.ages)
-    rows = sorted(zip(view.ages, view.equity, cash, strict=True))
-    ytr = [_num(retirement - a) if _is_num(retirement) else a for a, _, _ in rows]
-    custom: dict[str, Any] = {
-        "name": CUSTOM_NAME,
-        "years_to_retirement": ytr,
-        "equity": [_num(e) for _, e, _ in rows],
-        **({"cash": [_num(c) for _, _, c in rows]} if view.cash else {}),
-        "crypto_sleeve": _num(view.sleeve),
-        "rebalance": view.rebalance,
-        "rebalance_every_months": _num(view.rebalance_every_months),
-        "rebalance_band": _num(view.rebalance_band),
-    }
+    custom = [_custom(CUSTOM_NAME, view.drawn, retirement)]
+    if view.pinned is not None:
+        custom.append(_custom(PINNED_NAME, view.pinned, retirement))
+    if view.optimised_path is not None:
+        # the optimiser's knots, young to old, shares clipped into [0, 1] (its solver
+        # leaves round-off like 1.0000000002)
+        rows = sorted(zip(*view.optimised_path, strict=True), reverse=True)
+        custom.append(
+            {
+                "name": OPTIMISED_NAME,
+                "years_to_retirement": [_num(y) for y, _ in rows],
+                "equity": [_num(min(max(float(e), 0.0), 1.0)) for _, e in rows],
+            }
+        )
+    presets = [] if view.baseline == PINNED_NAME else [view.baseline]
     raw["strategies"] = {
-        "presets": [view.baseline],
+        "presets": presets + [s for s in view.shown if s not in presets],
         "crypto_sleeves": [],
         "crypto_base": raw.get("strategies", {}).get("crypto_base", "fixed_60_40"),
-        "custom": [custom],
+        "custom": custom,
     }
     op = raw.setdefault("optimize", {})
     op["enabled"] = bool(view.optimised or view.adaptive)
@@ -295,6 +356,23 @@ def to_raw(view: View) -> dict[str, Any]:
     return raw
 
 
+def _custom(name: str, path: DrawnPath, retirement: Any) -> dict[str, Any]:
+    """A ``[strategies].custom`` table of a drawn path (knots in years to retirement)."""
+    cash = path.cash or (0.0,) * len(path.ages)
+    rows = sorted(zip(path.ages, path.equity, cash, strict=True))
+    ytr = [_num(retirement - a) if _is_num(retirement) else a for a, _, _ in rows]
+    return {
+        "name": name,
+        "years_to_retirement": ytr,
+        "equity": [_num(e) for _, e, _ in rows],
+        **({"cash": [_num(c) for _, _, c in rows]} if path.cash else {}),
+        "crypto_sleeve": _num(path.sleeve),
+        "rebalance": path.rebalance,
+        "rebalance_every_months": _num(path.rebalance_every_months),
+        "rebalance_band": _num(path.rebalance_band),
+    }
+
+
 def to_study(view: View) -> Study:
     """The validated study of the view; raises the schema's ``StudyError`` or the plan's
     ``PlanError`` (both ``GlidelabError``) naming the field and the allowed range."""
@@ -305,7 +383,8 @@ def to_toml(view: View) -> str:
     """The study file of the view, as TOML text."""
     head = (
         "# Saved from `glidelab serve`: run it with `glidelab run THIS_FILE.toml`.\n"
-        "# Amounts are real USD of the start date per year; rates are decimals.\n\n"
+        "# Amounts are real USD of the start date per year; rates are decimals (the page's\n"
+        "# percent fields divided by 100: fees 0.2 % on the page is 0.002 here).\n\n"
     )
     import tomli_w  # lazy: optional extra (serve)
 
@@ -323,3 +402,57 @@ def _num(v: Any) -> Any:
         return v
     f = float(v)
     return int(f) if f.is_integer() else f
+
+
+def _held(x: Any) -> float | None:
+    return float(x) if _is_num(x) else None
+
+
+def check(view: View) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The page's own checks of a view, made before the schema's: ``(errors, warnings)``,
+    each a list of (field key, message in the field's words and units). An error keeps
+    the view from being applied; a warning is shown beside an applied value. Key
+    ``"ages"`` is the order of the three ages."""
+    errors: list[tuple[str, str]] = []
+    warnings: list[tuple[str, str]] = []
+
+    def field(key: str, value: Any) -> None:
+        f = FIELDS[key]
+        if message := f.error(_held(value)):
+            errors.append((key, message))
+        elif message := f.warning(_held(value)):
+            warnings.append((key, message))
+
+    m = view.member
+    for f in MEMBER:
+        field(f.key, m.get(f.key))
+    ages = [_held(m.get(k)) for k in ("start_age", "retirement_age", "end_age")]
+    s, r, e = ages
+    if s is not None and r is not None and e is not None and not s <= r <= e:
+        errors.append(
+            (
+                "ages",
+                f"Ages must run start <= retirement <= end; got start {s:g}, retirement "
+                f"{r:g}, end {e:g}",
+            )
+        )
+    wd = m.get("withdrawal", {})
+    if wd.get("rule") == "constant_real":
+        field("amount", wd.get("amount"))
+    elif wd.get("rule") not in (None, "none"):
+        field("rate", wd.get("rate"))
+    if m.get("success", {}).get("kind") == "funded_ratio":
+        field("replacement_rate", m["success"].get("replacement_rate"))
+    # the schema reads both numbers of the rule: each is checked when its rule uses it
+    # or when it is given
+    if view.rebalance == "calendar" or view.rebalance_every_months is not None:
+        field("rebalance_every_months", view.rebalance_every_months)
+    if view.rebalance == "band" or view.rebalance_band is not None:
+        field("rebalance_band", view.rebalance_band)
+    if view.scenarios != "historical cohorts":
+        field("bootstrap_n", view.n_scenarios)
+    field("seed", view.seed)
+    if view.before_data == "proxy" or view.scenarios == "parametric":
+        field("btc_mean", view.proxy[0])
+        field("btc_vol", view.proxy[1])
+    return errors, warnings

@@ -209,7 +209,7 @@ def test_drag_a_knot_and_the_numbers_follow(page, tmp_path: Path, record_propert
 
 def test_save_study_reruns_to_the_same_numbers(page, tmp_path: Path) -> None:
     # Start from a fixed 80/20 mix through the preset picker, then save.
-    page.locator("select").filter(has_text="(drawn)").select_option("fixed_80_20")
+    page.locator("select").filter(has_text="(drawn)").select_option(label="Fixed 80/20")
     page.wait_for_function(
         """() => {
           const find = (root) => root.querySelector('#gl-success') ||
@@ -235,31 +235,120 @@ def test_save_study_reruns_to_the_same_numbers(page, tmp_path: Path) -> None:
     assert shown == pytest.approx(_api_success(knots), abs=0)
 
 
-def test_bad_input_is_named_under_its_field(page) -> None:
-    """A contribution rate of 150 % gets the study schema's message under the field; the
-    numbers stay (marked stale) and the server logs nothing (checked by the fixture)."""
-    before = _shown(page)
-    field = page.get_by_label("contribution rate (decimal of salary)")
-    field.fill("1.5")
-    field.press("Enter")
-    page.wait_for_selector(
-        "text=contribution_rate = 1.5 is not allowed; expected a number in [0, 1]",
+_FIND = """(sel) => {
+  const find = (root) => root.querySelector(sel) ||
+    [...root.querySelectorAll('*')].map(e => e.shadowRoot && find(e.shadowRoot)).find(Boolean);
+  return find(document);
+}"""
+
+
+def _attr(pg, selector: str, name: str) -> str | None:
+    """An attribute of the first element matching ``selector``, through shadow roots."""
+    return pg.evaluate(
+        f"(s) => {{ const el = ({_FIND})(s); return el && el.getAttribute('{name}'); }}", selector
+    )
+
+
+def _path_x_range(pg) -> list[float]:
+    return pg.evaluate(
+        """() => {
+          for (const v of Bokeh.index.all_views()) {
+            const left = v.model.left;
+            if (left && left.length && left[0].axis_label === "equity share") {
+              return [v.model.x_range.start, v.model.x_range.end];
+            }
+          }
+          return null;
+        }"""
+    )
+
+
+def _wait_knots(pg, n: int) -> None:
+    pg.wait_for_function(
+        f"""() => {{
+          const el = ({_FIND})('#gl-success');
+          return el && JSON.parse(el.dataset.knots).length === {n};
+        }}""",
         timeout=30_000,
     )
-    assert _shown(page) == before
-    field.fill("0.12")
+
+
+def test_bad_input_is_named_by_its_label_and_applies_nothing(page) -> None:
+    """End age 60 (before retirement): the field's label in the message, the numbers
+    marked stale and struck, the chart's knots and axis unchanged; fixing it recomputes."""
+    before = _shown(page)
+    x_range = _path_x_range(page)
+    field = page.get_by_label("End age")
+    field.fill("60")
     field.press("Enter")
+    page.wait_for_selector("text=stale: fix End age", timeout=30_000)
+    assert page.get_by_text("Ages must run start <= retirement <= end").count() == 1
+    assert page.locator("text=end_age").count() == 0 and page.locator("text=[[plans]]").count() == 0
+    assert _shown(page) == before
+    assert _path_x_range(page) == x_range
+    assert json.loads(_attr(page, "#gl-knots", "data-knots")) == before[1]
+    field.fill("95")
+    field.press("Enter")
+    page.wait_for_function(f"() => !({_FIND})('#gl-stale')", timeout=30_000)
+    # a rate typed in percent: 0.35 % fees, not 35 %
+    fees = page.get_by_label("Expense ratio (%)")
+    fees.fill("0.35")
+    fees.press("Enter")
     page.wait_for_function(
         f"""() => {{
-          const find = (root) => root.querySelector('#gl-success') ||
-            [...root.querySelectorAll('*')].map(e => e.shadowRoot && find(e.shadowRoot))
-              .find(Boolean);
-          const el = find(document);
+          const el = ({_FIND})('#gl-success');
           return el && el.dataset.value !== '{before[0]!r}';
         }}""",
         timeout=30_000,
     )
-    assert page.locator("text=contribution_rate = 1.5").count() == 0
+    assert page.locator("text=stale").count() == 0
+
+
+def _fits(page) -> None:
+    """No horizontal overflow, and the results and every chart inside the window."""
+    for width in (1280, 1920):
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_timeout(800)  # Bokeh re-lays out the stretched charts
+        box = page.evaluate(
+            f"""() => {{
+              const d = document.documentElement;
+              const right = Math.max(...Bokeh.index.all_views()
+                .filter(v => v.canvas_view).map(v => v.canvas_view.el.getBoundingClientRect().right));
+              const res = ({_FIND})('#gl-success').getBoundingClientRect().right;
+              return [d.scrollWidth, d.clientWidth, right, res];
+            }}"""
+        )
+        scroll, client, charts, results = box
+        assert scroll <= client, f"{width} px: the page is {scroll} px wide"
+        assert charts <= client and results <= client, (width, box)
+
+
+def test_pin_a_drawn_path_and_undo_a_knot(page, tmp_path: Path) -> None:
+    """The page fits 1280 and 1920 px windows; pin the drawn path as the baseline, add a
+    knot, undo it; save: the percent fields are decimals in the study file, the pinned
+    path is its second custom path."""
+    _fits(page)
+    first, knots = _shown(page)
+    page.get_by_role("button", name="pin this path as the baseline").click()
+    page.wait_for_selector("text=baseline: pinned drawn path", timeout=30_000)
+    page.get_by_role("button", name="add knot").click()
+    _wait_knots(page, 4)
+    assert float(_attr(page, "#gl-baseline", "data-value")) == first  # the pinned path's
+    page.get_by_role("button", name="undo").click()
+    _wait_knots(page, 3)
+    assert _shown(page) == (first, knots)
+    fees = page.get_by_label("Expense ratio (%)")
+    assert float(fees.input_value()) == 0.2  # the study's 0.002, in percent
+    with page.expect_download(timeout=30_000) as dl:
+        page.get_by_text("save study (TOML)").click()
+    saved = tmp_path / "view.toml"
+    dl.value.save_as(saved)
+    raw = tomllib.loads(saved.read_text("utf-8"))
+    assert raw["plans"][0]["expense_ratio"] == 0.002
+    assert [c["name"] for c in raw["strategies"]["custom"]] == [
+        "drawn glide path",
+        "pinned drawn path",
+    ]
 
 
 def test_the_fund_design_frontier_places_the_drawn_path(page) -> None:
@@ -269,7 +358,7 @@ def test_the_fund_design_frontier_places_the_drawn_path(page) -> None:
     from glidelab.serve import jobs, state
 
     boxes = page.locator("input[type=checkbox]")
-    assert boxes.count() == 3  # optimised overlay, adaptive map, frontier (in that order)
+    assert boxes.count() == 3  # optimised path, adaptive map, frontier (in that order)
     boxes.nth(2).check()
     page.wait_for_selector("#gl-frontier-drawn[data-value]", timeout=300_000)
     shown = float(page.locator("#gl-frontier-drawn").get_attribute("data-value"))
