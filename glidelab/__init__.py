@@ -14,13 +14,19 @@ It sits at the top of the import stack (``strategies`` <- ``backtest`` <- ``opti
     res = gl.simulate(sc, study.plan("lifecycle").plan, gl.preset("fixed_60_40"))
 
 Names are imported on first use, so ``import glidelab`` (and the command's start-up)
-stays fast.
+stays fast. ``glidelab.__version__`` is the installed distribution's version
+(``importlib.metadata``), ``"0+unknown"`` when run from a source tree that is not installed.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import Any
+
+# Before any numba import under this package (glidelab.serve.compute, glidelab.backends):
+# ``backtest`` points numba's on-disk cache at the user's cache folder (it is light).
+import backtest  # noqa: F401
 
 #: Public name -> module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -73,7 +79,18 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
+def _version() -> str:
+    """The installed distribution's version, or ``"0+unknown"`` when not installed."""
+    try:
+        return importlib.metadata.version("glidelab")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = version = _version()
+        return version
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'glidelab' has no attribute {name!r}")

@@ -12,7 +12,7 @@ object (e.g. the return history), sent to each Dask worker once.
   127.0.0.1 (``workers=N``) or connect to ``scheduler="tcp://HOST:PORT"``. A task lost with
   a dying worker is resubmitted by Dask (``retries``).
 
-Dask is optional: ``pip install -e ".[dask]"`` (or ``pip install "dask[distributed]"``).
+Dask is optional: ``pip install "glidelab[dask]"`` (in a checkout: ``pip install -e ".[dask]"``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 R = TypeVar("R")
 
-INSTALL_DASK = 'pip install -e ".[dask]"  (or: pip install "dask[distributed]")'
+INSTALL_DASK = 'pip install "glidelab[dask]"  (in a checkout: pip install -e ".[dask]")'
 
 #: One numba-parallel simulation at a time per process: numba's default threading layer
 #: may not be entered from two threads at once, and one task already uses every thread

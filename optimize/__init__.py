@@ -7,3 +7,7 @@ search is compared with (:mod:`optimize.baselines`) and its quality bars
 It imports ``strategies`` and ``backtest`` and never the app (``glidelab``): study files,
 the command and the study runner live there.
 """
+
+# Before any numba import under this package (optimize.dp_kernel): ``backtest`` points
+# numba's on-disk cache at the user's cache folder, which numba reads when imported.
+import backtest  # noqa: F401

@@ -22,6 +22,11 @@ Every module of ``strategies``, ``backtest``, ``optimize`` and ``glidelab`` is p
 
   The marker may sit on any line of a statement that a formatter wraps. A standard-library
   import is never heavy: it belongs at the top of the module.
+
+* Lazy exports: a package that imports its public names on first use (PEP 562: a
+  module-level ``_EXPORTS = {"name": "package.submodule", ...}`` read by ``__getattr__``,
+  as ``strategies`` and ``glidelab`` do) loads nothing at import; ``from package import
+  name`` loads ``_EXPORTS[name]``, and the checker resolves it so.
 """
 
 from __future__ import annotations
@@ -93,9 +98,16 @@ def _resolve(importer: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join([*base, node.module] if node.module else base)
 
 
-def _targets(node: ast.stmt, importer: str, is_package: bool, modules: frozenset[str]) -> list[str]:
+def _targets(
+    node: ast.stmt,
+    importer: str,
+    is_package: bool,
+    modules: frozenset[str],
+    exports: Mapping[str, Mapping[str, str]],
+) -> list[str]:
     """The modules an import statement loads: ``from pkg import sub`` loads ``pkg.sub``
-    when that is a module of the project, else ``pkg`` itself."""
+    when that is a module of the project, ``from pkg import name`` the module that
+    ``pkg``'s lazy ``_EXPORTS`` names for it, else ``pkg`` itself."""
     if isinstance(node, ast.Import):
         return [a.name for a in node.names]
     assert isinstance(node, ast.ImportFrom)
@@ -103,17 +115,38 @@ def _targets(node: ast.stmt, importer: str, is_package: bool, modules: frozenset
     out = []
     for alias in node.names:
         sub = f"{base}.{alias.name}"
-        out.append(sub if sub in modules else base)
+        out.append(sub if sub in modules else exports.get(base, {}).get(alias.name, base))
     return list(dict.fromkeys(out))
 
 
+def lazy_exports(source: str) -> dict[str, str]:
+    """A package's PEP 562 exports: its module-level ``_EXPORTS`` dict literal of
+    ``name -> module`` strings (empty when it has none)."""
+    for node in ast.parse(source).body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        value = getattr(node, "value", None)
+        if isinstance(target, ast.Name) and target.id == "_EXPORTS" and isinstance(value, ast.Dict):
+            return {
+                str(k.value): str(v.value)
+                for k, v in zip(value.keys, value.values, strict=True)
+                if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
+            }
+    return {}
+
+
 def imports_of(
-    source: str, importer: str, modules: Iterable[str] = (), *, is_package: bool = False
+    source: str,
+    importer: str,
+    modules: Iterable[str] = (),
+    *,
+    is_package: bool = False,
+    exports: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[Import]:
     """Every import of one module's source, ``if TYPE_CHECKING:`` blocks left out.
 
     ``modules`` is the set of the project's dotted module names, used to tell
-    ``from pkg import submodule`` from ``from pkg import name``.
+    ``from pkg import submodule`` from ``from pkg import name``; ``exports`` maps a
+    package with lazy exports to them (:func:`lazy_exports`).
     """
     known = frozenset(modules)
     lines = source.splitlines()
@@ -127,7 +160,7 @@ def imports_of(
         if isinstance(node, ast.Import | ast.ImportFrom):
             span = lines[node.lineno - 1 : (node.end_lineno or node.lineno)]
             found = [m.group(1) for m in map(MARKER.search, span) if m]
-            for target in _targets(node, importer, is_package, known):
+            for target in _targets(node, importer, is_package, known, exports or {}):
                 out.append(Import(importer, target, node.lineno, in_function, (found or [None])[0]))
             return
         inner = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
@@ -253,10 +286,15 @@ class Project:
     def parse(cls, sources: Mapping[str, tuple[str, bool]]) -> Project:
         """From ``{module: (source, is_package)}``."""
         modules = frozenset(sources)
+        exports = {
+            name: found
+            for name, (src, is_package) in sources.items()
+            if is_package and (found := lazy_exports(src))
+        }
         imports = tuple(
             imp
             for name, (src, is_package) in sorted(sources.items())
-            for imp in imports_of(src, name, modules, is_package=is_package)
+            for imp in imports_of(src, name, modules, is_package=is_package, exports=exports)
         )
         return cls(modules, imports)
 
@@ -398,6 +436,23 @@ def test_checker_flags_unmarked_and_unjustified_lazy_imports() -> None:
         "pkg.cmd:7 imports numpy",  # not an optional extra
         "pkg.cmd:8 imports cvxpy",  # no marker
     ], problems
+
+
+def test_checker_follows_lazy_exports() -> None:
+    """``from pkg.lazy import go`` loads what ``pkg.lazy``'s ``_EXPORTS`` names for ``go``
+    (a PEP 562 package loads nothing itself), so a heavy export is seen as heavy."""
+    sources = {
+        "pkg": ("", True),
+        "pkg.engine": ("import pandas\ndef go():\n    pass\n", False),
+        "pkg.lazy": ('_EXPORTS: dict[str, str] = {"go": "pkg.engine"}\n', True),
+        "pkg.user": ("from pkg.lazy import go, other\n", False),
+        "pkg.cmd": ("def run():\n    from pkg.lazy import go  # lazy: heavy\n", False),
+    }
+    p = Project.parse(sources)
+    assert p.graph(lazy=False)["pkg.user"] == {"pkg.engine", "pkg.lazy"}
+    assert "pandas" in loads("pkg.user", p.graph(lazy=False, external=True), p.modules)
+    assert p.marker_problems(frozenset()) == {}, "the export is heavy: the marker is justified"
+    assert lazy_exports("_EXPORTS = {'a': 'm'}\nx = 1\n") == {"a": "m"}
 
 
 def test_checker_counts_what_the_command_line_loads_first() -> None:

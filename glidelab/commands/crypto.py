@@ -8,6 +8,7 @@ from pathlib import Path
 from glidelab.backends import DaskBackend, dask_client
 
 NAME = "crypto"
+COMPILES = True  # runs the simulator: the first run compiles it (a one-line notice)
 HELP = "crypto-sleeve research: assumption surface, break-even, stress, rules, risk, history"
 DESCRIPTION = """\
 Research whether a small Bitcoin sleeve belongs in a retirement portfolio, under stated
@@ -27,7 +28,8 @@ forward assumptions rather than Bitcoin's short history:
 
 The study file is an ordinary study plus a [crypto] table (see the shipped
 crypto_sleeve study); STUDY is such a file or the name of a shipped one. Writes <out>/<name>/: every table as CSV and JSON,
-settings.json, tearsheet/crypto.html and tearsheet/crypto.pdf, atomically.
+settings.json, tearsheet/crypto.html and tearsheet/crypto.pdf, atomically; an existing
+<out>/<name>/ is replaced whole (this command's own folder: use another --out to keep it).
 
 Compute: in this process by default; --workers N starts a local Dask cluster on 127.0.0.1
 and runs the surface there (one task per sleeve size); --scheduler tcp://HOST:PORT uses a
@@ -54,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="smoke run: 400 scenarios, a 3 x 3 grid, 100 rule and history scenarios",
     )
-    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument("--quiet", action="store_true", help="no log lines: print only the summary")
     parser.add_argument("--workers", type=int, help="run the surface on a local Dask cluster")
     parser.add_argument("--scheduler", help="run the surface on a Dask cluster at tcp://HOST:PORT")
 

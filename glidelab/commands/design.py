@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 NAME = "design"
+COMPILES = True  # runs the simulator: the first run compiles it (a one-line notice)
 HELP = "design a target-date fund's glide path for a population of members (frontier, presets)"
 DESCRIPTION = """\
 Draw a vintage of members (salaries, auto-escalating contributions, match, IRS limits,
@@ -19,7 +20,9 @@ cohorts and 15 other developed markets (JST, real local currency).
 
 Writes <out>/<study name>/: design.html and design.pdf (frontier with the presets,
 designed path vs presets, member distributions, who fails, countries), CSV tables,
-designed_path.csv and settings.json. STUDY is a design file (TOML) or the name of a
+designed_path.csv and settings.json; an existing <out>/<study name>/ is replaced whole,
+atomically (it is this command's own folder: use another --out to keep an earlier run).
+STUDY is a design file (TOML) or the name of a
 shipped one; without it, the shipped target_date_2060 study.
 
 examples:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from backtest.errors import StudyError
 from backtest.io import atomic_directory, write_text_atomic
 from glidelab.outputs import check_output_folder
+from glidelab.progress import refuse_overwrite, say, show_progress
 
 if TYPE_CHECKING:  # typing only: the command's start-up stays light
     from backtest.plan import Plan
@@ -18,6 +19,7 @@ if TYPE_CHECKING:  # typing only: the command's start-up stays light
     from glidelab.study import Study
 
 NAME = "optimize"
+COMPILES = True  # runs the simulator: the first run compiles it (a one-line notice)
 HELP = "optimise a glide path's probability of success (cvxpy SCP) and compare with presets"
 DESCRIPTION = """\
 Search the glide path (weights of each asset at every age) that maximises the study's
@@ -43,6 +45,10 @@ beside it, and measures both against the SCP path, the best constant mix and eve
 on i.i.d., block-bootstrap, parametric and historical scenarios; it writes
 results/adaptive/<plan>/ (adaptive.md and .html, comparison.csv, policies.csv, policy.csv
 and the other policy's, frontier.csv, policy maps as PNG and PDF).
+
+Overwriting: the optimiser's and the adaptive folders are this command's own and are
+replaced whole, atomically; validation.md is a single file and is never replaced
+without --force. Progress bars are drawn only when stderr is a terminal.
 
 examples:
   glidelab optimize retiree             the optimiser section of `glidelab run retiree`
@@ -82,7 +88,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", default=None, help="output folder (default results/optimize)")
     parser.add_argument("--no-tearsheet", action="store_true", help="skip the tear sheet")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--quiet", action="store_true", help="print nothing but errors: no progress or tables"
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="hide the progress bars only (kept alias)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="with --validate: replace an existing validation.md"
+    )
     parser.add_argument(
         "--validate", action="store_true", help="run the quality bars (several minutes)"
     )
@@ -169,11 +183,12 @@ def _adaptive(args: argparse.Namespace, study: Study) -> int:
         objective=args.adaptive_objective,
         gamma=args.gamma,
     )
-    run = run_adaptive(study, settings, progress=not args.no_progress)
+    run = run_adaptive(study, settings, progress=_progress(args))
     out_dir = Path(args.out) if args.out else Path(study.output.dir) / "adaptive" / name
     write_adaptive_atomic(run, out_dir)
-    print(adaptive_markdown(run))
-    print(f"wrote {out_dir}/ (adaptive.md/.html, comparison.csv, policy.csv, policy maps)")
+    out = say(args.quiet)
+    out(adaptive_markdown(run))
+    out(f"wrote {out_dir}/ (adaptive.md/.html, comparison.csv, policy.csv, policy maps)")
     return 0
 
 
@@ -184,15 +199,24 @@ def _validate(args: argparse.Namespace, member: Plan, out_dir: Path) -> int:
         sanity_check,
     )
 
-    print("bar 1: i.i.d. sanity check ...", flush=True)
-    sanity = sanity_check(progress=not args.no_progress)
-    print("bar 2: default plan ...", flush=True)
-    default = default_plan_check(plan=member, progress=not args.no_progress, log=print)
+    refuse_overwrite(
+        [out_dir / "validation.md"], args.force, "pass --force to replace it, or another --out"
+    )
+    out = say(args.quiet)
+    out("bar 1: i.i.d. sanity check ...")
+    sanity = sanity_check(progress=_progress(args))
+    out("bar 2: default plan ...")
+    default = default_plan_check(plan=member, progress=_progress(args), log=out)
     text = report_markdown(sanity, default)
     path = write_text_atomic(out_dir / "validation.md", text)
-    print(text)
-    print(f"wrote {path}")
+    out(text)
+    out(f"wrote {path}")
     return 0 if sanity.passed and default.passed else 1
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """Progress bars: on a terminal only, and not with --quiet or --no-progress."""
+    return show_progress(args.quiet or args.no_progress)
 
 
 def _settings(args: argparse.Namespace) -> SearchSettings:
@@ -226,16 +250,16 @@ def _optimise(args: argparse.Namespace, study: Study, out_dir: Path, t0: float) 
     settings = _settings(args)
     if args.seed is not None:
         study = dataclasses.replace(study, seed=args.seed)
-    print(
+    out = say(args.quiet)
+    out(
         f"optimising on block-bootstrap scenarios ({study.data.frequency}, seed {study.seed}); "
-        f"held out: parametric scenarios (another stream of seed {study.seed})",
-        flush=True,
+        f"held out: parametric scenarios (another stream of seed {study.seed})"
     )
     context = StudyContext(study)
-    optimiser = Optimiser(settings, progress=not args.no_progress)
+    optimiser = Optimiser(settings, progress=_progress(args))
     optimised = optimiser.run(context)
     for note in optimised.search.result.solver_fallbacks:
-        print(f"note: {note}")
+        out(f"note: {note}")
     tearsheet = not args.no_tearsheet and study.output.tearsheet
     with atomic_directory(out_dir) as tmp:
         optimiser.write(optimised, tmp)
@@ -243,7 +267,7 @@ def _optimise(args: argparse.Namespace, study: Study, out_dir: Path, t0: float) 
             title = f"Optimised glide path of plan {optimised.plan!r} vs the study's strategies"
             section = Tearsheet(optimised, plans=(optimised.plan,), title=title)
             section.write(section.run(context), tmp / section.folder)
-    print(comparison_markdown(optimised.search))
+    out(comparison_markdown(optimised.search))
     files = "glide_path.csv, glide_path.png, comparison.csv/.md, iterations.csv"
-    print(f"wrote {out_dir}/ ({files}{', tearsheet/' if tearsheet else ''})")
+    out(f"wrote {out_dir}/ ({files}{', tearsheet/' if tearsheet else ''})")
     return 0

@@ -9,11 +9,13 @@ import time
 from typing import TYPE_CHECKING
 
 from backtest.errors import StudyError
+from glidelab.progress import show_progress
 
 if TYPE_CHECKING:  # typing only: the command's start-up stays light
     from glidelab.study import DesignStudy, Study
 
 NAME = "run"
+COMPILES = True  # runs the simulator: the first run compiles it (a one-line notice)
 HELP = "run a study (the default, a shipped study by name, or a TOML file) into results/"
 DESCRIPTION = """\
 Run a study end to end on the embedded history (no network): historical cohorts and a
@@ -22,7 +24,9 @@ target, Bitcoin sleeves and the glide path optimised for the study's [optimize] 
 success probabilities and real wealth percentiles; the tear sheet; the Trinity-study
 check. Everything goes atomically into <output dir>/<study name>/ (success.csv,
 summary.md, settings.json with the seed and every setting, optimize/, tearsheet/,
-validation/), and a short summary is printed.
+validation/), and a short summary is printed. An existing <output dir>/<study name>/
+is replaced whole, atomically: it is this command's own folder (rename it, or use --out,
+to keep an earlier run). Progress bars are drawn only when stderr is a terminal.
 
 With no argument the built-in default study runs (a member saving from 25 to 65 and
 withdrawing to 95, and Maya, 45, retiring at 62). STUDY is a study file (TOML) or the
@@ -64,7 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="few scenarios and iterations: a smoke run, not for conclusions",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress or summary output")
+    parser.add_argument(
+        "--quiet", action="store_true", help="print nothing but errors: no progress or summary"
+    )
     parser.add_argument("--workers", type=int, help="start a local Dask cluster of N workers")
     parser.add_argument("--scheduler", help="use a running Dask cluster at tcp://HOST:PORT")
     parser.add_argument(
@@ -122,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         study = _compute(study, args)
         log(f"glidelab run: {study.source}, seed {study.seed}")
         sf = dataclasses.replace(sf, study=study)
-    result = run_study(sf, args.out, progress=not args.quiet, log=log)
+    result = run_study(sf, args.out, progress=show_progress(args.quiet), log=log)
     if not args.quiet:
         print(result.summary)
         print(f"wrote {result.out_dir}/ in {time.perf_counter() - t0:.0f} s")

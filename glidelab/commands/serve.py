@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", default="results/serve", help="folder for tear sheets (default results/serve)"
     )
     parser.add_argument("--show", action="store_true", help="open the page in a browser")
+    parser.add_argument(
+        "--quiet", action="store_true", help="print neither the address nor 'stopped'"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,5 +65,12 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise GlidelabError(f"--port {args.port} is not a port; use 1-65535 (default 5006)")
     study = None if args.study is None else study_path(args.study)
-    serve(study, host=args.host, port=args.port, out_root=args.out, show=args.show)
+    serve(
+        study,
+        host=args.host,
+        port=args.port,
+        out_root=args.out,
+        show=args.show,
+        quiet=args.quiet,
+    )
     return 0

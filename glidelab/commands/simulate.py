@@ -15,7 +15,8 @@ import numpy as np
 from backtest.errors import PlanError
 from backtest.io import write_text_atomic
 from glidelab.outputs import check_output_file, check_output_folder
-from strategies import FixedMix, RebalanceRule, preset
+from glidelab.progress import refuse_overwrite
+from strategies.base import RebalanceRule
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from strategies.base import Strategy
 
 NAME = "simulate"
+COMPILES = True  # runs the simulator: the first run compiles it (a one-line notice)
 HELP = "simulate a member's plan under a strategy over return scenarios; success and wealth"
 DESCRIPTION = """\
 Simulate a member's account from the start age to the end age over many return
@@ -43,7 +45,9 @@ Random scenarios are drawn in chunks of --chunk-size from independent child seed
 --seed, so memory stays bounded and a run is reproducible from its settings.
 
 Writes <out>/<name>.csv (the statistics) and <out>/<name>.json (the statistics and every
-setting used), each atomically.
+setting used), each atomically. An existing <out>/<name>.csv or .json is never replaced
+silently: the command stops before computing unless --force (or use another --name or
+--out). --quiet prints nothing but errors and warnings.
 
 Assets whose data start late (Bitcoin: 2011 annual, 2010-08 monthly) limit the history to
 their own span unless --before-data cash lets them earn T-bills before their data begin
@@ -67,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o = parser.add_argument_group("output")
     o.add_argument("--out", default="results/simulate", metavar="DIR")
     o.add_argument("--name", default="simulation", help="file stem (default simulation)")
+    o.add_argument("--force", action="store_true", help="replace existing <out>/<name> files")
+    o.add_argument("--quiet", action="store_true", help="print nothing but errors and warnings")
 
 
 def _member_arguments(g: argparse._ArgumentGroup) -> None:
@@ -193,6 +199,9 @@ def _rebalance(text: str):
 
 def _strategy(args: argparse.Namespace):
     # Strategies raise StrategyError (a GlidelabError): the CLI prints it as it is.
+    from strategies.presets import preset  # lazy: heavy, off the start-up path (scipy)
+    from strategies.target_risk import FixedMix  # lazy: heavy, off the start-up path (scipy)
+
     if args.strategy:
         return preset(args.strategy)
     assets, weights = _parse_mix(args.mix or "us_stocks=0.6,tbonds_10y=0.4")
@@ -380,9 +389,10 @@ def run(args: argparse.Namespace) -> int:
     json_path = write_text_atomic(
         out / f"{args.name}.json", json.dumps(record, indent=2, default=str) + "\n"
     )
-    _print_statistics(plan, strategy, outcome, pcts, term_p, ret_p)
-    print(f"wrote {csv_path}")
-    print(f"wrote {json_path}")
+    if not args.quiet:
+        _print_statistics(plan, strategy, outcome, pcts, term_p, ret_p)
+        print(f"wrote {csv_path}")
+        print(f"wrote {json_path}")
     return 0
 
 
@@ -398,8 +408,10 @@ def _check_args(args: argparse.Namespace) -> Path:
     out = Path(args.out)
     fix = "give --out a folder path (it is created if missing)"
     check_output_folder(out, "--out", fix)
-    for suffix in (".csv", ".json"):
-        check_output_file(out / f"{args.name}{suffix}", "output file", fix + " or another --name")
+    files = [out / f"{args.name}{suffix}" for suffix in (".csv", ".json")]
+    for path in files:
+        check_output_file(path, "output file", fix + " or another --name")
+    refuse_overwrite(files, args.force, "pass --force to replace, or another --name or --out")
     return out
 
 

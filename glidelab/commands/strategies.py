@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 
-from strategies import GlidePath, Schedule, list_presets, preset
-from strategies.presets import PRESETS
+from strategies.base import Schedule
+from strategies.target_date import GlidePath
 
 NAME = "strategies"
 HELP = "list the strategy presets with their weights at ages 25, 45, 65 and 85"
@@ -53,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PRESET",
         help="show one preset with its full description (source and knots)",
     )
+    parser.add_argument("--quiet", action="store_true", help="preset names only, one a line")
 
 
 def _fmt_pct(x: float) -> str:
@@ -73,6 +74,12 @@ def weights_table(strategy, ages: list[float], retirement_age: float) -> list[st
 
 def run(args: argparse.Namespace) -> int:
     """Print the preset table (or one preset in full)."""
+    from strategies.presets import (  # lazy: heavy, off the start-up path (scipy)
+        PRESETS,
+        list_presets,
+        preset,
+    )
+
     names = [n for n, _ in list_presets()]
     if args.name is not None:
         if args.name not in PRESETS:
@@ -83,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
             )
             return 2
         names = [args.name]
+    if args.quiet:
+        print("\n".join(names))
+        return 0
     if not 0 < args.retirement_age <= 125 or any(not 0 <= a <= 125 for a in args.ages):
         print("glidelab strategies: error: ages must lie in [0, 125] years", file=sys.stderr)
         return 2

@@ -27,6 +27,7 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``glidelab studies``."""
     parser.add_argument("--path", metavar="NAME", help="print the file of one shipped study")
+    parser.add_argument("--quiet", action="store_true", help="names only, one a line")
 
 
 def _kind(sf: StudyFile) -> str:
@@ -49,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
         print(shipped_study_path(args.path))
         return 0
     names = shipped_studies()
+    if args.quiet:
+        print("\n".join(names))
+        return 0
     width = max(len(n) for n in names)
     for name in names:
         sf = load_study(name)

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, TypedDict
 from backtest.errors import StudyError
 from glidelab.backends import backend_for, dask_client
 from glidelab.outputs import check_output_folder
+from glidelab.progress import show_progress
 
 if TYPE_CHECKING:
     from glidelab.studyfile.compute import ComputeConfig
     from glidelab.studyfile.sweep import SolveSpec, Sweep
 
 NAME = "sweep"
+COMPILES = True  # runs the simulator: the first run compiles it (a one-line notice)
 HELP = "run a study over a grid of settings (and solve for a target success rate)"
 DESCRIPTION = """\
 Run a sweep file: a study file plus a [sweep] table whose [sweep.grid] lists values of
@@ -29,6 +31,9 @@ error, ruin, shortfall years, real terminal-wealth percentiles), heat maps or li
 charts for one or two swept axes, points/ (one file per finished grid point: a rerun
 of an interrupted sweep resumes from them), and solve.csv with --solve-for or a
 [sweep.solve] table: the value reaching the target success, with its 95 % interval.
+An existing folder is never overwritten blindly: a rerun resumes from its points/ and
+rewrites the tables from them (delete the folder, or use --out, to start afresh).
+Progress bars are drawn only when stderr is a terminal.
 
 Compute: in this process by default; --workers N starts a local Dask cluster on
 127.0.0.1 (N single-threaded processes); --scheduler tcp://HOST:PORT uses a running
@@ -69,7 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     solve.add_argument("--solve-scenarios", help="scenario set to solve on (default the last)")
     solve.add_argument("--integer", action="store_true", help="search whole numbers (ages)")
     parser.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
-    parser.add_argument("--quiet", action="store_true", help="no progress or summary output")
+    parser.add_argument(
+        "--quiet", action="store_true", help="print nothing but errors: no progress or summary"
+    )
 
 
 class _Overrides(TypedDict, total=False):
@@ -143,17 +150,18 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(folder, "sweep folder", "choose another --out")
     context = StudyContext(sweep.study)
     c = sweep.compute
+    progress = show_progress(args.quiet)
     t0 = time.perf_counter()
     if c.workers is None and c.scheduler is None:
         log(f"glidelab sweep: {sweep.study.source}, in-process")
-        section = SweepSection(sweep, backend_for(None), not args.quiet, not args.no_charts, folder)
+        section = SweepSection(sweep, backend_for(None), progress, not args.no_charts, folder)
         result = section.run(context)
         section.write(result, folder)
     else:
         with dask_client(c.workers, c.scheduler, c.threads_per_worker) as client:
             log(f"glidelab sweep: {sweep.study.source}, Dask at {client.scheduler.address}")
             backend = backend_for(client)
-            section = SweepSection(sweep, backend, not args.quiet, not args.no_charts, folder)
+            section = SweepSection(sweep, backend, progress, not args.no_charts, folder)
             result = section.run(context)
             section.write(result, folder)
     if not args.quiet:

@@ -9,17 +9,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backtest.errors import StudyError
-from strategies.presets import list_presets, preset
+from glidelab.progress import say, show_progress
 
 if TYPE_CHECKING:  # the command's start-up path stays light: the study loads lazily
     from glidelab.study import Study
 
 NAME = "tearsheet"
+COMPILES = True  # runs the simulator: the first run compiles it (a one-line notice)
 HELP = "write an HTML + PDF tear sheet (metrics, charts, simulations) of named strategies"
 DESCRIPTION = """\
 Write a tear sheet folder: tearsheet.html (self-contained, works offline; an index
 links one section per plan), tearsheet.pdf (same content), metrics.csv and metrics.json
-(one row per plan, strategy and basis). It is the tear sheet `glidelab run` writes.
+(one row per plan, strategy and basis). It is the tear sheet `glidelab run` writes. An
+existing tear-sheet folder is replaced whole, atomically (it is this command's own
+folder: use another --out to keep an earlier one). Progress bars are drawn only when
+stderr is a terminal; --quiet prints nothing but errors (--list still lists).
 
 With --study, the tear sheet of a study file (the same file `glidelab run` reads: its
 data, plans, strategies, sleeves and optimiser), into <output dir>/<study
@@ -89,6 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="historical sections only, for the saver plan (fast)",
     )
     parser.add_argument("--list", action="store_true", help="list the strategy presets and exit")
+    parser.add_argument(
+        "--quiet", action="store_true", help="print nothing but errors: no progress or log lines"
+    )
 
 
 def _parse_rates(text: str) -> tuple[float, ...]:
@@ -122,6 +129,7 @@ def options_study(args: argparse.Namespace) -> Study:
         StrategyConfig,
         Study,
     )
+    from strategies.presets import preset  # lazy: heavy, off the start-up path (scipy)
 
     names = (
         [s.strip() for s in args.strategies.split(",") if s.strip()]
@@ -175,18 +183,16 @@ def run(args: argparse.Namespace) -> int:
     """List the presets, or write the tear sheet of a study file or of named strategies:
     the tear-sheet section of ``glidelab run`` (``glidelab.run.study_tearsheet``)."""
     if args.list:
+        from strategies.presets import list_presets  # lazy: heavy, off the start-up path
+
         inverse = {v: k for k, v in ALIASES.items()}
         for name, desc in list_presets():
             alias = f" (alias {inverse[name]})" if name in inverse else ""
             print(f"{name:28s} {desc}{alias}")
         return 0
     path = _of_study_file(args) if args.study is not None else _of_named_strategies(args)
-    print(f"wrote {path}/tearsheet.html, tearsheet.pdf, metrics.csv, metrics.json")
+    say(args.quiet)(f"wrote {path}/tearsheet.html, tearsheet.pdf, metrics.csv, metrics.json")
     return 0
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _of_study_file(args: argparse.Namespace) -> Path:
@@ -202,7 +208,8 @@ def _of_study_file(args: argparse.Namespace) -> Path:
         )
     study = load_study(args.study).require_study("glidelab tearsheet --study")
     out = args.out or Path(study.output.dir) / study.name / "tearsheet"
-    return study_tearsheet(study, out, log=_log)
+    log = say(args.quiet, sys.stderr)
+    return study_tearsheet(study, out, progress=show_progress(args.quiet), log=log)
 
 
 def _of_named_strategies(args: argparse.Namespace) -> Path:
@@ -222,5 +229,10 @@ def _of_named_strategies(args: argparse.Namespace) -> Path:
         )
     out = args.out or Path("results/tearsheet")
     return study_tearsheet(
-        study, out, simulate_plans=not args.no_simulation, title="Strategy tear sheet", log=_log
+        study,
+        out,
+        simulate_plans=not args.no_simulation,
+        title="Strategy tear sheet",
+        progress=show_progress(args.quiet),
+        log=say(args.quiet, sys.stderr),
     )

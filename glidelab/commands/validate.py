@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from glidelab.outputs import check_output_file, check_output_folder
+from glidelab.progress import refuse_overwrite, say
 
 NAME = "validate"
+COMPILES = True  # runs the simulator: the first run compiles it (a one-line notice)
 HELP = "reproduce a published table (the Trinity study) and write the comparison"
 DESCRIPTION = """\
 Check the simulator against a published study on the embedded data and write the
@@ -34,7 +37,9 @@ cell-by-cell comparison (CSV) and a Markdown report with the summary statistics.
             100,000 sequences of 20-year blocks of 1927-2012 (Shiller's data), issue 25.
             Options: --sequences N, --seed S. Files: irlam.csv, irlam.md.
 
-Files: <out>/trinity.csv and <out>/trinity.md, each written atomically.
+Files: <out>/trinity.csv and <out>/trinity.md, each written atomically. Existing files
+are never replaced silently: the command stops before computing unless --force (or use
+another --out). --quiet prints nothing but errors.
 
 example:
   glidelab validate trinity --out results/validation
@@ -71,15 +76,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=2013, help="irlam: seed of the bootstrap (default: 2013)"
     )
+    parser.add_argument("--force", action="store_true", help="replace existing result files")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the validation section of ``glidelab run`` under the options, write it, print
     the report."""
+    out = say(args.quiet)
     if args.study == "jst4":
-        return _jst4(Path(args.out))
+        return _jst4(_checked(args, ("jst_4pct.csv", "jst_4pct.md")), out)
     if args.study == "irlam":
-        return _irlam(Path(args.out), args.sequences, args.seed)
+        return _irlam(_checked(args, ("irlam.csv", "irlam.md")), args.sequences, args.seed, out)
     from backtest.trinity import (  # lazy: heavy, off the start-up path
         TrinitySettings,
         summarize,
@@ -89,24 +97,34 @@ def run(args: argparse.Namespace) -> int:
     from glidelab.sections import Validation  # lazy: heavy, off the start-up path
     from glidelab.study import load_study  # lazy: heavy, off the start-up path
 
-    out = check_output_folder(Path(args.out), "--out", "give --out a folder path")
-    for name in ("trinity.csv", "trinity.md"):
-        check_output_file(out / name, "output file", "choose another --out folder")
+    folder = _checked(args, ("trinity.csv", "trinity.md"))
     section = Validation(TrinitySettings(bonds=args.bonds, timing=args.timing))
     table = section.run(StudyContext(load_study().require_study("glidelab validate")))
-    section.write(table, out)
-    print(to_markdown(table, section.settings))
+    section.write(table, folder)
+    out(to_markdown(table, section.settings))
     s = summarize(table)
-    print(
+    out(
         f"mean |diff| {s['mean_abs_diff_pp']:.2f} pp, largest {s['max_abs_diff_pp']:.2f} pp "
         f"over {s['n_cells']} cells"
     )
-    print(f"wrote {out / 'trinity.csv'}")
-    print(f"wrote {out / 'trinity.md'}")
+    out(f"wrote {folder / 'trinity.csv'}")
+    out(f"wrote {folder / 'trinity.md'}")
     return 0
 
 
-def _jst4(folder: Path) -> int:
+def _checked(args: argparse.Namespace, names: tuple[str, ...]) -> Path:
+    """``--out`` checked before any work: writable, and none of ``names`` replaced
+    unless ``--force``."""
+    folder = check_output_folder(Path(args.out), "--out", "give --out a folder path")
+    for name in names:
+        check_output_file(folder / name, "output file", "choose another --out folder")
+    refuse_overwrite(
+        [folder / n for n in names], args.force, "pass --force to replace, or another --out"
+    )
+    return folder
+
+
+def _jst4(out: Path, log: Callable[[str], None]) -> int:
     """``glidelab validate jst4``: the 4 % rule per JST country, written and printed."""
     from backtest.jst_check import (  # lazy: heavy, off the start-up path
         four_percent_table,
@@ -114,17 +132,14 @@ def _jst4(folder: Path) -> int:
         write,
     )
 
-    out = check_output_folder(folder, "--out", "give --out a folder path")
-    for name in ("jst_4pct.csv", "jst_4pct.md"):
-        check_output_file(out / name, "output file", "choose another --out folder")
     table = four_percent_table()
     for path in write(table, out):
-        print(f"wrote {path}")
-    print(to_markdown(table))
+        log(f"wrote {path}")
+    log(to_markdown(table))
     return 0
 
 
-def _irlam(folder: Path, n_sequences: int, seed: int) -> int:
+def _irlam(out: Path, n_sequences: int, seed: int, log: Callable[[str], None]) -> int:
     """``glidelab validate irlam``: Irlam's showdown table, written and printed."""
     from optimize.irlam import (  # lazy: heavy, off the start-up path
         IrlamSettings,
@@ -133,13 +148,10 @@ def _irlam(folder: Path, n_sequences: int, seed: int) -> int:
         write_outputs,
     )
 
-    out = check_output_folder(folder, "--out", "give --out a folder path")
-    for name in ("irlam.csv", "irlam.md"):
-        check_output_file(out / name, "output file", "choose another --out folder")
     settings = IrlamSettings(n_sequences=n_sequences, seed=seed)
     table = reproduce_irlam(settings)
     for path in write_outputs(table, out, settings):
-        print(f"wrote {path}")
-    print(to_markdown(table, settings))
-    print(f"fit and scoring took {table.attrs['seconds']:.1f} s")
+        log(f"wrote {path}")
+    log(to_markdown(table, settings))
+    log(f"fit and scoring took {table.attrs['seconds']:.1f} s")
     return 0

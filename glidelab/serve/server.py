@@ -26,6 +26,7 @@ def serve(
     port: int = 5006,
     out_root: str | Path = "results/serve",
     show: bool = False,
+    quiet: bool = False,
 ) -> None:
     """Serve the workbench until interrupted.
 
@@ -40,6 +41,8 @@ def serve(
         ``/tearsheets/`` so the page can link what it wrote.
     show
         Open the system's browser on the page.
+    quiet
+        Print neither the address nor "stopped" (warnings still print).
     """
     os.environ.setdefault("BOKEH_RESOURCES", "server")
     try:
@@ -47,7 +50,7 @@ def serve(
     except ImportError:
         raise GlidelabError(
             "glidelab serve needs Panel; install the serve extra: "
-            "python3 -m pip install -e '.[serve]'"
+            "pip install 'glidelab[serve]'  (in a checkout: pip install -e '.[serve]')"
         ) from None
 
     from glidelab.serve.app import (  # lazy: optional extra (serve)
@@ -66,7 +69,10 @@ def serve(
         )
     logging.getLogger("glidelab.serve").setLevel(logging.INFO)
     origins = [f"{h}:{port}" for h in ("127.0.0.1", "localhost")] + [f"{host}:{port}"]
-    print(f"glidelab serve: http://{host}:{port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    if not quiet:
+        print(
+            f"glidelab serve: http://{host}:{port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True
+        )
 
     out = Path(out_root).resolve()
     out.mkdir(parents=True, exist_ok=True)  # served: the page links the tear sheets it writes
@@ -87,7 +93,8 @@ def serve(
             static_dirs={TEARSHEET_ROUTE: str(out)},
         )
     except KeyboardInterrupt:  # Ctrl-C: a normal way to stop
-        print("glidelab serve: stopped", file=sys.stderr)
+        if not quiet:
+            print("glidelab serve: stopped", file=sys.stderr)
     except OSError as exc:  # the address is taken or cannot be bound
         raise GlidelabError(
             f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port "

@@ -188,5 +188,5 @@ def test_bitcoin_plan_longer_than_its_history_is_warned(
     assert "warning" in err and "covers only 2011-2025" in err and "limited by btc" in err
     assert "--before-data cash" in err
     # With a stated rule for the years before Bitcoin's data, there is nothing to warn of.
-    assert main([*argv, "--before-data", "cash"]) == 0
+    assert main([*argv, "--before-data", "cash", "--force"]) == 0  # replaces sim/
     assert "warning" not in capsys.readouterr().err

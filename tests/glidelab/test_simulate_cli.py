@@ -22,7 +22,7 @@ def test_simulate_writes_csv_and_json(tmp_path, capsys) -> None:
     assert record["results"]["success_rate"] == stats["success_rate"]
     assert "success" in capsys.readouterr().out
     # Same settings, same numbers.
-    assert main(args) == 0
+    assert main([*args, "--force"]) == 0  # the same file again: only with --force
     assert pd.read_csv(tmp_path / "run.csv").equals(table)
 
 
