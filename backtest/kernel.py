@@ -41,18 +41,37 @@ inflation)`` was faster, so the fill has three small LLVM intrinsics:
 * ``_prefetch``: each lane's returns and inflation asked for ``PREFETCH_PERIODS`` ahead
   (the fill reads 16 rows at once, more streams than the hardware prefetcher follows).
 
-They stay because they decide the 3x-of-floor target on the benchmark machine (2-core
-AMD EPYC, AVX-512), measured with ``python -m benchmarks.bench_kernel_simd`` (both
-variants interleaved in one process on the same chunks; 100,000 scenarios x 480 months
-x 4 assets, summary pass, 5 runs, load 0.9-1.0): **2.7x** the streaming floor with them
-(0.164 s) and **3.8x** without (0.238 s). ``GLIDELAB_KERNEL_SIMD=0`` switches them off
-(the plain ``_fill_slab_plain``, the same numbers bit for bit; tests check both). An
-earlier 4 x 4 intrinsic (``growth_tile4``, removed in a79d228) bought only 9 % on the
-previous kernel: it left the inflation copy scalar (a scalar division per lane and
-period) and nothing prefetched, and that kernel's main loop was slower. The intrinsics are generic LLVM vector
-code (no target-specific instruction). Compiled for AVX2 only (``NUMBA_CPU_NAME=haswell``
-on the same machine) the kernel tests pass and the same benchmark reads 3.0x with them
-and 4.5x without.
+They stay because, measured again for issue 28, the summary pass on stored scenarios
+misses its 3x-of-floor target without them, and they cost no measurable compile time.
+``python -m benchmarks.run --repeat 3 --only throughput endtoend intrinsics`` (2-core AMD
+EPYC, AVX-512; 100,000 scenarios x 480 months x 4 assets, summary pass; both variants
+interleaved in one process on the same chunks; a shared machine at load 10-12, so
+absolute times are several times the unloaded ones and the ratios are what compares):
+stored scenarios **2.2x** the streaming floor with them (0.80 s) and **3.2x** without
+(1.13 s); scenarios drawn in the engine 2.2x with and 2.7x without. Cold compilation
+(a fresh process, an empty ``NUMBA_CACHE_DIR``, the first summary pass on stored and on
+drawn scenarios, one compiled loop; a copy of the package with the intrinsics deleted
+for "without"; load 10-11): 37.5 s of CPU time with them, 36.3 s without (241 s and
+233 s of wall time at that load). (Before issue 28, at load 0.9-1.0: 2.7x with, 3.8x
+without.)
+``GLIDELAB_KERNEL_SIMD=0`` switches them off (the plain ``_fill_slab_plain``, the same
+numbers bit for bit; tests check both). An earlier 4 x 4 intrinsic (``growth_tile4``,
+removed in a79d228) bought only 9 % on the previous kernel: it left the inflation copy
+scalar (a scalar division per lane and period) and nothing prefetched. The intrinsics
+are generic LLVM vector code (no target-specific instruction). Compiled for AVX2 only
+(``NUMBA_CPU_NAME=haswell`` on the same machine) the kernel tests passed and the same
+benchmark read 3.0x with them and 4.5x without (before issue 28).
+
+Scenarios drawn in the engine. With ``gen.kind != 0`` (``backtest.engine_gen.Draws``,
+from a ``GeneratedScenarios``) no scenario array exists: at each slab every lane draws its
+history rows (a stationary or i.i.d. bootstrap on counter-based random numbers keyed by
+(seed, scenario, period), ``backtest.counter_rng``; integer arithmetic that vectorises)
+and ``_fill_rows`` fills the slab from those rows of the history table (a few tens of KB,
+in cache) with the same intrinsics as stored scenarios. The draws depend on the key only,
+so results are the same in any chunking, thread count or backend, and the numpy twin
+(``engine_gen.row_indices``) materialises the same numbers bit for bit. ``returns`` and
+``inflation`` are then (1, 1, A) / (1, 1) placeholders of the stored route's types, so
+one compiled loop serves both routes.
 
 It is used when the strategy has no smoothing overlay (a Python object the compiled code
 cannot call) and no realised weights are asked for; ``simulate(..., engine="numpy")``
@@ -80,6 +99,7 @@ from backtest.cashflows import (
     W_RMD,
     CashFlowRules,
 )
+from backtest.counter_rng import below, draw, scenario_key, threshold
 from backtest.plan import RMD_LAST_AGE, UNIFORM_LIFETIME_TABLE
 
 # (The withdrawal codes and PAID_RTOL are globals frozen into the on-disk cache of
@@ -377,6 +397,74 @@ def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl, simd=True):
 
 _fill_slab = numba.njit(cache=True, nogil=True, error_model="numpy", inline="never")(_fill_slab)
 
+
+def _fill_drawn(gen, row_j, key_j, rows, lane_s, t, t1, growth, infl, simd):
+    """The slab fill of scenarios drawn in the engine (``gen.kind == DRAW_BOOTSTRAP``,
+    ``backtest.engine_gen``): for periods ``t <= u < t1`` each lane draws its history row
+    (a stationary bootstrap on counter-based draws keyed by (seed, scenario, period),
+    ``backtest.counter_rng``), then the slab is filled from those rows of the table as
+    ``_fill_slab`` fills it from stored scenarios (the same expression, so the numbers
+    are those of the materialised twin, ``backtest.engine_gen.row_indices``, bit for bit).
+    ``row_j`` carries each lane's row from one slab to the next; ``rows[u - t, j]`` holds
+    the slab's rows.
+
+    The draws are integer arithmetic only (multiply-shift for the row, an integer
+    threshold for the block decision, a select for the wrap), so each lane loop
+    vectorises; the table (a few tens of KB) stays in cache.
+    """
+    n_rows = gen.inflation.shape[0]
+    n_u = np.uint64(n_rows)
+    thr = threshold(gen.p_new)
+    iid = gen.p_new >= 1.0
+    s11 = np.uint64(11)
+    for j in range(BLOCK):
+        key_j[j] = scenario_key(gen.key, gen.offset + lane_s[j])
+    for u in range(t, t1):
+        uu = u - t
+        if iid or u == 0:
+            for j in range(BLOCK):
+                row_j[j] = np.int64(below(draw(key_j[j], u, 1), n_u))
+        else:
+            for j in range(BLOCK):
+                start = np.int64(below(draw(key_j[j], u, 1), n_u))
+                nxt = row_j[j] + 1
+                nxt = nxt if nxt < n_rows else 0
+                row_j[j] = start if (draw(key_j[j], u, 0) >> s11) < thr else nxt
+        for j in range(BLOCK):
+            rows[uu, j] = np.uint64(row_j[j])
+    return _fill_rows(gen.returns, gen.inflation, rows, t1 - t, growth, infl, simd)
+
+
+def _fill_rows(table_r, table_i, rows, n_u, growth, infl, simd):
+    """``_fill_slab`` of the table rows ``rows[uu, j]`` (``table_r`` (H, 1, A),
+    ``table_i`` (H, 1)) for slab periods ``uu < n_u``: the same intrinsics (or the plain
+    copy), each period's rows standing for the lanes' scenarios."""
+    n_a = table_r.shape[2]
+    n_tiled = n_a // 4 * 4
+    inv8 = np.empty(8)
+    for jg in range(0, BLOCK, 8):
+        for uu in range(n_u):
+            r_u = rows[uu]
+            if simd:
+                _inflation8(table_i, infl, inv8, r_u, jg, 0, uu)
+                for a0 in range(0, n_tiled, 4):
+                    _tile8x4(table_r, growth, r_u, inv8, jg, 0, uu, a0)
+                a_lo = n_tiled
+            else:
+                for jj in range(8):
+                    i_t = 1.0 + table_i[r_u[jg + jj], 0]
+                    infl[uu, jg + jj] = i_t
+                    inv8[jj] = 1.0 / i_t
+                a_lo = 0
+            for a in range(a_lo, n_a):
+                for jj in range(8):
+                    growth[uu, a, jg + jj] = (1.0 + table_r[r_u[jg + jj], 0, a]) * inv8[jj]
+    return 0
+
+
+_fill_rows = numba.njit(cache=True, nogil=True, error_model="numpy", inline="never")(_fill_rows)
+_fill_drawn = numba.njit(cache=True, nogil=True, error_model="numpy", inline="never")(_fill_drawn)
+
 _step = numba.njit(inline="always", error_model="numpy")
 
 #: Rows of the lane state ``st``, one (N_ROWS + 3 n_w, BLOCK) array per thread. Every
@@ -425,12 +513,32 @@ def asset_width(n_assets: int) -> int:
 
 
 @_step
-def _read_slab(returns, inflation, target, lane_s, mj, t, n_t, growth, infl, first_bad, simd):
+def _read_slab(
+    returns,
+    inflation,
+    gen,
+    target,
+    lane_s,
+    mj,
+    t,
+    n_t,
+    growth,
+    infl,
+    first_bad,
+    simd,
+    row_j,
+    key_j,
+    rows,
+):
     """Read the next SLAB periods of the block's returns once (real growth factors,
     lane-minor); the rare slab with a gap is fixed up after: growth 1, and the first
-    period where a held asset has no data is noted per lane."""
-    n_a = returns.shape[2]
+    period where a held asset has no data is noted per lane. Scenarios drawn in the
+    engine (``gen.kind != 0``) are drawn instead (``_fill_drawn``; their table has no gap)."""
     t1 = min(n_t, t + SLAB)
+    if gen.kind != 0:
+        _fill_drawn(gen, row_j, key_j, rows, lane_s, t, t1, growth, infl, simd)
+        return
+    n_a = returns.shape[2]
     n_nan = _fill_slab(returns, inflation, lane_s, t, t1, growth, infl, simd)
     if n_nan > 0:  # rare: some asset has no data in this slab
         for j in range(BLOCK):
@@ -817,8 +925,9 @@ def _add_to_totals(st):
 
 
 def _loop(
-    returns,  # (n, T, A) nominal, NaN where no data
+    returns,  # (n, T, A) nominal, NaN where no data (a placeholder when gen draws)
     inflation,  # (n, T)
+    gen,  # backtest.engine_gen.Draws: kind 0 reads returns/inflation, else draws
     target,  # (m, T, A), m == 1 or n
     rules,  # CashFlowRules, schedules as (1 or n, T) arrays (kernel_rules)
     trade,  # Trading
@@ -836,7 +945,7 @@ def _loop(
     width,  # a tuple of asset_width(A) zeros: its length is the compiled asset width
     simd,  # True: the slab fill's intrinsics and prefetch (see _fill_slab); False: plain
 ):
-    n, n_t, n_a = returns.shape
+    n, n_t, n_a = summary.shape[0], target.shape[1], target.shape[2]
     n_w = len(width)  # a compile-time constant
     h0 = N_ROWS
     tw0 = h0 + n_w
@@ -869,6 +978,9 @@ def _loop(
         k_j = np.empty(BLOCK, dtype=np.uint64)  # adaptive: state-table node of each lane
         lane_s = np.empty(BLOCK, dtype=np.uint64)  # scenario of each lane
         first_bad = np.empty(BLOCK, dtype=np.int64)
+        row_j = np.zeros(BLOCK, dtype=np.int64)  # drawn scenarios: each lane's history row
+        key_j = np.empty(BLOCK, dtype=np.uint64)  # drawn scenarios: each lane's key
+        rows = np.empty((SLAB, BLOCK), dtype=np.uint64)  # drawn scenarios: the slab's rows
         due = np.empty(BLOCK, dtype=np.bool_)
         ruin_j = np.empty(BLOCK, dtype=np.int64)
         for blk in range(b_lo, b_hi):
@@ -914,6 +1026,7 @@ def _loop(
                     _read_slab(
                         returns,
                         inflation,
+                        gen,
                         target,
                         lane_s,
                         mj,
@@ -923,6 +1036,9 @@ def _loop(
                         infl,
                         first_bad,
                         simd,
+                        row_j,
+                        key_j,
+                        rows,
                     )
                 if not adaptive:
                     _copy_targets(target, mj, m_step == 0, t, st, tw0)
@@ -1016,13 +1132,13 @@ _compiled = numba.njit(parallel=True, cache=True, fastmath=False, nogil=True, er
 
 def run_loop(*args) -> None:
     """Run the compiled loop; arguments as in ``_loop`` up to ``bad`` (outputs filled in
-    place).
+    place; the asset width is the target's, ``args[3]``).
 
     The work is split into 16 chunks per thread, handed out one at a time (chunk size
     1), so a thread slowed by other work on a shared machine does not hold the rest up
     as it would with a static split.
     """
-    width = (0,) * asset_width(args[0].shape[2])
+    width = (0,) * asset_width(args[3].shape[2])
     # GLIDELAB_KERNEL_SIMD=0 turns the slab fill's intrinsics and prefetch off (a
     # measurement switch, see the module docstring); read per call so that one benchmark
     # process can interleave both.

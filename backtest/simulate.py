@@ -47,11 +47,13 @@ members, one per scenario).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from backtest import account, kernel
 from backtest.cashflows import (
@@ -63,6 +65,7 @@ from backtest.cashflows import (
     CashFlowRules,
     cash_flow_rules,
 )
+from backtest.engine_gen import GeneratedScenarios, no_draws
 from backtest.errors import DataError, PlanError
 from backtest.plan import RMD_FIRST_AGE, FundedRatio, MoneyLasts, Plan, rmd_divisor
 from backtest.scenarios import Scenarios
@@ -173,6 +176,74 @@ class SimulationResult:
         """Share of scenarios that succeed, decimal."""
         return float(np.mean(self.success))
 
+    # ----------------------------------------------------------------- notebook views
+
+    @property
+    def boundary_ages(self) -> FloatArray:
+        """Age at each period boundary of ``wealth``, years, (T + 1,)."""
+        ages = self.schedule.age_start
+        return np.append(ages, ages[-1] + 1.0 / self.schedule.periods_per_year)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per scenario: its outcome (amounts in real USD of the start date).
+
+        Columns: ``success`` (bool, the plan's definition), ``ruin_age`` (age at the
+        start of the period of ruin, NaN where the money lasted), ``wealth_at_retirement``,
+        ``terminal_wealth``, ``withdrawals_paid`` (sum over the plan). Index ``scenario``:
+        the scenarios' labels (e.g. a cohort's first year) when they have them, else 0..n-1.
+        """
+        index = pd.Index(
+            list(self.labels) if self.labels is not None else range(self.n_scenarios),
+            name="scenario",
+        )
+        return pd.DataFrame(
+            {
+                "success": self.success,
+                "ruin_age": self.ruin_age,
+                "wealth_at_retirement": self.wealth_at_retirement,
+                "terminal_wealth": self.terminal_wealth,
+                "withdrawals_paid": self.withdrawals.sum(axis=1),
+            },
+            index=index,
+        )
+
+    def percentiles_by_age(self, q: Iterable[float] = (5, 25, 50, 75, 95)) -> pd.DataFrame:
+        """Percentiles of the real balance across scenarios at each age, real USD.
+
+        Index ``age`` (years, each period boundary, start to end age); one column per
+        percentile ``q`` (0..100), named ``p5``, ``p50``, ...
+        """
+        qs = [float(x) for x in q]
+        if not qs or any(not 0 <= x <= 100 for x in qs):
+            raise DataError(f"percentiles q={qs} must be numbers from 0 to 100, e.g. (5, 50, 95)")
+        values = np.percentile(self.wealth, qs, axis=0).T  # (T + 1, len(q))
+        return pd.DataFrame(
+            values,
+            index=pd.Index(self.boundary_ages, name="age"),
+            columns=[f"p{x:g}" for x in qs],
+        )
+
+    def _summary_lines(self) -> list[str]:
+        """A few lines for a notebook: plan, strategy, scenarios, success with its s.e."""
+        p, n = self.success_rate, self.n_scenarios
+        se = float(np.sqrt(p * (1.0 - p) / n)) if n > 0 else float("nan")
+        plan = self.plan
+        return [
+            f"SimulationResult: strategy {self.strategy_name!r} on {', '.join(self.assets)}",
+            f"plan: ages {plan.start_age:g} -> {plan.retirement_age:g} -> {plan.end_age:g}, "
+            f"start balance {plan.initial_balance:,.0f} USD (real)",
+            f"{n} {self.frequency} scenarios of {self.withdrawals.shape[1]} periods",
+            f"success {100 * p:.1f}% (s.e. {100 * se:.1f} pp if the scenarios are independent); "
+            f"median terminal wealth {float(np.median(self.terminal_wealth)):,.0f} USD (real)",
+        ]
+
+    def __repr__(self) -> str:
+        return "\n".join(self._summary_lines())
+
+    def _repr_html_(self) -> str:
+        head, *rest = (html.escape(line) for line in self._summary_lines())
+        return f"<p><b>{head}</b></p><ul>" + "".join(f"<li>{x}</li>" for x in rest) + "</ul>"
+
 
 def funded_ratio(plan: Plan, wealth_at_retirement: FloatArray) -> FloatArray:
     """Real balance at retirement / PV of the target income, for ``FundedRatio`` plans."""
@@ -242,7 +313,9 @@ def _prepare(
         target = (table.weights.max(axis=1) > 0).astype(np.float64)[None]
     else:
         target = validate_weights(
-            strategy.target_weights(schedule, sub.returns), strategy.assets, strategy.name
+            strategy.target_weights(schedule, _past_returns(sub, strategy)),
+            strategy.assets,
+            strategy.name,
         )
     if (
         target.ndim != 3
@@ -262,6 +335,24 @@ def _prepare(
     else:
         rules = check_cash_flows(cash_flows, plan, sub)
     return _Inputs(sub, schedule, target, rules, table)
+
+
+def _past_returns(sub: Scenarios, strategy: Strategy) -> FloatArray:
+    """The returns a strategy's ``target_weights`` reads: for scenarios drawn in the
+    engine and targets that read none, a NaN view of their shape that holds no memory
+    (so that the fused kernel never materialises them)."""
+    if isinstance(sub, GeneratedScenarios) and not strategy.depends_on_returns:
+        shape = (sub.n_scenarios, sub.n_periods, sub.n_assets)
+        return np.broadcast_to(np.array(np.nan), shape)
+    return sub.returns
+
+
+def _fused(sub: Scenarios, inputs_table: StateTable | None, strategy: Strategy) -> bool:
+    """Whether the kernel draws ``sub``'s scenarios itself (no array is materialised):
+    scenarios drawn in the engine, and targets that do not read returns."""
+    return isinstance(sub, GeneratedScenarios) and (
+        inputs_table is not None or not strategy.depends_on_returns
+    )
 
 
 def _state_table(strategy: Strategy, schedule: Schedule) -> StateTable | None:
@@ -345,7 +436,14 @@ def _kernel_pass(
 ) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:
     """Run ``backtest.kernel`` (record: 0 summary only, 2 every path)."""
     sub, target, table = inputs.sub, inputs.target, inputs.table
-    n, n_t, n_a = sub.returns.shape
+    n, n_t, n_a = sub.n_scenarios, sub.n_periods, sub.n_assets
+    if _fused(sub, table, strategy):
+        assert isinstance(sub, GeneratedScenarios)
+        gen = sub.draws()
+        # placeholders of the stored route's types (one compiled loop for both routes)
+        returns, inflation = read_only(np.zeros((1, 1, n_a))), read_only(np.zeros((1, 1)))
+    else:
+        gen, returns, inflation = no_draws(n_a), sub.returns, sub.inflation
     if table is None:  # (placeholders of the kernel's one compiled type)
         grid, by_state = np.zeros((1, 2)), np.zeros((1, 2, n_a))
     else:
@@ -356,8 +454,9 @@ def _kernel_pass(
     ruin = np.empty(n, dtype=np.int64)
     bad = np.empty(n, dtype=np.int64)
     kernel.run_loop(
-        sub.returns,
-        sub.inflation,
+        returns,
+        inflation,
+        gen,
         np.ascontiguousarray(target),
         kernel.kernel_rules(inputs.rules),
         kernel.trading(strategy, inputs.schedule.periods_per_year),

@@ -7,7 +7,9 @@ chunks of 25,000, the summary pass of ``simulate_chunked``). For every chunk of 
 repeat it times the streaming floor, then the simulator with ``GLIDELAB_KERNEL_SIMD`` on
 (the 8 x 4 transpose, the inflation gather and the prefetch of ``backtest.kernel``) and
 off (the plain copy), in alternating order, so both variants see the same data and the
-same load on a shared machine. Prints one JSON object (per-repeat ratios to the floor,
+same load on a shared machine. The same for the i.i.d. bootstrap drawn in the engine
+(``workload.generated``: the kernel draws the rows and fills its slab from the history
+table with the same intrinsics, or the plain copy). Prints one JSON object (per-repeat ratios to the floor,
 medians, the load average before and after) on the last line of stdout.
 """
 
@@ -34,26 +36,29 @@ def run(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict[str, objec
     strategy, _ = workload.benchmark_strategy()
     workload.history()
     simulate_chunked([workload.make_chunk(16, seed, 10**6)], plan, strategy)  # compile
+    drawn = workload.generated(n_scenarios, seed)  # the i.i.d. bootstrap drawn in the engine
     load_before = os.getloadavg()
     sizes = workload.chunk_sizes(n_scenarios, chunk)
     previous = os.environ.get(SWITCH)
     runs = []
+    variants = ("on", "off", "fused_on", "fused_off")
     try:
         for r in range(repeat):
             floor = 0.0
-            sim = {"on": 0.0, "off": 0.0}
+            sim = dict.fromkeys(variants, 0.0)
             success: dict[str, int] = {}
             for k, m in enumerate(sizes):
                 sc = workload.make_chunk(m, seed, k)
+                part = drawn.take(slice(k * chunk, k * chunk + m))
                 floor += stream_floor_s(sc.returns, sc.inflation)
-                order = ("on", "off") if (r + k) % 2 == 0 else ("off", "on")
-                for variant in order:
-                    os.environ[SWITCH] = "1" if variant == "on" else "0"
+                shift = (r + k) % len(variants)
+                for variant in variants[shift:] + variants[:shift]:
+                    os.environ[SWITCH] = "0" if variant.endswith("off") else "1"
                     t0 = time.perf_counter()
-                    s = simulate_chunked([sc], plan, strategy)
+                    s = simulate_chunked([part if "fused" in variant else sc], plan, strategy)
                     sim[variant] += time.perf_counter() - t0
                     success[variant] = success.get(variant, 0) + s.n_success
-            if success["on"] != success["off"]:
+            if success["on"] != success["off"] or success["fused_on"] != success["fused_off"]:
                 raise RuntimeError(f"the two variants disagree: {success}")
             runs.append(
                 {"floor_s": floor, **{f"sim_{v}_s": t for v, t in sim.items()}}
@@ -64,7 +69,7 @@ def run(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict[str, objec
             os.environ.pop(SWITCH, None)
         else:
             os.environ[SWITCH] = previous
-    keys = ("floor_s", "sim_on_s", "sim_off_s", "ratio_on", "ratio_off")
+    keys = ("floor_s", *(f"sim_{v}_s" for v in variants), *(f"ratio_{v}" for v in variants))
     return {
         "n_scenarios": n_scenarios,
         "n_periods": workload.N_PERIODS,
@@ -100,6 +105,14 @@ def render(res: dict[str, object]) -> list[str]:
         f"| Intrinsics off | {med['sim_off_s']:.3g} s ({lo['sim_off_s']:.3g}-"
         f"{hi['sim_off_s']:.3g}) | {med['ratio_off']:.1f}x ({lo['ratio_off']:.1f}-"
         f"{hi['ratio_off']:.1f}) |",
+        *(
+            f"| Drawn in the engine (i.i.d.), intrinsics {v} | {med[f'sim_fused_{v}_s']:.3g} s "
+            f"({lo[f'sim_fused_{v}_s']:.3g}-{hi[f'sim_fused_{v}_s']:.3g}) | "
+            f"{med[f'ratio_fused_{v}']:.1f}x ({lo[f'ratio_fused_{v}']:.1f}-"
+            f"{hi[f'ratio_fused_{v}']:.1f}) |"
+            for v in ("on", "off")
+            if f"sim_fused_{v}_s" in med
+        ),
         "",
         f"Floor {med['floor_s']:.3g} s; load average "
         f"{', '.join(f'{x:.2f}' for x in res['load_avg_before'])} before and "

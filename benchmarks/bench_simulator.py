@@ -26,13 +26,18 @@ import gc
 import hashlib
 import inspect
 import json
+import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from benchmarks.environment import peak_rss_bytes
+
+if TYPE_CHECKING:
+    from backtest.engine_gen import GeneratedScenarios
 
 
 def _rss_mib() -> float:
@@ -51,7 +56,7 @@ def _fingerprint() -> str:
     """Short hash of the simulator's source files, to spot a simulator changed mid-run."""
     root = Path(__file__).resolve().parent.parent / "backtest"
     h = hashlib.sha1()
-    for name in ("simulate.py", "kernel.py", "cashflows.py"):
+    for name in ("simulate.py", "kernel.py", "cashflows.py", "engine_gen.py", "counter_rng.py"):
         f = root / name
         if f.exists():
             h.update(f.read_bytes())
@@ -157,6 +162,110 @@ def run_case(
     }
 
 
+#: Block length (months) of the end-to-end case's stationary block bootstrap drawn in
+#: the engine (a year: the order of the default rule's estimate on monthly US data).
+E2E_BLOCK_MONTHS = 12.0
+
+
+def _e2e_step(
+    route: str, m: int, seed: int, k: int, iid: GeneratedScenarios, block: GeneratedScenarios
+) -> tuple[dict[str, float], int]:
+    """One chunk by one route of :func:`run_end_to_end`: its times and successes."""
+    from backtest.simulate import simulate_chunked
+    from benchmarks import workload
+
+    plan = workload.benchmark_plan()
+    strategy, _ = workload.benchmark_strategy()
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if route in ("stored", "twin"):
+        sc = workload.make_chunk(m, seed, k) if route == "stored" else iid.materialise()
+        times[f"{route}_gen_s"] = time.perf_counter() - t0
+        if route == "twin":
+            times["floor_s"] = stream_floor_s(sc.returns, sc.inflation)
+        t0 = time.perf_counter()
+        n_ok = simulate_chunked([sc], plan, strategy).n_success
+        times[f"{route}_sim_s"] = time.perf_counter() - t0
+        return times, n_ok
+    n_ok = simulate_chunked([iid if route == "fused_iid" else block], plan, strategy).n_success
+    times[f"{route}_s"] = time.perf_counter() - t0
+    return times, n_ok
+
+
+def run_end_to_end(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict[str, object]:
+    """Generation + simulation (summary pass), end to end, by each route, per chunk:
+
+    * ``stored``: ``workload.make_chunk`` (numpy ``default_rng`` bootstrap, the
+      throughput section's scenarios) then ``simulate_chunked`` on the arrays;
+    * ``twin``: the in-engine recipe materialised by its numpy twin
+      (``GeneratedScenarios.materialise``), then ``simulate_chunked`` on the arrays;
+    * ``fused_iid`` / ``fused_block``: ``simulate_chunked`` on the recipe itself (i.i.d.,
+      and a stationary block bootstrap of ``E2E_BLOCK_MONTHS``): the kernel draws;
+    * ``floor_s``: one ``np.add.reduce`` pass over the twin's arrays (the same scenarios
+      the i.i.d. fused route draws, every byte read once).
+
+    The routes alternate order from chunk to chunk, so all see the same load.
+    """
+    from backtest.simulate import simulate_chunked
+    from benchmarks import workload
+
+    plan = workload.benchmark_plan()
+    strategy, _ = workload.benchmark_strategy()
+    workload.history()
+    t0 = time.perf_counter()
+    simulate_chunked([workload.make_chunk(16, seed, 10**6)], plan, strategy)
+    simulate_chunked([workload.generated(16, seed)], plan, strategy)
+    warmup = time.perf_counter() - t0
+    iid = workload.generated(n_scenarios, seed)
+    block = workload.generated(n_scenarios, seed, E2E_BLOCK_MONTHS)
+    sizes = workload.chunk_sizes(n_scenarios, chunk)
+    load_before = os.getloadavg()
+    runs = []
+    routes = ("stored", "twin", "fused_iid", "fused_block")
+    for r in range(repeat):
+        t: dict[str, float] = {}
+        ok: dict[str, int] = {}
+        for k, m in enumerate(sizes):
+            part = slice(k * chunk, k * chunk + m)
+            shift = (r + k) % len(routes)
+            for route in routes[shift:] + routes[:shift]:
+                times, n_ok = _e2e_step(route, m, seed, k, iid.take(part), block.take(part))
+                for key, v in times.items():
+                    t[key] = t.get(key, 0.0) + v
+                ok[route] = ok.get(route, 0) + n_ok
+                gc.collect()
+        if ok["twin"] != ok["fused_iid"]:
+            raise RuntimeError(f"the fused route and its numpy twin disagree: {ok}")
+        fl = t["floor_s"]
+        runs.append(
+            t
+            | {
+                "stored_ratio": (t["stored_gen_s"] + t["stored_sim_s"]) / fl,
+                "stored_sim_ratio": t["stored_sim_s"] / fl,
+                "twin_ratio": (t["twin_gen_s"] + t["twin_sim_s"]) / fl,
+                "fused_iid_ratio": t["fused_iid_s"] / fl,
+                "fused_block_ratio": t["fused_block_s"] / fl,
+                "success_iid": ok["fused_iid"] / n_scenarios,
+                "success_block": ok["fused_block"] / n_scenarios,
+            }
+        )
+    return {
+        "n_scenarios": n_scenarios,
+        "n_periods": workload.N_PERIODS,
+        "n_assets": len(workload.ASSETS),
+        "chunk": chunk,
+        "repeat": repeat,
+        "seed": seed,
+        "block_months": E2E_BLOCK_MONTHS,
+        "warmup_s": warmup,
+        "runs": runs,
+        "load_avg_before": load_before,
+        "load_avg_after": os.getloadavg(),
+        "peak_rss_mib": _rss_mib(),
+        "simulator_fingerprint": _fingerprint(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, required=True, help="number of scenarios")
@@ -167,7 +276,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--with-paths", action="store_true", help="also time simulate() keeping every path"
     )
+    p.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="generation + simulation by each route (stored, numpy twin, drawn in the engine)",
+    )
     a = p.parse_args(argv)
+    if a.end_to_end:
+        print(json.dumps(run_end_to_end(a.n, a.chunk, a.repeat, a.seed)))
+        return 0
     print(json.dumps(run_case(a.n, a.chunk, a.repeat, a.seed, a.engine, a.with_paths)))
     return 0
 

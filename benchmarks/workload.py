@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from backtest.engine_gen import GeneratedScenarios, from_table
 from backtest.plan import ConstantReal, Contributions, Plan
 from backtest.scenarios import Scenarios
 from strategies.base import NoStateTable, RebalanceRule, Schedule
@@ -115,6 +116,19 @@ def make_chunk(n: int, seed: int, index: int, n_periods: int = N_PERIODS) -> Sce
         assets=ASSETS,
         frequency="monthly",
         description=f"iid monthly bootstrap, seed [{seed}, {index}]",
+    )
+
+
+def generated(
+    n: int, seed: int, block_length: float = 1.0, n_periods: int = N_PERIODS
+) -> GeneratedScenarios:
+    """``n`` scenarios of ``n_periods`` months drawn in the engine
+    (``backtest.engine_gen.from_table``) from the same history rows as :func:`make_chunk`:
+    i.i.d. (``block_length`` 1) or a stationary block bootstrap. Other draws than
+    :func:`make_chunk`'s (counter-based, keyed by seed, scenario and month)."""
+    hist_r, hist_i, _ = history()
+    return from_table(
+        hist_r, hist_i, ASSETS, "monthly", n, n_periods, block_length=block_length, seed=seed
     )
 
 
