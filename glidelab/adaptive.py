@@ -32,6 +32,7 @@ import base64
 import dataclasses
 import html
 import io
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ from backtest.report.policy_map import (
     policy_map_figure,
     share_of_paths_in_region,
 )
+from backtest.report.units import human_label
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate
 from backtest.types import FloatArray
@@ -585,6 +587,28 @@ def _usd(x: float) -> str:
     return "-" if np.isnan(x) else f"{x:,.0f}"
 
 
+#: Library internals in a scenario description, said in words.
+_IN_WORDS = (
+    (
+        re.compile(r"mean over columns of arch\.bootstrap\.optimal_block_length"),
+        "automatic block length of Politis and White, mean over the assets",
+    ),
+    (re.compile(r"\[((?:'[A-Za-z0-9_]+',?\s*)+)\]"), lambda m: m.group(1).replace("'", "")),
+    (
+        re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\bcpi\b"),
+        lambda m: human_label(m.group(0)),
+    ),
+)
+
+
+def _words(text: str) -> str:
+    """``text`` for a reader: registry names as their labels (``us_stocks`` -> "US
+    stocks"), a list repr as a plain list, a library's function as what it does."""
+    for pattern, repl in _IN_WORDS:
+        text = pattern.sub(repl, text)
+    return text
+
+
 def _promised(run: AdaptiveRun, x: float) -> str:
     """A promise in its unit: a probability (percent) or a CE income (USD a year)."""
     return _pct(x) if run.promise.unit == "probability" else f"{_usd(x)} USD a year"
@@ -607,7 +631,8 @@ def _md_promise(run: AdaptiveRun) -> list[str]:
     lines = [
         f"# Adaptive glide path (dynamic programming): plan {run.plan_name!r}",
         "",
-        f"Solved on the {s.model_description}, drawn i.i.d.; objective: {s.objective.name}. "
+        f"Solved on the {_words(s.model_description)}, drawn i.i.d.; objective: "
+        f"{s.objective.name}. "
         f"Grid: {s.n_states} wealth nodes a year x {s.n_candidates} weight vectors (step "
         f"{s.weight_step:g}) x {s.n_outcomes} return outcomes x {s.n_years} years; "
         f"{s.seconds:.1f} s. Trading costs are not in the Bellman recursion; the simulations "
@@ -684,7 +709,7 @@ def _md_sets(run: AdaptiveRun) -> list[str]:
         lines += [
             f"## {label}: {ev.n_scenarios} scenarios",
             "",
-            f"{ev.description}",
+            _words(ev.description),
             "",
             "| strategy | success | s.e. | adaptive minus this (paired) | s.e. | unpaid years "
             f"given failure | s.e. | median terminal wealth | turnover a year | CE gamma {g:g} "
@@ -797,7 +822,7 @@ def _md_go_for_broke(run: AdaptiveRun) -> list[str]:
         )
     age = ev.row(run.age_only_name)
     lines.append(
-        f"- {age.name}, the best age-only path: success {_pct(age.success)}, "
+        f"- {_words(age.name)}, the best age-only path: success {_pct(age.success)}, "
         f"unpaid years given failure {_years(age.unpaid_years_when_failed)} "
         f"(s.e. {_years(age.unpaid_years_when_failed_se)})",
     )
@@ -808,7 +833,7 @@ def _md_go_for_broke(run: AdaptiveRun) -> list[str]:
         "The adaptive policies set each member's mix from her own wealth, so they are "
         "policies for an individual (managed) account, not for a pooled target-date fund. "
         "A pooled fund holds one mix for every member of a vintage whatever her wealth: "
-        f"its policy is an age-only path, and the best one, {age.name!r}, is shown beside "
+        f"its policy is an age-only path, and the best one, {_words(age.name)!r}, is shown beside "
         "the adaptive policies in every table of this report.",
         "",
     ]
@@ -890,7 +915,7 @@ def _md_tradeoffs(run: AdaptiveRun) -> list[str]:
         lines += [
             "## Survival-weighted (money lasts while the member lives)",
             "",
-            f"- {sv.description}",
+            f"- {_words(sv.description)}",
             f"- promised {_pct(sv.promised)}, simulated (i.i.d.) {_pct(sv.simulated)}; "
             f"SCP path, same weighting: {_pct(sv.scp_simulated)}; paired difference "
             f"{100 * (sv.simulated - sv.scp_simulated):+.2f} pp (s.e. {100 * sv.paired_diff_se:.2f} pp)",
@@ -1020,20 +1045,102 @@ def _map_caption(run: AdaptiveRun, key: str) -> str:
     return f"policy map: {result.policy.name}, by {axis}"
 
 
-def _html(run: AdaptiveRun, markdown: str, pngs: dict[str, bytes]) -> str:
-    imgs = "".join(
-        f'<figure><img alt="{html.escape(_map_caption(run, key))}" src="data:image/png;base64,'
-        f'{base64.b64encode(png).decode()}"/><figcaption>{html.escape(_map_caption(run, key))}'
-        "</figcaption></figure>"
-        for key, png in pngs.items()
+def _md_inline(text: str) -> str:
+    """One line of the report's Markdown as HTML: escaped, `code` as <code>."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _md_cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _md_table(lines: list[str]) -> str:
+    """A Markdown table (header, alignment row, rows) as a report table: the first
+    column the row labels, right-aligned columns (``---:``) as numbers."""
+    head, rows = _md_cells(lines[0]), [_md_cells(x) for x in lines[2:]]
+    num = [c.endswith(":") for c in _md_cells(lines[1])] if len(lines) > 1 else []
+    kind = ["num" if j < len(num) and num[j] else "label" for j in range(len(head))]
+    thead = "".join(
+        f'<th class="{k}" scope="col">{_md_inline(h)}</th>' for h, k in zip(head, kind, strict=True)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<th class="label" scope="row">{_md_inline(human_label(c))}</th>'
+            if j == 0
+            else f'<td class="{kind[j] if j < len(kind) else "num"}">{_md_inline(c)}</td>'
+            for j, c in enumerate(r)
+        )
+        + "</tr>"
+        for r in rows
     )
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Adaptive glide path: "
-        f"{html.escape(run.plan_name)}</title><style>body{{font-family:sans-serif;max-width:"
-        "1100px;margin:auto}img{max-width:100%}pre{white-space:pre-wrap}</style></head><body>"
-        f"<h1>Adaptive glide path: {html.escape(run.plan_name)}</h1>{imgs}"
-        f"<pre>{html.escape(markdown)}</pre></body></html>"
+        f'<div class="table-wrap"><table class="metrics"><thead><tr>{thead}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
     )
+
+
+def markdown_html(markdown: str) -> str:
+    """The report's Markdown (:func:`adaptive_markdown`: ``#``/``##`` headings, ``-``
+    lists, ``|`` tables, paragraphs, `code`) as HTML in the report style; the ``#``
+    title is left to the page's header."""
+    out: list[str] = []
+    block: list[str] = []
+    kind = ""
+
+    def flush() -> None:
+        nonlocal block, kind
+        if kind == "table":
+            out.append(_md_table(block))
+        elif kind == "list":
+            out.append("<ul>" + "".join(f"<li>{_md_inline(x)}</li>" for x in block) + "</ul>")
+        elif kind == "p":
+            out.append(f"<p>{_md_inline(' '.join(block))}</p>")
+        block, kind = [], ""
+
+    for line in markdown.splitlines():
+        this = "table" if line.startswith("|") else "list" if line.startswith("- ") else "p"
+        if not line.strip() or line.startswith("#") or this != kind:
+            flush()
+        if line.startswith("## "):
+            out.append(f"<h2>{_md_inline(line[3:])}</h2>")
+        elif line.startswith("# ") or not line.strip():
+            continue
+        else:
+            kind = this
+            block.append(line[2:] if this == "list" else line)
+    flush()
+    return "\n".join(out)
+
+
+def _html(run: AdaptiveRun, markdown: str, pngs: dict[str, bytes]) -> str:
+    """adaptive.html of ``run`` (:func:`adaptive_page_html`)."""
+    maps = [(_map_caption(run, key), png) for key, png in pngs.items()]
+    return adaptive_page_html(run.plan_name, markdown, maps)
+
+
+def adaptive_page_html(plan: str, markdown: str, maps: list[tuple[str, bytes]]) -> str:
+    """The adaptive report as one self-contained page in the tear sheet's style: the
+    report rendered from its Markdown (:func:`markdown_html`) first, then the policy
+    maps, each (caption, PNG bytes)."""
+    from backtest.report.html import page_head  # lazy: heavy (the report package)
+
+    imgs = "".join(
+        f'<figure><img alt="{html.escape(cap)}" src="data:image/png;base64,'
+        f'{base64.b64encode(png).decode()}"/><figcaption>{html.escape(cap)}</figcaption></figure>'
+        for cap, png in maps
+    )
+    head = page_head(
+        f"Adaptive glide path: {plan}",
+        "dynamic programming on the history's years drawn i.i.d., against the best "
+        "age-only path and the presets",
+    )
+    parts = [*head, markdown_html(markdown)]
+    if maps:
+        parts += ["<h2>Policy maps</h2>", imgs]
+    parts.append("<footer>glidelab adaptive glide path</footer></body></html>")
+    return "\n".join(parts)
 
 
 def write_adaptive_atomic(run: AdaptiveRun, out_dir: Path) -> Path:

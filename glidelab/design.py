@@ -117,6 +117,7 @@ from glidelab.study import (
     parse_design_study,
     quick_design,
 )
+from optimize.baselines import MapFn, serial_map
 from optimize.fund_design import (
     ConstraintCost,
     DesignPoint,
@@ -332,12 +333,16 @@ def constraint_table(costs: tuple[ConstraintCost, ...]) -> pd.DataFrame:
 
 
 def _search(
-    designer: FundDesigner, ds: DesignSettings, clock: dict[str, float]
+    designer: FundDesigner,
+    ds: DesignSettings,
+    clock: dict[str, float],
+    map_fn: MapFn | None = None,
 ) -> tuple[FrontierResult, DesignPoint]:
     """The frontier and the point ``ds.objective`` picks (the income or CE search from the
-    max-success knots under a bPOE floor); times into ``clock``."""
+    max-success knots under a bPOE floor); times into ``clock``. ``map_fn`` runs the
+    frontier's searches (``glidelab.backends.ordered_map``; default: here)."""
     t1 = time.perf_counter()
-    fr = designer.frontier(ds.frontier_points, max_iterations=ds.max_iterations)
+    fr = designer.frontier(ds.frontier_points, max_iterations=ds.max_iterations, map_fn=map_fn)
     clock["frontier"] = time.perf_counter() - t1
     if ds.objective == "success":
         return fr, fr.max_success
@@ -352,6 +357,11 @@ def _search(
     )
     clock[ds.objective] = time.perf_counter() - t2
     return fr, chosen
+
+
+def _score_weights(weights: np.ndarray, designer: FundDesigner) -> DesignPoint:
+    """In-sample scores of one per-year weight table (a top-level task for ``map_fn``)."""
+    return designer.evaluate_weights(weights)
 
 
 def _frame(points: Mapping[str, DesignPoint]) -> pd.DataFrame:
@@ -955,9 +965,17 @@ def _evidence(
     )
 
 
-def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -> DesignOutcome:
+def design(
+    study: DesignStudy,
+    *,
+    extra: Mapping[str, Strategy] | None = None,
+    map_fn: MapFn | None = None,
+) -> DesignOutcome:
     """Design the vintage's glide path and score it with the presets and ``extra`` (e.g. the
-    workbench's drawn path); numbers only, nothing written (:func:`write_design`)."""
+    workbench's drawn path); numbers only, nothing written (:func:`write_design`).
+    ``map_fn`` runs the frontier's searches, the constraint costs' re-solves and the
+    in-sample scoring of the strategies (``glidelab.backends.ordered_map(backend)``;
+    default: here, in order): the numbers are the same whatever runs them."""
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
     spec, ds, ev = study.population, study.design, study.evaluation
@@ -969,7 +987,7 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
         m_in, sc_in, "paired", "deaths in sample", knot_spacing_years=ds.knot_spacing_years
     )
     clock["setup"] = time.perf_counter() - t0
-    fr, chosen = _search(designer, ds, clock)
+    fr, chosen = _search(designer, ds, clock, map_fn)
     separability = frontier_separability(designer, fr.points)
     t_c = time.perf_counter()
     costs = designer.constraint_costs(
@@ -977,6 +995,7 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
         ds.objective,
         success_floor_bpoe=_bpoe_ceiling(fr, ds),
         max_iterations=min(ds.max_iterations, 8),
+        map_fn=map_fn,
     )
     clock["constraint_costs"] = time.perf_counter() - t_c
     designed = glide_path_from_knots(
@@ -985,7 +1004,8 @@ def design(study: DesignStudy, *, extra: Mapping[str, Strategy] | None = None) -
     strategies = _strategies(designed, ev, extra)
     # ---- presets on the frontier's member-paths (in sample)
     w3 = {n: _weights3(s, spec, sc_in) for n, s in strategies.items()}
-    rows = {n: designer.evaluate_weights(w3[n]) for n in strategies}
+    scored = (map_fn or serial_map)(_score_weights, [w3[n] for n in strategies], designer)
+    rows = dict(zip(strategies, scored, strict=True))
     # ---- held out: fresh members and fresh-seed bootstrap, same sampled-death metric
     t3 = time.perf_counter()
     m_out = draw_members(spec, ev.members, draws.rng("members held out"))
@@ -1142,13 +1162,14 @@ def _evidence_views(result: DesignOutcome) -> list[tuple[str, pd.DataFrame, str]
 
 def write_design(result: DesignOutcome, folder: Path) -> None:
     """The design report into ``folder``: design.html, design.pdf, the CSV tables
-    (frontier, placed, scores, countries, failing, designed_path, constraints, income,
-    separability) and settings.json."""
+    (summary: the report's first table; frontier, placed, scores, countries, failing,
+    designed_path, constraints, income, separability) and settings.json."""
     from backtest.report.population import (  # lazy: heavy (matplotlib)
         PopulationReport,
         build_population_charts,
         render_population_html,
         render_population_pdf,
+        summary_frame,
     )
 
     study, spec = result.study, result.study.population
@@ -1174,12 +1195,15 @@ def write_design(result: DesignOutcome, folder: Path) -> None:
         glide_labels=result.glide_labels,
         separability=result.separability,
         target_replacement=spec.replacement_rate,
+        in_sample_n=study.design.member_paths,
+        gamma=study.design.gamma if study.design.gamma in RISK_AVERSIONS else RANK_GAMMA,
     )
     folder.mkdir(parents=True, exist_ok=True)
     charts = build_population_charts(report)
     write_text_atomic(folder / "design.html", render_population_html(report, charts))
     render_population_pdf(report, charts, str(folder / "design.pdf"))
     for fname, df in (
+        ("summary.csv", summary_frame(report)),
         ("frontier.csv", result.frontier_table),
         ("placed.csv", result.placed),
         ("scores.csv", result.scores),
@@ -1214,10 +1238,12 @@ def run_design(
     *,
     progress: bool = False,
     extra: Mapping[str, Strategy] | None = None,
+    map_fn: MapFn | None = None,
 ) -> DesignOutcome:
-    """:func:`design`, then (unless ``out_root`` is None) :func:`write_design` into
+    """:func:`design` (its searches run by ``map_fn``, e.g. ``glidelab.backends.ordered_map``
+    of a Dask backend), then (unless ``out_root`` is None) :func:`write_design` into
     ``<out_root>/<study name>/`` atomically."""
-    section = DesignSection(study, extra, folder=study.name)
+    section = DesignSection(study, extra, folder=study.name, map_fn=map_fn)
     outcome = section.run()
     if out_root is None:
         return outcome
@@ -1420,9 +1446,11 @@ class DesignSection:
     study: DesignStudy
     extra: Mapping[str, Strategy] | None = None
     folder: str = "population"
+    #: Runs the design's independent searches and scorings (:func:`design`).
+    map_fn: MapFn | None = None
 
     def run(self, context: StudyContext | None = None) -> DesignOutcome:
-        return design(self.study, extra=self.extra)
+        return design(self.study, extra=self.extra, map_fn=self.map_fn)
 
     def write(self, result: DesignOutcome, folder: Path) -> None:
         write_design(result, folder)

@@ -51,6 +51,7 @@ from glidelab.evaluation import SetsByPlan, evaluate_study, evaluation_summary, 
 from glidelab.search import HELD_OUT, SearchRun, SearchSettings, run_search, write_search
 from glidelab.study import CryptoConfig, DesignStudy, Study, Sweep
 from glidelab.sweep import SweepSection
+from glidelab.tearsheet import OPTIMISED as TEARSHEET_OPTIMISED
 from glidelab.tearsheet import study_book
 from optimize.glidepath import OptimizationResult
 from strategies.base import Strategy
@@ -97,8 +98,9 @@ class Adaptive:
         return adaptive_summary(result)
 
 
-#: The optimised glide path's name among the study's strategies (success.csv, tear sheet).
-OPTIMISED = "optimised glide path"
+#: The optimised glide path's name among the study's strategies (success.csv, tear sheet):
+#: the tear sheet's one constant.
+OPTIMISED = TEARSHEET_OPTIMISED
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,10 @@ class Tearsheet:
         strategies = _with_optimised(context.strategies(), self.optimised)
         sets = self._sets(context, names)
         self.log("- building the tear sheet, one page per plan (HTML, PDF, CSV, JSON)")
-        book = study_book(study, context.history, strategies, sets, plans=names, title=self.title)
+        search = self.optimised.search if self.optimised is not None else None
+        book = study_book(
+            study, context.history, strategies, sets, plans=names, title=self.title, search=search
+        )
         return with_policy_maps(book, dict(self.adaptive))
 
     def write(self, result: TearsheetBook, folder: Path) -> None:

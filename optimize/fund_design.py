@@ -42,8 +42,9 @@ subproblem in a trust region, accept a step only if the exact objective improves
 same member-paths: the one driver, ``optimize.scp.trust_region_scp``):
 
 * ``"success"``: minimise the buffered probability of failure of ``-x`` (bPOE), the
-  homogenised conic program ``optimize.scp.bpoe_subproblem`` that the glide-path search
-  also solves (same constraint groups, same solver fallback), in the simplex basis;
+  homogenised conic program of ``optimize.scp.bpoe_subproblem`` that the glide-path
+  search also solves (same constraint groups, same solver fallback), in the simplex
+  basis;
 * ``"shortfall"``: minimise ``CVaR_beta(S)``, the mean shortfall (years of need, above)
   in the worst ``1 - beta`` of member-paths (Rockafellar and Uryasev 2000; convex in the
   linearised ``S``);
@@ -69,6 +70,13 @@ same member-paths: the one driver, ``optimize.scp.trust_region_scp``):
   :func:`backtest.outcomes.preference_certainty_equivalent`; plain CRRA takes the code
   path it always took (bit-identical). A bequest term is refused
   (:func:`check_design_preferences`): the annuitised balance leaves nothing at death.
+
+Speed: every step's LP is solved with its hinge sums screened
+(``optimize.scp.solve_screened``: only member-paths near the CVaR or bPOE threshold enter
+as hinges, and the split is widened until the LP's optimum is the full one's), the knot
+Jacobians are one batched product (:func:`knot_jacobian`), and the frontier's searches
+(and the constraint costs' re-solves) are independent tasks of a ``map_fn``, so that a
+backend (``glidelab.backends.ordered_map``) runs them in parallel with the same result.
 
 Committee constraints (:class:`FundConstraints`): equity at the target date within a
 band, monotone de-risking after an age, maximum change per year, a "to" or "through"
@@ -102,21 +110,23 @@ from backtest.population import Members
 from backtest.population_eval import cvar
 from backtest.scenarios import Scenarios
 from backtest.types import FloatArray, IntArray
+from optimize.baselines import MapFn, serial_map
 from optimize.glidepath import GlidePathConstraints, knot_constraints
 from optimize.scp import (
+    BPOE_MULTIPLIER_MAX,
     DEFAULT_SOLVERS,
-    BpoeSubproblem,
-    MarginSubproblem,
     OptimizationError,
+    Projector,
     Proposal,
-    bpoe_subproblem,
+    TailRows,
     buffered_failure_probability,
     clean_knots,
     flatten,
     interpolation_matrix,
     linear_model,
-    project,
     simplex_basis,
+    solve_screened,
+    tail_rows,
     trust_region_scp,
 )
 from strategies.base import RebalanceRule
@@ -337,15 +347,48 @@ def design_data(
 @dataclass(frozen=True)
 class Margins:
     """Margins ``x`` (m,), balances at retirement (m,), shortfalls (m,, years of need,
-    :func:`shortfall`), and optionally their Jacobians with respect to the per-year
-    weights, (m, T, A)."""
+    :func:`shortfall`), and optionally their sensitivities to each period's real gross
+    return of the mix, ``dx_dg``, ``dwret_dg``, ``ds_dg`` (m, T); the Jacobians with
+    respect to the per-year weights, (m, T, A), are those times the asset returns
+    (``dx_dw`` etc., formed on demand)."""
 
     x: FloatArray
     wealth_at_retirement: FloatArray
     shortfall: FloatArray
-    dx_dw: FloatArray | None = None
-    dwret_dw: FloatArray | None = None
-    ds_dw: FloatArray | None = None
+    dx_dg: FloatArray | None = None
+    dwret_dg: FloatArray | None = None
+    ds_dg: FloatArray | None = None
+    growth: FloatArray | None = None
+
+    def _by_weight(self, sens: FloatArray | None) -> FloatArray | None:
+        if sens is None or self.growth is None:
+            return None
+        return sens[:, :, None] * self.growth
+
+    @property
+    def dx_dw(self) -> FloatArray | None:
+        """``dx / dw``, (m, T, A)."""
+        return self._by_weight(self.dx_dg)
+
+    @property
+    def dwret_dw(self) -> FloatArray | None:
+        """``dW_ret / dw``, real USD per unit weight, (m, T, A)."""
+        return self._by_weight(self.dwret_dg)
+
+    @property
+    def ds_dw(self) -> FloatArray | None:
+        """``dS / dw``, years of need per unit weight, (m, T, A)."""
+        return self._by_weight(self.ds_dg)
+
+
+def knot_jacobian(sens: FloatArray, growth: FloatArray, interp: FloatArray) -> FloatArray:
+    """Jacobian with respect to the knot weights, (m, K, A), of a per-member-path quantity
+    whose sensitivity to each period's mix return is ``sens`` (m, T): ``sum_t sens[s, t]
+    growth[s, t, a] interp[t, k]`` with ``growth`` the decision assets' real gross returns
+    (m, T, A) and ``interp`` the interpolation matrix (T, K) (one batched product, no
+    (m, T, A) Jacobian kept)."""
+    by_asset = (sens[:, :, None] * growth).transpose(0, 2, 1)  # (m, A, T)
+    return np.matmul(by_asset, interp).transpose(0, 2, 1)
 
 
 def _spending(data: DesignData) -> FloatArray:
@@ -434,9 +477,10 @@ def margins(data: DesignData, weights: FloatArray, gradients: bool = False) -> M
         x=x,
         wealth_at_retirement=w_ret,
         shortfall=short,
-        dx_dw=dx_dg[:, :, None] * data.growth,
-        dwret_dw=dwret_dg[:, :, None] * data.growth,
-        ds_dw=ds_dg[:, :, None] * data.growth,
+        dx_dg=dx_dg,
+        dwret_dg=dwret_dg,
+        ds_dg=ds_dg,
+        growth=data.growth,
     )
 
 
@@ -629,6 +673,9 @@ class FundDesigner:
             knot_ages = sorted(a for a in ages if first <= a <= stop)
         self.knot_ages = np.asarray(knot_ages, dtype=np.float64)
         self.M = interpolation_matrix(data.ages, self.knot_ages)
+        #: The decision assets' real gross returns per member-path, (m, T, A) (the
+        #: Jacobians' factor, :func:`knot_jacobian`).
+        self.growth = np.ascontiguousarray(data.growth[:, :, self.cols])
         plan = Plan(start_age=first, retirement_age=self.target_age, end_age=last + 1)
         n_t = data.growth.shape[1]
         g = data.growth[:, :n_t][:, :, self.cols].reshape(-1, len(self.assets))
@@ -637,6 +684,7 @@ class FundDesigner:
         self.fallbacks: list[str] = []
         #: Constraint groups left out (to price them: :meth:`constraint_costs`).
         self.excluded: frozenset[str] = frozenset()
+        self._projector: Projector | None = None
 
     # -------------------------------------------------------------- constraints
     def constraint_groups(self, z: Any, a: Any) -> dict[str, list[Any]]:
@@ -670,6 +718,7 @@ class FundDesigner:
         d = copy.copy(self)
         d.excluded = self.excluded | {group}
         d.fallbacks = []
+        d._projector = None
         return d
 
     def slacks(self, knots: FloatArray) -> dict[str, float]:
@@ -697,32 +746,31 @@ class FundDesigner:
         success_floor_bpoe: float | None = None,
         max_iterations: int = 8,
         trust_radius: float = 0.2,
+        map_fn: MapFn | None = None,
     ) -> tuple[ConstraintCost, ...]:
         """Which committee constraint groups bind at ``point`` and what each costs.
 
         Each binding group (every group but :data:`PORTFOLIO_GROUP`) is priced by a
         re-solve of ``objective`` without it, started from the design's knots on the same
         member-paths (so the re-solve is at least as good as the design: SCP accepts only
-        improving steps), with the design's bPOE ceiling ``success_floor_bpoe`` kept.
+        improving steps), with the design's bPOE ceiling ``success_floor_bpoe`` kept. The
+        re-solves are independent tasks of ``map_fn`` (default: here, in order).
         """
         value = objective_value(point, objective)
         sign = -1.0 if objective == "shortfall" else 1.0
+        slacks = {n: v for n, v in self.slacks(point.knots).items() if n != PORTFOLIO_GROUP}
+        binding = [n for n, v in slacks.items() if v < BINDING_TOLERANCE]
+        tasks = [
+            FrontierTask(objective, point.knots, success_floor_bpoe, trust_radius, max_iterations)
+        ] * len(binding)
+        freed = (map_fn or serial_map)(_without_task, list(zip(binding, tasks, strict=True)), self)
+        without = {n: objective_value(pt, objective) for n, pt in zip(binding, freed, strict=True)}
         rows = []
-        for name, slack in self.slacks(point.knots).items():
-            if name == PORTFOLIO_GROUP:
-                continue
-            binding = slack < BINDING_TOLERANCE
-            without = np.nan
-            if binding:
-                free = self.without(name)
-                pt = free._scp(
-                    objective, point.knots, success_floor_bpoe, max_iterations, trust_radius
-                )
-                without = objective_value(pt, objective)
-            cost = sign * (without - value) if binding else 0.0
-            rows.append(
-                ConstraintCost(name, binding, max(slack, 0.0), objective, value, without, cost)
-            )
+        for name, slack in slacks.items():
+            binds = name in without
+            w = without.get(name, np.nan)
+            cost = sign * (w - value) if binds else 0.0
+            rows.append(ConstraintCost(name, binds, max(slack, 0.0), objective, value, w, cost))
         return tuple(rows)
 
     def constraints(self, z: Any, a: Any) -> list[Any]:
@@ -771,14 +819,14 @@ class FundDesigner:
             The constraints conflict; the message names the groups and which one,
             dropped, makes the rest feasible.
         """
-        z = project(
-            knots,
-            self.constraint_groups,
-            self.solvers,
-            self.fallbacks,
-            what="projection onto the fund constraints",
-        )
+        if self._projector is None:
+            self._projector = Projector(knots.shape, self.constraint_groups, self.solvers)
+        z = self._projector(knots, self.fallbacks, "projection onto the fund constraints")
         return np.clip(z, 0.0, 1.0)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the built projection problem (rebuilt where it is needed)."""
+        return {**self.__dict__, "_projector": None}
 
     def constant_start(self, equity: float = 0.6) -> FloatArray:
         n_a = len(self.assets)
@@ -793,13 +841,13 @@ class FundDesigner:
     # -------------------------------------------------------------------- SCP
     def _subproblem(
         self, objective: str, p_level: float | None
-    ) -> BpoeSubproblem | _ShortfallSubproblem:
+    ) -> _SuccessSubproblem | _ShortfallSubproblem:
         """The convex subproblem of ``objective``, built once, in the simplex basis (the
         weights sum to one at every knot, so the dense Jacobian block, which dominates
         the solve, carries A - 1 columns per knot instead of A)."""
         k, n_a = self.knot_ages.size, len(self.assets)
         if objective == "success":
-            return bpoe_subproblem(self.data.n, k, n_a, self.constraints, reduced=True)
+            return _SuccessSubproblem(self.data.n, self.constraints, simplex_basis(n_a))
         return _shortfall_subproblem(
             self.data.n, k, n_a, self.constraints, self.beta, p_level, objective in ("income", "ce")
         )
@@ -819,15 +867,15 @@ class FundDesigner:
 
         def propose(cur: DesignPoint, rho: float, it: int) -> Proposal:
             mg = margins(self.data, self.weights(cur.knots), gradients=True)
-            assert mg.dx_dw is not None and mg.dwret_dw is not None
-            j = np.einsum("mta,tk->mka", mg.dx_dw[:, :, self.cols], self.M)  # (m, K, A)
+            assert mg.dx_dg is not None and mg.dwret_dg is not None
+            j = knot_jacobian(mg.dx_dg, self.growth, self.M)  # (m, K, A)
             sub.linearise(mg.x, j, cur.knots, rho)
-            if isinstance(sub, _ShortfallSubproblem) and sub.income is None:
-                assert mg.ds_dw is not None
-                js = np.einsum("mta,tk->mka", mg.ds_dw[:, :, self.cols], self.M)
+            if isinstance(sub, _ShortfallSubproblem) and not sub.income:
+                assert mg.ds_dg is not None
+                js = knot_jacobian(mg.ds_dg, self.growth, self.M)
                 sub.linearise_shortfall(mg.shortfall, js, cur.knots)
-            if isinstance(sub, _ShortfallSubproblem) and sub.income is not None:
-                jw = np.einsum("mta,tk->mka", mg.dwret_dw[:, :, self.cols], self.M)
+            if isinstance(sub, _ShortfallSubproblem) and sub.income:
+                jw = knot_jacobian(mg.dwret_dg, self.growth, self.M)
                 value, per = self._income_model(objective, mg.wealth_at_retirement)
                 g_rr = np.einsum("mka,m->ka", jw, per) / m  # d mean / dz, (K, A)
                 sub.linearise_income(value, g_rr, cur.knots)
@@ -907,21 +955,49 @@ class FundDesigner:
         return self._scp(objective, z0, success_floor_bpoe, max_iterations, trust_radius)
 
     def frontier(
-        self, n_points: int = 6, *, max_iterations: int = 25, trust_radius: float = 0.2
+        self,
+        n_points: int = 6,
+        *,
+        max_iterations: int = 25,
+        trust_radius: float = 0.2,
+        map_fn: MapFn | None = None,
     ) -> FrontierResult:
-        """The efficient frontier (epsilon-constraint on bPOE) and its two end points."""
+        """The efficient frontier (epsilon-constraint on bPOE) and its two end points.
+
+        Two rounds of independent SCP searches, each round one ``map_fn`` call (default:
+        here, in order; ``glidelab.backends.ordered_map`` runs them on a backend, with
+        the same result whatever the backend or its number of workers): the two end
+        points, then every interior point, warm-started from the end points: from the
+        better (:func:`_frontier_score`) of the max-success knots and the knots
+        interpolated between the end points at its bPOE level, within a trust radius of
+        the largest knot difference between the end points over the number of intervals
+        (clipped to ``[FRONTIER_MIN_RADIUS, trust_radius]``).
+        """
         t0 = time.perf_counter()
-        best_s = self.optimise("success", max_iterations=max_iterations, trust_radius=trust_radius)
-        best_e = self.optimise(
-            "shortfall", max_iterations=max_iterations, trust_radius=trust_radius
-        )
+        run = map_fn or serial_map
+        ends = [
+            FrontierTask("success", None, None, trust_radius, max_iterations),
+            FrontierTask("shortfall", None, None, trust_radius, max_iterations),
+        ]
+        best_s, best_e = run(frontier_task, ends, self)
         levels = np.linspace(best_s.bpoe, best_e.bpoe, n_points)[1:-1]
+        # neighbouring points lie about this far apart (the largest knot change between
+        # the end points, shared by the intervals): the trust region a chained search
+        # would carry from one point to the next
+        gap = float(np.max(np.abs(best_e.knots - best_s.knots))) / max(n_points - 1, 1)
+        radius = float(np.clip(gap, FRONTIER_MIN_RADIUS, trust_radius))
+        tasks = []
+        for i, p in enumerate(levels, start=1):
+            level = float(max(p, 1e-6))
+            share = i / (n_points - 1)
+            between = self.project((1 - share) * best_s.knots + share * best_e.knots)
+            starts = [best_s, self.evaluate(between, "shortfall")]
+            start = max(starts, key=lambda pt: _frontier_score(pt, level))
+            tasks.append(FrontierTask("shortfall", start.knots, level, radius, max_iterations))
+        interior = run(frontier_task, tasks, self)
         points = [best_s]
-        start = best_s.knots
-        for p in levels:
-            pt = self._scp("shortfall", start, float(max(p, 1e-6)), max_iterations, trust_radius)
-            points.append(DesignPoint(**{**pt.__dict__, "objective": f"frontier bPOE<={p:.3f}"}))
-            start = pt.knots
+        for p, pt in zip(levels, interior, strict=True):
+            points.append(replace(pt, objective=f"frontier bPOE<={p:.3f}"))
         points.append(best_e)
         return FrontierResult(
             assets=self.assets,
@@ -935,46 +1011,226 @@ class FundDesigner:
         )
 
 
+#: Smallest initial trust radius of an interior frontier point, decimal weight.
+FRONTIER_MIN_RADIUS = 0.02
+
+
 @dataclass(frozen=True)
-class _ShortfallSubproblem(MarginSubproblem):
+class FrontierTask:
+    """One SCP search of the frontier: ``objective`` from ``start`` knots (None: the
+    constant start) under the bPOE ceiling ``p_level`` (None: none), with the initial
+    trust radius (decimal weight) and an iteration cap."""
+
+    objective: str
+    start: FloatArray | None
+    p_level: float | None
+    trust_radius: float
+    max_iterations: int
+
+
+def frontier_task(task: FrontierTask, designer: FundDesigner) -> DesignPoint:
+    """Run one :class:`FrontierTask` on ``designer`` (a top-level function: a backend can
+    ship it to a worker, with the designer sent once as the shared object)."""
+    z0 = task.start if task.start is not None else designer.constant_start()
+    return designer._scp(task.objective, z0, task.p_level, task.max_iterations, task.trust_radius)
+
+
+def _without_task(task: tuple[str, FrontierTask], designer: FundDesigner) -> DesignPoint:
+    """One constraint cost's re-solve: ``task = (group, search)`` run by ``designer``
+    without that group (a top-level function, for a backend)."""
+    group, search = task
+    return frontier_task(search, designer.without(group))
+
+
+def _frontier_score(point: DesignPoint, p_level: float) -> tuple[float, float]:
+    """Larger is better for a frontier point at bPOE ceiling ``p_level``: feasibility
+    first, then the shortfall CVaR (the score the SCP accepts steps by)."""
+    return (-max(point.bpoe - p_level, 0.0), -point.shortfall_cvar)
+
+
+class _ShortfallSubproblem:
     """The convexified shortfall (or income) problem of one design SCP step.
 
     With ``z = 1 / A + U N'`` (``N`` a :func:`optimize.scp.simplex_basis`), the margins
     linearised as ``x ~ b + J u`` and the shortfalls as ``S ~ b_S + J_S u``, ``u = vec(U)``:
-    minimise ``CVaR_beta(pos(S))`` (or
-    maximise the linearised mean replacement ratio, ``income``) subject to the
-    constraints, the trust region ``|z - z0| <= rho`` and, with a ceiling ``p``,
-    ``CVaR_{1-p}(-x) <= 0`` (bPOE <= p).
+    minimise ``CVaR_beta(pos(S))`` (or maximise the linearised mean replacement ratio or
+    utility, ``income``) subject to the constraints, the trust region ``|z - z0| <= rho``
+    and, with a ceiling ``p``, ``CVaR_{1-p}(-x) <= 0`` (bPOE <= p).
+
+    Both tail sums are screened (:func:`optimize.scp.solve_screened`): only the
+    member-paths near each threshold enter as hinges, the rest as one linear term or not
+    at all, and the split is widened until it is exact, so the step solves the same LP
+    with a fraction of its rows (the CVaR's VaR ``c >= 0``: ``S >= 0`` makes
+    ``pos(pos(S) - c) = pos(S - c)``). The linear models are set by :meth:`linearise`,
+    :meth:`linearise_shortfall` and :meth:`linearise_income`; :meth:`solve` writes and
+    solves the problem, :meth:`knots` reads the solution.
     """
 
-    problem: Any
-    z: Any
-    jac: Any
-    offset: Any
-    z0: Any
-    rho: Any
-    basis: FloatArray
-    income: tuple[Any, Any] | None  # (d mean rr / du, offset) parameters
-    short: tuple[Any, Any] | None  # (dS / du, offset) parameters of the shortfall
+    def __init__(
+        self,
+        m: int,
+        constraints: Callable[[Any, Any], list[Any]],
+        beta: float,
+        p_level: float | None,
+        income: bool,
+        basis: FloatArray,
+    ) -> None:
+        self.m, self.constraints, self.beta, self.p_level = m, constraints, beta, p_level
+        self.income = income
+        self.basis = basis
+        self.margin: tuple[FloatArray, FloatArray, FloatArray] | None = None  # jac, off, x
+        self.short: tuple[FloatArray, FloatArray, FloatArray] | None = None  # jac, off, S
+        self.gain: tuple[FloatArray, float] | None = None  # d objective / du, constant
+        self.z0: FloatArray | None = None
+        self.rho = 0.0
+        self.solution: FloatArray | None = None
+        self._z: Any = None
+        #: Solves per step (screening rounds), for diagnostics.
+        self.rounds: list[int] = []
+
+    def linearise(
+        self, x: FloatArray, jac_knots: FloatArray, knots: FloatArray, trust_radius: float
+    ) -> None:
+        """Set the margin model: margins ``x`` (m,) and ``dx/dz`` (m, K, A) at ``knots``."""
+        jac, offset = linear_model(x, jac_knots, knots, self.basis)
+        self.margin = (jac, offset, x)
+        self.z0 = np.asarray(knots, dtype=np.float64)
+        self.rho = float(trust_radius)
 
     def linearise_shortfall(self, s: FloatArray, jac_knots: FloatArray, knots: FloatArray) -> None:
         """Set the shortfall model ``S ~ b_S + J_S u`` (years of need) at ``knots``."""
-        assert self.short is not None, "built without the shortfall objective"
         jac, offset = linear_model(s, jac_knots, knots, self.basis)
-        self.short[0].value = jac
-        self.short[1].value = offset
+        self.short = (jac, offset, s)
 
     def linearise_income(self, mean_rr: float, grad_rr: FloatArray, knots: FloatArray) -> None:
-        """Set the linearised mean replacement ratio (decimal of the base salary): its value
+        """Set the linearised objective (mean replacement ratio or mean utility): its value
         ``mean_rr`` and gradient ``grad_rr`` (K, A) at ``knots``."""
-        assert self.income is not None, "built without the income objective"
         centre = np.full(knots.shape, 1.0 / knots.shape[1])
-        self.income[0].value = (grad_rr @ self.basis).ravel()
-        self.income[1].value = float(mean_rr + grad_rr.ravel() @ (centre - knots).ravel())
+        const = float(mean_rr + grad_rr.ravel() @ (centre - knots).ravel())
+        self.gain = ((grad_rr @ self.basis).ravel(), const)
 
-    def knots(self) -> FloatArray:
+    def _rows(self) -> list[TailRows]:
+        """The initial split of each tail sum (bPOE ceiling's, then the CVaR's)."""
+        rows = []
+        if self.p_level is not None:
+            assert self.margin is not None, "linearise first"
+            jac, off, x = self.margin
+            rows.append(tail_rows(-off, -jac, -x, 1.0 - self.p_level))
+        if not self.income:
+            assert self.short is not None, "linearise_shortfall first"
+            jac, off, s = self.short
+            rows.append(tail_rows(off, jac, s, self.beta))
+        return rows
+
+    def _build(self, rows: Sequence[TailRows]) -> tuple[Any, Any, list[Any]]:
+        import cvxpy as cp  # lazy: heavy (cvxpy)
+
+        assert self.z0 is not None, "linearise first"
+        k, n_a = self.z0.shape
+        u = cp.Variable((k, n_a - 1))
+        uv = cp.vec(u, order="C")
+        z = np.full((k, n_a), 1.0 / n_a) + u @ self.basis.T
+        cons = [*self.constraints(z, 1.0), cp.abs(z - self.z0) <= self.rho]
+        thresholds: list[Any] = []
+        it = iter(rows)
+        if self.p_level is not None:
+            c2 = cp.Variable()
+            cons.append(c2 + next(it).expression(uv, c2) / (self.m * self.p_level) <= 0)
+            thresholds.append(c2)
+        goal: cp.Maximize | cp.Minimize
+        if self.income:
+            assert self.gain is not None, "linearise_income first"
+            goal = cp.Maximize(self.gain[1] + self.gain[0] @ uv)
+        else:
+            c_var = cp.Variable(nonneg=True)
+            goal = cp.Minimize(c_var + next(it).expression(uv, c_var) / (self.m * (1 - self.beta)))
+            thresholds.append(c_var)
+        self._z = z
+        return cp.Problem(goal, cons), u, thresholds
+
+    def solve(self, solvers: Sequence[str], fallbacks: list[str], what: str) -> str:
+        """Solve exactly with screened rows (:func:`optimize.scp.solve_screened`)."""
+        solver, rounds = solve_screened(self._build, self._rows(), solvers, fallbacks, what)
+        self.rounds.append(rounds)
+        self.solution = np.asarray(self._z.value, dtype=np.float64)
+        return solver
+
+    def knots(self) -> FloatArray | None:
         """The solved knots (K, A)."""
-        return np.asarray(self.z.value)
+        return self.solution
+
+
+class _SuccessSubproblem:
+    """The bPOE problem of one design SCP step (``optimize.scp.BpoeSubproblem``'s, in the
+    simplex basis) with its hinge sum screened (:func:`optimize.scp.solve_screened`)::
+
+        minimise   mean_s pos(1 - a b[s] - J[s] . u)
+        subject to constraints(y, a),  |y - a z0| <= a rho,  0 <= a <= a_max
+
+    with ``y = a / A + U N'``, ``u = vec(U)``: the hinges are linear in ``(a, u)``, and only
+    member-paths near the buffered tail (by their current margin) enter as hinges.
+    """
+
+    def __init__(
+        self, m: int, constraints: Callable[[Any, Any], list[Any]], basis: FloatArray
+    ) -> None:
+        self.m, self.constraints, self.basis = m, constraints, basis
+        self.margin: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self.z0: FloatArray | None = None
+        self.rho = 0.0
+        self.solution: FloatArray | None = None
+        self._y: Any = None
+        self._a: Any = None
+        self.rounds: list[int] = []
+
+    def linearise(
+        self, x: FloatArray, jac_knots: FloatArray, knots: FloatArray, trust_radius: float
+    ) -> None:
+        """Set the margin model: margins ``x`` (m,) and ``dx/dz`` (m, K, A) at ``knots``."""
+        jac, offset = linear_model(x, jac_knots, knots, self.basis)
+        self.margin = (jac, offset, x)
+        self.z0 = np.asarray(knots, dtype=np.float64)
+        self.rho = float(trust_radius)
+
+    def _build(self, rows: Sequence[TailRows]) -> tuple[Any, Any, list[Any]]:
+        import cvxpy as cp  # lazy: heavy (cvxpy)
+
+        assert self.z0 is not None, "linearise first"
+        k, n_a = self.z0.shape
+        a = cp.Variable(nonneg=True)
+        v = cp.Variable((k, n_a - 1))
+        y = a * np.full((k, n_a), 1.0 / n_a) + v @ self.basis.T
+        w = cp.hstack([cp.reshape(a, (1,), order="C"), cp.vec(v, order="C")])
+        cons = [
+            *self.constraints(y, a),
+            cp.abs(y - a * self.z0) <= self.rho * a,
+            a <= BPOE_MULTIPLIER_MAX,
+        ]
+        zero = cp.Constant(0.0)
+        self._y, self._a = y, a
+        problem = cp.Problem(cp.Minimize(rows[0].expression(w, 0.0) / self.m), cons)
+        return problem, w, [zero]
+
+    def solve(self, solvers: Sequence[str], fallbacks: list[str], what: str) -> str:
+        """Solve exactly with screened rows (:func:`optimize.scp.solve_screened`)."""
+        assert self.margin is not None, "linearise first"
+        jac, off, x = self.margin
+        # hinge 1 - a x_lin = 1 + (-b) a + (-J) u in w = (a, u); ordered like the loss -x
+        rows = tail_rows(
+            np.ones_like(off),
+            np.column_stack([-off, -jac]),
+            -x,
+            1.0 - buffered_failure_probability(x),
+        )
+        solver, rounds = solve_screened(self._build, [rows], solvers, fallbacks, what)
+        self.rounds.append(rounds)
+        a_val = float(self._a.value) if self._a.value is not None else 0.0
+        self.solution = None if a_val <= 1e-9 else np.asarray(self._y.value) / a_val
+        return solver
+
+    def knots(self) -> FloatArray | None:
+        """The solved knots ``y / a`` (K, A), or None when ``a`` is ~0."""
+        return self.solution
 
 
 def _shortfall_subproblem(
@@ -986,34 +1242,8 @@ def _shortfall_subproblem(
     p_level: float | None,
     income: bool,
 ) -> _ShortfallSubproblem:
-    import cvxpy as cp  # lazy: heavy (cvxpy)
-
-    basis = simplex_basis(n_a)
-    zb = np.full((k, n_a), 1.0 / n_a)
-    n_u = k * (n_a - 1)
-    jac = cp.Parameter((m, n_u))
-    off = cp.Parameter(m)
-    zp = cp.Parameter((k, n_a))
-    rho = cp.Parameter(nonneg=True)
-    u = cp.Variable((k, n_a - 1))
-    z = zb + u @ basis.T
-    x_lin = off + jac @ cp.vec(u, order="C")
-    cons = [*constraints(z, 1.0), cp.abs(z - zp) <= rho]
-    if p_level is not None:
-        c2 = cp.Variable()
-        cons.append(c2 + cp.sum(cp.pos(-x_lin - c2)) / (m * p_level) <= 0)
-    rr: tuple[Any, Any] | None = None
-    sp: tuple[Any, Any] | None = None
-    goal: cp.Maximize | cp.Minimize
-    if income:
-        rr = (cp.Parameter(n_u), cp.Parameter())
-        goal = cp.Maximize(rr[1] + rr[0] @ cp.vec(u, order="C"))
-    else:
-        sp = (cp.Parameter((m, n_u)), cp.Parameter(m))
-        s_lin = sp[1] + sp[0] @ cp.vec(u, order="C")
-        c_var = cp.Variable()
-        goal = cp.Minimize(c_var + cp.sum(cp.pos(cp.pos(s_lin) - c_var)) / (m * (1 - beta)))
-    return _ShortfallSubproblem(cp.Problem(goal, cons), z, jac, off, zp, rho, basis, rr, sp)
+    del k  # the knots' shape comes with the linear model
+    return _ShortfallSubproblem(m, constraints, beta, p_level, income, simplex_basis(n_a))
 
 
 def glide_path_from_knots(

@@ -39,9 +39,9 @@ from backtest.metrics import (
     sharpe_ratio,
     wealth_percentiles,
 )
-from backtest.outcomes import success_rate
+from backtest.outcomes import cohort_effective_n, success_rate
 from backtest.plan import ConstantReal, FundedRatio, MoneyLasts, Plan
-from backtest.report.describe import describe_plan
+from backtest.report.describe import describe_pension_target, describe_plan, plain_words
 from backtest.report.income import (
     FLOOR_SHARE,
     age_only,
@@ -50,8 +50,12 @@ from backtest.report.income import (
     income_ce,
     income_floor,
     income_row,
+    planned_income,
 )
 from backtest.report.model import (
+    COHORTS,
+    HELD_OUT,
+    IN_SAMPLE,
     CohortData,
     FanData,
     FundedRatioData,
@@ -62,8 +66,12 @@ from backtest.report.model import (
     SetsTable,
     SleeveData,
     SuccessGrid,
+    SummaryRow,
+    SummarySet,
+    SummaryTable,
     TearsheetData,
 )
+from backtest.report.units import format_value, human_label
 from backtest.scenarios import Scenarios
 from backtest.simulate import SimulationResult, funded_ratio, simulate
 from strategies.base import Schedule, Strategy
@@ -219,12 +227,56 @@ class SleeveInputs:
     """Crypto sleeves: size (decimal weight) -> strategy, the base mix at size 0.
 
     Sharpe ratio and maximum drawdown come from ``history`` (default: the page's), success
-    from ``scenarios`` with the page's plan when they hold the sleeve's assets (else NaN).
+    from ``scenarios`` with the page's plan when they hold the sleeve's assets (else NaN);
+    ``success_on`` says what those scenarios resample (e.g. "2,000 scenarios resampling
+    the study's 1928-2025 history") and ``caveat`` warns when they resample unreliable
+    early years of the sleeve's asset.
     """
 
     strategies: Mapping[float, Strategy]
     history: HistoryInputs | None = None
     scenarios: Scenarios | None = None
+    success_on: str = ""
+    caveat: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class SummaryInputs:
+    """What the summary table adds to the page's own simulations.
+
+    Attributes
+    ----------
+    reference
+        The 100 % equity strategy (e.g. the ``fixed_100_0`` preset on the study's assets):
+        when it is not among the page's strategies it is simulated on the page's sets for
+        the summary table only, so no other table or chart of the page changes.
+    fitted
+        Name of the strategy fitted on an in-sample set (the optimised glide path), "" if
+        none.
+    extra
+        Figures computed elsewhere on sets the page does not simulate (the optimiser's
+        in-sample and held-out sets): ``(SummarySet, strategy name -> SetCell)``.
+    held_today
+        Name of the strategy the member holds today ("" if none).
+    best
+        How many of the best strategies (by success on the page's Monte Carlo set) to mark.
+    fails_below
+        Success (decimal) below which a strategy gets a sentence on why it fails.
+    notes
+        Notes printed under the table (e.g. where the optimised path was fitted).
+    flags
+        Strategy name -> a short warning shown beside its name (e.g. a Bitcoin sleeve whose
+        scenarios resample Bitcoin's unreliable early years).
+    """
+
+    reference: Strategy | None = None
+    fitted: str = ""
+    extra: tuple[tuple[SummarySet, Mapping[str, SetCell]], ...] = ()
+    held_today: str = ""
+    best: int = 3
+    fails_below: float = 0.5
+    notes: tuple[str, ...] = ()
+    flags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -255,6 +307,9 @@ class TearsheetInputs:
         See :class:`HistoryInputs`, :class:`MemberInputs`, :class:`SleeveInputs`.
     text
         Headline, settings, notes, seed and key (:class:`PageText`).
+    summary
+        What the opening summary table adds (:class:`SummaryInputs`); ``None``: a summary
+        of the page's own strategies and sets (with a member and her scenarios).
     """
 
     strategies: tuple[Strategy, ...]
@@ -262,6 +317,7 @@ class TearsheetInputs:
     member: MemberInputs | None = None
     sleeves: SleeveInputs | None = None
     text: PageText = field(default_factory=PageText)
+    summary: SummaryInputs | None = None
 
     def __post_init__(self) -> None:
         strategies = tuple(self.strategies)
@@ -450,10 +506,10 @@ def _income(
     by_name = {s.name: s for s in strategies}
     rows = tuple(income_row(r, by_name[n], floor, target) for n, r in runs.items())
     ppy = member.periods_per_year
-    what = scenarios.description or "Monte Carlo scenarios"
+    what = plain_words(scenarios.description) or "Monte Carlo scenarios"
     caption = (
         f"On {what} ({scenarios.n_scenarios} scenarios, {'monthly' if ppy == 12 else 'annual'} "
-        f"periods); standard errors in parentheses. Income is the real withdrawals actually "
+        f"periods); one standard error after \u00b1. Income is the real withdrawals actually "
         f"paid in each retirement year, {plan.retirement_age:g} to {plan.end_age:g}. The plan "
         f"states no other income, so the certainty equivalent (CE) adds a floor of "
         f"{floor:,.0f} USD a year ({FLOOR_SHARE:.0%} of the median planned first-year "
@@ -500,7 +556,8 @@ def _monte_carlo(
     settings: tuple[Setting, ...] = (("Plan", describe_plan(plan)),)
     if scenarios is None:
         return _Part(settings=settings)
-    settings += (("Scenarios", scenarios.description or f"{scenarios.n_scenarios} scenarios"),)
+    desc = plain_words(scenarios.description) or f"{scenarios.n_scenarios} scenarios"
+    settings += (("Scenarios", desc),)
     target = plan.success if isinstance(plan.success, FundedRatio) else member.pension_target
     target_plan = dataclasses.replace(plan, success=target) if target is not None else None
     fans, ratios, notes = [], {}, []
@@ -520,7 +577,9 @@ def _monte_carlo(
     if income is not None:
         fields["income"] = income
     if target is not None and ratios:
-        fields["funded_ratios"] = FundedRatioData(ratios, target.threshold)
+        fields["funded_ratios"] = FundedRatioData(
+            ratios, target.threshold, describe_pension_target(target)
+        )
     return _Part(fields, settings, tuple(notes))
 
 
@@ -540,10 +599,12 @@ def _cohorts(
     if not tw:
         return _Part()
     data = CohortData(
-        pd.DataFrame(tw, index=labels), pd.DataFrame(ok, index=labels), cohorts.description
+        pd.DataFrame(tw, index=labels),
+        pd.DataFrame(ok, index=labels),
+        plain_words(cohorts.description),
     )
     settings: tuple[Setting, ...] = (
-        ("Cohorts", cohorts.description or f"{cohorts.n_scenarios} cohorts"),
+        ("Cohorts", plain_words(cohorts.description) or f"{cohorts.n_scenarios} cohorts"),
     )
     if member.cohort_plan is not None:
         settings += (("Cohort plan", describe_plan(member.cohort_plan)),)
@@ -561,7 +622,7 @@ def _set_cell(res: SimulationResult, floor: float) -> SetCell:
 
 
 def _set_column(label: str, scen: Scenarios, overlapping: bool = False) -> SetColumn:
-    desc = scen.description or f"{scen.n_scenarios} scenarios"
+    desc = plain_words(scen.description) or f"{scen.n_scenarios} scenarios"
     return SetColumn(label, desc, scen.n_scenarios, overlapping)
 
 
@@ -675,7 +736,293 @@ def _sleeves(sleeves: SleeveInputs, page_history: HistoryInputs | None, plan: Pl
     if hist is not None:
         period = f"{hist.returns.index[0]:%b %Y}\u2013{hist.returns.index[-1]:%b %Y}"
     table = pd.DataFrame.from_dict(rows, orient="index")
-    return _Part({"sleeve": SleeveData(table, base_name, period)})
+    on = sleeves.success_on or (
+        plain_words(sleeves.scenarios.description) if sleeves.scenarios is not None else ""
+    )
+    return _Part({"sleeve": SleeveData(table, base_name, period, on, sleeves.caveat)})
+
+
+# --------------------------------------------------------------------------- summary
+
+#: Scenarios of the page's Monte Carlo set re-run with recorded weights to explain a
+#: failing strategy (its mean weights); the first ones of the set, enough for a mean.
+WHY_SCENARIOS = 500
+
+
+def _cohort_cell(res: SimulationResult) -> SetCell:
+    """Success on overlapping historical cohorts, its SE counting only the independent
+    windows (as success.csv, :func:`backtest.outcomes.cohort_effective_n`)."""
+    n_eff = cohort_effective_n(res.n_scenarios, res.schedule.n_periods)
+    ok = success_rate(res.success, n_eff)
+    return SetCell(ok.rate, ok.se, ok.n)
+
+
+def _why_fails(
+    strategy: Strategy, scen: Scenarios, res: SimulationResult, member: MemberInputs
+) -> str:
+    """One sentence, from the data, on why ``strategy`` fails: its mean weights (over
+    the first :data:`WHY_SCENARIOS` scenarios and every period), its mean real portfolio
+    return before fees, and the planned withdrawal against its median balance at
+    retirement."""
+    few = scen.take(slice(0, min(WHY_SCENARIOS, scen.n_scenarios)))
+    held = simulate(few, member.plan, strategy, record_weights=True)
+    assert held.weights is not None  # record_weights=True
+    mean_w = dict(zip(held.assets, np.nanmean(held.weights, axis=(0, 1)), strict=True))
+    eq = [a for a in mean_w if a in member.equity_assets]
+    other = [a for a in mean_w if a not in eq and mean_w[a] > 0.005]
+    if not other:
+        return ""
+    growth = (1 + np.asarray(res.portfolio_returns)) * (
+        np.asarray(res.price_index)[:, :-1] / np.asarray(res.price_index)[:, 1:]
+    )
+    ppy = res.schedule.periods_per_year
+    real = float(np.expm1(np.mean(np.log(np.clip(growth, 1e-12, None))) * ppy))
+    share = sum(mean_w[a] for a in other)
+    names = " and ".join(human_label(a) for a in other)
+    eq_text = (
+        f" ({format_value(sum(mean_w[a] for a in eq), 'pct', 0)} in "
+        f"{' and '.join(human_label(a) for a in eq)})"
+        if eq
+        else ""
+    )
+    text = (
+        f"Holds on average {format_value(share, 'pct', 0)} in {names}{eq_text}; its "
+        f"portfolio earned {format_value(real, 'pct')} a year after inflation (before fees)"
+    )
+    want, at_ret = planned_income(res), float(np.median(res.wealth_at_retirement))
+    if math.isfinite(want) and want > 0 and at_ret > 0:
+        text += (
+            f": too little to fund a {format_value(want, 'usd')} a year withdrawal, "
+            f"{format_value(want / at_ret, 'pct')} of its median balance at retirement "
+            f"({format_value(at_ret, 'usd')})"
+        )
+    return text + "."
+
+
+def _summary_sets(
+    member: MemberInputs, sets: SetsTable | None, extra: SummaryInputs, cohort_n_eff: float
+) -> list[SummarySet]:
+    """The summary's columns: the optimiser's in-sample sets, the page's Monte Carlo set,
+    the other held-out sets (the optimiser's, then the page's), the cohorts."""
+    assert member.scenarios is not None
+    main = member.scenarios
+    label = member.scenarios_label or "Monte Carlo scenarios"
+    out = [s for s, _ in extra.extra if s.role == IN_SAMPLE]
+    out.append(SummarySet(label, HELD_OUT, main.n_scenarios, float(main.n_scenarios),
+                          plain_words(main.description)))  # fmt: skip
+    out += [s for s, _ in extra.extra if s.role != IN_SAMPLE]
+    for col in sets.sets[1:] if sets is not None else ():
+        if not col.overlapping:
+            out.append(SummarySet(col.label, HELD_OUT, col.n, float(col.n), col.description))
+    if member.cohorts is not None and member.cohort_plan is None:
+        c = member.cohorts
+        out.append(
+            SummarySet(
+                COHORTS_LABEL, COHORTS, c.n_scenarios, cohort_n_eff, plain_words(c.description)
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """A page's simulations the summary reads: on the Monte Carlo set, on the cohorts and
+    the cells of the "Success by scenario set" table (other sets), by strategy name."""
+
+    main: Mapping[str, SimulationResult]
+    cohorts: Mapping[str, SimulationResult]
+    others: Mapping[str, Mapping[str, SetCell]]  # set label -> name -> cell
+
+
+def _reference_runs(ref: Strategy, member: MemberInputs) -> _Runs:
+    """The 100 % equity reference simulated on the page's sets, for the summary only."""
+    assert member.scenarios is not None
+    main = {ref.name: simulate(member.scenarios, member.plan, ref)}
+    cohorts = dict(_simulate_each((ref,), member.cohorts, member.grid_plan))
+    others: dict[str, dict[str, SetCell]] = {}
+    for label, scen in member.other_sets.items():
+        others[label] = {n: SetCell(*_success(r)) for n, r in _each((ref,), scen, member.plan)}
+    return _Runs(main, cohorts, others)
+
+
+def _page_runs(runs: _Runs, sets: SetsTable | None) -> _Runs:
+    """The page's own runs with the other sets' cells read from its sets table."""
+    others: dict[str, dict[str, SetCell]] = {}
+    if sets is not None:
+        for k, col in enumerate(sets.sets):
+            others[col.label] = {n: c[k] for n, c in sets.rows if c[k] is not None}  # type: ignore[misc]
+    return _Runs(runs.main, runs.cohorts, others)
+
+
+def _cell(
+    col: SummarySet, name: str, runs: _Runs, extra: SummaryInputs, main: str
+) -> SetCell | None:
+    """One strategy's success on one summary column (``None``: not simulated there)."""
+    for s, cells in extra.extra:
+        if s is col:
+            return cells.get(name)
+    if col.role == COHORTS:
+        res = runs.cohorts.get(name)
+        return _cohort_cell(res) if res is not None else None
+    if col.label == main:
+        res = runs.main.get(name)
+        return SetCell(*_success(res)) if res is not None else None
+    return runs.others.get(col.label, {}).get(name)
+
+
+def _success(res: SimulationResult) -> tuple[float, float, int]:
+    ok = success_rate(res.success)
+    return ok.rate, ok.se, ok.n
+
+
+def _income_figures(
+    res: SimulationResult, strategy: Strategy, income: IncomeTable | None, floor: float
+) -> tuple[float, float, float, float]:
+    """CE at :data:`SETS_GAMMA` (real USD a year), real wealth p10 and p50 at the end age
+    (USD) and mean unpaid years given failure: the income table's row when it has one."""
+    row = next((r for r in income.rows if r.name == strategy.name), None) if income else None
+    if row is None and res.plan.withdrawal is not None:
+        row = income_row(res, strategy, floor)
+    if row is None:
+        p10, p50 = np.percentile(res.terminal_wealth, (10, 50))
+        return math.nan, float(p10), float(p50), math.nan
+    return (
+        row.ce.get(SETS_GAMMA, math.nan),
+        row.bequest.get(10, math.nan),
+        row.bequest.get(50, math.nan),
+        row.unpaid_given_failure,
+    )
+
+
+def _marks(name: str, rank: int, extra: SummaryInputs, ref: str) -> tuple[str, ...]:
+    marks = []
+    if name == extra.fitted:
+        marks.append("optimised")
+    if rank < extra.best and name != ref:
+        marks.append("best")
+    if name == ref:
+        marks.append("100 % equity")
+    if name == extra.held_today:
+        marks.append("held today")
+    if name in extra.flags:
+        marks.append(extra.flags[name])
+    return tuple(marks)
+
+
+def _versus_reference(rows: list[SummaryRow], cols: list[SummarySet], fitted: str, ref: str) -> str:
+    """A note comparing the fitted path with 100 % equity on every column."""
+    by = {r.name: r for r in rows}
+    if fitted not in by or ref not in by:
+        return ""
+    parts, same = [], True
+    for k, col in enumerate(cols):
+        a, b = by[fitted].cells[k], by[ref].cells[k]
+        if a is None or b is None:
+            continue
+        same &= abs(a.success - b.success) <= math.hypot(a.success_se, b.success_se)
+        where = col.label if col.label == col.role else f"{col.role}, {col.label}"
+        parts.append(
+            f"{where}: {format_value(a.success, 'pct')} against {format_value(b.success, 'pct')}"
+        )
+    if not parts:
+        return ""
+    verdict = (
+        "equals 100 % equity within one standard error on every set"
+        if same
+        else "differs from 100 % equity by more than one standard error on some set"
+    )
+    return f"The {fitted} {verdict} ({'; '.join(parts)})."
+
+
+def _summary(
+    strategies: tuple[Strategy, ...],
+    member: MemberInputs,
+    runs: _Runs,
+    sets: SetsTable | None,
+    income: IncomeTable | None,
+    extra: SummaryInputs,
+) -> _Part:
+    """The summary table the page opens with (:class:`SummaryTable`)."""
+    main = member.scenarios
+    if main is None or not runs.main:
+        return _Part()
+    own = _page_runs(runs, sets)
+    shown = [s for s in strategies if s.name in runs.main]
+    ref = extra.reference
+    ref_runs: _Runs | None = None
+    notes: list[str] = list(extra.notes)
+    if ref is not None and all(s.name != ref.name for s in strategies) and _covers(main, ref):
+        ref_runs = _reference_runs(ref, member)
+        shown.append(ref)
+        notes.append(
+            f"{ref.name} (100 % equity) is not among the study's strategies: it is simulated "
+            "on this page's scenario sets for this table only, and no other table or chart "
+            "of the page includes it."
+        )
+    n_eff = float("nan")
+    if runs.cohorts:
+        first = next(iter(runs.cohorts.values()))
+        n_eff = cohort_effective_n(first.n_scenarios, first.schedule.n_periods)
+    cols = _summary_sets(member, sets, extra, n_eff)
+    label = cols[[c.role for c in cols].index(HELD_OUT)].label
+    floor = income.floor if income is not None else income_floor(runs.main.values())
+    ranked = sorted(
+        shown,
+        key=lambda s: -(runs.main.get(s.name) or ref_runs.main[s.name]).success_rate,  # type: ignore[union-attr]
+    )
+    ref_name = ref.name if ref is not None else ""
+    rows = []
+    for rank, s in enumerate(ranked):
+        src = ref_runs if ref_runs is not None and s is ref else own
+        res = src.main[s.name]
+        cells = tuple(_cell(c, s.name, src, extra, label) for c in cols)
+        why = ""
+        if res.success_rate < extra.fails_below:
+            why = _why_fails(s, main, res, member)
+        rows.append(
+            SummaryRow(
+                s.name, cells, *_income_figures(res, s, income, floor),
+                marks=_marks(s.name, rank, extra, ref_name), why=why,
+            )
+        )  # fmt: skip
+    versus = _versus_reference(rows, cols, extra.fitted, ref_name)
+    if versus:
+        notes.insert(0, versus)
+        if "equals" in versus:
+            for i, r in enumerate(rows):
+                if r.name == extra.fitted:
+                    rows[i] = dataclasses.replace(r, marks=(*r.marks, "\u2248 100 % equity"))
+    caption = _summary_caption(cols, member, floor, label)
+    table = SummaryTable(tuple(cols), tuple(rows), float(member.plan.end_age), SETS_GAMMA, floor,
+                         caption, tuple(notes))  # fmt: skip
+    return _Part({"summary": table})
+
+
+def _summary_caption(cols: list[SummarySet], member: MemberInputs, floor: float, main: str) -> str:
+    roles = {c.role for c in cols}
+    text = (
+        "Success: the share of scenarios in which the plan succeeds (after \u00b1, one "
+        "standard error in percentage points; n scenarios in each heading), best first. "
+    )
+    if IN_SAMPLE in roles:
+        text += "In sample: the scenarios the optimised path was fitted to. "
+    text += "Held out: scenarios no strategy was fitted to. "
+    cohort = next((c for c in cols if c.role == COHORTS), None)
+    if cohort is not None:
+        text += (
+            f"Historical cohorts: the {cohort.n} overlapping windows of the actual history; "
+            f"their standard error counts them as {cohort.n_effective:.1f} independent "
+            "windows. "
+        )
+    plan = member.plan
+    text += (
+        f"On {main}: the certainty equivalent (CE) of real retirement income at "
+        f"\u03b3 = {SETS_GAMMA:g} with an income floor of {format_value(floor, 'usd')} a "
+        f"year, the 10th and 50th percentiles of real wealth at age {plan.end_age:g} (USD of "
+        "the plan's start), and the mean years of withdrawals left unpaid in the scenarios "
+        "that fail."
+    )
+    return text
 
 
 # --------------------------------------------------------------------------- the page
@@ -706,11 +1053,22 @@ def build_tearsheet_data(inputs: TearsheetInputs) -> TearsheetData:
     if member is not None:
         runs = _simulate_each(strategies, member.scenarios, member.plan)
         cohort_runs = _simulate_each(strategies, member.cohorts, member.grid_plan)
+        monte_carlo = _monte_carlo(strategies, member, runs)
+        sets = _sets(strategies, member, runs, cohort_runs)
+        summary = _summary(
+            strategies,
+            member,
+            _Runs(runs, cohort_runs if member.cohort_plan is None else {}, {}),
+            cast(SetsTable | None, sets.fields.get("sets")),
+            cast(IncomeTable | None, monte_carlo.fields.get("income")),
+            inputs.summary or SummaryInputs(),
+        )
         parts += [
+            summary,
             _glide_paths(strategies, member),
-            _monte_carlo(strategies, member, runs),
+            monte_carlo,
             _cohorts(strategies, member, cohort_runs),
-            _sets(strategies, member, runs, cohort_runs),
+            sets,
             _success_grid(strategies, member),
         ]
     if inputs.sleeves is not None and inputs.sleeves.strategies:
@@ -737,6 +1095,7 @@ __all__ = [
     "MemberInputs",
     "PageText",
     "SleeveInputs",
+    "SummaryInputs",
     "TearsheetInputs",
     "build_tearsheet_data",
     "glide_path_of",

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import Formatter, FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import Formatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from backtest.data import asset_label
 from backtest.report.model import TearsheetData
@@ -109,6 +109,57 @@ def png_bytes(fig: Figure, dpi: int = 130) -> bytes:
 def colours(names: list[str]) -> dict[str, str]:
     """A stable colour per strategy name, in display order."""
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+
+
+#: Success (decimal) below which a panel says in words that the money runs out.
+FAILS_BELOW = 0.5
+
+#: Most strategies drawn in colour in one panel; the rest are grey (or left to the tables).
+MAX_SERIES = 6
+
+#: Marks of the summary table that put a strategy in colour (best first after these).
+HIGHLIGHT = frozenset({"optimised", "held today", "100 % equity", "best"})
+
+#: Colour of the strategies not highlighted in a many-strategy panel.
+GREY = "#c4c8cc"
+
+
+def highlighted(data: TearsheetData, names: list[str], limit: int = MAX_SERIES) -> list[str]:
+    """The strategies drawn in colour when a panel would hold more than ``limit``: those
+    marked in the summary table (optimised, best, 100 % equity, held today), then the
+    next best by the summary's order, up to ``limit - 1`` (one slot is the grey rest);
+    every name when they fit."""
+    if len(names) <= limit:
+        return list(names)
+    rows = data.summary.rows if data.summary is not None else ()
+    marked = [r.name for r in rows if set(r.marks) & HIGHLIGHT and r.name in names]
+    ranked = [r.name for r in rows if r.name in names]
+    order = list(dict.fromkeys(marked + ranked + list(names)))
+    keep = set(order[: limit - 1])
+    return [n for n in names if n in keep]
+
+
+def _plot_many(
+    ax: Axes, frame: pd.DataFrame, shown: list[str], col: dict[str, str], lw: float
+) -> None:
+    """Every column of ``frame``: the ``shown`` ones in their colour and labelled, the
+    others thin and grey underneath, labelled once as the rest."""
+    rest = [n for n in frame.columns if n not in shown]
+    for i, name in enumerate(rest):
+        label = f"other strategies ({len(rest)}, grey)" if i == 0 else None
+        ax.plot(frame.index, frame[name], color=GREY, lw=0.7, label=label, zorder=1)
+    for name in shown:
+        ax.plot(frame.index, frame[name], color=col[name], lw=lw, label=name, zorder=2)
+
+
+def _grey_note(data: TearsheetData, names: list[str]) -> str:
+    shown = highlighted(data, names)
+    if len(shown) == len(names):
+        return ""
+    return (
+        f" In colour the {len(shown)} strategies marked or best in the summary table; the "
+        f"other {len(names) - len(shown)} in grey (each one's figures are in the tables)."
+    )
 
 
 def new_figure(
@@ -249,11 +300,12 @@ def growth_chart(data: TearsheetData) -> Chart | None:
     panels = [("Nominal", data.growth)]
     if data.growth_real is not None and not data.growth_real.empty:
         panels.append(("Real (inflation-adjusted)", data.growth_real))
-    col = colours(list(data.growth.columns))
+    names = [str(c) for c in data.growth.columns]
+    shown = highlighted(data, names)
+    col = colours(shown)
     fig, axes = new_figure(4.0, ncols=len(panels), sharey=False)
     for ax, (label, frame) in zip(axes.flat, panels, strict=True):
-        for name in frame.columns:
-            ax.plot(frame.index, frame[name], color=col[name], lw=1.3, label=name)
+        _plot_many(ax, frame, shown, col, 1.3)
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(_growth_label))
         ax.yaxis.set_minor_formatter(NullFormatter())
@@ -269,7 +321,7 @@ def growth_chart(data: TearsheetData) -> Chart | None:
     caption = (
         f"Value of $1 invested at the end of {start:%b %Y} in each strategy, after fees and "
         "trading costs, in nominal dollars and in dollars of the start date."
-    )
+    ) + _grey_note(data, names)
     return Chart("growth", "Growth of $1", caption, fig)
 
 
@@ -277,12 +329,14 @@ def drawdown_chart(data: TearsheetData) -> Chart | None:
     """Underwater plot of nominal drawdowns."""
     if data.drawdown is None or data.drawdown.empty:
         return None
-    col = colours(list(data.drawdown.columns))
+    names = [str(c) for c in data.drawdown.columns]
+    shown = highlighted(data, names)
+    col = colours(shown)
     fig, axes = new_figure(3.4)
     ax = axes[0, 0]
-    for name in data.drawdown.columns:
-        ax.plot(data.drawdown.index, data.drawdown[name], color=col[name], lw=1.1, label=name)
-    worst = cast(str, data.drawdown.min().idxmin())  # columns are strategy names
+    _plot_many(ax, data.drawdown, shown, col, 1.1)
+    # columns are strategy names; the shaded one is among those in colour
+    worst = cast(str, data.drawdown[shown].min().idxmin())
     ax.fill_between(
         data.drawdown.index, data.drawdown[worst], 0, color=col[worst], alpha=0.12, lw=0
     )
@@ -293,8 +347,8 @@ def drawdown_chart(data: TearsheetData) -> Chart | None:
     _legend(fig, ax)
     caption = (
         "How far each strategy's nominal value stood below its previous high at each period "
-        f"end; the shaded area is the strategy with the deepest fall ({worst})."
-    )
+        f"end; the shaded area is the strategy in colour with the deepest fall ({worst})."
+    ) + _grey_note(data, names)
     return Chart("drawdown", "Drawdowns (underwater)", caption, fig)
 
 
@@ -303,8 +357,9 @@ def rolling_chart(data: TearsheetData) -> Chart | None:
     windows = [w for w in data.rolling_return if not data.rolling_return[w].dropna(how="all").empty]
     if not windows:
         return None
-    names = list(data.rolling_return[windows[0]].columns)
-    col = colours(names)
+    names = [str(c) for c in data.rolling_return[windows[0]].columns]
+    shown = highlighted(data, names)
+    col = colours(shown)
     fig, axes = new_figure(5.6, ncols=len(windows), nrows=2, sharex=True)
     for j, w in enumerate(windows):
         for i, (what, frames) in enumerate(
@@ -315,8 +370,7 @@ def rolling_chart(data: TearsheetData) -> Chart | None:
             if frame is None:
                 ax.set_visible(False)
                 continue
-            for name in frame.columns:
-                ax.plot(frame.index, frame[name], color=col[name], lw=1.0, label=name)
+            _plot_many(ax, frame, shown, col, 1.0)
             _pct_axis(ax)
             _date_axis(ax)
             ax.set_title(f"Trailing {w} {what}", loc="left")
@@ -328,7 +382,7 @@ def rolling_chart(data: TearsheetData) -> Chart | None:
     caption = (
         "Annualised nominal return (top) and volatility (bottom) over trailing windows, "
         "plotted at each window's end: how steady each strategy's experience was."
-    )
+    ) + _grey_note(data, names)
     return Chart("rolling", "Rolling return and volatility", caption, fig)
 
 
@@ -349,6 +403,7 @@ def annual_returns_chart(data: TearsheetData) -> Chart | None:
             ax.bar(x, frame[name], width=width, color=col[name], label=name)
         ax.axhline(0, color="#666666", lw=0.6)
         _pct_axis(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("Calendar year")
         ax.set_ylabel("Return in the year (%)")
         _legend(fig, ax)
@@ -369,6 +424,7 @@ def annual_returns_chart(data: TearsheetData) -> Chart | None:
             extent=(years[0] - 0.5, years[-1] + 0.5, len(names) - 0.5, -0.5),
         )
         ax.set_yticks(range(len(names)), names)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(False)
         ax.set_xlabel("Calendar year")
         ax.set_ylabel("Strategy")
@@ -475,9 +531,11 @@ def _fan_top(p: pd.DataFrame) -> float:
 
 def fan_chart(data: TearsheetData) -> Chart | None:
     """Monte Carlo wealth percentiles by age, one panel per strategy (own wealth scale)."""
-    fans = [f for f in data.fans if not f.percentiles.empty]
-    if not fans:
+    every = [f for f in data.fans if not f.percentiles.empty]
+    if not every:
         return None
+    keep = highlighted(data, [f.name for f in every], MAX_SERIES + 1)
+    fans = [f for f in every if f.name in keep]
     rows, cols = _grid_shape(len(fans), max_cols=2)
     fig, axes = new_figure(2.8 * rows + 0.5, ncols=cols, nrows=rows, sharey=False)
     col = colours([f.name for f in fans])
@@ -503,6 +561,11 @@ def fan_chart(data: TearsheetData) -> Chart | None:
         ]
         if f.success_rate is not None:
             lines.insert(0, f"success {f.success_rate * 100:.0f}%")
+            if f.success_rate < FAILS_BELOW:
+                lines.append(
+                    f"the money runs out in {(1 - f.success_rate) * 100:.0f}% of scenarios\n"
+                    "(why: see the summary table)"
+                )
         ax.text(
             0.02,
             0.96,
@@ -530,6 +593,12 @@ def fan_chart(data: TearsheetData) -> Chart | None:
             else "."
         )
     )
+    if len(fans) < len(every):
+        left = ", ".join(f.name for f in every if f.name not in keep)
+        caption += (
+            f" Panels for the {len(fans)} strategies marked or best in the summary table; "
+            f"not drawn: {left} (their figures are in the tables)."
+        )
     return Chart("fan", "Monte Carlo wealth by age", caption, fig)
 
 
@@ -575,7 +644,8 @@ def cohort_chart(data: TearsheetData) -> Chart | None:
     c = data.cohorts
     if c is None or c.terminal_wealth.empty:
         return None
-    names = list(c.terminal_wealth.columns)
+    every = [str(n) for n in c.terminal_wealth.columns]
+    names = highlighted(data, every, MAX_SERIES + 1)
     rows, cols = _grid_shape(len(names), max_cols=2)
     fig, axes = new_figure(2.5 * rows + 0.6, ncols=cols, nrows=rows, sharey=False)
     labels = [str(x) for x in c.terminal_wealth.index]
@@ -622,6 +692,12 @@ def cohort_chart(data: TearsheetData) -> Chart | None:
         "panel has its own wealth scale, so compare heights within a panel and the printed "
         "success rates and medians across panels."
     )
+    if len(names) < len(every):
+        left = ", ".join(n for n in every if n not in names)
+        caption += (
+            f" Panels for the {len(names)} strategies marked or best in the summary table; "
+            f"not drawn: {left} (their figures are in the tables)."
+        )
     return Chart("cohorts", "Historical cohorts by start year", caption, fig)
 
 
@@ -718,6 +794,11 @@ def funded_ratio_chart(data: TearsheetData) -> Chart | None:
         f"is the median; right of the dashed line ({f.threshold:g}) the member is fully "
         "funded, and the column on the right gives the share of scenarios that are."
     )
+    if f.target:
+        caption += (
+            f" Target income: {f.target}; its cost is the balance that buys it at "
+            "retirement (the annuity factor times the income)."
+        )
     return Chart("funded", "Funded ratio at retirement", caption, fig)
 
 
@@ -744,11 +825,16 @@ def sleeve_chart(data: TearsheetData) -> Chart | None:
         ax.set_ylabel(label)
         ax.set_title(label.split(" (")[0], loc="left")
     base = f" added to {s.base_name}" if s.base_name else ""
-    period = f" over {s.period}" if s.period else ""
+    period = f" on the monthly history {s.period}" if s.period else ""
     caption = (
-        f"How the Sharpe ratio, the deepest drawdown and the probability of success change "
-        f"with the size of the Bitcoin sleeve{base}{period}."
+        f"How the Sharpe ratio and the deepest drawdown{period} and the probability of "
+        f"success change with the size of the Bitcoin sleeve{base}."
     )
+    if "success" in [k for k, _, _ in panels]:
+        on = f" on {s.success_on}" if s.success_on else ""
+        caption += f" Success: the member simulated{on}."
+    if s.caveat:
+        caption += f" {s.caveat}"
     return Chart("sleeve", "Crypto sleeve size", caption, fig)
 
 

@@ -1,9 +1,15 @@
-"""The crypto section of the tear sheet: surface heat maps, break-even curve, stress,
-rule comparison, risk contribution and Bitcoin's history, as HTML and PDF.
+"""The crypto section of the report book, in the tear sheet's look: the answer first (the
+central case in arithmetic terms and a summary table per sleeve size, its numbers in
+summary.csv beside the page), then the surface heat maps, break-even, stresses, rules,
+risk contribution, the sleeve inside a vintage and Bitcoin's history, the tables, the
+notes, and the settings and timings last.
 
-Takes a :class:`backtest.crypto.result.CryptoResearch` (numbers only) and formats it;
-the HTML is self-contained (inline CSS, PNG ``data:`` URIs, no script), the PDF holds the
-same charts (vector) and tables.
+Takes a :class:`backtest.crypto.result.CryptoResearch` (numbers only) and formats each
+number by its unit (:mod:`backtest.report.units`: levels in %, differences in success in
+pp). The HTML is self-contained (the tear sheet's inline CSS, PNG ``data:`` URIs, no
+script); the PDF is built from the report book's A4 pages
+(:func:`backtest.report.pdf.table_pages`, :func:`~backtest.report.pdf.chart_page`,
+:func:`~backtest.report.pdf.text_page`) with the central case in every page's footer.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import textwrap
 from html import escape
 from pathlib import Path
@@ -26,24 +33,27 @@ from backtest.crypto.result import CryptoResearch
 from backtest.io import write_bytes_atomic, write_text_atomic
 from backtest.report.charts import PALETTE, WIDTH, Chart, style
 from backtest.report.html import img_tag, page_head
+from backtest.report.pdf import PageTable, chart_page, table_pages, text_page
+from backtest.report.population import readable
 from backtest.report.units import Unit, format_value, format_with_se
 
-PAGE = (11.69, 8.27)  # A4 landscape, inches
+# --------------------------------------------------------------------------- words
+
+#: Library internals in a setting or note, said in words.
+_IN_WORDS = (
+    (
+        re.compile(r"mean over columns of arch\.bootstrap\.optimal_block_length"),
+        "automatic block length of Politis and White, mean over the assets",
+    ),
+)
 
 
-# --------------------------------------------------------------------------- numbers
-
-
-def _pct(x: float, digits: int = 1, sign: bool = False) -> str:
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    return f"{x * 100:+.{digits}f}%" if sign else f"{x * 100:.{digits}f}%"
-
-
-def _usd(x: float, sign: bool = False) -> str:
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    return f"{x:+,.0f}" if sign else f"{x:,.0f}"
+def words(text: str) -> str:
+    """``text`` for a reader: library internals in words, registry names as their
+    labels (:func:`backtest.report.population.readable`)."""
+    for pattern, repl in _IN_WORDS:
+        text = pattern.sub(repl, text)
+    return readable(text)
 
 
 def surface_break_even(surface: pd.DataFrame) -> pd.DataFrame:
@@ -108,7 +118,7 @@ def surface_charts(surface: pd.DataFrame) -> list[Chart]:
             for ax in axes[len(sizes) :]:
                 ax.set_visible(False)
             if im is not None:
-                fig.colorbar(im, ax=list(axes[: len(sizes)]), label="change in success, points")
+                fig.colorbar(im, ax=list(axes[: len(sizes)]), label="change in success, pp")
         charts.append(
             Chart(
                 key=f"surface_corr_{corr:g}",
@@ -272,27 +282,35 @@ def risk_chart(risk: pd.DataFrame) -> Chart | None:
 
 
 def rules_chart(rules: pd.DataFrame) -> Chart | None:
-    """Success against turnover, one point per sleeve rule."""
+    """Success and turnover of each sleeve rule, a bar per rule named on the axis (no
+    labels placed among the points, so none overlap)."""
     if rules.empty:
         return None
+    y = np.arange(len(rules), dtype=np.float64)
     with style():
-        fig = Figure(figsize=(WIDTH, 3.6), layout="constrained")
-        ax = fig.subplots()
-        for i, (_, r) in enumerate(rules.iterrows()):
-            ax.scatter(r["turnover"] * 100, r["success"] * 100, color=PALETTE[i % len(PALETTE)])
-            ax.annotate(
-                r["rule"],
-                (r["turnover"] * 100, r["success"] * 100),
-                fontsize=7,
-                xytext=(5, 3 if i % 2 == 0 else -9),  # alternate: close points stay legible
-                textcoords="offset points",
-            )
-        ax.set_xlabel("mean one-way turnover, % of the balance a year")
-        ax.set_ylabel("success, %")
+        fig = Figure(figsize=(WIDTH, 0.3 * len(rules) + 1.4), layout="constrained")
+        axes = fig.subplots(1, 2, sharey=True)
+        panels = (
+            ("success", "success, %", PALETTE[0]),
+            ("turnover", "mean one-way turnover, % of the balance a year", PALETTE[1]),
+        )
+        for ax, (col, label, colour) in zip(axes, panels, strict=True):
+            ax.barh(y, rules[col].to_numpy(dtype=np.float64) * 100, color=colour, height=0.6)
+            ax.set_xlabel(label)
+        axes[0].set_yticks(y, [str(r) for r in rules["rule"]], fontsize=8)
+        axes[0].invert_yaxis()
+        lo = float(np.nanmin(rules["success"])) * 100
+        axes[0].set_xlim(
+            max(0.0, lo - 10), min(100.0, float(np.nanmax(rules["success"])) * 100 + 3)
+        )
     return Chart(
         key="rules",
         title="Sleeve rules: success and turnover",
-        caption="Each rule on the same scenarios, trading costs included.",
+        caption=(
+            "Each rule on the same scenarios at the central case, trading costs included: "
+            "success (left; the axis starts near the lowest bar) and the mean one-way "
+            "turnover a year (right)."
+        ),
         figure=fig,
     )
 
@@ -321,6 +339,7 @@ def history_chart(yearly: pd.DataFrame) -> Chart | None:
             label="maximum drawdown",
         )
         ax.axhline(0, color="#999999", lw=0.6)
+        ax.set_xticks(years, [str(int(x)) for x in years], fontsize=8)  # whole years
         ax.set_ylabel("%")
         ax.legend()
     return Chart(
@@ -401,20 +420,22 @@ def _breakeven_table(be: pd.DataFrame) -> pd.DataFrame:
     keys = list(zip(rows["sleeve"], rows["vol"], rows["corr"], strict=True))
     return pd.DataFrame(
         {
-            "sleeve": [_pct(s, 1) for s in rows["sleeve"]],
-            "volatility": [_pct(v, 0) for v in rows["vol"]],
-            "corr": [f"{c:g}" for c in rows["corr"]],
+            "sleeve": [format_value(x, "pct") for x in rows["sleeve"]],
+            "volatility": [format_value(v, "pct", 0) for v in rows["vol"]],
+            "correlation": [format_value(c, "ratio", 1) for c in rows["corr"]],
             "metric": [METRIC_LABELS.get(m, m) for m in rows["metric"]],
-            "break-even": [_pct(m, 1) for m in rows["breakeven_mean"]],
+            "break-even": [format_value(m, "pct") for m in rows["breakeven_mean"]],
             "95 % interval": [
-                f"{_pct(a, 1)} .. {_pct(b, 1)}"
+                f"{format_value(a, 'pct')} to {format_value(b, 'pct')}"
                 for a, b in zip(rows["ci_low"], rows["ci_high"], strict=True)
             ],
-            "over cash": [_pct(x, 1, True) for x in rows["premium_over_cash"]],
-            "over displaced mix": [_pct(x, 1, True) for x in rows["premium_over_displaced"]],
-            "approximation": [_pct(x, 1) for x in rows["approx_mean"]],
+            "premium over cash": [format_value(x, "pp") for x in rows["premium_over_cash"]],
+            "premium over the displaced mix": [
+                format_value(x, "pp") for x in rows["premium_over_displaced"]
+            ],
+            "rebalancing approximation": [format_value(x, "pct") for x in rows["approx_mean"]],
             "log-growth break-even": [
-                _pct(growth["breakeven_mean"].get(k, np.nan), 1) for k in keys
+                format_value(growth["breakeven_mean"].get(k, np.nan), "pct") for k in keys
             ],
             "note": rows["note"].fillna(""),
         }
@@ -522,64 +543,64 @@ def stress_chart(st: pd.DataFrame) -> Chart | None:
     )
 
 
-def _notes_page(title: str, lines: list[str], width: int = 160) -> Figure:
-    """A PDF page of wrapped sentences (the stress definitions)."""
-    fig = Figure(figsize=PAGE)
-    fig.text(0.05, 0.94, title, fontsize=15, weight="bold", color="#1f4e79")
-    y = 0.89
-    for line in lines:
-        for part in textwrap.wrap(line, width) or [""]:
-            fig.text(0.05, y, part, fontsize=7.5)
-            y -= 0.022
-        y -= 0.008
-    return fig
-
-
 def _rules_table(ru: pd.DataFrame) -> pd.DataFrame:
-    """Each sleeve rule against no sleeve: success, turnover, costs (USD)."""
+    """Each sleeve rule against no sleeve: success (%), its paired change (pp), turnover
+    (% of the balance a year), trading costs (USD)."""
     return pd.DataFrame(
         {
             "rule": ru["rule"],
-            "success": [_pct(x) for x in ru["success"]],
-            "vs no sleeve": [
-                f"{_pct(d, 1, True)} ± {_pct(s, 1)}"
-                for d, s in zip(ru["d_success"], ru["se_success"], strict=True)
+            "success": [format_value(x, "pct") for x in ru["success"]],
+            "change against no sleeve": [
+                format_with_se(d, e, "pp")
+                for d, e in zip(ru["d_success"], ru["se_success"], strict=True)
             ],
-            "turnover a year": [_pct(x) for x in ru["turnover"]],
-            "costs (USD)": [_usd(x) for x in ru["costs"]],
-            "success per 1 % turnover": [
-                f"{x:.3f}" if np.isfinite(x) else "no trading" for x in ru["success_per_turnover"]
+            "turnover a year": [format_value(x, "pct") for x in ru["turnover"]],
+            "trading costs": [format_value(x, "usd") for x in ru["costs"]],
+            "success per 1 % turnover (pp)": [
+                format_value(x, "ratio", 3) if np.isfinite(x) else "no trading"
+                for x in ru["success_per_turnover"]
             ],
-            "what": ru["description"],
+            "what it does": ru["description"],
         }
     )
 
 
 def _risk_table(risk: pd.DataFrame) -> pd.DataFrame:
-    """Shares of volatility and CVaR from each non-zero sleeve."""
+    """Shares of volatility and CVaR from each non-zero sleeve (%)."""
     rk = risk[risk["sleeve"] > 0]
     return pd.DataFrame(
         {
-            "sleeve": [_pct(s, 1) for s in rk["sleeve"]],
-            "volatility": [_pct(v, 0) for v in rk["vol" if "vol" in rk else "vol_log"]],
-            "share of vol": [_pct(x) for x in rk["vol_share"]],
-            "share of CVaR": [_pct(x) for x in rk["cvar_share"]],
-            "portfolio vol": [_pct(x) for x in rk["portfolio_vol"]],
-            "portfolio CVaR": [_pct(x) for x in rk["portfolio_cvar"]],
+            "sleeve": [format_value(x, "pct") for x in rk["sleeve"]],
+            "Bitcoin volatility": [
+                format_value(v, "pct", 0) for v in rk["vol" if "vol" in rk else "vol_log"]
+            ],
+            "share of portfolio volatility": [format_value(x, "pct") for x in rk["vol_share"]],
+            "share of portfolio CVaR": [format_value(x, "pct") for x in rk["cvar_share"]],
+            "portfolio volatility": [format_value(x, "pct") for x in rk["portfolio_vol"]],
+            "portfolio CVaR": [format_value(x, "pct") for x in rk["portfolio_cvar"]],
         }
     )
 
 
+#: How each history option uses Bitcoin's years (``history_options.option``).
+HISTORY_OPTIONS = {
+    "all": "all years",
+    "mature": "mature years only",
+    "scaled": "all years, returns scaled down",
+}
+
+
 def _history_options_table(ho: pd.DataFrame) -> pd.DataFrame:
-    """Success with each way of using Bitcoin's history."""
+    """Success with each way of using Bitcoin's history (resampled years: the mean and
+    volatility of the log returns they hold, a year)."""
     return pd.DataFrame(
         {
-            "history": ho["option"],
-            "sleeve": [_pct(s, 1) for s in ho["sleeve"]],
-            "BTC log mean": [_pct(x, 0) for x in ho["btc_mean_log"]],
-            "BTC log vol": [_pct(x, 0) for x in ho["btc_vol_log"]],
-            "success": [_pct(x) for x in ho["success"]],
-            "vs no sleeve": [_pct(x, 1, True) for x in ho["d_success"]],
+            "history": [HISTORY_OPTIONS.get(o, o) for o in ho["option"]],
+            "sleeve": [format_value(x, "pct") for x in ho["sleeve"]],
+            "Bitcoin log mean": [format_value(x, "pct", 0) for x in ho["btc_mean_log"]],
+            "Bitcoin log volatility": [format_value(x, "pct", 0) for x in ho["btc_vol_log"]],
+            "success": [format_value(x, "pct") for x in ho["success"]],
+            "change against no sleeve": [format_value(x, "pp") for x in ho["d_success"]],
         }
     )
 
@@ -588,13 +609,13 @@ def _window_table(wi: pd.DataFrame) -> pd.DataFrame:
     """The historical window backtest, with and without the sleeve."""
     return pd.DataFrame(
         {
-            "portfolio": wi["strategy"],
-            "window": [f"{a}..{b}" for a, b in zip(wi["first"], wi["last"], strict=True)],
-            "cumulative": [_pct(x, 0) for x in wi["cumulative_return"]],
-            "annualised": [_pct(x) for x in wi["annualised_return"]],
-            "volatility": [_pct(x) for x in wi["volatility"]],
-            "Sharpe": [f"{x:.2f}" for x in wi["sharpe"]],
-            "max drawdown": [_pct(x) for x in wi["max_drawdown"]],
+            "portfolio": [words(str(x)).replace(" btc", " Bitcoin") for x in wi["strategy"]],
+            "window": [f"{a} to {b}" for a, b in zip(wi["first"], wi["last"], strict=True)],
+            "cumulative return": [format_value(x, "pct", 0) for x in wi["cumulative_return"]],
+            "annualised return": [format_value(x, "pct") for x in wi["annualised_return"]],
+            "volatility": [format_value(x, "pct") for x in wi["volatility"]],
+            "Sharpe ratio": [format_value(x, "ratio") for x in wi["sharpe"]],
+            "maximum drawdown": [format_value(x, "pct") for x in wi["max_drawdown"]],
         }
     )
 
@@ -604,12 +625,13 @@ def _yearly_table(yr: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "year": [
-                f"{y}{' *' if c else ''}" for y, c in zip(yr.index, yr["data_caveat"], strict=True)
+                f"{int(y)}{' *' if c else ''}"
+                for y, c in zip(yr.index, yr["data_caveat"], strict=True)
             ],
-            "return": [_pct(x, 0) for x in yr["return"]],
-            "realised vol": [_pct(x, 0) for x in yr["realised_vol"]],
-            "max drawdown": [_pct(x, 0) for x in yr["max_drawdown"]],
-            "days": yr["days"].astype(str),
+            "return": [format_value(x, "pct", 0) for x in yr["return"]],
+            "realised volatility": [format_value(x, "pct", 0) for x in yr["realised_vol"]],
+            "maximum drawdown": [format_value(x, "pct", 0) for x in yr["max_drawdown"]],
+            "trading days": [format_value(x, "count") for x in yr["days"]],
         }
     )
 
@@ -757,118 +779,390 @@ def display_tables(result: CryptoResearch) -> list[tuple[str, pd.DataFrame]]:
 # --------------------------------------------------------------------------- HTML / PDF
 
 
-def _table_html(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
+# --------------------------------------------------------------------------- the answer
+
+_SLEEVE = re.compile(r"^(\d+(?:\.\d+)?)% sleeve$")
+
+
+def _sleeve_size(name: str) -> float | None:
+    """The decimal size of a stress-table strategy (``"2.5% sleeve"`` -> 0.025, ``"no
+    sleeve"`` -> 0.0), None for another name."""
+    if name == "no sleeve":
+        return 0.0
+    m = _SLEEVE.match(name)
+    return round(float(m.group(1)) / 100, 6) if m else None
+
+
+#: The answer's columns: (summary.csv column, its standard error's column or None, unit,
+#: header); a header's ``"group: "`` prefix heads the columns that share it.
+SUMMARY_COLUMNS: tuple[tuple[str, str | None, Unit, str], ...] = (
+    ("success", None, "pct", "one: success"),
+    ("success change", "success change SE", "pp", "one: change against no sleeve"),
+    ("median wealth", None, "usd", "one: median real wealth at {age}"),
+    ("worst stress change", "worst stress change SE", "pp", "one: worst stress, change"),
+    ("worst stress", None, "text", "one: worst stress"),
+    ("vintage: success", None, "pct", "vintage: success"),
+    ("vintage: success change", "vintage: success change SE", "pp", "vintage: change"),
+    ("vintage: CE income", None, "usd", "vintage: CE income a year"),
+    ("vintage: CE change", "vintage: CE change SE", "usd", "vintage: CE change"),
+)
+
+
+def _member_summary(st: pd.DataFrame) -> pd.DataFrame:
+    """Per stress sleeve at the central case: success, its change against no sleeve on
+    the same scenarios, median real wealth, the worst stress and its paired change."""
+    rows = {}
+    base = st.loc[st["strategy"] == "no sleeve", "success"]
+    for name, g in st.groupby("strategy", sort=False):
+        size = _sleeve_size(str(name))
+        if size is None:
+            continue
+        worst = g.iloc[int(g["d_success"].to_numpy().argmin())]
+        moved = bool((g["d_success"] != 0).any())
+        # the change's paired SE where the stress table carries it; else printed without
+        se = st.get("se_success_vs_reference")
+        rows[size] = {
+            "success": g["success"].iloc[0],
+            "scenarios": g["n_scenarios"].iloc[0],
+            "success change": g["success"].iloc[0] - base.iloc[0] if len(base) else np.nan,
+            "success change SE": g[se.name].iloc[0] if se is not None else np.nan,
+            "median wealth": g["median_wealth"].iloc[0],
+            "wealth age": g["wealth_age"].iloc[0],
+            "worst stress": str(worst["shock"]) if moved else "none: no Bitcoin held",
+            "worst stress change": worst["d_success"],
+            "worst stress change SE": worst["se_d_success"],
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _vintage_summary(v: pd.DataFrame) -> pd.DataFrame:
+    """Per starting sleeve inside the vintage: success, CE income and their paired
+    changes (± SE), member-paths."""
+    if v.empty:
+        return pd.DataFrame()
+    out = pd.DataFrame(
+        {
+            "vintage: success": v["success"].to_numpy(),
+            "vintage: success change": v["d_success"].to_numpy(),
+            "vintage: success change SE": v["d_success_se"].to_numpy(),
+            "vintage: CE income": v["ce"].to_numpy(),
+            "vintage: CE change": v["d_ce"].to_numpy(),
+            "vintage: CE change SE": v["d_ce_se"].to_numpy(),
+            "vintage: member-paths": v["member_paths"].to_numpy(),
+        },
+        index=[round(float(x), 6) for x in v["sleeve_start"]],
+    )
+    return out
+
+
+def summary_frame(result: CryptoResearch) -> pd.DataFrame:
+    """The answer, one row per sleeve size (decimal, the index ``sleeve``) at the central
+    case: the research's member (stress table: success, its change against no sleeve,
+    median real wealth at the wealth age, the worst stress and its paired change) and
+    the sleeve inside the vintage (success, CE income a year, their paired changes ±
+    SE). Decimals and USD; NaN where a size was not run. Written as summary.csv."""
+    parts = [_member_summary(result.stress), _vintage_summary(result.vintage)]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(index=pd.Index([], name="sleeve"))
+    out = pd.concat(parts, axis=1).sort_index()
+    out.index.name = "sleeve"
+    for col, se, _, _ in SUMMARY_COLUMNS:
+        for c in (col, se):
+            if c is not None and c not in out:
+                out[c] = np.nan
+    return out
+
+
+def _sleeve_label(size: float) -> str:
+    return "no sleeve" if size == 0 else f"{format_value(size, 'pct')} sleeve"
+
+
+def _n_label(values: pd.Series | None, what: str) -> str:
+    v = values.dropna() if values is not None else pd.Series(dtype=float)
+    if v.empty:
+        return ""
+    lo, hi = int(v.min()), int(v.max())
+    return f" (n = {lo:,} {what})" if lo == hi else f" (n = {lo:,} to {hi:,} {what})"
+
+
+def summary_shown(
+    result: CryptoResearch, frame: pd.DataFrame
+) -> tuple[list[tuple[str, int]], list[tuple[str, str]], list[tuple[float, str, list[str]]]]:
+    """The answer as display text: column groups (heading, span), columns (summary.csv
+    column, header) and rows (sleeve, label, cells); a column all NaN is left out."""
+    cols = [c for c in SUMMARY_COLUMNS if frame[c[0]].notna().any()]
+    age = frame["wealth age"].dropna() if "wealth age" in frame else pd.Series(dtype=float)
+    pop = result.vintage["population"].iloc[0] if len(result.vintage) else ""
+    titles = {
+        "one": "One member, central case" + _n_label(frame.get("scenarios"), "scenarios"),
+        "vintage": f"Inside the {words(str(pop))} vintage, central case"
+        + _n_label(frame.get("vintage: member-paths"), "member-paths"),
+    }
+    groups: list[tuple[str, int]] = []
+    heads: list[tuple[str, str]] = []
+    for col, _, _, head in cols:
+        g, h = head.split(": ", 1)
+        if groups and groups[-1][0] == titles[g]:
+            groups[-1] = (titles[g], groups[-1][1] + 1)
+        else:
+            groups.append((titles[g], 1))
+        heads.append((col, h.format(age=format_value(age.iloc[0], "age", 0) if len(age) else "")))
+    rows = []
+    for size, (_, row) in zip(frame.index.astype(float), frame.iterrows(), strict=True):
+        cells = [_summary_cell(row, c, se, unit) for c, se, unit, _ in cols]
+        rows.append((size, _sleeve_label(size), [words(x) for x in cells]))
+    return groups, heads, rows
+
+
+#: The answer's columns of words (left-aligned).
+_TEXT_COLUMNS = frozenset(c for c, _, unit, _ in SUMMARY_COLUMNS if unit == "text")
+
+
+def _group(col: str) -> str:
+    """The answer's group of a summary.csv column: "one" (member) or "vintage"."""
+    return "vintage" if col.startswith("vintage: ") else "one"
+
+
+def _summary_cell(row: pd.Series, col: str, se: str | None, unit: Unit) -> str:
+    """One cell of the answer: a level alone, a change signed with its standard error."""
+    if unit in ("text", "pct") or se is None:
+        return format_value(row[col], unit)
+    return _change(row[col], row[se], unit)
+
+
+SUMMARY_CAPTION = (
+    "Every figure at the central case stated above. One member: the research's member on "
+    "the stress tests' scenarios; success is the share of scenarios whose money lasts to "
+    "the plan's end age, its change against no sleeve is on the same scenarios (paired), "
+    "median real wealth in USD; the worst stress is the stress that costs this sleeve the "
+    "most success, its change paired against the same sleeve unstressed. Inside the "
+    "vintage: the sleeve shrinking inside the target-date glide path across the "
+    "vintage's members, success survival-weighted, CE the certainty-equivalent real "
+    "retirement income in USD a year, every change paired against the glide path alone "
+    "on the same member-paths. ± is one standard error in the unit of the change "
+    "(percentage points, pp, for success; USD for CE income). A change in success is in "
+    "pp, a level in %."
+)
+
+
+# --------------------------------------------------------------------------- HTML / PDF
+
+#: The crypto page's additions to the tear sheet's table style: text cells wrap.
+_CSS = (
+    "td.text { text-align: left; white-space: normal; min-width: 8em; max-width: 30em; }"
+    " thead th.group { white-space: normal; } p.lead { font-size: 15px; margin: 4px 0 14px; }"
+)
+
+#: A cell longer than this many characters is text: wrapped and left-aligned.
+_TEXT_CELL = 24
+
+
+def _td(cell: str, attrs: str = "", text: bool = False) -> str:
+    """A cell: words (``text``, or a long cell) left-aligned and wrapped, else a number."""
+    kind = "text" if text or len(cell) > _TEXT_CELL else "num"
+    return f'<td class="{kind}"{attrs}>{escape(cell)}</td>'
+
+
+_NUMERIC = re.compile(r"^(?:[-+]?\d|n/a$|no trading$)")
+
+
+def _table_html(frame: pd.DataFrame, ident: str = "") -> str:
+    """A display table in the tear sheet's style: the first column the row labels, a
+    column of numbers right-aligned, a column of words left-aligned and wrapped."""
+    cols = [str(c) for c in frame.columns]
+    kinds = [
+        "num" if all(_NUMERIC.match(str(v)) for v in frame[c]) else "text" for c in frame.columns
+    ]
+    head = f'<th class="label" scope="col">{escape(words(cols[0]))}</th>' + "".join(
+        f'<th class="{"num" if k == "num" else "label"}" scope="col">{escape(words(c))}</th>'
+        for c, k in zip(cols[1:], kinds[1:], strict=True)
+    )
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
+        f'<tr><th class="label" scope="row">{escape(words(str(row[0])))}</th>'
+        + "".join(
+            f'<td class="{k}">{escape(words(str(v)))}</td>'
+            for v, k in zip(row[1:], kinds[1:], strict=True)
+        )
+        + "</tr>"
         for row in frame.itertuples(index=False)
     )
+    tid = f' id="{ident}"' if ident else ""
     return (
-        f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
+        f'<div class="table-wrap"><table class="metrics"{tid}><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>"
     )
 
 
-def _central_html(result: CryptoResearch) -> list[str]:
-    """The first screen's statement of the central case (arithmetic, with its rationale)."""
-    if not result.central:
+def _summary_html(result: CryptoResearch, frame: pd.DataFrame) -> list[str]:
+    """The answer: the central case, then the summary table (each cell's summary.csv
+    column in ``data-col``, each row's sleeve in ``data-key``) and its caption."""
+    if frame.empty:
         return []
-    return [f'<p class="lead"><strong>{escape(result.central)}</strong></p>']
+    groups, heads, rows = summary_shown(result, frame)
+    top = "".join(
+        f'<th class="group" scope="colgroup" colspan="{n}">{escape(g)}</th>' for g, n in groups
+    )
+    cols = "".join(f'<th class="num" scope="col">{escape(h)}</th>' for _, h in heads)
+    body = "".join(
+        f'<tr data-key="{size:g}"><th class="label" scope="row">{escape(label)}</th>'
+        + "".join(
+            _td(c, f' data-col="{escape(col, quote=True)}"', col in _TEXT_COLUMNS)
+            for c, (col, _) in zip(cells, heads, strict=True)
+        )
+        + "</tr>"
+        for size, label, cells in rows
+    )
+    return [
+        '<div class="table-wrap"><table class="metrics summary" id="summary-table">'
+        f'<thead><tr><th class="label" scope="col" rowspan="2">Sleeve</th>{top}</tr>'
+        f"<tr>{cols}</tr></thead><tbody>{body}</tbody></table></div>",
+        f'<p class="notes" id="summary-caption">{escape(SUMMARY_CAPTION)}</p>',
+    ]
+
+
+_BLOCKS = re.compile(r"blocks of (\d+) scenarios")
+
+
+def settings_shown(settings: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """The settings as a reader reads them: the seed scheme in words (no generator
+    repr), registry names as labels, the timings last."""
+    rows, timings = [], []
+    for k, v in settings:
+        if k == "seed" and "SeedSequence" in v:
+            seed = v.split(" ", 1)[0]
+            streams = re.search(r"\(streams (.*?): SeedSequence", v)
+            blocks = _BLOCKS.search(v)
+            v = (
+                f"{seed}; each random stream ({streams.group(1) if streams else 'every one'}) "
+                "draws from its own branch of the study's seed, keyed by the stream's name"
+                + (f", in blocks of {int(blocks.group(1)):,} scenarios" if blocks else "")
+                + ", so a stream's draws do not depend on the others or on the run's size"
+            )
+        if k.startswith("timings"):
+            timings.append(("run time by step, seconds", v))
+            continue
+        rows.append((words(k), words(v)))
+    return rows + timings
+
+
+def _charts_html(charts: list[Chart]) -> list[str]:
+    parts = ['<section id="charts"><h2>Charts</h2>']
+    for chart in charts:
+        parts += [
+            f'<figure id="chart-{escape(chart.key)}"><h3>{escape(words(chart.title))}</h3>',
+            f"{img_tag(chart)}<figcaption>{escape(words(chart.caption))}</figcaption></figure>",
+        ]
+    return [*parts, "</section>"]
 
 
 def crypto_html(result: CryptoResearch, charts: list[Chart]) -> str:
-    """The crypto section as one self-contained HTML page."""
+    """The crypto section as one self-contained HTML page in the tear sheet's look: the
+    answer (central case and summary table) first, then charts, tables and notes, the
+    settings and timings last."""
+    frame = summary_frame(result)
     parts = [
-        *page_head(result.title, result.subtitle),
-        *_central_html(result),
-        '<section id="crypto"><h2>Settings</h2><dl class="settings">',
-        *(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in result.settings),
-        "</dl>",
+        *page_head(words(result.title), words(result.subtitle)),
+        f"<style>{_CSS}</style>",
+        '<section id="summary"><h2>The answer</h2>',
+        *(
+            [f'<p class="lead" id="central"><strong>{escape(result.central)}</strong></p>']
+            if result.central
+            else []
+        ),
+        *_summary_html(result, frame),
+        "</section>",
+        *_charts_html(charts),
+        '<section id="tables"><h2>Tables</h2>',
     ]
-    for chart in charts:
-        parts += [
-            f"<h3>{escape(chart.title)}</h3>",
-            f"<figure>{img_tag(chart)}<figcaption>{escape(chart.caption)}</figcaption></figure>",
-        ]
     beside = table_notes(result)
-    for title, frame in display_tables(result):
-        parts += [f"<h3>{escape(title)}</h3>", _table_html(frame)]
+    for title, table in display_tables(result):
+        if table.empty:
+            continue
+        parts += [f"<h3>{escape(title)}</h3>", _table_html(table)]
         if title in beside:
-            parts.append(f'<p class="note">{escape(beside[title])}</p>')
-    parts.append('<h2>Notes</h2><ul class="notes">')
-    parts += [f"<li>{escape(n)}</li>" for n in (*result.notes, *stress_notes(result.stress))]
-    parts.append("</ul></section></body></html>")
-    return "\n".join(parts)
+            parts.append(f'<p class="notes">{escape(words(beside[title]))}</p>')
+    parts += ['</section><section id="notes"><h2>Notes</h2><ul class="notes">']
+    notes = (*result.notes, *stress_notes(result.stress))
+    parts += [f"<li>{escape(words(n))}</li>" for n in notes]
+    parts += ['</ul></section><section id="settings"><h2>Settings</h2><dl class="settings">']
+    parts += [
+        f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in settings_shown(result.settings)
+    ]
+    parts.append("</dl></section><footer>glidelab crypto research</footer></body></html>")
+    return "\n".join(parts) + "\n"
 
 
-def _table_page(title: str, frame: pd.DataFrame, note: str = "") -> Figure:
-    fig = Figure(figsize=PAGE)
-    fig.text(0.05, 0.94, title, fontsize=15, weight="bold", color="#1f4e79")
-    for i, line in enumerate(textwrap.wrap(note, 190)):
-        fig.text(0.05, 0.915 - 0.018 * i, line, fontsize=7, color="#5b6673")
-    ax = fig.add_axes((0.05, 0.05, 0.9, 0.85))
-    ax.axis("off")
-    shown = frame.head(40)
-    tab = ax.table(
-        # matplotlib's stub says Sequence[Sequence[str]]; Axes.table takes any 2-D array.
-        cellText=shown.to_numpy(dtype=str),  # type: ignore[arg-type]
-        colLabels=[str(c) for c in shown.columns],
-        loc="upper left",
-        cellLoc="left",
+def _page_table(title: str, frame: pd.DataFrame, caption: str = "") -> PageTable:
+    """A display table as a PDF table: the first column the row labels."""
+    return PageTable(
+        title=words(title),
+        head=tuple(words(str(c)) for c in frame.columns),
+        rows=tuple(tuple(words(str(v)) for v in r) for r in frame.itertuples(index=False)),
+        caption=words(caption),
     )
-    tab.auto_set_font_size(False)
-    tab.set_fontsize(7)
-    tab.auto_set_column_width(list(range(shown.shape[1])))
-    if len(frame) > len(shown):
-        fig.text(0.05, 0.02, f"{len(frame) - len(shown)} more rows in the CSV", fontsize=8)
+
+
+def _summary_pages(result: CryptoResearch) -> list[Figure]:
+    """The answer's page(s): the central case as the subtitle, the summary table."""
+    frame = summary_frame(result)
+    if frame.empty:
+        return text_page(words(result.title), [result.central] if result.central else [])
+    groups, heads, rows = summary_shown(result, frame)
+    short = {"one": "member", "vintage": "vintage"}
+    head = ("Sleeve", *(f"{short[_group(c)]}: {h}" for c, h in heads))
+    table = PageTable(
+        title=f"{words(result.title)}: the answer",
+        head=head,
+        rows=tuple((label, *cells) for _, label, cells in rows),
+        caption=SUMMARY_CAPTION,
+        notes=tuple(g for g, _ in groups),
+        subtitle=result.central,
+    )
+    return table_pages(table)
+
+
+def _with_central(fig: Figure, central: str) -> Figure:
+    """``fig`` with the central case as its footer, inside the bottom margin (every page
+    that uses it)."""
+    if central:
+        w_in, h_in = fig.get_size_inches()
+        lines = textwrap.wrap(central, int((w_in - 0.9) / (6 / 72 * 0.62)))[:2]
+        fig.text(0.45 / w_in, 0.32 / h_in, "\n".join(lines), fontsize=6, color="#5b6673",
+                 va="top", linespacing=1.2)  # fmt: skip
     return fig
 
 
 def crypto_pdf(result: CryptoResearch, charts: list[Chart]) -> bytes:
-    """The crypto section as PDF bytes: cover with the central case and the settings, the
-    notes, charts, tables."""
+    """The crypto section as A4 PDF bytes in the report book's pages: the answer (central
+    case and summary table), the charts, the tables, the notes, the settings last."""
+    pages = _summary_pages(result)
+    body = [chart_page(c) for c in charts]
+    beside = table_notes(result)
+    for title, table in display_tables(result):
+        if not table.empty:
+            body += table_pages(_page_table(title, table, beside.get(title, "")))
+    pages += [_with_central(f, result.central) for f in body]
+    pages += text_page("Notes", [words(n) for n in result.notes])
+    definitions = stress_notes(result.stress)
+    if definitions:
+        pages += text_page("Stress tests: definitions and sources", [words(n) for n in definitions])
+    pages += text_page("Settings", settings_shown(result.settings))
     buf = io.BytesIO()
-    with style(), PdfPages(buf, metadata={"Title": result.title, "Creator": "glidelab"}) as pdf:
-        cover = Figure(figsize=PAGE)
-        cover.text(0.05, 0.92, result.title, fontsize=20, weight="bold")
-        cover.text(0.05, 0.88, result.subtitle, fontsize=11, color="#5b6673")
-        y = 0.84
-        for part in textwrap.wrap(result.central, 150):
-            cover.text(0.05, y, part, fontsize=9, weight="bold")
-            y -= 0.03
-        y -= 0.01
-        for k, v in result.settings:
-            cover.text(0.05, y, f"{k}: {v}"[:170], fontsize=8)
-            y -= 0.03
-        pdf.savefig(cover)
-        if result.notes:  # their own page: with every section's notes they overflow a cover
-            pdf.savefig(_notes_page("Notes", list(result.notes)))
-        for chart in charts:
-            fig = chart.figure
-            fig.suptitle(chart.title, fontsize=11)
-            pdf.savefig(_with_central(fig, result.central))
-        beside = table_notes(result)
-        for title, frame in display_tables(result):
-            page = _table_page(title, frame, beside.get(title, ""))
-            pdf.savefig(_with_central(page, result.central))
-        if stress_notes(result.stress):
-            title = "Stress tests: definitions and sources"
-            pdf.savefig(_notes_page(title, stress_notes(result.stress)))
+    meta = {"Title": words(result.title), "Creator": "glidelab", "CreationDate": None}
+    with style(), PdfPages(buf, metadata=meta) as pdf:
+        for fig in pages:
+            pdf.savefig(fig)
     return buf.getvalue()
 
 
-def _with_central(fig: Figure, central: str) -> Figure:
-    """``fig`` with the central case as its footer (every page that may use it)."""
-    if central:
-        fig.text(0.01, 0.003, central[:260], fontsize=5, color="#5b6673", va="bottom")
-    return fig
-
-
 def write_crypto_report(result: CryptoResearch, folder: str | os.PathLike[str]) -> Path:
-    """Write ``crypto.html`` and ``crypto.pdf`` into ``folder`` (atomically, file by file)."""
+    """Write ``crypto.html``, ``crypto.pdf`` and ``summary.csv`` (the answer's numbers,
+    decimals) into ``folder`` (atomically, file by file)."""
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     charts = crypto_charts(result)
+    write_text_atomic(target / "summary.csv", summary_frame(result).to_csv())
     write_text_atomic(target / "crypto.html", crypto_html(result, charts))
     write_bytes_atomic(target / "crypto.pdf", crypto_pdf(result, charts))
     return target

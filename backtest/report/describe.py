@@ -8,6 +8,8 @@ decimals shown as percentages.
 
 from __future__ import annotations
 
+import re
+
 from backtest.plan import (
     ConstantReal,
     Contributions,
@@ -18,6 +20,7 @@ from backtest.plan import (
     Plan,
     RequiredMinimum,
 )
+from backtest.report.units import human_label
 
 _TIMING = {
     "start": "at the start of each year",
@@ -150,3 +153,23 @@ __all__ = [
     "describe_success",
     "describe_withdrawal",
 ]
+
+
+#: Library and code names in generated descriptions, and the words a reader gets instead.
+_PLAIN: tuple[tuple[str, str], ...] = (
+    (
+        "mean over columns of arch.bootstrap.optimal_block_length",
+        "the mean over the assets of the automatic block length of Politis and White",
+    ),
+    ("optimal_block_length", "automatic block length"),
+)
+
+
+def plain_words(text: str) -> str:
+    """A generated description (``Scenarios.description``) for a reader: library names in
+    words, registry names (``us_stocks``) as their labels ("US stocks"), ``1928..2025``
+    as ``1928–2025``."""
+    for raw, words in _PLAIN:
+        text = text.replace(raw, words)
+    text = re.sub(r"(\d{4})\.\.(\d{4})", "\\1\u2013\\2", text)
+    return re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", lambda m: human_label(m.group(0)), text)

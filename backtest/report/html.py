@@ -25,6 +25,7 @@ from backtest.report.model import (
     metrics_views,
     sets_view,
     settings_rows,
+    summary_view,
 )
 
 CSS = """
@@ -77,6 +78,13 @@ nav.index .what { color: var(--muted); font-size: 13px; }
 section.plan { border-top: 3px solid var(--accent); margin-top: 48px; padding-top: 6px; }
 section.plan > h2.plan-title { font-size: 22px; color: var(--ink); border: 0; margin: 8px 0 2px; }
 .back { font-size: 12px; }
+table.summary tr.best th.label, table.summary tr.best td { font-weight: 600; }
+table.summary tr.reference th.label { font-style: italic; }
+table.summary .marks { display: inline-block; margin-left: 6px; padding: 0 5px;
+  border-radius: 3px; background: #e3ebf5; color: var(--accent); font-size: 11px;
+  font-weight: 600; font-style: normal; }
+table.summary tr.why td { white-space: normal; text-align: left; color: #7a2e2b;
+  font-size: 12px; background: #fbf1f0; border-bottom: 1px solid var(--rule); }
 footer { margin-top: 40px; color: var(--muted); font-size: 11.5px;
   border-top: 1px solid var(--rule); padding-top: 8px; }
 """
@@ -189,6 +197,45 @@ def _sets_html(data: TearsheetData, prefix: str = "") -> str:
     )
 
 
+def _summary_html(data: TearsheetData, prefix: str = "") -> str:
+    """The summary table the page opens with: a heading per role (in sample, held out,
+    historical cohorts) over its sets, one row per strategy, best first, a sentence under
+    any strategy that fails badly; each cell carries its figure and set
+    (``data-figure``, ``data-set``) so it can be checked against summary.csv."""
+    if data.summary is None:
+        return ""
+    view = summary_view(data.summary)
+    groups = "".join(
+        f'<th class="group" scope="colgroup" colspan="{span}">{escape(g)}</th>'
+        for g, span in view.groups
+    )
+    heads = "".join(f'<th class="num" scope="col">{escape(h)}</th>' for h, _, _ in view.columns)
+    body = []
+    for name, marks, cells, why in view.rows:
+        each = marks.split(", ")
+        kind = "reference" if "100 % equity" in each else ("best" if "best" in each else "")
+        tag = f' <span class="marks">{escape(marks)}</span>' if marks else ""
+        tds = "".join(
+            f'<td class="num" data-figure="{f}" data-set="{escape(s, quote=True)}">{escape(c)}</td>'
+            for c, (_, f, s) in zip(cells, view.columns, strict=True)
+        )
+        body.append(
+            f'<tr class="{kind}"><th class="label" scope="row" '
+            f'data-strategy="{escape(name, quote=True)}">{escape(name)}{tag}</th>{tds}</tr>'
+        )
+        if why:
+            body.append(f'<tr class="why"><td colspan="{len(cells) + 1}">{escape(why)}</td></tr>')
+    items = "".join(f"<li>{escape(n)}</li>" for n in view.notes)
+    return (
+        f'<section id="{prefix}summary"><h2>Success and income by strategy</h2>'
+        f'<div class="table-wrap"><table class="metrics summary" id="{prefix}summary-table">'
+        f'<thead><tr><th class="label" scope="col" rowspan="2">Strategy</th>{groups}</tr>'
+        f"<tr>{heads}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        + (f'<ul class="notes">{items}</ul>' if items else "")
+        + f'<p class="notes" id="{prefix}summary-caption">{escape(view.caption)}</p></section>'
+    )
+
+
 def _glide_labels_html(data: TearsheetData, prefix: str = "") -> str:
     """The "to" / "through" table beside the glide paths; "" without labels."""
     if not data.glide_labels:
@@ -214,12 +261,8 @@ def _glide_labels_html(data: TearsheetData, prefix: str = "") -> str:
 def _page_html(data: TearsheetData, charts: list[Chart], prefix: str = "") -> list[str]:
     """A page's sections (income, success by scenario set, settings, metrics, charts,
     notes); ids start with ``prefix``."""
-    out = [t for t in (_income_html(data, prefix), _sets_html(data, prefix)) if t]
-    settings = settings_rows(data)
-    if settings:
-        out.append(f'<section id="{prefix}settings"><h2>Settings</h2><dl class="settings">')
-        out.extend(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in settings)
-        out.append("</dl></section>")
+    tables = (_summary_html(data, prefix), _income_html(data, prefix), _sets_html(data, prefix))
+    out = [t for t in tables if t]
     metrics = _metrics_html(data, prefix)
     if metrics:
         out.append(
@@ -242,6 +285,11 @@ def _page_html(data: TearsheetData, charts: list[Chart], prefix: str = "") -> li
         out.append(f'<section id="{prefix}notes"><h2>Notes</h2><ul class="notes">')
         out.extend(f"<li>{escape(n)}</li>" for n in data.notes)
         out.append("</ul></section>")
+    settings = settings_rows(data)
+    if settings:  # last: the answer comes first, how it was computed after
+        out.append(f'<section id="{prefix}settings"><h2>Settings</h2><dl class="settings">')
+        out.extend(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in settings)
+        out.append("</dl></section>")
     return out
 
 
@@ -251,6 +299,8 @@ def page_head(title: str, subtitle: str) -> list[str]:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        # One light page in every browser theme: the charts are drawn on white.
+        '<meta name="color-scheme" content="light">',
         f"<title>{escape(title)}</title>",
         f'<style>{CSS}</style></head><body id="top">',
         f"<header><h1>{escape(title)}</h1>",
@@ -279,10 +329,6 @@ def render_book_html(book: TearsheetBook, charts: list[list[Chart]]) -> str:
     """A report of several plans as one HTML document: an index linking one section per
     plan (``#plan-<name>``), each with its own settings, tables and charts."""
     out = page_head(book.title, book.subtitle)
-    if book.settings:
-        out.append('<section id="settings"><h2>Settings</h2><dl class="settings">')
-        out.extend(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in book.settings)
-        out.append("</dl></section>")
     out.append('<nav class="index" id="index"><h2>Plans</h2><ol>')
     for page in book.pages:
         what = f' <span class="what">{escape(page.subtitle)}</span>' if page.subtitle else ""
@@ -302,5 +348,9 @@ def render_book_html(book: TearsheetBook, charts: list[list[Chart]]) -> str:
         out.append('<section id="notes"><h2>Notes</h2><ul class="notes">')
         out.extend(f"<li>{escape(n)}</li>" for n in book.notes)
         out.append("</ul></section>")
+    if book.settings:  # last: the plans' answers come first
+        out.append('<section id="settings"><h2>Settings</h2><dl class="settings">')
+        out.extend(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in book.settings)
+        out.append("</dl></section>")
     out += [_FOOTER, "</body></html>"]
     return "\n".join(out) + "\n"

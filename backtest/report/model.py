@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import pandas as pd
 
+import backtest.report.units as units
 from backtest.errors import DataError
 from backtest.metrics import METRICS
 from backtest.report.policy_map import PolicyMapData
@@ -86,6 +87,7 @@ class FundedRatioData:
 
     ratios: dict[str, FloatArray]
     threshold: float = 1.0
+    target: str = ""  # the target income in words (``describe_pension_target``)
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,11 +96,15 @@ class SleeveData:
 
     ``table``: index = sleeve weight (decimal), columns ``sharpe`` (unitless),
     ``max_drawdown`` (decimal, <= 0) and ``success`` (decimal probability; may be NaN).
+    ``period`` is the history window of the Sharpe ratio and drawdown, ``success_on``
+    what the success panel's scenarios resample, ``caveat`` a warning on their data.
     """
 
     table: pd.DataFrame
     base_name: str = ""
     period: str = ""
+    success_on: str = ""
+    caveat: str = ""
 
 
 @dataclass(frozen=True)
@@ -214,6 +220,78 @@ class SetsTable:
     notes: tuple[str, ...] = ()
 
 
+#: Roles of a summary column: the scenarios a strategy was fitted to, scenarios nothing
+#: was fitted to, and the overlapping windows of the actual history.
+IN_SAMPLE, HELD_OUT, COHORTS = "in sample", "held out", "historical cohorts"
+
+
+@dataclass(frozen=True)
+class SummarySet:
+    """A column of the summary table: a scenario set, its role (:data:`IN_SAMPLE`,
+    :data:`HELD_OUT` or :data:`COHORTS`), its scenarios ``n``, the independent scenarios
+    behind its standard errors ``n_effective`` (fewer for overlapping cohorts) and what
+    it is in words."""
+
+    label: str
+    role: str
+    n: int
+    n_effective: float
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One strategy in the summary table; NaN where a figure is not defined.
+
+    Attributes
+    ----------
+    name
+        Strategy name (display name).
+    cells
+        Success (decimal) with its SE and n on each :class:`SummarySet` (``None``: not
+        simulated there).
+    ce
+        Certainty equivalent of real retirement income on the first held-out set, real
+        USD a year, at the table's ``gamma`` with its income floor.
+    wealth_p10, wealth_p50
+        Percentiles of real wealth at the table's ``wealth_age``, USD of the start date.
+    unpaid_given_failure
+        Mean years of withdrawals left unpaid in the scenarios that fail (years).
+    marks
+        Why the row is there: "best", "100 % equity", "optimised", "held today".
+    why
+        One sentence, from the data, on why a strategy that fails badly fails ("" else).
+    """
+
+    name: str
+    cells: tuple[SetCell | None, ...]
+    ce: float
+    wealth_p10: float
+    wealth_p50: float
+    unpaid_given_failure: float
+    marks: tuple[str, ...] = ()
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class SummaryTable:
+    """The answer a page opens with: each strategy's success on every scenario set (each
+    labelled in sample / held out / historical cohorts, with its n), CE income, real
+    wealth at ``wealth_age`` (years) and unpaid years given failure, best first.
+
+    ``gamma`` and ``floor`` (real USD a year) define the CE; ``caption`` says on which
+    set the CE and the wealth are computed; ``notes`` compare the optimised path with 100 %
+    equity and say what was added for the table only."""
+
+    sets: tuple[SummarySet, ...]
+    rows: tuple[SummaryRow, ...]
+    wealth_age: float
+    gamma: float
+    floor: float
+    caption: str
+    notes: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, eq=False)
 class TearsheetData:
     """Everything a tear sheet shows, as numbers; ``None``/empty sections are omitted.
@@ -250,6 +328,8 @@ class TearsheetData:
         The "Success by scenario set" table (:class:`SetsTable`): each strategy on the
         page's Monte Carlo set, every other set and the historical cohorts; ``None``
         when the page has no other set.
+    summary
+        The summary table the page opens with (:class:`SummaryTable`), or ``None``.
     policy_map
         An adaptive policy's map (``backtest.report.policy_map``), or ``None``.
     notes
@@ -282,6 +362,7 @@ class TearsheetData:
     income: IncomeTable | None = None
     glide_labels: tuple[GlideLabel, ...] = ()
     sets: SetsTable | None = None
+    summary: SummaryTable | None = None
 
     @property
     def strategy_names(self) -> list[str]:
@@ -486,17 +567,18 @@ def book_metrics_json(book: TearsheetBook) -> str:
 
 
 def _pct(x: float, digits: int = 1) -> str:
-    return "\u2014" if not math.isfinite(x) else f"{x * 100:.{digits}f}%"
+    """A decimal share in percent by its unit (``units.format_value``)."""
+    return units.format_value(x, "pct", digits)
 
 
-def _with_se(x: str, se: float, pct: bool) -> str:
-    if not math.isfinite(se):
-        return x
-    return f"{x} ({se * 100:.1f})" if pct else f"{x} ({se:.2f})"
+def _pct_se(x: float, se: float) -> str:
+    """A decimal share in percent with its SE in percentage points (``87.9 % ± 0.7``)."""
+    return units.format_with_se(x, se, "pct")
 
 
 def _usd(x: float) -> str:
-    return "\u2014" if not math.isfinite(x) else f"{x:,.0f}"
+    """An amount in real USD by its unit (``38,821 USD``)."""
+    return units.format_value(x, "usd")
 
 
 @dataclass(frozen=True)
@@ -514,20 +596,20 @@ def income_view(table: IncomeTable) -> IncomeView:
     rs = table.rows
     rows: list[tuple[str, tuple[str, ...]]] = [
         (
-            "Success (SE, pp)",
-            tuple(_with_se(_pct(r.success), r.success_se, True) for r in rs),
+            "Success (\u00b1 SE, pp)",
+            tuple(_pct_se(r.success, r.success_se) for r in rs),
         ),
-        ("Scenarios n", tuple(str(r.n) for r in rs)),
+        ("Scenarios n", tuple(units.format_value(r.n, "count") for r in rs)),
     ]
     for g in sorted({g for r in rs for g in r.ce}):
         rows.append(
-            (f"CE income, \u03b3 = {g:g} (USD/yr)", tuple(_usd(r.ce.get(g, math.nan)) for r in rs))
+            (f"CE income, \u03b3 = {g:g}, a year", tuple(_usd(r.ce.get(g, math.nan)) for r in rs))
         )
     rows.append(
         (
-            "Unpaid years given failure (SE)",
+            "Unpaid years given failure (\u00b1 SE)",
             tuple(
-                _with_se(f"{r.unpaid_given_failure:.2f}", r.unpaid_given_failure_se, False)
+                units.format_with_se(r.unpaid_given_failure, r.unpaid_given_failure_se, "years")
                 if math.isfinite(r.unpaid_given_failure)
                 else "no failures"
                 for r in rs
@@ -535,7 +617,7 @@ def income_view(table: IncomeTable) -> IncomeView:
         )
     )
     for q in sorted({q for r in rs for q in r.bequest}):
-        rows.append((f"Bequest p{q} (USD)", tuple(_usd(r.bequest.get(q, math.nan)) for r in rs)))
+        rows.append((f"Bequest p{q}", tuple(_usd(r.bequest.get(q, math.nan)) for r in rs)))
     for p in sorted({p for r in rs for p in r.safe_withdrawal}) or [0.05, 0.10]:
         rows.append(
             (
@@ -552,14 +634,17 @@ def income_view(table: IncomeTable) -> IncomeView:
                 (
                     f"Replacement ratio p{q}",
                     tuple(
-                        f"{r.replacement[q]:.3f}" if q in r.replacement else "\u2014" for r in rs
+                        units.format_value(r.replacement[q], "ratio", 3)
+                        if q in r.replacement
+                        else "\u2014"
+                        for r in rs
                     ),
                 )
             )
         rows.append(
             (
-                "P(reach target) (SE, pp)",
-                tuple(_with_se(_pct(r.reach_target), r.reach_target_se, True) for r in rs),
+                "P(reach target) (\u00b1 SE, pp)",
+                tuple(_pct_se(r.reach_target, r.reach_target_se) for r in rs),
             )
         )
     notes = tuple(f"\u00b9 {n}" for n in table.notes)
@@ -654,7 +739,9 @@ def sets_view(table: SetsTable) -> SetsView:
     draw: per set, success in percent with its SE (percentage points) and, when the plan
     pays income, the CE (USD a year); the set's n in its heading."""
     with_ce = any(c is not None and math.isfinite(c.ce) for _, cells in table.rows for c in cells)
-    heads = ("Success (SE, pp)",) + ((f"CE \u03b3 = {table.gamma:g} (USD/yr)",) if with_ce else ())
+    heads = ("Success (\u00b1 SE, pp)",) + (
+        (f"CE \u03b3 = {table.gamma:g}, a year",) if with_ce else ()
+    )
     groups = tuple(
         (f"{s.label} (n = {s.n:,}){OVERLAP_MARK if s.overlapping else ''}", len(heads))
         for s in table.sets
@@ -666,7 +753,7 @@ def sets_view(table: SetsTable) -> SetsView:
             if c is None:
                 texts += ["\u2014"] * len(heads)
                 continue
-            texts.append(_with_se(_pct(c.success), c.success_se, True))
+            texts.append(_pct_se(c.success, c.success_se))
             if with_ce:
                 texts.append(_usd(c.ce))
         rows.append((name, tuple(texts)))
@@ -709,6 +796,136 @@ def sets_csv(pages: tuple[TearsheetData, ...]) -> str:
     return frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
 
 
+# --------------------------------------------------------------------------- summary
+
+#: Figures of the summary table: key -> (column heading, unit of ``backtest.report.units``).
+SUMMARY_FIGURES: dict[str, tuple[str, str]] = {
+    "success": ("Success", "pct"),
+    "ce_income": ("CE income", "usd"),
+    "wealth_p10": ("Real wealth p10", "usd"),
+    "wealth_p50": ("Real wealth p50", "usd"),
+    "unpaid_years_given_failure": ("Unpaid years if it fails", "years"),
+}
+
+#: Shown for the unpaid years of a strategy with no failed scenario.
+NONE_FAILED = "none failed"
+
+
+def summary_text(figure: str, value: float, se: float = math.nan) -> str:
+    """Display text of one summary figure from its unit (:data:`SUMMARY_FIGURES`): success
+    as ``88.3 % ± 0.5`` (SE in percentage points), USD and years by their unit."""
+    unit = cast(units.Unit, SUMMARY_FIGURES[figure][1])
+    if figure == "unpaid_years_given_failure" and not math.isfinite(value):
+        return NONE_FAILED
+    if figure == "success":
+        return units.format_with_se(value, se, "pct")
+    return units.format_value(value, unit)
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    """The summary table as display text: ``groups`` (heading, columns spanned) over
+    ``columns`` (heading, figure key, set label), one row per strategy (name, marks,
+    cells, sentence why it fails or "")."""
+
+    groups: tuple[tuple[str, int], ...]
+    columns: tuple[tuple[str, str, str], ...]
+    rows: tuple[tuple[str, str, tuple[str, ...], str], ...]
+    caption: str
+    notes: tuple[str, ...]
+
+
+def _summary_order(table: SummaryTable) -> list[int]:
+    """Columns of the sets, in sample first, then held out, then the cohorts."""
+    rank = {IN_SAMPLE: 0, HELD_OUT: 1, COHORTS: 2}
+    return sorted(range(len(table.sets)), key=lambda i: rank.get(table.sets[i].role, 3))
+
+
+def summary_view(table: SummaryTable) -> SummaryView:
+    """Display text of the summary table, the one builder both renderers draw."""
+    order = _summary_order(table)
+    groups: list[tuple[str, int]] = []
+    columns: list[tuple[str, str, str]] = []
+    for i in order:
+        s = table.sets[i]
+        if groups and groups[-1][0] == s.role.capitalize():
+            groups[-1] = (groups[-1][0], groups[-1][1] + 1)
+        else:
+            groups.append((s.role.capitalize(), 1))
+        columns.append((f"{s.label} (n = {s.n:,})", "success", s.label))
+    main = next((s.label for s in table.sets if s.role == HELD_OUT), "")
+    age = f"{table.wealth_age:g}"
+    more = (
+        ("CE income, USD a year", "ce_income", main),
+        (f"Real wealth at {age}, p10", "wealth_p10", main),
+        (f"Real wealth at {age}, p50", "wealth_p50", main),
+        ("Unpaid years if it fails", "unpaid_years_given_failure", main),
+    )
+    groups.append((f"On {main}" if main else "Income and wealth", len(more)))
+    columns += more
+    rows = []
+    for r in table.rows:
+        cells = [
+            summary_text("success", c.success, c.success_se) if c is not None else "\u2014"
+            for c in (r.cells[i] for i in order)
+        ]
+        cells += [
+            summary_text(k, v)
+            for k, v in (
+                ("ce_income", r.ce),
+                ("wealth_p10", r.wealth_p10),
+                ("wealth_p50", r.wealth_p50),
+                ("unpaid_years_given_failure", r.unpaid_given_failure),
+            )
+        ]
+        rows.append((r.name, ", ".join(r.marks), tuple(cells), r.why))
+    return SummaryView(tuple(groups), tuple(columns), tuple(rows), table.caption, table.notes)
+
+
+def summary_records(page: TearsheetData) -> list[dict[str, object]]:
+    """One record per (strategy, figure, scenario set) of a page's summary table: the
+    value (decimal success, real USD, years), its SE, the set's role and n, the unit."""
+    t = page.summary
+    if t is None:
+        return []
+    main = next((s for s in t.sets if s.role == HELD_OUT), None)
+    recs: list[dict[str, object]] = []
+    for r in t.rows:
+        base = {"plan": page.key, "strategy": r.name, "marks": "; ".join(r.marks)}
+        for s, c in zip(t.sets, r.cells, strict=True):
+            if c is not None:
+                recs.append(
+                    {**base, "figure": "success", "scenario_set": s.label, "role": s.role,
+                     "n": c.n, "n_effective": s.n_effective, "value": c.success,
+                     "se": c.success_se, "unit": "pct"}
+                )  # fmt: skip
+        for key, value in (
+            ("ce_income", r.ce),
+            ("wealth_p10", r.wealth_p10),
+            ("wealth_p50", r.wealth_p50),
+            ("unpaid_years_given_failure", r.unpaid_given_failure),
+        ):
+            recs.append(
+                {**base, "figure": key, "scenario_set": main.label if main else "",
+                 "role": main.role if main else "", "n": main.n if main else math.nan,
+                 "n_effective": main.n_effective if main else math.nan, "value": value,
+                 "se": math.nan, "unit": SUMMARY_FIGURES[key][1]}
+            )  # fmt: skip
+    return recs
+
+
+def summary_csv(pages: tuple[TearsheetData, ...]) -> str:
+    """``summary.csv``: the summary tables, one row per (plan, strategy, figure, scenario
+    set): ``value`` in its ``unit`` (pct: decimal share; usd: real USD of the plan's start;
+    years), its standard error ``se`` (same unit; blank where none), the set's ``role``
+    (in sample / held out / historical cohorts), ``n`` and ``n_effective``."""
+    records = [r for p in pages for r in summary_records(p)]
+    if not records:
+        return "plan,strategy,figure\n"
+    frame = pd.DataFrame.from_records(records)
+    return frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+
+
 __all__ = [
     "CohortData",
     "FanData",
@@ -725,6 +942,10 @@ __all__ = [
     "SetsView",
     "SleeveData",
     "SuccessGrid",
+    "SummaryRow",
+    "SummarySet",
+    "SummaryTable",
+    "SummaryView",
     "TearsheetBook",
     "TearsheetData",
     "anchor",
@@ -741,4 +962,8 @@ __all__ = [
     "sets_csv",
     "sets_view",
     "settings_rows",
+    "summary_csv",
+    "summary_records",
+    "summary_text",
+    "summary_view",
 ]

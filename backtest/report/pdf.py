@@ -5,6 +5,12 @@ sets, the success on each set; then one page per metrics basis (nominal, real); 
 page per chart with its title and caption. Charts stay vector graphics. A
 :class:`~backtest.report.model.TearsheetBook` opens with a cover listing its plans and the
 page where each begins, then gives each plan the pages above.
+
+Every page is A4: tables are drawn cell by cell (:func:`table_pages`: the largest font
+that fits, headers wrapped, split by columns or rows when they must be), a chart is
+scaled onto its page (:func:`chart_page`, portrait when tall) with its title and caption
+inside the margins. The fund-design report (``backtest.report.population``) uses the
+same pages.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ import math
 import os
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from backtest.report.charts import Chart, style
 from backtest.report.html import shown_rows
@@ -31,6 +40,7 @@ from backtest.report.model import (
     income_view,
     metrics_views,
     sets_view,
+    summary_view,
 )
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
@@ -40,10 +50,13 @@ ACCENT = "#1f4e79"
 
 
 def _cover(
-    data: TearsheetData | TearsheetBook, contents: Sequence[tuple[str, str, int]] = ()
+    data: TearsheetData | TearsheetBook,
+    contents: Sequence[tuple[str, str, int]] = (),
+    with_settings: bool = False,
 ) -> Figure:
-    """Title, subtitle, settings, the contents of a book (title, description, page) and
-    the notes."""
+    """Title, subtitle, the contents of a book (title, description, page) and the notes;
+    the settings too only when ``with_settings`` (they close the report instead:
+    :func:`_settings_pages`)."""
     fig = Figure(figsize=PAGE)
     fig.text(0.06, 0.92, data.title, fontsize=22, weight="bold", color=INK)
     y = 0.875
@@ -52,7 +65,7 @@ def _cover(
         y -= 0.03
     fig.add_artist(Line2D([0.06, 0.94], [y, y], color=ACCENT, lw=2.5))
     y -= 0.06
-    rows = [(str(k), str(v)) for k, v in data.settings]
+    rows = [(str(k), str(v)) for k, v in data.settings] if with_settings else []
     if rows:
         fig.text(0.06, y, "Settings", fontsize=14, weight="bold", color=ACCENT)
         y -= 0.045
@@ -277,43 +290,332 @@ def _metrics_pages(data: TearsheetData) -> list[Figure]:
     return [_metrics_page(view, data.frequency) for view in metrics_views(data)]
 
 
-def _chart_page(chart: Chart) -> Figure:
-    """The chart's own figure with its title and caption above it (legends sit below)."""
+PORTRAIT = (PAGE[1], PAGE[0])  # A4 portrait, inches
+MARGIN = 0.45  # inches on every side of a page
+#: The smallest share of a chart's own size it is scaled to before its page turns portrait.
+_MIN_SCALE = 0.5
+
+
+def _chart_header(fig: Figure, chart: Chart, page: tuple[float, float]) -> float:
+    """The chart's title and caption at the top of ``page``; their height, inches."""
+    w_in, h_in = page
+    caption = textwrap.fill(chart.caption, int((w_in - 2 * MARGIN) / (8.5 / 72 * _EM)))
+    n_lines = caption.count("\n") + 1
+    top = h_in - MARGIN
+    fig.text(MARGIN / w_in, top / h_in, chart.title, fontsize=13, weight="bold", color=ACCENT,
+             va="top")  # fmt: skip
+    fig.text(MARGIN / w_in, (top - 0.3) / h_in, caption, fontsize=8.5, color=MUTED, va="top",
+             style="italic")  # fmt: skip
+    return 0.3 + 0.165 * n_lines + 0.15
+
+
+def chart_page(chart: Chart) -> Figure:
+    """The chart's own figure on an A4 page (landscape, or portrait for a tall chart),
+    its title and caption above it inside the margins: a chart larger than the space
+    left is scaled down, fonts with it, never stretched; a figure's own suptitle gives
+    way to the page's title."""
     fig = chart.figure
     w, h = fig.get_size_inches()
-    caption = textwrap.fill(chart.caption, 140)
-    n_lines = caption.count("\n") + 1
-    head = 0.45 + 0.17 * n_lines  # inches for the title and the caption
-    total = h + head
-    fig.set_size_inches(w, total)
-    engine = fig.get_layout_engine()
-    if isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
-        engine.set(rect=(0, 0, 1, 1 - head / total))
-    fig.text(
-        0.01, 1 - 0.08 / total, chart.title, fontsize=13, weight="bold", color=ACCENT, va="top"
+    if fig.get_suptitle():
+        fig.suptitle("")
+    scales = {}
+    for page in (PAGE, PORTRAIT):
+        chars = int((page[0] - 2 * MARGIN) / (8.5 / 72 * _EM))
+        head = 0.3 + 0.165 * (len(textwrap.wrap(chart.caption, chars)) or 1) + 0.15
+        avail = (page[0] - 2 * MARGIN, page[1] - 2 * MARGIN - head)
+        scales[page] = min(1.0, avail[0] / w, avail[1] / h)
+    page = (
+        PAGE
+        if scales[PAGE] >= min(scales[PORTRAIT], 1.0) or scales[PAGE] >= _MIN_SCALE
+        else PORTRAIT
     )
-    fig.text(0.01, 1 - 0.38 / total, caption, fontsize=8.5, color=MUTED, va="top", style="italic")
+    s = scales[page]
+    if s < 1.0:
+        for t in fig.findobj(Text):
+            t.set_fontsize(max(t.get_fontproperties().get_size_in_points() * s, 5.0))
+    fig.set_size_inches(*page)
+    head = _chart_header(fig, chart, page)
+    w_in, h_in = page
+    box_w, box_h = w * s, h * s
+    x0 = (w_in - box_w) / 2
+    y1 = h_in - MARGIN - head
+    rect = (x0 / w_in, (y1 - box_h) / h_in, box_w / w_in, box_h / h_in)
+    engine = fig.get_layout_engine()
+    if not isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
+        engine = ConstrainedLayoutEngine()
+        fig.set_layout_engine(engine)
+    engine.set(rect=rect)
+    for t in fig.texts:  # a self-wrapping text wraps at the box, not the page's edges
+        if t.get_wrap():
+            size = t.get_fontproperties().get_size_in_points()
+            t.set_text(textwrap.fill(t.get_text(), int(box_w / (size / 72 * _EM))))
+            t.set_wrap(False)
+    # Lay the chart out once in its box, then hold it: a figure legend "outside" the
+    # axes and the figure's x label are placed against the whole figure, so they are
+    # moved into the box instead.
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    box = Bbox.from_bounds(*rect)
+    for legend in fig.legends:
+        legend.set_bbox_to_anchor(box, transform=fig.transFigure)
+    xlabel = fig.get_supxlabel()
+    for t in fig.texts:
+        if xlabel and t.get_text() == xlabel:
+            t.set_y(rect[1] + 0.04 / h_in)
     return fig
+
+
+@dataclass(frozen=True)
+class PageTable:
+    """A table for the PDF as display text: ``head[0]`` heads the row labels, each row
+    starts with its label; ``caption`` and ``notes`` print under it."""
+
+    title: str
+    head: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str = ""
+    notes: tuple[str, ...] = ()
+    subtitle: str = ""
+
+
+_SIZES = (8.0, 7.0, 6.2)  # points: the table's font, largest that fits the page's width
+_EM = 0.62  # DejaVu Sans: a digit is 0.64 em, most letters less
+_HEAD_WORD = 16  # characters: a longer header word is broken over lines
+_LABEL_CHARS = 44  # characters: a longer row label wraps
+
+
+_TEXT_CHARS = 48  # characters: a longer cell (a source, a reason) wraps
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A table laid out at one font size: column widths (inches, labels first), each
+    header's lines and each cell's lines (``cells[i][0]``: the row label)."""
+
+    size: float
+    widths: list[float]
+    heads: list[list[str]]
+    cells: list[list[list[str]]]
+
+    def row_height(self, i: int) -> float:
+        lines = max(len(c) for c in self.cells[i])
+        return lines * self.size / 72 * 1.3 + self.size / 72 * 0.5
+
+
+def _layout(t: PageTable, size: float, head_lines: int) -> _Layout:
+    """``t`` at font ``size``, a column as wide as its header needs to fit in
+    ``head_lines`` lines (0: its longest word), never narrower than its widest cell."""
+    char = size / 72 * _EM
+    cells = [
+        [textwrap.wrap(c, _LABEL_CHARS if j == 0 else _TEXT_CHARS) or [""] for j, c in enumerate(r)]
+        for r in t.rows
+    ]
+    n = len(t.head)
+    widths, heads = [], []
+    for j, h in enumerate(t.head):
+        body = max((len(x) for r in cells if j < len(r) for x in r[j]), default=1)
+        word = min(max((len(w) for w in h.split()), default=1), _HEAD_WORD)
+        want = math.ceil(len(h) / head_lines) + 2 if head_lines and j > 0 else 0
+        chars = max(body, word, want, 5)
+        heads.append(textwrap.wrap(h, chars) or [""])
+        widths.append(chars * char + (0.2 if j == 0 else 0.16))
+    for r in cells:
+        r.extend([[""]] * (n - len(r)))
+    return _Layout(size, widths, heads, cells)
+
+
+def _column_chunks(widths: list[float], avail: float) -> list[list[int]]:
+    """The data columns (1..n) split into runs that fit ``avail`` inches beside the label
+    column, as even in count as the fit allows."""
+    greedy: list[list[int]] = [[]]
+    used = widths[0]
+    for j in range(1, len(widths)):
+        if greedy[-1] and used + widths[j] > avail:
+            greedy.append([])
+            used = widths[0]
+        greedy[-1].append(j)
+        used += widths[j]
+    k = len(greedy)
+    per = math.ceil((len(widths) - 1) / k)
+    even = [
+        list(range(1 + a, min(1 + a + per, len(widths)))) for a in range(0, len(widths) - 1, per)
+    ]
+    fits = all(widths[0] + sum(widths[j] for j in c) <= avail for c in even)
+    return even if fits and len(even) == k else greedy
+
+
+def table_pages(t: PageTable, page: tuple[float, float] = PAGE) -> list[Figure]:
+    """``t`` drawn cell by cell on A4 pages: the largest font of ``_SIZES`` at which its
+    columns fit the page's width, else split by columns (the labels repeated); rows
+    continue on further pages with the header repeated; headers and long text cells
+    wrap; caption and notes wrap inside the margins under the last rows."""
+    w_in, h_in = page
+    avail = w_in - 2 * MARGIN
+    for size, lines in [(z, n) for z in _SIZES for n in (2, 3, 0)]:
+        lay = _layout(t, size, lines)
+        if sum(lay.widths) <= avail:
+            break
+    else:  # too wide at any size: split by columns at the largest
+        lay = _layout(t, _SIZES[0], 2)
+    chunks = _column_chunks(lay.widths, avail)
+    chars = int(avail / (7 / 72 * _EM))
+    foot = [line for text in (t.caption, *t.notes) for line in textwrap.wrap(text, chars)]
+    foot_h = 0.14 * len(foot) + (0.1 if foot else 0.0)
+    pages: list[Figure] = []
+    for k, cols in enumerate(chunks):
+        i = 0
+        while i < len(t.rows) or i == 0:
+            suffix = ""
+            if len(chunks) > 1:
+                suffix = f" (columns {cols[0]}-{cols[-1]} of {len(lay.widths) - 1})"
+            if i > 0:
+                suffix += " (continued)"
+            fig = Figure(figsize=page)
+            title = textwrap.wrap(t.title + suffix, int(avail / (14 / 72 * _EM)))
+            fig.text(MARGIN / w_in, 1 - MARGIN / h_in, "\n".join(title), fontsize=14,
+                     weight="bold", color=ACCENT, va="top")  # fmt: skip
+            y = h_in - MARGIN - 0.45 - 0.25 * (len(title) - 1)
+            if t.subtitle and i == 0 and k == 0:
+                for line in textwrap.wrap(t.subtitle, int(avail / (10 / 72 * _EM))):
+                    fig.text(MARGIN / w_in, y / h_in, line, fontsize=10, color=MUTED, va="top")
+                    y -= 0.2
+                y -= 0.1
+            i, y = _draw_rows(fig, page, lay, [0, *cols], i, y, foot_h)
+            if i >= len(t.rows) and k == len(chunks) - 1:
+                for line in foot:
+                    y -= 0.14
+                    fig.text(MARGIN / w_in, y / h_in, line, fontsize=7, color=MUTED,
+                             style="italic", va="top")  # fmt: skip
+            pages.append(fig)
+            if not t.rows:
+                break
+    return pages
+
+
+def _draw_rows(
+    fig: Figure,
+    page: tuple[float, float],
+    lay: _Layout,
+    cols: list[int],
+    start: int,
+    y: float,
+    foot_h: float,
+) -> tuple[int, float]:
+    """The header, then rows from ``start`` while they fit above the footer; the next
+    row and the height (inches) where the table ends."""
+    w_in, h_in = page
+    size = lay.size
+    head_h = max(len(lay.heads[j]) for j in cols) * size / 72 * 1.3 + 0.08
+    xs = [MARGIN]
+    for j in cols:
+        xs.append(xs[-1] + lay.widths[j])
+    y -= head_h
+    for n, j in enumerate(cols):
+        x = (xs[n] + 0.06) if n == 0 else (xs[n + 1] - 0.08)
+        fig.text(x / w_in, (y + 0.04) / h_in, "\n".join(lay.heads[j]), ha="left" if n == 0
+                 else "right", va="bottom", fontsize=size, weight="bold", color=INK,
+                 linespacing=1.15)  # fmt: skip
+    fig.add_artist(Line2D([xs[0] / w_in, xs[-1] / w_in], [y / h_in] * 2, color=INK, lw=1.0))
+    i = start
+    while i < len(lay.cells):
+        row_h = lay.row_height(i)
+        if y - row_h < MARGIN + foot_h and i > start:
+            break
+        y0 = y - row_h
+        if (i - start) % 2 == 1:
+            fig.add_artist(Rectangle((xs[0] / w_in, y0 / h_in), (xs[-1] - xs[0]) / w_in,
+                                     row_h / h_in, color=BAND, lw=0))  # fmt: skip
+        fig.add_artist(Line2D([xs[0] / w_in, xs[-1] / w_in], [y0 / h_in] * 2, color=RULE, lw=0.4))
+        mid = (y0 + row_h / 2) / h_in
+        for n, j in enumerate(cols):
+            lines = lay.cells[i][j]
+            left = n == 0 or len(lines) > 1
+            x = (xs[n] + 0.06) if left else (xs[n + 1] - 0.08)
+            fig.text(x / w_in, mid, "\n".join(lines), ha="left" if left else "right",
+                     va="center", fontsize=size, color=INK, linespacing=1.15)  # fmt: skip
+        y = y0
+        i += 1
+    return i, y
+
+
+def text_page(
+    title: str, items: Sequence[tuple[str, str]] | Sequence[str], page: tuple[float, float] = PAGE
+) -> list[Figure]:
+    """Labelled rows (``(label, text)``) or bullet sentences under ``title``, wrapped
+    inside the margins, on as many A4 pages as they need."""
+    w_in, h_in = page
+    pages: list[Figure] = []
+    fig, y = None, 0.0
+    for item in items:
+        label, text = item if isinstance(item, tuple) else ("\u2022", item)
+        lines = textwrap.wrap(text, 125 if len(label) > 2 else 150) or [""]
+        need = 0.2 * len(lines) + 0.06
+        if fig is None or y - need < MARGIN:
+            fig = Figure(figsize=page)
+            pages.append(fig)
+            cont = " (continued)" if len(pages) > 1 else ""
+            fig.text(MARGIN / w_in, 1 - MARGIN / h_in, title + cont, fontsize=14,
+                     weight="bold", color=ACCENT, va="top")  # fmt: skip
+            y = h_in - MARGIN - 0.6
+        x_text = MARGIN + (2.3 if len(label) > 2 else 0.2)
+        fig.text(MARGIN / w_in, y / h_in, label, fontsize=9, color=MUTED, va="top")
+        for line in lines:
+            fig.text(x_text / w_in, y / h_in, line, fontsize=9, color=INK, va="top")
+            y -= 0.2
+        y -= 0.06
+    return pages
+
+
+def _summary_pages(data: TearsheetData) -> list[Figure]:
+    """The answer first: the page's summary table (success with its standard error and
+    n on each scenario set, CE income, wealth, unpaid years), right after the cover."""
+    if data.summary is None:
+        return []
+    view = summary_view(data.summary)
+    sets = dict.fromkeys(label for _, _, label in view.columns if label)
+    head = ("Strategy", *(h for h, _, _ in view.columns))
+    rows = tuple(
+        (name + (f" [{marks}]" if marks else ""), *cells) for name, marks, cells, _ in view.rows
+    )
+    why = tuple(f"{name}: {reason}" for name, _, _, reason in view.rows if reason)
+    title = f"{data.title}: the answer" if data.title else "The answer"
+    return table_pages(
+        PageTable(
+            title=title,
+            head=head,
+            rows=rows,
+            caption=view.caption,
+            notes=(*why, *view.notes),
+            subtitle="Scenario sets: " + "; ".join(sets) if sets else "",
+        )
+    )
+
+
+def _settings_pages(data: TearsheetData | TearsheetBook) -> list[Figure]:
+    """The settings, at the end of the report (a reader wants the answer first)."""
+    rows = [(str(k), str(v)) for k, v in data.settings]
+    return text_page(f"Settings: {data.title}", rows) if rows else []
 
 
 def render_pdf(data: TearsheetData, charts: list[Chart], path: str | os.PathLike[str]) -> None:
     """Write the report to ``path`` as a multi-page PDF."""
     meta = {"Title": data.title, "Creator": "glidelab", "CreationDate": None}
     with style(), PdfPages(path, metadata=meta) as pdf:
-        pdf.savefig(_cover(data))
-        for page in [*_income_pages(data), *_sets_pages(data), *_metrics_pages(data)]:
+        for page in _page_figures(data, charts):
             pdf.savefig(page)
-        for chart in charts:
-            pdf.savefig(_chart_page(chart))
 
 
 def _page_figures(data: TearsheetData, charts: list[Chart]) -> list[Figure]:
+    """One plan's pages: cover, the answer, income, scenario sets, metrics, charts,
+    settings."""
     return [
         _cover(data),
+        *_summary_pages(data),
         *_income_pages(data),
         *_sets_pages(data),
         *_metrics_pages(data),
-        *(_chart_page(c) for c in charts),
+        *(chart_page(c) for c in charts),
+        *_settings_pages(data),
     ]
 
 
@@ -321,16 +623,18 @@ def render_book_pdf(
     book: TearsheetBook, charts: list[list[Chart]], path: str | os.PathLike[str]
 ) -> None:
     """Write a report of several plans to ``path``: a contents cover, then each plan's
-    cover (its settings and notes), metrics pages and charts."""
+    pages (:func:`_page_figures`: the answer first, settings last), then the book's
+    settings."""
     meta = {"Title": book.title, "Creator": "glidelab", "CreationDate": None}
     with style(), PdfPages(path, metadata=meta) as pdf:
+        plans = [_page_figures(p, c) for p, c in zip(book.pages, charts, strict=True)]
         contents, page_no = [], 2
-        for page, page_charts in zip(book.pages, charts, strict=True):
+        for page, figures in zip(book.pages, plans, strict=True):
             contents.append((page.title, page.subtitle, page_no))
-            has_income = page.income is not None or bool(page.glide_labels)
-            has_sets = page.sets is not None
-            page_no += 1 + has_income + has_sets + len(metrics_views(page)) + len(page_charts)
+            page_no += len(figures)
         pdf.savefig(_cover(book, contents))
-        for page, page_charts in zip(book.pages, charts, strict=True):
-            for fig in _page_figures(page, page_charts):
+        for figures in plans:
+            for fig in figures:
                 pdf.savefig(fig)
+        for fig in _settings_pages(book):
+            pdf.savefig(fig)

@@ -212,7 +212,7 @@ def policy_map_figure(
     x_grid = np.broadcast_to(ages[:, None], y_nodes.shape)
     if region is None:
         region = go_for_broke_region(policy, equity_assets)
-    fig = Figure(figsize=(11, 4.6))
+    fig = Figure(figsize=(11, 5.2), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     # the hatch colour of each map: black on the region's light (high-equity) cells, white
     # on its dark (low-success) cells
@@ -238,9 +238,11 @@ def policy_map_figure(
         ax.set_xlabel("age (years)")
         ax.set_title(label, fontsize=9)
     _set_state_axis(axes[0], policy, band, axis, y_nodes, y_max)
-    fig.suptitle(title or f"Policy map: {policy.name}", fontsize=11)
+    heading = title or f"Policy map: {policy.name}"
     if bool(np.any(region)):
-        _caption_region(fig)
+        _caption_region(fig, heading)
+    else:
+        fig.suptitle(heading, fontsize=11)
     return fig
 
 
@@ -270,7 +272,12 @@ def _draw_band(ax: Any, policy: AdaptivePolicy, band: WealthBand, axis: str) -> 
         ax.plot(policy.ages, _to_axis(policy, p, axis), color="white", ls=style, lw=1.4)
     ax.plot([], [], color="white", ls="-", label=f"median ({band.label})")
     ax.plot([], [], color="white", ls="--", label="10th-90th percentile")
-    ax.legend(loc="upper left", fontsize=7, facecolor="0.3", labelcolor="white")
+    # a dark box of its own, framed whatever the report's style says, so the white lines'
+    # legend reads on the map's light and dark cells and on a light or dark page
+    ax.legend(
+        loc="upper left", fontsize=7, frameon=True, facecolor="0.2", edgecolor="0.2",
+        framealpha=0.85, labelcolor="white",
+    )  # fmt: skip
 
 
 def _set_state_axis(
@@ -299,8 +306,12 @@ def _set_state_axis(
     )
 
 
-def _caption_region(fig: Any) -> None:
-    """The region's legend entry and caption below the maps, on the page's white."""
+def _caption_region(fig: Any, heading: str) -> None:
+    """The heading with the region's legend entry under it, above the maps, and the
+    region's caption below them: constrained layout keeps one item on each edge clear
+    of the panels (a suptitle and an outside legend would share the top edge and
+    overlap), so neither covers a panel title. Dark ink on their own white, legible on
+    a light or a dark page."""
     from matplotlib.patches import Patch  # lazy: heavy
 
     entry = Patch(
@@ -309,8 +320,12 @@ def _caption_region(fig: Any) -> None:
         hatch="///",
         label="go-for-broke region: equity rises as wealth falls while underfunded",
     )
-    fig.legend(handles=[entry], loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8)
-    fig.text(0.5, -0.07, GO_FOR_BROKE_CAPTION, ha="center", va="top", fontsize=8, wrap=True)
+    fig.legend(
+        handles=[entry], loc="outside upper center", fontsize=8, frameon=True,
+        facecolor="white", edgecolor="white", labelcolor="black", title=heading,
+        title_fontsize=11,
+    )  # fmt: skip
+    fig.supxlabel(GO_FOR_BROKE_CAPTION, fontsize=7.5, wrap=True, color="black")
 
 
 def policy_map_png(policy: AdaptivePolicy, equity_assets: Sequence[str], **kwargs: object) -> bytes:

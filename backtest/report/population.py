@@ -4,12 +4,20 @@ Numbers arrive computed (:class:`PopulationReport`, filled by the app's design r
 this module only draws and formats them: charts with matplotlib's object API
 (:mod:`backtest.report.charts` style and palette), one self-contained HTML file (base64
 PNGs, inline CSS, no script) and a PDF with the same content (``PdfPages``, vector
-charts).
+charts, A4 pages, tables drawn cell by cell: :func:`backtest.report.pdf.table_pages`).
+
+The page opens with the answer (:func:`summary_frame`: success in sample, held out and
+on historical cohorts with standard errors and scenario counts, CE income, replacement
+percentiles, unpaid years) and ends with the settings. Every number is formatted by the
+unit its column declares (:data:`COLUMNS`, :mod:`backtest.report.units`), and registry
+names are shown as their human labels (:func:`readable`).
 """
 
 from __future__ import annotations
 
-import textwrap
+import dataclasses
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
 
@@ -28,6 +36,8 @@ from backtest.report.model import (
     glide_label_rows,
     income_view,
 )
+from backtest.report.pdf import PageTable, chart_page, table_pages, text_page
+from backtest.report.units import Unit, format_value, format_with_se, human_label
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,10 @@ class PopulationReport:
         pair, kind, metric, difference, paired SE, |z| and verdict, or None.
     target_replacement
         The target replacement ratio the income table's probability refers to, decimal.
+    in_sample_n
+        The number of in-sample member-paths (the frontier's), or None.
+    gamma
+        The risk aversion of the CE income in the summary (the design's).
     extra_tables
         Further sections after the country table, each (title, table, caption), shown as
         given (the design's country cohorts, calibration, sensitivity, scenario sets;
@@ -106,6 +120,8 @@ class PopulationReport:
     separability: pd.DataFrame | None = None
     target_replacement: float = 0.7
     extra_tables: list[tuple[str, pd.DataFrame, str]] = field(default_factory=list)
+    in_sample_n: int | None = None
+    gamma: float = 5.0
 
 
 def _colours(names: list[str]) -> dict[str, str]:
@@ -115,7 +131,7 @@ def _colours(names: list[str]) -> dict[str, str]:
 def frontier_chart(r: PopulationReport) -> Chart:
     """Success against shortfall, frontier coloured by median replacement ratio, presets."""
     with style():
-        fig = Figure(figsize=(WIDTH, 4.6), layout="constrained")
+        fig = Figure(figsize=(WIDTH, 5.2), layout="constrained")
         ax = fig.add_subplot()
         f = r.frontier
         ax.plot(f["shortfall"], 100 * f["success"], color="#999999", lw=1, zorder=1)
@@ -129,7 +145,7 @@ def frontier_chart(r: PopulationReport) -> Chart:
             label="frontier",
         )
         cb = fig.colorbar(sc, ax=ax)
-        cb.set_label("median replacement ratio (%)")
+        cb.set_label("median replacement ratio, %")
         col = _colours(list(r.placed.index))
         for name, row in r.placed.iterrows():
             ax.scatter(
@@ -141,11 +157,11 @@ def frontier_chart(r: PopulationReport) -> Chart:
                 edgecolor=col[str(name)],
                 linewidth=1.6,
                 zorder=3,
-                label=str(name),
+                label=human_label(str(name)),
             )
         ax.set_xlabel("expected shortfall: CVaR95 of unfunded need (years of spending)")
-        ax.set_ylabel("success: money outlives the member (%)")
-        ax.legend(loc="lower right", fontsize=7)
+        ax.set_ylabel("success: money outlives the member, %")
+        fig.legend(loc="outside lower center", ncol=4, fontsize=7)
     return Chart(
         "frontier",
         "Efficient frontier of shared glide paths",
@@ -167,12 +183,12 @@ def weights_chart(r: PopulationReport) -> Chart:
                 100 * r.weights[name],
                 color=col[name],
                 lw=2.2 if "designed" in name else 1.3,
-                label=name,
+                label=human_label(name),
             )
         ax.set_xlabel("age of the vintage")
-        ax.set_ylabel("equity share (%)")
+        ax.set_ylabel("equity share, %")
         ax.set_ylim(0, 102)
-        ax.legend(fontsize=7, ncol=2)
+        fig.legend(loc="outside right upper", fontsize=7)
     return Chart(
         "weights",
         "Designed glide path against the presets",
@@ -191,8 +207,8 @@ def distribution_chart(r: PopulationReport) -> Chart | None:
         fig = Figure(figsize=(WIDTH, 3.4), layout="constrained")
         axes = fig.subplots(1, 3)
         for ax, data, label in (
-            (axes[0], r.member_success, "survival-weighted success (%)"),
-            (axes[1], r.member_replacement, "replacement ratio (%)"),
+            (axes[0], r.member_success, "survival-weighted success, %"),
+            (axes[1], r.member_replacement, "replacement ratio, %"),
             (axes[2], r.member_unpaid, "expected unpaid years"),
         ):
             scale = 1.0 if "years" in label else 100.0
@@ -202,7 +218,8 @@ def distribution_chart(r: PopulationReport) -> Chart | None:
                 showfliers=False,
                 whis=(5, 95),
             )
-            ax.set_yticks(range(1, len(names) + 1), names if ax is axes[0] else [""] * len(names))
+            shown = [human_label(n) for n in names] if ax is axes[0] else [""] * len(names)
+            ax.set_yticks(range(1, len(names) + 1), shown)
             ax.set_xlabel(label)
     return Chart(
         "members",
@@ -218,32 +235,246 @@ def build_population_charts(r: PopulationReport) -> list[Chart]:
     return [c for c in charts if c is not None]
 
 
-# ------------------------------------------------------------------------------- tables
-
-_PCT_COLS = {"success", "bpoe", "median_replacement", "success_fixed", "replacement"}
+# ------------------------------------------------------------------------------- units
 
 
-def _fmt(col: str, v: object) -> str:
-    if isinstance(v, float | np.floating):
-        if not np.isfinite(v):
-            return "-"
-        if any(k in col for k in ("years", "shortfall", "CVaR", "n_", "count", "USD", "age")):
-            return f"{v:,.2f}"
-        return f"{100 * v:.1f} %"
-    return str(v)
+@dataclass(frozen=True)
+class Column:
+    """How a column (a row, in the failing-traits table) of a design table is shown: its
+    unit (:mod:`backtest.report.units`), the factor taking the stored number to that
+    unit's (0.01 for a figure stored in percentage points), a forced sign and the
+    reader's label (``{name}`` fields from the pattern's groups)."""
+
+    unit: Unit
+    scale: float = 1.0
+    sign: bool = False
+    label: str | None = None
 
 
-def _table_html(df: pd.DataFrame, caption: str = "") -> str:
-    cols = "".join(f'<th class="num">{escape(str(c))}</th>' for c in df.columns)
+#: The unit of every column the design's tables hold (``glidelab.design``), by the name
+#: after its scenario set's prefix (``"bootstrap: "``): the data model's declaration,
+#: first full match wins. A name not listed prints as a plain number (``ratio``).
+COLUMNS: tuple[tuple[str, Column], ...] = (
+    (r"success|success_fixed|success \(sampled deaths\)", Column("pct")),
+    ("bpoe", Column("pct", label="bPOE")),
+    ("median_replacement", Column("pct", label="median replacement ratio")),
+    ("shortfall", Column("years", label="shortfall (CVaR95)")),
+    ("(mean|CVaR95) unpaid years", Column("years")),
+    (r"CE \(USD/yr\)", Column("usd", label="CE income")),
+    (r"CE gamma=(?P<g>[\d.]+) \(USD/yr\)", Column("usd", label="CE income, \u03b3 = {g}")),
+    (
+        r"CE gamma=(?P<g>[\d.]+) / mean base salary",
+        Column("pct", label="CE / base salary, \u03b3 = {g}"),
+    ),
+    (
+        r"CE gamma=(?P<g>[\d.]+) - designed \(USD/yr\)",
+        Column("usd", sign=True, label="CE minus designed, \u03b3 = {g}"),
+    ),
+    (r"paired SE gamma=(?P<g>[\d.]+) \(USD/yr\)", Column("usd", label="paired SE, \u03b3 = {g}")),
+    (r"gap in - out \(pp\)", Column("pp", scale=0.01, label="in sample minus held out")),
+    # the failing-traits table, one row a trait
+    (r"members \(count\)", Column("count", label="members")),
+    (r"(?P<x>.*) \(USD\)", Column("usd", label="{x}")),
+    (r"(?P<x>.*) \(mean age\)", Column("age", label="{x}, mean")),
+    (r"(?P<x>.*) \(mean count\)", Column("ratio", label="{x}, mean number")),
+    (r"(?P<x>.*) \(mean years\)", Column("years", label="{x}, mean")),
+    (".* share|.* / base salary", Column("pct")),
+    # country cohorts; capital-market assumptions
+    ("(wrapped )?cohorts", Column("count")),
+    ("(first|last) start", Column("text")),
+    (r"CE gamma=(?P<g>[\d.]+)", Column("text", label="CE, \u03b3 = {g}")),
+    ("stated .*|scenarios' .*", Column("pct")),
+    ("slack|with|without|cost", Column("ratio")),
+)
+
+
+def column_format(name: str) -> tuple[Column, str]:
+    """The :class:`Column` of a design table's column ``name`` and its display label."""
+    prefix, rest = "", name
+    if ": " in name:
+        head, tail = name.split(": ", 1)
+        if not any(re.fullmatch(p, name) for p, _ in COLUMNS):
+            prefix, rest = head + ": ", tail
+    for pattern, col in COLUMNS:
+        m = re.fullmatch(pattern, rest)
+        if m:
+            label = col.label.format(**m.groupdict()) if col.label else rest
+            return col, readable(prefix.replace("held-out", "held out") + label)
+    return Column("ratio"), readable(name)
+
+
+_SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b(?!\.\w)")
+_PAIR = re.compile(r"\((-?\d+(?:\.\d+)?),\s+(-?\d+(?:\.\d+)?)\)")
+
+
+def readable(text: str) -> str:
+    """``text`` with registry names as their human labels (``us_stocks`` -> "US
+    stocks"), other snake_case names in words, ``None`` as "none" and a pair ``(a, b)``
+    as "a to b"; file names (``name.csv``) stay as they are."""
+
+    def name(m: re.Match[str]) -> str:
+        label = human_label(m.group(0))
+        return label if label != m.group(0) else m.group(0).replace("_", " ")
+
+    text = _SNAKE.sub(name, text)
+    text = re.sub(r"\bNone\b", "none", text)
+    return _PAIR.sub(r"\1 to \2", text)
+
+
+def cell_text(v: object, col: Column) -> str:
+    """A cell as shown: text made readable, a yes/no for a flag, a number in its unit."""
+    if isinstance(v, bool | np.bool_):
+        return "yes" if v else "no"
+    if isinstance(v, str):
+        return readable(v)
+    if isinstance(v, int | np.integer) and col.unit in ("text", "count"):
+        return str(int(v)) if col.unit == "text" else format_value(int(v), "count")
+    if col.unit == "text":
+        x = float(v)  # type: ignore[arg-type]
+        return str(int(x)) if np.isfinite(x) and x == int(x) else format_value(v, "ratio")
+    try:
+        x = float(v) * col.scale  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return readable(str(v))
+    return format_value(x, col.unit, sign=col.sign)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One table of the report: title, the frame, its caption and whether the units
+    run by row (the failing-traits table) rather than by column."""
+
+    title: str
+    frame: pd.DataFrame
+    caption: str = ""
+    by_row: bool = False
+    units: Mapping[str, Column] = field(default_factory=dict)
+    default: Column | None = None
+
+    def column(self, name: str) -> tuple[Column, str]:
+        """A column's format: this table's own unit for it, else :data:`COLUMNS`'."""
+        col, label = column_format(name)
+        return self.units.get(name, self.default or col), label
+
+    def shown(self) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
+        """Header labels and rows (key, label, cells) as display text."""
+        heads = [self.column(str(c))[1] for c in self.frame.columns]
+        rows = []
+        for idx, row in self.frame.iterrows():
+            key = str(idx)
+            row_col, row_label = column_format(key)
+            cells = [
+                cell_text(row[c], row_col if self.by_row else self.column(str(c))[0])
+                for c in self.frame.columns
+            ]
+            label = row_label if self.by_row else readable(human_label(key))
+            rows.append((key, label, cells))
+        return heads, rows
+
+
+# ------------------------------------------------------------------------------ summary
+
+#: The summary's columns: (CSV column, its standard error's column or None, unit, header).
+SUMMARY_COLUMNS: tuple[tuple[str, str | None, Unit, str], ...] = (
+    ("in sample: success", None, "pct", "Success, in sample"),
+    ("held out: success", "held out: success SE", "pct", "Success, held out"),
+    ("cohorts: success", "cohorts: success SE", "pct", "Success, historical cohorts"),
+    ("held out: CE (USD/yr)", None, "usd", "CE income, held out"),
+    ("held out: replacement p10", None, "pct", "Replacement ratio p10, held out"),
+    ("held out: replacement p50", None, "pct", "Replacement ratio p50, held out"),
+    (
+        "held out: unpaid years given failure",
+        "held out: unpaid years given failure SE",
+        "years",
+        "Unpaid years given failure, held out",
+    ),
+)
+
+#: How the three success figures differ, printed under the summary.
+SUCCESS_MEASURES = (
+    "Success is the share of member-paths whose money outlives the member. In sample: "
+    "the member-paths the designed path was chosen on, so its own figure flatters it; "
+    "held out: fresh members on fresh block-bootstrap market paths, the fair comparison; "
+    "historical cohorts: fresh members through the actual US return sequences, which are "
+    "few and overlap, so their standard error understates the uncertainty. \u00b1 is one "
+    "standard error (batch means over market paths), in percentage points; the in-sample "
+    "figure has none."
+)
+
+
+def summary_frame(r: PopulationReport) -> pd.DataFrame:
+    """The answer, one row per strategy (the designed path, the presets, 100 % equity):
+    success in sample, held out and on historical cohorts with standard errors and
+    scenario counts, the held-out CE income (real USD a year, at ``r.gamma``), the
+    replacement ratio's 10th and 50th percentiles and the unpaid years given failure.
+    Decimals; NaN where a set was not run. The held-out set is the first income set
+    whose label does not name cohorts; the cohort set the first that does."""
+    sets = list(r.income)
+    held = next((s for s in sets if "cohort" not in s.lower()), None)
+    cohorts = next((s for s in sets if "cohort" in s.lower()), None)
+    out = pd.DataFrame(index=pd.Index([str(i) for i in r.placed.index], name="strategy"))
+    out["in sample: success"] = r.placed["success"].to_numpy(dtype=float)
+    out["in sample: n"] = float(r.in_sample_n) if r.in_sample_n else np.nan
+    for label, prefix in ((held, "held out"), (cohorts, "cohorts")):
+        rows = {row.name: row for row in r.income.get(label, ())} if label else {}
+        for col, values in _income_columns(rows, list(out.index), r.gamma).items():
+            if prefix == "held out" or col in ("success", "success SE", "n"):
+                out[f"{prefix}: {col}"] = values
+    return out
+
+
+def _income_columns(
+    rows: Mapping[str, IncomeRow], names: list[str], gamma: float
+) -> dict[str, list[float]]:
+    """The summary's figures of one set's income rows, per name (NaN without a row)."""
+    nan = float("nan")
+
+    def figures(x: IncomeRow) -> dict[str, float]:
+        return {
+            "success": x.success,
+            "success SE": x.success_se,
+            "n": float(x.n),
+            "CE (USD/yr)": x.ce.get(gamma, nan),
+            "replacement p10": x.replacement.get(10, nan),
+            "replacement p50": x.replacement.get(50, nan),
+            "unpaid years given failure": x.unpaid_given_failure,
+            "unpaid years given failure SE": x.unpaid_given_failure_se,
+        }
+
+    keys = list(figures(IncomeRow("", nan, nan, 0, {}, nan, nan, 0, {}, {}, {})))
+    shown = {n: figures(rows[n]) if n in rows else dict.fromkeys(keys, nan) for n in names}
+    return {k: [float(shown[n][k]) for n in names] for k in keys}
+
+
+def _n_label(values: pd.Series) -> str:
+    v = values.dropna()
+    if v.empty:
+        return ""
+    lo, hi = int(v.min()), int(v.max())
+    return f" (n = {lo:,})" if lo == hi else f" (n = {lo:,} to {hi:,})"
+
+
+def summary_shown(r: PopulationReport) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
+    """The summary as display text: headers (with each set's scenario count) and rows
+    (key, label, cells); a column all NaN is left out."""
+    df = summary_frame(r)
+    cols = [c for c in SUMMARY_COLUMNS if df[c[0]].notna().any()]
+    heads = []
+    for col, _, _, head in cols:
+        n_col = col.split(": ")[0] + ": n"
+        heads.append(head + (_n_label(df[n_col]) if n_col in df else ""))
+        if col == "held out: CE (USD/yr)":
+            heads[-1] = f"CE income, \u03b3 = {r.gamma:g}, held out (USD a year)"
     rows = []
-    for idx, row in df.iterrows():
-        cells = "".join(f'<td class="num">{escape(_fmt(str(c), row[c]))}</td>' for c in df.columns)
-        rows.append(f'<tr><th class="label">{escape(str(idx))}</th>{cells}</tr>')
-    cap = f"<p class='notes'>{escape(caption)}</p>" if caption else ""
-    return (
-        f'<div class="table-wrap"><table><thead><tr><th></th>{cols}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>{cap}"
-    )
+    for key, row in df.iterrows():
+        cells = [
+            format_with_se(row[c], row[se] if se else None, unit)
+            if unit != "usd"
+            else format_value(row[c], "count")
+            for c, se, unit, _ in cols
+        ]
+        rows.append((str(key), readable(human_label(str(key))), cells))
+    return heads, rows
 
 
 def _is_ce(col: str) -> bool:
@@ -311,8 +542,7 @@ def _income_tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
                 "To or through the target date",
                 table,
                 "'to': equity flat from the target date; 'through': still falling after it "
-                "(the tear sheet's rule, backtest.report.income.glide_label); fixed mixes "
-                "are not listed.",
+                "(the tear sheet's rule); fixed mixes are not listed.",
             )
         )
     if r.separability is not None and not r.separability.empty:
@@ -351,7 +581,8 @@ def _separability_table(sep: pd.DataFrame) -> tuple[str, pd.DataFrame, str]:
     )
 
 
-def _tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
+def _tables(r: PopulationReport) -> list[Section]:
+    """Every table after the summary, in the report's order."""
     out = [
         (
             "Frontier (in sample)",
@@ -371,102 +602,183 @@ def _tables(r: PopulationReport) -> list[tuple[str, pd.DataFrame, str]]:
         ),
         *_ce_tables(r.scores),
     ]
+    sections = [Section(t, df, cap) for t, df, cap in out]
     if r.constraints is not None and not r.constraints.empty:
-        c = r.constraints
-        table = pd.DataFrame(
-            {
-                "binds": c["binds"].map(lambda b: "yes" if b else "no"),
-                "slack": c["slack"],
-                "with": c["with"],
-                "without": c["without"],
-                "cost": c["cost"],
-            },
-            index=c.index,
-        )
-        units = str(c["units"].iloc[0])
-        if units.startswith("shortfall"):
-            table = table.rename(columns=lambda k: f"{k} (years)" if k != "binds" else k)
-            table = table.rename(columns={"slack (years)": "slack"})
-        elif units.startswith("CE"):
-            money = ("with", "without", "cost")
-            table = table.rename(columns=lambda k: f"{k} (USD/yr)" if k in money else k)
-        out.append(
-            (
-                "Committee constraints: which bind at the designed path, and their cost",
-                table,
-                f"objective: {units}. slack = smallest distance to the limit (weight); with = "
-                "the objective at the designed path (in sample), without = after re-solving "
-                "without that constraint from the designed path; cost = how much better the "
-                "objective is without it (pp where shown as %). Constraints that do not bind "
-                "are not re-solved.",
+        sections.append(_constraints_section(r.constraints))
+    sections += [Section(t, df, cap) for t, df, cap in _income_tables(r)]
+    if r.failing is not None:
+        sections.append(
+            Section(
+                "Members who fail: their traits",
+                r.failing,
+                "members whose survival-weighted success is below one half against the "
+                "rest: counts, shares of members, real USD, mean ages and mean counts.",
+                by_row=True,
             )
         )
-    out += _income_tables(r)
-    if r.failing is not None:
-        out.append(("Members who fail: their traits", r.failing, ""))
     if r.countries is not None:
-        out.append(
-            (
+        sections.append(
+            Section(
                 "Survival-weighted success by country (JST history, real local currency)",
                 r.countries,
                 "",
+                default=Column("pct"),
             )
         )
-    out += [(t, df, cap) for t, df, cap in r.extra_tables if not df.empty]
-    return out
+    sections += [Section(t, df, cap) for t, df, cap in r.extra_tables if not df.empty]
+    return sections
+
+
+#: The unit of the committee-constraint table's objective columns, by the objective.
+_OBJECTIVE_UNITS: tuple[tuple[str, Column], ...] = (
+    ("shortfall", Column("years")),
+    ("CE", Column("usd")),
+    ("success", Column("pct")),
+)
+
+
+def _constraints_section(c: pd.DataFrame) -> Section:
+    """Which committee constraints bind, their slack (decimal weight) and the objective
+    with and without each, in the objective's unit."""
+    units = str(c["units"].iloc[0])
+    obj = next((col for key, col in _OBJECTIVE_UNITS if units.startswith(key)), Column("ratio"))
+    table = c[["binds", "slack", "with", "without", "cost"]]
+    return Section(
+        "Committee constraints: which bind at the designed path, and their cost",
+        table,
+        f"objective: {units}. slack = smallest distance to the limit (equity weight); with "
+        "= the objective at the designed path (in sample), without = after re-solving "
+        "without that constraint from the designed path; cost = how much better the "
+        "objective is without it. Constraints that do not bind are not re-solved.",
+        units={"slack": Column("pct"), "with": obj, "without": obj, "cost": obj},
+    )
+
+
+def _groups(heads: list[str]) -> list[tuple[str, int]] | None:
+    """Runs of columns sharing a ``"set: "`` prefix as (set, span), or None when fewer
+    than two columns share one."""
+    runs: list[tuple[str, int]] = []
+    for h in heads:
+        g = h.split(": ", 1)[0] if ": " in h else ""
+        if runs and runs[-1][0] == g:
+            runs[-1] = (g, runs[-1][1] + 1)
+        else:
+            runs.append((g, 1))
+    return runs if any(g and n > 1 for g, n in runs) else None
+
+
+def _thead(heads: list[str], corner: str = "") -> str:
+    """The header row; columns of one scenario set under a heading that spans them."""
+    groups = _groups(heads)
+    if groups is None:
+        cols = "".join(f'<th class="num" scope="col">{escape(h)}</th>' for h in heads)
+        return f'<thead><tr><th class="label" scope="col">{escape(corner)}</th>{cols}</tr></thead>'
+    top = "".join(
+        f'<th class="group" scope="colgroup" colspan="{n}">{escape(g)}</th>' for g, n in groups
+    )
+    cols = "".join(
+        f'<th class="num" scope="col">{escape(h.split(": ", 1)[1] if ": " in h else h)}</th>'
+        for h in heads
+    )
+    return (
+        f'<thead><tr><th class="label" scope="col" rowspan="2">{escape(corner)}</th>{top}</tr>'
+        f"<tr>{cols}</tr></thead>"
+    )
+
+
+#: A cell longer than this many characters is text, wrapped and left-aligned.
+_TEXT_CELL = 24
+
+
+def _td(cell: str) -> str:
+    kind = "text" if len(cell) > _TEXT_CELL else "num"
+    return f'<td class="{kind}">{escape(cell)}</td>'
+
+
+def _table_html(
+    heads: list[str],
+    rows: list[tuple[str, str, list[str]]],
+    caption: str = "",
+    ident: str = "",
+    corner: str = "",
+) -> str:
+    """A table in the report's style: a row's registry key in ``data-key``, its label
+    shown; a wide table scrolls inside its box, never the page."""
+    body = "".join(
+        f'<tr data-key="{escape(key, quote=True)}"><th class="label" scope="row">'
+        f"{escape(label)}</th>" + "".join(_td(c) for c in cells) + "</tr>"
+        for key, label, cells in rows
+    )
+    tid = f' id="{ident}"' if ident else ""
+    cap = f"<p class='notes'>{escape(readable(caption))}</p>" if caption else ""
+    return (
+        f'<div class="table-wrap"><table class="metrics"{tid}>{_thead(heads, corner)}'
+        f"<tbody>{body}</tbody></table></div>{cap}"
+    )
+
+
+#: The design page's additions to the report style: text cells wrap.
+_CSS = (
+    "td.text { text-align: left; white-space: normal; min-width: 14em; max-width: 32em; }"
+    " thead th.group { white-space: normal; }"
+)
 
 
 def render_population_html(r: PopulationReport, charts: list[Chart]) -> str:
-    """The report as one self-contained HTML page."""
+    """The report as one self-contained HTML page: the answer (summary table) first,
+    then charts, tables and notes, the settings at the end."""
+    heads, rows = summary_shown(r)
     parts = [
-        *page_head(r.title, r.subtitle),
-        "<h2>Settings</h2><dl class='settings'>",
-        *(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in r.settings),
-        "</dl>",
+        *page_head(readable(r.title), readable(r.subtitle)),
+        f"<style>{_CSS}</style>",
+        '<section id="summary"><h2>The answer</h2>',
+        _table_html(heads, rows, ident="summary-table", corner="Strategy"),
+        f'<p class="notes" id="summary-caption">{escape(SUCCESS_MEASURES)}</p></section>',
     ]
     for ch in charts:
         parts += [
             f"<h2>{escape(ch.title)}</h2>",
-            f"<figure>{img_tag(ch)}<figcaption>{escape(ch.caption)}</figcaption></figure>",
+            f"<figure>{img_tag(ch)}<figcaption>{escape(readable(ch.caption))}</figcaption>"
+            "</figure>",
         ]
-    for title, df, cap in _tables(r):
-        parts += [f"<h2>{escape(title)}</h2>", _table_html(df, cap)]
+    for sec in _tables(r):
+        h, rs = sec.shown()
+        parts += [f"<h2>{escape(readable(sec.title))}</h2>", _table_html(h, rs, sec.caption)]
     if r.notes:
-        parts += ["<h2>Notes</h2><ul class='notes'>", *(f"<li>{escape(n)}</li>" for n in r.notes)]
+        parts += ["<h2>Notes</h2><ul class='notes'>"]
+        parts += [f"<li>{escape(readable(n))}</li>" for n in r.notes]
         parts.append("</ul>")
+    parts += ['<section id="settings"><h2>Settings</h2><dl class="settings">']
+    parts += [f"<dt>{escape(k)}</dt><dd>{escape(readable(v))}</dd>" for k, v in r.settings]
+    parts.append("</dl></section>")
     parts.append("<footer>glidelab fund design</footer></body></html>")
     return "\n".join(parts)
 
 
-def _text_page(title: str, lines: list[str]) -> Figure:
-    fig = Figure(figsize=(11.69, 8.27))
-    fig.text(0.05, 0.94, title, fontsize=15, weight="bold", color="#1f4e79")
-    y = 0.89
-    for line in lines:
-        for piece in textwrap.wrap(line, 150) or [""]:
-            fig.text(0.05, y, piece, fontsize=8, family="DejaVu Sans Mono")
-            y -= 0.022
-            if y < 0.04:
-                return fig
-    return fig
-
-
-def _df_lines(df: pd.DataFrame) -> list[str]:
-    shown = df.copy()
-    for c in shown.columns:
-        shown[c] = [_fmt(str(c), v) for v in shown[c]]
-    return shown.to_string().splitlines()
+def _page_table(title: str, heads: list[str], rows: list[tuple[str, str, list[str]]],
+                caption: str, corner: str = "") -> PageTable:  # fmt: skip
+    return PageTable(
+        readable(title),
+        (corner, *heads),
+        tuple((label, *cells) for _, label, cells in rows),
+        readable(caption),
+    )
 
 
 def render_population_pdf(r: PopulationReport, charts: list[Chart], path: str) -> None:
-    """The same content as the HTML, as a PDF at ``path`` (the caller makes it atomic)."""
+    """The same content as the HTML as an A4 PDF at ``path`` (the caller makes it
+    atomic): the answer first, then charts, tables, notes and settings."""
+    heads, rows = summary_shown(r)
+    first = _page_table(r.title, heads, rows, SUCCESS_MEASURES, "Strategy")
+    subtitle = f"{readable(r.subtitle)}. The answer:" if r.subtitle else "The answer:"
+    pages = table_pages(dataclasses.replace(first, subtitle=subtitle))
+    pages += [chart_page(ch) for ch in charts]
+    for sec in _tables(r):
+        h, rs = sec.shown()
+        pages += table_pages(_page_table(sec.title, h, rs, sec.caption))
+    if r.notes:
+        pages += text_page("Notes", [readable(n) for n in r.notes])
+    pages += text_page("Settings", [(k, readable(v)) for k, v in r.settings])
     with style(), PdfPages(path, metadata={"Creator": "glidelab", "Producer": None}) as pdf:
-        pdf.savefig(_text_page(r.title, [r.subtitle, "", *(f"{k}: {v}" for k, v in r.settings)]))
-        for ch in charts:
-            fig = ch.figure
-            fig.suptitle(f"{ch.title}\n{ch.caption}", fontsize=9)
+        for fig in pages:
             pdf.savefig(fig)
-        for title, df, cap in _tables(r):
-            pdf.savefig(_text_page(title, [*_df_lines(df), "", cap]))
-        if r.notes:
-            pdf.savefig(_text_page("Notes", r.notes))

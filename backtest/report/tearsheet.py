@@ -37,6 +37,7 @@ from backtest.report.model import (
     metrics_json,
     metrics_views,
     sets_csv,
+    summary_csv,
 )
 
 
@@ -59,6 +60,7 @@ def write_tearsheet(report: TearsheetData | TearsheetBook, out_dir: str | os.Pat
             table, payload = book_metrics_csv(report), book_metrics_json(report)
             income = income_csv(report.pages)
             sets = sets_csv(report.pages)
+            summary = summary_csv(report.pages)
         else:
             one = build_charts(report)
             text = html.render_html(report, one)
@@ -66,6 +68,7 @@ def write_tearsheet(report: TearsheetData | TearsheetBook, out_dir: str | os.Pat
             table, payload = metrics_csv(report), metrics_json(report)
             income = income_csv((report,))
             sets = sets_csv((report,))
+            summary = summary_csv((report,))
         (tmp / "tearsheet.html").write_text(text, encoding="utf-8")
         (tmp / "metrics.csv").write_text(table, encoding="utf-8")
         (tmp / "metrics.json").write_text(payload, encoding="utf-8")
@@ -73,6 +76,8 @@ def write_tearsheet(report: TearsheetData | TearsheetBook, out_dir: str | os.Pat
             (tmp / "income.csv").write_text(income, encoding="utf-8")
         if sets.count("\n") > 1:  # a header and at least one row
             (tmp / "sets.csv").write_text(sets, encoding="utf-8")
+        if summary.count("\n") > 1:
+            (tmp / "summary.csv").write_text(summary, encoding="utf-8")
     return target
 
 

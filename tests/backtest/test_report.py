@@ -177,9 +177,11 @@ def test_format_value() -> None:
 def test_writer_writes_four_files(written: Path, data: TearsheetData) -> None:
     out = written
     assert sorted(p.name for p in out.iterdir()) == [
-        "metrics.csv", "metrics.json", "tearsheet.html", "tearsheet.pdf",
+        "metrics.csv", "metrics.json", "summary.csv", "tearsheet.html", "tearsheet.pdf",
     ]  # fmt: skip
     html = (out / "tearsheet.html").read_text(encoding="utf-8")
+    # The answer first: the summary table opens the page, the settings close it.
+    assert html.index('id="summary"') < html.index('id="metrics"') < html.index('id="settings"')
     assert html.count("<img ") == 10 and html.count("data:image/png;base64,") == 10
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html)
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", html)
@@ -357,12 +359,19 @@ def test_book_pdf_has_a_cover_then_every_page_of_each_plan(tmp_path: Path) -> No
         pdf_mod.render_book_pdf(book, charts, tmp_path / "x.pdf")
     finally:
         pdf_mod.PdfPages = original  # type: ignore[misc]
+    # Each plan: its cover, the answer (summary table) when it has one, income, metrics,
+    # charts, then its settings; the book closes with its own settings.
     per_plan = [
-        1 + (p.income is not None) + len(metrics_views(p)) + len(c)
+        1
+        + (p.summary is not None)
+        + (p.income is not None)
+        + len(metrics_views(p))
+        + len(c)
+        + bool(p.settings)
         for p, c in zip(book.pages, charts, strict=True)
     ]
     assert all(p.income is not None for p in book.pages)  # both plans withdraw
-    assert len(saved) == 1 + sum(per_plan)
+    assert len(saved) == 1 + sum(per_plan) + bool(book.settings)
     cover = " ".join(t.get_text() for t in saved[0].texts)  # type: ignore[attr-defined]
     assert "Plan 'saver'  (page 2)" in cover and f"Plan 'maya'  (page {2 + per_plan[0]})" in cover
 
@@ -619,14 +628,18 @@ def test_cohort_panels_scale_and_legend(
 ) -> None:
     from matplotlib.colors import to_hex
 
-    from backtest.report.charts import LASTED, RAN_OUT
+    from backtest.report.charts import LASTED, MAX_SERIES, RAN_OUT
 
     c = wide_charts["cohorts"]
     axes = [ax for ax in c.figure.axes if ax.get_visible()]  # type: ignore[attr-defined]
-    assert len(axes) == len(WIDE_NAMES)
-    tops = {ax.get_title(loc="left"): ax.get_ylim()[1] for ax in axes}
-    # Own scale per panel: the $30m sleeve does not set the other panels' axes.
-    assert tops[WIDE_NAMES[10]] > 10 * tops[WIDE_NAMES[0]]
+    # At most MAX_SERIES panels; the caption names the strategies left to the tables.
+    assert len(axes) == MAX_SERIES < len(WIDE_NAMES)
+    assert all(n in c.caption for n in WIDE_NAMES[MAX_SERIES:])  # type: ignore[attr-defined]
+    assert wide.cohorts is not None
+    # Own scale per panel: each axis tops out at its own largest bar (1.2x headroom).
+    for ax in axes:
+        top = float(wide.cohorts.terminal_wealth[ax.get_title(loc="left")].max())
+        assert ax.get_ylim()[1] == pytest.approx(1.2 * top)
     for ax in axes:
         years = _tick_texts(ax.xaxis, *ax.get_xlim())
         assert 3 <= len(years) <= 8 and all(int(y) % 5 == 0 for y in years), years

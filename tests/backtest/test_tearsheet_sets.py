@@ -21,6 +21,7 @@ from backtest.report.build import (
     TearsheetInputs,
     build_tearsheet_data,
 )
+from backtest.report.describe import plain_words
 from backtest.report.html import render_html
 from backtest.report.income import annual_income, income_ce
 from backtest.report.model import OVERLAP_MARK, TearsheetData, sets_csv, sets_view
@@ -108,17 +109,18 @@ def test_the_table_has_a_column_group_per_set_with_se_and_n(data: TearsheetData)
         f"historical cohorts (n = 25){OVERLAP_MARK}",
     ]
     assert all(span == 2 for _, span in view.groups)
-    assert view.columns == ("Success (SE, pp)", f"CE \u03b3 = {SETS_GAMMA:g} (USD/yr)") * 3
+    assert view.columns == ("Success (\u00b1 SE, pp)", f"CE \u03b3 = {SETS_GAMMA:g}, a year") * 3
     assert [name for name, _ in view.rows] == ["60/40", GLIDE.name]
     for (_, cells), (_, texts) in zip(t.rows, view.rows, strict=True):
         for c, text in zip(cells, texts[::2], strict=True):
             assert c is not None
             # binary success: SE = sqrt(p (1 - p) / n) exactly (backtest.outcomes)
             assert c.success_se == pytest.approx(math.sqrt(c.success * (1 - c.success) / c.n))
-            assert text == f"{c.success * 100:.1f}% ({c.success_se * 100:.1f})"
+            # formatted by its unit: percent, SE in percentage points (backtest.report.units)
+            assert text == f"{c.success * 100:.1f} % \u00b1 {c.success_se * 100:.1f}"
     # Each set is described (generator, size) in the caption; the cohorts' SE is flagged.
     for s in (US, DEVELOPED, COHORTS):
-        assert s.description in t.caption
+        assert plain_words(s.description) in t.caption
     assert any("optimistic" in n for n in view.notes)
 
 
@@ -169,7 +171,8 @@ def test_a_page_without_other_sets_has_no_table(
     html = render_html(plain, [])
     assert "Success by scenario set" not in html and 'id="sets' not in html
     pages = pdf_texts(plain, monkeypatch, tmp_path)
-    assert len(pages) == 2  # the cover and the income page, as before
+    # the cover, the answer, the income page and the settings: no sets page
+    assert len(pages) == 2 + (plain.summary is not None) + bool(plain.settings)
     assert not any("Success by scenario set" in p for p in pages)
     assert sets_csv((plain,)) == "plan,strategy,scenario_set\n"
 
@@ -234,13 +237,15 @@ def test_pdf_has_a_page_with_each_set_s_heading(
     data: TearsheetData, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     pages = pdf_texts(data, monkeypatch, tmp_path)
-    assert len(pages) == 3  # cover, income, then the sets page
-    assert pages[2].startswith("Success by scenario set")
+    # cover, the answer (summary table), income, the sets page, settings last
+    assert len(pages) == 5
+    assert "the answer" in pages[1] and pages[-1].startswith("Settings")
+    assert pages[3].startswith("Success by scenario set")
     assert data.sets is not None
     view = sets_view(data.sets)
     for g, _ in view.groups:
-        assert g in pages[2].replace("\n", " ")  # a long heading wraps over lines
-    assert view.rows[1][1][2] in pages[2]  # a cell of the developed-markets column
+        assert g in pages[3].replace("\n", " ")  # a long heading wraps over lines
+    assert view.rows[1][1][2] in pages[3]  # a cell of the developed-markets column
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)

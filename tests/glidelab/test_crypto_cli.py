@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,21 +32,8 @@ def test_shipped_study_parses_with_the_7x7x2_grid_and_five_sleeves():
     assert c.n_scenarios == 10_000 and c.plan == "lifecycle"
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory) -> tuple[Path, str]:
-    """One quick run of the shipped study (400 scenarios, a 3 x 3 x 2 grid), shared."""
-    import contextlib
-    import io
-
-    out = tmp_path_factory.mktemp("crypto")
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        assert main(["crypto", "--quick", "--quiet", "--out", str(out)]) == 0
-    return out / "crypto_sleeve", buf.getvalue()
-
-
-def test_quick_run_writes_every_table_and_the_tearsheet(quick_run):
-    folder, out = quick_run
+def test_quick_run_writes_every_table_and_the_tearsheet(crypto_quick_run):
+    folder, out = crypto_quick_run
     for stem in (*TABLES, "window"):
         frame = pd.read_csv(folder / f"{stem}.csv")
         records = json.loads((folder / f"{stem}.json").read_text())
@@ -64,6 +51,19 @@ def test_quick_run_writes_every_table_and_the_tearsheet(quick_run):
     assert stress["shock"].str.contains("2014-15").any()
     html = (folder / "tearsheet" / "crypto.html").read_text()
     assert "Break-even" in html and "Mt.Gox" in html and "<script" not in html
+    # The answer first, the settings last; the seed scheme in words, never a repr.
+    assert html.index("The answer") < html.index("Charts") < html.index("<h2>Settings")
+    assert html.index("Central case") < html.index('id="summary-table"')
+    assert "SeedSequence" not in html and "arch.bootstrap" not in html
+    assert html.index("run time by step") > html.index("<h2>Settings")
+    # A change in success is in pp: no signed percentage with a standard error.
+    text = re.sub(r"<[^>]+>", " ", html)
+    assert not re.search(r"[+-]\d+(?:\.\d+)? %\s*\u00b1", text)
+    assert re.search(r"[+-]\d+\.\d pp \u00b1 \d+\.\d", text)
+    summary_csv = pd.read_csv(folder / "tearsheet" / "summary.csv", index_col="sleeve")
+    assert list(summary_csv.index) == [0.0, 0.01, 0.025, 0.05]  # the stress sleeves
+    # The zero sleeve is the reference of every change, and no stress moves it.
+    assert (summary_csv.loc[0.0, ["success change", "worst stress change"]] == 0).all()
     assert (folder / "tearsheet" / "crypto.pdf").read_bytes()[:5] == b"%PDF-"
     settings = json.loads((folder / "settings.json").read_text())
     assert any("PROVENANCE" in n for n in settings["notes"])
@@ -72,8 +72,8 @@ def test_quick_run_writes_every_table_and_the_tearsheet(quick_run):
 
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
-def test_crypto_html_renders_in_headless_chromium(quick_run, tmp_path):
-    folder, _ = quick_run
+def test_crypto_html_renders_in_headless_chromium(crypto_quick_run, tmp_path):
+    folder, _ = crypto_quick_run
     html = (folder / "tearsheet" / "crypto.html").read_text(encoding="utf-8")
     ok, total, remote, dom = render_probe(html, tmp_path)
     # Two surface heat maps (one per correlation), break-even by correlation and by

@@ -107,3 +107,60 @@ def test_missing_dask_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> No
 def test_bad_scheduler_address_is_a_clear_error() -> None:
     with pytest.raises(BackendError, match="tcp://HOST:PORT"), dask_client(scheduler="localhost"):
         pass
+
+
+def _design_data() -> Any:
+    """A small vintage (300 member-paths on 60 generated market paths) for the design."""
+    import numpy as np
+
+    from backtest.population import PopulationSpec, draw_members
+    from backtest.population_eval import pair_members_paths
+    from backtest.scenarios import Scenarios
+    from optimize.fund_design import design_data
+
+    spec = PopulationSpec(end_age=100)
+    rng = np.random.default_rng(8)
+    n_t, n_paths = spec.n_periods, 60
+    returns = np.stack(
+        [rng.normal(0.08, 0.18, (n_paths, n_t)), rng.normal(0.035, 0.07, (n_paths, n_t))],
+        axis=-1,
+    )
+    scen = Scenarios(
+        returns=returns,
+        inflation=rng.normal(0.025, 0.01, (n_paths, n_t)),
+        assets=("us_stocks", "tbonds_10y"),
+        frequency="annual",
+    )
+    mi, pi = pair_members_paths(300, n_paths, "paired")
+    members = draw_members(spec, 300, 4)
+    return spec, design_data(members, scen, scen.assets, mi, pi, expense_ratio=0.002, rng=2)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_design_frontier_on_dask_equals_in_process(workers: int, two_workers: Any) -> None:
+    import numpy as np
+
+    from glidelab.backends import DaskBackend, ordered_map
+    from optimize.fund_design import FundConstraints, FundDesigner
+
+    spec, data = _design_data()
+    c = FundConstraints(equity_at_target=(0.3, 0.7), max_change_per_year=0.05)
+    designer = FundDesigner(data, spec.target_age, c, knot_spacing_years=10)
+    here = designer.frontier(n_points=4, max_iterations=3)
+    if workers == 2:
+        there = designer.frontier(
+            n_points=4, max_iterations=3, map_fn=ordered_map(DaskBackend(two_workers))
+        )
+    else:
+        with dask_client(workers=1) as client:
+            there = designer.frontier(
+                n_points=4, max_iterations=3, map_fn=ordered_map(DaskBackend(client))
+            )
+    for a, b in zip(here.points, there.points, strict=True):
+        np.testing.assert_array_equal(a.knots, b.knots)
+        assert (a.bpoe, a.shortfall_cvar, a.ce, a.objective) == (
+            b.bpoe,
+            b.shortfall_cvar,
+            b.ce,
+            b.objective,
+        )

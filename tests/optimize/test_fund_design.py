@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cvxpy as cp
 import numpy as np
 import pytest
 
@@ -24,10 +25,17 @@ from optimize.fund_design import (
     OptimizationError,
     ce_and_se,
     design_data,
+    knot_jacobian,
     margins,
     objective_value,
     reference_income,
     retirement_income,
+)
+from optimize.scp import (
+    bpoe_subproblem,
+    buffered_failure_probability,
+    linear_model,
+    simplex_basis,
 )
 
 SPEC = PopulationSpec(end_age=100)
@@ -401,3 +409,115 @@ def test_loss_averse_ce_objective_improves_its_own_score(data: DesignData) -> No
     pt = d.optimise("ce", start=z0, max_iterations=4)
     assert pt.iterations > 0 and pt.ce > d.evaluate(z0).ce  # real USD a year
     assert d.gamma == LOSS.gamma and d.preferences is LOSS
+
+
+def _full_step_value(
+    d: FundDesigner, knots: np.ndarray, rho: float, p_level: float | None
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """The unscreened shortfall step (every member-path a hinge, the LP as first written):
+    its optimal value and the linear models (J_S, b_S) it was built from."""
+    mg = margins(d.data, d.weights(knots), gradients=True)
+    assert mg.dx_dg is not None and mg.ds_dg is not None
+    jx = np.einsum("mt,mta,tk->mka", mg.dx_dg, d.growth, d.M)
+    js = np.einsum("mt,mta,tk->mka", mg.ds_dg, d.growth, d.M)
+    basis = simplex_basis(knots.shape[1])
+    ax, bx = linear_model(mg.x, jx, knots, basis)
+    a_s, b_s = linear_model(mg.shortfall, js, knots, basis)
+    k, n_a = knots.shape
+    u = cp.Variable((k, n_a - 1))
+    uv = cp.vec(u, order="C")
+    z = np.full((k, n_a), 1.0 / n_a) + u @ basis.T
+    cons = [*d.constraints(z, 1.0), cp.abs(z - knots) <= rho]
+    m = d.data.n
+    if p_level is not None:
+        c2 = cp.Variable()
+        cons.append(c2 + cp.sum(cp.pos(-(bx + ax @ uv) - c2)) / (m * p_level) <= 0)
+    c = cp.Variable()
+    goal = c + cp.sum(cp.pos(cp.pos(b_s + a_s @ uv) - c)) / (m * (1 - d.beta))
+    prob = cp.Problem(cp.Minimize(goal), cons)
+    prob.solve(solver="CLARABEL")
+    return float(prob.value), a_s, b_s
+
+
+def _ru_cvar(s: np.ndarray, beta: float) -> float:
+    """Rockafellar-Uryasev CVaR_beta of ``s``: min over c of c + E pos(s - c) / (1 - beta),
+    attained at one of the values (the function is piecewise linear in c)."""
+    top = np.sort(s)[-int(s.size * (1 - beta)) - 3 :]
+    return min(c + np.maximum(s - c, 0.0).sum() / (s.size * (1 - beta)) for c in top)
+
+
+@pytest.mark.parametrize("ceiling", [False, True])
+def test_screened_step_solves_the_full_step_exactly(data: DesignData, ceiling: bool) -> None:
+    """The screened subproblem (only member-paths near each threshold as hinges) reaches
+    the optimum of the LP with every member-path a hinge."""
+    c = FundConstraints(equity_at_target=(0.3, 0.7), max_change_per_year=0.05)
+    d = FundDesigner(data, SPEC.target_age, c, knot_spacing_years=10)
+    z0 = d.constant_start()
+    start = d.evaluate(z0)
+    p_level = start.bpoe * 0.99 if ceiling else None
+    full, a_s, b_s = _full_step_value(d, z0, 0.1, p_level)
+    sub = d._subproblem("shortfall", p_level)
+    mg = margins(d.data, d.weights(z0), gradients=True)
+    assert mg.dx_dg is not None and mg.ds_dg is not None
+    sub.linearise(mg.x, knot_jacobian(mg.dx_dg, d.growth, d.M), z0, 0.1)
+    sub.linearise_shortfall(mg.shortfall, knot_jacobian(mg.ds_dg, d.growth, d.M), z0)
+    sub.solve(d.solvers, [], "test")
+    z = sub.knots()
+    assert z is not None
+    u = (z[:, :-1] - 1.0 / z.shape[1]).ravel()  # simplex basis: z[:, :-1] = 1/A + U
+    screened = _ru_cvar(np.maximum(b_s + a_s @ u, 0.0), d.beta)
+    # 1e-6 years of need: interior-point round-off of two LPs with the same optimum (the
+    # knots may differ: the LP's optimum need not be unique)
+    assert screened == pytest.approx(full, abs=1e-6)
+    u0 = (z0[:, :-1] - 1.0 / z0.shape[1]).ravel()
+    # the centre is feasible without a ceiling: the model's optimum is no worse than it
+    # (1e-9: round-off); with one it is not, and the screening still found the optimum
+    if not ceiling:
+        assert screened <= _ru_cvar(np.maximum(b_s + a_s @ u0, 0.0), d.beta) + 1e-9
+    assert sum(sub.rounds) >= 1
+
+
+def test_frontier_on_a_map_equals_the_serial_frontier(data: DesignData) -> None:
+    """The frontier's searches are independent tasks: run through any map (here one that
+    runs them in reverse order), the frontier is bit-identical."""
+    c = FundConstraints(equity_at_target=(0.3, 0.7), max_change_per_year=0.05)
+    d = FundDesigner(data, SPEC.target_age, c, knot_spacing_years=10)
+    serial = d.frontier(n_points=4, max_iterations=4)
+
+    def reverse_map(fn, tasks, shared):  # type: ignore[no-untyped-def]
+        return [fn(t, shared) for t in tasks[::-1]][::-1]
+
+    mapped = d.frontier(n_points=4, max_iterations=4, map_fn=reverse_map)
+    for a, b in zip(serial.points, mapped.points, strict=True):
+        np.testing.assert_array_equal(a.knots, b.knots)
+        assert (a.success, a.bpoe, a.shortfall_cvar, a.ce) == (
+            b.success,
+            b.bpoe,
+            b.shortfall_cvar,
+            b.ce,
+        )
+
+
+def test_screened_success_step_solves_the_full_bpoe_step(data: DesignData) -> None:
+    """The max-success step with screened hinges reaches the optimum of
+    ``optimize.scp.bpoe_subproblem`` (every member-path a hinge)."""
+    c = FundConstraints(equity_at_target=(0.3, 0.7), max_change_per_year=0.05)
+    d = FundDesigner(data, SPEC.target_age, c, knot_spacing_years=10)
+    z0 = d.constant_start()
+    mg = margins(d.data, d.weights(z0), gradients=True)
+    assert mg.dx_dg is not None
+    jac = knot_jacobian(mg.dx_dg, d.growth, d.M)
+    k, n_a = z0.shape
+    full = bpoe_subproblem(d.data.n, k, n_a, d.constraints, reduced=True)
+    full.linearise(mg.x, jac, z0, 0.1)
+    full.solve(d.solvers, [], "test")
+    sub = d._subproblem("success", None)
+    sub.linearise(mg.x, jac, z0, 0.1)
+    sub.solve(d.solvers, [], "test")
+    z = sub.knots()
+    assert z is not None
+    # the full problem's objective at the screened knots: min over a of mean pos(1 - a x)
+    x_lin = mg.x + jac.reshape(d.data.n, -1) @ (z - z0).ravel()
+    # 1e-6: interior-point round-off of two LPs with the same optimum (bPOE of the model)
+    assert buffered_failure_probability(x_lin) == pytest.approx(full.problem.value, abs=1e-6)
+    assert sum(sub.rounds) >= 1
