@@ -558,6 +558,7 @@ def stress_table(
     shocks: dict[str, PlacedShock],
     *,
     age: float | None = None,
+    reference: str | None = None,
 ) -> pd.DataFrame:
     """Success, wealth and shortfall with and without each shock, for each strategy.
 
@@ -577,6 +578,10 @@ def stress_table(
         Placed shocks by display name.
     age
         Age at which wealth is read (default the plan's end age).
+    reference
+        A key of ``strategies`` (e.g. "no sleeve"): adds ``se_success_vs_reference``, the
+        paired standard error of the strategy's plain success minus the reference's on
+        the same scenarios (decimal; 0 for the reference itself).
 
     Returns
     -------
@@ -595,10 +600,20 @@ def stress_table(
     k = round((at - plan.start_age) * scenarios.periods_per_year)
     if not 0 <= k <= plan.n_periods(scenarios.periods_per_year):
         raise DataError(f"age {at} is outside the plan ({plan.start_age} to {plan.end_age})")
+    if reference is not None and reference not in strategies:
+        raise DataError(
+            f"reference {reference!r} is not one of the strategies ({', '.join(strategies)})"
+        )
     stressed = {n: p.shock.apply(scenarios, p.start_period) for n, p in shocks.items()}
+    plains = {n: _outcome(simulate(scenarios, plan, s), k) for n, s in strategies.items()}
     rows = []
     for s_name, strategy in strategies.items():
-        plain = _outcome(simulate(scenarios, plan, strategy), k)
+        plain = plains[s_name]
+        vs_ref = (
+            {"se_success_vs_reference": _row(plains[reference], plain)["se_d_success"]}
+            if reference is not None
+            else {}
+        )
         for shock_name, sc in stressed.items():
             placed = shocks[shock_name]
             held = placed.shock.holding(strategy, placed.start_period)
@@ -609,6 +624,7 @@ def stress_table(
                     "shock": shock_name,
                     "start_period": placed.start_period,
                     **_row(plain, hit),
+                    **vs_ref,
                     "wealth_age": at,
                     "note": placed.note,
                 }

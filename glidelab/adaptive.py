@@ -1067,7 +1067,7 @@ def _md_table(lines: list[str]) -> str:
     body = "".join(
         "<tr>"
         + "".join(
-            f'<th class="label" scope="row">{_md_inline(human_label(c))}</th>'
+            f'<th class="label" scope="row">{_md_inline(_words(human_label(c)))}</th>'
             if j == 0
             else f'<td class="{kind[j] if j < len(kind) else "num"}">{_md_inline(c)}</td>'
             for j, c in enumerate(r)

@@ -132,3 +132,20 @@ def test_bad_inputs_are_named():
         period_at_age(_plan(), 20, "annual")
     with pytest.raises(DataError, match="rho"):
         CorrelationJump("btc", "us_stocks", rho=2.0)
+
+
+def test_the_change_against_a_reference_has_its_paired_standard_error():
+    sc = _scenarios()
+    plan = _plan()
+    k = period_at_age(plan, 55, "annual")
+    shocks = {"-80 %": PlacedShock(PathShock("btc", (-0.8,)), k)}
+    zero, five = CryptoSleeve(BASE, 0.0, crypto_asset="btc"), CryptoSleeve(BASE, 0.05)
+    df = stress_table(sc, plan, {"none": zero, "5 %": five}, shocks, reference="none")
+    by = df.set_index("strategy")["se_success_vs_reference"]
+    assert by["none"] == 0.0  # the reference against itself
+    d = simulate(sc, plan, five).success.astype(float) - simulate(sc, plan, zero).success
+    # The same paired formula as se_d_success: sd of per-scenario differences / sqrt(n).
+    assert by["5 %"] == pytest.approx(d.std(ddof=1) / np.sqrt(d.size), rel=1e-12)
+    assert by["5 %"] > 0  # the sleeve changes some scenarios' outcome here
+    with pytest.raises(DataError, match="reference 'x'"):
+        stress_table(sc, plan, {"none": zero}, shocks, reference="x")
