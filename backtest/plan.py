@@ -314,23 +314,35 @@ def contribution_amounts(
     return employee, employer
 
 
+class _DefaultRate(float):
+    """ConstantReal's default ``rate``, told apart from a ``rate=`` the caller wrote."""
+
+
+#: ConstantReal's default rate (decimal a year); giving ``amount`` alone drops it.
+_DEFAULT_RATE = _DefaultRate(0.04)
+
+
 @dataclass(frozen=True)
 class ConstantReal:
     """Bengen / Trinity rule: a fixed real amount, set at retirement, raised with inflation.
 
-    Give ``rate`` (decimal share of the balance at retirement, e.g. 0.04) or ``amount``
-    (real USD a year). With ``indexed=False`` the amount is fixed in nominal dollars from
+    Give ``rate`` (decimal share of the balance at retirement, e.g. 0.04, the default) or
+    ``amount`` (real USD a year; ``ConstantReal(amount=40000)`` alone replaces the default
+    rate). With ``indexed=False`` the amount is fixed in nominal dollars from
     retirement, so inflation erodes it: the same number of dollars is paid whatever the
     timing, so a payment at a period's end is worth that period's inflation less, in real
     terms, than one at its start.
     """
 
-    rate: float | None = 0.04
+    rate: float | None = _DEFAULT_RATE
     amount: float | None = None
     indexed: bool = True
     timing: WithdrawalTiming = "start"
 
     def __post_init__(self) -> None:
+        if self.rate is _DEFAULT_RATE:  # not written by the caller: a plain float, or none
+            rate = None if self.amount is not None else float(_DEFAULT_RATE)
+            object.__setattr__(self, "rate", rate)
         if (self.rate is None) == (self.amount is None):
             raise PlanError("ConstantReal needs exactly one of rate= (e.g. 0.04) or amount=")
         if self.rate is not None:

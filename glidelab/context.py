@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.cma import EXAMPLE_PATH, CapitalMarketAssumptions, cma_scenarios, load_cma
-from backtest.data import load_history
+from backtest.data import list_series, load_history, load_yahoo
 from backtest.data.jst import load_jst_panel
 from backtest.errors import DataError, StudyError
 from backtest.generators import (
@@ -57,7 +57,7 @@ from backtest.generators import (
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
 from backtest.types import Frequency, periods_per_year
-from glidelab.study import CustomGlidePath, Study
+from glidelab.study import CustomGlidePath, DataConfig, Study
 from strategies import CryptoSleeve, GlidePath
 from strategies.base import RebalanceRule, Strategy
 from strategies.presets import preset
@@ -69,6 +69,12 @@ BLOCK = 1000
 
 #: The seeding scheme in words, for settings files and resume keys.
 SEED_SCHEME = f"SeedSequence(seed, spawn_key=(crc32(set name), block)), blocks of {BLOCK} scenarios"
+#: The same scheme in words, for settings a reader sees.
+SEED_SCHEME_WORDS = (
+    "one random stream per named scenario set and block of "
+    f"{BLOCK:,} scenarios, derived from the study's seed and the set's name (numpy seed "
+    "sequences), so a set's draws do not depend on which other sets run"
+)
 
 #: The study's own scenario sets: generator kind -> set name (success.csv, the sweep).
 SET_NAMES: dict[str, str] = {
@@ -130,6 +136,38 @@ def _concat(parts: list[Scenarios]) -> Scenarios:
     )
 
 
+def yahoo_history(data: DataConfig, frequency: Frequency) -> pd.DataFrame:
+    """``[data] source = "yahoo"``: the role tickers' total returns and the embedded CPI.
+
+    Decimal simple nominal USD returns per period from Yahoo's adjusted closes
+    (:func:`backtest.data.load_yahoo`: fetched once, then read from the disk cache; with
+    no network the cache serves, or an ``OfflineError`` says there is none), over
+    ``[data].start``-``end`` (calendar years; ``end`` default: the last complete period),
+    joined with the embedded ``cpi`` of the same frequency on the periods both cover.
+    """
+    if data.start is None:
+        raise StudyError("[data] source = 'yahoo' needs start = YEAR (e.g. start = 2008)")
+    end = f"{data.end}-12-31" if data.end is not None else pd.Timestamp.today().normalize()
+    tickers = [data.equity, data.bonds, data.cash]
+    prices = load_yahoo(tickers, f"{data.start}-01-01", end, frequency)
+    cpi = load_history(["cpi"], frequency)
+    unit = pd.DatetimeIndex(prices.index).unit  # the loaders' units differ by pandas version
+    cpi = cpi.set_axis(pd.DatetimeIndex(cpi.index).as_unit(unit))  # a copy: never the cache
+    frame = prices.join(cpi, how="inner")
+    if frame.empty:
+        raise DataError(
+            f"the Yahoo returns of {', '.join(tickers)} ({prices.index[0].date()}.."
+            f"{prices.index[-1].date()}) share no period with the embedded CPI "
+            f"({cpi.attrs['coverage']['cpi']}); choose [data] start/end inside both"
+        )
+    frame.attrs = {
+        **prices.attrs,
+        "sources": {**prices.attrs["sources"], **cpi.attrs["sources"]},
+        "coverage": {c: f"{frame.index[0].date()}..{frame.index[-1].date()}" for c in frame},
+    }
+    return frame
+
+
 @dataclass(frozen=True)
 class StudyContext:
     """What every section of one study shares: history, roles, strategies, scenario sets.
@@ -164,13 +202,19 @@ class StudyContext:
         rule, :attr:`missing`)."""
         d = self.study.data
         own = frequency == d.frequency
-        core = load_history(
-            [d.equity, d.bonds, d.cash, "cpi"],
-            frequency,
-            start=d.start if own else None,
-            end=d.end if own else None,
-        )
-        crypto = load_history([d.crypto], frequency)
+        if d.source == "yahoo":
+            core = yahoo_history(d, frequency)
+        else:
+            core = load_history(
+                [d.equity, d.bonds, d.cash, "cpi"],
+                frequency,
+                start=d.start if own else None,
+                end=d.end if own else None,
+            )
+        if d.source == "yahoo" and d.crypto not in {s.name for s in list_series(frequency)}:
+            crypto = load_yahoo([d.crypto], core.index[0], core.index[-1], frequency)
+        else:
+            crypto = load_history([d.crypto], frequency)
         frame = core.join(crypto, how="left")
         frame.attrs = {**core.attrs, "crypto_coverage": crypto.attrs.get("coverage")}
         return frame

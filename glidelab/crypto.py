@@ -96,13 +96,14 @@ from backtest.io import atomic_directory, write_text_atomic
 from backtest.mortality import survival_curve
 from backtest.plan import Plan
 from backtest.population import draw_members
+from backtest.report.describe import plain_words
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate
 from backtest.stress import CorrelationJump, PathShock, PlacedShock, period_at_age, replay
 from backtest.stress import stress_table as run_stress_table
 from backtest.types import Frequency
 from glidelab.backends import Backend, InProcess
-from glidelab.context import SEED_SCHEME, SetKind, StudyContext, named_rng
+from glidelab.context import SEED_SCHEME_WORDS, SetKind, StudyContext, named_rng
 from glidelab.study import (
     ALL_ASSETS,
     CryptoConfig,
@@ -337,7 +338,8 @@ def _stress(
         (f"{s * 100:g}% sleeve" if s > 0 else "no sleeve"): make(s) for s in cfg.stress_sleeves
     }
     age = min(cfg.wealth_age, plan.end_age)
-    return run_stress_table(sc, plan, strategies, shocks, age=age)
+    reference = "no sleeve" if "no sleeve" in strategies else None
+    return run_stress_table(sc, plan, strategies, shocks, age=age, reference=reference)
 
 
 def _fiduciary(
@@ -807,8 +809,8 @@ def _settings(
             "sleeve band",
             f"{cfg.band[0]:g}x-{cfg.band[1]:g}x of target" if cfg.band else "none",
         ),
-        ("base scenarios", base_sc.description),
-        ("seed", f"{study.seed} (streams {', '.join(STREAMS.values())}: {SEED_SCHEME})"),
+        ("base scenarios", plain_words(base_sc.description)),
+        ("seed", f"{study.seed}: {SEED_SCHEME_WORDS} (sets: {', '.join(STREAMS.values())})"),
         ("central case", _central(cfg).label()),
         (
             "grid",

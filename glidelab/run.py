@@ -108,10 +108,11 @@ class StudyResult:
     success: pd.DataFrame | None
     search: SearchRun | None
     summary: str
-    out_dir: Path
+    out_dir: Path  # where the files are (or, with write=False, would be) written
     crypto: CryptoResearch | None = None  # with a [crypto] table
     sweep: SweepResult | None = None  # with a [sweep] table
     design: DesignOutcome | None = None  # a fund-design file
+    written: bool = True  # False for run_study(..., write=False): nothing on disk
 
 
 def study_history(study: Study) -> pd.DataFrame:
@@ -156,6 +157,7 @@ def run_study(
     backend: Backend | None = None,
     crypto: CryptoConfig | None = None,
     sweep: Sweep | None = None,
+    write: bool = True,
 ) -> StudyResult:
     """Run every section of ``study`` and write its folder atomically; see the module doc.
 
@@ -164,7 +166,9 @@ def run_study(
     bare :class:`Study`; ``crypto``, ``sweep`` (a file's ``[crypto]`` and ``[sweep]``
     tables) add to or replace the file's. ``out_root``: default the study's ``[output]
     dir`` (``results`` for a fund-design file). ``backend``: where the tasks run (default:
-    the study's ``[compute]``, in this process unless it names a cluster).
+    the study's ``[compute]``, in this process unless it names a cluster). ``write=False``
+    computes every section and returns the numbers without touching the disk (no folder,
+    no tear sheet rendered; ``summary`` without its list of files), e.g. in a notebook.
     """
     sf = study if isinstance(study, StudyFile) else StudyFile(study)
     if sf.design is not None and (crypto is not None or sweep is not None):
@@ -176,12 +180,13 @@ def run_study(
     default_root = sf.study.output.dir if sf.study is not None else "results"
     out_dir = Path(out_root if out_root is not None else default_root) / sf.name
     # Everything that can be refused is refused before the long computation starts.
-    check_output_folder(out_dir, "output folder", "choose another --out or [output] dir")
+    if write:
+        check_output_folder(out_dir, "output folder", "choose another --out or [output] dir")
     if sf.study is None:
-        return _write_study(sf, out_dir, _design_file(sf, log))
+        return _write_study(sf, out_dir, _design_file(sf, log), write)
     with _backend_of(sf.study, backend, log) as made:
         opts = _Options(made, progress, log)
-        return _write_study(sf, out_dir, _run_sections(sf, sf.study, opts))
+        return _write_study(sf, out_dir, _run_sections(sf, sf.study, opts), write)
 
 
 def _design_file(sf: StudyFile, log: Log) -> list[Done]:
@@ -239,16 +244,17 @@ def _run_sections(sf: StudyFile, study: Study, opts: _Options) -> list[Done]:
     return [evaluated, *([optimised] if optimised is not None else []), adaptive, *later]
 
 
-def _write_study(sf: StudyFile, out_dir: Path, ran: list[Done]) -> StudyResult:
+def _write_study(sf: StudyFile, out_dir: Path, ran: list[Done], write: bool) -> StudyResult:
     """Write every section's files and summary.md (their paragraphs, then the list of
-    files) into ``out_dir``, atomically."""
+    files) into ``out_dir``, atomically; with ``write`` False only gather the results."""
     summary = "".join(r.summary() for r in ran)
-    with atomic_directory(out_dir) as tmp:
-        for r in ran:
-            r.write(tmp)
-        files = sorted(p.name + ("/" if p.is_dir() else "") for p in tmp.iterdir())
-        summary += "\nFiles: " + ", ".join(files) + ".\n"
-        (tmp / "summary.md").write_text(summary, encoding="utf-8")  # last: it lists the rest
+    if write:
+        with atomic_directory(out_dir) as tmp:
+            for r in ran:
+                r.write(tmp)
+            files = sorted(p.name + ("/" if p.is_dir() else "") for p in tmp.iterdir())
+            summary += "\nFiles: " + ", ".join(files) + ".\n"
+            (tmp / "summary.md").write_text(summary, encoding="utf-8")  # last: lists the rest
     evaluated = _first(ran, Evaluated)
     optimised = _first(ran, Optimised)
     return StudyResult(
@@ -260,6 +266,7 @@ def _write_study(sf: StudyFile, out_dir: Path, ran: list[Done]) -> StudyResult:
         _first(ran, CryptoResearch),
         _first(ran, SweepResult),
         _first(ran, DesignOutcome) if sf.design is not None else None,
+        written=write,
     )
 
 

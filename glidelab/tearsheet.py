@@ -284,7 +284,9 @@ def page_inputs(
     summary = _summary_inputs(study, plan_name, history, strategies, search, warn)
     return TearsheetInputs(
         shown,
-        history=HistoryInputs.for_plan(history, p.plan),
+        history=dataclasses.replace(
+            HistoryInputs.for_plan(history, p.plan), riskfree_column=study.data.cash
+        ),
         member=member,
         sleeves=(
             SleeveInputs(

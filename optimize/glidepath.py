@@ -132,6 +132,7 @@ v'(CE)``, as ``optimize.fund_design.ce_and_se``.
 from __future__ import annotations
 
 import dataclasses
+import html
 import math
 import time
 import warnings
@@ -140,6 +141,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from backtest.account import AccountFlows, run_balances
@@ -385,6 +387,48 @@ class OptimizationResult:
         if not self.history:
             return 0.0
         return float(np.mean([h.seconds for h in self.history]))
+
+    # ----------------------------------------------------------------- notebook views
+
+    def to_frame(self) -> pd.DataFrame:
+        """``weights_by_age`` labelled: target weights (decimal) by age x asset.
+
+        Index ``age`` (years, the start of each period); one column per asset. The array
+        attribute ``weights_by_age`` stays as it is.
+        """
+        return pd.DataFrame(
+            np.asarray(self.weights_by_age, dtype=np.float64),
+            index=pd.Index(np.asarray(self.ages, dtype=np.float64), name="age"),
+            columns=pd.Index(list(self.assets), name="asset"),
+        )
+
+    def _summary_lines(self) -> list[str]:
+        """A few lines for a notebook: goal, assets, scenarios, success in and out of sample."""
+        n = self.n_scenarios
+
+        def share(p: float, m: int) -> str:
+            se = math.sqrt(p * (1.0 - p) / m) if m > 0 else math.nan
+            return f"{100 * p:.1f}% (s.e. {100 * se:.1f} pp if the scenarios are independent)"
+
+        out = self.success_out_of_sample
+        held = f"{share(out, self.n_holdout)} on {self.n_holdout}" if out is not None else "none"
+        return [
+            f"OptimizationResult: glide path on {', '.join(self.assets)}, "
+            f"{len(self.knot_ages)} knots at ages {self.knot_ages[0]:g}-{self.knot_ages[-1]:g}",
+            f"goal {self.goal}, objective {self.objective}; {n} scenarios in sample",
+            f"success in sample {share(self.success_in_sample, n)}, "
+            f"from {100 * self.initial_success:.1f}% at the start",
+            f"success out of sample: {held}",
+            f"{len(self.history)} iterations in {self.seconds:.1f} s, solver {self.solver}, "
+            f"stopped: {self.stop_reason}",
+        ]
+
+    def __repr__(self) -> str:
+        return "\n".join(self._summary_lines())
+
+    def _repr_html_(self) -> str:
+        head, *rest = (html.escape(line) for line in self._summary_lines())
+        return f"<p><b>{head}</b></p><ul>" + "".join(f"<li>{x}</li>" for x in rest) + "</ul>"
 
 
 # ---------------------------------------------------------------------------- model

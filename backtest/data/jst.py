@@ -1,9 +1,10 @@
 """Per-country annual returns from the Jordà-Schularick-Taylor Macrohistory database.
 
-``embedded/jst_countries.csv`` (derived by ``backtest/data/build_jst.py`` from
-``JSTdatasetR6.xlsx``; provenance in ``embedded/PROVENANCE.md``) holds, for 17 developed
-countries from 1870 to 2020, equity and government-bond total returns, the bill rate and
-CPI inflation, all **nominal, in local currency**, decimal per year. Real returns follow
+``embedded/jst_countries.csv`` (derived by ``tools/build_jst.py``, a development script
+kept out of the wheel, from ``JSTdatasetR6.xlsx``; provenance in
+``embedded/PROVENANCE.md``) holds, for 17 developed countries from 1870 to 2020, equity
+and government-bond total returns, the bill rate and CPI inflation, all **nominal, in
+local currency**, decimal per year. Real returns follow
 as ``(1 + r) / (1 + inflation) - 1``, which is what the simulator does with the
 ``cpi`` column: a member in each country is scored in real local currency.
 

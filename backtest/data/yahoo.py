@@ -52,6 +52,7 @@ __all__ = [
     "cache_contents",
     "default_cache_dir",
     "load_yahoo",
+    "yahoo_summary",
 ]
 
 YahooFrequency = Literal["daily", "monthly", "annual"]
@@ -569,3 +570,35 @@ def load_yahoo(
         "period_note": "; ".join([f"requested {d0}..{d1}", *notes]),
     }
     return rets
+
+
+def yahoo_summary(returns: pd.DataFrame) -> pd.DataFrame:
+    """Per-ticker statistics of :func:`load_yahoo` returns, annualised.
+
+    Index ``ticker``; columns ``periods``, ``first``, ``last`` (period ends), ``arith/yr``
+    (mean x periods a year), ``geo/yr`` (compounded), ``vol/yr`` (x sqrt of periods a year),
+    ``worst`` (single period) and ``when``, decimals; ``cache`` says whether the prices
+    were downloaded or read from the cache. Periods a year: 12 monthly, 1 annual, and for
+    daily returns the number observed per calendar year (about 252 for stocks, 365 for a
+    coin).
+    """
+    freq = returns.attrs.get("frequency", "monthly")
+    rows = {}
+    for ticker in returns.columns:
+        r = returns[ticker].dropna()
+        if r.empty:
+            continue
+        years = max((r.index[-1] - r.index[0]).days / 365.25, 1e-9)
+        ppy = {"monthly": 12.0, "annual": 1.0}.get(freq, len(r) / years)
+        rows[ticker] = {
+            "periods": len(r),
+            "first": r.index[0].date(),
+            "last": r.index[-1].date(),
+            "arith/yr": float(r.mean()) * ppy,
+            "geo/yr": float((1.0 + r).prod() ** (ppy / len(r)) - 1.0),
+            "vol/yr": float(r.std(ddof=1)) * ppy**0.5 if len(r) > 1 else float("nan"),
+            "worst": float(r.min()),
+            "when": pd.Timestamp(r.idxmin()).date(),  # type: ignore[arg-type]
+            "cache": returns.attrs.get("cache", {}).get(ticker, ""),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("ticker")

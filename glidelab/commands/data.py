@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import textwrap
+import warnings
 from typing import cast
 
 from backtest.io import write_text_atomic
 from glidelab.outputs import check_output_file
+from glidelab.progress import refuse_overwrite
 
 NAME = "data"
 HELP = "list the embedded historical series with annualised statistics (offline)"
@@ -24,8 +27,17 @@ Monthly figures are annualised: arithmetic mean x 12, geometric mean by compound
 series use monthly-average prices and are smoothed. Full provenance:
 backtest/data/embedded/PROVENANCE.md and SERIES.md.
 
+--csv never replaces an existing file silently: the command stops unless --force.
+--quiet prints the series names only, one a line (nothing with --csv).
+
+--yahoo TICKER ... fetches Yahoo Finance total returns instead (adjusted closes; needs the
+network once): they are cached on disk (--refresh downloads again), offline the cache
+serves with a note, and without a cache the command says so. Default: monthly, the last
+ten calendar years (--start, --end). --csv then writes the returns.
+
 example:
   glidelab data --frequency monthly --csv results/series.csv
+  glidelab data --yahoo SPY AGG --start 2008-01-01
 """
 
 
@@ -53,6 +65,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="also write the table (decimal fractions) to this CSV file",
     )
+    parser.add_argument(
+        "--yahoo",
+        nargs="+",
+        metavar="TICKER",
+        default=None,
+        help="fetch these Yahoo Finance tickers (e.g. SPY BTC-USD), cache them, show their stats",
+    )
+    parser.add_argument("--start", default=None, help="with --yahoo: first date, YYYY-MM-DD")
+    parser.add_argument("--end", default=None, help="with --yahoo: last date (default: yesterday)")
+    parser.add_argument(
+        "--refresh", action="store_true", help="with --yahoo: download again despite the cache"
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing --csv file")
+    parser.add_argument(
+        "--quiet", action="store_true", help="names only, one a line (with --csv: nothing)"
+    )
 
 
 def _pct(x: float) -> str:
@@ -65,7 +93,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.csv:
         check_output_file(args.csv, "--csv", "give a file path such as results/series.csv")
+        refuse_overwrite([args.csv], args.force, "pass --force to replace it, or another path")
+    if args.yahoo:
+        return run_yahoo(args)
     table = summary_table(args.frequency, real=args.real)
+    if args.quiet:
+        if args.csv:
+            write_text_atomic(args.csv, table.to_csv(index=False, float_format="%.6f"))
+        else:
+            print("\n".join(dict.fromkeys(str(n) for n in table["name"])))
+        return 0
     header = ["name", "freq", "first", "last", "n", "arith/yr", "geo/yr", "vol/yr", "worst"]
     header += ["when", "source"]
     # pandas-stubs types a row's fields as any scalar: the labels are str, the rates float.
@@ -111,4 +148,44 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         path = write_text_atomic(args.csv, table.to_csv(index=False, float_format="%.6f"))
         print(f"\nwrote {path}")
+    return 0
+
+
+def run_yahoo(args: argparse.Namespace) -> int:
+    """``--yahoo``: fetch (or read from the cache) and summarise Yahoo total returns."""
+    from backtest.data.yahoo import (  # lazy: heavy (pyarrow, yfinance on first download)
+        StaleCacheWarning,
+        YahooFrequency,
+        cache_contents,
+        default_cache_dir,
+        load_yahoo,
+        yahoo_summary,
+    )
+
+    frequency: YahooFrequency = args.frequency or "monthly"
+    start = args.start or f"{dt.date.today().year - 10}-01-01"
+    end = args.end or (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StaleCacheWarning)
+        returns = load_yahoo(args.yahoo, start, end, frequency, refresh=args.refresh)
+    stale = [str(w.message) for w in caught if issubclass(w.category, StaleCacheWarning)]
+    for w in caught:  # anything else (a gap warning) is shown as Python would have
+        if not issubclass(w.category, StaleCacheWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if getattr(args, "quiet", False):
+        if args.csv:
+            write_text_atomic(args.csv, returns.to_csv(float_format="%.8f"))
+        else:
+            print("\n".join(returns.columns))
+        return 0
+    first, last = returns.index[0].date(), returns.index[-1].date()
+    print(f"Yahoo Finance total returns (adjusted closes), nominal, {frequency}, {first}..{last}.")
+    if stale:
+        print("offline: " + " ".join(stale))
+    table = yahoo_summary(returns)
+    print(table.to_string(formatters={c: _pct for c in ("arith/yr", "geo/yr", "vol/yr", "worst")}))
+    print(f"\ncache {default_cache_dir()}: " + "; ".join(cache_contents()))
+    if args.csv:
+        path = write_text_atomic(args.csv, returns.to_csv(float_format="%.8f"))
+        print(f"wrote {path}")
     return 0

@@ -10,6 +10,7 @@ checked before any value. :func:`quick_study` is the ``--quick`` variant.
 from __future__ import annotations
 
 import dataclasses
+import html
 from dataclasses import dataclass, field, fields
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
@@ -50,7 +51,9 @@ __all__ = [
 #: value it would have set. A key the parser reads must be declared here.
 SCHEMA: dict[str, Any] = {
     "study": {"name": None, "seed": None, "description": None},
-    "data": dict.fromkeys(("frequency", "start", "end", "equity", "bonds", "cash", "crypto")),
+    "data": dict.fromkeys(
+        ("source", "frequency", "start", "end", "equity", "bonds", "cash", "crypto")
+    ),
     "scenarios": {
         "historical": None,
         "bootstrap_n": None,
@@ -110,9 +113,22 @@ SCHEMA: dict[str, Any] = {
 }
 
 
+#: Where a study's returns come from: the embedded series, or Yahoo Finance tickers.
+DataSource = Literal["embedded", "yahoo"]
+DATA_SOURCES: tuple[DataSource, ...] = ("embedded", "yahoo")
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    """Which embedded history to use, and which asset plays which role."""
+    """Which history to use, and which asset plays which role.
+
+    ``source = "embedded"`` (default): the roles name embedded series (``glidelab data``).
+    ``source = "yahoo"``: ``equity``, ``bonds`` and ``cash`` name Yahoo Finance tickers
+    (e.g. ``"SPY"``, ``"AGG"``, ``"BIL"``), total returns from adjusted closes, fetched and
+    cached on disk by :func:`backtest.data.load_yahoo`, deflated by the embedded CPI;
+    ``start`` (a year) is required then; ``crypto`` stays an embedded series unless it
+    names a ticker.
+    """
 
     frequency: Frequency = "annual"
     start: int | None = None
@@ -121,6 +137,7 @@ class DataConfig:
     bonds: str = "tbonds_10y"
     cash: str = "tbills"
     crypto: str = "btc"
+    source: DataSource = "embedded"
 
 
 @dataclass(frozen=True)
@@ -286,17 +303,89 @@ class Study:
 
         return plain(self)
 
+    def summary_lines(self) -> list[str]:
+        """A few lines for a notebook: data, scenarios, plans, strategies, optimiser."""
+        d, sc = self.data, self.scenarios
+        years = f"{d.start or 'first'}-{d.end or 'last'}" if d.start or d.end else "all years"
+        sets = [
+            *(["historical cohorts"] if sc.historical else []),
+            *([f"{sc.bootstrap_n} bootstrap"] if sc.bootstrap_n else []),
+            *([f"{sc.parametric_n} parametric"] if sc.parametric_n else []),
+            *([f"{sc.cma_n} CMA"] if sc.cma_n else []),
+            *([f"{sc.international_n} international"] if sc.international_n else []),
+        ]
+        st = self.strategies
+        n_strategies = len(st.presets) + len(st.custom) + len(st.crypto_sleeves)
+        opt = self.optimize
+        search = f"on plan {opt.plan!r}" if opt.enabled else "off"
+        return [
+            f"Study {self.name!r}: {self.description}",
+            f"data: {d.frequency} {years}, equity {d.equity}, bonds {d.bonds}, cash {d.cash}",
+            f"scenarios: {', '.join(sets) or 'none'} (seed {self.seed})",
+            f"plans: {', '.join(p.name for p in self.plans)}",
+            f"strategies: {n_strategies}" + _first_names(st.presets, n_strategies),
+            f"optimiser: {search}; results under {self.output.dir}/{self.name}/",
+        ]
+
+    def __repr__(self) -> str:
+        return "\n".join(self.summary_lines())
+
+    def _repr_html_(self) -> str:
+        head, *rest = (html.escape(line) for line in self.summary_lines())
+        return f"<p><b>{head}</b></p><ul>" + "".join(f"<li>{x}</li>" for x in rest) + "</ul>"
+
+
+def _first_names(names: tuple[str, ...], total: int, shown: int = 3) -> str:
+    """`` (a, b, c, ...)`` for a summary line: the first names of ``total``; '' for none."""
+    if not names:
+        return ""
+    more = ", ..." if total > shown else ""
+    return f" ({', '.join(names[:shown])}{more})"
+
 
 # ------------------------------------------------------------ one reader per table
 
 
 def _data(d: Table) -> DataConfig:
     dd = defaults(DataConfig)
+    source = d.choice("source", dd["source"], DATA_SOURCES)
+    if source == "yahoo":
+        return _yahoo_data(d, dd)
     return DataConfig(
         frequency=d.choice("frequency", dd["frequency"], ("annual", "monthly")),
         start=d.optional_integer("start"),
         end=d.optional_integer("end"),
-        **{role: d.string(role, dd[role]) for role in ("equity", "bonds", "cash", "crypto")},
+        equity=d.string("equity", dd["equity"]),
+        bonds=d.string("bonds", dd["bonds"]),
+        cash=d.string("cash", dd["cash"]),
+        crypto=d.string("crypto", dd["crypto"]),
+    )
+
+
+def _yahoo_data(d: Table, dd: dict[str, Any]) -> DataConfig:
+    """``[data] source = "yahoo"``: tickers for the equity, bonds and cash roles, a start."""
+    roles = ("equity", "bonds", "cash")
+    missing = [k for k in (*roles, "start") if d.raw.get(k) is None]
+    if missing:
+        raise StudyError(
+            f"[data] source = 'yahoo' needs {', '.join(missing)}: Yahoo tickers for the roles "
+            "and a first year, e.g. equity = 'SPY', bonds = 'AGG', cash = 'BIL', start = 2008"
+        )
+    equity, bonds, cash = (d.string(role, None).strip().upper() for role in roles)
+    if len({equity, bonds, cash}) < 3:
+        raise StudyError(
+            f"[data] equity, bonds and cash tickers {[equity, bonds, cash]} repeat one; give "
+            "each role its own ticker"
+        )
+    return DataConfig(
+        frequency=d.choice("frequency", dd["frequency"], ("annual", "monthly")),
+        start=d.optional_integer("start"),
+        end=d.optional_integer("end"),
+        equity=equity,
+        bonds=bonds,
+        cash=cash,
+        crypto=d.string("crypto", dd["crypto"]),
+        source="yahoo",
     )
 
 

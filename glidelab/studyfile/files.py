@@ -11,6 +11,7 @@ apart and hands each table to its section's parser.
 from __future__ import annotations
 
 import dataclasses
+import html
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -87,6 +88,22 @@ class StudyFile:
         if self.sweep is not None:
             sweep = quick_sweep(dataclasses.replace(self.sweep, study=study))
         return StudyFile(study, crypto, sweep)
+
+    def summary_lines(self) -> list[str]:
+        """A few lines for a notebook: the study (or fund design) and its extra sections."""
+        if self.design is not None:
+            return [f"StudyFile {self.name!r} (fund design): {self.description}"]
+        extra = [n for n in SECTIONS if getattr(self, n) is not None]
+        lines = self._study().summary_lines()
+        lines[0] = "StudyFile " + lines[0][len("Study ") :]
+        return [*lines, f"sections: {', '.join(extra)}"] if extra else lines
+
+    def __repr__(self) -> str:
+        return "\n".join(self.summary_lines())
+
+    def _repr_html_(self) -> str:
+        head, *rest = (html.escape(line) for line in self.summary_lines())
+        return f"<p><b>{head}</b></p><ul>" + "".join(f"<li>{x}</li>" for x in rest) + "</ul>"
 
 
 #: Top-level tables of an ordinary study file: the study's own, then its sections.

@@ -37,7 +37,7 @@ def test_unknown_country_is_a_clear_error() -> None:
 @pytest.mark.skipif(not RAW.exists(), reason="the raw JST workbook is not next to the repository")
 def test_embedded_csv_equals_its_derivation_from_the_workbook() -> None:
     pytest.importorskip("openpyxl")
-    from backtest.data.build_jst import derive
+    from tools.build_jst import derive
 
     derived = derive(RAW)
     embedded = pd.read_csv(

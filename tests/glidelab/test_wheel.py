@@ -1,4 +1,5 @@
-"""The installed wheel: every shipped study runs by name from an empty folder.
+"""The installed wheel: its version, its studies, every shipped study run by name from an
+empty folder, and only what a user needs inside it.
 
 A wheel is built from a copy of this checkout's packages (so the build leaves no
 ``build/`` behind in the checkout), installed with ``pip install --no-deps --no-index``
@@ -16,6 +17,8 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
+import zipfile
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -26,15 +29,26 @@ from glidelab.study import shipped_studies
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-#: What the wheel is built from: the project file, its readme, and the packages it lists.
-SOURCES = ("pyproject.toml", "README.md", "strategies", "backtest", "optimize", "glidelab")
+#: What the wheel is built from: the project file, its readme and licence, and the packages
+#: it lists (``tools/``, development scripts, is copied too, to show it stays out).
+SOURCES = (
+    "pyproject.toml",
+    "README.md",
+    "LICENSE",
+    "strategies",
+    "backtest",
+    "optimize",
+    "glidelab",
+    "tools",
+)
+PACKAGES = ("strategies", "backtest", "optimize", "glidelab")
 
 
 def _bdist_wheel_missing() -> str | None:
     """Why this interpreter cannot build a wheel offline, or None when it can."""
     if find_spec("setuptools.command.bdist_wheel") or find_spec("wheel"):
         return None  # setuptools >= 70.1 builds wheels itself; older ones need `wheel`
-    return "building a wheel offline needs setuptools >= 70.1 (the test extra pins it)"
+    return "building a wheel offline needs setuptools >= 77 (the test extra pins it)"
 
 
 def _clean_env(home: Path) -> dict[str, str]:
@@ -45,13 +59,13 @@ def _clean_env(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with the wheel of this checkout installed; returns its ``bin`` folder."""
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of this checkout, built offline from a copy of its sources."""
     why = _bdist_wheel_missing()
     if why:
         pytest.skip(why)
     base = tmp_path_factory.mktemp("wheel")
-    src, dist, env_dir = base / "src", base / "dist", base / "venv"
+    src, dist = base / "src", base / "dist"
     src.mkdir()
     for name in SOURCES:
         if (ROOT / name).is_dir():
@@ -67,7 +81,15 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env=env,
         cwd=base,
     )
-    (wheel,) = dist.glob("glidelab-*.whl")
+    (built,) = dist.glob("glidelab-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the wheel of this checkout installed; returns its ``bin`` folder."""
+    base = tmp_path_factory.mktemp("venv")
+    env, env_dir = _clean_env(base), base / "venv"
     subprocess.run(
         [sys.executable, "-m", "venv", "--system-site-packages", str(env_dir)], check=True, env=env
     )
@@ -129,3 +151,37 @@ def test_every_shipped_study_runs_by_name_from_an_empty_folder(
     assert (out / name / summary).stat().st_size > 0, sorted(p.name for p in out.rglob("*"))
     assert not any(cwd.iterdir()), "glidelab run wrote into the working folder"
     print(f"glidelab run {name} --quick from the wheel: {seconds:.0f} s")
+
+
+def _run(venv: Path, cwd: Path, *args: str) -> str:
+    """``glidelab ARGS`` from the venv in ``cwd``; its standard output (it must exit 0)."""
+    done = subprocess.run(
+        [str(venv / "glidelab"), *args],
+        cwd=cwd,
+        env=_clean_env(cwd),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, f"glidelab {' '.join(args)}: {done.stderr[-3000:]}"
+    return done.stdout
+
+
+def test_version_and_studies_from_the_wheel(venv: Path, tmp_path: Path) -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["version"]
+    assert _run(venv, tmp_path, "--version").strip() == f"glidelab {version}"
+    listed = _run(venv, tmp_path, "studies")
+    for name in shipped_studies():
+        assert name in listed, listed
+
+
+def test_the_wheel_holds_the_packages_their_types_and_licence_only(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if not n.startswith("glidelab-")}
+    assert tops == set(PACKAGES), tops  # no tools/, tests/, benchmarks/ or results/
+    assert not [n for n in names if "build_jst" in n], "a development script ships"
+    for package in PACKAGES:
+        assert f"{package}/py.typed" in names, f"{package} ships no py.typed"
+    dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
+    assert f"{dist_info}/licenses/LICENSE" in names
+    metadata = zipfile.ZipFile(wheel).read(f"{dist_info}/METADATA").decode()
+    assert "License-Expression: MIT" in metadata and "Typing :: Typed" in metadata

@@ -1,13 +1,17 @@
-"""Derive ``embedded/jst_countries.csv`` from the Jordà-Schularick-Taylor Macrohistory database.
+"""Derive ``backtest/data/embedded/jst_countries.csv`` from the JST Macrohistory database.
+
+The Jordà-Schularick-Taylor Macrohistory database; a development script, kept out of
+the wheel.
 
 Run from the repository root (needs ``openpyxl``, in the ``test`` extra; the runtime
 reads only the CSV)::
 
-    python -m backtest.data.build_jst /path/to/JSTdatasetR6.xlsx
+    python -m tools.build_jst /path/to/JSTdatasetR6.xlsx
 
 Input: ``JSTdatasetR6.xlsx`` (release 6), kept verbatim in the shared data folder
-(``raw/JSTdatasetR6.xlsx``; provenance in ``embedded/PROVENANCE.md``). Output, one row per
-country and year, every number copied from the workbook except ``inflation``:
+(``raw/JSTdatasetR6.xlsx``; provenance in ``backtest/data/embedded/PROVENANCE.md``).
+Output, one row per country and year, every number copied from the workbook except
+``inflation``:
 
 ``country``, ``iso``, ``year``,
 ``equity_tr`` = ``eq_tr`` (equity total return, nominal, local currency, decimal),
@@ -36,7 +40,7 @@ import pandas as pd
 
 from backtest.io import write_text_atomic
 
-OUT = Path(__file__).parent / "embedded" / "jst_countries.csv"
+OUT = Path(__file__).resolve().parents[1] / "backtest" / "data" / "embedded" / "jst_countries.csv"
 COLUMNS = ("country", "iso", "year", "equity_tr", "bond_tr", "bill_rate", "inflation", "xrusd")
 
 
