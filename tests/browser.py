@@ -71,3 +71,29 @@ def render_probe(html: str, tmp: Path) -> Probe:
     assert match, f"probe did not run; stderr: {dom.stderr[-2000:]}"
     ok, total, remote = map(int, match.groups())
     return Probe(ok, total, remote, dom.stdout)
+
+
+#: Per table row, the text boxes (one per line of each cell) that overlap another cell's.
+OVERLAPS_JS = """() => {
+  const bad = [];
+  for (const tr of document.querySelectorAll('table tr')) {
+    const boxes = [];
+    Array.from(tr.children).forEach((cell, k) => {
+      const range = document.createRange();
+      range.selectNodeContents(cell);
+      for (const b of range.getClientRects()) {
+        if (b.width > 0) boxes.push({k, b, text: cell.textContent.trim()});
+      }
+    });
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i], c = boxes[j];
+        if (a.k === c.k) continue;
+        const ox = Math.min(a.b.right, c.b.right) - Math.max(a.b.left, c.b.left);
+        const oy = Math.min(a.b.bottom, c.b.bottom) - Math.max(a.b.top, c.b.top);
+        if (ox > 1 && oy > 1) bad.push([a.text, c.text]);
+      }
+    }
+  }
+  return bad;
+}"""

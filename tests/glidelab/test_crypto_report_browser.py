@@ -18,6 +18,7 @@ import pytest
 
 from backtest.report.crypto import SUMMARY_COLUMNS, words
 from backtest.report.units import raw_identifiers
+from tests.browser import OVERLAPS_JS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -31,30 +32,6 @@ playwright_api = pytest.importorskip(
 WIDTHS = (1280, 1920)
 FIRST_SCREEN = 900  # px: the viewport's height, what a reader sees before scrolling
 
-#: Per table row, the text boxes (one per line of each cell) that overlap another cell's.
-_OVERLAPS = """() => {
-  const bad = [];
-  for (const tr of document.querySelectorAll('table tr')) {
-    const boxes = [];
-    Array.from(tr.children).forEach((cell, k) => {
-      const range = document.createRange();
-      range.selectNodeContents(cell);
-      for (const b of range.getClientRects()) {
-        if (b.width > 0) boxes.push({k, b, text: cell.textContent.trim()});
-      }
-    });
-    for (let i = 0; i < boxes.length; i++) {
-      for (let j = i + 1; j < boxes.length; j++) {
-        const a = boxes[i], c = boxes[j];
-        if (a.k === c.k) continue;
-        const ox = Math.min(a.b.right, c.b.right) - Math.max(a.b.left, c.b.left);
-        const oy = Math.min(a.b.bottom, c.b.bottom) - Math.max(a.b.top, c.b.top);
-        if (ox > 1 && oy > 1) bad.push([a.text, c.text]);
-      }
-    }
-  }
-  return bad;
-}"""
 
 _SUMMARY = """() => Array.from(document.querySelectorAll('#summary-table tbody tr')).map(
   tr => [tr.dataset.key, Array.from(tr.querySelectorAll('td')).map(
@@ -95,7 +72,7 @@ def test_crypto_report_fits_the_window_and_names_things_as_a_reader_would(
         page = browser.new_page(viewport={"width": width, "height": FIRST_SCREEN})
         page.goto((report / "crypto.html").as_uri())
         over = int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
-        overlaps = page.evaluate(_OVERLAPS)
+        overlaps = page.evaluate(OVERLAPS_JS)
         raw = _visible_raw(page.inner_text("body"))
         first_h2 = page.inner_text("h2")
         central_top = page.evaluate("document.getElementById('central').offsetTop")

@@ -21,6 +21,7 @@ from backtest.report.population import SUMMARY_COLUMNS
 from backtest.report.units import raw_identifiers
 from glidelab.adaptive import adaptive_page_html
 from glidelab.design import load_design_study, quick, run_design
+from tests.browser import OVERLAPS_JS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -33,30 +34,6 @@ playwright_api = pytest.importorskip(
 
 WIDTHS = (1280, 1920)
 
-#: Per table row, the text boxes (one per line of each cell) that overlap another cell's.
-_OVERLAPS = """() => {
-  const bad = [];
-  for (const tr of document.querySelectorAll('table tr')) {
-    const boxes = [];
-    Array.from(tr.children).forEach((cell, k) => {
-      const range = document.createRange();
-      range.selectNodeContents(cell);
-      for (const b of range.getClientRects()) {
-        if (b.width > 0) boxes.push({k, b, text: cell.textContent.trim()});
-      }
-    });
-    for (let i = 0; i < boxes.length; i++) {
-      for (let j = i + 1; j < boxes.length; j++) {
-        const a = boxes[i], c = boxes[j];
-        if (a.k === c.k) continue;
-        const ox = Math.min(a.b.right, c.b.right) - Math.max(a.b.left, c.b.left);
-        const oy = Math.min(a.b.bottom, c.b.bottom) - Math.max(a.b.top, c.b.top);
-        if (ox > 1 && oy > 1) bad.push([a.text, c.text]);
-      }
-    }
-  }
-  return bad;
-}"""
 
 _SUMMARY = """() => Array.from(document.querySelectorAll('#summary-table tbody tr')).map(
   tr => [tr.dataset.key, Array.from(tr.querySelectorAll('td')).map(td => td.textContent)])"""
@@ -112,7 +89,7 @@ def _layout_faults(browser, url: str) -> dict[int, tuple[int, list[list[str]], l
     for width in WIDTHS:
         page = _open(browser, url, width)
         over = int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
-        out[width] = (over, page.evaluate(_OVERLAPS), _visible_raw(page.inner_text("body")))
+        out[width] = (over, page.evaluate(OVERLAPS_JS), _visible_raw(page.inner_text("body")))
         page.close()
     return out
 
