@@ -1048,6 +1048,16 @@ def _frontier_score(point: DesignPoint, p_level: float) -> tuple[float, float]:
     return (-max(point.bpoe - p_level, 0.0), -point.shortfall_cvar)
 
 
+def _margin_model(
+    x: FloatArray, jac_knots: FloatArray, knots: FloatArray, basis: FloatArray, rho: float
+) -> tuple[tuple[FloatArray, FloatArray, FloatArray], FloatArray, float]:
+    """A design step's linear margin model: ``(jac, offset, x)`` of margins ``x`` (m,) with
+    ``dx/dz`` (m, K, A) at ``knots`` in the simplex ``basis``, the knots and the trust
+    radius."""
+    jac, offset = linear_model(x, jac_knots, knots, basis)
+    return (jac, offset, x), np.asarray(knots, dtype=np.float64), float(rho)
+
+
 class _ShortfallSubproblem:
     """The convexified shortfall (or income) problem of one design SCP step.
 
@@ -1092,10 +1102,9 @@ class _ShortfallSubproblem:
         self, x: FloatArray, jac_knots: FloatArray, knots: FloatArray, trust_radius: float
     ) -> None:
         """Set the margin model: margins ``x`` (m,) and ``dx/dz`` (m, K, A) at ``knots``."""
-        jac, offset = linear_model(x, jac_knots, knots, self.basis)
-        self.margin = (jac, offset, x)
-        self.z0 = np.asarray(knots, dtype=np.float64)
-        self.rho = float(trust_radius)
+        self.margin, self.z0, self.rho = _margin_model(
+            x, jac_knots, knots, self.basis, trust_radius
+        )
 
     def linearise_shortfall(self, s: FloatArray, jac_knots: FloatArray, knots: FloatArray) -> None:
         """Set the shortfall model ``S ~ b_S + J_S u`` (years of need) at ``knots``."""
@@ -1186,11 +1195,10 @@ class _SuccessSubproblem:
     def linearise(
         self, x: FloatArray, jac_knots: FloatArray, knots: FloatArray, trust_radius: float
     ) -> None:
-        """Set the margin model: margins ``x`` (m,) and ``dx/dz`` (m, K, A) at ``knots``."""
-        jac, offset = linear_model(x, jac_knots, knots, self.basis)
-        self.margin = (jac, offset, x)
-        self.z0 = np.asarray(knots, dtype=np.float64)
-        self.rho = float(trust_radius)
+        """The shortfall step's margin model (:func:`_margin_model`)."""
+        self.margin, self.z0, self.rho = _margin_model(
+            x, jac_knots, knots, self.basis, trust_radius
+        )
 
     def _build(self, rows: Sequence[TailRows]) -> tuple[Any, Any, list[Any]]:
         import cvxpy as cp  # lazy: heavy (cvxpy)
