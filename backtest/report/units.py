@@ -89,7 +89,10 @@ def format_with_se(x: object, se: object, unit: Unit, digits: int | None = None)
         return value
     scale = 100.0 if unit in ("pct", "pp") else 1.0
     d = (1 if unit in ("pct", "pp", "age", "years") else 0) if digits is None else digits
-    return f"{value} ± {abs(s) * scale:,.{d}f}"
+    err = abs(s) * scale
+    while 0 < err < 0.5 * 10.0**-d and d < 3:  # a non-zero error never prints as 0
+        d += 1
+    return f"{value} ± {err:,.{d}f}"
 
 
 @cache

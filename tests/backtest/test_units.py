@@ -41,6 +41,9 @@ def test_missing_values_and_standard_errors() -> None:
     assert format_with_se(0.8796, 0.0071, "pct") == "88.0 % ± 0.7"
     assert format_with_se(0.8796, None, "pct") == "88.0 %"
     assert format_with_se(38821.0, 151.2, "usd") == "38,821 USD ± 151"
+    # A small but non-zero error gets the decimals it needs (up to 3), never "± 0.0".
+    assert format_with_se(8.34, 0.0185, "years") == "8.3 y ± 0.02"
+    assert format_with_se(0.5, 0.0, "pct") == "50.0 % ± 0.0"
     with pytest.raises(ValueError, match="unknown unit"):
         format_value(1.0, "percent")  # type: ignore[arg-type]
 
