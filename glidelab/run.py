@@ -28,7 +28,9 @@ Each part is a section of :mod:`glidelab.sections` (``run(context)``, ``write(re
 folder)``, ``summary(result)``): :class:`~glidelab.sections.Optimiser` and
 :class:`~glidelab.sections.Adaptive` run first, then the
 :class:`~glidelab.sections.Evaluation` (it takes the optimised path), then
-:func:`~glidelab.sections.study_pipeline` (tear sheet, crypto, validation, population)
+:func:`~glidelab.sections.study_pipeline` (tear sheet, crypto, validation, population;
+run by :func:`~glidelab.sections.run_pipeline`, the crypto research first: the tear
+sheet's book carries its answer as a part, linked to the full crypto report)
 and the sections of the file's own tables (:func:`~glidelab.sections.file_sections`: the
 sweep); summary.md is their paragraphs in that order, the evaluation's table first.
 ``glidelab optimize``, ``glidelab tearsheet``, ``glidelab validate``, ``glidelab
@@ -75,7 +77,7 @@ from glidelab.sections import (
     Tearsheet,
     file_sections,
     quiet,
-    run_sections,
+    run_pipeline,
     study_pipeline,
 )
 from glidelab.study import CryptoConfig, CustomGlidePath, Study, StudyFile, Sweep
@@ -240,7 +242,7 @@ def _run_sections(sf: StudyFile, study: Study, opts: _Options) -> list[Done]:
         log=opts.log,
     )
     own = file_sections(sweep=sf.sweep, backend=opts.backend, progress=opts.progress, log=opts.log)
-    later = run_sections(context, [*pipeline, *own])
+    later = run_pipeline(context, [*pipeline, *own])  # the crypto research before the tear sheet
     return [evaluated, *([optimised] if optimised is not None else []), adaptive, *later]
 
 

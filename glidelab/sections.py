@@ -11,10 +11,12 @@ file, where it runs, the results of the sections it reads) and answering
 * ``summary(result) -> str``: its paragraph of ``summary.md``.
 
 A section that reads another's result takes it as a field: the scenario evaluation and
-the tear sheet take the optimiser's :class:`Optimised`, the tear sheet the adaptive runs
-and the evaluation's scenario sets. ``glidelab run`` (:func:`glidelab.run.run_study`)
-runs :class:`Optimiser` and :class:`Adaptive` first, then loops over
-:func:`study_pipeline` and the sections the file's own tables name
+the tear sheet take the optimiser's :class:`Optimised`, the tear sheet the adaptive runs,
+the evaluation's scenario sets and the crypto research (its answer is a part of the
+study's one report book). ``glidelab run`` (:func:`glidelab.run.run_study`)
+runs :class:`Optimiser` and :class:`Adaptive` first, then :func:`run_pipeline` over
+:func:`study_pipeline` (the crypto research before the tear sheet) and the sections the
+file's own tables name
 (:func:`file_sections`: the sweep; a fund-design file is its design alone).
 ``glidelab optimize``, ``glidelab tearsheet``, ``glidelab validate``, ``glidelab
 design``, ``glidelab sweep`` and ``glidelab crypto`` run the same sections alone.
@@ -22,6 +24,7 @@ design``, ``glidelab sweep`` and ``glidelab crypto`` run the same sections alone
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +35,7 @@ import pandas as pd
 
 from backtest.crypto.result import CryptoResearch
 from backtest.io import write_text_atomic
+from backtest.report.crypto import REPORT_PAGE, crypto_part
 from backtest.report.model import TearsheetBook
 from backtest.report.tearsheet import write_tearsheet
 from backtest.trinity import TrinitySettings, reproduce_trinity, to_markdown
@@ -264,8 +268,10 @@ class Tearsheet:
     """The study's tear sheet, one page per plan (``glidelab.tearsheet``), for ``plans``
     (default every plan): the ``optimised`` glide path beside the study's strategies, each
     ``adaptive`` plan's policy map on its page, simulated on ``sets_by_plan`` (the
-    evaluation's, when it ran; else drawn here, or none with ``simulate_plans=False``).
-    It adds no paragraph to summary.md: the tear sheet is its own summary."""
+    evaluation's, when it ran; else drawn here, or none with ``simulate_plans=False``);
+    with the ``crypto`` research, the book's part after the plans is its answer, linked
+    to the full crypto report (:data:`CRYPTO_REPORT`). It adds no paragraph to
+    summary.md: the tear sheet is its own summary."""
 
     optimised: Optimised | None = None
     adaptive: Mapping[str, AdaptiveRun] = field(default_factory=dict)
@@ -275,6 +281,7 @@ class Tearsheet:
     title: str | None = None
     log: Log = quiet
     folder: str = "tearsheet"
+    crypto: CryptoResearch | None = None
 
     def _sets(self, context: StudyContext, names: list[str]) -> SetsByPlan:
         if self.sets_by_plan is not None:
@@ -293,6 +300,10 @@ class Tearsheet:
         book = study_book(
             study, context.history, strategies, sets, plans=names, title=self.title, search=search
         )
+        if self.crypto is not None:
+            up = "../" * len(Path(self.folder).parts)  # from the book's folder to the study's
+            part = crypto_part(self.crypto, up + CRYPTO_REPORT)
+            book = dataclasses.replace(book, crypto=part)
         return with_policy_maps(book, dict(self.adaptive))
 
     def write(self, result: TearsheetBook, folder: Path) -> None:
@@ -331,6 +342,11 @@ class Population:
             f"{100 * presets.min():.1f}-{100 * presets.max():.1f} % for the presets "
             f"({', '.join(presets.index)}). Full study: `glidelab design`.\n"
         )
+
+
+#: The crypto report's page in a study's folder: the :class:`Crypto` section's folder,
+#: the report's own folder (``glidelab.crypto.write_research``), its page.
+CRYPTO_REPORT = f"crypto/tearsheet/{REPORT_PAGE}"
 
 
 @dataclass(frozen=True)
@@ -438,7 +454,9 @@ def study_pipeline(
 ) -> list[Section[Any]]:
     """The sections ``glidelab run`` runs after the optimiser, the adaptive paths and the
     evaluation (their results are the arguments), in summary.md's order: the tear sheet
-    and the population (as ``[output]`` asks), then :func:`study_sections`."""
+    and the population (as ``[output]`` asks), then :func:`study_sections`. Run them with
+    :func:`run_pipeline`: the crypto research first, its answer a part of the tear
+    sheet's book."""
     output = context.study.output
     out: list[Section[Any]] = []
     if output.tearsheet:
@@ -452,6 +470,21 @@ def study_pipeline(
 def run_sections(context: StudyContext, sections: list[Section[Any]]) -> list[Ran[Any]]:
     """Run each section on ``context`` (numbers only), in order."""
     return [Ran.of(s, context) for s in sections]
+
+
+def run_pipeline(context: StudyContext, sections: list[Section[Any]]) -> list[Ran[Any]]:
+    """Run ``sections`` (e.g. :func:`study_pipeline`'s) in their order of need and return
+    them in the given order (summary.md's): the crypto research first, then the rest,
+    a tear sheet taking the research's result (its book's crypto part)."""
+    first = {i: Ran.of(s, context) for i, s in enumerate(sections) if isinstance(s, Crypto)}
+    research = next((r.result for r in first.values()), None)
+
+    def ran(s: Section[Any]) -> Ran[Any]:
+        if isinstance(s, Tearsheet) and s.crypto is None and research is not None:
+            s = dataclasses.replace(s, crypto=research)
+        return Ran.of(s, context)
+
+    return [first[i] if i in first else ran(s) for i, s in enumerate(sections)]
 
 
 def file_sections(

@@ -33,6 +33,7 @@ from backtest.crypto.result import CryptoResearch
 from backtest.io import write_bytes_atomic, write_text_atomic
 from backtest.report.charts import PALETTE, WIDTH, Chart, style
 from backtest.report.html import img_tag, page_head
+from backtest.report.model import ResearchPart
 from backtest.report.pdf import PageTable, chart_page, table_pages, text_page
 from backtest.report.population import readable
 from backtest.report.units import Unit, format_value, format_with_se
@@ -828,7 +829,11 @@ def _member_summary(st: pd.DataFrame) -> pd.DataFrame:
             "success change SE": g[se.name].iloc[0] if se is not None else np.nan,
             "median wealth": g["median_wealth"].iloc[0],
             "wealth age": g["wealth_age"].iloc[0],
-            "worst stress": str(worst["shock"]) if moved else "none: no Bitcoin held",
+            "worst stress": (
+                str(worst["shock"])
+                if moved
+                else ("none: no Bitcoin held" if size == 0 else "none moved success")
+            ),
             "worst stress change": worst["d_success"],
             "worst stress change SE": worst["se_d_success"],
         }
@@ -1156,6 +1161,34 @@ def crypto_pdf(result: CryptoResearch, charts: list[Chart]) -> bytes:
     return buf.getvalue()
 
 
+#: The crypto report's page in its folder (:func:`write_crypto_report`).
+REPORT_PAGE = "crypto.html"
+
+
+def crypto_part(result: CryptoResearch, link: str = "") -> ResearchPart:
+    """The crypto answer as a part of the study's report book: the central case and the
+    summary table of :func:`summary_frame` / :func:`summary_shown` (the same cells as
+    crypto.html's, each column a summary.csv column), and ``link``, the full report's
+    page relative to the book's folder (``""``: none)."""
+    frame = summary_frame(result)
+    groups, heads, rows = summary_shown(result, frame) if len(frame) else ([], [], [])
+    return ResearchPart(
+        key="crypto",
+        title="Crypto sleeve research",
+        lead=result.central,
+        groups=tuple(groups),
+        columns=tuple(heads),
+        rows=tuple((f"{size:g}", label, tuple(cells)) for size, label, cells in rows),
+        text_columns=_TEXT_COLUMNS,
+        caption=SUMMARY_CAPTION if len(frame) else "",
+        link=link,
+        link_text=(
+            "The full crypto report (surface, break-even, stresses, rules, the vintage, the "
+            "committee disclosure, Bitcoin's history)"
+        ),
+    )
+
+
 def write_crypto_report(result: CryptoResearch, folder: str | os.PathLike[str]) -> Path:
     """Write ``crypto.html``, ``crypto.pdf`` and ``summary.csv`` (the answer's numbers,
     decimals) into ``folder`` (atomically, file by file)."""
@@ -1163,6 +1196,6 @@ def write_crypto_report(result: CryptoResearch, folder: str | os.PathLike[str]) 
     target.mkdir(parents=True, exist_ok=True)
     charts = crypto_charts(result)
     write_text_atomic(target / "summary.csv", summary_frame(result).to_csv())
-    write_text_atomic(target / "crypto.html", crypto_html(result, charts))
+    write_text_atomic(target / REPORT_PAGE, crypto_html(result, charts))
     write_bytes_atomic(target / "crypto.pdf", crypto_pdf(result, charts))
     return target

@@ -3,7 +3,9 @@
 Images are embedded as base64 PNG ``data:`` URIs, the CSS is inline, there is no script
 and no external reference of any kind, so the page renders identically offline. A
 :class:`~backtest.report.model.TearsheetBook` opens with an index of its plans, each
-linking to that plan's section further down the same file.
+linking to that plan's section further down the same file; a research part of the book
+(:class:`~backtest.report.model.ResearchPart`, e.g. the crypto research) follows the
+plans, with a relative link to its full report beside the book's folder.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from backtest.metrics import METRICS
 from backtest.report.charts import Chart, png_bytes
 from backtest.report.model import (
     MetricsView,
+    ResearchPart,
     TearsheetBook,
     TearsheetData,
     anchor,
@@ -85,6 +88,7 @@ table.summary .marks { display: inline-block; margin-left: 6px; padding: 0 5px;
   font-weight: 600; font-style: normal; }
 table.summary tr.why td { white-space: normal; text-align: left; color: #7a2e2b;
   font-size: 12px; background: #fbf1f0; border-bottom: 1px solid var(--rule); }
+td.text { text-align: left; white-space: normal; min-width: 8em; max-width: 30em; }
 footer { margin-top: 40px; color: var(--muted); font-size: 11.5px;
   border-top: 1px solid var(--rule); padding-top: 8px; }
 """
@@ -325,14 +329,62 @@ def render_html(data: TearsheetData, charts: list[Chart]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _part_html(part: ResearchPart) -> list[str]:
+    """A research part after the plans (``#part-<key>``): its lead, its answer table
+    (each cell's data column in ``data-col``, each row's key in ``data-key``), the
+    caption and the link to its full report."""
+    a = f"part-{part.key}"
+    out = [
+        f'<section class="plan part" id="{a}"><h2 class="plan-title">{escape(part.title)}</h2>',
+        '<p class="back"><a href="#index">\u2191 contents</a></p>',
+    ]
+    if part.lead:
+        out.append(f'<p class="subtitle" id="{a}-lead"><strong>{escape(part.lead)}</strong></p>')
+    if part.rows:
+        groups = "".join(
+            f'<th class="group" scope="colgroup" colspan="{n}">{escape(g)}</th>'
+            for g, n in part.groups
+        )
+        heads = "".join(f'<th class="num" scope="col">{escape(h)}</th>' for _, h in part.columns)
+        body = "".join(
+            f'<tr data-key="{escape(key, quote=True)}"><th class="label" scope="row">'
+            f"{escape(label)}</th>"
+            + "".join(
+                f'<td class="{"text" if col in part.text_columns else "num"}" '
+                f'data-col="{escape(col, quote=True)}">{escape(c)}</td>'
+                for c, (col, _) in zip(cells, part.columns, strict=True)
+            )
+            + "</tr>"
+            for key, label, cells in part.rows
+        )
+        out.append(
+            f'<div class="table-wrap"><table class="metrics summary" id="{a}-table">'
+            f'<thead><tr><th class="label" scope="col" rowspan="2">Sleeve</th>{groups}</tr>'
+            f"<tr>{heads}</tr></thead><tbody>{body}</tbody></table></div>"
+        )
+    if part.caption:
+        out.append(f'<p class="notes" id="{a}-caption">{escape(part.caption)}</p>')
+    if part.link:
+        out.append(
+            f'<p id="{a}-link"><a href="{escape(part.link, quote=True)}">'
+            f"{escape(part.link_text or part.link)}</a></p>"
+        )
+    out.append("</section>")
+    return out
+
+
 def render_book_html(book: TearsheetBook, charts: list[list[Chart]]) -> str:
     """A report of several plans as one HTML document: an index linking one section per
-    plan (``#plan-<name>``), each with its own settings, tables and charts."""
+    plan (``#plan-<name>``), each with its own settings, tables and charts, then the
+    book's research part (``#part-<key>``: the crypto research) when it has one."""
     out = page_head(book.title, book.subtitle)
-    out.append('<nav class="index" id="index"><h2>Plans</h2><ol>')
+    heading = "Contents" if book.crypto is not None else "Plans"
+    out.append(f'<nav class="index" id="index"><h2>{heading}</h2><ol>')
     for page in book.pages:
         what = f' <span class="what">{escape(page.subtitle)}</span>' if page.subtitle else ""
         out.append(f'<li><a href="#{anchor(page.key)}">{escape(page.title)}</a>{what}</li>')
+    if book.crypto is not None:
+        out.append(f'<li><a href="#part-{book.crypto.key}">{escape(book.crypto.title)}</a></li>')
     out.append("</ol></nav>")
     for page, page_charts in zip(book.pages, charts, strict=True):
         a = anchor(page.key)
@@ -344,6 +396,8 @@ def render_book_html(book: TearsheetBook, charts: list[list[Chart]]) -> str:
         out.append('<p class="back"><a href="#index">\u2191 index of plans</a></p>')
         out += _page_html(page, page_charts, prefix=f"{a}-")
         out.append("</section>")
+    if book.crypto is not None:
+        out += _part_html(book.crypto)
     if book.notes:
         out.append('<section id="notes"><h2>Notes</h2><ul class="notes">')
         out.extend(f"<li>{escape(n)}</li>" for n in book.notes)

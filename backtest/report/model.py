@@ -374,6 +374,45 @@ class TearsheetData:
         return []
 
 
+@dataclass(frozen=True)
+class ResearchPart:
+    """A research part of a :class:`TearsheetBook`, placed after the plans' pages (e.g.
+    the crypto-sleeve research): its answer as display text, built by the research's own
+    report, and a link to that full report.
+
+    Attributes
+    ----------
+    key, title
+        Short name (its HTML anchor ``part-<key>``) and heading.
+    lead
+        The statement the answer rests on (e.g. the central case), shown above the table.
+    groups
+        ``(heading, columns spanned)`` over ``columns``.
+    columns
+        ``(data column, heading)``: the column of the research's table file (e.g. the
+        crypto report's summary.csv) each cell shows, and its heading.
+    rows
+        ``(row key, label, cells)``: one formatted cell per column.
+    text_columns
+        Data columns of words (left-aligned, wrapped).
+    caption
+        What the figures are, under the table.
+    link, link_text
+        The full report's path relative to the book's folder (``""``: none) and its words.
+    """
+
+    key: str
+    title: str
+    lead: str = ""
+    groups: tuple[tuple[str, int], ...] = ()
+    columns: tuple[tuple[str, str], ...] = ()
+    rows: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    text_columns: frozenset[str] = frozenset()
+    caption: str = ""
+    link: str = ""
+    link_text: str = ""
+
+
 @dataclass(frozen=True, eq=False)
 class TearsheetBook:
     """A tear sheet of several pages (one per plan) behind an index.
@@ -388,6 +427,9 @@ class TearsheetBook:
         One :class:`TearsheetData` per plan, each with a distinct ``key``.
     notes
         Footnotes for the whole report.
+    crypto
+        The crypto-sleeve research's answer (:class:`ResearchPart`), a part after the
+        plans' pages, or ``None``.
     """
 
     title: str
@@ -395,6 +437,7 @@ class TearsheetBook:
     settings: tuple[tuple[str, str], ...] = ()
     pages: tuple[TearsheetData, ...] = ()
     notes: tuple[str, ...] = ()
+    crypto: ResearchPart | None = None
 
     def __post_init__(self) -> None:
         keys = [p.key for p in self.pages]
@@ -936,6 +979,7 @@ __all__ = [
     "IncomeTable",
     "IncomeView",
     "MetricsView",
+    "ResearchPart",
     "SetCell",
     "SetColumn",
     "SetsTable",

@@ -4,7 +4,9 @@ Page 1: title, settings and notes; then the retirement income and, with other sc
 sets, the success on each set; then one page per metrics basis (nominal, real); then one
 page per chart with its title and caption. Charts stay vector graphics. A
 :class:`~backtest.report.model.TearsheetBook` opens with a cover listing its plans and the
-page where each begins, then gives each plan the pages above.
+page where each begins, then gives each plan the pages above; a research part of the book
+(the crypto research, :class:`~backtest.report.model.ResearchPart`) follows the plans:
+its answer table, and a link to its full report.
 
 Every page is A4: tables are drawn cell by cell (:func:`table_pages`: the largest font
 that fits, headers wrapped, split by columns or rows when they must be), a chart is
@@ -33,6 +35,7 @@ from backtest.report.charts import Chart, style
 from backtest.report.html import shown_rows
 from backtest.report.model import (
     MetricsView,
+    ResearchPart,
     TearsheetBook,
     TearsheetData,
     glide_label_header,
@@ -53,10 +56,11 @@ def _cover(
     data: TearsheetData | TearsheetBook,
     contents: Sequence[tuple[str, str, int]] = (),
     with_settings: bool = False,
+    heading: str = "Plans",
 ) -> Figure:
-    """Title, subtitle, the contents of a book (title, description, page) and the notes;
-    the settings too only when ``with_settings`` (they close the report instead:
-    :func:`_settings_pages`)."""
+    """Title, subtitle, the contents of a book (title, description, page) under
+    ``heading`` and the notes; the settings too only when ``with_settings`` (they close
+    the report instead: :func:`_settings_pages`)."""
     fig = Figure(figsize=PAGE)
     fig.text(0.06, 0.92, data.title, fontsize=22, weight="bold", color=INK)
     y = 0.875
@@ -78,7 +82,7 @@ def _cover(
             y -= 0.006
     if contents:
         y -= 0.02
-        fig.text(0.06, y, "Plans", fontsize=14, weight="bold", color=ACCENT)
+        fig.text(0.06, y, heading, fontsize=14, weight="bold", color=ACCENT)
         y -= 0.045
         for title, what, page in contents:
             fig.text(0.06, y, f"{title}  (page {page})", fontsize=10.5, weight="bold", color=INK)
@@ -619,12 +623,38 @@ def _page_figures(data: TearsheetData, charts: list[Chart]) -> list[Figure]:
     ]
 
 
+def _part_pages(part: ResearchPart) -> list[Figure]:
+    """A research part's pages: its answer table under its lead (each group of columns
+    named in the notes), the caption, and the link to its full report at the foot of the
+    last page (a live link in the PDF)."""
+    spans, first = [], 1
+    for g, n in part.groups:
+        spans.append(f"Columns {first}-{first + n - 1}: {g}" if n > 1 else f"Column {first}: {g}")
+        first += n
+    table = PageTable(
+        title=part.title,
+        head=("Sleeve", *(h for _, h in part.columns)),
+        rows=tuple((label, *cells) for _, label, cells in part.rows),
+        caption=part.caption,
+        notes=tuple(spans),
+        subtitle=part.lead,
+    )
+    pages = table_pages(table)
+    if part.link:
+        fig = pages[-1]
+        w_in, h_in = fig.get_size_inches()
+        text = f"{part.link_text or 'Full report'}: {part.link}"
+        fig.text(MARGIN / w_in, 0.3 / h_in, text, fontsize=8, color=ACCENT, url=part.link)
+    return pages
+
+
 def render_book_pdf(
     book: TearsheetBook, charts: list[list[Chart]], path: str | os.PathLike[str]
 ) -> None:
     """Write a report of several plans to ``path``: a contents cover, then each plan's
     pages (:func:`_page_figures`: the answer first, settings last), then the book's
-    settings."""
+    research part (:func:`_part_pages`: the crypto research) when it has one, then the
+    book's settings."""
     meta = {"Title": book.title, "Creator": "glidelab", "CreationDate": None}
     with style(), PdfPages(path, metadata=meta) as pdf:
         plans = [_page_figures(p, c) for p, c in zip(book.pages, charts, strict=True)]
@@ -632,9 +662,12 @@ def render_book_pdf(
         for page, figures in zip(book.pages, plans, strict=True):
             contents.append((page.title, page.subtitle, page_no))
             page_no += len(figures)
-        pdf.savefig(_cover(book, contents))
-        for figures in plans:
-            for fig in figures:
-                pdf.savefig(fig)
+        part = _part_pages(book.crypto) if book.crypto is not None else []
+        if book.crypto is not None:
+            contents.append((book.crypto.title, book.crypto.link_text, page_no))
+        heading = "Contents" if book.crypto is not None else "Plans"
+        pdf.savefig(_cover(book, contents, heading=heading))
+        for fig in [*(f for figures in plans for f in figures), *part]:
+            pdf.savefig(fig)
         for fig in _settings_pages(book):
             pdf.savefig(fig)
