@@ -457,7 +457,8 @@ def _kernel_pass(
         returns,
         inflation,
         gen,
-        np.ascontiguousarray(target),
+        # writable and C-ordered: a read-only target would compile a second loop
+        np.require(target, np.float64, ["C", "W"]),
         kernel.kernel_rules(inputs.rules),
         kernel.trading(strategy, inputs.schedule.periods_per_year),
         kernel.rmd_divisors(),

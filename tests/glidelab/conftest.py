@@ -21,3 +21,15 @@ def crypto_quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, st
     with contextlib.redirect_stdout(buf):
         assert main(["crypto", "--quick", "--quiet", "--out", str(out)]) == 0
     return out / "crypto_sleeve", buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def design_quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``glidelab design target_date_2060 --quick --quiet --seed 7`` once a session (a
+    minute or more on a loaded machine): the --out folder, holding target_date_2060/.
+    Read it, never write into it: other tests compare their runs with it."""
+    out = tmp_path_factory.mktemp("design")
+    args = ["design", "target_date_2060", "--quick", "--quiet", "--seed", "7"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*args, "--out", str(out)]) == 0
+    return out

@@ -156,7 +156,9 @@ def in_process(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
     return run_study(parse_study(_raw()), tmp_path_factory.mktemp("here"), progress=False)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+# Two workers only: a one-worker cluster runs the same code with less to get wrong (no
+# tasks split between processes, no order to restore), and each cluster costs seconds.
+@pytest.mark.parametrize("workers", [2])
 def test_study_on_a_local_cluster_is_bit_identical(workers: int, in_process, tmp_path) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("distributed")
     import pandas as pd

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from glidelab.cli import main
-
 #: A4 in PDF points (1/72 inch), landscape or portrait; matplotlib writes 842 x 595.
 A4_POINTS = {(842, 595), (595, 842)}
 
@@ -22,23 +20,9 @@ def _media_boxes(pdf: bytes) -> list[tuple[int, int]]:
     return [tuple(round(float(v)) for v in b.split()[2:4]) for b in boxes]  # type: ignore[misc]
 
 
-def test_design_seed_overrides_the_studys_and_is_recorded(tmp_path: Path) -> None:
-    assert (
-        main(
-            [
-                "design",
-                "target_date_2060",
-                "--quick",
-                "--quiet",
-                "--seed",
-                "7",
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
-    folder = tmp_path / "target_date_2060"
+def test_design_seed_overrides_the_studys_and_is_recorded(design_quick_run: Path) -> None:
+    # `glidelab design target_date_2060 --quick --quiet --seed 7` (the session fixture)
+    folder = design_quick_run / "target_date_2060"
     settings = json.loads((folder / "settings.json").read_text())
     assert settings["study"]["seed"] == 7  # the shipped study says 2060
     # the report: the answer first, the settings last

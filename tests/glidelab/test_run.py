@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from backtest.errors import StudyError
 from glidelab.cli import main
 from glidelab.run import run_study, scenario_sets, strategies_for
-from glidelab.study import load_study, quick_crypto
+from glidelab.study import load_study
 
 
 @pytest.fixture(scope="module")
@@ -83,16 +84,19 @@ def test_settings_record_the_seed_and_the_scenarios(quick_run) -> None:
 
 def test_run_is_deterministic_with_its_seed(tmp_path) -> None:
     study = load_study().study
+    # Every scenario set of the default study, small; no population section (it draws its
+    # own members and is not in success.csv) and no optimiser: three runs stay seconds.
     small = dataclasses.replace(
         study,
-        scenarios=dataclasses.replace(study.scenarios, bootstrap_n=50),
+        scenarios=dataclasses.replace(study.scenarios, bootstrap_n=50, international_n=50),
         strategies=dataclasses.replace(study.strategies, presets=("fixed_60_40",)),
         optimize=dataclasses.replace(study.optimize, enabled=False),
-        output=dataclasses.replace(study.output, tearsheet=False),
+        output=dataclasses.replace(study.output, tearsheet=False, population=False),
     )
     a = run_study(small, tmp_path / "a", progress=False).success
     b = run_study(small, tmp_path / "b", progress=False).success
     pd.testing.assert_frame_equal(a, b)
+    assert "international bootstrap (JST)" in set(a.scenarios)  # every set is compared
     other = run_study(
         dataclasses.replace(small, seed=small.seed + 7), tmp_path / "c", progress=False
     ).success
@@ -107,10 +111,9 @@ def test_validate_is_the_validation_section_of_run(quick_run, tmp_path) -> None:
     assert main(["validate", "trinity", "--out", str(tmp_path)]) == 0
     for name in ("trinity.csv", "trinity.md"):
         assert (tmp_path / name).read_bytes() == (folder / "validation" / name).read_bytes()
-    assert main(["validate", "trinity", "--timing", "start", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "trinity.csv").read_bytes() != (
-        folder / "validation/trinity.csv"
-    ).read_bytes()
+    start = tmp_path / "start"  # a new folder: validate refuses to overwrite without --force
+    assert main(["validate", "trinity", "--timing", "start", "--out", str(start)]) == 0
+    assert (start / "trinity.csv").read_bytes() != (folder / "validation/trinity.csv").read_bytes()
 
 
 def test_study_scenarios_are_independent_of_the_optimisers_draws() -> None:
@@ -214,42 +217,52 @@ def test_quick_shrinks_every_section() -> None:
     assert small.design.evaluation.members < design.design.evaluation.members
 
 
-def test_crypto_study_runs_its_research_into_crypto(tmp_path) -> None:
-    sf, study = _smallest("crypto_sleeve")
-    small = quick_crypto(sf.crypto)  # the smoke-run break-even, stresses and vintage
-    crypto = dataclasses.replace(
-        small,
-        n_scenarios=60,
-        rules_n=40,
-        history_n=40,
-        means=(0.0,),
-        vols=(0.6,),
-        vintage=dataclasses.replace(small.vintage, members=100, market_paths=5),
-    )
-    res = run_study(study, tmp_path, progress=False, crypto=crypto)
-    folder = tmp_path / "crypto_sleeve"
+@pytest.fixture(scope="module")
+def run_quick(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """``glidelab run NAME --quick --quiet [ARGS]`` of a shipped study, run once per
+    name and arguments in this module and shared: returns the folder --out pointed at."""
+    done: dict[tuple[str, ...], Path] = {}
+
+    def get(name: str, *args: str) -> Path:
+        key = (name, *args)
+        if key not in done:
+            out = tmp_path_factory.mktemp(f"run_{name}")
+            assert main(["run", name, "--quick", "--quiet", *args, "--out", str(out)]) == 0
+            done[key] = out
+        return done[key]
+
+    return get
+
+
+def test_crypto_study_runs_its_research_into_crypto(run_quick) -> None:
+    folder = run_quick("crypto_sleeve") / "crypto_sleeve"
     for name in ("surface.csv", "breakeven.csv", "stress.csv", "rules.csv", "settings.json"):
         assert (folder / "crypto" / name).stat().st_size > 0, name
+    # One row per sleeve (bar the zero one, the reference) and grid point of --quick.
+    sf = load_study(_shipped("crypto_sleeve")).quick()
+    quick = sf.crypto
     surface = pd.read_csv(folder / "crypto" / "surface.csv")
-    assert len(surface) == len(res.crypto.surface) > 0
+    n_grid = len(quick.means) * len(quick.vols) * len(quick.corrs)
+    assert len(surface) == (len(quick.sleeves) - 1) * n_grid > 0
     # A study naming no strategy gets its sleeves' base, so success.csv is never empty.
-    assert set(res.success.strategy) == {study.strategies.crypto_base}
-    assert "Crypto-sleeve research (crypto/)" in res.summary
+    success = pd.read_csv(folder / "success.csv")
+    assert set(success.strategy) == {sf.study.strategies.crypto_base}
+    assert "Crypto-sleeve research (crypto/)" in (folder / "summary.md").read_text()
 
 
-def test_sweep_study_runs_its_sweep_into_sweep(tmp_path) -> None:
-    sf, study = _smallest("sweep_example")
-    sweep = dataclasses.replace(sf.sweep, n_scenarios=40, chunk_size=40)
-    res = run_study(study, tmp_path, progress=False, sweep=sweep)
-    folder = tmp_path / "sweep_example" / "sweep"
+def test_sweep_study_runs_its_sweep_into_sweep(run_quick) -> None:
+    out = run_quick("sweep_example")
+    sweep = load_study(_shipped("sweep_example")).quick().sweep
+    folder = out / "sweep_example" / "sweep"
     table = pd.read_csv(folder / "sweep.csv")
     n_points = 1
     for a in sweep.axes:
         n_points *= len(a.values)
-    assert len(table) == n_points * len(sweep.sets) == len(res.sweep.table)
+    assert len(table) == n_points * len(sweep.sets) > 0
+    assert len(list((folder / "points").glob("*.json"))) == n_points
     assert (folder / "solve.csv").stat().st_size > 0
-    assert not (tmp_path / "sweep_example" / "points").exists()  # inside sweep/ only
-    assert "Sweep (sweep/)" in (tmp_path / "sweep_example" / "summary.md").read_text()
+    assert not (out / "sweep_example" / "points").exists()  # inside sweep/ only
+    assert "Sweep (sweep/)" in (out / "sweep_example" / "summary.md").read_text()
 
 
 def test_design_file_runs_the_design_through_glidelab_run(tmp_path, monkeypatch, capsys) -> None:
@@ -296,21 +309,35 @@ def test_retiree_study_runs(tmp_path) -> None:
 
 
 FRONT_DOORS = [
-    # (command, its folder under --out, glidelab run's folder of the same section)
-    (["design", "target_date_2060"], "target_date_2060", "target_date_2060"),
+    # (command, its folder under --out, glidelab run's folder of the same section); the
+    # design at seed 7, as conftest's shared design_quick_run: --seed reaches both doors.
+    (["design", "target_date_2060", "--seed", "7"], "target_date_2060", "target_date_2060"),
     (["sweep", "sweep_example"], "sweep_example", "sweep_example/sweep"),
     (["crypto", "crypto_sleeve"], "crypto_sleeve", "crypto_sleeve/crypto"),
 ]
 
+#: Front doors whose quick run a session fixture (tests/glidelab/conftest.py) already
+#: made with the same arguments, shared with the command's own tests.
+SHARED_RUNS = {"crypto": "crypto_quick_run", "design": "design_quick_run"}
+
+
+def _front_door(request: pytest.FixtureRequest, command: list[str], out: Path) -> Path:
+    """The --out folder of ``glidelab COMMAND --quick --quiet``."""
+    if command[0] == "crypto":
+        folder, _ = request.getfixturevalue(SHARED_RUNS["crypto"])
+        return Path(folder).parent
+    if command[0] == "design":
+        return Path(request.getfixturevalue(SHARED_RUNS["design"]))
+    assert main([*command, "--quick", "--quiet", "--out", str(out)]) == 0
+    return out
+
 
 @pytest.mark.parametrize(("command", "own", "in_run"), FRONT_DOORS, ids=lambda x: str(x))
 def test_each_subcommand_writes_what_its_section_writes_in_glidelab_run(
-    tmp_path, command, own, in_run
+    request, run_quick, tmp_path, command, own, in_run
 ) -> None:
-    name = command[1]
-    assert main([*command, "--quick", "--quiet", "--out", str(tmp_path / "cmd")]) == 0
-    assert main(["run", name, "--quick", "--quiet", "--out", str(tmp_path / "run")]) == 0
-    folder = tmp_path / "cmd" / own
+    folder = _front_door(request, command, tmp_path / "cmd") / own
+    ran = run_quick(command[1], *command[2:])  # glidelab run NAME --quick --quiet [ARGS]
     # The result tables, and a sweep's per-point records (its numbers before rounding).
     mine = sorted(
         str(p.relative_to(folder)) for p in [*folder.glob("*.csv"), *folder.glob("points/*.json")]
@@ -318,4 +345,4 @@ def test_each_subcommand_writes_what_its_section_writes_in_glidelab_run(
     assert len(mine) >= 2, mine  # so the comparison can fail
     for f in mine:
         a = (folder / f).read_bytes()
-        assert a == (tmp_path / "run" / in_run / f).read_bytes(), f
+        assert a == (ran / in_run / f).read_bytes(), f
