@@ -1,17 +1,21 @@
-"""Scenarios drawn inside the compiled engine: bootstraps of a history table, never stored.
+"""Scenarios drawn inside the compiled engine: bootstraps and a lognormal, never stored.
 
 A :class:`GeneratedScenarios` is a :class:`backtest.scenarios.Scenarios` that holds the
-*recipe* instead of the arrays: a history table (decimal simple nominal returns per
-period of each asset, and inflation, of whole historical rows), the block length, the
-seed, the number of scenarios and periods. Row ``t`` of scenario ``s`` is drawn from
-counter-based uniforms keyed by (seed, s, t) (``backtest.counter_rng``), so
+*recipe* instead of the arrays, with the seed and the number of scenarios and periods:
+a history table (decimal simple nominal returns per period of each asset, and
+inflation, of whole historical rows) and a block length (:class:`BootstrapScenarios`),
+or per-period log means and a covariance root (:class:`ParametricScenarios`). Period
+``t`` of scenario ``s`` is drawn from counter-based random numbers keyed by (seed, s, t)
+(``backtest.counter_rng``), so
 
 * ``backtest.simulate`` runs the fused kernel on it when the strategy's targets do not
   read returns (fixed mixes, glide paths, state tables) and no realised weights are
   asked for: each block of 64 scenarios draws its rows and reads the table (a few tens
-  of KB, in cache) inside the compiled loop, and no scenario array is ever made;
+  of KB, in cache), or draws its normals, inside the compiled loop, and no scenario
+  array is ever made;
 * everything else reads ``.returns`` / ``.inflation``, which this module materialises
-  with the numpy twin of the same draws (:func:`row_indices`), bit for bit;
+  with the numpy twin of the same draws (:func:`row_indices`,
+  :func:`lognormal_returns`), bit for bit;
 * a scenario is the same in any chunk (``take``), at any horizon (``head``) and on any
   thread or worker: its numbers depend on its key only.
 
@@ -21,17 +25,39 @@ each later period starts a new block with probability ``1 / block_length``, else
 the next row (wrapping to the first). ``block_length = 1`` is the i.i.d. bootstrap.
 Its draws differ from ``backtest.generators.block_bootstrap`` (another random source),
 so results made with one are not reproduced by the other.
+
+The lognormal (:func:`parametric_in_engine`) is ``generators.parametric``'s normal model:
+``log(1 + r)`` of the assets and inflation is ``mean + root @ z`` per period with ``k``
+standard normals ``z`` (``counter_rng.normal``, one counter each), so a period's
+returns are jointly lognormal with the given annual log moments divided by the periods
+a year. Its normals, log and exponential are pure arithmetic (``counter_rng``), so the
+kernel and the numpy twin (:func:`lognormal_returns`) agree bit for bit here too; again
+other draws than ``generators.parametric``'s.
+
+Capital-market-assumption scenarios (``backtest.cma.cma_scenarios``) stay materialised:
+they are moment-matched over the whole sample (every scenario's draws are rescaled by
+the sample's own mean and covariance), so a scenario's numbers depend on all the others
+and cannot be drawn from its own key alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from backtest.counter_rng import below_np, draws_np, scenario_keys_np, seed_key, threshold_np
+from backtest.counter_rng import (
+    below_np,
+    draws_np,
+    draws_wide_np,
+    exp_np,
+    normals_np,
+    scenario_keys_np,
+    seed_key,
+    threshold_np,
+)
 from backtest.errors import DataError
 from backtest.scenarios import Scenarios
 from backtest.types import FloatArray, Frequency, infer_frequency, periods_per_year, read_only
@@ -40,10 +66,14 @@ from backtest.types import FloatArray, Frequency, infer_frequency, periods_per_y
 class Draws(NamedTuple):
     """What the kernel draws from (``backtest.kernel._loop``'s ``gen`` argument).
 
+    One compiled type serves every route: the fields a kind does not read hold small
+    placeholders of the same types.
+
     Attributes
     ----------
     kind
-        ``DRAW_ARRAYS`` (0): read the given return arrays; ``DRAW_BOOTSTRAP`` (1): draw.
+        ``DRAW_ARRAYS`` (0): read the given return arrays; ``DRAW_BOOTSTRAP`` (1): draw
+        rows of the table; ``DRAW_PARAMETRIC`` (2): draw lognormal returns.
     returns
         (H, 1, A) the table's decimal simple nominal returns, one row per history period.
     inflation
@@ -54,6 +84,11 @@ class Draws(NamedTuple):
         Probability that a period starts a new block, ``1 / block_length``.
     offset
         Index of the first scenario (a chunk's place in the whole set), uint64.
+    mean
+        (A + 1,) per-period mean of the log returns of the assets, then inflation.
+    root
+        (A + 1, k) per-period covariance root: log returns are ``mean + root @ z`` for
+        ``k`` standard normals ``z`` (``k`` is the model's assets + 1).
     """
 
     kind: int
@@ -62,16 +97,33 @@ class Draws(NamedTuple):
     key: np.uint64
     p_new: float
     offset: np.uint64
+    mean: FloatArray
+    root: FloatArray
 
 
-DRAW_ARRAYS, DRAW_BOOTSTRAP = 0, 1
+DRAW_ARRAYS, DRAW_BOOTSTRAP, DRAW_PARAMETRIC = 0, 1, 2
+
+
+def _draws(kind: int, key: np.uint64, offset: int, **arrays: object) -> Draws:
+    """A :class:`Draws` with placeholders for the fields ``arrays`` does not give; every
+    array a writable C-contiguous float64 copy (a read-only view would compile another
+    loop)."""
+    spec: dict[str, object] = {
+        "returns": np.zeros((1, 1, 1)),
+        "inflation": np.zeros((1, 1)),
+        "p_new": 1.0,
+        "mean": np.zeros(1),
+        "root": np.zeros((1, 1)),
+    }
+    spec.update(arrays)
+    for name in ("returns", "inflation", "mean", "root"):
+        spec[name] = np.array(spec[name], dtype=np.float64, order="C")
+    return Draws(kind=kind, key=np.uint64(key), offset=np.uint64(offset), **spec)  # type: ignore[arg-type]
 
 
 def no_draws(n_assets: int) -> Draws:
     """The placeholder :class:`Draws` of stored scenarios (one compiled type for both)."""
-    return Draws(
-        DRAW_ARRAYS, np.zeros((1, 1, n_assets)), np.zeros((1, 1)), np.uint64(0), 1.0, np.uint64(0)
-    )
+    return _draws(DRAW_ARRAYS, np.uint64(0), 0, returns=np.zeros((1, 1, n_assets)))
 
 
 def row_indices(
@@ -96,51 +148,72 @@ def row_indices(
     return (first + (t - t_block)) % n_rows
 
 
-class GeneratedScenarios(Scenarios):
-    """Bootstrap scenarios described, not stored; see the module docstring.
+def lognormal_returns(
+    key: np.uint64, mean: FloatArray, root: FloatArray, scenarios: np.ndarray, n_periods: int
+) -> FloatArray:
+    """Decimal simple returns (n, T, R) of the given absolute scenario indices, one per
+    row of ``mean`` (R,) and ``root`` (R, k) (the assets, then inflation): the numpy twin of the kernel's parametric draws (``backtest.kernel._fill_normal``), the
+    same bits.
 
-    Build with :func:`bootstrap_in_engine` (a history DataFrame) or
-    :func:`from_table` (arrays). ``returns`` and ``inflation`` are materialised on first
-    access (and kept); :meth:`materialise` gives a plain :class:`Scenarios`.
+    Normal ``z_b`` is ``counter_rng.normal`` of stream ``b`` of ``k = root.shape[1]``
+    per period; row ``a``'s log return is ``mean[a] + root[a, 0] z_0 + ... + root[a, k-1]
+    z_(k-1)`` summed left to right, and its return ``exp_core(x) - 1``.
+    """
+    keys = scenario_keys_np(key, scenarios)
+    t = np.arange(n_periods)
+    k = root.shape[1]
+    z = [normals_np(draws_wide_np(keys, t, b, k)) for b in range(k)]
+    out = np.empty((len(keys), n_periods, root.shape[0]))
+    for a in range(root.shape[0]):
+        x = np.full((len(keys), n_periods), mean[a])
+        for b in range(k):
+            x = x + root[a, b] * z[b]
+        out[:, :, a] = exp_np(x) - 1.0
+    return out
+
+
+class GeneratedScenarios(Scenarios):
+    """Scenarios described, not stored (a recipe drawn in the engine); see the module
+    docstring. The subclasses hold the recipe: :class:`BootstrapScenarios` (a history
+    table) and :class:`ParametricScenarios` (lognormal moments).
+
+    ``returns`` and ``inflation`` are materialised on first access (and kept) by the
+    numpy twin of the kernel's draws; :meth:`materialise` gives a plain
+    :class:`Scenarios`; a contiguous ``take`` and any ``head`` keep the same draws.
     """
 
-    table_returns: FloatArray  # (H, A) decimal simple nominal returns per period
-    table_inflation: FloatArray  # (H,) decimal inflation per period
-    block_length: float
     seed: int
     offset: int
     count: int
     length: int
     _cache: dict[str, np.ndarray]
 
-    def __init__(
+    def _set_common(
         self,
-        table_returns: FloatArray,
-        table_inflation: FloatArray,
-        assets: Sequence[str],
+        assets: tuple[str, ...],
         frequency: Frequency,
         n_scenarios: int,
         n_periods: int,
-        block_length: float = 1.0,
-        seed: int = 0,
-        offset: int = 0,
-        description: str = "",
-        meta: dict[str, object] | None = None,
+        seed: int,
+        offset: int,
+        description: str,
+        meta: dict[str, object] | None,
     ) -> None:
-        r = read_only(np.array(table_returns, dtype=np.float64, order="C", ndmin=2))
-        i = read_only(np.array(table_inflation, dtype=np.float64).reshape(-1))
-        _check_table(r, i, tuple(assets), block_length, n_scenarios, n_periods, offset)
         periods_per_year(frequency)  # validates the name
         seed_key(seed)  # validates the seed
+        if len(set(assets)) != len(assets):
+            raise DataError(f"assets {assets} must name each column once")
+        if n_scenarios < 0 or n_periods < 1 or offset < 0:
+            raise DataError(
+                f"n_scenarios={n_scenarios}, n_periods={n_periods}, offset={offset}: need "
+                "n_scenarios >= 0, n_periods >= 1 and offset >= 0"
+            )
         for name, value in (
-            ("table_returns", r),
-            ("table_inflation", i),
             ("assets", tuple(assets)),
             ("frequency", frequency),
             ("labels", None),
             ("description", description),
             ("meta", dict(meta or {})),
-            ("block_length", float(block_length)),
             ("seed", int(seed)),
             ("offset", int(offset)),
             ("count", int(n_scenarios)),
@@ -153,54 +226,38 @@ class GeneratedScenarios(Scenarios):
         """Pickled (e.g. to a Dask worker) as its recipe: materialised arrays stay behind."""
         return {**self.__dict__, "_cache": {}}
 
-    def __repr__(self) -> str:
-        return (
-            f"GeneratedScenarios({self.count} x {self.length} {self.frequency} periods, "
-            f"assets={self.assets}, block_length={self.block_length}, seed={self.seed}, "
-            f"offset={self.offset}, {self.table_returns.shape[0]} history rows)"
-        )
-
-    # ---- the recipe, as the kernel reads it
+    # ---- what a recipe defines
     def draws(self, names: Sequence[str] | None = None) -> Draws:
         """The kernel's :class:`Draws` for the assets ``names`` (default: all, in order)."""
-        idx = self.asset_index(tuple(names)) if names is not None else list(range(self.n_assets))
-        # writable C-contiguous copies: the placeholder's types (``no_draws``), so one
-        # compiled loop serves both routes (a read-only view would compile another)
-        return Draws(
-            DRAW_BOOTSTRAP,
-            np.array(self.table_returns[:, None, idx], dtype=np.float64, order="C"),
-            np.array(self.table_inflation[:, None], dtype=np.float64, order="C"),
-            seed_key(self.seed),
-            1.0 / self.block_length,
-            np.uint64(self.offset),
-        )
+        raise NotImplementedError
 
-    def rows(self) -> np.ndarray:
-        """History rows drawn for every scenario and period, (n, T) int64."""
-        if "rows" not in self._cache:
-            self._cache["rows"] = row_indices(
-                seed_key(self.seed),
-                1.0 / self.block_length,
-                self.table_returns.shape[0],
-                np.arange(self.offset, self.offset + self.count),
-                self.length,
-            )
-        return self._cache["rows"]
+    def _draw_array(self, name: str) -> FloatArray:
+        """The numpy twin's (n, T, A) ``"returns"`` or (n, T) ``"inflation"``."""
+        raise NotImplementedError
+
+    def _spec(self) -> dict[str, object]:
+        """The constructor's arguments that rebuild this recipe."""
+        raise NotImplementedError
+
+    def _select(self, idx: list[int], names: tuple[str, ...]) -> GeneratedScenarios:
+        """This recipe restricted to the assets ``idx`` (named ``names``)."""
+        raise NotImplementedError
 
     # ---- the Scenarios interface, lazily
+    def _materialised(self, name: str) -> FloatArray:
+        if name not in self._cache:
+            self._cache[name] = read_only(self._draw_array(name))
+        return self._cache[name]
+
     @property
     def returns(self) -> FloatArray:
         """Decimal simple nominal returns, (n, T, A), materialised on first access."""
-        if "returns" not in self._cache:
-            self._cache["returns"] = read_only(self.table_returns[self.rows()])
-        return self._cache["returns"]
+        return self._materialised("returns")
 
     @property
     def inflation(self) -> FloatArray:
         """Decimal inflation, (n, T), materialised on first access."""
-        if "inflation" not in self._cache:
-            self._cache["inflation"] = read_only(self.table_inflation[self.rows()])
-        return self._cache["inflation"]
+        return self._materialised("inflation")
 
     @property
     def returns_materialised(self) -> bool:
@@ -221,7 +278,7 @@ class GeneratedScenarios(Scenarios):
 
     @property
     def nbytes(self) -> int:
-        """Bytes the materialised arrays would hold (the recipe itself holds the table)."""
+        """Bytes the materialised arrays would hold (the recipe itself holds far less)."""
         return 8 * self.count * self.length * (self.n_assets + 1)
 
     def materialise(self) -> Scenarios:
@@ -237,25 +294,22 @@ class GeneratedScenarios(Scenarios):
 
     def _with(self, **changes: object) -> GeneratedScenarios:
         spec: dict[str, object] = {
-            "table_returns": self.table_returns,
-            "table_inflation": self.table_inflation,
+            **self._spec(),
             "assets": self.assets,
             "frequency": self.frequency,
             "n_scenarios": self.count,
             "n_periods": self.length,
-            "block_length": self.block_length,
             "seed": self.seed,
             "offset": self.offset,
             "description": self.description,
             "meta": dict(self.meta),
         }
         spec.update(changes)
-        return GeneratedScenarios(**spec)  # type: ignore[arg-type]
+        return type(self)(**spec)  # type: ignore[arg-type]
 
     def select(self, names: tuple[str, ...] | list[str]) -> GeneratedScenarios:
         """The same scenarios restricted to (and ordered as) ``names`` (same draws)."""
-        idx = self.asset_index(names)
-        return self._with(table_returns=self.table_returns[:, idx], assets=tuple(names))
+        return self._select(self.asset_index(names), tuple(names))
 
     def take(self, index: slice | np.ndarray) -> Scenarios:
         """A subset of scenarios; a contiguous slice stays generated (same draws), any
@@ -274,14 +328,168 @@ class GeneratedScenarios(Scenarios):
         return self._with(n_periods=n_periods)
 
 
+class BootstrapScenarios(GeneratedScenarios):
+    """Stationary or i.i.d. bootstrap of a history table, drawn in the engine.
+
+    Build with :func:`bootstrap_in_engine` (a history DataFrame) or :func:`from_table`
+    (arrays).
+    """
+
+    table_returns: FloatArray  # (H, A) decimal simple nominal returns per period
+    table_inflation: FloatArray  # (H,) decimal inflation per period
+    block_length: float
+
+    def __init__(
+        self,
+        table_returns: FloatArray,
+        table_inflation: FloatArray,
+        assets: Sequence[str],
+        frequency: Frequency,
+        n_scenarios: int,
+        n_periods: int,
+        block_length: float = 1.0,
+        seed: int = 0,
+        offset: int = 0,
+        description: str = "",
+        meta: dict[str, object] | None = None,
+    ) -> None:
+        r = read_only(np.array(table_returns, dtype=np.float64, order="C", ndmin=2))
+        i = read_only(np.array(table_inflation, dtype=np.float64).reshape(-1))
+        _check_table(r, i, tuple(assets), block_length)
+        self._set_common(
+            tuple(assets), frequency, n_scenarios, n_periods, seed, offset, description, meta
+        )
+        object.__setattr__(self, "table_returns", r)
+        object.__setattr__(self, "table_inflation", i)
+        object.__setattr__(self, "block_length", float(block_length))
+
+    def __repr__(self) -> str:
+        return (
+            f"BootstrapScenarios({self.count} x {self.length} {self.frequency} periods, "
+            f"assets={self.assets}, block_length={self.block_length}, seed={self.seed}, "
+            f"offset={self.offset}, {self.table_returns.shape[0]} history rows)"
+        )
+
+    def draws(self, names: Sequence[str] | None = None) -> Draws:
+        """The kernel's :class:`Draws` for the assets ``names`` (default: all, in order)."""
+        idx = self.asset_index(tuple(names)) if names is not None else list(range(self.n_assets))
+        return _draws(
+            DRAW_BOOTSTRAP,
+            seed_key(self.seed),
+            self.offset,
+            returns=self.table_returns[:, None, idx],
+            inflation=self.table_inflation[:, None],
+            p_new=1.0 / self.block_length,
+        )
+
+    def rows(self) -> np.ndarray:
+        """History rows drawn for every scenario and period, (n, T) int64."""
+        if "rows" not in self._cache:
+            self._cache["rows"] = row_indices(
+                seed_key(self.seed),
+                1.0 / self.block_length,
+                self.table_returns.shape[0],
+                np.arange(self.offset, self.offset + self.count),
+                self.length,
+            )
+        return self._cache["rows"]
+
+    def _draw_array(self, name: str) -> FloatArray:
+        table = self.table_returns if name == "returns" else self.table_inflation
+        return table[self.rows()]
+
+    def _spec(self) -> dict[str, object]:
+        return {
+            "table_returns": self.table_returns,
+            "table_inflation": self.table_inflation,
+            "block_length": self.block_length,
+        }
+
+    def _select(self, idx: list[int], names: tuple[str, ...]) -> GeneratedScenarios:
+        return self._with(table_returns=self.table_returns[:, idx], assets=names)
+
+
+class ParametricScenarios(GeneratedScenarios):
+    """Multivariate lognormal scenarios drawn in the engine (:func:`parametric_in_engine`).
+
+    ``mean`` (A + 1,) and ``root`` (A + 1, k) are the **per-period** log moments of the
+    assets, then inflation: ``log(1 + r) = mean + root @ z`` with ``k`` standard normals
+    ``z`` per period (``k`` the model's assets + 1, kept by :meth:`select` so that a
+    selection keeps the draws).
+    """
+
+    mean: FloatArray
+    root: FloatArray
+
+    def __init__(
+        self,
+        mean: FloatArray,
+        root: FloatArray,
+        assets: Sequence[str],
+        frequency: Frequency,
+        n_scenarios: int,
+        n_periods: int,
+        seed: int = 0,
+        offset: int = 0,
+        description: str = "",
+        meta: dict[str, object] | None = None,
+    ) -> None:
+        m = read_only(np.array(mean, dtype=np.float64).reshape(-1))
+        r = read_only(np.array(root, dtype=np.float64, order="C", ndmin=2))
+        if r.shape[0] != m.size or m.size != len(assets) + 1:
+            raise DataError(
+                f"mean {m.shape} and root {r.shape} must have one row per asset of {assets} "
+                "and one for inflation"
+            )
+        if not (np.all(np.isfinite(m)) and np.all(np.isfinite(r))):
+            raise DataError("the lognormal model's mean and root must be finite")
+        self._set_common(
+            tuple(assets), frequency, n_scenarios, n_periods, seed, offset, description, meta
+        )
+        object.__setattr__(self, "mean", m)
+        object.__setattr__(self, "root", r)
+
+    def __repr__(self) -> str:
+        return (
+            f"ParametricScenarios({self.count} x {self.length} {self.frequency} periods, "
+            f"assets={self.assets}, lognormal, {self.root.shape[1]} normals a period, "
+            f"seed={self.seed}, offset={self.offset})"
+        )
+
+    def draws(self, names: Sequence[str] | None = None) -> Draws:
+        """The kernel's :class:`Draws` for the assets ``names`` (default: all, in order)."""
+        idx = self.asset_index(tuple(names)) if names is not None else list(range(self.n_assets))
+        rows = [*idx, self.n_assets]  # inflation last
+        return _draws(
+            DRAW_PARAMETRIC,
+            seed_key(self.seed),
+            self.offset,
+            returns=np.zeros((1, 1, len(idx))),
+            mean=self.mean[rows],
+            root=self.root[rows],
+        )
+
+    def _draw_array(self, name: str) -> FloatArray:
+        rows = list(range(self.n_assets)) if name == "returns" else [self.n_assets]
+        r = lognormal_returns(
+            seed_key(self.seed),
+            self.mean[rows],
+            self.root[rows],
+            np.arange(self.offset, self.offset + self.count),
+            self.length,
+        )
+        return r if name == "returns" else r[:, :, 0]
+
+    def _spec(self) -> dict[str, object]:
+        return {"mean": self.mean, "root": self.root}
+
+    def _select(self, idx: list[int], names: tuple[str, ...]) -> GeneratedScenarios:
+        rows = [*idx, self.n_assets]
+        return self._with(mean=self.mean[rows], root=self.root[rows], assets=names)
+
+
 def _check_table(
-    r: FloatArray,
-    i: FloatArray,
-    assets: tuple[str, ...],
-    block_length: float,
-    n_scenarios: int,
-    n_periods: int,
-    offset: int,
+    r: FloatArray, i: FloatArray, assets: tuple[str, ...], block_length: float
 ) -> None:
     """Refuse a table or recipe the kernel could not draw from, saying what to fix."""
     if r.ndim != 2 or r.shape[0] != i.shape[0] or r.shape[0] < 2:
@@ -300,11 +508,6 @@ def _check_table(
         raise DataError("the history table has a return <= -100 %; returns are decimal")
     if not (np.isfinite(block_length) and block_length >= 1.0):
         raise DataError(f"block_length={block_length!r} must be >= 1 period (1: i.i.d.)")
-    if n_scenarios < 0 or n_periods < 1 or offset < 0:
-        raise DataError(
-            f"n_scenarios={n_scenarios}, n_periods={n_periods}, offset={offset}: need "
-            "n_scenarios >= 0, n_periods >= 1 and offset >= 0"
-        )
 
 
 def from_table(
@@ -317,7 +520,7 @@ def from_table(
     *,
     block_length: float = 1.0,
     seed: int = 0,
-) -> GeneratedScenarios:
+) -> BootstrapScenarios:
     """Stationary (``block_length > 1``) or i.i.d. (``1``) bootstrap of a history table.
 
     ``returns`` (H, A) and ``inflation`` (H,) are decimal simple nominal returns and CPI
@@ -335,7 +538,7 @@ def from_table(
         "seed": int(seed),
         "history_rows": len(inflation),
     }
-    return GeneratedScenarios(
+    return BootstrapScenarios(
         returns,
         inflation,
         assets,
@@ -359,7 +562,7 @@ def bootstrap_in_engine(
     seed: int = 0,
     inflation_column: str = "cpi",
     frequency: Frequency | None = None,
-) -> GeneratedScenarios:
+) -> BootstrapScenarios:
     """:func:`from_table` on the rows of ``history`` where every asset and inflation have
     data (decimal simple nominal returns per period; rows with a gap are dropped)."""
     missing = [c for c in (*assets, inflation_column) if c not in history.columns]
@@ -379,3 +582,102 @@ def bootstrap_in_engine(
     )
     out.meta["dropped_missing"] = int(len(history) - len(frame))
     return out
+
+
+def parametric_in_engine(
+    assets: Sequence[str],
+    mean_log_annual: FloatArray | Sequence[float] | Mapping[str, float],
+    cov_log_annual: FloatArray | Sequence[Sequence[float]],
+    frequency: Frequency,
+    n_scenarios: int,
+    n_periods: int,
+    *,
+    seed: int = 0,
+) -> ParametricScenarios:
+    """Multivariate lognormal scenarios of ``assets`` and inflation, drawn in the engine.
+
+    ``log(1 + r)`` of ``[*assets, "cpi"]`` is drawn i.i.d. over periods with mean
+    ``mean_log_annual / ppy`` and covariance ``cov_log_annual / ppy`` (decimal **annual**
+    log moments, ordered ``[*assets, "cpi"]``; the mean may also be a mapping by those
+    names), as ``backtest.generators.parametric(distribution="normal")`` draws them but
+    from counter-based normals keyed by (seed, scenario, period), so that the kernel
+    draws them itself. The covariance root is ``eigh``'s (a singular covariance is
+    fine). Normal only: a Student-t needs a chi-square per period, which this generator
+    does not draw (use ``generators.parametric(distribution="student_t")``).
+    """
+    names = [*assets, "cpi"]
+    mu, cov = _lognormal_moments(names, mean_log_annual, cov_log_annual)
+    vals, vecs = np.linalg.eigh(cov)
+    ppy = periods_per_year(frequency)
+    root = vecs * np.sqrt(np.clip(vals, 0.0, None) / ppy)
+    meta: dict[str, object] = {
+        "generator": "parametric_in_engine",
+        "distribution": "normal",
+        "names": names,
+        "mean_log_annual": mu.tolist(),
+        "cov_log_annual": cov.tolist(),
+        "seed": int(seed),
+    }
+    desc = (
+        f"parametric normal in log returns of {names} drawn in the engine, seed {seed}, "
+        f"{n_scenarios} x {n_periods} {frequency} periods"
+    )
+    return ParametricScenarios(
+        mu / ppy,
+        root,
+        assets,
+        frequency,
+        n_scenarios,
+        n_periods,
+        seed=seed,
+        description=desc,
+        meta=meta,
+    )
+
+
+def _lognormal_moments(
+    names: list[str],
+    mean_log_annual: FloatArray | Sequence[float] | Mapping[str, float],
+    cov_log_annual: FloatArray | Sequence[Sequence[float]],
+) -> tuple[FloatArray, FloatArray]:
+    """The annual log mean (k,) and covariance (k, k) of ``names`` (assets, then "cpi"),
+    checked: distinct names, the right shapes, finite, symmetric, positive semi-definite
+    and plausibly decimal."""
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise DataError(
+            f"assets {names[:-1]} must be one or more distinct names other than 'cpi' "
+            "(inflation is the last variable)"
+        )
+    if isinstance(mean_log_annual, Mapping):
+        missing = [n for n in names if n not in mean_log_annual]
+        if missing:
+            raise DataError(f"mean_log_annual has no value for {missing}; give all of {names}")
+        mu = np.array([float(mean_log_annual[n]) for n in names])
+    else:
+        mu = np.asarray(mean_log_annual, dtype=np.float64)
+    cov = np.asarray(cov_log_annual, dtype=np.float64)
+    k = len(names)
+    if mu.shape != (k,) or cov.shape != (k, k):
+        raise DataError(
+            f"mean_log_annual {mu.shape} and cov_log_annual {cov.shape} must be ({k},) and "
+            f"({k}, {k}), ordered {names}"
+        )
+    if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(cov)) and np.allclose(cov, cov.T)):
+        raise DataError(
+            "mean_log_annual and cov_log_annual must be finite and the covariance symmetric"
+        )
+    low = float(np.linalg.eigvalsh(cov).min())
+    if low < -1e-12 * max(1.0, float(np.abs(cov).max())):
+        raise DataError(
+            f"cov_log_annual is not positive semi-definite (eigenvalue {low:.3g}); repair it "
+            "(e.g. clip negative eigenvalues) before drawing"
+        )
+    # a log mean or a volatility over 300 % a year is a percent where a decimal belongs
+    # (the bound also keeps every draw far from exp's overflow: |z| <= 8.3)
+    if np.max(np.abs(mu)) > 3.0 or np.max(np.diag(cov)) > 9.0:
+        raise DataError(
+            "mean_log_annual or cov_log_annual is implausibly large (a log mean or volatility "
+            "above 3, i.e. 300 % a year); give decimal annual log moments, e.g. 0.05 for 5 % "
+            "and a variance of 0.04 for a 20 % volatility"
+        )
+    return mu, cov

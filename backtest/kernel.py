@@ -19,13 +19,28 @@ How it is fast. Scenarios go ``BLOCK`` (64) at a time as lanes. Every per-lane n
 (balance, pro-rata scaling, the period's flows, running totals, holdings, target weights)
 is a row of one state array ``st``, so the compiler can see that no two rows overlap and
 vectorises each step's lane loop (eight lanes per AVX-512 instruction) without run-time
-alias checks. The number of asset rows, ``asset_width(A)`` (A rounded up to a multiple of
-4; padding assets hold nothing and add exact zeros), is the length of a tuple argument,
-so it is a compile-time constant: the loop over assets inside a lane loop unrolls, and a
-step touches each holding once per period instead of once per asset pass. Against the
-previous layout (one array per quantity, one lane loop per asset) this cut the summary
-pass by about a sixth (0.537 s to 0.443 s, one thread, 100,000 scenarios x 480 months x
-4 assets; bit-identical results), measured with both kernels in one process.
+alias checks. The number of asset rows, ``asset_width(A)`` (8 up to 8 assets, then A
+rounded up to a multiple of 8; padding assets hold nothing and add exact zeros), is the
+length of a tuple argument, so it is a compile-time constant: the loop over assets inside
+a lane loop unrolls, and a step touches each holding once per period instead of once per
+asset pass. Against the previous layout (one array per quantity, one lane loop per asset)
+this cut the summary pass by about a sixth (0.537 s to 0.443 s, one thread, 100,000
+scenarios x 480 months x 4 assets; bit-identical results), measured with both kernels in
+one process.
+
+One width, 8, for every study of up to 8 assets (issue 28: the width should not cost a
+compile per width; it was 4 for 1 to 4 assets and 8 for 5 to 8). Each width is a
+compiled loop of its own: cold (a fresh process, an empty ``NUMBA_CACHE_DIR``, the
+first summary pass on 16 stored and 16 drawn scenarios) width 4 took 41.8 s of CPU time
+and width 8 38.8 s, and width 8 after width 4 in the same process 35.1 s more (medians
+of 3; load 2-8). The wider loop carries padding rows through every step; its cost on
+the summary pass (100,000 scenarios x 480 months, chunks of 25,000, widths 8 and 4 back
+to back on the same chunks, 13 runs over three invocations) is, median of the runs'
+time ratios, 1.10 on stored and 1.13 on drawn scenarios with 4 assets, 1.10 and 1.09
+with 2, 1.05 and 1.03 with 3, single runs between 0.74 and 1.50 (loads 1 to 12 on a
+shared 2-core machine, so single runs are noisy). Width 8 stays far inside the
+3x-of-floor targets (1.2x stored, 1.3x drawn in the run at load 1-2). ``python -m
+benchmarks.width --n 100000 --repeat 5`` measures both.
 
 Reading the returns is the other half of the time: they are stored scenario-major,
 ``returns[s, t, a]``, and the lanes want them lane-minor, so ``_fill_slab`` transposes
@@ -63,15 +78,20 @@ are generic LLVM vector code (no target-specific instruction). Compiled for AVX2
 benchmark read 3.0x with them and 4.5x without (before issue 28).
 
 Scenarios drawn in the engine. With ``gen.kind != 0`` (``backtest.engine_gen.Draws``,
-from a ``GeneratedScenarios``) no scenario array exists: at each slab every lane draws its
-history rows (a stationary or i.i.d. bootstrap on counter-based random numbers keyed by
-(seed, scenario, period), ``backtest.counter_rng``; integer arithmetic that vectorises)
-and ``_fill_rows`` fills the slab from those rows of the history table (a few tens of KB,
-in cache) with the same intrinsics as stored scenarios. The draws depend on the key only,
-so results are the same in any chunking, thread count or backend, and the numpy twin
-(``engine_gen.row_indices``) materialises the same numbers bit for bit. ``returns`` and
-``inflation`` are then (1, 1, A) / (1, 1) placeholders of the stored route's types, so
-one compiled loop serves both routes.
+from a ``GeneratedScenarios``) no scenario array exists. For a bootstrap (kind 1), at
+each slab every lane draws its history rows (a stationary or i.i.d. bootstrap on
+counter-based random numbers keyed by (seed, scenario, period), ``backtest.counter_rng``;
+integer arithmetic that vectorises) and ``_fill_rows`` fills the slab from those rows of
+the history table (a few tens of KB, in cache) with the same intrinsics as stored
+scenarios. For the lognormal (kind 2), ``_fill_normal`` draws each lane's standard
+normals from the same counters (an inverse normal CDF), multiplies them by the fixed
+covariance root and exponentiates, in pure arithmetic (``counter_rng``'s own log and
+exp). The draws depend on the key only, so results are the same in any chunking, thread
+count or backend, and the numpy twins (``engine_gen.row_indices``,
+``engine_gen.lognormal_returns``) materialise the same numbers bit for bit. ``returns``
+and ``inflation`` are then (1, 1, A) / (1, 1) placeholders of the stored route's types,
+and ``gen``'s fields a kind does not read hold placeholders, so one compiled loop serves
+every route.
 
 It is used when the strategy has no smoothing overlay (a Python object the compiled code
 cannot call) and no realised weights are asked for; ``simulate(..., engine="numpy")``
@@ -99,7 +119,7 @@ from backtest.cashflows import (
     W_RMD,
     CashFlowRules,
 )
-from backtest.counter_rng import below, draw, scenario_key, threshold
+from backtest.counter_rng import below, draw, draw_wide, exp_core, normal, scenario_key, threshold
 from backtest.plan import RMD_LAST_AGE, UNIFORM_LIFETIME_TABLE
 
 # (The withdrawal codes and PAID_RTOL are globals frozen into the on-disk cache of
@@ -462,8 +482,49 @@ def _fill_rows(table_r, table_i, rows, n_u, growth, infl, simd):
     return 0
 
 
+def _fill_normal(gen, key_j, lane_s, t, t1, growth, infl):
+    """The slab fill of lognormal scenarios drawn in the engine (``gen.kind ==
+    DRAW_PARAMETRIC``, ``backtest.engine_gen.ParametricScenarios``): for periods ``t <= u
+    < t1`` each lane draws ``k = gen.root.shape[1]`` standard normals (``counter_rng.normal``
+    of streams ``0 .. k - 1``), forms each variable's log return ``gen.mean[a] + sum_b
+    gen.root[a, b] z_b`` (left to right), its return ``exp_core(x) - 1``, and fills the slab
+    as ``_fill_slab`` does from stored returns (inflation is the last row). The same
+    operations in the same order as the numpy twin, ``engine_gen.lognormal_returns``, in
+    arithmetic that is exact or correctly rounded, so the numbers agree bit for bit."""
+    n_a = gen.root.shape[0] - 1
+    n_z = gen.root.shape[1]
+    z = np.empty((n_z, BLOCK))
+    x = np.empty(BLOCK)
+    inv = np.empty(BLOCK)
+    for j in range(BLOCK):
+        key_j[j] = scenario_key(gen.key, gen.offset + lane_s[j])
+    for u in range(t, t1):
+        uu = u - t
+        for b in range(n_z):
+            for j in range(BLOCK):
+                z[b, j] = normal(draw_wide(key_j[j], u, b, n_z))
+        for a in range(n_a, -1, -1):  # inflation (the last row) first
+            m_a = gen.mean[a]
+            for j in range(BLOCK):
+                x[j] = m_a
+            for b in range(n_z):
+                r_ab = gen.root[a, b]
+                for j in range(BLOCK):
+                    x[j] = x[j] + r_ab * z[b, j]
+            if a == n_a:
+                for j in range(BLOCK):
+                    i_t = 1.0 + (exp_core(x[j]) - 1.0)
+                    infl[uu, j] = i_t
+                    inv[j] = 1.0 / i_t
+            else:
+                for j in range(BLOCK):
+                    growth[uu, a, j] = (1.0 + (exp_core(x[j]) - 1.0)) * inv[j]
+    return 0
+
+
 _fill_rows = numba.njit(cache=True, nogil=True, error_model="numpy", inline="never")(_fill_rows)
 _fill_drawn = numba.njit(cache=True, nogil=True, error_model="numpy", inline="never")(_fill_drawn)
+_fill_normal = numba.njit(cache=True, nogil=True, error_model="numpy", inline="never")(_fill_normal)
 
 _step = numba.njit(inline="always", error_model="numpy")
 
@@ -502,14 +563,18 @@ N_ROWS = TOT + 8
 
 
 def asset_width(n_assets: int) -> int:
-    """Asset rows the loop is compiled for: ``n_assets`` rounded up to a multiple of 4.
+    """Asset rows the loop is compiled for: 8 for 1 to 8 assets, then ``n_assets``
+    rounded up to a multiple of 8 (16 for 9 to 16, ...).
 
     The width is a compile-time constant (the length of a tuple argument), so each lane
     loop's inner loop over assets unrolls and the lane loop vectorises. Padding assets
     hold nothing, weigh nothing and grow by 1, so they add exact zeros: results do not
-    depend on the width, and one compiled loop serves 1 to 4 assets, another 5 to 8.
+    depend on the width. One width for every study of up to 8 assets means one compiled
+    loop, so a user never compiles twice (issue 28): a second width cost 35 s of CPU
+    time to compile, and width 8 instead of 4 costs about a tenth more run time on 2 to
+    4 assets (figures, command and load in the module docstring).
     """
-    return max(4, -(-n_assets // 4) * 4)
+    return max(8, -(-n_assets // 8) * 8)
 
 
 @_step
@@ -533,8 +598,12 @@ def _read_slab(
     """Read the next SLAB periods of the block's returns once (real growth factors,
     lane-minor); the rare slab with a gap is fixed up after: growth 1, and the first
     period where a held asset has no data is noted per lane. Scenarios drawn in the
-    engine (``gen.kind != 0``) are drawn instead (``_fill_drawn``; their table has no gap)."""
+    engine (``gen.kind != 0``) are drawn instead (``_fill_drawn``, ``_fill_normal``; they
+    have no gap)."""
     t1 = min(n_t, t + SLAB)
+    if gen.kind == 2:  # engine_gen.DRAW_PARAMETRIC
+        _fill_normal(gen, key_j, lane_s, t, t1, growth, infl)
+        return
     if gen.kind != 0:
         _fill_drawn(gen, row_j, key_j, rows, lane_s, t, t1, growth, infl, simd)
         return

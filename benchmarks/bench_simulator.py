@@ -167,8 +167,29 @@ def run_case(
 E2E_BLOCK_MONTHS = 12.0
 
 
+def _e2e_lognormal(n: int, seed: int) -> GeneratedScenarios:
+    """The end-to-end case's lognormal drawn in the engine
+    (``engine_gen.parametric_in_engine``): annual log moments of the same history rows as
+    ``workload.generated`` (mean and covariance of ``log(1 + r)`` times 12)."""
+    from backtest.engine_gen import parametric_in_engine
+    from benchmarks import workload
+
+    hist_r, hist_i, _ = workload.history()
+    logs = np.log1p(np.column_stack([hist_r, hist_i]))
+    mu, cov = logs.mean(axis=0) * 12, np.cov(logs, rowvar=False) * 12
+    return parametric_in_engine(
+        workload.ASSETS, mu, cov, "monthly", n, workload.N_PERIODS, seed=seed
+    )
+
+
 def _e2e_step(
-    route: str, m: int, seed: int, k: int, iid: GeneratedScenarios, block: GeneratedScenarios
+    route: str,
+    m: int,
+    seed: int,
+    k: int,
+    iid: GeneratedScenarios,
+    block: GeneratedScenarios,
+    lognormal: GeneratedScenarios,
 ) -> tuple[dict[str, float], int]:
     """One chunk by one route of :func:`run_end_to_end`: its times and successes."""
     from backtest.simulate import simulate_chunked
@@ -187,7 +208,8 @@ def _e2e_step(
         n_ok = simulate_chunked([sc], plan, strategy).n_success
         times[f"{route}_sim_s"] = time.perf_counter() - t0
         return times, n_ok
-    n_ok = simulate_chunked([iid if route == "fused_iid" else block], plan, strategy).n_success
+    drawn = {"fused_iid": iid, "fused_block": block, "fused_lognormal": lognormal}[route]
+    n_ok = simulate_chunked([drawn], plan, strategy).n_success
     times[f"{route}_s"] = time.perf_counter() - t0
     return times, n_ok
 
@@ -201,6 +223,8 @@ def run_end_to_end(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict
       (``GeneratedScenarios.materialise``), then ``simulate_chunked`` on the arrays;
     * ``fused_iid`` / ``fused_block``: ``simulate_chunked`` on the recipe itself (i.i.d.,
       and a stationary block bootstrap of ``E2E_BLOCK_MONTHS``): the kernel draws;
+    * ``fused_lognormal``: ``simulate_chunked`` on a lognormal drawn in the engine
+      (:func:`_e2e_lognormal`, the history rows' log moments): the kernel draws normals;
     * ``floor_s``: one ``np.add.reduce`` pass over the twin's arrays (the same scenarios
       the i.i.d. fused route draws, every byte read once).
 
@@ -215,13 +239,15 @@ def run_end_to_end(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict
     t0 = time.perf_counter()
     simulate_chunked([workload.make_chunk(16, seed, 10**6)], plan, strategy)
     simulate_chunked([workload.generated(16, seed)], plan, strategy)
+    simulate_chunked([_e2e_lognormal(16, seed)], plan, strategy)
     warmup = time.perf_counter() - t0
     iid = workload.generated(n_scenarios, seed)
     block = workload.generated(n_scenarios, seed, E2E_BLOCK_MONTHS)
+    lognormal = _e2e_lognormal(n_scenarios, seed)
     sizes = workload.chunk_sizes(n_scenarios, chunk)
     load_before = os.getloadavg()
     runs = []
-    routes = ("stored", "twin", "fused_iid", "fused_block")
+    routes = ("stored", "twin", "fused_iid", "fused_block", "fused_lognormal")
     for r in range(repeat):
         t: dict[str, float] = {}
         ok: dict[str, int] = {}
@@ -229,7 +255,9 @@ def run_end_to_end(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict
             part = slice(k * chunk, k * chunk + m)
             shift = (r + k) % len(routes)
             for route in routes[shift:] + routes[:shift]:
-                times, n_ok = _e2e_step(route, m, seed, k, iid.take(part), block.take(part))
+                times, n_ok = _e2e_step(
+                    route, m, seed, k, iid.take(part), block.take(part), lognormal.take(part)
+                )
                 for key, v in times.items():
                     t[key] = t.get(key, 0.0) + v
                 ok[route] = ok.get(route, 0) + n_ok
@@ -245,8 +273,10 @@ def run_end_to_end(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict
                 "twin_ratio": (t["twin_gen_s"] + t["twin_sim_s"]) / fl,
                 "fused_iid_ratio": t["fused_iid_s"] / fl,
                 "fused_block_ratio": t["fused_block_s"] / fl,
+                "fused_lognormal_ratio": t["fused_lognormal_s"] / fl,
                 "success_iid": ok["fused_iid"] / n_scenarios,
                 "success_block": ok["fused_block"] / n_scenarios,
+                "success_lognormal": ok["fused_lognormal"] / n_scenarios,
             }
         )
     return {

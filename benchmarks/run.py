@@ -398,6 +398,12 @@ def _render_end_to_end(res: dict[str, Any]) -> list[str]:
             "fused_block_ratio",
             ["fused_block_s"],
         ),
+        row(
+            "**Drawn in the engine**, lognormal (`parametric_in_engine`, the same rows' log "
+            f"moments; success {res['success_lognormal']['median']:.2%})",
+            "fused_lognormal_ratio",
+            ["fused_lognormal_s"],
+        ),
         "",
         f"Floor {_fmt_s(res['floor_s'])}. Targets (issue 28): generation + simulation "
         f"within {TARGET_RATIO:g}x of the floor: {verdict}; the summary pass on stored "

@@ -1,8 +1,9 @@
 """Scenarios drawn inside the engine (``backtest.engine_gen``) against their materialised twin.
 
-The kernel draws each scenario's history rows from counter-based uniforms keyed by (seed,
-scenario, period); ``GeneratedScenarios.returns`` materialises the same draws in numpy.
-Both routes must give the same SimulationResult bit for bit, in any chunking.
+The kernel draws each scenario's history rows (bootstraps) or lognormal returns from
+counter-based random numbers keyed by (seed, scenario, period);
+``GeneratedScenarios.returns`` materialises the same draws in numpy. Both routes must
+give the same SimulationResult bit for bit, in any chunking.
 """
 
 from __future__ import annotations
@@ -10,13 +11,20 @@ from __future__ import annotations
 import itertools
 import pickle
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numba
 import numpy as np
 import pytest
 
 from backtest import counter_rng
-from backtest.engine_gen import GeneratedScenarios, from_table, row_indices
+from backtest.engine_gen import (
+    GeneratedScenarios,
+    ParametricScenarios,
+    from_table,
+    parametric_in_engine,
+    row_indices,
+)
 from backtest.errors import DataError
 from backtest.plan import ConstantReal, Contributions, GuytonKlinger, Plan
 from backtest.simulate import simulate, simulate_chunked
@@ -246,3 +254,144 @@ def test_bad_recipes_are_refused() -> None:
         from_table(r, i, ASSETS, "monthly", 10, 12, seed=-1)
     with pytest.raises(DataError, match="name each"):
         from_table(r, i, ("a", "b"), "monthly", 10, 12)
+
+
+# ------------------------------------------------------------- the lognormal in the engine
+
+P_ASSETS = ("a", "b")
+P_MEAN = np.array([0.06, 0.03, 0.025])  # annual log means of a, b, cpi (decimal)
+_P_VOL = np.array([0.16, 0.06, 0.012])
+_P_CORR = np.array([[1.0, 0.2, -0.1], [0.2, 1.0, 0.3], [-0.1, 0.3, 1.0]])
+P_COV = _P_CORR * np.outer(_P_VOL, _P_VOL)  # annual log covariance
+
+
+def _lognormal(n: int, n_t: int, seed: int = 5) -> ParametricScenarios:
+    return parametric_in_engine(P_ASSETS, P_MEAN, P_COV, "monthly", n, n_t, seed=seed)
+
+
+def test_normals_log_and_exp_have_the_same_bits_in_numba_and_numpy() -> None:
+    @numba.njit
+    def compiled(h: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        z, lg, ex = np.empty(h.size), np.empty(x.size), np.empty(y.size)
+        for i in range(h.size):
+            z[i] = counter_rng.normal(h[i])
+            lg[i] = counter_rng.log_core(x[i])
+            ex[i] = counter_rng.exp_core(y[i])
+        return z, lg, ex
+
+    rng = np.random.default_rng(8)
+    key = counter_rng.seed_key(77)
+    h = counter_rng.draws_wide_np(
+        counter_rng.scenario_keys_np(key, np.arange(400)), np.arange(250), 2, 3
+    )
+    h = np.concatenate([h.ravel(), np.array([0, 2**64 - 1, 2**63, 4095], dtype=np.uint64)])
+    x = np.exp(rng.uniform(-38.0, 3.0, 100_000))  # every binade from 2**-54 up
+    y = rng.normal(0.0, 2.0, 100_000)
+    z, lg, ex = compiled(h, x, y)
+    np.testing.assert_array_equal(z, counter_rng.normals_np(h))
+    np.testing.assert_array_equal(lg, counter_rng.log_np(x))
+    np.testing.assert_array_equal(ex, counter_rng.exp_np(y))
+    # and they are the functions they stand for: fdlibm's log and exp are within 1 ulp
+    # (2.2e-16 relative; 4.5e-16 allows the library's own rounding); AS241 is good to
+    # about 1e-16 relative, and the tails (|z| up to 8.2) carry the log's error times
+    # the slope of sqrt(-log p): 1e-14 is loose enough and still catches a wrong
+    # coefficient (any typo moves the normal by far more)
+    np.testing.assert_allclose(lg, np.log(x), rtol=4.5e-16, atol=0)
+    np.testing.assert_allclose(ex, np.exp(y), rtol=4.5e-16, atol=0)
+    p = ((h >> np.uint64(12)).astype(np.float64) + 0.5) * 2.0**-52
+    ref = np.array([NormalDist().inv_cdf(v) for v in p[:20_000]])
+    np.testing.assert_allclose(z[:20_000], ref, rtol=1e-14, atol=1e-15)
+    assert z.min() < -4.5 and z.max() > 4.5  # 100,000 draws reach the tails
+
+
+@pytest.mark.parametrize("plan_i", [0, 1])
+def test_lognormal_fused_route_equals_the_materialised_route(plan_i: int) -> None:
+    # 150 scenarios: two full blocks of lanes and a partial one; 252 or 300 months cross
+    # slabs. Same counters, same pure-arithmetic normals, log and exp: bit for bit.
+    plan = _plans()[plan_i]
+    gen = _lognormal(150, plan.n_periods(12) + 7)
+    strategy = _Mix("mix", P_ASSETS, (0.6, 0.4))
+    fused = simulate(gen, plan, strategy)
+    assert not gen.returns_materialised  # the kernel drew them itself
+    stored = simulate(gen.materialise(), plan, strategy)
+    np.testing.assert_array_equal(fused.ruin_period, stored.ruin_period)
+    np.testing.assert_array_equal(fused.price_index, stored.price_index)
+    for name in PATHS:
+        np.testing.assert_array_equal(getattr(fused, name), getattr(stored, name), err_msg=name)
+    assert np.unique(fused.wealth[:, 60]).size == 150  # the draws differ (could fail)
+
+
+def test_lognormal_fused_route_matches_the_numpy_reference() -> None:
+    plan = _plans()[0]
+    gen = _lognormal(70, plan.n_periods(12))
+    strategy = _Mix("mix", P_ASSETS, (0.7, 0.3))
+    fused = simulate(gen, plan, strategy, engine="numba")
+    ref = simulate(gen, plan, strategy, engine="numpy")
+    # the engines agree to round-off (tests/backtest/test_kernel.py); 1e-9 relative to
+    # each path's scale leaves room for a fused multiply-add over 252 periods
+    scale = np.abs(ref.wealth).max(axis=1, keepdims=True) + 1.0
+    assert np.max(np.abs(fused.wealth - ref.wealth) / scale) < 1e-9
+
+
+@pytest.mark.parametrize("n_chunks", [1, 2, 4])
+def test_lognormal_results_do_not_depend_on_the_chunking(n_chunks: int) -> None:
+    plan = _plans()[0]
+    strategy = _Mix("mix", P_ASSETS, (0.5, 0.5))
+    gen = _lognormal(203, plan.n_periods(12))
+    whole = simulate(gen.materialise(), plan, strategy)
+    edges = np.linspace(0, gen.n_scenarios, n_chunks + 1).astype(int)
+    chunks = [gen.take(slice(lo, hi)) for lo, hi in itertools.pairwise(edges)]
+    assert all(isinstance(c, ParametricScenarios) for c in chunks)
+    summary = simulate_chunked(chunks, plan, strategy)
+    np.testing.assert_array_equal(summary.terminal_wealth, whole.terminal_wealth)
+    np.testing.assert_array_equal(summary.ruin_period, whole.ruin_period)
+
+
+def test_lognormal_take_head_and_select_keep_the_same_draws() -> None:
+    gen = _lognormal(90, 60)
+    np.testing.assert_array_equal(gen.take(slice(30, 50)).returns, gen.returns[30:50])
+    np.testing.assert_array_equal(gen.head(25).inflation, gen.inflation[:, :25])
+    np.testing.assert_array_equal(gen.select(["b"]).returns, gen.returns[:, :, [1]])
+    np.testing.assert_array_equal(gen.select(["b", "a"]).inflation, gen.inflation)
+    np.testing.assert_array_equal(gen.take(np.array([4, 1])).returns, gen.returns[[4, 1]])
+    shipped = pickle.loads(pickle.dumps(gen))  # the recipe only, not 90 x 60 x 3 floats
+    assert len(pickle.dumps(gen)) < 5_000
+    np.testing.assert_array_equal(shipped.returns, gen.returns)
+    assert not np.array_equal(_lognormal(90, 60, seed=6).returns, gen.returns)
+
+
+def test_lognormal_draws_have_the_stated_moments() -> None:
+    # 2,000 x 60 monthly periods: 120,000 i.i.d. draws of the three log returns. The
+    # sample mean's standard error is sqrt(s_ii / N), a covariance element's
+    # sqrt((s_ii s_jj + s_ij**2) / N) (normal fourth moments); 5 standard errors fails
+    # a correct generator about once in 10**6 per element, a wrong root far more often
+    # (e.g. a transposed root moves the covariance by tens of standard errors).
+    gen = _lognormal(2_000, 60)
+    x = np.log1p(np.concatenate([gen.returns, gen.inflation[:, :, None]], axis=2)).reshape(-1, 3)
+    n = x.shape[0]
+    mean, cov = P_MEAN / 12, P_COV / 12
+    se_mean = np.sqrt(np.diag(cov) / n)
+    assert np.all(np.abs(x.mean(axis=0) - mean) < 5 * se_mean)
+    se_cov = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / n)
+    assert np.all(np.abs(np.cov(x, rowvar=False) - cov) < 5 * se_cov)
+
+
+def test_bad_lognormal_models_are_refused() -> None:
+    bad_cov = P_COV.copy()
+    bad_cov[0, 1] = bad_cov[1, 0] = 0.5  # correlation above 1: not PSD
+    with pytest.raises(DataError, match="positive semi-definite"):
+        parametric_in_engine(P_ASSETS, P_MEAN, bad_cov, "monthly", 10, 12)
+    with pytest.raises(DataError, match=r"must be \(3,\)"):
+        parametric_in_engine(P_ASSETS, P_MEAN[:2], P_COV, "monthly", 10, 12)
+    with pytest.raises(DataError, match="other than 'cpi'"):
+        parametric_in_engine(("a", "cpi"), P_MEAN, P_COV, "monthly", 10, 12)
+    with pytest.raises(DataError, match=r"no value for \['cpi'\]"):
+        parametric_in_engine(P_ASSETS, {"a": 0.05, "b": 0.02}, P_COV, "monthly", 10, 12)
+    with pytest.raises(DataError, match="decimal"):  # moments in percent
+        parametric_in_engine(P_ASSETS, P_MEAN * 100, P_COV * 1e4, "annual", 10, 12)
+    with pytest.raises(DataError, match="seed"):
+        parametric_in_engine(P_ASSETS, P_MEAN, P_COV, "monthly", 10, 12, seed=-1)
+    by_name = parametric_in_engine(
+        P_ASSETS, dict(zip(("a", "b", "cpi"), P_MEAN, strict=True)), P_COV, "monthly", 4, 6, seed=5
+    )
+    np.testing.assert_array_equal(by_name.returns, _lognormal(4, 6).returns)

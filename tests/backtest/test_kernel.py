@@ -162,15 +162,27 @@ def test_kernel_matches_reference_with_per_scenario_targets(seed: int) -> None:
     _assert_engines_agree(scen, plan, mix)
 
 
-@pytest.mark.parametrize("seed", [1, 4, 6])
-def test_padding_assets_add_exact_zeros(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The loop is compiled for asset_width(A) asset rows; the padding rows hold nothing,
-    # weigh nothing and grow by 1, so a wider compiled width changes no bit of a result.
+@pytest.mark.parametrize("seed", [1, 4, 6])  # 3, 4 and 4 assets (one with a sleeve band)
+def test_assets_that_hold_nothing_add_exact_zeros(seed: int) -> None:
+    # The loop is compiled for asset_width(A) asset rows (8 up to 8 assets): the rows past
+    # A hold nothing and weigh nothing, so they must add exact zeros. Two more assets of
+    # weight 0 fill two of those rows with real returns (unlike padding, which grows by
+    # 1); no bit of a result may change. One compiled width, so no extra compile.
     scen, plan, strategy = _case(seed)
+    rng = np.random.default_rng(seed)
+    extra = rng.normal(0.005, 0.05, (*scen.returns.shape[:2], 2))
+    more = Scenarios(
+        np.concatenate([scen.returns, extra], axis=2),
+        scen.inflation,
+        (*scen.assets, "x", "y"),
+        scen.frequency,
+    )
+    padded = dataclasses.replace(
+        strategy, assets=(*strategy.assets, "x", "y"), w=(*strategy.w, 0.0, 0.0)
+    )
+    assert kernel.asset_width(more.n_assets) == kernel.asset_width(scen.n_assets)
     narrow = simulate(scen, plan, strategy, engine="numba")
-    width = kernel.asset_width(scen.n_assets)
-    monkeypatch.setattr(kernel, "asset_width", lambda n_assets: width + 4)
-    wide = simulate(scen, plan, strategy, engine="numba")
+    wide = simulate(more, plan, padded, engine="numba")
     np.testing.assert_array_equal(wide.ruin_period, narrow.ruin_period)
     np.testing.assert_array_equal(wide.wealth, narrow.wealth)
     for name in FLOWS:
@@ -188,8 +200,10 @@ def test_simd_switch_changes_no_bit(monkeypatch: pytest.MonkeyPatch) -> None:
     np.testing.assert_array_equal(on.ruin_period, off.ruin_period)
 
 
-def test_asset_width_rounds_up_to_a_multiple_of_four() -> None:
-    assert [kernel.asset_width(n) for n in (1, 3, 4, 5, 8, 9)] == [4, 4, 4, 8, 8, 12]
+def test_one_asset_width_up_to_eight_assets() -> None:
+    # One compiled loop for 1 to 8 assets (a user never compiles twice), then multiples of 8.
+    widths = {n: kernel.asset_width(n) for n in (1, 2, 4, 5, 8, 9, 16, 17)}
+    assert widths == {1: 8, 2: 8, 4: 8, 5: 8, 8: 8, 9: 16, 16: 16, 17: 24}
 
 
 def test_summary_pass_matches_full_paths() -> None:
