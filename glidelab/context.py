@@ -22,11 +22,28 @@ stable id of its name, ``SeedSequence(seed, spawn_key=(crc32(name),))``
 (:func:`set_seed`). A set's draws therefore depend on the seed and the set's name (and
 its size, horizon and generator), never on which other sets were drawn before or in
 what order, nor on which section asks: the runner's "block bootstrap" and the sweep's
-are the same scenarios. Random sets are drawn in blocks of :data:`BLOCK` scenarios, block
-``b`` from the set's child ``b`` (``spawn_key=(crc32(name), b)``), so a section that
-works in chunks (the sweep, on Dask) draws exactly the rows the whole set holds.
-Streams that are not scenario sets (a model's training paths, draws of members) take
-:func:`named_rng` with their own names the same way.
+are the same scenarios. How a set is drawn from its child seed depends on its route:
+
+* **in the engine** (kind ``"bootstrap"`` with ``bootstrap_method = "stationary"`` under
+  the ``"cash"`` or ``"exclude"`` before-data rule): the set is a
+  :class:`backtest.engine_gen.BootstrapScenarios`, a recipe (the history rows it
+  resamples, the block length, a 64-bit seed) that ``backtest.simulate`` draws inside its
+  compiled loop and never stores. The 64-bit seed is the child's first 64-bit word
+  (:func:`engine_seed`); row ``t`` of scenario ``s`` comes from counter-based draws keyed
+  by (that seed, ``s``, ``t``) (``backtest.counter_rng``), so a scenario's numbers
+  depend on its key only, and a chunk (``rows=``) is a lazy slice of the whole set. The
+  parametric (lognormal) set is drawn in the engine the same way
+  (:class:`backtest.engine_gen.ParametricScenarios`: counter-based normals keyed by the
+  same (seed, scenario, period));
+* **stored** (every other random set: the circular bootstrap, the ``"proxy"`` rule,
+  which draws random proxy returns per scenario, capital-market sets, which are
+  moment-matched over the whole sample, and the international panel bootstrap): drawn in numpy in blocks of :data:`BLOCK` scenarios, block ``b``
+  from the set's child ``b`` (``spawn_key=(crc32(name), b)``), so a section that works
+  in chunks (the sweep, on Dask) draws exactly the rows the whole set holds.
+
+``meta["route"]`` says which (``"engine"`` or ``"stored"``), :data:`SEED_SCHEME` says all
+this in words. Streams that are not scenario sets (a model's training paths, draws of
+members) take :func:`named_rng` with their own names the same way.
 """
 
 from __future__ import annotations
@@ -45,18 +62,22 @@ import pandas as pd
 from backtest.cma import EXAMPLE_PATH, CapitalMarketAssumptions, cma_scenarios, load_cma
 from backtest.data import list_series, load_history, load_yahoo
 from backtest.data.jst import load_jst_panel
+from backtest.engine_gen import BootstrapScenarios, ParametricScenarios, parametric_in_engine
 from backtest.errors import DataError, StudyError
 from backtest.generators import (
+    BootstrapMethod,
+    MissingRule,
     Proxy,
     block_bootstrap,
+    default_block_length,
     estimate_log_moments,
+    fill_with_cash,
     historical_cohorts,
     panel_block_bootstrap,
-    parametric,
 )
 from backtest.plan import Plan
 from backtest.scenarios import Scenarios
-from backtest.types import Frequency, periods_per_year
+from backtest.types import FloatArray, Frequency, infer_frequency, periods_per_year
 from glidelab.study import CustomGlidePath, DataConfig, Study
 from strategies import CryptoSleeve, GlidePath
 from strategies.base import RebalanceRule, Strategy
@@ -67,13 +88,16 @@ SetKind = Literal["historical", "bootstrap", "parametric", "cma", "international
 #: Scenarios per seed block of a random set (see the module docstring).
 BLOCK = 1000
 
-#: The seeding scheme in words, for settings files and resume keys.
-SEED_SCHEME = f"SeedSequence(seed, spawn_key=(crc32(set name), block)), blocks of {BLOCK} scenarios"
-#: The same scheme in words, for settings a reader sees.
-SEED_SCHEME_WORDS = (
-    "one random stream per named scenario set and block of "
-    f"{BLOCK:,} scenarios, derived from the study's seed and the set's name (numpy seed "
-    "sequences), so a set's draws do not depend on which other sets run"
+#: The seeding scheme in words: written to settings files, hashed into the sweep's resume
+#: keys (a point drawn under another scheme is not reused) and shown to readers.
+SEED_SCHEME = (
+    "each scenario set and random stream draws from its own child of the study's seed "
+    "(numpy seed sequences keyed by a CRC-32 of its name), so its draws do not depend on "
+    "which other sets run or in what order; the stationary block bootstrap (before-data "
+    "rule cash or exclude) and the parametric set are drawn inside the simulation engine "
+    "by a counter-based generator keyed by (the child's first 64-bit word, scenario, "
+    "period), the same in any chunk; the other random sets are drawn in numpy in blocks "
+    f"of {BLOCK:,} scenarios, each block from its own child of the set's seed"
 )
 
 #: The study's own scenario sets: generator kind -> set name (success.csv, the sweep).
@@ -110,6 +134,112 @@ def set_seed(seed: int, name: str, block: int | None = None) -> np.random.SeedSe
 def named_rng(seed: int, name: str) -> np.random.Generator:
     """A generator on stream ``name`` of the seed tree of ``seed`` (:func:`set_seed`)."""
     return np.random.default_rng(set_seed(seed, name))
+
+
+def engine_seed(seed: int, name: str) -> int:
+    """The 64-bit seed (an int in [0, 2**64)) of set ``name`` drawn in the engine: the
+    first 64-bit word of its child seed, ``set_seed(seed, name).generate_state(1,
+    np.uint64)[0]``; the engine keys its draws by (this, scenario, period)."""
+    return int(set_seed(seed, name).generate_state(1, np.uint64)[0])
+
+
+def bootstrap_rows(
+    history: pd.DataFrame,
+    cols: Sequence[str],
+    rule: MissingRule = "exclude",
+    cash_asset: str | None = None,
+    inflation_column: str = "cpi",
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """The rows a bootstrap of ``cols`` resamples (columns ``[*cols, inflation_column]``,
+    decimal returns per period) under the before-data ``rule``, and what the rule did:
+
+    * ``"cash"``: every row, each gap filled with ``cash_asset``'s return of that row
+      (``backtest.generators.fill_with_cash``; meta ``filled_with_cash``);
+    * ``"exclude"``: only the rows where every column of ``cols`` has data (meta
+      ``dropped_missing``);
+    * ``"proxy"``: every row, gaps left NaN (the stored route draws them per scenario).
+    """
+    wanted = [*cols, inflation_column]
+    if rule == "cash":
+        if cash_asset is None:
+            raise StudyError("the 'cash' before-data rule needs the cash asset's column")
+        extra = [] if cash_asset in wanted else [cash_asset]
+        filled, with_cash = fill_with_cash(history[wanted + extra], cols, cash_asset)
+        return filled[wanted], {"filled_with_cash": with_cash}
+    frame = history[wanted]
+    if rule == "exclude":
+        complete = frame[list(cols)].notna().all(axis=1).to_numpy()
+        return frame.loc[complete], {"dropped_missing": int((~complete).sum())}
+    return frame, {}
+
+
+#: How :func:`automatic_block_length` chooses (``meta["block_length_rule"]``, the words of
+#: ``backtest.generators.block_bootstrap``, which ``backtest.report.describe.plain_words``
+#: rewrites for a reader).
+AUTOMATIC_RULE = "mean over columns of arch.bootstrap.optimal_block_length"
+
+
+def automatic_block_length(rows: pd.DataFrame, method: BootstrapMethod = "stationary") -> float:
+    """The bootstrap's automatic block length (periods) on ``rows`` (:func:`bootstrap_rows`):
+    ``backtest.generators.default_block_length`` on its complete rows, the number the
+    stored route (``block_bootstrap(block_length=None)``) reports."""
+    values = rows.to_numpy(dtype=np.float64)
+    return default_block_length(values[~np.isnan(values).any(axis=1)], method)
+
+
+def engine_bootstrap(
+    rows: pd.DataFrame,
+    n: int,
+    n_t: int,
+    *,
+    seed: int,
+    block_length: float | None = None,
+    rule: str = "given",
+    frequency: Frequency | None = None,
+    inflation_column: str = "cpi",
+) -> BootstrapScenarios:
+    """``n`` stationary-bootstrap scenarios of ``n_t`` periods of the table ``rows``
+    (:func:`bootstrap_rows`: decimal simple nominal returns per period, complete rows,
+    ``inflation_column`` the inflation), drawn in the engine with the 64-bit ``seed``: a
+    ``backtest.engine_gen.BootstrapScenarios`` (as ``from_table`` builds, with this
+    module's description and ``meta``). ``block_length`` in periods, ``rule`` saying how
+    it was chosen; None: :func:`automatic_block_length` (:data:`AUTOMATIC_RULE`)."""
+    if block_length is None:
+        block_length, rule = automatic_block_length(rows), AUTOMATIC_RULE
+    assets = [c for c in rows.columns if c != inflation_column]
+    freq = frequency or infer_frequency(rows.index)
+    span = f"{_period(rows.index[0], freq)}..{_period(rows.index[-1], freq)}"
+    meta: dict[str, object] = {
+        "generator": "bootstrap_in_engine",
+        "method": "stationary",
+        "route": "engine",
+        "block_length": float(block_length),
+        "block_length_rule": rule,
+        "history_span": span,
+        "history_rows": len(rows),
+        "engine_seed": int(seed),
+    }
+    return BootstrapScenarios(
+        rows[assets].to_numpy(dtype=np.float64),
+        rows[inflation_column].to_numpy(dtype=np.float64),
+        assets,
+        freq,
+        n,
+        n_t,
+        block_length=block_length,
+        seed=seed,
+        description=(
+            f"stationary block bootstrap of {span} ({len(rows)} {freq} rows), drawn in the "
+            f"engine, block length {block_length:.2f} ({rule}), {n} x {n_t} periods"
+        ),
+        meta=meta,
+    )
+
+
+def _period(ts: object, frequency: Frequency) -> str:
+    """A period's label: its year (annual) or ``YYYY-MM`` (monthly)."""
+    stamp = pd.Timestamp(cast(Any, ts))
+    return str(stamp.year) if frequency == "annual" else f"{stamp.year}-{stamp.month:02d}"
 
 
 def _concat(parts: list[Scenarios]) -> Scenarios:
@@ -392,8 +522,11 @@ class StudyContext:
             Scenarios of a random set; ignored for ``"historical"`` (every cohort).
         kind
             ``"historical"`` (rolling cohorts), ``"bootstrap"`` (``[scenarios]``
-            block length and method), ``"parametric"`` (lognormal; the crypto asset at
-            ``[scenarios].crypto_proxy``, uncorrelated, when it is among ``assets``) or
+            block length and method; the stationary method under the ``"cash"`` or
+            ``"exclude"`` rule is drawn in the engine, a ``BootstrapScenarios``; the
+            circular method and the ``"proxy"`` rule are stored), ``"parametric"``
+            (lognormal; the crypto asset at ``[scenarios].crypto_proxy``, uncorrelated,
+            when it is among ``assets``) or
             ``"cma"`` (annual, moment-matched to the ``[scenarios].cma`` file; an asset the
             file does not state has no data, NaN, so a strategy holding it is refused) or
             ``"international"`` (annual: :meth:`international_set`).
@@ -404,7 +537,8 @@ class StudyContext:
             study's block length applies only at its own frequency).
         rows
             Only scenarios ``rows[0]:rows[1]`` of the set (a chunk): the same rows as the
-            whole set holds, drawing only the seed blocks they fall in.
+            whole set holds (drawn in the engine: a lazy slice of the whole set; stored:
+            drawing only the seed blocks they fall in).
         block_length
             Overrides ``[scenarios].block_length`` for the bootstrap (decimal periods).
         """
@@ -435,11 +569,65 @@ class StudyContext:
             raise StudyError(f"scenario set {name!r}: rows {lo}:{hi} outside 0:{n}")
         if block_length is None and own:
             block_length = self.study.scenarios.block_length
+        if kind == "bootstrap" and self._in_engine(cols):
+            whole = self._engine_set(name, history, cols, n, n_t, freq, block_length)
+            return whole if (lo, hi) == (0, n) else whole.take(slice(lo, hi))
+        if kind == "parametric":
+            model = self._parametric_set(name, history, cols, n, n_t, freq)
+            return model if (lo, hi) == (0, n) else model.take(slice(lo, hi))
         return self._random_set(name, kind, history, cols, n, n_t, freq, (lo, hi), block_length)
 
     def _missing_for(self, cols: list[str]) -> dict[str, Any]:
         """The before-data rule's arguments when ``cols`` hold the crypto asset, else none."""
         return self.missing if self.study.data.crypto in cols else {}
+
+    def _rule_for(self, cols: Sequence[str]) -> MissingRule:
+        """The before-data rule a bootstrap of ``cols`` applies: the study's when ``cols``
+        hold the crypto asset, else ``"exclude"`` (complete rows, as ``block_bootstrap``)."""
+        return cast(MissingRule, self._missing_for(list(cols)).get("missing", "exclude"))
+
+    def _in_engine(self, cols: Sequence[str]) -> bool:
+        """Whether a bootstrap of ``cols`` is drawn in the engine: a stationary bootstrap
+        under the ``"cash"`` or ``"exclude"`` rule (module docstring). The circular
+        bootstrap and the ``"proxy"`` rule (random proxy returns per scenario) are stored."""
+        method = self.study.scenarios.bootstrap_method
+        return method == "stationary" and self._rule_for(cols) != "proxy"
+
+    def bootstrap_rows(
+        self, history: pd.DataFrame, cols: Sequence[str]
+    ) -> tuple[pd.DataFrame, dict[str, object]]:
+        """The rows a bootstrap of ``cols`` of ``history`` resamples under the study's
+        before-data rule (module :func:`bootstrap_rows`) and its ``meta`` (the rule, and
+        what it filled or dropped)."""
+        rule = self._rule_for(cols)
+        rows, what = bootstrap_rows(history, cols, rule, self.study.data.cash)
+        return rows, {"missing": rule, **what}
+
+    def _engine_set(
+        self,
+        name: str,
+        history: pd.DataFrame,
+        cols: list[str],
+        n: int,
+        n_t: int,
+        frequency: Frequency,
+        block_length: float | None,
+    ) -> BootstrapScenarios:
+        """The whole stationary bootstrap ``name`` drawn in the engine: the rows of
+        :meth:`bootstrap_rows`, the given block length or the automatic one
+        (:meth:`block_length_at`), the 64-bit seed :func:`engine_seed`."""
+        rows, what = self.bootstrap_rows(history, cols)
+        if block_length is None:
+            block_length = self.block_length_at(frequency, tuple(cols))
+            rule = AUTOMATIC_RULE
+        else:
+            rule = "given"
+        seed = engine_seed(self.study.seed, name)
+        out = engine_bootstrap(
+            rows, n, n_t, block_length=block_length, rule=rule, seed=seed, frequency=frequency
+        )
+        out.meta.update(what, set_name=name, seed=self.study.seed, seeding=SEED_SCHEME)
+        return out
 
     def _historical_set(
         self,
@@ -491,25 +679,20 @@ class StudyContext:
             elif kind == "international":
                 part = self.international_set(cols, size, n_t, block_length, rng)
             else:
-                part = self._parametric(history, cols, size, n_t, frequency, rng)
+                raise StudyError(f"scenario set {name!r}: kind {kind!r} is not stored")
             a = max(lo - b * BLOCK, 0)
             z = min(hi - b * BLOCK, size)
             parts.append(part if (a, z) == (0, size) else part.take(slice(a, z)))
         out = _concat(parts)
-        out.meta.update(set_name=name, seed=self.study.seed, seeding=SEED_SCHEME)
+        out.meta.update(set_name=name, seed=self.study.seed, seeding=SEED_SCHEME, route="stored")
         return out
 
-    def _parametric(
-        self,
-        history: pd.DataFrame,
-        cols: list[str],
-        n: int,
-        n_t: int,
-        frequency: Frequency,
-        rng: np.random.Generator,
-    ) -> Scenarios:
-        """Lognormal scenarios: the core columns' annual log mean and covariance estimated
-        on the history (``estimate_log_moments``); the crypto asset, when asked for, at the
+    def _parametric_moments(
+        self, history: pd.DataFrame, cols: list[str]
+    ) -> tuple[list[str], FloatArray, FloatArray]:
+        """The lognormal model of the parametric set: names ``[*assets, "cpi"]``, decimal
+        annual log means and covariance. The core columns' moments are estimated on the
+        history (``estimate_log_moments``); the crypto asset, when asked for, is at the
         stated ``[scenarios].crypto_proxy`` mean and volatility, uncorrelated, for the
         whole horizon (its years since 2010 cannot set a lifetime's assumption)."""
         crypto = self.study.data.crypto
@@ -528,17 +711,57 @@ class StudyContext:
             cov = np.insert(np.insert(cov, k, 0.0, axis=0), k, 0.0, axis=1)
             cov[k, k] = vol**2
             names = [*core, crypto, "cpi"]
-        sc = parametric(
-            None,
-            names[:-1],
+        return names, mu, cov
+
+    def _parametric_set(
+        self,
+        name: str,
+        history: pd.DataFrame,
+        cols: list[str],
+        n: int,
+        n_t: int,
+        frequency: Frequency,
+    ) -> Scenarios:
+        """The whole parametric set ``name``: lognormal scenarios of
+        :meth:`_parametric_moments`, drawn in the engine (``backtest.engine_gen.
+        parametric_in_engine``: counter-based normals keyed by (:func:`engine_seed`,
+        scenario, period)), never stored; the columns ``cols`` in order."""
+        names, mu, cov = self._parametric_moments(history, cols)
+        seed = engine_seed(self.study.seed, name)
+        model = parametric_in_engine(
+            names[:-1], dict(zip(names, mu.tolist(), strict=True)), cov, frequency, n, n_t,
+            seed=seed,
+        )  # fmt: skip
+        span = f"{history.index[0]:%Y}..{history.index[-1]:%Y}"
+        crypto = (
+            f"; {self.study.data.crypto} at the stated proxy"
+            if self.study.data.crypto in cols
+            else ""
+        )
+        meta = {
+            **model.meta,
+            "source": f"annual log moments estimated on {span}{crypto}",
+            "route": "engine",
+            "engine_seed": seed,
+            "set_name": name,
+            "seed": self.study.seed,
+            "seeding": SEED_SCHEME,
+        }
+        whole = ParametricScenarios(
+            model.mean,
+            model.root,
+            model.assets,
+            frequency,
             n,
             n_t,
-            mean_log_annual=dict(zip(names, mu.tolist(), strict=True)),
-            cov_log_annual=cov,
-            frequency=frequency,
-            rng=rng,
+            seed=seed,
+            description=(
+                f"parametric normal in log returns of {names} (annual log moments estimated "
+                f"on {span}{crypto}), drawn in the engine, {n} x {n_t} {frequency} periods"
+            ),
+            meta=meta,
         )
-        return sc.select(cols) if list(sc.assets) != cols else sc
+        return whole.select(cols) if list(whole.assets) != cols else whole
 
     @cached_property
     def cma(self) -> CapitalMarketAssumptions:
@@ -610,24 +833,26 @@ class StudyContext:
 
     def us_block_length(self, cols: tuple[str, ...]) -> float:
         """The US block bootstrap's automatic block length (periods) for ``cols`` on the
-        study's history: one draw of ``block_bootstrap`` reports it, so the rule (and the
-        before-data fill of the crypto column) is the US set's own."""
-        if cols not in self._block_lengths:
-            one = block_bootstrap(
-                self.history,
-                list(cols),
-                1,
-                1,
-                method=self.study.scenarios.bootstrap_method,
-                rng=0,
-                **self._missing_for(list(cols)),
-            )
-            self._block_lengths[cols] = cast(float, one.meta["block_length"])
-        return self._block_lengths[cols]
+        study's history (:meth:`block_length_at` at the study's frequency)."""
+        return self.block_length_at(self.study.data.frequency, cols)
+
+    def block_length_at(self, frequency: Frequency, cols: tuple[str, ...]) -> float:
+        """The bootstrap's automatic block length (periods) for ``cols`` at ``frequency``:
+        :func:`automatic_block_length` on :meth:`bootstrap_rows` under the study's
+        ``bootstrap_method``, the number ``block_bootstrap`` reports (the before-data fill
+        of the crypto column included); computed once per context, frequency and columns."""
+        key = (frequency, cols)
+        if key not in self._block_lengths:
+            own = frequency == self.study.data.frequency
+            history = self.history if own else self.history_at(frequency)
+            rows, _ = self.bootstrap_rows(history, cols)
+            method = self.study.scenarios.bootstrap_method
+            self._block_lengths[key] = automatic_block_length(rows, method)
+        return self._block_lengths[key]
 
     @cached_property
-    def _block_lengths(self) -> dict[tuple[str, ...], float]:
-        """Columns -> :meth:`us_block_length`, computed once per context."""
+    def _block_lengths(self) -> dict[tuple[str, tuple[str, ...]], float]:
+        """(frequency, columns) -> :meth:`block_length_at`, computed once per context."""
         return {}
 
     def study_sets(self, plan: Plan) -> dict[str, Scenarios]:

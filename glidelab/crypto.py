@@ -103,7 +103,7 @@ from backtest.stress import CorrelationJump, PathShock, PlacedShock, period_at_a
 from backtest.stress import stress_table as run_stress_table
 from backtest.types import Frequency
 from glidelab.backends import Backend, InProcess
-from glidelab.context import SEED_SCHEME_WORDS, SetKind, StudyContext, named_rng
+from glidelab.context import SEED_SCHEME, SetKind, StudyContext, named_rng
 from glidelab.study import (
     ALL_ASSETS,
     CryptoConfig,
@@ -810,7 +810,7 @@ def _settings(
             f"{cfg.band[0]:g}x-{cfg.band[1]:g}x of target" if cfg.band else "none",
         ),
         ("base scenarios", plain_words(base_sc.description)),
-        ("seed", f"{study.seed}: {SEED_SCHEME_WORDS} (sets: {', '.join(STREAMS.values())})"),
+        ("seed", f"{study.seed}: {SEED_SCHEME} (sets: {', '.join(STREAMS.values())})"),
         ("central case", _central(cfg).label()),
         (
             "grid",

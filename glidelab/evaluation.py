@@ -221,7 +221,7 @@ def settings_record(study: Study, history: pd.DataFrame, sets_by_plan: SetsByPla
         "study": study.settings(),
         "seed": study.seed,
         "seeds": {
-            "scheme": SEED_SCHEME.replace("seed", str(study.seed), 1),
+            "scheme": SEED_SCHEME,
             "optimiser in sample (block bootstrap)": IN_SAMPLE,
             "optimiser held out (parametric)": HELD_OUT,
             "study scenario sets": sorted({n for sets in sets_by_plan.values() for n in sets}),

@@ -708,16 +708,17 @@ def _drawn_point_directly(view: state.View) -> tuple[float, float, float]:
     drawn = strategies_for(study)[state.CUSTOM_NAME]
     ds = jobs.frontier_study(study.seed)
     spec, d = ds.population, ds.design
-    from glidelab.context import named_rng
+    from glidelab.context import bootstrap_rows, engine_bootstrap, engine_seed, named_rng
 
     def rng(stream: str) -> np.random.Generator:  # the design's streams (glidelab.design)
         return named_rng(ds.seed, f"design: {stream}")
 
     hist = load_history([*ALL_ASSETS, "cpi"], "annual")
     members = draw_members(spec, d.member_paths, rng("members in sample"))
-    sc = block_bootstrap(
-        hist, ALL_ASSETS, d.market_paths, spec.n_periods, rng=rng("market paths in sample")
-    )
+    # the design's market paths: drawn in the engine from the complete years
+    rows, _ = bootstrap_rows(hist, ALL_ASSETS)
+    seed = engine_seed(ds.seed, "design: market paths in sample")
+    sc = engine_bootstrap(rows, d.market_paths, spec.n_periods, seed=seed)
     mi, pi = pair_members_paths(d.member_paths, d.market_paths, "paired")
     data = design_data(
         members, sc, ALL_ASSETS, mi, pi, expense_ratio=d.expense_ratio,
