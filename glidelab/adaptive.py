@@ -56,7 +56,7 @@ from backtest.report.policy_map import (
     policy_map_figure,
     share_of_paths_in_region,
 )
-from backtest.report.units import human_label
+from backtest.report.units import format_value, human_label
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate
 from backtest.types import FloatArray
@@ -72,7 +72,7 @@ from optimize.adaptive_eval import (
     success_weights,
     unpaid_years,
 )
-from optimize.baselines import constant_mix, constant_mix_grid, preset_strategies
+from optimize.baselines import MapFn, constant_mix, constant_mix_grid, preset_strategies
 from optimize.dynamic import (
     AdaptiveResult,
     GridConvergence,
@@ -275,11 +275,13 @@ def _candidates(
     st: AdaptiveSettings,
     progress: bool,
     log: Log,
+    map_fn: MapFn | None = None,
 ) -> tuple[OptimizationResult, float, dict[str, Strategy]]:
     """The strategies the policy is measured against, trained on ``st.train_n`` i.i.d.
     scenarios: the other objective's adaptive policy, the SCP glide path, the best
     constant mix (its equity share, decimal) and the presets on the two roles; the policy
-    first."""
+    first. ``map_fn``: where the SCP's iterations and the constant mixes are scored
+    (default: here)."""
     equity, bonds = su.assets
     n_t = su.plan.n_periods(1)
     train = su.model.sample(st.train_n, n_t, su.context.rng(STREAMS["training"]))
@@ -292,8 +294,9 @@ def _candidates(
         max_iterations=st.scp_iterations,
         progress=progress,
         name="best deterministic (SCP)",
+        map_fn=map_fn,
     )
-    grid = constant_mix_grid(train, su.plan, equity, bonds, step=0.05)
+    grid = constant_mix_grid(train, su.plan, equity, bonds, step=0.05, map_fn=map_fn)
     const = constant_mix(grid.best_share, equity, bonds, su.plan, 1)
     strategies: dict[str, Strategy] = {
         solved.policy.name: solved.policy,
@@ -308,10 +311,10 @@ def _candidates(
 
 
 def _frontier(
-    su: _Setup, iid: Scenarios, st: AdaptiveSettings, dp_seed: int
+    su: _Setup, iid: Scenarios, st: AdaptiveSettings, dp_seed: int, map_fn: MapFn | None = None
 ) -> tuple[FrontierPoint, ...]:
     """The policy re-solved with a penalty on unpaid years or a bonus on log wealth at
-    each weight, simulated on the i.i.d. set."""
+    each weight (the DP on ``map_fn``), simulated on the i.i.d. set."""
     out: list[FrontierPoint] = []
     for against, weights in (
         ("shortfall", (0.0, 0.01, 0.03, 0.1)),
@@ -325,6 +328,7 @@ def _frontier(
                 n_states=st.n_states,
                 rng=dp_seed,
                 n_paths=200,
+                map_fn=map_fn,
             )
             sim = simulate(iid, su.plan, r.policy)
             out.append(
@@ -340,8 +344,16 @@ def _frontier(
     return tuple(out)
 
 
-def _solve(su: _Setup, kind: str, st: AdaptiveSettings, dp_seed: int, log: Log) -> AdaptiveResult:
-    """The adaptive policy of objective ``kind`` on the setup's model."""
+def _solve(
+    su: _Setup,
+    kind: str,
+    st: AdaptiveSettings,
+    dp_seed: int,
+    log: Log,
+    map_fn: MapFn | None = None,
+) -> AdaptiveResult:
+    """The adaptive policy of objective ``kind`` on the setup's model (the DP's chunks of
+    wealth nodes on ``map_fn``, default here: the same policy either way)."""
     r = solve_adaptive(
         su.plan,
         su.model,
@@ -349,8 +361,13 @@ def _solve(su: _Setup, kind: str, st: AdaptiveSettings, dp_seed: int, log: Log) 
         n_states=st.n_states,
         rng=dp_seed,
         name=POLICY_NAMES[kind],
+        map_fn=map_fn,
     )
-    promise = f"CE income {r.promised_ce:,.0f} USD a year" if kind == "ce" else _pct(r.value)
+    promise = (
+        f"CE income {r.promised_ce:,.0f} USD a year"
+        if kind == "ce"
+        else format_value(r.value, "pct", 2)
+    )
     log(
         f"  DP ({kind}): {r.n_states} wealth nodes x {r.n_candidates} weight vectors x "
         f"{r.n_outcomes} outcomes x {r.n_years} years in {r.seconds:.1f} s; promises {promise}"
@@ -406,6 +423,7 @@ def _checks(
     scp: OptimizationResult,
     dp_seed: int,
     log: Log,
+    map_fn: MapFn | None = None,
 ) -> tuple[
     dict[float, tuple[float, float]],
     GridConvergence | None,
@@ -413,7 +431,8 @@ def _checks(
     SurvivalCheck | None,
 ]:
     """The optional measurements the settings ask for: the block-length sweep, the grid
-    convergence of the policy's objective, the frontiers and the survival check."""
+    convergence of the policy's objective, the frontiers and the survival check (their DP
+    solves on ``map_fn``)."""
     plan, model = su.plan, su.model
     sweep: dict[float, tuple[float, float]] = {}
     if st.frontier:  # the full measurement: how much serial dependence moves success
@@ -427,14 +446,16 @@ def _checks(
     if st.convergence:
         log("  grid convergence (half the wealth and weight spacing) ...")
         conv = grid_convergence(
-            plan, model, su.objective(su.kind), n_states=st.n_states, rng=dp_seed
+            plan, model, su.objective(su.kind), n_states=st.n_states, rng=dp_seed, map_fn=map_fn
         )
     frontier: tuple[FrontierPoint, ...] = ()
     if st.frontier:
         log("  frontiers (success vs unpaid years, success vs terminal wealth) ...")
-        frontier = _frontier(su, iid, st, dp_seed)
+        frontier = _frontier(su, iid, st, dp_seed, map_fn)
     survival = (
-        _survival_check(plan, model, iid, scp.glide_path, st, dp_seed) if st.survival else None
+        _survival_check(plan, model, iid, scp.glide_path, st, dp_seed, map_fn)
+        if st.survival
+        else None
     )
     return sweep, conv, frontier, survival
 
@@ -446,8 +467,13 @@ def run_adaptive(
     plan_name: str | None = None,
     progress: bool = False,
     log: Log = print,
+    map_fn: MapFn | None = None,
 ) -> AdaptiveRun:
-    """Solve and measure the adaptive policy of one of the study's plans (module doc)."""
+    """Solve and measure the adaptive policy of one of the study's plans (module doc).
+
+    ``map_fn`` (e.g. ``glidelab.backends.ordered_map(backend)``): where the DP solves
+    (chunks of wealth nodes, year by year) and the constant-mix scoring run; default
+    here. The answer is bit-identical either way."""
     t0 = time.perf_counter()
     st = settings or AdaptiveSettings()
     su = _setup(study, st, plan_name)
@@ -455,10 +481,10 @@ def run_adaptive(
     n_t = plan.n_periods(1)
     dp_seed = _seed_of(su.context, STREAMS["dp"])
     log(f"adaptive [{su.name}]: solving on {model.description}")
-    solved = _solve(su, su.kind, st, dp_seed, log)
-    other = _solve(su, su.other_kind, st, dp_seed, log)
+    solved = _solve(su, su.kind, st, dp_seed, log, map_fn)
+    other = _solve(su, su.other_kind, st, dp_seed, log, map_fn)
     valuation = income_valuation(year_flows(plan), su.ce_objective)
-    scp, best_share, strategies = _candidates(su, solved, other, st, progress, log)
+    scp, best_share, strategies = _candidates(su, solved, other, st, progress, log, map_fn)
     sets = _scenario_sets(su.context, su.history, model, su.assets, n_t, st.n_scenarios)
     evaluations = {}
     for label, sc in sets.items():
@@ -476,7 +502,9 @@ def run_adaptive(
         (scp.glide_path.name,),
         plan.retirement_age,
     )
-    sweep, conv, frontier, survival = _checks(su, st, solved, sets["iid"], scp, dp_seed, log)
+    sweep, conv, frontier, survival = _checks(
+        su, st, solved, sets["iid"], scp, dp_seed, log, map_fn
+    )
     own = next(r for r in regions if r.name == solved.policy.name)
     return AdaptiveRun(
         plan_name=su.name,
@@ -552,7 +580,7 @@ def _scenario_sets(
     return out
 
 
-def _survival_check(plan, model, iid, scp_path, st, seed) -> SurvivalCheck | None:
+def _survival_check(plan, model, iid, scp_path, st, seed, map_fn=None) -> SurvivalCheck | None:
     n = plan.n_periods(1)
     birth = 2026 - int(plan.start_age)
     # Alive at retirement (backtest.outcomes.survival_weighted_success's convention): one-year
@@ -560,7 +588,9 @@ def _survival_check(plan, model, iid, scp_path, st, seed) -> SurvivalCheck | Non
     t_ret = plan.retirement_period(1)
     s = survival_curve("male", birth, int(plan.retirement_age), n - t_ret)
     q = np.concatenate([np.ones(t_ret), s[1:] / s[:-1]])
-    r = solve_adaptive(plan, model, survival=q, n_states=st.n_states, rng=seed, n_paths=200)
+    r = solve_adaptive(
+        plan, model, survival=q, n_states=st.n_states, rng=seed, n_paths=200, map_fn=map_fn
+    )
     a = success_weights(simulate(iid, plan, r.policy), q)
     b = success_weights(simulate(iid, plan, scp_path), q)
     d = a - b
@@ -577,14 +607,6 @@ def _survival_check(plan, model, iid, scp_path, st, seed) -> SurvivalCheck | Non
 
 
 # --------------------------------------------------------------------------- output
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f} %"
-
-
-def _usd(x: float) -> str:
-    return "-" if np.isnan(x) else f"{x:,.0f}"
 
 
 #: Library internals in a scenario description, said in words.
@@ -611,7 +633,11 @@ def _words(text: str) -> str:
 
 def _promised(run: AdaptiveRun, x: float) -> str:
     """A promise in its unit: a probability (percent) or a CE income (USD a year)."""
-    return _pct(x) if run.promise.unit == "probability" else f"{_usd(x)} USD a year"
+    return (
+        format_value(x, "pct", 2)
+        if run.promise.unit == "probability"
+        else f"{format_value(x, 'usd')} a year"
+    )
 
 
 def _md_promise(run: AdaptiveRun) -> list[str]:
@@ -650,12 +676,14 @@ def _md_promise(run: AdaptiveRun) -> list[str]:
             continue
         r = ev.rows[0]
         if pr.unit == "probability":
-            held = (
-                f"{_pct(r.success)} (gap to the promise {100 * (r.success - pr.promised):+.2f} pp)"
-            )
+            gap_pp = 100 * (r.success - pr.promised)
+            held = f"{format_value(r.success, 'pct', 2)} (gap to the promise {gap_pp:+.2f} pp)"
         else:
             ce, _ = r.ce_at(run.solved.objective.preferences.gamma)  # type: ignore[union-attr]
-            held = f"{_usd(ce)} USD a year (gap to the promise {ce - pr.promised:+,.0f} USD)"
+            held = (
+                f"{format_value(ce, 'usd')} a year "
+                f"(gap to the promise {ce - pr.promised:+,.0f} USD)"
+            )
         lines.append(f"- {label} ({ev.n_scenarios} scenarios): {held}")
     lines += [
         "",
@@ -677,7 +705,8 @@ def _md_checks(run: AdaptiveRun) -> list[str]:
             "Block-bootstrap success of the policy by mean block length (same seed; length 1 "
             "resamples single years, the model the DP solves): "
             + ", ".join(
-                f"{k:g} years {_pct(v[0])} (s.e. {_pct(v[1])})" for k, v in run.block_sweep.items()
+                f"{k:g} years {format_value(v[0], 'pct', 2)} (s.e. {format_value(v[1], 'pct', 2)})"
+                for k, v in run.block_sweep.items()
             )
             + ". Longer blocks keep more of the history's serial dependence.",
             "",
@@ -719,10 +748,12 @@ def _md_sets(run: AdaptiveRun) -> list[str]:
         for r in ev.rows:
             ce, ce_se = r.ce_at(g)
             lines.append(
-                f"| {r.name} | {_pct(r.success)} | {_pct(r.success_se)} | "
+                f"| {r.name} | {format_value(r.success, 'pct', 2)} | "
+                f"{format_value(r.success_se, 'pct', 2)} | "
                 f"{100 * r.diff:+.2f} pp | {100 * r.diff_se:.2f} pp | "
                 f"{_years(r.unpaid_years_when_failed)} | {_years(r.unpaid_years_when_failed_se)} | "
-                f"{r.median_terminal:,.0f} | {_pct(r.turnover)} | {_usd(ce)} | {_usd(ce_se)} |"
+                f"{r.median_terminal:,.0f} | {format_value(r.turnover, 'pct', 2)} | "
+                f"{format_value(ce, 'count')} | {format_value(ce_se, 'count')} |"
             )
         lines += [
             "",
@@ -743,7 +774,7 @@ def _ce_cells(row: StrategyScore) -> str:
     cells = []
     for g in RISK_AVERSIONS:
         ce, se = row.ce_at(g)
-        cells.append(f"{_usd(ce)} | {_usd(se)}")
+        cells.append(f"{format_value(ce, 'count')} | {format_value(se, 'count')}")
     return " | ".join(cells)
 
 
@@ -773,7 +804,8 @@ def _md_side_by_side(run: AdaptiveRun) -> list[str]:
         share = "-" if reg is None else _share(reg.share)
         late = "-" if reg is None else _share(reg.share_retired)
         lines.append(
-            f"| {r.name} | {_pct(r.success)} | {_pct(r.success_se)} | "
+            f"| {r.name} | {format_value(r.success, 'pct', 2)} | "
+            f"{format_value(r.success_se, 'pct', 2)} | "
             f"{_years(r.unpaid_years_when_failed)} | {_years(r.unpaid_years_when_failed_se)} | "
             f"{_ce_cells(r)} | {share} | {late} |"
         )
@@ -816,13 +848,15 @@ def _md_go_for_broke(run: AdaptiveRun) -> list[str]:
             f"{_share(reg.equity_in_success_region)}; in retirement alone "
             f"{reg.nodes_retired} nodes, {_share(reg.share_retired)} of its paths, mean "
             f"equity over the success policy's region "
-            f"{_share(reg.equity_in_success_region_retired)}; success {_pct(r.success)}, "
+            f"{_share(reg.equity_in_success_region_retired)}; "
+            f"success {format_value(r.success, 'pct', 2)}, "
             f"unpaid years given failure {_years(r.unpaid_years_when_failed)} "
             f"(s.e. {_years(r.unpaid_years_when_failed_se)})"
         )
     age = ev.row(run.age_only_name)
     lines.append(
-        f"- {_words(age.name)}, the best age-only path: success {_pct(age.success)}, "
+        f"- {_words(age.name)}, the best age-only path: "
+        f"success {format_value(age.success, 'pct', 2)}, "
         f"unpaid years given failure {_years(age.unpaid_years_when_failed)} "
         f"(s.e. {_years(age.unpaid_years_when_failed_se)})",
     )
@@ -901,7 +935,8 @@ def _md_tradeoffs(run: AdaptiveRun) -> list[str]:
         ]
         for f in run.frontier:
             lines.append(
-                f"| {f.against} | {f.weight:g} | {f.promised:.4f} | {_pct(f.success)} | "
+                f"| {f.against} | {f.weight:g} | {f.promised:.4f} | "
+                f"{format_value(f.success, 'pct', 2)} | "
                 f"{f.mean_unpaid_years:.3f} | {f.median_terminal:,.0f} |"
             )
         lines += [
@@ -916,8 +951,10 @@ def _md_tradeoffs(run: AdaptiveRun) -> list[str]:
             "## Survival-weighted (money lasts while the member lives)",
             "",
             f"- {_words(sv.description)}",
-            f"- promised {_pct(sv.promised)}, simulated (i.i.d.) {_pct(sv.simulated)}; "
-            f"SCP path, same weighting: {_pct(sv.scp_simulated)}; paired difference "
+            f"- promised {format_value(sv.promised, 'pct', 2)}, "
+            f"simulated (i.i.d.) {format_value(sv.simulated, 'pct', 2)}; "
+            f"SCP path, same weighting: {format_value(sv.scp_simulated, 'pct', 2)}; "
+            "paired difference "
             f"{100 * (sv.simulated - sv.scp_simulated):+.2f} pp (s.e. {100 * sv.paired_diff_se:.2f} pp)",
             "",
         ]
@@ -1154,12 +1191,13 @@ def write_adaptive_atomic(run: AdaptiveRun, out_dir: Path) -> Path:
 
 
 def study_adaptive_runs(
-    study: Study, *, progress: bool = False, log=lambda _m: None
+    study: Study, *, progress: bool = False, log=lambda _m: None, map_fn: MapFn | None = None
 ) -> dict[str, AdaptiveRun]:
     """The adaptive runs ``[optimize] adaptive = true`` asks for (``glidelab run``): every
     plan in ``adaptive_plans`` (default every plan), sized by the ``[optimize]`` table
     (training and evaluation scenarios, SCP iterations); the grid-convergence check and
-    the frontiers are left to ``glidelab optimize --adaptive``."""
+    the frontiers are left to ``glidelab optimize --adaptive``. ``map_fn``: where the DP
+    runs (:func:`run_adaptive`)."""
     op = study.optimize
     if not (op.enabled and op.adaptive):  # part of the [optimize] section: off with it
         return {}
@@ -1173,7 +1211,9 @@ def study_adaptive_runs(
     )
     names = op.adaptive_plans or tuple(p.name for p in study.plans)
     return {
-        name: run_adaptive(study, settings, plan_name=name, progress=progress, log=log)
+        name: run_adaptive(
+            study, settings, plan_name=name, progress=progress, log=log, map_fn=map_fn
+        )
         for name in names
     }
 
@@ -1194,7 +1234,7 @@ def adaptive_summary(runs: dict[str, AdaptiveRun]) -> str:
             parts.append(
                 f"{r.name}: success {100 * r.success:.1f} %, unpaid years given failure "
                 f"{_years(r.unpaid_years_when_failed)}, CE income at gamma {g:g} "
-                f"{_usd(ce)} USD a year (s.e. {_usd(se)}), "
+                f"{format_value(ce, 'usd')} a year (s.e. {format_value(se, 'count')}), "
                 f"{_share(reg.share_retired) if reg is not None else '-'} of paths through "
                 "its go-for-broke region in retirement"
             )

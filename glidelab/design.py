@@ -74,7 +74,7 @@ from backtest.cma import CapitalMarketAssumptions, cma_scenarios
 from backtest.data import load_history
 from backtest.data.jst import load_jst_panel
 from backtest.errors import CoverageError, StudyError
-from backtest.generators import block_bootstrap, historical_cohorts, panel_block_bootstrap
+from backtest.generators import historical_cohorts, panel_block_bootstrap
 from backtest.io import atomic_directory, write_text_atomic
 from backtest.jst_cohorts import cohort_row, jst_cohorts
 from backtest.leakage import BLS_MEDIAN_TENURE, FORCE_OUT_CASH_USD, RULE_OF_55_AGE
@@ -106,7 +106,13 @@ from backtest.report.income import BEQUEST_PERCENTILES, glide_label
 from backtest.report.model import GlideLabel, IncomeRow
 from backtest.scenarios import Scenarios
 from backtest.social_security import TRUSTEES_2025_OASDI
-from glidelab.context import StudyContext, named_rng
+from glidelab.context import (
+    StudyContext,
+    bootstrap_rows,
+    engine_bootstrap,
+    engine_seed,
+    named_rng,
+)
 from glidelab.study import (
     ALL_ASSETS,
     DEFAULT_PRESETS,
@@ -248,14 +254,6 @@ def _growth(scen: Scenarios, w3: np.ndarray) -> np.ndarray:
     return np.einsum("pta,ta->pt", g[:, : w3.shape[0]], w3[:, idx])
 
 
-def _outcome(
-    members: Members, scen: Scenarios, w3: np.ndarray, fee: float, name: str
-) -> PopulationOutcome:
-    return evaluate_population(
-        members, _growth(scen, w3), expense_ratio=fee, pairing="cross", name=name
-    )
-
-
 @dataclass(frozen=True)
 class _Draws:
     """The design's random streams, one seed tree (``glidelab.context``): each stream is
@@ -268,9 +266,16 @@ class _Draws:
         return named_rng(self.study.seed, f"design: {stream}")
 
     def boot(self, n: int, stream: str) -> Scenarios:
-        """``n`` block-bootstrap market paths of the vintage's horizon (annual)."""
+        """``n`` stationary block-bootstrap market paths of the vintage's horizon (annual),
+        drawn in the engine (``glidelab.context.engine_bootstrap``) from the history's
+        complete years at the automatic block length, seeded by stream ``stream``
+        (``engine_seed(seed, "design: " + stream)``; :meth:`rng`'s naming)."""
         n_t = self.study.population.n_periods
-        return block_bootstrap(self.history, ALL_ASSETS, n, n_t, rng=self.rng(stream))
+        rows, what = bootstrap_rows(self.history, ALL_ASSETS)
+        seed = engine_seed(self.study.seed, f"design: {stream}")
+        sc = engine_bootstrap(rows, n, n_t, seed=seed)
+        sc.meta.update(what, missing="exclude")
+        return sc
 
     def designer(
         self, members: Members, scen: Scenarios, pairing: str, stream: str, **grid: Any
@@ -601,16 +606,69 @@ def frontier_separability(
     return pd.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class _HeldOut:
+    """What every held-out scoring task of one call shares (sent once per call): the
+    members, the named scenario sets, the population and the fund's fee (decimal a year)."""
+
+    members: Members
+    scenarios: Mapping[str, Scenarios]
+    spec: PopulationSpec
+    fee: float
+
+
+def _held_out_task(
+    task: tuple[str, str, np.ndarray], shared: _HeldOut
+) -> tuple[PopulationOutcome, IncomeRow]:
+    """One strategy ``(name, set label, weights over ALL_ASSETS)`` on one set, exact
+    survival weighting, with its income row (a top-level task for ``map_fn``)."""
+    name, label, w3 = task
+    growth = _growth(shared.scenarios[label], w3)
+    o = evaluate_population(
+        shared.members, growth, expense_ratio=shared.fee, name=name, bequest_at=BEQUEST_PERCENTILES
+    )
+    return o, income_row(o, growth, shared.spec, shared.fee, {})
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """The columns of a ``PopulationOutcome`` the country and evidence tables read (what a
+    backend's task sends back): per member-path survival-weighted success (decimal),
+    real retirement income (USD a year), member and market-path index."""
+
+    success: np.ndarray
+    income: np.ndarray
+    member: np.ndarray
+    path: np.ndarray
+
+    @property
+    def mean_success(self) -> float:
+        """``PopulationOutcome.mean_success``: the mean over member-paths, decimal."""
+        return float(self.success.mean())
+
+
+def _outcome_task(task: tuple[str, str, np.ndarray], shared: _HeldOut) -> _Scored:
+    """One strategy ``(name, set label, weights over ALL_ASSETS)`` on one set, exact
+    survival weighting (a top-level task for ``map_fn``)."""
+    name, label, w3 = task
+    growth = _growth(shared.scenarios[label], w3)
+    o = evaluate_population(shared.members, growth, expense_ratio=shared.fee, name=name)
+    return _Scored(o.success, o.income, o.member, o.path)
+
+
 def _scores(
     study: DesignStudy,
     members: Members,
     sets: Mapping[str, tuple[Scenarios, Mapping[str, np.ndarray]]],
     prefs: IncomePreferences | None = None,
+    map_fn: MapFn | None = None,
 ) -> tuple[pd.DataFrame, dict[str, PopulationOutcome], dict[str, tuple[IncomeRow, ...]]]:
     """Exact survival-weighted scores of each strategy on each named set (one column
     group per set; a set comes with each strategy's weights over ``ALL_ASSETS``), each
     strategy's outcome on the first set, and each set's income figures
-    (:func:`income_row`, one per strategy, with the scores' CE at each gamma)."""
+    (:func:`income_row`, one per strategy, with the scores' CE at each gamma).
+    ``map_fn`` runs each (strategy, set) as a task (default: here, in order); the
+    results are put together in that order, so the tables do not depend on it."""
     fee, spec = study.design.expense_ratio, study.population
     score_rows: dict[str, dict[str, float]] = {}
     first: dict[str, PopulationOutcome] = {}
@@ -619,18 +677,18 @@ def _scores(
     rows: dict[str, list[IncomeRow]] = {label: [] for label in sets}
     paths: dict[str, np.ndarray] = {}
     salary: dict[str, np.ndarray] = {}
+    tasks = [(n, label, weights[n]) for n in names for label, (_, weights) in sets.items()]
+    shared = _HeldOut(members, {label: scen for label, (scen, _) in sets.items()}, spec, fee)
+    done = iter((map_fn or serial_map)(_held_out_task, tasks, shared))
     for n in names:
         row: dict[str, float] = {}
-        for label, (scen, weights) in sets.items():
-            growth = _growth(scen, weights[n])
-            o = evaluate_population(
-                members, growth, expense_ratio=fee, name=n, bequest_at=BEQUEST_PERCENTILES
-            )
+        for label in sets:
+            o, inc_row = next(done)
             first.setdefault(n, o)
             incomes[label][n] = o.income
             paths[label] = o.path
             salary[label] = members.base_salary[o.member]
-            rows[label].append(income_row(o, growth, spec, fee, {}))
+            rows[label].append(inc_row)
             summ = o.summary()
             row[f"{label}: success"] = summ["success_survival_weighted"]
             row[f"{label}: success_fixed"] = summ["success_fixed_horizon"]
@@ -656,18 +714,23 @@ def _scores(
 
 
 def _countries(
-    study: DesignStudy, draws: _Draws, strategies: Mapping[str, Strategy]
+    study: DesignStudy,
+    draws: _Draws,
+    strategies: Mapping[str, Strategy],
+    map_fn: MapFn | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Survival-weighted success (decimal) by JST country and pooled, on each country's
     lifetime cohorts of consecutive calendar years (real local currency,
     :func:`backtest.jst_cohorts.jst_cohorts` with ``wrap=True``: from the last complete year
     onto the first, never across a gap); and per country the cohorts used, how many wrap,
-    or why it is skipped (no gap-free run of a lifetime's complete years)."""
+    or why it is skipped (no gap-free run of a lifetime's complete years). ``map_fn``
+    scores each (country, strategy) as a task (default: here, in order)."""
     spec, ev = study.population, study.evaluation
     members = draw_members(spec, ev.country_members, draws.rng("members by country"))
     country: dict[str, dict[str, float]] = {}
     pooled: dict[str, list[np.ndarray]] = {n: [] for n in strategies}
     table: dict[str, dict[str, object]] = {}
+    scen: dict[str, Scenarios] = {}
     for iso in ev.countries:
         try:
             sc = jst_cohorts(iso, ALL_ASSETS, spec.n_periods, wrap=True)
@@ -683,9 +746,16 @@ def _countries(
             "last start": (sc.labels or ("",))[-1],
             "reason": "",
         }
+        scen[iso] = sc
+    tasks = [
+        (n, iso, _weights3(s, spec, sc)) for iso, sc in scen.items() for n, s in strategies.items()
+    ]
+    shared = _HeldOut(members, scen, spec, study.design.expense_ratio)
+    done = iter((map_fn or serial_map)(_outcome_task, tasks, shared))
+    for iso in scen:
         country[iso] = {}
-        for n, s in strategies.items():
-            o = _outcome(members, sc, _weights3(s, spec, sc), study.design.expense_ratio, n)
+        for n in strategies:
+            o = next(done)
             country[iso][n] = o.mean_success
             pooled[n].append(o.success)
     countries = pd.DataFrame(country).T
@@ -745,17 +815,18 @@ def conclusion_scores(
     fee: float,
     prefs: IncomePreferences | None,
     label: str,
+    map_fn: MapFn | None = None,
 ) -> pd.DataFrame:
     """Each strategy (the first in ``weights``, over ``ALL_ASSETS``, is the designed path)
     on ``members`` x every path of ``scen``: survival-weighted success (decimal, SE by
     batch means over market paths), CE of real retirement income at gamma
     :data:`RANK_GAMMA` (real USD a year), its difference to the designed path's with the
     paired SE (:func:`ce_columns`), and its rank by that CE (1 = highest). Columns are
-    prefixed ``"<label>: "``."""
-    outs = {
-        n: evaluate_population(members, _growth(scen, w), expense_ratio=fee, name=n)
-        for n, w in weights.items()
-    }
+    prefixed ``"<label>: "``. ``map_fn`` scores each strategy as a task (default: here,
+    in order); the table does not depend on it."""
+    shared = _HeldOut(members, {label: scen}, members.spec, fee)
+    tasks = [(n, label, w) for n, w in weights.items()]
+    outs = dict(zip(weights, (map_fn or serial_map)(_outcome_task, tasks, shared), strict=True))
     first = next(iter(outs.values()))
     salary = members.base_salary[first.member]
     cols = ce_columns({n: o.income for n, o in outs.items()}, first.path, salary, label, prefs)
@@ -800,6 +871,7 @@ def sensitivity_table(
     scen: Scenarios,
     weights: Mapping[str, np.ndarray],
     prefs: IncomePreferences | None,
+    map_fn: MapFn | None = None,
 ) -> pd.DataFrame:
     """``sensitivity.csv``: :func:`conclusion_scores` held out under each of
     :func:`sensitivity_variants`, members drawn afresh under the variant from the held-out
@@ -811,7 +883,7 @@ def sensitivity_table(
     for label, v in sensitivity_variants(study.population).items():
         if v not in done:
             members = draw_members(v, ev.members, draws.rng("members held out"))
-            done[v] = conclusion_scores(members, scen, weights, fee, prefs, "")
+            done[v] = conclusion_scores(members, scen, weights, fee, prefs, "", map_fn)
         parts.append(done[v].set_axis([f"{label}{c}" for c in done[v].columns], axis=1))
     return pd.concat(parts, axis=1)
 
@@ -892,6 +964,7 @@ def evidence_table(
     members: Members,
     strategies: Mapping[str, Strategy],
     prefs: IncomePreferences | None,
+    map_fn: MapFn | None = None,
 ) -> pd.DataFrame:
     """``evidence.csv``: :func:`conclusion_scores` of every strategy on the held-out
     ``members`` under each scenario set, side by side."""
@@ -899,7 +972,7 @@ def evidence_table(
     parts = []
     for e in sets:
         w = {n: _weights3(s, spec, e.scenarios) for n, s in strategies.items()}
-        parts.append(conclusion_scores(members, e.scenarios, w, fee, prefs, e.label))
+        parts.append(conclusion_scores(members, e.scenarios, w, fee, prefs, e.label, map_fn))
     return pd.concat(parts, axis=1)
 
 
@@ -948,8 +1021,10 @@ def _evidence(
     boots: tuple[Scenarios, Scenarios],
     strategies: Mapping[str, Strategy],
     prefs: IncomePreferences | None,
+    map_fn: MapFn | None = None,
 ) -> Evidence:
-    """Calibration, sensitivity and scenario-set tables, all held out."""
+    """Calibration, sensitivity and scenario-set tables, all held out (the strategies
+    scored as ``map_fn`` tasks, :func:`conclusion_scores`)."""
     sc_out, cohorts = boots
     spec, fee = study.population, study.design.expense_ratio
     w3 = {n: _weights3(s, spec, sc_out) for n, s in strategies.items()}
@@ -958,8 +1033,8 @@ def _evidence(
     m_cal = draw_members(spec, n_cal, draws.rng("members for calibration"))
     return Evidence(
         calibration=calibration_table(m_cal, _growth(sc_out, w3[DESIGNED]), fee),
-        sensitivity=sensitivity_table(study, draws, sc_out, w3, prefs),
-        evidence=evidence_table(study, sets, m_out, strategies, prefs),
+        sensitivity=sensitivity_table(study, draws, sc_out, w3, prefs, map_fn),
+        evidence=evidence_table(study, sets, m_out, strategies, prefs, map_fn),
         cma=cma,
         sets=tuple((e.label, e.about) for e in sets),
     )
@@ -973,9 +1048,10 @@ def design(
 ) -> DesignOutcome:
     """Design the vintage's glide path and score it with the presets and ``extra`` (e.g. the
     workbench's drawn path); numbers only, nothing written (:func:`write_design`).
-    ``map_fn`` runs the frontier's searches, the constraint costs' re-solves and the
-    in-sample scoring of the strategies (``glidelab.backends.ordered_map(backend)``;
-    default: here, in order): the numbers are the same whatever runs them."""
+    ``map_fn`` runs the frontier's searches, the constraint costs' re-solves, the in-sample
+    and the held-out scoring of the strategies (out of sample and the evidence tables)
+    (``glidelab.backends.ordered_map(backend)``; default: here, in order): the numbers are
+    the same whatever runs them."""
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
     spec, ds, ev = study.population, study.design, study.evaluation
@@ -1013,17 +1089,17 @@ def design(
     out_designer = draws.designer(
         m_out, sc_out, "cross", "deaths held out", knot_ages=designer.knot_ages
     )
-    gap = _gap(rows, out_designer, w3)
+    gap = _gap(rows, out_designer, w3, map_fn)
     # ---- out of sample, exact survival weighting: bootstrap and US cohorts
     cohorts = historical_cohorts(draws.history, ALL_ASSETS, spec.n_periods, wrap=True)
     w_us = {n: _weights3(s, spec, cohorts) for n, s in strategies.items()}
     sets = {"bootstrap": (sc_out, w3), "US cohorts": (cohorts, w_us)}
-    scores, outcomes, income = _scores(study, m_out, sets, designer.preferences)
+    scores, outcomes, income = _scores(study, m_out, sets, designer.preferences, map_fn)
     equity = tuple(ds.assets[i] for i in designer.setup.equity)
     labels = {n: glide_label(s, spec.target_age, equity) for n, s in strategies.items()}
     clock["out_of_sample"] = time.perf_counter() - t3
     countries, country_cohorts, evidence = _beyond_the_us(
-        study, draws, m_out, (sc_out, cohorts), strategies, designer.preferences, clock
+        study, draws, m_out, (sc_out, cohorts), strategies, designer.preferences, clock, map_fn
     )
     members = _member_summaries(outcomes, m_out)
     clock["total"] = time.perf_counter() - t0
@@ -1460,12 +1536,16 @@ class DesignSection:
 
 
 def _gap(
-    rows: Mapping[str, DesignPoint], out_designer: FundDesigner, w3: Mapping[str, np.ndarray]
+    rows: Mapping[str, DesignPoint],
+    out_designer: FundDesigner,
+    w3: Mapping[str, np.ndarray],
+    map_fn: MapFn | None = None,
 ) -> pd.DataFrame:
-    """In-sample against held-out success on the same sampled-death metric."""
+    """In-sample against held-out success on the same sampled-death metric (the held-out
+    scoring as ``map_fn`` tasks, default here)."""
     out = {}
-    for n, pt in rows.items():
-        o = out_designer.evaluate_weights(w3[n])
+    held = (map_fn or serial_map)(_score_weights, [w3[n] for n in rows], out_designer)
+    for (n, pt), o in zip(rows.items(), held, strict=True):
         out[n] = {
             "held-out: success (sampled deaths)": o.success,
             "in-sample: success (sampled deaths)": pt.success,
@@ -1492,14 +1572,15 @@ def _beyond_the_us(
     strategies: Mapping[str, Strategy],
     prefs: IncomePreferences | None,
     clock: dict[str, float],
+    map_fn: MapFn | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, Evidence]:
     """The country table and cohorts (:func:`_countries`) and the evidence tables
-    (:func:`_evidence`), timed into ``clock``."""
+    (:func:`_evidence`, scored by ``map_fn``), timed into ``clock``."""
     t = time.perf_counter()
-    countries, country_cohorts = _countries(study, draws, strategies)
+    countries, country_cohorts = _countries(study, draws, strategies, map_fn)
     clock["countries"] = time.perf_counter() - t
     t = time.perf_counter()
-    evidence = _evidence(study, draws, m_out, boots, strategies, prefs)
+    evidence = _evidence(study, draws, m_out, boots, strategies, prefs, map_fn)
     clock["evidence"] = time.perf_counter() - t
     return countries, country_cohorts, evidence
 

@@ -229,7 +229,7 @@ def _run_sections(sf: StudyFile, study: Study, opts: _Options) -> list[Done]:
     context = StudyContext(study)
     optimiser = Optimiser(backend=opts.backend, progress=opts.progress, log=opts.log)
     optimised = Ran.of(optimiser, context) if study.optimize.enabled else None
-    adaptive = Ran.of(Adaptive(progress=opts.progress, log=opts.log), context)
+    adaptive = Ran.of(Adaptive(backend=opts.backend, progress=opts.progress, log=opts.log), context)
     search = optimised.result if optimised is not None else None
     evaluated = Ran.of(Evaluation(search, opts.backend, opts.log), context)
     pipeline = study_pipeline(

@@ -71,8 +71,9 @@ def run_search(
 ) -> SearchRun:
     """Optimise the glide path of the study's ``[optimize].plan`` and compare it.
 
-    ``map_fn``: where the presets and constant mixes of the comparison are scored
-    (``glidelab.backends.ordered_map`` of a backend); default in this process.
+    ``map_fn``: where the search's iterates (chunks of scenarios) and the presets and
+    constant mixes of the comparison are scored (``glidelab.backends.ordered_map`` of a
+    backend); default in this process. The numbers are the same either way.
     ``context``: the study's context when the caller has one (its history is reused).
     """
     st = settings or SearchSettings()
@@ -111,6 +112,7 @@ def run_search(
         objective=op.objective,
         preferences=op.preferences,
         income_floor=op.income_floor,
+        map_fn=map_fn,
     )
     pin = evaluate_presets(sc, plan, map_fn=map_fn)
     pout = evaluate_presets(holdout, plan, map_fn=map_fn)

@@ -85,14 +85,20 @@ class Section(Protocol[R]):
 @dataclass(frozen=True)
 class Adaptive:
     """The adaptive glide paths ``[optimize] adaptive = true`` asks for, one per plan
-    (``glidelab.adaptive``); an empty result when it is off."""
+    (``glidelab.adaptive``); an empty result when it is off. The DP solves (chunks of
+    wealth nodes) and the constant-mix scoring run on ``backend`` (default in this
+    process): the same policies either way."""
 
     progress: bool = False
     log: Log = quiet
     folder: str = "adaptive"
+    backend: Backend | None = None
 
     def run(self, context: StudyContext) -> dict[str, AdaptiveRun]:
-        return study_adaptive_runs(context.study, progress=self.progress, log=self.log)
+        map_fn = ordered_map(self.backend) if self.backend is not None else None
+        return study_adaptive_runs(
+            context.study, progress=self.progress, log=self.log, map_fn=map_fn
+        )
 
     def write(self, result: dict[str, AdaptiveRun], folder: Path) -> None:
         for name, run in result.items():

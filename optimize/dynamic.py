@@ -90,6 +90,7 @@ from backtest.report.income import FLOOR_SHARE
 from backtest.scenarios import Scenarios
 from backtest.types import FloatArray, IntArray
 from optimize import dp_kernel
+from optimize.baselines import MapFn
 from optimize.glidepath import DEFAULT_EQUITY_ASSETS, OptimizationError
 from strategies.adaptive import AdaptivePolicy, StateKind
 
@@ -780,6 +781,13 @@ def _interp_linear(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:
     return fp[j] + f * (fp[j + 1] - fp[j])
 
 
+def _next(u_next: FloatArray | None) -> FloatArray:
+    """``U[t + 1]``, which every year but the last reads."""
+    if u_next is None:
+        raise OptimizationError("internal: U[t + 1] missing before the last year")
+    return u_next
+
+
 @dataclass(frozen=True)
 class _Bellman:
     """One backward induction's fixed inputs; its methods compute one year's expectations.
@@ -811,9 +819,10 @@ class _Bellman:
             r += obj.wealth * np.log1p(np.maximum(y, 0.0) / self.scale)
         return r
 
-    def expected_numpy(self, t: int, b: FloatArray, u: FloatArray) -> FloatArray:
+    def expected_numpy(self, t: int, b: FloatArray, u_next: FloatArray | None) -> FloatArray:
         """Expected value of each (node, candidate) in year ``t`` from balances ``b``,
-        (b.size, n_candidates), reading ``u[t + 1]``: the array reference."""
+        (b.size, n_candidates), reading ``u_next = U[t + 1]`` on ``grids[t + 1]`` (unused
+        in the last year): the array reference."""
         flows, grids, obj, fail = self.flows, self.grids, self.objective, self.fail
         n = grids.shape[0]
         q = None if self.survival is None else self.survival[t]
@@ -825,16 +834,16 @@ class _Bellman:
             if obj.crra_gamma is not None:
                 # interpolate the certainty equivalent, which is linear in wealth for
                 # CRRA (so the Merton fraction is recovered exactly), extrapolated
-                ce = _certainty_equivalent(u[t + 1], obj.crra_gamma)
+                ce = _certainty_equivalent(_next(u_next), obj.crra_gamma)
                 alive = self.reward(_interp_linear(x, grids[t + 1], ce))
             else:
-                alive = np.interp(x, grids[t + 1], u[t + 1], left=fail[t + 1])
+                alive = np.interp(x, grids[t + 1], _next(u_next), left=fail[t + 1])
         if q is not None and t < n - 1:
             alive = q * alive + (1.0 - q) * self.reward(y)
         v = np.where(y < 0, fail[t], alive) if obj.crra_gamma is None else alive
         return v @ self.prob
 
-    def expected_ce(self, t: int, b: FloatArray, u: FloatArray) -> FloatArray:
+    def expected_ce(self, t: int, b: FloatArray, u_next: FloatArray | None) -> FloatArray:
         """:meth:`expected_numpy` for the CE objective (:class:`IncomeValuation`): year
         ``t``'s income utility plus the discounted value of what follows,
 
@@ -866,7 +875,7 @@ class _Bellman:
             total += d * beq
         else:
             x = y + (flows.cs[t + 1] - flows.ws[t + 1])
-            e_next = val.to_income(u[t + 1], t + 1)
+            e_next = val.to_income(_next(u_next), t + 1)
             # linear in the transform, extrapolated from the top cell (as the CRRA branch:
             # homothetic utility makes it linear in wealth); below 0 is ruin, set next
             ahead = val.from_income(
@@ -882,7 +891,7 @@ class _Bellman:
             total += d * (q * ahead + (1.0 - q) * beq)
         return total @ self.prob
 
-    def expected_compiled(self, t: int, b: FloatArray, u: FloatArray) -> FloatArray:
+    def expected_compiled(self, t: int, b: FloatArray, u_next: FloatArray | None) -> FloatArray:
         """:meth:`expected_numpy` by :func:`optimize.dp_kernel.expected_values` (not CRRA)."""
         flows, grids, obj, fail = self.flows, self.grids, self.objective, self.fail
         n = grids.shape[0]
@@ -895,7 +904,7 @@ class _Bellman:
             float(flows.ce[t] - flows.we[t]),
             float(flows.cs[t + 1] - flows.ws[t + 1]) if t < n - 1 else 0.0,
             grids[min(t + 1, n - 1)],
-            u[min(t + 1, n - 1)],
+            grids[n - 1] if u_next is None else u_next,  # not read in the last year
             float(fail[t]),
             float(fail[t + 1]) if t < n - 1 else 0.0,
             t == n - 1,
@@ -908,6 +917,51 @@ class _Bellman:
         return ev
 
 
+@dataclass(frozen=True)
+class _YearSolver:
+    """What every chunk of every year needs (sent once per year to a backend):
+    the Bellman inputs, which expectation to run and the candidates' risk order."""
+
+    bellman: _Bellman
+    kind: str  # "compiled", "numpy" or "ce"
+    risk_order: IntArray
+
+    def expected(self, t: int, b: FloatArray, u_next: FloatArray | None) -> FloatArray:
+        """Expected value of each (node of ``b``, candidate) in year ``t``."""
+        bm = self.bellman
+        if self.kind == "ce":
+            return bm.expected_ce(t, b, u_next)
+        if self.kind == "compiled":
+            return bm.expected_compiled(t, b, u_next)
+        return bm.expected_numpy(t, b, u_next)
+
+
+def _chunk_task(
+    task: tuple[int, int, int, FloatArray | None], solver: _YearSolver
+) -> tuple[IntArray, FloatArray]:
+    """One chunk of year ``t``'s nodes ``lo:hi``: the chosen candidates and their values
+    (a top-level function, so that a backend can ship it)."""
+    t, lo, hi, u_next = task
+    ev = solver.expected(t, solver.bellman.grids[t, lo:hi], u_next)
+    choice = np.empty(hi - lo, dtype=np.int64)
+    u = np.empty(hi - lo)
+    _choose(ev, solver.bellman.objective, solver.risk_order, choice, u)
+    return choice, u
+
+
+def _chunk_size(n_b: int, port_size: int, compiled: bool, chunk_nodes: int | None) -> int:
+    """Wealth nodes per chunk: ``chunk_nodes``, else all of them for the compiled kernel and
+    about 4 million (node, candidate, outcome) values for numpy. Never the number of
+    workers: the tasks are the same on every backend (and the answer does not depend on
+    the chunking either, every node's expectation being computed alone:
+    tests/optimize/test_dynamic_backend.py)."""
+    if chunk_nodes is not None:
+        if int(chunk_nodes) < 1:
+            raise OptimizationError(f"chunk_nodes={chunk_nodes} must be >= 1 (e.g. 50)")
+        return int(chunk_nodes)
+    return n_b if compiled else max(1, 4_000_000 // (port_size or 1))
+
+
 def backward_induction(
     flows: YearFlows,
     grids: FloatArray,
@@ -918,12 +972,21 @@ def backward_induction(
     scale: float,
     risk_order: IntArray,
     engine: str = "numba",
+    *,
+    map_fn: MapFn | None = None,
+    chunk_nodes: int | None = None,
 ) -> tuple[FloatArray, IntArray]:
     """Value ``U[t]`` on ``grids[t]`` and the chosen candidate at every node.
 
     Returns ``(U, choice)``, (n_years, n_states) each. See the module docstring.
     ``engine="numba"`` computes the expectations with :mod:`optimize.dp_kernel` (not for
-    CRRA); ``"numpy"`` with array expressions (the reference).
+    CRRA or CE); ``"numpy"`` with array expressions (the reference). ``map_fn`` (e.g.
+    ``glidelab.backends.ordered_map(backend)``): where each year's chunks of
+    ``chunk_nodes`` wealth nodes run, one call per year (default: here, in a loop;
+    ``chunk_nodes`` default: all nodes for the compiled kernel, about 4 million
+    values a chunk on numpy); the answer is bit-identical whatever the backend and the
+    chunking. A year of the shipped grids is tens of milliseconds of work, about a Dask
+    round trip: more, smaller chunks pay on a cluster with many idle cores only.
     """
     if engine not in ("numba", "numpy"):
         raise OptimizationError(f"engine={engine!r}; use 'numba' or 'numpy'")
@@ -943,19 +1006,23 @@ def backward_induction(
         scale,
         valuation,
     )
-    expected = (
-        bellman.expected_ce
-        if objective.is_ce
-        else (bellman.expected_compiled if compiled else bellman.expected_numpy)
-    )
+    kind = "ce" if objective.is_ce else ("compiled" if compiled else "numpy")
+    solver = _YearSolver(bellman, kind, np.asarray(risk_order))
     u = np.empty((n, n_b))
     choice = np.empty((n, n_b), dtype=np.int64)
     # chunk the (nodes x candidates x outcomes) block to about 4 million values
-    step = n_b if compiled else max(1, 4_000_000 // (port.size or 1))
+    step = _chunk_size(n_b, port.size, compiled, chunk_nodes)
     for t in range(n - 1, -1, -1):
-        for lo in range(0, n_b, step):
-            ev = expected(t, grids[t, lo : lo + step], u)  # (nodes, candidates)
-            _choose(ev, objective, risk_order, choice[t, lo : lo + step], u[t, lo : lo + step])
+        u_next = u[t + 1] if t < n - 1 else None
+        if map_fn is None:  # the fast path: views, no copies
+            for lo in range(0, n_b, step):
+                ev = solver.expected(t, grids[t, lo : lo + step], u_next)
+                _choose(ev, objective, risk_order, choice[t, lo : lo + step], u[t, lo : lo + step])
+            continue
+        tasks = [(t, lo, min(lo + step, n_b), u_next) for lo in range(0, n_b, step)]
+        for (_, lo, hi, _), (c, v) in zip(tasks, map_fn(_chunk_task, tasks, solver), strict=True):
+            choice[t, lo:hi] = c
+            u[t, lo:hi] = v
     return u, choice
 
 
@@ -1053,6 +1120,8 @@ def solve_adaptive(
     rng: RngLike = 0,
     name: str = "adaptive (DP)",
     engine: str = "numba",
+    map_fn: MapFn | None = None,
+    chunk_nodes: int | None = None,
 ) -> AdaptiveResult:
     """Solve the adaptive policy of ``plan`` by backward induction (see module doc).
 
@@ -1090,6 +1159,13 @@ def solve_adaptive(
     engine
         ``"numba"`` (compiled expectations, :mod:`optimize.dp_kernel`) or ``"numpy"``
         (the array reference); the CRRA objective always runs on numpy.
+    map_fn
+        Where each year's chunks of wealth nodes are solved (:func:`backward_induction`;
+        e.g. ``glidelab.backends.ordered_map(backend)``); ``None`` = here. The policy,
+        the promise and the model check are bit-identical whatever runs them.
+    chunk_nodes
+        Wealth nodes per chunk (:func:`backward_induction`); ``None`` = its default. The
+        answer does not depend on it.
 
     Returns
     -------
@@ -1116,7 +1192,17 @@ def solve_adaptive(
     cand, order = _candidates_by_risk(m, len(names), step)
     dp_objective = Objective(**{**obj.__dict__, "wealth_scale": obj_scale})
     u, choice = backward_induction(
-        flows, grids, cand[order], m, dp_objective, q, obj_scale, order, engine
+        flows,
+        grids,
+        cand[order],
+        m,
+        dp_objective,
+        q,
+        obj_scale,
+        order,
+        engine,
+        map_fn=map_fn,
+        chunk_nodes=chunk_nodes,
     )
     val = income_valuation(flows, obj, q) if obj.is_ce else None
     shown = u if val is None else np.array([val.to_income(u[t], t) for t in range(len(u))])

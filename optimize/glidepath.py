@@ -127,6 +127,19 @@ simulated CE on the same scenarios (common random numbers) rises; the start is t
 constant mix of the grid by CE. Both objectives report the CE (in sample and held out,
 and at gamma 2, 5 and 10) with its standard error by the delta method, ``se(V) /
 v'(CE)``, as ``optimize.fund_design.ce_and_se``.
+
+On a backend
+------------
+With ``map_fn`` (``optimize.baselines.MapFn``, e.g. ``glidelab.backends.
+ordered_map(backend)``) every evaluation of the search (the grid's mixes, each iterate,
+and for ``"ce"`` the step's income model in two rounds: incomes, then the adjoint's
+per-scenario coefficients at their median) runs as tasks of ``chunk_scenarios`` in-sample
+scenarios each, the search's fixed inputs sent as the shared object of each call. Every
+per-scenario figure depends on its scenario only, and every reduction (the means, bPOE,
+the CE and its SE, the median, the gradient's sums) is taken once, here, on the rows
+joined in order: the result is bit-identical to the in-process search whatever the chunk
+size or the number of workers (tests/optimize/test_glidepath_backend.py). The
+subproblem is solved here.
 """
 
 from __future__ import annotations
@@ -138,7 +151,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -183,6 +196,9 @@ from optimize.scp import (
 from strategies.base import RebalanceRule, Schedule
 from strategies.target_date import GlidePath
 
+if TYPE_CHECKING:
+    from optimize.baselines import MapFn
+
 #: Asset roles (``backtest.data.asset_role``) that count as equity, i.e. risky growth
 #: assets, for ``monotone_equity`` and the starting mixes, unless the caller names them.
 EQUITY_ROLES: tuple[AssetRole, ...] = ("equity", "real_asset", "crypto")
@@ -190,6 +206,9 @@ EQUITY_ROLES: tuple[AssetRole, ...] = ("equity", "real_asset", "crypto")
 DEFAULT_EQUITY_ASSETS: tuple[str, ...] = tuple(
     name for role in EQUITY_ROLES for name in assets_with_role(role)
 )
+#: Scenarios per ``map_fn`` task when a search's iterates are scored on a backend: fixed,
+#: so that the answer never depends on how many workers run the tasks.
+SCENARIO_CHUNK = 2_000
 
 
 @dataclass(frozen=True)
@@ -887,16 +906,55 @@ def _income_model(
     runs out, so one scenario that runs out just after a payment starts (``v'`` of the
     floor, huge at high gamma) does not steer the step alone. The value and CE are
     unchanged; only the gradient is this smoothed one."""
+    paths = _income_paths(g, w, plan, flows, val)
+    inc, bequest = paths.incomes, paths.bequest
+    ce = val.ce(inc, bequest)
+    sc = float(np.median(inc)) if scale is None else float(scale)
+    value = float(val.values(inc, bequest, sc).mean())
+    total = val.year_weights.sum() * g.shape[0]
+    coef = _income_coefficients(paths, flows, val, sc, total, chord)
+    return IncomeModel(ce=ce, value=value, gradient=_weighted_growth(coef, g), scale=sc)
+
+
+@dataclass(frozen=True)
+class _IncomePaths:
+    """The wealth model's paths at one set of weights: portfolio growth (n, T), the
+    untruncated and the truncated (engine) ``run_balances``, real incomes (n, Y), USD a
+    year, and the bequest (n,), real USD."""
+
+    growth: FloatArray
+    full: Any
+    cut: Any
+    incomes: FloatArray
+    bequest: FloatArray
+
+
+def _income_paths(
+    g: FloatArray, w: FloatArray, plan: Plan, flows: AccountFlows, val: IncomeValuation
+) -> _IncomePaths:
+    """:class:`_IncomePaths` of weights ``w`` (T, A) on real gross returns ``g`` (n, T, A);
+    each scenario's row depends on that scenario only."""
     growth = _portfolio_growth(g, w)
     full = run_balances(flows, growth, plan.initial_balance, truncate=False)
     cut = run_balances(flows, growth, plan.initial_balance)
-    n, n_t, _ = g.shape
-    inc = val.incomes(cut.withdrawals)
-    bequest = cut.wealth[:, -1]
-    ce = val.ce(inc, bequest)
-    sc = float(np.median(inc)) if scale is None else float(scale)
-    total = val.year_weights.sum() * n
-    value = float(val.values(inc, bequest, sc).mean())
+    return _IncomePaths(growth, full, cut, val.incomes(cut.withdrawals), cut.wealth[:, -1])
+
+
+def _income_coefficients(
+    paths: _IncomePaths,
+    flows: AccountFlows,
+    val: IncomeValuation,
+    sc: float,
+    total: float,
+    chord: bool,
+) -> FloatArray:
+    """Per scenario and period, (T, n), the weight of the real gross asset returns in
+    ``d value / d w`` (:func:`_income_adjoint`), for the mean value at ``scale`` ``sc``
+    (real USD a year) over ``total`` = (sum of year weights) x (number of scenarios of the
+    whole search): each row depends on its own scenario and these two numbers only."""
+    growth, full, cut = paths.growth, paths.full, paths.cut
+    inc, bequest = paths.incomes, paths.bequest
+    n, n_t = growth.shape
     # d value / d paid per period: the year's weight x v'(income of that year)
     lam_y = val.year_weights * val.marginal(inc, sc) / total  # (n, Y)
     ppy, t0 = val.periods_per_year, val.retirement_period
@@ -919,37 +977,47 @@ def _income_model(
             -val.prefs.gamma
         )
         lam_w[:, -1] += np.where(left, val.end_weight * du / sc / total, 0.0)
-    grad = _income_adjoint(g, growth, full.invested, flows, lam_w, lam_base)
-    return IncomeModel(ce=ce, value=value, gradient=grad, scale=sc)
+    return _income_adjoint(growth, full.invested, flows, lam_w, lam_base)
+
+
+def _weighted_growth(coef: FloatArray, g: FloatArray) -> FloatArray:
+    """``grad[t] = coef[t] @ g[:, t]``: the (T, A) gradient from per-scenario
+    coefficients ``coef`` (T, n) and real gross asset returns ``g`` (n, T, A), summed
+    over scenarios (one sum per period, on every scenario at once)."""
+    n_t, n_a = g.shape[1], g.shape[2]
+    grad = np.zeros((n_t, n_a))
+    for t in range(n_t):
+        grad[t] = coef[t] @ g[:, t]
+    return grad
 
 
 def _income_adjoint(
-    g: FloatArray,
     growth: FloatArray,
     invested: FloatArray,
     flows: AccountFlows,
     lam_w: FloatArray,
     lam_base: FloatArray,
 ) -> FloatArray:
-    """``d value / d w[t, a]`` (T, A) from the sources of :func:`_income_sources` by one
-    reverse pass over the untruncated recursion (as :func:`_margins`), summed over
-    scenarios."""
-    n, n_t, n_a = g.shape
+    """Per period and scenario, (T, n), the coefficient ``c`` of ``d value / d w[t, a] =
+    sum_s c[t, s] g[s, t, a]`` (:func:`_weighted_growth`) from the sources of
+    :func:`_income_sources` by one reverse pass over the untruncated recursion (as
+    :func:`_margins`)."""
+    n, n_t = growth.shape
     f_keep = 1.0 - flows.fee_per_period
     keep = np.broadcast_to(1.0 - np.atleast_2d(flows.leakage), (n, n_t))
     ws, we = (np.broadcast_to(np.atleast_2d(x), (n, n_t)) for x in flows[2:4])
     t_ret = flows.retirement_period
     mu = lam_w[:, n_t].copy()
     s_ret = lam_base.copy()
-    grad = np.zeros((n_t, n_a))
+    coef = np.zeros((n_t, n))
     for t in range(n_t - 1, -1, -1):
         if t == t_ret - 1:
             mu = mu + s_ret
-        grad[t] = (mu * invested[:, t] * f_keep) @ g[:, t]
+        coef[t] = mu * invested[:, t] * f_keep
         if flows.per_unit_of_balance and t >= t_ret:
             s_ret = s_ret - mu * (growth[:, t] * f_keep * ws[:, t] + we[:, t])
         mu = mu * growth[:, t] * f_keep * keep[:, t] + lam_w[:, t]
-    return grad
+    return coef
 
 
 def _check_ce(plan: Plan, goal: Goal) -> None:
@@ -1150,7 +1218,7 @@ class _Iterate:
     knots: FloatArray  # (K, A), decimal
     success: float  # by the engine, decimal
     margins: FloatArray  # (n,) success margins of the wealth model
-    gradient: FloatArray  # (n, T, A) d margins / d per-period weights
+    jacobian: FloatArray  # (n, K, A) d margins / d knot weights
     bpoe: float
 
 
@@ -1175,10 +1243,11 @@ def _initial_knots(
     n_knots: int,
     step: float,
     cash_flows: CashFlowRules | None = None,
-    score: Callable[[FloatArray], float] | None = None,
+    score: Callable[[list[FloatArray]], list[float]] | None = None,
 ) -> FloatArray:
     """Best constant mix (grid of equity shares, ``step`` apart) on ``sub``, as knots:
-    the highest success, or the highest ``score(knots)`` when given (e.g. the CE)."""
+    the highest success, or the highest score when ``score`` is given (every mix's
+    knots at once, e.g. their CE or their success on a backend)."""
     n_a = len(s.assets)
     eq = np.zeros(n_a)
     eq[list(s.equity)] = 1.0
@@ -1188,14 +1257,22 @@ def _initial_knots(
     else:
         candidates = [np.full(n_a, 1.0 / n_a)]
     ppy = sub.periods_per_year
+    knots = [np.tile(mix, (n_knots, 1)) for mix in candidates]
+    if score is not None:
+        points = score(knots)
+    else:
+        points = [
+            success_probability(
+                sub,
+                plan,
+                make_glide_path("constant", s.assets, s.knot_ages, z, plan, ppy),
+                goal,
+                cash_flows,
+            )
+            for z in knots
+        ]
     best, best_key = candidates[0], (-math.inf, 0.0)
-    for mix in candidates:
-        knots = np.tile(mix, (n_knots, 1))
-        if score is not None:
-            p = score(knots)
-        else:
-            strat = make_glide_path("constant", s.assets, s.knot_ages, knots, plan, ppy)
-            p = success_probability(sub, plan, strat, goal, cash_flows)
+    for mix, p in zip(candidates, points, strict=True):
         key = (p, -float(mix @ eq))  # ties: the less risky mix
         if key > best_key:
             best, best_key = mix, key
@@ -1230,27 +1307,208 @@ class _GlideSearch:
         ppy = self.sub.periods_per_year
         return make_glide_path(self.name, self.names, self.knot_ages, knots, self.plan, ppy)
 
-    def evaluate(self, knots: FloatArray) -> _Iterate:
-        """Exact in-sample success of ``knots`` (by the engine) and the wealth model's
-        margins, their gradient and bPOE there."""
-        p = success_probability(
-            self.sub, self.plan, self.glide_path(knots), self.goal, self.cash_flows
-        )
-        x, grad = _margins(self.growth, self.interp @ knots, self.plan, self.flows, self.goal)
-        return _Iterate(knots, p, x, grad, buffered_failure_probability(x))
-
     def simulate(self, knots: FloatArray) -> SimulationResult:
         """The engine's in-sample simulation of ``knots`` (K, A)."""
         return simulate(self.sub, self.plan, self.glide_path(knots), cash_flows=self.cash_flows)
 
+    def rows(self, start: int, stop: int) -> _GlideSearch:
+        """The same search on the in-sample scenarios ``start:stop`` only (a chunk)."""
+        cut, n = slice(start, stop), self.sub.n_scenarios
+        sub = self.sub.take(cut)
+        # growth shipped empty (``_Scorer.shipped``): the chunk's rows from its scenarios
+        g = self.growth[cut] if self.growth.size else _real_growth(sub, sub.n_periods)
+        cash = self.cash_flows
+        if cash is not None:
+            per = (cash.contributions, cash.leakage, cash.spending)
+            c, lk, sp = (_rows_of(x, cut, n) for x in per)
+            cash = cash._replace(contributions=c, leakage=lk, spending=sp)
+        f = self.flows
+        cs, ce, ws, we, lk = (_rows_of(x, cut, n) for x in f[:5])
+        flows = f._replace(
+            contributions_start=cs,
+            contributions_end=ce,
+            withdrawal_start=ws,
+            withdrawal_end=we,
+            leakage=lk,
+        )
+        return dataclasses.replace(self, sub=sub, cash_flows=cash, growth=g, flows=flows)
+
+    def scores(
+        self,
+        knots: FloatArray,
+        val: IncomeValuation | None,
+        jacobian: bool,
+        weights: FloatArray | None = None,
+    ) -> _Scores:
+        """Per-scenario scores of ``knots`` (K, A) on this search's scenarios: the engine's
+        success, the wealth model's margins (and their knot Jacobian when ``jacobian``),
+        and under ``val`` the incomes and bequests. ``weights``: the per-period weights
+        ``interp @ knots`` (T, A) when already taken (by the client of a backend, so that
+        no worker's BLAS threads can change them)."""
+        res = self.simulate(knots)
+        w = self.interp @ knots if weights is None else weights
+        x, grad = _margins(self.growth, w, self.plan, self.flows, self.goal)
+        jac = np.einsum("nta,tk->nka", grad, self.interp) if jacobian else None
+        inc = None if val is None else val.incomes_of(res)
+        left = None if val is None else np.asarray(res.terminal_wealth, dtype=np.float64)
+        return _Scores(np.asarray(goal_success(res, self.goal)), x, jac, inc, left)
+
+
+def _rows_of(x: FloatArray, cut: slice, n: int) -> FloatArray:
+    """Rows ``cut`` of a per-scenario schedule (n, T); a shared one ((T,) or (1, T)) as
+    it is."""
+    a = np.asarray(x)
+    return a[cut] if a.ndim == 2 and a.shape[0] == n and n > 1 else a
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """Per-scenario scores of one set of knots, rows in scenario order (:meth:`_GlideSearch.
+    scores`): the engine's success (n,), the margins (n,), their knot Jacobian (n, K, A),
+    real incomes (n, Y), USD a year, and terminal wealth (n,), real USD."""
+
+    success: BoolArray
+    margins: FloatArray
+    jacobian: FloatArray | None
+    incomes: FloatArray | None
+    terminal_wealth: FloatArray | None
+
+
+@dataclass(frozen=True)
+class _RowsTask:
+    """One ``map_fn`` task of a search: score ``knots`` on in-sample rows ``start:stop``."""
+
+    start: int
+    stop: int
+    knots: FloatArray
+    valuation: IncomeValuation | None
+    jacobian: bool
+    weights: FloatArray  # (T, A) = interp @ knots, taken by the client
+
+
+def _score_rows(task: _RowsTask, search: _GlideSearch) -> _Scores:
+    """A top-level ``map_fn`` task: :meth:`_GlideSearch.scores` on a chunk of rows."""
+    part = search.rows(task.start, task.stop)
+    return part.scores(task.knots, task.valuation, task.jacobian, task.weights)
+
+
+@dataclass(frozen=True)
+class _ModelTask:
+    """One ``map_fn`` task of the ``"ce"`` step's income model on rows ``start:stop``:
+    the incomes (``scale`` None), or the adjoint's coefficients at ``scale`` and
+    ``total`` (:func:`_income_coefficients`)."""
+
+    start: int
+    stop: int
+    weights: FloatArray  # (T, A) = interp @ knots, taken by the client
+    valuation: IncomeValuation
+    scale: float | None = None
+    total: float = 0.0
+
+
+def _model_rows(task: _ModelTask, search: _GlideSearch) -> FloatArray:
+    """A top-level ``map_fn`` task: the chunk's model incomes (m, Y), real USD a year, or
+    its adjoint coefficients (T, m)."""
+    part = search.rows(task.start, task.stop)
+    paths = _income_paths(part.growth, task.weights, part.plan, part.flows, task.valuation)
+    if task.scale is None:
+        return paths.incomes
+    return _income_coefficients(paths, part.flows, task.valuation, task.scale, task.total, True)
+
+
+def _ce_of(val: IncomeValuation, s: _Scores) -> float:
+    """The CE of joined scores taken with ``val``, real USD a year."""
+    assert s.incomes is not None and s.terminal_wealth is not None
+    return val.ce(s.incomes, s.terminal_wealth)
+
+
+def _joined(parts: Sequence[_Scores]) -> _Scores:
+    """The chunks' scores concatenated in task (scenario) order."""
+
+    def cat(name: str) -> Any:
+        xs = [getattr(p, name) for p in parts]
+        return None if xs[0] is None else np.concatenate(xs)
+
+    fields = ("success", "margins", "jacobian", "incomes", "terminal_wealth")
+    return _Scores(*(cat(f) for f in fields))
+
+
+@dataclass(frozen=True)
+class _Scorer:
+    """Where a search's iterates are scored: here on every scenario at once (``map_fn``
+    None), or as ``map_fn`` tasks of ``chunk`` scenarios each (the search sent once per
+    call as the shared object). Every reduction (mean, bPOE, CE and its SE) is taken once
+    on the rows joined in order, so the figures do not depend on the chunking or on the
+    backend."""
+
+    search: _GlideSearch
+    map_fn: MapFn | None = None
+    chunk: int = SCENARIO_CHUNK
+
+    def scores_of(self, knots: Sequence[FloatArray], val: IncomeValuation | None) -> list[_Scores]:
+        """:meth:`_GlideSearch.scores` (no Jacobian) of several knot arrays, on a backend
+        in one ``map_fn`` call (every knot array's chunks as tasks)."""
+        if self.map_fn is None:
+            return [self.search.scores(z, val, False) for z in knots]
+        rows = self.chunks()
+        per = [(z, self.search.interp @ z) for z in knots]
+        tasks = [_RowsTask(a, b, z, val, False, w) for z, w in per for a, b in rows]
+        out = list(self.map_fn(_score_rows, tasks, self.shipped))
+        k = len(rows)
+        return [_joined(out[i : i + k]) for i in range(0, len(out), k)]
+
+    @property
+    def shipped(self) -> _GlideSearch:
+        """What the tasks share: the search without its real growth (each chunk derives
+        its own rows of it from the scenarios), so half the data travels."""
+        return dataclasses.replace(self.search, growth=np.empty((0, 0, 0)))
+
+    def scores(self, knots: FloatArray, val: IncomeValuation | None, jacobian: bool) -> _Scores:
+        """:meth:`_GlideSearch.scores` on every in-sample scenario."""
+        if self.map_fn is None:
+            return self.search.scores(knots, val, jacobian)
+        w = self.search.interp @ knots
+        tasks = [_RowsTask(a, b, knots, val, jacobian, w) for a, b in self.chunks()]
+        return _joined(list(self.map_fn(_score_rows, tasks, self.shipped)))
+
+    def chunks(self) -> list[tuple[int, int]]:
+        """The rows ``(start, stop)`` of each task, in scenario order."""
+        n = self.search.sub.n_scenarios
+        return [(a, min(a + self.chunk, n)) for a in range(0, n, self.chunk)]
+
+    def income_gradient(self, knots: FloatArray, val: IncomeValuation) -> FloatArray:
+        """The ``"ce"`` step's gradient of the mean value of income in the per-period
+        weights, (T, A) (:func:`_income_model`, chord slopes at ruin); on ``map_fn`` in
+        two rounds: the incomes (for their median, the utility's scale), then each row's
+        adjoint coefficients, summed here over every scenario at once."""
+        s = self.search
+        w = s.interp @ knots
+        if self.map_fn is None:
+            return _income_model(s.growth, w, s.plan, s.flows, val, chord=True).gradient
+        rows = self.chunks()
+        tasks = [_ModelTask(a, b, w, val) for a, b in rows]
+        inc = np.concatenate(list(self.map_fn(_model_rows, tasks, self.shipped)))
+        sc, total = float(np.median(inc)), val.year_weights.sum() * inc.shape[0]
+        tasks = [_ModelTask(a, b, w, val, sc, total) for a, b in rows]
+        coef = np.concatenate(list(self.map_fn(_model_rows, tasks, self.shipped)), axis=1)
+        return _weighted_growth(coef, s.growth)
+
+    def evaluate(self, knots: FloatArray) -> _Iterate:
+        """Exact in-sample success of ``knots`` (by the engine) and the wealth model's
+        margins, their knot Jacobian and bPOE there."""
+        s = self.scores(knots, None, True)
+        assert s.jacobian is not None
+        p = float(np.mean(s.success))
+        return _Iterate(knots, p, s.margins, s.jacobian, buffered_failure_probability(s.margins))
+
     def evaluate_ce(self, knots: FloatArray, val: IncomeValuation) -> _CeIterate:
         """Exact in-sample CE of ``knots`` under ``val`` (by the engine), with its success
         and the wealth model's bPOE."""
-        res = self.simulate(knots)
-        x, _ = _margins(self.growth, self.interp @ knots, self.plan, self.flows, self.goal)
-        ce, se = val.ce_and_se(val.incomes_of(res), res.terminal_wealth)
-        p = float(np.mean(goal_success(res, self.goal)))
-        return _CeIterate(knots, p, buffered_failure_probability(x), ce, se)
+        s = self.scores(knots, val, False)
+        assert s.incomes is not None and s.terminal_wealth is not None
+        ce, se = val.ce_and_se(s.incomes, s.terminal_wealth)
+        p = float(np.mean(s.success))
+        return _CeIterate(knots, p, buffered_failure_probability(s.margins), ce, se)
 
 
 def _in_sample(scenarios: Scenarios, names: tuple[str, ...], n_t: int) -> Scenarios:
@@ -1321,7 +1579,7 @@ def _starting_knots(
     grid_step: float,
     solvers: Sequence[str],
     fallbacks: list[str],
-    score: Callable[[FloatArray], float] | None = None,
+    score: Callable[[list[FloatArray]], list[float]] | None = None,
 ) -> FloatArray:
     """The SCP's first knots (K, A): ``initial`` or the best constant mix (by success, or
     by ``score``) on a grid of equity shares ``grid_step`` apart, projected onto the
@@ -1360,8 +1618,7 @@ def _proposer(
     )
 
     def propose(cur: _Iterate, rho: float, it: int) -> Proposal:
-        jac = np.einsum("nta,tk->nka", cur.gradient, search.interp)
-        subproblem.linearise(cur.margins, jac, cur.knots, rho)
+        subproblem.linearise(cur.margins, cur.jacobian, cur.knots, rho)
         t_solve = time.perf_counter()
         solver = subproblem.solve(solvers, fallbacks, what=f"SCP step {it}")
         solve_s = time.perf_counter() - t_solve
@@ -1380,21 +1637,22 @@ def _better(new: _Iterate, cur: _Iterate) -> bool:
 
 
 def _ce_proposer(
-    search: _GlideSearch, val: IncomeValuation, solvers: Sequence[str], fallbacks: list[str]
+    scorer: _Scorer, val: IncomeValuation, solvers: Sequence[str], fallbacks: list[str]
 ) -> Callable[[_CeIterate, float, int], Proposal]:
     """One step of the ``"ce"`` search: the mean value of income linearised in the knots
     (:func:`_income_model`'s adjoint gradient, chained through the interpolation) and
     maximised within the trust radius and the constraints (``optimize.scp.
-    linear_subproblem``, built once); a failed solve is a rejected step."""
+    linear_subproblem``, built once, solved here; the gradient by ``scorer``); a failed
+    solve is a rejected step."""
+    search = scorer.search
     s = search.constraints
     subproblem = linear_subproblem(
         search.knot_ages.size, len(search.names), lambda z, a: flatten(s.groups(z, a))
     )
 
     def propose(cur: _CeIterate, rho: float, it: int) -> Proposal:
-        w = search.interp @ cur.knots
-        model = _income_model(search.growth, w, search.plan, search.flows, val, chord=True)
-        subproblem.linearise(search.interp.T @ model.gradient, cur.knots, rho)
+        gradient = scorer.income_gradient(cur.knots, val)
+        subproblem.linearise(search.interp.T @ gradient, cur.knots, rho)
         t_solve = time.perf_counter()
         try:
             solver = subproblem.solve(solvers, fallbacks, what=f"SCP step {it} (ce)")
@@ -1482,16 +1740,21 @@ def _equal_weight_run(search: _GlideSearch) -> SimulationResult:
 
 
 def _ce_figures(
-    val: IncomeValuation, res: SimulationResult
+    val: IncomeValuation, res: SimulationResult | _Scores
 ) -> tuple[tuple[float, float], dict[float, tuple[float, float]]]:
-    """``(CE, SE)`` of a simulation under ``val`` and at each report gamma (2, 5, 10)."""
-    inc, left = val.incomes_of(res), res.terminal_wealth
+    """``(CE, SE)`` of a simulation (or of a search's joined scores, which hold the
+    incomes) under ``val`` and at each report gamma (2, 5, 10)."""
+    if isinstance(res, _Scores):
+        assert res.incomes is not None and res.terminal_wealth is not None
+        inc, left = res.incomes, res.terminal_wealth
+    else:
+        inc, left = val.incomes_of(res), res.terminal_wealth
     by_gamma = {g: val.with_gamma(g).ce_and_se(inc, left) for g in RISK_AVERSIONS}
     return val.ce_and_se(inc, left), by_gamma
 
 
 def _result(
-    search: _GlideSearch,
+    scorer: _Scorer,
     run: ScpRun[Any],
     first: _Iterate | _CeIterate,
     holdout: Scenarios | None,
@@ -1504,6 +1767,7 @@ def _result(
     """The search's result: the best knots as a strategy, scored out of sample on
     ``holdout`` when given, with the CE figures under ``val`` (``None``: the plan pays no
     income); ``t_start``: ``time.perf_counter()`` at the search's start."""
+    search = scorer.search
     z, p = run.best.knots, run.best.success
     solver_used = run.iterations[-1].solver if run.iterations else ""
     path = search.glide_path(z)
@@ -1516,11 +1780,11 @@ def _result(
         oos = float(np.mean(goal_success(held, search.goal)))
     ce: dict[str, Any] = {}
     if val is not None:
-        (ce_in, se_in), by_gamma = _ce_figures(val, search.simulate(z))
+        (ce_in, se_in), by_gamma = _ce_figures(val, scorer.scores(z, val, False))
         initial_ce = (
             first.ce
             if isinstance(first, _CeIterate)
-            else _ce_figures(val, search.simulate(first.knots))[0][0]
+            else _ce_figures(val, scorer.scores(first.knots, val, False))[0][0]
         )
         ce = dict(
             preferences=val.prefs,
@@ -1590,23 +1854,31 @@ class _Steps:
 
 
 def _success_search(
-    search: _GlideSearch,
+    scorer: _Scorer,
     start: tuple[FloatArray | None, float],
     solvers: Sequence[str],
     fallbacks: list[str],
     steps: _Steps,
 ) -> tuple[_Iterate, ScpRun[_Iterate]]:
     """The ``"success"`` SCP (bPOE steps) from ``start`` = (initial knots or None, grid
-    step): its first point and its run."""
-    z0 = _starting_knots(search, start[0], start[1], solvers, fallbacks)
-    first = search.evaluate(z0)
+    step): its first point and its run; iterates (and, on a backend, the grid's mixes)
+    scored by ``scorer``."""
+    search = scorer.search
+    grid_score = None
+    if scorer.map_fn is not None:
+
+        def grid_score(zs: list[FloatArray]) -> list[float]:
+            return [float(np.mean(x.success)) for x in scorer.scores_of(zs, None)]
+
+    z0 = _starting_knots(search, start[0], start[1], solvers, fallbacks, grid_score)
+    first = scorer.evaluate(z0)
     propose = _proposer(search, solvers, fallbacks)
-    run = _run_trust_region(first, search.evaluate, propose, steps, _SUCCESS_RUN)
+    run = _run_trust_region(first, scorer.evaluate, propose, steps, _SUCCESS_RUN)
     return first, run
 
 
 def _ce_search(
-    search: _GlideSearch,
+    scorer: _Scorer,
     val: IncomeValuation,
     start: tuple[FloatArray | None, float],
     solvers: Sequence[str],
@@ -1616,12 +1888,17 @@ def _ce_search(
     """The ``"ce"`` SCP (linearised mean utility) from ``start`` (the grid's best mix by
     CE unless knots are given): its first point and its run."""
 
-    def evaluate(knots: FloatArray) -> _CeIterate:
-        return search.evaluate_ce(knots, val)
+    search = scorer.search
 
-    z0 = _starting_knots(search, start[0], start[1], solvers, fallbacks, lambda z: evaluate(z).ce)
+    def evaluate(knots: FloatArray) -> _CeIterate:
+        return scorer.evaluate_ce(knots, val)
+
+    def grid_score(zs: list[FloatArray]) -> list[float]:
+        return [_ce_of(val, x) for x in scorer.scores_of(zs, val)]
+
+    z0 = _starting_knots(search, start[0], start[1], solvers, fallbacks, grid_score)
     first = evaluate(z0)
-    propose = _ce_proposer(search, val, solvers, fallbacks)
+    propose = _ce_proposer(scorer, val, solvers, fallbacks)
     run = _run_trust_region(first, evaluate, propose, steps, _CE_RUN)
     return first, run
 
@@ -1649,6 +1926,8 @@ def optimize_glide_path(
     objective: Objective = "success",
     preferences: IncomePreferences | None = None,
     income_floor: float | None = None,
+    map_fn: MapFn | None = None,
+    chunk_scenarios: int = SCENARIO_CHUNK,
 ) -> OptimizationResult:
     """Search the glide path with the highest success probability, or the highest
     certainty-equivalent income (SCP, see module doc).
@@ -1699,6 +1978,14 @@ def optimize_glide_path(
     income_floor
         Real USD a year every retirement year pays at least (> 0); ``None``: 10 % of the
         planned first-year withdrawal (the tear sheet's rule).
+    map_fn
+        Where each iterate is scored (``optimize.baselines.MapFn``, e.g.
+        ``glidelab.backends.ordered_map(backend)``): tasks of ``chunk_scenarios``
+        in-sample scenarios each, the search's fixed inputs sent once per call; ``None``
+        (the default): here, on every scenario at once. The subproblem is solved here.
+        The result is the same either way, whatever the chunk size or the workers.
+    chunk_scenarios
+        Scenarios per ``map_fn`` task (>= 1), independent of the number of workers.
 
     Returns
     -------
@@ -1725,6 +2012,11 @@ def optimize_glide_path(
         solvers,
         name,
     )
+    if chunk_scenarios < 1:
+        raise OptimizationError(
+            f"chunk_scenarios={chunk_scenarios!r}; give at least 1 scenario per task"
+        )
+    scorer = _Scorer(search, map_fn, int(chunk_scenarios))
     val = _valuation(search, objective, preferences, income_floor)
     fallbacks: list[str] = []
     steps = _Steps(max_iterations, trust_radius, min_trust_radius, progress)
@@ -1733,9 +2025,9 @@ def optimize_glide_path(
     run: ScpRun[Any]
     if objective == "ce":
         assert val is not None
-        first, run = _ce_search(search, val, start, solvers, fallbacks, steps)
+        first, run = _ce_search(scorer, val, start, solvers, fallbacks, steps)
     else:
-        first, run = _success_search(search, start, solvers, fallbacks, steps)
+        first, run = _success_search(scorer, start, solvers, fallbacks, steps)
     return _result(
-        search, run, first, holdout, holdout_cash_flows, fallbacks, t_start, val, objective
+        scorer, run, first, holdout, holdout_cash_flows, fallbacks, t_start, val, objective
     )

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backtest.errors import StudyError
 from backtest.io import atomic_directory, write_text_atomic
+from glidelab.backends import Backend, DaskBackend, dask_client, ordered_map
 from glidelab.outputs import check_output_folder
 from glidelab.progress import refuse_overwrite, say, show_progress
 
@@ -56,6 +59,7 @@ examples:
   glidelab optimize --adaptive --plan maya
   glidelab optimize --adaptive --study retiree
   glidelab optimize --adaptive --adaptive-objective success --out /tmp/adaptive
+  glidelab optimize retiree --adaptive --workers 2   the DP on a local Dask cluster
 """
 
 
@@ -120,6 +124,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --adaptive: risk aversion of the CE objective (default the study's "
         "[optimize.preferences] gamma, 5)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="run the optimiser's scoring (with --adaptive: the dynamic program's chunks of "
+        "wealth nodes, year by year, and the constant mixes) on a local Dask cluster of N "
+        "processes on 127.0.0.1 (the same numbers as in-process)",
+    )
+    parser.add_argument("--scheduler", help="the same on a Dask cluster at tcp://HOST:PORT")
 
 
 def _bounds(items: list[str], flag: str) -> dict[str, float]:
@@ -152,19 +164,33 @@ def run(args: argparse.Namespace) -> int:
 
     study = load_study(_study_arg(args)).require_study("glidelab optimize")
     if args.validate:  # its own folder: an optimize run swaps results/optimize/ whole
+        if args.workers is not None or args.scheduler is not None:
+            raise StudyError("--workers and --scheduler go with the search or --adaptive")
         member = study.plan(study.optimize.plan or study.plans[0].name).plan
         return _validate(
             args, member, Path(args.out or Path(study.output.dir) / "optimize_validation")
         )
-    if args.adaptive:
-        return _adaptive(args, study)
-    if args.adaptive_objective is not None or args.gamma is not None:
+    if not args.adaptive and (args.adaptive_objective is not None or args.gamma is not None):
         raise StudyError("--adaptive-objective and --gamma go with --adaptive")
-    out_dir = Path(args.out) if args.out else Path(study.output.dir) / "optimize"
-    return _optimise(args, study, out_dir, time.perf_counter())
+    with _backend(args) as backend:
+        if args.adaptive:
+            return _adaptive(args, study, backend)
+        out_dir = Path(args.out) if args.out else Path(study.output.dir) / "optimize"
+        return _optimise(args, study, out_dir, time.perf_counter(), backend)
 
 
-def _adaptive(args: argparse.Namespace, study: Study) -> int:
+@contextmanager
+def _backend(args: argparse.Namespace) -> Iterator[Backend | None]:
+    """A Dask backend for ``--workers``/``--scheduler`` (closed on exit), else ``None``
+    (this process)."""
+    if args.workers is None and args.scheduler is None:
+        yield None
+        return
+    with dask_client(args.workers, args.scheduler) as client:
+        yield DaskBackend(client)
+
+
+def _adaptive(args: argparse.Namespace, study: Study, backend: Backend | None = None) -> int:
     from glidelab.adaptive import (  # lazy: heavy, off the start-up path
         AdaptiveSettings,
         adaptive_markdown,
@@ -183,7 +209,8 @@ def _adaptive(args: argparse.Namespace, study: Study) -> int:
         objective=args.adaptive_objective,
         gamma=args.gamma,
     )
-    run = run_adaptive(study, settings, progress=_progress(args))
+    map_fn = ordered_map(backend) if backend is not None else None
+    run = run_adaptive(study, settings, progress=_progress(args), map_fn=map_fn)
     out_dir = Path(args.out) if args.out else Path(study.output.dir) / "adaptive" / name
     write_adaptive_atomic(run, out_dir)
     out = say(args.quiet)
@@ -239,9 +266,16 @@ def _settings(args: argparse.Namespace) -> SearchSettings:
     )
 
 
-def _optimise(args: argparse.Namespace, study: Study, out_dir: Path, t0: float) -> int:
+def _optimise(
+    args: argparse.Namespace,
+    study: Study,
+    out_dir: Path,
+    t0: float,
+    backend: Backend | None = None,
+) -> int:
     """The optimiser section of ``glidelab run`` (the same numbers for the same study and
-    seed), then its tear-sheet section for the optimised plan, into ``out_dir``."""
+    seed), its scoring on ``backend`` (default here), then its tear-sheet section for the
+    optimised plan, into ``out_dir``."""
     from glidelab.context import StudyContext  # lazy: heavy, off the start-up path
     from glidelab.search import comparison_markdown  # lazy: heavy, off the start-up path
     from glidelab.sections import Optimiser, Tearsheet  # lazy: heavy, off the start-up path
@@ -256,7 +290,7 @@ def _optimise(args: argparse.Namespace, study: Study, out_dir: Path, t0: float) 
         f"held out: parametric scenarios (another stream of seed {study.seed})"
     )
     context = StudyContext(study)
-    optimiser = Optimiser(settings, progress=_progress(args))
+    optimiser = Optimiser(settings, backend=backend, progress=_progress(args))
     optimised = optimiser.run(context)
     for note in optimised.search.result.solver_fallbacks:
         out(f"note: {note}")
