@@ -26,15 +26,14 @@ import numpy as np
 
 from strategies.base import (
     NoStateTable,
-    RebalanceRule,
     Schedule,
-    SleeveBand,
     Smoothing,
     Strategy,
     check_numbers,
     check_strategy,
 )
 from strategies.errors import StrategyError
+from strategies.overlay import Overlay
 from strategies.types import FloatArray
 
 __all__ = ["ExitSleeve", "SellAfterDrawdown", "drawdown_exit", "drop_asset"]
@@ -72,26 +71,16 @@ def drop_asset(weights: FloatArray, index: int, out: np.ndarray) -> FloatArray:
     return np.where(move[..., None], moved, w)
 
 
-class _Wrapper(NoStateTable):
-    """The base's trading settings, passed through (the mixin gives no state table)."""
+class _Wrapper(Overlay, NoStateTable):
+    """The base's assets, trading settings and smoothing, passed through
+    (:class:`strategies.overlay.Overlay`; :class:`NoStateTable` gives no state table)."""
 
     base: Strategy
     name: str
 
     @property
-    def assets(self) -> tuple[str, ...]:
-        return tuple(self.base.assets)
-
-    @property
-    def rebalance(self) -> RebalanceRule:
-        return self.base.rebalance
-
-    @property
-    def sleeve_band(self) -> SleeveBand | None:
-        return self.base.sleeve_band
-
-    @property
     def smoothing(self) -> Smoothing | None:
+        """The base's: a smoothed base stays smoothed (and off the compiled kernel)."""
         return self.base.smoothing
 
     @property

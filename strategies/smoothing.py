@@ -28,9 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from strategies.base import (
-    RebalanceRule,
     Schedule,
-    SleeveBand,
     Smoothing,
     StateTable,
     Strategy,
@@ -38,6 +36,7 @@ from strategies.base import (
     check_strategy,
 )
 from strategies.errors import StrategyError
+from strategies.overlay import Overlay
 from strategies.types import FloatArray
 
 
@@ -162,8 +161,9 @@ class IncomeSmoothing:
 
 
 @dataclass(frozen=True)
-class Smoothed:
-    """Any strategy with an income-smoothing overlay; everything else is the base's.
+class Smoothed(Overlay):
+    """Any strategy with an income-smoothing overlay; everything else is the base's
+    (assets, rebalancing and sleeve band: :class:`strategies.overlay.Overlay`).
 
     Parameters
     ----------
@@ -190,18 +190,6 @@ class Smoothed:
             raise StrategyError(f"Smoothed: base strategy {self.base.name!r} is already smoothed")
         if not self.name:
             object.__setattr__(self, "name", f"{self.base.name} (smoothed)")
-
-    @property
-    def assets(self) -> tuple[str, ...]:
-        return tuple(self.base.assets)
-
-    @property
-    def rebalance(self) -> RebalanceRule:
-        return self.base.rebalance
-
-    @property
-    def sleeve_band(self) -> SleeveBand | None:
-        return self.base.sleeve_band
 
     @property
     def depends_on_returns(self) -> bool:

@@ -35,8 +35,7 @@ from backtest.report.charts import PALETTE, WIDTH, Chart, style
 from backtest.report.html import img_tag, page_head
 from backtest.report.model import ResearchPart
 from backtest.report.pdf import PageTable, chart_page, table_pages, text_page
-from backtest.report.population import readable
-from backtest.report.units import Unit, format_value, format_with_se
+from backtest.report.units import Unit, format_value, format_with_se, readable
 
 # --------------------------------------------------------------------------- words
 
@@ -51,7 +50,7 @@ _IN_WORDS = (
 
 def words(text: str) -> str:
     """``text`` for a reader: library internals in words, registry names as their
-    labels (:func:`backtest.report.population.readable`)."""
+    labels (:func:`backtest.report.units.readable`)."""
     for pattern, repl in _IN_WORDS:
         text = pattern.sub(repl, text)
     return readable(text)

@@ -20,7 +20,7 @@ from backtest.plan import (
     Plan,
     RequiredMinimum,
 )
-from backtest.report.units import human_label
+from backtest.report.units import format_value, readable
 
 _TIMING = {
     "start": "at the start of each year",
@@ -30,12 +30,11 @@ _TIMING = {
 
 
 def _pct(x: float) -> str:
-    """0.04 -> '4%', 0.035 -> '3.5%', 0.0060 -> '0.6%'."""
-    return f"{100 * x:.4g}%"
-
-
-def _usd(x: float) -> str:
-    return f"{x:,.0f} USD"
+    """A decimal rate as a percentage in prose, with the decimals it needs up to three:
+    0.04 -> '4%', 0.035 -> '3.5%', 0.0060 -> '0.6%'."""
+    v = 100.0 * x
+    digits = next((d for d in range(3) if round(v, d) == round(v, 3)), 3)
+    return format_value(x, "pct", digits, sep="")
 
 
 def describe_withdrawal(rule: object) -> str:
@@ -45,7 +44,7 @@ def describe_withdrawal(rule: object) -> str:
     timing = _TIMING.get(getattr(rule, "timing", ""), "")
     if isinstance(rule, ConstantReal):
         size = (
-            f"{_usd(rule.amount)} a year"
+            f"{format_value(rule.amount, 'usd')} a year"
             if rule.amount is not None
             else f"{_pct(rule.rate or 0.0)} of the balance at retirement a year"
         )
@@ -78,7 +77,7 @@ def describe_contributions(c: Contributions | None) -> str:
     """Saving from salary in words (``None``: no contributions)."""
     if c is None:
         return "no contributions"
-    text = f"saves {_pct(c.rate)} of a {_usd(c.salary)} salary"
+    text = f"saves {_pct(c.rate)} of a {format_value(c.salary, 'usd')} salary"
     if c.salary_growth_real:
         text += f" growing {_pct(c.salary_growth_real)} a year above inflation"
     if c.match_rate:
@@ -87,14 +86,14 @@ def describe_contributions(c: Contributions | None) -> str:
             "of salary"
         )
     if c.annual_limit is not None:
-        text += f", limit {_usd(c.annual_limit)} a year"
+        text += f", limit {format_value(c.annual_limit, 'usd')} a year"
         if c.catch_up:
-            text += f" (+{_usd(c.catch_up)} from age {c.catch_up_age:g}"
+            text += f" (+{format_value(c.catch_up, 'usd')} from age {c.catch_up_age:g}"
             if c.super_catch_up != c.catch_up:
-                text += f", +{_usd(c.super_catch_up)} at 60-63"
+                text += f", +{format_value(c.super_catch_up, 'usd')} at 60-63"
             text += ")"
         if c.total_limit is not None:
-            text += f", employee + employer at most {_usd(c.total_limit)} (415(c))"
+            text += f", employee + employer at most {format_value(c.total_limit, 'usd')} (415(c))"
     return text
 
 
@@ -133,12 +132,12 @@ def describe_plan(plan: Plan) -> str:
     parts = [
         f"ages {plan.start_age:g} \u2192 retires at {plan.retirement_age:g} \u2192 "
         f"{plan.end_age:g}",
-        f"starts with {_usd(plan.initial_balance)}",
+        f"starts with {format_value(plan.initial_balance, 'usd')}",
     ]
     if plan.contributions is not None:
         parts.append(describe_contributions(plan.contributions))
     parts.append(f"withdraws {describe_withdrawal(plan.withdrawal)}")
-    fees = f"fees {plan.expense_ratio:.2%} a year"
+    fees = f"fees {format_value(plan.expense_ratio, 'pct', 2, sep='')} a year"
     if plan.transaction_cost_bps:
         fees += f", trading costs {plan.transaction_cost_bps:g} bps of turnover"
     parts.append(fees)
@@ -171,5 +170,4 @@ def plain_words(text: str) -> str:
     as ``1928–2025``."""
     for raw, words in _PLAIN:
         text = text.replace(raw, words)
-    text = re.sub(r"(\d{4})\.\.(\d{4})", "\\1\u2013\\2", text)
-    return re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", lambda m: human_label(m.group(0)), text)
+    return readable(re.sub(r"(\d{4})\.\.(\d{4})", "\\1\u2013\\2", text))

@@ -10,7 +10,7 @@ The page opens with the answer (:func:`summary_frame`: success in sample, held o
 on historical cohorts with standard errors and scenario counts, CE income, replacement
 percentiles, unpaid years) and ends with the settings. Every number is formatted by the
 unit its column declares (:data:`COLUMNS`, :mod:`backtest.report.units`), and registry
-names are shown as their human labels (:func:`readable`).
+names are shown as their human labels (:func:`backtest.report.units.readable`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from backtest.report.model import (
     income_view,
 )
 from backtest.report.pdf import PageTable, chart_page, table_pages, text_page
-from backtest.report.units import Unit, format_value, format_with_se, human_label
+from backtest.report.units import Unit, format_value, format_with_se, human_label, readable
 
 
 @dataclass(frozen=True)
@@ -301,24 +301,6 @@ def column_format(name: str) -> tuple[Column, str]:
             label = col.label.format(**m.groupdict()) if col.label else rest
             return col, readable(prefix.replace("held-out", "held out") + label)
     return Column("ratio"), readable(name)
-
-
-_SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b(?!\.\w)")
-_PAIR = re.compile(r"\((-?\d+(?:\.\d+)?),\s+(-?\d+(?:\.\d+)?)\)")
-
-
-def readable(text: str) -> str:
-    """``text`` with registry names as their human labels (``us_stocks`` -> "US
-    stocks"), other snake_case names in words, ``None`` as "none" and a pair ``(a, b)``
-    as "a to b"; file names (``name.csv``) stay as they are."""
-
-    def name(m: re.Match[str]) -> str:
-        label = human_label(m.group(0))
-        return label if label != m.group(0) else m.group(0).replace("_", " ")
-
-    text = _SNAKE.sub(name, text)
-    text = re.sub(r"\bNone\b", "none", text)
-    return _PAIR.sub(r"\1 to \2", text)
 
 
 def cell_text(v: object, col: Column) -> str:

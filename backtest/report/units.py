@@ -19,7 +19,8 @@ text       anything else                                 as given
 =========  ===========================================  ==============
 
 :func:`human_label` turns registry names into the names a reader knows (``us_stocks``
--> "US stocks", ``vanguard_target_retirement`` -> "Vanguard-style target retirement").
+-> "US stocks", ``vanguard_target_retirement`` -> "Vanguard-style target retirement");
+:func:`readable` does it inside a sentence, with other code names in words.
 :func:`raw_identifiers` finds what must never reach a reader (snake_case registry
 names, ``None``, tuple reprs, library names); the browser tests use it.
 """
@@ -49,10 +50,29 @@ def _finite(x: object) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def format_value(x: object, unit: Unit, digits: int | None = None, sign: bool = False) -> str:
+#: Per unit: default decimals, the factor a decimal value is shown at, the symbol after
+#: the number ("" for none) and whether thousands are grouped with commas.
+_STYLE: dict[str, tuple[int, float, str, bool]] = {
+    "count": (0, 1.0, "", True),
+    "usd": (0, 1.0, "USD", True),
+    "age": (1, 1.0, "", False),
+    "years": (1, 1.0, "y", False),
+    "months": (0, 1.0, "mo", False),
+    "pct": (1, 100.0, "%", False),
+    "pp": (1, 100.0, "pp", False),
+    "bps": (0, 1e4, "bps", False),
+    "ratio": (2, 1.0, "", False),
+}
+
+
+def format_value(
+    x: object, unit: Unit, digits: int | None = None, sign: bool = False, sep: str = " "
+) -> str:
     """``x`` printed in ``unit`` (module table); ``digits`` overrides the unit's default
-    decimals, ``sign`` forces a leading + on positive values. A missing or non-finite
-    value prints as ``n/a``; ``text`` prints ``x`` as given."""
+    decimals, ``sign`` forces a leading + on positive values (``pp`` always has one; an
+    ``age`` never does), ``sep`` goes between the number and its symbol (``""`` for prose
+    such as "4%", ``"&nbsp;"`` in HTML). A missing or non-finite value prints as ``n/a``;
+    ``text`` prints ``x`` as given."""
     if unit == "text":
         return MISSING if x is None else str(x)
     if unit not in UNITS:
@@ -60,24 +80,10 @@ def format_value(x: object, unit: Unit, digits: int | None = None, sign: bool = 
     v = _finite(x)
     if v is None:
         return MISSING
-    plus = "+" if sign else ""
-    if unit == "count":
-        return f"{v:{plus},.{digits or 0}f}"
-    if unit == "usd":
-        return f"{v:{plus},.{digits or 0}f} USD"
-    if unit == "age":
-        return f"{v:.{1 if digits is None else digits}f}"
-    if unit == "years":
-        return f"{v:{plus}.{1 if digits is None else digits}f} y"
-    if unit == "months":
-        return f"{v:{plus}.{digits or 0}f} mo"
-    if unit == "pct":
-        return f"{v * 100:{plus}.{1 if digits is None else digits}f} %"
-    if unit == "pp":
-        return f"{v * 100:+.{1 if digits is None else digits}f} pp"
-    if unit == "bps":
-        return f"{v * 1e4:{plus}.{digits or 0}f} bps"
-    return f"{v:{plus}.{2 if digits is None else digits}f}"
+    default, scale, symbol, commas = _STYLE[unit]
+    plus = "+" if unit == "pp" or (sign and unit != "age") else ""
+    number = f"{v * scale:{plus}{',' if commas else ''}.{default if digits is None else digits}f}"
+    return f"{number}{sep}{symbol}" if symbol else number
 
 
 def format_with_se(x: object, se: object, unit: Unit, digits: int | None = None) -> str:
@@ -115,13 +121,31 @@ def human_label(name: str) -> str:
     return _preset_labels().get(name, name)
 
 
-#: Visible text that is an identifier, not a word: snake_case names with two or more
-#: parts (``us_stocks``, ``vanguard_target_retirement``; not a file name such as
-#: ``us_annual.csv``), ``None``, a tuple repr of numbers (``(0.4, 0.6)``; not a count
-#: in brackets such as ``(1,852)``), or the name of a library or its internals.
+#: A snake_case name with two or more parts (``us_stocks``, ``vanguard_target_retirement``;
+#: not a file name such as ``us_annual.csv``).
+_SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b(?!\.\w)")
+_PAIR = re.compile(r"\((-?\d+(?:\.\d+)?),\s+(-?\d+(?:\.\d+)?)\)")
+
+
+def readable(text: str) -> str:
+    """``text`` with registry names as their human labels (``us_stocks`` -> "US
+    stocks"), other snake_case names in words, ``None`` as "none" and a pair ``(a, b)``
+    as "a to b"; file names (``name.csv``) stay as they are."""
+
+    def name(m: re.Match[str]) -> str:
+        label = human_label(m.group(0))
+        return label if label != m.group(0) else m.group(0).replace("_", " ")
+
+    text = _SNAKE.sub(name, text)
+    text = re.sub(r"\bNone\b", "none", text)
+    return _PAIR.sub(r"\1 to \2", text)
+
+
+#: Visible text that is an identifier, not a word: a snake_case name (``_SNAKE``),
+#: ``None``, a tuple repr of numbers (``(0.4, 0.6)``; not a count in brackets such as
+#: ``(1,852)``), or the name of a library or its internals.
 _RAW = re.compile(
-    r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+){1,}\b(?!\.\w)"
-    r"|\bNone\b"
+    _SNAKE.pattern + r"|\bNone\b"
     r"|\(\s*-?\d+(?:\.\d+)?\s*,\s+-?\d+(?:\.\d+)?\s*\)"
     r"|SeedSequence|\barch\.bootstrap|\bnp\.|numpy\.|pandas\."
 )

@@ -45,7 +45,7 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from backtest.errors import GlidelabError
-from backtest.report.units import format_value, format_with_se, human_label
+from backtest.report.units import format_value, format_with_se, human_label, readable
 from glidelab.serve import jobs
 from glidelab.serve.compute import CHUNK, Cancelled, Outcome, evaluate, history_of
 from glidelab.serve.fields import FIELDS, MEMBER, Field, friendly, label_of, schema_field
@@ -109,17 +109,14 @@ if (changed) { source.change.emit(); }
 """
 
 
-def _pct(x: float, digits: int = 2) -> str:
-    return format_value(x, "pct", digits).replace(" %", "&nbsp;%")
+#: Between a number and its unit on the page, so that "87.91 %" never breaks.
+_NBSP = "&nbsp;"
 
 
 def _name(name: str) -> str:
     """A strategy's name as the page shows it: presets and assets by their display names,
     inside a longer name too ("best constant (90% us_stocks)" -> "... US stocks)")."""
-    label = human_label(name)
-    if label == name:
-        label = re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", lambda m: human_label(m[0]), name)
-    return html.escape(label)
+    return html.escape(readable(human_label(name)))
 
 
 def _note(text: str, style: str = _ERROR_STYLE) -> str:
@@ -944,8 +941,8 @@ class Workbench:
         knots = json.dumps([[a, e] for a, e in zip(v.ages, v.equity, strict=True)])
         cash = v.cash or (0.0,) * len(v.ages)
         rows = "".join(
-            f"<td>{a:g}: {100 * e:.0f}&nbsp;%"
-            + (f" (cash {100 * c:.0f}&nbsp;%)" if v.cash else "")
+            f"<td>{a:g}: {format_value(e, 'pct', 0, sep=_NBSP)}"
+            + (f" (cash {format_value(c, 'pct', 0, sep=_NBSP)})" if v.cash else "")
             + "</td>"
             for a, e, c in zip(v.ages, v.equity, cash, strict=True)
         )
@@ -1146,8 +1143,9 @@ class Workbench:
             mine = (
                 f"<span id='gl-adaptive' data-value='{row.success!r}'>"
                 f"{format_with_se(row.success, row.success_se, 'pct', 2)}</span> success, against "
-                f"{_pct(o.baseline_success)} for the baseline ({_name(o.baseline)}) and "
-                f"{_pct(o.success)} for the drawn path"
+                f"{format_value(o.baseline_success, 'pct', 2, sep=_NBSP)} for the baseline "
+                f"({_name(o.baseline)}) and "
+                f"{format_value(o.success, 'pct', 2, sep=_NBSP)} for the drawn path"
             )
         own = ", ".join(
             f"{_name(name)} {format_with_se(p, se, 'pct', 1)}" for name, p, se in a.own_rows[:4]
@@ -1177,9 +1175,10 @@ class Workbench:
             d = fv.drawn
             where = (
                 f"<span id='gl-frontier-drawn' data-value='{d['success']!r}'>the drawn path "
-                f"(ring, read against the 2060 target date): success {_pct(d['success'], 1)}, "
+                "(ring, read against the 2060 target date): success "
+                f"{format_value(d['success'], 'pct', 1, sep=_NBSP)}, "
                 f"expected shortfall {d['shortfall']:.2f} years of spending, median "
-                f"replacement {_pct(d['median_replacement'], 0)}</span>"
+                f"replacement {format_value(d['median_replacement'], 'pct', 0, sep=_NBSP)}</span>"
             )
         self.frontier_note.object = (
             f"<b>Fund-design frontier</b> of the 2060 vintage ({fv.members:,} member-paths on "
@@ -1220,11 +1219,13 @@ def results_table(o: Outcome, view: View, held_out: float | None = None) -> str:
     rows = [
         "<tr><td>probability of success, drawn path</td><td class='gl-num' "
         "style='font-size:26px;font-weight:600'><span id='gl-success' "
-        f"data-value='{o.success!r}' data-knots='{knots}'>{_pct(o.success)}</span></td>"
+        f"data-value='{o.success!r}' data-knots='{knots}'>"
+        f"{format_value(o.success, 'pct', 2, sep=_NBSP)}</span></td>"
         f"<td>&plusmn; <span id='gl-success-se' data-value='{o.success_se!r}'>"
-        f"{_pct(o.success_se)}</span> (standard error)</td></tr>",
+        f"{format_value(o.success_se, 'pct', 2, sep=_NBSP)}</span> (standard error)</td></tr>",
         f"<tr><td>baseline: {_name(o.baseline)}</td><td><span id='gl-baseline' "
-        f"data-value='{o.baseline_success!r}'>{_pct(o.baseline_success)}</span></td><td></td></tr>",
+        f"data-value='{o.baseline_success!r}'>"
+        f"{format_value(o.baseline_success, 'pct', 2, sep=_NBSP)}</span></td><td></td></tr>",
         f"<tr><td>paired difference</td><td><span id='gl-difference' data-value='{o.difference!r}'>"
         f"{format_value(o.difference, 'pp', 2)}</span></td><td>&plusmn; "
         f"{100 * o.difference_se:.2f} (standard error, same scenarios)</td></tr>",
@@ -1232,10 +1233,12 @@ def results_table(o: Outcome, view: View, held_out: float | None = None) -> str:
     for r in o.others:
         note = ""
         if r.name == OPTIMISED_NAME and held_out is not None and np.isfinite(held_out):
-            note = f"; held-out success {_pct(held_out, 1)} on the optimiser's parametric set"
+            held = format_value(held_out, "pct", 1, sep=_NBSP)
+            note = f"; held-out success {held} on the optimiser's parametric set"
         rows.append(
             f"<tr><td>{_name(r.name)}</td><td><span class='gl-other' data-name="
-            f"'{html.escape(r.name)}' data-value='{r.success!r}'>{_pct(r.success)}</span></td>"
+            f"'{html.escape(r.name)}' data-value='{r.success!r}'>"
+            f"{format_value(r.success, 'pct', 2, sep=_NBSP)}</span></td>"
             f"<td>&plusmn; {100 * r.success_se:.2f}; drawn path "
             f"{format_value(r.difference, 'pp', 2)} &plusmn; {100 * r.difference_se:.2f}"
             f"{note}</td></tr>"

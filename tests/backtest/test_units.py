@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from backtest.report.units import format_value, format_with_se, human_label, raw_identifiers
+from backtest.report.units import (
+    format_value,
+    format_with_se,
+    human_label,
+    raw_identifiers,
+    readable,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,3 +67,17 @@ def test_raw_identifiers_are_found_and_ordinary_text_is_not() -> None:
     # A file name a page links to, a count in brackets and plain words are fine.
     assert raw_identifiers("see us_annual.csv; success (n 1,852) of US stocks") == []
     assert raw_identifiers("fixed_60_40", allowed=("fixed_60_40",)) == []
+
+
+def test_the_separator_between_a_number_and_its_symbol_is_a_setting() -> None:
+    # Prose writes "4%", tables "4.0 %", the workbench's HTML a non-breaking space.
+    assert format_value(0.04, "pct", 0, sep="") == "4%"
+    assert format_value(0.5, "pct", 2, sep="&nbsp;") == "50.00&nbsp;%"
+    assert format_value(0.5, "pct", 1) == "50.0 %"
+
+
+def test_readable_writes_code_names_in_words_inside_a_sentence() -> None:
+    assert readable("us_stocks and my_thing (0.4, 0.6) None") == (
+        "US stocks and my thing 0.4 to 0.6 none"
+    )
+    assert raw_identifiers(readable("equity us_stocks, cap None, band (0.4, 0.6)")) == []
