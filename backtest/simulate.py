@@ -339,11 +339,19 @@ def _prepare(
 
 def _past_returns(sub: Scenarios, strategy: Strategy) -> FloatArray:
     """The returns a strategy's ``target_weights`` reads: for scenarios drawn in the
-    engine and targets that read none, a NaN view of their shape that holds no memory
-    (so that the fused kernel never materialises them)."""
+    engine and targets that read none, a view of their shape that holds no memory (so
+    that the fused kernel never materialises them).
+
+    The view is zeros, not NaN: a drawn set's history table is complete by construction
+    (``engine_gen`` refuses a gap; a before-data rule fills it first), and a strategy
+    whose weights read only *whether* a return is missing (a crypto sleeve under
+    ``before_data="cash"`` moves to cash where it is) must see what the materialised
+    returns would tell it: nothing missing. A NaN view made such a sleeve wait in cash
+    in every period of a drawn set.
+    """
     if isinstance(sub, GeneratedScenarios) and not strategy.depends_on_returns:
         shape = (sub.n_scenarios, sub.n_periods, sub.n_assets)
-        return np.broadcast_to(np.array(np.nan), shape)
+        return np.broadcast_to(np.array(0.0), shape)
     return sub.returns
 
 

@@ -102,12 +102,17 @@ def test_chunks_are_the_whole_sets_rows_bit_for_bit(n_chunks: int) -> None:
     assert np.unique(whole.returns[:, :, 0], axis=0).shape[0] == N  # scenarios differ
 
 
-def test_the_fused_route_agrees_with_the_numpy_engine_on_the_materialised_set() -> None:
+@pytest.mark.parametrize("sleeve", [None, 0.05])
+def test_the_fused_route_agrees_with_the_numpy_engine_on_the_materialised_set(
+    sleeve: float | None,
+) -> None:
+    # The sleeve case: a crypto sleeve under before_data="cash" reads whether its return is
+    # missing; on a drawn set nothing is (the table was filled), as on the materialised one.
     ctx = _context()
     plan = ctx.study.plans[0].plan
     sc = _boot(ctx)
     assert isinstance(sc, GeneratedScenarios)
-    strategy = ctx.strategy("fixed_60_40")
+    strategy = ctx.strategy("fixed_60_40", sleeve)
     fused = simulate(sc, plan, strategy)
     assert not sc.returns_materialised  # the kernel drew the rows itself
     stored = simulate(sc.materialise(), plan, strategy, engine="numba")
