@@ -39,50 +39,37 @@ to back on the same chunks, 13 runs over three invocations) is, median of the ru
 time ratios, 1.10 on stored and 1.13 on drawn scenarios with 4 assets, 1.10 and 1.09
 with 2, 1.05 and 1.03 with 3, single runs between 0.74 and 1.50 (loads 1 to 12 on a
 shared 2-core machine, so single runs are noisy). Width 8 stays far inside the
-3x-of-floor targets (1.2x stored, 1.3x drawn in the run at load 1-2). ``python -m
-benchmarks.width --n 100000 --repeat 5`` measures both.
+3x-of-floor targets (1.2x stored, 1.3x drawn in the run at load 1-2, made with the
+slab-fill intrinsics that were deleted after it, see below). ``python -m benchmarks.width
+--n 100000 --repeat 5`` measures both.
 
 Reading the returns is the other half of the time: they are stored scenario-major,
 ``returns[s, t, a]``, and the lanes want them lane-minor, so ``_fill_slab`` transposes
-``SLAB`` periods of a block at a time. Written in numba that transpose is scalar (LLVM
-does not vectorise it), and it ran about 4x the streaming floor by itself. Neither a
-time-major copy of the inputs (Fortran order: 0.43 s against 0.24 s for the fill alone,
-one thread), nor a scenario-major fill, nor a separate vectorised pass for ``1 / (1 +
-inflation)`` was faster, so the fill has three small LLVM intrinsics:
+``SLAB`` periods of a block at a time, eight lanes per (period, asset), in plain numba.
+Neither a time-major copy of the inputs (Fortran order: 0.43 s against 0.24 s for the
+fill alone, one thread), nor a scenario-major fill, nor a separate vectorised pass for
+``1 / (1 + inflation)`` was faster.
 
-* ``_tile8x4``: eight lanes' rows of four assets read as eight 4-wide vectors,
-  transposed in registers, stored as four 8-wide columns;
-* ``_inflation8``: eight lanes' inflation gathered into one vector, one vector division;
-* ``_prefetch``: each lane's returns and inflation asked for ``PREFETCH_PERIODS`` ahead
-  (the fill reads 16 rows at once, more streams than the hardware prefetcher follows).
-
-They stay because, measured again for issue 28, the summary pass on stored scenarios
-misses its 3x-of-floor target without them, and they cost no measurable compile time.
-``python -m benchmarks.run --repeat 3 --only throughput endtoend intrinsics`` (2-core AMD
-EPYC, AVX-512; 100,000 scenarios x 480 months x 4 assets, summary pass; both variants
-interleaved in one process on the same chunks; a shared machine at load 10-12, so
-absolute times are several times the unloaded ones and the ratios are what compares):
-stored scenarios **2.2x** the streaming floor with them (0.80 s) and **3.2x** without
-(1.13 s); scenarios drawn in the engine 2.2x with and 2.7x without. Cold compilation
-(a fresh process, an empty ``NUMBA_CACHE_DIR``, the first summary pass on stored and on
-drawn scenarios, one compiled loop; a copy of the package with the intrinsics deleted
-for "without"; load 10-11): 37.5 s of CPU time with them, 36.3 s without (241 s and
-233 s of wall time at that load). (Before issue 28, at load 0.9-1.0: 2.7x with, 3.8x
-without.)
-``GLIDELAB_KERNEL_SIMD=0`` switches them off (the plain ``_fill_slab_plain``, the same
-numbers bit for bit; tests check both). An earlier 4 x 4 intrinsic (``growth_tile4``,
-removed in a79d228) bought only 9 % on the previous kernel: it left the inflation copy
-scalar (a scalar division per lane and period) and nothing prefetched. The intrinsics
-are generic LLVM vector code (no target-specific instruction). Compiled for AVX2 only
-(``NUMBA_CPU_NAME=haswell`` on the same machine) the kernel tests passed and the same
-benchmark read 3.0x with them and 4.5x without (before issue 28).
+Hand-written LLVM intrinsics for that fill (an 8 x 4 transpose of returns in registers,
+an eight-lane inflation gather with one vector division, a prefetch 16 periods ahead)
+were measured and deleted under issue 28's rule (keep them only if a target is missed
+without them, compile time counted); the last commit that has them is 72deb41.
+``python -m benchmarks.run`` (2-core AMD EPYC; 100,000 scenarios x 480 months x 4 assets,
+summary pass, both variants interleaved in one process on the same chunks, 5 runs,
+medians; load 1.06 before and 1.04 after; streaming floor 0.108 s): stored scenarios
+0.154 s, 1.4x the floor, with them and 0.2 s, 1.9x, without; scenarios drawn in the
+engine (i.i.d. bootstrap) 0.13 s, 1.2x, with and 0.177 s, 1.6x, without. Both stay
+inside the 3x-of-floor targets without them, and they saved no compile time: cold (a
+fresh process, an empty ``NUMBA_CACHE_DIR``, the first summary pass on stored and drawn
+scenarios) 37.5 s of CPU time with them, 36.3 s without (an earlier measurement at load
+10-11).
 
 Scenarios drawn in the engine. With ``gen.kind != 0`` (``backtest.engine_gen.Draws``,
 from a ``GeneratedScenarios``) no scenario array exists. For a bootstrap (kind 1), at
 each slab every lane draws its history rows (a stationary or i.i.d. bootstrap on
 counter-based random numbers keyed by (seed, scenario, period), ``backtest.counter_rng``;
 integer arithmetic that vectorises) and ``_fill_rows`` fills the slab from those rows of
-the history table (a few tens of KB, in cache) with the same intrinsics as stored
+the history table (a few tens of KB, in cache) as ``_fill_slab`` fills it from stored
 scenarios. For the lognormal (kind 2), ``_fill_normal`` draws each lane's standard
 normals from the same counters (an inverse normal CDF), multiplies them by the fixed
 covariance root and exponentiates, in pure arithmetic (``counter_rng``'s own log and
@@ -100,15 +87,10 @@ forces the reference. Nothing here validates input: ``simulate`` does that befor
 
 from __future__ import annotations
 
-import os
 from typing import NamedTuple
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.core.extending import intrinsic
 
 from backtest.cashflows import (
     PAID_RTOL,
@@ -146,11 +128,6 @@ BLOCK = 64  # a multiple of 8 (see _fill_slab)
 #: Periods of returns turned into lane-minor growth factors at a time (a (SLAB, A, BLOCK)
 #: buffer that stays in cache).
 SLAB = 120
-#: The slab fill asks for each lane's returns and inflation this many periods ahead of
-#: the one it copies: it reads 16 rows at once (8 lanes x returns and inflation), more
-#: streams than the hardware prefetcher keeps ahead of. 16 was fastest of 8, 12, 16,
-#: 20, 24 and 32 (0.166 s against 0.187 s without, summary pass of the benchmark, 2 threads).
-PREFETCH_PERIODS = 16
 
 
 class Trading(NamedTuple):
@@ -213,145 +190,18 @@ def kernel_rules(rules: CashFlowRules) -> CashFlowRules:
 
 
 # ---------------------------------------------------------------- the lane transpose
-# Scenario returns are stored scenario-major, ``returns[s, t, a]``, and the lanes want
-# them lane-minor, ``growth[t, a, lane]``. Written in numba that copy is scalar: a load,
-# an add, a multiply and a store per number, with the address worked out each time, and
-# LLVM does not vectorise it. These two intrinsics do it with vectors: eight lanes'
-# inflation gathered into one vector (one vector division for all eight), and an 8 x 4
-# tile of returns (eight lanes, four assets) read as eight 4-wide rows, transposed in
-# registers and stored as four 8-wide columns. They live in this file because numba's
-# on-disk cache of the loop is invalidated only when this file changes.
-
-_V8 = ir.VectorType(ir.DoubleType(), 8)
-_V4 = ir.VectorType(ir.DoubleType(), 4)
-_V8_I64 = ir.VectorType(ir.IntType(64), 8)
-_I32 = ir.IntType(32)
 
 
-def _mask(lanes) -> ir.Constant:
-    return ir.Constant(ir.VectorType(_I32, len(lanes)), list(lanes))
+def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl):
+    """Fill ``growth[u - t, a, j]`` (real growth factor) and ``infl[u - t, j]`` (1 +
+    inflation) for periods ``t <= u < t1`` of the scenarios ``lane_s``; return how many
+    returns were NaN (their growth is left NaN for the caller to fix).
 
-
-def _index(context, builder, signature, args, k: int) -> ir.Value:
-    return context.cast(builder, args[k], signature.args[k], types.intp)
-
-
-def _lane_scenario(context, builder, lane_ty, lane_arr, j_i, k: int) -> ir.Value:
-    jk = builder.add(j_i, ir.Constant(j_i.type, k))
-    ptr = cgutils.get_item_pointer(context, builder, lane_ty, lane_arr, [jk])
-    return context.cast(builder, builder.load(ptr), lane_ty.dtype, types.intp)
-
-
-def _arrays(context, builder, signature, args, n: int) -> list:
-    """The array structures of the first ``n`` arguments of an intrinsic."""
-    return [context.make_array(signature.args[k])(context, builder, args[k]) for k in range(n)]
-
-
-@intrinsic
-def _inflation8(typingctx, inflation, infl, inv8, lane_s, j, u, uu):
-    """``infl[uu, j + k] = 1 + inflation[lane_s[j + k], u]`` and ``inv8[k] = 1 /
-    infl[uu, j + k]`` for the eight lanes ``k`` = 0..7 (one vector division)."""
-    sig = types.void(inflation, infl, inv8, lane_s, j, u, uu)
-
-    def codegen(context, builder, signature, args):
-        i_ty, o_ty, v_ty, l_ty = signature.args[:4]
-        i_arr, o_arr, v_arr, l_arr = _arrays(context, builder, signature, args, 4)
-        j_i, u_i, uu_i = (_index(context, builder, signature, args, k) for k in (4, 5, 6))
-        x = ir.Constant(_V8, ir.Undefined)
-        for k in range(8):
-            s = _lane_scenario(context, builder, l_ty, l_arr, j_i, k)
-            ptr = cgutils.get_item_pointer(context, builder, i_ty, i_arr, [s, u_i])
-            x = builder.insert_element(x, builder.load(ptr), ir.Constant(_I32, k))
-        one = ir.Constant(_V8, [1.0] * 8)
-        i_t = builder.fadd(x, one)
-        ptr = cgutils.get_item_pointer(context, builder, o_ty, o_arr, [uu_i, j_i])
-        builder.store(i_t, builder.bitcast(ptr, _V8.as_pointer()), align=8)
-        ptr = cgutils.get_item_pointer(context, builder, v_ty, v_arr, [ir.Constant(j_i.type, 0)])
-        builder.store(builder.fdiv(one, i_t), builder.bitcast(ptr, _V8.as_pointer()), align=8)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
-def _tile8x4(typingctx, returns, growth, lane_s, inv8, j, u, uu, a0):
-    """``growth[uu, a0 + a, j + k] = (1 + returns[lane_s[j + k], u, a0 + a]) * inv8[k]``
-    for ``a`` in 0..3 and ``k`` in 0..7; returns how many of the 32 returns are NaN.
-
-    The four assets ``a0..a0+3`` must be contiguous in ``returns`` (the caller checks
-    ``returns.strides[2] == 8``); no bounds are checked."""
-    sig = types.int64(returns, growth, lane_s, inv8, j, u, uu, a0)
-
-    def codegen(context, builder, signature, args):
-        r_ty, g_ty, l_ty, v_ty = signature.args[:4]
-        r_arr, g_arr, l_arr, v_arr = _arrays(context, builder, signature, args, 4)
-        j_i, u_i, uu_i, a0_i = (_index(context, builder, signature, args, k) for k in (4, 5, 6, 7))
-        rows = []
-        for k in range(8):  # row k: the four assets of lane k's scenario
-            s = _lane_scenario(context, builder, l_ty, l_arr, j_i, k)
-            ptr = cgutils.get_item_pointer(context, builder, r_ty, r_arr, [s, u_i, a0_i])
-            rows.append(builder.load(builder.bitcast(ptr, _V4.as_pointer()), align=8))
-        pairs = [
-            builder.shuffle_vector(rows[k], rows[k + 1], _mask(range(8))) for k in (0, 2, 4, 6)
-        ]
-        quads = [builder.shuffle_vector(pairs[k], pairs[k + 1], _mask(range(16))) for k in (0, 2)]
-        tile = builder.shuffle_vector(quads[0], quads[1], _mask(range(32)))  # lane-major
-        ptr = cgutils.get_item_pointer(context, builder, v_ty, v_arr, [ir.Constant(j_i.type, 0)])
-        inv = builder.load(builder.bitcast(ptr, _V8.as_pointer()), align=8)
-        one = ir.Constant(_V8, [1.0] * 8)
-        n_nan = ir.Constant(_V8_I64, [0] * 8)
-        for a in range(4):
-            col = builder.shuffle_vector(tile, tile, _mask([4 * k + a for k in range(8)]))
-            n_nan = builder.add(
-                n_nan, builder.zext(builder.fcmp_unordered("uno", col, col), _V8_I64)
-            )
-            a_i = builder.add(a0_i, ir.Constant(a0_i.type, a))
-            ptr = cgutils.get_item_pointer(context, builder, g_ty, g_arr, [uu_i, a_i, j_i])
-            g = builder.fmul(builder.fadd(col, one), inv)
-            builder.store(g, builder.bitcast(ptr, _V8.as_pointer()), align=8)
-        total = builder.extract_element(n_nan, ir.Constant(_I32, 0))
-        for k in range(1, 8):
-            total = builder.add(total, builder.extract_element(n_nan, ir.Constant(_I32, k)))
-        return total
-
-    return sig, codegen
-
-
-@intrinsic
-def _prefetch(typingctx, arr, i, u):
-    """Ask for the cache line holding ``arr[i, u, 0...]`` to be loaded into the caches
-    (``llvm.prefetch``: no effect on any value, and a prefetch never faults)."""
-    sig = types.void(arr, i, u)
-
-    def codegen(context, builder, signature, args):
-        a_ty = signature.args[0]
-        (a_arr,) = _arrays(context, builder, signature, args, 1)
-        idx = [_index(context, builder, signature, args, k) for k in (1, 2)]
-        idx += [ir.Constant(idx[0].type, 0)] * (a_ty.ndim - 2)
-        ptr = cgutils.get_item_pointer(context, builder, a_ty, a_arr, idx)
-        i8p = ir.IntType(8).as_pointer()
-        fn = cgutils.get_or_insert_function(
-            builder.module,
-            ir.FunctionType(ir.VoidType(), [i8p, _I32, _I32, _I32]),
-            "llvm.prefetch.p0i8",
-        )
-        builder.call(
-            fn,
-            [
-                builder.bitcast(ptr, i8p),
-                ir.Constant(_I32, 0),
-                ir.Constant(_I32, 3),
-                ir.Constant(_I32, 1),
-            ],
-        )
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-def _fill_slab_plain(returns, inflation, lane_s, t, t1, growth, infl):
-    """``_fill_slab`` without the intrinsics and the prefetch, number by number (the same
-    values, bit for bit): the measurement switch's other side."""
+    Scenario returns are stored scenario-major, ``returns[s, t, a]``, and the lanes want
+    them lane-minor, ``growth[t, a, lane]``. Lanes go eight at a time, so each (period,
+    asset) writes one whole cache line of ``growth``. It is a function of its own (not
+    inlined) so that its registers are not spilled by the long main loop.
+    """
     n_a = returns.shape[2]
     inv8 = np.empty(8)  # 1 / (1 + inflation) of eight lanes
     n_nan = 0
@@ -370,55 +220,10 @@ def _fill_slab_plain(returns, inflation, lane_s, t, t1, growth, infl):
     return n_nan
 
 
-_fill_slab_plain = numba.njit(cache=True, nogil=True, error_model="numpy", inline="never")(
-    _fill_slab_plain
-)
-
-
-def _fill_slab(returns, inflation, lane_s, t, t1, growth, infl, simd=True):
-    """Fill ``growth[u - t, a, j]`` (real growth factor) and ``infl[u - t, j]`` (1 +
-    inflation) for periods ``t <= u < t1`` of the scenarios ``lane_s``; return how many
-    returns were NaN (their growth is left NaN for the caller to fix).
-
-    Lanes go eight at a time, so each (period, asset) writes one whole cache line of
-    ``growth``; assets go four at a time through ``_tile8x4`` when the asset axis is
-    contiguous, the rest one by one. It is a function of its own (not inlined) so that
-    its registers are not spilled by the long main loop. ``simd=False`` runs
-    ``_fill_slab_plain`` instead (``GLIDELAB_KERNEL_SIMD=0``, for measuring).
-    """
-    if not simd:
-        return _fill_slab_plain(returns, inflation, lane_s, t, t1, growth, infl)
-    n_a = returns.shape[2]
-    n_tiled = n_a // 4 * 4 if returns.strides[2] == 8 else 0
-    inv8 = np.empty(8)  # 1 / (1 + inflation) of eight lanes
-    n_nan = 0
-    last = returns.shape[1] - 1
-    r_step = max(1, 64 // (8 * n_a))  # periods of returns in one 64-byte cache line
-    for jg in range(0, BLOCK, 8):
-        for u in range(t, t1):
-            uu = u - t
-            ahead = min(u + PREFETCH_PERIODS, last)
-            if u % r_step == 0:
-                for jj in range(8):
-                    _prefetch(returns, lane_s[jg + jj], ahead)
-            if u % 8 == 0:
-                for jj in range(8):
-                    _prefetch(inflation, lane_s[jg + jj], ahead)
-            _inflation8(inflation, infl, inv8, lane_s, jg, u, uu)
-            for a0 in range(0, n_tiled, 4):
-                n_nan += _tile8x4(returns, growth, lane_s, inv8, jg, u, uu, a0)
-            for a in range(n_tiled, n_a):
-                for jj in range(8):
-                    r = returns[lane_s[jg + jj], u, a]
-                    growth[uu, a, jg + jj] = (1.0 + r) * inv8[jj]
-                    n_nan += r != r
-    return n_nan
-
-
 _fill_slab = numba.njit(cache=True, nogil=True, error_model="numpy", inline="never")(_fill_slab)
 
 
-def _fill_drawn(gen, row_j, key_j, rows, lane_s, t, t1, growth, infl, simd):
+def _fill_drawn(gen, row_j, key_j, rows, lane_s, t, t1, growth, infl):
     """The slab fill of scenarios drawn in the engine (``gen.kind == DRAW_BOOTSTRAP``,
     ``backtest.engine_gen``): for periods ``t <= u < t1`` each lane draws its history row
     (a stationary bootstrap on counter-based draws keyed by (seed, scenario, period),
@@ -452,31 +257,23 @@ def _fill_drawn(gen, row_j, key_j, rows, lane_s, t, t1, growth, infl, simd):
                 row_j[j] = start if (draw(key_j[j], u, 0) >> s11) < thr else nxt
         for j in range(BLOCK):
             rows[uu, j] = np.uint64(row_j[j])
-    return _fill_rows(gen.returns, gen.inflation, rows, t1 - t, growth, infl, simd)
+    return _fill_rows(gen.returns, gen.inflation, rows, t1 - t, growth, infl)
 
 
-def _fill_rows(table_r, table_i, rows, n_u, growth, infl, simd):
+def _fill_rows(table_r, table_i, rows, n_u, growth, infl):
     """``_fill_slab`` of the table rows ``rows[uu, j]`` (``table_r`` (H, 1, A),
-    ``table_i`` (H, 1)) for slab periods ``uu < n_u``: the same intrinsics (or the plain
-    copy), each period's rows standing for the lanes' scenarios."""
+    ``table_i`` (H, 1)) for slab periods ``uu < n_u``: the same expression, each period's
+    rows standing for the lanes' scenarios."""
     n_a = table_r.shape[2]
-    n_tiled = n_a // 4 * 4
     inv8 = np.empty(8)
     for jg in range(0, BLOCK, 8):
         for uu in range(n_u):
             r_u = rows[uu]
-            if simd:
-                _inflation8(table_i, infl, inv8, r_u, jg, 0, uu)
-                for a0 in range(0, n_tiled, 4):
-                    _tile8x4(table_r, growth, r_u, inv8, jg, 0, uu, a0)
-                a_lo = n_tiled
-            else:
-                for jj in range(8):
-                    i_t = 1.0 + table_i[r_u[jg + jj], 0]
-                    infl[uu, jg + jj] = i_t
-                    inv8[jj] = 1.0 / i_t
-                a_lo = 0
-            for a in range(a_lo, n_a):
+            for jj in range(8):
+                i_t = 1.0 + table_i[r_u[jg + jj], 0]
+                infl[uu, jg + jj] = i_t
+                inv8[jj] = 1.0 / i_t
+            for a in range(n_a):
                 for jj in range(8):
                     growth[uu, a, jg + jj] = (1.0 + table_r[r_u[jg + jj], 0, a]) * inv8[jj]
     return 0
@@ -590,7 +387,6 @@ def _read_slab(
     growth,
     infl,
     first_bad,
-    simd,
     row_j,
     key_j,
     rows,
@@ -605,10 +401,10 @@ def _read_slab(
         _fill_normal(gen, key_j, lane_s, t, t1, growth, infl)
         return
     if gen.kind != 0:
-        _fill_drawn(gen, row_j, key_j, rows, lane_s, t, t1, growth, infl, simd)
+        _fill_drawn(gen, row_j, key_j, rows, lane_s, t, t1, growth, infl)
         return
     n_a = returns.shape[2]
-    n_nan = _fill_slab(returns, inflation, lane_s, t, t1, growth, infl, simd)
+    n_nan = _fill_slab(returns, inflation, lane_s, t, t1, growth, infl)
     if n_nan > 0:  # rare: some asset has no data in this slab
         for j in range(BLOCK):
             s = lane_s[j]
@@ -1012,7 +808,6 @@ def _loop(
     bad,  # (n,) out: 1 + period where a held asset had no data, or 0
     n_chunks,  # scenario blocks are shared out in this many chunks (a few per thread)
     width,  # a tuple of asset_width(A) zeros: its length is the compiled asset width
-    simd,  # True: the slab fill's intrinsics and prefetch (see _fill_slab); False: plain
 ):
     n, n_t, n_a = summary.shape[0], target.shape[1], target.shape[2]
     n_w = len(width)  # a compile-time constant
@@ -1104,7 +899,6 @@ def _loop(
                         growth,
                         infl,
                         first_bad,
-                        simd,
                         row_j,
                         key_j,
                         rows,
@@ -1208,13 +1002,9 @@ def run_loop(*args) -> None:
     as it would with a static split.
     """
     width = (0,) * asset_width(args[3].shape[2])
-    # GLIDELAB_KERNEL_SIMD=0 turns the slab fill's intrinsics and prefetch off (a
-    # measurement switch, see the module docstring); read per call so that one benchmark
-    # process can interleave both.
-    simd = os.environ.get("GLIDELAB_KERNEL_SIMD", "1") != "0"
     previous = numba.set_parallel_chunksize(1)
     try:
-        _compiled(*args, 16 * numba.get_num_threads(), width, simd)
+        _compiled(*args, 16 * numba.get_num_threads(), width)
     finally:
         numba.set_parallel_chunksize(previous)
 

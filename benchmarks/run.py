@@ -4,7 +4,7 @@ Usage::
 
     python -m benchmarks.run            # reference run (about 15 minutes on 2 cores)
     python -m benchmarks.run --quick --output /tmp/bench.md   # smoke run, small sizes
-    python -m benchmarks.run --only throughput endtoend intrinsics --output /tmp/bench.md
+    python -m benchmarks.run --only throughput endtoend --output /tmp/bench.md
 
 Each simulator case runs in a fresh ``python -m benchmarks.bench_simulator`` process so
 that its peak resident memory is its own. Timings are medians over ``--repeat`` runs;
@@ -31,7 +31,6 @@ ROOT = HERE.parent
 SECTIONS = (
     "throughput",
     "endtoend",
-    "intrinsics",
     "scaling",
     "bt",
     "optimizer",
@@ -162,13 +161,6 @@ def run_scaling(cfg: Config, throughput: dict[str, object] | None) -> dict[str, 
         repeat = cfg.repeat_large if n >= cfg.large else cfg.repeat
         cases.append(simulator_case(n, cfg.chunk, repeat, cfg.seed, cfg.engine))
     return {"cases": cases}
-
-
-def run_intrinsics(cfg: Config) -> dict[str, object]:
-    from benchmarks import bench_kernel_simd
-
-    _log("simulator: the kernel's intrinsics on and off, interleaved")
-    return bench_kernel_simd.run(cfg.throughput_n, cfg.chunk, cfg.repeat, cfg.seed)
 
 
 def run_bt(cfg: Config) -> dict[str, object]:
@@ -526,14 +518,6 @@ def render(env: dict[str, object], cfg: Config, results: dict[str, object], tota
         lines += _render_throughput(results["throughput"], cfg)
     if "endtoend" in results:
         lines += _render_end_to_end(results["endtoend"])
-    if "intrinsics" in results:
-        from benchmarks import bench_kernel_simd
-
-        lines += [
-            "### The kernel's intrinsics on and off",
-            "",
-            *bench_kernel_simd.render(results["intrinsics"]),
-        ]
     if "scaling" in results:
         lines += _render_scaling(results["scaling"], cfg)
     if "bt" in results:
@@ -628,8 +612,6 @@ def main(argv: list[str] | None = None) -> int:
         results["throughput"] = run_throughput(cfg)
     if "endtoend" in a.only:
         results["endtoend"] = run_end_to_end(cfg)
-    if "intrinsics" in a.only:
-        results["intrinsics"] = run_intrinsics(cfg)
     if "scaling" in a.only:
         results["scaling"] = run_scaling(cfg, results.get("throughput"))
     if "bt" in a.only:

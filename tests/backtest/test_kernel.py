@@ -189,17 +189,6 @@ def test_assets_that_hold_nothing_add_exact_zeros(seed: int) -> None:
         np.testing.assert_array_equal(getattr(wide, name), getattr(narrow, name), err_msg=name)
 
 
-def test_simd_switch_changes_no_bit(monkeypatch: pytest.MonkeyPatch) -> None:
-    # GLIDELAB_KERNEL_SIMD=0 (the benchmark's switch) runs the plain slab fill: the same
-    # numbers, bit for bit, so the benchmark compares two runs of one simulation.
-    scen, plan, strategy = _case(5)
-    on = simulate(scen, plan, strategy, engine="numba")
-    monkeypatch.setenv("GLIDELAB_KERNEL_SIMD", "0")
-    off = simulate(scen, plan, strategy, engine="numba")
-    np.testing.assert_array_equal(on.wealth, off.wealth)
-    np.testing.assert_array_equal(on.ruin_period, off.ruin_period)
-
-
 def test_one_asset_width_up_to_eight_assets() -> None:
     # One compiled loop for 1 to 8 assets (a user never compiles twice), then multiples of 8.
     widths = {n: kernel.asset_width(n) for n in (1, 2, 4, 5, 8, 9, 16, 17)}
@@ -256,11 +245,10 @@ def test_slab_fill_reads_returns_whose_asset_axis_is_not_contiguous() -> None:
     lanes = np.arange(3, 3 + kernel.BLOCK, dtype=np.uint64)
     out = []
     for returns in (wide[:, :, ::2], np.ascontiguousarray(wide[:, :, ::2])):
-        for simd in (True, False):  # intrinsics (contiguous assets only) or plain copy
-            growth = np.zeros((kernel.SLAB, n_a, kernel.BLOCK))
-            infl = np.zeros((kernel.SLAB, kernel.BLOCK))
-            n_nan = kernel._fill_slab(returns, inflation, lanes, 10, 25, growth, infl, simd)
-            out.append((n_nan, growth, infl))
+        growth = np.zeros((kernel.SLAB, n_a, kernel.BLOCK))
+        infl = np.zeros((kernel.SLAB, kernel.BLOCK))
+        n_nan = kernel._fill_slab(returns, inflation, lanes, 10, 25, growth, infl)
+        out.append((n_nan, growth, infl))
     assert wide[:, :, ::2].strides[2] == 16  # the first one is strided
     (n_a_nan, g_a, i_a), *others = out
     assert n_a_nan == 1
