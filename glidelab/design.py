@@ -106,6 +106,7 @@ from backtest.report.income import BEQUEST_PERCENTILES, glide_label
 from backtest.report.model import GlideLabel, IncomeRow
 from backtest.scenarios import Scenarios
 from backtest.social_security import TRUSTEES_2025_OASDI
+from glidelab.backends import single_threaded_blas
 from glidelab.context import (
     StudyContext,
     bootstrap_rows,
@@ -1051,7 +1052,16 @@ def design(
     ``map_fn`` runs the frontier's searches, the constraint costs' re-solves, the in-sample
     and the held-out scoring of the strategies (out of sample and the evidence tables)
     (``glidelab.backends.ordered_map(backend)``; default: here, in order): the numbers are
-    the same whatever runs them."""
+    the same whatever runs them (and BLAS runs on one thread here, as on a Dask worker:
+    ``glidelab.backends.single_threaded_blas``)."""
+    with single_threaded_blas():
+        return _design(study, extra, map_fn)
+
+
+def _design(
+    study: DesignStudy, extra: Mapping[str, Strategy] | None, map_fn: MapFn | None
+) -> DesignOutcome:
+    """:func:`design`'s work, under its one BLAS thread."""
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
     spec, ds, ev = study.population, study.design, study.evaluation
