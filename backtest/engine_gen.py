@@ -520,23 +520,27 @@ def from_table(
     *,
     block_length: float = 1.0,
     seed: int = 0,
+    description: str | None = None,
+    meta: Mapping[str, object] | None = None,
 ) -> BootstrapScenarios:
     """Stationary (``block_length > 1``) or i.i.d. (``1``) bootstrap of a history table.
 
     ``returns`` (H, A) and ``inflation`` (H,) are decimal simple nominal returns and CPI
     change per period of ``frequency``; block length in periods; ``seed`` an int in
-    [0, 2**64).
+    [0, 2**64). ``description`` replaces the default one; ``meta`` adds to (or overrides)
+    the default ``meta`` keys.
     """
     kind = "i.i.d." if block_length == 1.0 else f"stationary block (length {block_length:g})"
     desc = (
         f"{kind} bootstrap drawn in the engine of {len(inflation)} {frequency} rows, seed "
         f"{seed}, {n_scenarios} x {n_periods} periods"
     )
-    meta: dict[str, object] = {
+    info: dict[str, object] = {
         "generator": "bootstrap_in_engine",
         "block_length": float(block_length),
         "seed": int(seed),
         "history_rows": len(inflation),
+        **(meta or {}),
     }
     return BootstrapScenarios(
         returns,
@@ -547,8 +551,8 @@ def from_table(
         n_periods,
         block_length=block_length,
         seed=seed,
-        description=desc,
-        meta=meta,
+        description=description or desc,
+        meta=info,
     )
 
 
@@ -593,6 +597,8 @@ def parametric_in_engine(
     n_periods: int,
     *,
     seed: int = 0,
+    description: str | None = None,
+    meta: Mapping[str, object] | None = None,
 ) -> ParametricScenarios:
     """Multivariate lognormal scenarios of ``assets`` and inflation, drawn in the engine.
 
@@ -604,19 +610,22 @@ def parametric_in_engine(
     draws them itself. The covariance root is ``eigh``'s (a singular covariance is
     fine). Normal only: a Student-t needs a chi-square per period, which this generator
     does not draw (use ``generators.parametric(distribution="student_t")``).
+    ``description`` replaces the default one; ``meta`` adds to (or overrides) the default
+    ``meta`` keys.
     """
     names = [*assets, "cpi"]
     mu, cov = _lognormal_moments(names, mean_log_annual, cov_log_annual)
     vals, vecs = np.linalg.eigh(cov)
     ppy = periods_per_year(frequency)
     root = vecs * np.sqrt(np.clip(vals, 0.0, None) / ppy)
-    meta: dict[str, object] = {
+    info: dict[str, object] = {
         "generator": "parametric_in_engine",
         "distribution": "normal",
         "names": names,
         "mean_log_annual": mu.tolist(),
         "cov_log_annual": cov.tolist(),
         "seed": int(seed),
+        **(meta or {}),
     }
     desc = (
         f"parametric normal in log returns of {names} drawn in the engine, seed {seed}, "
@@ -630,8 +639,8 @@ def parametric_in_engine(
         n_scenarios,
         n_periods,
         seed=seed,
-        description=desc,
-        meta=meta,
+        description=description or desc,
+        meta=info,
     )
 
 

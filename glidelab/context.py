@@ -62,7 +62,11 @@ import pandas as pd
 from backtest.cma import EXAMPLE_PATH, CapitalMarketAssumptions, cma_scenarios, load_cma
 from backtest.data import list_series, load_history, load_yahoo
 from backtest.data.jst import load_jst_panel
-from backtest.engine_gen import BootstrapScenarios, ParametricScenarios, parametric_in_engine
+from backtest.engine_gen import (
+    BootstrapScenarios,
+    from_table,
+    parametric_in_engine,
+)
 from backtest.errors import DataError, StudyError
 from backtest.generators import (
     BootstrapMethod,
@@ -200,9 +204,8 @@ def engine_bootstrap(
 ) -> BootstrapScenarios:
     """``n`` stationary-bootstrap scenarios of ``n_t`` periods of the table ``rows``
     (:func:`bootstrap_rows`: decimal simple nominal returns per period, complete rows,
-    ``inflation_column`` the inflation), drawn in the engine with the 64-bit ``seed``: a
-    ``backtest.engine_gen.BootstrapScenarios`` (as ``from_table`` builds, with this
-    module's description and ``meta``). ``block_length`` in periods, ``rule`` saying how
+    ``inflation_column`` the inflation), drawn in the engine with the 64-bit ``seed``
+    (``backtest.engine_gen.from_table``, with this module's description and ``meta``). ``block_length`` in periods, ``rule`` saying how
     it was chosen; None: :func:`automatic_block_length` (:data:`AUTOMATIC_RULE`)."""
     if block_length is None:
         block_length, rule = automatic_block_length(rows), AUTOMATIC_RULE
@@ -219,7 +222,7 @@ def engine_bootstrap(
         "history_rows": len(rows),
         "engine_seed": int(seed),
     }
-    return BootstrapScenarios(
+    return from_table(
         rows[assets].to_numpy(dtype=np.float64),
         rows[inflation_column].to_numpy(dtype=np.float64),
         assets,
@@ -728,29 +731,16 @@ class StudyContext:
         scenario, period)), never stored; the columns ``cols`` in order."""
         names, mu, cov = self._parametric_moments(history, cols)
         seed = engine_seed(self.study.seed, name)
-        model = parametric_in_engine(
-            names[:-1], dict(zip(names, mu.tolist(), strict=True)), cov, frequency, n, n_t,
-            seed=seed,
-        )  # fmt: skip
         span = f"{history.index[0]:%Y}..{history.index[-1]:%Y}"
         crypto = (
             f"; {self.study.data.crypto} at the stated proxy"
             if self.study.data.crypto in cols
             else ""
         )
-        meta = {
-            **model.meta,
-            "source": f"annual log moments estimated on {span}{crypto}",
-            "route": "engine",
-            "engine_seed": seed,
-            "set_name": name,
-            "seed": self.study.seed,
-            "seeding": SEED_SCHEME,
-        }
-        whole = ParametricScenarios(
-            model.mean,
-            model.root,
-            model.assets,
+        whole = parametric_in_engine(
+            names[:-1],
+            dict(zip(names, mu.tolist(), strict=True)),
+            cov,
             frequency,
             n,
             n_t,
@@ -759,7 +749,14 @@ class StudyContext:
                 f"parametric normal in log returns of {names} (annual log moments estimated "
                 f"on {span}{crypto}), drawn in the engine, {n} x {n_t} {frequency} periods"
             ),
-            meta=meta,
+            meta={
+                "source": f"annual log moments estimated on {span}{crypto}",
+                "route": "engine",
+                "engine_seed": seed,
+                "set_name": name,
+                "seed": self.study.seed,
+                "seeding": SEED_SCHEME,
+            },
         )
         return whole.select(cols) if list(whole.assets) != cols else whole
 
