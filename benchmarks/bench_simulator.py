@@ -208,6 +208,14 @@ def _e2e_step(
         n_ok = simulate_chunked([sc], plan, strategy).n_success
         times[f"{route}_sim_s"] = time.perf_counter() - t0
         return times, n_ok
+    if route == "numpy_lognormal":
+        # what numpy alone needs to make the lognormal's numbers, with no matrix product
+        # and no simulation: its fastest normals (the ziggurat) and their exponentials
+        z = np.random.default_rng([seed, k]).standard_normal((m, workload.N_PERIODS, 5))
+        np.exp(z, out=z)
+        times["numpy_lognormal_s"] = time.perf_counter() - t0
+        del z
+        return times, 0
     drawn = {"fused_iid": iid, "fused_block": block, "fused_lognormal": lognormal}[route]
     n_ok = simulate_chunked([drawn], plan, strategy).n_success
     times[f"{route}_s"] = time.perf_counter() - t0
@@ -225,6 +233,11 @@ def run_end_to_end(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict
       and a stationary block bootstrap of ``E2E_BLOCK_MONTHS``): the kernel draws;
     * ``fused_lognormal``: ``simulate_chunked`` on a lognormal drawn in the engine
       (:func:`_e2e_lognormal`, the history rows' log moments): the kernel draws normals;
+    * ``numpy_lognormal``: numpy alone making the lognormal's random numbers, without
+      simulating: ``default_rng.standard_normal`` (the ziggurat, numpy's fastest normals)
+      of the chunk's 5 normals a scenario-month (4 assets and inflation) and ``np.exp``
+      of them: the floor of any lognormal generator in numpy, against which the engine's
+      lognormal (simulation included) is also measured;
     * ``floor_s``: one ``np.add.reduce`` pass over the twin's arrays (the same scenarios
       the i.i.d. fused route draws, every byte read once).
 
@@ -247,7 +260,7 @@ def run_end_to_end(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict
     sizes = workload.chunk_sizes(n_scenarios, chunk)
     load_before = os.getloadavg()
     runs = []
-    routes = ("stored", "twin", "fused_iid", "fused_block", "fused_lognormal")
+    routes = ("stored", "twin", "fused_iid", "fused_block", "fused_lognormal", "numpy_lognormal")
     for r in range(repeat):
         t: dict[str, float] = {}
         ok: dict[str, int] = {}
@@ -274,6 +287,8 @@ def run_end_to_end(n_scenarios: int, chunk: int, repeat: int, seed: int) -> dict
                 "fused_iid_ratio": t["fused_iid_s"] / fl,
                 "fused_block_ratio": t["fused_block_s"] / fl,
                 "fused_lognormal_ratio": t["fused_lognormal_s"] / fl,
+                "numpy_lognormal_ratio": t["numpy_lognormal_s"] / fl,
+                "fused_lognormal_vs_numpy": t["fused_lognormal_s"] / t["numpy_lognormal_s"],
                 "success_iid": ok["fused_iid"] / n_scenarios,
                 "success_block": ok["fused_block"] / n_scenarios,
                 "success_lognormal": ok["fused_lognormal"] / n_scenarios,
