@@ -42,6 +42,15 @@ the log-normal covariance implied by the stated moments (``s2 = log(1 + v^2 / (1
 moment-matched: ``R' = m + (R - mean R) S^(-1/2) C^(1/2)`` with ``S`` the sample covariance
 and ``C`` the stated one (symmetric square roots). The map keeps each scenario-year's draw
 a draw of its own (no mixing across years), so returns stay independent over time.
+
+Route (:func:`cma_in_engine`, ``meta["route"]``): the map is affine per row, ``R' = c + R
+W``, so the set is drawn **in the engine** (``backtest.engine_gen.CmaScenarios``): the
+shocks are counter-based normals keyed by (seed, scenario, year), a Student-t's
+chi-square is the sum of ``dof`` more squared normals, and a pre-pass over all the draws
+(chunks of :data:`PREPASS_CHUNK` scenarios) fits ``W`` and ``c`` once; the recipe carries
+them and nothing is stored. A Student-t of non-integer ``dof`` (or above
+:data:`ENGINE_MAX_DOF`) is drawn with numpy's chi-square and **stored**
+(:func:`engine_route`).
 """
 
 from __future__ import annotations
@@ -57,6 +66,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from backtest.counter_rng import seed_key
+from backtest.engine_gen import CmaScenarios, cma_raw_returns
 from backtest.errors import DataError
 from backtest.generators import RngLike, as_generator
 from backtest.scenarios import Scenarios
@@ -324,7 +335,14 @@ def _sym_power(m: FloatArray, power: float) -> FloatArray:
 def _log_moments(cma: CapitalMarketAssumptions) -> tuple[FloatArray, FloatArray]:
     """Mean and covariance of log gross real returns of a log-normal with the CMA's moments."""
     g = 1.0 + cma.mean
-    cov_log = np.log1p(cma.covariance / np.outer(g, g))
+    ratio = cma.covariance / np.outer(g, g)
+    if ratio.min() <= -1.0:
+        raise DataError(
+            f"CMA {cma.name!r}: no log-normal has these moments (a correlation too negative "
+            "for the volatilities: 1 + rho v_i v_j / ((1 + m_i)(1 + m_j)) <= 0); lower the "
+            "volatilities or the negative correlation"
+        )
+    cov_log = np.log1p(ratio)
     return np.log(g) - 0.5 * np.diag(cov_log), cov_log
 
 
@@ -337,23 +355,154 @@ def moment_match(draws: FloatArray, mean: FloatArray, cov: FloatArray) -> FloatA
     return mean + centred @ w
 
 
-def cma_scenarios(
-    cma: CapitalMarketAssumptions, n_scenarios: int, n_periods: int, rng: RngLike = None
-) -> Scenarios:
-    """Annual scenarios whose real returns have exactly the CMA's sample moments.
+#: Scenarios a pre-pass draws at a time (a fixed size, so the map does not depend on any
+#: caller's chunking; 1,024 x 100 years x 10 assets is 8 MB of draws).
+PREPASS_CHUNK = 1024
+#: Largest Student-t degrees of freedom drawn in the engine (each costs a normal a year).
+ENGINE_MAX_DOF = 30
 
-    Returns nominal returns ``(1 + real)(1 + inflation) - 1`` with the CMA's constant
-    inflation, shape (n_scenarios, n_periods, k). Raises :class:`DataError` if the
-    moment-matched draws fall to -100 % or below (fat tails with a large volatility).
+
+def engine_route(cma: CapitalMarketAssumptions) -> tuple[str, str]:
+    """``("engine", why)`` when :func:`cma_in_engine` draws ``cma``'s set in the engine,
+    else ``("stored", why)``: log-normal shocks and a Student-t of integer ``dof`` up to
+    :data:`ENGINE_MAX_DOF` (its chi-square is that many squared normals) are drawn in the
+    engine; another ``dof`` needs numpy's gamma sampler, so that set is stored."""
+    if cma.distribution == "lognormal":
+        return "engine", "log-normal shocks, moment-matched by a map fitted in a pre-pass"
+    if float(cma.dof).is_integer() and cma.dof <= ENGINE_MAX_DOF:
+        return "engine", (
+            f"Student-t shocks with {cma.dof:g} dof (a chi-square of {cma.dof:g} squared "
+            "normals), moment-matched by a map fitted in a pre-pass"
+        )
+    return "stored", (
+        f"Student-t shocks with dof={cma.dof:g}: drawn in the engine only for an integer "
+        f"dof up to {ENGINE_MAX_DOF}; this set is drawn with numpy's chi-square and stored"
+    )
+
+
+def _raw_moments(
+    key: np.uint64, mu: FloatArray, root: FloatArray, dof: int, n: int, t: int, ref: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Pre-pass over the whole set's raw real returns (``engine_gen.cma_raw_returns``) in
+    chunks of :data:`PREPASS_CHUNK` scenarios: sample mean (K,), covariance (K, K, ddof
+    1), per-asset minimum and maximum. Sums are of ``raw - ref`` (``ref`` the expected
+    mean, so no cancellation) and element-wise (no BLAS: the same bits on any machine)."""
+    k = len(mu)
+    total, cross = np.zeros(k), np.zeros((k, k))
+    low, high = np.full(k, np.inf), np.full(k, -np.inf)
+    for lo in range(0, n, PREPASS_CHUNK):
+        scen = np.arange(lo, min(n, lo + PREPASS_CHUNK))
+        raw = cma_raw_returns(key, mu, root, dof, scen, t).reshape(-1, k)
+        low, high = np.minimum(low, raw.min(axis=0)), np.maximum(high, raw.max(axis=0))
+        d = [raw[:, a] - ref[a] for a in range(k)]
+        for a in range(k):
+            total[a] += d[a].sum()
+            for b in range(a + 1):
+                cross[a, b] += (d[a] * d[b]).sum()
+    rows = n * t
+    dm = total / rows
+    cov = (cross - rows * np.outer(dm, dm)) / (rows - 1)
+    cov = np.tril(cov) + np.tril(cov, -1).T
+    return ref + dm, cov, low, high
+
+
+def _check_floor(
+    cma: CapitalMarketAssumptions, sc: CmaScenarios, low: FloatArray, high: FloatArray
+) -> None:
+    """Raise :class:`DataError` if a matched real return is -100 % or below. A bound from
+    the raw returns' range clears most sets at once; otherwise every row is checked (a
+    second pass, in chunks)."""
+    w = sc.post
+    bound = sc.shift + np.minimum(w * low[:, None], w * high[:, None]).sum(axis=0)
+    if bound.min() > -1.0 + 1e-9:  # 1e-9: far above the sum's round-off (~1e-15)
+        return
+    for lo in range(0, sc.n_scenarios, PREPASS_CHUNK):
+        real = sc.real_returns(np.arange(lo, min(sc.n_scenarios, lo + PREPASS_CHUNK)))
+        if (real <= -1.0).any():
+            raise DataError(
+                f"CMA {cma.name!r}: matching the stated moments pushed a return to -100 % or "
+                "below; use distribution = 'lognormal', more degrees of freedom or a lower "
+                "volatility"
+            )
+
+
+def cma_in_engine(
+    cma: CapitalMarketAssumptions,
+    n_scenarios: int,
+    n_periods: int,
+    *,
+    seed: int = 0,
+    description: str | None = None,
+    meta: Mapping[str, object] | None = None,
+) -> Scenarios:
+    """Annual scenarios whose real returns have exactly the CMA's sample moments, drawn
+    in the engine when :func:`engine_route` allows (else stored).
+
+    Engine route (``backtest.engine_gen.CmaScenarios``): the raw real returns are
+    ``expm1(mu_log + root z)`` of counter-based normals keyed by (``seed``, scenario,
+    year) (Student-t: scaled by an integer-dof chi-square of more such normals); a
+    pre-pass over all ``n x t`` draws (chunks of :data:`PREPASS_CHUNK`) fits the
+    moment-matching map ``real' = c + raw W`` (``W = S^(-1/2) C^(1/2)``, ``c = mean - m W``;
+    ``S``, ``m`` the sample covariance (ddof 1) and mean, ``C`` and ``mean`` the CMA's),
+    which the recipe carries, so every chunk, ``take`` or worker draws the same numbers
+    and none is stored. Stored route (a non-integer or large ``dof``): numpy draws from
+    ``default_rng(seed)``, matched by :func:`moment_match`. Either way nominal returns
+    are ``(1 + real)(1 + inflation) - 1`` with the CMA's constant inflation (decimal a
+    year), shape (n_scenarios, n_periods, k); ``meta["route"]`` and
+    ``meta["route_reason"]`` say which and why. ``seed`` is an int in [0, 2**64).
+    Raises :class:`DataError` if a matched real return is -100 % or below.
     """
     if int(n_scenarios) < 2 or int(n_periods) < 1:
-        raise DataError("cma_scenarios needs n_scenarios >= 2 and n_periods >= 1")
-    gen, entropy = as_generator(rng)
-    n, t, k = int(n_scenarios), int(n_periods), len(cma.assets)
+        raise DataError(
+            f"a CMA set needs n_scenarios >= 2 and n_periods >= 1; got {n_scenarios}, {n_periods}"
+        )
+    n, t = int(n_scenarios), int(n_periods)
+    route, why = engine_route(cma)
+    label = "an example, not a forecast" if cma.example else "stated assumptions"
+    desc = description or (
+        f"capital-market assumptions {cma.name!r} ({label}), {cma.distribution}, "
+        f"moment-matched, {n} x {t} years, drawn {'in the engine' if route == 'engine' else 'and stored'}"
+    )
+    info: dict[str, object] = {
+        "generator": "cma",
+        "cma": cma.name,
+        "source": cma.source,
+        "distribution": cma.distribution,
+        "seed": int(seed),
+        "route": route,
+        "route_reason": why,
+        **(meta or {}),
+    }
+    if route == "stored":
+        return _stored(cma, n, t, np.random.default_rng(int(seed)), desc, info)
+    mu, cov_log = _log_moments(cma)
+    root = _sym_power(cov_log, 0.5).T  # root[a, b] multiplies z_b: z @ cov_log^(1/2)
+    dof = 0 if cma.distribution == "lognormal" else int(cma.dof)
+    key = seed_key(int(seed))
+    m, sample, low, high = _raw_moments(key, mu, root, dof, n, t, cma.mean)
+    w = _sym_power(sample, -0.5) @ _sym_power(cma.covariance, 0.5)
+    c = cma.mean - sum(m[b] * w[b] for b in range(len(m)))
+    sc = CmaScenarios(
+        mu, root, w, c, cma.inflation, cma.assets, n, t, dof=dof, seed=int(seed),
+        description=desc, meta=info,
+    )  # fmt: skip
+    _check_floor(cma, sc, low, high)
+    return sc
+
+
+def _stored(
+    cma: CapitalMarketAssumptions,
+    n: int,
+    t: int,
+    gen: np.random.Generator,
+    description: str,
+    meta: dict[str, object],
+) -> Scenarios:
+    """The stored route of :func:`cma_in_engine` (numpy draws, :func:`moment_match`)."""
+    k = len(cma.assets)
     mu, cov_log = _log_moments(cma)
     z = gen.standard_normal((n * t, k))
-    if cma.distribution == "student_t":
-        z *= np.sqrt((cma.dof - 2.0) / gen.chisquare(cma.dof, size=(n * t, 1)))
+    z *= np.sqrt((cma.dof - 2.0) / gen.chisquare(cma.dof, size=(n * t, 1)))
     real = np.expm1(mu + z @ _sym_power(cov_log, 0.5))
     real = moment_match(real, cma.mean, cma.covariance)
     if (real <= -1.0).any():
@@ -363,22 +512,29 @@ def cma_scenarios(
             "volatility"
         )
     nominal = (1.0 + real) * (1.0 + cma.inflation) - 1.0
-    label = "an example, not a forecast" if cma.example else "stated assumptions"
     return Scenarios(
         returns=np.ascontiguousarray(nominal.reshape(n, t, k)),
         inflation=np.full((n, t), cma.inflation),
         assets=cma.assets,
         frequency="annual",
-        description=f"capital-market assumptions {cma.name!r} ({label}), "
-        f"{cma.distribution}, moment-matched, {n} x {t} years",
-        meta={
-            "generator": "cma",
-            "cma": cma.name,
-            "source": cma.source,
-            "distribution": cma.distribution,
-            "seed_entropy": entropy,
-        },
+        description=description,
+        meta=meta,
     )
+
+
+def cma_scenarios(
+    cma: CapitalMarketAssumptions, n_scenarios: int, n_periods: int, rng: RngLike = None
+) -> Scenarios:
+    """:func:`cma_in_engine` with its 64-bit seed drawn from ``rng`` (a Generator, an int
+    seed or None): annual scenarios whose real returns have exactly the CMA's sample
+    moments, nominal returns ``(1 + real)(1 + inflation) - 1`` with the CMA's constant
+    inflation, shape (n_scenarios, n_periods, k); drawn in the engine unless
+    :func:`engine_route` says otherwise (``meta["route"]``). Raises :class:`DataError` if
+    the moment-matched draws fall to -100 % or below (fat tails with a large volatility).
+    """
+    gen, entropy = as_generator(rng)
+    seed = int(gen.integers(0, 2**64, dtype=np.uint64))
+    return cma_in_engine(cma, n_scenarios, n_periods, seed=seed, meta={"seed_entropy": entropy})
 
 
 #: The assets of the shipped example (the embedded US history's equity, bonds and bills).
@@ -423,7 +579,9 @@ __all__ = [
     "EXAMPLE_PATH",
     "CapitalMarketAssumptions",
     "CmaDistribution",
+    "cma_in_engine",
     "cma_scenarios",
+    "engine_route",
     "example_cma",
     "example_text",
     "historical_cma",

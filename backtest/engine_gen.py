@@ -34,10 +34,19 @@ a year. Its normals, log and exponential are pure arithmetic (``counter_rng``), 
 kernel and the numpy twin (:func:`lognormal_returns`) agree bit for bit here too; again
 other draws than ``generators.parametric``'s.
 
-Capital-market-assumption scenarios (``backtest.cma.cma_scenarios``) stay materialised:
-they are moment-matched over the whole sample (every scenario's draws are rescaled by
-the sample's own mean and covariance), so a scenario's numbers depend on all the others
-and cannot be drawn from its own key alone.
+Capital-market-assumption scenarios (:class:`CmaScenarios`, built by
+``backtest.cma.cma_in_engine``) are moment-matched over the whole set: each
+scenario-year's raw real returns (the same counter-based normals, Student-t scaled by a
+chi-square of an integer number of further squared normals, exponentiated:
+:func:`cma_raw_returns`) go through one affine map ``real = c + raw W``
+(:func:`cma_matched`) that makes the whole set's sample mean and covariance the stated
+ones. The map depends on every draw, so ``cma_in_engine`` fits it once in a pre-pass
+over all ``n x T`` raw draws (numpy, fixed-size chunks) and the recipe carries ``W`` and
+``c``: the kernel then draws a scenario from its own key and the fixed map (an affine
+step after the exponential, square root included: correctly rounded, so bit for bit
+again), and a ``take``, ``head`` or worker keeps the same numbers. Inflation is the
+stated constant. A Student-t of non-integer degrees of freedom stays stored
+(``backtest.cma.engine_route``).
 """
 
 from __future__ import annotations
@@ -73,7 +82,8 @@ class Draws(NamedTuple):
     ----------
     kind
         ``DRAW_ARRAYS`` (0): read the given return arrays; ``DRAW_BOOTSTRAP`` (1): draw
-        rows of the table; ``DRAW_PARAMETRIC`` (2): draw lognormal returns.
+        rows of the table; ``DRAW_PARAMETRIC`` (2): draw lognormal returns; ``DRAW_CMA``
+        (3): draw lognormal (or Student-t) returns and moment-match them.
     returns
         (H, 1, A) the table's decimal simple nominal returns, one row per history period.
     inflation
@@ -88,7 +98,19 @@ class Draws(NamedTuple):
         (A + 1,) per-period mean of the log returns of the assets, then inflation.
     root
         (A + 1, k) per-period covariance root: log returns are ``mean + root @ z`` for
-        ``k`` standard normals ``z`` (``k`` is the model's assets + 1).
+        ``k`` standard normals ``z`` (``k`` is the model's assets + 1). For a CMA set
+        (``DRAW_CMA``) ``mean`` (K,) and ``root`` (K, K) are the model's K assets' log
+        moments, without an inflation row.
+    post
+        ``DRAW_CMA``: (K, A) the moment-matching map ``W``: real return of asset ``a`` is
+        ``shift[a] + sum_b raw_b post[b, a]`` of the K raw lognormal returns.
+    shift
+        ``DRAW_CMA``: (A,) the map's constant ``c``, decimal real return.
+    level
+        ``DRAW_CMA``: the constant inflation, decimal a period.
+    dof
+        ``DRAW_CMA``: 0 for normal shocks, else the Student-t's (integer) degrees of
+        freedom: ``dof`` more normals a period give its chi-square.
     """
 
     kind: int
@@ -99,9 +121,13 @@ class Draws(NamedTuple):
     offset: np.uint64
     mean: FloatArray
     root: FloatArray
+    post: FloatArray
+    shift: FloatArray
+    level: float
+    dof: int
 
 
-DRAW_ARRAYS, DRAW_BOOTSTRAP, DRAW_PARAMETRIC = 0, 1, 2
+DRAW_ARRAYS, DRAW_BOOTSTRAP, DRAW_PARAMETRIC, DRAW_CMA = 0, 1, 2, 3
 
 
 def _draws(kind: int, key: np.uint64, offset: int, **arrays: object) -> Draws:
@@ -114,9 +140,16 @@ def _draws(kind: int, key: np.uint64, offset: int, **arrays: object) -> Draws:
         "p_new": 1.0,
         "mean": np.zeros(1),
         "root": np.zeros((1, 1)),
+        "post": np.zeros((1, 1)),
+        "shift": np.zeros(1),
+        "level": 0.0,
+        "dof": 0,
     }
     spec.update(arrays)
-    for name in ("returns", "inflation", "mean", "root"):
+    # one compiled type: level a float, dof an int, whatever the caller passed
+    spec["level"] = float(spec["level"])  # type: ignore[arg-type]
+    spec["dof"] = int(spec["dof"])  # type: ignore[call-overload]
+    for name in ("returns", "inflation", "mean", "root", "post", "shift"):
         spec[name] = np.array(spec[name], dtype=np.float64, order="C")
     return Draws(kind=kind, key=np.uint64(key), offset=np.uint64(offset), **spec)  # type: ignore[arg-type]
 
@@ -172,10 +205,59 @@ def lognormal_returns(
     return out
 
 
+def cma_raw_returns(
+    key: np.uint64, mean: FloatArray, root: FloatArray, dof: int, scenarios: np.ndarray,
+    n_periods: int,
+) -> FloatArray:  # fmt: skip
+    """Raw (not yet moment-matched) decimal simple real returns (n, T, K) of a CMA set's
+    K assets for the given absolute scenario indices: the numpy twin of the kernel's
+    ``_fill_cma`` before its affine step, the same bits.
+
+    Per period ``K + dof`` normals (streams ``0 .. K + dof - 1`` of that width): with
+    ``dof > 0`` the first K are scaled by ``sqrt((dof - 2) / q)``, ``q`` the sum of the
+    last ``dof`` squared (left to right): a chi-square of ``dof`` degrees of freedom, so
+    the shocks are a multivariate Student-t of unit variance. Asset ``a``'s log return is
+    ``mean[a] + root[a, 0] z_0 + ... + root[a, K-1] z_(K-1)`` and its return
+    ``exp_core(x) - 1``.
+    """
+    keys = scenario_keys_np(key, scenarios)
+    t = np.arange(n_periods)
+    k = root.shape[0]
+    width = k + dof
+    z = [normals_np(draws_wide_np(keys, t, b, width)) for b in range(width)]
+    if dof > 0:
+        q = np.zeros((len(keys), n_periods))
+        for b in range(k, width):
+            q = q + z[b] * z[b]
+        scale = np.sqrt((float(dof) - 2.0) / q)
+        z = [z[b] * scale for b in range(k)]
+    out = np.empty((len(keys), n_periods, k))
+    for a in range(k):
+        x = np.full((len(keys), n_periods), mean[a])
+        for b in range(k):
+            x = x + root[a, b] * z[b]
+        out[:, :, a] = exp_np(x) - 1.0
+    return out
+
+
+def cma_matched(raw: FloatArray, post: FloatArray, shift: FloatArray) -> FloatArray:
+    """The moment-matched decimal real returns (n, T, A) of raw ones (n, T, K): asset
+    ``a`` is ``shift[a] + raw_0 post[0, a] + ... + raw_(K-1) post[K-1, a]``, left to
+    right, as the kernel's ``_fill_cma`` forms it."""
+    out = np.empty((*raw.shape[:2], post.shape[1]))
+    for a in range(post.shape[1]):
+        y = np.full(raw.shape[:2], shift[a])
+        for b in range(post.shape[0]):
+            y = y + raw[:, :, b] * post[b, a]
+        out[:, :, a] = y
+    return out
+
+
 class GeneratedScenarios(Scenarios):
     """Scenarios described, not stored (a recipe drawn in the engine); see the module
     docstring. The subclasses hold the recipe: :class:`BootstrapScenarios` (a history
-    table) and :class:`ParametricScenarios` (lognormal moments).
+    table), :class:`ParametricScenarios` (lognormal moments) and :class:`CmaScenarios`
+    (lognormal moments and a moment-matching map).
 
     ``returns`` and ``inflation`` are materialised on first access (and kept) by the
     numpy twin of the kernel's draws; :meth:`materialise` gives a plain
@@ -486,6 +568,119 @@ class ParametricScenarios(GeneratedScenarios):
     def _select(self, idx: list[int], names: tuple[str, ...]) -> GeneratedScenarios:
         rows = [*idx, self.n_assets]
         return self._with(mean=self.mean[rows], root=self.root[rows], assets=names)
+
+
+class CmaScenarios(GeneratedScenarios):
+    """Moment-matched capital-market-assumption scenarios drawn in the engine.
+
+    Build with ``backtest.cma.cma_in_engine``, which computes the map once over the
+    whole set. The recipe: ``mean`` (K,) and ``root`` (K, K), the **per-period** log
+    moments of the K assets' gross real returns (:func:`cma_raw_returns`); ``dof`` (0:
+    normal shocks; else the Student-t's integer degrees of freedom); the affine map
+    ``post`` (K, A) and ``shift`` (A,) that moment-matches the raw real returns
+    (:func:`cma_matched`); ``level``, the constant inflation (decimal a period). Nominal
+    returns are ``(1 + real) (1 + level) - 1``. The map travels with the recipe, so
+    ``take``, ``head``, ``select`` and pickling keep a scenario's numbers (the sample
+    moments are exact over the whole set the map was fitted on, not over a part).
+    """
+
+    mean: FloatArray
+    root: FloatArray
+    dof: int
+    post: FloatArray
+    shift: FloatArray
+    level: float
+
+    def __init__(
+        self,
+        mean: FloatArray,
+        root: FloatArray,
+        post: FloatArray,
+        shift: FloatArray,
+        level: float,
+        assets: Sequence[str],
+        n_scenarios: int,
+        n_periods: int,
+        dof: int = 0,
+        frequency: Frequency = "annual",
+        seed: int = 0,
+        offset: int = 0,
+        description: str = "",
+        meta: dict[str, object] | None = None,
+    ) -> None:
+        m = read_only(np.array(mean, dtype=np.float64).reshape(-1))
+        r = read_only(np.array(root, dtype=np.float64, order="C", ndmin=2))
+        w = read_only(np.array(post, dtype=np.float64, order="C", ndmin=2))
+        c = read_only(np.array(shift, dtype=np.float64).reshape(-1))
+        if r.shape != (m.size, m.size) or w.shape != (m.size, c.size) or c.size != len(assets):
+            raise DataError(
+                f"mean {m.shape}, root {r.shape}, post {w.shape} and shift {c.shape} must be "
+                f"(K,), (K, K), (K, A) and (A,) with A = {len(assets)} assets {tuple(assets)}"
+            )
+        arrays_finite = all(np.all(np.isfinite(x)) for x in (m, r, w, c))
+        if not (arrays_finite and np.isfinite(level) and level > -1.0):
+            raise DataError("the CMA recipe's moments, map and inflation must be finite")
+        if int(dof) != dof or not (dof == 0 or dof > 2):
+            raise DataError(f"dof={dof!r} must be 0 (normal) or an integer > 2 (Student-t)")
+        self._set_common(
+            tuple(assets), frequency, n_scenarios, n_periods, seed, offset, description, meta
+        )
+        for name, value in (("mean", m), ("root", r), ("post", w), ("shift", c)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "level", float(level))
+        object.__setattr__(self, "dof", int(dof))
+
+    def __repr__(self) -> str:
+        shocks = "normal" if self.dof == 0 else f"Student-t ({self.dof} dof)"
+        return (
+            f"CmaScenarios({self.count} x {self.length} {self.frequency} periods, "
+            f"assets={self.assets}, {shocks}, moment-matched, seed={self.seed}, "
+            f"offset={self.offset})"
+        )
+
+    def draws(self, names: Sequence[str] | None = None) -> Draws:
+        """The kernel's :class:`Draws` for the assets ``names`` (default: all, in order)."""
+        idx = self.asset_index(tuple(names)) if names is not None else list(range(self.n_assets))
+        return _draws(
+            DRAW_CMA,
+            seed_key(self.seed),
+            self.offset,
+            returns=np.zeros((1, 1, len(idx))),
+            mean=self.mean,
+            root=self.root,
+            post=self.post[:, idx],
+            shift=self.shift[idx],
+            level=self.level,
+            dof=self.dof,
+        )
+
+    def real_returns(self, scenarios: np.ndarray | None = None) -> FloatArray:
+        """Moment-matched decimal real returns (n, T, A) of the absolute scenario indices
+        ``scenarios`` (default: this set's)."""
+        if scenarios is None:
+            scenarios = np.arange(self.offset, self.offset + self.count)
+        raw = cma_raw_returns(
+            seed_key(self.seed), self.mean, self.root, self.dof, scenarios, self.length
+        )
+        return cma_matched(raw, self.post, self.shift)
+
+    def _draw_array(self, name: str) -> FloatArray:
+        if name == "inflation":
+            return np.full((self.count, self.length), self.level)
+        return (1.0 + self.real_returns()) * (1.0 + self.level) - 1.0
+
+    def _spec(self) -> dict[str, object]:
+        return {
+            "mean": self.mean,
+            "root": self.root,
+            "post": self.post,
+            "shift": self.shift,
+            "level": self.level,
+            "dof": self.dof,
+        }
+
+    def _select(self, idx: list[int], names: tuple[str, ...]) -> GeneratedScenarios:
+        return self._with(post=self.post[:, idx], shift=self.shift[idx], assets=names)
 
 
 def _check_table(

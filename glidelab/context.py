@@ -34,10 +34,14 @@ are the same scenarios. How a set is drawn from its child seed depends on its ro
   depend on its key only, and a chunk (``rows=``) is a lazy slice of the whole set. The
   parametric (lognormal) set is drawn in the engine the same way
   (:class:`backtest.engine_gen.ParametricScenarios`: counter-based normals keyed by the
-  same (seed, scenario, period));
+  same (seed, scenario, period)), and so is a capital-market set whose file states every
+  column asked for (:class:`backtest.engine_gen.CmaScenarios`, ``backtest.cma.
+  cma_in_engine``: the same normals, and a moment-matching map fitted once over the whole
+  set in a pre-pass, which the recipe carries; a Student-t of non-integer dof is stored);
 * **stored** (every other random set: the circular bootstrap, the ``"proxy"`` rule,
-  which draws random proxy returns per scenario, capital-market sets, which are
-  moment-matched over the whole sample, and the international panel bootstrap): drawn in numpy in blocks of :data:`BLOCK` scenarios, block ``b``
+  which draws random proxy returns per scenario, a capital-market set with a column its
+  file does not state, NaN, each seed block moment-matched on its own, and the
+  international panel bootstrap): drawn in numpy in blocks of :data:`BLOCK` scenarios, block ``b``
   from the set's child ``b`` (``spawn_key=(crc32(name), b)``), so a section that works
   in chunks (the sweep, on Dask) draws exactly the rows the whole set holds.
 
@@ -59,7 +63,13 @@ from typing import Any, Literal, cast
 import numpy as np
 import pandas as pd
 
-from backtest.cma import EXAMPLE_PATH, CapitalMarketAssumptions, cma_scenarios, load_cma
+from backtest.cma import (
+    EXAMPLE_PATH,
+    CapitalMarketAssumptions,
+    cma_in_engine,
+    cma_scenarios,
+    load_cma,
+)
 from backtest.data import list_series, load_history, load_yahoo
 from backtest.data.jst import load_jst_panel
 from backtest.engine_gen import (
@@ -98,7 +108,8 @@ SEED_SCHEME = (
     "each scenario set and random stream draws from its own child of the study's seed "
     "(numpy seed sequences keyed by a CRC-32 of its name), so its draws do not depend on "
     "which other sets run or in what order; the stationary block bootstrap (before-data "
-    "rule cash or exclude) and the parametric set are drawn inside the simulation engine "
+    "rule cash or exclude), the parametric set and a capital-market set whose file states "
+    "every column are drawn inside the simulation engine "
     "by a counter-based generator keyed by (the child's first 64-bit word, scenario, "
     "period), the same in any chunk; the other random sets are drawn in numpy in blocks "
     f"of {BLOCK:,} scenarios, each block from its own child of the set's seed"
@@ -530,8 +541,9 @@ class StudyContext:
             circular method and the ``"proxy"`` rule are stored), ``"parametric"``
             (lognormal; the crypto asset at ``[scenarios].crypto_proxy``, uncorrelated,
             when it is among ``assets``) or
-            ``"cma"`` (annual, moment-matched to the ``[scenarios].cma`` file; an asset the
-            file does not state has no data, NaN, so a strategy holding it is refused) or
+            ``"cma"`` (annual, moment-matched to the ``[scenarios].cma`` file; drawn in the
+            engine, a ``CmaScenarios``, when the file states every column asked for; an
+            asset the file does not state has no data, NaN, and such a set is stored) or
             ``"international"`` (annual: :meth:`international_set`).
         assets
             Columns, default the four roles (equity, bonds, cash, crypto).
@@ -578,6 +590,9 @@ class StudyContext:
         if kind == "parametric":
             model = self._parametric_set(name, history, cols, n, n_t, freq)
             return model if (lo, hi) == (0, n) else model.take(slice(lo, hi))
+        if kind == "cma" and set(cols) <= set(self.cma.assets):
+            market = self._cma_engine_set(name, cols, n, n_t)
+            return market if (lo, hi) == (0, n) else market.take(slice(lo, hi))
         return self._random_set(name, kind, history, cols, n, n_t, freq, (lo, hi), block_length)
 
     def _missing_for(self, cols: list[str]) -> dict[str, Any]:
@@ -772,16 +787,39 @@ class StudyContext:
         except DataError as exc:
             raise StudyError(f"[scenarios].cma: {exc}") from exc
 
+    def _cma_engine_set(self, name: str, cols: list[str], n: int, n_t: int) -> Scenarios:
+        """The whole CMA set ``name`` when the file states every column of ``cols``:
+        ``backtest.cma.cma_in_engine`` on all the file's assets (moment-matched over the
+        whole set, drawn in the engine with the 64-bit seed :func:`engine_seed`; a
+        Student-t of non-integer dof is stored, ``meta["route"]`` says), then ``cols``."""
+        seed = engine_seed(self.study.seed, name)
+        whole = cma_in_engine(
+            self.cma,
+            n,
+            n_t,
+            seed=seed,
+            meta={"engine_seed": seed, "set_name": name, "seed": self.study.seed,
+                  "seeding": SEED_SCHEME},
+        )  # fmt: skip
+        return whole.select(cols) if list(whole.assets) != cols else whole
+
     def _cma_set(self, cols: list[str], n: int, n_t: int, rng: np.random.Generator) -> Scenarios:
         """``n`` scenarios moment-matched to :attr:`cma`, with the columns ``cols`` (one the
-        file does not state is NaN: no data)."""
+        file does not state is NaN: no data), stored: the engine does not draw a column
+        without data, so each seed block (``rng``) is a set of its own, matched on its own
+        and materialised (``meta["route_reason"]``)."""
         sc = cma_scenarios(self.cma, n, n_t, rng)
         r = np.full((n, n_t, len(cols)), np.nan)
         for j, c in enumerate(cols):
             if c in sc.assets:
                 r[:, :, j] = sc.returns[:, :, sc.assets.index(c)]
+        unstated = [c for c in cols if c not in sc.assets]
+        why = (
+            f"the CMA file states no {unstated} (no data, NaN), which the engine does not "
+            f"draw; each seed block of {BLOCK} scenarios is moment-matched on its own and stored"
+        )
         return Scenarios(r, sc.inflation, tuple(cols), "annual", description=sc.description,
-                         meta=dict(sc.meta))  # fmt: skip
+                         meta={**sc.meta, "route_reason": why})  # fmt: skip
 
     @cached_property
     def international_panel(self) -> dict[str, pd.DataFrame]:

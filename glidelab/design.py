@@ -70,7 +70,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.calibration import leakage_calibration
-from backtest.cma import CapitalMarketAssumptions, cma_scenarios
+from backtest.cma import CapitalMarketAssumptions, cma_in_engine
 from backtest.data import load_history
 from backtest.data.jst import load_jst_panel
 from backtest.errors import CoverageError, StudyError
@@ -926,18 +926,23 @@ def _international(study: DesignStudy, draws: _Draws, block: float) -> EvidenceS
     )
 
 
-def _cma_set(study: DesignStudy, draws: _Draws) -> tuple[EvidenceSet, CapitalMarketAssumptions]:
-    """Scenarios of the ``[evaluation] cma`` file (moment-matched, annual)."""
+def _cma_set(study: DesignStudy) -> tuple[EvidenceSet, CapitalMarketAssumptions]:
+    """Scenarios of the ``[evaluation] cma`` file (moment-matched, annual), drawn in the
+    engine (``backtest.cma.cma_in_engine``; a Student-t of non-integer dof is stored,
+    ``meta["route"]``) with the seed ``engine_seed(seed, "design: market paths cma")``
+    (:meth:`_Draws.rng`'s naming)."""
     ev, spec = study.evaluation, study.population
     cma = ev.capital_market_assumptions()
-    sc = cma_scenarios(
-        cma, max(ev.bootstrap_paths, 2), spec.n_periods, draws.rng("market paths cma")
+    seed = engine_seed(study.seed, "design: market paths cma")
+    sc = cma_in_engine(
+        cma, max(ev.bootstrap_paths, 2), spec.n_periods, seed=seed, meta={"engine_seed": seed}
     )
     label = "an example, not a forecast" if cma.example else "stated assumptions"
+    where = "drawn in the engine" if sc.meta["route"] == "engine" else "stored"
     about = (
         f"capital-market assumptions {cma.name!r} ({label}; source: {cma.source}): "
         f"{cma.distribution} draws moment-matched to the stated real means, volatilities and "
-        f"correlations, constant inflation {100 * cma.inflation:.1f} %"
+        f"correlations, constant inflation {100 * cma.inflation:.1f} %, {where}"
     )
     return EvidenceSet("capital-market assumptions", sc, about), cma
 
@@ -998,7 +1003,7 @@ def _evidence_sets(
         ),
     )
     intl = _international(study, draws, block)
-    cma_set, cma = _cma_set(study, draws)
+    cma_set, cma = _cma_set(study)
     sets = (*us, *((intl,) if intl is not None else ()), cma_set)
     return sets, cma_moments(cma, cma_set.scenarios)
 
