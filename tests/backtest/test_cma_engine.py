@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import pickle
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -23,7 +22,7 @@ from backtest.plan import ConstantReal, Contributions, GuytonKlinger, Plan
 from backtest.simulate import simulate, simulate_chunked
 from glidelab.context import StudyContext
 from glidelab.study import parse_study
-from strategies.base import NoStateTable, RebalanceRule, Schedule
+from tests.backtest.mixes import Mix
 
 ASSETS = ("stocks", "bonds", "bills")
 PATHS = ("wealth", "withdrawals", "fees", "costs", "gains", "turnover", "portfolio_returns")
@@ -39,20 +38,6 @@ CMA = CapitalMarketAssumptions(
     inflation=0.025,
 )
 T_CMA = CapitalMarketAssumptions(**{**CMA.__dict__, "distribution": "student_t", "dof": 5.0})
-
-
-@dataclass(frozen=True)
-class _Mix(NoStateTable):
-    depends_on_returns = False  # a class attribute (no annotation: not a field)
-    name: str
-    assets: tuple[str, ...]
-    w: tuple[float, ...]
-    rebalance: RebalanceRule = field(default_factory=lambda: RebalanceRule("calendar", 1))
-    sleeve_band: None = None
-    smoothing: None = None
-
-    def target_weights(self, schedule: Schedule, past_returns: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(np.array(self.w), (1, schedule.n_periods, len(self.w)))
 
 
 def _plans() -> list[Plan]:
@@ -85,7 +70,7 @@ def test_fused_route_equals_the_materialised_route(
     plan = _plans()[plan_i]
     gen = cma_in_engine(cma, 150, plan.n_periods(1) + 3, seed=17)
     assert isinstance(gen, CmaScenarios) and gen.meta["route"] == "engine"
-    strategy = _Mix("mix", ASSETS, (0.5, 0.3, 0.2))
+    strategy = Mix("mix", ASSETS, (0.5, 0.3, 0.2))
     fused = simulate(gen, plan, strategy)
     assert not gen.returns_materialised  # the kernel drew them itself
     stored = simulate(gen.materialise(), plan, strategy)
@@ -133,7 +118,7 @@ def test_take_head_select_and_pickle_keep_the_same_draws() -> None:
 @pytest.mark.parametrize("n_chunks", [1, 2, 3])
 def test_results_do_not_depend_on_the_chunking(n_chunks: int) -> None:
     plan = _plans()[0]
-    strategy = _Mix("mix", ASSETS, (0.6, 0.3, 0.1))
+    strategy = Mix("mix", ASSETS, (0.6, 0.3, 0.1))
     gen = cma_in_engine(CMA, 203, plan.n_periods(1), seed=21)
     whole = simulate(gen.materialise(), plan, strategy)
     edges = np.linspace(0, gen.n_scenarios, n_chunks + 1).astype(int)

@@ -28,28 +28,15 @@ from backtest.engine_gen import (
 from backtest.errors import DataError
 from backtest.plan import ConstantReal, Contributions, GuytonKlinger, Plan
 from backtest.simulate import simulate, simulate_chunked
-from strategies.base import NoStateTable, RebalanceRule, Schedule, StateTable
+from strategies.base import RebalanceRule, Schedule, StateTable
+from tests.backtest.mixes import Mix
 
 ASSETS = ("a", "b", "c")
 PATHS = ("wealth", "withdrawals", "fees", "costs", "gains", "turnover", "portfolio_returns")
 
 
 @dataclass(frozen=True)
-class _Mix(NoStateTable):
-    depends_on_returns = False  # a class attribute (no annotation: not a field)
-    name: str
-    assets: tuple[str, ...]
-    w: tuple[float, ...]
-    rebalance: RebalanceRule = field(default_factory=lambda: RebalanceRule("calendar", 1))
-    sleeve_band: None = None
-    smoothing: None = None
-
-    def target_weights(self, schedule: Schedule, past_returns: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(np.array(self.w), (1, schedule.n_periods, len(self.w)))
-
-
-@dataclass(frozen=True)
-class _ReadsReturns(_Mix):
+class _ReadsReturns(Mix):
     """A mix that claims to read returns: simulate must materialise for it."""
 
     depends_on_returns = True
@@ -115,7 +102,7 @@ def test_fused_route_equals_the_materialised_route(block_length: float, plan_i: 
     # block bootstrap's state crosses slabs. Same draws, same operations: bit for bit.
     plan = _plans()[plan_i]
     gen = _generated(150, plan.n_periods(12) + 7, block_length)
-    strategy = _Mix("mix", ASSETS, (0.5, 0.3, 0.2))
+    strategy = Mix("mix", ASSETS, (0.5, 0.3, 0.2))
     fused = simulate(gen, plan, strategy)
     assert not gen.returns_materialised  # the kernel drew them itself
     stored = simulate(gen.materialise(), plan, strategy)
@@ -130,7 +117,7 @@ def test_fused_route_equals_the_materialised_route(block_length: float, plan_i: 
 def test_fused_route_matches_the_numpy_reference() -> None:
     plan = _plans()[0]
     gen = _generated(70, plan.n_periods(12), 4.0)
-    strategy = _Mix("mix", ASSETS, (0.6, 0.3, 0.1))
+    strategy = Mix("mix", ASSETS, (0.6, 0.3, 0.1))
     fused = simulate(gen, plan, strategy, engine="numba")
     ref = simulate(gen, plan, strategy, engine="numpy")
     # the engines agree to round-off (tests/backtest/test_kernel.py); 1e-9 relative to
@@ -142,7 +129,7 @@ def test_fused_route_matches_the_numpy_reference() -> None:
 @pytest.mark.parametrize("n_chunks", [1, 2, 4])
 def test_chunked_results_do_not_depend_on_the_chunking(n_chunks: int) -> None:
     plan = _plans()[0]
-    strategy = _Mix("mix", ASSETS, (0.5, 0.3, 0.2))
+    strategy = Mix("mix", ASSETS, (0.5, 0.3, 0.2))
     gen = _generated(203, plan.n_periods(12), 6.0)
     whole = simulate(gen.materialise(), plan, strategy)
     edges = np.linspace(0, gen.n_scenarios, n_chunks + 1).astype(int)
@@ -155,7 +142,7 @@ def test_chunked_results_do_not_depend_on_the_chunking(n_chunks: int) -> None:
 
 def test_fused_results_do_not_depend_on_the_thread_count() -> None:
     plan = _plans()[0]
-    strategy = _Mix("mix", ASSETS, (0.5, 0.3, 0.2))
+    strategy = Mix("mix", ASSETS, (0.5, 0.3, 0.2))
     gen = _generated(200, plan.n_periods(12), 6.0)
     before = numba.get_num_threads()
     try:
@@ -221,7 +208,7 @@ def test_a_strategy_that_reads_returns_gets_them_materialised() -> None:
     gen = _generated(40, plan.n_periods(12), 3.0)
     res = simulate(gen, plan, _ReadsReturns("r", ASSETS, (0.4, 0.4, 0.2)))
     assert gen.returns_materialised
-    ref = simulate(gen, plan, _Mix("m", ASSETS, (0.4, 0.4, 0.2)))
+    ref = simulate(gen, plan, Mix("m", ASSETS, (0.4, 0.4, 0.2)))
     np.testing.assert_array_equal(res.wealth, ref.wealth)
 
 
@@ -310,7 +297,7 @@ def test_lognormal_fused_route_equals_the_materialised_route(plan_i: int) -> Non
     # slabs. Same counters, same pure-arithmetic normals, log and exp: bit for bit.
     plan = _plans()[plan_i]
     gen = _lognormal(150, plan.n_periods(12) + 7)
-    strategy = _Mix("mix", P_ASSETS, (0.6, 0.4))
+    strategy = Mix("mix", P_ASSETS, (0.6, 0.4))
     fused = simulate(gen, plan, strategy)
     assert not gen.returns_materialised  # the kernel drew them itself
     stored = simulate(gen.materialise(), plan, strategy)
@@ -324,7 +311,7 @@ def test_lognormal_fused_route_equals_the_materialised_route(plan_i: int) -> Non
 def test_lognormal_fused_route_matches_the_numpy_reference() -> None:
     plan = _plans()[0]
     gen = _lognormal(70, plan.n_periods(12))
-    strategy = _Mix("mix", P_ASSETS, (0.7, 0.3))
+    strategy = Mix("mix", P_ASSETS, (0.7, 0.3))
     fused = simulate(gen, plan, strategy, engine="numba")
     ref = simulate(gen, plan, strategy, engine="numpy")
     # the engines agree to round-off (tests/backtest/test_kernel.py); 1e-9 relative to
@@ -336,7 +323,7 @@ def test_lognormal_fused_route_matches_the_numpy_reference() -> None:
 @pytest.mark.parametrize("n_chunks", [1, 2, 4])
 def test_lognormal_results_do_not_depend_on_the_chunking(n_chunks: int) -> None:
     plan = _plans()[0]
-    strategy = _Mix("mix", P_ASSETS, (0.5, 0.5))
+    strategy = Mix("mix", P_ASSETS, (0.5, 0.5))
     gen = _lognormal(203, plan.n_periods(12))
     whole = simulate(gen.materialise(), plan, strategy)
     edges = np.linspace(0, gen.n_scenarios, n_chunks + 1).astype(int)

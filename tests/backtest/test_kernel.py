@@ -26,6 +26,7 @@ from backtest.plan import (
 from backtest.scenarios import Scenarios
 from backtest.simulate import simulate, simulate_chunked
 from strategies.base import NoStateTable, RebalanceRule, Schedule, SleeveBand
+from tests.backtest.mixes import Mix
 
 FLOWS = (
     "contributions",
@@ -40,21 +41,7 @@ FLOWS = (
 )
 
 
-@dataclass(frozen=True)
-class _Mix(NoStateTable):
-    depends_on_returns = False  # a class attribute (no annotation: not a field)
-    name: str
-    assets: tuple[str, ...]
-    w: tuple[float, ...]
-    rebalance: RebalanceRule = field(default_factory=RebalanceRule)
-    sleeve_band: SleeveBand | None = None
-    smoothing: None = None
-
-    def target_weights(self, schedule: Schedule, past_returns: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(np.array(self.w), (1, schedule.n_periods, len(self.w)))
-
-
-def _case(seed: int) -> tuple[Scenarios, Plan, _Mix]:
+def _case(seed: int) -> tuple[Scenarios, Plan, Mix]:
     rng = np.random.default_rng(seed)
     ppy = (1, 12)[seed % 2]
     start = float(rng.integers(25, 60))
@@ -101,7 +88,7 @@ def _case(seed: int) -> tuple[Scenarios, Plan, _Mix]:
     # 3, 4 or 5 assets
     assets = ("a", "b", "c", "d", "e")[: 3 + (seed // 4) % 3]
     weights = tuple(float(x) for x in rng.dirichlet(np.ones(len(assets))))
-    strategy = _Mix("mix", assets, weights, rebalance, SleeveBand("c") if seed % 3 == 0 else None)
+    strategy = Mix("mix", assets, weights, rebalance, SleeveBand("c") if seed % 3 == 0 else None)
     n_t = plan.n_periods(ppy)
     scen = Scenarios(
         rng.normal(0.06 / ppy, 0.2 / np.sqrt(ppy), (40, n_t, len(assets))),
@@ -271,14 +258,14 @@ def test_engine_choice_is_validated() -> None:
         simulate(scen, plan, strategy, engine="numba", record_weights=True)
 
 
-def _one_period(balance: float, withdrawal: object) -> tuple[Scenarios, Plan, _Mix]:
+def _one_period(balance: float, withdrawal: object) -> tuple[Scenarios, Plan, Mix]:
     returns = np.array([[[0.08514604, 0.03357903, 0.18808453]]])
     scen = Scenarios(returns, np.array([[0.00469157]]), ("a", "b", "c"), "annual")
     plan = Plan(20.0, 20.0, 21.0, balance, withdrawal=withdrawal)  # type: ignore[arg-type]
     return (
         scen,
         plan,
-        _Mix("mix", ("a", "b", "c"), (0.66523, 0.02125, 0.31352), RebalanceRule("none")),
+        Mix("mix", ("a", "b", "c"), (0.66523, 0.02125, 0.31352), RebalanceRule("none")),
     )
 
 
