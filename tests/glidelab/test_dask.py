@@ -48,6 +48,26 @@ def test_local_cluster_listens_on_loopback_only(two_workers: Any) -> None:
     assert all(w["nthreads"] == 1 for w in info["workers"].values())
 
 
+def _worker_environment() -> dict[str, str | None]:
+    import os
+
+    names = ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    return {name: os.environ.get(name) for name in names}
+
+
+def test_local_workers_keep_glibcs_malloc_defaults_and_one_blas_thread(two_workers: Any) -> None:
+    # Dask's MALLOC_TRIM_THRESHOLD_ made a one-worker sweep 10-20 % slower than in
+    # process (glidelab.backends._worker_environ); the thread limits must stay
+    environs = two_workers.run(_worker_environment).values()
+    assert len(environs) == 2
+    for environ in environs:
+        assert environ == {
+            "MALLOC_TRIM_THRESHOLD_": None,
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+        }
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_results_are_bit_identical_to_in_process(
     workers: int, in_process: Any, two_workers: Any, tmp_path: Path
