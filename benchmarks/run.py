@@ -39,6 +39,7 @@ SECTIONS = (
     "crypto",
     "serve",
     "population",
+    "startup",
 )
 #: Target of issue #8: simulator within this multiple of the streaming floor.
 TARGET_RATIO = 3.0
@@ -203,6 +204,13 @@ def run_population_bench(cfg: Config) -> dict[str, object]:
 
     _log("population: 20,000 member-path design search; 1,000,000 member-paths scored")
     return bench_population.run(quick=cfg.quick)
+
+
+def run_startup(cfg: Config) -> dict[str, object]:
+    from benchmarks import bench_startup
+
+    _log("first run and command line: cold and warm glidelab run, --help against import numpy")
+    return bench_startup.run(quick=cfg.quick, repeat=cfg.repeat)
 
 
 def run_optimizer(cfg: Config) -> dict[str, object]:
@@ -647,11 +655,18 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import bench_design  # the shipped design's stage times (issue 28)
 
         results["design"] = bench_design.run(quick=cfg.quick)
+    if "startup" in a.only:
+        results["startup"] = run_startup(cfg)
     total = time.perf_counter() - t0
     report = render(env, cfg, results, total)
     if "design" in results:
         title = ["", "## 10. glidelab design on the shipped study", ""]
         report += "\n".join([*title, *bench_design.render(results["design"])]) + "\n"
+    if "startup" in results:
+        from benchmarks import bench_startup
+
+        title = ["", "## 11. First run and command line", ""]
+        report += "\n".join([*title, *bench_startup.render(results["startup"])]) + "\n"
     write_text_atomic(a.output, report)
     write_text_atomic(
         a.output.with_suffix(".json"),
