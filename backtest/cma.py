@@ -48,8 +48,10 @@ W``, so the set is drawn **in the engine** (``backtest.engine_gen.CmaScenarios``
 shocks are counter-based normals keyed by (seed, scenario, year), a Student-t's
 chi-square is the sum of ``dof`` more squared normals, and a pre-pass over all the draws
 (chunks of :data:`PREPASS_CHUNK` scenarios) fits ``W`` and ``c`` once; the recipe carries
-them and nothing is stored. A Student-t of non-integer ``dof`` (or above
-:data:`ENGINE_MAX_DOF`) is drawn with numpy's chi-square and **stored**
+them and nothing is stored. Columns the file does not state (a study's crypto asset)
+are added by ``CmaScenarios.with_columns``: no data (NaN in the materialised returns, a
+zero map in the kernel), as a stored set marks it. A Student-t of non-integer ``dof``
+(or above :data:`ENGINE_MAX_DOF`) is drawn with numpy's chi-square and **stored**
 (:func:`engine_route`).
 """
 
@@ -450,6 +452,7 @@ def cma_in_engine(
     are ``(1 + real)(1 + inflation) - 1`` with the CMA's constant inflation (decimal a
     year), shape (n_scenarios, n_periods, k); ``meta["route"]`` and
     ``meta["route_reason"]`` say which and why. ``seed`` is an int in [0, 2**64).
+    The engine set's ``with_columns`` adds columns the file does not state (no data).
     Raises :class:`DataError` if a matched real return is -100 % or below.
     """
     if int(n_scenarios) < 2 or int(n_periods) < 1:

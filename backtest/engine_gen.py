@@ -45,8 +45,12 @@ over all ``n x T`` raw draws (numpy, fixed-size chunks) and the recipe carries `
 ``c``: the kernel then draws a scenario from its own key and the fixed map (an affine
 step after the exponential, square root included: correctly rounded, so bit for bit
 again), and a ``take``, ``head`` or worker keeps the same numbers. Inflation is the
-stated constant. A Student-t of non-integer degrees of freedom stays stored
-(``backtest.cma.engine_route``).
+stated constant. A column the file does not state (a study's crypto asset;
+:meth:`CmaScenarios.with_columns`) has no data, as on the stored route: NaN in the
+materialised returns, and in the kernel a zero map (a finite return that a zero holding
+multiplies); ``backtest.simulate`` refuses a strategy that holds it
+(:attr:`GeneratedScenarios.no_data`). A Student-t of non-integer degrees of freedom
+stays stored (``backtest.cma.engine_route``).
 """
 
 from __future__ import annotations
@@ -347,6 +351,19 @@ class GeneratedScenarios(Scenarios):
         return "returns" in self._cache
 
     @property
+    def no_data(self) -> tuple[str, ...]:
+        """Columns without data: NaN in every period of ``returns`` (as a stored set marks
+        no data), drawn by the kernel as a finite return that a zero holding multiplies.
+        ``backtest.simulate`` refuses a strategy that holds one, as on the stored route.
+        Default: none (a bootstrap's or a lognormal's columns all have data)."""
+        return ()
+
+    def no_data_mask(self) -> np.ndarray:
+        """``no_data`` as a boolean (A,) mask over ``assets``."""
+        gone = set(self.no_data)
+        return np.array([a in gone for a in self.assets], dtype=bool)
+
+    @property
     def n_scenarios(self) -> int:
         return self.count
 
@@ -582,6 +599,12 @@ class CmaScenarios(GeneratedScenarios):
     returns are ``(1 + real) (1 + level) - 1``. The map travels with the recipe, so
     ``take``, ``head``, ``select`` and pickling keep a scenario's numbers (the sample
     moments are exact over the whole set the map was fitted on, not over a part).
+
+    ``unstated`` names columns the CMA file does not state (e.g. the crypto asset of a
+    study's four roles; :meth:`with_columns` adds them): no data, as a stored set marks
+    it. ``returns`` holds NaN there (``no_data``); the kernel's recipe has ``post[:, a] =
+    0`` and ``shift[a] = 0``, a finite real return of 0 that a zero holding multiplies,
+    and ``backtest.simulate`` refuses a strategy holding such a column before it runs.
     """
 
     mean: FloatArray
@@ -590,6 +613,7 @@ class CmaScenarios(GeneratedScenarios):
     post: FloatArray
     shift: FloatArray
     level: float
+    unstated: tuple[str, ...]
 
     def __init__(
         self,
@@ -607,6 +631,7 @@ class CmaScenarios(GeneratedScenarios):
         offset: int = 0,
         description: str = "",
         meta: dict[str, object] | None = None,
+        unstated: Sequence[str] = (),
     ) -> None:
         m = read_only(np.array(mean, dtype=np.float64).reshape(-1))
         r = read_only(np.array(root, dtype=np.float64, order="C", ndmin=2))
@@ -622,6 +647,7 @@ class CmaScenarios(GeneratedScenarios):
             raise DataError("the CMA recipe's moments, map and inflation must be finite")
         if int(dof) != dof or not (dof == 0 or dof > 2):
             raise DataError(f"dof={dof!r} must be 0 (normal) or an integer > 2 (Student-t)")
+        _check_unstated(tuple(unstated), tuple(assets), w, c)
         self._set_common(
             tuple(assets), frequency, n_scenarios, n_periods, seed, offset, description, meta
         )
@@ -629,14 +655,40 @@ class CmaScenarios(GeneratedScenarios):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "level", float(level))
         object.__setattr__(self, "dof", int(dof))
+        object.__setattr__(self, "unstated", tuple(unstated))
 
     def __repr__(self) -> str:
         shocks = "normal" if self.dof == 0 else f"Student-t ({self.dof} dof)"
+        gaps = f", no data: {self.unstated}" if self.unstated else ""
         return (
             f"CmaScenarios({self.count} x {self.length} {self.frequency} periods, "
-            f"assets={self.assets}, {shocks}, moment-matched, seed={self.seed}, "
+            f"assets={self.assets}{gaps}, {shocks}, moment-matched, seed={self.seed}, "
             f"offset={self.offset})"
         )
+
+    @property
+    def no_data(self) -> tuple[str, ...]:
+        """The columns the CMA file does not state (``unstated``): NaN in ``returns``."""
+        return self.unstated
+
+    def with_columns(self, columns: Sequence[str]) -> CmaScenarios:
+        """The same scenarios with the columns ``columns``, in that order: a stated one
+        keeps its draws (as :meth:`select`), any other has no data (``unstated``: NaN in
+        ``returns``, a zero map in the kernel). The map is not refitted: the stated
+        columns keep the whole set's exact moments."""
+        cols = tuple(columns)
+        if len(set(cols)) != len(cols):
+            raise DataError(f"columns {cols} must name each column once")
+        k = self.post.shape[0]
+        post, shift = np.zeros((k, len(cols))), np.zeros(len(cols))
+        for j, name in enumerate(cols):
+            if name in self.assets:
+                a = self.assets.index(name)
+                post[:, j], shift[j] = self.post[:, a], self.shift[a]
+        gone = tuple(c for c in cols if c not in self.assets or c in self.unstated)
+        out = self._with(post=post, shift=shift, assets=cols, unstated=gone)
+        assert isinstance(out, CmaScenarios)
+        return out
 
     def draws(self, names: Sequence[str] | None = None) -> Draws:
         """The kernel's :class:`Draws` for the assets ``names`` (default: all, in order)."""
@@ -662,7 +714,9 @@ class CmaScenarios(GeneratedScenarios):
         raw = cma_raw_returns(
             seed_key(self.seed), self.mean, self.root, self.dof, scenarios, self.length
         )
-        return cma_matched(raw, self.post, self.shift)
+        real = cma_matched(raw, self.post, self.shift)
+        real[:, :, self.no_data_mask()] = np.nan  # no data (the kernel draws 0 there)
+        return real
 
     def _draw_array(self, name: str) -> FloatArray:
         if name == "inflation":
@@ -677,10 +731,30 @@ class CmaScenarios(GeneratedScenarios):
             "shift": self.shift,
             "level": self.level,
             "dof": self.dof,
+            "unstated": self.unstated,
         }
 
     def _select(self, idx: list[int], names: tuple[str, ...]) -> GeneratedScenarios:
-        return self._with(post=self.post[:, idx], shift=self.shift[idx], assets=names)
+        gone = tuple(n for n in names if n in self.unstated)
+        return self._with(
+            post=self.post[:, idx], shift=self.shift[idx], assets=names, unstated=gone
+        )
+
+
+def _check_unstated(
+    unstated: tuple[str, ...], assets: tuple[str, ...], post: FloatArray, shift: FloatArray
+) -> None:
+    """Refuse ``unstated`` names that are not distinct columns of ``assets``, or a
+    column without data whose map (``post[:, a]``, ``shift[a]``) is not zero."""
+    if len(set(unstated)) != len(unstated) or not set(unstated) <= set(assets):
+        raise DataError(f"unstated {unstated} must name distinct columns of the assets {assets}")
+    for name in unstated:
+        a = assets.index(name)
+        if np.any(post[:, a] != 0.0) or shift[a] != 0.0:
+            raise DataError(
+                f"column {name!r} has no data but a non-zero map; build the set with "
+                "CmaScenarios.with_columns, which zeroes it"
+            )
 
 
 def _check_table(

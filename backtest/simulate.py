@@ -342,17 +342,30 @@ def _past_returns(sub: Scenarios, strategy: Strategy) -> FloatArray:
     engine and targets that read none, a view of their shape that holds no memory (so
     that the fused kernel never materialises them).
 
-    The view is zeros, not NaN: a drawn set's history table is complete by construction
-    (``engine_gen`` refuses a gap; a before-data rule fills it first), and a strategy
-    whose weights read only *whether* a return is missing (a crypto sleeve under
-    ``before_data="cash"`` moves to cash where it is) must see what the materialised
-    returns would tell it: nothing missing. A NaN view made such a sleeve wait in cash
-    in every period of a drawn set.
+    The view is one row broadcast: NaN on the set's columns without data
+    (``GeneratedScenarios.no_data``, e.g. a CMA file's unstated crypto asset) and 0
+    elsewhere, which is what the materialised returns tell a strategy whose weights read
+    only *whether* a return is missing (a crypto sleeve under ``before_data="cash"``
+    moves to cash where it is): missing exactly there. A NaN view of every column made
+    such a sleeve wait in cash in every period of a drawn set whose data is complete.
     """
     if isinstance(sub, GeneratedScenarios) and not strategy.depends_on_returns:
         shape = (sub.n_scenarios, sub.n_periods, sub.n_assets)
-        return np.broadcast_to(np.array(0.0), shape)
+        row = np.where(sub.no_data_mask(), np.nan, 0.0)
+        return np.broadcast_to(row, shape)
     return sub.returns
+
+
+def _check_no_data(sub: GeneratedScenarios, target: FloatArray, strategy: Strategy) -> None:
+    """Raise the stored route's missing-data error (first scenario, period and asset)
+    if the targets hold a column of ``sub`` without data, before the kernel draws it."""
+    gone = np.flatnonzero(sub.no_data_mask())
+    if gone.size == 0:
+        return
+    held = target[:, : sub.n_periods, gone] > 0
+    if held.any():
+        s, t, j = np.argwhere(held)[0]
+        raise _missing_data_error(strategy, int(s), int(t), int(gone[j]))
 
 
 def _fused(sub: Scenarios, inputs_table: StateTable | None, strategy: Strategy) -> bool:
@@ -447,6 +460,7 @@ def _kernel_pass(
     n, n_t, n_a = sub.n_scenarios, sub.n_periods, sub.n_assets
     if _fused(sub, table, strategy):
         assert isinstance(sub, GeneratedScenarios)
+        _check_no_data(sub, target, strategy)
         gen = sub.draws()
         # placeholders of the stored route's types (one compiled loop for both routes)
         returns, inflation = read_only(np.zeros((1, 1, n_a))), read_only(np.zeros((1, 1)))

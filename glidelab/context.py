@@ -34,13 +34,15 @@ are the same scenarios. How a set is drawn from its child seed depends on its ro
   depend on its key only, and a chunk (``rows=``) is a lazy slice of the whole set. The
   parametric (lognormal) set is drawn in the engine the same way
   (:class:`backtest.engine_gen.ParametricScenarios`: counter-based normals keyed by the
-  same (seed, scenario, period)), and so is a capital-market set whose file states every
-  column asked for (:class:`backtest.engine_gen.CmaScenarios`, ``backtest.cma.
-  cma_in_engine``: the same normals, and a moment-matching map fitted once over the whole
-  set in a pre-pass, which the recipe carries; a Student-t of non-integer dof is stored);
+  same (seed, scenario, period)), and so is a capital-market set
+  (:class:`backtest.engine_gen.CmaScenarios`, ``backtest.cma.cma_in_engine``: the same
+  normals, and a moment-matching map fitted once over the whole set in a pre-pass, which
+  the recipe carries; a column the file does not state, such as the crypto asset, has no
+  data: NaN in the materialised returns, a zero map in the kernel);
 * **stored** (every other random set: the circular bootstrap, the ``"proxy"`` rule,
-  which draws random proxy returns per scenario, a capital-market set with a column its
-  file does not state, NaN, each seed block moment-matched on its own, and the
+  which draws random proxy returns per scenario, a capital-market set of Student-t
+  shocks with a non-integer dof (``backtest.cma.engine_route``; with a column its file
+  does not state, NaN, each seed block moment-matched on its own), and the
   international panel bootstrap): drawn in numpy in blocks of :data:`BLOCK` scenarios, block ``b``
   from the set's child ``b`` (``spawn_key=(crc32(name), b)``), so a section that works
   in chunks (the sweep, on Dask) draws exactly the rows the whole set holds.
@@ -68,12 +70,14 @@ from backtest.cma import (
     CapitalMarketAssumptions,
     cma_in_engine,
     cma_scenarios,
+    engine_route,
     load_cma,
 )
 from backtest.data import list_series, load_history, load_yahoo
 from backtest.data.jst import load_jst_panel
 from backtest.engine_gen import (
     BootstrapScenarios,
+    CmaScenarios,
     from_table,
     parametric_in_engine,
 )
@@ -541,9 +545,10 @@ class StudyContext:
             circular method and the ``"proxy"`` rule are stored), ``"parametric"``
             (lognormal; the crypto asset at ``[scenarios].crypto_proxy``, uncorrelated,
             when it is among ``assets``) or
-            ``"cma"`` (annual, moment-matched to the ``[scenarios].cma`` file; drawn in the
-            engine, a ``CmaScenarios``, when the file states every column asked for; an
-            asset the file does not state has no data, NaN, and such a set is stored) or
+            ``"cma"`` (annual, moment-matched to the ``[scenarios].cma`` file over the
+            whole set; drawn in the engine, a ``CmaScenarios``, whenever
+            ``backtest.cma.engine_route`` allows; an asset the file does not state has no
+            data, NaN; a Student-t of non-integer dof is stored) or
             ``"international"`` (annual: :meth:`international_set`).
         assets
             Columns, default the four roles (equity, bonds, cash, crypto).
@@ -590,7 +595,9 @@ class StudyContext:
         if kind == "parametric":
             model = self._parametric_set(name, history, cols, n, n_t, freq)
             return model if (lo, hi) == (0, n) else model.take(slice(lo, hi))
-        if kind == "cma" and set(cols) <= set(self.cma.assets):
+        if kind == "cma" and (
+            engine_route(self.cma)[0] == "engine" or set(cols) <= set(self.cma.assets)
+        ):
             market = self._cma_engine_set(name, cols, n, n_t)
             return market if (lo, hi) == (0, n) else market.take(slice(lo, hi))
         return self._random_set(name, kind, history, cols, n, n_t, freq, (lo, hi), block_length)
@@ -788,10 +795,12 @@ class StudyContext:
             raise StudyError(f"[scenarios].cma: {exc}") from exc
 
     def _cma_engine_set(self, name: str, cols: list[str], n: int, n_t: int) -> Scenarios:
-        """The whole CMA set ``name`` when the file states every column of ``cols``:
-        ``backtest.cma.cma_in_engine`` on all the file's assets (moment-matched over the
-        whole set, drawn in the engine with the 64-bit seed :func:`engine_seed`; a
-        Student-t of non-integer dof is stored, ``meta["route"]`` says), then ``cols``."""
+        """The whole CMA set ``name``: ``backtest.cma.cma_in_engine`` on all the file's
+        assets (moment-matched over the whole set, drawn in the engine with the 64-bit
+        seed :func:`engine_seed`), then ``cols`` (``CmaScenarios.with_columns``: a
+        column the file does not state has no data). On the stored route (a Student-t of
+        non-integer dof, ``meta["route"]`` says) only when the file states every column
+        of ``cols``; else :meth:`_cma_set` draws per seed block."""
         seed = engine_seed(self.study.seed, name)
         whole = cma_in_engine(
             self.cma,
@@ -801,13 +810,18 @@ class StudyContext:
             meta={"engine_seed": seed, "set_name": name, "seed": self.study.seed,
                   "seeding": SEED_SCHEME},
         )  # fmt: skip
-        return whole.select(cols) if list(whole.assets) != cols else whole
+        if list(whole.assets) == cols:
+            return whole
+        if isinstance(whole, CmaScenarios):
+            return whole.with_columns(cols)
+        return whole.select(cols)
 
     def _cma_set(self, cols: list[str], n: int, n_t: int, rng: np.random.Generator) -> Scenarios:
         """``n`` scenarios moment-matched to :attr:`cma`, with the columns ``cols`` (one the
-        file does not state is NaN: no data), stored: the engine does not draw a column
-        without data, so each seed block (``rng``) is a set of its own, matched on its own
-        and materialised (``meta["route_reason"]``)."""
+        file does not state is NaN: no data), stored: only for the stored route (a
+        Student-t of non-integer dof, ``backtest.cma.engine_route``) with a column the
+        file does not state; each seed block (``rng``) is a set of its own, matched on
+        its own and materialised (``meta["route_reason"]``)."""
         sc = cma_scenarios(self.cma, n, n_t, rng)
         r = np.full((n, n_t, len(cols)), np.nan)
         for j, c in enumerate(cols):
@@ -815,8 +829,8 @@ class StudyContext:
                 r[:, :, j] = sc.returns[:, :, sc.assets.index(c)]
         unstated = [c for c in cols if c not in sc.assets]
         why = (
-            f"the CMA file states no {unstated} (no data, NaN), which the engine does not "
-            f"draw; each seed block of {BLOCK} scenarios is moment-matched on its own and stored"
+            f"{sc.meta['route_reason']}; the CMA file states no {unstated} (no data, NaN), "
+            f"so each seed block of {BLOCK} scenarios is moment-matched on its own"
         )
         return Scenarios(r, sc.inflation, tuple(cols), "annual", description=sc.description,
                          meta={**sc.meta, "route_reason": why})  # fmt: skip

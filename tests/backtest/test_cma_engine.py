@@ -22,6 +22,7 @@ from backtest.plan import ConstantReal, Contributions, GuytonKlinger, Plan
 from backtest.simulate import simulate, simulate_chunked
 from glidelab.context import StudyContext
 from glidelab.study import parse_study
+from strategies import CryptoSleeve
 from tests.backtest.mixes import Mix
 
 ASSETS = ("stocks", "bonds", "bills")
@@ -180,7 +181,96 @@ def test_a_study_draws_its_cma_set_in_the_engine_when_the_file_states_every_colu
     real = _real(whole.returns, whole.inflation)  # matched over the whole set (see above)
     stated = ctx.cma.covariance[np.ix_(*[[ctx.cma.assets.index(c) for c in core]] * 2)]
     np.testing.assert_allclose(np.cov(real, rowvar=False), stated, rtol=0, atol=1e-12)
-    # a column the file does not state (the crypto asset: NaN, no data) stays stored
+    # a column the file does not state (the crypto asset) is drawn in the engine too, as
+    # no data (NaN), the stated columns keeping their draws
     padded = ctx.scenarios("cma check", 30, 300, "cma", assets=[*core, d.crypto])
-    assert padded.meta["route"] == "stored" and "states no" in str(padded.meta["route_reason"])
-    assert np.isnan(padded.returns[..., 3]).all()
+    assert isinstance(padded, CmaScenarios) and padded.meta["route"] == "engine"
+    assert padded.no_data == (d.crypto,) and np.isnan(padded.returns[..., 3]).all()
+    np.testing.assert_array_equal(padded.returns[..., :3], whole.returns)
+
+
+# ------------------------------------------------- a column the file does not state (#28)
+
+PADDED = (*ASSETS, "btc")  # "btc": not in CMA, so no data
+
+
+def _same_result(fused: object, stored: object) -> None:
+    for name in ("ruin_period", "price_index", *PATHS):
+        np.testing.assert_array_equal(getattr(fused, name), getattr(stored, name), err_msg=name)
+
+
+def test_an_unstated_column_has_no_data_and_the_routes_agree() -> None:
+    # 150 scenarios: two full blocks of kernel lanes and a partial one
+    plan = _plans()[0]
+    whole = cma_in_engine(CMA, 150, plan.n_periods(1), seed=17)
+    assert isinstance(whole, CmaScenarios)
+    gen = whole.with_columns(["btc", "bills", "stocks", "bonds"])
+    assert gen.no_data == ("btc",) and list(gen.no_data_mask()) == [True, False, False, False]
+    # the kernel's recipe for it is a zero map (a finite return, times a zero holding)
+    draws = gen.draws()
+    assert not draws.post[:, 0].any() and draws.shift[0] == 0.0
+    strategy = Mix("mix", ("btc", "bills", "stocks", "bonds"), (0.0, 0.2, 0.5, 0.3))
+    fused = simulate(gen, plan, strategy)
+    assert not gen.returns_materialised  # the kernel drew them itself
+    r = gen.returns
+    assert np.isnan(r[..., 0]).all() and not np.isnan(r[..., 1:]).any()  # NaN exactly there
+    np.testing.assert_array_equal(r[..., 1:], whole.returns[..., [2, 0, 1]])  # same draws
+    _same_result(fused, simulate(gen.materialise(), plan, strategy))
+    # and as the stated set's own columns in that order (a zero holding adds exactly 0)
+    trio = Mix("mix", ("bills", "stocks", "bonds"), (0.2, 0.5, 0.3))
+    _same_result(fused, simulate(whole, plan, trio))
+
+
+@pytest.mark.parametrize("engine", ["auto", "numpy"])
+def test_holding_an_unstated_column_is_refused_on_both_routes(engine: str) -> None:
+    plan = _plans()[1]
+    whole = cma_in_engine(CMA, 20, plan.n_periods(1), seed=4)
+    assert isinstance(whole, CmaScenarios)
+    gen = whole.with_columns(PADDED)
+    strategy = Mix("all in", PADDED, (0.5, 0.3, 0.1, 0.1))
+    message = r"holds 'btc' in period 0 of scenario 0, where that asset has no return data"
+    with pytest.raises(DataError, match=message):
+        simulate(gen, plan, strategy, engine=engine)  # type: ignore[arg-type]
+    assert not gen.returns_materialised or engine == "numpy"  # refused before drawing
+    with pytest.raises(DataError, match=message):
+        simulate(gen.materialise(), plan, strategy, engine=engine)  # type: ignore[arg-type]
+
+
+def test_a_crypto_sleeve_waits_in_cash_on_both_routes() -> None:
+    # before_data="cash": the sleeve sits in the cash asset where crypto has no return;
+    # the fused route's zero-memory view must say "missing" exactly where .returns does
+    plan = _plans()[0]
+    whole = cma_in_engine(CMA, 70, plan.n_periods(1), seed=5)
+    assert isinstance(whole, CmaScenarios)
+    gen = whole.with_columns(PADDED)
+    base = Mix("60/40", ("stocks", "bonds"), (0.6, 0.4))
+    sleeve = CryptoSleeve(base, 0.05, crypto_asset="btc", before_data="cash", cash_asset="bills")
+    fused = simulate(gen, plan, sleeve)
+    assert not gen.returns_materialised
+    _same_result(fused, simulate(gen.materialise(), plan, sleeve))
+    # in cash: the same as a 57/38/5 mix with the sleeve in bills (fails if the sleeve
+    # were refused, held btc or stayed in the 60/40); the same weights, so bit for bit
+    cash = Mix("57/38/5", ("stocks", "bonds", "bills"), (0.57, 0.38, 0.05))
+    np.testing.assert_array_equal(fused.wealth, simulate(whole, plan, cash).wealth)
+
+
+def test_take_select_head_and_pickle_keep_the_no_data_columns() -> None:
+    whole = cma_in_engine(CMA, 40, 12, seed=8)
+    assert isinstance(whole, CmaScenarios)
+    gen = whole.with_columns(PADDED)
+    ref = gen.returns
+    part = gen.take(slice(10, 30))
+    assert isinstance(part, CmaScenarios) and part.no_data == ("btc",)
+    np.testing.assert_array_equal(part.returns, ref[10:30])  # NaN == NaN here
+    assert gen.head(5).no_data == ("btc",)
+    picked = gen.select(["btc", "stocks"])
+    assert isinstance(picked, CmaScenarios) and picked.no_data == ("btc",)
+    np.testing.assert_array_equal(picked.returns, ref[..., [3, 0]])
+    assert gen.select(["bonds"]).no_data == ()  # a selection without it has data only
+    shipped = pickle.loads(pickle.dumps(part))
+    assert shipped.no_data == ("btc",)
+    np.testing.assert_array_equal(shipped.returns, ref[10:30])
+    # a column without data must keep a zero map (the constructor says so)
+    with pytest.raises(DataError, match="no data but a non-zero map"):
+        CmaScenarios(gen.mean, gen.root, gen.post, gen.shift, gen.level, PADDED, 4, 3,
+                     unstated=("stocks",))  # fmt: skip

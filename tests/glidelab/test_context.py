@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from backtest.cma import example_cma, to_toml
+from backtest.engine_gen import CmaScenarios
 from backtest.errors import StudyError
 from glidelab.backends import InProcess
 from glidelab.context import BLOCK, SET_NAMES, StudyContext, set_seed
@@ -207,27 +209,53 @@ def test_a_set_drawn_in_blocks_describes_its_whole_size() -> None:
     assert "1000 x" not in sets.description
 
 
-def test_a_cma_set_is_moment_matched_to_its_file_per_seed_block(tmp_path: Path) -> None:
-    """[scenarios] cma / cma_n: a named set drawn from the stated assumptions (issue 25);
-    each seed block of BLOCK scenarios is matched to the file's moments, and an asset the
-    file does not state has no data."""
+def test_a_cma_set_is_moment_matched_to_its_file_over_the_whole_set(tmp_path: Path) -> None:
+    """[scenarios] cma / cma_n: a named set drawn from the stated assumptions (issue 25),
+    drawn in the engine with the four roles (issue 28): the whole set is matched to the
+    file's moments, an asset the file does not state (crypto) has no data, and a chunk
+    (``rows=``) holds the whole set's rows."""
     raw = copy.deepcopy(RAW)
     raw["scenarios"].update(cma="example", cma_n=N)
     context = StudyContext(parse_study(raw))
     plan = context.study.plans[0].plan
     sets = context.study_sets(plan)
     s = sets[SET_NAMES["cma"]]
+    crypto = context.study.data.crypto
+    assert isinstance(s, CmaScenarios) and s.meta["route"] == "engine"
     assert s.n_scenarios == N and s.meta["set_name"] == SET_NAMES["cma"]
-    assert np.isnan(s.returns[..., list(s.assets).index(context.study.data.crypto)]).all()
+    assert s.no_data == (crypto,) and crypto in s.assets
+    assert np.isnan(s.returns[..., list(s.assets).index(crypto)]).all()
     j = list(s.assets).index("us_stocks")
-    block = s.returns[:BLOCK, :, j]
-    real = (1 + block) / (1 + s.inflation[:BLOCK]) - 1
+    real = (1 + s.returns[:, :, j]) / (1 + s.inflation) - 1
     stocks = context.cma.assets.index("us_stocks")
-    # exact up to the round-off of a 30,000-draw mean and s.d.
+    # exact up to the round-off of a 36,000-draw mean and s.d. (about 1e-15 relative)
     assert real.mean() == pytest.approx(context.cma.arithmetic_real_return[stocks], abs=1e-12)
     assert real.std(ddof=1) == pytest.approx(context.cma.volatility[stocks], rel=1e-10)
     again = StudyContext(parse_study(raw)).scenarios(SET_NAMES["cma"], plan, N, "cma")
-    assert np.array_equal(np.nan_to_num(again.returns), np.nan_to_num(s.returns))
+    np.testing.assert_array_equal(again.returns, s.returns)  # NaN == NaN here
+    chunk = context.scenarios(SET_NAMES["cma"], plan, N, "cma", rows=(BLOCK - 7, N))
+    assert isinstance(chunk, CmaScenarios)
+    np.testing.assert_array_equal(chunk.returns, s.returns[BLOCK - 7 :])
+
+
+def test_a_cma_set_of_non_integer_dof_stays_stored(tmp_path: Path) -> None:
+    """A Student-t of non-integer dof is drawn by numpy (``engine_route``): with an unstated
+    crypto column it is drawn per seed block and stored, NaN there; a chunk holds the
+    whole set's rows."""
+    cma = dataclasses.replace(example_cma(), distribution="student_t", dof=4.5)
+    path = tmp_path / "t.toml"
+    path.write_text(to_toml(cma))
+    raw = copy.deepcopy(RAW)
+    raw["scenarios"].update(cma=str(path), cma_n=10)
+    context = StudyContext(parse_study(raw))
+    whole = context.scenarios("stored cma", 20, 60, "cma")
+    crypto = context.study.data.crypto
+    assert not isinstance(whole, CmaScenarios) and whole.meta["route"] == "stored"
+    assert "dof=4.5" in str(whole.meta["route_reason"])
+    assert "states no" in str(whole.meta["route_reason"])
+    assert np.isnan(whole.returns[..., list(whole.assets).index(crypto)]).all()
+    part = context.scenarios("stored cma", 20, 60, "cma", rows=(17, 60))
+    np.testing.assert_array_equal(part.returns, whole.returns[17:])
 
 
 def test_a_cma_set_needs_a_readable_annual_file(tmp_path: Path) -> None:
