@@ -289,6 +289,37 @@ def _fill_rows(table_r, table_i, rows, n_u, growth, infl):
     return 0
 
 
+def _lane_keys(gen, key_j, lane_s):
+    """Each lane's scenario key (``counter_rng.scenario_key`` of its absolute scenario)."""
+    for j in range(BLOCK):
+        key_j[j] = scenario_key(gen.key, gen.offset + lane_s[j])
+
+
+def _lane_normals(key_j, u, z):
+    """Period ``u``'s standard normals of every lane into ``z`` (K, BLOCK): stream ``b``
+    of ``K`` (``counter_rng.normal`` of ``draw_wide(key, u, b, K)``)."""
+    n_z = z.shape[0]
+    for b in range(n_z):
+        for j in range(BLOCK):
+            z[b, j] = normal(draw_wide(key_j[j], u, b, n_z))
+
+
+def _lane_affine(x, c, coef, z, n):
+    """``x[j] = c + sum_{b < n} coef[b] z[b, j]`` for every lane, summed left to right
+    (the numpy twins' order, so the bits agree)."""
+    for j in range(BLOCK):
+        x[j] = c
+    for b in range(n):
+        k_b = coef[b]
+        for j in range(BLOCK):
+            x[j] = x[j] + k_b * z[b, j]
+
+
+_lane_keys = numba.njit(inline="always", error_model="numpy")(_lane_keys)
+_lane_normals = numba.njit(inline="always", error_model="numpy")(_lane_normals)
+_lane_affine = numba.njit(inline="always", error_model="numpy")(_lane_affine)
+
+
 def _fill_normal(gen, key_j, lane_s, t, t1, growth, infl):
     """The slab fill of lognormal scenarios drawn in the engine (``gen.kind ==
     DRAW_PARAMETRIC``, ``backtest.engine_gen.ParametricScenarios``): for periods ``t <= u
@@ -303,21 +334,12 @@ def _fill_normal(gen, key_j, lane_s, t, t1, growth, infl):
     z = np.empty((n_z, BLOCK))
     x = np.empty(BLOCK)
     inv = np.empty(BLOCK)
-    for j in range(BLOCK):
-        key_j[j] = scenario_key(gen.key, gen.offset + lane_s[j])
+    _lane_keys(gen, key_j, lane_s)
     for u in range(t, t1):
         uu = u - t
-        for b in range(n_z):
-            for j in range(BLOCK):
-                z[b, j] = normal(draw_wide(key_j[j], u, b, n_z))
+        _lane_normals(key_j, u, z)
         for a in range(n_a, -1, -1):  # inflation (the last row) first
-            m_a = gen.mean[a]
-            for j in range(BLOCK):
-                x[j] = m_a
-            for b in range(n_z):
-                r_ab = gen.root[a, b]
-                for j in range(BLOCK):
-                    x[j] = x[j] + r_ab * z[b, j]
+            _lane_affine(x, gen.mean[a], gen.root[a], z, n_z)
             if a == n_a:
                 for j in range(BLOCK):
                     i_t = 1.0 + (exp_core(x[j]) - 1.0)
@@ -350,13 +372,10 @@ def _fill_cma(gen, key_j, lane_s, t, t1, growth, infl):
     g_i = 1.0 + gen.level
     inv_i = 1.0 / g_i
     scale = np.float64(n_chi) - 2.0
-    for j in range(BLOCK):
-        key_j[j] = scenario_key(gen.key, gen.offset + lane_s[j])
+    _lane_keys(gen, key_j, lane_s)
     for u in range(t, t1):
         uu = u - t
-        for b in range(n_z):
-            for j in range(BLOCK):
-                z[b, j] = normal(draw_wide(key_j[j], u, b, n_z))
+        _lane_normals(key_j, u, z)
         if n_chi > 0:
             for j in range(BLOCK):
                 x[j] = 0.0
@@ -369,25 +388,13 @@ def _fill_cma(gen, key_j, lane_s, t, t1, growth, infl):
                 for j in range(BLOCK):
                     z[b, j] = z[b, j] * x[j]
         for a in range(n_k):
-            m_a = gen.mean[a]
-            for j in range(BLOCK):
-                x[j] = m_a
-            for b in range(n_k):
-                r_ab = gen.root[a, b]
-                for j in range(BLOCK):
-                    x[j] = x[j] + r_ab * z[b, j]
+            _lane_affine(x, gen.mean[a], gen.root[a], z, n_k)
             for j in range(BLOCK):
                 raw[a, j] = exp_core(x[j]) - 1.0
         for j in range(BLOCK):
             infl[uu, j] = g_i
         for a in range(n_a):
-            c_a = gen.shift[a]
-            for j in range(BLOCK):
-                x[j] = c_a
-            for b in range(n_k):
-                w_ba = gen.post[b, a]
-                for j in range(BLOCK):
-                    x[j] = x[j] + raw[b, j] * w_ba
+            _lane_affine(x, gen.shift[a], gen.post[:, a], raw, n_k)
             for j in range(BLOCK):
                 growth[uu, a, j] = (1.0 + ((1.0 + x[j]) * g_i - 1.0)) * inv_i
     return 0
