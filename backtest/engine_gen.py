@@ -317,6 +317,10 @@ class GeneratedScenarios(Scenarios):
         """The kernel's :class:`Draws` for the assets ``names`` (default: all, in order)."""
         raise NotImplementedError
 
+    def _draw_columns(self, names: Sequence[str] | None) -> list[int]:
+        """Column positions of ``names`` for :meth:`draws` (default: every column)."""
+        return self.asset_index(tuple(names)) if names is not None else list(range(self.n_assets))
+
     def _draw_array(self, name: str) -> FloatArray:
         """The numpy twin's (n, T, A) ``"returns"`` or (n, T) ``"inflation"``."""
         raise NotImplementedError
@@ -471,7 +475,7 @@ class BootstrapScenarios(GeneratedScenarios):
 
     def draws(self, names: Sequence[str] | None = None) -> Draws:
         """The kernel's :class:`Draws` for the assets ``names`` (default: all, in order)."""
-        idx = self.asset_index(tuple(names)) if names is not None else list(range(self.n_assets))
+        idx = self._draw_columns(names)
         return _draws(
             DRAW_BOOTSTRAP,
             seed_key(self.seed),
@@ -557,7 +561,7 @@ class ParametricScenarios(GeneratedScenarios):
 
     def draws(self, names: Sequence[str] | None = None) -> Draws:
         """The kernel's :class:`Draws` for the assets ``names`` (default: all, in order)."""
-        idx = self.asset_index(tuple(names)) if names is not None else list(range(self.n_assets))
+        idx = self._draw_columns(names)
         rows = [*idx, self.n_assets]  # inflation last
         return _draws(
             DRAW_PARAMETRIC,
@@ -692,7 +696,7 @@ class CmaScenarios(GeneratedScenarios):
 
     def draws(self, names: Sequence[str] | None = None) -> Draws:
         """The kernel's :class:`Draws` for the assets ``names`` (default: all, in order)."""
-        idx = self.asset_index(tuple(names)) if names is not None else list(range(self.n_assets))
+        idx = self._draw_columns(names)
         return _draws(
             DRAW_CMA,
             seed_key(self.seed),
