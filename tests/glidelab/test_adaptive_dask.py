@@ -7,19 +7,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
 
 from backtest.outcomes import IncomePreferences
-from backtest.plan import ConstantReal, Plan
+from backtest.plan import Plan
 from glidelab.backends import DaskBackend, dask_client, ordered_map
 from optimize.dynamic import (
-    AdaptiveResult,
     ReturnModel,
     income_ce,
-    lognormal_model,
     max_success,
     solve_adaptive,
+)
+from tests.optimize.backend_checks import (
+    assert_adaptive_identical,
+    short_retiree_plan,
+    two_asset_model,
 )
 
 pytest.importorskip("distributed")
@@ -42,31 +44,12 @@ def client(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def model() -> ReturnModel:
-    """Stocks and bonds, lognormal, 7 x 7 Gauss-Hermite outcomes (generated data)."""
-    cov = np.array([[0.18**2, 0.1 * 0.18 * 0.07], [0.1 * 0.18 * 0.07, 0.07**2]])
-    return lognormal_model(("us_stocks", "tbonds_10y"), [0.05, 0.015], cov, nodes=7)
+    return two_asset_model()
 
 
 @pytest.fixture(scope="module")
 def plan() -> Plan:
-    """Twelve years of a 45,000 USD real withdrawal from 500,000 USD (it can fail)."""
-    return Plan(
-        start_age=75,
-        retirement_age=75,
-        end_age=87,
-        initial_balance=500_000,
-        withdrawal=ConstantReal(rate=None, amount=45_000, timing="start"),
-        expense_ratio=0.002,
-    )
-
-
-def assert_identical(a: AdaptiveResult, b: AdaptiveResult) -> None:
-    """Policy tables, the promise and the model check, bit for bit (no tolerance)."""
-    assert np.array_equal(a.policy.weights, b.policy.weights)
-    assert np.array_equal(a.policy.value, b.policy.value)
-    assert np.array_equal(a.policy.median_wealth, b.policy.median_wealth)
-    assert a.value == b.value and a.success_model == b.success_model
-    assert np.array_equal([a.promised_ce, a.ce_model], [b.promised_ce, b.ce_model], equal_nan=True)
+    return short_retiree_plan()
 
 
 @pytest.mark.parametrize("objective", list(OBJECTIVES))
@@ -81,8 +64,8 @@ def test_dp_on_dask_is_bit_identical_to_in_process(
         on_dask = solve_adaptive(
             plan, model, obj, map_fn=map_fn, chunk_nodes=-(-N_STATES // chunks), **kw
         )
-        assert_identical(on_dask, here)
-    assert_identical(solve_adaptive(plan, model, obj, map_fn=map_fn, **kw), here)
+        assert_adaptive_identical(on_dask, here)
+    assert_adaptive_identical(solve_adaptive(plan, model, obj, map_fn=map_fn, **kw), here)
 
 
 def test_adaptive_run_on_dask_is_the_in_process_run(client: Any) -> None:
@@ -106,9 +89,9 @@ def test_adaptive_run_on_dask_is_the_in_process_run(client: Any) -> None:
     kw: dict[str, Any] = {"plan_name": "maya", "log": lambda _m: None}
     here = run_adaptive(study, settings, **kw)
     there = run_adaptive(study, settings, map_fn=ordered_map(DaskBackend(client)), **kw)
-    assert_identical(there.solved, here.solved)
+    assert_adaptive_identical(there.solved, here.solved)
     assert here.other is not None and there.other is not None
-    assert_identical(there.other, here.other)
+    assert_adaptive_identical(there.other, here.other)
     assert there.best_constant_share == here.best_constant_share
     assert there.promise == here.promise
     for label, ev in here.evaluations.items():

@@ -4,17 +4,16 @@ and a retiree (1,000,000 USD, 45,000 USD a year real, 65 to 95)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from backtest.plan import ConstantReal, Plan
-from optimize.dynamic import ReturnModel, lognormal_model
+from optimize.dynamic import ReturnModel
+from tests.optimize.backend_checks import two_asset_model
 
 
 @pytest.fixture(scope="module")
 def iid_model() -> ReturnModel:
-    cov = np.array([[0.18**2, 0.1 * 0.18 * 0.07], [0.1 * 0.18 * 0.07, 0.07**2]])
-    return lognormal_model(("us_stocks", "tbonds_10y"), [0.05, 0.015], cov, nodes=7)
+    return two_asset_model()
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,15 @@ to the in-process solve for 1, 2 and 4 chunks, every objective and both engines.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pytest
 
 from backtest.outcomes import IncomePreferences
-from backtest.plan import ConstantReal, Plan
+from backtest.plan import Plan
 from optimize.baselines import serial_map
 from optimize.dynamic import (
-    AdaptiveResult,
     Objective,
     ReturnModel,
     income_ce,
@@ -26,6 +24,11 @@ from optimize.dynamic import (
     tradeoff,
 )
 from optimize.glidepath import OptimizationError
+from tests.optimize.backend_checks import (
+    CountingMap,
+    assert_adaptive_identical,
+    short_retiree_plan,
+)
 from tests.optimize.test_dynamic import merton_fraction, two_point
 
 N_STATES = 101  # small grids: every solve here takes well under a second
@@ -33,39 +36,7 @@ N_STATES = 101  # small grids: every solve here takes well under a second
 
 @pytest.fixture(scope="module")
 def short_retiree() -> Plan:
-    """Twelve years of a 45,000 USD real withdrawal from 500,000 USD (a plan that can fail)."""
-    return Plan(
-        start_age=75,
-        retirement_age=75,
-        end_age=87,
-        initial_balance=500_000,
-        withdrawal=ConstantReal(rate=None, amount=45_000, timing="start"),
-        expense_ratio=0.002,
-    )
-
-
-def assert_identical(a: AdaptiveResult, b: AdaptiveResult) -> None:
-    """The policy tables, the promise and the model check, bit for bit (no tolerance:
-    the chunking must not change a single sum)."""
-    assert np.array_equal(a.policy.weights, b.policy.weights)
-    assert np.array_equal(a.policy.value, b.policy.value)
-    assert np.array_equal(a.policy.median_wealth, b.policy.median_wealth)
-    assert a.value == b.value
-    assert a.success_model == b.success_model
-    assert np.array_equal([a.promised_ce, a.ce_model], [b.promised_ce, b.ce_model], equal_nan=True)
-
-
-class CountingMap:
-    """``serial_map`` that records how many tasks each call got (one call per year)."""
-
-    def __init__(self) -> None:
-        self.calls: list[int] = []
-
-    def __call__(
-        self, fn: Callable[[Any, Any], Any], tasks: Sequence[Any], shared: Any
-    ) -> list[Any]:
-        self.calls.append(len(tasks))
-        return serial_map(fn, tasks, shared)
+    return short_retiree_plan()
 
 
 OBJECTIVES = {
@@ -95,9 +66,9 @@ def test_chunked_solves_are_bit_identical(
             short_retiree, iid_model, obj, map_fn=counted, chunk_nodes=size, **kw
         )
         assert counted.calls == [chunks] * short_retiree.n_periods(1)  # one call a year
-        assert_identical(on_map, reference)
+        assert_adaptive_identical(on_map, reference)
         here = solve_adaptive(short_retiree, iid_model, obj, chunk_nodes=size, **kw)
-        assert_identical(here, reference)
+        assert_adaptive_identical(here, reference)
 
 
 def test_default_chunking_is_the_in_process_one(
@@ -112,7 +83,7 @@ def test_default_chunking_is_the_in_process_one(
         short_retiree, iid_model, obj, n_states=N_STATES, n_paths=300, map_fn=counted
     )
     assert counted.calls == [1] * short_retiree.n_periods(1)
-    assert_identical(a, b)
+    assert_adaptive_identical(a, b)
 
 
 def test_crra_merton_check_is_chunk_independent() -> None:
@@ -135,7 +106,7 @@ def test_crra_merton_check_is_chunk_independent() -> None:
             map_fn=serial_map,
             chunk_nodes=size,
         )
-        assert_identical(got, reference)
+        assert_adaptive_identical(got, reference)
 
 
 def test_bad_chunk_size_says_so(iid_model: ReturnModel, short_retiree: Plan) -> None:

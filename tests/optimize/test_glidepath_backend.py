@@ -8,7 +8,6 @@ and both objectives.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from backtest.plan import ConstantReal, Contributions, Plan
 from backtest.scenarios import Scenarios
 from optimize.baselines import serial_map
 from optimize.glidepath import OptimizationError, OptimizationResult, optimize_glide_path
+from tests.optimize.backend_checks import CountingMap
 
 ASSETS = ("us_stocks", "tbonds_10y")
 N_SCENARIOS = 400  # small: each search takes a second or two
@@ -47,19 +47,6 @@ def saver() -> Plan:
         withdrawal=ConstantReal(rate=None, amount=30_000),
         expense_ratio=0.002,
     )
-
-
-class CountingMap:
-    """``serial_map`` recording how many tasks each call got."""
-
-    def __init__(self) -> None:
-        self.calls: list[int] = []
-
-    def __call__(
-        self, fn: Callable[[Any, Any], Any], tasks: Sequence[Any], shared: Any
-    ) -> list[Any]:
-        self.calls.append(len(tasks))
-        return serial_map(fn, tasks, shared)
 
 
 def members() -> Any:
