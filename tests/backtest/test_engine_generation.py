@@ -114,10 +114,18 @@ def test_fused_route_equals_the_materialised_route(block_length: float, plan_i: 
     assert np.unique(fused.wealth[:, 60]).size == 150
 
 
-def test_fused_route_matches_the_numpy_reference() -> None:
+def _drawn(kind: str, n: int, n_t: int) -> tuple[GeneratedScenarios, Mix]:
+    """``n`` scenarios of ``n_t`` months drawn in the engine, a stationary bootstrap
+    (blocks of 4 months) or the lognormal, and a fixed mix of their assets."""
+    if kind == "bootstrap":
+        return _generated(n, n_t, 4.0), Mix("mix", ASSETS, (0.6, 0.3, 0.1))
+    return _lognormal(n, n_t), Mix("mix", P_ASSETS, (0.7, 0.3))
+
+
+@pytest.mark.parametrize("kind", ["bootstrap", "lognormal"])
+def test_fused_route_matches_the_numpy_reference(kind: str) -> None:
     plan = _plans()[0]
-    gen = _generated(70, plan.n_periods(12), 4.0)
-    strategy = Mix("mix", ASSETS, (0.6, 0.3, 0.1))
+    gen, strategy = _drawn(kind, 70, plan.n_periods(12))
     fused = simulate(gen, plan, strategy, engine="numba")
     ref = simulate(gen, plan, strategy, engine="numpy")
     # the engines agree to round-off (tests/backtest/test_kernel.py); 1e-9 relative to
@@ -126,15 +134,15 @@ def test_fused_route_matches_the_numpy_reference() -> None:
     assert np.max(np.abs(fused.wealth - ref.wealth) / scale) < 1e-9
 
 
+@pytest.mark.parametrize("kind", ["bootstrap", "lognormal"])
 @pytest.mark.parametrize("n_chunks", [1, 2, 4])
-def test_chunked_results_do_not_depend_on_the_chunking(n_chunks: int) -> None:
+def test_chunked_results_do_not_depend_on_the_chunking(n_chunks: int, kind: str) -> None:
     plan = _plans()[0]
-    strategy = Mix("mix", ASSETS, (0.5, 0.3, 0.2))
-    gen = _generated(203, plan.n_periods(12), 6.0)
+    gen, strategy = _drawn(kind, 203, plan.n_periods(12))
     whole = simulate(gen.materialise(), plan, strategy)
     edges = np.linspace(0, gen.n_scenarios, n_chunks + 1).astype(int)
     chunks = [gen.take(slice(lo, hi)) for lo, hi in itertools.pairwise(edges)]
-    assert all(isinstance(c, GeneratedScenarios) for c in chunks)
+    assert all(type(c) is type(gen) for c in chunks)  # still drawn in the engine
     summary = simulate_chunked(chunks, plan, strategy)
     np.testing.assert_array_equal(summary.terminal_wealth, whole.terminal_wealth)
     np.testing.assert_array_equal(summary.ruin_period, whole.ruin_period)
@@ -306,32 +314,6 @@ def test_lognormal_fused_route_equals_the_materialised_route(plan_i: int) -> Non
     for name in PATHS:
         np.testing.assert_array_equal(getattr(fused, name), getattr(stored, name), err_msg=name)
     assert np.unique(fused.wealth[:, 60]).size == 150  # the draws differ (could fail)
-
-
-def test_lognormal_fused_route_matches_the_numpy_reference() -> None:
-    plan = _plans()[0]
-    gen = _lognormal(70, plan.n_periods(12))
-    strategy = Mix("mix", P_ASSETS, (0.7, 0.3))
-    fused = simulate(gen, plan, strategy, engine="numba")
-    ref = simulate(gen, plan, strategy, engine="numpy")
-    # the engines agree to round-off (tests/backtest/test_kernel.py); 1e-9 relative to
-    # each path's scale leaves room for a fused multiply-add over 252 periods
-    scale = np.abs(ref.wealth).max(axis=1, keepdims=True) + 1.0
-    assert np.max(np.abs(fused.wealth - ref.wealth) / scale) < 1e-9
-
-
-@pytest.mark.parametrize("n_chunks", [1, 2, 4])
-def test_lognormal_results_do_not_depend_on_the_chunking(n_chunks: int) -> None:
-    plan = _plans()[0]
-    strategy = Mix("mix", P_ASSETS, (0.5, 0.5))
-    gen = _lognormal(203, plan.n_periods(12))
-    whole = simulate(gen.materialise(), plan, strategy)
-    edges = np.linspace(0, gen.n_scenarios, n_chunks + 1).astype(int)
-    chunks = [gen.take(slice(lo, hi)) for lo, hi in itertools.pairwise(edges)]
-    assert all(isinstance(c, ParametricScenarios) for c in chunks)
-    summary = simulate_chunked(chunks, plan, strategy)
-    np.testing.assert_array_equal(summary.terminal_wealth, whole.terminal_wealth)
-    np.testing.assert_array_equal(summary.ruin_period, whole.ruin_period)
 
 
 def test_lognormal_take_head_and_select_keep_the_same_draws() -> None:
