@@ -112,8 +112,8 @@ SEED_SCHEME = (
     "each scenario set and random stream draws from its own child of the study's seed "
     "(numpy seed sequences keyed by a CRC-32 of its name), so its draws do not depend on "
     "which other sets run or in what order; the stationary block bootstrap (before-data "
-    "rule cash or exclude), the parametric set and a capital-market set whose file states "
-    "every column are drawn inside the simulation engine "
+    "rule cash or exclude), the parametric set and a capital-market set (but one of "
+    "Student-t shocks with a non-integer dof) are drawn inside the simulation engine "
     "by a counter-based generator keyed by (the child's first 64-bit word, scenario, "
     "period), the same in any chunk; the other random sets are drawn in numpy in blocks "
     f"of {BLOCK:,} scenarios, each block from its own child of the set's seed"
@@ -220,8 +220,9 @@ def engine_bootstrap(
     """``n`` stationary-bootstrap scenarios of ``n_t`` periods of the table ``rows``
     (:func:`bootstrap_rows`: decimal simple nominal returns per period, complete rows,
     ``inflation_column`` the inflation), drawn in the engine with the 64-bit ``seed``
-    (``backtest.engine_gen.from_table``, with this module's description and ``meta``). ``block_length`` in periods, ``rule`` saying how
-    it was chosen; None: :func:`automatic_block_length` (:data:`AUTOMATIC_RULE`)."""
+    (``backtest.engine_gen.from_table``, with this module's description and ``meta``).
+    ``block_length`` in periods, ``rule`` saying how it was chosen; None:
+    :func:`automatic_block_length` (:data:`AUTOMATIC_RULE`)."""
     if block_length is None:
         block_length, rule = automatic_block_length(rows), AUTOMATIC_RULE
     assets = [c for c in rows.columns if c != inflation_column]
